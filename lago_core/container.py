@@ -1,0 +1,75 @@
+"""The services of one Lago process, built from settings and closed together.
+
+Handlers, real-time gateways and workers reach PostgreSQL, Redis and the domain services through
+one :class:`Core` object rather than module globals, so tests build as many as they like.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+
+import asyncpg
+import redis.asyncio as aioredis
+
+from lago_core.clock import Clock, SystemClock
+from lago_core.communities import CommunityService, CommunityStore
+from lago_core.db import create_pool
+from lago_core.identity import IdentityService, IdentityStore
+from lago_core.ratelimit import RateLimiter
+from lago_core.redis import create_redis
+from lago_core.security.tokens import TokenCodec
+from lago_core.settings import Settings
+from lago_core.sms import SmsProvider, create_sms_provider
+
+__all__ = ["Core", "build_core"]
+
+
+@dataclass
+class Core:
+    settings: Settings
+    pool: asyncpg.Pool
+    redis: aioredis.Redis
+    clock: Clock
+    sms: SmsProvider
+    limiter: RateLimiter
+    tokens: TokenCodec
+    identity: IdentityService
+    communities: CommunityService
+    extras: dict[str, object] = field(default_factory=dict)
+
+    async def close(self) -> None:
+        await self.pool.close()
+        await self.redis.aclose()
+
+
+async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
+    if not settings.jwt_secret:
+        if settings.env == "prod":
+            raise ValueError("LAGO_JWT_SECRET is required in prod")
+        # Outside prod an unset secret still works for a single process; `lago dev` and the
+        # make targets pass one shared secret to every process so tokens work across them.
+        from dataclasses import replace
+
+        settings = replace(settings, jwt_secret=secrets.token_urlsafe(32))
+    clock = clock or SystemClock()
+    pool = await create_pool(
+        settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
+    )
+    redis = create_redis(settings.redis_url)
+    sms = create_sms_provider(settings.sms_provider)
+    limiter = RateLimiter(redis, settings.redis_url, settings.redis_prefix)
+    tokens = TokenCodec(settings.signing_secret, settings.jwt_issuer, settings.access_token_ttl_s)
+    identity = IdentityService(IdentityStore(pool), redis, settings, tokens, sms, limiter, clock)
+    communities = CommunityService(CommunityStore(pool), clock)
+    return Core(
+        settings=settings,
+        pool=pool,
+        redis=redis,
+        clock=clock,
+        sms=sms,
+        limiter=limiter,
+        tokens=tokens,
+        identity=identity,
+        communities=communities,
+    )

@@ -1,0 +1,21 @@
+"""Prometheus metrics, defined once per process (the default registry refuses duplicates)."""
+
+from __future__ import annotations
+
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+
+__all__ = ["HTTP_LATENCY", "HTTP_REQUESTS", "render_metrics"]
+
+HTTP_REQUESTS = Counter(
+    "lago_http_requests_total", "HTTP requests answered", ["service", "method", "route", "status"]
+)
+HTTP_LATENCY = Histogram(
+    "lago_http_request_seconds",
+    "HTTP request latency",
+    ["service", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+
+
+def render_metrics() -> tuple[bytes, str]:
+    return generate_latest(), CONTENT_TYPE_LATEST

@@ -1,0 +1,217 @@
+"""One settings object for every Lago process, read from the environment and validated at start-up.
+
+A bad value raises :class:`SettingsError` naming the variable, and the CLI turns that into a one-line
+message and exit status 2 — a process never starts half-configured.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Literal, TypeVar
+from urllib.parse import urlsplit
+
+__all__ = ["Settings", "SettingsError"]
+
+T = TypeVar("T")
+
+Environment = Literal["dev", "test", "prod"]
+StorageBackend = Literal["local", "s3"]
+
+
+class SettingsError(ValueError):
+    """A configuration value is missing or invalid; the message names the variable."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable}: {problem}")
+        self.variable = variable
+        self.problem = problem
+
+
+def _int(lo: int, hi: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        value = int(raw)
+        if not lo <= value <= hi:
+            raise ValueError(f"must be between {lo} and {hi}")
+        return value
+
+    return parse
+
+
+def _choice(*allowed: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        if raw not in allowed:
+            raise ValueError(f"must be one of {', '.join(allowed)}")
+        return raw
+
+    return parse
+
+
+def _url(*schemes: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        parts = urlsplit(raw)
+        if parts.scheme not in schemes:
+            raise ValueError(f"must be a URL with scheme {' or '.join(schemes)}")
+        return raw
+
+    return parse
+
+
+def _csv(raw: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
+def _bool(raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError("must be true or false")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    env: Environment = "dev"
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    # Every Redis key, stream, pub/sub channel and arq queue of this deployment starts with this
+    # prefix, so test runs (and several deployments on one Redis) never see each other's keys.
+    redis_prefix: str = "lago:"
+    node_id: str = field(default_factory=lambda: f"node-{secrets.token_hex(4)}")
+
+    jwt_secret: str = ""
+    jwt_issuer: str = "lago"
+    access_token_ttl_s: int = 900
+    refresh_token_ttl_s: int = 30 * 24 * 3600
+    verification_code_ttl_s: int = 300
+    verification_max_attempts: int = 5
+    sms_provider: str = "log"
+
+    rest_host: str = "127.0.0.1"
+    rest_port: int = 8080
+    rt_host: str = "127.0.0.1"
+    rt_port: int = 8081
+    metrics_enabled: bool = True
+    allowed_origins: tuple[str, ...] = ("http://localhost:3000", "http://127.0.0.1:3000")
+
+    max_body_bytes: int = 1 << 20
+    max_upload_bytes: int = 5 << 20
+    db_pool_min: int = 1
+    db_pool_max: int = 10
+
+    storage_backend: StorageBackend = "local"
+    storage_dir: Path = Path(".lago-local/media")
+    media_base_url: str = "/media"
+    s3_endpoint: str = ""
+    s3_bucket: str = ""
+    s3_region: str = "us-east-1"
+    s3_access_key: str = ""
+    s3_secret_key: str = ""
+
+    log_level: str = "INFO"
+    log_format: str = "json"
+
+    # name -> (environment variable, parser). Parsers raise ValueError with the reason.
+    @classmethod
+    def _spec(cls) -> dict[str, tuple[str, Callable[[str], object]]]:
+        return {
+            "env": ("LAGO_ENV", _choice("dev", "test", "prod")),
+            "database_url": ("DATABASE_URL", _url("postgresql", "postgres")),
+            "redis_url": ("REDIS_URL", _url("redis", "rediss", "unix")),
+            "redis_prefix": ("LAGO_REDIS_PREFIX", str),
+            "node_id": ("LAGO_NODE_ID", str),
+            "jwt_secret": ("LAGO_JWT_SECRET", str),
+            "jwt_issuer": ("LAGO_JWT_ISSUER", str),
+            "access_token_ttl_s": ("LAGO_ACCESS_TOKEN_TTL", _int(30, 86_400)),
+            "refresh_token_ttl_s": ("LAGO_REFRESH_TOKEN_TTL", _int(300, 365 * 86_400)),
+            "verification_code_ttl_s": ("LAGO_VERIFICATION_CODE_TTL", _int(30, 3_600)),
+            "verification_max_attempts": ("LAGO_VERIFICATION_MAX_ATTEMPTS", _int(1, 20)),
+            "sms_provider": ("LAGO_SMS_PROVIDER", _choice("log")),
+            "rest_host": ("LAGO_REST_HOST", str),
+            "rest_port": ("LAGO_REST_PORT", _int(0, 65_535)),
+            "rt_host": ("LAGO_RT_HOST", str),
+            "rt_port": ("LAGO_RT_PORT", _int(0, 65_535)),
+            "metrics_enabled": ("LAGO_METRICS", _bool),
+            "allowed_origins": ("LAGO_ALLOWED_ORIGINS", _csv),
+            "max_body_bytes": ("LAGO_MAX_BODY_BYTES", _int(1_024, 64 << 20)),
+            "max_upload_bytes": ("LAGO_MAX_UPLOAD_BYTES", _int(1_024, 256 << 20)),
+            "db_pool_min": ("LAGO_DB_POOL_MIN", _int(0, 100)),
+            "db_pool_max": ("LAGO_DB_POOL_MAX", _int(1, 500)),
+            "storage_backend": ("LAGO_STORAGE", _choice("local", "s3")),
+            "storage_dir": ("LAGO_STORAGE_DIR", Path),
+            "media_base_url": ("LAGO_MEDIA_BASE_URL", str),
+            "s3_endpoint": ("LAGO_S3_ENDPOINT", _url("http", "https")),
+            "s3_bucket": ("LAGO_S3_BUCKET", str),
+            "s3_region": ("LAGO_S3_REGION", str),
+            "s3_access_key": ("LAGO_S3_ACCESS_KEY", str),
+            "s3_secret_key": ("LAGO_S3_SECRET_KEY", str),
+            "log_level": ("LAGO_LOG_LEVEL", _choice("DEBUG", "INFO", "WARNING", "ERROR")),
+            "log_format": ("LAGO_LOG_FORMAT", _choice("json", "console")),
+        }
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Build settings from ``environ`` (default ``os.environ``); keyword overrides win.
+
+        Raises :class:`SettingsError` naming the first variable that is wrong.
+        """
+        environ = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for name, (variable, parse) in cls._spec().items():
+            raw = environ.get(variable)
+            if raw is None or raw == "":
+                continue
+            try:
+                values[name] = parse(raw)
+            except ValueError as exc:
+                raise SettingsError(variable, str(exc) or "invalid value") from None
+        values.update(overrides)
+        settings = cls(**values)  # type: ignore[arg-type]
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Cross-field checks that a single parser cannot make."""
+        # HS256 wants at least 32 bytes of key (RFC 7518 §3.2).
+        if self.env == "prod" and not self.jwt_secret:
+            raise SettingsError("LAGO_JWT_SECRET", "must be set in prod")
+        if self.jwt_secret and len(self.jwt_secret.encode()) < 32:
+            raise SettingsError("LAGO_JWT_SECRET", "must be at least 32 bytes")
+        if self.db_pool_min > self.db_pool_max:
+            raise SettingsError("LAGO_DB_POOL_MIN", "must not exceed LAGO_DB_POOL_MAX")
+        if self.storage_backend == "s3":
+            for name in ("s3_endpoint", "s3_bucket", "s3_access_key", "s3_secret_key"):
+                if not getattr(self, name):
+                    raise SettingsError(self._spec()[name][0], "is required when LAGO_STORAGE=s3")
+        if self.env == "prod" and "*" in self.allowed_origins:
+            raise SettingsError("LAGO_ALLOWED_ORIGINS", "must list origins explicitly in prod")
+
+    @property
+    def signing_secret(self) -> str:
+        """The JWT secret; outside prod an unset secret is derived per process tree by `lago dev`."""
+        if not self.jwt_secret:
+            raise SettingsError("LAGO_JWT_SECRET", "is not set")
+        return self.jwt_secret
+
+    def key(self, *parts: str) -> str:
+        """A Redis key inside this deployment's prefix."""
+        return self.redis_prefix + ":".join(parts)
+
+    def as_env(self) -> dict[str, str]:
+        """Environment variables that reproduce these settings in a child process."""
+        spec = self._spec()
+        out: dict[str, str] = {}
+        for f in fields(self):
+            variable = spec[f.name][0]
+            value = getattr(self, f.name)
+            if isinstance(value, tuple):
+                out[variable] = ",".join(value)
+            elif isinstance(value, bool):
+                out[variable] = "true" if value else "false"
+            else:
+                out[variable] = str(value)
+        return {k: v for k, v in out.items() if v != ""}

@@ -1,0 +1,35 @@
+"""Sending SMS: an interface, and the default provider that writes the message to the log."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from lago_core.logging import get_logger
+
+__all__ = ["LogSmsProvider", "SmsProvider", "create_sms_provider"]
+
+log = get_logger(__name__)
+
+
+class SmsProvider(Protocol):
+    async def send_code(self, phone: str, code: str, purpose: str) -> None:
+        """Deliver a verification code to ``phone`` (E.164)."""
+
+
+class LogSmsProvider:
+    """Development provider: the code appears in the structured log (event ``sms.code``)."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, str]] = []
+
+    async def send_code(self, phone: str, code: str, purpose: str) -> None:
+        # Keep the last few for the seed-demo command and local debugging; bounded.
+        self.sent.append((phone, code, purpose))
+        del self.sent[:-100]
+        log.info("sms.code", phone=phone, purpose=purpose, code=code)
+
+
+def create_sms_provider(name: str) -> SmsProvider:
+    if name == "log":
+        return LogSmsProvider()
+    raise ValueError(f"unknown SMS provider {name!r}")

@@ -1,0 +1,355 @@
+"""Declarative endpoints: one definition drives routing, validation and the OpenAPI document.
+
+A handler declares what it needs by parameter name and type, and the :class:`Api` registry
+injects it after validating with pydantic:
+
+- ``body: SomeSchema`` — the JSON body, validated (unknown fields refused);
+- ``query: SomeSchema`` — the query string, validated;
+- any other annotated parameter whose name is a path placeholder — the path segment, validated;
+- ``user: Principal`` — an authenticated caller is required (``Principal | None``: optional);
+- ``request: web.Request`` and ``svc: Services`` — the raw request and the application services.
+
+The return annotation is the response schema. Because the OpenAPI document is generated from the
+same pydantic models and annotations, it cannot drift from what the server accepts.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import types
+import typing
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Union, get_args, get_origin
+
+import orjson
+from aiohttp import web
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic.json_schema import models_json_schema
+
+from lago_core.errors import (
+    InvalidInput,
+    LagoError,
+    PayloadTooLarge,
+    Unauthenticated,
+    UnsupportedMediaType,
+)
+from lago_core.security.roles import Principal
+from lago_rest.context import Services, principal_of, services_of
+
+__all__ = ["Api", "Endpoint", "json_response", "validation_details"]
+
+Handler = Callable[..., Awaitable[Any]]
+_PLACEHOLDER = re.compile(r"{(\w+)}")
+_JSON = "application/json"
+
+
+def json_response(data: Any, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(data), status=status, content_type=_JSON)
+
+
+def validation_details(exc: ValidationError) -> list[dict[str, Any]]:
+    """Pydantic errors as stable, JSON-safe field reports (no echo of the offending input)."""
+    return [
+        {
+            "field": ".".join(str(p) for p in err["loc"]) or None,
+            "problem": err["msg"],
+            "type": err["type"],
+        }
+        for err in exc.errors(include_url=False, include_input=False, include_context=False)
+    ]
+
+
+def _is_optional(tp: Any) -> tuple[bool, Any]:
+    if get_origin(tp) in (Union, types.UnionType):
+        args = [a for a in get_args(tp) if a is not type(None)]
+        if len(args) == 1 and len(get_args(tp)) == 2:
+            return True, args[0]
+    return False, tp
+
+
+@dataclass(slots=True)
+class Endpoint:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    tags: tuple[str, ...]
+    status: int
+    body_model: type[BaseModel] | None = None
+    query_model: type[BaseModel] | None = None
+    path_params: dict[str, TypeAdapter[Any]] = field(default_factory=dict)
+    auth: str = "none"  # "none" | "optional" | "required"
+    response_type: Any = None
+    wants_request: bool = False
+    wants_services: bool = False
+    raw_body: str | None = None  # OpenAPI media type of a non-JSON body the handler reads itself
+
+    async def __call__(self, request: web.Request) -> web.StreamResponse:
+        kwargs: dict[str, Any] = {}
+        if self.auth != "none":
+            principal = principal_of(request)
+            if principal is None and self.auth == "required":
+                raise Unauthenticated("sign in first: send Authorization: Bearer <access token>")
+            kwargs["user"] = principal
+        for name, adapter in self.path_params.items():
+            try:
+                kwargs[name] = adapter.validate_python(request.match_info[name])
+            except ValidationError as exc:
+                raise InvalidInput(
+                    f"bad path parameter {name!r}", details=validation_details(exc)
+                ) from None
+        if self.query_model is not None:
+            raw_query = {k: request.query.getone(k) for k in request.query}
+            try:
+                kwargs["query"] = self.query_model.model_validate(raw_query)
+            except ValidationError as exc:
+                raise InvalidInput(
+                    "invalid query parameters", details=validation_details(exc)
+                ) from None
+        if self.body_model is not None:
+            kwargs["body"] = await self._read_body(request)
+        if self.wants_request:
+            kwargs["request"] = request
+        if self.wants_services:
+            kwargs["svc"] = services_of(request)
+        result = await self.handler(**kwargs)
+        if isinstance(result, web.StreamResponse):
+            return result
+        if result is None:
+            return web.Response(status=204 if self.status == 200 else self.status)
+        if isinstance(result, BaseModel):
+            return json_response(result.model_dump(mode="json"), self.status)
+        return json_response(result, self.status)
+
+    async def _read_body(self, request: web.Request) -> BaseModel:
+        assert self.body_model is not None
+        if request.content_type != _JSON:
+            raise UnsupportedMediaType("send the body as application/json")
+        limit = services_of(request).settings.max_body_bytes
+        if request.content_length is not None and request.content_length > limit:
+            raise PayloadTooLarge("the body is too large", details={"max_bytes": limit})
+        raw = await request.read()  # also bounded by the app's client_max_size
+        if len(raw) > limit:
+            raise PayloadTooLarge("the body is too large", details={"max_bytes": limit})
+        try:
+            data = orjson.loads(raw) if raw else None
+        except orjson.JSONDecodeError:
+            raise LagoError("the body is not valid JSON", code="malformed_json") from None
+        if not isinstance(data, dict):
+            raise InvalidInput("the body must be a JSON object", code="invalid_input")
+        try:
+            return self.body_model.model_validate(data)
+        except ValidationError as exc:
+            raise InvalidInput("invalid request body", details=validation_details(exc)) from None
+
+
+def _as_handler(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        return await endpoint(request)
+
+    handle.__name__ = endpoint.handler.__name__
+    return handle
+
+
+class Api:
+    """A registry of endpoints under one prefix (``/api/v1``)."""
+
+    def __init__(self, prefix: str = "/api/v1") -> None:
+        self.prefix = prefix
+        self.endpoints: list[Endpoint] = []
+
+    def route(
+        self,
+        method: str,
+        path: str,
+        *,
+        status: int = 200,
+        summary: str | None = None,
+        tags: tuple[str, ...] = (),
+        raw_body: str | None = None,
+    ) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.endpoints.append(
+                self._describe(method.upper(), path, handler, status, summary, tags, raw_body)
+            )
+            return handler
+
+        return register
+
+    def get(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
+        return self.route("GET", path, **kw)
+
+    def post(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
+        return self.route("POST", path, **kw)
+
+    def patch(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
+        return self.route("PATCH", path, **kw)
+
+    def put(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
+        return self.route("PUT", path, **kw)
+
+    def delete(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
+        return self.route("DELETE", path, **kw)
+
+    def include(self, other: Api) -> None:
+        self.endpoints.extend(other.endpoints)
+
+    def _describe(
+        self,
+        method: str,
+        path: str,
+        handler: Handler,
+        status: int,
+        summary: str | None,
+        tags: tuple[str, ...],
+        raw_body: str | None,
+    ) -> Endpoint:
+        hints = typing.get_type_hints(handler)
+        placeholders = set(_PLACEHOLDER.findall(path))
+        doc = inspect.getdoc(handler) or ""
+        endpoint = Endpoint(
+            method=method,
+            path=self.prefix + path,
+            handler=handler,
+            summary=summary or (doc.splitlines()[0] if doc else handler.__name__),
+            tags=tags,
+            status=status,
+            response_type=hints.get("return"),
+            raw_body=raw_body,
+        )
+        for name in inspect.signature(handler).parameters:
+            tp = hints.get(name)
+            if tp is None:
+                raise TypeError(f"{handler.__qualname__}: parameter {name!r} needs a type")
+            if name == "body":
+                endpoint.body_model = tp
+            elif name == "query":
+                endpoint.query_model = tp
+            elif name == "user":
+                optional, inner = _is_optional(tp)
+                if inner is not Principal:
+                    raise TypeError(f"{handler.__qualname__}: 'user' must be a Principal")
+                endpoint.auth = "optional" if optional else "required"
+            elif name == "request":
+                endpoint.wants_request = True
+            elif name == "svc":
+                if tp is not Services:
+                    raise TypeError(f"{handler.__qualname__}: 'svc' must be Services")
+                endpoint.wants_services = True
+            elif name in placeholders:
+                endpoint.path_params[name] = TypeAdapter(tp)
+            else:
+                raise TypeError(f"{handler.__qualname__}: cannot inject parameter {name!r}")
+        missing = placeholders - endpoint.path_params.keys()
+        if missing:
+            raise TypeError(f"{handler.__qualname__}: path placeholders {missing} not in signature")
+        return endpoint
+
+    def add_to(self, app: web.Application) -> None:
+        for endpoint in self.endpoints:
+            app.router.add_route(endpoint.method, endpoint.path, _as_handler(endpoint))
+
+    # --- OpenAPI -------------------------------------------------------------------------------
+
+    def openapi(self, *, title: str, version: str) -> dict[str, Any]:
+        models: set[type[BaseModel]] = set()
+        for ep in self.endpoints:
+            for model in (ep.body_model, ep.query_model):
+                if model is not None:
+                    models.add(model)
+            models.update(_models_in(ep.response_type))
+        from lago_rest.schemas import ErrorEnvelope
+
+        models.add(ErrorEnvelope)
+        ordered = sorted(models, key=lambda m: m.__name__)
+        mapping, top = models_json_schema(
+            [(m, "validation") for m in ordered], ref_template="#/components/schemas/{model}"
+        )
+        refs = {model: dict(schema) for (model, _mode), schema in mapping.items()}
+        components: dict[str, Any] = dict(top.get("$defs", {}))
+        paths: dict[str, Any] = {}
+        for ep in self.endpoints:
+            paths.setdefault(ep.path, {})[ep.method.lower()] = self._operation(ep, refs)
+        return {
+            "openapi": "3.1.0",
+            "info": {"title": title, "version": version},
+            "paths": paths,
+            "components": {
+                "schemas": components,
+                "securitySchemes": {
+                    "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+                },
+            },
+        }
+
+    def _operation(self, ep: Endpoint, refs: dict[Any, dict[str, Any]]) -> dict[str, Any]:
+        op: dict[str, Any] = {
+            "summary": ep.summary,
+            "operationId": ep.handler.__name__,
+            "tags": list(ep.tags),
+        }
+        params: list[dict[str, Any]] = []
+        for name, adapter in ep.path_params.items():
+            params.append(
+                {"name": name, "in": "path", "required": True, "schema": adapter.json_schema()}
+            )
+        if ep.query_model is not None:
+            schema = ep.query_model.model_json_schema()
+            required = set(schema.get("required", []))
+            for name, prop in schema.get("properties", {}).items():
+                params.append(
+                    {"name": name, "in": "query", "required": name in required, "schema": prop}
+                )
+        if params:
+            op["parameters"] = params
+        if ep.body_model is not None:
+            op["requestBody"] = {
+                "required": True,
+                "content": {_JSON: {"schema": refs[ep.body_model]}},
+            }
+        elif ep.raw_body is not None:
+            op["requestBody"] = {"required": True, "content": {ep.raw_body: {"schema": {}}}}
+        if ep.auth != "none":
+            op["security"] = [{"bearer": []}] if ep.auth == "required" else [{"bearer": []}, {}]
+        responses: dict[str, Any] = {}
+        response_schema = _schema_for(ep.response_type, refs)
+        if response_schema is None:
+            responses["204" if ep.status == 200 else str(ep.status)] = {"description": "done"}
+        else:
+            responses[str(ep.status)] = {
+                "description": "success",
+                "content": {_JSON: {"schema": response_schema}},
+            }
+        responses["default"] = {
+            "description": "error envelope",
+            "content": {_JSON: {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}},
+        }
+        op["responses"] = responses
+        return op
+
+
+def _models_in(tp: Any) -> set[type[BaseModel]]:
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return {tp}
+    found: set[type[BaseModel]] = set()
+    for arg in get_args(tp):
+        found |= _models_in(arg)
+    return found
+
+
+def _schema_for(tp: Any, refs: dict[Any, dict[str, Any]]) -> dict[str, Any] | None:
+    if tp is None or tp is type(None) or tp is web.Response or tp is web.StreamResponse:
+        return None
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return refs[tp]
+    if get_origin(tp) is list:
+        (inner,) = get_args(tp)
+        inner_schema = _schema_for(inner, refs)
+        return {"type": "array", "items": inner_schema or {}}
+    schema: dict[str, Any] = TypeAdapter(tp).json_schema(
+        ref_template="#/components/schemas/{model}"
+    )
+    schema.pop("$defs", None)
+    return schema

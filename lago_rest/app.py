@@ -1,0 +1,53 @@
+"""The REST application: middleware, endpoint groups, system routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from lago_core.clock import Clock
+from lago_core.container import Core, build_core
+from lago_core.settings import Settings
+from lago_rest.api import Api
+from lago_rest.context import CORE
+from lago_rest.middleware import auth_middleware, error_middleware, request_id_middleware
+from lago_rest.routes import auth, communities
+from lago_rest.routes.system import add_system_routes
+
+__all__ = ["build_api", "create_app"]
+
+VERSION = "0.1.0"
+
+
+def build_api() -> Api:
+    api = Api()
+    for group in (auth.api, communities.api):
+        api.include(group)
+    return api
+
+
+def create_app(
+    settings: Settings, *, core: Core | None = None, clock: Clock | None = None
+) -> web.Application:
+    """Build the app; it opens its own Core on start-up unless one is given (tests share one)."""
+    app = web.Application(
+        middlewares=[request_id_middleware, error_middleware, auth_middleware],
+        client_max_size=settings.max_upload_bytes,
+    )
+    owns_core = core is None
+
+    async def lifespan(app: web.Application) -> AsyncIterator[None]:
+        if owns_core:
+            app[CORE] = await build_core(settings, clock=clock)
+        yield
+        if owns_core:
+            await app[CORE].close()
+
+    if core is not None:
+        app[CORE] = core
+    app.cleanup_ctx.append(lifespan)
+    api = build_api()
+    api.add_to(app)
+    add_system_routes(app, settings, api.openapi(title="Lago REST API", version=VERSION))
+    return app

@@ -1,0 +1,111 @@
+"""Request id, authentication, the error envelope and metrics: the layers around every handler."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+
+import structlog
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from lago_core.errors import LagoError, PayloadTooLarge, Unauthenticated
+from lago_core.logging import get_logger
+from lago_core.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from lago_rest.api import json_response
+from lago_rest.context import PRINCIPAL, services_of
+
+__all__ = ["auth_middleware", "error_middleware", "request_id_middleware"]
+
+log = get_logger("lago_rest.http")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
+
+
+def _envelope(status: int, code: str, message: str, details: object = None) -> web.Response:
+    return json_response({"error": {"code": code, "message": message, "details": details}}, status)
+
+
+@web.middleware
+async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Accept a sane X-Request-ID or make one; bind it to every log line of this request."""
+    incoming = request.headers.get("X-Request-ID", "")
+    request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    structlog.contextvars.bind_contextvars(request_id=request_id)
+    started = time.perf_counter()
+    route = (
+        request.match_info.route.resource.canonical
+        if request.match_info.route.resource
+        else "unmatched"
+    )
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        response.headers["X-Request-ID"] = request_id
+        return response
+    finally:
+        elapsed = time.perf_counter() - started
+        HTTP_REQUESTS.labels("rest", request.method, route, str(status)).inc()
+        HTTP_LATENCY.labels("rest", route).observe(elapsed)
+        log.info(
+            "http.request",
+            method=request.method,
+            route=route,
+            status=status,
+            ms=round(elapsed * 1000, 2),
+        )
+        structlog.contextvars.unbind_contextvars("request_id")
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every failure leaves as ``{"error": {"code", "message", "details"}}`` with the right status."""
+    try:
+        return await handler(request)
+    except LagoError as exc:
+        response = _envelope(exc.status, exc.code, exc.message, exc.details)
+        if exc.status == 401:
+            response.headers["WWW-Authenticate"] = "Bearer"
+        return response
+    except web.HTTPRequestEntityTooLarge:
+        err = PayloadTooLarge("the body is larger than this endpoint accepts")
+        limit = services_of(request).settings.max_upload_bytes
+        return _envelope(413, err.code, err.message, {"max_bytes": limit})
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = _HTTP_CODES.get(exc.status, "http_error")
+        return _envelope(exc.status, code, exc.reason)
+    except Exception:
+        log.exception("http.unhandled")
+        return _envelope(500, "internal", "internal error; quote the X-Request-ID when reporting")
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Authenticate a Bearer token when one is sent; endpoints decide whether one is required."""
+    header = request.headers.get("Authorization")
+    if header is not None:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthenticated("use Authorization: Bearer <access token>", code="invalid_token")
+        principal = await services_of(request).identity.authenticate(token.strip())
+        request[PRINCIPAL] = principal
+        structlog.contextvars.bind_contextvars(user_id=str(principal.user_id))
+    try:
+        return await handler(request)
+    finally:
+        if header is not None:
+            structlog.contextvars.unbind_contextvars("user_id")

@@ -1,0 +1,1 @@
+"""Endpoint groups; each module exposes an ``api`` registry that ``lago_rest.app`` includes."""

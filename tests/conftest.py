@@ -1,0 +1,163 @@
+"""Test fixtures: a real PostgreSQL database and a Redis key space of its own for each run.
+
+The session creates a fresh database from the admin DSN (``DATABASE_URL``, as the make targets
+export it) and migrates it; each test starts from empty tables and its own Redis key prefix, so
+tests never see each other's data and parallel runs never see each other at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+import redis.asyncio as aioredis
+from aiohttp.test_utils import TestClient
+
+from lago_core.clock import ManualClock
+from lago_core.container import Core, build_core
+from lago_core.migrations import apply_migrations
+from lago_core.security.roles import PlatformRole
+from lago_core.settings import Settings
+from lago_rest.app import create_app
+
+ADMIN_DSN = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+RUN_ID = uuid.uuid4().hex[:10]
+_test_numbers = itertools.count()
+
+
+def _with_database(dsn: str, database: str) -> str:
+    parts = urlsplit(dsn)
+    return urlunsplit(parts._replace(path="/" + database))
+
+
+@pytest.fixture(scope="session")
+async def database_dsn() -> AsyncIterator[str]:
+    name = f"lago_test_{RUN_ID}"
+    admin = await asyncpg.connect(ADMIN_DSN)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    dsn = _with_database(ADMIN_DSN, name)
+    await apply_migrations(dsn)
+    yield dsn
+    admin = await asyncpg.connect(ADMIN_DSN)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def run_redis() -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.Redis.from_url(REDIS_URL)
+    yield client
+    keys = [k async for k in client.scan_iter(match=f"lago:test:{RUN_ID}:*", count=1000)]
+    for start in range(0, len(keys), 500):
+        await client.delete(*keys[start : start + 500])
+    await client.aclose()
+
+
+@pytest.fixture
+async def clean_db(database_dsn: str) -> str:
+    conn = await asyncpg.connect(database_dsn)
+    try:
+        tables = await conn.fetch(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migrations'"
+        )
+        if tables:
+            names = ", ".join(f'"{t["tablename"]}"' for t in tables)
+            await conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+    finally:
+        await conn.close()
+    return database_dsn
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    from datetime import UTC, datetime
+
+    return ManualClock(datetime.now(UTC).replace(microsecond=0))
+
+
+@pytest.fixture
+def settings(clean_db: str, tmp_path: Any) -> Settings:
+    return Settings.from_env(
+        environ={},
+        env="test",
+        database_url=clean_db,
+        redis_url=REDIS_URL,
+        redis_prefix=f"lago:test:{RUN_ID}:{next(_test_numbers)}:",
+        jwt_secret="test-secret-0123456789abcdef-0123456789",
+        storage_dir=tmp_path / "media",
+        db_pool_min=1,
+        db_pool_max=5,
+    )
+
+
+@pytest.fixture
+async def core(
+    settings: Settings, clock: ManualClock, run_redis: aioredis.Redis
+) -> AsyncIterator[Core]:
+    core = await build_core(settings, clock=clock)
+    yield core
+    await core.close()
+
+
+@pytest.fixture
+async def client(
+    core: Core, settings: Settings, aiohttp_client: Callable[..., Awaitable[TestClient[Any, Any]]]
+) -> TestClient[Any, Any]:
+    return await aiohttp_client(create_app(settings, core=core))
+
+
+@pytest.fixture(autouse=True)
+async def fail_on_loop_errors() -> AsyncIterator[None]:
+    """A test fails when the event loop saw an exception nobody handled."""
+    loop = asyncio.get_running_loop()
+    seen: list[dict[str, Any]] = []
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _loop, context: seen.append(context))
+    yield
+    loop.set_exception_handler(previous)
+    if seen:
+        pytest.fail(f"unhandled exceptions in the event loop: {seen!r}")
+
+
+@dataclass
+class Account:
+    id: uuid.UUID
+    phone: str
+    password: str
+    access_token: str
+    refresh_token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+
+_phones = itertools.count(10_000_000)
+
+
+@pytest.fixture
+def make_account(core: Core) -> Callable[..., Awaitable[Account]]:
+    """Create a user directly and log them in; ``role`` grants a platform role."""
+
+    async def make(name: str = "用户", role: PlatformRole | None = None) -> Account:
+        phone = f"+86139{next(_phones):08d}"
+        password = "correct horse battery"
+        view = await core.identity.create_user(phone, password, name, role)
+        pair = await core.identity.log_in(phone, password, "pytest")
+        return Account(view.id, phone, password, pair.access_token, pair.refresh_token)
+
+    return make
