@@ -35,18 +35,15 @@ from lago_core.errors import (
     Unauthenticated,
     UnsupportedMediaType,
 )
+from lago_core.http import json_response
 from lago_core.security.roles import Principal
 from lago_rest.context import Services, principal_of, services_of
 
-__all__ = ["Api", "Endpoint", "json_response", "validation_details"]
+__all__ = ["Api", "Endpoint", "validation_details"]
 
 Handler = Callable[..., Awaitable[Any]]
 _PLACEHOLDER = re.compile(r"{(\w+)}")
 _JSON = "application/json"
-
-
-def json_response(data: Any, status: int = 200) -> web.Response:
-    return web.Response(body=orjson.dumps(data), status=status, content_type=_JSON)
 
 
 def validation_details(exc: ValidationError) -> list[dict[str, Any]]:

@@ -11,9 +11,9 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from lago_core.errors import LagoError, PayloadTooLarge, Unauthenticated
+from lago_core.http import json_response
 from lago_core.logging import get_logger
 from lago_core.metrics import HTTP_LATENCY, HTTP_REQUESTS
-from lago_rest.api import json_response
 from lago_rest.context import PRINCIPAL, services_of
 
 __all__ = ["auth_middleware", "error_middleware", "request_id_middleware"]

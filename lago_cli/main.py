@@ -1,0 +1,174 @@
+"""Entry point of the ``lago`` console script."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import replace
+from typing import Any
+
+import uvloop
+from aiohttp import web
+
+from lago_core.logging import configure_logging, get_logger
+from lago_core.migrations import MigrationError, apply_migrations
+from lago_core.settings import Settings, SettingsError
+
+log = get_logger("lago")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lago", description="Lago (来购) backend processes")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("migrate", help="apply pending SQL migrations (idempotent)")
+    for name, helptext in (("rest", "serve the REST API"), ("rt", "serve a real-time node")):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("--host", help="override LAGO_REST_HOST / LAGO_RT_HOST")
+        p.add_argument("--port", type=int, help="override LAGO_REST_PORT / LAGO_RT_PORT")
+        if name == "rt":
+            p.add_argument("--node-id", help="override LAGO_NODE_ID")
+    w = sub.add_parser("worker", help="run an arq worker")
+    w.add_argument("--burst", action="store_true", help="run queued jobs, then exit")
+    d = sub.add_parser("dev", help="migrate, then run REST, a real-time node and a worker together")
+    d.add_argument("--no-migrate", action="store_true")
+    sub.add_parser("seed-demo", help="create a demo community with residents and listings")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        overrides: dict[str, Any] = {}
+        if args.command == "rest":
+            overrides = {"rest_host": args.host, "rest_port": args.port}
+        elif args.command == "rt":
+            overrides = {"rt_host": args.host, "rt_port": args.port, "node_id": args.node_id}
+        settings = replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+        settings.validate()
+    except SettingsError as exc:
+        print(f"lago: configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    configure_logging(settings.log_level, settings.log_format)
+    commands: dict[str, Callable[[], Coroutine[Any, Any, None]]] = {
+        "migrate": lambda: migrate(settings),
+        "rest": lambda: serve(settings, rest=True),
+        "rt": lambda: serve(settings, rt=True),
+        "worker": lambda: work(settings, burst=args.burst),
+        "dev": lambda: dev(settings, migrate_first=not args.no_migrate),
+        "seed-demo": lambda: seed_demo(settings),
+    }
+    try:
+        uvloop.run(commands[args.command]())
+    except MigrationError as exc:
+        print(f"lago: migration failed: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
+    except KeyboardInterrupt:
+        pass
+
+
+async def migrate(settings: Settings) -> None:
+    applied = await apply_migrations(settings.database_url)
+    if applied:
+        print(f"applied {len(applied)} migration(s): {', '.join(applied)}")
+    else:
+        print("database is up to date")
+
+
+async def _until_stopped() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+async def _start_site(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, str]:
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, shutdown_timeout=5)
+    await site.start()
+    bound = runner.addresses[0]
+    return runner, f"http://{bound[0]}:{bound[1]}"
+
+
+async def serve(
+    settings: Settings, *, rest: bool = False, rt: bool = False, worker: bool = False
+) -> None:
+    """Run the chosen components in this process until SIGINT/SIGTERM."""
+    from lago_core.container import build_core
+
+    if not settings.jwt_secret:
+        print(
+            "lago: LAGO_JWT_SECRET is not set; using a random one for this process only "
+            "(tokens will not work across processes)",
+            file=sys.stderr,
+        )
+    core = await build_core(settings)
+    settings = core.settings  # carries the generated secret, if any
+    runners: list[web.AppRunner] = []
+    cleanups: list[Callable[[], Awaitable[object]]] = []
+    try:
+        if rest:
+            from lago_rest.app import create_app
+
+            runner, url = await _start_site(
+                create_app(settings, core=core), settings.rest_host, settings.rest_port
+            )
+            runners.append(runner)
+            print(f"REST API      {url}/api/v1   (OpenAPI: {url}/api/v1/openapi.json)", flush=True)
+        if rt:
+            from lago_rt.app import create_rt_app
+
+            runner, url = await _start_site(
+                create_rt_app(settings, core=core), settings.rt_host, settings.rt_port
+            )
+            runners.append(runner)
+            print(f"real-time     {url}/socket.io/   (node {settings.node_id})", flush=True)
+        if worker:
+            from workers import create_worker
+
+            arq_worker = create_worker(settings, core=core, handle_signals=False)
+            task = asyncio.create_task(arq_worker.async_run())
+            cleanups.append(arq_worker.close)
+            cleanups.append(lambda: _cancel(task))
+            print(f"worker        queue {arq_worker.queue_name}", flush=True)
+        await _until_stopped()
+    finally:
+        for runner in reversed(runners):
+            await runner.cleanup()
+        for cleanup in cleanups:
+            await cleanup()
+        await core.close()
+
+
+async def _cancel(task: asyncio.Task[Any]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
+
+
+async def work(settings: Settings, *, burst: bool) -> None:
+    from workers import create_worker
+
+    worker = create_worker(settings, burst=burst)
+    try:
+        await worker.async_run()
+    finally:
+        await worker.close()
+
+
+async def dev(settings: Settings, *, migrate_first: bool) -> None:
+    if migrate_first:
+        await migrate(settings)
+    await serve(settings, rest=True, rt=True, worker=True)
+
+
+async def seed_demo(settings: Settings) -> None:
+    from lago_cli.demo import seed
+
+    await seed(settings)

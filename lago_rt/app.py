@@ -1,0 +1,95 @@
+"""The real-time node's aiohttp application with its socket.io server.
+
+Security at the door: the handshake must carry a valid access token (``auth={"token": ...}``) and,
+when a browser sends an ``Origin``, it must be on ``LAGO_ALLOWED_ORIGINS``; engine.io's buffer limit
+caps message size. Cross-node fan-out goes through socket.io's Redis manager on a channel inside
+this deployment's Redis prefix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import socketio
+from aiohttp import web
+
+from lago_core.clock import Clock
+from lago_core.container import Core, build_core
+from lago_core.errors import LagoError
+from lago_core.http import Check, add_probe_routes
+from lago_core.logging import get_logger
+from lago_core.settings import Settings
+
+__all__ = ["RT_CORE", "SIO", "create_rt_app"]
+
+log = get_logger("lago_rt")
+
+RT_CORE: web.AppKey[Core] = web.AppKey("rt_core", Core)
+SIO: web.AppKey[socketio.AsyncServer] = web.AppKey("sio", socketio.AsyncServer)
+# A socket.io message larger than this is refused by engine.io and the client is cut off.
+MAX_MESSAGE_BYTES = 64 * 1024
+
+
+def create_rt_app(
+    settings: Settings, *, core: Core | None = None, clock: Clock | None = None
+) -> web.Application:
+    app = web.Application()
+    sio = socketio.AsyncServer(
+        async_mode="aiohttp",
+        client_manager=socketio.AsyncRedisManager(
+            settings.redis_url, channel=settings.key("socketio")
+        ),
+        cors_allowed_origins=list(settings.allowed_origins),
+        max_http_buffer_size=MAX_MESSAGE_BYTES,
+        transports=["websocket", "polling"],
+    )
+    sio.attach(app)
+    app[SIO] = sio
+    owns_core = core is None
+    if core is not None:
+        app[RT_CORE] = core
+
+    async def lifespan(app: web.Application) -> AsyncIterator[None]:
+        if owns_core:
+            app[RT_CORE] = await build_core(settings, clock=clock)
+        yield
+        await sio.shutdown()
+        if owns_core:
+            await app[RT_CORE].close()
+
+    app.cleanup_ctx.append(lifespan)
+
+    async def connect(sid: str, environ: dict[str, Any], auth: Any) -> None:
+        token = auth.get("token") if isinstance(auth, dict) else None
+        if not isinstance(token, str) or not token:
+            raise socketio.exceptions.ConnectionRefusedError(
+                {"code": "unauthenticated", "message": "send auth={token: <access token>}"}
+            )
+        try:
+            principal = await app[RT_CORE].identity.authenticate(token)
+        except LagoError as exc:
+            raise socketio.exceptions.ConnectionRefusedError(
+                {"code": exc.code, "message": exc.message}
+            ) from None
+        await sio.save_session(sid, {"user_id": str(principal.user_id)})
+        await sio.enter_room(sid, f"user:{principal.user_id}")
+        log.info("rt.connected", sid=sid, user_id=str(principal.user_id))
+
+    async def whoami(sid: str, data: Any = None) -> dict[str, Any]:
+        session = await sio.get_session(sid)
+        return {"ok": True, "user_id": session["user_id"], "node_id": settings.node_id}
+
+    def checks(app: web.Application) -> dict[str, Check]:
+        core = app[RT_CORE]
+        return {"postgres": lambda: core.pool.fetchval("SELECT 1"), "redis": core.redis.ping}
+
+    sio.on("connect", handler=connect)
+    sio.on("whoami", handler=whoami)
+    add_probe_routes(
+        app,
+        identity={"service": "rt", "node_id": settings.node_id},
+        checks=checks,
+        metrics=settings.metrics_enabled,
+    )
+    return app

@@ -1,0 +1,54 @@
+"""The arq worker for one deployment: its queue lives inside the deployment's Redis prefix."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from arq import cron
+from arq.connections import RedisSettings
+from arq.worker import Worker
+
+from lago_core.clock import Clock
+from lago_core.container import Core, build_core
+from lago_core.settings import Settings
+from workers.maintenance import purge_ended_sessions
+
+__all__ = ["FUNCTIONS", "create_worker", "queue_name"]
+
+FUNCTIONS = [purge_ended_sessions]
+
+
+def queue_name(settings: Settings) -> str:
+    return settings.key("arq", "queue")
+
+
+def create_worker(
+    settings: Settings,
+    *,
+    core: Core | None = None,
+    clock: Clock | None = None,
+    burst: bool = False,
+    handle_signals: bool = True,
+) -> Worker:
+    """A worker bound to this deployment; tests pass ``burst=True`` and their own ``core``."""
+
+    async def startup(ctx: dict[str, Any]) -> None:
+        ctx["core"] = core or await build_core(settings, clock=clock)
+
+    async def shutdown(ctx: dict[str, Any]) -> None:
+        if core is None and "core" in ctx:
+            await ctx["core"].close()
+
+    return Worker(
+        functions=FUNCTIONS,
+        cron_jobs=[cron(purge_ended_sessions, hour={4}, minute={17}, unique=True)],
+        queue_name=queue_name(settings),
+        redis_settings=RedisSettings.from_dsn(settings.redis_url),
+        on_startup=startup,
+        on_shutdown=shutdown,
+        burst=burst,
+        poll_delay=0 if burst else 0.5,
+        handle_signals=handle_signals,
+        health_check_key=settings.key("arq", "health-check"),
+        keep_result=3600,
+    )
