@@ -33,6 +33,9 @@ def _parser() -> argparse.ArgumentParser:
             p.add_argument("--node-id", help="override LAGO_NODE_ID")
     w = sub.add_parser("worker", help="run an arq worker")
     w.add_argument("--burst", action="store_true", help="run queued jobs, then exit")
+    w.add_argument(
+        "--check", action="store_true", help="exit 0 if a worker reported healthy recently"
+    )
     d = sub.add_parser("dev", help="migrate, then run REST, a real-time node and a worker together")
     d.add_argument("--no-migrate", action="store_true")
     sub.add_parser("seed-demo", help="create a demo community with residents and listings")
@@ -58,7 +61,9 @@ def main(argv: list[str] | None = None) -> None:
         "migrate": lambda: migrate(settings),
         "rest": lambda: serve(settings, rest=True),
         "rt": lambda: serve(settings, rt=True),
-        "worker": lambda: work(settings, burst=args.burst),
+        "worker": lambda: (
+            check_worker(settings) if args.check else work(settings, burst=args.burst)
+        ),
         "dev": lambda: dev(settings, migrate_first=not args.no_migrate),
         "seed-demo": lambda: seed_demo(settings),
     }
@@ -160,6 +165,22 @@ async def work(settings: Settings, *, burst: bool) -> None:
         await worker.async_run()
     finally:
         await worker.close()
+
+
+async def check_worker(settings: Settings) -> None:
+    """For container health checks: arq's own check of the worker's health-check key."""
+    from arq.connections import RedisSettings
+    from arq.worker import async_check_health
+
+    from workers.worker import queue_name
+
+    status = await async_check_health(
+        RedisSettings.from_dsn(settings.redis_url),
+        health_check_key=settings.key("arq", "health-check"),
+        queue_name=queue_name(settings),
+    )
+    if status != 0:
+        raise SystemExit(status)
 
 
 async def dev(settings: Settings, *, migrate_first: bool) -> None:

@@ -82,6 +82,7 @@ class Endpoint:
     wants_request: bool = False
     wants_services: bool = False
     raw_body: str | None = None  # OpenAPI media type of a non-JSON body the handler reads itself
+    response_adapter: TypeAdapter[Any] | None = None
 
     async def __call__(self, request: web.Request) -> web.StreamResponse:
         kwargs: dict[str, Any] = {}
@@ -116,8 +117,10 @@ class Endpoint:
             return result
         if result is None:
             return web.Response(status=204 if self.status == 200 else self.status)
-        if isinstance(result, BaseModel):
-            return json_response(result.model_dump(mode="json"), self.status)
+        if self.response_adapter is not None:
+            return json_response(
+                self.response_adapter.dump_python(result, mode="json"), self.status
+            )
         return json_response(result, self.status)
 
     async def _read_body(self, request: web.Request) -> BaseModel:
@@ -216,6 +219,8 @@ class Api:
             response_type=hints.get("return"),
             raw_body=raw_body,
         )
+        if _schema_like(endpoint.response_type):
+            endpoint.response_adapter = TypeAdapter(endpoint.response_type)
         for name in inspect.signature(handler).parameters:
             tp = hints.get(name)
             if tp is None:
@@ -325,6 +330,10 @@ class Api:
         }
         op["responses"] = responses
         return op
+
+
+def _schema_like(tp: Any) -> bool:
+    return tp not in (None, type(None), web.Response, web.StreamResponse)
 
 
 def _models_in(tp: Any) -> set[type[BaseModel]]:

@@ -8,6 +8,8 @@ this deployment's Redis prefix.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -31,15 +33,33 @@ SIO: web.AppKey[socketio.AsyncServer] = web.AppKey("sio", socketio.AsyncServer)
 MAX_MESSAGE_BYTES = 64 * 1024
 
 
+async def _close_manager(manager: socketio.AsyncRedisManager) -> None:
+    """Stop the Redis manager's listener and close its connections.
+
+    python-socketio's ``shutdown()`` leaves the manager's pub/sub listener task and Redis client
+    open; a node that stops (or a test that builds many nodes) must close them itself.
+    """
+    listener = getattr(manager, "thread", None)
+    if isinstance(listener, asyncio.Task):
+        listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await listener
+    pubsub = getattr(manager, "pubsub", None)
+    if pubsub is not None:
+        await pubsub.aclose()
+    redis = getattr(manager, "redis", None)
+    if redis is not None:
+        await redis.aclose()
+
+
 def create_rt_app(
     settings: Settings, *, core: Core | None = None, clock: Clock | None = None
 ) -> web.Application:
     app = web.Application()
+    manager = socketio.AsyncRedisManager(settings.redis_url, channel=settings.key("socketio"))
     sio = socketio.AsyncServer(
         async_mode="aiohttp",
-        client_manager=socketio.AsyncRedisManager(
-            settings.redis_url, channel=settings.key("socketio")
-        ),
+        client_manager=manager,
         cors_allowed_origins=list(settings.allowed_origins),
         max_http_buffer_size=MAX_MESSAGE_BYTES,
         transports=["websocket", "polling"],
@@ -55,6 +75,7 @@ def create_rt_app(
             app[RT_CORE] = await build_core(settings, clock=clock)
         yield
         await sio.shutdown()
+        await _close_manager(manager)
         if owns_core:
             await app[RT_CORE].close()
 
@@ -64,13 +85,13 @@ def create_rt_app(
         token = auth.get("token") if isinstance(auth, dict) else None
         if not isinstance(token, str) or not token:
             raise socketio.exceptions.ConnectionRefusedError(
-                {"code": "unauthenticated", "message": "send auth={token: <access token>}"}
+                "send auth={token: <access token>}", {"code": "unauthenticated"}
             )
         try:
             principal = await app[RT_CORE].identity.authenticate(token)
         except LagoError as exc:
             raise socketio.exceptions.ConnectionRefusedError(
-                {"code": exc.code, "message": exc.message}
+                exc.message, {"code": exc.code}
             ) from None
         await sio.save_session(sid, {"user_id": str(principal.user_id)})
         await sio.enter_room(sid, f"user:{principal.user_id}")

@@ -1,0 +1,93 @@
+# Lago developer commands. On a fresh Debian machine with Python 3.11, `make run` and `make test`
+# are all you need: they build .venv, find or start PostgreSQL and Redis (scripts/with-services),
+# and go. See docs/running.md.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev/null)
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.lago-installed
+WITH_SERVICES := bash scripts/with-services
+PYTEST_ARGS ?=
+
+# Recipes (and what they start) find the virtualenv's tools, `lago` included, first.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export VIRTUAL_ENV := $(CURDIR)/$(VENV)
+export PIP_NO_INPUT := 1
+
+.PHONY: help venv services run test lint clean-local ci-tools
+
+help:
+	@echo "make run          build .venv, find/start PostgreSQL + Redis, lago migrate, lago dev"
+	@echo "make test         build .venv, find/start services, ruff check, mypy, pytest"
+	@echo "                  (extra pytest arguments: make test PYTEST_ARGS='-k auth -x')"
+	@echo "make lint         ruff check + mypy only"
+	@echo "make services     find/start PostgreSQL + Redis and say which are used"
+	@echo "make venv         create .venv and install '.[dev,local]' (only when pyproject.toml changed)"
+	@echo "make clean-local  stop the embedded services and delete .lago-local/"
+
+venv: $(STAMP)
+
+# Reinstall only when pyproject.toml is newer than the stamp; pip reads the machine's own config
+# (pip.conf, PIP_* variables) as usual.
+$(STAMP): pyproject.toml
+	@if [ -z "$(PYTHON)" ]; then echo "make: no python3.11/python3 on PATH" >&2; exit 1; fi
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+		|| { echo "make: $(PYTHON) is older than Python 3.11" >&2; exit 1; }
+	@if ! $(BIN)/python -c '' 2>/dev/null; then \
+		echo "make: creating $(VENV) with $$($(PYTHON) --version)"; \
+		rm -rf $(VENV); \
+		$(PYTHON) -m venv $(VENV) \
+			|| { echo "make: python3 -m venv failed (Debian: apt-get install python3-venv)" >&2; exit 1; }; \
+	fi
+	$(BIN)/python -m pip install --quiet -e '.[dev,local]'
+	@touch $@
+
+services: venv
+	@$(WITH_SERVICES) true
+
+run: venv
+	$(WITH_SERVICES) lago migrate
+	$(WITH_SERVICES) lago dev
+
+# Every check runs even when an earlier one fails, so one CI run shows all problems; the target
+# fails when any did. pytest's exit status 5 ("no tests collected") counts as a failure.
+test: venv ci-tools
+	@failed=""; \
+	echo "== ruff check ."; $(BIN)/ruff check . || failed="$$failed ruff"; \
+	echo "== mypy"; $(BIN)/mypy || failed="$$failed mypy"; \
+	echo "== pytest $(PYTEST_ARGS)"; \
+	status=0; $(WITH_SERVICES) $(BIN)/python -m pytest $(PYTEST_ARGS) || status=$$?; \
+	if [ $$status -eq 5 ]; then echo "make: pytest collected no tests" >&2; failed="$$failed pytest(no-tests)"; \
+	elif [ $$status -ne 0 ]; then failed="$$failed pytest(exit-$$status)"; fi; \
+	if [ -n "$$failed" ]; then echo "make test: FAILED:$$failed" >&2; exit 1; fi; \
+	echo "make test: all passed"
+
+lint: venv
+	@failed=""; \
+	echo "== ruff check ."; $(BIN)/ruff check . || failed="$$failed ruff"; \
+	echo "== mypy"; $(BIN)/mypy || failed="$$failed mypy"; \
+	if [ -n "$$failed" ]; then echo "make lint: FAILED:$$failed" >&2; exit 1; fi
+
+# Stops only what scripts/devservices.py started (never the machine's PostgreSQL or Redis).
+clean-local:
+	@py=$(BIN)/python; [ -x $$py ] || py="$(PYTHON)"; $$py scripts/devservices.py stop
+	rm -rf .lago-local
+
+# In CI only (CI=true), as root with apt-get: install Debian's docker-compose (≈7 s, no engine
+# needed) so tests/test_compose.py can validate docker-compose.yml instead of skipping.
+# Anywhere else, or when that fails, the test skips with its reason.
+ci-tools:
+	@if [ "$${CI:-}" = "true" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+		&& ! command -v docker-compose >/dev/null && ! docker compose version >/dev/null 2>&1; then \
+		echo "== CI: installing Debian's docker-compose to validate docker-compose.yml"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		timeout 120 apt-get install -y -qq --no-install-recommends docker-compose >/dev/null 2>&1 \
+		|| { timeout 60 apt-get update -qq >/dev/null 2>&1 \
+			&& timeout 120 apt-get install -y -qq --no-install-recommends docker-compose >/dev/null 2>&1; } \
+		|| echo "== CI: could not install docker-compose; the compose test will skip" >&2; \
+	fi

@@ -1,0 +1,3 @@
+from lago_cli.main import main
+
+main()
