@@ -16,11 +16,14 @@ from lago_core.clock import Clock, SystemClock
 from lago_core.communities import CommunityService, CommunityStore
 from lago_core.db import create_pool
 from lago_core.identity import IdentityService, IdentityStore
+from lago_core.listings import ListingService, ListingStore
+from lago_core.merchants import MerchantService, MerchantStore
 from lago_core.ratelimit import RateLimiter
 from lago_core.redis import create_redis
 from lago_core.security.tokens import TokenCodec
 from lago_core.settings import Settings
 from lago_core.sms import SmsProvider, create_sms_provider
+from lago_core.storage import Storage, create_storage
 
 __all__ = ["Core", "build_core"]
 
@@ -36,9 +39,13 @@ class Core:
     tokens: TokenCodec
     identity: IdentityService
     communities: CommunityService
+    merchants: MerchantService
+    listings: ListingService
+    storage: Storage
     extras: dict[str, object] = field(default_factory=dict)
 
     async def close(self) -> None:
+        await self.storage.close()
         await self.pool.close()
         await self.redis.aclose()
 
@@ -62,6 +69,9 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
     tokens = TokenCodec(settings.signing_secret, settings.jwt_issuer, settings.access_token_ttl_s)
     identity = IdentityService(IdentityStore(pool), redis, settings, tokens, sms, limiter, clock)
     communities = CommunityService(CommunityStore(pool), clock)
+    merchants = MerchantService(MerchantStore(pool), communities)
+    storage = await create_storage(settings)
+    listings = ListingService(ListingStore(pool), merchants, communities, storage, clock)
     return Core(
         settings=settings,
         pool=pool,
@@ -72,4 +82,7 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         tokens=tokens,
         identity=identity,
         communities=communities,
+        merchants=merchants,
+        listings=listings,
+        storage=storage,
     )

@@ -112,6 +112,18 @@ class Settings:
     s3_access_key: str = ""
     s3_secret_key: str = ""
 
+    # Channel actors (lago_rt). Times in milliseconds unless named _s.
+    actor_lease_ms: int = 10_000
+    node_heartbeat_ms: int = 2_000
+    actor_idle_s: int = 120
+    forward_timeout_ms: int = 5_000
+    channel_stream_max: int = 10_000
+    # Per-connection limits on the socket gateway.
+    client_msgs_per_s: int = 10
+    client_msg_burst: int = 30
+    client_send_buffer_bytes: int = 1 << 20
+    max_message_bytes: int = 64 * 1024
+
     log_level: str = "INFO"
     log_format: str = "json"
 
@@ -149,6 +161,15 @@ class Settings:
             "s3_region": ("LAGO_S3_REGION", str),
             "s3_access_key": ("LAGO_S3_ACCESS_KEY", str),
             "s3_secret_key": ("LAGO_S3_SECRET_KEY", str),
+            "actor_lease_ms": ("LAGO_ACTOR_LEASE_MS", _int(200, 600_000)),
+            "node_heartbeat_ms": ("LAGO_NODE_HEARTBEAT_MS", _int(50, 60_000)),
+            "actor_idle_s": ("LAGO_ACTOR_IDLE_S", _int(1, 86_400)),
+            "forward_timeout_ms": ("LAGO_FORWARD_TIMEOUT_MS", _int(100, 60_000)),
+            "channel_stream_max": ("LAGO_CHANNEL_STREAM_MAX", _int(100, 10_000_000)),
+            "client_msgs_per_s": ("LAGO_CLIENT_MSGS_PER_S", _int(1, 10_000)),
+            "client_msg_burst": ("LAGO_CLIENT_MSG_BURST", _int(1, 100_000)),
+            "client_send_buffer_bytes": ("LAGO_CLIENT_SEND_BUFFER_BYTES", _int(4_096, 1 << 30)),
+            "max_message_bytes": ("LAGO_MAX_MESSAGE_BYTES", _int(1_024, 16 << 20)),
             "log_level": ("LAGO_LOG_LEVEL", _choice("DEBUG", "INFO", "WARNING", "ERROR")),
             "log_format": ("LAGO_LOG_FORMAT", _choice("json", "console")),
         }
@@ -187,6 +208,10 @@ class Settings:
             for name in ("s3_endpoint", "s3_bucket", "s3_access_key", "s3_secret_key"):
                 if not getattr(self, name):
                     raise SettingsError(self._spec()[name][0], "is required when LAGO_STORAGE=s3")
+        if self.node_heartbeat_ms * 2 > self.actor_lease_ms:
+            raise SettingsError(
+                "LAGO_NODE_HEARTBEAT_MS", "must be at most half of LAGO_ACTOR_LEASE_MS"
+            )
         if self.env == "prod" and "*" in self.allowed_origins:
             raise SettingsError("LAGO_ALLOWED_ORIGINS", "must list origins explicitly in prod")
 

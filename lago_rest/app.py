@@ -12,7 +12,7 @@ from lago_core.settings import Settings
 from lago_rest.api import Api
 from lago_rest.context import CORE
 from lago_rest.middleware import auth_middleware, error_middleware, request_id_middleware
-from lago_rest.routes import auth, communities
+from lago_rest.routes import auth, communities, listings, merchants
 from lago_rest.routes.system import add_system_routes
 
 __all__ = ["build_api", "create_app"]
@@ -22,7 +22,7 @@ VERSION = "0.1.0"
 
 def build_api() -> Api:
     api = Api()
-    for group in (auth.api, communities.api):
+    for group in (auth.api, communities.api, merchants.api, listings.api):
         api.include(group)
     return api
 
@@ -49,5 +49,11 @@ def create_app(
     app.cleanup_ctx.append(lifespan)
     api = build_api()
     api.add_to(app)
+    if settings.storage_backend == "local" and settings.media_base_url.startswith("/"):
+        # Uploaded images, read-only. In production a CDN or the reverse proxy serves this
+        # directory instead; keys are random names with an extension derived from the decoded
+        # image, so nothing here is a client-chosen path or type.
+        settings.storage_dir.mkdir(parents=True, exist_ok=True)
+        app.router.add_static(settings.media_base_url, settings.storage_dir, follow_symlinks=False)
     add_system_routes(app, settings, api.openapi(title="Lago REST API", version=VERSION))
     return app

@@ -1,0 +1,391 @@
+"""Publishing and finding listings, who may change them, and their images."""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import io
+import secrets
+import warnings
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+from PIL import Image, UnidentifiedImageError
+
+from lago_core.clock import Clock
+from lago_core.communities import CommunityService
+from lago_core.errors import Conflict, Forbidden, InvalidInput, NotFound, UnsupportedMediaType
+from lago_core.listings.store import ListingStore
+from lago_core.logging import get_logger
+from lago_core.merchants import MerchantService
+from lago_core.security.roles import MemberStatus, Principal
+from lago_core.storage import Storage
+
+__all__ = [
+    "DECLARED_IMAGE_TYPES",
+    "MAX_IMAGES",
+    "Category",
+    "Condition",
+    "ListingDraft",
+    "ListingKind",
+    "ListingService",
+    "ListingStatus",
+    "check_money",
+]
+
+log = get_logger(__name__)
+
+MAX_IMAGES = 9
+# What an upload may declare. application/octet-stream (or no type) means "not declared": some
+# clients send it for every file, and the decoded content decides anyway.
+DECLARED_IMAGE_TYPES = frozenset(
+    {"image/jpeg", "image/jpg", "image/png", "image/webp", "application/octet-stream"}
+)
+# Pillow format name -> (content type, extension) of the formats we keep.
+_FORMATS = {
+    "JPEG": ("image/jpeg", ".jpg"),
+    "PNG": ("image/png", ".png"),
+    "WEBP": ("image/webp", ".webp"),
+}
+# Fields a PATCH may not clear.
+_REQUIRED = frozenset({"title", "description", "category", "condition", "kind"})
+
+
+class Category(enum.StrEnum):
+    TOY = "toy"
+    BUILDING_BLOCKS = "building_blocks"  # LEGO and other bricks (积木)
+    GAME_CONSOLE = "game_console"
+    VIDEO_GAME = "video_game"
+    DOLL = "doll"
+    PLUSH = "plush"
+    FIGURE = "figure"  # figures, models, blind boxes (手办, 盲盒)
+    OUTDOOR = "outdoor"
+    EDUCATIONAL = "educational"
+    OTHER = "other"
+
+
+class Condition(enum.StrEnum):
+    NEW = "new"
+    LIKE_NEW = "like_new"  # 九成新
+    GOOD = "good"
+    FAIR = "fair"
+    FOR_PARTS = "for_parts"
+
+
+class ListingKind(enum.StrEnum):
+    SALE = "sale"
+    RENT = "rent"
+    CONSIGNMENT = "consignment"  # 寄卖: a merchant sells on the owner's behalf
+
+
+class ListingStatus(enum.StrEnum):
+    ACTIVE = "active"
+    WITHDRAWN = "withdrawn"
+    SOLD = "sold"
+    RENTED = "rented"
+
+
+@dataclass(frozen=True, slots=True)
+class ListingDraft:
+    """A new listing as the seller describes it; money in integer fen."""
+
+    title: str
+    description: str
+    category: Category
+    condition: Condition
+    kind: ListingKind
+    brand: str | None = None
+    price_fen: int | None = None
+    rent_per_day_fen: int | None = None
+    deposit_fen: int | None = None
+    merchant_id: UUID | None = None
+
+
+def check_money(
+    kind: str, price_fen: int | None, rent_per_day_fen: int | None, deposit_fen: int | None
+) -> None:
+    """Each kind carries exactly its own money fields (the table's CHECK says the same)."""
+    problems: list[dict[str, str]] = []
+
+    def need(name: str, value: int | None, minimum: int) -> None:
+        if value is None:
+            problems.append({"field": name, "problem": f"required for a {kind} listing"})
+        elif value < minimum:
+            problems.append({"field": name, "problem": f"must be an integer ≥ {minimum} (fen)"})
+
+    def forbid(name: str, value: int | None) -> None:
+        if value is not None:
+            problems.append({"field": name, "problem": f"not allowed on a {kind} listing"})
+
+    if kind == ListingKind.RENT:
+        need("rent_per_day_fen", rent_per_day_fen, 1)
+        need("deposit_fen", deposit_fen, 0)
+        forbid("price_fen", price_fen)
+    else:
+        need("price_fen", price_fen, 1)
+        forbid("rent_per_day_fen", rent_per_day_fen)
+        forbid("deposit_fen", deposit_fen)
+    if problems:
+        raise InvalidInput(
+            "the prices do not fit the listing kind", code="invalid_price", details=problems
+        )
+
+
+class ListingService:
+    def __init__(
+        self,
+        store: ListingStore,
+        merchants: MerchantService,
+        communities: CommunityService,
+        storage: Storage,
+        clock: Clock,
+    ) -> None:
+        self.store = store
+        self._merchants = merchants
+        self._communities = communities
+        self._storage = storage
+        self._clock = clock
+
+    # --- permissions -----------------------------------------------------------------------------
+
+    async def can_manage(self, actor: Principal, row: asyncpg.Record) -> bool:
+        """The seller of a resident's listing; any owner or staff of a merchant's listing.
+
+        A merchant listing belongs to the merchant, not to the staff member who typed it in, so a
+        colleague may fix it and a removed staff member no longer can.
+        """
+        if row["merchant_id"] is not None:
+            return await self._merchants.role_of(actor.user_id, row["merchant_id"]) is not None
+        return bool(row["seller_id"] == actor.user_id)
+
+    async def _readable(self, actor: Principal, listing_id: UUID) -> asyncpg.Record:
+        """The listing, unless it is gone from the market and the caller may not manage it."""
+        row = await self.store.listing(listing_id)
+        if row is None:
+            raise NotFound("listing not found")
+        if row["status"] == ListingStatus.WITHDRAWN and not (
+            actor.is_admin or await self.can_manage(actor, row)
+        ):
+            raise NotFound("listing not found")
+        return row
+
+    async def editable(self, actor: Principal, listing_id: UUID) -> asyncpg.Record:
+        """The listing if the caller may change it now; admins may withdraw but not edit."""
+        row = await self._readable(actor, listing_id)
+        if not await self.can_manage(actor, row):
+            raise Forbidden(
+                "only the seller (or the merchant's owner and staff) may change this listing"
+            )
+        if row["status"] != ListingStatus.ACTIVE:
+            raise Conflict(f"the listing is {row['status']}", code="listing_not_active")
+        return row
+
+    # --- publishing ------------------------------------------------------------------------------
+
+    async def create(self, actor: Principal, draft: ListingDraft) -> asyncpg.Record:
+        if draft.merchant_id is not None:
+            await self._merchants.require_member(actor, draft.merchant_id)
+        check_money(draft.kind, draft.price_fen, draft.rent_per_day_fen, draft.deposit_fen)
+        fields = {k: (v.value if isinstance(v, enum.Enum) else v) for k, v in asdict(draft).items()}
+        return await self.store.create(actor.user_id, fields, self._clock.now())
+
+    async def get(self, actor: Principal, listing_id: UUID) -> asyncpg.Record:
+        return await self._readable(actor, listing_id)
+
+    async def update(
+        self, actor: Principal, listing_id: UUID, changes: dict[str, Any]
+    ) -> asyncpg.Record:
+        row = await self.editable(actor, listing_id)
+        cleared = sorted(k for k in _REQUIRED if k in changes and changes[k] is None)
+        if cleared:
+            raise InvalidInput(
+                "these fields cannot be cleared",
+                details=[{"field": k, "problem": "may not be null"} for k in cleared],
+            )
+        merged = {**dict(row), **changes}
+        check_money(
+            merged["kind"], merged["price_fen"], merged["rent_per_day_fen"], merged["deposit_fen"]
+        )
+        values = {k: (v.value if isinstance(v, enum.Enum) else v) for k, v in changes.items()}
+        if not values:
+            return row
+        updated = await self.store.update(listing_id, values, self._clock.now())
+        if updated is None:
+            raise Conflict("the listing was withdrawn meanwhile", code="listing_not_active")
+        return updated
+
+    async def withdraw(self, actor: Principal, listing_id: UUID) -> asyncpg.Record:
+        """Take a listing off the market. Its managers, and admins (moderation), may; idempotent."""
+        row = await self._readable(actor, listing_id)
+        if not (actor.is_admin or await self.can_manage(actor, row)):
+            raise Forbidden(
+                "only the seller, the merchant's owner and staff, or an admin may withdraw"
+            )
+        if row["status"] == ListingStatus.WITHDRAWN:
+            return row
+        updated = await self.store.withdraw(listing_id, self._clock.now())
+        if updated is None:
+            current = await self.store.listing(listing_id)
+            if current is not None and current["status"] == ListingStatus.WITHDRAWN:
+                return current
+            raise Conflict("only an active listing can be withdrawn", code="listing_not_active")
+        return updated
+
+    async def mine(
+        self, actor: Principal, after: tuple[datetime, UUID] | None, limit: int
+    ) -> list[asyncpg.Record]:
+        return await self.store.by_seller(actor.user_id, after, limit)
+
+    # --- search ----------------------------------------------------------------------------------
+
+    async def search(
+        self,
+        actor: Principal,
+        community_id: UUID | None,
+        category: Category | None,
+        kind: ListingKind | None,
+        min_price_fen: int | None,
+        max_price_fen: int | None,
+        text: str | None,
+        after: tuple[datetime, UUID] | None,
+        limit: int,
+    ) -> list[asyncpg.Record]:
+        """Active listings visible in a community, or in all of the caller's communities.
+
+        Searching one community is for its verified residents, its property staff and admins. A
+        community's market is a neighbourhood's: what is on offer there says who owns what behind
+        which door, so people outside it (pending residents included) do not browse it. Without a
+        ``community_id`` the search covers every community where the caller is a verified
+        resident or property staff; for an admin, the whole platform.
+        """
+        communities: list[UUID] | None
+        if community_id is not None:
+            await self._communities.get(community_id)
+            if not (
+                actor.is_admin
+                or await self._communities.is_verified_member(actor.user_id, community_id)
+                or await self._communities.is_staff(actor, community_id)
+            ):
+                raise Forbidden(
+                    "only verified residents, property staff and admins search a community",
+                    code="not_a_member",
+                )
+            communities = [community_id]
+        elif actor.is_admin:
+            communities = None
+        else:
+            communities = [
+                r["id"]
+                for r in await self._communities.mine(actor)
+                if r["status"] == MemberStatus.VERIFIED
+            ]
+            if not communities:
+                return []
+        if (
+            min_price_fen is not None
+            and max_price_fen is not None
+            and min_price_fen > max_price_fen
+        ):
+            raise InvalidInput("min_price_fen is above max_price_fen")
+        return await self.store.search(
+            communities,
+            category.value if category else None,
+            kind.value if kind else None,
+            min_price_fen,
+            max_price_fen,
+            text,
+            after,
+            limit,
+        )
+
+    # --- images ----------------------------------------------------------------------------------
+
+    def image_url(self, key: str) -> str:
+        return self._storage.url_for(key)
+
+    async def add_image(
+        self, actor: Principal, listing_id: UUID, data: bytes, declared_type: str | None
+    ) -> asyncpg.Record:
+        """Store an uploaded JPEG, PNG or WebP and append it to the listing's images.
+
+        The declared type is only a first filter; the bytes are decoded to learn the real format,
+        and the stored name's extension comes from that, never from the client.
+        """
+        row = await self.editable(actor, listing_id)
+        if len(row["images"]) >= MAX_IMAGES:
+            raise Conflict(f"a listing has at most {MAX_IMAGES} images", code="too_many_images")
+        if declared_type is not None and declared_type.lower() not in DECLARED_IMAGE_TYPES:
+            raise UnsupportedMediaType(
+                "upload a JPEG, PNG or WebP image", details={"declared": declared_type}
+            )
+        content_type, extension = await asyncio.to_thread(_identify_image, data)
+        key = f"li_{secrets.token_hex(16)}{extension}"
+        await self._storage.put(key, data, content_type)
+        try:
+            updated = await self.store.append_image(listing_id, key, MAX_IMAGES, self._clock.now())
+        except BaseException:
+            await asyncio.shield(self._discard(key))
+            raise
+        if updated is None:
+            # A concurrent upload took the last slot, or the listing was withdrawn meanwhile.
+            await self._discard(key)
+            raise Conflict(
+                f"a listing has at most {MAX_IMAGES} images and must be active",
+                code="too_many_images",
+            )
+        return updated
+
+    async def remove_image(self, actor: Principal, listing_id: UUID, ref: str) -> asyncpg.Record:
+        """Remove an image by its position (0-based) or its key."""
+        row = await self.editable(actor, listing_id)
+        images: list[str] = list(row["images"])
+        if ref.isdecimal():
+            index = int(ref)
+            if index >= len(images):
+                raise NotFound("no image at this position")
+            key = images[index]
+        elif ref in images:
+            key = ref
+        else:
+            raise NotFound("no such image on this listing")
+        updated = await self.store.remove_image(listing_id, key, self._clock.now())
+        if updated is None:
+            raise NotFound("no such image on this listing")
+        await self._discard(key)
+        return updated
+
+    async def _discard(self, key: str) -> None:
+        # The database no longer points at the object, so a failure here leaves only an orphan
+        # file; the caller's request has succeeded (or failed for its own reason) regardless.
+        try:
+            await self._storage.delete(key)
+        except Exception:
+            log.warning("storage.delete_failed", key=key, exc_info=True)
+
+
+def _identify_image(data: bytes) -> tuple[str, str]:
+    """(content type, extension) of an allowed image, judged by decoding it; raises otherwise."""
+    try:
+        with warnings.catch_warnings():
+            # Pillow warns, then refuses, on huge pixel counts (decompression bombs); refuse at once.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                fmt = image.format
+                image.verify()
+    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise UnsupportedMediaType(
+            "the file is not a JPEG, PNG or WebP image", code="not_an_image"
+        ) from None
+    except (OSError, SyntaxError, ValueError):
+        # verify() reports corrupt data with these (SyntaxError for bad PNG chunks, per Pillow).
+        raise InvalidInput("the image is damaged or truncated", code="invalid_image") from None
+    if fmt not in _FORMATS:
+        raise UnsupportedMediaType(
+            "upload a JPEG, PNG or WebP image",
+            code="unsupported_image_type",
+            details={"format": fmt},
+        )
+    return _FORMATS[fmt]

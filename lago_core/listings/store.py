@@ -1,0 +1,161 @@
+"""SQL for listings: publishing, editing, images and the community-scoped search."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+__all__ = ["ListingStore"]
+
+_LISTING = """l.id, l.seller_id, l.merchant_id, l.title, l.description, l.category, l.brand,
+    l.condition, l.kind, l.price_fen, l.rent_per_day_fen, l.deposit_fen, l.images, l.status,
+    l.created_at, l.updated_at"""
+
+# Where a listing is visible, computed at query time so that a resident's verification, a move or a
+# merchant's new community changes what people see at once, with nothing copied to keep in sync:
+# a resident's own listing shows in the communities where its seller is a verified resident; a
+# merchant's listing shows in the communities the merchant serves.
+_VISIBLE_IN = """(
+    (l.merchant_id IS NULL AND EXISTS (
+        SELECT 1 FROM community_members m
+        WHERE m.user_id = l.seller_id AND m.status = 'verified' AND m.community_id = ANY({0})))
+    OR (l.merchant_id IS NOT NULL AND EXISTS (
+        SELECT 1 FROM merchant_communities mc
+        WHERE mc.merchant_id = l.merchant_id AND mc.community_id = ANY({0})))
+)"""
+
+
+def _like_pattern(text: str) -> str:
+    """A substring pattern for ILIKE in which the user's ``%``, ``_`` and ``\\`` match themselves."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+class ListingStore:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def create(
+        self, seller_id: UUID, fields: dict[str, Any], now: datetime
+    ) -> asyncpg.Record:
+        columns = ["seller_id", *fields, "created_at", "updated_at"]
+        values = [seller_id, *fields.values(), now, now]
+        placeholders = ", ".join(f"${i}" for i in range(1, len(values) + 1))
+        row = await self._pool.fetchrow(
+            f"""INSERT INTO listings AS l ({", ".join(columns)}) VALUES ({placeholders})
+                RETURNING {_LISTING}""",
+            *values,
+        )
+        assert row is not None
+        return row
+
+    async def listing(self, listing_id: UUID) -> asyncpg.Record | None:
+        return await self._pool.fetchrow(
+            f"SELECT {_LISTING} FROM listings l WHERE l.id = $1", listing_id
+        )
+
+    async def update(
+        self, listing_id: UUID, changes: dict[str, Any], now: datetime
+    ) -> asyncpg.Record | None:
+        """Apply ``changes`` (column names checked by the caller) to an active listing."""
+        columns = [*changes, "updated_at"]
+        assignments = ", ".join(f"{col} = ${i}" for i, col in enumerate(columns, start=2))
+        return await self._pool.fetchrow(
+            f"""UPDATE listings AS l SET {assignments} WHERE l.id = $1 AND l.status = 'active'
+                RETURNING {_LISTING}""",
+            listing_id,
+            *changes.values(),
+            now,
+        )
+
+    async def withdraw(self, listing_id: UUID, now: datetime) -> asyncpg.Record | None:
+        return await self._pool.fetchrow(
+            f"""UPDATE listings AS l SET status = 'withdrawn', updated_at = $2
+                WHERE l.id = $1 AND l.status = 'active' RETURNING {_LISTING}""",
+            listing_id,
+            now,
+        )
+
+    async def append_image(
+        self, listing_id: UUID, key: str, max_images: int, now: datetime
+    ) -> asyncpg.Record | None:
+        """Append in one statement so that two concurrent uploads cannot exceed ``max_images``."""
+        return await self._pool.fetchrow(
+            f"""UPDATE listings AS l SET images = l.images || $2::text, updated_at = $4
+                WHERE l.id = $1 AND l.status = 'active' AND cardinality(l.images) < $3
+                RETURNING {_LISTING}""",
+            listing_id,
+            key,
+            max_images,
+            now,
+        )
+
+    async def remove_image(
+        self, listing_id: UUID, key: str, now: datetime
+    ) -> asyncpg.Record | None:
+        return await self._pool.fetchrow(
+            f"""UPDATE listings AS l SET images = array_remove(l.images, $2), updated_at = $3
+                WHERE l.id = $1 AND l.status = 'active' AND $2 = ANY(l.images)
+                RETURNING {_LISTING}""",
+            listing_id,
+            key,
+            now,
+        )
+
+    async def search(
+        self,
+        communities: list[UUID] | None,
+        category: str | None,
+        kind: str | None,
+        min_price_fen: int | None,
+        max_price_fen: int | None,
+        text: str | None,
+        after: tuple[datetime, UUID] | None,
+        limit: int,
+    ) -> list[asyncpg.Record]:
+        """Active listings, newest first; ``communities=None`` means everywhere (admins)."""
+        return await self._pool.fetch(
+            f"""
+            SELECT {_LISTING} FROM listings l
+            WHERE l.status = 'active'
+              AND ($1::uuid[] IS NULL OR {_VISIBLE_IN.format("$1::uuid[]")})
+              AND ($2::text IS NULL OR l.category = $2)
+              AND ($3::text IS NULL OR l.kind = $3)
+              AND ($4::bigint IS NULL OR l.list_price_fen >= $4)
+              AND ($5::bigint IS NULL OR l.list_price_fen <= $5)
+              AND ($6::text IS NULL OR l.search_text ILIKE $6)
+              AND ($7::timestamptz IS NULL OR (l.created_at, l.id) < ($7, $8::uuid))
+            ORDER BY l.created_at DESC, l.id DESC
+            LIMIT $9
+            """,
+            communities,
+            category,
+            kind,
+            min_price_fen,
+            max_price_fen,
+            _like_pattern(text) if text else None,
+            after[0] if after else None,
+            after[1] if after else None,
+            limit,
+        )
+
+    async def by_seller(
+        self, seller_id: UUID, after: tuple[datetime, UUID] | None, limit: int
+    ) -> list[asyncpg.Record]:
+        """Everything a user published, whatever its status, newest first."""
+        return await self._pool.fetch(
+            f"""
+            SELECT {_LISTING} FROM listings l
+            WHERE l.seller_id = $1
+              AND ($2::timestamptz IS NULL OR (l.created_at, l.id) < ($2, $3::uuid))
+            ORDER BY l.created_at DESC, l.id DESC
+            LIMIT $4
+            """,
+            seller_id,
+            after[0] if after else None,
+            after[1] if after else None,
+            limit,
+        )
