@@ -12,6 +12,7 @@ from uuid import UUID
 
 from lago_core.container import Core, build_core
 from lago_core.errors import Conflict
+from lago_core.listings.service import Category, Condition, ListingDraft, ListingKind
 from lago_core.phones import normalise_phone
 from lago_core.security.roles import MemberStatus, PlatformRole, Principal
 from lago_core.settings import Settings
@@ -80,14 +81,74 @@ async def seed(settings: Settings) -> None:
                 )
         listings = await _seed_listings(core, accounts, community_id)
         print(f"demo community {name} ({community_id}), property company {COMPANY}")
-        print(f"{len(listings)} listings; every demo account's password: {password}")
+        print(f"{len(listings)} new listings; every demo account's password: {password}")
         for key, (phone, display, role) in DEMO_ACCOUNTS.items():
             print(f"  {key:9} {phone}  {display}  {role.value if role else ''}")
     finally:
         await core.close()
 
 
+# seller, title, description, category, condition, kind, brand, price or daily rent, deposit (fen)
+_LISTINGS: list[
+    tuple[str, str, str, Category, Condition, ListingKind, str | None, int, int | None]
+] = [
+    ("alice", "任天堂 Switch OLED 续航版", "带两个手柄和马车8，周末可租", Category.GAME_CONSOLE,
+     Condition.LIKE_NEW, ListingKind.RENT, "Nintendo", 3_000, 150_000),
+    ("alice", "乐高 城市系列 消防局 60320", "拼过一次，零件齐全，有说明书", Category.BUILDING_BLOCKS,
+     Condition.LIKE_NEW, ListingKind.SALE, "LEGO", 45_000, None),
+    ("bob", "PS5 光驱版 九成新", "带一个手柄，支持面交验机", Category.GAME_CONSOLE,
+     Condition.LIKE_NEW, ListingKind.SALE, "Sony", 280_000, None),
+    ("bob", "儿童滑板车", "三轮，可折叠，适合3-6岁", Category.OUTDOOR,
+     Condition.GOOD, ListingKind.RENT, None, 500, 10_000),
+    ("carol", "毛绒小熊（大号）", "洗过消毒，可在小区门口面交", Category.PLUSH,
+     Condition.GOOD, ListingKind.SALE, None, 3_000, None),
+]
+_CONSIGNMENT_TITLE = "寄卖：奥特曼手办套装"
+
+
+async def _titles(core: Core, actor: Principal) -> set[str]:
+    return {row["title"] for row in await core.listings.mine(actor, None, 100)}
+
+
 async def _seed_listings(
     core: Core, accounts: dict[str, Principal], community_id: UUID
 ) -> list[UUID]:
-    return []
+    """Publish the demo listings once: a seller's listing with the same title is not repeated."""
+    created: list[UUID] = []
+    for seller, title, text, category, condition, kind, brand, amount, deposit in _LISTINGS:
+        actor = accounts[seller]
+        if title in await _titles(core, actor):
+            continue
+        rent = kind is ListingKind.RENT
+        draft = ListingDraft(
+            title=title,
+            description=text,
+            category=category,
+            condition=condition,
+            kind=kind,
+            brand=brand,
+            price_fen=None if rent else amount,
+            rent_per_day_fen=amount if rent else None,
+            deposit_fen=deposit if rent else None,
+        )
+        created.append((await core.listings.create(actor, draft))["id"])
+    # The demo merchant serves the community and sells a consignment item there.
+    owner = accounts["merchant"]
+    merchants = await core.merchants.mine(owner)
+    if merchants:
+        merchant_id = merchants[0]["id"]
+    else:
+        merchant_id = (await core.merchants.create(owner, "邻里玩具铺"))["id"]
+    await core.merchants.bind_community(accounts["admin"], merchant_id, community_id)
+    if _CONSIGNMENT_TITLE not in await _titles(core, owner):
+        draft = ListingDraft(
+            title=_CONSIGNMENT_TITLE,
+            description="平台验货，正版",
+            category=Category.FIGURE,
+            condition=Condition.GOOD,
+            kind=ListingKind.CONSIGNMENT,
+            price_fen=19_900,
+            merchant_id=merchant_id,
+        )
+        created.append((await core.listings.create(owner, draft))["id"])
+    return created
