@@ -18,6 +18,7 @@ from lago_core.db import create_pool
 from lago_core.identity import IdentityService, IdentityStore
 from lago_core.listings import ListingService, ListingStore
 from lago_core.merchants import MerchantService, MerchantStore
+from lago_core.moderation import ModerationService
 from lago_core.ratelimit import RateLimiter
 from lago_core.redis import create_redis
 from lago_core.security.tokens import TokenCodec
@@ -42,6 +43,7 @@ class Core:
     merchants: MerchantService
     listings: ListingService
     storage: Storage
+    moderation: ModerationService
     extras: dict[str, object] = field(default_factory=dict)
 
     async def close(self) -> None:
@@ -85,4 +87,5 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         merchants=merchants,
         listings=listings,
         storage=storage,
+        moderation=ModerationService(pool, clock),
     )

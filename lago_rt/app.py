@@ -1,9 +1,10 @@
-"""The real-time node's aiohttp application with its socket.io server.
+"""The real-time node's aiohttp application: socket.io gateways over the channel actor runtime.
 
-Security at the door: the handshake must carry a valid access token (``auth={"token": ...}``) and,
-when a browser sends an ``Origin``, it must be on ``LAGO_ALLOWED_ORIGINS``; engine.io's buffer limit
-caps message size. Cross-node fan-out goes through socket.io's Redis manager on a channel inside
-this deployment's Redis prefix.
+Security at the door: the handshake must carry a valid access token (``auth={"token": ...}``);
+a browser's ``Origin`` must be on ``LAGO_ALLOWED_ORIGINS``; messages above
+``LAGO_MAX_MESSAGE_BYTES`` close the socket. Cross-node delivery: channel events through each
+community's pub/sub channel (see ``gateway/fanout.py``), everything else through socket.io's Redis
+manager on a channel inside this deployment's Redis prefix.
 """
 
 from __future__ import annotations
@@ -11,26 +12,47 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any
+from dataclasses import dataclass, replace
 
 import socketio
 from aiohttp import web
 
 from lago_core.clock import Clock
 from lago_core.container import Core, build_core
-from lago_core.errors import LagoError
 from lago_core.http import Check, add_probe_routes
-from lago_core.logging import get_logger
+from lago_core.push import socketio_channel
 from lago_core.settings import Settings
+from lago_rt.channel.actor import ChannelActor
+from lago_rt.channel.chat import Chat
+from lago_rt.channel.presence import Presence
+from lago_rt.gateway.channels import ChannelGateway
+from lago_rt.gateway.fanout import LocalFanout
+from lago_rt.gateway.merchant import MerchantGateway
+from lago_rt.gateway.wire import SocketRegistry, install_tracked_websockets
+from lago_rt.runtime import ActorContext, ActorHost
 
-__all__ = ["RT_CORE", "SIO", "create_rt_app"]
+__all__ = ["RT_NODE", "RtNode", "create_rt_app"]
 
-log = get_logger("lago_rt")
 
-RT_CORE: web.AppKey[Core] = web.AppKey("rt_core", Core)
-SIO: web.AppKey[socketio.AsyncServer] = web.AppKey("sio", socketio.AsyncServer)
-# A socket.io message larger than this is refused by engine.io and the client is cut off.
-MAX_MESSAGE_BYTES = 64 * 1024
+def channel_actor(ctx: ActorContext) -> ChannelActor:
+    """The features of a community channel. Later features (group buys, live, lottery, lockers)
+    are added to this list; the runtime does not change."""
+    return ChannelActor(ctx, [Presence(), Chat()])
+
+
+@dataclass
+class RtNode:
+    """The parts of one real-time node, reachable from tests and the benchmark."""
+
+    settings: Settings
+    core: Core
+    sio: socketio.AsyncServer
+    host: ActorHost
+    fanout: LocalFanout
+    channels: ChannelGateway
+
+
+RT_NODE: web.AppKey[RtNode] = web.AppKey("rt_node", RtNode)
 
 
 async def _close_manager(manager: socketio.AsyncRedisManager) -> None:
@@ -56,57 +78,56 @@ def create_rt_app(
     settings: Settings, *, core: Core | None = None, clock: Clock | None = None
 ) -> web.Application:
     app = web.Application()
-    manager = socketio.AsyncRedisManager(settings.redis_url, channel=settings.key("socketio"))
+    manager = socketio.AsyncRedisManager(settings.redis_url, channel=socketio_channel(settings))
     sio = socketio.AsyncServer(
         async_mode="aiohttp",
         client_manager=manager,
         cors_allowed_origins=list(settings.allowed_origins),
-        max_http_buffer_size=MAX_MESSAGE_BYTES,
+        max_http_buffer_size=settings.max_message_bytes,
         transports=["websocket", "polling"],
     )
+    registry = SocketRegistry()
+    install_tracked_websockets(sio.eio, registry, settings.max_message_bytes)
     sio.attach(app)
-    app[SIO] = sio
-    owns_core = core is None
-    if core is not None:
-        app[RT_CORE] = core
 
     async def lifespan(app: web.Application) -> AsyncIterator[None]:
-        if owns_core:
-            app[RT_CORE] = await build_core(settings, clock=clock)
+        own_core = core is None
+        node_core = core if core is not None else await build_core(settings, clock=clock)
+        # Node-level settings (node id, limits, timings) come from this app's settings even when
+        # a Core is shared, as tests do to run two nodes in one process.
+        node_settings = replace(settings, jwt_secret=node_core.settings.jwt_secret)
+        host = ActorHost(
+            kind="ch",
+            factory=channel_actor,
+            redis=node_core.redis,
+            pool=node_core.pool,
+            settings=node_settings,
+            clock=node_core.clock,
+        )
+        fanout = LocalFanout(sio, registry, node_core.redis, node_settings)
+        channels = ChannelGateway(sio, node_core, host, fanout, node_core.moderation, node_settings)
+        MerchantGateway(sio, node_core)
+        await host.start()
+        await fanout.start()
+        app[RT_NODE] = RtNode(node_settings, node_core, sio, host, fanout, channels)
         yield
         await sio.shutdown()
+        await channels.close()
+        await fanout.stop()
+        await host.stop()
         await _close_manager(manager)
-        if owns_core:
-            await app[RT_CORE].close()
+        if own_core:
+            await node_core.close()
 
     app.cleanup_ctx.append(lifespan)
 
-    async def connect(sid: str, environ: dict[str, Any], auth: Any) -> None:
-        token = auth.get("token") if isinstance(auth, dict) else None
-        if not isinstance(token, str) or not token:
-            raise socketio.exceptions.ConnectionRefusedError(
-                "send auth={token: <access token>}", {"code": "unauthenticated"}
-            )
-        try:
-            principal = await app[RT_CORE].identity.authenticate(token)
-        except LagoError as exc:
-            raise socketio.exceptions.ConnectionRefusedError(
-                exc.message, {"code": exc.code}
-            ) from None
-        await sio.save_session(sid, {"user_id": str(principal.user_id)})
-        await sio.enter_room(sid, f"user:{principal.user_id}")
-        log.info("rt.connected", sid=sid, user_id=str(principal.user_id))
-
-    async def whoami(sid: str, data: Any = None) -> dict[str, Any]:
-        session = await sio.get_session(sid)
-        return {"ok": True, "user_id": session["user_id"], "node_id": settings.node_id}
-
     def checks(app: web.Application) -> dict[str, Check]:
-        core = app[RT_CORE]
-        return {"postgres": lambda: core.pool.fetchval("SELECT 1"), "redis": core.redis.ping}
+        node_core = app[RT_NODE].core
+        return {
+            "postgres": lambda: node_core.pool.fetchval("SELECT 1"),
+            "redis": node_core.redis.ping,
+        }
 
-    sio.on("connect", handler=connect)
-    sio.on("whoami", handler=whoami)
     add_probe_routes(
         app,
         identity={"service": "rt", "node_id": settings.node_id},

@@ -161,3 +161,47 @@ def make_account(core: Core) -> Callable[..., Awaitable[Account]]:
         return Account(view.id, phone, password, pair.access_token, pair.refresh_token)
 
     return make
+
+
+@dataclass
+class CommunityWorld:
+    id: str
+    admin: Account
+    staff: Account
+    residents: list[Account]
+    outsider: Account
+
+
+@pytest.fixture
+async def community(core: Core, make_account: Callable[..., Awaitable[Account]]) -> CommunityWorld:
+    """A community with a property company, one staff member and three verified residents."""
+    from decimal import Decimal
+
+    from lago_core.security.roles import MemberStatus, Principal
+
+    def principal(account: Account, role: PlatformRole | None = None) -> Principal:
+        return Principal(user_id=account.id, session_id=uuid.uuid4(), platform_role=role)
+
+    admin = await make_account("管理员", PlatformRole.ADMIN)
+    staff = await make_account("物业小李")
+    as_admin = principal(admin, PlatformRole.ADMIN)
+    company = await core.communities.create_company(as_admin, f"物业{uuid.uuid4().hex[:6]}")
+    await core.communities.add_company_staff(as_admin, company["id"], staff.id)
+    row = await core.communities.create(
+        as_admin,
+        "翠湖花园",
+        f"翠湖路{uuid.uuid4().hex[:6]}",
+        Decimal("39.99"),
+        Decimal("116.31"),
+        company["id"],
+    )
+    residents = []
+    for name in ("王阿姨", "张先生", "刘女士"):
+        resident = await make_account(name)
+        await core.communities.request_to_join(principal(resident), row["id"], None, None)
+        await core.communities.decide(
+            principal(staff), row["id"], resident.id, MemberStatus.VERIFIED, None
+        )
+        residents.append(resident)
+    outsider = await make_account("路人")
+    return CommunityWorld(str(row["id"]), admin, staff, residents, outsider)

@@ -245,7 +245,10 @@ class IdentityService:
         return Principal(user_id=claims.user_id, session_id=claims.session_id, platform_role=role)
 
     async def me(self, principal: Principal) -> UserView:
-        row = await self._store.user_by_id(principal.user_id)
+        return await self.user(principal.user_id)
+
+    async def user(self, user_id: UUID) -> UserView:
+        row = await self._store.user_by_id(user_id)
         if row is None:
             raise NotFound("user not found")
         return UserView.from_row(row)

@@ -1,0 +1,46 @@
+"""Pushing to connected clients from any process, through socket.io's write-only Redis manager.
+
+REST handlers and workers do not import the real-time node: they publish on the same Redis
+channel the nodes' socket.io managers listen to, and every node delivers to its own sockets.
+Rooms: ``user:<id>`` on ``/``, ``merchant:<id>`` on ``/merchant``, ``community:<id>`` on ``/``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+from uuid import UUID
+
+import socketio
+
+from lago_core.settings import Settings
+
+__all__ = ["Pusher", "socketio_channel"]
+
+
+def socketio_channel(settings: Settings) -> str:
+    """The pub/sub channel shared by every node's socket.io manager and this pusher."""
+    return settings.key("socketio")
+
+
+class Pusher:
+    def __init__(self, settings: Settings) -> None:
+        self._manager = socketio.AsyncRedisManager(
+            settings.redis_url, channel=socketio_channel(settings), write_only=True
+        )
+
+    async def to_user(self, user_id: UUID, event: str, data: Any) -> None:
+        await self._manager.emit(event, data, room=f"user:{user_id}", namespace="/")
+
+    async def to_merchant(self, merchant_id: UUID, event: str, data: Any) -> None:
+        await self._manager.emit(event, data, room=f"merchant:{merchant_id}", namespace="/merchant")
+
+    async def to_community(self, community_id: UUID, event: str, data: Any) -> None:
+        """A notice to everyone in a community channel (not part of its sequenced history)."""
+        await self._manager.emit(event, data, room=f"community:{community_id}", namespace="/")
+
+    async def close(self) -> None:
+        redis = getattr(self._manager, "redis", None)
+        if redis is not None:
+            with contextlib.suppress(Exception):
+                await redis.aclose()

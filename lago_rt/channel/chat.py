@@ -1,0 +1,168 @@
+"""Chat in a community channel: idempotent sends, recent messages, deletion and mutes."""
+
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+from datetime import datetime, timedelta
+from typing import Any
+
+from lago_core.errors import Forbidden, InvalidInput, NotFound
+from lago_rt.channel.actor import ChannelActor, CommandHandler
+from lago_rt.channel.events import ChannelEvent
+from lago_rt.runtime.actor import Command
+
+__all__ = ["MAX_TEXT", "Chat"]
+
+MAX_TEXT = 2_000
+RECENT = 50
+# Client message ids remembered for idempotent resends; older resends are still stopped by the
+# archive's unique index, they just are not answered with the original sequence number.
+REMEMBERED_IDS = 10_000
+MAX_MUTE = timedelta(days=30)
+
+
+class Chat:
+    name = "chat"
+
+    def __init__(self) -> None:
+        self._channel: ChannelActor | None = None
+        self.recent: deque[dict[str, Any]] = deque(maxlen=RECENT)
+        self.client_ids: OrderedDict[str, int] = OrderedDict()
+        self.deleted: set[int] = set()
+        self.mutes: dict[str, str] = {}
+
+    @property
+    def channel(self) -> ChannelActor:
+        assert self._channel is not None
+        return self._channel
+
+    def bind(self, channel: ChannelActor) -> None:
+        self._channel = channel
+
+    def commands(self) -> dict[str, CommandHandler]:
+        return {
+            "chat.send": self._send,
+            "chat.delete": self._delete,
+            "chat.mute": self._mute,
+            "chat.unmute": self._unmute,
+        }
+
+    # --- state ---------------------------------------------------------------------------------------
+
+    def apply(self, event: ChannelEvent) -> None:
+        data = event.data
+        if event.type == "chat.message":
+            self.recent.append({"seq": event.seq, "at": event.at, **data})
+            self.client_ids[f"{data['user_id']}:{data['client_msg_id']}"] = event.seq
+            while len(self.client_ids) > REMEMBERED_IDS:
+                self.client_ids.popitem(last=False)
+        elif event.type == "chat.deleted":
+            self.deleted.add(int(data["seq"]))
+        elif event.type == "member.muted":
+            self.mutes[str(data["user_id"])] = str(data["until"])
+        elif event.type == "member.unmuted":
+            self.mutes.pop(str(data["user_id"]), None)
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "recent": list(self.recent),
+            "client_ids": list(self.client_ids.items()),
+            "deleted": sorted(self.deleted),
+            "mutes": self.mutes,
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.recent = deque(state.get("recent", []), maxlen=RECENT)
+        self.client_ids = OrderedDict((k, int(v)) for k, v in state.get("client_ids", []))
+        self.deleted = set(state.get("deleted", []))
+        self.mutes = dict(state.get("mutes", {}))
+
+    def public_state(self, caller: dict[str, Any]) -> dict[str, Any]:
+        user_id = str(caller.get("user_id", ""))
+        return {
+            "recent": [m for m in self.recent if m["seq"] not in self.deleted],
+            "muted_until": self._muted_until(user_id),
+        }
+
+    def busy(self) -> bool:
+        return False
+
+    async def on_activate(self) -> None:
+        return None
+
+    async def on_tick(self) -> None:
+        return None
+
+    def _muted_until(self, user_id: str) -> str | None:
+        until = self.mutes.get(user_id)
+        if until is None or datetime.fromisoformat(until) <= self.channel.now():
+            return None
+        return until
+
+    # --- commands ------------------------------------------------------------------------------------
+
+    async def _send(self, command: Command) -> dict[str, Any]:
+        user_id = str(command.caller["user_id"])
+        client_msg_id = str(command.payload["client_msg_id"])
+        text = str(command.payload["text"])
+        previous = self.client_ids.get(f"{user_id}:{client_msg_id}")
+        if previous is not None:
+            return {"seq": previous, "duplicate": True}
+        until = self._muted_until(user_id)
+        if until is not None:
+            raise Forbidden("you are muted in this channel", code="muted", details={"until": until})
+        if not text.strip() or len(text) > MAX_TEXT:
+            raise InvalidInput(f"text must be 1 to {MAX_TEXT} characters", code="invalid_text")
+        event = await self.channel.emit(
+            "chat.message",
+            {
+                "user_id": user_id,
+                "name": str(command.caller.get("name", "")),
+                "client_msg_id": client_msg_id,
+                "text": text,
+            },
+        )
+        return {"seq": event.seq, "duplicate": False}
+
+    async def _delete(self, command: Command) -> dict[str, Any]:
+        seq = int(command.payload["seq"])
+        if seq in self.deleted:
+            return {"seq": seq, "already": True}
+        if not 0 < seq <= self.channel.seq:
+            raise NotFound("no message with that sequence number", code="message_not_found")
+        await self.channel.ctx.fenced("sadd", [self.channel.ctx.keys.extra("deleted")], seq)
+        await self.channel.emit(
+            "chat.deleted",
+            {
+                "seq": seq,
+                "by": str(command.caller["user_id"]),
+                "reason": command.payload.get("reason"),
+            },
+        )
+        return {"seq": seq, "already": False}
+
+    async def _mute(self, command: Command) -> dict[str, Any]:
+        minutes = int(command.payload["minutes"])
+        length = timedelta(minutes=minutes)
+        if not timedelta(minutes=1) <= length <= MAX_MUTE:
+            raise InvalidInput("a mute lasts 1 minute to 30 days", code="invalid_mute")
+        until = (self.channel.now() + length).isoformat()
+        await self.channel.emit(
+            "member.muted",
+            {
+                "user_id": str(command.payload["user_id"]),
+                "until": until,
+                "by": str(command.caller["user_id"]),
+                "reason": command.payload.get("reason"),
+            },
+        )
+        return {"until": until}
+
+    async def _unmute(self, command: Command) -> dict[str, Any]:
+        user_id = str(command.payload["user_id"])
+        if user_id not in self.mutes:
+            return {"already": True}
+        await self.channel.emit(
+            "member.unmuted", {"user_id": user_id, "by": str(command.caller["user_id"])}
+        )
+        return {"already": False}

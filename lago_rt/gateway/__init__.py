@@ -1,0 +1,1 @@
+"""Socket.io gateways of the real-time node: residents and staff (``/``), merchants (``/merchant``)."""

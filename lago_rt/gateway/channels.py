@@ -1,0 +1,344 @@
+"""The ``/`` namespace: residents and staff in community channels (see docs/protocol.md).
+
+Handlers are thin: validate the payload, check the caller's role in the community, then either
+ask the community's actor (anything that changes the channel) or read directly (history,
+recovery). Every acknowledgement is ``{"ok": true, ...}`` or ``{"ok": false, "error": {...}}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import socketio
+from pydantic import BaseModel, ValidationError
+
+from lago_core.container import Core
+from lago_core.errors import InvalidInput, LagoError, RateLimited, Unauthenticated
+from lago_core.logging import get_logger
+from lago_core.moderation import ModerationService
+from lago_core.security.roles import Principal
+from lago_core.settings import Settings
+from lago_rt.channel.events import read_after, stream_window
+from lago_rt.channel.history import chat_history
+from lago_rt.gateway.access import ChannelAccess
+from lago_rt.gateway.fanout import LocalFanout
+from lago_rt.gateway.limits import TokenBucket
+from lago_rt.gateway.schemas import (
+    DeleteIn,
+    HistoryIn,
+    JoinIn,
+    LeaveIn,
+    MuteIn,
+    ReportIn,
+    SendIn,
+    UnmuteIn,
+)
+from lago_rt.metrics import CONNECTIONS, REFUSED
+from lago_rt.runtime import ActorHost, Command
+from lago_rt.runtime.keys import ActorKeys
+
+__all__ = ["ChannelGateway"]
+
+log = get_logger(__name__)
+
+M = TypeVar("M", bound=BaseModel)
+Ack = dict[str, Any]
+# Recovery replays at most this many events; a client further behind reloads a snapshot.
+MAX_RECOVERY = 5_000
+# A connection that keeps sending this many messages past its rate limit is cut off.
+FLOOD_CUTOFF = 20
+
+
+def _ok(**fields: Any) -> Ack:
+    return {"ok": True, **fields}
+
+
+def _error(exc: LagoError) -> Ack:
+    REFUSED.labels(exc.code).inc()
+    return {"ok": False, "error": exc.to_dict()}
+
+
+class ChannelGateway:
+    def __init__(
+        self,
+        sio: socketio.AsyncServer,
+        core: Core,
+        host: ActorHost,
+        fanout: LocalFanout,
+        moderation: ModerationService,
+        settings: Settings,
+    ) -> None:
+        self._sio = sio
+        self._core = core
+        self._host = host
+        self._fanout = fanout
+        self._moderation = moderation
+        self._access = ChannelAccess(core)
+        self._settings = settings
+        self._buckets: dict[str, TokenBucket] = {}
+        self._principals: dict[str, Principal] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        handlers: dict[str, Callable[..., Awaitable[Any]]] = {
+            "connect": self.connect,
+            "disconnect": self.disconnect,
+            "channel:join": self._guarded(JoinIn, self.join),
+            "channel:leave": self._guarded(LeaveIn, self.leave),
+            "chat:send": self._guarded(SendIn, self.send),
+            "chat:history": self._guarded(HistoryIn, self.history),
+            "chat:delete": self._guarded(DeleteIn, self.delete),
+            "chat:mute": self._guarded(MuteIn, self.mute),
+            "chat:unmute": self._guarded(UnmuteIn, self.unmute),
+            "chat:report": self._guarded(ReportIn, self.report),
+            "whoami": self._guarded(None, self.whoami),
+        }
+        for name, handler in handlers.items():
+            sio.on(name, handler=handler, namespace="/")
+
+    # --- connection ----------------------------------------------------------------------------------
+
+    async def connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
+        principal = await authenticate_handshake(self._core, auth)
+        self._principals[sid] = principal
+        self._buckets[sid] = TokenBucket.full(
+            self._settings.client_msgs_per_s,
+            self._settings.client_msg_burst,
+            self._core.clock.monotonic(),
+        )
+        await self._sio.enter_room(sid, f"user:{principal.user_id}", namespace="/")
+        CONNECTIONS.labels("/").inc()
+
+    async def disconnect(self, sid: str, reason: Any = None) -> None:
+        self._principals.pop(sid, None)
+        self._buckets.pop(sid, None)
+        CONNECTIONS.labels("/").dec()
+        for community_id in self._fanout.communities_of(sid):
+            await self._fanout.remove(community_id, sid)
+            self._spawn(self._leave_actor(community_id, [sid]))
+
+    async def _leave_actor(self, community_id: str, sids: list[str]) -> None:
+        # Retried: a lost leave would leave a ghost until this node itself goes away.
+        for attempt in range(5):
+            try:
+                await self._host.call(community_id, Command("presence.leave", {"sids": sids}))
+                return
+            except LagoError:
+                await asyncio.sleep(0.2 * (attempt + 1))
+        log.warning("channel.leave_lost", community_id=community_id, sids=sids)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(task, timeout=2)
+
+    # --- plumbing: rate limit, validation, error acks --------------------------------------------------
+
+    def _guarded(
+        self, model: type[M] | None, handler: Callable[..., Awaitable[Ack]]
+    ) -> Callable[[str, Any], Awaitable[Ack]]:
+        async def run(sid: str, data: Any = None) -> Ack:
+            principal = self._principals.get(sid)
+            if principal is None:
+                return _error(Unauthenticated("not connected"))
+            bucket = self._buckets[sid]
+            if not bucket.take(self._core.clock.monotonic()):
+                if bucket.overdrawn >= FLOOD_CUTOFF:
+                    log.warning(
+                        "channel.flood_disconnected", sid=sid, user_id=str(principal.user_id)
+                    )
+                    self._spawn(self._sio.disconnect(sid))
+                return _error(RateLimited("slow down: too many messages"))
+            try:
+                if model is None:
+                    return await handler(sid, principal)
+                if not isinstance(data, dict):
+                    raise InvalidInput("the payload must be an object")
+                try:
+                    payload = model.model_validate(data)
+                except ValidationError as exc:
+                    details = [
+                        {"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]}
+                        for e in exc.errors(include_url=False, include_input=False)
+                    ]
+                    raise InvalidInput("invalid payload", details=details) from None
+                return await handler(sid, principal, payload)
+            except LagoError as exc:
+                return _error(exc)
+            except Exception:
+                log.exception("channel.handler_failed", sid=sid)
+                return _error(LagoError("internal error", code="internal"))
+
+        return run
+
+    async def _caller(self, principal: Principal, role: str) -> dict[str, Any]:
+        return {
+            "user_id": str(principal.user_id),
+            "name": await self._access.display_name(principal.user_id),
+            "role": role,
+        }
+
+    def _joined(self, sid: str, community_id: str) -> None:
+        if sid not in self._fanout.members.get(community_id, {}):
+            raise InvalidInput("join the channel first", code="not_joined")
+
+    # --- events --------------------------------------------------------------------------------------
+
+    async def whoami(self, sid: str, principal: Principal) -> Ack:
+        return _ok(user_id=str(principal.user_id), node_id=self._settings.node_id)
+
+    async def join(self, sid: str, principal: Principal, body: JoinIn) -> Ack:
+        cid = str(body.community_id)
+        role = await self._access.require(principal, cid)
+        await self._fanout.add(cid, sid)
+        try:
+            snapshot = await self._host.call(
+                cid,
+                Command(
+                    "presence.join",
+                    {"sid": sid, "node": self._host.instance},
+                    await self._caller(principal, role.value),
+                ),
+            )
+        except BaseException:
+            await self._fanout.remove(cid, sid)
+            raise
+        await self._sio.enter_room(sid, f"community:{cid}", namespace="/")
+        reply = _ok(community_id=cid, role=role.value, epoch=snapshot["epoch"], seq=snapshot["seq"])
+        if body.since is None:
+            reply["snapshot"] = snapshot
+            return reply
+        events = await self._recover(cid, body.since.seq, body.since.epoch, snapshot)
+        if events is None:
+            reply.update(recovered=False, snapshot=snapshot)
+        else:
+            reply.update(recovered=True, events=events, presence=snapshot.get("presence"))
+        return reply
+
+    async def _recover(
+        self, cid: str, since: int, epoch: str, snapshot: dict[str, Any]
+    ) -> list[dict[str, Any]] | None:
+        """The events after ``since`` up to the snapshot's seq, or None if they are not all kept."""
+        if epoch != snapshot["epoch"] or since > snapshot["seq"]:
+            return None
+        if since == snapshot["seq"]:
+            return []
+        keys = ActorKeys(self._settings.redis_prefix, "ch", cid)
+        window = await stream_window(self._core.redis, keys)
+        if window.first_seq is None or since + 1 < window.first_seq:
+            return None
+        if snapshot["seq"] - since > MAX_RECOVERY:
+            return None
+        events = await read_after(
+            self._core.redis, keys, since, until=snapshot["seq"], count=MAX_RECOVERY
+        )
+        return [
+            {
+                "community_id": e.community_id,
+                "seq": e.seq,
+                "type": e.type,
+                "data": e.data,
+                "at": e.at,
+            }
+            for e in events
+        ]
+
+    async def leave(self, sid: str, principal: Principal, body: LeaveIn) -> Ack:
+        cid = str(body.community_id)
+        self._joined(sid, cid)
+        await self._fanout.remove(cid, sid)
+        await self._sio.leave_room(sid, f"community:{cid}", namespace="/")
+        await self._host.call(cid, Command("presence.leave", {"sids": [sid]}))
+        return _ok(community_id=cid)
+
+    async def send(self, sid: str, principal: Principal, body: SendIn) -> Ack:
+        cid = str(body.community_id)
+        self._joined(sid, cid)
+        role = await self._access.require(principal, cid)
+        result = await self._host.call(
+            cid,
+            Command(
+                "chat.send",
+                {"client_msg_id": body.client_msg_id, "text": body.text},
+                await self._caller(principal, role.value),
+            ),
+        )
+        return _ok(**result)
+
+    async def history(self, sid: str, principal: Principal, body: HistoryIn) -> Ack:
+        cid = str(body.community_id)
+        await self._access.require(principal, cid)
+        keys = ActorKeys(self._settings.redis_prefix, "ch", cid)
+        messages = await chat_history(
+            self._core.redis, self._core.pool, keys, body.before_seq, body.limit
+        )
+        more = len(messages) == body.limit
+        return _ok(messages=messages, next_before_seq=messages[-1]["seq"] if more else None)
+
+    async def delete(self, sid: str, principal: Principal, body: DeleteIn) -> Ack:
+        cid = str(body.community_id)
+        role = await self._access.require_moderator(principal, cid)
+        result = await self._host.call(
+            cid,
+            Command(
+                "chat.delete",
+                {"seq": body.seq, "reason": body.reason},
+                await self._caller(principal, role.value),
+            ),
+        )
+        return _ok(**result)
+
+    async def mute(self, sid: str, principal: Principal, body: MuteIn) -> Ack:
+        cid = str(body.community_id)
+        role = await self._access.require_moderator(principal, cid)
+        result = await self._host.call(
+            cid,
+            Command(
+                "chat.mute",
+                {"user_id": str(body.user_id), "minutes": body.minutes, "reason": body.reason},
+                await self._caller(principal, role.value),
+            ),
+        )
+        return _ok(**result)
+
+    async def unmute(self, sid: str, principal: Principal, body: UnmuteIn) -> Ack:
+        cid = str(body.community_id)
+        role = await self._access.require_moderator(principal, cid)
+        result = await self._host.call(
+            cid,
+            Command(
+                "chat.unmute",
+                {"user_id": str(body.user_id)},
+                await self._caller(principal, role.value),
+            ),
+        )
+        return _ok(**result)
+
+    async def report(self, sid: str, principal: Principal, body: ReportIn) -> Ack:
+        cid = str(body.community_id)
+        await self._access.require(principal, cid)
+        report_id = await self._moderation.report(
+            principal.user_id, body.community_id, body.seq, body.reason
+        )
+        return _ok(report_id=str(report_id))
+
+
+async def authenticate_handshake(core: Core, auth: Any) -> Principal:
+    """The socket.io handshake's ``auth={"token": ...}`` as a Principal, or a refusal."""
+    token = auth.get("token") if isinstance(auth, dict) else None
+    if not isinstance(token, str) or not token:
+        REFUSED.labels("unauthenticated").inc()
+        raise socketio.exceptions.ConnectionRefusedError(
+            "send auth={token: <access token>}", {"code": "unauthenticated"}
+        )
+    try:
+        return await core.identity.authenticate(token)
+    except LagoError as exc:
+        REFUSED.labels(exc.code).inc()
+        raise socketio.exceptions.ConnectionRefusedError(exc.message, {"code": exc.code}) from None

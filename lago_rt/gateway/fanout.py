@@ -1,0 +1,180 @@
+"""Delivering channel events to this node's members: one frame per event, written to each socket.
+
+Each node subscribes to the ``live`` pub/sub channel of every community that has members connected
+to it. Events arrive in sequence order (one publisher, the owning actor); a gap (a pub/sub message
+lost while Redis reconnected) is filled from the stream before the next event is delivered, and a
+repeat is dropped, so members see each sequence number once and in order.
+
+A member whose socket does not drain — its transport buffer above ``client_send_buffer_bytes`` —
+is disconnected rather than buffered without end; on reconnect it recovers from the stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+import socketio
+
+from lago_core.logging import get_logger
+from lago_core.settings import Settings
+from lago_rt.channel.events import ChannelEvent, read_after
+from lago_rt.gateway.wire import SocketRegistry, event_frame
+from lago_rt.metrics import DELIVERIES, SLOW_CONSUMERS
+from lago_rt.runtime.keys import ActorKeys
+
+__all__ = ["EVENT_NAME", "LocalFanout"]
+
+log = get_logger(__name__)
+
+EVENT_NAME = "channel:event"
+
+
+class LocalFanout:
+    def __init__(
+        self,
+        sio: socketio.AsyncServer,
+        registry: SocketRegistry,
+        redis: aioredis.Redis,
+        settings: Settings,
+    ) -> None:
+        self._sio = sio
+        self._registry = registry
+        self._redis = redis
+        self._settings = settings
+        # community id -> {socket.io sid: engine.io sid}
+        self.members: dict[str, dict[str, str]] = {}
+        self._channels: dict[bytes, str] = {}
+        self._last_seq: dict[str, int] = {}
+        self._pubsub: Any = None
+        self._listener: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        # redis-py's listen() returns at once while nothing is subscribed; wait on this instead.
+        self._subscribed = asyncio.Event()
+
+    def _keys(self, community_id: str) -> ActorKeys:
+        return ActorKeys(self._settings.redis_prefix, "ch", community_id)
+
+    async def start(self) -> None:
+        self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+
+    async def stop(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._listener
+        for task in list(self._tasks):
+            task.cancel()
+        if self._pubsub is not None:
+            with contextlib.suppress(Exception):
+                await self._pubsub.aclose()
+
+    async def add(self, community_id: str, sid: str) -> None:
+        """Start delivering a community's events to ``sid`` (subscribing the node if needed)."""
+        eio_sid = self._sio.manager.eio_sid_from_sid(sid, "/")
+        members = self.members.get(community_id)
+        if members is None:
+            members = self.members[community_id] = {}
+            channel = self._keys(community_id).live
+            self._channels[channel.encode()] = community_id
+            await self._pubsub.subscribe(channel)
+            self._subscribed.set()
+            if self._listener is None:
+                self._listener = asyncio.create_task(self._listen(), name="fanout-listen")
+        members[sid] = eio_sid or ""
+
+    async def remove(self, community_id: str, sid: str) -> None:
+        members = self.members.get(community_id)
+        if members is None:
+            return
+        members.pop(sid, None)
+        if not members:
+            del self.members[community_id]
+            self._last_seq.pop(community_id, None)
+            channel = self._keys(community_id).live
+            self._channels.pop(channel.encode(), None)
+            if not self.members:
+                self._subscribed.clear()
+            with contextlib.suppress(Exception):
+                await self._pubsub.unsubscribe(channel)
+
+    def communities_of(self, sid: str) -> list[str]:
+        return [cid for cid, members in self.members.items() if sid in members]
+
+    async def _listen(self) -> None:
+        while True:
+            await self._subscribed.wait()
+            try:
+                async for message in self._pubsub.listen():
+                    if message.get("type") != "message":
+                        continue
+                    community_id = self._channels.get(message["channel"])
+                    if community_id is not None:
+                        await self._receive(community_id, message["data"])
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("fanout.listen_failed")
+                await asyncio.sleep(0.1)
+
+    async def _receive(self, community_id: str, payload: bytes) -> None:
+        seq = _peek_seq(payload)
+        last = self._last_seq.get(community_id)
+        if last is not None and seq <= last:
+            return  # already delivered
+        if last is not None and seq > last + 1:
+            for missed in await read_after(
+                self._redis, self._keys(community_id), last, until=seq - 1
+            ):
+                self.deliver(community_id, missed.encode())
+        self._last_seq[community_id] = seq
+        self.deliver(community_id, payload)
+
+    def deliver(self, community_id: str, payload: bytes) -> int:
+        """Write one event to every local member; returns how many sockets it was written to."""
+        members = self.members.get(community_id)
+        if not members:
+            return 0
+        frame = event_frame(EVENT_NAME.encode(), payload)
+        limit = self._settings.client_send_buffer_bytes
+        written = 0
+        fallback: list[str] = []
+        for sid, eio_sid in members.items():
+            transport = self._registry.transport(eio_sid)
+            if transport is None:
+                fallback.append(sid)
+                continue
+            if transport.get_write_buffer_size() > limit:
+                self._kick_slow(sid)
+                continue
+            transport.write(frame)
+            written += 1
+        if fallback:
+            # Long-polling sockets (or ones mid-upgrade) go through python-socketio's queue.
+            event = orjson.loads(payload)
+            for sid in fallback:
+                self._spawn(self._sio.emit(EVENT_NAME, event, to=sid))
+            written += len(fallback)
+        DELIVERIES.inc(written)
+        return written
+
+    def _kick_slow(self, sid: str) -> None:
+        SLOW_CONSUMERS.inc()
+        log.warning("fanout.slow_consumer_disconnected", sid=sid)
+        for members in self.members.values():
+            members.pop(sid, None)
+        self._spawn(self._sio.disconnect(sid))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+def _peek_seq(payload: bytes) -> int:
+    # The actor encodes {"community_id": ..., "seq": N, ...}; decoding the whole event just to
+    # read N is the cost we are avoiding on the hot path, but correctness first: decode.
+    return ChannelEvent.decode(payload).seq

@@ -1,0 +1,52 @@
+"""The ``/merchant`` namespace: a merchant's online owner and staff receive its order events.
+
+On connect the caller joins ``merchant:<id>`` for every merchant they own or staff; other
+processes push with :class:`lago_core.push.Pusher.to_merchant`. Events pushed here (by the commerce
+issue): ``order:new``, ``order:paid``, ``order:cancelled``, ``order:refund_requested``,
+``review:new`` — see docs/protocol.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import socketio
+
+from lago_core.container import Core
+from lago_rt.gateway.channels import authenticate_handshake
+from lago_rt.metrics import CONNECTIONS, REFUSED
+
+__all__ = ["MerchantGateway"]
+
+NAMESPACE = "/merchant"
+
+
+class MerchantGateway:
+    def __init__(self, sio: socketio.AsyncServer, core: Core) -> None:
+        self._sio = sio
+        self._core = core
+        self._merchants: dict[str, list[str]] = {}
+        sio.on("connect", handler=self.connect, namespace=NAMESPACE)
+        sio.on("disconnect", handler=self.disconnect, namespace=NAMESPACE)
+        sio.on("merchant:rooms", handler=self.rooms, namespace=NAMESPACE)
+
+    async def connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
+        principal = await authenticate_handshake(self._core, auth)
+        merchants = [str(row["id"]) for row in await self._core.merchants.mine(principal)]
+        if not merchants:
+            REFUSED.labels("not_merchant_staff").inc()
+            raise socketio.exceptions.ConnectionRefusedError(
+                "this account is not owner or staff of any merchant", {"code": "not_merchant_staff"}
+            )
+        for merchant_id in merchants:
+            await self._sio.enter_room(sid, f"merchant:{merchant_id}", namespace=NAMESPACE)
+        self._merchants[sid] = merchants
+        CONNECTIONS.labels(NAMESPACE).inc()
+
+    async def disconnect(self, sid: str, reason: Any = None) -> None:
+        self._merchants.pop(sid, None)
+        CONNECTIONS.labels(NAMESPACE).dec()
+
+    async def rooms(self, sid: str, data: Any = None) -> dict[str, Any]:
+        """Which merchants this connection receives events for."""
+        return {"ok": True, "merchant_ids": self._merchants.get(sid, [])}

@@ -1,0 +1,73 @@
+"""Payloads of the channel protocol (docs/protocol.md), validated with pydantic."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "DeleteIn",
+    "HistoryIn",
+    "JoinIn",
+    "LeaveIn",
+    "MuteIn",
+    "ReportIn",
+    "SendIn",
+    "SinceIn",
+    "UnmuteIn",
+]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SinceIn(_In):
+    seq: int = Field(ge=0)
+    epoch: str = Field(min_length=1, max_length=64)
+
+
+class JoinIn(_In):
+    community_id: UUID
+    since: SinceIn | None = None
+
+
+class LeaveIn(_In):
+    community_id: UUID
+
+
+class SendIn(_In):
+    community_id: UUID
+    client_msg_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
+    text: str = Field(min_length=1, max_length=2_000)
+
+
+class HistoryIn(_In):
+    community_id: UUID
+    before_seq: int | None = Field(default=None, ge=1)
+    limit: int = Field(default=50, ge=1, le=100)
+
+
+class DeleteIn(_In):
+    community_id: UUID
+    seq: int = Field(ge=1)
+    reason: str | None = Field(default=None, max_length=200)
+
+
+class MuteIn(_In):
+    community_id: UUID
+    user_id: UUID
+    minutes: int = Field(ge=1, le=43_200)
+    reason: str | None = Field(default=None, max_length=200)
+
+
+class UnmuteIn(_In):
+    community_id: UUID
+    user_id: UUID
+
+
+class ReportIn(_In):
+    community_id: UUID
+    seq: int = Field(ge=1)
+    reason: str = Field(min_length=1, max_length=200)

@@ -1,0 +1,14 @@
+"""Prometheus metrics of the real-time node."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge
+
+__all__ = ["CONNECTIONS", "DELIVERIES", "REFUSED", "SLOW_CONSUMERS"]
+
+DELIVERIES = Counter("lago_rt_deliveries_total", "channel events written to member sockets")
+SLOW_CONSUMERS = Counter(
+    "lago_rt_slow_consumers_total", "sockets disconnected because they did not read"
+)
+REFUSED = Counter("lago_rt_refused_total", "socket events refused", ["code"])
+CONNECTIONS = Gauge("lago_rt_connections", "open socket.io connections", ["namespace"])

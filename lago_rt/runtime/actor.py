@@ -1,0 +1,112 @@
+"""What an actor is, what it is given, and the errors of ownership."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import asyncpg
+import redis.asyncio as aioredis
+from asyncpg.pool import PoolConnectionProxy
+from redis.exceptions import ResponseError
+
+from lago_core.clock import Clock
+from lago_core.errors import LagoError
+from lago_core.settings import Settings
+from lago_rt.runtime import fencing
+from lago_rt.runtime.keys import ActorKeys
+
+__all__ = ["Actor", "ActorContext", "Command", "Fenced", "NotOwner"]
+
+
+class NotOwner(LagoError):
+    """This node does not (or no longer) own the actor; the caller routes the command again."""
+
+    status = 503
+    default_code = "not_owner"
+
+
+class Fenced(NotOwner):
+    """A write was refused because a newer owner exists: this instance must stop at once."""
+
+    default_code = "fenced"
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A request to an actor. ``caller`` is who asked (already authenticated by the gateway)."""
+
+    name: str
+    payload: dict[str, Any] = field(default_factory=dict)
+    caller: dict[str, Any] = field(default_factory=dict)
+
+
+class Actor(Protocol):
+    async def activate(self) -> None:
+        """Rebuild state (from Redis and PostgreSQL) before the first command."""
+
+    async def handle(self, command: Command) -> Any:
+        """Process one command; the host never runs two at once for one actor."""
+
+    async def tick(self) -> None:
+        """Periodic work inside the mailbox (flushes, pruning); called every heartbeat."""
+
+    def idle(self) -> bool:
+        """True when the actor may be passivated (nobody online, nothing running)."""
+
+    async def passivate(self) -> None:
+        """Save what must outlive this activation; the lease is released afterwards."""
+
+
+@dataclass(slots=True)
+class ActorContext:
+    """Everything an actor may use, with its fencing epoch built into each write."""
+
+    kind: str
+    key: str
+    epoch: int
+    instance: str
+    keys: ActorKeys
+    redis: aioredis.Redis
+    pool: asyncpg.Pool
+    settings: Settings
+    clock: Clock
+    lost: bool = False
+    _script: Any = None
+
+    async def fenced(self, op: str, keys: list[str], *args: str | int | bytes) -> Any:
+        """Run one fenced Redis write (see :data:`fencing.FENCED`)."""
+        if self.lost:
+            raise Fenced("this actor instance lost its lease")
+        if self._script is None:
+            self._script = self.redis.register_script(fencing.FENCED)
+        try:
+            return await self._script(keys=[self.keys.epoch, *keys], args=[self.epoch, op, *args])
+        except ResponseError as exc:
+            if str(exc).startswith("FENCED"):
+                self.lost = True
+                raise Fenced("a newer owner holds this actor") from None
+            raise
+
+    @asynccontextmanager
+    async def fenced_transaction(self) -> AsyncIterator[PoolConnectionProxy[asyncpg.Record]]:
+        """A PostgreSQL transaction that commits only while this epoch is the newest claimed.
+
+        ``FOR SHARE`` on the claim row makes a concurrent claim by a newer owner wait for this
+        transaction, and a claim committed before it makes the check fail — so two owners never
+        both write.
+        """
+        if self.lost:
+            raise Fenced("this actor instance lost its lease")
+        async with self.pool.acquire() as conn, conn.transaction():
+            current = await conn.fetchval(
+                "SELECT epoch FROM actor_epochs WHERE kind = $1 AND key = $2 FOR SHARE",
+                self.kind,
+                self.key,
+            )
+            if current != self.epoch:
+                self.lost = True
+                raise Fenced("a newer owner claimed this actor in PostgreSQL")
+            yield conn

@@ -1,0 +1,79 @@
+"""Lua scripts for leases and fenced writes.
+
+A lease names the owning node instance and carries a fencing epoch taken from a counter that only
+grows. Every write an actor makes to Redis goes through :data:`FENCED` and is refused unless the
+counter still equals the actor's epoch, so an owner that was paused past its lease (and replaced)
+cannot write. PostgreSQL writes are fenced the same way against ``actor_epochs`` (see
+:meth:`ActorContext.fenced_transaction`).
+"""
+
+from __future__ import annotations
+
+__all__ = ["ACQUIRE", "FENCED", "RELEASE", "RENEW"]
+
+# KEYS: lease, epoch. ARGV: instance, ttl_ms, min_epoch.
+# Returns {1, epoch} when this instance now holds the lease, {0, epoch, holder} when another does.
+ACQUIRE = """
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local sep = string.find(cur, '|', 1, true)
+  local holder = string.sub(cur, 1, sep - 1)
+  local ep = tonumber(string.sub(cur, sep + 1))
+  return {0, ep, holder}
+end
+local e = redis.call('INCR', KEYS[2])
+local floor = tonumber(ARGV[3])
+if e < floor then
+  e = floor
+  redis.call('SET', KEYS[2], e)
+end
+redis.call('SET', KEYS[1], ARGV[1] .. '|' .. e, 'PX', ARGV[2])
+return {1, e}
+"""
+
+# KEYS: lease. ARGV: "instance|epoch", ttl_ms. Returns 1 when renewed, 0 when the lease is lost.
+RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+"""
+
+# KEYS: lease. ARGV: "instance|epoch".
+RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+# KEYS[1]: epoch counter; KEYS[2..]: the keys the operation touches. ARGV[1]: the actor's epoch,
+# ARGV[2]: operation, ARGV[3..]: its arguments.
+#   append  KEYS stream, meta   ARGV seq, payload, maxlen, live-channel, new-stream-epoch
+#           -> XADD with id 0-<seq> (Redis refuses a seq that does not grow) and PUBLISH
+#   hset    KEYS hash           ARGV field, value
+#   hdel    KEYS hash           ARGV field...
+#   set     KEYS key            ARGV value
+#   sadd    KEYS set            ARGV member...
+FENCED = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return redis.error_reply('FENCED epoch ' .. ARGV[1] .. ' is no longer current')
+end
+local op = ARGV[2]
+if op == 'append' then
+  redis.call('HSETNX', KEYS[3], 'epoch', ARGV[7])
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '0-' .. ARGV[3], 'e', ARGV[4])
+  redis.call('PUBLISH', ARGV[6], ARGV[4])
+  return 1
+elseif op == 'hset' then
+  return redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
+elseif op == 'hdel' then
+  return redis.call('HDEL', KEYS[2], unpack(ARGV, 3))
+elseif op == 'set' then
+  return redis.call('SET', KEYS[2], ARGV[3])
+elseif op == 'sadd' then
+  return redis.call('SADD', KEYS[2], unpack(ARGV, 3))
+end
+return redis.error_reply('unknown fenced operation ' .. op)
+"""

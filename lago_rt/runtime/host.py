@@ -1,0 +1,475 @@
+"""Runs actors on one node: activation, mailboxes, forwarding, lease renewal and passivation.
+
+Placement is by lease: the first node to ``SET NX`` an actor's lease owns it and every other node
+forwards commands to the owner over Redis pub/sub (its ``inbox`` channel, answered on the
+caller's ``replies`` channel). When the owner dies its lease expires and the next command
+activates the actor wherever it arrives. Commands may be delivered more than once around a
+failover (a reply can be lost after the work was done), so actor commands are idempotent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+import orjson
+import redis.asyncio as aioredis
+
+from lago_core.clock import Clock
+from lago_core.errors import LagoError, Unavailable
+from lago_core.logging import get_logger
+from lago_core.settings import Settings
+from lago_rt.runtime import fencing
+from lago_rt.runtime.actor import Actor, ActorContext, Command, Fenced, NotOwner
+from lago_rt.runtime.keys import ActorKeys, NodeKeys
+
+__all__ = ["ActorFactory", "ActorHost"]
+
+log = get_logger(__name__)
+
+ActorFactory = Callable[[ActorContext], Actor]
+_STOP = object()
+_PASSIVATE = "__passivate__"
+_TICK = object()
+
+
+class _OwnerUnreachable(Exception):
+    pass
+
+
+@dataclass(eq=False)
+class _Running:
+    ctx: ActorContext
+    actor: Actor
+    mailbox: asyncio.Queue[Any] = field(default_factory=asyncio.Queue)
+    task: asyncio.Task[None] | None = None
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    last_used: float = 0.0
+    tick_pending: bool = False
+    stopping: bool = False
+
+    @property
+    def lease_value(self) -> str:
+        return f"{self.ctx.instance}|{self.ctx.epoch}"
+
+
+class ActorHost:
+    """One node's share of the actors of one kind (``"ch"`` for community channels)."""
+
+    def __init__(
+        self,
+        *,
+        kind: str,
+        factory: ActorFactory,
+        redis: aioredis.Redis,
+        pool: asyncpg.Pool,
+        settings: Settings,
+        clock: Clock,
+        instance: str | None = None,
+    ) -> None:
+        self.kind = kind
+        self._factory = factory
+        self._redis = redis
+        self._pool = pool
+        self._settings = settings
+        self._clock = clock
+        # A fresh instance id per process: a restarted node never mistakes an old lease for its own.
+        self.instance = instance or f"{settings.node_id}:{secrets.token_hex(3)}"
+        self._node_keys = NodeKeys(settings.redis_prefix)
+        self._actors: dict[str, _Running] = {}
+        self._activation_locks: dict[str, asyncio.Lock] = {}
+        self._waiting: dict[str, asyncio.Future[Any]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._pubsub: Any = None
+        self._listener: asyncio.Task[None] | None = None
+        self._heartbeat: asyncio.Task[None] | None = None
+        self._acquire = redis.register_script(fencing.ACQUIRE)
+        self._renew = redis.register_script(fencing.RENEW)
+        self._release = redis.register_script(fencing.RELEASE)
+        self._lease_ms = settings.actor_lease_ms
+        self._beat_s = settings.node_heartbeat_ms / 1000
+        self._closed = False
+
+    # --- lifecycle ---------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self._mark_alive()
+        self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        await self._pubsub.subscribe(
+            self._node_keys.inbox(self.instance), self._node_keys.replies(self.instance)
+        )
+        self._listener = asyncio.create_task(self._listen(), name=f"actor-host-listen-{self.kind}")
+        self._heartbeat = asyncio.create_task(self._beat(), name=f"actor-host-beat-{self.kind}")
+        log.info("actors.host_started", kind=self.kind, instance=self.instance)
+
+    async def stop(self, *, graceful: bool = True) -> None:
+        """Passivate local actors and release their leases (graceful), then stop listening."""
+        self._closed = True
+        for task in (self._heartbeat, self._listener):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        for key in list(self._actors):
+            await self._deactivate(key, passivate=graceful)
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self._pubsub is not None:
+            with contextlib.suppress(Exception):
+                await self._pubsub.aclose()
+        with contextlib.suppress(Exception):
+            await self._redis.delete(self._node_keys.alive(self.instance))
+        for fut in self._waiting.values():
+            if not fut.done():
+                fut.set_exception(Unavailable("node shutting down", code="channel_unavailable"))
+
+    def local_keys(self) -> list[str]:
+        return list(self._actors)
+
+    def actor(self, key: str) -> Actor | None:
+        """The local actor for ``key`` if this node runs it (for tests and diagnostics)."""
+        running = self._actors.get(key)
+        return running.actor if running else None
+
+    # --- calling -------------------------------------------------------------------------------------
+
+    async def call(self, key: str, command: Command, *, within: float | None = None) -> Any:
+        """Run ``command`` on the actor for ``key`` wherever it lives; activate it if nobody does."""
+        loop = asyncio.get_running_loop()
+        budget = within if within is not None else self._settings.forward_timeout_ms / 1000
+        deadline = loop.time() + budget
+        while True:
+            remaining = deadline - loop.time()
+            if remaining <= 0 or self._closed:
+                raise Unavailable("the channel did not answer in time", code="channel_unavailable")
+            running = self._actors.get(key)
+            try:
+                if running is not None and not running.stopping:
+                    return await self._submit(running, command, remaining)
+                holder = await self._holder(key)
+                if holder is None or holder == self.instance:
+                    await self._activate(key)
+                    continue
+                return await self._forward(holder, key, command, remaining)
+            except (NotOwner, _OwnerUnreachable) as exc:
+                if running is not None and isinstance(exc, Fenced):
+                    await self._deactivate(key, passivate=False)
+                # The owner is gone or moving: its lease expires within the lease time. Poll at
+                # the heartbeat rate rather than spinning.
+                await asyncio.sleep(min(self._beat_s / 2, max(deadline - loop.time(), 0)))
+
+    async def _submit(self, running: _Running, command: Command, within: float) -> Any:
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        running.mailbox.put_nowait((command, fut))
+        running.last_used = self._clock.monotonic()
+        try:
+            return await asyncio.wait_for(asyncio.shield(fut), within)
+        except TimeoutError:
+            raise Unavailable("the channel is busy", code="channel_unavailable") from None
+
+    async def _holder(self, key: str) -> str | None:
+        raw = await self._redis.get(self._keys(key).lease)
+        if raw is None:
+            return None
+        value = raw.decode() if isinstance(raw, bytes) else str(raw)
+        return value.rsplit("|", 1)[0]
+
+    def _keys(self, key: str) -> ActorKeys:
+        return ActorKeys(self._settings.redis_prefix, self.kind, key)
+
+    # --- forwarding ----------------------------------------------------------------------------------
+
+    async def _forward(self, holder: str, key: str, command: Command, remaining: float) -> Any:
+        request_id = secrets.token_hex(8)
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._waiting[request_id] = fut
+        message = orjson.dumps(
+            {
+                "id": request_id,
+                "from": self.instance,
+                "key": key,
+                "name": command.name,
+                "payload": command.payload,
+                "caller": command.caller,
+            }
+        )
+        try:
+            receivers = await self._redis.publish(self._node_keys.inbox(holder), message)
+            if receivers == 0:
+                raise _OwnerUnreachable(holder)
+            # Wait in heartbeat-sized slices so a holder that dies mid-request is noticed early.
+            slice_s = max(self._beat_s * 2, 0.05)
+            while True:
+                try:
+                    reply = await asyncio.wait_for(asyncio.shield(fut), min(slice_s, remaining))
+                    break
+                except TimeoutError:
+                    remaining -= slice_s
+                    if remaining <= 0:
+                        raise Unavailable(
+                            "the channel did not answer in time", code="channel_unavailable"
+                        ) from None
+                    if not await self._redis.exists(self._node_keys.alive(holder)):
+                        raise _OwnerUnreachable(holder) from None
+        finally:
+            self._waiting.pop(request_id, None)
+        if reply.get("ok"):
+            return reply.get("result")
+        error = reply.get("error") or {}
+        if error.get("code") in ("not_owner", "fenced"):
+            raise NotOwner(error.get("message", "not the owner"))
+        raise LagoError(
+            error.get("message", "error"), code=error.get("code"), details=error.get("details")
+        )
+
+    async def _listen(self) -> None:
+        inbox = self._node_keys.inbox(self.instance).encode()
+        while True:
+            try:
+                async for message in self._pubsub.listen():
+                    if message.get("type") != "message":
+                        continue
+                    try:
+                        data = orjson.loads(message["data"])
+                    except orjson.JSONDecodeError:
+                        continue
+                    if message["channel"] == inbox:
+                        self._spawn(self._serve_forwarded(data))
+                    else:
+                        fut = self._waiting.get(data.get("id", ""))
+                        if fut is not None and not fut.done():
+                            fut.set_result(data)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("actors.listen_failed")
+                await asyncio.sleep(self._beat_s)
+
+    async def _serve_forwarded(self, request: dict[str, Any]) -> None:
+        reply: dict[str, Any] = {"id": request.get("id")}
+        running = self._actors.get(str(request.get("key")))
+        try:
+            if running is None or running.stopping:
+                raise NotOwner("this node does not own that actor")
+            command = Command(
+                name=str(request["name"]),
+                payload=request.get("payload") or {},
+                caller=request.get("caller") or {},
+            )
+            reply["result"] = await self._submit(
+                running, command, self._settings.forward_timeout_ms / 1000
+            )
+            reply["ok"] = True
+        except LagoError as exc:
+            reply["ok"] = False
+            reply["error"] = exc.to_dict()
+        except Exception:
+            log.exception("actors.forwarded_failed", name=request.get("name"))
+            reply["ok"] = False
+            reply["error"] = {"code": "internal", "message": "internal error", "details": None}
+        sender = request.get("from")
+        if isinstance(sender, str):
+            await self._redis.publish(self._node_keys.replies(sender), orjson.dumps(reply))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # --- activation ----------------------------------------------------------------------------------
+
+    async def _activate(self, key: str) -> None:
+        lock = self._activation_locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            if key in self._actors:
+                return
+            keys = self._keys(key)
+            floor = await self._pool.fetchval(
+                "SELECT epoch FROM actor_epochs WHERE kind = $1 AND key = $2", self.kind, key
+            )
+            acquired = await self._acquire(
+                keys=[keys.lease, keys.epoch],
+                args=[self.instance, self._lease_ms, (floor or 0) + 1],
+            )
+            if int(acquired[0]) != 1:
+                return  # another node won; the caller forwards to it
+            epoch = int(acquired[1])
+            claimed = await self._pool.fetchval(
+                """
+                INSERT INTO actor_epochs (kind, key, epoch, instance) VALUES ($1, $2, $3, $4)
+                ON CONFLICT (kind, key) DO UPDATE
+                    SET epoch = EXCLUDED.epoch, instance = EXCLUDED.instance, claimed_at = now()
+                    WHERE actor_epochs.epoch < EXCLUDED.epoch
+                RETURNING epoch
+                """,
+                self.kind,
+                key,
+                epoch,
+                self.instance,
+            )
+            if claimed is None:
+                # PostgreSQL already saw a newer epoch (Redis lost its counter): give this lease up.
+                await self._release(keys=[keys.lease], args=[f"{self.instance}|{epoch}"])
+                raise NotOwner("a newer epoch is already claimed")
+            ctx = ActorContext(
+                kind=self.kind,
+                key=key,
+                epoch=epoch,
+                instance=self.instance,
+                keys=keys,
+                redis=self._redis,
+                pool=self._pool,
+                settings=self._settings,
+                clock=self._clock,
+            )
+            running = _Running(ctx=ctx, actor=self._factory(ctx))
+            running.last_used = self._clock.monotonic()
+            self._actors[key] = running
+            running.task = asyncio.create_task(self._run(running), name=f"actor-{self.kind}-{key}")
+            await running.ready.wait()
+            if running.stopping:
+                raise NotOwner("activation failed")
+            log.info("actors.activated", kind=self.kind, key=key, epoch=epoch)
+
+    async def _run(self, running: _Running) -> None:
+        try:
+            await running.actor.activate()
+        except Exception as exc:
+            log.exception("actors.activation_failed", key=running.ctx.key)
+            running.stopping = True
+            running.ready.set()
+            self._actors.pop(running.ctx.key, None)
+            await self._release(keys=[running.ctx.keys.lease], args=[running.lease_value])
+            self._fail_pending(running, exc)
+            return
+        running.ready.set()
+        while True:
+            item = await running.mailbox.get()
+            if item is _STOP:
+                break
+            command, fut = item
+            if command is _TICK:
+                running.tick_pending = False
+                with contextlib.suppress(Exception):
+                    await self._guard(running, running.actor.tick())
+                if fut is not None and not fut.done():
+                    fut.set_result(None)
+                continue
+            if fut.done():
+                continue
+            work = (
+                running.actor.passivate()
+                if command.name == _PASSIVATE
+                else running.actor.handle(command)
+            )
+            try:
+                fut.set_result(await self._guard(running, work))
+            except Exception as exc:
+                if not fut.done():
+                    fut.set_exception(exc)
+        self._fail_pending(running, NotOwner("actor stopped"))
+
+    async def _guard(self, running: _Running, work: Any) -> Any:
+        try:
+            return await work
+        except Fenced:
+            # A newer owner exists: stop taking commands here; callers re-route.
+            running.stopping = True
+            self._spawn(self._deactivate(running.ctx.key, passivate=False))
+            raise
+
+    def _fail_pending(self, running: _Running, exc: Exception) -> None:
+        while not running.mailbox.empty():
+            item = running.mailbox.get_nowait()
+            if item is _STOP:
+                continue
+            _, fut = item
+            if fut is not None and not fut.done():
+                fut.set_exception(NotOwner(str(exc)) if not isinstance(exc, LagoError) else exc)
+
+    async def _deactivate(self, key: str, *, passivate: bool) -> None:
+        running = self._actors.get(key)
+        if running is None:
+            return
+        running.stopping = True
+        if passivate and not running.ctx.lost:
+            done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            running.mailbox.put_nowait((Command(_PASSIVATE), done))
+        running.mailbox.put_nowait(_STOP)
+        if running.task is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(asyncio.shield(running.task), timeout=5)
+        self._actors.pop(key, None)
+        with contextlib.suppress(Exception):
+            await self._release(keys=[running.ctx.keys.lease], args=[running.lease_value])
+        log.info("actors.deactivated", kind=self.kind, key=key, passivated=passivate)
+
+    # --- heartbeat: liveness, lease renewal, ticks, passivation --------------------------------------
+
+    async def _mark_alive(self) -> None:
+        await self._redis.set(
+            self._node_keys.alive(self.instance), "1", px=int(self._settings.node_heartbeat_ms * 3)
+        )
+
+    async def _beat(self) -> None:
+        while True:
+            await asyncio.sleep(self._beat_s)
+            try:
+                await self._beat_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("actors.heartbeat_failed")
+
+    async def _beat_once(self) -> None:
+        await self._mark_alive()
+        running_now = list(self._actors.values())
+        if not running_now:
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for running in running_now:
+                await self._renew(
+                    keys=[running.ctx.keys.lease],
+                    args=[running.lease_value, self._lease_ms],
+                    client=pipe,
+                )
+            renewed = await pipe.execute()
+        now = self._clock.monotonic()
+        for running, ok in zip(running_now, renewed, strict=True):
+            if running.stopping:
+                continue
+            if int(ok) != 1:
+                log.warning("actors.lease_lost", key=running.ctx.key, epoch=running.ctx.epoch)
+                running.ctx.lost = True
+                self._spawn(self._deactivate(running.ctx.key, passivate=False))
+                continue
+            if running.actor.idle() and now - running.last_used > self._settings.actor_idle_s:
+                self._spawn(self._deactivate(running.ctx.key, passivate=True))
+                continue
+            if not running.tick_pending:
+                running.tick_pending = True
+                running.mailbox.put_nowait((_TICK, None))
+
+    async def tick_all(self) -> None:
+        """Renew leases and run every local actor's tick now, and wait for the ticks.
+
+        Tests call this instead of waiting for the heartbeat timer.
+        """
+        await self._beat_once()
+        waits = []
+        for running in list(self._actors.values()):
+            if running.stopping:
+                continue
+            fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            running.mailbox.put_nowait((_TICK, fut))
+            waits.append(fut)
+        if waits:
+            await asyncio.gather(*waits, return_exceptions=True)

@@ -1,0 +1,102 @@
+"""A socket.io test client for the channel protocol: records events, waits without sleeping."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+import socketio
+
+_ids = itertools.count(1)
+
+
+class ChannelClient:
+    def __init__(self, url: str, token: str, *, origin: str | None = None) -> None:
+        self.url = url
+        self.token = token
+        self.origin = origin
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self.events: list[dict[str, Any]] = []
+        self.refusal: Any = None
+        self.disconnected = asyncio.Event()
+        self._changed = asyncio.Event()
+        self.sio.on("channel:event", handler=self._on_event)
+        self.sio.on("connect_error", handler=self._on_refused)
+        self.sio.on("disconnect", handler=self._on_disconnect)
+        self.pushes: list[tuple[str, Any]] = []
+
+    async def _on_event(self, data: Any) -> None:
+        self.events.append(data)
+        self._changed.set()
+
+    async def _on_refused(self, data: Any) -> None:
+        self.refusal = data
+
+    async def _on_disconnect(self, *args: Any) -> None:
+        self.disconnected.set()
+        self._changed.set()
+
+    def on_push(self, event: str, namespace: str = "/") -> None:
+        async def record(data: Any) -> None:
+            self.pushes.append((event, data))
+            self._changed.set()
+
+        self.sio.on(event, handler=record, namespace=namespace)
+
+    async def connect(self, namespaces: list[str] | None = None) -> ChannelClient:
+        headers = {"Origin": self.origin} if self.origin else {}
+        try:
+            await self.sio.connect(
+                self.url,
+                auth={"token": self.token},
+                transports=["websocket"],
+                headers=headers,
+                namespaces=namespaces,
+                wait_timeout=5,
+            )
+        except socketio.exceptions.ConnectionError:
+            if self.sio.eio.http is not None:
+                await self.sio.eio.http.close()
+            raise
+        return self
+
+    async def call(self, event: str, data: Any = None, namespace: str = "/") -> dict[str, Any]:
+        reply: dict[str, Any] = await self.sio.call(event, data, namespace=namespace, timeout=10)
+        return reply
+
+    async def join(self, community_id: str, since: dict[str, Any] | None = None) -> dict[str, Any]:
+        payload: dict[str, Any] = {"community_id": community_id}
+        if since is not None:
+            payload["since"] = since
+        return await self.call("channel:join", payload)
+
+    async def send(
+        self, community_id: str, text: str, client_msg_id: str | None = None
+    ) -> dict[str, Any]:
+        return await self.call(
+            "chat:send",
+            {
+                "community_id": community_id,
+                "text": text,
+                "client_msg_id": client_msg_id or f"m{next(_ids)}",
+            },
+        )
+
+    async def wait_until(self, predicate: Callable[[], bool], within: float = 5.0) -> None:
+        async with asyncio.timeout(within):
+            while not predicate():
+                self._changed.clear()
+                if predicate():
+                    return
+                await self._changed.wait()
+
+    def seqs(self, type_: str | None = None) -> list[int]:
+        return [e["seq"] for e in self.events if type_ is None or e["type"] == type_]
+
+    async def close(self) -> None:
+        if self.sio.connected:
+            await self.sio.disconnect()
+        if self.sio.eio.http is not None and not self.sio.eio.http.closed:
+            await self.sio.eio.http.close()

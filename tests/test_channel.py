@@ -1,0 +1,322 @@
+"""Community channels on two real-time nodes in this process: chat, recovery, presence, moderation."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestServer
+
+from lago_core.container import Core
+from lago_core.settings import Settings
+from lago_rt.app import RT_NODE, RtNode, create_rt_app
+
+from .conftest import CommunityWorld
+from .rt_client import ChannelClient
+
+
+@pytest.fixture
+async def nodes(settings: Settings, core: Core, aiohttp_server: Any) -> list[tuple[str, RtNode]]:
+    """Two real-time nodes sharing PostgreSQL and Redis, as two processes would."""
+    out = []
+    for name in ("a", "b"):
+        node_settings = replace(settings, node_id=f"node-{name}")
+        server: TestServer = await aiohttp_server(create_rt_app(node_settings, core=core))
+        out.append((f"http://127.0.0.1:{server.port}", server.app[RT_NODE]))
+    return out
+
+
+@pytest.fixture
+async def clients() -> AsyncIterator[list[ChannelClient]]:
+    made: list[ChannelClient] = []
+    yield made
+    for client in made:
+        await client.close()
+
+
+async def connect(clients: list[ChannelClient], url: str, token: str) -> ChannelClient:
+    client = await ChannelClient(url, token).connect()
+    clients.append(client)
+    return client
+
+
+async def test_chat_across_nodes_is_one_ordered_sequence(
+    nodes: list[tuple[str, RtNode]], community: CommunityWorld, clients: list[ChannelClient]
+) -> None:
+    (url_a, _), (url_b, _) = nodes
+    alice, bob, carol = community.residents
+    ca = await connect(clients, url_a, alice.access_token)
+    cb = await connect(clients, url_b, bob.access_token)
+    cc = await connect(clients, url_b, carol.access_token)
+    for client in (ca, cb, cc):
+        joined = await client.join(community.id)
+        assert joined["ok"], joined
+        assert joined["role"] == "member"
+    acks = await asyncio.gather(
+        *(c.send(community.id, f"{i}号消息") for i in range(5) for c in (ca, cb, cc))
+    )
+    assert all(a["ok"] for a in acks), acks
+    sent = sorted(a["seq"] for a in acks)
+    assert len(set(sent)) == 15
+    for client in (ca, cb, cc):
+        await client.wait_until(lambda c=client: len(c.seqs("chat.message")) == 15)  # type: ignore[misc]
+    orders = [c.seqs("chat.message") for c in (ca, cb, cc)]
+    assert orders[0] == orders[1] == orders[2] == sent
+    # Every event is delivered once: the full stream of seqs has no repeats or gaps.
+    all_seqs = ca.seqs()
+    assert all_seqs == sorted(all_seqs)
+    assert len(all_seqs) == len(set(all_seqs))
+
+
+async def test_resend_is_idempotent(
+    nodes: list[tuple[str, RtNode]],
+    community: CommunityWorld,
+    clients: list[ChannelClient],
+    core: Core,
+) -> None:
+    (url_a, node_a), (url_b, _) = nodes
+    alice = community.residents[0]
+    first = await connect(clients, url_a, alice.access_token)
+    await first.join(community.id)
+    one = await first.send(community.id, "你好", client_msg_id="abc-1")
+    # The same message resent from another device, through the other node.
+    second = await connect(clients, url_b, alice.access_token)
+    await second.join(community.id)
+    two = await second.send(community.id, "你好", client_msg_id="abc-1")
+    assert one["ok"]
+    assert two["ok"]
+    assert two["seq"] == one["seq"]
+    assert (one["duplicate"], two["duplicate"]) == (False, True)
+    await node_a.host.tick_all()  # flush the archive now rather than at the next heartbeat
+    await nodes[1][1].host.tick_all()
+    stored = await core.pool.fetchval(
+        "SELECT count(*) FROM channel_events WHERE client_msg_id = 'abc-1'"
+    )
+    assert stored == 1
+
+
+async def test_reconnect_recovers_missed_events_in_order(
+    nodes: list[tuple[str, RtNode]], community: CommunityWorld, clients: list[ChannelClient]
+) -> None:
+    (url_a, _), (url_b, _) = nodes
+    alice, bob, _ = community.residents
+    ca = await connect(clients, url_a, alice.access_token)
+    joined = await ca.join(community.id)
+    epoch = joined["epoch"]
+    cb = await connect(clients, url_b, bob.access_token)
+    await cb.join(community.id)
+    await ca.send(community.id, "before")
+    await ca.wait_until(lambda: bool(ca.seqs("chat.message")))
+    last_seen = ca.seqs()[-1]
+    await ca.close()
+    missed = [(await cb.send(community.id, f"missed {i}"))["seq"] for i in range(3)]
+    back = await connect(clients, url_b, alice.access_token)
+    recovered = await back.join(community.id, since={"seq": last_seen, "epoch": epoch})
+    assert recovered["recovered"] is True
+    chat = [e for e in recovered["events"] if e["type"] == "chat.message"]
+    assert [e["seq"] for e in chat] == missed
+    assert [e["data"]["text"] for e in chat] == ["missed 0", "missed 1", "missed 2"]
+    seqs = [e["seq"] for e in recovered["events"]]
+    assert seqs == list(range(last_seen + 1, recovered["seq"] + 1))
+    # A stale epoch (history was lost) cannot be continued: a fresh snapshot instead.
+    other = await connect(clients, url_a, alice.access_token)
+    fresh = await other.join(community.id, since={"seq": last_seen, "epoch": "lost-history"})
+    assert fresh["recovered"] is False
+    assert [m["text"] for m in fresh["snapshot"]["chat"]["recent"]][-3:] == [
+        "missed 0",
+        "missed 1",
+        "missed 2",
+    ]
+
+
+async def test_presence_with_several_devices(
+    nodes: list[tuple[str, RtNode]], community: CommunityWorld, clients: list[ChannelClient]
+) -> None:
+    (url_a, _), (url_b, _) = nodes
+    alice, bob, _ = community.residents
+    watcher = await connect(clients, url_a, bob.access_token)
+    await watcher.join(community.id)
+    phone = await connect(clients, url_a, alice.access_token)
+    tablet = await connect(clients, url_b, alice.access_token)
+    await phone.join(community.id)
+    snap = await tablet.join(community.id)
+    online = {m["user_id"] for m in snap["snapshot"]["presence"]["online"]}
+    assert online == {str(alice.id), str(bob.id)}
+
+    def presence(type_: str) -> list[str]:
+        """Alice's presence events of this type as the watcher saw them."""
+        return [
+            e["data"]["user_id"]
+            for e in watcher.events
+            if e["type"] == type_ and e["data"]["user_id"] == str(alice.id)
+        ]
+
+    # Two devices, one join: presence is per user.
+    await watcher.wait_until(lambda: presence("presence.joined") == [str(alice.id)])
+    await phone.close()
+    left_one = await tablet.call("whoami")  # a round trip after the leave was processed
+    assert left_one["ok"]
+    assert presence("presence.left") == []
+    await tablet.close()
+    await watcher.wait_until(lambda: presence("presence.left") == [str(alice.id)])
+
+
+async def test_outsiders_and_bad_payloads_are_refused(
+    nodes: list[tuple[str, RtNode]], community: CommunityWorld, clients: list[ChannelClient]
+) -> None:
+    url_a, _ = nodes[0]
+    outsider = await connect(clients, url_a, community.outsider.access_token)
+    refused = await outsider.join(community.id)
+    assert refused == {
+        "ok": False,
+        "error": {"code": "not_a_member", "message": refused["error"]["message"], "details": None},
+    }
+    not_joined = await outsider.send(community.id, "hi")
+    assert not_joined["error"]["code"] == "not_joined"
+    for bad in ({"community_id": "nope"}, {"community_id": community.id, "extra": 1}, ["x"], None):
+        reply = await outsider.call("channel:join", bad)
+        assert reply["ok"] is False
+        assert reply["error"]["code"] == "invalid_input"
+    member = await connect(clients, url_a, community.residents[0].access_token)
+    await member.join(community.id)
+    too_long = await member.send(community.id, "字" * 2001)
+    assert too_long["error"]["code"] == "invalid_input"
+
+
+async def test_flooding_client_is_cut_off_others_keep_working(
+    nodes: list[tuple[str, RtNode]], community: CommunityWorld, clients: list[ChannelClient]
+) -> None:
+    url_a, _ = nodes[0]
+    alice, bob, _ = community.residents
+    flooder = await connect(clients, url_a, alice.access_token)
+    calm = await connect(clients, url_a, bob.access_token)
+    await flooder.join(community.id)
+    await calm.join(community.id)
+    replies = await asyncio.gather(
+        *(flooder.call("whoami") for _ in range(80)), return_exceptions=True
+    )
+    limited = [r for r in replies if isinstance(r, dict) and not r["ok"]]
+    assert limited
+    assert all(r["error"]["code"] == "rate_limited" for r in limited)
+    await flooder.disconnected.wait()
+    ok = await calm.send(community.id, "still here")
+    assert ok["ok"]
+
+
+async def test_oversized_message_closes_the_socket(
+    nodes: list[tuple[str, RtNode]],
+    community: CommunityWorld,
+    clients: list[ChannelClient],
+    settings: Settings,
+) -> None:
+    url_a, _ = nodes[0]
+    alice, bob, _ = community.residents
+    big = await connect(clients, url_a, alice.access_token)
+    calm = await connect(clients, url_a, bob.access_token)
+    await calm.join(community.id)
+    await big.sio.emit(
+        "chat:send",
+        {
+            "community_id": community.id,
+            "client_msg_id": "x",
+            "text": "x" * settings.max_message_bytes,
+        },
+    )
+    await big.disconnected.wait()
+    assert (await calm.send(community.id, "fine"))["ok"]
+
+
+async def test_moderation(
+    nodes: list[tuple[str, RtNode]],
+    community: CommunityWorld,
+    clients: list[ChannelClient],
+    core: Core,
+) -> None:
+    url_a, node_a = nodes[0]
+    alice, bob, _ = community.residents
+    staff = await connect(clients, url_a, community.staff.access_token)
+    ca = await connect(clients, url_a, alice.access_token)
+    cb = await connect(clients, url_a, bob.access_token)
+    for client in (staff, ca, cb):
+        assert (await client.join(community.id))["ok"]
+    bad = await ca.send(community.id, "广告：加微信")
+    # A resident may not delete or mute.
+    denied = await cb.call("chat:delete", {"community_id": community.id, "seq": bad["seq"]})
+    assert denied["error"]["code"] == "forbidden"
+    reported = await cb.call(
+        "chat:report", {"community_id": community.id, "seq": bad["seq"], "reason": "广告"}
+    )
+    assert reported["ok"]
+    deleted = await staff.call(
+        "chat:delete", {"community_id": community.id, "seq": bad["seq"], "reason": "广告"}
+    )
+    assert deleted["ok"]
+    await cb.wait_until(lambda: "chat.deleted" in [e["type"] for e in cb.events])
+    history = await cb.call("chat:history", {"community_id": community.id})
+    assert bad["seq"] not in [m["seq"] for m in history["messages"]]
+    muted = await staff.call(
+        "chat:mute",
+        {"community_id": community.id, "user_id": str(alice.id), "minutes": 10, "reason": "广告"},
+    )
+    assert muted["ok"]
+    refused = await ca.send(community.id, "再发一次")
+    assert refused["error"]["code"] == "muted"
+    assert refused["error"]["details"]["until"] == muted["until"]
+    unmuted = await staff.call(
+        "chat:unmute", {"community_id": community.id, "user_id": str(alice.id)}
+    )
+    assert unmuted["ok"]
+    assert (await ca.send(community.id, "我改正"))["ok"]
+    await node_a.host.tick_all()
+    row = await core.pool.fetchrow(
+        "SELECT deleted_at, deleted_by FROM channel_events WHERE seq = $1", bad["seq"]
+    )
+    assert row["deleted_by"] == community.staff.id
+    assert (
+        await core.pool.fetchval("SELECT count(*) FROM message_reports WHERE status = 'open'") == 1
+    )
+
+
+async def test_history_pages_from_stream_into_archive(
+    settings: Settings,
+    core: Core,
+    aiohttp_server: Any,
+    community: CommunityWorld,
+    clients: list[ChannelClient],
+) -> None:
+    # A short stream: most history must come from the PostgreSQL archive.
+    small = replace(
+        settings, channel_stream_max=100, client_msgs_per_s=10_000, client_msg_burst=10_000
+    )
+    server: TestServer = await aiohttp_server(create_rt_app(small, core=core))
+    node: RtNode = server.app[RT_NODE]
+    client = await connect(
+        clients, f"http://127.0.0.1:{server.port}", community.residents[0].access_token
+    )
+    await client.join(community.id)
+    sent = []
+    for i in range(300):
+        sent.append((await client.send(community.id, f"第{i}条"))["seq"])
+        if i % 100 == 99:
+            await node.host.tick_all()
+    await node.host.tick_all()
+    seen: list[int] = []
+    before = None
+    while True:
+        page = await client.call(
+            "chat:history",
+            {
+                "community_id": community.id,
+                "limit": 70,
+                **({"before_seq": before} if before else {}),
+            },
+        )
+        assert page["ok"], page
+        seen += [m["seq"] for m in page["messages"]]
+        before = page["next_before_seq"]
+        if before is None:
+            break
+    assert seen == sorted(sent, reverse=True)
