@@ -47,6 +47,8 @@ class ChannelClient:
 
     async def connect(self, namespaces: list[str] | None = None) -> ChannelClient:
         headers = {"Origin": self.origin} if self.origin else {}
+        for namespace in namespaces or []:
+            self.sio.on("connect_error", handler=self._on_refused, namespace=namespace)
         try:
             await self.sio.connect(
                 self.url,

@@ -443,20 +443,23 @@ class ActorHost:
                 )
             renewed = await pipe.execute()
         now = self._clock.monotonic()
+        stopping: list[Any] = []
         for running, ok in zip(running_now, renewed, strict=True):
             if running.stopping:
                 continue
             if int(ok) != 1:
                 log.warning("actors.lease_lost", key=running.ctx.key, epoch=running.ctx.epoch)
                 running.ctx.lost = True
-                self._spawn(self._deactivate(running.ctx.key, passivate=False))
+                stopping.append(self._deactivate(running.ctx.key, passivate=False))
                 continue
             if running.actor.idle() and now - running.last_used > self._settings.actor_idle_s:
-                self._spawn(self._deactivate(running.ctx.key, passivate=True))
+                stopping.append(self._deactivate(running.ctx.key, passivate=True))
                 continue
             if not running.tick_pending:
                 running.tick_pending = True
                 running.mailbox.put_nowait((_TICK, None))
+        if stopping:
+            await asyncio.gather(*stopping, return_exceptions=True)
 
     async def tick_all(self) -> None:
         """Renew leases and run every local actor's tick now, and wait for the ticks.
