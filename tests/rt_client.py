@@ -102,3 +102,68 @@ class ChannelClient:
             await self.sio.disconnect()
         if self.sio.eio.http is not None and not self.sio.eio.http.closed:
             await self.sio.eio.http.close()
+
+
+class RawMember:
+    """A bare WebSocket socket.io member with a tiny receive buffer that can stop reading.
+
+    Used to play a client that does not read its socket: the server must cut it off rather
+    than buffer for it without end.
+    """
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    @classmethod
+    async def join(cls, port: int, token: str, community_id: str) -> RawMember:
+        import base64
+        import os
+        import socket
+
+        import orjson
+
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+        reader, writer = await asyncio.open_connection(sock=sock)
+        key = base64.b64encode(os.urandom(16)).decode()
+        writer.write(
+            (
+                f"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                "Sec-WebSocket-Version: 13\r\n\r\n"
+            ).encode()
+        )
+        status = await reader.readuntil(b"\r\n\r\n")
+        assert status.startswith(b"HTTP/1.1 101"), status
+        member = cls(reader, writer)
+        assert (await member.read_frame()).startswith(b"0")  # engine.io open
+        member.send(b"40" + orjson.dumps({"token": token}))
+        assert (await member.read_frame()).startswith(b"40")
+        member.send(b'421["channel:join",' + orjson.dumps({"community_id": community_id}) + b"]")
+        while not (await member.read_frame()).startswith(b"431"):
+            pass
+        return member
+
+    def send(self, payload: bytes) -> None:
+        # Client frames are masked (RFC 6455); a zero key leaves the payload as it is.
+        length = len(payload)
+        if length < 126:
+            header = bytes([0x81, 0x80 | length])
+        else:
+            header = bytes([0x81, 0x80 | 126]) + length.to_bytes(2, "big")
+        self.writer.write(header + b"\x00\x00\x00\x00" + payload)
+
+    async def read_frame(self) -> bytes:
+        head = await self.reader.readexactly(2)
+        length = head[1] & 0x7F
+        if length == 126:
+            length = int.from_bytes(await self.reader.readexactly(2), "big")
+        elif length == 127:
+            length = int.from_bytes(await self.reader.readexactly(8), "big")
+        return await self.reader.readexactly(length)
+
+    def close(self) -> None:
+        self.writer.close()

@@ -320,3 +320,41 @@ async def test_history_pages_from_stream_into_archive(
         if before is None:
             break
     assert seen == sorted(sent, reverse=True)
+
+
+async def test_a_client_that_does_not_read_is_cut_off(
+    settings: Settings,
+    core: Core,
+    aiohttp_server: Any,
+    community: CommunityWorld,
+    clients: list[ChannelClient],
+) -> None:
+    from .rt_client import RawMember
+
+    tight = replace(
+        settings,
+        client_send_buffer_bytes=64 * 1024,
+        client_msgs_per_s=100_000,
+        client_msg_burst=100_000,
+    )
+    server: TestServer = await aiohttp_server(create_rt_app(tight, core=core))
+    node: RtNode = server.app[RT_NODE]
+    alice, bob, _ = community.residents
+    stalled = await RawMember.join(server.port, bob.access_token, community.id)
+    sender = await connect(clients, f"http://127.0.0.1:{server.port}", alice.access_token)
+    await sender.join(community.id)
+    try:
+        text = "字" * 2_000  # about 6 KB a frame
+        for i in range(3_000):
+            ack = await sender.send(community.id, text)
+            assert ack["ok"], ack
+            if len(node.fanout.members[community.id]) == 1:
+                break
+        else:
+            raise AssertionError("the stalled member was never cut off")
+        # Everything kept working for the member that reads.
+        await sender.wait_until(lambda: len(sender.seqs("chat.message")) == i + 1)
+        # Kernel buffers hold a few MB; the server gave up soon after them, not at 3,000 messages.
+        assert i < 2_000
+    finally:
+        stalled.close()

@@ -142,16 +142,18 @@ class LocalFanout:
         limit = self._settings.client_send_buffer_bytes
         written = 0
         fallback: list[str] = []
+        slow: list[str] = []
         for sid, eio_sid in members.items():
             transport = self._registry.transport(eio_sid)
             if transport is None:
                 fallback.append(sid)
-                continue
-            if transport.get_write_buffer_size() > limit:
-                self._kick_slow(sid)
-                continue
-            transport.write(frame)
-            written += 1
+            elif transport.get_write_buffer_size() > limit:
+                slow.append(sid)
+            else:
+                transport.write(frame)
+                written += 1
+        for sid in slow:
+            self._kick_slow(sid)
         if fallback:
             # Long-polling sockets (or ones mid-upgrade) go through python-socketio's queue.
             event = orjson.loads(payload)
@@ -175,6 +177,5 @@ class LocalFanout:
 
 
 def _peek_seq(payload: bytes) -> int:
-    # The actor encodes {"community_id": ..., "seq": N, ...}; decoding the whole event just to
-    # read N is the cost we are avoiding on the hot path, but correctness first: decode.
+    # One decode per event (not per recipient) to read its sequence number.
     return ChannelEvent.decode(payload).seq
