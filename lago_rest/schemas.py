@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any, Generic, TypeVar
+from uuid import UUID
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
@@ -53,6 +56,39 @@ class Page(Schema, Generic[T]):
 
 def encode_cursor(*values: Any) -> str:
     return base64.urlsafe_b64encode(orjson.dumps(list(values))).decode().rstrip("=")
+
+
+P = TypeVar("P", bound="Page[Any]")
+
+
+def keyset_after(cursor: str | None, *parsers: Callable[[str], Any]) -> tuple[Any, ...] | None:
+    """Decode a keyset cursor, converting each part with its parser (``datetime.fromisoformat``,
+    ``UUID``, ``str``); a cursor that does not decode is ``invalid_cursor``, never a 500."""
+    if not cursor:
+        return None
+    values = decode_cursor(cursor, len(parsers))
+    try:
+        return tuple(parse(str(value)) for parse, value in zip(parsers, values, strict=True))
+    except ValueError:
+        raise InvalidInput("malformed cursor", code="invalid_cursor") from None
+
+
+def page_of(
+    page_type: type[P], items: list[Any], limit: int, key: Callable[[Any], Sequence[Any]]
+) -> P:
+    """A page from ``limit + 1`` fetched items: the extra one only says there is a next page."""
+    shown = items[:limit]
+    more = len(items) > limit
+    cursor = encode_cursor(*(_jsonable(v) for v in key(shown[-1]))) if more else None
+    return page_type(items=shown, next_cursor=cursor)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, UUID):
+        return str(value)
+    return value
 
 
 def decode_cursor(cursor: str, arity: int) -> list[Any]:

@@ -8,6 +8,7 @@ tests never see each other's data and parallel runs never see each other at all.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import uuid
@@ -27,6 +28,8 @@ from lago_core.migrations import apply_migrations
 from lago_core.security.roles import PlatformRole
 from lago_core.settings import Settings
 from lago_rest.app import create_app
+
+from .rt_client import ChannelClient
 
 ADMIN_DSN = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -205,3 +208,13 @@ async def community(core: Core, make_account: Callable[..., Awaitable[Account]])
         residents.append(resident)
     outsider = await make_account("路人")
     return CommunityWorld(str(row["id"]), admin, staff, residents, outsider)
+
+
+@pytest.fixture
+async def clients() -> AsyncIterator[list[ChannelClient]]:
+    """Socket.io clients a test opens; all closed afterwards."""
+    made: list[ChannelClient] = []
+    yield made
+    for client in made:
+        with contextlib.suppress(Exception):
+            await client.close()

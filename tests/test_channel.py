@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
 
@@ -27,14 +26,6 @@ async def nodes(settings: Settings, core: Core, aiohttp_server: Any) -> list[tup
         server: TestServer = await aiohttp_server(create_rt_app(node_settings, core=core))
         out.append((f"http://127.0.0.1:{server.port}", server.app[RT_NODE]))
     return out
-
-
-@pytest.fixture
-async def clients() -> AsyncIterator[list[ChannelClient]]:
-    made: list[ChannelClient] = []
-    yield made
-    for client in made:
-        await client.close()
 
 
 async def connect(clients: list[ChannelClient], url: str, token: str) -> ChannelClient:

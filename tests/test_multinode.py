@@ -7,7 +7,6 @@ this test's PostgreSQL database and Redis prefix.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 import socket
@@ -100,15 +99,6 @@ async def start_node(
                 node.kill()
                 await node.process.wait()
         node.log.close()
-
-
-@pytest.fixture
-async def clients() -> AsyncIterator[list[ChannelClient]]:
-    made: list[ChannelClient] = []
-    yield made
-    for client in made:
-        with contextlib.suppress(Exception):
-            await client.close()
 
 
 async def connect(clients: list[ChannelClient], url: str, token: str) -> ChannelClient:

@@ -39,15 +39,6 @@ async def pusher(settings: Settings) -> AsyncIterator[Pusher]:
     await push.close()
 
 
-@pytest.fixture
-async def clients() -> AsyncIterator[list[ChannelClient]]:
-    made: list[ChannelClient] = []
-    yield made
-    for client in made:
-        with contextlib.suppress(Exception):
-            await client.close()
-
-
 async def push_until_received(client: ChannelClient, push: Any, count: int = 1) -> None:
     """Pub/sub delivers only to subscribers: push again until the node's listener is up."""
     for _ in range(20):

@@ -12,7 +12,7 @@ from pydantic import Field
 from lago_core.security.roles import MemberStatus, Principal
 from lago_rest.api import Api
 from lago_rest.context import Services
-from lago_rest.schemas import Page, PageQuery, Schema, decode_cursor, encode_cursor
+from lago_rest.schemas import Page, PageQuery, Schema, keyset_after, page_of
 
 api = Api()
 S = TypeVar("S", bound=Schema)
@@ -171,17 +171,10 @@ async def list_communities(
     query: CommunityQuery, user: Principal, svc: Services
 ) -> Page[Community]:
     """Find communities by GeoHash prefix and name or address text."""
-    after = None
-    if query.cursor:
-        name, ident = decode_cursor(query.cursor, 2)
-        after = (str(name), UUID(str(ident)))
+    after = keyset_after(query.cursor, str, UUID)
     rows = await svc.communities.search(query.near, query.q, after, query.limit + 1)
-    items = [_row(Community, r) for r in rows[: query.limit]]
-    more = len(rows) > query.limit
-    return Page[Community](
-        items=items,
-        next_cursor=encode_cursor(items[-1].name, str(items[-1].id)) if more else None,
-    )
+    items = [_row(Community, r) for r in rows]
+    return page_of(Page[Community], items, query.limit, lambda c: (c.name, c.id))
 
 
 @api.get("/communities/{community_id}", tags=TAGS)
@@ -230,19 +223,10 @@ async def list_members(
     community_id: UUID, query: MemberQuery, user: Principal, svc: Services
 ) -> Page[Member]:
     """Members with their roles. Staff and admins see requests of any status."""
-    after = None
-    if query.cursor:
-        since, ident = decode_cursor(query.cursor, 2)
-        after = (datetime.fromisoformat(str(since)), UUID(str(ident)))
+    after = keyset_after(query.cursor, datetime.fromisoformat, UUID)
     rows = await svc.communities.members(user, community_id, query.status, after, query.limit + 1)
-    items = [_row(Member, r) for r in rows[: query.limit]]
-    more = len(rows) > query.limit
-    return Page[Member](
-        items=items,
-        next_cursor=encode_cursor(items[-1].since.isoformat(), str(items[-1].user_id))
-        if more
-        else None,
-    )
+    items = [_row(Member, r) for r in rows]
+    return page_of(Page[Member], items, query.limit, lambda m: (m.since, m.user_id))
 
 
 @api.get("/me/communities", tags=TAGS)

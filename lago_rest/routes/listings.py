@@ -21,7 +21,7 @@ from lago_core.listings import (
 from lago_core.security.roles import Principal
 from lago_rest.api import Api
 from lago_rest.context import Services
-from lago_rest.schemas import Page, PageQuery, Schema, decode_cursor, encode_cursor
+from lago_rest.schemas import Page, PageQuery, Schema, keyset_after, page_of
 
 api = Api()
 TAGS = ("listings",)
@@ -114,24 +114,12 @@ def _listing(svc: Services, row: Any) -> Listing:
 
 
 def _after(cursor: str | None) -> tuple[datetime, UUID] | None:
-    if not cursor:
-        return None
-    created, ident = decode_cursor(cursor, 2)
-    try:
-        return datetime.fromisoformat(str(created)), UUID(str(ident))
-    except ValueError:
-        raise InvalidInput("malformed cursor", code="invalid_cursor") from None
+    return keyset_after(cursor, datetime.fromisoformat, UUID)
 
 
 def _page(svc: Services, rows: list[Any], limit: int) -> Page[Listing]:
-    items = [_listing(svc, r) for r in rows[:limit]]
-    more = len(rows) > limit
-    return Page[Listing](
-        items=items,
-        next_cursor=encode_cursor(items[-1].created_at.isoformat(), str(items[-1].id))
-        if more
-        else None,
-    )
+    items = [_listing(svc, r) for r in rows]
+    return page_of(Page[Listing], items, limit, lambda item: (item.created_at, item.id))
 
 
 @api.post("/listings", status=201, tags=TAGS)

@@ -10,7 +10,7 @@ from lago_core.moderation import ReportStatus
 from lago_core.security.roles import Principal
 from lago_rest.api import Api
 from lago_rest.context import Services
-from lago_rest.schemas import Page, PageQuery, Schema, decode_cursor, encode_cursor
+from lago_rest.schemas import Page, PageQuery, Schema, keyset_after, page_of
 
 api = Api()
 TAGS = ("moderation",)
@@ -42,15 +42,10 @@ class ReportDecision(Schema):
 @api.get("/moderation/reports", tags=TAGS)
 async def list_reports(query: ReportQuery, user: Principal, svc: Services) -> Page[Report]:
     """Reported messages, oldest first, with the message text. Customer service and admins."""
-    after = None
-    if query.cursor:
-        created, ident = decode_cursor(query.cursor, 2)
-        after = (datetime.fromisoformat(str(created)), UUID(str(ident)))
+    after = keyset_after(query.cursor, datetime.fromisoformat, UUID)
     rows = await svc.moderation.queue(user, query.status, after, query.limit + 1)
-    items = [Report.model_validate(dict(r)) for r in rows[: query.limit]]
-    more = len(rows) > query.limit
-    cursor = encode_cursor(items[-1].created_at.isoformat(), str(items[-1].id)) if more else None
-    return Page[Report](items=items, next_cursor=cursor)
+    items = [Report.model_validate(dict(r)) for r in rows]
+    return page_of(Page[Report], items, query.limit, lambda r: (r.created_at, r.id))
 
 
 @api.post("/moderation/reports/{report_id}/close", status=204, tags=TAGS)

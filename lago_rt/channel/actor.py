@@ -22,7 +22,7 @@ from lago_rt.channel.archive import ChannelArchive
 from lago_rt.channel.events import ChannelEvent, read_after, stream_window
 from lago_rt.runtime.actor import ActorContext, Command
 
-__all__ = ["ChannelActor", "ChannelFeature", "CommandHandler"]
+__all__ = ["ChannelActor", "ChannelFeature", "CommandHandler", "FeatureBase"]
 
 log = get_logger(__name__)
 
@@ -56,6 +56,47 @@ class ChannelFeature(Protocol):
     async def on_activate(self) -> None: ...
 
     async def on_tick(self) -> None: ...
+
+
+class FeatureBase:
+    """Defaults for a :class:`ChannelFeature`: keeps the channel, does nothing else."""
+
+    name = "feature"
+
+    def __init__(self) -> None:
+        self._channel: ChannelActor | None = None
+
+    @property
+    def channel(self) -> ChannelActor:
+        assert self._channel is not None, "feature used before bind()"
+        return self._channel
+
+    def bind(self, channel: ChannelActor) -> None:
+        self._channel = channel
+
+    def commands(self) -> dict[str, CommandHandler]:
+        return {}
+
+    def apply(self, event: ChannelEvent) -> None:
+        return None
+
+    def snapshot(self) -> dict[str, Any]:
+        return {}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        return None
+
+    def public_state(self, caller: dict[str, Any]) -> dict[str, Any]:
+        return {}
+
+    def busy(self) -> bool:
+        return False
+
+    async def on_activate(self) -> None:
+        return None
+
+    async def on_tick(self) -> None:
+        return None
 
 
 class ChannelActor:

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from lago_core.errors import Forbidden, InvalidInput, NotFound
-from lago_rt.channel.actor import ChannelActor, CommandHandler
+from lago_rt.channel.actor import CommandHandler, FeatureBase
 from lago_rt.channel.events import ChannelEvent
 from lago_rt.runtime.actor import Command
 
@@ -21,23 +21,15 @@ REMEMBERED_IDS = 10_000
 MAX_MUTE = timedelta(days=30)
 
 
-class Chat:
+class Chat(FeatureBase):
     name = "chat"
 
     def __init__(self) -> None:
-        self._channel: ChannelActor | None = None
+        super().__init__()
         self.recent: deque[dict[str, Any]] = deque(maxlen=RECENT)
         self.client_ids: OrderedDict[str, int] = OrderedDict()
         self.deleted: set[int] = set()
         self.mutes: dict[str, str] = {}
-
-    @property
-    def channel(self) -> ChannelActor:
-        assert self._channel is not None
-        return self._channel
-
-    def bind(self, channel: ChannelActor) -> None:
-        self._channel = channel
 
     def commands(self) -> dict[str, CommandHandler]:
         return {
@@ -83,15 +75,6 @@ class Chat:
             "recent": [m for m in self.recent if m["seq"] not in self.deleted],
             "muted_until": self._muted_until(user_id),
         }
-
-    def busy(self) -> bool:
-        return False
-
-    async def on_activate(self) -> None:
-        return None
-
-    async def on_tick(self) -> None:
-        return None
 
     def _muted_until(self, user_id: str) -> str | None:
         until = self.mutes.get(user_id)

@@ -13,29 +13,20 @@ from typing import Any
 import orjson
 
 from lago_core.errors import InvalidInput
-from lago_rt.channel.actor import ChannelActor, CommandHandler
-from lago_rt.channel.events import ChannelEvent
+from lago_rt.channel.actor import CommandHandler, FeatureBase
 from lago_rt.runtime.actor import Command
 from lago_rt.runtime.keys import NodeKeys
 
 __all__ = ["Presence"]
 
 
-class Presence:
+class Presence(FeatureBase):
     name = "presence"
 
     def __init__(self) -> None:
-        self._channel: ChannelActor | None = None
+        super().__init__()
         # sid -> {"user_id", "name", "node"}
         self.sessions: dict[str, dict[str, str]] = {}
-
-    @property
-    def channel(self) -> ChannelActor:
-        assert self._channel is not None
-        return self._channel
-
-    def bind(self, channel: ChannelActor) -> None:
-        self._channel = channel
 
     def commands(self) -> dict[str, CommandHandler]:
         return {"presence.join": self._join, "presence.leave": self._leave}
@@ -46,15 +37,8 @@ class Presence:
         """Online user ids with their display names."""
         return {s["user_id"]: s["name"] for s in self.sessions.values()}
 
-    def apply(self, event: ChannelEvent) -> None:
-        # Sessions are kept in their own Redis hash, not rebuilt from events.
-        return None
-
-    def snapshot(self) -> dict[str, Any]:
-        return {}
-
-    def restore(self, state: dict[str, Any]) -> None:
-        return None
+    # Sessions live in their own Redis hash (not rebuilt from events), so apply/snapshot/restore
+    # keep FeatureBase's no-ops.
 
     def public_state(self, caller: dict[str, Any]) -> dict[str, Any]:
         online = [{"user_id": uid, "name": name} for uid, name in sorted(self.users().items())]

@@ -281,44 +281,24 @@ class ChannelGateway:
         more = len(messages) == body.limit
         return _ok(messages=messages, next_before_seq=messages[-1]["seq"] if more else None)
 
+    async def _moderate(
+        self, principal: Principal, community_id: str, name: str, payload: dict[str, Any]
+    ) -> Ack:
+        role = await self._access.require_moderator(principal, community_id)
+        caller = await self._caller(principal, role.value)
+        return _ok(**await self._host.call(community_id, Command(name, payload, caller)))
+
     async def delete(self, sid: str, principal: Principal, body: DeleteIn) -> Ack:
-        cid = str(body.community_id)
-        role = await self._access.require_moderator(principal, cid)
-        result = await self._host.call(
-            cid,
-            Command(
-                "chat.delete",
-                {"seq": body.seq, "reason": body.reason},
-                await self._caller(principal, role.value),
-            ),
-        )
-        return _ok(**result)
+        payload = {"seq": body.seq, "reason": body.reason}
+        return await self._moderate(principal, str(body.community_id), "chat.delete", payload)
 
     async def mute(self, sid: str, principal: Principal, body: MuteIn) -> Ack:
-        cid = str(body.community_id)
-        role = await self._access.require_moderator(principal, cid)
-        result = await self._host.call(
-            cid,
-            Command(
-                "chat.mute",
-                {"user_id": str(body.user_id), "minutes": body.minutes, "reason": body.reason},
-                await self._caller(principal, role.value),
-            ),
-        )
-        return _ok(**result)
+        payload = {"user_id": str(body.user_id), "minutes": body.minutes, "reason": body.reason}
+        return await self._moderate(principal, str(body.community_id), "chat.mute", payload)
 
     async def unmute(self, sid: str, principal: Principal, body: UnmuteIn) -> Ack:
-        cid = str(body.community_id)
-        role = await self._access.require_moderator(principal, cid)
-        result = await self._host.call(
-            cid,
-            Command(
-                "chat.unmute",
-                {"user_id": str(body.user_id)},
-                await self._caller(principal, role.value),
-            ),
-        )
-        return _ok(**result)
+        payload = {"user_id": str(body.user_id)}
+        return await self._moderate(principal, str(body.community_id), "chat.unmute", payload)
 
     async def report(self, sid: str, principal: Principal, body: ReportIn) -> Ack:
         cid = str(body.community_id)
