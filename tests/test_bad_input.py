@@ -96,6 +96,16 @@ async def test_bad_path_and_query(client: Client, make_account: Any) -> None:
     resp = await client.get("/api/v1/communities?cursor=%%%", headers=user.headers)
     assert resp.status == 422
     assert_envelope(await resp.json(), "invalid_cursor")
+    # A cursor that decodes but holds the wrong kinds of values is refused the same way.
+    from lago_rest.schemas import encode_cursor
+
+    for url in (
+        f"/api/v1/communities?cursor={encode_cursor('x', 'not-a-uuid')}",
+        f"/api/v1/me/listings?cursor={encode_cursor('yesterday', 'x')}",
+    ):
+        resp = await client.get(url, headers=user.headers)
+        assert resp.status == 422, url
+        assert_envelope(await resp.json(), "invalid_cursor")
 
 
 async def test_unauthenticated_and_unknown_routes(client: Client) -> None:
