@@ -18,7 +18,7 @@ from lago_core.db import create_pool
 from lago_core.identity import IdentityService, IdentityStore
 from lago_core.listings import ListingService, ListingStore
 from lago_core.merchants import MerchantService, MerchantStore
-from lago_core.moderation import ModerationService
+from lago_core.moderation import ModerationService, ReportStore
 from lago_core.ratelimit import RateLimiter
 from lago_core.redis import create_redis
 from lago_core.security.tokens import TokenCodec
@@ -87,5 +87,5 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         merchants=merchants,
         listings=listings,
         storage=storage,
-        moderation=ModerationService(pool, clock),
+        moderation=ModerationService(ReportStore(pool), clock),
     )
