@@ -19,13 +19,14 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 export PIP_NO_INPUT := 1
 
-.PHONY: help venv services run test lint clean-local ci-tools
+.PHONY: help venv services run test lint bench clean-local ci-tools
 
 help:
 	@echo "make run          build .venv, find/start PostgreSQL + Redis, lago migrate, lago dev"
 	@echo "make test         build .venv, find/start services, ruff check, mypy, pytest"
 	@echo "                  (extra pytest arguments: make test PYTEST_ARGS='-k auth -x')"
 	@echo "make lint         ruff check + mypy only"
+	@echo "make bench        lago bench fanout: channel fan-out, Lago vs python-socketio (≈2 min)"
 	@echo "make services     find/start PostgreSQL + Redis and say which are used"
 	@echo "make venv         create .venv and install '.[dev,local]' (only when pyproject.toml changed)"
 	@echo "make clean-local  stop the embedded services and delete .lago-local/"
@@ -72,6 +73,10 @@ lint: venv
 	echo "== ruff check ."; $(BIN)/ruff check . || failed="$$failed ruff"; \
 	echo "== mypy"; $(BIN)/mypy || failed="$$failed mypy"; \
 	if [ -n "$$failed" ]; then echo "make lint: FAILED:$$failed" >&2; exit 1; fi
+
+# Starts its own servers on 127.0.0.1 and its own database; see docs/benchmarks.md.
+bench: venv
+	$(WITH_SERVICES) lago bench fanout
 
 # Stops only what scripts/devservices.py started (never the machine's PostgreSQL or Redis).
 clean-local:

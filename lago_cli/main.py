@@ -14,6 +14,7 @@ from typing import Any
 import uvloop
 from aiohttp import web
 
+from lago_bench.cli import add_bench_parser
 from lago_core.logging import configure_logging, get_logger
 from lago_core.migrations import MigrationError, apply_migrations
 from lago_core.settings import Settings, SettingsError
@@ -39,11 +40,17 @@ def _parser() -> argparse.ArgumentParser:
     d = sub.add_parser("dev", help="migrate, then run REST, a real-time node and a worker together")
     d.add_argument("--no-migrate", action="store_true")
     sub.add_parser("seed-demo", help="create a demo community with residents and listings")
+    add_bench_parser(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
+    if args.command == "bench":
+        # Benchmarks start their own servers with their own settings (see lago_bench).
+        from lago_bench.cli import run_bench
+
+        raise SystemExit(run_bench(args))
     try:
         settings = Settings.from_env()
         overrides: dict[str, Any] = {}

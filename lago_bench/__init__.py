@@ -1,0 +1,1 @@
+"""Benchmarks of the real-time node (``lago bench ...``); see docs/benchmarks.md."""
