@@ -348,3 +348,31 @@ async def test_a_client_that_does_not_read_is_cut_off(
         assert sent < 2_000
     finally:
         stalled.close()
+
+
+async def test_presence_is_paged(
+    nodes: list[tuple[str, RtNode]], community: CommunityWorld, clients: list[ChannelClient]
+) -> None:
+    from lago_rt.channel.presence import SNAPSHOT_ONLINE
+
+    url_a, _ = nodes[0]
+    members = [*community.residents, community.staff]
+    for account in members:
+        client = await connect(clients, url_a, account.access_token)
+        joined = await client.join(community.id)
+    presence = joined["snapshot"]["presence"]
+    assert presence["count"] == len(members)
+    assert presence["more"] is (len(members) > SNAPSHOT_ONLINE)
+    first = await client.call("channel:presence", {"community_id": community.id, "limit": 2})
+    rest = await client.call(
+        "channel:presence",
+        {
+            "community_id": community.id,
+            "limit": 10,
+            "after_user_id": first["online"][-1]["user_id"],
+        },
+    )
+    assert first["more"] is True
+    assert rest["more"] is False
+    paged = [m["user_id"] for m in first["online"] + rest["online"]]
+    assert paged == sorted(str(a.id) for a in members)

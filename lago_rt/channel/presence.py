@@ -17,7 +17,9 @@ from lago_rt.channel.actor import CommandHandler, FeatureBase
 from lago_rt.runtime.actor import Command
 from lago_rt.runtime.keys import NodeKeys
 
-__all__ = ["Presence"]
+__all__ = ["SNAPSHOT_ONLINE", "Presence"]
+
+SNAPSHOT_ONLINE = 100
 
 
 class Presence(FeatureBase):
@@ -29,7 +31,11 @@ class Presence(FeatureBase):
         self.sessions: dict[str, dict[str, str]] = {}
 
     def commands(self) -> dict[str, CommandHandler]:
-        return {"presence.join": self._join, "presence.leave": self._leave}
+        return {
+            "presence.join": self._join,
+            "presence.leave": self._leave,
+            "presence.list": self._list,
+        }
 
     # --- state ---------------------------------------------------------------------------------------
 
@@ -41,8 +47,17 @@ class Presence(FeatureBase):
     # keep FeatureBase's no-ops.
 
     def public_state(self, caller: dict[str, Any]) -> dict[str, Any]:
-        online = [{"user_id": uid, "name": name} for uid, name in sorted(self.users().items())]
-        return {"online": online, "count": len(online)}
+        # Only the first page: a join reply carrying every member would make a join storm of N
+        # members cost N² (see docs/benchmarks.md); the rest is paged with presence.list.
+        page = self.page(None, SNAPSHOT_ONLINE)
+        return {"online": page["online"], "count": len(self.users()), "more": page["more"]}
+
+    def page(self, after: str | None, limit: int) -> dict[str, Any]:
+        users = sorted(self.users().items())
+        if after is not None:
+            users = [u for u in users if u[0] > after]
+        online = [{"user_id": uid, "name": name} for uid, name in users[:limit]]
+        return {"online": online, "more": len(users) > limit}
 
     def busy(self) -> bool:
         return bool(self.sessions)
@@ -81,6 +96,11 @@ class Presence(FeatureBase):
             Command("channel.snapshot", caller=command.caller)
         )
         return snapshot
+
+    async def _list(self, command: Command) -> dict[str, Any]:
+        after = command.payload.get("after_user_id")
+        limit = int(command.payload.get("limit", SNAPSHOT_ONLINE))
+        return self.page(str(after) if after else None, limit)
 
     async def _leave(self, command: Command) -> dict[str, Any]:
         sids = [str(s) for s in command.payload.get("sids", [])]

@@ -32,6 +32,7 @@ from lago_rt.gateway.schemas import (
     JoinIn,
     LeaveIn,
     MuteIn,
+    PresenceIn,
     ReportIn,
     SendIn,
     UnmuteIn,
@@ -86,6 +87,7 @@ class ChannelGateway:
             "disconnect": self.disconnect,
             "channel:join": self._guarded(JoinIn, self.join),
             "channel:leave": self._guarded(LeaveIn, self.leave),
+            "channel:presence": self._guarded(PresenceIn, self.presence),
             "chat:send": self._guarded(SendIn, self.send),
             "chat:history": self._guarded(HistoryIn, self.history),
             "chat:delete": self._guarded(DeleteIn, self.delete),
@@ -256,6 +258,15 @@ class ChannelGateway:
         await self._sio.leave_room(sid, f"community:{cid}", namespace="/")
         await self._host.call(cid, Command("presence.leave", {"sids": [sid]}))
         return _ok(community_id=cid)
+
+    async def presence(self, sid: str, principal: Principal, body: PresenceIn) -> Ack:
+        cid = str(body.community_id)
+        await self._access.require(principal, cid)
+        after = str(body.after_user_id) if body.after_user_id else None
+        page = await self._host.call(
+            cid, Command("presence.list", {"after_user_id": after, "limit": body.limit})
+        )
+        return _ok(**page)
 
     async def send(self, sid: str, principal: Principal, body: SendIn) -> Ack:
         cid = str(body.community_id)

@@ -12,6 +12,7 @@ __all__ = [
     "JoinIn",
     "LeaveIn",
     "MuteIn",
+    "PresenceIn",
     "ReportIn",
     "SendIn",
     "SinceIn",
@@ -35,6 +36,12 @@ class JoinIn(_In):
 
 class LeaveIn(_In):
     community_id: UUID
+
+
+class PresenceIn(_In):
+    community_id: UUID
+    after_user_id: UUID | None = None
+    limit: int = Field(default=100, ge=1, le=500)
 
 
 class SendIn(_In):
