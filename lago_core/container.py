@@ -15,10 +15,19 @@ import redis.asyncio as aioredis
 from lago_core.clock import Clock, SystemClock
 from lago_core.communities import CommunityService, CommunityStore
 from lago_core.db import create_pool
+from lago_core.idempotency import Idempotency
 from lago_core.identity import IdentityService, IdentityStore
+from lago_core.ledger import Ledger, LedgerStore
 from lago_core.listings import ListingService, ListingStore
 from lago_core.merchants import MerchantService, MerchantStore
 from lago_core.moderation import ModerationService, ReportStore
+from lago_core.payments import (
+    JobQueue,
+    PaymentService,
+    PaymentStore,
+    SandboxProvider,
+    SandboxStore,
+)
 from lago_core.ratelimit import RateLimiter
 from lago_core.redis import create_redis
 from lago_core.security.tokens import TokenCodec
@@ -44,6 +53,12 @@ class Core:
     listings: ListingService
     storage: Storage
     moderation: ModerationService
+    jobs: JobQueue
+    ledger: Ledger
+    payments: PaymentService
+    # The local provider (LAGO_PAYMENT_PROVIDER=sandbox): its pay page and webhook sender.
+    # None once a real provider is configured; the sandbox routes then answer 404.
+    sandbox: SandboxProvider | None
     extras: dict[str, object] = field(default_factory=dict)
 
     async def close(self) -> None:
@@ -74,6 +89,30 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
     merchants = MerchantService(MerchantStore(pool), communities)
     storage = await create_storage(settings)
     listings = ListingService(ListingStore(pool), merchants, communities, storage, clock)
+    jobs = JobQueue(redis, settings)
+    ledger = Ledger(LedgerStore(pool), pool, clock)
+
+    async def deliver_later(event_id: str) -> None:
+        await jobs.enqueue("deliver_sandbox_webhook", event_id, job_id=f"sandbox-event:{event_id}")
+
+    sandbox = SandboxProvider(
+        SandboxStore(pool),
+        clock,
+        settings.webhook_secret,
+        settings.webhook_tolerance_s,
+        on_event=deliver_later,
+    )
+    payments = PaymentService(
+        PaymentStore(pool),
+        ledger,
+        sandbox,
+        Idempotency(pool, clock),
+        jobs,
+        merchants,
+        communities,
+        settings,
+        clock,
+    )
     return Core(
         settings=settings,
         pool=pool,
@@ -88,4 +127,8 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         listings=listings,
         storage=storage,
         moderation=ModerationService(ReportStore(pool), clock),
+        jobs=jobs,
+        ledger=ledger,
+        payments=payments,
+        sandbox=sandbox,
     )

@@ -6,6 +6,7 @@ message and exit status 2 — a process never starts half-configured.
 
 from __future__ import annotations
 
+import hmac
 import os
 import secrets
 from collections.abc import Callable, Mapping
@@ -20,6 +21,7 @@ T = TypeVar("T")
 
 Environment = Literal["dev", "test", "prod"]
 StorageBackend = Literal["local", "s3"]
+PaymentProviderName = Literal["sandbox"]
 
 
 class SettingsError(ValueError):
@@ -124,6 +126,20 @@ class Settings:
     client_send_buffer_bytes: int = 1 << 20
     max_message_bytes: int = 64 * 1024
 
+    # Payments (docs/money.md). The sandbox is the only provider so far; it signs its webhooks
+    # with payment_webhook_secret, which outside prod defaults to one derived from the JWT secret
+    # (every process of `lago dev` / `make run` shares that one).
+    payment_provider: PaymentProviderName = "sandbox"
+    payment_webhook_secret: str = ""
+    payment_intent_ttl_s: int = 900
+    webhook_tolerance_s: int = 300
+    # Where the sandbox delivers its webhooks; empty: this deployment's own REST listener.
+    sandbox_webhook_url: str = ""
+    # Platform commission on the price, and the property company's share of that commission, in
+    # basis points (1/100 of a percent); the orders work passes its own per category.
+    commission_bps: int = 1_000
+    property_share_bps: int = 2_000
+
     log_level: str = "INFO"
     log_format: str = "json"
 
@@ -170,6 +186,13 @@ class Settings:
             "client_msg_burst": ("LAGO_CLIENT_MSG_BURST", _int(1, 100_000)),
             "client_send_buffer_bytes": ("LAGO_CLIENT_SEND_BUFFER_BYTES", _int(4_096, 1 << 30)),
             "max_message_bytes": ("LAGO_MAX_MESSAGE_BYTES", _int(1_024, 16 << 20)),
+            "payment_provider": ("LAGO_PAYMENT_PROVIDER", _choice("sandbox")),
+            "payment_webhook_secret": ("LAGO_PAYMENT_WEBHOOK_SECRET", str),
+            "payment_intent_ttl_s": ("LAGO_PAYMENT_INTENT_TTL_S", _int(60, 7 * 86_400)),
+            "webhook_tolerance_s": ("LAGO_WEBHOOK_TOLERANCE_S", _int(10, 3_600)),
+            "sandbox_webhook_url": ("LAGO_SANDBOX_WEBHOOK_URL", _url("http", "https")),
+            "commission_bps": ("LAGO_COMMISSION_BPS", _int(0, 10_000)),
+            "property_share_bps": ("LAGO_PROPERTY_SHARE_BPS", _int(0, 10_000)),
             "log_level": ("LAGO_LOG_LEVEL", _choice("DEBUG", "INFO", "WARNING", "ERROR")),
             "log_format": ("LAGO_LOG_FORMAT", _choice("json", "console")),
         }
@@ -212,6 +235,10 @@ class Settings:
             raise SettingsError(
                 "LAGO_NODE_HEARTBEAT_MS", "must be at most half of LAGO_ACTOR_LEASE_MS"
             )
+        if self.payment_webhook_secret and len(self.payment_webhook_secret.encode()) < 32:
+            raise SettingsError("LAGO_PAYMENT_WEBHOOK_SECRET", "must be at least 32 bytes")
+        if self.env == "prod" and not self.payment_webhook_secret:
+            raise SettingsError("LAGO_PAYMENT_WEBHOOK_SECRET", "must be set in prod")
         if self.env == "prod" and "*" in self.allowed_origins:
             raise SettingsError("LAGO_ALLOWED_ORIGINS", "must list origins explicitly in prod")
 
@@ -221,6 +248,22 @@ class Settings:
         if not self.jwt_secret:
             raise SettingsError("LAGO_JWT_SECRET", "is not set")
         return self.jwt_secret
+
+    @property
+    def webhook_secret(self) -> bytes:
+        """The payment webhook HMAC key; outside prod derived from the JWT secret when unset."""
+        if self.payment_webhook_secret:
+            return self.payment_webhook_secret.encode()
+        # A separate key from the JWT one (HMAC of a label), so a leaked webhook key signs no tokens.
+        return hmac.new(self.signing_secret.encode(), b"lago-payment-webhooks", "sha256").digest()
+
+    @property
+    def webhook_url(self) -> str:
+        """Where the sandbox provider posts its webhooks."""
+        if self.sandbox_webhook_url:
+            return self.sandbox_webhook_url
+        host = "127.0.0.1" if self.rest_host in ("0.0.0.0", "::", "") else self.rest_host
+        return f"http://{host}:{self.rest_port}/api/v1/payments/webhooks/sandbox"
 
     def key(self, *parts: str) -> str:
         """A Redis key inside this deployment's prefix."""

@@ -12,7 +12,7 @@ from lago_core.settings import Settings
 from lago_rest.api import Api
 from lago_rest.context import CORE
 from lago_rest.middleware import auth_middleware, error_middleware, request_id_middleware
-from lago_rest.routes import auth, communities, listings, merchants, moderation
+from lago_rest.routes import auth, communities, listings, merchants, moderation, payments
 from lago_rest.routes.system import add_system_routes
 
 __all__ = ["build_api", "create_app"]
@@ -22,7 +22,14 @@ VERSION = "0.1.0"
 
 def build_api() -> Api:
     api = Api()
-    for group in (auth.api, communities.api, merchants.api, listings.api, moderation.api):
+    for group in (
+        auth.api,
+        communities.api,
+        merchants.api,
+        listings.api,
+        moderation.api,
+        payments.api,
+    ):
         api.include(group)
     return api
 

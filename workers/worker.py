@@ -10,16 +10,14 @@ from arq.worker import Worker
 
 from lago_core.clock import Clock
 from lago_core.container import Core, build_core
+from lago_core.jobs import queue_name
 from lago_core.settings import Settings
+from workers import payments
 from workers.maintenance import purge_ended_sessions
 
 __all__ = ["FUNCTIONS", "create_worker", "queue_name"]
 
-FUNCTIONS = [purge_ended_sessions]
-
-
-def queue_name(settings: Settings) -> str:
-    return settings.key("arq", "queue")
+FUNCTIONS: list[Any] = [purge_ended_sessions, *payments.FUNCTIONS]
 
 
 def create_worker(
@@ -41,7 +39,10 @@ def create_worker(
 
     return Worker(
         functions=FUNCTIONS,
-        cron_jobs=[cron(purge_ended_sessions, hour={4}, minute={17}, unique=True)],
+        cron_jobs=[
+            cron(purge_ended_sessions, hour={4}, minute={17}, unique=True),
+            *payments.CRON_JOBS,
+        ],
         queue_name=queue_name(settings),
         redis_settings=RedisSettings.from_dsn(settings.redis_url),
         on_startup=startup,

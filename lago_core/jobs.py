@@ -1,0 +1,31 @@
+"""Enqueue arq jobs from any process (REST, workers) onto this deployment's queue."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis.asyncio as aioredis
+from arq.connections import ArqRedis
+
+from lago_core.settings import Settings
+
+__all__ = ["JobQueue", "queue_name"]
+
+
+def queue_name(settings: Settings) -> str:
+    """The deployment's arq queue: every enqueuer and every worker uses this one name."""
+    return settings.key("arq", "queue")
+
+
+class JobQueue:
+    def __init__(self, redis: aioredis.Redis, settings: Settings) -> None:
+        # ArqRedis is a redis-py client: sharing the process's connection pool costs nothing.
+        self._arq = ArqRedis(
+            pool_or_conn=redis.connection_pool, default_queue_name=queue_name(settings)
+        )
+
+    async def enqueue(self, function: str, *args: Any, job_id: str | None = None) -> bool:
+        """Queue ``function(*args)``; False when a job with ``job_id`` is queued or ran recently
+        (arq keeps its result), which is how repeated triggers collapse into one run."""
+        job = await self._arq.enqueue_job(function, *args, _job_id=job_id)
+        return job is not None

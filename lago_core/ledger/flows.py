@@ -1,0 +1,136 @@
+"""The typical movements of money, as entry lists: pure functions, posted by the callers.
+
+Each function returns the entries of one transaction; docs/money.md has the same as tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lago_core.ledger.model import AccountKind, AccountRef, Entry, Party, credit, debit
+
+__all__ = [
+    "CLEARING",
+    "COMMISSION",
+    "ESCROW",
+    "IN_TRANSIT",
+    "REFUNDS",
+    "RefundParts",
+    "Split",
+    "allocate_refund",
+    "captured",
+    "deposit_held",
+    "deposit_released",
+    "payout_paid",
+    "payout_started",
+    "refund_paid",
+    "refund_requested",
+    "split_price",
+]
+
+CLEARING = AccountRef(AccountKind.CLEARING)
+ESCROW = AccountRef(AccountKind.DEPOSIT_ESCROW)
+COMMISSION = AccountRef(AccountKind.PLATFORM_COMMISSION)
+REFUNDS = AccountRef(AccountKind.REFUNDS)
+IN_TRANSIT = AccountRef(AccountKind.PAYOUTS_IN_TRANSIT)
+
+
+@dataclass(frozen=True, slots=True)
+class Split:
+    """How a price divides: the payee's net, the platform's commission, the property share."""
+
+    payee_fen: int
+    commission_fen: int
+    property_fen: int
+
+    @property
+    def total(self) -> int:
+        return self.payee_fen + self.commission_fen + self.property_fen
+
+
+RefundParts = Split
+
+
+def split_price(price_fen: int, commission_bps: int, property_share_bps: int) -> Split:
+    """Commission is a share of the price; the property company's share is a share of the
+    commission (the platform shares its revenue, the seller's net does not change). Rounding
+    is down, in the payee's favour."""
+    commission_total = price_fen * commission_bps // 10_000
+    property_fen = commission_total * property_share_bps // 10_000
+    return Split(price_fen - commission_total, commission_total - property_fen, property_fen)
+
+
+def allocate_refund(remaining: Split, amount_fen: int) -> Split:
+    """Who gives back how much of a refund: in proportion to what each part still holds.
+
+    Each part gives back at most what it still holds and the parts sum to the refund, so a
+    sequence of partial refunds up to the price returns exactly the original split.
+    """
+    if not 0 < amount_fen <= remaining.total:
+        raise ValueError("refund out of range")
+    total = remaining.total
+    commission = remaining.commission_fen * amount_fen // total
+    prop = remaining.property_fen * amount_fen // total
+    payee = amount_fen - commission - prop
+    # Flooring the small parts can leave the payee a fen or two above its own share; move the
+    # excess to the parts that still have room.
+    excess = max(0, payee - remaining.payee_fen)
+    payee -= excess
+    room = remaining.commission_fen - commission
+    moved = min(room, excess)
+    commission += moved
+    prop += excess - moved
+    return Split(payee, commission, prop)
+
+
+def captured(payee: Party, split: Split, property_company: Party | None) -> list[Entry]:
+    """The provider captured the price: it sits in clearing, owed to payee, platform, property."""
+    entries = [
+        debit(CLEARING, split.total),
+        credit(payee.payable, split.payee_fen),
+        credit(COMMISSION, split.commission_fen),
+    ]
+    if split.property_fen:
+        assert property_company is not None
+        entries.append(credit(property_company.payable, split.property_fen))
+    return entries
+
+
+def deposit_held(deposit_fen: int) -> list[Entry]:
+    return [debit(CLEARING, deposit_fen), credit(ESCROW, deposit_fen)]
+
+
+def deposit_released(deposit_fen: int, withheld_fen: int, payee: Party) -> list[Entry]:
+    """The rental ended: the deposit goes back to the payer, minus late fees and damages, which
+    go to the payee."""
+    return [
+        debit(ESCROW, deposit_fen),
+        credit(REFUNDS, deposit_fen - withheld_fen),
+        credit(payee.payable, withheld_fen),
+    ]
+
+
+def refund_requested(parts: Split, payee: Party, property_company: Party | None) -> list[Entry]:
+    """A refund is decided: each part gives back its share, owed to the payer until paid."""
+    entries = [
+        debit(payee.payable, parts.payee_fen),
+        debit(COMMISSION, parts.commission_fen),
+        credit(REFUNDS, parts.total),
+    ]
+    if parts.property_fen:
+        assert property_company is not None
+        entries.append(debit(property_company.payable, parts.property_fen))
+    return entries
+
+
+def refund_paid(amount_fen: int) -> list[Entry]:
+    """The provider paid the refund back to the payer out of the money it holds for us."""
+    return [debit(REFUNDS, amount_fen), credit(CLEARING, amount_fen)]
+
+
+def payout_started(payee: Party, amount_fen: int) -> list[Entry]:
+    return [debit(payee.payable, amount_fen), credit(IN_TRANSIT, amount_fen)]
+
+
+def payout_paid(amount_fen: int) -> list[Entry]:
+    return [debit(IN_TRANSIT, amount_fen), credit(CLEARING, amount_fen)]

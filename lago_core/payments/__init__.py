@@ -1,0 +1,44 @@
+"""Payments through a provider (the local sandbox by default), refunds, deposits and payouts."""
+
+from lago_core.jobs import JobQueue
+from lago_core.payments.provider import (
+    EventType,
+    PaymentProvider,
+    ProviderError,
+    ProviderEvent,
+    ProviderIntent,
+)
+from lago_core.payments.sandbox import SandboxProvider, SandboxStore
+from lago_core.payments.service import (
+    DepositRelease,
+    PaymentService,
+    PaymentSpec,
+    PaymentView,
+    PayoutView,
+    RefundView,
+    WebhookReceipt,
+)
+from lago_core.payments.signing import SIGNATURE_HEADER, InvalidSignature, StaleWebhook
+from lago_core.payments.store import PaymentStore
+
+__all__ = [
+    "SIGNATURE_HEADER",
+    "DepositRelease",
+    "EventType",
+    "InvalidSignature",
+    "JobQueue",
+    "PaymentProvider",
+    "PaymentService",
+    "PaymentSpec",
+    "PaymentStore",
+    "PaymentView",
+    "PayoutView",
+    "ProviderError",
+    "ProviderEvent",
+    "ProviderIntent",
+    "RefundView",
+    "SandboxProvider",
+    "SandboxStore",
+    "StaleWebhook",
+    "WebhookReceipt",
+]

@@ -1,0 +1,98 @@
+"""What Lago needs from a payment provider; the sandbox implements it, a real one would too.
+
+Every call that creates something takes an idempotency key, as real providers' APIs do: a job
+that calls again after a crash (it cannot know whether the first call got through) gets the
+object created the first time rather than a second charge, refund or payout.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+__all__ = [
+    "EventType",
+    "PaymentProvider",
+    "ProviderError",
+    "ProviderEvent",
+    "ProviderIntent",
+    "ProviderPayout",
+    "ProviderRefund",
+]
+
+
+class EventType(enum.StrEnum):
+    PAYMENT_SUCCEEDED = "payment_intent.succeeded"
+    PAYMENT_FAILED = "payment_intent.payment_failed"
+    REFUND_SUCCEEDED = "refund.succeeded"
+    PAYOUT_PAID = "payout.paid"
+
+
+class ProviderError(Exception):
+    """The provider refused a request (over-refund, insufficient balance, bad state)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderIntent:
+    id: str
+    amount_fen: int
+    currency: str
+    status: str
+    client_secret: str
+    expires_at: datetime
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderRefund:
+    id: str
+    intent_id: str
+    amount_fen: int
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderPayout:
+    id: str
+    destination: str
+    amount_fen: int
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderEvent:
+    """A verified webhook event: ``data`` is the object it is about (intent, refund, payout)."""
+
+    id: str
+    type: str
+    created: int
+    data: dict[str, Any]
+
+
+class PaymentProvider(Protocol):
+    name: str
+
+    async def create_intent(
+        self,
+        amount_fen: int,
+        currency: str,
+        idempotency_key: str,
+        metadata: dict[str, str],
+        expires_at: datetime,
+    ) -> ProviderIntent: ...
+
+    async def refund(
+        self, intent_id: str, amount_fen: int, idempotency_key: str, metadata: dict[str, str]
+    ) -> ProviderRefund: ...
+
+    async def payout(
+        self, destination: str, amount_fen: int, idempotency_key: str, metadata: dict[str, str]
+    ) -> ProviderPayout: ...
+
+    def parse_webhook(self, signature: str | None, body: bytes, now: datetime) -> ProviderEvent:
+        """Verify the signature and timestamp of a delivery and parse its event."""
+        ...

@@ -1,0 +1,613 @@
+"""Payments: create, refund, release deposits, pay out — and apply what the provider reports.
+
+Every effect is idempotent, because arq runs jobs at least once and clients retry:
+
+- requests with effects run under an idempotency key (:mod:`lago_core.idempotency`);
+- each provider call carries our own id as the provider's idempotency key;
+- each ledger transaction has a key naming the effect (``payment:<id>:capture``);
+- a provider event is recorded once (UNIQUE(provider, event_id)) and applied in one database
+  transaction together with its effects and its "applied" mark.
+
+docs/money.md describes the flows, the jobs and why each is safe to repeat.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+import asyncpg
+from pydantic import TypeAdapter
+
+from lago_core.clock import Clock
+from lago_core.communities import CommunityService
+from lago_core.errors import Conflict, InvalidInput, NotFound
+from lago_core.idempotency import Idempotency
+from lago_core.jobs import JobQueue
+from lago_core.ledger import PLATFORM, Ledger, Party, PartyKind, flows
+from lago_core.ledger.flows import Split
+from lago_core.ledger.store import Conn
+from lago_core.logging import get_logger
+from lago_core.merchants import MerchantService
+from lago_core.payments.provider import EventType, PaymentProvider
+from lago_core.payments.store import PaymentStore
+from lago_core.security.roles import Principal
+from lago_core.settings import Settings
+
+__all__ = [
+    "DepositRelease",
+    "PaymentService",
+    "PaymentSpec",
+    "PaymentView",
+    "PayoutView",
+    "RefundView",
+    "WebhookReceipt",
+]
+
+log = get_logger(__name__)
+CURRENCY = "CNY"
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentSpec:
+    """What a payment is for. The orders work passes its own commission per category."""
+
+    reference_type: str
+    reference_id: UUID
+    amount_fen: int
+    payee: Party
+    deposit_fen: int = 0
+    description: str = ""
+    commission_bps: int | None = None  # None: the platform default (LAGO_COMMISSION_BPS)
+    community_id: UUID | None = None  # its property company gets a share of the commission
+
+
+@dataclass(frozen=True, slots=True)
+class RefundView:
+    id: UUID
+    payment_id: UUID
+    kind: str
+    amount_fen: int
+    reason: str
+    status: str
+    created_at: datetime
+    succeeded_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentView:
+    id: UUID
+    payer_id: UUID
+    reference_type: str
+    reference_id: UUID
+    description: str
+    currency: str
+    amount_fen: int
+    deposit_fen: int
+    total_fen: int
+    payee_kind: str
+    payee_id: UUID
+    commission_fen: int
+    property_share_fen: int
+    provider: str
+    provider_intent_id: str | None
+    client_secret: str | None
+    status: str
+    refunded_fen: int
+    deposit_status: str
+    deposit_withheld_fen: int
+    expires_at: datetime
+    captured_at: datetime | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutView:
+    id: UUID
+    key: str
+    payee_kind: str
+    payee_id: UUID
+    amount_fen: int
+    status: str
+    created_at: datetime
+    paid_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class DepositRelease:
+    payment: PaymentView
+    refund: RefundView | None  # None when the whole deposit was withheld
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookReceipt:
+    event_id: str
+    duplicate: bool
+
+
+_PAYMENT_JSON: TypeAdapter[PaymentView] = TypeAdapter(PaymentView)
+_REFUND_JSON: TypeAdapter[RefundView] = TypeAdapter(RefundView)
+
+
+def _payment(row: asyncpg.Record) -> PaymentView:
+    data = {k: row[k] for k in PaymentView.__dataclass_fields__ if k != "total_fen"}
+    return PaymentView(**data, total_fen=row["amount_fen"] + row["deposit_fen"])
+
+
+def _refund(row: asyncpg.Record) -> RefundView:
+    return RefundView(**{k: row[k] for k in RefundView.__dataclass_fields__})
+
+
+def _payout(row: asyncpg.Record) -> PayoutView:
+    return PayoutView(**{k: row[k] for k in PayoutView.__dataclass_fields__})
+
+
+def _party(row: asyncpg.Record) -> Party:
+    return Party(PartyKind(row["payee_kind"]), row["payee_id"])
+
+
+def _property(row: asyncpg.Record) -> Party | None:
+    company = row["property_company_id"]
+    return Party(PartyKind.PROPERTY_COMPANY, company) if company is not None else None
+
+
+def _split(row: asyncpg.Record) -> Split:
+    commission, prop = row["commission_fen"], row["property_share_fen"]
+    return Split(row["amount_fen"] - commission - prop, commission, prop)
+
+
+def _remaining(row: asyncpg.Record) -> Split:
+    total = _split(row)
+    return Split(
+        total.payee_fen - row["refunded_payee_fen"],
+        total.commission_fen - row["refunded_commission_fen"],
+        total.property_fen - row["refunded_property_fen"],
+    )
+
+
+class PaymentService:
+    def __init__(
+        self,
+        store: PaymentStore,
+        ledger: Ledger,
+        provider: PaymentProvider,
+        idempotency: Idempotency,
+        queue: JobQueue,
+        merchants: MerchantService,
+        communities: CommunityService,
+        settings: Settings,
+        clock: Clock,
+    ) -> None:
+        self.store = store
+        self.ledger = ledger
+        self.provider = provider
+        self.idempotency = idempotency
+        self.queue = queue
+        self._merchants = merchants
+        self._communities = communities
+        self._settings = settings
+        self._clock = clock
+        # A test seam: called with the name of a point between two steps of an effect, so a test
+        # can raise there and see a "crash" at exactly that point followed by a retry.
+        self.crash_hook: Callable[[str], None] | None = None
+
+    def _checkpoint(self, point: str) -> None:
+        if self.crash_hook is not None:
+            self.crash_hook(point)
+
+    # --- permissions ---------------------------------------------------------------------------
+
+    async def _readable(self, actor: Principal | None, payment_id: UUID) -> asyncpg.Record:
+        """The payment, for its payer, admins and customer service (others: not found)."""
+        row = await self.store.payment(self.store.pool, payment_id)
+        if row is None or not (
+            actor is None
+            or actor.is_admin
+            or actor.is_customer_service
+            or row["payer_id"] == actor.user_id
+        ):
+            raise NotFound("payment not found")
+        return row
+
+    # --- payments ------------------------------------------------------------------------------
+
+    async def create(self, actor: Principal, key: str, spec: PaymentSpec) -> PaymentView:
+        """Create a payment and its provider intent, once per idempotency key."""
+        commission_bps = (
+            self._settings.commission_bps if spec.commission_bps is None else spec.commission_bps
+        )
+        await self._check_spec(actor, spec, commission_bps)
+        company = None
+        if spec.community_id is not None:
+            company = (await self._communities.get(spec.community_id))["property_company_id"]
+        split = flows.split_price(
+            spec.amount_fen,
+            commission_bps,
+            self._settings.property_share_bps if company is not None else 0,
+        )
+        params = {
+            "reference_type": spec.reference_type,
+            "reference_id": str(spec.reference_id),
+            "amount_fen": spec.amount_fen,
+            "deposit_fen": spec.deposit_fen,
+            "payee": [spec.payee.kind.value, str(spec.payee.id)],
+            "description": spec.description,
+            "commission_bps": commission_bps,
+            "community_id": str(spec.community_id) if spec.community_id else None,
+        }
+
+        async def action(conn: Conn) -> dict[str, Any]:
+            payment_id = uuid4()
+            now = self._clock.now()
+            expires_at = now + timedelta(seconds=self._settings.payment_intent_ttl_s)
+            await self.store.insert_payment(
+                conn,
+                {
+                    "id": payment_id,
+                    "payer_id": actor.user_id,
+                    "reference_type": spec.reference_type,
+                    "reference_id": spec.reference_id,
+                    "description": spec.description,
+                    "currency": CURRENCY,
+                    "amount_fen": spec.amount_fen,
+                    "deposit_fen": spec.deposit_fen,
+                    "payee_kind": spec.payee.kind.value,
+                    "payee_id": spec.payee.id,
+                    "commission_fen": split.commission_fen,
+                    "property_company_id": company if split.property_fen else None,
+                    "property_share_fen": split.property_fen,
+                    "provider": self.provider.name,
+                    "expires_at": expires_at,
+                    "created_at": now,
+                },
+            )
+            # Keyed by our payment id: should this transaction roll back after the call, the
+            # orphan intent is never shown to anyone and expires unpaid.
+            intent = await self.provider.create_intent(
+                spec.amount_fen + spec.deposit_fen,
+                CURRENCY,
+                f"payment:{payment_id}",
+                {"payment_id": str(payment_id)},
+                expires_at,
+            )
+            row = await self.store.set_intent(conn, payment_id, intent.id, intent.client_secret)
+            body: dict[str, Any] = _PAYMENT_JSON.dump_python(_payment(row), mode="json")
+            return body
+
+        result = await self.idempotency.run(
+            actor.user_id, key, "payments.create", params, action, status=201
+        )
+        return _PAYMENT_JSON.validate_python(result.body)
+
+    async def _check_spec(self, actor: Principal, spec: PaymentSpec, commission_bps: int) -> None:
+        if spec.amount_fen <= 0 or spec.deposit_fen < 0:
+            raise InvalidInput("amounts are positive integer fen", code="invalid_amount")
+        if not 0 <= commission_bps <= 10_000:
+            raise InvalidInput("commission is 0–10000 basis points", code="invalid_commission")
+        if spec.payee.kind is PartyKind.USER:
+            if spec.payee.id == actor.user_id:
+                raise InvalidInput("a payer does not pay themselves", code="invalid_payee")
+            if not await self.store.user_exists(spec.payee.id):
+                raise NotFound("payee not found")
+        elif spec.payee.kind is PartyKind.MERCHANT:
+            await self._merchants.get(spec.payee.id)
+        else:
+            raise InvalidInput("the payee is a user or a merchant", code="invalid_payee")
+
+    async def get(self, actor: Principal | None, payment_id: UUID) -> PaymentView:
+        return _payment(await self._readable(actor, payment_id))
+
+    async def refunds(self, actor: Principal | None, payment_id: UUID) -> list[RefundView]:
+        await self._readable(actor, payment_id)
+        return [_refund(r) for r in await self.store.refunds_of(payment_id)]
+
+    # --- refunds -------------------------------------------------------------------------------
+
+    async def refund(
+        self,
+        actor: Principal | None,
+        key: str,
+        payment_id: UUID,
+        amount_fen: int,
+        reason: str = "",
+    ) -> RefundView:
+        """Refund part of the price, once per idempotency key; the total never exceeds it.
+
+        ``actor`` None is the platform itself (the orders work, acting on an order's rules).
+        """
+        await self._readable(actor, payment_id)
+        caller = actor.user_id if actor is not None else PLATFORM
+        params = {"payment_id": str(payment_id), "amount_fen": amount_fen, "reason": reason}
+
+        async def action(conn: Conn) -> dict[str, Any]:
+            row = await self.store.lock_payment(conn, payment_id)
+            assert row is not None
+            if row["status"] != "captured":
+                raise Conflict("only a captured payment is refunded", code="not_captured")
+            remaining = _remaining(row)
+            if not 0 < amount_fen <= remaining.total:
+                raise Conflict(
+                    "the refund would exceed what is left of the price",
+                    code="refund_exceeds_captured",
+                    details={"refundable_fen": remaining.total},
+                )
+            parts = flows.allocate_refund(remaining, amount_fen)
+            refund_id = uuid4()
+            refund = await self.store.insert_refund(
+                conn,
+                refund_id,
+                payment_id,
+                "price",
+                amount_fen,
+                reason,
+                actor.user_id if actor else None,
+                self._clock.now(),
+            )
+            await self.store.add_refunded(conn, payment_id, parts)
+            await self.ledger.post(
+                f"refund:{refund_id}:requested",
+                f"refund of payment {payment_id}",
+                flows.refund_requested(parts, _party(row), _property(row)),
+                conn=conn,
+            )
+            body: dict[str, Any] = _REFUND_JSON.dump_python(_refund(refund), mode="json")
+            return body
+
+        result = await self.idempotency.run(caller, key, "payments.refund", params, action)
+        view = _REFUND_JSON.validate_python(result.body)
+        # Also on a replay: the first enqueue may have been lost; the job id collapses repeats.
+        await self._enqueue_refund(view.id)
+        return view
+
+    async def _enqueue_refund(self, refund_id: UUID) -> None:
+        await self.queue.enqueue("submit_refund", str(refund_id), job_id=f"refund:{refund_id}")
+
+    async def submit_refund(self, refund_id: UUID) -> str:
+        """Ask the provider to pay a refund back (job ``submit_refund``). Safe to repeat: the
+        provider call is keyed by the refund id, so a second call returns the first refund."""
+        row = await self.store.refund(self.store.pool, refund_id)
+        if row is None:
+            return "unknown_refund"
+        if row["status"] != "pending":
+            return "already_succeeded"
+        provider_refund = await self.provider.refund(
+            row["intent_id"],
+            row["amount_fen"],
+            f"refund:{refund_id}",
+            {"refund_id": str(refund_id), "payment_id": str(row["payment_id"])},
+        )
+        self._checkpoint("refund.provider_called")
+        await self.store.refund_submitted(refund_id, provider_refund.id)
+        return "submitted"
+
+    # --- deposits ------------------------------------------------------------------------------
+
+    async def release_deposit(
+        self, payment_id: UUID, withheld_fen: int = 0, reason: str = ""
+    ) -> DepositRelease:
+        """The rental ended: return the deposit minus ``withheld_fen`` (late fees, agreed damages),
+        which goes to the payee. Once per payment; a repeat with the same amount returns the first
+        release. Called by the platform (the rental order), not by users directly."""
+        async with self.store.pool.acquire() as conn, conn.transaction():
+            row = await self.store.lock_payment(conn, payment_id)
+            if row is None:
+                raise NotFound("payment not found")
+            if row["deposit_status"] == "released":
+                if row["deposit_withheld_fen"] != withheld_fen:
+                    raise Conflict(
+                        "the deposit was released with another amount withheld",
+                        code="deposit_already_released",
+                    )
+                existing = await self.store.deposit_refund(conn, payment_id)
+                return DepositRelease(_payment(row), _refund(existing) if existing else None)
+            if row["deposit_status"] != "held":
+                raise Conflict("no deposit is held for this payment", code="deposit_not_held")
+            if not 0 <= withheld_fen <= row["deposit_fen"]:
+                raise InvalidInput("withheld is between 0 and the deposit", code="invalid_amount")
+            await self.store.release_deposit(conn, payment_id, withheld_fen)
+            await self.ledger.post(
+                f"payment:{payment_id}:deposit-release",
+                f"deposit of payment {payment_id} released, {withheld_fen} fen withheld",
+                flows.deposit_released(row["deposit_fen"], withheld_fen, _party(row)),
+                conn=conn,
+            )
+            refund = None
+            if withheld_fen < row["deposit_fen"]:
+                refund = await self.store.insert_refund(
+                    conn,
+                    uuid4(),
+                    payment_id,
+                    "deposit",
+                    row["deposit_fen"] - withheld_fen,
+                    reason,
+                    None,
+                    self._clock.now(),
+                )
+            released = await self.store.payment(conn, payment_id)
+            assert released is not None
+        if refund is not None:
+            await self._enqueue_refund(refund["id"])
+        return DepositRelease(_payment(released), _refund(refund) if refund else None)
+
+    # --- payouts (settlement) ------------------------------------------------------------------
+
+    async def pay_out(self, key: str, payee: Party, amount_fen: int) -> PayoutView:
+        """Pay ``amount_fen`` of what is owed to ``payee``, once per ``key`` (the settlement's own
+        key, e.g. ``settlement:<merchant>:<date>``). Refused when the payable is too low."""
+        if amount_fen <= 0:
+            raise InvalidInput("amounts are positive integer fen", code="invalid_amount")
+        async with self.store.pool.acquire() as conn, conn.transaction():
+            row = await self.store.insert_payout(
+                conn, uuid4(), key, payee.kind.value, payee.id, amount_fen, self._clock.now()
+            )
+            if row is None:
+                existing = await self.store.payout(conn, key=key)
+                assert existing is not None
+                if (
+                    existing["payee_kind"],
+                    existing["payee_id"],
+                    existing["amount_fen"],
+                ) != (payee.kind.value, payee.id, amount_fen):
+                    raise Conflict("this payout key was used for another payout", code="key_reused")
+                row = existing
+            else:
+                await self.ledger.post(
+                    f"payout:{row['id']}:started",
+                    f"payout to {payee.kind.value} {payee.id}",
+                    flows.payout_started(payee, amount_fen),
+                    conn=conn,
+                )
+        if row["status"] == "pending":
+            await self.queue.enqueue("submit_payout", str(row["id"]), job_id=f"payout:{row['id']}")
+        return _payout(row)
+
+    async def submit_payout(self, payout_id: UUID) -> str:
+        """Ask the provider to pay out (job ``submit_payout``); keyed by our payout id."""
+        row = await self.store.payout(self.store.pool, payout_id=payout_id)
+        if row is None:
+            return "unknown_payout"
+        if row["status"] != "pending":
+            return "already_paid"
+        provider_payout = await self.provider.payout(
+            f"{row['payee_kind']}:{row['payee_id']}",
+            row["amount_fen"],
+            f"payout:{payout_id}",
+            {"payout_id": str(payout_id)},
+        )
+        self._checkpoint("payout.provider_called")
+        await self.store.payout_submitted(payout_id, provider_payout.id)
+        return "submitted"
+
+    # --- provider events -----------------------------------------------------------------------
+
+    async def receive_webhook(
+        self, provider: str, signature: str | None, body: bytes
+    ) -> WebhookReceipt:
+        """Verify and record a webhook delivery, then queue its effect.
+
+        Recording is the only thing done here, so the provider gets its 2xx quickly; the effect
+        runs in ``apply_payment_event``. A redelivered event is recorded once and queued again
+        only if not yet applied (the job id collapses repeats while one is queued).
+        """
+        if provider != self.provider.name:
+            raise NotFound("no such payment provider")
+        event = self.provider.parse_webhook(signature, body, self._clock.now())
+        new, applied = await self.store.record_event(
+            provider,
+            event.id,
+            event.type,
+            {"created": event.created, "object": event.data},
+            self._clock.now(),
+        )
+        if not applied:
+            await self.queue.enqueue(
+                "apply_payment_event", provider, event.id, job_id=f"event:{provider}:{event.id}"
+            )
+        return WebhookReceipt(event.id, duplicate=not new)
+
+    async def apply_event(self, provider: str, event_id: str) -> str:
+        """Apply one recorded event (job ``apply_payment_event``): its effect, its ledger
+        transactions and its "applied" mark commit together, so a crash anywhere before the
+        commit leaves nothing done and a rerun does it all; a rerun after commit does nothing."""
+        async with self.store.pool.acquire() as conn, conn.transaction():
+            event = await self.store.lock_event(conn, provider, event_id)
+            if event is None:
+                return "unknown_event"
+            if event["applied_at"] is not None:
+                return "already_applied"
+            outcome = await self._apply(conn, event["type"], event["payload"]["object"])
+            self._checkpoint("event.effect_applied")
+            await self.store.mark_applied(conn, event["id"], outcome, self._clock.now())
+        log.info("payments.event_applied", provider=provider, event_id=event_id, outcome=outcome)
+        return outcome
+
+    async def _apply(self, conn: Conn, type_: str, obj: dict[str, Any]) -> str:
+        metadata = obj.get("metadata") or {}
+        try:
+            if type_ in (EventType.PAYMENT_SUCCEEDED, EventType.PAYMENT_FAILED):
+                return await self._apply_intent(conn, type_, obj, UUID(metadata["payment_id"]))
+            if type_ == EventType.REFUND_SUCCEEDED:
+                return await self._apply_refund(conn, obj, UUID(metadata["refund_id"]))
+            if type_ == EventType.PAYOUT_PAID:
+                return await self._apply_payout(conn, obj, UUID(metadata["payout_id"]))
+        except (KeyError, ValueError):
+            return "no_reference"
+        return "ignored"
+
+    async def _apply_intent(
+        self, conn: Conn, type_: str, obj: dict[str, Any], payment_id: UUID
+    ) -> str:
+        row = await self.store.lock_payment(conn, payment_id)
+        if row is None or row["provider_intent_id"] != obj.get("id"):
+            return "unknown_payment"
+        if type_ == EventType.PAYMENT_FAILED:
+            return "failed" if await self.store.mark_failed(conn, payment_id) else "unchanged"
+        if row["status"] == "captured":
+            return "already_captured"
+        if obj.get("amount_fen") != row["amount_fen"] + row["deposit_fen"]:
+            # The provider took a different amount than we asked: a person must look.
+            log.error("payments.amount_mismatch", payment_id=str(payment_id), object=obj)
+            return "amount_mismatch"
+        await self.store.mark_captured(
+            conn, payment_id, "held" if row["deposit_fen"] else "none", self._clock.now()
+        )
+        await self.ledger.post(
+            f"payment:{payment_id}:capture",
+            f"payment {payment_id} captured",
+            flows.captured(_party(row), _split(row), _property(row)),
+            conn=conn,
+        )
+        if row["deposit_fen"]:
+            await self.ledger.post(
+                f"payment:{payment_id}:deposit-hold",
+                f"deposit of payment {payment_id} held",
+                flows.deposit_held(row["deposit_fen"]),
+                conn=conn,
+            )
+        return "captured"
+
+    async def _apply_refund(self, conn: Conn, obj: dict[str, Any], refund_id: UUID) -> str:
+        row = await self.store.lock_refund(conn, refund_id)
+        if row is None:
+            return "unknown_refund"
+        if row["status"] == "succeeded":
+            return "already_refunded"
+        await self.store.refund_succeeded(conn, refund_id, str(obj.get("id")), self._clock.now())
+        await self.ledger.post(
+            f"refund:{refund_id}:paid",
+            f"refund {refund_id} paid by the provider",
+            flows.refund_paid(row["amount_fen"]),
+            conn=conn,
+        )
+        return "refunded"
+
+    async def _apply_payout(self, conn: Conn, obj: dict[str, Any], payout_id: UUID) -> str:
+        row = await self.store.lock_payout(conn, payout_id)
+        if row is None:
+            return "unknown_payout"
+        if row["status"] == "paid":
+            return "already_paid"
+        await self.store.payout_paid(conn, payout_id, str(obj.get("id")), self._clock.now())
+        await self.ledger.post(
+            f"payout:{payout_id}:paid",
+            f"payout {payout_id} paid by the provider",
+            flows.payout_paid(row["amount_fen"]),
+            conn=conn,
+        )
+        return "paid_out"
+
+    # --- housekeeping --------------------------------------------------------------------------
+
+    async def sweep(self, older_than_s: int = 60) -> dict[str, int]:
+        """Queue again the work whose job was lost (an enqueue after a commit that never ran)."""
+        work = await self.store.stale_work(self._clock.now() - timedelta(seconds=older_than_s))
+        for provider, event_id in work["events"]:
+            await self.queue.enqueue("apply_payment_event", provider, event_id)
+        for refund_id in work["refunds"]:
+            await self.queue.enqueue("submit_refund", str(refund_id))
+        for payout_id in work["payouts"]:
+            await self.queue.enqueue("submit_payout", str(payout_id))
+        return {name: len(items) for name, items in work.items()}
