@@ -89,6 +89,12 @@ def _tree(root: Path) -> list[Path]:
     return sorted(root.rglob("*"))
 
 
+async def _discard(stream: asyncio.StreamReader) -> None:
+    """Keep reading the server's log so a full pipe never blocks it."""
+    while await stream.readline():
+        pass
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -113,22 +119,17 @@ async def s3_endpoint() -> AsyncIterator[str]:
         "-p",
         str(port),
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
     )
     endpoint = f"http://127.0.0.1:{port}"
     try:
+        assert proc.stderr is not None
+        # moto's server logs "Running on http://..." once it listens: wait for that line.
         async with asyncio.timeout(30):
-            while True:  # wait for the port to accept connections
-                try:
-                    _, writer = await asyncio.open_connection("127.0.0.1", port)
-                except OSError:
-                    if proc.returncode is not None:
-                        pytest.fail(f"moto server exited with status {proc.returncode}")
-                    await asyncio.sleep(0.05)
-                    continue
-                writer.close()
-                await writer.wait_closed()
-                break
+            while b"Running on" not in (line := await proc.stderr.readline()):
+                if not line:
+                    pytest.fail(f"moto server exited with status {await proc.wait()}")
+        drain = asyncio.create_task(_discard(proc.stderr))
         async with get_session().create_client(
             "s3",
             endpoint_url=endpoint,
@@ -138,6 +139,7 @@ async def s3_endpoint() -> AsyncIterator[str]:
         ) as client:
             await client.create_bucket(Bucket=BUCKET)
         yield endpoint
+        drain.cancel()
     finally:
         if proc.returncode is None:
             proc.terminate()
