@@ -154,6 +154,10 @@ class ActorHost:
             try:
                 if running is not None and not running.stopping:
                     return await self._submit(running, command, remaining)
+                if running is not None:
+                    # Still being deactivated here: let that finish before routing again.
+                    await asyncio.sleep(min(self._beat_s / 10, max(remaining, 0)))
+                    continue
                 holder = await self._holder(key)
                 if holder is None or holder == self.instance:
                     await self._activate(key)
