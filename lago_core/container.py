@@ -21,6 +21,7 @@ from lago_core.ledger import Ledger, LedgerStore
 from lago_core.listings import ListingService, ListingStore
 from lago_core.merchants import MerchantService, MerchantStore
 from lago_core.moderation import ModerationService, ReportStore
+from lago_core.orders import OrderService, OrderStore
 from lago_core.payments import (
     JobQueue,
     PaymentService,
@@ -28,6 +29,7 @@ from lago_core.payments import (
     SandboxProvider,
     SandboxStore,
 )
+from lago_core.push import Pusher
 from lago_core.ratelimit import RateLimiter
 from lago_core.redis import create_redis
 from lago_core.security.tokens import TokenCodec
@@ -59,9 +61,13 @@ class Core:
     # The local provider (LAGO_PAYMENT_PROVIDER=sandbox): its pay page and webhook sender.
     # None once a real provider is configured; the sandbox routes then answer 404.
     sandbox: SandboxProvider | None
+    # Publishes to socket.io rooms through Redis (merchant order pushes); no connection until used.
+    pusher: Pusher
+    orders: OrderService
     extras: dict[str, object] = field(default_factory=dict)
 
     async def close(self) -> None:
+        await self.pusher.close()
         await self.storage.close()
         await self.pool.close()
         await self.redis.aclose()
@@ -86,8 +92,10 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
     tokens = TokenCodec(settings.signing_secret, settings.jwt_issuer, settings.access_token_ttl_s)
     identity = IdentityService(IdentityStore(pool), redis, settings, tokens, sms, limiter, clock)
     communities = CommunityService(CommunityStore(pool), clock)
-    merchants = MerchantService(MerchantStore(pool), communities)
     storage = await create_storage(settings)
+    merchants = MerchantService(
+        MerchantStore(pool), communities, storage, clock, settings.max_upload_bytes
+    )
     listings = ListingService(ListingStore(pool), merchants, communities, storage, clock)
     jobs = JobQueue(redis, settings)
     ledger = Ledger(LedgerStore(pool), pool, clock)
@@ -113,6 +121,8 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         settings,
         clock,
     )
+    pusher = Pusher(settings)
+    orders = OrderService(OrderStore(pool), listings, merchants, payments, pusher, settings, clock)
     return Core(
         settings=settings,
         pool=pool,
@@ -131,4 +141,6 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         ledger=ledger,
         payments=payments,
         sandbox=sandbox,
+        pusher=pusher,
+        orders=orders,
     )

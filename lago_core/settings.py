@@ -140,6 +140,13 @@ class Settings:
     commission_bps: int = 1_000
     property_share_bps: int = 2_000
 
+    # Orders (docs/orders.md). An order not paid within this time is cancelled by a job; it is
+    # longer than the payment intent's lifetime so that the intent has expired by then and a
+    # late payment is rare (one that still arrives is refunded by the order sweep).
+    unpaid_order_ttl_s: int = 1_800
+    # Charged per started day a rental is returned after its due time, withheld from the deposit.
+    rental_late_fee_per_day_fen: int = 1_000
+
     log_level: str = "INFO"
     log_format: str = "json"
 
@@ -193,6 +200,11 @@ class Settings:
             "sandbox_webhook_url": ("LAGO_SANDBOX_WEBHOOK_URL", _url("http", "https")),
             "commission_bps": ("LAGO_COMMISSION_BPS", _int(0, 10_000)),
             "property_share_bps": ("LAGO_PROPERTY_SHARE_BPS", _int(0, 10_000)),
+            "unpaid_order_ttl_s": ("LAGO_UNPAID_ORDER_TTL_S", _int(60, 7 * 86_400)),
+            "rental_late_fee_per_day_fen": (
+                "LAGO_RENTAL_LATE_FEE_PER_DAY_FEN",
+                _int(0, 100_000_000),
+            ),
             "log_level": ("LAGO_LOG_LEVEL", _choice("DEBUG", "INFO", "WARNING", "ERROR")),
             "log_format": ("LAGO_LOG_FORMAT", _choice("json", "console")),
         }

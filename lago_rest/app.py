@@ -12,7 +12,15 @@ from lago_core.settings import Settings
 from lago_rest.api import Api
 from lago_rest.context import CORE
 from lago_rest.middleware import auth_middleware, error_middleware, request_id_middleware
-from lago_rest.routes import auth, communities, listings, merchants, moderation, payments
+from lago_rest.routes import (
+    auth,
+    communities,
+    listings,
+    merchants,
+    moderation,
+    orders,
+    payments,
+)
 from lago_rest.routes.system import add_system_routes
 
 __all__ = ["build_api", "create_app"]
@@ -29,6 +37,7 @@ def build_api() -> Api:
         listings.api,
         moderation.api,
         payments.api,
+        orders.api,
     ):
         api.include(group)
     return api

@@ -4,25 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import io
 import secrets
-import warnings
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import asyncpg
-from PIL import Image, UnidentifiedImageError
 
 from lago_core.clock import Clock
 from lago_core.communities import CommunityService
-from lago_core.errors import Conflict, Forbidden, InvalidInput, NotFound, UnsupportedMediaType
+from lago_core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from lago_core.listings.store import ListingStore
 from lago_core.logging import get_logger
 from lago_core.merchants import MerchantService
 from lago_core.security.roles import MemberStatus, Principal
 from lago_core.storage import Storage
+from lago_core.uploads import DECLARED_IMAGE_TYPES, check_declared_type, identify_image
 
 __all__ = [
     "DECLARED_IMAGE_TYPES",
@@ -39,17 +37,6 @@ __all__ = [
 log = get_logger(__name__)
 
 MAX_IMAGES = 9
-# What an upload may declare. application/octet-stream (or no type) means "not declared": some
-# clients send it for every file, and the decoded content decides anyway.
-DECLARED_IMAGE_TYPES = frozenset(
-    {"image/jpeg", "image/jpg", "image/png", "image/webp", "application/octet-stream"}
-)
-# Pillow format name -> (content type, extension) of the formats we keep.
-_FORMATS = {
-    "JPEG": ("image/jpeg", ".jpg"),
-    "PNG": ("image/png", ".png"),
-    "WEBP": ("image/webp", ".webp"),
-}
 # Fields a PATCH may not clear.
 _REQUIRED = frozenset({"title", "description", "category", "condition", "kind"})
 
@@ -317,11 +304,8 @@ class ListingService:
         row = await self.editable(actor, listing_id)
         if len(row["images"]) >= MAX_IMAGES:
             raise Conflict(f"a listing has at most {MAX_IMAGES} images", code="too_many_images")
-        if declared_type is not None and declared_type.lower() not in DECLARED_IMAGE_TYPES:
-            raise UnsupportedMediaType(
-                "upload a JPEG, PNG or WebP image", details={"declared": declared_type}
-            )
-        content_type, extension = await asyncio.to_thread(_identify_image, data)
+        check_declared_type(declared_type, DECLARED_IMAGE_TYPES, "upload a JPEG, PNG or WebP image")
+        content_type, extension = await asyncio.to_thread(identify_image, data)
         key = f"li_{secrets.token_hex(16)}{extension}"
         await self._storage.put(key, data, content_type)
         try:
@@ -364,28 +348,3 @@ class ListingService:
             await self._storage.delete(key)
         except Exception:
             log.warning("storage.delete_failed", key=key, exc_info=True)
-
-
-def _identify_image(data: bytes) -> tuple[str, str]:
-    """(content type, extension) of an allowed image, judged by decoding it; raises otherwise."""
-    try:
-        with warnings.catch_warnings():
-            # Pillow warns, then refuses, on huge pixel counts (decompression bombs); refuse at once.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as image:
-                fmt = image.format
-                image.verify()
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise UnsupportedMediaType(
-            "the file is not a JPEG, PNG or WebP image", code="not_an_image"
-        ) from None
-    except (OSError, SyntaxError, ValueError):
-        # verify() reports corrupt data with these (SyntaxError for bad PNG chunks, per Pillow).
-        raise InvalidInput("the image is damaged or truncated", code="invalid_image") from None
-    if fmt not in _FORMATS:
-        raise UnsupportedMediaType(
-            "upload a JPEG, PNG or WebP image",
-            code="unsupported_image_type",
-            details={"format": fmt},
-        )
-    return _FORMATS[fmt]

@@ -8,6 +8,8 @@ from uuid import UUID
 
 import asyncpg
 
+from lago_core.ledger.store import Conn
+
 __all__ = ["ListingStore"]
 
 _LISTING = """l.id, l.seller_id, l.merchant_id, l.title, l.description, l.category, l.brand,
@@ -78,6 +80,25 @@ class ListingStore:
             listing_id,
             now,
         )
+
+    async def set_status(
+        self,
+        conn: Conn | asyncpg.Pool,
+        listing_id: UUID,
+        expected: str,
+        status: str,
+        now: datetime,
+    ) -> bool:
+        """Move a listing from ``expected`` to ``status`` (orders: active → sold/rented and back),
+        on the caller's connection so it commits with the order's own transition."""
+        result = await conn.execute(
+            """UPDATE listings SET status = $3, updated_at = $4 WHERE id = $1 AND status = $2""",
+            listing_id,
+            expected,
+            status,
+            now,
+        )
+        return bool(result.endswith(" 1"))
 
     async def append_image(
         self, listing_id: UUID, key: str, max_images: int, now: datetime

@@ -10,6 +10,8 @@ from lago_core.payments.provider import (
 )
 from lago_core.payments.sandbox import SandboxProvider, SandboxStore
 from lago_core.payments.service import (
+    AfterCommit,
+    CaptureHook,
     DepositRelease,
     PaymentService,
     PaymentSpec,
@@ -23,6 +25,8 @@ from lago_core.payments.store import PaymentStore
 
 __all__ = [
     "SIGNATURE_HEADER",
+    "AfterCommit",
+    "CaptureHook",
     "DepositRelease",
     "EventType",
     "InvalidSignature",

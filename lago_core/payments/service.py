@@ -13,7 +13,7 @@ docs/money.md describes the flows, the jobs and why each is safe to repeat.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -38,6 +38,8 @@ from lago_core.security.roles import Principal
 from lago_core.settings import Settings
 
 __all__ = [
+    "AfterCommit",
+    "CaptureHook",
     "DepositRelease",
     "PaymentService",
     "PaymentSpec",
@@ -49,6 +51,13 @@ __all__ = [
 
 log = get_logger(__name__)
 CURRENCY = "CNY"
+
+# Work to do once the capture has committed (pushes, notifications): never inside the transaction,
+# so nobody is told about a capture that then rolls back.
+AfterCommit = Callable[[], Awaitable[None]]
+# Called inside the capture's transaction with (conn, payment id, reference id) for payments of the
+# reference type it is registered for; its writes commit (or roll back) with the capture.
+CaptureHook = Callable[[Conn, UUID, UUID], Awaitable[AfterCommit | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +202,13 @@ class PaymentService:
         # A test seam: called with the name of a point between two steps of an effect, so a test
         # can raise there and see a "crash" at exactly that point followed by a retry.
         self.crash_hook: Callable[[str], None] | None = None
+        # reference_type -> what else a capture does (the orders work marks its order paid).
+        # A registry rather than an import keeps payments independent of what is paid for.
+        self._capture_hooks: dict[str, CaptureHook] = {}
+
+    def on_capture(self, reference_type: str, hook: CaptureHook) -> None:
+        """Run ``hook`` in the same transaction as each capture of a ``reference_type`` payment."""
+        self._capture_hooks[reference_type] = hook
 
     def _checkpoint(self, point: str) -> None:
         if self.crash_hook is not None:
@@ -512,23 +528,36 @@ class PaymentService:
         """Apply one recorded event (job ``apply_payment_event``): its effect, its ledger
         transactions and its "applied" mark commit together, so a crash anywhere before the
         commit leaves nothing done and a rerun does it all; a rerun after commit does nothing."""
+        after_commit: list[AfterCommit] = []
         async with self.store.pool.acquire() as conn, conn.transaction():
             event = await self.store.lock_event(conn, provider, event_id)
             if event is None:
                 return "unknown_event"
             if event["applied_at"] is not None:
                 return "already_applied"
-            outcome = await self._apply(conn, event["type"], event["payload"]["object"])
+            outcome = await self._apply(
+                conn, event["type"], event["payload"]["object"], after_commit
+            )
             self._checkpoint("event.effect_applied")
             await self.store.mark_applied(conn, event["id"], outcome, self._clock.now())
+        for work in after_commit:
+            try:
+                await work()
+            except Exception:
+                # The effect has committed; a lost notification must not make the job retry it.
+                log.warning("payments.after_commit_failed", event_id=event_id, exc_info=True)
         log.info("payments.event_applied", provider=provider, event_id=event_id, outcome=outcome)
         return outcome
 
-    async def _apply(self, conn: Conn, type_: str, obj: dict[str, Any]) -> str:
+    async def _apply(
+        self, conn: Conn, type_: str, obj: dict[str, Any], after_commit: list[AfterCommit]
+    ) -> str:
         metadata = obj.get("metadata") or {}
         try:
             if type_ in (EventType.PAYMENT_SUCCEEDED, EventType.PAYMENT_FAILED):
-                return await self._apply_intent(conn, type_, obj, UUID(metadata["payment_id"]))
+                return await self._apply_intent(
+                    conn, type_, obj, UUID(metadata["payment_id"]), after_commit
+                )
             if type_ == EventType.REFUND_SUCCEEDED:
                 return await self._apply_refund(conn, obj, UUID(metadata["refund_id"]))
             if type_ == EventType.PAYOUT_PAID:
@@ -538,7 +567,12 @@ class PaymentService:
         return "ignored"
 
     async def _apply_intent(
-        self, conn: Conn, type_: str, obj: dict[str, Any], payment_id: UUID
+        self,
+        conn: Conn,
+        type_: str,
+        obj: dict[str, Any],
+        payment_id: UUID,
+        after_commit: list[AfterCommit],
     ) -> str:
         row = await self.store.lock_payment(conn, payment_id)
         if row is None or row["provider_intent_id"] != obj.get("id"):
@@ -567,6 +601,11 @@ class PaymentService:
                 flows.deposit_held(row["deposit_fen"]),
                 conn=conn,
             )
+        hook = self._capture_hooks.get(row["reference_type"])
+        if hook is not None:
+            work = await hook(conn, payment_id, row["reference_id"])
+            if work is not None:
+                after_commit.append(work)
         return "captured"
 
     async def _apply_refund(self, conn: Conn, obj: dict[str, Any], refund_id: UUID) -> str:

@@ -6,10 +6,9 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from aiohttp import BodyPartReader, hdrs, web
+from aiohttp import web
 from pydantic import Field
 
-from lago_core.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
 from lago_core.listings import (
     MAX_IMAGES,
     Category,
@@ -22,6 +21,7 @@ from lago_core.security.roles import Principal
 from lago_rest.api import Api
 from lago_rest.context import Services
 from lago_rest.schemas import Page, PageQuery, Schema, keyset_after, page_of
+from lago_rest.uploads import read_file_part
 
 api = Api()
 TAGS = ("listings",)
@@ -33,9 +33,6 @@ PositiveFen = Annotated[int, Field(strict=True, gt=0, le=MAX_FEN, description="i
 NonNegativeFen = Annotated[
     int, Field(strict=True, ge=0, le=MAX_FEN, description="integer fen (分)")
 ]
-# Room for the multipart boundaries and part headers around a file of the maximum size.
-_MULTIPART_OVERHEAD = 64 << 10
-_CHUNK = 64 << 10
 
 
 class ListingIn(Schema):
@@ -183,7 +180,7 @@ async def upload_listing_image(
     """
     # Refuse strangers before reading megabytes of their upload.
     await svc.listings.editable(user, listing_id)
-    data, declared = await _read_file_part(request, svc.settings.max_upload_bytes)
+    data, declared = await read_file_part(request, svc.settings.max_upload_bytes)
     return _listing(svc, await svc.listings.add_image(user, listing_id, data, declared))
 
 
@@ -193,29 +190,3 @@ async def delete_listing_image(
 ) -> Listing:
     """Remove an image by its 0-based position or its key; returns the listing."""
     return _listing(svc, await svc.listings.remove_image(user, listing_id, image))
-
-
-async def _read_file_part(request: web.Request, limit: int) -> tuple[bytes, str | None]:
-    """The bytes and declared type of the part named ``file``, read with a hard size bound.
-
-    The app's ``client_max_size`` only bounds ``request.read()``/``post()``, not a streamed
-    multipart body, so the bound is enforced here while reading.
-    """
-    if request.content_type != "multipart/form-data":
-        raise UnsupportedMediaType("send multipart/form-data with the image in a part named file")
-    too_large = PayloadTooLarge("the image is too large", details={"max_bytes": limit})
-    if request.content_length is not None and request.content_length > limit + _MULTIPART_OVERHEAD:
-        raise too_large
-    reader = await request.multipart()
-    while (part := await reader.next()) is not None:
-        # Other parts (wx.uploadFile's formData) are skipped; reader.next() drains them.
-        if not isinstance(part, BodyPartReader) or part.name != "file":
-            continue
-        data = bytearray()
-        while chunk := await part.read_chunk(_CHUNK):
-            data += chunk
-            if len(data) > limit:
-                raise too_large
-        declared = part.headers.get(hdrs.CONTENT_TYPE)
-        return bytes(data), declared.split(";")[0].strip() if declared else None
-    raise InvalidInput("send the image in a multipart part named file", code="missing_file")

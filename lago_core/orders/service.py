@@ -1,0 +1,491 @@
+"""Orders of the three trade modes: who may move them, what each move does to money and listings.
+
+The moves themselves are the table in :mod:`lago_core.orders.machine`; this module checks the caller's
+side, applies the move with ``UPDATE ... WHERE status = <expected>`` and then does the move's
+effects. Money effects go through :class:`PaymentService` with keys derived from the order, so a
+retry — or the order sweep healing a crash between the move and its effect — never pays twice.
+docs/orders.md describes the machines and the money of each step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+import asyncpg
+
+from lago_core.clock import Clock
+from lago_core.errors import Conflict, Forbidden, InvalidInput, LagoError, NotFound
+from lago_core.ledger import Party, PartyKind
+from lago_core.ledger.store import Conn
+from lago_core.listings import ListingService
+from lago_core.logging import get_logger
+from lago_core.merchants import MerchantService
+from lago_core.orders.machine import (
+    CONSIGNMENT_COMMISSION_BPS,
+    TRANSITIONS,
+    Action,
+    Mode,
+    Side,
+    Status,
+    rule_for,
+)
+from lago_core.orders.store import OrderStore
+from lago_core.payments import AfterCommit, PaymentService, PaymentSpec
+from lago_core.push import Pusher
+from lago_core.security.roles import Principal
+from lago_core.settings import Settings
+
+__all__ = ["Fulfilment", "OrderService", "Reputation"]
+
+log = get_logger(__name__)
+
+REFERENCE_TYPE = "order"
+# One reason for every refund of an order's price: it is part of the refund's idempotency
+# parameters, so the request path and the sweep must send the same one.
+REFUND_REASON = "order refunded"
+DAY = timedelta(days=1)
+
+Fulfilment = str  # "face_to_face" | "self_pickup" | "delivery"
+# How the goods change hands, per mode: a C2C sale is face to face or self-pickup (the seed's
+# mode two); a merchant may deliver a consignment or a rental.
+_FULFILMENTS: dict[Mode, frozenset[str]] = {
+    Mode.SALE: frozenset({"face_to_face", "self_pickup"}),
+    Mode.CONSIGNMENT: frozenset({"self_pickup", "delivery"}),
+    Mode.RENTAL: frozenset({"face_to_face", "self_pickup", "delivery"}),
+}
+_MODE_OF_KIND = {"sale": Mode.SALE, "consignment": Mode.CONSIGNMENT, "rent": Mode.RENTAL}
+_TAKEN = {Mode.SALE: "sold", Mode.CONSIGNMENT: "sold", Mode.RENTAL: "rented"}
+# Merchant pushes (the /merchant namespace) by the status an order reached.
+_PUSHED = {
+    Status.PAID: "order:paid",
+    Status.CANCELLED: "order:cancelled",
+    Status.REFUND_REQUESTED: "order:refund_requested",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Reputation:
+    user_id: UUID
+    rating_count: int
+    average: float | None
+
+
+class OrderService:
+    def __init__(
+        self,
+        store: OrderStore,
+        listings: ListingService,
+        merchants: MerchantService,
+        payments: PaymentService,
+        pusher: Pusher | None,
+        settings: Settings,
+        clock: Clock,
+    ) -> None:
+        self.store = store
+        self._listings = listings
+        self._merchants = merchants
+        self._payments = payments
+        self._pusher = pusher
+        self._settings = settings
+        self._clock = clock
+        payments.on_capture(REFERENCE_TYPE, self._on_captured)
+
+    # --- permissions -----------------------------------------------------------------------------
+
+    async def sides(self, actor: Principal, row: asyncpg.Record) -> set[Side]:
+        """The caller's sides of an order. A merchant's order belongs to the merchant: its owner
+        and staff act for the seller side, and a removed staff member no longer does."""
+        sides: set[Side] = set()
+        if row["buyer_id"] == actor.user_id:
+            sides.add(Side.BUYER)
+        if row["merchant_id"] is not None:
+            if await self._merchants.role_of(actor.user_id, row["merchant_id"]) is not None:
+                sides.add(Side.SELLER)
+        elif row["seller_id"] == actor.user_id:
+            sides.add(Side.SELLER)
+        return sides
+
+    async def _readable(self, actor: Principal, order_id: UUID) -> asyncpg.Record:
+        """The order, for its parties, admins and customer service; others: not found."""
+        row = await self.store.order(self.store.pool, order_id)
+        if row is None or not (
+            actor.is_admin or actor.is_customer_service or await self.sides(actor, row)
+        ):
+            raise NotFound("order not found")
+        return row
+
+    # --- creating --------------------------------------------------------------------------------
+
+    async def create(
+        self, actor: Principal, listing_id: UUID, days: int | None, fulfilment: Fulfilment
+    ) -> asyncpg.Record:
+        """An order for a listing and its payment (to be paid through the provider's page)."""
+        listing = await self._listings.get(actor, listing_id)
+        if listing["status"] != "active":
+            raise Conflict(f"the listing is {listing['status']}", code="listing_not_active")
+        mode = _MODE_OF_KIND[listing["kind"]]
+        if fulfilment not in _FULFILMENTS[mode]:
+            raise InvalidInput(
+                f"a {mode.value} order is fulfilled by {', '.join(sorted(_FULFILMENTS[mode]))}",
+                code="invalid_fulfilment",
+            )
+        if await self._listings.can_manage(actor, listing):
+            raise InvalidInput("you cannot order your own listing", code="own_listing")
+        if mode is Mode.RENTAL:
+            if days is None:
+                raise InvalidInput("a rental needs days", code="days_required")
+            price, deposit = listing["rent_per_day_fen"] * days, listing["deposit_fen"]
+        else:
+            if days is not None:
+                raise InvalidInput("days are for rentals only", code="days_not_allowed")
+            price, deposit = listing["price_fen"], 0
+        if mode is Mode.CONSIGNMENT:
+            # The owner is paid, after the category's commission; the merchant runs the order.
+            payee = Party(PartyKind.USER, listing["seller_id"])
+            commission = CONSIGNMENT_COMMISSION_BPS[listing["category"]]
+        else:
+            payee = (
+                Party(PartyKind.MERCHANT, listing["merchant_id"])
+                if listing["merchant_id"] is not None
+                else Party(PartyKind.USER, listing["seller_id"])
+            )
+            commission = self._settings.commission_bps
+        now = self._clock.now()
+        try:
+            row = await self.store.insert(
+                {
+                    "id": uuid4(),
+                    "mode": mode.value,
+                    "listing_id": listing_id,
+                    "buyer_id": actor.user_id,
+                    "seller_id": listing["seller_id"],
+                    "merchant_id": listing["merchant_id"],
+                    "payee_kind": payee.kind.value,
+                    "payee_id": payee.id,
+                    "fulfilment": fulfilment,
+                    "title": listing["title"],
+                    "category": listing["category"],
+                    "price_fen": price,
+                    "deposit_fen": deposit,
+                    "rent_per_day_fen": listing["rent_per_day_fen"],
+                    "days": days,
+                    "commission_bps": commission,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+        except asyncpg.UniqueViolationError:
+            raise Conflict(
+                "someone else has an open order for this listing", code="listing_reserved"
+            ) from None
+        spec = PaymentSpec(
+            reference_type=REFERENCE_TYPE,
+            reference_id=row["id"],
+            amount_fen=price,
+            payee=payee,
+            deposit_fen=deposit,
+            description=listing["title"],
+            commission_bps=commission,
+        )
+        try:
+            payment = await self._payments.create(actor, f"order:{row['id']}", spec)
+        except (LagoError, asyncpg.PostgresError):
+            # Release the listing at once rather than leaving it reserved until the unpaid job.
+            await self.store.transition(
+                self.store.pool,
+                row["id"],
+                Status.CREATED,
+                Status.CANCELLED,
+                self._clock.now(),
+                {"cancel_reason": "payment_failed", "cancelled_at": self._clock.now()},
+            )
+            raise
+        row = await self.store.set_payment(row["id"], payment.id)
+        await self._push(row, "order:new")
+        return row
+
+    # --- reading ---------------------------------------------------------------------------------
+
+    async def get(self, actor: Principal, order_id: UUID) -> asyncpg.Record:
+        return await self._readable(actor, order_id)
+
+    async def mine(
+        self,
+        actor: Principal,
+        role: str | None,
+        after: tuple[datetime, UUID] | None,
+        limit: int,
+    ) -> list[asyncpg.Record]:
+        return await self.store.mine(actor.user_id, role, after, limit)
+
+    async def of_merchant(
+        self,
+        actor: Principal,
+        merchant_id: UUID,
+        status: Status | None,
+        after: tuple[datetime, UUID] | None,
+        limit: int,
+    ) -> list[asyncpg.Record]:
+        """A merchant's orders: its owner and staff, admins and customer service."""
+        if actor.is_admin or actor.is_customer_service:
+            await self._merchants.get(merchant_id)
+        else:
+            await self._merchants.require_member(actor, merchant_id)
+        return await self.store.of_merchant(
+            merchant_id, status.value if status else None, after, limit
+        )
+
+    # --- moving ----------------------------------------------------------------------------------
+
+    async def act(
+        self,
+        actor: Principal,
+        order_id: UUID,
+        action: Action,
+        *,
+        late_fee_fen: int | None = None,
+        damage_fen: int | None = None,
+    ) -> asyncpg.Record:
+        """Apply ``action`` for the caller, if their side may and the order's status allows."""
+        row = await self._readable(actor, order_id)
+        mode = Mode(row["mode"])
+        sides = await self.sides(actor, row)
+        rule = TRANSITIONS.get((mode, action))
+        if rule is not None and not sides & rule.by:
+            raise Forbidden(
+                f"only the {' or '.join(sorted(rule.by - {Side.SYSTEM}))} may {action.value}"
+            )
+        if action is not Action.COMPLETE and (late_fee_fen is not None or damage_fen is not None):
+            raise InvalidInput(
+                "fees are settled when a rental is completed", code="fees_not_allowed"
+            )
+        # Who cancelled is recorded; someone who is both (a merchant's staff buying from it) acts
+        # as the buyer where the buyer may.
+        side = Side.BUYER if rule is not None and Side.BUYER in sides & rule.by else Side.SELLER
+        # A concurrent move may win between reading and updating; read again and decide again
+        # (it may have moved to another status this action also starts from, e.g. confirmed).
+        for _ in range(3):
+            rule = rule_for(mode, action, Status(row["status"]))
+            fields = self._fields(row, action, side, late_fee_fen, damage_fen)
+            async with self.store.pool.acquire() as conn, conn.transaction():
+                moved = await self.store.transition(
+                    conn, order_id, row["status"], rule.target, self._clock.now(), fields
+                )
+                if moved is not None:
+                    await self._listing_follows(conn, moved, action)
+            if moved is not None:
+                await self._after(moved, action)
+                return moved
+            current = await self.store.order(self.store.pool, order_id)
+            assert current is not None
+            row = current
+        raise Conflict("the order keeps changing; try again", code="order_busy")
+
+    def _fields(
+        self,
+        row: asyncpg.Record,
+        action: Action,
+        side: Side,
+        late_fee_fen: int | None,
+        damage_fen: int | None,
+    ) -> dict[str, Any]:
+        now = self._clock.now()
+        if action is Action.CANCEL:
+            return {"cancelled_at": now, "cancel_reason": side.value}
+        if action is Action.CONFIRM_RECEIPT:
+            return {"completed_at": now}
+        if action is Action.PICK_UP:
+            # The rental starts now, not at payment: the renter pays for days they hold the item.
+            return {"picked_up_at": now, "due_at": now + row["days"] * DAY}
+        if action is Action.RETURN:
+            return {"returned_at": now, "late_fee_fen": self.late_fee(row["due_at"], now)}
+        if action is Action.COMPLETE:
+            owed = row["late_fee_fen"] or 0
+            late = owed if late_fee_fen is None else late_fee_fen
+            damage = damage_fen or 0
+            if late > owed:
+                raise InvalidInput(
+                    "the late fee is at most what the lateness costs",
+                    code="invalid_late_fee",
+                    details={"late_fee_fen": owed},
+                )
+            if late + damage > row["deposit_fen"]:
+                raise Conflict(
+                    "late fees and damages exceed the deposit held",
+                    code="withheld_exceeds_deposit",
+                    details={"deposit_fen": row["deposit_fen"]},
+                )
+            return {"completed_at": now, "late_fee_fen": late, "damage_fen": damage}
+        return {}
+
+    def late_fee(self, due_at: datetime, returned_at: datetime) -> int:
+        """The configured fee for each started day after the due time."""
+        late = returned_at - due_at
+        if late <= timedelta(0):
+            return 0
+        days = -(-late // DAY)
+        return days * self._settings.rental_late_fee_per_day_fen
+
+    async def _listing_follows(self, conn: Conn, row: asyncpg.Record, action: Action) -> None:
+        """A refunded order, and a finished rental, put the listing back on the market."""
+        if action is Action.REJECT or (action is Action.COMPLETE and row["mode"] == Mode.RENTAL):
+            await self._listings.store.set_status(
+                conn, row["listing_id"], _TAKEN[Mode(row["mode"])], "active", self._clock.now()
+            )
+
+    async def _after(self, row: asyncpg.Record, action: Action) -> None:
+        """The effects of a committed move. Each is keyed by the order, so a retry by the sweep
+        after a crash here does it once."""
+        if action is Action.REJECT:
+            await self._refund(row)
+        elif action is Action.COMPLETE and row["deposit_fen"] > 0:
+            await self._release(row)
+        event = _PUSHED.get(Status(row["status"]))
+        if event is not None:
+            await self._push(row, event)
+
+    async def _refund(self, row: asyncpg.Record) -> None:
+        assert row["payment_id"] is not None
+        await self._payments.refund(
+            None, f"order:{row['id']}:refund", row["payment_id"], row["price_fen"], REFUND_REASON
+        )
+        if row["deposit_fen"] > 0:
+            await self._payments.release_deposit(row["payment_id"], 0, REFUND_REASON)
+
+    async def _release(self, row: asyncpg.Record) -> None:
+        withheld = (row["late_fee_fen"] or 0) + (row["damage_fen"] or 0)
+        await self._payments.release_deposit(
+            row["payment_id"], withheld, f"rental ended; {withheld} fen withheld"
+        )
+
+    async def _push(self, row: asyncpg.Record, event: str) -> None:
+        """Tell the merchant's online staff; a lost push never fails the order's move."""
+        if row["merchant_id"] is None or self._pusher is None:
+            return
+        try:
+            await self._pusher.to_merchant(row["merchant_id"], event, _push_payload(row))
+        except Exception:
+            log.warning("orders.push_failed", order_id=str(row["id"]), exc_info=True)
+
+    # --- the payment hook ------------------------------------------------------------------------
+
+    async def _on_captured(
+        self, conn: Conn, payment_id: UUID, order_id: UUID
+    ) -> AfterCommit | None:
+        """In the capture's transaction: the order is paid and its listing taken."""
+        row = await self.store.by_payment(conn, payment_id)
+        if row is None or row["id"] != order_id:
+            # Someone paid a payment that merely claims to be for this order: not its payment.
+            log.warning("orders.foreign_payment", payment_id=str(payment_id))
+            return None
+        now = self._clock.now()
+        paid = await self.store.transition(
+            conn, order_id, Status.CREATED, Status.PAID, now, {"paid_at": now}
+        )
+        if paid is None:
+            # Cancelled (unpaid too long) before the money arrived: the order sweep refunds it.
+            log.info("orders.paid_after_cancel", order_id=str(order_id), status=row["status"])
+            return None
+        await self._listings.store.set_status(
+            conn, paid["listing_id"], "active", _TAKEN[Mode(paid["mode"])], now
+        )
+
+        async def tell() -> None:
+            await self._push(paid, "order:paid")
+
+        return tell
+
+    # --- jobs ------------------------------------------------------------------------------------
+
+    async def cancel_unpaid(self) -> int:
+        """Cancel orders unpaid for LAGO_UNPAID_ORDER_TTL_S (job; a rerun finds none left)."""
+        now = self._clock.now()
+        rows = await self.store.cancel_unpaid(
+            now - timedelta(seconds=self._settings.unpaid_order_ttl_s), now
+        )
+        for row in rows:
+            await self._push(row, "order:cancelled")
+        return len(rows)
+
+    async def check_overdue(self) -> int:
+        """Flag rentals past due and tell the renter and the merchant, once each (job)."""
+        rows = await self.store.mark_overdue(self._clock.now())
+        for row in rows:
+            await self._push(row, "order:overdue")
+            if self._pusher is not None:
+                try:
+                    await self._pusher.to_user(row["buyer_id"], "order:overdue", _push_payload(row))
+                except Exception:
+                    log.warning("orders.push_failed", order_id=str(row["id"]), exc_info=True)
+        return len(rows)
+
+    async def sweep(self) -> dict[str, int]:
+        """Finish money effects a crash left undone (job): refunds of refunded orders and of
+        payments captured after their order was cancelled, and deposits still held."""
+        refunds = await self.store.refunds_owed()
+        for row in refunds:
+            await self._payments.refund(
+                None,
+                f"order:{row['id']}:refund",
+                row["payment_id"],
+                row["price_fen"],
+                REFUND_REASON,
+            )
+        deposits = await self.store.deposits_to_release()
+        for row in deposits:
+            if row["status"] == Status.COMPLETED:
+                await self._release(row)
+            else:
+                await self._payments.release_deposit(row["payment_id"], 0, REFUND_REASON)
+        return {"refunds": len(refunds), "deposits": len(deposits)}
+
+    # --- ratings and reputation ------------------------------------------------------------------
+
+    async def rate(
+        self, actor: Principal, order_id: UUID, score: int, comment: str
+    ) -> asyncpg.Record:
+        """Each party of a completed order rates the other once (1–5)."""
+        row = await self._readable(actor, order_id)
+        if row["status"] != Status.COMPLETED:
+            raise Conflict("rate once the order is completed", code="not_completed")
+        if row["buyer_id"] == actor.user_id:
+            ratee = row["seller_id"]
+        elif row["seller_id"] == actor.user_id:
+            ratee = row["buyer_id"]
+        else:
+            raise Forbidden("only the buyer and the seller rate each other")
+        rating = await self.store.rate(
+            order_id, actor.user_id, ratee, score, comment, self._clock.now()
+        )
+        if rating is None:
+            raise Conflict("you have rated this order", code="already_rated")
+        return rating
+
+    async def ratings(self, actor: Principal, order_id: UUID) -> list[asyncpg.Record]:
+        await self._readable(actor, order_id)
+        return await self.store.ratings_of(order_id)
+
+    async def reputation(self, user_id: UUID) -> Reputation:
+        if not await self._payments.store.user_exists(user_id):
+            raise NotFound("user not found")
+        row = await self.store.reputation(user_id)
+        if row is None or row["rating_count"] == 0:
+            return Reputation(user_id, 0, None)
+        return Reputation(
+            user_id, row["rating_count"], round(row["rating_sum"] / row["rating_count"], 2)
+        )
+
+
+def _push_payload(row: asyncpg.Record) -> dict[str, Any]:
+    return {
+        "order_id": str(row["id"]),
+        "mode": row["mode"],
+        "status": row["status"],
+        "listing_id": str(row["listing_id"]),
+        "title": row["title"],
+        "price_fen": row["price_fen"],
+        "deposit_fen": row["deposit_fen"],
+    }

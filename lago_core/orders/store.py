@@ -1,0 +1,234 @@
+"""SQL of orders, ratings and reputation."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from lago_core.ledger.store import Conn
+
+__all__ = ["ORDER_COLUMNS", "OrderStore"]
+
+ORDER_COLUMNS = """o.id, o.mode, o.status, o.listing_id, o.buyer_id, o.seller_id, o.merchant_id,
+    o.payee_kind, o.payee_id, o.fulfilment, o.title, o.category, o.price_fen, o.deposit_fen,
+    o.rent_per_day_fen, o.days, o.commission_bps, o.payment_id, o.cancel_reason, o.late_fee_fen,
+    o.damage_fen, o.created_at, o.updated_at, o.paid_at, o.picked_up_at, o.due_at, o.returned_at,
+    o.completed_at, o.cancelled_at, o.overdue_at"""
+_O = ORDER_COLUMNS
+
+# Columns a transition may set besides status (checked here, as they are spliced into SQL).
+_SETTABLE = frozenset(
+    {
+        "cancel_reason",
+        "late_fee_fen",
+        "damage_fen",
+        "paid_at",
+        "picked_up_at",
+        "due_at",
+        "returned_at",
+        "completed_at",
+        "cancelled_at",
+    }
+)
+
+
+class OrderStore:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    async def insert(self, values: dict[str, Any]) -> asyncpg.Record:
+        """Raises UniqueViolationError when the listing already has an open order."""
+        columns = list(values)
+        row = await self.pool.fetchrow(
+            f"""INSERT INTO orders AS o ({", ".join(columns)})
+                VALUES ({", ".join(f"${i}" for i in range(1, len(columns) + 1))})
+                RETURNING {_O}""",
+            *values.values(),
+        )
+        assert row is not None
+        return row
+
+    async def set_payment(self, order_id: UUID, payment_id: UUID) -> asyncpg.Record:
+        row = await self.pool.fetchrow(
+            f"""UPDATE orders AS o SET payment_id = $2 WHERE o.id = $1 RETURNING {_O}""",
+            order_id,
+            payment_id,
+        )
+        assert row is not None
+        return row
+
+    async def order(self, conn: Conn | asyncpg.Pool, order_id: UUID) -> asyncpg.Record | None:
+        return await conn.fetchrow(f"SELECT {_O} FROM orders o WHERE o.id = $1", order_id)
+
+    async def transition(
+        self,
+        conn: Conn | asyncpg.Pool,
+        order_id: UUID,
+        expected: str,
+        target: str,
+        now: datetime,
+        fields: dict[str, Any] | None = None,
+    ) -> asyncpg.Record | None:
+        """Move the order from ``expected`` to ``target``; None when it is no longer in
+        ``expected`` (a concurrent transition won), in which case nothing changed."""
+        fields = fields or {}
+        unknown = set(fields) - _SETTABLE
+        assert not unknown, unknown
+        assignments = "".join(f", {col} = ${i}" for i, col in enumerate(fields, start=5))
+        return await conn.fetchrow(
+            f"""UPDATE orders AS o SET status = $3, updated_at = $4{assignments}
+                WHERE o.id = $1 AND o.status = $2 RETURNING {_O}""",
+            order_id,
+            expected,
+            target,
+            now,
+            *fields.values(),
+        )
+
+    async def by_payment(self, conn: Conn, payment_id: UUID) -> asyncpg.Record | None:
+        return await conn.fetchrow(
+            f"SELECT {_O} FROM orders o WHERE o.payment_id = $1 FOR UPDATE", payment_id
+        )
+
+    async def mine(
+        self,
+        user_id: UUID,
+        role: str | None,
+        after: tuple[datetime, UUID] | None,
+        limit: int,
+    ) -> list[asyncpg.Record]:
+        """Orders where the user is the buyer, or the seller of a resident's (non-merchant) order."""
+        return await self.pool.fetch(
+            f"""
+            SELECT {_O} FROM orders o
+            WHERE (($2::text IS NULL OR $2 = 'buyer') AND o.buyer_id = $1
+                   OR ($2::text IS NULL OR $2 = 'seller') AND o.seller_id = $1
+                      AND o.merchant_id IS NULL)
+              AND ($3::timestamptz IS NULL OR (o.created_at, o.id) < ($3, $4::uuid))
+            ORDER BY o.created_at DESC, o.id DESC
+            LIMIT $5
+            """,
+            user_id,
+            role,
+            after[0] if after else None,
+            after[1] if after else None,
+            limit,
+        )
+
+    async def of_merchant(
+        self,
+        merchant_id: UUID,
+        status: str | None,
+        after: tuple[datetime, UUID] | None,
+        limit: int,
+    ) -> list[asyncpg.Record]:
+        return await self.pool.fetch(
+            f"""
+            SELECT {_O} FROM orders o
+            WHERE o.merchant_id = $1 AND ($2::text IS NULL OR o.status = $2)
+              AND ($3::timestamptz IS NULL OR (o.created_at, o.id) < ($3, $4::uuid))
+            ORDER BY o.created_at DESC, o.id DESC
+            LIMIT $5
+            """,
+            merchant_id,
+            status,
+            after[0] if after else None,
+            after[1] if after else None,
+            limit,
+        )
+
+    # --- jobs ------------------------------------------------------------------------------------
+
+    async def cancel_unpaid(self, created_before: datetime, now: datetime) -> list[asyncpg.Record]:
+        """Cancel every order still unpaid that was created before ``created_before``. The
+        ``status = 'created'`` condition makes a second run (or a racing payment) a no-op."""
+        return await self.pool.fetch(
+            f"""UPDATE orders AS o SET status = 'cancelled', cancel_reason = 'unpaid',
+                       cancelled_at = $2, updated_at = $2
+                WHERE o.status = 'created' AND o.created_at < $1
+                RETURNING {_O}""",
+            created_before,
+            now,
+        )
+
+    async def mark_overdue(self, now: datetime) -> list[asyncpg.Record]:
+        """Flag running rentals past their due time, once each."""
+        return await self.pool.fetch(
+            f"""UPDATE orders AS o SET overdue_at = $1, updated_at = $1
+                WHERE o.status = 'picked_up' AND o.due_at < $1 AND o.overdue_at IS NULL
+                RETURNING {_O}""",
+            now,
+        )
+
+    async def deposits_to_release(self) -> list[asyncpg.Record]:
+        """Completed, refunded or cancelled orders whose deposit is still held (a crash between
+        the order's transition and the release, or a payment captured after cancelling)."""
+        return await self.pool.fetch(
+            f"""SELECT {_O} FROM orders o JOIN payments p ON p.id = o.payment_id
+                WHERE o.status IN ('completed', 'refunded', 'cancelled')
+                  AND p.deposit_status = 'held'"""
+        )
+
+    async def refunds_owed(self) -> list[asyncpg.Record]:
+        """Refunded or cancelled orders whose captured price has not been refunded yet."""
+        return await self.pool.fetch(
+            f"""SELECT {_O} FROM orders o JOIN payments p ON p.id = o.payment_id
+                WHERE o.status IN ('refunded', 'cancelled')
+                  AND p.status = 'captured' AND p.refunded_fen = 0"""
+        )
+
+    # --- ratings ---------------------------------------------------------------------------------
+
+    async def rate(
+        self,
+        order_id: UUID,
+        rater_id: UUID,
+        ratee_id: UUID,
+        score: int,
+        comment: str,
+        now: datetime,
+    ) -> asyncpg.Record | None:
+        """The rating and the ratee's reputation together; None if this rater already rated."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                """INSERT INTO order_ratings (order_id, rater_id, ratee_id, score, comment,
+                                              created_at)
+                   VALUES ($1, $2, $3, $4, $5, $6)
+                   ON CONFLICT (order_id, rater_id) DO NOTHING
+                   RETURNING order_id, rater_id, ratee_id, score, comment, created_at""",
+                order_id,
+                rater_id,
+                ratee_id,
+                score,
+                comment,
+                now,
+            )
+            if row is None:
+                return None
+            await conn.execute(
+                """INSERT INTO user_reputation (user_id, rating_count, rating_sum, updated_at)
+                   VALUES ($1, 1, $2, $3)
+                   ON CONFLICT (user_id) DO UPDATE
+                   SET rating_count = user_reputation.rating_count + 1,
+                       rating_sum = user_reputation.rating_sum + EXCLUDED.rating_sum,
+                       updated_at = EXCLUDED.updated_at""",
+                ratee_id,
+                score,
+                now,
+            )
+        return row
+
+    async def ratings_of(self, order_id: UUID) -> list[asyncpg.Record]:
+        return await self.pool.fetch(
+            """SELECT order_id, rater_id, ratee_id, score, comment, created_at
+               FROM order_ratings WHERE order_id = $1 ORDER BY created_at, rater_id""",
+            order_id,
+        )
+
+    async def reputation(self, user_id: UUID) -> asyncpg.Record | None:
+        return await self.pool.fetchrow(
+            "SELECT rating_count, rating_sum FROM user_reputation WHERE user_id = $1", user_id
+        )
