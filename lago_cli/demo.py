@@ -13,6 +13,7 @@ from uuid import UUID
 from lago_core.container import Core, build_core
 from lago_core.errors import Conflict
 from lago_core.listings.service import Category, Condition, ListingDraft, ListingKind
+from lago_core.merchants.rules import DocumentKind
 from lago_core.phones import normalise_phone
 from lago_core.security.roles import MemberStatus, PlatformRole, Principal
 from lago_core.settings import Settings
@@ -92,18 +93,74 @@ async def seed(settings: Settings) -> None:
 _LISTINGS: list[
     tuple[str, str, str, Category, Condition, ListingKind, str | None, int, int | None]
 ] = [
-    ("alice", "任天堂 Switch OLED 续航版", "带两个手柄和马车8，周末可租", Category.GAME_CONSOLE,
-     Condition.LIKE_NEW, ListingKind.RENT, "Nintendo", 3_000, 150_000),
-    ("alice", "乐高 城市系列 消防局 60320", "拼过一次，零件齐全，有说明书", Category.BUILDING_BLOCKS,
-     Condition.LIKE_NEW, ListingKind.SALE, "LEGO", 45_000, None),
-    ("bob", "PS5 光驱版 九成新", "带一个手柄，支持面交验机", Category.GAME_CONSOLE,
-     Condition.LIKE_NEW, ListingKind.SALE, "Sony", 280_000, None),
-    ("bob", "儿童滑板车", "三轮，可折叠，适合3-6岁", Category.OUTDOOR,
-     Condition.GOOD, ListingKind.RENT, None, 500, 10_000),
-    ("carol", "毛绒小熊（大号）", "洗过消毒，可在小区门口面交", Category.PLUSH,
-     Condition.GOOD, ListingKind.SALE, None, 3_000, None),
+    (
+        "alice",
+        "任天堂 Switch OLED 续航版",
+        "带两个手柄和马车8，周末可租",
+        Category.GAME_CONSOLE,
+        Condition.LIKE_NEW,
+        ListingKind.RENT,
+        "Nintendo",
+        3_000,
+        150_000,
+    ),
+    (
+        "alice",
+        "乐高 城市系列 消防局 60320",
+        "拼过一次，零件齐全，有说明书",
+        Category.BUILDING_BLOCKS,
+        Condition.LIKE_NEW,
+        ListingKind.SALE,
+        "LEGO",
+        45_000,
+        None,
+    ),
+    (
+        "bob",
+        "PS5 光驱版 九成新",
+        "带一个手柄，支持面交验机",
+        Category.GAME_CONSOLE,
+        Condition.LIKE_NEW,
+        ListingKind.SALE,
+        "Sony",
+        280_000,
+        None,
+    ),
+    (
+        "bob",
+        "儿童滑板车",
+        "三轮，可折叠，适合3-6岁",
+        Category.OUTDOOR,
+        Condition.GOOD,
+        ListingKind.RENT,
+        None,
+        500,
+        10_000,
+    ),
+    (
+        "carol",
+        "毛绒小熊（大号）",
+        "洗过消毒，可在小区门口面交",
+        Category.PLUSH,
+        Condition.GOOD,
+        ListingKind.SALE,
+        None,
+        3_000,
+        None,
+    ),
 ]
 _CONSIGNMENT_TITLE = "寄卖：奥特曼手办套装"
+# A stand-in scan of the demo merchant's business licence (营业执照).
+_DEMO_LICENCE = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+# The demo merchant's registration; its credit code carries a valid GB 32100-2015 check digit.
+_DEMO_COMPANY = {
+    "legal_name": "北京邻里玩具铺有限公司",
+    "credit_code": "91110108MA01ABCD0B",
+    "legal_representative": "赵老板",
+    "contact_phone": "13900000004",
+    "address": "北京市海淀区翠湖南路 1 号底商",
+    "business_scope": "玩具、游戏机销售与寄卖",
+}
 
 
 async def _titles(core: Core, actor: Principal) -> set[str]:
@@ -139,6 +196,14 @@ async def _seed_listings(
         merchant_id = merchants[0]["id"]
     else:
         merchant_id = (await core.merchants.create(owner, "邻里玩具铺"))["id"]
+    if not await core.merchants.is_approved(merchant_id):
+        await core.merchants.update_registration(owner, merchant_id, _DEMO_COMPANY)
+        if not await core.merchants.documents(owner, merchant_id):
+            await core.merchants.add_document(
+                owner, merchant_id, DocumentKind.BUSINESS_LICENCE, _DEMO_LICENCE, "application/pdf"
+            )
+        await core.merchants.submit(owner, merchant_id)
+        await core.merchants.approve(accounts["admin"], merchant_id)
     await core.merchants.bind_community(accounts["admin"], merchant_id, community_id)
     if _CONSIGNMENT_TITLE not in await _titles(core, owner):
         draft = ListingDraft(

@@ -218,3 +218,50 @@ async def clients() -> AsyncIterator[list[ChannelClient]]:
     for client in made:
         with contextlib.suppress(Exception):
             await client.close()
+
+
+def valid_credit_code() -> str:
+    """A fresh valid 统一社会信用代码: enterprise (91), Beijing Haidian (110108), random body."""
+    import secrets
+
+    from lago_core.merchants.rules import CREDIT_CODE_CHARSET, credit_code_check_char
+
+    body = "91110108" + "".join(secrets.choice(CREDIT_CODE_CHARSET) for _ in range(9))
+    return body + credit_code_check_char(body)
+
+
+# A minimal PDF: what a scanned business licence (营业执照) upload looks like to the checks.
+LICENCE_PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+
+
+def company_registration(code: str | None = None) -> dict[str, str]:
+    return {
+        "legal_name": "成都小明玩具有限公司",
+        "credit_code": code or valid_credit_code(),
+        "legal_representative": "王小明",
+        "contact_phone": "138 0013 8000",
+        "address": "成都市武侯区玉林路 8 号",
+        "business_scope": "玩具、游戏机销售与租赁",
+    }
+
+
+@pytest.fixture
+def approve_merchant(
+    core: Core, make_account: Callable[..., Awaitable[Account]]
+) -> Callable[[Account, Any], Awaitable[None]]:
+    """Register, submit and approve a merchant, as its owner and a platform admin would."""
+    from lago_core.merchants.rules import DocumentKind
+    from lago_core.security.roles import Principal
+
+    async def approve(owner: Account, merchant_id: Any) -> None:
+        admin = await make_account("审核员", PlatformRole.ADMIN)
+        as_owner = Principal(owner.id, uuid.uuid4())
+        mid = uuid.UUID(str(merchant_id))
+        await core.merchants.update_registration(as_owner, mid, company_registration())
+        await core.merchants.add_document(
+            as_owner, mid, DocumentKind.BUSINESS_LICENCE, LICENCE_PDF, "application/pdf"
+        )
+        await core.merchants.submit(as_owner, mid)
+        await core.merchants.approve(Principal(admin.id, uuid.uuid4(), PlatformRole.ADMIN), mid)
+
+    return approve

@@ -94,7 +94,10 @@ async def titles(client: Client, who: Account, **params: Any) -> list[str]:
 
 
 def stored_files(core: Core) -> list[str]:
-    return sorted(p.name for p in Path(core.settings.storage_dir).iterdir())
+    """Listing images on disk (merchant documents, also stored there, are not counted)."""
+    return sorted(
+        p.name for p in Path(core.settings.storage_dir).iterdir() if p.name.startswith("li_")
+    )
 
 
 async def count_listings(core: Core) -> int:
@@ -103,7 +106,7 @@ async def count_listings(core: Core) -> int:
 
 
 @pytest.fixture
-async def world(client: Client, make_account: Any) -> dict[str, Any]:
+async def world(client: Client, make_account: Any, approve_merchant: Any) -> dict[str, Any]:
     """Communities A and B with a verified resident each, an admin, and merchant M serving B."""
     admin: Account = await make_account("管理员", PlatformRole.ADMIN)
     out: dict[str, Any] = {"admin": admin}
@@ -123,6 +126,7 @@ async def world(client: Client, make_account: Any) -> dict[str, Any]:
     owner: Account = await make_account("店主")
     staff: Account = await make_account("店员")
     mid = await create_merchant(client, owner)
+    await approve_merchant(owner, mid)
     await client.post(
         f"/api/v1/merchants/{mid}/staff", json={"user_id": str(staff.id)}, headers=owner.headers
     )
@@ -403,12 +407,13 @@ async def test_pagination_has_no_duplicates(
 
 
 async def test_edit_permission_matrix(
-    client: Client, make_account: Any, world: dict[str, Any]
+    client: Client, make_account: Any, world: dict[str, Any], approve_merchant: Any
 ) -> None:
     own = await publish(client, world["resident_a"], SALE)
     by_owner = await publish(client, world["owner"], RENT, merchant_id=world["merchant"])
     other_owner: Account = await make_account("别家店主")
     other_mid = await create_merchant(client, other_owner, "别家玩具店")
+    await approve_merchant(other_owner, other_mid)
     other = await publish(client, other_owner, CONSIGNMENT, merchant_id=other_mid)
 
     async def patch(listing: dict[str, Any], who: Account) -> int:
@@ -668,3 +673,16 @@ async def test_database_refuses_money_that_does_not_fit_the_kind(
             rent,
             deposit,
         )
+
+
+async def test_unapproved_merchant_cannot_publish(
+    client: Client, make_account: Any, core: Core
+) -> None:
+    owner: Account = await make_account("新店主")
+    mid = await create_merchant(client, owner, "还没审核的店")
+    refused = await client.post(
+        "/api/v1/listings", json={**CONSIGNMENT, "merchant_id": mid}, headers=owner.headers
+    )
+    assert refused.status == 403
+    assert (await refused.json())["error"]["code"] == "merchant_not_approved"
+    assert await count_listings(core) == 0

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import secrets
 import uuid
 from typing import Any
 from uuid import UUID
@@ -22,7 +21,7 @@ from lago_core.merchants.rules import CREDIT_CODE_CHARSET, check_opening_hours
 from lago_core.security.roles import PlatformRole, Principal
 from lago_core.uploads import identify_document
 
-from .conftest import Account
+from .conftest import Account, company_registration, valid_credit_code
 from .test_merchants import create_community, create_merchant
 
 Client = TestClient[Any, Any]
@@ -30,12 +29,6 @@ Client = TestClient[Any, Any]
 # A sample code printed in guides to GB 32100-2015; its check character is 3.
 PUBLISHED_CODE = "91350100M000100Y43"
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
-
-
-def valid_code() -> str:
-    """A fresh valid code: legal-person enterprise (91), Beijing Haidian (110108), random body."""
-    body = "91110108" + "".join(secrets.choice(CREDIT_CODE_CHARSET) for _ in range(9))
-    return body + credit_code_check_char(body)
 
 
 def png() -> bytes:
@@ -55,21 +48,10 @@ def principal(account: Account, role: PlatformRole | None = None) -> Principal:
     return Principal(user_id=account.id, session_id=uuid.uuid4(), platform_role=role)
 
 
-def registration(code: str | None = None) -> dict[str, str]:
-    return {
-        "legal_name": "成都小明玩具有限公司",
-        "credit_code": code or valid_code(),
-        "legal_representative": "王小明",
-        "contact_phone": "138 0013 8000",
-        "address": "成都市武侯区玉林路 8 号",
-        "business_scope": "玩具、游戏机销售与租赁",
-    }
-
-
 async def register_and_submit(client: Client, owner: Account, name: str = "小明玩具店") -> str:
     mid = await create_merchant(client, owner, name)
     resp = await client.patch(
-        f"/api/v1/merchants/{mid}/registration", json=registration(), headers=owner.headers
+        f"/api/v1/merchants/{mid}/registration", json=company_registration(), headers=owner.headers
     )
     assert resp.status == 200, await resp.text()
     resp = await client.post(
@@ -100,7 +82,7 @@ def test_credit_code_check_character() -> None:
     assert check_credit_code(" 91350100m000100y43 ") == PUBLISHED_CODE
     assert check_credit_code("9135 0100 M000 100Y 43") == PUBLISHED_CODE
     for _ in range(200):
-        code = valid_code()
+        code = valid_credit_code()
         assert check_credit_code(code) == code
     # A weighted sum ≡ 0 (mod 31) gives check value 31, which the standard writes as "0".
     body = next(
@@ -192,7 +174,7 @@ async def test_registration_review_and_resubmission(
         headers=owner.headers,
     )
     assert (await bad_code.json())["error"]["code"] == "invalid_credit_code"
-    body = registration(PUBLISHED_CODE.lower())
+    body = company_registration(PUBLISHED_CODE.lower())
     patched = await client.patch(f"{base}/registration", json=body, headers=owner.headers)
     data = await patched.json()
     assert data["credit_code"] == PUBLISHED_CODE
@@ -382,7 +364,7 @@ async def test_document_upload_checks(
 
     # Documents are frozen under review, like the registration.
     await client.patch(
-        f"/api/v1/merchants/{mid}/registration", json=registration(), headers=owner.headers
+        f"/api/v1/merchants/{mid}/registration", json=company_registration(), headers=owner.headers
     )
     assert (
         await client.post(f"/api/v1/merchants/{mid}/submit", headers=owner.headers)
@@ -516,7 +498,7 @@ async def test_catalogue_over_rest(client: Client, make_account: Any) -> None:
 
 async def approve_existing(client: Client, owner: Account, admin: Account, mid: str) -> None:
     await client.patch(
-        f"/api/v1/merchants/{mid}/registration", json=registration(), headers=owner.headers
+        f"/api/v1/merchants/{mid}/registration", json=company_registration(), headers=owner.headers
     )
     await client.post(
         f"/api/v1/merchants/{mid}/documents?kind=business_licence",

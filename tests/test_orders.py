@@ -87,8 +87,11 @@ async def act(
     return await call(client, account, "POST", f"/orders/{placed['id']}/{step}", body)
 
 
-async def merchant_of(core: Core, owner: Account, staff: Account | None = None) -> uuid.UUID:
+async def merchant_of(
+    core: Core, approve: Any, owner: Account, staff: Account | None = None
+) -> uuid.UUID:
     row = await core.merchants.create(_principal(owner), f"玩具铺{uuid.uuid4().hex[:6]}")
+    await approve(owner, row["id"])
     if staff is not None:
         await core.merchants.add_staff(_principal(owner), row["id"], staff.id)
     return uuid.UUID(str(row["id"]))
@@ -240,6 +243,7 @@ async def test_cancel_before_payment_and_refund_after(
 
 
 async def test_consignment_with_merchant_pushes(
+    approve_merchant: Any,
     client: Client,
     core: Core,
     settings: Settings,
@@ -255,8 +259,8 @@ async def test_consignment_with_merchant_pushes(
         await make_account("店员"),
         await make_account("别家店主"),
     )
-    merchant = await merchant_of(core, owner, staff)
-    other = await merchant_of(core, other_owner)
+    merchant = await merchant_of(core, approve_merchant, owner, staff)
+    other = await merchant_of(core, approve_merchant, other_owner)
     # The item's owner consigns it through the merchant; consoles carry a 5% commission.
     item = await listing(
         client,
@@ -341,6 +345,7 @@ async def test_consignment_with_merchant_pushes(
 
 
 async def test_rental_with_late_fee_damage_and_deposit_release(
+    approve_merchant: Any,
     client: Client,
     core: Core,
     settings: Settings,
@@ -351,7 +356,7 @@ async def test_rental_with_late_fee_damage_and_deposit_release(
 ) -> None:
     renter = community.residents[0]
     owner = await make_account("租赁店主")
-    merchant = await merchant_of(core, owner)
+    merchant = await merchant_of(core, approve_merchant, owner)
     item = await listing(
         client,
         owner,
@@ -517,6 +522,7 @@ async def test_a_payment_merely_naming_the_order_does_not_pay_it(
 
 
 async def test_a_crash_after_reject_is_healed_by_the_sweep(
+    approve_merchant: Any,
     client: Client,
     core: Core,
     settings: Settings,
@@ -527,7 +533,7 @@ async def test_a_crash_after_reject_is_healed_by_the_sweep(
 ) -> None:
     renter = community.residents[0]
     owner = await make_account("店主")
-    merchant = await merchant_of(core, owner)
+    merchant = await merchant_of(core, approve_merchant, owner)
     item = await listing(
         client,
         owner,

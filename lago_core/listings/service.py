@@ -175,6 +175,12 @@ class ListingService:
     async def create(self, actor: Principal, draft: ListingDraft) -> asyncpg.Record:
         if draft.merchant_id is not None:
             await self._merchants.require_member(actor, draft.merchant_id)
+            # A merchant sells only after the platform reviewed its registration (004 §2).
+            if not await self._merchants.is_approved(draft.merchant_id):
+                raise Forbidden(
+                    "this merchant is not approved yet: submit the registration for review",
+                    code="merchant_not_approved",
+                )
         check_money(draft.kind, draft.price_fen, draft.rent_per_day_fen, draft.deposit_fen)
         fields = {k: (v.value if isinstance(v, enum.Enum) else v) for k, v in asdict(draft).items()}
         return await self.store.create(actor.user_id, fields, self._clock.now())
