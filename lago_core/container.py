@@ -34,6 +34,7 @@ from lago_core.ratelimit import RateLimiter
 from lago_core.redis import create_redis
 from lago_core.security.tokens import TokenCodec
 from lago_core.settings import Settings
+from lago_core.settlement import SettlementService, SettlementStore
 from lago_core.sms import SmsProvider, create_sms_provider
 from lago_core.storage import Storage, create_storage
 
@@ -64,6 +65,8 @@ class Core:
     # Publishes to socket.io rooms through Redis (merchant order pushes); no connection until used.
     pusher: Pusher
     orders: OrderService
+    # T+7 payouts, statements and the merchant dashboard (its aggregates follow order moves).
+    settlement: SettlementService
     extras: dict[str, object] = field(default_factory=dict)
 
     async def close(self) -> None:
@@ -123,6 +126,7 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
     )
     pusher = Pusher(settings)
     orders = OrderService(OrderStore(pool), listings, merchants, payments, pusher, settings, clock)
+    settlement = SettlementService(SettlementStore(pool), payments, merchants, orders, clock)
     return Core(
         settings=settings,
         pool=pool,
@@ -143,4 +147,5 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         sandbox=sandbox,
         pusher=pusher,
         orders=orders,
+        settlement=settlement,
     )

@@ -20,6 +20,7 @@ from lago_rest.routes import (
     moderation,
     orders,
     payments,
+    settlement,
 )
 from lago_rest.routes.system import add_system_routes
 
@@ -38,6 +39,7 @@ def build_api() -> Api:
         moderation.api,
         payments.api,
         orders.api,
+        settlement.api,
     ):
         api.include(group)
     return api

@@ -12,12 +12,17 @@ from lago_core.clock import Clock
 from lago_core.container import Core, build_core
 from lago_core.jobs import queue_name
 from lago_core.settings import Settings
-from workers import orders, payments
+from workers import orders, payments, settlement
 from workers.maintenance import purge_ended_sessions
 
 __all__ = ["FUNCTIONS", "create_worker", "queue_name"]
 
-FUNCTIONS: list[Any] = [purge_ended_sessions, *payments.FUNCTIONS, *orders.FUNCTIONS]
+FUNCTIONS: list[Any] = [
+    purge_ended_sessions,
+    *payments.FUNCTIONS,
+    *orders.FUNCTIONS,
+    *settlement.FUNCTIONS,
+]
 
 
 def create_worker(
@@ -43,6 +48,7 @@ def create_worker(
             cron(purge_ended_sessions, hour={4}, minute={17}, unique=True),
             *payments.CRON_JOBS,
             *orders.CRON_JOBS,
+            *settlement.CRON_JOBS,
         ],
         queue_name=queue_name(settings),
         redis_settings=RedisSettings.from_dsn(settings.redis_url),

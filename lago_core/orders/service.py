@@ -9,6 +9,7 @@ docs/orders.md describes the machines and the money of each step.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -38,7 +39,7 @@ from lago_core.push import Pusher
 from lago_core.security.roles import Principal
 from lago_core.settings import Settings
 
-__all__ = ["Fulfilment", "OrderService", "Reputation"]
+__all__ = ["Fulfilment", "OrderService", "RatingHook", "Reputation", "TransitionHook"]
 
 log = get_logger(__name__)
 
@@ -66,6 +67,14 @@ _PUSHED = {
 }
 
 
+# Called inside the transaction of each move (and of the capture that pays an order) with the
+# moved order, so what it writes (the merchant dashboard's aggregates) commits or rolls back with
+# the move. A registry rather than an import keeps orders independent of who watches them.
+TransitionHook = Callable[[Conn, asyncpg.Record], Awaitable[None]]
+# Called inside a rating's transaction with the order and the new rating.
+RatingHook = Callable[[Conn, asyncpg.Record, asyncpg.Record], Awaitable[None]]
+
+
 @dataclass(frozen=True, slots=True)
 class Reputation:
     user_id: UUID
@@ -91,7 +100,21 @@ class OrderService:
         self._pusher = pusher
         self._settings = settings
         self._clock = clock
+        self._transition_hooks: list[TransitionHook] = []
+        self._rating_hooks: list[RatingHook] = []
         payments.on_capture(REFERENCE_TYPE, self._on_captured)
+
+    def on_transition(self, hook: TransitionHook) -> None:
+        """Run ``hook`` in the transaction of every move, with the moved order."""
+        self._transition_hooks.append(hook)
+
+    def on_rating(self, hook: RatingHook) -> None:
+        """Run ``hook`` in the transaction of every rating, with the order and the rating."""
+        self._rating_hooks.append(hook)
+
+    async def _moved(self, conn: Conn, row: asyncpg.Record) -> None:
+        for hook in self._transition_hooks:
+            await hook(conn, row)
 
     # --- permissions -----------------------------------------------------------------------------
 
@@ -276,6 +299,7 @@ class OrderService:
                 )
                 if moved is not None:
                     await self._listing_follows(conn, moved, action)
+                    await self._moved(conn, moved)
             if moved is not None:
                 await self._after(moved, action)
                 return moved
@@ -392,6 +416,7 @@ class OrderService:
         await self._listings.store.set_status(
             conn, paid["listing_id"], "active", _TAKEN[Mode(paid["mode"])], now
         )
+        await self._moved(conn, paid)
 
         async def tell() -> None:
             await self._push(paid, "order:paid")
@@ -457,8 +482,13 @@ class OrderService:
             ratee = row["buyer_id"]
         else:
             raise Forbidden("only the buyer and the seller rate each other")
+
+        async def also(conn: Conn, rating: asyncpg.Record) -> None:
+            for hook in self._rating_hooks:
+                await hook(conn, row, rating)
+
         rating = await self.store.rate(
-            order_id, actor.user_id, ratee, score, comment, self._clock.now()
+            order_id, actor.user_id, ratee, score, comment, self._clock.now(), also
         )
         if rating is None:
             raise Conflict("you have rated this order", code="already_rated")

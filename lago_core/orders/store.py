@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -190,8 +191,10 @@ class OrderStore:
         score: int,
         comment: str,
         now: datetime,
+        also: Callable[[Conn, asyncpg.Record], Awaitable[None]] | None = None,
     ) -> asyncpg.Record | None:
-        """The rating and the ratee's reputation together; None if this rater already rated."""
+        """The rating and the ratee's reputation together; None if this rater already rated.
+        ``also`` runs in the same transaction (the merchant dashboard's rating)."""
         async with self.pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(
                 """INSERT INTO order_ratings (order_id, rater_id, ratee_id, score, comment,
@@ -219,6 +222,8 @@ class OrderStore:
                 score,
                 now,
             )
+            if also is not None:
+                await also(conn, row)
         return row
 
     async def ratings_of(self, order_id: UUID) -> list[asyncpg.Record]:

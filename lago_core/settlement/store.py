@@ -1,0 +1,193 @@
+"""SQL of settlements, their items and the merchant dashboard's aggregates."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from lago_core.ledger.store import Conn
+
+__all__ = ["SettlementStore"]
+
+_SETTLEMENT = """id, payee_kind, payee_id, cutoff, order_count, gross_fen, commission_fen,
+    property_share_fen, withheld_fen, net_fen, payout_id, created_at"""
+# The same, qualified, for queries that join payouts (which has id, payee_id, created_at too).
+_S = ", ".join(f"s.{c.strip()}" for c in _SETTLEMENT.split(","))
+
+
+class SettlementStore:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    # --- settlement ------------------------------------------------------------------------------
+
+    async def payees_due(self, cutoff: datetime) -> list[asyncpg.Record]:
+        """Payees with completed, unsettled orders completed before ``cutoff``."""
+        return await self.pool.fetch(
+            """SELECT DISTINCT o.payee_kind, o.payee_id FROM orders o
+               WHERE o.status = 'completed' AND o.completed_at <= $1
+                 AND NOT EXISTS (SELECT 1 FROM settlement_items i WHERE i.order_id = o.id)""",
+            cutoff,
+        )
+
+    async def lock_payee(self, conn: Conn, payee_id: UUID) -> None:
+        """Serialise two runs settling one payee (the cron is unique, a manual run may not be)."""
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtext('settlement:' || $1::uuid::text))", payee_id
+        )
+
+    async def items_due(
+        self, conn: Conn, payee_kind: str, payee_id: UUID, cutoff: datetime
+    ) -> list[asyncpg.Record]:
+        """Each due order's share, as the capture split it (payments' columns), less refunds.
+        Orders whose deposit is still held wait: what the payee withholds is not known yet."""
+        return await conn.fetch(
+            """SELECT o.id AS order_id,
+                      p.amount_fen - p.refunded_fen AS gross_fen,
+                      p.commission_fen - p.refunded_commission_fen AS commission_fen,
+                      p.property_share_fen - p.refunded_property_fen AS property_share_fen,
+                      p.deposit_withheld_fen AS withheld_fen
+               FROM orders o JOIN payments p ON p.id = o.payment_id
+               WHERE o.payee_kind = $1 AND o.payee_id = $2
+                 AND o.status = 'completed' AND o.completed_at <= $3
+                 AND p.status = 'captured' AND p.deposit_status <> 'held'
+                 AND NOT EXISTS (SELECT 1 FROM settlement_items i WHERE i.order_id = o.id)
+               ORDER BY o.completed_at, o.id""",
+            payee_kind,
+            payee_id,
+            cutoff,
+        )
+
+    async def insert_settlement(self, conn: Conn, values: dict[str, Any]) -> asyncpg.Record:
+        columns = list(values)
+        row = await conn.fetchrow(
+            f"""INSERT INTO settlements ({", ".join(columns)})
+                VALUES ({", ".join(f"${i}" for i in range(1, len(columns) + 1))})
+                RETURNING {_SETTLEMENT}""",
+            *values.values(),
+        )
+        assert row is not None
+        return row
+
+    async def insert_items(
+        self, conn: Conn, settlement_id: UUID, items: list[dict[str, Any]]
+    ) -> None:
+        """Raises UniqueViolationError if any order is already settled (the caller rolls back)."""
+        await conn.executemany(
+            """INSERT INTO settlement_items (settlement_id, order_id, gross_fen, commission_fen,
+                                             property_share_fen, withheld_fen, net_fen)
+               VALUES ($1, $2, $3, $4, $5, $6, $7)""",
+            [
+                (
+                    settlement_id,
+                    i["order_id"],
+                    i["gross_fen"],
+                    i["commission_fen"],
+                    i["property_share_fen"],
+                    i["withheld_fen"],
+                    i["net_fen"],
+                )
+                for i in items
+            ],
+        )
+
+    async def without_payout(self) -> list[asyncpg.Record]:
+        """Settlements whose payout was never requested (a crash after their rows committed)."""
+        return await self.pool.fetch(
+            f"""SELECT {_SETTLEMENT} FROM settlements
+                WHERE payout_id IS NULL AND net_fen > 0 ORDER BY created_at, id"""
+        )
+
+    async def set_payout(self, settlement_id: UUID, payout_id: UUID) -> None:
+        await self.pool.execute(
+            "UPDATE settlements SET payout_id = $2 WHERE id = $1 AND payout_id IS NULL",
+            settlement_id,
+            payout_id,
+        )
+
+    async def of_payee(
+        self, payee_kind: str, payee_id: UUID, start: datetime, end: datetime
+    ) -> list[asyncpg.Record]:
+        return await self.pool.fetch(
+            f"""SELECT {_S}, po.status AS payout_status
+                FROM settlements s LEFT JOIN payouts po ON po.id = s.payout_id
+                WHERE s.payee_kind = $1 AND s.payee_id = $2
+                  AND s.created_at >= $3 AND s.created_at < $4
+                ORDER BY s.created_at, s.id""",
+            payee_kind,
+            payee_id,
+            start,
+            end,
+        )
+
+    async def items_of(self, settlement_id: UUID) -> list[asyncpg.Record]:
+        return await self.pool.fetch(
+            """SELECT order_id, gross_fen, commission_fen, property_share_fen, withheld_fen, net_fen
+               FROM settlement_items WHERE settlement_id = $1 ORDER BY order_id""",
+            settlement_id,
+        )
+
+    # --- dashboard aggregates ----------------------------------------------------------------------
+
+    async def bump_day(
+        self,
+        conn: Conn,
+        merchant_id: UUID,
+        day: date,
+        *,
+        orders: int = 0,
+        revenue_fen: int = 0,
+        completed: int = 0,
+        refunded: int = 0,
+    ) -> None:
+        await conn.execute(
+            """INSERT INTO merchant_daily_stats AS s
+                   (merchant_id, day, orders, revenue_fen, completed, refunded)
+               VALUES ($1, $2, $3, $4, $5, $6)
+               ON CONFLICT (merchant_id, day) DO UPDATE
+               SET orders = s.orders + EXCLUDED.orders,
+                   revenue_fen = s.revenue_fen + EXCLUDED.revenue_fen,
+                   completed = s.completed + EXCLUDED.completed,
+                   refunded = s.refunded + EXCLUDED.refunded""",
+            merchant_id,
+            day,
+            orders,
+            revenue_fen,
+            completed,
+            refunded,
+        )
+
+    async def bump_totals(
+        self, conn: Conn, merchant_id: UUID, *, pending: int = 0, rating: int | None = None
+    ) -> None:
+        await conn.execute(
+            """INSERT INTO merchant_stats AS s (merchant_id, pending_orders, rating_count, rating_sum)
+               VALUES ($1, GREATEST($2, 0), $3, $4)
+               ON CONFLICT (merchant_id) DO UPDATE
+               SET pending_orders = GREATEST(s.pending_orders + $2, 0),
+                   rating_count = s.rating_count + EXCLUDED.rating_count,
+                   rating_sum = s.rating_sum + EXCLUDED.rating_sum""",
+            merchant_id,
+            pending,
+            0 if rating is None else 1,
+            rating or 0,
+        )
+
+    async def days(self, merchant_id: UUID, first: date, last: date) -> list[asyncpg.Record]:
+        return await self.pool.fetch(
+            """SELECT day, orders, revenue_fen, completed, refunded FROM merchant_daily_stats
+               WHERE merchant_id = $1 AND day BETWEEN $2 AND $3 ORDER BY day""",
+            merchant_id,
+            first,
+            last,
+        )
+
+    async def totals(self, merchant_id: UUID) -> asyncpg.Record | None:
+        return await self.pool.fetchrow(
+            """SELECT pending_orders, rating_count, rating_sum FROM merchant_stats
+               WHERE merchant_id = $1""",
+            merchant_id,
+        )
