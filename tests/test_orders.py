@@ -115,8 +115,14 @@ async def test_c2c_sale_end_to_end_with_ratings(
     assert paid["paid_at"] is not None
     _, item_now = await call(client, seller, "GET", f"/listings/{item['id']}")
     assert item_now["status"] == "sold"
-    # The price is captured; the seller's payable holds it after the 10% commission.
+    # The price is captured; the seller's payable holds it after the 10% commission, and the
+    # property company of the community they share gets its 20% of that commission.
     assert await core.ledger.balance(_ref(AccountKind.SELLER_PAYABLE, seller.id)) == 9_000
+    company = await core.pool.fetchval(
+        "SELECT property_company_id FROM communities WHERE id = $1", uuid.UUID(community.id)
+    )
+    assert await core.ledger.balance(_ref(AccountKind.PROPERTY_SHARE, company)) == 200
+    assert await core.ledger.balance(_ref(AccountKind.PLATFORM_COMMISSION)) == 800
 
     status, handed = await act(client, seller, placed, "hand-over")
     assert (status, handed["status"]) == (200, "handed_over")

@@ -40,6 +40,34 @@ class ListingStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
+    async def meeting_community(self, listing_id: UUID, buyer_id: UUID) -> UUID | None:
+        """A community where the buyer is a verified resident and the listing is visible.
+
+        Visible means what search uses: the seller's verified communities for a resident's
+        listing, the communities the merchant serves for a merchant's. The smallest id when there
+        are several, so the answer is stable.
+        """
+        community: UUID | None = await self._pool.fetchval(
+            """
+            SELECT m.community_id FROM community_members m
+            WHERE m.user_id = $2 AND m.status = 'verified'
+              AND m.community_id IN (
+                  SELECT cm.community_id FROM listings l
+                  JOIN community_members cm ON cm.user_id = l.seller_id AND cm.status = 'verified'
+                  WHERE l.id = $1 AND l.merchant_id IS NULL
+                  UNION
+                  SELECT mc.community_id FROM listings l
+                  JOIN merchant_communities mc ON mc.merchant_id = l.merchant_id
+                  WHERE l.id = $1
+              )
+            ORDER BY m.community_id
+            LIMIT 1
+            """,
+            listing_id,
+            buyer_id,
+        )
+        return community
+
     async def create(
         self, seller_id: UUID, fields: dict[str, Any], now: datetime
     ) -> asyncpg.Record:

@@ -212,6 +212,9 @@ class OrderService:
             deposit_fen=deposit,
             description=listing["title"],
             commission_bps=commission,
+            # The trade happens in a community the two share: its property company gets its
+            # share of the commission (None when there is none, e.g. an admin buying).
+            community_id=await self._listings.store.meeting_community(listing_id, actor.user_id),
         )
         try:
             payment = await self._payments.create(actor, f"order:{row['id']}", spec)
