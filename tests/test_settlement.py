@@ -257,6 +257,20 @@ async def test_dashboard_follows_the_orders_and_is_for_the_merchant_only(
     paid = [o for o in orders if o["status"] != "cancelled"]
     assert len(paid) == board["today"]["orders"]
     assert sum(o["price_fen"] for o in paid if o["status"] != "refunded") == today["revenue_fen"]
+    # Top services: this month's listings by revenue, refunds taken off.
+    per_listing = await core.pool.fetch(
+        """SELECT listing_id, count(*) AS n, sum(price_fen) AS revenue FROM orders
+           WHERE merchant_id = $1 AND status NOT IN ('cancelled', 'refunded', 'created')
+           GROUP BY listing_id""",
+        merchant,
+    )
+    expected = sorted(
+        ((str(r["listing_id"]), r["n"], r["revenue"]) for r in per_listing),
+        key=lambda t: -t[2],
+    )
+    top = [(t["listing_id"], t["orders"], t["revenue_fen"]) for t in board["top_services"]]
+    assert sorted(top, key=lambda t: -t[2]) == expected
+    assert all(t["title"] for t in board["top_services"])
 
     # Another merchant's owner and a buyer are refused; admins read; no such merchant: 404.
     for path in ("dashboard", "statements?month=2026-01"):

@@ -48,6 +48,9 @@ SETTLEMENT_DELAY = timedelta(days=7)
 TREND_DAYS = 30
 
 
+TOP_SERVICES = 5
+
+
 @dataclass(frozen=True, slots=True)
 class DayStats:
     day: date
@@ -66,6 +69,7 @@ class Dashboard:
     rating_count: int
     rating_average: float | None
     trend: list[DayStats]  # the last 30 days, oldest first, every day present
+    top_services: list[dict[str, Any]]  # this month's best sellers by revenue
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +243,10 @@ class SettlementService:
             rating_count=count,
             rating_average=round(totals["rating_sum"] / count, 2) if totals and count else None,
             trend=trend,
+            top_services=[
+                dict(r)
+                for r in await self.store.top_listings(merchant_id, month_start, TOP_SERVICES)
+            ],
         )
 
     async def _require_reader(self, actor: Principal, merchant_id: UUID) -> None:
@@ -256,11 +264,15 @@ class SettlementService:
             return
         day = business_day(self._clock.now())
         status = row["status"]
+        month = day.replace(day=1)
         if status == Status.PAID:
             await self.store.bump_day(
                 conn, merchant_id, day, orders=1, revenue_fen=row["price_fen"]
             )
             await self.store.bump_totals(conn, merchant_id, pending=1)
+            await self.store.bump_listing_month(
+                conn, merchant_id, month, row["listing_id"], orders=1, revenue_fen=row["price_fen"]
+            )
         elif status == Status.COMPLETED:
             await self.store.bump_day(conn, merchant_id, day, completed=1)
             await self.store.bump_totals(conn, merchant_id, pending=-1)
@@ -271,6 +283,14 @@ class SettlementService:
                 conn, merchant_id, day, refunded=1, revenue_fen=-row["price_fen"]
             )
             await self.store.bump_totals(conn, merchant_id, pending=-1)
+            await self.store.bump_listing_month(
+                conn,
+                merchant_id,
+                month,
+                row["listing_id"],
+                orders=-1,
+                revenue_fen=-row["price_fen"],
+            )
 
     async def _on_rated(self, conn: Conn, order: asyncpg.Record, rating: asyncpg.Record) -> None:
         """The buyer's rating of a merchant's order is the merchant's rating."""

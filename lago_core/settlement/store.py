@@ -160,6 +160,44 @@ class SettlementStore:
             refunded,
         )
 
+    async def bump_listing_month(
+        self,
+        conn: Conn,
+        merchant_id: UUID,
+        month: date,
+        listing_id: UUID,
+        *,
+        orders: int,
+        revenue_fen: int,
+    ) -> None:
+        await conn.execute(
+            """INSERT INTO merchant_listing_month_stats AS s
+                   (merchant_id, month, listing_id, orders, revenue_fen)
+               VALUES ($1, $2, $3, $4, $5)
+               ON CONFLICT (merchant_id, month, listing_id) DO UPDATE
+               SET orders = s.orders + EXCLUDED.orders,
+                   revenue_fen = s.revenue_fen + EXCLUDED.revenue_fen""",
+            merchant_id,
+            month,
+            listing_id,
+            orders,
+            revenue_fen,
+        )
+
+    async def top_listings(
+        self, merchant_id: UUID, month: date, limit: int
+    ) -> list[asyncpg.Record]:
+        return await self.pool.fetch(
+            """SELECT s.listing_id, l.title, s.orders, s.revenue_fen
+               FROM merchant_listing_month_stats s JOIN listings l ON l.id = s.listing_id
+               WHERE s.merchant_id = $1 AND s.month = $2 AND s.orders > 0
+               ORDER BY s.revenue_fen DESC, s.orders DESC, s.listing_id
+               LIMIT $3""",
+            merchant_id,
+            month,
+            limit,
+        )
+
     async def bump_totals(
         self, conn: Conn, merchant_id: UUID, *, pending: int = 0, rating: int | None = None
     ) -> None:

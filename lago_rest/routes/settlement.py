@@ -67,6 +67,13 @@ class DayStats(Schema):
     refunded: int
 
 
+class TopService(Schema):
+    listing_id: UUID
+    title: str
+    orders: int
+    revenue_fen: int
+
+
 class Dashboard(Schema):
     merchant_id: UUID
     today: DayStats
@@ -75,6 +82,7 @@ class Dashboard(Schema):
     rating_count: int
     rating_average: float | None = Field(description="buyers' scores 1–5; null before the first")
     trend: list[DayStats] = Field(description="the last 30 days, oldest first")
+    top_services: list[TopService] = Field(description="this month's best sellers by revenue")
 
 
 @api.get("/merchants/{merchant_id}/statements", tags=TAGS)
