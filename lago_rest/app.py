@@ -16,6 +16,7 @@ from lago_rest.routes import (
     auth,
     communities,
     listings,
+    lottery,
     merchants,
     moderation,
     orders,
@@ -40,6 +41,7 @@ def build_api() -> Api:
         payments.api,
         orders.api,
         settlement.api,
+        lottery.api,
     ):
         api.include(group)
     return api
