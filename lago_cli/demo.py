@@ -14,7 +14,6 @@ from lago_core.container import Core, build_core
 from lago_core.errors import Conflict
 from lago_core.listings.service import Category, Condition, ListingDraft, ListingKind
 from lago_core.merchants.rules import DocumentKind
-from lago_core.phones import normalise_phone
 from lago_core.security.roles import MemberStatus, PlatformRole, Principal
 from lago_core.settings import Settings
 
@@ -40,9 +39,9 @@ async def _account(core: Core, key: str, password: str) -> Principal:
         view = await core.identity.create_user(phone, password, name, role)
         user_id = view.id
     except Conflict:
-        row = await core.identity._store.user_by_phone(normalise_phone(phone))
-        assert row is not None
-        user_id = row["id"]
+        existing = await core.identity.user_by_phone(phone)
+        assert existing is not None
+        user_id = existing.id
     return Principal(user_id=user_id, session_id=UUID(int=0), platform_role=role)
 
 

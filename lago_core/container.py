@@ -7,7 +7,7 @@ one :class:`Core` object rather than module globals, so tests build as many as t
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 
 import asyncpg
 import redis.asyncio as aioredis
@@ -67,7 +67,6 @@ class Core:
     orders: OrderService
     # T+7 payouts, statements and the merchant dashboard (its aggregates follow order moves).
     settlement: SettlementService
-    extras: dict[str, object] = field(default_factory=dict)
 
     async def close(self) -> None:
         await self.pusher.close()
@@ -82,8 +81,6 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
             raise ValueError("LAGO_JWT_SECRET is required in prod")
         # Outside prod an unset secret still works for a single process; `lago dev` and the
         # make targets pass one shared secret to every process so tokens work across them.
-        from dataclasses import replace
-
         settings = replace(settings, jwt_secret=secrets.token_urlsafe(32))
     clock = clock or SystemClock()
     pool = await create_pool(

@@ -247,6 +247,10 @@ class IdentityService:
     async def me(self, principal: Principal) -> UserView:
         return await self.user(principal.user_id)
 
+    async def user_by_phone(self, raw_phone: str) -> UserView | None:
+        row = await self._store.user_by_phone(normalise_phone(raw_phone))
+        return UserView.from_row(row) if row else None
+
     async def user(self, user_id: UUID) -> UserView:
         row = await self._store.user_by_id(user_id)
         if row is None:
