@@ -270,3 +270,15 @@ def test_the_documented_snippet_verifies_draws() -> None:
     tampered = check(draw["commitment"], draw["seed"], entries[1:], *args[3:], 4)
     assert tampered["entries_hash_matches"] is False
     assert check(commitment_of(new_seed()), *args[1:], 4)["seed_matches_commitment"] is False
+
+
+async def test_the_public_endpoint_is_rate_limited(client: Client) -> None:
+    from lago_rest.routes.lottery import VERIFY_LIMIT
+
+    allowed = int(VERIFY_LIMIT.split("/")[0])
+    draw = published_draw(members(3), 1)
+    for _ in range(allowed):
+        assert (await client.post(URL, json=draw)).status == 200
+    limited = await client.post(URL, json=draw)
+    assert limited.status == 429
+    assert (await limited.json())["error"]["code"] == "rate_limited"

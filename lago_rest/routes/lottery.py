@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
+from aiohttp import web
 from pydantic import ConfigDict, Field, StringConstraints
 
 from lago_core.errors import InvalidInput
 from lago_core.lottery import verify
 from lago_rest.api import Api
+from lago_rest.context import Services
 from lago_rest.schemas import Schema
 
 api = Api()
@@ -54,9 +56,15 @@ class DrawVerdict(Schema):
     recomputed_winners: list[str]
 
 
+VERIFY_LIMIT = "30/minute"
+
+
 @api.post("/lottery/verify", tags=TAGS)
-async def verify_draw(body: VerifyDraw) -> DrawVerdict:
+async def verify_draw(body: VerifyDraw, request: web.Request, svc: Services) -> DrawVerdict:
     """Recompute a draw from its commitment, seed, entry list and hash. Public, no sign-in."""
+    # Public and CPU-heavy: a per-address limit. Behind a proxy this is the proxy's address
+    # until forwarded-for headers are trusted; the limit is generous for people, not for loops.
+    await svc.limiter.hit_or_raise(VERIFY_LIMIT, "lottery-verify", request.remote or "unknown")
     # Up to 100,000 HMACs and a sort (≈0.25 s at the limit): off the event loop.
     try:
         result = await asyncio.to_thread(
