@@ -12,8 +12,9 @@ from uuid import UUID
 
 from lago_core.container import Core, build_core
 from lago_core.errors import Conflict
+from lago_core.groupbuys import CampaignSpec
 from lago_core.listings.service import Category, Condition, ListingDraft, ListingKind
-from lago_core.merchants.rules import DocumentKind
+from lago_core.merchants.rules import DocumentKind, ItemKind
 from lago_core.security.roles import MemberStatus, PlatformRole, Principal
 from lago_core.settings import Settings
 
@@ -215,4 +216,30 @@ async def _seed_listings(
             merchant_id=merchant_id,
         )
         created.append((await core.listings.create(owner, draft))["id"])
+    await _seed_group_buy(core, owner, merchant_id, community_id)
     return created
+
+
+async def _seed_group_buy(
+    core: Core, owner: Principal, merchant_id: UUID, community_id: UUID
+) -> None:
+    """A group-buy campaign in the demo community (拼团: a LEGO class for three or more)."""
+    if await core.groupbuys.campaigns_of(owner, merchant_id):
+        return
+    item = await core.merchants.create_item(
+        owner, merchant_id, "乐高搭建课（周末班）", ItemKind.SERVICE, 15_000, 100
+    )
+    await core.groupbuys.create_campaign(
+        owner,
+        CampaignSpec(
+            merchant_id=merchant_id,
+            title="乐高搭建课 3 人成团",
+            description="周末两小时，材料全包，3 人成团每人省 51 元",
+            item_id=item["id"],
+            group_price_fen=9_900,
+            original_price_fen=15_000,
+            min_members=3,
+            max_members=8,
+            community_ids=[community_id],
+        ),
+    )

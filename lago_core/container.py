@@ -15,6 +15,7 @@ import redis.asyncio as aioredis
 from lago_core.clock import Clock, SystemClock
 from lago_core.communities import CommunityService, CommunityStore
 from lago_core.db import create_pool
+from lago_core.groupbuys import GroupBuyService, GroupBuyStore
 from lago_core.idempotency import Idempotency
 from lago_core.identity import IdentityService, IdentityStore
 from lago_core.ledger import Ledger, LedgerStore
@@ -67,6 +68,8 @@ class Core:
     orders: OrderService
     # T+7 payouts, statements and the merchant dashboard (its aggregates follow order moves).
     settlement: SettlementService
+    # Group buys: campaigns, seat payments, outcomes (seats themselves: the channel actor).
+    groupbuys: GroupBuyService
 
     async def close(self) -> None:
         await self.pusher.close()
@@ -124,6 +127,9 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
     pusher = Pusher(settings)
     orders = OrderService(OrderStore(pool), listings, merchants, payments, pusher, settings, clock)
     settlement = SettlementService(SettlementStore(pool), payments, merchants, orders, clock)
+    groupbuys = GroupBuyService(
+        GroupBuyStore(pool), merchants, communities, payments, jobs, pusher, redis, settings, clock
+    )
     return Core(
         settings=settings,
         pool=pool,
@@ -145,4 +151,5 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         pusher=pusher,
         orders=orders,
         settlement=settlement,
+        groupbuys=groupbuys,
     )

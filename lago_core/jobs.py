@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -24,8 +25,15 @@ class JobQueue:
             pool_or_conn=redis.connection_pool, default_queue_name=queue_name(settings)
         )
 
-    async def enqueue(self, function: str, *args: Any, job_id: str | None = None) -> bool:
-        """Queue ``function(*args)``; False when a job with ``job_id`` is queued or ran recently
-        (arq keeps its result), which is how repeated triggers collapse into one run."""
-        job = await self._arq.enqueue_job(function, *args, _job_id=job_id)
+    async def enqueue(
+        self,
+        function: str,
+        *args: Any,
+        job_id: str | None = None,
+        defer_until: datetime | None = None,
+    ) -> bool:
+        """Queue ``function(*args)``, to run at ``defer_until`` if given; False when a job with
+        ``job_id`` is queued or ran recently (arq keeps its result), which is how repeated
+        triggers collapse into one run."""
+        job = await self._arq.enqueue_job(function, *args, _job_id=job_id, _defer_until=defer_until)
         return job is not None

@@ -138,6 +138,9 @@ class Settings:
     # Platform commission on the price, and the property company's share of that commission, in
     # basis points (1/100 of a percent); the orders work passes its own per category.
     commission_bps: int = 1_000
+    # Group buys (docs/groupbuys.md): how long a reserved seat waits for its payment, unless the
+    # campaign sets its own window.
+    groupbuy_payment_window_s: int = 900
     property_share_bps: int = 2_000
 
     # Orders (docs/orders.md). An order not paid within this time is cancelled by a job; it is
@@ -199,6 +202,7 @@ class Settings:
             "webhook_tolerance_s": ("LAGO_WEBHOOK_TOLERANCE_S", _int(10, 3_600)),
             "sandbox_webhook_url": ("LAGO_SANDBOX_WEBHOOK_URL", _url("http", "https")),
             "commission_bps": ("LAGO_COMMISSION_BPS", _int(0, 10_000)),
+            "groupbuy_payment_window_s": ("LAGO_GROUPBUY_PAYMENT_WINDOW_S", _int(60, 86_400)),
             "property_share_bps": ("LAGO_PROPERTY_SHARE_BPS", _int(0, 10_000)),
             "unpaid_order_ttl_s": ("LAGO_UNPAID_ORDER_TTL_S", _int(60, 7 * 86_400)),
             "rental_late_fee_per_day_fen": (

@@ -15,6 +15,7 @@ from lago_rest.middleware import auth_middleware, error_middleware, request_id_m
 from lago_rest.routes import (
     auth,
     communities,
+    groupbuys,
     listings,
     lottery,
     merchants,
@@ -42,6 +43,7 @@ def build_api() -> Api:
         orders.api,
         settlement.api,
         lottery.api,
+        groupbuys.api,
     ):
         api.include(group)
     return api

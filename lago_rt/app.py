@@ -24,9 +24,11 @@ from lago_core.push import socketio_channel
 from lago_core.settings import Settings
 from lago_rt.channel.actor import ChannelActor
 from lago_rt.channel.chat import Chat
+from lago_rt.channel.groupbuys import GroupBuys
 from lago_rt.channel.presence import Presence
 from lago_rt.gateway.channels import ChannelGateway
 from lago_rt.gateway.fanout import LocalFanout
+from lago_rt.gateway.groupbuys import GroupBuyGateway
 from lago_rt.gateway.merchant import MerchantGateway
 from lago_rt.gateway.wire import SocketRegistry, install_tracked_websockets
 from lago_rt.runtime import ActorContext, ActorHost
@@ -34,10 +36,10 @@ from lago_rt.runtime import ActorContext, ActorHost
 __all__ = ["RT_NODE", "RtNode", "create_rt_app"]
 
 
-def channel_actor(ctx: ActorContext) -> ChannelActor:
-    """The features of a community channel. Later features (group buys, live, lottery, lockers)
-    are added to this list; the runtime does not change."""
-    return ChannelActor(ctx, [Presence(), Chat()])
+def channel_actor(ctx: ActorContext, core: Core) -> ChannelActor:
+    """The features of a community channel. Later features (live, lottery, lockers) are added to
+    this list; the runtime does not change."""
+    return ChannelActor(ctx, [Presence(), Chat(), GroupBuys(core.groupbuys)])
 
 
 @dataclass
@@ -98,7 +100,7 @@ def create_rt_app(
         node_settings = replace(settings, jwt_secret=node_core.settings.jwt_secret)
         host = ActorHost(
             kind="ch",
-            factory=channel_actor,
+            factory=lambda ctx: channel_actor(ctx, node_core),
             redis=node_core.redis,
             pool=node_core.pool,
             settings=node_settings,
@@ -107,6 +109,7 @@ def create_rt_app(
         fanout = LocalFanout(sio, registry, node_core.redis, node_settings)
         channels = ChannelGateway(sio, node_core, host, fanout, node_core.moderation, node_settings)
         MerchantGateway(sio, node_core)
+        GroupBuyGateway(channels)
         await host.start()
         await fanout.start()
         app[RT_NODE] = RtNode(node_settings, node_core, sio, host, fanout, channels)

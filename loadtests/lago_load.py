@@ -174,9 +174,7 @@ def new_client() -> socketio.Client:
     """
     origin = os.environ.get("LAGO_LOAD_ORIGIN")
     extra: dict[str, Any] = {"header": {"Origin": origin}} if origin else {"suppress_origin": True}
-    return socketio.Client(
-        reconnection=False, handle_sigint=False, websocket_extra_options=extra
-    )
+    return socketio.Client(reconnection=False, handle_sigint=False, websocket_extra_options=extra)
 
 
 def wall_ms() -> int:

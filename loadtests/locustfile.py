@@ -26,7 +26,7 @@ import secrets
 import time
 from typing import Any
 
-from lago_load import Config, RoundRobin, Timer, new_client, wall_ms
+from lago_load import AckError, Config, RoundRobin, Timer, new_client, wall_ms
 from locust import HttpUser, between, events, task
 from locust.env import Environment
 
@@ -218,6 +218,98 @@ class ResidentUser(HttpUser):
             {"community_id": self.community_id, "limit": 100},
             timeout=CONFIG.ack_timeout,
         )
+
+
+# Answers of group-buy commands that are the normal outcome of contention, not failures.
+GROUPBUY_CONTENTION = {
+    "group_full",
+    "group_ended",
+    "group_not_found",
+    "limit_reached",
+    "sold_out",
+    "duplicate_join",
+    "retry",
+}
+
+
+class GroupBuyerUser(ResidentUser):
+    """A resident who starts, joins and leaves group buys (拼团) in the channel, competing with
+    the others for seats. Needs an active campaign in the community (``lago seed-demo`` makes
+    one). Contention answers (``group_full``, ``limit_reached``, …) count as successes and are
+    also reported by name, so the share of each shows in the statistics."""
+
+    weight = 3
+
+    def on_start(self) -> None:
+        super().on_start()
+        self.campaigns: list[str] = []
+        self.campaigns_at = 0.0
+
+    def _campaign_ids(self) -> list[str]:
+        if time.monotonic() - self.campaigns_at < 60 or self.token is None:
+            return self.campaigns
+        self.campaigns_at = time.monotonic()
+        with self.client.get(
+            f"/api/v1/communities/{self.community_id}/group-buy-campaigns",
+            headers=_auth(self.token),
+            name="/api/v1/communities/{id}/group-buy-campaigns",
+            catch_response=True,
+        ) as response:
+            if response.status_code != 200:
+                response.failure(f"HTTP {response.status_code}")
+                return self.campaigns
+            self.campaigns = [c["id"] for c in response.json()["items"]]
+        return self.campaigns
+
+    def _contended(self, event: str, payload: dict[str, Any]) -> dict[str, Any] | None:
+        start = time.perf_counter()
+        try:
+            ack = self.sio.call(event, payload, timeout=CONFIG.ack_timeout)
+        except Exception as exc:
+            self.timer.fire(event, (time.perf_counter() - start) * 1000, exception=exc)
+            return None
+        millis = (time.perf_counter() - start) * 1000
+        code = "ok" if ack.get("ok") else (ack.get("error") or {}).get("code", "error")
+        failed = code != "ok" and code not in GROUPBUY_CONTENTION
+        self.timer.fire(event, millis, exception=AckError(code) if failed else None)
+        self.timer.fire(f"{event} → {code}", millis, exception=AckError(code) if failed else None)
+        return ack if code == "ok" else None
+
+    @task(6)
+    def group_buy(self) -> None:
+        if not self._ready():
+            return
+        campaigns = self._campaign_ids()
+        if not campaigns:
+            return
+        listed = self.timer.call(
+            self.sio,
+            "groupbuy:list",
+            {"community_id": self.community_id},
+            timeout=CONFIG.ack_timeout,
+        )
+        if listed is None:
+            return
+        groups = listed.get("groups") or []
+        mine = [g for g in groups if any(s["user_id"] == self.user_id for s in g["seats"])]
+        if mine:
+            # Leave again (unpaid seats), so that seats keep turning over during the run.
+            self._contended(
+                "groupbuy:leave",
+                {"community_id": self.community_id, "group_id": mine[0]["group_id"]},
+            )
+            return
+        joinable = [g for g in groups if g["members"] < g["max_members"]]
+        if joinable:
+            group = random.choice(joinable)
+            self._contended(
+                "groupbuy:join", {"community_id": self.community_id, "group_id": group["group_id"]}
+            )
+        else:
+            self._contended(
+                "groupbuy:start",
+                {"community_id": self.community_id, "campaign_id": random.choice(campaigns)},
+            )
 
 
 class MerchantUser(HttpUser):

@@ -53,7 +53,9 @@ async def make_users(count: int, password: str) -> list[str]:
             "SELECT id FROM communities WHERE name = $1 AND address = $2", name, address
         )
         if community_id is None:
-            raise SystemExit("make_users: the demo community is missing; run `lago seed-demo` first")
+            raise SystemExit(
+                "make_users: the demo community is missing; run `lago seed-demo` first"
+            )
         staff_phone = DEMO_ACCOUNTS["property"][0]
         staff = Principal(
             user_id=await _user_id(core, staff_phone), session_id=UUID(int=0), platform_role=None

@@ -30,7 +30,7 @@ async def hosts(core: Core, settings: Settings) -> Any:
     for name in ("a", "b"):
         host = ActorHost(
             kind="ch",
-            factory=channel_actor,
+            factory=lambda ctx: channel_actor(ctx, core),
             redis=core.redis,
             pool=core.pool,
             settings=replace(settings, node_id=f"node-{name}", actor_idle_s=60),
@@ -83,7 +83,7 @@ async def test_idle_actor_passivates_and_comes_back_with_its_state(
 ) -> None:
     host = ActorHost(
         kind="ch",
-        factory=channel_actor,
+        factory=lambda ctx: channel_actor(ctx, core),
         redis=core.redis,
         pool=core.pool,
         settings=replace(settings, actor_idle_s=30),

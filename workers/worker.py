@@ -6,13 +6,14 @@ from typing import Any
 
 from arq import cron
 from arq.connections import RedisSettings
+from arq.utils import timestamp_ms
 from arq.worker import Worker
 
 from lago_core.clock import Clock
 from lago_core.container import Core, build_core
 from lago_core.jobs import queue_name
 from lago_core.settings import Settings
-from workers import orders, payments, settlement
+from workers import groupbuys, orders, payments, settlement
 from workers.maintenance import purge_ended_sessions
 
 __all__ = ["FUNCTIONS", "create_worker", "queue_name"]
@@ -22,7 +23,26 @@ FUNCTIONS: list[Any] = [
     *payments.FUNCTIONS,
     *orders.FUNCTIONS,
     *settlement.FUNCTIONS,
+    *groupbuys.FUNCTIONS,
 ]
+
+
+class LagoWorker(Worker):
+    """arq's worker, except that a burst run ends once nothing is running and nothing is *due*.
+
+    arq's own burst mode waits for every queued job, including jobs deferred to a later time
+    (a group buy's expiry, tomorrow): a burst run (tests, ``lago worker --burst``) would wait for
+    them. Deferred jobs stay queued for the next run.
+    """
+
+    async def _poll_iteration(self) -> None:
+        await super()._poll_iteration()
+        if not self.burst or self.tasks:
+            return
+        due = await self.pool.zcount(self.queue_name, float("-inf"), timestamp_ms())
+        if due == 0:
+            # arq's loop then stops: it ends a burst run once this many jobs have started.
+            self.max_burst_jobs = self._jobs_started()
 
 
 def create_worker(
@@ -42,13 +62,14 @@ def create_worker(
         if core is None and "core" in ctx:
             await ctx["core"].close()
 
-    return Worker(
+    return LagoWorker(
         functions=FUNCTIONS,
         cron_jobs=[
             cron(purge_ended_sessions, hour={4}, minute={17}, unique=True),
             *payments.CRON_JOBS,
             *orders.CRON_JOBS,
             *settlement.CRON_JOBS,
+            *groupbuys.CRON_JOBS,
         ],
         queue_name=queue_name(settings),
         redis_settings=RedisSettings.from_dsn(settings.redis_url),

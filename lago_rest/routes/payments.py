@@ -107,7 +107,7 @@ class SandboxIntent(Schema):
     expires_at: datetime
 
 
-def _idempotency_key(request: web.Request) -> str:
+def idempotency_key(request: web.Request) -> str:
     key = request.headers.get(IDEMPOTENCY_HEADER)
     if key is None:
         raise InvalidInput(
@@ -134,7 +134,7 @@ async def create_payment(
         description=body.description,
         community_id=body.community_id,
     )
-    view = await svc.payments.create(user, _idempotency_key(request), spec)
+    view = await svc.payments.create(user, idempotency_key(request), spec)
     return Payment.model_validate(view, from_attributes=True)
 
 
@@ -160,7 +160,7 @@ async def refund_payment(
     """Refund part of the price (the payer, admins, customer service); ``Idempotency-Key``
     required. Refunds never add up to more than the price."""
     view = await svc.payments.refund(
-        user, _idempotency_key(request), payment_id, body.amount_fen, body.reason
+        user, idempotency_key(request), payment_id, body.amount_fen, body.reason
     )
     return Refund.model_validate(view, from_attributes=True)
 

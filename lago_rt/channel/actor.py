@@ -22,11 +22,13 @@ from lago_rt.channel.archive import ChannelArchive
 from lago_rt.channel.events import ChannelEvent, read_after, stream_window
 from lago_rt.runtime.actor import ActorContext, Command
 
-__all__ = ["ChannelActor", "ChannelFeature", "CommandHandler", "FeatureBase"]
+__all__ = ["BatchHandler", "ChannelActor", "ChannelFeature", "CommandHandler", "FeatureBase"]
 
 log = get_logger(__name__)
 
 CommandHandler = Callable[[Command], Awaitable[Any]]
+# Serves many commands of one name at once: one result (or exception) per command, in order.
+BatchHandler = Callable[[list[Command]], Awaitable[list[Any]]]
 # Snapshot every so many events, so a rebuild replays a bounded tail (the stream keeps far more).
 SNAPSHOT_EVERY = 500
 
@@ -39,6 +41,9 @@ class ChannelFeature(Protocol):
 
     def commands(self) -> dict[str, CommandHandler]:
         """Command names this feature handles, e.g. ``"chat.send"``."""
+
+    def batch_commands(self) -> dict[str, BatchHandler]:
+        """Commands served in batches when several wait in the mailbox (see ``Actor``)."""
 
     def apply(self, event: ChannelEvent) -> None:
         """Update in-memory state from an event; deterministic, no I/O."""
@@ -77,6 +82,9 @@ class FeatureBase:
     def commands(self) -> dict[str, CommandHandler]:
         return {}
 
+    def batch_commands(self) -> dict[str, BatchHandler]:
+        return {}
+
     def apply(self, event: ChannelEvent) -> None:
         return None
 
@@ -109,12 +117,18 @@ class ChannelActor:
         self._since_snapshot = 0
         self.archive = ChannelArchive(ctx)
         self._handlers: dict[str, CommandHandler] = {"channel.snapshot": self._snapshot_for}
+        self._batch_handlers: dict[str, BatchHandler] = {}
         for feature in features:
             feature.bind(self)
             for name, handler in feature.commands().items():
                 if name in self._handlers:
                     raise ValueError(f"two features handle {name!r}")
                 self._handlers[name] = handler
+            for name, batch_handler in feature.batch_commands().items():
+                if name in self._handlers or name in self._batch_handlers:
+                    raise ValueError(f"two features handle {name!r}")
+                self._batch_handlers[name] = batch_handler
+        self.batchable = frozenset(self._batch_handlers)
 
     # --- Actor protocol ----------------------------------------------------------------------------
 
@@ -151,10 +165,19 @@ class ChannelActor:
         log.info("channel.activated", community_id=self.community_id, seq=self.seq)
 
     async def handle(self, command: Command) -> Any:
+        batch_handler = self._batch_handlers.get(command.name)
+        if batch_handler is not None:
+            (result,) = await batch_handler([command])
+            if isinstance(result, BaseException):
+                raise result
+            return result
         handler = self._handlers.get(command.name)
         if handler is None:
             raise InvalidInput(f"unknown channel command {command.name!r}", code="unknown_command")
         return await handler(command)
+
+    async def handle_batch(self, commands: list[Command]) -> list[Any]:
+        return await self._batch_handlers[commands[0].name](commands)
 
     async def tick(self) -> None:
         await self.archive.flush()

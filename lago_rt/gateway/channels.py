@@ -179,6 +179,22 @@ class ChannelGateway:
 
         return run
 
+    def register(
+        self, event: str, model: type[M] | None, handler: Callable[..., Awaitable[Ack]]
+    ) -> None:
+        """Add an event to the ``/`` namespace behind the same guard as the channel's own (a
+        connected caller, the rate limit, payload validation, error acknowledgements)."""
+        self._sio.on(event, handler=self._guarded(model, handler), namespace="/")
+
+    async def command(
+        self, sid: str, principal: Principal, community_id: str, name: str, payload: dict[str, Any]
+    ) -> Any:
+        """Run ``name`` on the community's actor for a member who joined the channel."""
+        self._joined(sid, community_id)
+        role = await self._access.require(principal, community_id)
+        caller = await self._caller(principal, role.value)
+        return await self._host.call(community_id, Command(name, payload, caller))
+
     async def _caller(self, principal: Principal, role: str) -> dict[str, Any]:
         return {
             "user_id": str(principal.user_id),

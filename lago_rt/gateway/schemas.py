@@ -8,6 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "DeleteIn",
+    "GroupBuyIn",
+    "GroupBuyListIn",
+    "GroupBuyStartIn",
     "HistoryIn",
     "JoinIn",
     "LeaveIn",
@@ -32,6 +35,22 @@ class SinceIn(_In):
 class JoinIn(_In):
     community_id: UUID
     since: SinceIn | None = None
+
+
+class GroupBuyStartIn(_In):
+    community_id: UUID
+    campaign_id: UUID
+
+
+class GroupBuyIn(_In):
+    """Join or leave a group."""
+
+    community_id: UUID
+    group_id: UUID
+
+
+class GroupBuyListIn(_In):
+    community_id: UUID
 
 
 class LeaveIn(_In):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -50,6 +50,11 @@ class Actor(Protocol):
     async def handle(self, command: Command) -> Any:
         """Process one command; the host never runs two at once for one actor."""
 
+    # Optional: an actor with a ``batchable: frozenset[str]`` attribute and an
+    # ``async handle_batch(commands) -> list[result | exception]`` method gets the commands of
+    # those names that queued up together in one call (one result per command, in order), so it
+    # can serve many with one database transaction.
+
     async def tick(self) -> None:
         """Periodic work inside the mailbox (flushes, pruning); called every heartbeat."""
 
@@ -75,6 +80,8 @@ class ActorContext:
     clock: Clock
     lost: bool = False
     _script: Any = None
+    # Set by the host: post a command to this actor's own mailbox after a delay (timers).
+    post_later: Callable[[float, Command], None] | None = None
 
     async def fenced(self, op: str, keys: list[str], *args: str | int | bytes) -> Any:
         """Run one fenced Redis write (see :data:`fencing.FENCED`)."""

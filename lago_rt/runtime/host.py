@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +37,8 @@ ActorFactory = Callable[[ActorContext], Actor]
 _STOP = object()
 _PASSIVATE = "__passivate__"
 _TICK = object()
+# At most this many commands in one batch (see Actor.batchable).
+MAX_BATCH = 256
 
 
 class _OwnerUnreachable(Exception):
@@ -335,6 +338,7 @@ class ActorHost:
                 clock=self._clock,
             )
             running = _Running(ctx=ctx, actor=self._factory(ctx))
+            ctx.post_later = lambda delay, command, r=running: self._post_later(r, delay, command)
             running.last_used = self._clock.monotonic()
             self._actors[key] = running
             running.task = asyncio.create_task(self._run(running), name=f"actor-{self.kind}-{key}")
@@ -355,11 +359,31 @@ class ActorHost:
             self._fail_pending(running, exc)
             return
         running.ready.set()
+        batchable: frozenset[str] = getattr(running.actor, "batchable", frozenset())
+        backlog: deque[Any] = deque()
         while True:
-            item = await running.mailbox.get()
+            item = backlog.popleft() if backlog else await running.mailbox.get()
             if item is _STOP:
                 break
             command, fut = item
+            if command is not _TICK and command.name in batchable:
+                batch = [item]
+                # Take every command of the same name already waiting (up to a bound), so one
+                # database transaction and one event serve all of them; anything else waits in
+                # the backlog, in order.
+                while len(batch) < MAX_BATCH and not running.mailbox.empty():
+                    queued = running.mailbox.get_nowait()
+                    if (
+                        queued is not _STOP
+                        and queued[0] is not _TICK
+                        and queued[0].name == command.name
+                    ):
+                        batch.append(queued)
+                        continue
+                    backlog.append(queued)
+                    break
+                await self._run_batch(running, batch)
+                continue
             if command is _TICK:
                 running.tick_pending = False
                 with contextlib.suppress(Exception):
@@ -380,6 +404,36 @@ class ActorHost:
                 if not fut.done():
                     fut.set_exception(exc)
         self._fail_pending(running, NotOwner("actor stopped"))
+
+    def _post_later(self, running: _Running, delay: float, command: Command) -> None:
+        """Put ``command`` in the actor's own mailbox after ``delay`` seconds (no reply)."""
+
+        def post() -> None:
+            if running.stopping or self._actors.get(running.ctx.key) is not running:
+                return
+            done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            # Nobody waits for the result; an error is logged by the actor, not raised here.
+            done.add_done_callback(lambda f: f.cancelled() or f.exception())
+            running.mailbox.put_nowait((command, done))
+
+        asyncio.get_running_loop().call_later(delay, post)
+
+    async def _run_batch(self, running: _Running, batch: list[Any]) -> None:
+        live = [(command, fut) for command, fut in batch if not fut.done()]
+        if not live:
+            return
+        try:
+            handle_batch = running.actor.handle_batch  # type: ignore[attr-defined]
+            results = await self._guard(running, handle_batch([command for command, _ in live]))
+        except Exception as exc:
+            results = [exc] * len(live)
+        for (_, fut), result in zip(live, results, strict=True):
+            if fut.done():
+                continue
+            if isinstance(result, BaseException):
+                fut.set_exception(result)
+            else:
+                fut.set_result(result)
 
     async def _guard(self, running: _Running, work: Any) -> Any:
         try:

@@ -1,0 +1,285 @@
+"""``lago bench groupbuy``: group-buy joins per second and join latency under contention.
+
+One real-time node; ``groups`` groups (leaders seated) of at most ``max_members``; every other
+member of the channel races to join a random group it has not seen full, up to ``attempts``
+times, all at once. Joins per second counts seats won (acknowledged), attempts per second every
+answered attempt; latency is send → acknowledgement as the client sees it. Afterwards the seats in
+PostgreSQL are counted: oversell is seats above a group's maximum (must be 0), and the database
+must hold exactly the seats that were acknowledged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+
+from lago_bench.groupbuy_client import Member, join_members
+from lago_bench.procs import ServerProcess, free_port, machine_cpu, proc_cpu_s, proc_rss_kb
+from lago_bench.world import BenchWorld, create_world, drop_world
+
+__all__ = ["GroupBuyOptions", "run_groupbuy"]
+
+
+@dataclass
+class GroupBuyOptions:
+    members: int = 3_000
+    groups: int = 200
+    max_members: int = 10
+    attempts: int = 5
+    client_processes: int = 2
+    timeout_s: float = 120.0
+
+
+def _server(port: int, world: BenchWorld, workdir: Path) -> ServerProcess:
+    env = {
+        **os.environ,
+        "DATABASE_URL": world.dsn,
+        "REDIS_URL": world.redis_url,
+        "LAGO_REDIS_PREFIX": world.redis_prefix,
+        "LAGO_JWT_SECRET": world.jwt_secret,
+        "LAGO_ENV": "dev",
+        "LAGO_NODE_ID": "bench-groupbuy",
+        "LAGO_CLIENT_MSGS_PER_S": "10000",
+        "LAGO_CLIENT_MSG_BURST": "100000",
+        "LAGO_LOG_LEVEL": "WARNING",
+    }
+    argv = [sys.executable, "-m", "lago_cli", "rt", "--host", "127.0.0.1", "--port", str(port)]
+    return ServerProcess("lago", argv, env, port, workdir / "lago-rt-groupbuy.log")
+
+
+async def _campaign(world: BenchWorld, max_members: int) -> uuid.UUID:
+    """A merchant with a catalogue item and a campaign offered in the bench community."""
+    now = datetime.now(UTC)
+    merchant, item, campaign = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    conn = await asyncpg.connect(world.dsn)
+    try:
+        async with conn.transaction():
+            await conn.execute(
+                "INSERT INTO merchants (id, name) VALUES ($1, 'bench merchant')", merchant
+            )
+            await conn.execute(
+                "INSERT INTO merchant_items (id, merchant_id, name, kind, price_fen, stock) "
+                "VALUES ($1, $2, 'bench class', 'service', 20000, 0)",
+                item,
+                merchant,
+            )
+            await conn.execute(
+                """
+                INSERT INTO group_buy_campaigns
+                    (id, merchant_id, organiser, created_by, title, item_id, group_price_fen,
+                     original_price_fen, min_members, max_members, payment_window_s,
+                     created_at, updated_at)
+                VALUES ($1, $2, 'platform', $3, 'bench group buy', $4, 9900, 20000, 2, $5,
+                        900, $6, $6)
+                """,
+                campaign,
+                merchant,
+                world.user_ids[0],
+                item,
+                max_members,
+                now,
+            )
+            await conn.execute(
+                "INSERT INTO group_buy_campaign_communities (campaign_id, community_id) "
+                "VALUES ($1, $2)",
+                campaign,
+                uuid.UUID(world.community_id),
+            )
+    finally:
+        await conn.close()
+    return campaign
+
+
+async def _start_groups(
+    port: int, tokens: list[str], world: BenchWorld, campaign: uuid.UUID
+) -> tuple[list[Member], list[str]]:
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+        leaders = await join_members(http, port, tokens, world.community_id)
+        replies = await asyncio.gather(
+            *(
+                m.call(
+                    "groupbuy:start",
+                    {"community_id": world.community_id, "campaign_id": str(campaign)},
+                )
+                for m in leaders
+            )
+        )
+        for m in leaders:
+            await m.close()
+    bad = [r for r in replies if not r.get("ok")]
+    if bad:
+        raise RuntimeError(f"groupbuy:start refused: {bad[0]}")
+    return leaders, [r["group"]["group_id"] for r in replies]
+
+
+async def _client(
+    port: int, world: BenchWorld, start: int, count: int, groups: list[str], opts: GroupBuyOptions
+) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "lago_bench.groupbuy_client",
+        "--port",
+        str(port),
+        "--tokens-file",
+        str(world.tokens_file),
+        "--start",
+        str(start),
+        "--count",
+        str(count),
+        "--community",
+        world.community_id,
+        "--groups",
+        ",".join(groups),
+        "--attempts",
+        str(opts.attempts),
+        "--seed",
+        str(start),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        limit=64 << 20,
+    )
+
+
+async def _read_json(proc: asyncio.subprocess.Process, within: float) -> dict[str, Any]:
+    import orjson
+
+    assert proc.stdout is not None
+    line = await asyncio.wait_for(proc.stdout.readline(), within)
+    if not line:
+        raise RuntimeError("a group-buy load client stopped early")
+    result: dict[str, Any] = orjson.loads(line)
+    return result
+
+
+def _percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def run_groupbuy(
+    admin_dsn: str, redis_url: str, workdir: Path, opts: GroupBuyOptions
+) -> dict[str, Any]:
+    world = await create_world(admin_dsn, redis_url, opts.members, workdir)
+    server: ServerProcess | None = None
+    procs: list[asyncio.subprocess.Process] = []
+    try:
+        campaign = await _campaign(world, opts.max_members)
+        server = _server(free_port(), world, workdir)
+        await server.start()
+        tokens = world.tokens_file.read_text().split()
+        _, groups = await _start_groups(server.port, tokens[: opts.groups], world, campaign)
+        joiners = opts.members - opts.groups
+        share = -(-joiners // opts.client_processes)
+        for index in range(opts.client_processes):
+            start = opts.groups + index * share
+            count = min(share, opts.members - start)
+            if count > 0:
+                procs.append(await _client(server.port, world, start, count, groups, opts))
+        ready = [await _read_json(p, opts.timeout_s) for p in procs]
+        rss_before = proc_rss_kb(server.pid)
+        cpu0, (busy0, total0) = proc_cpu_s(server.pid), machine_cpu()
+        wall0 = time.perf_counter()
+        for p in procs:
+            assert p.stdin is not None
+            p.stdin.write(b"go\n")
+            await p.stdin.drain()
+        results = [await _read_json(p, opts.timeout_s) for p in procs]
+        wall = time.perf_counter() - wall0
+        cpu1, (busy1, total1) = proc_cpu_s(server.pid), machine_cpu()
+        codes: Counter[str] = Counter()
+        latencies: list[float] = []
+        for r in results:
+            codes.update(r["codes"])
+            latencies += r["latencies_ms"]
+        seats = await _seats(world)
+        won = codes["ok"]
+        attempts = sum(codes.values())
+        load_cpu = sum(r["cpu_s"] for r in results)
+        return {
+            "scenario": "groupbuy",
+            "settings": {
+                "members": opts.members,
+                "groups": opts.groups,
+                "max_members": opts.max_members,
+                "attempts_per_member": opts.attempts,
+                "client_processes": opts.client_processes,
+                "connected": sum(r["ready"] for r in ready),
+            },
+            "wall_s": round(wall, 3),
+            "joins": won,
+            "joins_per_s": round(won / wall, 1),
+            "attempts": attempts,
+            "attempts_per_s": round(attempts / wall, 1),
+            "outcomes": dict(codes),
+            "latency_ms": {
+                "p50": round(_percentile(latencies, 0.50), 2),
+                "p99": round(_percentile(latencies, 0.99), 2),
+                "max": round(max(latencies, default=float("nan")), 2),
+            },
+            "seats_in_db": seats["total"],
+            "seats_expected": won + opts.groups,
+            "oversold": seats["oversold"],
+            "fullest_group": seats["fullest"],
+            "cpu": {
+                "server_pct": round(100 * (cpu1 - cpu0) / wall, 1),
+                "load_clients_pct": round(100 * load_cpu / wall, 1),
+                "machine_pct": round(100 * (busy1 - busy0) / max(total1 - total0, 1e-9), 1),
+                "cores": os.cpu_count(),
+            },
+            "server_rss_mb": round(proc_rss_kb(server.pid) / 1024, 1),
+            "server_rss_mb_before": round(rss_before / 1024, 1),
+        }
+    finally:
+        for p in procs:
+            if p.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    p.kill()
+                await p.wait()
+        if server is not None:
+            await server.stop()
+        await drop_world(world)
+
+
+async def _seats(world: BenchWorld) -> dict[str, int]:
+    conn = await asyncpg.connect(world.dsn)
+    try:
+        rows = await conn.fetch(
+            "SELECT g.max_members, count(s.id) AS n FROM group_buys g "
+            "LEFT JOIN group_buy_seats s ON s.group_id = g.id "
+            "AND s.status IN ('reserved', 'paid') GROUP BY g.id, g.max_members"
+        )
+    finally:
+        await conn.close()
+    return {
+        "total": sum(r["n"] for r in rows),
+        "oversold": sum(max(0, r["n"] - r["max_members"]) for r in rows),
+        "fullest": max((r["n"] for r in rows), default=0),
+    }
+
+
+def line(result: dict[str, Any]) -> str:
+    """One summary line for the terminal."""
+    lat = result["latency_ms"]
+    cpu = result["cpu"]
+    return (
+        f"group buys: {result['joins_per_s']:,.0f} joins/s ({result['joins']} seats in "
+        f"{result['wall_s']} s), {result['attempts_per_s']:,.0f} attempts/s, "
+        f"p50 {lat['p50']} ms, p99 {lat['p99']} ms, oversold {result['oversold']}, "
+        f"db seats {result['seats_in_db']}/{result['seats_expected']}; "
+        f"CPU server {cpu['server_pct']}%, load clients {cpu['load_clients_pct']}%"
+    )

@@ -1,0 +1,449 @@
+"""Group buys (拼团): campaigns, seat payments, the outcome of a group, orders for the merchant.
+
+Who gets a seat is decided by the community's channel actor (``lago_rt/channel/groupbuys.py``),
+which writes seats through fenced transactions; everything that money touches is here:
+
+- a seat is paid by a payment whose capture runs :meth:`GroupBuyService._on_captured` in the
+  capture's own transaction (seat paid; the group succeeds when paid seats reach the minimum, and
+  every paid seat of a successful group gets an order);
+- a capture that cannot take a seat (the seat was released, the group ended, the seat was already
+  paid by another payment, or the payment is not the seat's) is refunded in full;
+- at expiry (an arq job deferred to ``expires_at``, the channel actor's tick and a sweep cron all
+  call :meth:`expire`, which acts once under a row lock) a group short of its minimum fails and
+  every paid member is refunded.
+
+Refunds owed are recorded in the same transaction as the decision and requested after it
+commits, with an idempotency key per payment, so a crash in between is healed by :meth:`sweep`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+import asyncpg
+import redis.asyncio as aioredis
+
+from lago_core.actor_keys import tell_actor
+from lago_core.clock import Clock
+from lago_core.communities import CommunityService
+from lago_core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from lago_core.groupbuys.store import GroupBuyStore
+from lago_core.jobs import JobQueue
+from lago_core.ledger import Party, PartyKind
+from lago_core.ledger.store import Conn
+from lago_core.logging import get_logger
+from lago_core.merchants import MerchantService
+from lago_core.payments import PaymentService, PaymentSpec, PaymentView
+from lago_core.push import Pusher
+from lago_core.security.roles import Principal
+from lago_core.settings import Settings
+
+__all__ = ["REFERENCE_TYPE", "CampaignSpec", "GroupBuyService"]
+
+log = get_logger(__name__)
+
+REFERENCE_TYPE = "group_buy_seat"
+EXPIRE_JOB = "expire_group_buy"
+
+AfterCommit = Callable[[], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignSpec:
+    merchant_id: UUID
+    title: str
+    group_price_fen: int
+    original_price_fen: int
+    min_members: int
+    max_members: int
+    community_ids: list[UUID]
+    description: str = ""
+    listing_id: UUID | None = None
+    item_id: UUID | None = None
+    valid_hours: int = 24
+    per_user_limit: int = 1
+    stock: int | None = None
+    payment_window_s: int | None = None
+    auto_fill: bool = False
+
+
+class GroupBuyService:
+    def __init__(
+        self,
+        store: GroupBuyStore,
+        merchants: MerchantService,
+        communities: CommunityService,
+        payments: PaymentService,
+        jobs: JobQueue,
+        pusher: Pusher,
+        redis: aioredis.Redis,
+        settings: Settings,
+        clock: Clock,
+    ) -> None:
+        self.store = store
+        self._merchants = merchants
+        self._communities = communities
+        self._payments = payments
+        self._jobs = jobs
+        self._pusher = pusher
+        self._redis = redis
+        self._settings = settings
+        self._clock = clock
+        payments.on_capture(REFERENCE_TYPE, self._on_captured)
+
+    # --- campaigns -------------------------------------------------------------------------------
+
+    async def create_campaign(self, actor: Principal, spec: CampaignSpec) -> asyncpg.Record:
+        """A merchant's owner or staff (organiser ``merchant``) or a platform admin (``platform``)
+        offers a group price in chosen communities."""
+        if actor.is_admin:
+            organiser = "platform"
+            await self._merchants.get(spec.merchant_id)
+        else:
+            await self._merchants.require_member(actor, spec.merchant_id)
+            organiser = "merchant"
+        if not await self._merchants.is_approved(spec.merchant_id):
+            raise Conflict("the merchant is not approved yet", code="merchant_not_approved")
+        await self._check_goods(spec)
+        communities = sorted(set(spec.community_ids))
+        if not communities:
+            raise InvalidInput("offer the campaign in at least one community", code="no_community")
+        served = set(await self._merchants.communities(spec.merchant_id))
+        for community_id in communities:
+            await self._communities.get(community_id)
+            if organiser == "merchant" and community_id not in served:
+                raise Forbidden(
+                    "the merchant does not serve that community",
+                    code="community_not_served",
+                    details={"community_id": str(community_id)},
+                )
+        window = spec.payment_window_s or self._settings.groupbuy_payment_window_s
+        if window >= spec.valid_hours * 3600:
+            raise InvalidInput(
+                "the payment window must be shorter than the group's validity",
+                code="invalid_payment_window",
+            )
+        now = self._clock.now()
+        fields: dict[str, Any] = {
+            "id": uuid4(),
+            "merchant_id": spec.merchant_id,
+            "organiser": organiser,
+            "created_by": actor.user_id,
+            "title": spec.title,
+            "description": spec.description,
+            "listing_id": spec.listing_id,
+            "item_id": spec.item_id,
+            "group_price_fen": spec.group_price_fen,
+            "original_price_fen": spec.original_price_fen,
+            "min_members": spec.min_members,
+            "max_members": spec.max_members,
+            "valid_hours": spec.valid_hours,
+            "per_user_limit": spec.per_user_limit,
+            "stock": spec.stock,
+            "payment_window_s": window,
+            "auto_fill": spec.auto_fill,
+            "created_at": now,
+            "updated_at": now,
+        }
+        async with self.store.pool.acquire() as conn, conn.transaction():
+            return await self.store.insert_campaign(conn, fields, communities)
+
+    async def _check_goods(self, spec: CampaignSpec) -> None:
+        if (spec.listing_id is None) == (spec.item_id is None):
+            raise InvalidInput(
+                "name either a listing or a catalogue item", code="invalid_campaign_goods"
+            )
+        if not 0 < spec.group_price_fen < spec.original_price_fen:
+            raise InvalidInput(
+                "the group price is positive and below the original price", code="invalid_amount"
+            )
+        if not 2 <= spec.min_members <= spec.max_members <= 100:
+            raise InvalidInput("members: 2 ≤ minimum ≤ maximum ≤ 100", code="invalid_group_size")
+        if spec.listing_id is not None:
+            row = await self.store.pool.fetchrow(
+                "SELECT merchant_id, status FROM listings WHERE id = $1", spec.listing_id
+            )
+            if row is None or row["merchant_id"] != spec.merchant_id:
+                raise NotFound("the merchant has no such listing", code="listing_not_found")
+            if row["status"] != "active":
+                raise Conflict("the listing is not active", code="listing_not_active")
+        else:
+            assert spec.item_id is not None
+            item = await self._merchants.item(spec.item_id)
+            if item["merchant_id"] != spec.merchant_id or not item["active"]:
+                raise NotFound("the merchant has no such active item", code="item_not_found")
+
+    async def campaign(self, campaign_id: UUID) -> asyncpg.Record:
+        row = await self.store.campaign(None, campaign_id)
+        if row is None:
+            raise NotFound("campaign not found")
+        return row
+
+    async def campaign_communities(self, campaign_id: UUID) -> list[UUID]:
+        return await self.store.campaign_communities(campaign_id)
+
+    async def campaigns_in(
+        self, actor: Principal, community_id: UUID, after: tuple[Any, ...] | None, limit: int
+    ) -> list[asyncpg.Record]:
+        await self.require_reader(actor, community_id)
+        return await self.store.campaigns_in(community_id, self._clock.now(), after, limit)
+
+    async def campaigns_of(self, actor: Principal, merchant_id: UUID) -> list[asyncpg.Record]:
+        if not actor.is_admin:
+            await self._merchants.require_member(actor, merchant_id)
+        return await self.store.campaigns_of(merchant_id)
+
+    async def end_campaign(self, actor: Principal, campaign_id: UUID) -> asyncpg.Record:
+        """No new groups; groups already formed run to their end."""
+        row = await self.campaign(campaign_id)
+        if not actor.is_admin:
+            await self._merchants.require_member(actor, row["merchant_id"])
+        ended = await self.store.end_campaign(campaign_id, self._clock.now())
+        assert ended is not None
+        return ended
+
+    async def require_reader(self, actor: Principal, community_id: UUID) -> None:
+        if actor.is_admin or actor.is_customer_service:
+            return
+        if await self._communities.is_verified_member(actor.user_id, community_id):
+            return
+        if await self._communities.is_staff(actor, community_id):
+            return
+        raise Forbidden("only members of this community see its group buys", code="not_a_member")
+
+    # --- groups (reading) ------------------------------------------------------------------------
+
+    async def groups_in(
+        self, actor: Principal, community_id: UUID, after: tuple[Any, ...] | None, limit: int
+    ) -> list[asyncpg.Record]:
+        await self.require_reader(actor, community_id)
+        return await self.store.groups_in(community_id, after, limit)
+
+    async def group(self, actor: Principal, group_id: UUID) -> tuple[asyncpg.Record, list[Any]]:
+        row = await self.store.group(None, group_id)
+        if row is None:
+            raise NotFound("group not found")
+        await self.require_reader(actor, row["community_id"])
+        return row, await self.store.seats_of_group(group_id)
+
+    async def schedule_expiry(self, group_id: UUID, expires_at: Any) -> None:
+        """Queue the expiry job for the group's end (called by the actor after it commits)."""
+        await self._jobs.enqueue(
+            EXPIRE_JOB, str(group_id), job_id=f"groupbuy-expire:{group_id}", defer_until=expires_at
+        )
+
+    # --- paying for a seat -----------------------------------------------------------------------
+
+    async def pay(self, actor: Principal, group_id: UUID, key: str) -> PaymentView:
+        """A payment for the caller's reserved seat, once per idempotency key."""
+        group = await self.store.group(None, group_id)
+        if group is None:
+            raise NotFound("group not found")
+        seat = await self.store.my_active_seat(group_id, actor.user_id)
+        if seat is None:
+            raise NotFound("you hold no seat in this group", code="no_seat")
+        if seat["status"] == "paid":
+            raise Conflict("your seat is already paid", code="already_paid")
+        if group["status"] not in ("open", "succeeded"):
+            raise Conflict("this group has ended", code="group_ended")
+        view = await self._payments.create(
+            actor,
+            f"groupbuy-seat:{seat['id']}:{key}",
+            PaymentSpec(
+                reference_type=REFERENCE_TYPE,
+                reference_id=seat["id"],
+                amount_fen=group["group_price_fen"],
+                payee=Party(PartyKind.MERCHANT, group["merchant_id"]),
+                description=f"拼团 {group['title']}",
+                community_id=group["community_id"],
+            ),
+        )
+        async with self.store.pool.acquire() as conn:
+            await self.store.insert_payment_link(conn, view.id, seat["id"], self._clock.now())
+        return view
+
+    async def _on_captured(self, conn: Conn, payment_id: UUID, seat_id: UUID) -> AfterCommit | None:
+        """In the capture's transaction: take the seat, or owe the payer a refund."""
+        now = self._clock.now()
+        payment = await conn.fetchrow(
+            "SELECT payer_id, amount_fen FROM payments WHERE id = $1", payment_id
+        )
+        first = await self.store.seat(conn, seat_id)
+        if payment is None or first is None:
+            log.warning("groupbuys.payment_without_seat", payment_id=str(payment_id))
+            return None
+        await self.store.insert_payment_link(conn, payment_id, seat_id, now)
+        group = await self.store.lock_group(conn, first["group_id"])
+        seat = await self.store.lock_seat(conn, seat_id)
+        assert group is not None
+        assert seat is not None
+        reason: str | None = None
+        orders: list[asyncpg.Record] = []
+        if (
+            payment["payer_id"] != seat["user_id"]
+            or payment["amount_fen"] != group["group_price_fen"]
+        ):
+            reason = "not this seat's payment"
+        elif seat["status"] == "paid":
+            reason = "the seat was already paid"
+        elif seat["status"] != "reserved":
+            reason = "the seat was released before the payment arrived"
+        elif group["status"] not in ("open", "succeeded"):
+            reason = "the group had ended"
+        else:
+            await self.store.mark_paid(conn, seat_id, payment_id, now)
+            if group["status"] == "open":
+                if await self.store.paid_count(conn, group["id"]) >= group["min_members"]:
+                    await self.store.set_group_status(conn, group["id"], "succeeded", now)
+                    orders = await self.store.create_orders(conn, group, now)
+            else:
+                orders = await self.store.create_orders(conn, group, now)
+        if reason is not None:
+            await self.store.owe_refund(conn, payment_id, reason, now)
+        owed = [(payment_id, payment["amount_fen"])] if reason else []
+
+        async def after() -> None:
+            await self._after(group, orders, owed)
+
+        return after
+
+    # --- expiry ----------------------------------------------------------------------------------
+
+    async def expire(self, group_id: UUID) -> str:
+        """End a group whose time is up (job, actor tick, sweep; safe to repeat)."""
+        now = self._clock.now()
+        owed: list[tuple[UUID, int]] = []
+        orders: list[asyncpg.Record] = []
+        async with self.store.pool.acquire() as conn, conn.transaction():
+            group = await self.store.lock_group(conn, group_id)
+            if group is None:
+                return "unknown_group"
+            if group["status"] not in ("open", "succeeded"):
+                return "already_ended"
+            if now < group["expires_at"]:
+                return "not_due"
+            status = group["status"]
+            if status == "open":
+                paid = await self.store.paid_count(conn, group_id)
+                if paid >= group["min_members"] or (group["auto_fill"] and paid >= 1):
+                    await self.store.set_group_status(conn, group_id, "succeeded", now)
+                    orders = await self.store.create_orders(conn, group, now)
+                    outcome = "closed"
+                else:
+                    outcome = "failed"
+            else:
+                outcome = "closed"
+            released, refunded = await self.store.end_seats(
+                conn, group_id, now, refund_paid=outcome == "failed"
+            )
+            await self.store.set_group_status(conn, group_id, outcome, now)
+            for seat in refunded:
+                await self.store.owe_refund(conn, seat["payment_id"], "the group failed", now)
+                owed.append((seat["payment_id"], group["group_price_fen"]))
+            await self.store.return_stock(conn, group["campaign_id"], len(released) + len(refunded))
+        log.info("groupbuys.expired", group_id=str(group_id), outcome=outcome, refunds=len(owed))
+        await self._after(group, orders, owed)
+        return outcome
+
+    async def sweep(self) -> dict[str, int]:
+        """Expire groups whose jobs were lost and request refunds a crash left owed (cron)."""
+        expired = 0
+        for group_id in await self.store.due_groups(self._clock.now()):
+            if await self.expire(group_id) in ("failed", "closed"):
+                expired += 1
+        owed = await self.store.refunds_owed()
+        for row in owed:
+            await self.refund(row["payment_id"], row["amount_fen"], row["refund_reason"] or "")
+        return {"expired": expired, "refunds": len(owed)}
+
+    async def refund(self, payment_id: UUID, amount_fen: int, reason: str) -> None:
+        """Refund a seat payment in full, once (the key names the payment)."""
+        await self._payments.refund(
+            None, f"groupbuy-payment:{payment_id}:refund", payment_id, amount_fen, reason
+        )
+        await self.store.refund_requested(payment_id, self._clock.now())
+
+    # --- after a decision commits ----------------------------------------------------------------
+
+    async def _after(
+        self, group: asyncpg.Record, orders: list[asyncpg.Record], owed: list[tuple[UUID, int]]
+    ) -> None:
+        for payment_id, amount in owed:
+            try:
+                await self.refund(payment_id, amount, "group buy")
+            except Exception:
+                # Recorded as owed in the decision's transaction: the sweep requests it again.
+                log.warning("groupbuys.refund_deferred", payment_id=str(payment_id), exc_info=True)
+        for order in orders:
+            payload = order_payload(order)
+            try:
+                await self._pusher.to_merchant(order["merchant_id"], "groupbuy:order", payload)
+                await self._pusher.to_user(order["buyer_id"], "groupbuy:order", payload)
+            except Exception:
+                log.warning("groupbuys.push_failed", order_id=str(order["id"]), exc_info=True)
+        await self.tell_channel(group["community_id"], group["id"])
+
+    async def tell_channel(self, community_id: UUID, group_id: UUID) -> None:
+        """Wake the community's channel actor to reload the group (best effort; it also
+        reconciles on its ticks)."""
+        try:
+            await tell_actor(
+                self._redis,
+                self._settings.redis_prefix,
+                "ch",
+                str(community_id),
+                "groupbuy.sync",
+                {"group_id": str(group_id)},
+            )
+        except Exception:
+            log.warning("groupbuys.tell_failed", group_id=str(group_id), exc_info=True)
+
+    # --- the merchant's orders -------------------------------------------------------------------
+
+    async def merchant_orders(
+        self, actor: Principal, merchant_id: UUID, after: tuple[Any, ...] | None, limit: int
+    ) -> list[asyncpg.Record]:
+        if not actor.is_admin:
+            await self._merchants.require_member(actor, merchant_id)
+        return await self.store.orders_of_merchant(merchant_id, after, limit)
+
+    async def advance_order(self, actor: Principal, order_id: UUID, step: str) -> asyncpg.Record:
+        """``confirm`` (paid → confirmed) or ``complete`` (confirmed → completed), by the
+        merchant's owner or staff."""
+        row = await self.store.order(order_id)
+        if row is None:
+            raise NotFound("order not found")
+        await self._merchants.require_member(actor, row["merchant_id"])
+        moves = {"confirm": ("paid", "confirmed"), "complete": ("confirmed", "completed")}
+        source, target = moves[step]
+        moved = await self.store.advance_order(order_id, source, target, self._clock.now())
+        if moved is None:
+            raise Conflict(
+                f"a {row['status']} order cannot be {target}",
+                code="invalid_transition",
+                details={"status": row["status"]},
+            )
+        return moved
+
+    async def orders_of_buyer(self, actor: Principal) -> list[asyncpg.Record]:
+        return await self.store.orders_of_buyer(actor.user_id)
+
+
+def order_payload(order: asyncpg.Record) -> dict[str, Any]:
+    return {
+        "id": str(order["id"]),
+        "group_id": str(order["group_id"]),
+        "campaign_id": str(order["campaign_id"]),
+        "buyer_id": str(order["buyer_id"]),
+        "price_fen": order["price_fen"],
+        "status": order["status"],
+        "created_at": order["created_at"].isoformat(),
+    }
+
+
+def payment_window(campaign: asyncpg.Record) -> timedelta:
+    return timedelta(seconds=int(campaign["payment_window_s"]))

@@ -1,0 +1,594 @@
+"""Group buys in the community channel: the actor decides who gets a seat.
+
+The seats of every live group of the community (open, or succeeded and still joinable) are held
+in memory and decided here, one mailbox at a time, so deciding costs no locks. Every decision is
+written to PostgreSQL in a fenced transaction *before* anyone is answered: the database is the
+record (a new owner after failover loads the live groups from it) and its constraints are the
+final guard against overselling (see ``sql/011_group_buys.sql``).
+
+Joins are served in batches: the joins waiting in the mailbox share one transaction and one
+``groupbuy.updated`` channel event, so a rush of joins costs one round trip per batch, not per
+join, and members receive one update per batch.
+
+Payments are not seen here: a capture (in a worker) changes the seat in PostgreSQL and tells the
+actor (``groupbuy.sync``); the actor also reconciles its live groups with the database on every
+tick, so a lost message only delays an update.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+import asyncpg
+
+from lago_core.errors import Conflict, Forbidden, InvalidInput, LagoError, NotFound
+from lago_core.groupbuys import GroupBuyService
+from lago_core.logging import get_logger
+from lago_rt.channel.actor import BatchHandler, CommandHandler, FeatureBase
+from lago_rt.runtime.actor import Command
+
+__all__ = ["GroupBuys"]
+
+log = get_logger(__name__)
+
+LIVE = ("open", "succeeded")
+# At most one join update per channel per this many seconds.
+UPDATE_EVERY_S = 0.1
+
+
+@dataclass(slots=True)
+class Seat:
+    id: UUID
+    user_id: str
+    name: str
+    seat_no: int
+    status: str  # reserved | paid
+    reserved_until: datetime
+
+    def view(self) -> dict[str, Any]:
+        return {
+            "user_id": self.user_id,
+            "name": self.name,
+            "seat_no": self.seat_no,
+            "status": self.status,
+            "reserved_until": self.reserved_until.isoformat()
+            if self.status == "reserved"
+            else None,
+        }
+
+
+@dataclass(slots=True)
+class Group:
+    id: UUID
+    campaign_id: UUID
+    title: str
+    group_price_fen: int
+    original_price_fen: int
+    min_members: int
+    max_members: int
+    per_user_limit: int
+    payment_window_s: int
+    leader_id: str | None
+    status: str
+    expires_at: datetime
+    created_at: datetime
+    seats: dict[str, Seat] = field(default_factory=dict)  # by user id
+
+    @property
+    def paid(self) -> int:
+        return sum(1 for s in self.seats.values() if s.status == "paid")
+
+    def free_seat_no(self, taken: set[int]) -> int | None:
+        used = {s.seat_no for s in self.seats.values()} | taken
+        return next((n for n in range(1, self.max_members + 1) if n not in used), None)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "group_id": str(self.id),
+            "members": len(self.seats),
+            "paid": self.paid,
+            "status": self.status,
+            "leader_id": self.leader_id,
+        }
+
+    def view(self) -> dict[str, Any]:
+        return {
+            **self.summary(),
+            "campaign_id": str(self.campaign_id),
+            "title": self.title,
+            "group_price_fen": self.group_price_fen,
+            "original_price_fen": self.original_price_fen,
+            "min_members": self.min_members,
+            "max_members": self.max_members,
+            "expires_at": self.expires_at.isoformat(),
+            "created_at": self.created_at.isoformat(),
+            "seats": sorted((s.view() for s in self.seats.values()), key=lambda v: v["seat_no"]),
+        }
+
+
+def _seat(row: asyncpg.Record) -> Seat:
+    return Seat(
+        id=row["id"],
+        user_id=str(row["user_id"]),
+        name=row["name"],
+        seat_no=row["seat_no"],
+        status=row["status"],
+        reserved_until=row["reserved_until"],
+    )
+
+
+class GroupBuys(FeatureBase):
+    name = "group_buys"
+
+    def __init__(self, service: GroupBuyService) -> None:
+        super().__init__()
+        self._service = service
+        self._store = service.store
+        self.groups: dict[UUID, Group] = {}
+        # Joins not yet announced, and when the last update went out (event-loop time).
+        self._joined: dict[UUID, list[str]] = {}
+        self._last_update = float("-inf")
+        self._flush_posted = False
+
+    def commands(self) -> dict[str, CommandHandler]:
+        return {
+            "groupbuy.start": self._start,
+            "groupbuy.leave": self._leave,
+            "groupbuy.sync": self._sync_command,
+            "groupbuy.state": self._state,
+            "groupbuy.flush": self._flush,
+        }
+
+    def batch_commands(self) -> dict[str, BatchHandler]:
+        return {"groupbuy.join": self._join_batch}
+
+    # --- state -------------------------------------------------------------------------------------
+
+    def busy(self) -> bool:
+        # Open groups need the ticks: reservations to release, expiry to run.
+        return bool(self.groups)
+
+    def public_state(self, caller: dict[str, Any]) -> dict[str, Any]:
+        return {"groups": [g.view() for g in self._ordered()]}
+
+    def _ordered(self) -> list[Group]:
+        return sorted(self.groups.values(), key=lambda g: (g.created_at, g.id))
+
+    @property
+    def _community(self) -> UUID:
+        return UUID(self.channel.community_id)
+
+    async def on_activate(self) -> None:
+        await self._reload(None)
+
+    async def on_tick(self) -> None:
+        if not self.groups:
+            return
+        now = self.channel.now()
+        for group in list(self.groups.values()):
+            if group.expires_at <= now:
+                # The deferred job normally ends it; this covers a lost or early job.
+                await self._service.expire(group.id)
+        await self._release_due(now)
+        await self._reload(list(self.groups))
+
+    # --- loading and reconciling -------------------------------------------------------------------
+
+    async def _reload(self, group_ids: list[UUID] | None) -> None:
+        """Load the live groups (or the given ones) from PostgreSQL and tell the channel what
+        changed: payments, outcomes and releases made elsewhere."""
+        rows = await self._store.live_groups(self._community)
+        live = {r["id"]: r for r in rows}
+        wanted = set(live) if group_ids is None else set(group_ids)
+        seats: dict[UUID, list[asyncpg.Record]] = {}
+        for row in await self._store.active_seats(None, [g for g in wanted if g in live]):
+            seats.setdefault(row["group_id"], []).append(row)
+        changed: list[dict[str, Any]] = []
+        for group_id in sorted(wanted):
+            before = self.groups.get(group_id)
+            found = live.get(group_id)
+            if found is None:
+                if before is not None:
+                    await self._ended(before)
+                continue
+            row = found
+            group = Group(
+                id=row["id"],
+                campaign_id=row["campaign_id"],
+                title=row["title"],
+                group_price_fen=row["group_price_fen"],
+                original_price_fen=row["original_price_fen"],
+                min_members=row["min_members"],
+                max_members=row["max_members"],
+                per_user_limit=row["per_user_limit"],
+                payment_window_s=row["payment_window_s"],
+                leader_id=str(row["leader_id"]) if row["leader_id"] else None,
+                status=row["status"],
+                expires_at=row["expires_at"],
+                created_at=row["created_at"],
+                seats={str(s["user_id"]): _seat(s) for s in seats.get(group_id, [])},
+            )
+            self.groups[group_id] = group
+            if before is None:
+                continue
+            if before.status == "open" and group.status == "succeeded":
+                await self.channel.emit("groupbuy.succeeded", group.view())
+            elif before.summary() != group.summary():
+                changed.append(group.summary())
+        if changed:
+            await self.channel.emit("groupbuy.updated", {"groups": changed})
+
+    async def _ended(self, group: Group) -> None:
+        self.groups.pop(group.id, None)
+        row = await self._store.group(None, group.id)
+        status = row["status"] if row is not None else "failed"
+        await self.channel.emit(
+            "groupbuy.ended",
+            {"group_id": str(group.id), "status": status, "paid": group.paid},
+        )
+
+    async def _sync_command(self, command: Command) -> dict[str, Any]:
+        group_id = UUID(str(command.payload["group_id"]))
+        await self._reload([group_id])
+        return {"ok": True}
+
+    async def _state(self, command: Command) -> dict[str, Any]:
+        return self.public_state(command.caller)
+
+    # --- start -------------------------------------------------------------------------------------
+
+    async def _start(self, command: Command) -> dict[str, Any]:
+        if command.caller.get("role") != "member":
+            raise Forbidden("group buys are for verified residents", code="residents_only")
+        user_id = str(command.caller["user_id"])
+        campaign_id = UUID(str(command.payload["campaign_id"]))
+        campaign = await self._store.campaign(None, campaign_id)
+        now = self.channel.now()
+        if campaign is None or not await self._store.offered_in(campaign_id, self._community):
+            raise NotFound("no such campaign in this community", code="campaign_not_found")
+        if campaign["status"] != "active" or (
+            campaign["ends_at"] is not None and campaign["ends_at"] <= now
+        ):
+            raise Conflict("the campaign has ended", code="campaign_ended")
+        group = Group(
+            id=uuid4(),
+            campaign_id=campaign_id,
+            title=campaign["title"],
+            group_price_fen=campaign["group_price_fen"],
+            original_price_fen=campaign["original_price_fen"],
+            min_members=campaign["min_members"],
+            max_members=campaign["max_members"],
+            per_user_limit=campaign["per_user_limit"],
+            payment_window_s=campaign["payment_window_s"],
+            leader_id=user_id,
+            status="open",
+            expires_at=now + timedelta(hours=campaign["valid_hours"]),
+            created_at=now,
+        )
+        seat = Seat(
+            uuid4(),
+            user_id,
+            str(command.caller.get("name", "")),
+            1,
+            "reserved",
+            min(now + timedelta(seconds=group.payment_window_s), group.expires_at),
+        )
+        async with self.channel.ctx.fenced_transaction() as conn:
+            held = await self._store.held_by_users(conn, campaign_id, [UUID(user_id)])
+            if held.get(UUID(user_id), 0) >= group.per_user_limit:
+                raise Conflict(
+                    "you hold as many seats in this campaign as it allows", code="limit_reached"
+                )
+            if not await self._store.take_stock(conn, campaign_id, 1):
+                raise Conflict("the campaign has no seats left", code="sold_out")
+            await self._store.insert_group(
+                conn,
+                {
+                    "id": group.id,
+                    "campaign_id": campaign_id,
+                    "community_id": self._community,
+                    "leader_id": UUID(user_id),
+                    "min_members": group.min_members,
+                    "max_members": group.max_members,
+                    "expires_at": group.expires_at,
+                    "created_at": now,
+                },
+            )
+            await self._store.insert_seats(conn, [self._seat_row(group, seat, now)])
+        group.seats[user_id] = seat
+        self.groups[group.id] = group
+        await self._service.schedule_expiry(group.id, group.expires_at)
+        event = await self.channel.emit("groupbuy.started", group.view())
+        return {"group": group.view(), "seat": seat.view(), "seq": event.seq}
+
+    def _seat_row(self, group: Group, seat: Seat, now: datetime) -> dict[str, Any]:
+        return {
+            "id": seat.id,
+            "group_id": group.id,
+            "max_members": group.max_members,
+            "campaign_id": group.campaign_id,
+            "user_id": UUID(seat.user_id),
+            "seat_no": seat.seat_no,
+            "reserved_until": seat.reserved_until,
+            "joined_at": now,
+        }
+
+    # --- join (batched) ----------------------------------------------------------------------------
+
+    async def _join_batch(self, commands: list[Command]) -> list[Any]:
+        now = self.channel.now()
+        results: list[Any] = [None] * len(commands)
+        # (index, group, seat) of the joins that pass the in-memory checks.
+        wanted: list[tuple[int, Group, Seat]] = []
+        pending: dict[UUID, set[int]] = {}
+        pending_users: set[tuple[UUID, str]] = set()
+        for i, command in enumerate(commands):
+            try:
+                group, seat, already = self._decide_join(command, now, pending, pending_users)
+            except LagoError as exc:
+                results[i] = exc
+                continue
+            if already:  # a repeated join: answer with the seat held
+                results[i] = {"group": group.summary(), "seat": seat.view(), "already": True}
+                continue
+            wanted.append((i, group, seat))
+            pending.setdefault(group.id, set()).add(seat.seat_no)
+            pending_users.add((group.id, seat.user_id))
+        if not wanted:
+            return results
+        try:
+            accepted = await self._write_joins(wanted, results, now)
+        except LagoError:
+            raise
+        except asyncpg.IntegrityConstraintViolationError:
+            # The database disagrees with memory (it should not): trust it, and ask to retry.
+            log.exception("groupbuys.join_constraint", community_id=self.channel.community_id)
+            await self._reload([g.id for _, g, _ in wanted])
+            for i, _, _ in wanted:
+                results[i] = Conflict("the group changed, try again", code="retry")
+            return results
+        for i, group, seat in accepted:
+            group.seats[seat.user_id] = seat
+            self._joined.setdefault(group.id, []).append(seat.user_id)
+            results[i] = {"group": group.summary(), "seat": seat.view(), "already": False}
+        if accepted:
+            await self._update_soon()
+        return results
+
+    async def _update_soon(self) -> None:
+        """Emit the joins as one ``groupbuy.updated`` now, or within UPDATE_EVERY_S: a rush of
+        joins becomes a few updates a second, not one per join for every member to receive."""
+        loop_now = asyncio.get_running_loop().time()
+        wait = self._last_update + UPDATE_EVERY_S - loop_now
+        post_later = self.channel.ctx.post_later
+        if wait <= 0 or post_later is None:
+            await self._flush_updates()
+        elif not self._flush_posted:
+            self._flush_posted = True
+            post_later(wait, Command("groupbuy.flush"))
+
+    async def _flush(self, command: Command) -> dict[str, Any]:
+        self._flush_posted = False
+        await self._flush_updates()
+        return {}
+
+    async def _flush_updates(self) -> None:
+        joined, self._joined = self._joined, {}
+        groups = [
+            {**self.groups[gid].summary(), "joined": users}
+            for gid, users in joined.items()
+            if gid in self.groups
+        ]
+        if groups:
+            self._last_update = asyncio.get_running_loop().time()
+            await self.channel.emit("groupbuy.updated", {"groups": groups})
+
+    def _decide_join(
+        self,
+        command: Command,
+        now: datetime,
+        pending: dict[UUID, set[int]],
+        pending_users: set[tuple[UUID, str]],
+    ) -> tuple[Group, Seat, bool]:
+        """The group and the seat to take (or, with True, the seat already held)."""
+        if command.caller.get("role") != "member":
+            raise Forbidden("group buys are for verified residents", code="residents_only")
+        user_id = str(command.caller["user_id"])
+        try:
+            group_id = UUID(str(command.payload["group_id"]))
+        except ValueError:
+            raise InvalidInput("group_id is not a UUID") from None
+        group = self.groups.get(group_id)
+        if group is None:
+            raise NotFound("no such open group in this channel", code="group_not_found")
+        if group.expires_at <= now or group.status not in LIVE:
+            raise Conflict("this group has ended", code="group_ended")
+        held = group.seats.get(user_id)
+        if held is not None:
+            return group, held, True
+        if (group.id, user_id) in pending_users:
+            raise Conflict("your join is already being processed", code="duplicate_join")
+        seat_no = group.free_seat_no(pending.get(group.id, set()))
+        if seat_no is None:
+            raise Conflict("the group is full", code="group_full")
+        reserved_until = min(now + timedelta(seconds=group.payment_window_s), group.expires_at)
+        name = str(command.caller.get("name", ""))
+        return group, Seat(uuid4(), user_id, name, seat_no, "reserved", reserved_until), False
+
+    async def _write_joins(
+        self, wanted: list[tuple[int, Group, Seat]], results: list[Any], now: datetime
+    ) -> list[tuple[int, Group, Seat]]:
+        """Check what memory cannot know (other communities' seats of the campaign, its stock),
+        then insert the seats — all in one fenced transaction."""
+        accepted: list[tuple[int, Group, Seat]] = []
+        async with self.channel.ctx.fenced_transaction() as conn:
+            statuses = await self._store.share_groups(conn, sorted({g.id for _, g, _ in wanted}))
+            by_campaign: dict[UUID, list[tuple[int, Group, Seat]]] = {}
+            for item in wanted:
+                i, group, _ = item
+                if statuses.get(group.id) not in LIVE:
+                    results[i] = Conflict("this group has ended", code="group_ended")
+                    continue
+                by_campaign.setdefault(group.campaign_id, []).append(item)
+            for campaign_id, items in sorted(by_campaign.items()):
+                limit = items[0][1].per_user_limit
+                users = sorted({UUID(seat.user_id) for _, _, seat in items})
+                held = await self._store.held_by_users(conn, campaign_id, users)
+                allowed: list[tuple[int, Group, Seat]] = []
+                for item in items:
+                    i, _, seat = item
+                    uid = UUID(seat.user_id)
+                    if held.get(uid, 0) >= limit:
+                        results[i] = Conflict(
+                            "you hold as many seats in this campaign as it allows",
+                            code="limit_reached",
+                        )
+                        continue
+                    held[uid] = held.get(uid, 0) + 1
+                    allowed.append(item)
+                if allowed and not await self._store.take_stock(conn, campaign_id, len(allowed)):
+                    # Not enough for all: seat them one by one, in arrival order, while it lasts.
+                    granted = 0
+                    for _ in allowed:
+                        if not await self._store.take_stock(conn, campaign_id, 1):
+                            break
+                        granted += 1
+                    for i, _, _ in allowed[granted:]:
+                        results[i] = Conflict("the campaign has no seats left", code="sold_out")
+                    allowed = allowed[:granted]
+                accepted.extend(allowed)
+            if accepted:
+                await self._store.insert_seats(
+                    conn, [self._seat_row(g, s, now) for _, g, s in accepted]
+                )
+        return accepted
+
+    # --- leave and release -------------------------------------------------------------------------
+
+    async def _leave(self, command: Command) -> dict[str, Any]:
+        user_id = str(command.caller["user_id"])
+        group_id = UUID(str(command.payload["group_id"]))
+        group = self.groups.get(group_id)
+        seat = group.seats.get(user_id) if group is not None else None
+        if group is None or seat is None:
+            raise NotFound("you hold no seat in this group", code="no_seat")
+        if seat.status == "paid" and group.status == "succeeded":
+            raise Forbidden(
+                "the group has succeeded: your order is with the merchant",
+                code="already_succeeded",
+            )
+        now = self.channel.now()
+        remaining = sorted(
+            (s for s in group.seats.values() if s.user_id != user_id),
+            key=lambda s: (s.seat_no,),
+        )
+        refund: tuple[UUID, int] | None = None
+        cancelled = not remaining
+        async with self.channel.ctx.fenced_transaction() as conn:
+            statuses = await self._store.share_groups(conn, [group_id])
+            if statuses.get(group_id) not in LIVE:
+                raise Conflict("this group has ended", code="group_ended")
+            if seat.status == "reserved":
+                done = await self._store.release_seats(conn, [seat.id], now)
+            else:
+                refunded = await self._store.refund_seat(conn, seat.id, now)
+                done = [refunded] if refunded is not None else []
+                if refunded is not None:
+                    await self._store.owe_refund(
+                        conn, refunded["payment_id"], "left the group", now
+                    )
+                    refund = (refunded["payment_id"], group.group_price_fen)
+            if not done:
+                # Paid (or released) meanwhile: reload, and let the member try again.
+                raise Conflict("your seat changed, try again", code="retry")
+            await self._store.return_stock(conn, group.campaign_id, 1)
+            new_leader: str | None = group.leader_id
+            if group.leader_id == user_id:
+                new_leader = remaining[0].user_id if remaining else None
+                await self._store.set_leader(
+                    conn, group_id, UUID(new_leader) if new_leader else None
+                )
+            if cancelled:
+                await self._store.set_group_status(conn, group_id, "cancelled", now)
+        del group.seats[user_id]
+        group.leader_id = new_leader
+        if refund is not None:
+            try:
+                await self._service.refund(refund[0], refund[1], "left the group")
+            except Exception:
+                log.warning("groupbuys.refund_deferred", payment_id=str(refund[0]), exc_info=True)
+        if cancelled:
+            self.groups.pop(group_id, None)
+            event = await self.channel.emit(
+                "groupbuy.ended", {"group_id": str(group_id), "status": "cancelled", "paid": 0}
+            )
+        else:
+            event = await self.channel.emit(
+                "groupbuy.updated", {"groups": [{**group.summary(), "left": [user_id]}]}
+            )
+        return {"group": group.summary(), "refunded": refund is not None, "seq": event.seq}
+
+    async def _release_due(self, now: datetime) -> None:
+        """Let go of reservations whose payment window has ended."""
+        due = [
+            (group, seat)
+            for group in self.groups.values()
+            for seat in group.seats.values()
+            if seat.status == "reserved" and seat.reserved_until <= now
+        ]
+        if not due:
+            return
+        async with self.channel.ctx.fenced_transaction() as conn:
+            await self._store.share_groups(conn, sorted({g.id for g, _ in due}))
+            released = await self._store.release_seats(
+                conn, [s.id for _, s in due], now, due_before=now
+            )
+            per_campaign: dict[UUID, int] = {}
+            for row in released:
+                per_campaign[row["campaign_id"]] = per_campaign.get(row["campaign_id"], 0) + 1
+            for campaign_id, n in sorted(per_campaign.items()):
+                await self._store.return_stock(conn, campaign_id, n)
+        released_ids = {r["id"] for r in released}
+        changed: dict[UUID, list[str]] = {}
+        for group, seat in due:
+            if seat.id in released_ids:
+                group.seats.pop(seat.user_id, None)
+                changed.setdefault(group.id, []).append(seat.user_id)
+        await self._after_departures([self.groups[gid] for gid in changed], now)
+        changed = {gid: users for gid, users in changed.items() if gid in self.groups}
+        if changed:
+            await self.channel.emit(
+                "groupbuy.updated",
+                {
+                    "groups": [
+                        {**self.groups[gid].summary(), "released": users}
+                        for gid, users in changed.items()
+                    ]
+                },
+            )
+
+    async def _after_departures(self, groups: list[Group], now: datetime) -> None:
+        """Pass leadership on from a leader whose seat was let go; cancel groups left empty."""
+        moves = [g for g in groups if not g.seats or g.leader_id not in g.seats]
+        if not moves:
+            return
+        async with self.channel.ctx.fenced_transaction() as conn:
+            for group in moves:
+                if group.seats:
+                    heir = min(group.seats.values(), key=lambda s: s.seat_no).user_id
+                    await self._store.set_leader(conn, group.id, UUID(heir))
+                else:
+                    await self._store.set_leader(conn, group.id, None)
+                    await self._store.set_group_status(conn, group.id, "cancelled", now)
+        for group in moves:
+            if group.seats:
+                group.leader_id = min(group.seats.values(), key=lambda s: s.seat_no).user_id
+            else:
+                self.groups.pop(group.id, None)
+                await self.channel.emit(
+                    "groupbuy.ended", {"group_id": str(group.id), "status": "cancelled", "paid": 0}
+                )

@@ -1,0 +1,596 @@
+"""Group buys (拼团): campaigns over REST, seats decided by the channel actor on two real-time
+nodes, payments through the sandbox and a burst worker, outcomes, refunds — the ledger balanced
+after each."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass, replace
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestServer
+
+from lago_core.clock import ManualClock
+from lago_core.container import Core
+from lago_core.jobs import queue_name
+from lago_core.security.roles import PlatformRole, Principal
+from lago_core.settings import Settings
+from lago_rt.app import RT_NODE, RtNode, create_rt_app
+from lago_rt.channel.actor import ChannelActor
+from lago_rt.channel.groupbuys import GroupBuys
+from lago_rt.runtime.keys import ActorKeys
+
+from .conftest import Account, CommunityWorld
+from .groupbuy_support import Client, bulk_residents, call, campaign, merchant_with_item
+from .rt_client import ChannelClient
+from .test_payments import assert_ledger_sound, pay, run_worker, webhook_target
+
+__all__ = ["webhook_target"]  # the fixture, re-exported so pytest finds it here
+
+
+@dataclass
+class Shop:
+    owner: Account
+    merchant_id: uuid.UUID
+    item_id: uuid.UUID
+
+
+@pytest.fixture
+async def shop(
+    core: Core, approve_merchant: Any, make_account: Any, community: CommunityWorld
+) -> Shop:
+    owner = await make_account("乐园老板")
+    merchant_id, item_id = await merchant_with_item(core, approve_merchant, owner, community)
+    return Shop(owner, merchant_id, item_id)
+
+
+@pytest.fixture
+async def nodes(settings: Settings, core: Core, aiohttp_server: Any) -> list[tuple[str, RtNode]]:
+    """Two real-time nodes sharing PostgreSQL and Redis, with room for bursts of joins."""
+    out = []
+    for name in ("a", "b"):
+        node_settings = replace(
+            settings, node_id=f"node-{name}", client_msgs_per_s=10_000, client_msg_burst=10_000
+        )
+        server: TestServer = await aiohttp_server(create_rt_app(node_settings, core=core))
+        out.append((f"http://127.0.0.1:{server.port}", server.app[RT_NODE]))
+    return out
+
+
+async def member(clients: list[ChannelClient], url: str, who: Any, cid: str) -> ChannelClient:
+    client = await ChannelClient(url, who.access_token).connect()
+    clients.append(client)
+    joined = await client.join(cid)
+    assert joined["ok"], joined
+    return client
+
+
+def feature(nodes: list[tuple[str, RtNode]], cid: str) -> GroupBuys:
+    for _, node in nodes:
+        actor = node.host.actor(cid)
+        if isinstance(actor, ChannelActor):
+            found = next(f for f in actor.features if isinstance(f, GroupBuys))
+            return found
+    raise AssertionError("no node runs the channel")
+
+
+async def db_seats(core: Core, group_id: str) -> dict[str, str]:
+    rows = await core.pool.fetch(
+        "SELECT user_id, status FROM group_buy_seats WHERE group_id = $1 "
+        "AND status IN ('reserved', 'paid')",
+        uuid.UUID(group_id),
+    )
+    return {str(r["user_id"]): r["status"] for r in rows}
+
+
+async def pay_seat(
+    client: Client, core: Core, settings: Settings, who: Any, group_id: str, key: str = "k1"
+) -> dict[str, Any]:
+    status, payment = await call(
+        client, who, "POST", f"/group-buys/{group_id}/pay", headers={"Idempotency-Key": key}
+    )
+    assert status == 201, payment
+    assert payment["reference_type"] == "group_buy_seat"
+    assert (await pay(client, payment)).status == 200
+    await run_worker(settings, core)
+    return dict(payment)
+
+
+async def refunds_of(core: Core, payment_id: str) -> list[Any]:
+    return list(await core.payments.refunds(None, uuid.UUID(payment_id)))
+
+
+# --- campaigns ------------------------------------------------------------------------------------
+
+
+async def test_campaign_rules_and_visibility(
+    client: Client, shop: Shop, community: CommunityWorld, make_account: Any
+) -> None:
+    base = {
+        "merchant_id": str(shop.merchant_id),
+        "item_id": str(shop.item_id),
+        "title": "乐高课",
+        "group_price_fen": 9_900,
+        "original_price_fen": 15_000,
+        "min_members": 3,
+        "max_members": 5,
+        "community_ids": [community.id],
+    }
+    stranger = await make_account("别家")
+    assert (await call(client, stranger, "POST", "/group-buy-campaigns", base))[0] == 403
+    bad_price = base | {"group_price_fen": 15_000}
+    status, body = await call(client, shop.owner, "POST", "/group-buy-campaigns", bad_price)
+    assert (status, body["error"]["code"]) == (422, "invalid_amount")
+    too_small = base | {"min_members": 6}
+    status, body = await call(client, shop.owner, "POST", "/group-buy-campaigns", too_small)
+    assert (status, body["error"]["code"]) == (422, "invalid_group_size")
+    both = base | {"listing_id": str(uuid.uuid4())}
+    status, body = await call(client, shop.owner, "POST", "/group-buy-campaigns", both)
+    assert (status, body["error"]["code"]) == (422, "invalid_campaign_goods")
+    elsewhere = base | {"community_ids": [str(uuid.uuid4())]}
+    assert (await call(client, shop.owner, "POST", "/group-buy-campaigns", elsewhere))[0] == 404
+    unknown = base | {"colour": "red"}
+    assert (await call(client, shop.owner, "POST", "/group-buy-campaigns", unknown))[0] == 422
+    window = base | {"valid_hours": 1, "payment_window_s": 3600}
+    status, body = await call(client, shop.owner, "POST", "/group-buy-campaigns", window)
+    assert (status, body["error"]["code"]) == (422, "invalid_payment_window")
+
+    made = await campaign(client, shop.owner, shop.merchant_id, shop.item_id, community)
+    assert made["organiser"] == "merchant"
+    assert made["payment_window_s"] == 900
+    by_admin = await campaign(client, community.admin, shop.merchant_id, shop.item_id, community)
+    assert by_admin["organiser"] == "platform"
+
+    resident = community.residents[0]
+    status, page = await call(
+        client, resident, "GET", f"/communities/{community.id}/group-buy-campaigns"
+    )
+    assert status == 200
+    assert {c["id"] for c in page["items"]} == {made["id"], by_admin["id"]}
+    outsider_view = await call(
+        client, community.outsider, "GET", f"/communities/{community.id}/group-buy-campaigns"
+    )
+    assert outsider_view[0] == 403
+    status, ended = await call(client, shop.owner, "POST", f"/group-buy-campaigns/{made['id']}/end")
+    assert (status, ended["status"]) == (200, "ended")
+    assert (await call(client, stranger, "POST", f"/group-buy-campaigns/{made['id']}/end"))[
+        0
+    ] == 403
+
+
+# --- the happy path -------------------------------------------------------------------------------
+
+
+async def test_group_succeeds_orders_reach_the_merchant(
+    client: Client,
+    core: Core,
+    settings: Settings,
+    shop: Shop,
+    community: CommunityWorld,
+    nodes: list[tuple[str, RtNode]],
+    clients: list[ChannelClient],
+    webhook_target: None,
+) -> None:
+    (url_a, _), (url_b, _) = nodes
+    offer = await campaign(client, shop.owner, shop.merchant_id, shop.item_id, community)
+    leader, second, third = community.residents
+    ca = await member(clients, url_a, leader, community.id)
+    cb = await member(clients, url_b, second, community.id)
+    cc = await member(clients, url_a, third, community.id)
+    shop_socket = ChannelClient(url_b, shop.owner.access_token)
+    shop_socket.on_push("groupbuy:order", namespace="/merchant")
+    clients.append(shop_socket)
+    await shop_socket.connect(namespaces=["/merchant"])
+
+    started = await ca.call(
+        "groupbuy:start", {"community_id": community.id, "campaign_id": offer["id"]}
+    )
+    assert started["ok"], started
+    group_id = started["group"]["group_id"]
+    assert started["group"]["members"] == 1
+    assert started["group"]["leader_id"] == str(leader.id)
+    assert started["seat"]["seat_no"] == 1
+    # The expiry job is queued for the group's end.
+    score = await core.redis.zscore(queue_name(settings), f"groupbuy-expire:{group_id}")
+    expires_ms = int(core.clock.now().timestamp() * 1000) + 24 * 3600 * 1000
+    assert score is not None
+    assert abs(score - expires_ms) < 5_000
+
+    for joiner in (cb, cc):
+        joined = await joiner.call(
+            "groupbuy:join", {"community_id": community.id, "group_id": group_id}
+        )
+        assert joined["ok"], joined
+        assert not joined["already"]
+    again = await cb.call("groupbuy:join", {"community_id": community.id, "group_id": group_id})
+    assert again["ok"]
+    assert again["already"]
+    await ca.wait_until(
+        lambda: any(
+            e["type"] == "groupbuy.updated" and e["data"]["groups"][0]["members"] == 3
+            for e in ca.events
+        )
+    )
+    listed = await cb.call("groupbuy:list", {"community_id": community.id})
+    assert [g["members"] for g in listed["groups"]] == [3]
+
+    for who in (leader, second, third):
+        await pay_seat(client, core, settings, who, group_id)
+    status, detail = await call(client, leader, "GET", f"/group-buys/{group_id}")
+    assert status == 200
+    assert (detail["status"], detail["members"], detail["paid"]) == ("succeeded", 3, 3)
+    # Every member sees the success in the channel, with its sequence number.
+    for c in (ca, cb, cc):
+        await c.wait_until(lambda c=c: "groupbuy.succeeded" in [e["type"] for e in c.events])  # type: ignore[misc]
+    succeeded = next(e for e in ca.events if e["type"] == "groupbuy.succeeded")
+    assert succeeded["seq"] > started["seq"]
+    # The merchant's staff get each order in real time, and can work them.
+    await shop_socket.wait_until(lambda: len(shop_socket.pushes) == 3)
+    assert {p[1]["buyer_id"] for p in shop_socket.pushes} == {
+        str(a.id) for a in community.residents
+    }
+    status, orders = await call(
+        client, shop.owner, "GET", f"/merchants/{shop.merchant_id}/group-buy-orders"
+    )
+    assert status == 200
+    assert len(orders["items"]) == 3
+    assert {o["price_fen"] for o in orders["items"]} == {9_900}
+    order_id = orders["items"][0]["id"]
+    assert (await call(client, leader, "POST", f"/group-buy-orders/{order_id}/confirm"))[0] == 403
+    status, done = await call(client, shop.owner, "POST", f"/group-buy-orders/{order_id}/complete")
+    assert (status, done["error"]["code"]) == (409, "invalid_transition")
+    for step, state in (("confirm", "confirmed"), ("complete", "completed")):
+        status, moved = await call(
+            client, shop.owner, "POST", f"/group-buy-orders/{order_id}/{step}"
+        )
+        assert (status, moved["status"]) == (200, state)
+    # A member of a successful group cannot walk away from their order.
+    left = await cb.call("groupbuy:leave", {"community_id": community.id, "group_id": group_id})
+    assert left["error"]["code"] == "already_succeeded"
+    await assert_ledger_sound(core)
+
+
+# --- contention -----------------------------------------------------------------------------------
+
+
+async def test_a_thousand_concurrent_joins_on_two_nodes_seat_exactly_ten(
+    client: Client,
+    core: Core,
+    shop: Shop,
+    community: CommunityWorld,
+    nodes: list[tuple[str, RtNode]],
+    clients: list[ChannelClient],
+) -> None:
+    (url_a, _), (url_b, _) = nodes
+    offer = await campaign(
+        client, shop.owner, shop.merchant_id, shop.item_id, community, min_members=2, max_members=10
+    )
+    crowd = await bulk_residents(core, community.id, 100)
+    sockets = await asyncio.gather(
+        *(member(clients, (url_a, url_b)[i % 2], who, community.id) for i, who in enumerate(crowd))
+    )
+    started = await sockets[0].call(
+        "groupbuy:start", {"community_id": community.id, "campaign_id": offer["id"]}
+    )
+    group_id = started["group"]["group_id"]
+    attempt = {"community_id": community.id, "group_id": group_id}
+    # 100 residents on two nodes, ten join attempts each, all at once: 1,000 attempts.
+    acks = await asyncio.gather(
+        *(s.call("groupbuy:join", attempt) for _ in range(10) for s in sockets)
+    )
+    assert len(acks) == 1_000
+    won = [a for a in acks if a["ok"] and not a["already"]]
+    refused = {a["error"]["code"] for a in acks if not a["ok"]}
+    assert len(won) == 9  # the leader holds the tenth seat
+    assert refused <= {"group_full", "duplicate_join"}
+    assert "group_full" in refused
+    seats = await db_seats(core, group_id)
+    assert len(seats) == 10
+    actor_group = feature(nodes, community.id).groups[uuid.UUID(group_id)]
+    assert set(actor_group.seats) == set(seats)
+    assert sorted(s.seat_no for s in actor_group.seats.values()) == list(range(1, 11))
+    winners = {a["seat"]["user_id"] for a in won} | {str(crowd[0].id)}
+    assert winners == set(seats)
+
+
+async def test_failover_of_the_actor_mid_campaign_loses_no_seat(
+    client: Client,
+    core: Core,
+    settings: Settings,
+    shop: Shop,
+    community: CommunityWorld,
+    nodes: list[tuple[str, RtNode]],
+    clients: list[ChannelClient],
+) -> None:
+    (url_a, node_a), (url_b, node_b) = nodes
+    offer = await campaign(
+        client, shop.owner, shop.merchant_id, shop.item_id, community, min_members=2, max_members=8
+    )
+    crowd = await bulk_residents(core, community.id, 12)
+    on_a = [await member(clients, url_a, who, community.id) for who in crowd[:6]]
+    on_b = [await member(clients, url_b, who, community.id) for who in crowd[6:]]
+    assert node_a.host.actor(community.id) is not None  # A activated the channel first
+    started = await on_a[0].call(
+        "groupbuy:start", {"community_id": community.id, "campaign_id": offer["id"]}
+    )
+    attempt = {"community_id": community.id, "group_id": started["group"]["group_id"]}
+    first = await asyncio.gather(*(s.call("groupbuy:join", attempt) for s in on_a[1:4]))
+    assert all(a["ok"] for a in first)
+    # Node A stalls past its lease: B takes the channel over and must know the four seats.
+    await core.redis.delete(ActorKeys(settings.redis_prefix, "ch", community.id).lease)
+    rest = await asyncio.gather(*(s.call("groupbuy:join", attempt) for s in on_b + on_a[4:]))
+    assert node_b.host.actor(community.id) is not None
+    won = [a for a in first + rest if a["ok"]]
+    assert len(won) == 7  # with the leader: all eight seats, none twice
+    assert {a["error"]["code"] for a in rest if not a["ok"]} == {"group_full"}
+    seats = await db_seats(core, attempt["group_id"])
+    assert set(seats) == {a["seat"]["user_id"] for a in won} | {str(crowd[0].id)}
+    assert len(seats) == 8
+    group = feature([nodes[1]], community.id).groups[uuid.UUID(attempt["group_id"])]
+    assert set(group.seats) == set(seats)
+
+
+# --- expiry, late and double payments --------------------------------------------------------------
+
+
+async def test_expiry_refunds_every_paid_member_and_a_late_payment(
+    client: Client,
+    core: Core,
+    settings: Settings,
+    clock: ManualClock,
+    shop: Shop,
+    community: CommunityWorld,
+    nodes: list[tuple[str, RtNode]],
+    clients: list[ChannelClient],
+    webhook_target: None,
+) -> None:
+    (url_a, node_a), (url_b, _) = nodes
+    offer = await campaign(
+        client,
+        shop.owner,
+        shop.merchant_id,
+        shop.item_id,
+        community,
+        valid_hours=1,
+        payment_window_s=55 * 60,
+    )
+    leader, second, late = community.residents
+    ca = await member(clients, url_a, leader, community.id)
+    cb = await member(clients, url_b, second, community.id)
+    cl = await member(clients, url_b, late, community.id)
+    started = await ca.call(
+        "groupbuy:start", {"community_id": community.id, "campaign_id": offer["id"]}
+    )
+    group_id = started["group"]["group_id"]
+    for c in (cb, cl):
+        assert (
+            await c.call("groupbuy:join", {"community_id": community.id, "group_id": group_id})
+        )["ok"]
+    paid = [await pay_seat(client, core, settings, who, group_id) for who in (leader, second)]
+    # The late member starts paying 50 minutes in and completes after the group expired (the
+    # provider's intent is still open). Access tokens have expired by then: act as the service.
+    clock.advance(50 * 60)
+    as_late = Principal(late.id, uuid.uuid4())
+    intent = await core.groupbuys.pay(as_late, uuid.UUID(group_id), "p")
+    pending = {
+        "id": str(intent.id),
+        "provider_intent_id": intent.provider_intent_id,
+        "client_secret": intent.client_secret,
+    }
+
+    clock.advance(11 * 60)
+    for _ in range(2):  # the job, run twice: one outcome, one refund each
+        await core.jobs.enqueue("expire_group_buy", group_id)
+        await run_worker(settings, core)
+    await run_worker(settings, core)  # refunds submitted → provider webhooks applied
+    group, seats = await core.groupbuys.group(
+        Principal(leader.id, uuid.uuid4(), PlatformRole.ADMIN), uuid.UUID(group_id)
+    )
+    assert group["status"] == "failed"
+    assert sorted(s["status"] for s in seats) == ["refunded", "refunded", "released"]
+    for payment in paid:
+        refunds = await refunds_of(core, payment["id"])
+        assert [(r.amount_fen, r.status) for r in refunds] == [(9_900, "succeeded")]
+    await node_a.host.tick_all()
+    await ca.wait_until(lambda: "groupbuy.ended" in [e["type"] for e in ca.events])
+    ended = next(e for e in ca.events if e["type"] == "groupbuy.ended")
+    assert ended["data"]["status"] == "failed"
+
+    # The payment that arrives after expiry is refunded in full, once.
+    assert (await pay(client, pending)).status == 200
+    await run_worker(settings, core)
+    await run_worker(settings, core)
+    refunds = await refunds_of(core, pending["id"])
+    assert [(r.amount_fen, r.status) for r in refunds] == [(9_900, "succeeded")]
+    await core.groupbuys.sweep()
+    assert len(await refunds_of(core, pending["id"])) == 1
+    await assert_ledger_sound(core)
+
+
+async def test_paying_twice_keeps_one_seat_and_refunds_once(
+    client: Client,
+    core: Core,
+    settings: Settings,
+    shop: Shop,
+    community: CommunityWorld,
+    nodes: list[tuple[str, RtNode]],
+    clients: list[ChannelClient],
+    webhook_target: None,
+) -> None:
+    (url_a, _), _ = nodes
+    offer = await campaign(client, shop.owner, shop.merchant_id, shop.item_id, community)
+    who = community.residents[0]
+    socket = await member(clients, url_a, who, community.id)
+    started = await socket.call(
+        "groupbuy:start", {"community_id": community.id, "campaign_id": offer["id"]}
+    )
+    group_id = started["group"]["group_id"]
+    payments = []
+    for key in ("tab-1", "tab-2"):  # two tabs, two payments, both completed
+        status, payment = await call(
+            client, who, "POST", f"/group-buys/{group_id}/pay", headers={"Idempotency-Key": key}
+        )
+        assert status == 201
+        payments.append(payment)
+    same = await call(
+        client, who, "POST", f"/group-buys/{group_id}/pay", headers={"Idempotency-Key": "tab-1"}
+    )
+    assert same[1]["id"] == payments[0]["id"]
+    for payment in payments:
+        assert (await pay(client, payment)).status == 200
+    await run_worker(settings, core)
+    await run_worker(settings, core)
+    seats = await db_seats(core, group_id)
+    assert seats == {str(who.id): "paid"}
+    refunded = [len(await refunds_of(core, p["id"])) for p in payments]
+    assert sorted(refunded) == [0, 1]
+    status, body = await call(
+        client, who, "POST", f"/group-buys/{group_id}/pay", headers={"Idempotency-Key": "tab-3"}
+    )
+    assert (status, body["error"]["code"]) == (409, "already_paid")
+    await assert_ledger_sound(core)
+
+
+# --- reservations, leaving, leadership -------------------------------------------------------------
+
+
+async def test_unpaid_reservations_end_and_leadership_passes_on(
+    client: Client,
+    core: Core,
+    settings: Settings,
+    clock: ManualClock,
+    shop: Shop,
+    community: CommunityWorld,
+    nodes: list[tuple[str, RtNode]],
+    clients: list[ChannelClient],
+    webhook_target: None,
+) -> None:
+    (url_a, node_a), _ = nodes
+    offer = await campaign(
+        client, shop.owner, shop.merchant_id, shop.item_id, community, payment_window_s=120
+    )
+    a, b, c = community.residents
+    sa, sb, sc = [await member(clients, url_a, who, community.id) for who in (a, b, c)]
+    cid = community.id
+
+    # The payment window ends: both unpaid seats are let go, the empty group is cancelled.
+    g1 = await sa.call("groupbuy:start", {"community_id": cid, "campaign_id": offer["id"]})
+    g1_id = g1["group"]["group_id"]
+    assert (await sb.call("groupbuy:join", {"community_id": cid, "group_id": g1_id}))["ok"]
+    clock.advance(121)
+    await node_a.host.tick_all()
+    assert await db_seats(core, g1_id) == {}
+    await sa.wait_until(
+        lambda: any(
+            e["type"] == "groupbuy.ended" and e["data"]["group_id"] == g1_id for e in sa.events
+        )
+    )
+    late = await sc.call("groupbuy:join", {"community_id": cid, "group_id": g1_id})
+    assert late["error"]["code"] == "group_not_found"
+
+    # The leader leaves: leadership passes to the next member; the last one out cancels.
+    g2 = await sa.call("groupbuy:start", {"community_id": cid, "campaign_id": offer["id"]})
+    g2_id = g2["group"]["group_id"]
+    assert (await sb.call("groupbuy:join", {"community_id": cid, "group_id": g2_id}))["ok"]
+    assert (await sc.call("groupbuy:join", {"community_id": cid, "group_id": g2_id}))["ok"]
+    await pay_seat(client, core, settings, c, g2_id)
+    left = await sa.call("groupbuy:leave", {"community_id": cid, "group_id": g2_id})
+    assert left["ok"], left
+    assert left["group"]["leader_id"] == str(b.id)
+    # A paid member who leaves before success is refunded.
+    paid_left = await sc.call("groupbuy:leave", {"community_id": cid, "group_id": g2_id})
+    assert paid_left["ok"]
+    assert paid_left["refunded"]
+    last = await sb.call("groupbuy:leave", {"community_id": cid, "group_id": g2_id})
+    assert last["ok"]
+    _, detail = await call(client, a, "GET", f"/group-buys/{g2_id}")
+    assert detail["status"] == "cancelled"
+    assert detail["leader_id"] is None
+    await run_worker(settings, core)
+    await run_worker(settings, core)
+    row = await core.pool.fetchrow(
+        "SELECT payment_id FROM group_buy_seats WHERE group_id = $1 AND user_id = $2",
+        uuid.UUID(g2_id),
+        c.id,
+    )
+    refunds = await refunds_of(core, str(row["payment_id"]))
+    assert [(r.amount_fen, r.status) for r in refunds] == [(9_900, "succeeded")]
+    stock = await core.pool.fetchval(
+        "SELECT seats_taken FROM group_buy_campaigns WHERE id = $1", uuid.UUID(offer["id"])
+    )
+    assert stock == 0
+    await assert_ledger_sound(core)
+
+
+# --- refusals -------------------------------------------------------------------------------------
+
+
+async def test_bad_joins_are_refused_and_change_nothing(
+    client: Client,
+    core: Core,
+    shop: Shop,
+    community: CommunityWorld,
+    nodes: list[tuple[str, RtNode]],
+    clients: list[ChannelClient],
+) -> None:
+    (url_a, _), _ = nodes
+    offer = await campaign(
+        client, shop.owner, shop.merchant_id, shop.item_id, community, stock=2, max_members=3
+    )
+    cid = community.id
+    resident = await member(clients, url_a, community.residents[0], cid)
+    other = await member(clients, url_a, community.residents[1], cid)
+    third = await member(clients, url_a, community.residents[2], cid)
+    staff = await member(clients, url_a, community.staff, cid)
+    not_in_channel = await ChannelClient(url_a, community.residents[1].access_token).connect()
+    clients.append(not_in_channel)
+
+    refused = await staff.call("groupbuy:start", {"community_id": cid, "campaign_id": offer["id"]})
+    assert refused["error"]["code"] == "residents_only"
+    unknown = await resident.call(
+        "groupbuy:start", {"community_id": cid, "campaign_id": str(uuid.uuid4())}
+    )
+    assert unknown["error"]["code"] == "campaign_not_found"
+    started = await resident.call(
+        "groupbuy:start", {"community_id": cid, "campaign_id": offer["id"]}
+    )
+    group_id = started["group"]["group_id"]
+    # One seat per member and campaign: the leader cannot start a second group.
+    again = await resident.call("groupbuy:start", {"community_id": cid, "campaign_id": offer["id"]})
+    assert again["error"]["code"] == "limit_reached"
+    cases = [
+        (not_in_channel, {"community_id": cid, "group_id": group_id}, "not_joined"),
+        (other, {"community_id": cid, "group_id": str(uuid.uuid4())}, "group_not_found"),
+        (other, {"community_id": cid, "group_id": "nope"}, "invalid_input"),
+        (other, {"community_id": cid}, "invalid_input"),
+        (other, {"community_id": cid, "group_id": group_id, "seats": 3}, "invalid_input"),
+    ]
+    for socket, payload, code in cases:
+        reply = await socket.call("groupbuy:join", payload)
+        assert reply["error"]["code"] == code, (payload, reply)
+    assert (await other.call("groupbuy:join", {"community_id": cid, "group_id": group_id}))["ok"]
+    # The campaign's stock (2 seats in all) runs out before the group is full.
+    sold_out = await third.call("groupbuy:join", {"community_id": cid, "group_id": group_id})
+    assert sold_out["error"]["code"] == "sold_out"
+    assert len(await db_seats(core, group_id)) == 2
+    status, body = await call(client, community.outsider, "GET", f"/group-buys/{group_id}")
+    assert status == 403
+    status, body = await call(
+        client,
+        community.outsider,
+        "POST",
+        f"/group-buys/{group_id}/pay",
+        headers={"Idempotency-Key": "x"},
+    )
+    assert (status, body["error"]["code"]) == (404, "no_seat")
+    unsent = await call(client, community.residents[0], "POST", f"/group-buys/{group_id}/pay")
+    assert unsent[1]["error"]["code"] == "idempotency_key_required"
+
+
+def test_the_worker_serves_the_expiry_job_the_actor_schedules() -> None:
+    from lago_core.groupbuys.service import EXPIRE_JOB
+    from workers.worker import FUNCTIONS
+
+    assert EXPIRE_JOB in {f.__name__ for f in FUNCTIONS}
