@@ -1,31 +1,40 @@
-"""`lago bench fanout` at tiny scale: every message reaches every member, on both targets.
+"""`lago bench` at tiny scale: behaviour, not speed.
 
-Behaviour, not speed: 20 members, one receiver process, a fixed rate for a second and a half.
+Fan-out: every message reaches every member on every target (20 members, one receiver process,
+a fixed rate for a second and a half). The Node.js reference runs when the machine has node and
+npm and can install socket.io; otherwise it must be reported as skipped with the reason. Failover
+and ``lago bench all``: one SIGKILL of a channel's owner, measured through the combined report.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 
-from lago_bench.cli import add_bench_parser, fanout_main
+from lago_bench.cli import add_bench_parser, failed, render, run_all
+from lago_bench.fanout import fanout_main
+from lago_bench.registry import SCENARIOS
 
 
 def _args(*argv: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="lago")
     add_bench_parser(parser.add_subparsers(dest="command", required=True))
-    return parser.parse_args(["bench", "fanout", *argv])
+    return parser.parse_args(["bench", *argv])
 
 
 async def test_fanout_delivers_every_message_to_every_member() -> None:
     members = 20
-    args = _args(
-        "--members", str(members), "--client-processes", "1", "--rate", "20",
-        "--duration", "1.5", "--warmup", "0.2", "--drain", "0.7", "--settle", "0.3", "--quiet",
-    )  # fmt: skip
+    args = _args("fanout", *SCENARIOS["fanout"].quick, "--quiet")
     result = await fanout_main(args)
 
-    assert [t["name"] for t in result["targets"]] == ["lago", "python-socketio"]
+    names = [t["name"] for t in result["targets"]]
+    assert names == ["lago", "python-socketio", "node-socketio"]
+    has_node = shutil.which("node") is not None and shutil.which("npm") is not None
     for target in result["targets"]:
+        if target["name"] == "node-socketio" and "skipped" in target:
+            # Only a machine without Node.js, or without access to the npm registry, skips it.
+            assert not has_node or "npm ci" in target["skipped"], target
+            continue
         assert "error" not in target, target
         assert target["idle_connections"] == members
         [step] = target["steps"]
@@ -37,3 +46,40 @@ async def test_fanout_delivers_every_message_to_every_member() -> None:
         assert step["p50_ms"] > 0
     assert result["machine"]["cores"]
     assert "lago_vs_python_socketio" in result["comparison"]
+    node = result["targets"][2]
+    if "skipped" not in node:
+        assert "lago_vs_node_socketio" in result["comparison"]
+        assert node["server_versions"]["socket.io"] == "4.8.1"
+    targets = {c["target"]: c for c in SCENARIOS["fanout"].checks(result)}
+    # A fixed-rate run measures no saturation, so no p99-at-half verdict.
+    assert targets["fan-out: p99 ≤ 50 ms at half of saturation"]["met"] is None
+
+
+async def test_bench_all_quick_measures_failover() -> None:
+    # Only failover here (fan-out has its own test above), through the same `all` path.
+    result = await run_all(_args("all", "--quick", "--only", "failover", "--quiet"), print)
+    assert not failed(result)
+    assert "== targets" in render(result)
+    assert result["benchmark"] == "all"
+    assert list(result["scenarios"]) == ["failover"]
+    failover = result["scenarios"]["failover"]
+    [rep] = failover["repetitions"]
+    assert "error" not in rep, rep
+    # The survivor took the channel over, acknowledged the command sent after the kill, and
+    # delivered it to all of its members; the dead node's members were shown as left.
+    assert rep["owner_after"] == "bench-b1"
+    assert rep["ack_s"] is not None
+    assert rep["ack_delivered_to_all_on_b"]
+    assert rep["resume_s"] is not None
+    assert rep["ghosts_cleared_s"] is not None
+    # The lease (1 s in the quick run) bounds failover from below: a smaller figure would mean
+    # the survivor took the actor while the dead owner's lease was still valid.
+    assert rep["ack_s"] >= 0.5
+    assert [c["scenario"] for c in result["checks"]] == ["failover", "failover"]
+    assert all(c["met"] is not None for c in result["checks"])
+
+
+def test_every_scenario_parses_its_default_and_quick_options() -> None:
+    for scenario in SCENARIOS.values():
+        assert scenario.options() is not None
+        assert scenario.options(quick=True) is not None
