@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from lago_bench.failover import SCENARIO as FAILOVER
 from lago_bench.fanout import SCENARIO as FANOUT
+from lago_bench.idle import SCENARIO as IDLE
 from lago_bench.scenario import Scenario
 
 __all__ = ["SCENARIOS"]
 
-SCENARIOS: dict[str, Scenario] = {s.name: s for s in (FANOUT, FAILOVER)}
+SCENARIOS: dict[str, Scenario] = {s.name: s for s in (FANOUT, IDLE, FAILOVER)}

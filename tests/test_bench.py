@@ -2,8 +2,9 @@
 
 Fan-out: every message reaches every member on every target (20 members, one receiver process,
 a fixed rate for a second and a half). The Node.js reference runs when the machine has node and
-npm and can install socket.io; otherwise it must be reported as skipped with the reason. Failover
-and ``lago bench all``: one SIGKILL of a channel's owner, measured through the combined report.
+npm and can install socket.io; otherwise it must be reported as skipped with the reason. Idle
+connections (40 members in two channels) and failover (one SIGKILL of a channel's owner) through
+``lago bench all --quick`` and its combined report.
 """
 
 from __future__ import annotations
@@ -55,13 +56,23 @@ async def test_fanout_delivers_every_message_to_every_member() -> None:
     assert targets["fan-out: p99 ≤ 50 ms at half of saturation"]["met"] is None
 
 
-async def test_bench_all_quick_measures_failover() -> None:
-    # Only failover here (fan-out has its own test above), through the same `all` path.
-    result = await run_all(_args("all", "--quick", "--only", "failover", "--quiet"), print)
-    assert not failed(result)
+async def test_bench_all_quick_measures_idle_connections_and_failover() -> None:
+    # Fan-out has its own test above; the other scenarios run through the same `all` path.
+    args = _args("all", "--quick", "--only", "idle,failover", "--quiet")
+    result = await run_all(args, print)
+    assert not failed(result), result
     assert "== targets" in render(result)
     assert result["benchmark"] == "all"
-    assert list(result["scenarios"]) == ["failover"]
+    assert list(result["scenarios"]) == ["idle", "failover"]
+
+    idle = {t["name"]: t for t in result["scenarios"]["idle"]["targets"]}
+    for name in ("lago", "python-socketio"):
+        assert idle[name]["connections_held"] == 40
+        assert idle[name]["channels"] == 2
+        assert idle[name]["server_rss_after_kb"] > 0
+    assert "server_rss_per_connection_kb" in idle["lago"]
+    assert "connections_held" in idle["node-socketio"] or "skipped" in idle["node-socketio"]
+
     failover = result["scenarios"]["failover"]
     [rep] = failover["repetitions"]
     assert "error" not in rep, rep
@@ -75,7 +86,7 @@ async def test_bench_all_quick_measures_failover() -> None:
     # The lease (1 s in the quick run) bounds failover from below: a smaller figure would mean
     # the survivor took the actor while the dead owner's lease was still valid.
     assert rep["ack_s"] >= 0.5
-    assert [c["scenario"] for c in result["checks"]] == ["failover", "failover"]
+    assert [c["scenario"] for c in result["checks"]] == ["idle", "failover", "failover"]
     assert all(c["met"] is not None for c in result["checks"])
 
 
