@@ -13,6 +13,9 @@ once) and the run measures, from the kill:
 - ``ghosts_cleared_s``: until B's members have seen ``presence.left`` for every member of A
   (sessions of a dead node are pruned at the new owner's ticks).
 
+The kill lands at a random point of A's heartbeat cycle, and the lease time A had left (``PTTL``
+just before the kill) is recorded with each repetition.
+
 The lower bound is the rest of A's lease at the kill (between lease − heartbeat and the lease),
 plus up to half a heartbeat of polling. Members here are python-socketio clients in this
 process: the scenario measures availability, not throughput.
@@ -24,6 +27,7 @@ import argparse
 import asyncio
 import contextlib
 import itertools
+import random
 import shutil
 import statistics
 import sys
@@ -103,13 +107,16 @@ class _Member:
                 await http.close()
 
 
-async def _lease_holder(world: BenchWorld, community_id: str) -> str | None:
+async def _lease(world: BenchWorld, community_id: str) -> tuple[str | None, int]:
+    """The node holding the channel's lease, and the lease's remaining milliseconds."""
     client = aioredis.Redis.from_url(world.redis_url)
+    key = f"{world.redis_prefix}{{ch:{community_id}}}:lease"
     try:
-        raw = await client.get(f"{world.redis_prefix}{{ch:{community_id}}}:lease")
+        async with client.pipeline(transaction=True) as pipe:
+            raw, ttl = await pipe.get(key).pttl(key).execute()
     finally:
         await client.aclose()
-    return raw.decode().split(":", 1)[0] if raw else None
+    return (raw.decode().split(":", 1)[0] if raw else None), int(ttl)
 
 
 async def _repetition(
@@ -147,7 +154,7 @@ async def _repetition(
             refused = [j for j in joins if not j.get("ok")]
             if refused:
                 raise RuntimeError(f"join refused on node {name}: {refused[0]}")
-        holder = await _lease_holder(world, cid)
+        holder, _ = await _lease(world, cid)
         if holder != ids["A"]:
             raise RuntimeError(f"the channel's owner is {holder}, expected {ids['A']}")
         everyone = members["A"] + members["B"]
@@ -174,6 +181,11 @@ async def _repetition(
         before = max(m.last_seq() for m in members["B"])
         a_users = {str(world.user_ids[i]) for i in range(per_node)}
 
+        # Everything above takes nearly the same time in every repetition, so without this the
+        # kill would land at the same point of the owner's heartbeat (lease renewal) cycle each
+        # time, and the repetitions would sample one value of the lease left instead of its range.
+        await asyncio.sleep(random.uniform(0, args.heartbeat_ms / 1000))
+        _, lease_left_ms = await _lease(world, cid)
         killed_at = time.monotonic()
         nodes["A"].kill()
         deadline = killed_at + args.within
@@ -212,7 +224,7 @@ async def _repetition(
         resume = await asyncio.gather(*(m.wait_for(resumed, deadline) for m in members["B"]))
         delivered = await asyncio.gather(*(m.wait_for(got_ack, deadline) for m in members["B"]))
         ghosts = await members["B"][-1].wait_for(ghosts_gone, deadline)
-        owner_after = await _lease_holder(world, cid)
+        owner_after, _ = await _lease(world, cid)
         arrived = [r for r in resume if r is not None]
 
         def since_kill(at: float | None) -> float | None:
@@ -220,6 +232,7 @@ async def _repetition(
 
         result: dict[str, Any] = {
             "repetition": rep,
+            "lease_left_at_kill_s": round(lease_left_ms / 1000, 3),
             "ack_s": since_kill(ack_at),
             "send_attempts": attempts,
             "resume_s": since_kill(max(arrived)) if len(arrived) == len(resume) else None,
@@ -228,6 +241,12 @@ async def _repetition(
             "ghosts_cleared_s": since_kill(ghosts),
             "owner_after": owner_after,
         }
+        if ack_at is not None:
+            # What failover costs beyond waiting out the dead owner's lease: noticing that it
+            # expired (polling at half a heartbeat), activating the actor, running the command.
+            result["ack_after_lease_expired_s"] = round(
+                ack_at - killed_at - lease_left_ms / 1000, 3
+            )
         if ack_at is None:
             result["error"] = f"no acknowledgement within {args.within} s: last reply {ack}"
         return result
@@ -331,7 +350,13 @@ def _stats(values: list[float]) -> dict[str, float] | None:
 def _summary(reps: list[dict[str, Any]]) -> dict[str, Any]:
     good = [r for r in reps if "error" not in r]
     out: dict[str, Any] = {"repetitions": len(reps), "succeeded": len(good)}
-    for key in ("ack_s", "resume_s", "ghosts_cleared_s"):
+    for key in (
+        "lease_left_at_kill_s",
+        "ack_s",
+        "ack_after_lease_expired_s",
+        "resume_s",
+        "ghosts_cleared_s",
+    ):
         out[key] = _stats([r[key] for r in good if r.get(key) is not None])
     return out
 
@@ -354,19 +379,23 @@ def table(result: dict[str, Any]) -> str:
         f"LAGO_NODE_HEARTBEAT_MS={s['LAGO_NODE_HEARTBEAT_MS']} "
         f"LAGO_FORWARD_TIMEOUT_MS={s['LAGO_FORWARD_TIMEOUT_MS']}",
         "",
-        f"{'rep':>3} {'ack s':>7} {'resume s':>9} {'ghosts s':>9} {'tries':>5}  owner after",
+        f"{'rep':>3} {'lease left':>10} {'ack s':>7} {'resume s':>9} {'ghosts s':>9} {'tries':>5}"
+        "  owner after",
     ]
     for r in result["repetitions"]:
         if "error" in r:
             lines.append(f"{r['repetition']:>3} FAILED: {r['error']}")
             continue
         lines.append(
-            f"{r['repetition']:>3} {_num(r['ack_s']):>7} {_num(r['resume_s']):>9} "
+            f"{r['repetition']:>3} {_num(r['lease_left_at_kill_s']):>10} {_num(r['ack_s']):>7} "
+            f"{_num(r['resume_s']):>9} "
             f"{_num(r['ghosts_cleared_s']):>9} {r['send_attempts']:>5}  {r['owner_after']}"
         )
     lines.append("")
     for key, label in (
+        ("lease_left_at_kill_s", "lease the dead owner had left at the kill"),
         ("ack_s", "kill -> command acknowledged through the survivor"),
+        ("ack_after_lease_expired_s", "lease expired -> acknowledged (takeover itself)"),
         ("resume_s", "kill -> every member on the survivor receives again"),
         ("ghosts_cleared_s", "kill -> the dead node's members shown as left"),
     ):
