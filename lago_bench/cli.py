@@ -147,7 +147,7 @@ def render(result: dict[str, Any]) -> str:
         if "error" in outcome:
             parts.append(f"FAILED: {outcome['error']}")
             continue
-        parts.append(SCENARIOS[name].table({**outcome, "machine": result["machine"]}))
+        parts.append(SCENARIOS[name].table(outcome))
     parts.append("\n== targets")
     parts.append(checks_table(result["checks"]))
     parts.append(f"wall time {result['wall_s']} s")

@@ -99,7 +99,8 @@ def table(result: dict[str, Any]) -> str:
     """A plain-text report: one row per step, then the summary per target."""
     lines: list[str] = []
     s = result["settings"]
-    lines.append(machine_line(result["machine"]))
+    if "machine" in result:  # `lago bench all` prints it once, at the top
+        lines.append(machine_line(result["machine"]))
     lines.append(
         f"channel of {s['members']} members on one node process; load: {s['client_processes']} "
         f"receiver processes + 1 sender (compiled epoll client); mode {s['mode']}"
