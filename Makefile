@@ -26,7 +26,7 @@ help:
 	@echo "make test         build .venv, find/start services, ruff check, mypy, pytest"
 	@echo "                  (extra pytest arguments: make test PYTEST_ARGS='-k auth -x')"
 	@echo "make lint         ruff check + mypy only"
-	@echo "make bench        lago bench fanout: channel fan-out, Lago vs python-socketio (≈2 min)"
+	@echo "make bench        lago bench all: fan-out vs python-socketio and Node.js, failover (≈4 min)"
 	@echo "make services     find/start PostgreSQL + Redis and say which are used"
 	@echo "make venv         create .venv and install '.[dev,local]' (only when pyproject.toml changed)"
 	@echo "make clean-local  stop the embedded services and delete .lago-local/"
@@ -76,7 +76,7 @@ lint: venv
 
 # Starts its own servers on 127.0.0.1 and its own database; see docs/benchmarks.md.
 bench: venv
-	$(WITH_SERVICES) lago bench fanout
+	$(WITH_SERVICES) lago bench all --json bench.json
 
 # Stops only what scripts/devservices.py started (never the machine's PostgreSQL or Redis).
 clean-local:

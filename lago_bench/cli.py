@@ -1,13 +1,14 @@
-"""``lago bench``: argument parsing and the run of ``lago bench fanout``."""
+"""``lago bench``: one subcommand per scenario (see ``registry.py``), and ``all`` for every one.
+
+Each run prints a table (stdout, or stderr with ``--json -``) and can write its result as JSON.
+``lago bench all`` runs every scenario with its default options, one after the other, and adds a
+summary of the issue's targets with whether each was met.
+"""
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
-import shutil
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,258 +16,145 @@ from typing import Any
 
 import orjson
 
-__all__ = ["add_bench_parser", "main", "run_bench"]
+__all__ = ["add_bench_parser", "main", "run_all", "run_bench"]
 
-DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
-DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--json", dest="json_path", help="write the result as JSON here ('-' = stdout)"
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
 
 
 def add_bench_parser(sub: Any) -> None:
-    """Add ``bench`` (with its ``fanout`` scenario) to the ``lago`` command's subparsers."""
+    """Add ``bench`` (with its scenarios and ``all``) to the ``lago`` command's subparsers."""
+    from lago_bench.registry import SCENARIOS
+
     bench = sub.add_parser("bench", help="run a benchmark against servers it starts on loopback")
     scenarios = bench.add_subparsers(dest="scenario", required=True)
-    f = scenarios.add_parser(
-        "fanout",
-        help="deliveries/s and latency of one channel of N members on one real-time node",
-        description="Start a real-time node (and a python-socketio baseline) on 127.0.0.1, "
-        "connect N members with a compiled load client and measure channel fan-out. "
-        "Uses DATABASE_URL / REDIS_URL (creates and drops its own database and Redis keys).",
+    for scenario in SCENARIOS.values():
+        p = scenarios.add_parser(
+            scenario.name, help=scenario.help, description=scenario.description
+        )
+        scenario.configure(p)
+        _common(p)
+    every = scenarios.add_parser(
+        "all",
+        help="every scenario with its default options: one table, one JSON, the targets met",
+        description="Runs " + ", ".join(SCENARIOS) + " one after the other with their defaults "
+        "(see docs/benchmarks.md) and reports the issue's targets.",
     )
-    f.add_argument("--members", type=int, default=1_000, help="channel members (default 1000)")
-    f.add_argument("--client-processes", type=int, default=2, help="receiver processes (default 2)")
-    f.add_argument(
-        "--targets",
-        default="lago,python-socketio",
-        help="comma-separated: lago, python-socketio (default both)",
+    every.add_argument(
+        "--only", help=f"comma-separated subset of: {', '.join(SCENARIOS)} (default all)"
     )
-    f.add_argument(
-        "--rate",
-        type=float,
-        help="send this many messages/s for one step (fixed mode) instead of searching "
-        "for saturation",
+    every.add_argument(
+        "--quick",
+        action="store_true",
+        help="tiny runs that check the machinery, not the figures (seconds, not minutes)",
     )
-    f.add_argument(
-        "--start-rate", type=float, default=None, help="first step of the saturation search"
-    )
-    f.add_argument("--step-factor", type=float, default=1.3, help="rate growth per step")
-    f.add_argument("--max-steps", type=int, default=12)
-    f.add_argument("--duration", type=float, default=3.0, help="seconds of sending per step")
-    f.add_argument("--warmup", type=float, default=0.5, help="seconds not measured per step")
-    f.add_argument("--drain", type=float, default=1.0, help="seconds to receive after sending")
-    f.add_argument(
-        "--settle", type=float, default=1.5, help="seconds between joining and the first step"
-    )
-    f.add_argument("--p99-bound", type=float, default=1_000.0, help="ms; above it = saturated")
-    f.add_argument("--pad", type=int, default=0, help="extra characters in each message")
-    f.add_argument("--json", dest="json_path", help="write the result as JSON here ('-' = stdout)")
-    f.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
-    g = scenarios.add_parser(
-        "groupbuy",
-        help="group-buy joins/s and join latency under contention on one real-time node",
-        description="Start a real-time node on 127.0.0.1, seat a leader in each of G groups, then "
-        "let every other member race to join a random group it has not seen full. Reports "
-        "joins/s, attempts/s, p50/p99 join latency and oversell counted in PostgreSQL.",
-    )
-    g.add_argument("--members", type=int, default=3_000, help="channel members (default 3000)")
-    g.add_argument("--groups", type=int, default=200, help="groups (default 200)")
-    g.add_argument("--max-members", type=int, default=10, help="seats per group (default 10)")
-    g.add_argument("--attempts", type=int, default=5, help="join attempts per member (default 5)")
-    g.add_argument("--client-processes", type=int, default=2, help="load processes (default 2)")
-    g.add_argument("--json", dest="json_path", help="write the result as JSON here ('-' = stdout)")
-
-
-def run_groupbuy_bench(args: argparse.Namespace) -> int:
-    from lago_bench.groupbuy import GroupBuyOptions, line, run_groupbuy
-    from lago_bench.report import machine
-
-    if not 2 <= args.max_members <= 100 or args.groups < 1 or args.members <= args.groups:
-        print("lago bench: need 2 ≤ --max-members ≤ 100 and --members > --groups", file=sys.stderr)
-        return 2
-    opts = GroupBuyOptions(
-        members=args.members,
-        groups=args.groups,
-        max_members=args.max_members,
-        attempts=max(1, min(args.attempts, 100)),
-        client_processes=max(1, min(args.client_processes, 16)),
-    )
-    dsn = os.environ.get("DATABASE_URL", DEFAULT_DSN)
-    redis_url = os.environ.get("REDIS_URL", DEFAULT_REDIS)
-    import uvloop
-
-    with tempfile.TemporaryDirectory(prefix="lago-bench-") as tmp:
-        try:
-            result = uvloop.run(run_groupbuy(dsn, redis_url, Path(tmp), opts))
-        except (RuntimeError, ValueError, TimeoutError) as exc:
-            print(f"lago bench: {exc}", file=sys.stderr)
-            return 1
-    result["machine"] = machine()
-    result["at"] = datetime.now(UTC).isoformat(timespec="seconds")
-    print(line(result), file=sys.stderr if args.json_path == "-" else sys.stdout, flush=True)
-    if args.json_path:
-        data = orjson.dumps(result, option=orjson.OPT_INDENT_2)
-        if args.json_path == "-":
-            sys.stdout.write(data.decode() + "\n")
-        else:
-            Path(args.json_path).write_bytes(data + b"\n")
-    return 0 if result["oversold"] == 0 and result["seats_in_db"] == result["seats_expected"] else 1
+    _common(every)
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    if args.scenario == "groupbuy":
-        return run_groupbuy_bench(args)
-    if args.scenario != "fanout":
-        print(f"lago bench: unknown scenario {args.scenario}", file=sys.stderr)
-        return 2
+    from lago_bench.registry import SCENARIOS
+
+    def progress(line: str) -> None:
+        if not args.quiet:
+            print(line, file=sys.stderr, flush=True)
+
     try:
         import uvloop
 
-        result = uvloop.run(fanout_main(args))
+        if args.scenario == "all":
+            result = uvloop.run(run_all(args, progress))
+        else:
+            scenario = SCENARIOS[args.scenario]
+            result = uvloop.run(scenario.run(args, progress))
+            result["checks"] = scenario.checks(result)
     except (RuntimeError, ValueError) as exc:
         print(f"lago bench: {exc}", file=sys.stderr)
         return 1
-    from lago_bench.report import table
-
+    text = render(result)
     # With --json - stdout carries the JSON alone; the table goes to stderr.
-    print(table(result), file=sys.stderr if args.json_path == "-" else sys.stdout, flush=True)
+    print(text, file=sys.stderr if args.json_path == "-" else sys.stdout, flush=True)
     if args.json_path:
         data = orjson.dumps(result, option=orjson.OPT_INDENT_2)
         if args.json_path == "-":
             sys.stdout.write(data.decode() + "\n")
         else:
             Path(args.json_path).write_bytes(data + b"\n")
-    failed = any("error" in t for t in result["targets"])
-    return 1 if failed else 0
+    return 1 if failed(result) else 0
+
+
+def failed(result: dict[str, Any]) -> bool:
+    if result.get("benchmark") == "all":
+        return any(failed(r) for r in result["scenarios"].values())
+    return "error" in result or any("error" in t for t in result.get("targets", []))
+
+
+async def run_all(args: argparse.Namespace, progress: Any) -> dict[str, Any]:
+    from lago_bench.registry import SCENARIOS
+    from lago_bench.report import machine
+
+    names = list(SCENARIOS)
+    if args.only:
+        names = [n.strip() for n in args.only.split(",") if n.strip()]
+        unknown = [n for n in names if n not in SCENARIOS]
+        if unknown or not names:
+            raise ValueError(f"unknown scenario(s) {unknown}; choose from {', '.join(SCENARIOS)}")
+    started = time.monotonic()
+    result: dict[str, Any] = {
+        "benchmark": "all",
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": " ".join(["lago", *sys.argv[1:]]),
+        "machine": machine(),
+        "quick": args.quick,
+        "scenarios": {},
+        "checks": [],
+    }
+    for name in names:
+        scenario = SCENARIOS[name]
+        progress(f"== {name}")
+        options = scenario.options(quick=args.quick)
+        options.quiet = args.quiet
+        try:
+            outcome = await scenario.run(options, progress)
+        except (RuntimeError, ValueError, TimeoutError) as exc:
+            # One broken scenario must not hide the others' figures.
+            outcome = {"benchmark": name, "error": str(exc) or type(exc).__name__}
+            progress(f"{name}: FAILED: {outcome['error']}")
+            result["scenarios"][name] = outcome
+            continue
+        outcome.pop("machine", None)  # once, at the top
+        outcome["checks"] = scenario.checks(outcome)
+        result["scenarios"][name] = outcome
+        result["checks"].extend({"scenario": name, **c} for c in outcome["checks"])
+    result["wall_s"] = round(time.monotonic() - started, 1)
+    return result
+
+
+def render(result: dict[str, Any]) -> str:
+    """The table of one scenario, or of every scenario then the targets, as plain text."""
+    from lago_bench.registry import SCENARIOS
+    from lago_bench.report import checks_table, machine_line
+
+    if result.get("benchmark") != "all":
+        scenario = SCENARIOS[result["benchmark"]]
+        return scenario.table(result) + "\n\n" + checks_table(result["checks"])
+    parts = [machine_line(result["machine"])]
+    for name, outcome in result["scenarios"].items():
+        parts.append(f"\n== {name}")
+        if "error" in outcome:
+            parts.append(f"FAILED: {outcome['error']}")
+            continue
+        parts.append(SCENARIOS[name].table(outcome))
+    parts.append("\n== targets")
+    parts.append(checks_table(result["checks"]))
+    parts.append(f"wall time {result['wall_s']} s")
+    return "\n".join(parts)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lago")
     add_bench_parser(parser.add_subparsers(dest="command", required=True))
     return run_bench(parser.parse_args(argv))
-
-
-async def fanout_main(args: argparse.Namespace) -> dict[str, Any]:
-    from lago_bench.fanout import TARGETS, FanoutOptions, run_target
-    from lago_bench.procs import PROJECT_ROOT, build_client, free_port
-    from lago_bench.report import machine
-    from lago_bench.world import create_world, drop_world
-
-    names = [n.strip() for n in args.targets.split(",") if n.strip()]
-    unknown = [n for n in names if n not in TARGETS]
-    if unknown or not names:
-        raise ValueError(f"unknown target(s) {unknown}; choose from {', '.join(TARGETS)}")
-    if args.members < 2:
-        raise ValueError("--members must be at least 2 (one sender, one receiver)")
-    if not 1 <= args.client_processes <= 16:
-        raise ValueError("--client-processes must be 1 to 16")
-    if not 0 < args.step_factor <= 10 or args.duration > 60 or args.drain > 30:
-        raise ValueError("--step-factor must be in (0, 10], --duration ≤ 60, --drain ≤ 30")
-    if args.duration <= args.warmup:
-        raise ValueError("--duration must be longer than --warmup")
-    fixed = args.rate is not None
-    start_rate = args.rate if fixed else args.start_rate or max(1.0, 20_000 / args.members)
-    opts = FanoutOptions(
-        members=args.members,
-        client_processes=min(args.client_processes, args.members - 1),
-        mode="fixed" if fixed else "saturate",
-        rate=start_rate,
-        step_factor=args.step_factor,
-        max_steps=max(1, min(args.max_steps, 30)),
-        duration_s=args.duration,
-        warmup_s=args.warmup,
-        drain_s=args.drain,
-        settle_s=args.settle,
-        p99_bound_ms=args.p99_bound,
-        pad=args.pad,
-    )
-
-    def progress(line: str) -> None:
-        if not args.quiet:
-            print(line, file=sys.stderr, flush=True)
-
-    binary = build_client()
-    admin_dsn = os.environ.get("DATABASE_URL", DEFAULT_DSN)
-    redis_url = os.environ.get("REDIS_URL", DEFAULT_REDIS)
-    (PROJECT_ROOT / ".lago-local").mkdir(exist_ok=True)
-    workdir = Path(tempfile.mkdtemp(prefix="bench-", dir=PROJECT_ROOT / ".lago-local"))
-    started = time.monotonic()
-    result: dict[str, Any] = {
-        "benchmark": "fanout",
-        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "command": " ".join(["lago", *sys.argv[1:]]),
-        "machine": machine(),
-        "settings": {
-            "members": opts.members,
-            "client_processes": opts.client_processes,
-            "mode": opts.mode,
-            "start_rate_msgs_per_s": opts.rate,
-            "step_factor": opts.step_factor,
-            "max_steps": opts.max_steps,
-            "step_duration_s": opts.duration_s,
-            "warmup_s": opts.warmup_s,
-            "drain_s": opts.drain_s,
-            "settle_s": opts.settle_s,
-            "saturated_when": f"deliveries/s < {opts.keep_up:.0%} of offered, "
-            f"or p99 > {opts.p99_bound_ms:g} ms",
-            "message_pad_chars": opts.pad,
-            "lago_server_env": {
-                "LAGO_CLIENT_MSGS_PER_S": "10000",
-                "LAGO_CLIENT_MSG_BURST": "100000",
-                "LAGO_LOG_LEVEL": "WARNING",
-                "event loop": "uvloop (lago rt)",
-            },
-            "load_client": "lago_bench/wsclient.c (epoll, cc -O2)",
-            "targets": names,
-        },
-        "targets": [],
-    }
-    progress(f"creating {opts.members} members in a fresh database ...")
-    world = await create_world(admin_dsn, redis_url, opts.members, workdir)
-    try:
-        for name in names:
-            try:
-                outcome = await run_target(
-                    TARGETS[name], world, opts, binary, workdir, free_port(), progress
-                )
-            except (RuntimeError, TimeoutError) as exc:
-                outcome = {"name": name, "error": str(exc) or type(exc).__name__}
-                progress(f"{name}: FAILED: {outcome['error']}")
-            result["targets"].append(outcome)
-            # The channel actor keeps the same community; a new sender step id keeps
-            # messages of different targets apart, so nothing else needs resetting.
-    finally:
-        await drop_world(world)
-        with contextlib.suppress(OSError):
-            shutil.rmtree(workdir)
-    result["comparison"] = _comparison(result["targets"])
-    result["wall_s"] = round(time.monotonic() - started, 1)
-    return result
-
-
-def _throughput(target: dict[str, Any]) -> float | None:
-    if "error" in target or not target.get("steps"):
-        return None
-    sat = target.get("saturation")
-    if sat:
-        return float(sat["deliveries_per_s"])
-    return float(target["steps"][0]["deliveries_per_s"])
-
-
-def _comparison(targets: list[dict[str, Any]]) -> dict[str, Any]:
-    by_name = {t["name"]: t for t in targets}
-    out: dict[str, Any] = {}
-    lago = by_name.get("lago")
-    lago_rate = _throughput(lago) if lago else None
-    for name, other in by_name.items():
-        if name == "lago" or lago_rate is None:
-            continue
-        rate = _throughput(other)
-        if rate:
-            out[f"lago_vs_{name.replace('-', '_')}"] = round(lago_rate / rate, 2)
-    if lago is not None and lago_rate is not None:
-        out["lago_deliveries_per_s"] = round(lago_rate)
-        out["lago_meets_100k_per_s"] = lago_rate >= 100_000
-        half = lago.get("half_saturation")
-        if half:
-            out["lago_p99_at_half_saturation_ms"] = half["p99_ms"]
-            out["lago_p99_at_half_within_50ms"] = half["p99_ms"] <= 50
-    return out

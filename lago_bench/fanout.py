@@ -1,7 +1,7 @@
 """``lago bench fanout``: deliveries/s and send-to-receive latency of one channel on one node.
 
-For each target (Lago's real-time node, then a plain python-socketio room broadcast) the run
-starts the server as a subprocess on 127.0.0.1, connects N members with the compiled load client
+For each target (Lago's real-time node, then a plain python-socketio room broadcast and the
+Node.js Socket.IO reference, both doing the same room broadcast) the run starts the server as a subprocess on 127.0.0.1, connects N members with the compiled load client
 (split over several processes; member 0 is the sender), and runs steps: the sender emits at a
 target rate for a fixed time while every member counts what it receives and the latency of each
 message (the send time travels in the text). In ``saturate`` mode the rate grows step by step
@@ -11,19 +11,35 @@ Server CPU comes from /proc, the load clients' from their own getrusage, over th
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import contextlib
 import os
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from lago_bench.nodeinstall import TargetSkipped, ensure_node_baseline
 from lago_bench.procs import ClientProcess, ServerProcess, machine_cpu, proc_cpu_s, proc_rss_kb
+from lago_bench.scenario import Check, Progress, Scenario, check
 from lago_bench.world import BenchWorld
 
-__all__ = ["TARGETS", "FanoutOptions", "Target", "run_target"]
+__all__ = [
+    "SCENARIO",
+    "TARGETS",
+    "FanoutOptions",
+    "Target",
+    "fanout_main",
+    "lago_rt_process",
+    "run_target",
+    "service_urls",
+]
 
 NS = 1_000_000_000
 
@@ -56,22 +72,28 @@ class Target:
     server: Callable[[int, BenchWorld, Path, FanoutOptions], ServerProcess]
 
 
-def _lago_server(port: int, world: BenchWorld, workdir: Path, opts: FanoutOptions) -> ServerProcess:
-    env = {
+def lago_rt_process(
+    name: str, node_id: str, port: int, world: BenchWorld, log: Path, env: dict[str, str]
+) -> ServerProcess:
+    """A ``lago rt`` node on 127.0.0.1 in the benchmark's world (``env`` adds or overrides)."""
+    full_env = {
         **os.environ,
         "DATABASE_URL": world.dsn,
         "REDIS_URL": world.redis_url,
         "LAGO_REDIS_PREFIX": world.redis_prefix,
         "LAGO_JWT_SECRET": world.jwt_secret,
         "LAGO_ENV": "dev",
-        "LAGO_NODE_ID": "bench-node",
-        "LAGO_CLIENT_MSGS_PER_S": "10000",
-        "LAGO_CLIENT_MSG_BURST": "100000",
+        "LAGO_NODE_ID": node_id,
         "LAGO_LOG_LEVEL": "WARNING",
-        **opts.server_env,
+        **env,
     }
     argv = [sys.executable, "-m", "lago_cli", "rt", "--host", "127.0.0.1", "--port", str(port)]
-    return ServerProcess("lago", argv, env, port, workdir / "lago-rt.log")
+    return ServerProcess(name, argv, full_env, port, log)
+
+
+def _lago_server(port: int, world: BenchWorld, workdir: Path, opts: FanoutOptions) -> ServerProcess:
+    env = {"LAGO_CLIENT_MSGS_PER_S": "10000", "LAGO_CLIENT_MSG_BURST": "100000", **opts.server_env}
+    return lago_rt_process("lago", "bench-node", port, world, workdir / "lago-rt.log", env)
 
 
 def _baseline_server(
@@ -82,6 +104,16 @@ def _baseline_server(
     return ServerProcess(
         "python-socketio", argv, dict(os.environ), port, workdir / "baseline-sio.log"
     )
+
+
+def _node_server(port: int, world: BenchWorld, workdir: Path, opts: FanoutOptions) -> ServerProcess:
+    # Raises TargetSkipped (no node/npm, or npm ci failed): the run reports the reason.
+    node = ensure_node_baseline()
+    argv = [node.node, str(node.script), "--port", str(port)]
+    env = {**os.environ, "NODE_PATH": str(node.node_path), "NODE_ENV": "production"}
+    server = ServerProcess("node-socketio", argv, env, port, workdir / "baseline-node.log")
+    server.info = {"node": node.node_version, "socket.io": node.socketio_version}
+    return server
 
 
 TARGETS: dict[str, Target] = {
@@ -96,6 +128,12 @@ TARGETS: dict[str, Target] = {
         "plain python-socketio AsyncServer on aiohttp: await sio.emit(..., room='all')",
         "send",
         _baseline_server,
+    ),
+    "node-socketio": Target(
+        "node-socketio",
+        "Node.js Socket.IO v4 reference (lago_bench/node/server.js): io.to('all').emit(...)",
+        "send",
+        _node_server,
     ),
 }
 
@@ -274,12 +312,15 @@ async def run_target(
     port: int,
     progress: Callable[[str], None],
 ) -> dict[str, Any]:
-    server = target.server(port, world, workdir, opts)
+    # In a thread: the Node.js target may run `npm ci` first.
+    server = await asyncio.to_thread(target.server, port, world, workdir, opts)
     await server.start()
     run = _Run(target, world, opts, server)
     began = time.monotonic()
     try:
         result: dict[str, Any] = {"name": target.name, "description": target.description}
+        if server.info:
+            result["server_versions"] = server.info
         result.update(await run.connect(binary))
         progress(
             f"{target.name}: {result['idle_connections']} members joined in "
@@ -337,3 +378,233 @@ def _step_line(name: str, s: dict[str, Any]) -> str:
         f"p50 {s['p50_ms']} ms p99 {s['p99_ms']} ms, server CPU {s['server_cpu_pct']}%, "
         f"clients {s['client_cpu_pct']}%, other {s['other_cpu_pct']}%{'' if s['kept_up'] else '  [saturated]'}"
     )
+
+
+# --- the `lago bench fanout` scenario ---------------------------------------------------------------
+
+
+def configure(f: argparse.ArgumentParser) -> None:
+    f.add_argument("--members", type=int, default=1_000, help="channel members (default 1000)")
+    f.add_argument("--client-processes", type=int, default=2, help="receiver processes (default 2)")
+    f.add_argument(
+        "--targets",
+        default=",".join(TARGETS),
+        help=f"comma-separated: {', '.join(TARGETS)} (default all)",
+    )
+    f.add_argument(
+        "--rate",
+        type=float,
+        help="send this many messages/s for one step (fixed mode) instead of searching "
+        "for saturation",
+    )
+    f.add_argument(
+        "--start-rate", type=float, default=None, help="first step of the saturation search"
+    )
+    f.add_argument("--step-factor", type=float, default=1.3, help="rate growth per step")
+    f.add_argument("--max-steps", type=int, default=12)
+    f.add_argument("--duration", type=float, default=3.0, help="seconds of sending per step")
+    f.add_argument("--warmup", type=float, default=0.5, help="seconds not measured per step")
+    f.add_argument("--drain", type=float, default=1.0, help="seconds to receive after sending")
+    f.add_argument(
+        "--settle", type=float, default=1.5, help="seconds between joining and the first step"
+    )
+    f.add_argument("--p99-bound", type=float, default=1_000.0, help="ms; above it = saturated")
+    f.add_argument("--pad", type=int, default=0, help="extra characters in each message")
+
+
+async def fanout_main(args: argparse.Namespace, progress: Progress | None = None) -> dict[str, Any]:
+    from lago_bench.procs import PROJECT_ROOT, build_client, free_port
+    from lago_bench.report import machine
+    from lago_bench.world import create_world, drop_world
+
+    names = [n.strip() for n in args.targets.split(",") if n.strip()]
+    unknown = [n for n in names if n not in TARGETS]
+    if unknown or not names:
+        raise ValueError(f"unknown target(s) {unknown}; choose from {', '.join(TARGETS)}")
+    if args.members < 2:
+        raise ValueError("--members must be at least 2 (one sender, one receiver)")
+    if not 1 <= args.client_processes <= 16:
+        raise ValueError("--client-processes must be 1 to 16")
+    if not 0 < args.step_factor <= 10 or args.duration > 60 or args.drain > 30:
+        raise ValueError("--step-factor must be in (0, 10], --duration ≤ 60, --drain ≤ 30")
+    if args.duration <= args.warmup:
+        raise ValueError("--duration must be longer than --warmup")
+    fixed = args.rate is not None
+    start_rate = args.rate if fixed else args.start_rate or max(1.0, 20_000 / args.members)
+    opts = FanoutOptions(
+        members=args.members,
+        client_processes=min(args.client_processes, args.members - 1),
+        mode="fixed" if fixed else "saturate",
+        rate=start_rate,
+        step_factor=args.step_factor,
+        max_steps=max(1, min(args.max_steps, 30)),
+        duration_s=args.duration,
+        warmup_s=args.warmup,
+        drain_s=args.drain,
+        settle_s=args.settle,
+        p99_bound_ms=args.p99_bound,
+        pad=args.pad,
+    )
+    say: Progress = progress or (lambda line: None)
+
+    binary = build_client()
+    admin_dsn, redis_url = service_urls()
+    (PROJECT_ROOT / ".lago-local").mkdir(exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix="bench-", dir=PROJECT_ROOT / ".lago-local"))
+    started = time.monotonic()
+    result: dict[str, Any] = {
+        "benchmark": "fanout",
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": " ".join(["lago", *sys.argv[1:]]),
+        "machine": machine(),
+        "settings": {
+            "members": opts.members,
+            "client_processes": opts.client_processes,
+            "mode": opts.mode,
+            "start_rate_msgs_per_s": opts.rate,
+            "step_factor": opts.step_factor,
+            "max_steps": opts.max_steps,
+            "step_duration_s": opts.duration_s,
+            "warmup_s": opts.warmup_s,
+            "drain_s": opts.drain_s,
+            "settle_s": opts.settle_s,
+            "saturated_when": f"deliveries/s < {opts.keep_up:.0%} of offered, "
+            f"or p99 > {opts.p99_bound_ms:g} ms",
+            "message_pad_chars": opts.pad,
+            "lago_server_env": {
+                "LAGO_CLIENT_MSGS_PER_S": "10000",
+                "LAGO_CLIENT_MSG_BURST": "100000",
+                "LAGO_LOG_LEVEL": "WARNING",
+                "event loop": "uvloop (lago rt)",
+            },
+            "load_client": "lago_bench/wsclient.c (epoll, cc -O2)",
+            "targets": names,
+        },
+        "targets": [],
+    }
+    say(f"creating {opts.members} members in a fresh database ...")
+    world = await create_world(admin_dsn, redis_url, opts.members, workdir)
+    try:
+        for name in names:
+            try:
+                outcome = await run_target(
+                    TARGETS[name], world, opts, binary, workdir, free_port(), say
+                )
+            except TargetSkipped as exc:
+                outcome = {"name": name, "skipped": str(exc)}
+                say(f"{name}: skipped: {exc}")
+            except (RuntimeError, TimeoutError) as exc:
+                outcome = {"name": name, "error": str(exc) or type(exc).__name__}
+                say(f"{name}: FAILED: {outcome['error']}")
+            result["targets"].append(outcome)
+            # The channel actor keeps the same community; a new sender step id keeps
+            # messages of different targets apart, so nothing else needs resetting.
+    finally:
+        await drop_world(world)
+        with contextlib.suppress(OSError):
+            shutil.rmtree(workdir)
+    result["comparison"] = _comparison(result["targets"])
+    result["wall_s"] = round(time.monotonic() - started, 1)
+    return result
+
+
+def service_urls() -> tuple[str, str]:
+    """PostgreSQL (admin) and Redis URLs of the run, from DATABASE_URL / REDIS_URL."""
+    return (
+        os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
+        os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+    )
+
+
+def _throughput(target: dict[str, Any]) -> float | None:
+    if "error" in target or "skipped" in target or not target.get("steps"):
+        return None
+    sat = target.get("saturation")
+    if sat:
+        return float(sat["deliveries_per_s"])
+    return float(target["steps"][0]["deliveries_per_s"])
+
+
+def _comparison(targets: list[dict[str, Any]]) -> dict[str, Any]:
+    by_name = {t["name"]: t for t in targets}
+    out: dict[str, Any] = {}
+    lago = by_name.get("lago")
+    lago_rate = _throughput(lago) if lago else None
+    for name, other in by_name.items():
+        if name == "lago" or lago_rate is None:
+            continue
+        rate = _throughput(other)
+        if rate:
+            out[f"lago_vs_{name.replace('-', '_')}"] = round(lago_rate / rate, 2)
+    if lago is not None and lago_rate is not None:
+        out["lago_deliveries_per_s"] = round(lago_rate)
+        out["lago_meets_100k_per_s"] = lago_rate >= 100_000
+        half = lago.get("half_saturation")
+        if half:
+            out["lago_p99_at_half_saturation_ms"] = half["p99_ms"]
+            out["lago_p99_at_half_within_50ms"] = half["p99_ms"] <= 50
+    return out
+
+
+# The issue's targets for fan-out: Lago / baseline ratios, p99 at half of saturation, memory.
+RATIO_TARGETS = {"python-socketio": 3.0, "node-socketio": 1.0}
+P99_AT_HALF_MS = 50.0
+KB_PER_IDLE_CONNECTION = 30.0
+
+
+def checks(result: dict[str, Any]) -> list[Check]:
+    by_name = {t["name"]: t for t in result["targets"]}
+    comparison = result.get("comparison", {})
+    out: list[Check] = []
+    for name, want in RATIO_TARGETS.items():
+        label = f"fan-out: Lago ≥ {want:g}× {name}"
+        target = by_name.get(name)
+        ratio = comparison.get(f"lago_vs_{name.replace('-', '_')}")
+        if ratio is not None:
+            out.append(check(label, ratio, "×", ratio >= want))
+        else:
+            lago_ran = _throughput(by_name.get("lago", {"steps": []})) is not None
+            if not lago_ran:
+                why = "Lago did not run"
+            elif target is None:
+                why = f"{name} not in --targets"
+            else:
+                why = str(target.get("skipped") or target.get("error") or "no throughput")
+            out.append(check(label, None, "×", None, why))
+    lago = by_name.get("lago", {})
+    half = lago.get("half_saturation")
+    label = f"fan-out: p99 ≤ {P99_AT_HALF_MS:g} ms at half of saturation"
+    if half and lago.get("saturation", {}).get("reached"):
+        out.append(check(label, half["p99_ms"], "ms", half["p99_ms"] <= P99_AT_HALF_MS))
+    else:
+        out.append(check(label, None, "ms", None, "no saturation search (fixed rate or failed)"))
+    per_conn = lago.get("server_rss_per_connection_kb")
+    label = f"memory: ≤ {KB_PER_IDLE_CONNECTION:g} KB per idle connection (fan-out run)"
+    if per_conn is not None:
+        out.append(check(label, per_conn, "KB", per_conn <= KB_PER_IDLE_CONNECTION))
+    else:
+        out.append(check(label, None, "KB", None, "Lago target did not run"))
+    return out
+
+
+def _table(result: dict[str, Any]) -> str:
+    from lago_bench.report import table
+
+    return table(result)
+
+
+SCENARIO = Scenario(
+    name="fanout",
+    help="deliveries/s and latency of one channel of N members on one real-time node",
+    description="Start a real-time node (then a python-socketio and a Node.js Socket.IO "
+    "baseline) on 127.0.0.1, connect N members with a compiled load client and measure channel "
+    "fan-out. Uses DATABASE_URL / REDIS_URL (creates and drops its own database and Redis keys).",
+    configure=configure,
+    run=fanout_main,
+    table=_table,
+    checks=checks,
+    quick=(
+        *("--members", "20", "--client-processes", "1", "--rate", "20", "--duration", "1.5"),
+        *("--warmup", "0.2", "--drain", "0.7", "--settle", "0.3"),
+    ),
+)

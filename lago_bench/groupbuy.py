@@ -10,10 +10,13 @@ must hold exactly the seats that were acknowledged.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import os
+import shutil
 import sys
+import tempfile
 import time
 import uuid
 from collections import Counter
@@ -25,11 +28,20 @@ from typing import Any
 import aiohttp
 import asyncpg
 
+from lago_bench.fanout import lago_rt_process, service_urls
 from lago_bench.groupbuy_client import join_members
-from lago_bench.procs import ServerProcess, free_port, machine_cpu, proc_cpu_s, proc_rss_kb
+from lago_bench.procs import (
+    PROJECT_ROOT,
+    ServerProcess,
+    free_port,
+    machine_cpu,
+    proc_cpu_s,
+    proc_rss_kb,
+)
+from lago_bench.scenario import Check, Progress, Scenario, check
 from lago_bench.world import BenchWorld, create_world, drop_world
 
-__all__ = ["GroupBuyOptions", "run_groupbuy"]
+__all__ = ["SCENARIO", "GroupBuyOptions", "run_groupbuy"]
 
 WARM_UP_JOINS = 20
 
@@ -45,20 +57,10 @@ class GroupBuyOptions:
 
 
 def _server(port: int, world: BenchWorld, workdir: Path) -> ServerProcess:
-    env = {
-        **os.environ,
-        "DATABASE_URL": world.dsn,
-        "REDIS_URL": world.redis_url,
-        "LAGO_REDIS_PREFIX": world.redis_prefix,
-        "LAGO_JWT_SECRET": world.jwt_secret,
-        "LAGO_ENV": "dev",
-        "LAGO_NODE_ID": "bench-groupbuy",
-        "LAGO_CLIENT_MSGS_PER_S": "10000",
-        "LAGO_CLIENT_MSG_BURST": "100000",
-        "LAGO_LOG_LEVEL": "WARNING",
-    }
-    argv = [sys.executable, "-m", "lago_cli", "rt", "--host", "127.0.0.1", "--port", str(port)]
-    return ServerProcess("lago", argv, env, port, workdir / "lago-rt-groupbuy.log")
+    env = {"LAGO_CLIENT_MSGS_PER_S": "10000", "LAGO_CLIENT_MSG_BURST": "100000"}
+    return lago_rt_process(
+        "lago", "bench-groupbuy", port, world, workdir / "lago-rt-groupbuy.log", env
+    )
 
 
 async def _campaign(world: BenchWorld, max_members: int) -> uuid.UUID:
@@ -283,14 +285,108 @@ async def _seats(world: BenchWorld) -> dict[str, int]:
     }
 
 
-def line(result: dict[str, Any]) -> str:
-    """One summary line for the terminal."""
-    lat = result["latency_ms"]
-    cpu = result["cpu"]
-    return (
-        f"group buys: {result['joins_per_s']:,.0f} joins/s ({result['joins']} seats in "
-        f"{result['wall_s']} s), {result['attempts_per_s']:,.0f} attempts/s, "
-        f"p50 {lat['p50']} ms, p99 {lat['p99']} ms, oversold {result['oversold']}, "
-        f"db seats {result['seats_in_db']}/{result['seats_expected']}; "
-        f"CPU server {cpu['server_pct']}%, load clients {cpu['load_clients_pct']}%"
+TARGET_JOINS_PER_S = 5_000
+TARGET_P99_MS = 100.0
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--members", type=int, default=3_000, help="channel members (default 3000)")
+    p.add_argument("--groups", type=int, default=200, help="groups, one leader each (default 200)")
+    p.add_argument("--max-members", type=int, default=10, help="seats per group (default 10)")
+    p.add_argument("--attempts", type=int, default=5, help="join attempts per member (default 5)")
+    p.add_argument("--client-processes", type=int, default=2, help="load processes (default 2)")
+
+
+async def groupbuy_main(
+    args: argparse.Namespace, progress: Progress | None = None
+) -> dict[str, Any]:
+    from lago_bench.report import machine
+
+    if not 2 <= args.max_members <= 100:
+        raise ValueError("--max-members must be 2 to 100")
+    if not 1 <= args.groups < args.members <= 20_000:
+        raise ValueError("need 1 ≤ --groups < --members ≤ 20000")
+    if not 1 <= args.attempts <= 100 or not 1 <= args.client_processes <= 16:
+        raise ValueError("--attempts must be 1 to 100 and --client-processes 1 to 16")
+    opts = GroupBuyOptions(
+        members=args.members,
+        groups=args.groups,
+        max_members=args.max_members,
+        attempts=args.attempts,
+        client_processes=args.client_processes,
     )
+    admin_dsn, redis_url = service_urls()
+    (PROJECT_ROOT / ".lago-local").mkdir(exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix="bench-groupbuy-", dir=PROJECT_ROOT / ".lago-local"))
+    try:
+        result = await run_groupbuy(admin_dsn, redis_url, workdir, opts)
+    finally:
+        with contextlib.suppress(OSError):
+            shutil.rmtree(workdir)
+    result["benchmark"] = "groupbuy"
+    result["machine"] = machine()
+    result["started_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    if progress is not None:
+        progress(table(result))
+    return result
+
+
+def table(result: dict[str, Any]) -> str:
+    """A short report for the terminal."""
+    s, lat, cpu = result["settings"], result["latency_ms"], result["cpu"]
+    return "\n".join(
+        [
+            f"one lago rt node; {s['members']} members in one channel, {s['groups']} groups of at "
+            f"most {s['max_members']} (a leader each), every other member racing to join a "
+            f"random group not seen full, up to {s['attempts_per_member']} attempts, "
+            f"{s['client_processes']} load processes",
+            f"joins (seats won)      {result['joins_per_s']:>10,.0f} /s  "
+            f"({result['joins']} in {result['wall_s']} s)",
+            f"attempts answered      {result['attempts_per_s']:>10,.0f} /s  {result['outcomes']}",
+            f"join latency           p50 {lat['p50']} ms, p99 {lat['p99']} ms, max {lat['max']} ms",
+            f"oversold seats         {result['oversold']}  (PostgreSQL holds "
+            f"{result['seats_in_db']} seats; acknowledged {result['seats_expected']})",
+            f"CPU                    server {cpu['server_pct']}%, load clients "
+            f"{cpu['load_clients_pct']}%, machine {cpu['machine_pct']}% of {cpu['cores']} cores",
+        ]
+    )
+
+
+def checks(result: dict[str, Any]) -> list[Check]:
+    lat = result["latency_ms"]
+    exact = result["oversold"] == 0 and result["seats_in_db"] == result["seats_expected"]
+    return [
+        check(
+            f"group buys: ≥ {TARGET_JOINS_PER_S:,} joins/s on one node",
+            result["joins_per_s"],
+            "joins/s",
+            result["joins_per_s"] >= TARGET_JOINS_PER_S,
+        ),
+        check(
+            f"group buys: join p99 ≤ {TARGET_P99_MS:g} ms under contention",
+            lat["p99"],
+            "ms",
+            lat["p99"] <= TARGET_P99_MS,
+        ),
+        check(
+            "group buys: zero oversell, database = acknowledged seats",
+            result["oversold"],
+            "seats",
+            exact,
+        ),
+    ]
+
+
+SCENARIO = Scenario(
+    name="groupbuy",
+    help="group-buy joins/s and join latency under contention on one real-time node",
+    description="Start a real-time node on 127.0.0.1, seat a leader in each of G groups, then "
+    "let every other member race to join a random group it has not seen full. Reports joins/s, "
+    "attempts/s, p50/p99 join latency and oversell counted in PostgreSQL. Uses DATABASE_URL / "
+    "REDIS_URL (creates and drops its own database and Redis keys).",
+    configure=configure,
+    run=groupbuy_main,
+    table=table,
+    checks=checks,
+    quick=("--members", "60", "--groups", "5", "--attempts", "3", "--client-processes", "1"),
+)

@@ -95,6 +95,7 @@ class ServerProcess:
         self.port = port
         self.log = log
         self.proc: asyncio.subprocess.Process | None = None
+        self.info: dict[str, str] = {}  # versions worth reporting (e.g. node, socket.io)
 
     @property
     def pid(self) -> int:
@@ -131,9 +132,16 @@ class ServerProcess:
         except OSError:
             return "(no log)"
 
+    def kill(self) -> None:
+        """SIGKILL: the process gets no chance to release anything (a crashed node)."""
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGKILL)
+
     async def stop(self) -> None:
         proc = self.proc
         if proc is None or proc.returncode is not None:
+            if proc is not None:
+                await proc.wait()
             return
         proc.send_signal(signal.SIGTERM)
         try:

@@ -9,7 +9,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-__all__ = ["machine", "table"]
+__all__ = ["checks_table", "machine", "machine_line", "table"]
 
 PACKAGES = (
     "lago",
@@ -75,15 +75,32 @@ def _fmt(n: float) -> str:
     return f"{n:,.0f}"
 
 
+def machine_line(m: dict[str, Any]) -> str:
+    return (
+        f"machine: {m['cpu_model']}, {m['cores']} cores, Python {m['python']}, "
+        f"aiohttp {m['packages']['aiohttp']}, python-socketio {m['packages']['python-socketio']}, "
+        f"load average at start {' '.join(m['load_average_at_start'])}"
+    )
+
+
+def checks_table(checks: list[dict[str, Any]]) -> str:
+    """The issue's targets: value, and met / NOT met / not measured (with why)."""
+    lines = []
+    for c in checks:
+        value = "—" if c["value"] is None else f"{c['value']:,.2f}".rstrip("0").rstrip(".")
+        verdict = {True: "met", False: "NOT met", None: "not measured"}[c["met"]]
+        where = f"[{c['scenario']}] " if "scenario" in c else ""
+        note = f" ({c['note']})" if c.get("note") else ""
+        lines.append(f"{where}{c['target']}: {value} {c['unit']} -> {verdict}{note}")
+    return "\n".join(lines)
+
+
 def table(result: dict[str, Any]) -> str:
     """A plain-text report: one row per step, then the summary per target."""
     lines: list[str] = []
-    m = result["machine"]
     s = result["settings"]
-    lines.append(
-        f"machine: {m['cpu_model']}, {m['cores']} cores, Python {m['python']}, "
-        f"aiohttp {m['packages']['aiohttp']}, python-socketio {m['packages']['python-socketio']}"
-    )
+    if "machine" in result:  # `lago bench all` prints it once, at the top
+        lines.append(machine_line(result["machine"]))
     lines.append(
         f"channel of {s['members']} members on one node process; load: {s['client_processes']} "
         f"receiver processes + 1 sender (compiled epoll client); mode {s['mode']}"
@@ -112,6 +129,9 @@ def table(result: dict[str, Any]) -> str:
         if "error" in t:
             lines.append(f"{t['name']}: FAILED: {t['error']}")
             continue
+        if "skipped" in t:
+            lines.append(f"{t['name']}: skipped: {t['skipped']}")
+            continue
         parts = [
             f"{t['name']}: {t['idle_connections']} idle connections, "
             f"{t['server_rss_per_connection_kb']} KB RSS per connection"
@@ -128,6 +148,8 @@ def table(result: dict[str, Any]) -> str:
                 f"at half: {_fmt(half['deliveries_per_s'])}/s p50 {half['p50_ms']} ms "
                 f"p99 {half['p99_ms']} ms"
             )
+        if t.get("server_versions"):
+            parts.append(", ".join(f"{k} {v}" for k, v in t["server_versions"].items()))
         lines.append("; ".join(parts))
     busiest = max(
         (st["other_cpu_pct"] for t in result["targets"] for st in t.get("steps", [])), default=0

@@ -1,4 +1,4 @@
-"""The benchmark's own world: a fresh database with one community and N verified members.
+"""The benchmark's own world: a fresh database with N verified members in one or more communities.
 
 Members are inserted in bulk (one precomputed Argon2 hash for all: nobody logs in with a
 password), each with a live session and an access token signed with the run's own secret. The
@@ -35,16 +35,23 @@ class BenchWorld:
     redis_url: str
     redis_prefix: str
     jwt_secret: str
-    community_id: str
+    community_id: str  # the first community: every member's when there is one
     user_ids: list[uuid.UUID]
     tokens_file: Path
+    # One community id per line, aligned with the tokens: the community each member is in.
+    joins_file: Path
+    community_ids: list[str]
 
 
 def _with_database(dsn: str, database: str) -> str:
     return urlunsplit(urlsplit(dsn)._replace(path="/" + database))
 
 
-async def create_world(admin_dsn: str, redis_url: str, members: int, workdir: Path) -> BenchWorld:
+async def create_world(
+    admin_dsn: str, redis_url: str, members: int, workdir: Path, *, per_community: int = 0
+) -> BenchWorld:
+    """A database with ``members`` verified members: all in one community, or in consecutive
+    groups of ``per_community`` (one community per group)."""
     run = secrets.token_hex(5)
     database = f"lago_bench_{run}"
     admin = await asyncpg.connect(admin_dsn)
@@ -63,22 +70,25 @@ async def create_world(admin_dsn: str, redis_url: str, members: int, workdir: Pa
         community_id="",
         user_ids=[],
         tokens_file=workdir / "tokens.txt",
+        joins_file=workdir / "joins.txt",
+        community_ids=[],
     )
     try:
         await apply_migrations(dsn)
-        await _populate(world, members)
+        await _populate(world, members, per_community or members)
     except BaseException:
         await drop_world(world)
         raise
     return world
 
 
-async def _populate(world: BenchWorld, members: int) -> None:
+async def _populate(world: BenchWorld, members: int, per_community: int) -> None:
     now = datetime.now(UTC)
     password_hash = PasswordHasher().hash(secrets.token_urlsafe(16))
     user_ids = [uuid.uuid4() for _ in range(members)]
     session_ids = [uuid.uuid4() for _ in range(members)]
-    community_id = uuid.uuid4()
+    community_ids = [uuid.uuid4() for _ in range(0, members, per_community)]
+    community_of = [community_ids[i // per_community] for i in range(members)]
     conn = await asyncpg.connect(world.dsn)
     try:
         async with conn.transaction():
@@ -90,18 +100,20 @@ async def _populate(world: BenchWorld, members: int) -> None:
                     for i, uid in enumerate(user_ids)
                 ],
             )
-            await conn.execute(
+            await conn.executemany(
                 """
                 INSERT INTO communities (id, name, address, latitude, longitude, geohash)
                 VALUES ($1, 'bench community', $2, 39.99, 116.31, 'wx4eqxyqe')
                 """,
-                community_id,
-                f"bench {community_id}",
+                [(cid, f"bench {cid}") for cid in community_ids],
             )
             await conn.copy_records_to_table(
                 "community_members",
                 columns=["community_id", "user_id", "status", "decided_at"],
-                records=[(community_id, uid, "verified", now) for uid in user_ids],
+                records=[
+                    (cid, uid, "verified", now)
+                    for cid, uid in zip(community_of, user_ids, strict=True)
+                ],
             )
             await conn.copy_records_to_table(
                 "sessions",
@@ -119,13 +131,16 @@ async def _populate(world: BenchWorld, members: int) -> None:
     ]
     world.tokens_file.write_text("\n".join(lines) + "\n")
     world.tokens_file.chmod(0o600)
-    world.community_id = str(community_id)
+    world.joins_file.write_text("".join(f"{cid}\n" for cid in community_of))
+    world.community_ids = [str(cid) for cid in community_ids]
+    world.community_id = world.community_ids[0]
     world.user_ids = user_ids
 
 
 async def drop_world(world: BenchWorld) -> None:
     """Drop the database and delete every Redis key under the run's prefix."""
     world.tokens_file.unlink(missing_ok=True)
+    world.joins_file.unlink(missing_ok=True)
     admin = await asyncpg.connect(world.admin_dsn)
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{world.database}" WITH (FORCE)')

@@ -3,7 +3,8 @@
  *
  * One process opens K WebSocket connections to a socket.io server on 127.0.0.1, does the
  * engine.io/socket.io handshake with one access token per connection (read from a file, one per
- * line), optionally joins a channel (`channel:join` with an ack), answers engine.io pings and then
+ * line), optionally joins a channel (`channel:join` with an ack; `--join CID` for every connection,
+ * or `--joins FILE` with one community id per line beside the tokens), answers engine.io pings and then
  * counts `channel:event` frames. Each benchmark message carries `lgb:<step>:<CLOCK_MONOTONIC ns>`
  * in its text; the latency send -> receive goes into a log-bucketed histogram (1/64 precision).
  *
@@ -48,6 +49,7 @@ typedef struct {
     int state;
     int want_out;
     const char *token;
+    const char *join; /* the community this connection joins (NULL: none) */
     buf_t in, out, frag;
     int frag_opcode;
 } conn_t;
@@ -99,6 +101,7 @@ static int opt_port;
 static const char *opt_tokens;
 static int opt_first, opt_count = 1;
 static const char *opt_join;
+static const char *opt_joins; /* file: one community id per line, aligned with the tokens */
 static const char *opt_event = "chat:send";
 static int opt_send;
 static int opt_concurrency = 64;
@@ -276,9 +279,9 @@ static void on_message(conn_t *c, const char *p, size_t n, int64_t now) {
         return;
     }
     if (t == '0' && c->state == ST_SIO_CONNECT) {
-        if (opt_join) {
+        if (c->join) {
             char msg[256];
-            int len = snprintf(msg, sizeof msg, "420[\"channel:join\",{\"community_id\":\"%s\"}]", opt_join);
+            int len = snprintf(msg, sizeof msg, "420[\"channel:join\",{\"community_id\":\"%.100s\"}]", c->join);
             c->state = ST_JOINING;
             send_text(c, msg, (size_t)len);
         } else {
@@ -581,6 +584,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--first")) opt_first = atoi(v);
         else if (!strcmp(a, "--count")) opt_count = atoi(v);
         else if (!strcmp(a, "--join")) opt_join = v;
+        else if (!strcmp(a, "--joins")) opt_joins = v;
         else if (!strcmp(a, "--event")) opt_event = v;
         else if (!strcmp(a, "--concurrency")) opt_concurrency = atoi(v);
         else if (!strcmp(a, "--connect-timeout")) opt_connect_timeout = atof(v);
@@ -588,11 +592,14 @@ int main(int argc, char **argv) {
         else die("unknown option");
         i++;
     }
-    if (opt_port <= 0 || !opt_tokens || opt_count <= 0) die("usage: wsclient --port P --tokens FILE [--first I] [--count K] [--join CID] [--send] [--event NAME]");
+    if (opt_port <= 0 || !opt_tokens || opt_count <= 0) die("usage: wsclient --port P --tokens FILE [--first I] [--count K] [--join CID | --joins FILE] [--send] [--event NAME]");
     if (opt_pad < 0 || opt_pad > 4000) die("--pad must be 0..4000");
     int ntok;
     char **tokens = read_tokens(opt_tokens, &ntok);
     if (opt_first + opt_count > ntok) die("not enough tokens in the token file");
+    int njoins = 0;
+    char **joins = opt_joins ? read_tokens(opt_joins, &njoins) : NULL;
+    if (joins && opt_first + opt_count > njoins) die("not enough lines in the --joins file");
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
@@ -607,6 +614,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < nconns; i++) {
         conns[i].fd = -1;
         conns[i].token = tokens[opt_first + i];
+        conns[i].join = joins ? joins[opt_first + i] : opt_join;
     }
 
     int next = 0, announced = 0;

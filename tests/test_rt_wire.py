@@ -1,0 +1,175 @@
+"""The real-time node's lighter engine.io plumbing (``lago_rt/gateway/wire.py``).
+
+An idle joined socket must not keep its join acknowledgement alive, pings must still flow on a
+timer, and the outgoing-packet queue must behave like ``asyncio.Queue`` where engine.io uses it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import time
+from typing import Any
+
+import pytest
+import socketio
+from aiohttp.test_utils import TestServer
+from engineio.packet import Packet
+
+from lago_core.container import Core
+from lago_core.settings import Settings
+from lago_rt.app import RT_NODE, RtNode, create_rt_app
+from lago_rt.gateway.wire import _LightQueue
+
+from .conftest import CommunityWorld
+from .rt_client import ChannelClient
+
+
+@pytest.fixture
+async def node(settings: Settings, core: Core, aiohttp_server: Any) -> tuple[str, RtNode]:
+    server: TestServer = await aiohttp_server(create_rt_app(settings, core=core))
+    return f"http://127.0.0.1:{server.port}", server.app[RT_NODE]
+
+
+def _server_held_packets_with(text: str) -> list[Packet]:
+    """engine.io packets containing ``text`` that the server side's code keeps alive.
+
+    The python-socketio client in this process has its own packets; only those referenced
+    from engine.io's server socket code (its writer task's frame) count.
+    """
+    gc.collect()
+    found = []
+    for obj in gc.get_objects():
+        if not isinstance(obj, Packet):
+            continue
+        texts = (obj.data, obj.encode_cache)
+        if not any(isinstance(t, str) and text in t for t in texts):
+            continue
+        for holder in gc.get_referrers(obj):
+            code = getattr(holder, "f_code", None) or getattr(holder, "cr_code", None)
+            if code is not None and code.co_filename.endswith("engineio/async_socket.py"):
+                found.append(obj)
+    return found
+
+
+async def test_idle_socket_does_not_keep_its_join_reply(
+    node: tuple[str, RtNode], community: CommunityWorld, clients: list[ChannelClient]
+) -> None:
+    url, _ = node
+    alice = community.residents[0]
+    client = await ChannelClient(url, alice.access_token).connect()
+    clients.append(client)
+    joined = await client.join(community.id)
+    assert joined["ok"], joined
+    # The reply carries the presence page; engine.io's writer used to hold the last packet it
+    # sent (data and encoded copy) until the next one, for the life of an idle connection.
+    assert _server_held_packets_with('"snapshot"') == []
+    # And the socket still works afterwards.
+    ack = await client.send(community.id, "still here")
+    assert ack["ok"], ack
+    await client.wait_until(lambda: ack["seq"] in client.seqs("chat.message"))
+
+
+async def test_pings_flow_on_a_timer(
+    node: tuple[str, RtNode], community: CommunityWorld, clients: list[ChannelClient]
+) -> None:
+    url, rt = node
+    eio = rt.sio.eio
+    eio.ping_interval = 0.1  # the server reads it at each ping; the client answers every ping
+    client = await ChannelClient(url, community.residents[0].access_token).connect()
+    clients.append(client)
+    [sock] = list(eio.sockets.values())
+    # A ping sets last_ping when it is sent and the client's pong clears it: several distinct
+    # values mean several full ping/pong rounds (engine.io's first ping was scheduled too).
+    seen: set[float] = set()
+    deadline = time.monotonic() + 10
+    while len(seen) < 4 and time.monotonic() < deadline:
+        if sock.last_ping:
+            seen.add(sock.last_ping)
+        await asyncio.sleep(0.01)
+    assert len(seen) >= 4, seen
+    assert not sock.closed
+    assert (await client.call("whoami"))["ok"] is not False
+
+
+@pytest.mark.parametrize("transports", [["polling"], ["polling", "websocket"]])
+async def test_long_polling_and_upgraded_clients_still_work(
+    node: tuple[str, RtNode], community: CommunityWorld, transports: list[str]
+) -> None:
+    # Long-polling uses engine.io's own poll on the light queue; an upgrade ends the pending
+    # poll through the same queue before the WebSocket writer takes over.
+    url, _ = node
+    client = socketio.AsyncClient(reconnection=False)
+    events: list[dict[str, Any]] = []
+    arrived = asyncio.Event()
+
+    async def on_event(data: dict[str, Any]) -> None:
+        events.append(data)
+        arrived.set()
+
+    client.on("channel:event", handler=on_event)
+    await client.connect(
+        url,
+        auth={"token": community.residents[0].access_token},
+        transports=transports,
+        wait_timeout=5,
+    )
+    try:
+        joined = await client.call("channel:join", {"community_id": community.id}, timeout=10)
+        assert joined["ok"], joined
+        ack = await client.call(
+            "chat:send",
+            {"community_id": community.id, "client_msg_id": "poll-1", "text": "over polling"},
+            timeout=10,
+        )
+        assert ack["ok"], ack
+        async with asyncio.timeout(10):
+            while not any(e["seq"] == ack["seq"] for e in events):
+                arrived.clear()
+                await arrived.wait()
+        assert client.transport() == transports[-1]
+    finally:
+        # A polite disconnect over long-polling waits for the pending poll (up to a ping
+        # interval); the server's side of closing is not what this test is about.
+        await client.eio.disconnect(abort=True)
+
+
+async def test_light_queue_is_fifo_and_wakes_getters_in_order() -> None:
+    queue = _LightQueue()
+    first = asyncio.ensure_future(queue.get())
+    second = asyncio.ensure_future(queue.get())
+    await asyncio.sleep(0)
+    await queue.put("a")
+    queue.put_nowait("b")
+    assert await first == "a"
+    assert await second == "b"
+    with pytest.raises(asyncio.QueueEmpty):
+        queue.get_nowait()
+    for item in (1, 2, 3):
+        queue.put_nowait(item)
+    assert [queue.get_nowait() for _ in range(3)] == [1, 2, 3]
+
+
+async def test_light_queue_passes_a_wakeup_on_when_the_getter_is_cancelled() -> None:
+    queue = _LightQueue()
+    cancelled = asyncio.ensure_future(queue.get())
+    waiting = asyncio.ensure_future(queue.get())
+    await asyncio.sleep(0)
+    queue.put_nowait("x")  # wakes `cancelled` first ...
+    cancelled.cancel()  # ... which is cancelled before it runs
+    assert await asyncio.wait_for(waiting, 1) == "x"
+    assert cancelled.cancelled()
+
+
+async def test_light_queue_join_waits_for_task_done() -> None:
+    queue = _LightQueue()
+    await queue.join()  # nothing unfinished: returns at once
+    queue.put_nowait("p")
+    joined = asyncio.ensure_future(queue.join())
+    assert queue.get_nowait() == "p"
+    await asyncio.sleep(0)
+    assert not joined.done()
+    queue.task_done()
+    await asyncio.wait_for(joined, 1)
+    with pytest.raises(ValueError, match="too many"):
+        queue.task_done()
