@@ -3,6 +3,7 @@ never overdrawn; corrections by reversal; refund allocation that returns exactly
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import asyncpg
@@ -137,3 +138,31 @@ def test_refund_allocation_returns_exactly_the_split(
             remaining.property_fen - parts.property_fen,
         )
     assert remaining == flows.Split(0, 0, 0)
+
+
+async def test_an_account_opened_by_a_concurrent_transaction_is_found(core: Core) -> None:
+    # Two first postings to one new account race: the second waits on the first's insert and,
+    # once it commits, must find the account (its own statement's snapshot cannot see it).
+    ref = AccountRef(AccountKind.MERCHANT_PAYABLE, uuid.uuid4())
+    store = core.ledger.store
+    async with core.pool.acquire() as first, core.pool.acquire() as second:
+        tx_first = first.transaction()
+        await tx_first.start()
+        opened = await store.account_ids(first, [ref])
+        tx_second = second.transaction()
+        await tx_second.start()
+        racing = asyncio.ensure_future(store.account_ids(second, [ref, CLEARING]))
+        # Wait (bounded) until the second statement is blocked on the first's uncommitted row.
+        pid = second.get_server_pid()
+        async with asyncio.timeout(5):
+            # The state polled is PostgreSQL's, so no asyncio.Event can signal it.
+            while not await core.pool.fetchval(  # noqa: ASYNC110
+                "SELECT count(*) > 0 FROM pg_locks WHERE pid = $1 AND NOT granted", pid
+            ):
+                await asyncio.sleep(0.01)
+        assert not racing.done()
+        await tx_first.commit()
+        found = await racing
+        await tx_second.commit()
+    assert found[ref] == opened[ref]
+    assert CLEARING in found

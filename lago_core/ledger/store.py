@@ -27,7 +27,19 @@ class LedgerStore:
         self._pool = pool
 
     async def account_ids(self, conn: Conn, refs: list[AccountRef]) -> dict[AccountRef, UUID]:
-        """The ids of these accounts, opened on first use."""
+        """The ids of these accounts, opened on first use.
+
+        An account that a concurrent transaction opened and committed while this statement ran
+        is skipped by ``ON CONFLICT DO NOTHING`` yet invisible to the statement's own snapshot;
+        a second statement (a new snapshot, under READ COMMITTED) finds it.
+        """
+        found = await self._account_ids(conn, refs)
+        missing = [r for r in refs if r not in found]
+        if missing:
+            found |= await self._account_ids(conn, missing)
+        return found
+
+    async def _account_ids(self, conn: Conn, refs: list[AccountRef]) -> dict[AccountRef, UUID]:
         rows = await conn.fetch(
             """
             WITH wanted AS (

@@ -553,18 +553,26 @@ class PaymentService:
         self, conn: Conn, type_: str, obj: dict[str, Any], after_commit: list[AfterCommit]
     ) -> str:
         metadata = obj.get("metadata") or {}
+        fields: dict[str, str] = {
+            EventType.PAYMENT_SUCCEEDED: "payment_id",
+            EventType.PAYMENT_FAILED: "payment_id",
+            EventType.REFUND_SUCCEEDED: "refund_id",
+            EventType.PAYOUT_PAID: "payout_id",
+        }
+        field = fields.get(type_)
+        if field is None:
+            return "ignored"
+        # Only a missing or malformed reference is "no_reference": an error while applying (a
+        # capture hook's bug, say) must fail the job and roll the whole effect back.
         try:
-            if type_ in (EventType.PAYMENT_SUCCEEDED, EventType.PAYMENT_FAILED):
-                return await self._apply_intent(
-                    conn, type_, obj, UUID(metadata["payment_id"]), after_commit
-                )
-            if type_ == EventType.REFUND_SUCCEEDED:
-                return await self._apply_refund(conn, obj, UUID(metadata["refund_id"]))
-            if type_ == EventType.PAYOUT_PAID:
-                return await self._apply_payout(conn, obj, UUID(metadata["payout_id"]))
+            reference = UUID(str(metadata[field]))
         except (KeyError, ValueError):
             return "no_reference"
-        return "ignored"
+        if field == "payment_id":
+            return await self._apply_intent(conn, type_, obj, reference, after_commit)
+        if field == "refund_id":
+            return await self._apply_refund(conn, obj, reference)
+        return await self._apply_payout(conn, obj, reference)
 
     async def _apply_intent(
         self,
