@@ -12,6 +12,14 @@ from dataclasses import dataclass, replace
 import asyncpg
 import redis.asyncio as aioredis
 
+from lago_core.ai import (
+    AiHub,
+    AiStore,
+    RecommendService,
+    SearchService,
+    SupportService,
+    create_engine,
+)
 from lago_core.clock import Clock, SystemClock
 from lago_core.communities import CommunityService, CommunityStore
 from lago_core.db import create_pool
@@ -67,8 +75,11 @@ class Core:
     orders: OrderService
     # T+7 payouts, statements and the merchant dashboard (its aggregates follow order moves).
     settlement: SettlementService
+    # AI: search with intent, customer service, recommendations (docs/ai.md).
+    ai: AiHub
 
     async def close(self) -> None:
+        await self.ai.close()
         await self.pusher.close()
         await self.storage.close()
         await self.pool.close()
@@ -124,6 +135,7 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
     pusher = Pusher(settings)
     orders = OrderService(OrderStore(pool), listings, merchants, payments, pusher, settings, clock)
     settlement = SettlementService(SettlementStore(pool), payments, merchants, orders, clock)
+    ai = build_ai(settings, pool, listings, orders, payments, jobs, pusher, clock)
     return Core(
         settings=settings,
         pool=pool,
@@ -145,4 +157,30 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         pusher=pusher,
         orders=orders,
         settlement=settlement,
+        ai=ai,
+    )
+
+
+def build_ai(
+    settings: Settings,
+    pool: asyncpg.Pool,
+    listings: ListingService,
+    orders: OrderService,
+    payments: PaymentService,
+    jobs: JobQueue,
+    pusher: Pusher,
+    clock: Clock,
+) -> AiHub:
+    """The AI services on the engine the settings choose (tests rebuild it for another engine)."""
+    engine = create_engine(settings)
+    store = AiStore(pool)
+    radius = settings.ai_neighbour_radius_m
+    return AiHub(
+        engine=engine,
+        store=store,
+        search=SearchService(store, engine, clock, radius),
+        recommend=RecommendService(store, clock, radius),
+        support=SupportService(store, engine, orders, payments, jobs, pusher, clock),
+        listings=listings,
+        clock=clock,
     )

@@ -13,6 +13,7 @@ from lago_rest.api import Api
 from lago_rest.context import CORE
 from lago_rest.middleware import auth_middleware, error_middleware, request_id_middleware
 from lago_rest.routes import (
+    ai,
     auth,
     communities,
     listings,
@@ -42,6 +43,7 @@ def build_api() -> Api:
         orders.api,
         settlement.api,
         lottery.api,
+        ai.api,
     ):
         api.include(group)
     return api
