@@ -169,7 +169,10 @@ def canonical_brand(text: str | None) -> str | None:
     for brand in BRANDS:
         if brand.lower() == lowered:
             return brand
-    found = _lookup(lowered)
+    for word, product in _CHINESE_KEYS:
+        if word == lowered and product.brand:
+            return product.brand
+    found = _lookup(lowered.replace(" ", ""))
     return found[0].brand if found else None
 
 

@@ -294,8 +294,12 @@ class SupportService:
             message = await self._store.add_message(row["id"], "user", actor.user_id, text, now)
             assert message is not None
             if row["status"] == "ai":
+                # arq's job ids are global to the Redis server, and message ids restart with
+                # the database: the conversation's uuid makes the id unique.
                 await self._jobs.enqueue(
-                    "answer_support_message", message["id"], job_id=f"support:{message['id']}"
+                    "answer_support_message",
+                    message["id"],
+                    job_id=f"support:{row['id']}:{message['id']}",
                 )
             else:
                 await self._tell_agents("support:message", row, message)
@@ -465,7 +469,7 @@ class SupportService:
             ok = False
         else:
             try:
-                result = await fn(turn, call.arguments)
+                result = _plain(await fn(turn, call.arguments))
             except ValidationError:
                 result, ok = {"error": "invalid_arguments", "facts": []}, False
             except LagoError as exc:
@@ -649,6 +653,12 @@ class SupportService:
         }
 
 
+def _plain(value: dict[str, Any]) -> dict[str, Any]:
+    """JSON-safe (asyncpg's UUIDs and datetimes as strings), as stored and as sent to a model."""
+    plain: dict[str, Any] = orjson.loads(orjson.dumps(value, default=str))
+    return plain
+
+
 def _order_brief(r: Any) -> dict[str, Any]:
     return {
         "order_id": r["id"],
@@ -694,7 +704,7 @@ def _payload(conversation: Row, message: Row | None) -> dict[str, Any]:
             "id": message["id"],
             "role": message["role"],
             "body": message["body"],
-            "data": orjson.loads(orjson.dumps(message["data"])),
+            "data": _plain(message["data"]),
             "created_at": message["created_at"].isoformat(),
         }
     return out
