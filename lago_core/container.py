@@ -135,7 +135,7 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
     pusher = Pusher(settings)
     orders = OrderService(OrderStore(pool), listings, merchants, payments, pusher, settings, clock)
     settlement = SettlementService(SettlementStore(pool), payments, merchants, orders, clock)
-    ai = build_ai(settings, pool, listings, orders, payments, jobs, pusher, clock)
+    ai = build_ai(settings, pool, listings, orders, payments, jobs, pusher, limiter, clock)
     return Core(
         settings=settings,
         pool=pool,
@@ -169,6 +169,7 @@ def build_ai(
     payments: PaymentService,
     jobs: JobQueue,
     pusher: Pusher,
+    limiter: RateLimiter,
     clock: Clock,
 ) -> AiHub:
     """The AI services on the engine the settings choose (tests rebuild it for another engine)."""
@@ -178,9 +179,9 @@ def build_ai(
     return AiHub(
         engine=engine,
         store=store,
-        search=SearchService(store, engine, clock, radius),
+        search=SearchService(store, engine, limiter, clock, radius),
         recommend=RecommendService(store, clock, radius),
-        support=SupportService(store, engine, orders, payments, jobs, pusher, clock),
+        support=SupportService(store, engine, orders, payments, jobs, pusher, limiter, clock),
         listings=listings,
         clock=clock,
     )

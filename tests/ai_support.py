@@ -159,6 +159,7 @@ async def use_engine(core: Core, engine: str, model: ScriptedModel | None) -> No
         core.payments,
         core.jobs,
         core.pusher,
+        core.limiter,
         core.clock,
     )
     await old.close()

@@ -61,11 +61,14 @@ async def test_refund_needs_the_rules_and_the_residents_confirmation(
     _, now = await call(client, buyer, "GET", f"/orders/{placed['id']}")
     assert now["status"] == "paid"  # proposed, not done
 
-    # The tool itself refuses without the resident's own words of confirmation.
-    refused = await core.ai.support._tool_confirm_refund(  # the guard, whatever the model does
-        _turn(core, cid, buyer, "随便"), {}
-    )
-    assert refused["submitted"] is False
+    # The tool itself refuses without the resident's own words of confirmation, and in the
+    # very message that asked about the refund — whatever the model decides to call.
+    proposed_in = messages[-2]["id"]
+    for text, message_id in (("随便", proposed_in + 100), ("确认", proposed_in)):
+        refused = await core.ai.support._tool_confirm_refund(
+            _turn(core, cid, buyer, text, message_id), {}
+        )
+        assert refused["submitted"] is False
 
     messages = await say(client, core, settings, buyer, cid, "确认退款")
     assert "已提交退款申请" in messages[-1]["body"]
@@ -76,13 +79,13 @@ async def test_refund_needs_the_rules_and_the_residents_confirmation(
     assert "没有待确认的退款" in messages[-1]["body"]
 
 
-def _turn(core: Core, cid: str, account: Account, text: str) -> Any:
+def _turn(core: Core, cid: str, account: Account, text: str, message_id: int) -> Any:
     from lago_core.ai.support import _Turn
     from lago_core.security.roles import Principal
 
     return _Turn(
         {"id": uuid.UUID(cid), "user_id": account.id},
-        {"id": 0, "body": text},
+        {"id": message_id, "body": text},
         Principal(account.id, uuid.UUID(int=0)),
         [],
     )
@@ -191,3 +194,34 @@ def test_amounts_written_by_a_model_are_redacted() -> None:
         assert "[金额以下方数据为准]" in redact_amounts(text), text
     assert redact_amounts("订单已发货，3 天内送达") == "订单已发货，3 天内送达"
     assert parse_intent("押金").intent == "buy"  # search is not confused by support words
+
+
+async def test_resident_messages_are_rate_limited(
+    client: Client, community: CommunityWorld
+) -> None:
+    resident = community.residents[0]
+    cid = await start(client, resident)
+    statuses = []
+    for n in range(21):
+        status, _ = await call(
+            client, resident, "POST", f"/support/conversations/{cid}/messages", {"text": f"在吗{n}"}
+        )
+        statuses.append(status)
+    assert statuses == [201] * 20 + [429]
+
+
+async def test_local_engine_picks_tools_by_their_triggers() -> None:
+    from lago_core.ai import ChatMessage, LocalEngine
+    from lago_core.ai.support import TOOLS
+
+    engine = LocalEngine()
+    for text, tool in (
+        ("可以帮我查一下押金吗", "deposit_status"),
+        ("确认退款", "confirm_refund"),
+        ("好的", "confirm_refund"),
+        ("好的，那我的订单到哪了", "order_status"),
+        ("租的switch什么时候还", "rental_return"),
+        ("我想投诉，找人工", "handover_to_human"),
+    ):
+        turn = await engine.chat([ChatMessage("user", text)], TOOLS)
+        assert [c.name for c in turn.tool_calls] == [tool], text

@@ -22,6 +22,7 @@ from lago_core.ai.store import AiStore
 from lago_core.clock import Clock
 from lago_core.errors import InvalidInput
 from lago_core.logging import get_logger
+from lago_core.ratelimit import RateLimiter
 from lago_core.security.roles import Principal
 
 __all__ = ["CONDITION_RANK", "Hit", "SearchResult", "SearchService", "freshness"]
@@ -31,6 +32,8 @@ log = get_logger(__name__)
 # How many of the neighbourhood's newest listings a search or a recommendation looks at: a
 # community market holds hundreds, not millions; a larger one wants a search index instead.
 CANDIDATES = 1_000
+# Per resident: a search may cost a model call.
+SEARCHES = "60/minute"
 CONDITION_RANK = {"for_parts": 0, "fair": 1, "good": 2, "like_new": 3, "new": 4}
 _KINDS = {
     "rent": {"rent"},
@@ -133,10 +136,16 @@ def match(row: Any, intent: Intent) -> tuple[float, list[str]] | None:
 
 class SearchService:
     def __init__(
-        self, store: AiStore, engine: Engine, clock: Clock, neighbour_radius_m: int
+        self,
+        store: AiStore,
+        engine: Engine,
+        limiter: RateLimiter,
+        clock: Clock,
+        neighbour_radius_m: int,
     ) -> None:
         self._store = store
         self.engine = engine
+        self._limiter = limiter
         self._clock = clock
         self._radius = neighbour_radius_m
 
@@ -152,6 +161,7 @@ class SearchService:
         query = query.strip()
         if not query:
             raise InvalidInput("say what you are looking for", code="empty_query")
+        await self._limiter.hit_or_raise(SEARCHES, "ai-search", str(actor.user_id))
         intent, engine = await self.understand(query)
         hood = await neighbourhood_of(self._store, actor.user_id, self._radius)
         hits = await self._rank(actor, intent, hood, limit)

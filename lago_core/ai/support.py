@@ -36,6 +36,7 @@ from lago_core.orders import Action, OrderService
 from lago_core.orders.machine import TRANSITIONS, Mode
 from lago_core.payments import PaymentService
 from lago_core.push import Pusher
+from lago_core.ratelimit import RateLimiter
 from lago_core.security.roles import Principal
 
 __all__ = [
@@ -51,6 +52,7 @@ log = get_logger(__name__)
 
 AGENTS_ROOM = "support:agents"
 MAX_TOOL_ROUNDS = 4
+RESIDENT_MESSAGES = "20/minute"
 HISTORY = 20
 _TZ = ZoneInfo("Asia/Shanghai")
 
@@ -153,7 +155,7 @@ TOOLS: tuple[ToolSpec, ...] = (
         "confirm_refund",
         "Submit the refund proposed by request_refund, after the user explicitly confirmed it.",
         {"type": "object", "properties": {}, "additionalProperties": False},
-        r"^\s*(确认|确定|是的|同意|好的|可以|yes|ok)|确认退款",
+        r"^\s*(确认|确定|是的|同意|好的|yes|ok)\s*(退款)?\s*[。.!！]*\s*$|确认退款",
     ),
     _spec(
         "request_refund",
@@ -222,6 +224,7 @@ class SupportService:
         payments: PaymentService,
         jobs: JobQueue,
         pusher: Pusher,
+        limiter: RateLimiter,
         clock: Clock,
         group_buys: GroupBuyLookup | None = None,
     ) -> None:
@@ -231,6 +234,7 @@ class SupportService:
         self._payments = payments
         self._jobs = jobs
         self._pusher = pusher
+        self._limiter = limiter
         self._clock = clock
         self.group_buys: GroupBuyLookup = group_buys or NoGroupBuys()
         self._tools: dict[str, ToolFn] = {
@@ -291,6 +295,9 @@ class SupportService:
         if row["status"] == "closed":
             raise Conflict("the conversation is closed", code="conversation_closed")
         if row["user_id"] == actor.user_id:
+            # Each message costs a model call: a resident (or a script with their token) cannot
+            # run up the bill or flood the human queue.
+            await self._limiter.hit_or_raise(RESIDENT_MESSAGES, "support", str(actor.user_id))
             message = await self._store.add_message(row["id"], "user", actor.user_id, text, now)
             assert message is not None
             if row["status"] == "ai":
@@ -587,7 +594,9 @@ class SupportService:
             }
         order = refundable[0]
         await self._store.set_pending_refund(
-            turn.conversation["id"], {"order_id": str(order["id"])}, self._clock.now()
+            turn.conversation["id"],
+            {"order_id": str(order["id"]), "proposed_in": turn.message["id"]},
+            self._clock.now(),
         )
         total = order["price_fen"] + order["deposit_fen"]
         return {
@@ -608,8 +617,10 @@ class SupportService:
         if not pending:
             return {"submitted": False, "facts": ["目前没有待确认的退款申请。"]}
         text = turn.message["body"]
-        # The model may call this tool; only the resident's own words decide.
-        if not _CONFIRM.search(text) or _DENY.search(text):
+        # The model may call this tool; only the resident's own words decide, in a message
+        # after the one that got the proposal (never the same turn that asked about a refund).
+        later = turn.message["id"] > pending.get("proposed_in", 0)
+        if not later or not _CONFIRM.search(text) or _DENY.search(text):
             return {
                 "submitted": False,
                 "facts": ["退款尚未提交：请明确回复“确认退款”。"],
