@@ -221,7 +221,7 @@ class Settings:
             "ai_api_key": ("LAGO_AI_API_KEY", str),
             "ai_model": ("LAGO_AI_MODEL", str),
             "ai_timeout_s": ("LAGO_AI_TIMEOUT_S", _int(1, 600)),
-            "ai_neighbour_radius_m": ("LAGO_AI_NEIGHBOUR_RADIUS_M", _int(0, 100_000)),
+            "ai_neighbour_radius_m": ("LAGO_AI_NEIGHBOUR_RADIUS_M", _int(0, 19_500)),
         }
 
     @classmethod

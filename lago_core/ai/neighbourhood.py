@@ -14,11 +14,14 @@ import pygeohash
 
 from lago_core.ai.store import AiStore
 
-__all__ = ["Neighbourhood", "Place", "neighbourhood_of"]
+__all__ = ["MAX_RADIUS_M", "Neighbourhood", "Place", "neighbourhood_of"]
 
-# Cell sizes by GeoHash precision (metres, the narrower side at mid latitudes): a cell and its
-# eight neighbours cover at least one cell width in every direction.
-_CELL_M = {4: 19_500, 5: 4_800, 6: 610}
+# The narrower side of a GeoHash cell by precision, in metres, at 47°N (Harbin; cells narrow
+# towards the poles, so this holds for nearly all of China): a cell and its eight neighbours then
+# reach at least this far from any point of the centre cell. LAGO_AI_NEIGHBOUR_RADIUS_M is capped
+# at the largest.
+_CELL_M = {4: 19_500, 5: 3_000, 6: 600}
+MAX_RADIUS_M = max(_CELL_M.values())
 
 
 @dataclass(frozen=True, slots=True)
