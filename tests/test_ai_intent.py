@@ -92,3 +92,48 @@ def test_the_eval_command_prints_accuracy() -> None:
     assert lines[1] == "114 queries"
     assert any(line.split()[0] == "intent" and line.endswith("%") for line in lines)
     assert any(line.strip().startswith("all slots") for line in lines)
+
+
+def _row(**fields: object) -> dict[str, object]:
+    row: dict[str, object] = {
+        "title": "任天堂 Switch OLED",
+        "brand": "Nintendo",
+        "description": "",
+        "category": "game_console",
+        "condition": "like_new",
+        "kind": "rent",
+        "price_fen": None,
+        "rent_per_day_fen": 3_000,
+    }
+    row.update(fields)
+    return row
+
+
+def test_listings_match_the_intent() -> None:
+    from lago_core.ai.search import match
+
+    weekend = parse_intent("我想租个 Switch 一个周末")
+    assert match(_row(), weekend) is not None
+    # Synonyms: a seller who wrote "NS" or "任天堂" still matches a query for Switch.
+    assert match(_row(title="NS 续航版", brand=None), weekend) is not None
+    assert match(_row(title="PS5", brand="Sony"), weekend) is None
+    assert match(_row(kind="sale", price_fen=150_000, rent_per_day_fen=None), weekend) is None
+    # A rental's price for a duration is the rent for that duration: 2 days at ¥30 is ¥60.
+    assert match(_row(), parse_intent("租switch一个周末 60块以内")) is not None
+    assert match(_row(), parse_intent("租switch一个周末 50块以内")) is None
+    assert match(_row(), parse_intent("租switch 一天30块以内")) is not None
+    # The condition asked for is the least acceptable one.
+    assert match(_row(condition="new"), parse_intent("租 九成新 switch")) is not None
+    assert match(_row(condition="good"), parse_intent("租 九成新 switch")) is None
+    # Misspelled and mixed queries find the same listing.
+    assert match(_row(), parse_intent("swich rent 2 days")) is not None
+    lego = _row(
+        title="乐高 城市系列",
+        brand="LEGO",
+        category="building_blocks",
+        kind="sale",
+        price_fen=8_000,
+        rent_per_day_fen=None,
+    )
+    assert match(lego, parse_intent("legoo 100以内")) is not None
+    assert match(lego, parse_intent("乐高 50块以内")) is None
