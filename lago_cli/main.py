@@ -40,6 +40,11 @@ def _parser() -> argparse.ArgumentParser:
     d = sub.add_parser("dev", help="migrate, then run REST, a real-time node and a worker together")
     d.add_argument("--no-migrate", action="store_true")
     sub.add_parser("seed-demo", help="create a demo community with residents and listings")
+    e = sub.add_parser("ai-eval", help="intent and slot accuracy on the labelled query set")
+    e.add_argument(
+        "--file", help="JSON lines of labelled queries (default: tests/ai_queries.jsonl)"
+    )
+    e.add_argument("--misses", action="store_true", help="also print each query parsed wrongly")
     add_bench_parser(sub)
     return parser
 
@@ -73,6 +78,7 @@ def main(argv: list[str] | None = None) -> None:
         ),
         "dev": lambda: dev(settings, migrate_first=not args.no_migrate),
         "seed-demo": lambda: seed_demo(settings),
+        "ai-eval": lambda: ai_eval(settings, args.file, args.misses),
     }
     try:
         uvloop.run(commands[args.command]())
@@ -200,3 +206,26 @@ async def seed_demo(settings: Settings) -> None:
     from lago_cli.demo import seed
 
     await seed(settings)
+
+
+async def ai_eval(settings: Settings, path: str | None, misses: bool) -> None:
+    """Print the configured engine's intent and per-slot accuracy on the labelled query set."""
+    from pathlib import Path
+
+    from lago_core.ai import create_engine
+    from lago_core.ai.evaluation import evaluate, load_cases
+
+    default = Path(__file__).parent.parent / "tests" / "ai_queries.jsonl"
+    file = Path(path) if path else default
+    cases = await asyncio.to_thread(load_cases, file)
+    engine = create_engine(settings)
+    try:
+        report = await evaluate(engine, cases)
+    finally:
+        await engine.close()
+    print(f"engine {engine.name}, {file}")
+    for line in report.lines():
+        print(line)
+    if misses:
+        for miss in report.misses:
+            print(f"  miss: {miss['q']}  {miss['wrong']}")

@@ -12,6 +12,15 @@ from dataclasses import dataclass, replace
 import asyncpg
 import redis.asyncio as aioredis
 
+from lago_core.ai import (
+    AiHub,
+    AiStore,
+    GroupBuyLookup,
+    RecommendService,
+    SearchService,
+    SupportService,
+    create_engine,
+)
 from lago_core.clock import Clock, SystemClock
 from lago_core.communities import CommunityService, CommunityStore
 from lago_core.db import create_pool
@@ -70,8 +79,11 @@ class Core:
     settlement: SettlementService
     # Group buys: campaigns, seat payments, outcomes (seats themselves: the channel actor).
     groupbuys: GroupBuyService
+    # AI: search with intent, customer service, recommendations (docs/ai.md).
+    ai: AiHub
 
     async def close(self) -> None:
+        await self.ai.close()
         await self.pusher.close()
         await self.storage.close()
         await self.pool.close()
@@ -130,6 +142,9 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
     groupbuys = GroupBuyService(
         GroupBuyStore(pool), merchants, communities, payments, jobs, pusher, redis, settings, clock
     )
+    ai = build_ai(
+        settings, pool, listings, orders, payments, jobs, pusher, limiter, clock, groupbuys
+    )
     return Core(
         settings=settings,
         pool=pool,
@@ -152,4 +167,35 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         orders=orders,
         settlement=settlement,
         groupbuys=groupbuys,
+        ai=ai,
+    )
+
+
+def build_ai(
+    settings: Settings,
+    pool: asyncpg.Pool,
+    listings: ListingService,
+    orders: OrderService,
+    payments: PaymentService,
+    jobs: JobQueue,
+    pusher: Pusher,
+    limiter: RateLimiter,
+    clock: Clock,
+    group_buys: GroupBuyLookup | None = None,
+) -> AiHub:
+    """The AI services on the engine the settings choose (tests rebuild it for another engine)."""
+    engine = create_engine(settings)
+    store = AiStore(pool)
+    radius = settings.ai_neighbour_radius_m
+    return AiHub(
+        engine=engine,
+        store=store,
+        search=SearchService(store, engine, limiter, clock, radius),
+        recommend=RecommendService(store, clock, radius),
+        # Customer service explains the caller's group buys from the group-buy records.
+        support=SupportService(
+            store, engine, orders, payments, jobs, pusher, limiter, clock, group_buys=group_buys
+        ),
+        listings=listings,
+        clock=clock,
     )

@@ -39,6 +39,10 @@ class Pusher:
         """A notice to everyone in a community channel (not part of its sequenced history)."""
         await self._manager.emit(event, data, room=f"community:{community_id}", namespace="/")
 
+    async def to_room(self, room: str, event: str, data: Any, *, namespace: str = "/") -> None:
+        """Any other room, e.g. ``support:agents`` on ``/support`` (customer-service accounts)."""
+        await self._manager.emit(event, data, room=room, namespace=namespace)
+
     async def close(self) -> None:
         redis = getattr(self._manager, "redis", None)
         if redis is not None:

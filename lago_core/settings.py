@@ -153,6 +153,15 @@ class Settings:
     log_level: str = "INFO"
     log_format: str = "json"
 
+    # AI: search intent, customer service, recommendations (docs/ai.md). With no base URL the
+    # local deterministic engine serves everything; any OpenAI-compatible endpoint otherwise.
+    ai_base_url: str = ""
+    ai_api_key: str = ""
+    ai_model: str = "gpt-4o-mini"
+    ai_timeout_s: int = 20
+    # Neighbouring communities within this distance count for search and recommendations.
+    ai_neighbour_radius_m: int = 3_000
+
     # name -> (environment variable, parser). Parsers raise ValueError with the reason.
     @classmethod
     def _spec(cls) -> dict[str, tuple[str, Callable[[str], object]]]:
@@ -211,6 +220,12 @@ class Settings:
             ),
             "log_level": ("LAGO_LOG_LEVEL", _choice("DEBUG", "INFO", "WARNING", "ERROR")),
             "log_format": ("LAGO_LOG_FORMAT", _choice("json", "console")),
+            # AI (docs/ai.md)
+            "ai_base_url": ("LAGO_AI_BASE_URL", _url("http", "https")),
+            "ai_api_key": ("LAGO_AI_API_KEY", str),
+            "ai_model": ("LAGO_AI_MODEL", str),
+            "ai_timeout_s": ("LAGO_AI_TIMEOUT_S", _int(1, 600)),
+            "ai_neighbour_radius_m": ("LAGO_AI_NEIGHBOUR_RADIUS_M", _int(0, 19_500)),
         }
 
     @classmethod

@@ -13,6 +13,7 @@ from lago_rest.api import Api
 from lago_rest.context import CORE
 from lago_rest.middleware import auth_middleware, error_middleware, request_id_middleware
 from lago_rest.routes import (
+    ai,
     auth,
     communities,
     groupbuys,
@@ -44,6 +45,7 @@ def build_api() -> Api:
         settlement.api,
         lottery.api,
         groupbuys.api,
+        ai.api,
     ):
         api.include(group)
     return api

@@ -30,6 +30,7 @@ from lago_rt.gateway.channels import ChannelGateway
 from lago_rt.gateway.fanout import LocalFanout
 from lago_rt.gateway.groupbuys import GroupBuyGateway
 from lago_rt.gateway.merchant import MerchantGateway
+from lago_rt.gateway.support import SupportGateway
 from lago_rt.gateway.wire import SocketRegistry, install_tracked_websockets
 from lago_rt.runtime import ActorContext, ActorHost
 
@@ -110,6 +111,7 @@ def create_rt_app(
         channels = ChannelGateway(sio, node_core, host, fanout, node_core.moderation, node_settings)
         MerchantGateway(sio, node_core)
         GroupBuyGateway(channels)
+        SupportGateway(sio, node_core)
         await host.start()
         await fanout.start()
         app[RT_NODE] = RtNode(node_settings, node_core, sio, host, fanout, channels)

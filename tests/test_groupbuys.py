@@ -524,6 +524,46 @@ async def test_unpaid_reservations_end_and_leadership_passes_on(
     await assert_ledger_sound(core)
 
 
+# --- customer service -----------------------------------------------------------------------------
+
+
+async def test_customer_service_explains_my_group_buy_from_the_records(
+    client: Client,
+    core: Core,
+    settings: Settings,
+    shop: Shop,
+    community: CommunityWorld,
+    nodes: list[tuple[str, RtNode]],
+    clients: list[ChannelClient],
+    webhook_target: None,
+) -> None:
+    from .test_ai_done import conversation
+
+    (url_a, _), _ = nodes
+    offer = await campaign(client, shop.owner, shop.merchant_id, shop.item_id, community)
+    leader, other = community.residents[0], community.residents[1]
+    socket = await member(clients, url_a, leader, community.id)
+    started = await socket.call(
+        "groupbuy:start", {"community_id": community.id, "campaign_id": offer["id"]}
+    )
+    await pay_seat(client, core, settings, leader, started["group"]["group_id"])
+    status, opened = await call(
+        client, leader, "POST", "/support/conversations", {"text": "我的拼团成团了吗"}
+    )
+    assert status == 201, opened
+    await run_worker(settings, core)
+    reply = (await conversation(client, leader, opened["conversation"]["id"]))["messages"][-1]
+    assert reply["role"] == "assistant"
+    # Figures from the database: one of at least three members, paid, the group price.
+    for fact in ("乐高课三人团", "拼团中", "1/5 人", "成团需 3 人", "已付款 1 人", "¥99.00"):
+        assert fact in reply["body"], reply["body"]
+    # Someone else asking about that group learns nothing about it.
+    state = await core.groupbuys.state(
+        Principal(other.id, uuid.uuid4()), uuid.UUID(started["group"]["group_id"])
+    )
+    assert state == {"found": False, "line": "您没有参加这个团购。"}
+
+
 # --- refusals -------------------------------------------------------------------------------------
 
 

@@ -13,7 +13,7 @@ from lago_core.clock import Clock
 from lago_core.container import Core, build_core
 from lago_core.jobs import queue_name
 from lago_core.settings import Settings
-from workers import groupbuys, orders, payments, settlement
+from workers import ai, groupbuys, orders, payments, settlement
 from workers.maintenance import purge_ended_sessions
 
 __all__ = ["FUNCTIONS", "create_worker", "queue_name"]
@@ -24,6 +24,7 @@ FUNCTIONS: list[Any] = [
     *orders.FUNCTIONS,
     *settlement.FUNCTIONS,
     *groupbuys.FUNCTIONS,
+    *ai.FUNCTIONS,
 ]
 
 

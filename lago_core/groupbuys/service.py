@@ -432,6 +432,54 @@ class GroupBuyService:
     async def orders_of_buyer(self, actor: Principal) -> list[asyncpg.Record]:
         return await self.store.orders_of_buyer(actor.user_id)
 
+    async def state(self, actor: Principal, group_id: UUID | None) -> dict[str, Any] | None:
+        """The caller's own seat in a group (the latest one if no id), for customer service:
+        figures and states straight from the database, with a sentence that states them."""
+        row = await self.store.my_latest_seat(actor.user_id, group_id)
+        if row is None:
+            line = "您没有参加这个团购。" if group_id else "您目前没有参加任何团购。"
+            return {"found": False, "line": line}
+        china = timedelta(hours=8)
+        seat = (
+            "已付款"
+            if row["seat_status"] == "paid"
+            else f"待付款（请在 {(row['reserved_until'] + china):%m-%d %H:%M} 前支付）"
+            if row["seat_status"] == "reserved"
+            else {"released": "未付款已释放", "refunded": "已退款"}[row["seat_status"]]
+        )
+        line = (
+            f"「{row['title']}」{_STATUS_CN[row['status']]}：{row['members']}/{row['max_members']} "
+            f"人，成团需 {row['min_members']} 人，已付款 {row['paid']} 人；您的座位"
+            f" {row['seat_no']} 号{seat}；团购价 {_yuan(row['group_price_fen'])}；"
+            f"截止 {(row['expires_at'] + china):%m-%d %H:%M}（北京时间）。"
+        )
+        return {
+            "found": True,
+            "group_id": str(row["group_id"]),
+            "status": row["status"],
+            "members": row["members"],
+            "paid": row["paid"],
+            "min_members": row["min_members"],
+            "max_members": row["max_members"],
+            "seat_status": row["seat_status"],
+            "group_price_fen": row["group_price_fen"],
+            "expires_at": row["expires_at"].isoformat(),
+            "line": line,
+        }
+
+
+_STATUS_CN = {
+    "open": "拼团中",
+    "succeeded": "已成团",
+    "failed": "未成团（已退款）",
+    "cancelled": "已取消",
+    "closed": "已结束",
+}
+
+
+def _yuan(fen: int) -> str:
+    return f"¥{fen // 100}.{fen % 100:02d}"
+
 
 def order_payload(order: asyncpg.Record) -> dict[str, Any]:
     return {

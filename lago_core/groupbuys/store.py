@@ -430,6 +430,26 @@ class GroupBuyStore:
             now,
         )
 
+    async def my_latest_seat(self, user_id: UUID, group_id: UUID | None) -> asyncpg.Record | None:
+        return await self.pool.fetchrow(
+            """
+            SELECT s.status AS seat_status, s.seat_no, s.reserved_until, s.group_id,
+                   g.status, g.min_members, g.max_members, g.expires_at,
+                   c.title, c.group_price_fen,
+                   (SELECT count(*) FROM group_buy_seats o
+                     WHERE o.group_id = g.id AND o.status IN ('reserved', 'paid')) AS members,
+                   (SELECT count(*) FROM group_buy_seats o
+                     WHERE o.group_id = g.id AND o.status = 'paid') AS paid
+            FROM group_buy_seats s
+            JOIN group_buys g ON g.id = s.group_id
+            JOIN group_buy_campaigns c ON c.id = g.campaign_id
+            WHERE s.user_id = $1 AND ($2::uuid IS NULL OR s.group_id = $2)
+            ORDER BY s.joined_at DESC, s.id DESC LIMIT 1
+            """,
+            user_id,
+            group_id,
+        )
+
     async def orders_of_buyer(self, buyer_id: UUID) -> list[asyncpg.Record]:
         return await self.pool.fetch(
             "SELECT * FROM group_buy_orders WHERE buyer_id = $1 ORDER BY created_at DESC LIMIT 100",

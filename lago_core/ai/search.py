@@ -1,0 +1,210 @@
+"""Semantic search with intent: a natural query becomes an intent, the intent ranked listings.
+
+The candidates are the active listings of the caller's neighbourhood (own communities, and
+neighbouring ones unless the query says 小区里), newest first and bounded; the intent filters them
+(kind, category, product and brand through synonyms, price, least condition) and a score ranks
+what is left: how well it matches, where it is, and how fresh it is. Each hit says why it matched.
+The parsed intent is returned with the hits so a client can show it ("租 · Switch · 2 天").
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from lago_core.ai.engine import Engine, EngineError
+from lago_core.ai.intent import Intent, parse_intent, synonyms_of
+from lago_core.ai.neighbourhood import Neighbourhood, neighbourhood_of
+from lago_core.ai.store import AiStore
+from lago_core.clock import Clock
+from lago_core.errors import InvalidInput
+from lago_core.logging import get_logger
+from lago_core.ratelimit import RateLimiter
+from lago_core.security.roles import Principal
+
+__all__ = ["CONDITION_RANK", "Hit", "SearchResult", "SearchService", "freshness"]
+
+log = get_logger(__name__)
+
+# How many of the neighbourhood's newest listings a search or a recommendation looks at: a
+# community market holds hundreds, not millions; a larger one wants a search index instead.
+CANDIDATES = 1_000
+# Per resident: a search may cost a model call.
+SEARCHES = "60/minute"
+CONDITION_RANK = {"for_parts": 0, "fair": 1, "good": 2, "like_new": 3, "new": 4}
+_KINDS = {
+    "rent": {"rent"},
+    "buy": {"sale", "consignment"},
+    # A resident selling is shown what the same things sell for nearby (a price reference).
+    "sell": {"sale", "consignment"},
+    "swap": {"sale", "consignment", "rent"},
+}
+HINTS = {
+    "sell": "这些是附近同类在售的闲置，可参考定价后发布",
+    "swap": "闲置暂不支持直接交换，这些是附近的同类闲置，可联系卖家商量",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    listing: dict[str, Any]
+    score: float
+    community_id: UUID
+    community_name: str
+    distance_m: float
+    reasons: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    query: str
+    intent: Intent
+    engine: str
+    hits: list[Hit]
+    hint: str | None
+
+
+def freshness(created_at: datetime, now: datetime) -> float:
+    """1 for a listing published now, halving every week."""
+    age_days = max((now - created_at).total_seconds(), 0) / 86_400
+    return float(0.5 ** (age_days / 7))
+
+
+def _text(row: Any) -> str:
+    return " ".join(str(row[k] or "") for k in ("title", "brand", "description")).lower()
+
+
+def _price_of(row: Any, intent: Intent) -> int:
+    if row["kind"] == "rent":
+        per_day = int(row["rent_per_day_fen"])
+        if intent.duration_days and not intent.price_per_day:
+            return per_day * intent.duration_days
+        return per_day
+    return int(row["price_fen"])
+
+
+def match(row: Any, intent: Intent) -> tuple[float, list[str]] | None:
+    """How well a listing fits the intent, and why; None when it does not fit at all."""
+    if row["kind"] not in _KINDS[intent.intent]:
+        return None
+    if intent.category and row["category"] != intent.category:
+        return None
+    text = _text(row)
+    score, why = 0.0, []
+    terms = synonyms_of(intent)
+    if intent.product or intent.brand:
+        brand_hit = (
+            intent.brand is not None and (row["brand"] or "").lower() == intent.brand.lower()
+        )
+        term_hit = next((t for t in terms if t.lower() in text), None)
+        if intent.product and term_hit:
+            score += 3
+            why.append(f"匹配“{intent.product}”")
+        elif intent.product:
+            return None
+        elif brand_hit or term_hit:
+            score += 2
+            why.append(f"品牌 {intent.brand}")
+        else:
+            return None
+    if intent.category:
+        score += 1
+        why.append("同类商品")
+    keyword_hits = [k for k in intent.keywords if k.lower() in text]
+    named = intent.product or intent.brand or intent.category
+    if intent.keywords and not named and not keyword_hits:
+        return None
+    score += len(keyword_hits)
+    if keyword_hits:
+        why.append("包含“" + "”“".join(keyword_hits) + "”")
+    price = _price_of(row, intent)
+    if intent.price_max_fen is not None and price > intent.price_max_fen:
+        return None
+    if intent.price_min_fen is not None and price < intent.price_min_fen:
+        return None
+    if intent.price_max_fen is not None or intent.price_min_fen is not None:
+        why.append("价格合适")
+    if intent.condition:
+        if CONDITION_RANK[row["condition"]] < CONDITION_RANK.get(intent.condition, 0):
+            return None
+        why.append("成色符合")
+    return score, why
+
+
+class SearchService:
+    def __init__(
+        self,
+        store: AiStore,
+        engine: Engine,
+        limiter: RateLimiter,
+        clock: Clock,
+        neighbour_radius_m: int,
+    ) -> None:
+        self._store = store
+        self.engine = engine
+        self._limiter = limiter
+        self._clock = clock
+        self._radius = neighbour_radius_m
+
+    async def understand(self, query: str) -> tuple[Intent, str]:
+        """The query's intent and which engine produced it (the local parser if the model fails)."""
+        try:
+            return await self.engine.parse_intent(query), self.engine.name
+        except EngineError as exc:
+            log.warning("ai.intent_fallback", engine=self.engine.name, error=str(exc))
+            return parse_intent(query), "local-fallback"
+
+    async def search(self, actor: Principal, query: str, limit: int) -> SearchResult:
+        query = query.strip()
+        if not query:
+            raise InvalidInput("say what you are looking for", code="empty_query")
+        await self._limiter.hit_or_raise(SEARCHES, "ai-search", str(actor.user_id))
+        intent, engine = await self.understand(query)
+        hood = await neighbourhood_of(self._store, actor.user_id, self._radius)
+        hits = await self._rank(actor, intent, hood, limit)
+        await self._store.log_search(
+            actor.user_id, query, intent.model_dump(), engine, len(hits), self._clock.now()
+        )
+        return SearchResult(query, intent, engine, hits, HINTS.get(intent.intent))
+
+    async def _rank(
+        self, actor: Principal, intent: Intent, hood: Neighbourhood, limit: int
+    ) -> list[Hit]:
+        ids = hood.home_ids if intent.scope == "community" else hood.ids
+        if not ids:
+            return []
+        now = self._clock.now()
+        rows = await self._store.candidates(ids, now - timedelta(days=30), CANDIDATES)
+        hits: list[Hit] = []
+        for row in rows:
+            if intent.intent == "sell" and row["seller_id"] == actor.user_id:
+                continue
+            fit = match(row, intent)
+            if fit is None:
+                continue
+            score, why = fit
+            place = hood.nearest(list(row["community_ids"]))
+            assert place is not None
+            if place.home:
+                score += 2
+                why.append(f"本小区（{place.name}）")
+            else:
+                score += 1 - place.distance_m / max(self._radius, 1)
+                why.append(f"邻近小区（{place.name}，{place.distance_m / 1000:.1f} 公里）")
+            score += freshness(row["created_at"], now)
+            score += 0.1 * math.log1p(row["views"] + 3 * row["favourites"])
+            hits.append(
+                Hit(
+                    dict(row),
+                    round(score, 4),
+                    place.community_id,
+                    place.name,
+                    place.distance_m,
+                    why,
+                )
+            )
+        hits.sort(key=lambda h: (-h.score, h.listing["id"]))
+        return hits[:limit]

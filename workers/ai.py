@@ -1,0 +1,21 @@
+"""AI jobs. The customer-service agent answers each resident message once: the job is enqueued
+with the message's id as its job id, and the reply row names the message it answers (a unique
+index), so a second run finds it answered."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lago_core.container import Core
+
+__all__ = ["FUNCTIONS", "answer_support_message"]
+
+
+async def answer_support_message(ctx: dict[str, Any], message_id: int) -> int | None:
+    """Let the agent answer a resident's message (unless a human has taken the conversation)."""
+    core: Core = ctx["core"]
+    reply = await core.ai.support.answer(message_id)
+    return None if reply is None else int(reply["id"])
+
+
+FUNCTIONS = [answer_support_message]
