@@ -115,8 +115,10 @@ class Settings:
     s3_secret_key: str = ""
 
     # Channel actors (lago_rt). Times in milliseconds unless named _s.
-    actor_lease_ms: int = 10_000
-    node_heartbeat_ms: int = 2_000
+    # A dead node's channels move to another within the lease: 2 s keeps failover under 3 s
+    # (docs/benchmarks.md, "failover"); the heartbeat renews leases four times per lease.
+    actor_lease_ms: int = 2_000
+    node_heartbeat_ms: int = 500
     actor_idle_s: int = 120
     forward_timeout_ms: int = 5_000
     channel_stream_max: int = 10_000

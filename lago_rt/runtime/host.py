@@ -212,8 +212,10 @@ class ActorHost:
             receivers = await self._redis.publish(self._node_keys.inbox(holder), message)
             if receivers == 0:
                 raise _OwnerUnreachable(holder)
-            # Wait in heartbeat-sized slices so a holder that dies mid-request is noticed early.
-            slice_s = max(self._beat_s * 2, 0.05)
+            # Wait in heartbeat-sized slices so a holder that dies mid-request is noticed early:
+            # its inbox loses its subscriber as soon as Redis sees the connection drop, well
+            # before its liveness key expires.
+            slice_s = max(self._beat_s, 0.05)
             while True:
                 try:
                     reply = await asyncio.wait_for(asyncio.shield(fut), min(slice_s, remaining))
@@ -224,7 +226,7 @@ class ActorHost:
                         raise Unavailable(
                             "the channel did not answer in time", code="channel_unavailable"
                         ) from None
-                    if not await self._redis.exists(self._node_keys.alive(holder)):
+                    if not await self._holder_listening(holder):
                         raise _OwnerUnreachable(holder) from None
         finally:
             self._waiting.pop(request_id, None)
@@ -236,6 +238,14 @@ class ActorHost:
         raise LagoError(
             error.get("message", "error"), code=error.get("code"), details=error.get("details")
         )
+
+    async def _holder_listening(self, holder: str) -> bool:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.exists(self._node_keys.alive(holder))
+            pipe.pubsub_numsub(self._node_keys.inbox(holder))
+            alive, numsub = await pipe.execute()
+        subscribers = int(numsub[0][1]) if numsub else 0
+        return bool(alive) and subscribers > 0
 
     async def _listen(self) -> None:
         inbox = self._node_keys.inbox(self.instance).encode()
