@@ -19,6 +19,7 @@ from lago_core.idempotency import Idempotency
 from lago_core.identity import IdentityService, IdentityStore
 from lago_core.ledger import Ledger, LedgerStore
 from lago_core.listings import ListingService, ListingStore
+from lago_core.lockers import LockerService, LockerStore
 from lago_core.merchants import MerchantService, MerchantStore
 from lago_core.moderation import ModerationService, ReportStore
 from lago_core.orders import OrderService, OrderStore
@@ -67,6 +68,8 @@ class Core:
     orders: OrderService
     # T+7 payouts, statements and the merchant dashboard (its aggregates follow order moves).
     settlement: SettlementService
+    # Toy lockers (issue 7): registration, codes, flows and door commands.
+    lockers: LockerService
 
     async def close(self) -> None:
         await self.pusher.close()
@@ -145,4 +148,7 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         pusher=pusher,
         orders=orders,
         settlement=settlement,
+        lockers=LockerService(
+            LockerStore(pool), communities, listings, orders, pusher, limiter, settings, clock
+        ),
     )

@@ -2,7 +2,8 @@
 
 REST handlers and workers do not import the real-time node: they publish on the same Redis
 channel the nodes' socket.io managers listen to, and every node delivers to its own sockets.
-Rooms: ``user:<id>`` on ``/``, ``merchant:<id>`` on ``/merchant``, ``community:<id>`` on ``/``.
+Rooms: ``user:<id>`` on ``/``, ``merchant:<id>`` on ``/merchant``, ``community:<id>`` on ``/``,
+``locker:<id>`` on ``/device``.
 """
 
 from __future__ import annotations
@@ -38,6 +39,10 @@ class Pusher:
     async def to_community(self, community_id: UUID, event: str, data: Any) -> None:
         """A notice to everyone in a community channel (not part of its sequenced history)."""
         await self._manager.emit(event, data, room=f"community:{community_id}", namespace="/")
+
+    async def to_device(self, locker_id: UUID, event: str, data: Any) -> None:
+        """A command to a toy locker's connection on ``/device`` (at most once; resends reuse ids)."""
+        await self._manager.emit(event, data, room=f"locker:{locker_id}", namespace="/device")
 
     async def close(self) -> None:
         redis = getattr(self._manager, "redis", None)

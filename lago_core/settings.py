@@ -150,6 +150,15 @@ class Settings:
     log_level: str = "INFO"
     log_format: str = "json"
 
+    # Toy lockers (issue 7, docs/lockers.md). Devices heartbeat every locker_heartbeat_ms and are
+    # offline after 1.5 of those without one; an unacknowledged door command is resent (same
+    # request id) every locker_command_retry_ms and times out after locker_command_timeout_ms.
+    locker_heartbeat_ms: int = 30_000
+    locker_command_retry_ms: int = 3_000
+    locker_command_timeout_ms: int = 20_000
+    # How long a deposit, pickup or return code stays valid.
+    locker_code_ttl_s: int = 24 * 3_600
+
     # name -> (environment variable, parser). Parsers raise ValueError with the reason.
     @classmethod
     def _spec(cls) -> dict[str, tuple[str, Callable[[str], object]]]:
@@ -207,6 +216,11 @@ class Settings:
             ),
             "log_level": ("LAGO_LOG_LEVEL", _choice("DEBUG", "INFO", "WARNING", "ERROR")),
             "log_format": ("LAGO_LOG_FORMAT", _choice("json", "console")),
+            # Toy lockers (issue 7).
+            "locker_heartbeat_ms": ("LAGO_LOCKER_HEARTBEAT_MS", _int(100, 3_600_000)),
+            "locker_command_retry_ms": ("LAGO_LOCKER_COMMAND_RETRY_MS", _int(50, 600_000)),
+            "locker_command_timeout_ms": ("LAGO_LOCKER_COMMAND_TIMEOUT_MS", _int(100, 3_600_000)),
+            "locker_code_ttl_s": ("LAGO_LOCKER_CODE_TTL_S", _int(60, 30 * 86_400)),
         }
 
     @classmethod

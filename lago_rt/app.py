@@ -24,8 +24,10 @@ from lago_core.push import socketio_channel
 from lago_core.settings import Settings
 from lago_rt.channel.actor import ChannelActor
 from lago_rt.channel.chat import Chat
+from lago_rt.channel.lockers import Lockers
 from lago_rt.channel.presence import Presence
 from lago_rt.gateway.channels import ChannelGateway
+from lago_rt.gateway.device import DeviceGateway
 from lago_rt.gateway.fanout import LocalFanout
 from lago_rt.gateway.merchant import MerchantGateway
 from lago_rt.gateway.wire import SocketRegistry, install_tracked_websockets
@@ -37,7 +39,7 @@ __all__ = ["RT_NODE", "RtNode", "create_rt_app"]
 def channel_actor(ctx: ActorContext) -> ChannelActor:
     """The features of a community channel. Later features (group buys, live, lottery, lockers)
     are added to this list; the runtime does not change."""
-    return ChannelActor(ctx, [Presence(), Chat()])
+    return ChannelActor(ctx, [Presence(), Chat(), Lockers()])
 
 
 @dataclass
@@ -50,6 +52,7 @@ class RtNode:
     host: ActorHost
     fanout: LocalFanout
     channels: ChannelGateway
+    devices: DeviceGateway | None = None
 
 
 RT_NODE: web.AppKey[RtNode] = web.AppKey("rt_node", RtNode)
@@ -107,10 +110,13 @@ def create_rt_app(
         fanout = LocalFanout(sio, registry, node_core.redis, node_settings)
         channels = ChannelGateway(sio, node_core, host, fanout, node_core.moderation, node_settings)
         MerchantGateway(sio, node_core)
+        devices = DeviceGateway(sio, node_core, host, node_settings)
         await host.start()
         await fanout.start()
-        app[RT_NODE] = RtNode(node_settings, node_core, sio, host, fanout, channels)
+        await devices.start()
+        app[RT_NODE] = RtNode(node_settings, node_core, sio, host, fanout, channels, devices)
         yield
+        await devices.close()
         await sio.shutdown()
         await channels.close()
         await fanout.stop()
