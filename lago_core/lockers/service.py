@@ -662,7 +662,9 @@ class LockerService:
                     matches = slot.last_request_id == command["request_id"]
                     opened_late = slot.door == "open" and command["status"] != "pending"
                     if matches or opened_late:
-                        done = await self._opened(conn, command, "reconciled", "device", now)
+                        # A pending command seen done is one whose ack is lost or on its way.
+                        status = "acked" if command["status"] == "pending" else "reconciled"
+                        done = await self._opened(conn, command, status, "device", now)
                         if done is not None:
                             settled.append(done)
                         break  # one door opening settles one command

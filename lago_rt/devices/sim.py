@@ -20,7 +20,7 @@ from typing import Any
 
 import socketio
 
-__all__ = ["LockerSim", "SimSlot"]
+__all__ = ["DeviceState", "LockerSim", "SimSlot"]
 
 NAMESPACE = "/device"
 # Request ids remembered for de-duplication (a real device keeps them in flash).
@@ -48,6 +48,49 @@ class SimSlot:
         }
 
 
+class DeviceState:
+    """What a locker device knows, apart from its connection: its slots and the request ids it has
+    handled. Shared by :class:`LockerSim` (asyncio) and the Locust device user (gevent)."""
+
+    def __init__(self, slots: list[tuple[int, str]], *, auto_close: bool = True) -> None:
+        self.slots = {no: SimSlot(no, size) for no, size in slots}
+        self.auto_close = auto_close
+        self.handled: OrderedDict[str, str] = OrderedDict()
+        self.received: list[str] = []
+
+    def obey(self, data: Any) -> tuple[str, str]:
+        """A ``door:open`` command: (request id, "opened" or "failed"). A repeated request id is
+        answered as before without touching the door."""
+        request_id = str(data.get("request_id"))
+        self.received.append(request_id)
+        result = self.handled.get(request_id)
+        if result is None:
+            result = self._open(request_id, int(data.get("slot_no", 0)), str(data.get("purpose")))
+            self.handled[request_id] = result
+            while len(self.handled) > REMEMBERED:
+                self.handled.popitem(last=False)
+        return request_id, result
+
+    def _open(self, request_id: str, slot_no: int, purpose: str) -> str:
+        slot = self.slots.get(slot_no)
+        if slot is None or slot.fault is not None:
+            return "failed"
+        slot.door = "open"
+        slot.opens += 1
+        slot.last_request_id = request_id
+        if self.auto_close:
+            if purpose in ("deposit", "return"):
+                slot.occupied = True
+            elif purpose == "pickup":
+                slot.occupied = False
+            slot.door = "closed"
+        return "opened"
+
+    def report(self) -> dict[str, Any]:
+        """The ``state`` payload."""
+        return {"slots": [s.report() for s in sorted(self.slots.values(), key=_no)]}
+
+
 class LockerSim:
     """One simulated locker. ``auto_close`` plays the person at the locker: after a door opens
     they put the item in (deposit, return) or take it out (pickup) and close the door, and the
@@ -66,15 +109,14 @@ class LockerSim:
         self.url = url
         self.locker_id = locker_id
         self.secret = secret
-        self.slots = {no: SimSlot(no, size) for no, size in slots}
+        self.state = DeviceState(slots, auto_close=auto_close)
+        self.slots = self.state.slots
         self.heartbeat_s = heartbeat_s
-        self.auto_close = auto_close
         # Acknowledgements to lose (the door opens, the ack never reaches the platform).
         self.lose_acks = 0
         # While silent the device sends nothing (no heartbeats, reports or acks).
         self.silent = False
-        self.handled: OrderedDict[str, str] = OrderedDict()
-        self.received: list[str] = []
+        self.received = self.state.received
         self.acks: list[dict[str, Any]] = []
         self.refusal: Any = None
         self.sio: socketio.AsyncClient | None = None
@@ -85,6 +127,9 @@ class LockerSim:
     # --- connection ----------------------------------------------------------------------------------
 
     async def connect(self) -> LockerSim:
+        """Connect (again): a new socket.io client each time, as a rebooted device would."""
+        await self._stop_beat()
+        await self._close_http()
         sio = socketio.AsyncClient(reconnection=False)
         sio.on("door:open", handler=self._on_door_open, namespace=NAMESPACE)
         sio.on("connect_error", handler=self._on_refused, namespace=NAMESPACE)
@@ -165,9 +210,7 @@ class LockerSim:
         return await self._call("heartbeat", {})
 
     async def report(self) -> dict[str, Any]:
-        return await self._call(
-            "state", {"slots": [s.report() for s in sorted(self.slots.values(), key=_no)]}
-        )
+        return await self._call("state", self.state.report())
 
     async def ack(self, request_id: str, result: str, error: str | None = None) -> dict[str, Any]:
         reply = await self._call(
@@ -180,39 +223,22 @@ class LockerSim:
     # --- what a device does --------------------------------------------------------------------------
 
     async def _on_door_open(self, data: Any) -> None:
-        request_id = str(data.get("request_id"))
-        self.received.append(request_id)
-        self._changed.set()
         if self.silent:
+            self.state.received.append(str(data.get("request_id")))
+            self._changed.set()
             return
-        result = self.handled.get(request_id)
-        if result is None:
-            result = self._open(request_id, int(data.get("slot_no", 0)), str(data.get("purpose")))
-            self.handled[request_id] = result
-            while len(self.handled) > REMEMBERED:
-                self.handled.popitem(last=False)
-        if self.lose_acks > 0:
-            self.lose_acks -= 1
-        else:
-            await self.ack(request_id, result, None if result == "opened" else "door jammed")
-        if self.auto_close and result == "opened":
-            await self.report()
+        request_id, result = self.state.obey(data)
         self._changed.set()
-
-    def _open(self, request_id: str, slot_no: int, purpose: str) -> str:
-        slot = self.slots.get(slot_no)
-        if slot is None or slot.fault is not None:
-            return "failed"
-        slot.door = "open"
-        slot.opens += 1
-        slot.last_request_id = request_id
-        if self.auto_close:
-            if purpose in ("deposit", "return"):
-                slot.occupied = True
-            elif purpose == "pickup":
-                slot.occupied = False
-            slot.door = "closed"
-        return "opened"
+        # A connection lost mid-answer is not an error for a device: the platform resends the
+        # command (same request id) and the next report after reconnecting tells it the rest.
+        with contextlib.suppress(socketio.exceptions.SocketIOError):
+            if self.lose_acks > 0:
+                self.lose_acks -= 1
+            else:
+                await self.ack(request_id, result, None if result == "opened" else "door jammed")
+            if self.state.auto_close and result == "opened":
+                await self.report()
+        self._changed.set()
 
     async def wait_until(self, predicate: Callable[[], bool], within: float = 5.0) -> None:
         async with asyncio.timeout(within):
