@@ -60,29 +60,44 @@ async def _run(args: argparse.Namespace) -> None:
 
     from lago_rt.devices import LockerSim
 
+    # Ctrl-C cancels this task (asyncio.run does that); SIGTERM asks it to stop.
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    sim = LockerSim(args.url, args.locker_id, args.secret, args.slots, heartbeat_s=args.heartbeat_s)
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+
+    def told(request_id: str, slot_no: int, result: str) -> None:
+        print(f"door:open {request_id} slot {slot_no}: {result}", flush=True)
+
+    sim = LockerSim(
+        args.url,
+        args.locker_id,
+        args.secret,
+        args.slots,
+        heartbeat_s=args.heartbeat_s,
+        on_command=told,
+    )
     sim.lose_acks = args.lose_acks
-    while not stop.is_set():
-        try:
-            await sim.connect()
-            print(f"connected as locker {args.locker_id}; state: {await sim.report()}")
-        except socketio.exceptions.ConnectionError as exc:
-            print(f"connect failed ({sim.refusal or exc}); retrying in 2 s")
+    try:
+        while not stop.is_set():
+            try:
+                await sim.connect()
+                state = await sim.report()
+                print(f"connected as locker {args.locker_id}; state: {state}", flush=True)
+            except socketio.exceptions.ConnectionError as exc:
+                print(f"connect failed ({sim.refusal or exc}); retrying in 2 s", flush=True)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 2)
+                continue
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 2)
-            continue
-        drop_after = args.drop_every or None
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(_until_disconnected(sim, stop), drop_after)
-        if not stop.is_set():
-            print(f"dropping the connection (opened so far: {_opens(sim)})")
-            await sim.drop()
+                await asyncio.wait_for(_until_disconnected(sim, stop), args.drop_every or None)
+            if not stop.is_set():
+                print(f"dropping the connection (opened so far: {_opens(sim)})", flush=True)
+                await sim.drop()
+    except asyncio.CancelledError:
+        pass  # Ctrl-C: close below; asyncio.run then raises KeyboardInterrupt
     await sim.close()
-    print(f"stopped; doors opened: {_opens(sim)}; commands received: {len(sim.received)}")
+    print(
+        f"stopped; doors opened: {_opens(sim)}; commands received: {len(sim.received)}", flush=True
+    )
 
 
 async def _until_disconnected(sim: Any, stop: asyncio.Event) -> None:

@@ -7,6 +7,10 @@ test moves the clock and calls the node's tick, never after a sleep.
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
+import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
@@ -54,6 +58,19 @@ def settings(settings: Settings) -> Settings:
 async def rt(settings: Settings, core: Core, aiohttp_server: Any) -> tuple[str, RtNode]:
     server: TestServer = await aiohttp_server(create_rt_app(settings, core=core))
     return f"http://127.0.0.1:{server.port}", server.app[RT_NODE]
+
+
+@pytest.fixture
+async def two_nodes(
+    settings: Settings, core: Core, aiohttp_server: Any
+) -> list[tuple[str, RtNode]]:
+    """Two real-time nodes sharing PostgreSQL and Redis, as two processes would."""
+    out = []
+    for name in ("a", "b"):
+        node_settings = replace(settings, node_id=f"node-{name}")
+        server: TestServer = await aiohttp_server(create_rt_app(node_settings, core=core))
+        out.append((f"http://127.0.0.1:{server.port}", server.app[RT_NODE]))
+    return out
 
 
 @pytest.fixture
@@ -129,17 +146,18 @@ async def test_deposit_pickup_return_releases_the_deposit(
     core: Core,
     settings: Settings,
     community: CommunityWorld,
-    rt: tuple[str, RtNode],
+    two_nodes: list[tuple[str, RtNode]],
     register: Callable[..., Awaitable[tuple[str, str]]],
     sims: list[LockerSim],
     clients: list[ChannelClient],
     webhook_target: None,
 ) -> None:
-    url, _ = rt
+    # The device on one node, a resident watching on the other.
+    (url_a, _), (url_b, _) = two_nodes
     renter, owner, neighbour = community.residents
-    member, _ = await watcher(clients, url, neighbour, community.id)
+    member, _ = await watcher(clients, url_b, neighbour, community.id)
     locker_id, secret = await register()
-    sim = await start_sim(sims, url, locker_id, secret)
+    sim = await start_sim(sims, url_a, locker_id, secret)
     await member.wait_until(lambda: bool(locker_events(member, "locker.online")))
     assert locker_events(member, "locker.online")[0]["locker"]["available"] == 3
 
@@ -532,3 +550,57 @@ async def test_a_device_cannot_act_for_another_locker(
     reply = await a.heartbeat()
     assert reply["error"]["code"] == "invalid_device_credentials"
     await a.wait_until(lambda: not a.connected)
+
+
+async def test_lago_locker_sim_is_a_device(
+    client: Client,
+    core: Core,
+    community: CommunityWorld,
+    rt: tuple[str, RtNode],
+    register: Callable[..., Awaitable[tuple[str, str]]],
+) -> None:
+    """`lago locker-sim` as its own process: it connects, reports, obeys a command once."""
+    url, _ = rt
+    locker_id, secret = await register()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "lago_cli",
+        "locker-sim",
+        "--url",
+        url,
+        "--locker-id",
+        locker_id,
+        "--slots",
+        "1:S,2:S,3:M",
+        "--heartbeat-s",
+        "0.5",
+        env={**os.environ, "LAGO_LOCKER_SECRET": secret},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    assert process.stdout is not None
+    try:
+        async with asyncio.timeout(30):
+            line = await process.stdout.readline()
+        assert line.startswith(b"connected as locker"), line
+        _, view = await call(client, community.staff, "GET", f"/lockers/{locker_id}")
+        assert view["online"] is True
+        status, command = await call(
+            client,
+            community.staff,
+            "POST",
+            f"/lockers/{locker_id}/slots/3/maintenance-open",
+            {"reason": "巡检"},
+        )
+        assert status == 201
+        async with asyncio.timeout(15):
+            line = await process.stdout.readline()
+        assert line.decode().strip() == f"door:open {command['request_id']} slot 3: opened"
+        assert await command_status(core, command["request_id"]) == "acked"
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGINT)
+        async with asyncio.timeout(15):
+            out, _ = await process.communicate()
+    assert b"doors opened: {1: 0, 2: 0, 3: 1}" in out, out

@@ -105,6 +105,7 @@ class LockerSim:
         *,
         heartbeat_s: float | None = None,
         auto_close: bool = True,
+        on_command: Callable[[str, int, str], None] | None = None,
     ) -> None:
         self.url = url
         self.locker_id = locker_id
@@ -112,6 +113,8 @@ class LockerSim:
         self.state = DeviceState(slots, auto_close=auto_close)
         self.slots = self.state.slots
         self.heartbeat_s = heartbeat_s
+        # Told (request id, slot, result) after each command is answered: `lago locker-sim` prints.
+        self.on_command = on_command
         # Acknowledgements to lose (the door opens, the ack never reaches the platform).
         self.lose_acks = 0
         # While silent the device sends nothing (no heartbeats, reports or acks).
@@ -238,6 +241,8 @@ class LockerSim:
                 await self.ack(request_id, result, None if result == "opened" else "door jammed")
             if self.state.auto_close and result == "opened":
                 await self.report()
+        if self.on_command is not None:
+            self.on_command(request_id, int(data.get("slot_no", 0)), result)
         self._changed.set()
 
     async def wait_until(self, predicate: Callable[[], bool], within: float = 5.0) -> None:

@@ -25,10 +25,11 @@ import socketio
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from lago_core.container import Core
-from lago_core.errors import Forbidden, InvalidInput, LagoError, Unauthenticated
+from lago_core.errors import Forbidden, InvalidInput, LagoError, RateLimited, Unauthenticated
 from lago_core.lockers import DOOR_OPEN_EVENT, LockerService, SlotReport
 from lago_core.logging import get_logger
 from lago_core.settings import Settings
+from lago_rt.gateway.limits import TokenBucket
 from lago_rt.metrics import CONNECTIONS, REFUSED
 from lago_rt.runtime import ActorHost, Command
 
@@ -69,11 +70,18 @@ class AckIn(_In):
     error: str | None = Field(default=None, max_length=200)
 
 
+# A device that keeps sending this many events past its rate limit is cut off (as on `/`).
+FLOOD_CUTOFF = 20
+
+
 @dataclass
 class _Device:
     locker_id: UUID
     community_id: UUID
     secret_hash: bytes
+    # The same per-connection limits as residents' sockets: a device sends a few events a
+    # minute, so only a broken or stolen one reaches them.
+    bucket: TokenBucket
 
 
 def _error(exc: LagoError) -> Ack:
@@ -159,7 +167,12 @@ class DeviceGateway:
             raise socketio.exceptions.ConnectionRefusedError(
                 exc.message, {"code": exc.code}
             ) from None
-        device = _Device(row["id"], row["community_id"], bytes(row["secret_hash"]))
+        bucket = TokenBucket.full(
+            self._settings.client_msgs_per_s,
+            self._settings.client_msg_burst,
+            self._core.clock.monotonic(),
+        )
+        device = _Device(row["id"], row["community_id"], bytes(row["secret_hash"]), bucket)
         self._devices[sid] = device
         await self._sio.enter_room(sid, f"locker:{device.locker_id}", namespace=NAMESPACE)
         CONNECTIONS.labels(NAMESPACE).inc()
@@ -188,6 +201,11 @@ class DeviceGateway:
             device = self._devices.get(sid)
             if device is None:
                 return _error(Unauthenticated("not connected"))
+            if not device.bucket.take(self._core.clock.monotonic()):
+                if device.bucket.overdrawn >= FLOOD_CUTOFF:
+                    log.warning("device.flood_disconnected", locker_id=str(device.locker_id))
+                    self._spawn(self._sio.disconnect(sid, namespace=NAMESPACE))
+                return _error(RateLimited("slow down: too many messages"))
             try:
                 if data is None:
                     data = {}
