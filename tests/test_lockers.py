@@ -604,3 +604,59 @@ async def test_lago_locker_sim_is_a_device(
         async with asyncio.timeout(15):
             out, _ = await process.communicate()
     assert b"doors opened: {1: 0, 2: 0, 3: 1}" in out, out
+
+
+async def test_orders_left_behind_their_doors_are_moved_by_the_sweep(
+    client: Client,
+    core: Core,
+    settings: Settings,
+    community: CommunityWorld,
+    rt: tuple[str, RtNode],
+    register: Callable[..., Awaitable[tuple[str, str]]],
+    sims: list[LockerSim],
+    monkeypatch: Any,
+    webhook_target: None,
+) -> None:
+    """A crash between the door's transaction and the order's move: the job moves the order."""
+    url, _ = rt
+    renter, owner, _ = community.residents
+    locker_id, secret = await register()
+    sim = await start_sim(sims, url, locker_id, secret)
+    item = await listing(
+        client, owner, kind="rent", price_fen=None, rent_per_day_fen=1_000, deposit_fen=8_000
+    )
+    _, deposit = await call(
+        client, owner, "POST", f"/lockers/{locker_id}/deposits", {"listing_id": item["id"]}
+    )
+    await call(client, owner, "POST", f"/lockers/{locker_id}/open", {"code": deposit["code"]})
+    await sim.wait_until(lambda: len(sim.acks) == 1)
+    placed = await order(client, renter, item["id"], days=1, fulfilment="self_pickup")
+    await pay_order(client, core, settings, renter, placed)
+
+    async def killed(parcel: Any) -> bool:  # the process dies after the door committed
+        return False
+
+    async def step(path: str, body: dict[str, Any], acks: int, before: str, after: str) -> None:
+        _, issued = await call(client, renter, "POST", path, body)
+        monkeypatch.setattr(core.lockers, "_follow", killed)
+        await call(client, renter, "POST", f"/lockers/{locker_id}/open", {"code": issued["code"]})
+        await sim.wait_until(lambda: len(sim.acks) == acks)
+        monkeypatch.undo()
+        _, got = await call(client, renter, "GET", f"/orders/{placed['id']}")
+        assert got["status"] == before
+        for _ in range(2):
+            await core.jobs.enqueue("sweep_locker_orders")
+            await run_worker(settings, core)
+        _, got = await call(client, renter, "GET", f"/orders/{placed['id']}")
+        assert got["status"] == after
+
+    await step("/lockers/pickups", {"order_id": placed["id"]}, 2, "paid", "picked_up")
+    await step(
+        f"/lockers/{locker_id}/returns", {"order_id": placed["id"]}, 3, "picked_up", "completed"
+    )
+    assert await core.lockers.sweep_orders() == 0
+    await run_worker(settings, core)  # the deposit refund
+    await run_worker(settings, core)
+    payment = await core.payments.get(None, uuid.UUID(placed["payment_id"]))
+    assert payment.deposit_status == "released"
+    await assert_ledger_sound(core)

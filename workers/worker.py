@@ -12,7 +12,7 @@ from lago_core.clock import Clock
 from lago_core.container import Core, build_core
 from lago_core.jobs import queue_name
 from lago_core.settings import Settings
-from workers import orders, payments, settlement
+from workers import lockers, orders, payments, settlement
 from workers.maintenance import purge_ended_sessions
 
 __all__ = ["FUNCTIONS", "create_worker", "queue_name"]
@@ -22,6 +22,7 @@ FUNCTIONS: list[Any] = [
     *payments.FUNCTIONS,
     *orders.FUNCTIONS,
     *settlement.FUNCTIONS,
+    *lockers.FUNCTIONS,
 ]
 
 
@@ -49,6 +50,7 @@ def create_worker(
             *payments.CRON_JOBS,
             *orders.CRON_JOBS,
             *settlement.CRON_JOBS,
+            *lockers.CRON_JOBS,
         ],
         queue_name=queue_name(settings),
         redis_settings=RedisSettings.from_dsn(settings.redis_url),

@@ -756,29 +756,38 @@ class LockerService:
         return done
 
     async def _order_follows(self, command: asyncpg.Record) -> None:
-        """After commit: a pickup starts the rental (or hands a consignment over); a return ends
-        it and completes the order, which releases the deposit. Each move checks the order's
-        status first, so a repeat finds nothing to do."""
+        """After commit: the order follows the door (see :meth:`_follow`)."""
         if command["purpose"] not in ("pickup", "return") or command["parcel_id"] is None:
             return
         parcel = await self.store.parcel(self.store.pool, command["parcel_id"])
-        if parcel is None or parcel["order_id"] is None:
-            return
+        if parcel is not None:
+            await self._follow(parcel)
+
+    async def _follow(self, parcel: asyncpg.Record) -> bool:
+        """Move the parcel's order to where the parcel is: an item out of its slot starts the
+        rental (or hands a consignment over); an item back in a slot ends the rental and
+        completes the order, which releases the deposit. Each move checks the order's status
+        first, so a repeat (or the sweep after a crash) finds nothing left to do."""
         order_id = parcel["order_id"]
+        if order_id is None:
+            return False
+        moved = False
         try:
             order = await self._orders.store.order(self._orders.store.pool, order_id)
             if order is None:
-                return
-            paid = (Status.PAID, Status.CONFIRMED)
-            if command["purpose"] == "pickup" and order["status"] in paid:
+                return False
+            if parcel["status"] == "out" and order["status"] in (Status.PAID, Status.CONFIRMED):
                 action = Action.PICK_UP if order["mode"] == Mode.RENTAL else Action.HAND_OVER
                 await self._orders.act_as_system(order_id, action)
-            elif command["purpose"] == "return" and order["mode"] == Mode.RENTAL:
+                moved = True
+            elif parcel["status"] == "stored" and order["mode"] == Mode.RENTAL:
                 if order["status"] == Status.PICKED_UP:
                     order = await self._orders.act_as_system(order_id, Action.RETURN)
+                    moved = True
                 if order["status"] == Status.RETURNED:
                     await self._orders.act_as_system(order_id, Action.COMPLETE)
-                # The item is back in the slot, free for the next rental.
+                    moved = True
+                # The item is back in its slot, free for the next rental.
                 async with self.store.pool.acquire() as conn:
                     await conn.execute(
                         "UPDATE locker_parcels SET order_id = NULL WHERE id = $1 AND order_id = $2",
@@ -786,8 +795,18 @@ class LockerService:
                         order_id,
                     )
         except Exception:
-            # The door state is recorded; the order can still be moved by its seller.
+            # The door is recorded; the sweep (or the seller side by hand) moves the order later.
             log.exception("lockers.order_move_failed", order_id=str(order_id))
+        return moved
+
+    async def sweep_orders(self) -> int:
+        """Finish order moves that a crash between a door opening and its order move left
+        undone (job). Returns how many parcels needed a move."""
+        rows = await self.store.parcels_behind_orders()
+        done = 0
+        for parcel in rows:
+            done += await self._follow(parcel)
+        return done
 
 
 def _digest(secret: str) -> bytes:

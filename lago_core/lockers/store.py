@@ -207,6 +207,15 @@ class LockerStore:
             *values,
         )
 
+    async def parcels_behind_orders(self) -> list[asyncpg.Record]:
+        """Parcels whose order has not followed the door: out of the slot while the order is
+        still paid, or back in a slot while the rental still runs."""
+        return await self.pool.fetch(
+            f"""SELECT {_PARCEL} FROM locker_parcels p JOIN orders o ON o.id = p.order_id
+               WHERE (p.status = 'out' AND o.status IN ('paid', 'confirmed'))
+                  OR (p.status = 'stored' AND o.status IN ('picked_up', 'returned'))"""
+        )
+
     # --- codes -----------------------------------------------------------------------------------
 
     async def insert_code(
