@@ -23,6 +23,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from lago_core.clock import ManualClock
 from lago_core.container import Core
 from lago_core.ledger import AccountKind, AccountRef
+from lago_core.push import socketio_channel
 from lago_core.settings import Settings
 from lago_rt.app import RT_NODE, RtNode, create_rt_app
 from lago_rt.devices import LockerSim
@@ -52,6 +53,16 @@ def settings(settings: Settings) -> Settings:
         locker_command_timeout_ms=int(TIMEOUT_S * 1000),
         locker_code_ttl_s=CODE_TTL_S,
     )
+
+
+async def subscribed(core: Core, settings: Settings) -> None:
+    """Wait until a node's socket.io manager listens on Redis. It starts listening at its first
+    connection; door commands are published there, and pub/sub drops what nobody is subscribed to
+    yet (the node's resend would deliver it later, but these tests keep the clock still)."""
+    channel = socketio_channel(settings)
+    async with asyncio.timeout(10):
+        while (await core.redis.pubsub_numsub(channel))[0][1] < 1:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
 
 
 @pytest.fixture
@@ -104,13 +115,22 @@ def register(
     return make
 
 
-async def start_sim(
-    sims: list[LockerSim], url: str, locker_id: str, secret: str, **kw: Any
-) -> LockerSim:
-    sim = await LockerSim(url, locker_id, secret, SLOTS, **kw).connect()
-    sims.append(sim)
-    await sim.report()
-    return sim
+StartSim = Callable[..., Awaitable[LockerSim]]
+
+
+@pytest.fixture
+def start_sim(sims: list[LockerSim], core: Core, settings: Settings) -> StartSim:
+    """Connect a simulated locker, report its state, and wait until commands can reach it."""
+
+    async def start(url: str, locker_id: str, secret: str, **kw: Any) -> LockerSim:
+        sim = LockerSim(url, locker_id, secret, SLOTS, **kw)
+        sims.append(sim)
+        await sim.connect()
+        await subscribed(core, settings)
+        await sim.report()
+        return sim
+
+    return start
 
 
 async def watcher(
@@ -148,7 +168,7 @@ async def test_deposit_pickup_return_releases_the_deposit(
     community: CommunityWorld,
     two_nodes: list[tuple[str, RtNode]],
     register: Callable[..., Awaitable[tuple[str, str]]],
-    sims: list[LockerSim],
+    start_sim: StartSim,
     clients: list[ChannelClient],
     webhook_target: None,
 ) -> None:
@@ -157,7 +177,7 @@ async def test_deposit_pickup_return_releases_the_deposit(
     renter, owner, neighbour = community.residents
     member, _ = await watcher(clients, url_b, neighbour, community.id)
     locker_id, secret = await register()
-    sim = await start_sim(sims, url_a, locker_id, secret)
+    sim = await start_sim(url_a, locker_id, secret)
     await member.wait_until(lambda: bool(locker_events(member, "locker.online")))
     assert locker_events(member, "locker.online")[0]["locker"]["available"] == 3
 
@@ -265,11 +285,11 @@ async def test_resent_commands_never_open_twice(
     community: CommunityWorld,
     rt: tuple[str, RtNode],
     register: Callable[..., Awaitable[tuple[str, str]]],
-    sims: list[LockerSim],
+    start_sim: StartSim,
 ) -> None:
     url, node = rt
     locker_id, secret = await register()
-    sim = await start_sim(sims, url, locker_id, secret, auto_close=False)
+    sim = await start_sim(url, locker_id, secret, auto_close=False)
     sim.lose_acks = 1  # the door opens; its acknowledgement is lost
     status, body = await call(
         client,
@@ -322,13 +342,13 @@ async def test_a_timed_out_command_is_reconciled_from_the_next_report(
     community: CommunityWorld,
     rt: tuple[str, RtNode],
     register: Callable[..., Awaitable[tuple[str, str]]],
-    sims: list[LockerSim],
+    start_sim: StartSim,
 ) -> None:
     url, node = rt
     assert node.devices is not None
     owner = community.residents[1]
     locker_id, secret = await register()
-    sim = await start_sim(sims, url, locker_id, secret, auto_close=False)
+    sim = await start_sim(url, locker_id, secret, auto_close=False)
     sim.lose_acks = 100  # every acknowledgement is lost
     item = await listing(
         client, owner, kind="rent", price_fen=None, rent_per_day_fen=500, deposit_fen=5_000
@@ -370,14 +390,14 @@ async def test_a_silent_locker_goes_offline_and_comes_back(
     community: CommunityWorld,
     rt: tuple[str, RtNode],
     register: Callable[..., Awaitable[tuple[str, str]]],
-    sims: list[LockerSim],
+    start_sim: StartSim,
     clients: list[ChannelClient],
 ) -> None:
     url, node = rt
     owner = community.residents[1]
     member, _ = await watcher(clients, url, community.residents[2], community.id)
     locker_id, secret = await register()
-    sim = await start_sim(sims, url, locker_id, secret)
+    sim = await start_sim(url, locker_id, secret)
     await member.wait_until(lambda: bool(locker_events(member, "locker.online")))
     item = await listing(
         client, owner, kind="rent", price_fen=None, rent_per_day_fen=500, deposit_fen=5_000
@@ -405,7 +425,7 @@ async def test_a_silent_locker_goes_offline_and_comes_back(
     # The device's connection drops; it reconnects and its report reconciles the view.
     await sim.drop()
     sim.slots[3].fault = "E12"
-    back = await start_sim(sims, url, locker_id, secret)
+    back = await start_sim(url, locker_id, secret)
     back.slots[3].fault = "E12"
     await back.report()
     await member.wait_until(lambda: len(locker_events(member, "locker.online")) == 2)
@@ -422,6 +442,11 @@ async def test_a_silent_locker_goes_offline_and_comes_back(
         client, owner, "POST", f"/lockers/{locker_id}/open", {"code": deposit["code"]}
     )
     assert status == 201
+    # A resident joining now gets the lockers in the snapshot.
+    _, joined = await watcher(clients, url, owner, community.id)
+    (shown,) = joined["snapshot"]["lockers"]["lockers"]
+    assert (shown["locker_id"], shown["online"]) == (locker_id, True)
+    assert [s["fault"] for s in shown["slots"]] == [None, None, "E12"]
     types = await log_types(core, locker_id)
     assert types.count("offline") == 1
     assert types.count("online") == 2
@@ -434,12 +459,12 @@ async def test_wrong_expired_and_used_codes_are_refused(
     community: CommunityWorld,
     rt: tuple[str, RtNode],
     register: Callable[..., Awaitable[tuple[str, str]]],
-    sims: list[LockerSim],
+    start_sim: StartSim,
 ) -> None:
     url, _ = rt
     owner, other = community.residents[1], community.residents[0]
     locker_id, secret = await register()
-    sim = await start_sim(sims, url, locker_id, secret)
+    sim = await start_sim(url, locker_id, secret)
     first = await listing(
         client, owner, kind="rent", price_fen=None, rent_per_day_fen=500, deposit_fen=5_000
     )
@@ -501,7 +526,7 @@ async def test_a_device_cannot_act_for_another_locker(
     community: CommunityWorld,
     rt: tuple[str, RtNode],
     register: Callable[..., Awaitable[tuple[str, str]]],
-    sims: list[LockerSim],
+    start_sim: StartSim,
 ) -> None:
     url, _ = rt
     a_id, a_secret = await register("A柜")
@@ -509,9 +534,9 @@ async def test_a_device_cannot_act_for_another_locker(
     # Credentials are checked at the handshake: a wrong or another locker's secret is refused.
     for locker_id, secret in ((a_id, b_secret), (str(uuid.uuid4()), a_secret), (a_id, "")):
         with pytest.raises(socketio.exceptions.ConnectionError):
-            await start_sim(sims, url, locker_id, secret)
-    a = await start_sim(sims, url, a_id, a_secret)
-    b = await start_sim(sims, url, b_id, b_secret, auto_close=False)
+            await start_sim(url, locker_id, secret)
+    a = await start_sim(url, a_id, a_secret)
+    b = await start_sim(url, b_id, b_secret, auto_close=False)
     b.lose_acks = 100  # B never answers: only A could change the command now
     status, command = await call(
         client,
@@ -543,8 +568,8 @@ async def test_a_device_cannot_act_for_another_locker(
     status, rotated = await call(client, community.admin, "POST", f"/lockers/{a_id}/rotate-secret")
     assert status == 200
     with pytest.raises(socketio.exceptions.ConnectionError):
-        await start_sim(sims, url, a_id, a_secret)
-    fresh = await start_sim(sims, url, a_id, rotated["device_secret"])
+        await start_sim(url, a_id, a_secret)
+    fresh = await start_sim(url, a_id, rotated["device_secret"])
     assert (await fresh.heartbeat())["ok"]
     # The connection that still used the old secret is cut off at its next heartbeat.
     reply = await a.heartbeat()
@@ -613,7 +638,7 @@ async def test_orders_left_behind_their_doors_are_moved_by_the_sweep(
     community: CommunityWorld,
     rt: tuple[str, RtNode],
     register: Callable[..., Awaitable[tuple[str, str]]],
-    sims: list[LockerSim],
+    start_sim: StartSim,
     monkeypatch: Any,
     webhook_target: None,
 ) -> None:
@@ -621,7 +646,7 @@ async def test_orders_left_behind_their_doors_are_moved_by_the_sweep(
     url, _ = rt
     renter, owner, _ = community.residents
     locker_id, secret = await register()
-    sim = await start_sim(sims, url, locker_id, secret)
+    sim = await start_sim(url, locker_id, secret)
     item = await listing(
         client, owner, kind="rent", price_fen=None, rent_per_day_fen=1_000, deposit_fen=8_000
     )
