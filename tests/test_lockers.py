@@ -30,7 +30,7 @@ from lago_rt.devices import LockerSim
 
 from .conftest import Account, CommunityWorld
 from .rt_client import ChannelClient
-from .test_orders import call, listing, order, pay_order
+from .test_orders import call, listing, merchant_of, order, pay_order
 from .test_payments import assert_ledger_sound, run_worker, webhook_target
 
 Client = TestClient[Any, Any]
@@ -684,4 +684,62 @@ async def test_orders_left_behind_their_doors_are_moved_by_the_sweep(
     await run_worker(settings, core)
     payment = await core.payments.get(None, uuid.UUID(placed["payment_id"]))
     assert payment.deposit_status == "released"
+    await assert_ledger_sound(core)
+
+
+async def test_a_consignment_is_handed_over_at_the_locker(
+    approve_merchant: Any,
+    client: Client,
+    core: Core,
+    settings: Settings,
+    community: CommunityWorld,
+    rt: tuple[str, RtNode],
+    register: Callable[..., Awaitable[tuple[str, str]]],
+    start_sim: StartSim,
+    webhook_target: None,
+) -> None:
+    url, _ = rt
+    buyer, owner, _ = community.residents
+    merchant = await merchant_of(core, approve_merchant, owner)
+    item = await listing(
+        client,
+        owner,
+        kind="consignment",
+        category="game_console",
+        price_fen=150_000,
+        merchant_id=str(merchant),
+    )
+    locker_id, secret = await register()
+    sim = await start_sim(url, locker_id, secret)
+    _, deposit = await call(
+        client,
+        owner,
+        "POST",
+        f"/lockers/{locker_id}/deposits",
+        {"listing_id": item["id"], "size": "M"},
+    )
+    assert deposit["slot_no"] == 3  # the only slot an M item fits
+    await call(client, owner, "POST", f"/lockers/{locker_id}/open", {"code": deposit["code"]})
+    await sim.wait_until(lambda: len(sim.acks) == 1)
+
+    placed = await order(client, buyer, item["id"], fulfilment="self_pickup")
+    await pay_order(client, core, settings, buyer, placed)
+    _, pickup = await call(client, buyer, "POST", "/lockers/pickups", {"order_id": placed["id"]})
+    await call(client, buyer, "POST", f"/lockers/{locker_id}/open", {"code": pickup["code"]})
+    await sim.wait_until(lambda: len(sim.acks) == 2)
+    _, got = await call(client, buyer, "GET", f"/orders/{placed['id']}")
+    assert got["status"] == "delivered"
+    status, done = await call(client, buyer, "POST", f"/orders/{placed['id']}/confirm-receipt")
+    assert (status, done["status"]) == (200, "completed")
+    # Sold: the item's stay at the locker is over, and a return is refused.
+    status, body = await call(
+        client, buyer, "POST", f"/lockers/{locker_id}/returns", {"order_id": placed["id"]}
+    )
+    assert (status, body["error"]["code"]) == (409, "rental_not_running")
+    _, view = await call(client, buyer, "GET", f"/lockers/{locker_id}")
+    assert [s["available"] for s in view["slots"]] == [True, True, True]
+    parcel = await core.pool.fetchval(
+        "SELECT status FROM locker_parcels WHERE listing_id = $1", uuid.UUID(item["id"])
+    )
+    assert parcel == "closed"
     await assert_ledger_sound(core)

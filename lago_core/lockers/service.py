@@ -777,8 +777,15 @@ class LockerService:
             if order is None:
                 return False
             if parcel["status"] == "out" and order["status"] in (Status.PAID, Status.CONFIRMED):
-                action = Action.PICK_UP if order["mode"] == Mode.RENTAL else Action.HAND_OVER
-                await self._orders.act_as_system(order_id, action)
+                if order["mode"] == Mode.RENTAL:
+                    await self._orders.act_as_system(order_id, Action.PICK_UP)
+                else:
+                    await self._orders.act_as_system(order_id, Action.HAND_OVER)
+                    # Sold: the item's stay at the locker is over.
+                    async with self.store.pool.acquire() as conn:
+                        await self.store.move_parcel(
+                            conn, parcel["id"], ("out",), "closed", self._clock.now()
+                        )
                 moved = True
             elif parcel["status"] == "stored" and order["mode"] == Mode.RENTAL:
                 if order["status"] == Status.PICKED_UP:
