@@ -15,6 +15,7 @@ import uvloop
 from aiohttp import web
 
 from lago_bench.cli import add_bench_parser
+from lago_cli.locker_sim import add_locker_sim_parser, run_locker_sim
 from lago_core.logging import configure_logging, get_logger
 from lago_core.migrations import MigrationError, apply_migrations
 from lago_core.settings import Settings, SettingsError
@@ -46,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     e.add_argument("--misses", action="store_true", help="also print each query parsed wrongly")
     add_bench_parser(sub)
+    add_locker_sim_parser(sub)
     return parser
 
 
@@ -56,6 +58,9 @@ def main(argv: list[str] | None = None) -> None:
         from lago_bench.cli import run_bench
 
         raise SystemExit(run_bench(args))
+    if args.command == "locker-sim":
+        # A device, not a server: it needs only the node's URL and its own credentials.
+        raise SystemExit(run_locker_sim(args))
     try:
         settings = Settings.from_env()
         overrides: dict[str, Any] = {}

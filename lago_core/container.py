@@ -29,6 +29,7 @@ from lago_core.idempotency import Idempotency
 from lago_core.identity import IdentityService, IdentityStore
 from lago_core.ledger import Ledger, LedgerStore
 from lago_core.listings import ListingService, ListingStore
+from lago_core.lockers import LockerService, LockerStore
 from lago_core.merchants import MerchantService, MerchantStore
 from lago_core.moderation import ModerationService, ReportStore
 from lago_core.orders import OrderService, OrderStore
@@ -81,6 +82,8 @@ class Core:
     groupbuys: GroupBuyService
     # AI: search with intent, customer service, recommendations (docs/ai.md).
     ai: AiHub
+    # Toy lockers (issue 7): registration, codes, flows and door commands.
+    lockers: LockerService
 
     async def close(self) -> None:
         await self.ai.close()
@@ -168,6 +171,9 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         settlement=settlement,
         groupbuys=groupbuys,
         ai=ai,
+        lockers=LockerService(
+            LockerStore(pool), communities, listings, orders, pusher, limiter, settings, clock
+        ),
     )
 
 

@@ -2,7 +2,8 @@
 
 REST handlers and workers do not import the real-time node: they publish on the same Redis
 channel the nodes' socket.io managers listen to, and every node delivers to its own sockets.
-Rooms: ``user:<id>`` on ``/``, ``merchant:<id>`` on ``/merchant``, ``community:<id>`` on ``/``.
+Rooms: ``user:<id>`` on ``/``, ``merchant:<id>`` on ``/merchant``, ``community:<id>`` on ``/``,
+``locker:<id>`` on ``/device``.
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ class Pusher:
     async def to_room(self, room: str, event: str, data: Any, *, namespace: str = "/") -> None:
         """Any other room, e.g. ``support:agents`` on ``/support`` (customer-service accounts)."""
         await self._manager.emit(event, data, room=room, namespace=namespace)
+    async def to_device(self, locker_id: UUID, event: str, data: Any) -> None:
+        """A command to a toy locker's connection on ``/device`` (at most once; resends reuse ids)."""
+        await self._manager.emit(event, data, room=f"locker:{locker_id}", namespace="/device")
 
     async def close(self) -> None:
         redis = getattr(self._manager, "redis", None)

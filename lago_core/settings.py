@@ -163,6 +163,14 @@ class Settings:
     ai_timeout_s: int = 20
     # Neighbouring communities within this distance count for search and recommendations.
     ai_neighbour_radius_m: int = 3_000
+    # Toy lockers (issue 7, docs/lockers.md). Devices heartbeat every locker_heartbeat_ms and are
+    # offline after 1.5 of those without one; an unacknowledged door command is resent (same
+    # request id) every locker_command_retry_ms and times out after locker_command_timeout_ms.
+    locker_heartbeat_ms: int = 30_000
+    locker_command_retry_ms: int = 3_000
+    locker_command_timeout_ms: int = 20_000
+    # How long a deposit, pickup or return code stays valid.
+    locker_code_ttl_s: int = 24 * 3_600
 
     # name -> (environment variable, parser). Parsers raise ValueError with the reason.
     @classmethod
@@ -228,6 +236,11 @@ class Settings:
             "ai_model": ("LAGO_AI_MODEL", str),
             "ai_timeout_s": ("LAGO_AI_TIMEOUT_S", _int(1, 600)),
             "ai_neighbour_radius_m": ("LAGO_AI_NEIGHBOUR_RADIUS_M", _int(0, 19_500)),
+            # Toy lockers (issue 7).
+            "locker_heartbeat_ms": ("LAGO_LOCKER_HEARTBEAT_MS", _int(100, 3_600_000)),
+            "locker_command_retry_ms": ("LAGO_LOCKER_COMMAND_RETRY_MS", _int(50, 600_000)),
+            "locker_command_timeout_ms": ("LAGO_LOCKER_COMMAND_TIMEOUT_MS", _int(100, 3_600_000)),
+            "locker_code_ttl_s": ("LAGO_LOCKER_CODE_TTL_S", _int(60, 30 * 86_400)),
         }
 
     @classmethod

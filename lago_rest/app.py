@@ -18,6 +18,7 @@ from lago_rest.routes import (
     communities,
     groupbuys,
     listings,
+    lockers,
     lottery,
     merchants,
     moderation,
@@ -46,6 +47,7 @@ def build_api() -> Api:
         lottery.api,
         groupbuys.api,
         ai.api,
+        lockers.api,
     ):
         api.include(group)
     return api

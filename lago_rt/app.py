@@ -25,8 +25,10 @@ from lago_core.settings import Settings
 from lago_rt.channel.actor import ChannelActor
 from lago_rt.channel.chat import Chat
 from lago_rt.channel.groupbuys import GroupBuys
+from lago_rt.channel.lockers import Lockers
 from lago_rt.channel.presence import Presence
 from lago_rt.gateway.channels import ChannelGateway
+from lago_rt.gateway.device import DeviceGateway
 from lago_rt.gateway.fanout import LocalFanout
 from lago_rt.gateway.groupbuys import GroupBuyGateway
 from lago_rt.gateway.merchant import MerchantGateway
@@ -38,9 +40,9 @@ __all__ = ["RT_NODE", "RtNode", "create_rt_app"]
 
 
 def channel_actor(ctx: ActorContext, core: Core) -> ChannelActor:
-    """The features of a community channel. Later features (live, lottery, lockers) are added to
-    this list; the runtime does not change."""
-    return ChannelActor(ctx, [Presence(), Chat(), GroupBuys(core.groupbuys)])
+    """The features of a community channel: a new feature is one more entry in this list; the
+    runtime does not change."""
+    return ChannelActor(ctx, [Presence(), Chat(), GroupBuys(core.groupbuys), Lockers()])
 
 
 @dataclass
@@ -53,6 +55,7 @@ class RtNode:
     host: ActorHost
     fanout: LocalFanout
     channels: ChannelGateway
+    devices: DeviceGateway | None = None
 
 
 RT_NODE: web.AppKey[RtNode] = web.AppKey("rt_node", RtNode)
@@ -112,10 +115,13 @@ def create_rt_app(
         MerchantGateway(sio, node_core)
         GroupBuyGateway(channels)
         SupportGateway(sio, node_core)
+        devices = DeviceGateway(sio, node_core, host, node_settings)
         await host.start()
         await fanout.start()
-        app[RT_NODE] = RtNode(node_settings, node_core, sio, host, fanout, channels)
+        await devices.start()
+        app[RT_NODE] = RtNode(node_settings, node_core, sio, host, fanout, channels, devices)
         yield
+        await devices.close()
         await sio.shutdown()
         await channels.close()
         await fanout.stop()

@@ -26,7 +26,7 @@ import secrets
 import time
 from typing import Any
 
-from lago_load import AckError, Config, RoundRobin, Timer, new_client, wall_ms
+from lago_load import HERE, AckError, Config, RoundRobin, Timer, new_client, wall_ms
 from locust import HttpUser, between, events, task
 from locust.env import Environment
 
@@ -458,3 +458,9 @@ class RestUser(HttpUser):
             headers=headers,
             name="/api/v1/orders/[id]/cancel",
         )
+
+
+# Toy locker devices and staff commanding them (loadtests/lockers.py), when lockers are configured.
+if os.environ.get("LAGO_LOAD_LOCKERS") or (HERE / "lockers.txt").exists():
+    # Locust runs every User class it finds in this module's namespace.
+    from lockers import LockerDeviceUser, LockerStaffUser  # noqa: F401

@@ -13,7 +13,7 @@ from lago_core.clock import Clock
 from lago_core.container import Core, build_core
 from lago_core.jobs import queue_name
 from lago_core.settings import Settings
-from workers import ai, groupbuys, orders, payments, settlement
+from workers import ai, groupbuys, lockers, orders, payments, settlement
 from workers.maintenance import purge_ended_sessions
 
 __all__ = ["FUNCTIONS", "create_worker", "queue_name"]
@@ -25,6 +25,7 @@ FUNCTIONS: list[Any] = [
     *settlement.FUNCTIONS,
     *groupbuys.FUNCTIONS,
     *ai.FUNCTIONS,
+    *lockers.FUNCTIONS,
 ]
 
 
@@ -71,6 +72,7 @@ def create_worker(
             *orders.CRON_JOBS,
             *settlement.CRON_JOBS,
             *groupbuys.CRON_JOBS,
+            *lockers.CRON_JOBS,
         ],
         queue_name=queue_name(settings),
         redis_settings=RedisSettings.from_dsn(settings.redis_url),

@@ -94,14 +94,20 @@ TRANSITIONS: dict[tuple[Mode, Action], Rule] = {
     (Mode.SALE, Action.HAND_OVER): _rule(_PAID, Status.HANDED_OVER, Side.SELLER),
     (Mode.SALE, Action.CONFIRM_RECEIPT): _rule({Status.HANDED_OVER}, Status.COMPLETED, Side.BUYER),
     # Consignment: created → paid → delivered → completed
-    (Mode.CONSIGNMENT, Action.HAND_OVER): _rule(_PAID, Status.DELIVERED, Side.SELLER),
+    # The system side is a toy locker (docs/lockers.md): the door opening for the buyer's pickup
+    # code hands the item over, and a return into a slot ends the rental.
+    (Mode.CONSIGNMENT, Action.HAND_OVER): _rule(_PAID, Status.DELIVERED, Side.SELLER, Side.SYSTEM),
     (Mode.CONSIGNMENT, Action.CONFIRM_RECEIPT): _rule(
         {Status.DELIVERED}, Status.COMPLETED, Side.BUYER
     ),
     # Rental: created → paid → picked_up → returned → completed (deposit released)
-    (Mode.RENTAL, Action.PICK_UP): _rule(_PAID, Status.PICKED_UP, Side.SELLER),
-    (Mode.RENTAL, Action.RETURN): _rule({Status.PICKED_UP}, Status.RETURNED, Side.SELLER),
-    (Mode.RENTAL, Action.COMPLETE): _rule({Status.RETURNED}, Status.COMPLETED, Side.SELLER),
+    (Mode.RENTAL, Action.PICK_UP): _rule(_PAID, Status.PICKED_UP, Side.SELLER, Side.SYSTEM),
+    (Mode.RENTAL, Action.RETURN): _rule(
+        {Status.PICKED_UP}, Status.RETURNED, Side.SELLER, Side.SYSTEM
+    ),
+    (Mode.RENTAL, Action.COMPLETE): _rule(
+        {Status.RETURNED}, Status.COMPLETED, Side.SELLER, Side.SYSTEM
+    ),
 }
 
 # Statuses in which an order holds its listing (the partial unique index of sql/007 says the same).

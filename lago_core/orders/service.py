@@ -291,6 +291,29 @@ class OrderService:
         # Who cancelled is recorded; someone who is both (a merchant's staff buying from it) acts
         # as the buyer where the buyer may.
         side = Side.BUYER if rule is not None and Side.BUYER in sides & rule.by else Side.SELLER
+        return await self._move(row, action, side, late_fee_fen, damage_fen)
+
+    async def act_as_system(self, order_id: UUID, action: Action) -> asyncpg.Record:
+        """Apply ``action`` for the platform itself (a toy locker's door), where the table lets the
+        system side take it; a rental completed this way withholds the computed late fee only."""
+        row = await self.store.order(self.store.pool, order_id)
+        if row is None:
+            raise NotFound("order not found")
+        rule = TRANSITIONS.get((Mode(row["mode"]), action))
+        if rule is not None and Side.SYSTEM not in rule.by:
+            raise Forbidden(f"the platform may not {action.value} an order")
+        return await self._move(row, action, Side.SYSTEM, None, None)
+
+    async def _move(
+        self,
+        row: asyncpg.Record,
+        action: Action,
+        side: Side,
+        late_fee_fen: int | None,
+        damage_fen: int | None,
+    ) -> asyncpg.Record:
+        order_id = row["id"]
+        mode = Mode(row["mode"])
         # A concurrent move may win between reading and updating; read again and decide again
         # (it may have moved to another status this action also starts from, e.g. confirmed).
         for _ in range(3):
