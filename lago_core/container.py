@@ -19,6 +19,8 @@ from lago_core.idempotency import Idempotency
 from lago_core.identity import IdentityService, IdentityStore
 from lago_core.ledger import Ledger, LedgerStore
 from lago_core.listings import ListingService, ListingStore
+from lago_core.live import LiveService, LiveStore
+from lago_core.lottery import DrawStore, LotteryService
 from lago_core.merchants import MerchantService, MerchantStore
 from lago_core.moderation import ModerationService, ReportStore
 from lago_core.orders import OrderService, OrderStore
@@ -67,6 +69,9 @@ class Core:
     orders: OrderService
     # T+7 payouts, statements and the merchant dashboard (its aggregates follow order moves).
     settlement: SettlementService
+    # Live streams: who may go live, grants, announcements (docs/live.md); lottery draws to read.
+    live: LiveService
+    lottery: LotteryService
 
     async def close(self) -> None:
         await self.pusher.close()
@@ -145,4 +150,6 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         pusher=pusher,
         orders=orders,
         settlement=settlement,
+        live=LiveService(LiveStore(pool), communities, pusher, clock),
+        lottery=LotteryService(DrawStore(pool), communities),
     )

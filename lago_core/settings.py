@@ -150,6 +150,18 @@ class Settings:
     log_level: str = "INFO"
     log_format: str = "json"
 
+    # Live streams (docs/live.md). ICE: STUN/TURN URLs handed to every peer connection (none:
+    # host candidates only), TURN credentials, and the local addresses ICE may gather (empty:
+    # every interface but loopback, aioice's default; set e.g. 127.0.0.1 or the public address).
+    live_media_backend: str = "aiortc"
+    live_stun_urls: tuple[str, ...] = ()
+    live_turn_urls: tuple[str, ...] = ()
+    live_turn_username: str = ""
+    live_turn_credential: str = ""
+    live_ice_addresses: tuple[str, ...] = ()
+    # Viewers one node relays to; the next one is refused with `viewer_limit`.
+    live_max_viewers_per_node: int = 200
+
     # name -> (environment variable, parser). Parsers raise ValueError with the reason.
     @classmethod
     def _spec(cls) -> dict[str, tuple[str, Callable[[str], object]]]:
@@ -207,6 +219,14 @@ class Settings:
             ),
             "log_level": ("LAGO_LOG_LEVEL", _choice("DEBUG", "INFO", "WARNING", "ERROR")),
             "log_format": ("LAGO_LOG_FORMAT", _choice("json", "console")),
+            # Live streams (docs/live.md).
+            "live_media_backend": ("LAGO_LIVE_MEDIA_BACKEND", _choice("aiortc")),
+            "live_stun_urls": ("LAGO_LIVE_STUN_URLS", _csv),
+            "live_turn_urls": ("LAGO_LIVE_TURN_URLS", _csv),
+            "live_turn_username": ("LAGO_LIVE_TURN_USERNAME", str),
+            "live_turn_credential": ("LAGO_LIVE_TURN_CREDENTIAL", str),
+            "live_ice_addresses": ("LAGO_LIVE_ICE_ADDRESSES", _csv),
+            "live_max_viewers_per_node": ("LAGO_LIVE_MAX_VIEWERS_PER_NODE", _int(0, 100_000)),
         }
 
     @classmethod

@@ -16,6 +16,7 @@ from lago_rest.routes import (
     auth,
     communities,
     listings,
+    live,
     lottery,
     merchants,
     moderation,
@@ -42,6 +43,7 @@ def build_api() -> Api:
         orders.api,
         settlement.api,
         lottery.api,
+        live.api,
     ):
         api.include(group)
     return api
