@@ -24,11 +24,15 @@ from lago_core.push import socketio_channel
 from lago_core.settings import Settings
 from lago_rt.channel.actor import ChannelActor
 from lago_rt.channel.chat import Chat
+from lago_rt.channel.live import Live
+from lago_rt.channel.lottery import Lottery
 from lago_rt.channel.presence import Presence
 from lago_rt.gateway.channels import ChannelGateway
 from lago_rt.gateway.fanout import LocalFanout
+from lago_rt.gateway.live import LiveGateway
 from lago_rt.gateway.merchant import MerchantGateway
 from lago_rt.gateway.wire import SocketRegistry, install_tracked_websockets
+from lago_rt.media import create_media_backend
 from lago_rt.runtime import ActorContext, ActorHost
 
 __all__ = ["RT_NODE", "RtNode", "create_rt_app"]
@@ -37,7 +41,7 @@ __all__ = ["RT_NODE", "RtNode", "create_rt_app"]
 def channel_actor(ctx: ActorContext) -> ChannelActor:
     """The features of a community channel. Later features (group buys, live, lottery, lockers)
     are added to this list; the runtime does not change."""
-    return ChannelActor(ctx, [Presence(), Chat()])
+    return ChannelActor(ctx, [Presence(), Chat(), Live(), Lottery()])
 
 
 @dataclass
@@ -50,6 +54,7 @@ class RtNode:
     host: ActorHost
     fanout: LocalFanout
     channels: ChannelGateway
+    live: LiveGateway
 
 
 RT_NODE: web.AppKey[RtNode] = web.AppKey("rt_node", RtNode)
@@ -107,11 +112,15 @@ def create_rt_app(
         fanout = LocalFanout(sio, registry, node_core.redis, node_settings)
         channels = ChannelGateway(sio, node_core, host, fanout, node_core.moderation, node_settings)
         MerchantGateway(sio, node_core)
+        live = LiveGateway(
+            channels, node_core, host, create_media_backend(node_settings), node_settings
+        )
         await host.start()
         await fanout.start()
-        app[RT_NODE] = RtNode(node_settings, node_core, sio, host, fanout, channels)
+        app[RT_NODE] = RtNode(node_settings, node_core, sio, host, fanout, channels, live)
         yield
         await sio.shutdown()
+        await live.close()
         await channels.close()
         await fanout.stop()
         await host.stop()
