@@ -60,9 +60,35 @@ def add_bench_parser(sub: Any) -> None:
     f.add_argument("--pad", type=int, default=0, help="extra characters in each message")
     f.add_argument("--json", dest="json_path", help="write the result as JSON here ('-' = stdout)")
     f.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    from lago_bench.live import add_live_parser
+
+    add_live_parser(scenarios)
+
+
+def run_live(args: argparse.Namespace) -> int:
+    """``lago bench live`` (see lago_bench/live.py)."""
+    import asyncio
+
+    from lago_bench.live import live_main, live_table
+
+    try:
+        result = asyncio.run(live_main(args))
+    except (RuntimeError, ValueError, TimeoutError) as exc:
+        print(f"lago bench: {exc}", file=sys.stderr)
+        return 1
+    print(live_table(result), file=sys.stderr if args.json_path == "-" else sys.stdout, flush=True)
+    if args.json_path:
+        data = orjson.dumps(result, option=orjson.OPT_INDENT_2)
+        if args.json_path == "-":
+            sys.stdout.write(data.decode() + "\n")
+        else:
+            Path(args.json_path).write_bytes(data + b"\n")
+    return 0
 
 
 def run_bench(args: argparse.Namespace) -> int:
+    if args.scenario == "live":
+        return run_live(args)
     if args.scenario != "fanout":
         print(f"lago bench: unknown scenario {args.scenario}", file=sys.stderr)
         return 2

@@ -28,7 +28,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any
+from typing import Any, Protocol
 
 import aioice.ice
 import av
@@ -51,6 +51,7 @@ __all__ = [
     "AiortcBackend",
     "EncodedTap",
     "ForwardedTrack",
+    "FrameSink",
     "RelaySource",
     "ice_configuration",
     "is_keyframe",
@@ -203,6 +204,10 @@ class RelaySource:
             task.add_done_callback(self._requests.discard)
 
 
+class FrameSink(Protocol):
+    def push(self, codec: Any, frame: Any) -> None: ...
+
+
 class EncodedTap:
     """Takes the place of an ``RTCRtpReceiver``'s decoder queue (see the module docstring).
 
@@ -210,7 +215,7 @@ class EncodedTap:
     we keep asleep until the receiver stops (``put(None)``).
     """
 
-    def __init__(self, source: RelaySource) -> None:
+    def __init__(self, source: FrameSink) -> None:
         self._source = source
         self._stopped = threading.Event()
 
@@ -225,7 +230,7 @@ class EncodedTap:
         self._stopped.wait()
 
     @classmethod
-    def install(cls, receiver: Any, source: RelaySource) -> None:
+    def install(cls, receiver: Any, source: FrameSink) -> None:
         if not hasattr(receiver, _DECODER_QUEUE):
             raise RuntimeError(
                 "aiortc's RTCRtpReceiver has no decoder queue to tap: this aiortc version is "

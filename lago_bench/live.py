@@ -1,0 +1,531 @@
+"""``lago bench live``: how many viewers one node relays a stream to at the source frame rate.
+
+Three kinds of process on loopback, so that the relay's CPU is measured alone:
+
+- **relay** (``python -m lago_bench.live relay``): the ``AiortcBackend`` of a real-time node behind
+  a tiny HTTP shim for its signalling (publish, watch, answer). The socket.io gateway and sign-in
+  are left out on purpose: they cost once per viewer at join, the media costs every frame.
+- **publisher**: an aiortc peer sending synthetic VP8 video (moving, so each frame is encoded
+  anew) at a chosen size and frame rate.
+- **viewers** (several processes): aiortc peers that count the encoded video frames they receive
+  without decoding them (the same tap as the relay), so that a viewer costs its process little.
+
+The run adds viewers step by step. Each step measures, over a window, the relay process's CPU
+(from /proc), the source frame rate (frames the relay received from the publisher) and each
+viewer's received frame rate. A viewer "keeps up" at ≥ 90% of the source rate; a step passes when
+≥ 95% of viewers keep up. CPU per viewer is the relay's CPU above its zero-viewer baseline,
+divided by the viewers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import math
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+import aiohttp
+import orjson
+
+__all__ = ["LiveOptions", "add_live_parser", "live_main", "live_table"]
+
+SESSION = "bench"
+
+
+@dataclass(frozen=True)
+class LiveOptions:
+    width: int
+    height: int
+    fps: int
+    step: int
+    max_viewers: int
+    per_process: int
+    duration_s: float
+    settle_s: float
+
+
+def add_live_parser(scenarios: Any) -> None:
+    p = scenarios.add_parser(
+        "live",
+        help="viewers one node relays a synthetic video to at the source frame rate",
+        description="Start a relay (the aiortc media backend), a publisher of synthetic VP8 "
+        "video and viewer processes on 127.0.0.1; add viewers until they no longer keep up. "
+        "Needs no database or Redis.",
+    )
+    p.add_argument("--width", type=int, default=320)
+    p.add_argument("--height", type=int, default=240)
+    p.add_argument("--fps", type=int, default=15, help="source frame rate (default 15)")
+    p.add_argument("--step", type=int, default=20, help="viewers added per step (default 20)")
+    p.add_argument("--max-viewers", type=int, default=200)
+    p.add_argument("--per-process", type=int, default=20, help="viewers per viewer process")
+    p.add_argument("--duration", type=float, default=5.0, help="seconds measured per step")
+    p.add_argument("--settle", type=float, default=3.0, help="seconds after adding viewers")
+    p.add_argument("--json", dest="json_path", help="write the result as JSON here ('-' = stdout)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+
+
+# --- the three processes ---------------------------------------------------------------------------
+
+
+def _loopback() -> Any:
+    from aiortc import RTCConfiguration
+
+    from lago_rt.media.aiortc_backend import limit_host_addresses
+
+    limit_host_addresses(("127.0.0.1",))
+    return RTCConfiguration(iceServers=[])
+
+
+async def _relay(port: int) -> None:
+    from aiohttp import web
+
+    from lago_rt.media.aiortc_backend import AiortcBackend
+    from lago_rt.media.base import Sdp
+
+    backend = AiortcBackend(_loopback())
+
+    async def publish(request: web.Request) -> web.Response:
+        body = await request.json()
+        answer = await backend.publish(
+            SESSION, "publisher", Sdp(body["sdp"], "offer"), restart=False
+        )
+        return web.json_response({"sdp": answer.sdp, "type": answer.type})
+
+    async def watch(request: web.Request) -> web.Response:
+        body = await request.json()
+        offer = await backend.watch(SESSION, body["peer"], restart=False)
+        return web.json_response({"sdp": offer.sdp, "type": offer.type})
+
+    async def answer(request: web.Request) -> web.Response:
+        body = await request.json()
+        await backend.accept(body["peer"], Sdp(body["sdp"], "answer"))
+        return web.json_response({"ok": True})
+
+    async def stats(request: web.Request) -> web.Response:
+        return web.json_response(
+            {"viewers": backend.viewer_count(), "frames": backend.frames_relayed(SESSION)}
+        )
+
+    async def health(request: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+    app = web.Application()
+    app.router.add_post("/publish", publish)
+    app.router.add_post("/watch", watch)
+    app.router.add_post("/answer", answer)
+    app.router.add_get("/stats", stats)
+    app.router.add_get("/healthz", health)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await backend.close()
+        await runner.cleanup()
+
+
+async def _publisher(url: str, width: int, height: int, fps: int) -> None:
+    import av
+    from aiortc import RTCPeerConnection, RTCSessionDescription
+    from aiortc.mediastreams import VideoStreamTrack
+
+    class Synthetic(VideoStreamTrack):
+        """A pattern that slides every frame: each frame differs, so the encoder has real work."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self._n = 0
+            self._start = time.monotonic()
+            self._patterns: list[bytes] = []
+
+        async def recv(self) -> Any:
+            self._n += 1
+            due = self._start + self._n / fps
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            frame = av.VideoFrame(width, height, "yuv420p")
+            if not self._patterns:
+                self._patterns = [
+                    bytes((x * 3 + x // 97) % 256 for x in range(2 * p.buffer_size))
+                    for p in frame.planes
+                ]
+            for i, plane in enumerate(frame.planes):
+                size = plane.buffer_size
+                at = (self._n * 5 * (i + 1)) % size
+                plane.update(self._patterns[i][at : at + size])
+            frame.pts = self._n * (90_000 // fps)
+            frame.time_base = Fraction(1, 90_000)
+            return frame
+
+    pc = RTCPeerConnection(_loopback())
+    pc.addTrack(Synthetic())
+    await pc.setLocalDescription(await pc.createOffer())
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{url}/publish", json={"sdp": pc.localDescription.sdp}) as r,
+    ):
+        answer = await r.json()
+    await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], answer["type"]))
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await pc.close()
+
+
+class _Counter:
+    def __init__(self) -> None:
+        self.frames = 0
+
+    def push(self, codec: Any, frame: Any) -> None:
+        self.frames += 1
+
+
+async def _viewers(url: str, count: int, label: str) -> None:
+    from aiortc import RTCPeerConnection, RTCSessionDescription
+
+    from lago_rt.media.aiortc_backend import EncodedTap
+
+    # Viewers stand in for browsers on other machines: they yield the CPU to the relay and the
+    # publisher, so a busy machine shows up as viewers falling behind, not as a slower relay.
+    os.nice(10)
+    config = _loopback()
+    pcs: list[Any] = []
+    counters: list[_Counter] = []
+    async with aiohttp.ClientSession() as http:
+        for i in range(count):
+            peer = f"{label}-{i}"
+            async with http.post(f"{url}/watch", json={"peer": peer}) as r:
+                offer = await r.json()
+            pc = RTCPeerConnection(config)
+            await pc.setRemoteDescription(RTCSessionDescription(offer["sdp"], offer["type"]))
+            counter = _Counter()
+            for transceiver in pc.getTransceivers():
+                if transceiver.kind == "video":
+                    EncodedTap.install(transceiver.receiver, counter)
+            await pc.setLocalDescription(await pc.createAnswer())
+            async with http.post(
+                f"{url}/answer", json={"peer": peer, "sdp": pc.localDescription.sdp}
+            ) as r:
+                await r.read()
+            pcs.append(pc)
+            counters.append(counter)
+    try:
+        while True:
+            line = {"t": time.monotonic(), "frames": [c.frames for c in counters]}
+            sys.stdout.write(orjson.dumps(line).decode() + "\n")
+            sys.stdout.flush()
+            await asyncio.sleep(0.5)
+    finally:
+        for pc in pcs:
+            await pc.close()
+
+
+# --- the driver ------------------------------------------------------------------------------------
+
+
+class _ViewerProcess:
+    def __init__(self, url: str, count: int, label: str) -> None:
+        self.url = url
+        self.count = count
+        self.label = label
+        self.proc: asyncio.subprocess.Process | None = None
+        self.latest: dict[str, Any] | None = None
+        self._reader: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "lago_bench.live",
+            "viewers",
+            self.url,
+            str(self.count),
+            self.label,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        self._reader = asyncio.ensure_future(self._read())
+
+    async def _read(self) -> None:
+        assert self.proc is not None
+        assert self.proc.stdout is not None
+        while line := await self.proc.stdout.readline():
+            self.latest = orjson.loads(line)
+
+    def _all_receiving(self) -> bool:
+        return self.latest is not None and all(n > 0 for n in self.latest["frames"])
+
+    async def ready(self, within: float) -> None:
+        """Until every viewer of the process has its first frame (ICE and DTLS are done), or
+        ``within`` seconds; a viewer still without frames then counts as not keeping up."""
+        for _ in range(int(within * 10)):
+            if self.proc is not None and self.proc.returncode is not None:
+                raise RuntimeError(f"viewer process {self.label} exited")
+            if self._all_receiving():
+                return
+            await asyncio.sleep(0.1)
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    async def stop(self) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.terminate()
+            try:
+                await asyncio.wait_for(self.proc.wait(), timeout=10)
+            except TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+
+
+async def _stats(http: aiohttp.ClientSession, url: str) -> dict[str, Any]:
+    async with http.get(f"{url}/stats") as r:
+        result: dict[str, Any] = await r.json()
+        return result
+
+
+async def _measure(
+    http: aiohttp.ClientSession,
+    url: str,
+    relay_pid: int,
+    viewers: list[_ViewerProcess],
+    duration: float,
+) -> dict[str, Any]:
+    from lago_bench.procs import proc_cpu_s
+
+    s0 = await _stats(http, url)
+    c0 = proc_cpu_s(relay_pid)
+    v0 = [v.latest for v in viewers]
+    vc0 = sum(proc_cpu_s(v.pid) for v in viewers)
+    t0 = time.monotonic()
+    await asyncio.sleep(duration)
+    s1 = await _stats(http, url)
+    c1 = proc_cpu_s(relay_pid)
+    v1 = [v.latest for v in viewers]
+    vc1 = sum(proc_cpu_s(v.pid) for v in viewers)
+    wall = time.monotonic() - t0
+    source_fps = (s1["frames"].get("video", 0) - s0["frames"].get("video", 0)) / wall
+    rates: list[float] = []
+    for a, b in zip(v0, v1, strict=True):
+        assert a is not None
+        assert b is not None
+        span = b["t"] - a["t"] or wall
+        rates.extend((y - x) / span for x, y in zip(a["frames"], b["frames"], strict=True))
+    kept = sum(1 for r in rates if r >= 0.9 * source_fps)
+    return {
+        "viewers": len(rates),
+        "source_fps": round(source_fps, 2),
+        "relay_cpu_cores": round((c1 - c0) / wall, 3),
+        "viewer_processes_cpu_cores": round((vc1 - vc0) / wall, 3),
+        "keeping_up": kept,
+        "min_viewer_fps": round(min(rates), 2) if rates else None,
+        "median_viewer_fps": round(sorted(rates)[len(rates) // 2], 2) if rates else None,
+    }
+
+
+async def live_main(args: argparse.Namespace) -> dict[str, Any]:
+    from lago_bench.procs import PROJECT_ROOT, ServerProcess, free_port, machine_cpu
+    from lago_bench.report import machine
+
+    opts = LiveOptions(
+        width=args.width,
+        height=args.height,
+        fps=args.fps,
+        step=args.step,
+        max_viewers=args.max_viewers,
+        per_process=args.per_process,
+        duration_s=args.duration,
+        settle_s=args.settle,
+    )
+    if not (16 <= opts.width <= 1920 and 16 <= opts.height <= 1080 and 1 <= opts.fps <= 60):
+        raise ValueError("--width 16–1920, --height 16–1080, --fps 1–60")
+    if not (1 <= opts.step <= opts.max_viewers <= 2_000 and 1 <= opts.per_process <= 200):
+        raise ValueError("--step ≥ 1, --max-viewers ≤ 2000, --per-process 1–200")
+
+    def progress(line: str) -> None:
+        if not args.quiet:
+            print(line, file=sys.stderr, flush=True)
+
+    (PROJECT_ROOT / ".lago-local").mkdir(exist_ok=True)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    relay = ServerProcess(
+        "relay",
+        [sys.executable, "-m", "lago_bench.live", "relay", str(port)],
+        env,
+        port,
+        PROJECT_ROOT / ".lago-local" / "bench-live-relay.log",
+    )
+    result: dict[str, Any] = {
+        "benchmark": "live",
+        "command": " ".join(["lago", *sys.argv[1:]]),
+        "machine": machine(),
+        "settings": {
+            "video": f"VP8 {opts.width}x{opts.height} @ {opts.fps} fps (synthetic, moving)",
+            "relay": "lago_rt.media.AiortcBackend (encoded frames, no re-encoding)",
+            "step": opts.step,
+            "per_process": opts.per_process,
+            "duration_s": opts.duration_s,
+            "settle_s": opts.settle_s,
+            "keeps_up_when": "viewer fps ≥ 90% of source fps",
+            "step_passes_when": "≥ 95% of viewers keep up and the source holds ≥ 90% of its fps",
+            "viewer_processes": "niced +10 (they stand in for browsers elsewhere)",
+        },
+        "steps": [],
+    }
+    viewers: list[_ViewerProcess] = []
+    publisher: asyncio.subprocess.Process | None = None
+    busy0, total0 = machine_cpu()
+    try:
+        await relay.start()
+        publisher = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "lago_bench.live",
+            "publish",
+            url,
+            str(opts.width),
+            str(opts.height),
+            str(opts.fps),
+            stdin=subprocess.DEVNULL,
+        )
+        async with aiohttp.ClientSession() as http:
+            for _ in range(150):
+                if (await _stats(http, url))["frames"].get("video"):
+                    break
+                await asyncio.sleep(0.2)
+            else:
+                raise RuntimeError("the publisher's video never reached the relay")
+            await asyncio.sleep(opts.settle_s)
+            baseline = await _measure(http, url, relay.pid, [], opts.duration_s)
+            result["baseline"] = baseline
+            progress(
+                f"0 viewers: source {baseline['source_fps']} fps, "
+                f"relay {baseline['relay_cpu_cores']:.2f} cores"
+            )
+            target = 0
+            while target < opts.max_viewers:
+                target = min(opts.max_viewers, target + opts.step)
+                have = sum(v.count for v in viewers)
+                while have < target:
+                    n = min(opts.per_process, target - have)
+                    proc = _ViewerProcess(url, n, f"v{len(viewers)}")
+                    await proc.start()
+                    viewers.append(proc)
+                    have += n
+                for proc in viewers:
+                    await proc.ready(within=30)
+                await asyncio.sleep(opts.settle_s)
+                step = await _measure(http, url, relay.pid, viewers, opts.duration_s)
+                extra = step["relay_cpu_cores"] - baseline["relay_cpu_cores"]
+                step["relay_cpu_per_viewer_pct"] = round(100 * extra / step["viewers"], 3)
+                step["source_ok"] = step["source_fps"] >= 0.9 * opts.fps
+                step["passed"] = step["source_ok"] and step["keeping_up"] >= math.ceil(
+                    0.95 * step["viewers"]
+                )
+                result["steps"].append(step)
+                progress(
+                    f"{step['viewers']} viewers: source {step['source_fps']} fps, "
+                    f"{step['keeping_up']} keep up (min {step['min_viewer_fps']} fps), "
+                    f"relay {step['relay_cpu_cores']:.2f} cores, "
+                    f"viewer processes {step['viewer_processes_cpu_cores']:.2f} cores"
+                )
+                if not step["passed"]:
+                    break
+    finally:
+        for proc in viewers:
+            await proc.stop()
+        if publisher is not None and publisher.returncode is None:
+            publisher.terminate()
+            await publisher.wait()
+        await relay.stop()
+    busy1, total1 = machine_cpu()
+    result["machine_busy_pct"] = round(100 * (busy1 - busy0) / max(total1 - total0, 1e-9), 1)
+    passed = [s for s in result["steps"] if s["passed"]]
+    best = passed[-1] if passed else None
+    result["summary"] = {
+        "viewers_at_source_rate": best["viewers"] if best else 0,
+        "relay_cpu_per_viewer_pct": best["relay_cpu_per_viewer_pct"] if best else None,
+        "viewers_per_core": (
+            round(100 / best["relay_cpu_per_viewer_pct"])
+            if best and best["relay_cpu_per_viewer_pct"] > 0
+            else None
+        ),
+        "stopped_by": _stopped_by(result["steps"]),
+    }
+    return result
+
+
+def _stopped_by(steps: list[dict[str, Any]]) -> str:
+    if not steps:
+        return "no_steps"
+    last = steps[-1]
+    if last["passed"]:
+        return "max_viewers"
+    # The publisher could not hold its own rate: the machine is too busy to say anything.
+    return "falling_behind" if last["source_ok"] else "source_starved"
+
+
+def live_table(result: dict[str, Any]) -> str:
+    lines = [
+        f"lago bench live — {result['settings']['video']}; relay: {result['settings']['relay']}",
+        f"machine: {result['machine']['cpu_model']}, {result['machine']['cores']} cores, "
+        f"load at start {' '.join(result['machine']['load_average_at_start'])}, "
+        f"machine busy during run {result.get('machine_busy_pct')}%",
+        "",
+        f"{'viewers':>8} {'source fps':>10} {'keep up':>8} {'min fps':>8} "
+        f"{'relay cores':>11} {'cpu/viewer %':>12} {'viewer procs':>12}",
+    ]
+    base = result.get("baseline")
+    if base:
+        lines.append(
+            f"{0:>8} {base['source_fps']:>10} {'-':>8} {'-':>8} "
+            f"{base['relay_cpu_cores']:>11.2f} {'-':>12} {'-':>12}"
+        )
+    for s in result["steps"]:
+        lines.append(
+            f"{s['viewers']:>8} {s['source_fps']:>10} {s['keeping_up']:>8} "
+            f"{s['min_viewer_fps']!s:>8} {s['relay_cpu_cores']:>11.2f} "
+            f"{s['relay_cpu_per_viewer_pct']:>12} {s['viewer_processes_cpu_cores']:>12.2f}"
+        )
+    summary = result["summary"]
+    lines += [
+        "",
+        f"viewers at the source frame rate: {summary['viewers_at_source_rate']} "
+        f"(stopped by {summary['stopped_by']}); relay CPU per viewer: "
+        f"{summary['relay_cpu_per_viewer_pct']}% of a core ≈ {summary['viewers_per_core']} "
+        "viewers per core",
+    ]
+    return "\n".join(lines)
+
+
+def _main(argv: list[str]) -> None:
+    role = argv[0]
+    if role == "relay":
+        asyncio.run(_relay(int(argv[1])))
+    elif role == "publish":
+        asyncio.run(_publisher(argv[1], int(argv[2]), int(argv[3]), int(argv[4])))
+    elif role == "viewers":
+        asyncio.run(_viewers(argv[1], int(argv[2]), argv[3]))
+    else:
+        raise SystemExit(f"unknown role {role!r}")
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        _main(sys.argv[1:])
