@@ -12,6 +12,7 @@ from uuid import uuid4
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from aiortc import RTCSessionDescription
 
 from lago_core.clock import ManualClock
 from lago_core.container import Core
@@ -99,6 +100,65 @@ async def test_publisher_frames_reach_both_viewers(
     assert stopped["ok"], stopped
     assert backend.viewer_count() == 0
     await host.wait_until(lambda: any(e["type"] == "live.stopped" for e in host.events))
+
+
+async def test_publisher_ice_restart_keeps_its_viewers(
+    node: tuple[str, RtNode],
+    community: CommunityWorld,
+    clients: list[ChannelClient],
+    peers: list[Publisher | Viewer],
+) -> None:
+    url, rt = node
+    cid = community.id
+    host = await joined(clients, url, community.staff.access_token, cid)
+    session_id = await start_stream(host, cid)
+    first = Publisher()
+    peers.append(first)
+    assert (await first.publish(host, cid, session_id))["ok"]
+    member = await joined(clients, url, community.residents[0].access_token, cid)
+    viewer = Viewer()
+    peers.append(viewer)
+    assert (await viewer.watch(member, cid, session_id))["ok"]
+    await viewer.wait_for(video=5, audio=5)
+    # The host's network changed: a new connection with an ICE restart replaces the old one...
+    second = Publisher()
+    peers.append(second)
+    offer = await second.offer()
+    reply = await host.call(
+        "live:publish",
+        {"community_id": cid, "session_id": session_id, "ice_restart": True, **offer},
+    )
+    assert reply["ok"], reply
+    await second.pc.setRemoteDescription(RTCSessionDescription(reply["sdp"], reply["type"]))
+    await first.close()
+    # ...and the viewer, without doing anything, keeps getting pictures from the new one.
+    seen = viewer.frames["video"]
+    await viewer.wait_for(video=seen + 10, audio=0)
+    # Renegotiating on the same connection (no restart) is answered on that connection.
+    again = await second.pc.createOffer()
+    await second.pc.setLocalDescription(again)
+    renegotiated = await host.call(
+        "live:publish",
+        {
+            "community_id": cid,
+            "session_id": session_id,
+            "type": "offer",
+            "sdp": second.pc.localDescription.sdp,
+        },
+    )
+    assert renegotiated["ok"], renegotiated
+    # A trickled candidate that cannot be read is refused with a clear code.
+    bad = await host.call(
+        "live:candidate",
+        {
+            "community_id": cid,
+            "session_id": session_id,
+            "role": "publisher",
+            "candidate": {"candidate": "candidate:garbage", "sdpMid": "0", "sdpMLineIndex": 0},
+        },
+    )
+    assert bad["error"]["code"] == "invalid_candidate"
+    assert rt.live.media.viewer_count() == 1
 
 
 async def test_member_without_permission_cannot_publish(

@@ -17,7 +17,7 @@ encoder, and a process tops out at about nine viewers. Nothing here decodes or e
 
 This leans on aiortc internals (the receiver's private decoder queue, the sender's
 ``_send_keyframe``, the transceiver's negotiated ``_codecs``) — checked at run time with a clear
-error, and exercised by ``tests/test_live.py`` on every run; the version is pinned in pyproject.
+error, and exercised by ``tests/test_live.py`` on every run (written against aiortc 1.16).
 """
 
 from __future__ import annotations
@@ -125,6 +125,7 @@ class ForwardedTrack(MediaStreamTrack):
         self._queue: asyncio.Queue[av.Packet[Any] | None] = asyncio.Queue(maxsize=VIEWER_QUEUE)
         self._waiting_for_key = source.kind == "video"
         self.forwarded = 0
+        self.sent = 0
 
     def offer(self, packet: av.Packet[Any], key: bool) -> None:
         if self._waiting_for_key:
@@ -149,6 +150,7 @@ class ForwardedTrack(MediaStreamTrack):
         packet = await self._queue.get()
         if packet is None:
             raise MediaStreamError
+        self.sent += 1
         return packet
 
     def stop(self) -> None:
@@ -171,6 +173,11 @@ class RelaySource:
         self.sinks: set[ForwardedTrack] = set()
         self.frames = 0
         self._receiver: Any = None
+        # Timestamps continue across a publisher's new connection (an ICE restart): its frames
+        # start again near zero, and a viewer's jitter buffer would take them for old ones.
+        self._offset = 0
+        self._last_pts: int | None = None
+        self._rebase = False
         self._last_request = 0.0
         self._loop = asyncio.get_running_loop()
         self._requests: set[asyncio.Task[Any]] = set()
@@ -178,11 +185,18 @@ class RelaySource:
     def attach(self, receiver: Any, mime_type: str) -> None:
         self._receiver = receiver
         self.mime_type = mime_type
+        self._rebase = self._last_pts is not None
 
     def push(self, codec: Any, frame: Any) -> None:
         """An encoded frame from the publisher (called on the event loop by the receiver)."""
+        if self._rebase and self._last_pts is not None:
+            # One frame interval (at 30 fps) after the previous connection's last frame.
+            self._offset = self._last_pts + codec.clockRate // 30 - frame.timestamp
+            self._rebase = False
+        pts = frame.timestamp + self._offset
+        self._last_pts = pts
         packet = av.Packet(frame.data)
-        packet.pts = frame.timestamp
+        packet.pts = pts
         packet.time_base = Fraction(1, codec.clockRate)
         key = self.kind == "audio" or is_keyframe(codec.mimeType, frame.data)
         self.frames += 1
@@ -379,9 +393,12 @@ class AiortcBackend:
         text = candidate.candidate.removeprefix("a=").removeprefix("candidate:")
         if not text:
             return  # an empty candidate is how browsers say "end of candidates" too
+        # aiortc's parser asserts rather than raising on a short line (and asserts can be off).
+        if len(text.split()) < 8:
+            raise MediaError("unreadable ICE candidate", code="invalid_candidate")
         try:
             parsed = candidate_from_sdp(text)
-        except (ValueError, IndexError):
+        except (ValueError, IndexError, AssertionError):
             raise MediaError("unreadable ICE candidate", code="invalid_candidate") from None
         parsed.sdpMid = candidate.sdp_mid
         parsed.sdpMLineIndex = candidate.sdp_mline_index
@@ -428,6 +445,18 @@ class AiortcBackend:
         """Encoded frames received from the publisher per kind (benchmarks and diagnostics)."""
         session = self._sessions.get(session_id)
         return {k: s.frames for k, s in session.sources.items()} if session else {}
+
+    def frames_sent(self, session_id: str, kind: str = "video") -> dict[str, int]:
+        """Frames of ``kind`` each viewer's sender has taken so far, by peer id (benchmarks)."""
+        session = self._sessions.get(session_id)
+        if session is None:
+            return {}
+        out: dict[str, int] = {}
+        for peer_id in session.viewers:
+            peer = self._peers.get(peer_id)
+            if peer is not None:
+                out[peer_id] = sum(t.sent for t in peer.tracks if t.kind == kind)
+        return out
 
     async def close(self) -> None:
         for session_id in list(self._sessions):
