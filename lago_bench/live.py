@@ -5,8 +5,10 @@ Three kinds of process on loopback, so that the relay's CPU is measured alone:
 - **relay** (``python -m lago_bench.live relay``): the ``AiortcBackend`` of a real-time node behind
   a tiny HTTP shim for its signalling (publish, watch, answer). The socket.io gateway and sign-in
   are left out on purpose: they cost once per viewer at join, the media costs every frame.
-- **publisher**: an aiortc peer sending synthetic VP8 video (moving, so each frame is encoded
-  anew) at a chosen size and frame rate.
+- **publisher**: an aiortc peer sending synthetic VP8 video at a chosen size and frame rate: a
+  sliding pattern (every frame carries changes), encoded once into a two-second loop that starts
+  with a keyframe, then sent as packets — so the publisher is cheap and not the first process to
+  fall behind on a shared machine.
 - **viewers** (several processes): aiortc peers that count the encoded video frames they receive
   without decoding them (the same tap as the relay), so that a viewer costs its process little.
 
@@ -32,6 +34,7 @@ import sys
 import time
 from dataclasses import dataclass
 from fractions import Fraction
+from importlib import metadata
 from typing import Any
 
 import aiohttp
@@ -70,6 +73,12 @@ def add_live_parser(scenarios: Any) -> None:
     p.add_argument("--per-process", type=int, default=20, help="viewers per viewer process")
     p.add_argument("--duration", type=float, default=5.0, help="seconds measured per step")
     p.add_argument("--settle", type=float, default=3.0, help="seconds after adding viewers")
+    p.add_argument(
+        "--relay",
+        choices=("encoded", "reencode"),
+        default="encoded",
+        help="encoded: Lago's backend (default); reencode: aiortc's MediaRelay, for comparison",
+    )
     p.add_argument("--json", dest="json_path", help="write the result as JSON here ('-' = stdout)")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
 
@@ -86,13 +95,108 @@ def _loopback() -> Any:
     return RTCConfiguration(iceServers=[])
 
 
-async def _relay(port: int) -> None:
+class _ReencodingRelay:
+    """aiortc's documented relay, for comparison only: the publisher's video is decoded once
+    (``MediaRelay``) and encoded again by each viewer's sender. Same calls as the backend's."""
+
+    def __init__(self, config: Any) -> None:
+        from aiortc.contrib.media import MediaRelay
+
+        self._config = config
+        self._relay = MediaRelay()
+        self._source: Any = None
+        self._pcs: dict[str, Any] = {}
+        self._sent: dict[str, int] = {}
+        self._frames = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def _counting(self, inner: Any, count: Any) -> Any:
+        from aiortc import MediaStreamTrack
+
+        class Counting(MediaStreamTrack):
+            kind = "video"
+
+            async def recv(self) -> Any:
+                frame = await inner.recv()
+                count()
+                return frame
+
+        return Counting()
+
+    async def _drain(self, track: Any) -> None:
+        from aiortc.mediastreams import MediaStreamError
+
+        with contextlib.suppress(MediaStreamError):
+            while True:
+                await track.recv()
+                self._frames += 1
+
+    async def publish(self, session_id: str, peer_id: str, offer: Any, *, restart: bool) -> Any:
+        from aiortc import RTCPeerConnection, RTCSessionDescription
+
+        from lago_rt.media.base import Sdp
+
+        pc = RTCPeerConnection(self._config)
+        self._pcs[peer_id] = pc
+
+        @pc.on("track")
+        def on_track(track: Any) -> None:
+            if track.kind == "video":
+                self._source = track
+                # Decode even with no viewer, to count the source's frames.
+                task = asyncio.ensure_future(self._drain(self._relay.subscribe(track)))
+                self._tasks.add(task)
+
+        await pc.setRemoteDescription(RTCSessionDescription(offer.sdp, "offer"))
+        await pc.setLocalDescription(await pc.createAnswer())
+        return Sdp(pc.localDescription.sdp, "answer")
+
+    async def watch(self, session_id: str, peer_id: str, *, restart: bool) -> Any:
+        from aiortc import RTCPeerConnection
+
+        from lago_rt.media.base import Sdp
+
+        pc = RTCPeerConnection(self._config)
+        self._pcs[peer_id] = pc
+        self._sent[peer_id] = 0
+
+        def count() -> None:
+            self._sent[peer_id] += 1
+
+        pc.addTrack(self._counting(self._relay.subscribe(self._source), count))
+        await pc.setLocalDescription(await pc.createOffer())
+        return Sdp(pc.localDescription.sdp, "offer")
+
+    async def accept(self, peer_id: str, answer: Any) -> None:
+        from aiortc import RTCSessionDescription
+
+        await self._pcs[peer_id].setRemoteDescription(RTCSessionDescription(answer.sdp, "answer"))
+
+    def viewer_count(self) -> int:
+        return len(self._sent)
+
+    def frames_relayed(self, session_id: str) -> dict[str, int]:
+        return {"video": self._frames}
+
+    def frames_sent(self, session_id: str) -> dict[str, int]:
+        return dict(self._sent)
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for pc in self._pcs.values():
+            await pc.close()
+
+
+async def _relay(port: int, mode: str) -> None:
     from aiohttp import web
 
     from lago_rt.media.aiortc_backend import AiortcBackend
     from lago_rt.media.base import Sdp
 
-    backend = AiortcBackend(_loopback())
+    backend: Any = (
+        AiortcBackend(_loopback()) if mode == "encoded" else _ReencodingRelay(_loopback())
+    )
 
     async def publish(request: web.Request) -> web.Response:
         body = await request.json()
@@ -140,22 +244,56 @@ async def _relay(port: int) -> None:
         await runner.cleanup()
 
 
-async def _publisher(url: str, width: int, height: int, fps: int) -> None:
+def _encoded_loop(width: int, height: int, fps: int, seconds: int = 2) -> list[bytes]:
+    """``seconds`` of VP8 video, encoded once: a pattern that slides every frame (so each frame
+    carries real changes), the first frame a keyframe, the rest inter frames."""
     import av
-    from aiortc import RTCPeerConnection, RTCSessionDescription
-    from aiortc.mediastreams import VideoStreamTrack
 
-    class Synthetic(VideoStreamTrack):
-        """A pattern that slides every frame: each frame differs, so the encoder has real work."""
+    codec = av.CodecContext.create("libvpx", "w")
+    codec.width = width
+    codec.height = height
+    codec.pix_fmt = "yuv420p"
+    codec.time_base = Fraction(1, fps)
+    codec.framerate = Fraction(fps, 1)
+    codec.bit_rate = 500_000
+    codec.gop_size = fps * seconds
+    codec.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
+    patterns: list[bytes] = []
+    out: list[bytes] = []
+    for n in range(fps * seconds):
+        frame = av.VideoFrame(width, height, "yuv420p")
+        if not patterns:
+            patterns = [
+                bytes((x * 3 + x // 97) % 256 for x in range(2 * p.buffer_size))
+                for p in frame.planes
+            ]
+        for i, plane in enumerate(frame.planes):
+            size = plane.buffer_size
+            at = (n * 5 * (i + 1)) % size
+            plane.update(patterns[i][at : at + size])
+        frame.pts = n
+        out.extend(bytes(packet) for packet in codec.encode(frame))
+    out.extend(bytes(packet) for packet in codec.encode(None))
+    return out
+
+
+async def _publisher(url: str, width: int, height: int, fps: int) -> None:
+    """Sends a pre-encoded loop (a keyframe every two seconds) as packets: the publisher then
+    costs almost nothing, so on a shared machine it is not the one that falls behind."""
+    import av
+    from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
+
+    loop = _encoded_loop(width, height, fps)
+
+    class Synthetic(MediaStreamTrack):
+        kind = "video"
 
         def __init__(self) -> None:
             super().__init__()
             self._n = 0
             self._start = time.monotonic()
-            self._patterns: list[bytes] = []
 
         async def recv(self) -> Any:
-            self._n += 1
             due = self._start + self._n / fps
             now = time.monotonic()
             if now > due + 1 / fps:
@@ -163,19 +301,11 @@ async def _publisher(url: str, width: int, height: int, fps: int) -> None:
                 self._start = now - self._n / fps
                 due = now
             await asyncio.sleep(max(0.0, due - now))
-            frame = av.VideoFrame(width, height, "yuv420p")
-            if not self._patterns:
-                self._patterns = [
-                    bytes((x * 3 + x // 97) % 256 for x in range(2 * p.buffer_size))
-                    for p in frame.planes
-                ]
-            for i, plane in enumerate(frame.planes):
-                size = plane.buffer_size
-                at = (self._n * 5 * (i + 1)) % size
-                plane.update(self._patterns[i][at : at + size])
-            frame.pts = self._n * (90_000 // fps)
-            frame.time_base = Fraction(1, 90_000)
-            return frame
+            packet = av.Packet(loop[self._n % len(loop)])
+            packet.pts = self._n * (90_000 // fps)
+            packet.time_base = Fraction(1, 90_000)
+            self._n += 1
+            return packet
 
     pc = RTCPeerConnection(_loopback())
     pc.addTrack(Synthetic())
@@ -393,7 +523,7 @@ async def live_main(args: argparse.Namespace) -> dict[str, Any]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     relay = ServerProcess(
         "relay",
-        [sys.executable, "-m", "lago_bench.live", "relay", str(port)],
+        [sys.executable, "-m", "lago_bench.live", "relay", str(port), args.relay],
         env,
         port,
         PROJECT_ROOT / ".lago-local" / "bench-live-relay.log",
@@ -404,7 +534,13 @@ async def live_main(args: argparse.Namespace) -> dict[str, Any]:
         "machine": machine(),
         "settings": {
             "video": f"VP8 {opts.width}x{opts.height} @ {opts.fps} fps (synthetic, moving)",
-            "relay": "lago_rt.media.AiortcBackend (encoded frames, no re-encoding)",
+            "relay": (
+                "lago_rt.media.AiortcBackend (encoded frames, no re-encoding)"
+                if args.relay == "encoded"
+                else "aiortc MediaRelay (decode once, encode per viewer) — for comparison"
+            ),
+            "aiortc": metadata.version("aiortc"),
+            "av": metadata.version("av"),
             "step": opts.step,
             "per_process": opts.per_process,
             "duration_s": opts.duration_s,
@@ -549,7 +685,7 @@ def live_table(result: dict[str, Any]) -> str:
 def _main(argv: list[str]) -> None:
     role = argv[0]
     if role == "relay":
-        asyncio.run(_relay(int(argv[1])))
+        asyncio.run(_relay(int(argv[1]), argv[2]))
     elif role == "publish":
         asyncio.run(_publisher(argv[1], int(argv[2]), int(argv[3]), int(argv[4])))
     elif role == "viewers":
