@@ -109,6 +109,7 @@ class _ReencodingRelay:
         self._sent: dict[str, int] = {}
         self._frames = 0
         self._tasks: set[asyncio.Task[None]] = set()
+        self.on_peer_gone: Any = None
 
     def _counting(self, inner: Any, count: Any) -> Any:
         from aiortc import MediaStreamTrack

@@ -3,6 +3,7 @@ peers on loopback, the viewer count and limit, pinned items, grants and announce
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -19,6 +20,7 @@ from lago_core.container import Core
 from lago_core.settings import Settings
 from lago_rt.app import RT_NODE, RtNode, create_rt_app
 from lago_rt.media.aiortc_backend import AiortcBackend
+from lago_rt.runtime import Command
 
 from .conftest import CommunityWorld
 from .live_support import Publisher, Viewer
@@ -95,6 +97,20 @@ async def test_publisher_frames_reach_both_viewers(
     await rt.host.tick_all()
     await host.wait_until(
         lambda: any(e["type"] == "live.viewers" and e["data"]["count"] == 2 for e in host.events)
+    )
+    # A viewer's browser closes its connection without a word on the socket: the node notices
+    # (DTLS close) and the channel's count follows.
+    await viewers[0].close()
+    for _ in range(100):
+        status = await rt.host.call(cid, Command("live.status"))
+        if status["session"]["viewers"] == 1:
+            break
+        await asyncio.sleep(0.05)
+    assert status["session"]["viewers"] == 1
+    assert backend.viewer_count() == 1
+    await rt.host.tick_all()
+    await host.wait_until(
+        lambda: any(e["type"] == "live.viewers" and e["data"]["count"] == 1 for e in host.events)
     )
     stopped = await host.call("live:stop", {"community_id": cid, "session_id": session_id})
     assert stopped["ok"], stopped

@@ -88,6 +88,7 @@ class LiveGateway:
         ):
             channels.register(event, model, handler)
         channels.on_disconnect(self.disconnected)
+        media.on_peer_gone = self.peer_gone
 
     @property
     def media(self) -> MediaBackend:
@@ -257,6 +258,15 @@ class LiveGateway:
         if publishing is not None and session_id in (None, publishing[1]):
             del self._publishing[sid]
             await self._media.leave(_publisher(sid))
+
+    async def peer_gone(self, peer_id: str) -> None:
+        """The backend dropped a connection (closed by the browser, or ICE failed)."""
+        sid, _, role = peer_id.rpartition("/")
+        if role == "watch" and (watching := self._watching.pop(sid, None)) is not None:
+            await self._host.call(watching[0], Command("live.viewer_leave", {"sids": [sid]}))
+        elif role == "publish":
+            # The stream stays on: the host may come back with an ICE restart, or stop it.
+            self._publishing.pop(sid, None)
 
     async def disconnected(self, sid: str) -> None:
         publishing = self._publishing.get(sid)

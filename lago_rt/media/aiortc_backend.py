@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Protocol
@@ -285,6 +286,29 @@ class AiortcBackend:
         self._configuration = configuration
         self._sessions: dict[str, _Session] = {}
         self._peers: dict[str, _Peer] = {}
+        self.on_peer_gone: Callable[[str], Awaitable[None]] | None = None
+
+    def _new_peer(self, peer_id: str, session_id: str, role: str) -> _Peer:
+        peer = _Peer(RTCPeerConnection(self._configuration), session_id, role)
+        self._peers[peer_id] = peer
+        pc = peer.pc
+
+        @pc.on("connectionstatechange")
+        async def changed() -> None:
+            # Our own leave() removes the peer first; anything else is the peer going away.
+            if (
+                pc.connectionState not in ("failed", "closed")
+                or self._peers.get(peer_id) is not peer
+            ):
+                return
+            try:
+                await self.leave(peer_id)
+                if self.on_peer_gone is not None:
+                    await self.on_peer_gone(peer_id)
+            except Exception:
+                log.exception("live.peer_gone_failed", peer_id=peer_id)
+
+        return peer
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AiortcBackend:
@@ -305,8 +329,7 @@ class AiortcBackend:
             session = self._sessions.setdefault(session_id, _Session(session_id))
             peer = None
         if peer is None:
-            peer = _Peer(RTCPeerConnection(self._configuration), session_id, "publisher")
-            self._peers[peer_id] = peer
+            peer = self._new_peer(peer_id, session_id, "publisher")
             session.publisher = peer_id
         pc = peer.pc
         try:
@@ -343,9 +366,8 @@ class AiortcBackend:
             raise MediaError("this stream is not published on this node", code="stream_not_here")
         if peer_id in self._peers:
             await self.leave(peer_id)
-        pc = RTCPeerConnection(self._configuration)
-        peer = _Peer(pc, session_id, "viewer")
-        self._peers[peer_id] = peer
+        peer = self._new_peer(peer_id, session_id, "viewer")
+        pc = peer.pc
         session.viewers.add(peer_id)
         for kind in ("audio", "video"):
             source = session.sources.get(kind)

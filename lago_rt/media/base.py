@@ -11,6 +11,7 @@ producer per publisher, a consumer per viewer) and return the SFU's SDP, keeping
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -43,6 +44,9 @@ class IceCandidate:
 
 class MediaBackend(Protocol):
     name: str
+    # Called with a peer id when the backend dropped that peer by itself (its connection failed
+    # or the other side closed it), so signalling can forget it and fix the viewer count.
+    on_peer_gone: Callable[[str], Awaitable[None]] | None
 
     async def publish(self, session_id: str, peer_id: str, offer: Sdp, *, restart: bool) -> Sdp:
         """Accept a publisher's offer (first, renegotiated, or an ICE restart) and answer it.
