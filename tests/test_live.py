@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -17,6 +17,7 @@ from aiortc import RTCSessionDescription
 
 from lago_core.clock import ManualClock
 from lago_core.container import Core
+from lago_core.security.roles import Principal
 from lago_core.settings import Settings
 from lago_rt.app import RT_NODE, RtNode, create_rt_app
 from lago_rt.media.aiortc_backend import AiortcBackend
@@ -362,3 +363,40 @@ async def test_announcements(community: CommunityWorld, client: Client, clock: M
         f"/api/v1/communities/{cid}/live/announcements", headers=community.residents[0].headers
     )
     assert await listed.json() == []
+
+
+async def test_announcement_reaches_the_channel_and_a_stream_fulfils_it(
+    node: tuple[str, RtNode],
+    community: CommunityWorld,
+    clients: list[ChannelClient],
+    core: Core,
+    clock: ManualClock,
+) -> None:
+    url, _ = node
+    cid = community.id
+    member = await joined(clients, url, community.residents[0].access_token, cid)
+    member.on_push("live:announcement")
+    staff = Principal(community.staff.id, uuid4())
+    made = []
+    # Pub/sub reaches only subscribers: announce again until the node's listener is up.
+    for i in range(20):
+        row = await core.live.announce(
+            staff, UUID(cid), f"周末活动{i}", "", clock.now() + timedelta(hours=1)
+        )
+        made.append(str(row["id"]))
+        with contextlib.suppress(TimeoutError):
+            await member.wait_until(lambda: bool(member.pushes), within=0.25)
+            break
+    event, data = member.pushes[0]
+    assert event == "live:announcement"
+    assert data["id"] in made
+    assert data["community_id"] == cid
+    host = await joined(clients, url, community.staff.access_token, cid)
+    unknown = await host.call(
+        "live:start", {"community_id": cid, "title": "x", "announcement_id": str(uuid4())}
+    )
+    assert unknown["error"]["code"] == "announcement_not_found"
+    started = await host.call(
+        "live:start", {"community_id": cid, "title": "周末活动", "announcement_id": data["id"]}
+    )
+    assert started["session"]["announcement_id"] == data["id"]

@@ -151,6 +151,12 @@ class LiveService:
         )
         return cancelled
 
+    async def check_announcement(self, community_id: UUID, announcement_id: UUID) -> None:
+        """A stream may name only a live announcement of its own community."""
+        row = await self.store.announcement(announcement_id)
+        if row is None or row["community_id"] != community_id or row["cancelled_at"] is not None:
+            raise NotFound("no such announcement in this community", code="announcement_not_found")
+
     # --- pinned items ----------------------------------------------------------------------------
 
     async def check_pins(self, items: list[PinnedItem]) -> None:

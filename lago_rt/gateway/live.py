@@ -121,6 +121,8 @@ class LiveGateway:
     async def start(self, sid: str, principal: Principal, body: LiveStartIn) -> Ack:
         cid = str(body.community_id)
         caller = await self._host_caller(principal, cid)
+        if body.announcement_id is not None:
+            await self._core.live.check_announcement(body.community_id, body.announcement_id)
         session_id = secrets.token_urlsafe(12)
         result = await self._host.call(
             cid,
