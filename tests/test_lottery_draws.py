@@ -16,6 +16,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from lago_core.clock import ManualClock
 from lago_core.container import Core
+from lago_core.errors import NotFound
 from lago_core.lottery import entries_hash
 from lago_core.settings import Settings
 from lago_rt.app import RT_NODE, RtNode, channel_actor, create_rt_app
@@ -411,3 +412,76 @@ async def test_verify_takes_a_draw_of_100000_entries(client: Client) -> None:
     # ≈3.9 MB of JSON: above the global body limit, within this endpoint's own.
     result = await verify(client, published)
     assert result["valid"] is True
+
+
+async def test_stream_viewers_enter_a_viewers_draw(
+    core: Core, settings: Settings, community: CommunityWorld, clock: ManualClock
+) -> None:
+    """Someone watching the stream (say, on a phone without the channel open) is online too."""
+    host = ActorHost(
+        kind="ch",
+        factory=channel_actor,
+        redis=core.redis,
+        pool=core.pool,
+        settings=settings,
+        clock=clock,
+    )
+    await host.start()
+    try:
+        staff = caller(community)
+        await host.call(
+            community.id,
+            Command(
+                "live.start",
+                {"session_id": "s1", "title": "直播", "media_node": host.instance},
+                staff,
+            ),
+        )
+        watcher = community.residents[1]
+        await host.call(
+            community.id,
+            Command(
+                "live.viewer_join",
+                {"session_id": "s1", "sid": "sid-1", "node": host.instance},
+                {"user_id": str(watcher.id), "name": "张先生", "role": "member"},
+            ),
+        )
+        opened = await host.call(
+            community.id,
+            Command(
+                "lottery.open",
+                {
+                    "draw_id": str(uuid.uuid4()),
+                    "prize": "玩具车",
+                    "winner_count": 3,
+                    "eligibility": "viewers",
+                    "countdown_s": 0,
+                    "live_session": "s1",
+                },
+                staff,
+            ),
+        )
+        assert opened["draw"]["live_session"] == "s1"
+        drawn = await host.call(
+            community.id, Command("lottery.draw", {"draw_id": opened["draw"]["id"]}, staff)
+        )
+        assert drawn["draw"]["winners"] == [str(watcher.id)]
+        # A draw cannot name a stream that is not on.
+        with pytest.raises(NotFound):
+            await host.call(
+                community.id,
+                Command(
+                    "lottery.open",
+                    {
+                        "draw_id": str(uuid.uuid4()),
+                        "prize": "x",
+                        "winner_count": 1,
+                        "eligibility": "viewers",
+                        "countdown_s": 0,
+                        "live_session": "other",
+                    },
+                    staff,
+                ),
+            )
+    finally:
+        await host.stop()
