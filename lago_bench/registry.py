@@ -11,8 +11,9 @@ from lago_bench.failover import SCENARIO as FAILOVER
 from lago_bench.fanout import SCENARIO as FANOUT
 from lago_bench.groupbuy import SCENARIO as GROUPBUY
 from lago_bench.idle import SCENARIO as IDLE
+from lago_bench.live import SCENARIO as LIVE
 from lago_bench.scenario import Scenario
 
 __all__ = ["SCENARIOS"]
 
-SCENARIOS: dict[str, Scenario] = {s.name: s for s in (FANOUT, IDLE, GROUPBUY, FAILOVER)}
+SCENARIOS: dict[str, Scenario] = {s.name: s for s in (FANOUT, IDLE, GROUPBUY, FAILOVER, LIVE)}

@@ -29,7 +29,9 @@ from lago_core.idempotency import Idempotency
 from lago_core.identity import IdentityService, IdentityStore
 from lago_core.ledger import Ledger, LedgerStore
 from lago_core.listings import ListingService, ListingStore
+from lago_core.live import LiveService, LiveStore
 from lago_core.lockers import LockerService, LockerStore
+from lago_core.lottery import DrawStore, LotteryService
 from lago_core.merchants import MerchantService, MerchantStore
 from lago_core.moderation import ModerationService, ReportStore
 from lago_core.orders import OrderService, OrderStore
@@ -84,6 +86,9 @@ class Core:
     ai: AiHub
     # Toy lockers (issue 7): registration, codes, flows and door commands.
     lockers: LockerService
+    # Live streams: who may go live, grants, announcements (docs/live.md); lottery draws to read.
+    live: LiveService
+    lottery: LotteryService
 
     async def close(self) -> None:
         await self.ai.close()
@@ -174,6 +179,8 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         lockers=LockerService(
             LockerStore(pool), communities, listings, orders, pusher, limiter, settings, clock
         ),
+        live=LiveService(LiveStore(pool), communities, pusher, clock),
+        lottery=LotteryService(DrawStore(pool), communities),
     )
 
 

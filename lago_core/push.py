@@ -43,6 +43,7 @@ class Pusher:
     async def to_room(self, room: str, event: str, data: Any, *, namespace: str = "/") -> None:
         """Any other room, e.g. ``support:agents`` on ``/support`` (customer-service accounts)."""
         await self._manager.emit(event, data, room=room, namespace=namespace)
+
     async def to_device(self, locker_id: UUID, event: str, data: Any) -> None:
         """A command to a toy locker's connection on ``/device`` (at most once; resends reuse ids)."""
         await self._manager.emit(event, data, room=f"locker:{locker_id}", namespace="/device")

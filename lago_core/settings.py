@@ -171,6 +171,17 @@ class Settings:
     locker_command_timeout_ms: int = 20_000
     # How long a deposit, pickup or return code stays valid.
     locker_code_ttl_s: int = 24 * 3_600
+    # Live streams (docs/live.md). ICE: STUN/TURN URLs handed to every peer connection (none:
+    # host candidates only), TURN credentials, and the local addresses ICE may gather (empty:
+    # every interface but loopback, aioice's default; set e.g. 127.0.0.1 or the public address).
+    live_media_backend: str = "aiortc"
+    live_stun_urls: tuple[str, ...] = ()
+    live_turn_urls: tuple[str, ...] = ()
+    live_turn_username: str = ""
+    live_turn_credential: str = ""
+    live_ice_addresses: tuple[str, ...] = ()
+    # Viewers one node relays to; the next one is refused with `viewer_limit`.
+    live_max_viewers_per_node: int = 200
 
     # name -> (environment variable, parser). Parsers raise ValueError with the reason.
     @classmethod
@@ -241,6 +252,14 @@ class Settings:
             "locker_command_retry_ms": ("LAGO_LOCKER_COMMAND_RETRY_MS", _int(50, 600_000)),
             "locker_command_timeout_ms": ("LAGO_LOCKER_COMMAND_TIMEOUT_MS", _int(100, 3_600_000)),
             "locker_code_ttl_s": ("LAGO_LOCKER_CODE_TTL_S", _int(60, 30 * 86_400)),
+            # Live streams (docs/live.md).
+            "live_media_backend": ("LAGO_LIVE_MEDIA_BACKEND", _choice("aiortc")),
+            "live_stun_urls": ("LAGO_LIVE_STUN_URLS", _csv),
+            "live_turn_urls": ("LAGO_LIVE_TURN_URLS", _csv),
+            "live_turn_username": ("LAGO_LIVE_TURN_USERNAME", str),
+            "live_turn_credential": ("LAGO_LIVE_TURN_CREDENTIAL", str),
+            "live_ice_addresses": ("LAGO_LIVE_ICE_ADDRESSES", _csv),
+            "live_max_viewers_per_node": ("LAGO_LIVE_MAX_VIEWERS_PER_NODE", _int(0, 100_000)),
         }
 
     @classmethod

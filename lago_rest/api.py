@@ -83,6 +83,9 @@ class Endpoint:
     wants_services: bool = False
     raw_body: str | None = None  # OpenAPI media type of a non-JSON body the handler reads itself
     response_adapter: TypeAdapter[Any] | None = None
+    # A larger JSON body than LAGO_MAX_BODY_BYTES for this endpoint alone (still bounded by the
+    # app's client_max_size, LAGO_MAX_UPLOAD_BYTES).
+    max_body_bytes: int | None = None
 
     async def __call__(self, request: web.Request) -> web.StreamResponse:
         kwargs: dict[str, Any] = {}
@@ -127,7 +130,7 @@ class Endpoint:
         assert self.body_model is not None
         if request.content_type != _JSON:
             raise UnsupportedMediaType("send the body as application/json")
-        limit = services_of(request).settings.max_body_bytes
+        limit = max(services_of(request).settings.max_body_bytes, self.max_body_bytes or 0)
         if request.content_length is not None and request.content_length > limit:
             raise PayloadTooLarge("the body is too large", details={"max_bytes": limit})
         raw = await request.read()  # also bounded by the app's client_max_size
@@ -169,11 +172,14 @@ class Api:
         summary: str | None = None,
         tags: tuple[str, ...] = (),
         raw_body: str | None = None,
+        max_body_bytes: int | None = None,
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
-            self.endpoints.append(
-                self._describe(method.upper(), path, handler, status, summary, tags, raw_body)
+            endpoint = self._describe(
+                method.upper(), path, handler, status, summary, tags, raw_body
             )
+            endpoint.max_body_bytes = max_body_bytes
+            self.endpoints.append(endpoint)
             return handler
 
         return register

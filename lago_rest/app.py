@@ -18,6 +18,7 @@ from lago_rest.routes import (
     communities,
     groupbuys,
     listings,
+    live,
     lockers,
     lottery,
     merchants,
@@ -48,6 +49,7 @@ def build_api() -> Api:
         groupbuys.api,
         ai.api,
         lockers.api,
+        live.api,
     ):
         api.include(group)
     return api

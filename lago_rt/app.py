@@ -25,15 +25,19 @@ from lago_core.settings import Settings
 from lago_rt.channel.actor import ChannelActor
 from lago_rt.channel.chat import Chat
 from lago_rt.channel.groupbuys import GroupBuys
+from lago_rt.channel.live import Live
 from lago_rt.channel.lockers import Lockers
+from lago_rt.channel.lottery import Lottery
 from lago_rt.channel.presence import Presence
 from lago_rt.gateway.channels import ChannelGateway
 from lago_rt.gateway.device import DeviceGateway
 from lago_rt.gateway.fanout import LocalFanout
 from lago_rt.gateway.groupbuys import GroupBuyGateway
+from lago_rt.gateway.live import LiveGateway
 from lago_rt.gateway.merchant import MerchantGateway
 from lago_rt.gateway.support import SupportGateway
 from lago_rt.gateway.wire import SocketRegistry, install_tracked_websockets
+from lago_rt.media import create_media_backend
 from lago_rt.runtime import ActorContext, ActorHost
 
 __all__ = ["RT_NODE", "RtNode", "create_rt_app"]
@@ -42,7 +46,10 @@ __all__ = ["RT_NODE", "RtNode", "create_rt_app"]
 def channel_actor(ctx: ActorContext, core: Core) -> ChannelActor:
     """The features of a community channel: a new feature is one more entry in this list; the
     runtime does not change."""
-    return ChannelActor(ctx, [Presence(), Chat(), GroupBuys(core.groupbuys), Lockers()])
+    return ChannelActor(
+        ctx,
+        [Presence(), Chat(), GroupBuys(core.groupbuys), Lockers(), Live(), Lottery()],
+    )
 
 
 @dataclass
@@ -55,6 +62,7 @@ class RtNode:
     host: ActorHost
     fanout: LocalFanout
     channels: ChannelGateway
+    live: LiveGateway
     devices: DeviceGateway | None = None
 
 
@@ -116,13 +124,19 @@ def create_rt_app(
         GroupBuyGateway(channels)
         SupportGateway(sio, node_core)
         devices = DeviceGateway(sio, node_core, host, node_settings)
+        live = LiveGateway(
+            channels, node_core, host, create_media_backend(node_settings), node_settings
+        )
         await host.start()
         await fanout.start()
         await devices.start()
-        app[RT_NODE] = RtNode(node_settings, node_core, sio, host, fanout, channels, devices)
+        app[RT_NODE] = RtNode(
+            node_settings, node_core, sio, host, fanout, channels, live=live, devices=devices
+        )
         yield
         await devices.close()
         await sio.shutdown()
+        await live.close()
         await channels.close()
         await fanout.stop()
         await host.stop()

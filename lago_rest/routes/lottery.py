@@ -1,15 +1,21 @@
-"""Public verification of lottery draws: anyone can recompute a draw from its published data."""
+"""Lottery draws: reading a community's draws, and public verification from the published data.
+
+Draws are opened and drawn in the channel (socket events ``lottery:open``/``lottery:draw``).
+"""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
 
 from aiohttp import web
 from pydantic import ConfigDict, Field, StringConstraints
 
 from lago_core.errors import InvalidInput
 from lago_core.lottery import verify
+from lago_core.security.roles import Principal
 from lago_rest.api import Api
 from lago_rest.context import Services
 from lago_rest.schemas import Schema
@@ -57,9 +63,51 @@ class DrawVerdict(Schema):
 
 
 VERIFY_LIMIT = "30/minute"
+# 100,000 UUID entries are ≈3.9 MB of JSON: more than LAGO_MAX_BODY_BYTES allows other endpoints.
+VERIFY_BODY_BYTES = 5 << 20
 
 
-@api.post("/lottery/verify", tags=TAGS)
+class Draw(Schema):
+    """A draw's published data. ``seed``, ``entries`` and ``winners`` appear once it is drawn;
+    with ``commitment``, ``entries_hash`` and ``winner_count`` they are what verify takes."""
+
+    id: UUID
+    community_id: UUID
+    organiser_id: UUID
+    live_session: str | None
+    prize: str
+    winner_count: int
+    eligibility: str
+    keyword: str | None
+    commitment: str
+    opened_at: datetime
+    draw_at: datetime
+    status: str
+    drawn_at: datetime | None
+    entries_hash: str | None
+    entry_count: int | None
+    winners: list[str] | None
+    seed: str | None
+    entries: list[str] | None = None
+
+
+def _draw(data: dict[str, Any]) -> Draw:
+    return Draw.model_validate(data)
+
+
+@api.get("/lottery/draws/{draw_id}", tags=TAGS)
+async def get_draw(draw_id: UUID, user: Principal, svc: Services) -> Draw:
+    """One draw with its frozen entry list and revealed seed. Members of the community."""
+    return _draw(await svc.lottery.get(user, draw_id))
+
+
+@api.get("/communities/{community_id}/lottery/draws", tags=TAGS)
+async def community_draws(community_id: UUID, user: Principal, svc: Services) -> list[Draw]:
+    """The community's latest 100 draws, newest first (without entry lists). Members."""
+    return [_draw(d) for d in await svc.lottery.of_community(user, community_id)]
+
+
+@api.post("/lottery/verify", tags=TAGS, max_body_bytes=VERIFY_BODY_BYTES)
 async def verify_draw(body: VerifyDraw, request: web.Request, svc: Services) -> DrawVerdict:
     """Recompute a draw from its commitment, seed, entry list and hash. Public, no sign-in."""
     # Public and CPU-heavy: a per-address limit. Behind a proxy this is the proxy's address

@@ -222,6 +222,10 @@ class ChannelActor:
     def now(self) -> datetime:
         return self.ctx.clock.now()
 
+    def feature(self, name: str) -> ChannelFeature | None:
+        """Another feature of this channel by name (a lottery asks presence and live who is online)."""
+        return next((f for f in self.features if f.name == name), None)
+
     async def save_snapshot(self) -> None:
         state = {
             "seq": self.seq,

@@ -82,6 +82,7 @@ class ChannelGateway:
         self._buckets: dict[str, TokenBucket] = {}
         self._principals: dict[str, Principal] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._disconnect_hooks: list[Callable[[str], Awaitable[None]]] = []
         handlers: dict[str, Callable[..., Awaitable[Any]]] = {
             "connect": self.connect,
             "disconnect": self.disconnect,
@@ -119,6 +120,28 @@ class ChannelGateway:
         for community_id in self._fanout.communities_of(sid):
             await self._fanout.remove(community_id, sid)
             self._spawn(self._leave_actor(community_id, [sid]))
+        for hook in self._disconnect_hooks:
+            self._spawn(hook(sid))
+
+    # --- for other gateways on this namespace (group buys, live streams, draws) -----------------------
+
+    def register(
+        self, event: str, model: type[M] | None, handler: Callable[..., Awaitable[Ack]]
+    ) -> None:
+        """Handle ``event`` with this gateway's rate limit, validation and error acks."""
+        self._sio.on(event, handler=self._guarded(model, handler), namespace="/")
+
+    def on_disconnect(self, hook: Callable[[str], Awaitable[None]]) -> None:
+        """Run ``hook(sid)`` in the background when a socket disconnects."""
+        self._disconnect_hooks.append(hook)
+
+    @property
+    def access(self) -> ChannelAccess:
+        return self._access
+
+    async def caller(self, principal: Principal, role: str) -> dict[str, Any]:
+        """The ``caller`` of an actor command: user id, display name and role."""
+        return await self._caller(principal, role)
 
     async def _leave_actor(self, community_id: str, sids: list[str]) -> None:
         # Retried: a lost leave would leave a ghost until this node itself goes away.
@@ -178,13 +201,6 @@ class ChannelGateway:
                 return _error(LagoError("internal error", code="internal"))
 
         return run
-
-    def register(
-        self, event: str, model: type[M] | None, handler: Callable[..., Awaitable[Ack]]
-    ) -> None:
-        """Add an event to the ``/`` namespace behind the same guard as the channel's own (a
-        connected caller, the rate limit, payload validation, error acknowledgements)."""
-        self._sio.on(event, handler=self._guarded(model, handler), namespace="/")
 
     async def command(
         self, sid: str, principal: Principal, community_id: str, name: str, payload: dict[str, Any]
