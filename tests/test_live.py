@@ -304,7 +304,18 @@ async def test_pinned_items_are_checked(
     )
     assert bad["error"]["code"] == "listing_not_pinnable"
     assert bad["error"]["details"] == {"listing_ids": [missing]}
-    group_buy = str(uuid4())
+    stranger = str(uuid4())
+    bad = await host.call(
+        "live:pin",
+        {
+            "community_id": cid,
+            "session_id": session_id,
+            "items": [{"kind": "group_buy", "id": stranger}],
+        },
+    )
+    assert bad["error"]["code"] == "group_buy_not_pinnable"
+    assert bad["error"]["details"] == {"group_ids": [stranger]}
+    group_buy = str(await open_group_buy(core, cid, community.residents[0].id))
     items = [{"kind": "listing", "id": str(listing_id)}, {"kind": "group_buy", "id": group_buy}]
     good = await host.call(
         "live:pin", {"community_id": cid, "session_id": session_id, "items": items}
@@ -400,3 +411,39 @@ async def test_announcement_reaches_the_channel_and_a_stream_fulfils_it(
         "live:start", {"community_id": cid, "title": "周末活动", "announcement_id": data["id"]}
     )
     assert started["session"]["announcement_id"] == data["id"]
+
+
+async def open_group_buy(core: Core, community_id: str, leader: Any) -> Any:
+    """An open group buy in the community (rows as the group-buy feature writes them)."""
+    now = core.clock.now()
+    async with core.pool.acquire() as conn, conn.transaction():
+        merchant = await conn.fetchval("INSERT INTO merchants (name) VALUES ('店') RETURNING id")
+        item = await conn.fetchval(
+            "INSERT INTO merchant_items (merchant_id, name, kind, price_fen) "
+            "VALUES ($1, '乐高课', 'service', 20000) RETURNING id",
+            merchant,
+        )
+        campaign = uuid4()
+        await conn.execute(
+            "INSERT INTO group_buy_campaigns (id, merchant_id, organiser, created_by, title, "
+            "item_id, group_price_fen, original_price_fen, min_members, max_members, "
+            "payment_window_s, created_at, updated_at) "
+            "VALUES ($1, $2, 'platform', $3, '三人团', $4, 9900, 15000, 3, 5, 900, $5, $5)",
+            campaign,
+            merchant,
+            leader,
+            item,
+            now,
+        )
+        group = uuid4()
+        await conn.execute(
+            "INSERT INTO group_buys (id, campaign_id, community_id, leader_id, min_members, "
+            "max_members, expires_at, created_at) VALUES ($1, $2, $3, $4, 3, 5, $5, $6)",
+            group,
+            campaign,
+            UUID(community_id),
+            leader,
+            now + timedelta(hours=24),
+            now,
+        )
+    return group

@@ -275,7 +275,7 @@ async def test_failover_mid_countdown_draws_exactly_once(
     for name in ("a", "b"):
         host = ActorHost(
             kind="ch",
-            factory=channel_actor,
+            factory=lambda ctx: channel_actor(ctx, core),
             redis=core.redis,
             pool=core.pool,
             settings=replace(settings, node_id=f"node-{name}", actor_idle_s=60),
@@ -340,7 +340,7 @@ async def test_result_stored_but_not_announced_is_announced_by_the_next_owner(
     host_settings = replace(settings, node_id="node-a", actor_idle_s=60)
     a = ActorHost(
         kind="ch",
-        factory=channel_actor,
+        factory=lambda ctx: channel_actor(ctx, core),
         redis=core.redis,
         pool=core.pool,
         settings=host_settings,
@@ -379,7 +379,7 @@ async def test_result_stored_but_not_announced_is_announced_by_the_next_owner(
         await core.redis.delete(keys.lease)
         b = ActorHost(
             kind="ch",
-            factory=channel_actor,
+            factory=lambda ctx: channel_actor(ctx, core),
             redis=core.redis,
             pool=core.pool,
             settings=replace(settings, node_id="node-b", actor_idle_s=60),
@@ -420,7 +420,7 @@ async def test_stream_viewers_enter_a_viewers_draw(
     """Someone watching the stream (say, on a phone without the channel open) is online too."""
     host = ActorHost(
         kind="ch",
-        factory=channel_actor,
+        factory=lambda ctx: channel_actor(ctx, core),
         redis=core.redis,
         pool=core.pool,
         settings=settings,

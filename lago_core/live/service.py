@@ -159,21 +159,31 @@ class LiveService:
 
     # --- pinned items ----------------------------------------------------------------------------
 
-    async def check_pins(self, items: list[PinnedItem]) -> None:
-        """Refuse pins of listings that do not exist or are no longer for sale."""
+    async def check_pins(self, items: list[PinnedItem], community_id: UUID) -> None:
+        """Refuse pins of listings that do not exist or are no longer for sale, and of group buys
+        that are not joinable groups of this community."""
         if len(items) > MAX_PINNED:
             raise InvalidInput(f"at most {MAX_PINNED} pinned items", code="too_many_pins")
         listing_ids = [item.id for item in items if item.kind == "listing"]
-        if not listing_ids:
-            return
-        active = await self.store.active_listings(listing_ids)
-        missing = sorted(str(i) for i in set(listing_ids) - active)
-        if missing:
-            raise InvalidInput(
-                "pinned listings must exist and be for sale",
-                code="listing_not_pinnable",
-                details={"listing_ids": missing},
-            )
+        if listing_ids:
+            active = await self.store.active_listings(listing_ids)
+            missing = sorted(str(i) for i in set(listing_ids) - active)
+            if missing:
+                raise InvalidInput(
+                    "pinned listings must exist and be for sale",
+                    code="listing_not_pinnable",
+                    details={"listing_ids": missing},
+                )
+        group_ids = [item.id for item in items if item.kind == "group_buy"]
+        if group_ids:
+            live = await self.store.live_group_buys(group_ids, community_id)
+            missing = sorted(str(i) for i in set(group_ids) - live)
+            if missing:
+                raise InvalidInput(
+                    "pinned group buys must be open groups of this community",
+                    code="group_buy_not_pinnable",
+                    details={"group_ids": missing},
+                )
 
 
 def announcement_json(row: asyncpg.Record) -> dict[str, Any]:

@@ -122,6 +122,15 @@ class LiveStore:
 
     # --- pinned items ----------------------------------------------------------------------------
 
+    async def live_group_buys(self, group_ids: list[UUID], community_id: UUID) -> set[UUID]:
+        rows = await self._pool.fetch(
+            "SELECT id FROM group_buys WHERE id = ANY($1::uuid[]) AND community_id = $2 "
+            "AND status IN ('open', 'succeeded')",
+            group_ids,
+            community_id,
+        )
+        return {row["id"] for row in rows}
+
     async def active_listings(self, listing_ids: list[UUID]) -> set[UUID]:
         rows = await self._pool.fetch(
             "SELECT id FROM listings WHERE id = ANY($1::uuid[]) AND status = 'active'",

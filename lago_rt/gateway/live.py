@@ -157,7 +157,7 @@ class LiveGateway:
         cid = str(body.community_id)
         caller = await self._host_caller(principal, cid)
         items = [PinnedItem(i.kind, i.id) for i in body.items]
-        await self._core.live.check_pins(items)
+        await self._core.live.check_pins(items, uuid.UUID(cid))
         result = await self._host.call(
             cid,
             Command(
