@@ -177,6 +177,17 @@ async def _read_json(proc: asyncio.subprocess.Process, within: float) -> dict[st
     return result
 
 
+async def _quiet(pid: int, within: float, busy_below: float = 0.15) -> float:
+    """Seconds until the process used less than ``busy_below`` of a core over half a second."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < within:
+        before = proc_cpu_s(pid)
+        await asyncio.sleep(0.5)
+        if proc_cpu_s(pid) - before < busy_below * 0.5:
+            break
+    return round(time.perf_counter() - started, 1)
+
+
 def _percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -204,6 +215,9 @@ async def run_groupbuy(
             if count > 0:
                 procs.append(await _client(server.port, world, start, count, groups, opts))
         ready = [await _read_json(p, opts.timeout_s) for p in procs]
+        # Every join acknowledged does not mean the node is done: it is still delivering the
+        # presence events of the join storm. Start the race once it has gone quiet.
+        settled_s = await _quiet(server.pid, opts.timeout_s)
         rss_before = proc_rss_kb(server.pid)
         cpu0, (busy0, total0) = proc_cpu_s(server.pid), machine_cpu()
         wall0 = time.perf_counter()
@@ -234,6 +248,7 @@ async def run_groupbuy(
                 "connected": sum(r["ready"] for r in ready),
             },
             "wall_s": round(wall, 3),
+            "settle_before_race_s": settled_s,
             "joins": won,
             "joins_per_s": round(won / wall, 1),
             "attempts": attempts,

@@ -653,8 +653,6 @@ def _stopped_by(steps: list[dict[str, Any]]) -> str:
 def live_table(result: dict[str, Any]) -> str:
     lines = [
         f"lago bench live — {result['settings']['video']}; relay: {result['settings']['relay']}",
-        f"machine: {result['machine']['cpu_model']}, {result['machine']['cores']} cores, "
-        f"load at start {' '.join(result['machine']['load_average_at_start'])}, "
         f"machine busy during run {result.get('machine_busy_pct')}%",
         "",
         f"{'viewers':>8} {'source fps':>10} {'sent ok':>8} {'min sent':>8} "

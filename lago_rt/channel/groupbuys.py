@@ -38,6 +38,8 @@ log = get_logger(__name__)
 LIVE = ("open", "succeeded")
 # At most one join update per channel per this many seconds.
 UPDATE_EVERY_S = 0.1
+# An update names who joined when this many or fewer joined since the last one; else it counts.
+UPDATE_NAMES_MAX = 20
 
 
 @dataclass(slots=True)
@@ -95,8 +97,8 @@ class Group:
             "leader_id": self.leader_id,
         }
 
-    def view(self) -> dict[str, Any]:
-        return {
+    def view(self, *, seats: bool = True) -> dict[str, Any]:
+        out = {
             **self.summary(),
             "campaign_id": str(self.campaign_id),
             "title": self.title,
@@ -106,8 +108,12 @@ class Group:
             "max_members": self.max_members,
             "expires_at": self.expires_at.isoformat(),
             "created_at": self.created_at.isoformat(),
-            "seats": sorted((s.view() for s in self.seats.values()), key=lambda v: v["seat_no"]),
         }
+        if seats:
+            out["seats"] = sorted(
+                (s.view() for s in self.seats.values()), key=lambda v: v["seat_no"]
+            )
+        return out
 
 
 def _seat(row: asyncpg.Record) -> Seat:
@@ -153,7 +159,16 @@ class GroupBuys(FeatureBase):
         return bool(self.groups)
 
     def public_state(self, caller: dict[str, Any]) -> dict[str, Any]:
-        return {"groups": [g.view() for g in self._ordered()]}
+        # In every join reply, so without the seat lists (``groupbuy:list`` has them): a join
+        # storm in a busy channel must not send every seat to every member.
+        user_id = str(caller.get("user_id", ""))
+        return {
+            "groups": [
+                {**g.view(seats=False), "my_seat": mine.view() if mine else None}
+                for g in self._ordered()
+                for mine in [g.seats.get(user_id)]
+            ]
+        }
 
     def _ordered(self) -> list[Group]:
         return sorted(self.groups.values(), key=lambda g: (g.created_at, g.id))
@@ -237,7 +252,7 @@ class GroupBuys(FeatureBase):
         return {"ok": True}
 
     async def _state(self, command: Command) -> dict[str, Any]:
-        return self.public_state(command.caller)
+        return {"groups": [g.view() for g in self._ordered()]}
 
     # --- start -------------------------------------------------------------------------------------
 
@@ -378,8 +393,11 @@ class GroupBuys(FeatureBase):
 
     async def _flush_updates(self) -> None:
         joined, self._joined = self._joined, {}
+        # Every member receives this event: in a rush it carries counts only, so its size does not
+        # grow with the rush (a 3,000-member channel would otherwise receive megabytes a second).
+        named = sum(len(users) for users in joined.values()) <= UPDATE_NAMES_MAX
         groups = [
-            {**self.groups[gid].summary(), "joined": users}
+            {**self.groups[gid].summary(), "joined": users if named else len(users)}
             for gid, users in joined.items()
             if gid in self.groups
         ]
