@@ -12,7 +12,7 @@ from lago_core.errors import Forbidden, NotFound
 from lago_core.lottery.store import DrawStore
 from lago_core.security.roles import Principal
 
-__all__ = ["LotteryService", "draw_json"]
+__all__ = ["LotteryService", "draw_json", "opened_json"]
 
 
 class LotteryService:
@@ -44,10 +44,9 @@ class LotteryService:
         ]
 
 
-def draw_json(row: asyncpg.Record, *, with_entries: bool) -> dict[str, Any]:
-    """The published data of a draw; the seed appears only once the result is stored."""
-    drawn = row["drawn_at"] is not None
-    out: dict[str, Any] = {
+def opened_json(row: Any) -> dict[str, Any]:
+    """What is published when a draw opens (the ``lottery.opened`` event)."""
+    return {
         "id": str(row["id"]),
         "community_id": str(row["community_id"]),
         "organiser_id": str(row["organiser_id"]),
@@ -59,6 +58,14 @@ def draw_json(row: asyncpg.Record, *, with_entries: bool) -> dict[str, Any]:
         "commitment": row["commitment"],
         "opened_at": row["opened_at"].isoformat(),
         "draw_at": row["draw_at"].isoformat(),
+    }
+
+
+def draw_json(row: asyncpg.Record, *, with_entries: bool) -> dict[str, Any]:
+    """The published data of a draw; the seed appears only once the result is stored."""
+    drawn = row["drawn_at"] is not None
+    out: dict[str, Any] = {
+        **opened_json(row),
         "status": "drawn" if drawn else "open",
         "drawn_at": row["drawn_at"].isoformat() if drawn else None,
         "entries_hash": row["entries_hash"],

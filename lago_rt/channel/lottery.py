@@ -30,6 +30,7 @@ from lago_core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from lago_core.logging import get_logger
 from lago_core.lottery import DrawStore, canonical_entries, commitment_of, draw_winners, new_seed
 from lago_core.lottery import entries_hash as hash_entries
+from lago_core.lottery.service import opened_json
 from lago_rt.channel.actor import CommandHandler, FeatureBase
 from lago_rt.channel.events import ChannelEvent
 from lago_rt.channel.live import Live
@@ -139,7 +140,7 @@ class Lottery(FeatureBase):
             if known is None:
                 if row["drawn_at"] is not None:
                     continue  # an old draw, forgotten from state on purpose
-                await self.channel.emit("lottery.opened", _opened_data(row))
+                await self.channel.emit("lottery.opened", opened_json(row))
                 known = self.draws[draw_id]
             if row["drawn_at"] is not None and known["status"] == "open":
                 await self.channel.emit("lottery.drawn", _drawn_data(row))
@@ -267,22 +268,6 @@ class Lottery(FeatureBase):
                 online |= live.viewer_user_ids()
             return sorted(online)
         return []  # members: read inside the draw's transaction
-
-
-def _opened_data(row: Any) -> dict[str, Any]:
-    return {
-        "id": str(row["id"]),
-        "community_id": str(row["community_id"]),
-        "organiser_id": str(row["organiser_id"]),
-        "live_session": row["live_session"],
-        "prize": row["prize"],
-        "winner_count": row["winner_count"],
-        "eligibility": row["eligibility"],
-        "keyword": row["keyword"],
-        "commitment": row["commitment"],
-        "opened_at": row["opened_at"].isoformat(),
-        "draw_at": row["draw_at"].isoformat(),
-    }
 
 
 def _drawn_data(row: Any) -> dict[str, Any]:
