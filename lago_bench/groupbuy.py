@@ -53,6 +53,8 @@ class GroupBuyOptions:
     max_members: int = 10
     attempts: int = 5
     client_processes: int = 2
+    # Attempts per second offered by all load processes together; 0: every member at once.
+    rate: float = 0.0
     timeout_s: float = 120.0
 
 
@@ -160,6 +162,8 @@ async def _client(
         str(opts.attempts),
         "--seed",
         str(start),
+        "--rate",
+        str(opts.rate / opts.client_processes),
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         limit=64 << 20,
@@ -245,6 +249,7 @@ async def run_groupbuy(
                 "max_members": opts.max_members,
                 "attempts_per_member": opts.attempts,
                 "client_processes": opts.client_processes,
+                "offered_attempts_per_s": opts.rate or "all at once",
                 "connected": sum(r["ready"] for r in ready),
             },
             "wall_s": round(wall, 3),
@@ -310,6 +315,12 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-members", type=int, default=10, help="seats per group (default 10)")
     p.add_argument("--attempts", type=int, default=5, help="join attempts per member (default 5)")
     p.add_argument("--client-processes", type=int, default=2, help="load processes (default 2)")
+    p.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        help="offer this many join attempts/s in all (default 0: every member at once)",
+    )
 
 
 async def groupbuy_main(
@@ -329,6 +340,7 @@ async def groupbuy_main(
         max_members=args.max_members,
         attempts=args.attempts,
         client_processes=args.client_processes,
+        rate=max(0.0, min(args.rate, 100_000.0)),
     )
     admin_dsn, redis_url = service_urls()
     (PROJECT_ROOT / ".lago-local").mkdir(exist_ok=True)
@@ -354,7 +366,7 @@ def table(result: dict[str, Any]) -> str:
             f"one lago rt node; {s['members']} members in one channel, {s['groups']} groups of at "
             f"most {s['max_members']} (a leader each), every other member racing to join a "
             f"random group not seen full, up to {s['attempts_per_member']} attempts, "
-            f"{s['client_processes']} load processes",
+            f"{s['client_processes']} load processes, offered: {s['offered_attempts_per_s']}",
             f"joins (seats won)      {result['joins_per_s']:>10,.0f} /s  "
             f"({result['joins']} in {result['wall_s']} s)",
             f"attempts answered      {result['attempts_per_s']:>10,.0f} /s  {result['outcomes']}",

@@ -108,6 +108,22 @@ async def join_members(
     return list(await asyncio.gather(*(one(t) for t in tokens)))
 
 
+class Pace:
+    """Attempts of the whole process at a fixed rate: each takes the next slot of a schedule."""
+
+    def __init__(self, rate: float) -> None:
+        self._interval = 1.0 / rate
+        self._start = time.perf_counter()
+        self._slots = 0
+
+    async def turn(self) -> None:
+        due = self._start + self._slots * self._interval
+        self._slots += 1
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
 async def race(
     member: Member,
     community_id: str,
@@ -117,11 +133,14 @@ async def race(
     rng: random.Random,
     latencies: list[float],
     codes: Counter[str],
+    pace: Pace | None = None,
 ) -> bool:
     for _ in range(attempts):
         open_groups = [g for g in groups if g not in full]
         if not open_groups:
             return False
+        if pace is not None:
+            await pace.turn()
         group_id = rng.choice(open_groups)
         started = time.perf_counter()
         reply = await member.call(
@@ -153,9 +172,10 @@ async def run(args: argparse.Namespace) -> None:
         full: set[str] = set()
         cpu0 = resource.getrusage(resource.RUSAGE_SELF)
         started = time.perf_counter()
+        pace = Pace(args.rate) if args.rate > 0 else None
         await asyncio.gather(
             *(
-                race(m, args.community, groups, full, args.attempts, rng, latencies, codes)
+                race(m, args.community, groups, full, args.attempts, rng, latencies, codes, pace)
                 for m in members
             )
         )
@@ -183,6 +203,7 @@ def main() -> None:
     parser.add_argument("--groups", required=True)
     parser.add_argument("--attempts", type=int, default=5)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--rate", type=float, default=0.0, help="attempts/s; 0: all at once")
     args = parser.parse_args()
     try:
         import uvloop

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
@@ -152,6 +153,12 @@ async def serve(
             )
             runners.append(runner)
             print(f"real-time     {url}/socket.io/   (node {settings.node_id})", flush=True)
+            # A node holds thousands of long-lived objects per connection; the collector's
+            # default thresholds walk them all every few hundred milliseconds under load, which
+            # showed as 0.3–0.7 s pauses in join latency (docs/benchmarks.md, group buys).
+            # Objects alive at start-up are frozen out of collection; collections run less often.
+            gc.freeze()
+            gc.set_threshold(50_000, 50, 1_000)
         if worker:
             from workers import create_worker
 

@@ -40,6 +40,9 @@ LIVE = ("open", "succeeded")
 UPDATE_EVERY_S = 0.1
 # An update names who joined when this many or fewer joined since the last one; else it counts.
 UPDATE_NAMES_MAX = 20
+# How often the tick reloads the live groups from PostgreSQL (payments made elsewhere whose
+# `groupbuy.sync` was lost).
+RECONCILE_EVERY_S = 5.0
 
 
 @dataclass(slots=True)
@@ -139,6 +142,7 @@ class GroupBuys(FeatureBase):
         self._joined: dict[UUID, list[str]] = {}
         self._last_update = float("-inf")
         self._flush_posted = False
+        self._reconciled = float("-inf")
 
     def commands(self) -> dict[str, CommandHandler]:
         return {
@@ -184,12 +188,19 @@ class GroupBuys(FeatureBase):
         if not self.groups:
             return
         now = self.channel.now()
+        expired = False
         for group in list(self.groups.values()):
             if group.expires_at <= now:
                 # The deferred job normally ends it; this covers a lost or early job.
                 await self._service.expire(group.id)
+                expired = True
         await self._release_due(now)
-        await self._reload(list(self.groups))
+        # Reloading every live group is the backstop for a lost `groupbuy.sync`; it costs a read
+        # of every seat, so not on every (half-second) tick while joins wait in the mailbox.
+        loop_now = asyncio.get_running_loop().time()
+        if expired or loop_now - self._reconciled >= RECONCILE_EVERY_S:
+            self._reconciled = loop_now
+            await self._reload(list(self.groups))
 
     # --- loading and reconciling -------------------------------------------------------------------
 
