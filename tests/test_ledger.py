@@ -25,6 +25,8 @@ from lago_core.ledger import (
     flows,
 )
 
+from .waiting import until
+
 CLEARING = AccountRef(AccountKind.CLEARING)
 COMMISSION = AccountRef(AccountKind.PLATFORM_COMMISSION)
 
@@ -154,12 +156,15 @@ async def test_an_account_opened_by_a_concurrent_transaction_is_found(core: Core
         racing = asyncio.ensure_future(store.account_ids(second, [ref, CLEARING]))
         # Wait (bounded) until the second statement is blocked on the first's uncommitted row.
         pid = second.get_server_pid()
-        async with asyncio.timeout(5):
-            # The state polled is PostgreSQL's, so no asyncio.Event can signal it.
-            while not await core.pool.fetchval(  # noqa: ASYNC110
-                "SELECT count(*) > 0 FROM pg_locks WHERE pid = $1 AND NOT granted", pid
-            ):
-                await asyncio.sleep(0.01)
+
+        async def second_waits() -> bool:
+            return bool(
+                await core.pool.fetchval(
+                    "SELECT count(*) > 0 FROM pg_locks WHERE pid = $1 AND NOT granted", pid
+                )
+            )
+
+        await until(second_waits)
         assert not racing.done()
         await tx_first.commit()
         found = await racing

@@ -3,7 +3,6 @@ peers on loopback, the viewer count and limit, pinned items, grants and announce
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -26,6 +25,7 @@ from lago_rt.runtime import Command
 from .conftest import CommunityWorld
 from .live_support import Publisher, Viewer
 from .rt_client import ChannelClient
+from .waiting import until
 
 Client = TestClient[Any, Any]
 
@@ -102,12 +102,12 @@ async def test_publisher_frames_reach_both_viewers(
     # A viewer's browser closes its connection without a word on the socket: the node notices
     # (DTLS close) and the channel's count follows.
     await viewers[0].close()
-    for _ in range(100):
+
+    async def one_viewer_left() -> bool:
         status = await rt.host.call(cid, Command("live.status"))
-        if status["session"]["viewers"] == 1:
-            break
-        await asyncio.sleep(0.05)
-    assert status["session"]["viewers"] == 1
+        return bool(status["session"]["viewers"] == 1)
+
+    await until(one_viewer_left, within=5, every=0.05)
     assert backend.viewer_count() == 1
     await rt.host.tick_all()
     await host.wait_until(

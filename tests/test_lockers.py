@@ -32,6 +32,7 @@ from .conftest import Account, CommunityWorld
 from .rt_client import ChannelClient
 from .test_orders import call, listing, merchant_of, order, pay_order
 from .test_payments import assert_ledger_sound, run_worker, webhook_target
+from .waiting import until
 
 Client = TestClient[Any, Any]
 __all__ = ["webhook_target"]  # the fixture, re-exported so pytest finds it here
@@ -60,9 +61,11 @@ async def subscribed(core: Core, settings: Settings) -> None:
     connection; door commands are published there, and pub/sub drops what nobody is subscribed to
     yet (the node's resend would deliver it later, but these tests keep the clock still)."""
     channel = socketio_channel(settings)
-    async with asyncio.timeout(10):
-        while (await core.redis.pubsub_numsub(channel))[0][1] < 1:  # noqa: ASYNC110
-            await asyncio.sleep(0.01)
+
+    async def listening() -> bool:
+        return int((await core.redis.pubsub_numsub(channel))[0][1]) >= 1
+
+    await until(listening, within=10)
 
 
 @pytest.fixture

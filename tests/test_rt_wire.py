@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import time
 from typing import Any
 
 import pytest
@@ -23,6 +22,7 @@ from lago_rt.gateway.wire import _LightQueue
 
 from .conftest import CommunityWorld
 from .rt_client import ChannelClient
+from .waiting import until
 
 
 @pytest.fixture
@@ -82,12 +82,13 @@ async def test_pings_flow_on_a_timer(
     # A ping sets last_ping when it is sent and the client's pong clears it: several distinct
     # values mean several full ping/pong rounds (engine.io's first ping was scheduled too).
     seen: set[float] = set()
-    deadline = time.monotonic() + 10
-    while len(seen) < 4 and time.monotonic() < deadline:
+
+    def four_rounds() -> bool:
         if sock.last_ping:
             seen.add(sock.last_ping)
-        await asyncio.sleep(0.01)
-    assert len(seen) >= 4, seen
+        return len(seen) >= 4
+
+    await until(four_rounds, within=10)
     assert not sock.closed
     assert (await client.call("whoami"))["ok"] is not False
 
@@ -138,7 +139,7 @@ async def test_light_queue_is_fifo_and_wakes_getters_in_order() -> None:
     queue = _LightQueue()
     first = asyncio.ensure_future(queue.get())
     second = asyncio.ensure_future(queue.get())
-    await asyncio.sleep(0)
+    await until(lambda: len(queue._getters) == 2)
     await queue.put("a")
     queue.put_nowait("b")
     assert await first == "a"
@@ -154,7 +155,7 @@ async def test_light_queue_passes_a_wakeup_on_when_the_getter_is_cancelled() -> 
     queue = _LightQueue()
     cancelled = asyncio.ensure_future(queue.get())
     waiting = asyncio.ensure_future(queue.get())
-    await asyncio.sleep(0)
+    await until(lambda: len(queue._getters) == 2)
     queue.put_nowait("x")  # wakes `cancelled` first ...
     cancelled.cancel()  # ... which is cancelled before it runs
     assert await asyncio.wait_for(waiting, 1) == "x"
@@ -167,7 +168,7 @@ async def test_light_queue_join_waits_for_task_done() -> None:
     queue.put_nowait("p")
     joined = asyncio.ensure_future(queue.join())
     assert queue.get_nowait() == "p"
-    await asyncio.sleep(0)
+    await until(lambda: len(queue._finished) == 1)  # join() is waiting
     assert not joined.done()
     queue.task_done()
     await asyncio.wait_for(joined, 1)
