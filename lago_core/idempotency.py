@@ -28,7 +28,7 @@ from lago_core.clock import Clock
 from lago_core.errors import Conflict, InvalidInput
 from lago_core.ledger.store import Conn
 
-__all__ = ["Idempotency", "IdempotentResult", "request_hash"]
+__all__ = ["Idempotency", "IdempotentResult", "check_key", "request_hash"]
 
 MAX_KEY_LENGTH = 100
 
@@ -44,6 +44,15 @@ def request_hash(scope: str, params: Mapping[str, Any]) -> str:
     """A digest of what was asked: the operation and its parameters, key order irrelevant."""
     canonical = orjson.dumps({"scope": scope, "params": params}, option=orjson.OPT_SORT_KEYS)
     return hashlib.sha256(canonical).hexdigest()
+
+
+def check_key(key: str) -> None:
+    """Refuse a client's Idempotency-Key that is empty, too long or not printable."""
+    if not 1 <= len(key) <= MAX_KEY_LENGTH or not key.isprintable():
+        raise InvalidInput(
+            f"Idempotency-Key must be 1–{MAX_KEY_LENGTH} printable characters",
+            code="invalid_idempotency_key",
+        )
 
 
 class Idempotency:
@@ -68,11 +77,7 @@ class Idempotency:
         with the record, and a retry with the same key runs again (the failure may have been
         transient, and nothing was done).
         """
-        if not 1 <= len(key) <= MAX_KEY_LENGTH or not key.isprintable():
-            raise InvalidInput(
-                f"Idempotency-Key must be 1–{MAX_KEY_LENGTH} printable characters",
-                code="invalid_idempotency_key",
-            )
+        check_key(key)
         digest = request_hash(scope, params)
         async with self._pool.acquire() as conn, conn.transaction():
             inserted = await self._claim(conn, caller, key, digest, self._clock.now())

@@ -627,6 +627,28 @@ async def test_bad_joins_are_refused_and_change_nothing(
     assert (status, body["error"]["code"]) == (404, "no_seat")
     unsent = await call(client, community.residents[0], "POST", f"/group-buys/{group_id}/pay")
     assert unsent[1]["error"]["code"] == "idempotency_key_required"
+    too_long = await call(
+        client,
+        community.residents[0],
+        "POST",
+        f"/group-buys/{group_id}/pay",
+        headers={"Idempotency-Key": "k" * 101},
+    )
+    assert (too_long[0], too_long[1]["error"]["code"]) == (422, "invalid_idempotency_key")
+    # A key as long as the limit allows works: it is scoped to the seat without outgrowing it.
+    status, paying = await call(
+        client,
+        community.residents[0],
+        "POST",
+        f"/group-buys/{group_id}/pay",
+        headers={"Idempotency-Key": "k" * 100},
+    )
+    assert status == 201, paying
+    # A campaign is read by its merchant and the members of its communities, not by strangers.
+    path = f"/group-buy-campaigns/{offer['id']}"
+    assert (await call(client, community.outsider, "GET", path))[0] == 404
+    assert (await call(client, community.residents[1], "GET", path))[0] == 200
+    assert (await call(client, shop.owner, "GET", path))[0] == 200
 
 
 def test_the_worker_serves_the_expiry_job_the_actor_schedules() -> None:

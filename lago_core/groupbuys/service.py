@@ -18,7 +18,7 @@ commits, with an idempotency key per payment, so a crash in between is healed by
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -32,12 +32,14 @@ from lago_core.clock import Clock
 from lago_core.communities import CommunityService
 from lago_core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from lago_core.groupbuys.store import GroupBuyStore
+from lago_core.idempotency import check_key
 from lago_core.jobs import JobQueue
 from lago_core.ledger import Party, PartyKind
 from lago_core.ledger.store import Conn
 from lago_core.logging import get_logger
 from lago_core.merchants import MerchantService
 from lago_core.payments import PaymentService, PaymentSpec, PaymentView
+from lago_core.payments.service import AfterCommit
 from lago_core.push import Pusher
 from lago_core.security.roles import Principal
 from lago_core.settings import Settings
@@ -48,8 +50,6 @@ log = get_logger(__name__)
 
 REFERENCE_TYPE = "group_buy_seat"
 EXPIRE_JOB = "expire_group_buy"
-
-AfterCommit = Callable[[], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,8 +183,24 @@ class GroupBuyService:
             raise NotFound("campaign not found")
         return row
 
-    async def campaign_communities(self, campaign_id: UUID) -> list[UUID]:
-        return await self.store.campaign_communities(campaign_id)
+    async def readable_campaign(
+        self, actor: Principal, campaign_id: UUID
+    ) -> tuple[asyncpg.Record, list[UUID]]:
+        """A campaign and its communities, for the merchant's people, admins, customer service
+        and members or staff of a community it is offered in (others: not found)."""
+        row = await self.campaign(campaign_id)
+        communities = await self.store.campaign_communities(campaign_id)
+        if actor.is_admin or actor.is_customer_service:
+            return row, communities
+        if await self._merchants.role_of(actor.user_id, row["merchant_id"]) is not None:
+            return row, communities
+        for community_id in communities:
+            try:
+                await self.require_reader(actor, community_id)
+            except Forbidden:
+                continue
+            return row, communities
+        raise NotFound("campaign not found")
 
     async def campaigns_in(
         self, actor: Principal, community_id: UUID, after: tuple[Any, ...] | None, limit: int
@@ -250,9 +266,13 @@ class GroupBuyService:
             raise Conflict("your seat is already paid", code="already_paid")
         if group["status"] not in ("open", "succeeded"):
             raise Conflict("this group has ended", code="group_ended")
+        check_key(key)
+        # The client's key, scoped to the seat (the same key may pay another group's seat) and
+        # hashed so the scoped key stays within the key length limit.
+        scoped = f"groupbuy-seat:{seat['id'].hex}:{hashlib.sha256(key.encode()).hexdigest()[:40]}"
         view = await self._payments.create(
             actor,
-            f"groupbuy-seat:{seat['id']}:{key}",
+            scoped,
             PaymentSpec(
                 reference_type=REFERENCE_TYPE,
                 reference_id=seat["id"],
@@ -491,7 +511,3 @@ def order_payload(order: asyncpg.Record) -> dict[str, Any]:
         "status": order["status"],
         "created_at": order["created_at"].isoformat(),
     }
-
-
-def payment_window(campaign: asyncpg.Record) -> timedelta:
-    return timedelta(seconds=int(campaign["payment_window_s"]))

@@ -146,9 +146,9 @@ async def create_campaign(body: CampaignIn, user: Principal, svc: Services) -> C
 
 @api.get("/group-buy-campaigns/{campaign_id}", tags=TAGS)
 async def get_campaign(campaign_id: UUID, user: Principal, svc: Services) -> CampaignDetail:
-    """A campaign and the communities it is offered in."""
-    row = await svc.groupbuys.campaign(campaign_id)
-    communities = await svc.groupbuys.campaign_communities(campaign_id)
+    """A campaign and the communities it is offered in (its merchant's people, admins, and
+    members of those communities)."""
+    row, communities = await svc.groupbuys.readable_campaign(user, campaign_id)
     return _as(CampaignDetail, row, community_ids=communities)
 
 
