@@ -29,10 +29,12 @@ from lago_rt.channel.live import Live
 from lago_rt.channel.lockers import Lockers
 from lago_rt.channel.lottery import Lottery
 from lago_rt.channel.presence import Presence
+from lago_rt.gateway import sio_json
 from lago_rt.gateway.channels import ChannelGateway
 from lago_rt.gateway.device import DeviceGateway
 from lago_rt.gateway.fanout import LocalFanout
 from lago_rt.gateway.groupbuys import GroupBuyGateway
+from lago_rt.gateway.inbound import InboundEvents
 from lago_rt.gateway.live import LiveGateway
 from lago_rt.gateway.merchant import MerchantGateway
 from lago_rt.gateway.support import SupportGateway
@@ -99,6 +101,7 @@ def create_rt_app(
         cors_allowed_origins=list(settings.allowed_origins),
         max_http_buffer_size=settings.max_message_bytes,
         transports=["websocket", "polling"],
+        json=sio_json,
     )
     registry = SocketRegistry()
     install_tracked_websockets(sio.eio, registry, settings.max_message_bytes)
@@ -119,7 +122,10 @@ def create_rt_app(
             clock=node_core.clock,
         )
         fanout = LocalFanout(sio, registry, node_core.redis, node_settings)
-        channels = ChannelGateway(sio, node_core, host, fanout, node_core.moderation, node_settings)
+        inbound = InboundEvents(sio, registry, node_settings.client_send_buffer_bytes)
+        channels = ChannelGateway(
+            sio, node_core, host, fanout, node_core.moderation, node_settings, inbound
+        )
         MerchantGateway(sio, node_core)
         GroupBuyGateway(channels)
         SupportGateway(sio, node_core)
@@ -137,6 +143,7 @@ def create_rt_app(
         await devices.close()
         await sio.shutdown()
         await live.close()
+        await inbound.close()
         await channels.close()
         await fanout.stop()
         await host.stop()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge
 
-__all__ = ["CONNECTIONS", "DELIVERIES", "REFUSED", "SLOW_CONSUMERS"]
+__all__ = ["CONNECTIONS", "DELIVERIES", "INBOUND_FAST", "REFUSED", "SLOW_CONSUMERS"]
 
 DELIVERIES = Counter("lago_rt_deliveries_total", "channel events written to member sockets")
 SLOW_CONSUMERS = Counter(
@@ -12,3 +12,7 @@ SLOW_CONSUMERS = Counter(
 )
 REFUSED = Counter("lago_rt_refused_total", "socket events refused", ["code"])
 CONNECTIONS = Gauge("lago_rt_connections", "open socket.io connections", ["namespace"])
+INBOUND_FAST = Counter(
+    "lago_rt_inbound_fast_total",
+    "socket events served straight off the WebSocket (gateway/inbound.py), not by python-socketio",
+)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 import socketio
@@ -25,6 +25,7 @@ from lago_rt.channel.events import read_after, stream_window
 from lago_rt.channel.history import chat_history
 from lago_rt.gateway.access import ChannelAccess
 from lago_rt.gateway.fanout import LocalFanout
+from lago_rt.gateway.inbound import InboundEvents
 from lago_rt.gateway.limits import TokenBucket
 from lago_rt.gateway.schemas import (
     DeleteIn,
@@ -71,8 +72,10 @@ class ChannelGateway:
         fanout: LocalFanout,
         moderation: ModerationService,
         settings: Settings,
+        inbound: InboundEvents,
     ) -> None:
         self._sio = sio
+        self._inbound = inbound
         self._core = core
         self._host = host
         self._fanout = fanout
@@ -83,9 +86,9 @@ class ChannelGateway:
         self._principals: dict[str, Principal] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._disconnect_hooks: list[Callable[[str], Awaitable[None]]] = []
-        handlers: dict[str, Callable[..., Awaitable[Any]]] = {
-            "connect": self.connect,
-            "disconnect": self.disconnect,
+        sio.on("connect", handler=self.connect, namespace="/")
+        sio.on("disconnect", handler=self.disconnect, namespace="/")
+        events: dict[str, Callable[..., Coroutine[Any, Any, Ack]]] = {
             "channel:join": self._guarded(JoinIn, self.join),
             "channel:leave": self._guarded(LeaveIn, self.leave),
             "channel:presence": self._guarded(PresenceIn, self.presence),
@@ -97,8 +100,8 @@ class ChannelGateway:
             "chat:report": self._guarded(ReportIn, self.report),
             "whoami": self._guarded(None, self.whoami),
         }
-        for name, handler in handlers.items():
-            sio.on(name, handler=handler, namespace="/")
+        for name, handler in events.items():
+            self._serve(name, handler)
 
     # --- connection ----------------------------------------------------------------------------------
 
@@ -129,7 +132,13 @@ class ChannelGateway:
         self, event: str, model: type[M] | None, handler: Callable[..., Awaitable[Ack]]
     ) -> None:
         """Handle ``event`` with this gateway's rate limit, validation and error acks."""
-        self._sio.on(event, handler=self._guarded(model, handler), namespace="/")
+        self._serve(event, self._guarded(model, handler))
+
+    def _serve(self, event: str, handler: Callable[..., Coroutine[Any, Any, Ack]]) -> None:
+        # Both paths run the same handler: WebSocket messages take the inbound path, and
+        # python-socketio serves long-polling and everything the inbound path hands back.
+        self._sio.on(event, handler=handler, namespace="/")
+        self._inbound.serve(event, handler)
 
     def on_disconnect(self, hook: Callable[[str], Awaitable[None]]) -> None:
         """Run ``hook(sid)`` in the background when a socket disconnects."""
@@ -167,8 +176,8 @@ class ChannelGateway:
 
     def _guarded(
         self, model: type[M] | None, handler: Callable[..., Awaitable[Ack]]
-    ) -> Callable[[str, Any], Awaitable[Ack]]:
-        async def run(sid: str, data: Any = None) -> Ack:
+    ) -> Callable[..., Coroutine[Any, Any, Ack]]:
+        async def run(sid: str, data: Any = None, *extra: Any) -> Ack:
             principal = self._principals.get(sid)
             if principal is None:
                 return _error(Unauthenticated("not connected"))
@@ -181,6 +190,8 @@ class ChannelGateway:
                     self._spawn(self._sio.disconnect(sid))
                 return _error(RateLimited("slow down: too many messages"))
             try:
+                if extra:
+                    raise InvalidInput("send one payload object", code="invalid_input")
                 if model is None:
                     return await handler(sid, principal)
                 if not isinstance(data, dict):

@@ -57,10 +57,15 @@ def event_frame(event_name: bytes, payload_json: bytes) -> bytes:
 
 
 class SocketRegistry:
-    """engine.io session id -> the transport under its WebSocket (while it is open)."""
+    """engine.io session id -> the transport under its WebSocket (while it is open).
+
+    ``inbound``, when set, is offered every ``42...`` text message of an upgraded WebSocket before
+    engine.io reads it; it returns True when it took the message (``gateway/inbound.py``).
+    """
 
     def __init__(self) -> None:
         self.transports: dict[str, asyncio.Transport] = {}
+        self.inbound: Callable[[str, str], bool] | None = None
 
     def transport(self, eio_sid: str) -> asyncio.Transport | None:
         transport = self.transports.get(eio_sid)
@@ -235,6 +240,9 @@ def install_tracked_websockets(
     """Give ``eio_server`` a WebSocket driver that records each socket's transport."""
 
     class TrackedWebSocket(EngineIoWebSocket):  # type: ignore[misc]
+        _eio_sid: str | None = None
+        _eio_socket: Any = None
+
         async def __call__(self, environ: dict[str, Any]) -> web.WebSocketResponse:
             request: web.Request = environ["aiohttp.request"]
             # compress=False: a frame built once must be valid on every socket (no per-socket
@@ -244,6 +252,7 @@ def install_tracked_websockets(
             self.environ = environ
             eio_socket = getattr(self.handler, "__self__", None)
             eio_sid = getattr(eio_socket, "sid", None)
+            self._eio_sid, self._eio_socket = eio_sid, eio_socket
             if eio_sid is not None and request.transport is not None:
                 registry.transports[eio_sid] = request.transport
             if eio_socket is not None:
@@ -254,6 +263,32 @@ def install_tracked_websockets(
                 if eio_sid is not None:
                     registry.transports.pop(eio_sid, None)
             return self._sock
+
+        async def wait(self) -> str | bytes:
+            """The next message for engine.io, after offering events to ``registry.inbound``.
+
+            Same contract as engine.io's driver (the message's data; ``OSError`` once closed).
+            Messages taken by the inbound path never reach engine.io; engine.io still sees every
+            ping answer, so its ping timeout keeps working.
+            """
+            sock = self._sock
+            while True:
+                msg = await sock.receive()
+                data = msg.data
+                if type(data) is str:
+                    offer = registry.inbound
+                    if (
+                        offer is not None
+                        and data.startswith("42")
+                        and self._eio_sid is not None
+                        and self._eio_socket.upgraded
+                        and offer(self._eio_sid, data)
+                    ):
+                        continue
+                    return data
+                if isinstance(data, bytes):
+                    return data
+                raise OSError()
 
     # engine.io keeps its drivers in a module-level dict; copy it so only this server changes.
     eio_server._async = {**eio_server._async, "websocket": TrackedWebSocket}

@@ -1,0 +1,146 @@
+"""Socket.io events on ``/`` served straight off the WebSocket, acknowledged with one write.
+
+python-socketio and engine.io spend more on each incoming message than most of our handlers do:
+engine.io reads every message in a task of its own (``wait_for`` around the read), hands it to
+python-socketio in another task, which decodes it with the standard library's ``json``, walks the
+payload looking for binary data, and starts one more task for the handler; the acknowledgement is
+encoded again (stdlib ``json``, the same walk), queued, and written by the socket's writer task.
+Measured on a group-buy join rush that machinery was more than half of the node's CPU.
+
+Here the tracked WebSocket (``wire.py``) offers every text message that starts with ``42`` (an
+EVENT on the default namespace) to :meth:`InboundEvents.offer` before engine.io sees it. An event
+we serve runs its handler in one task, and the acknowledgement is written to the transport as one
+pre-built frame when that task finishes. Anything else — other namespaces, binary events, an
+event we do not serve, a socket not yet connected to ``/``, JSON we cannot read — goes on to
+engine.io unchanged, so python-socketio's own behaviour is kept for every case this path does not
+claim. An event whose JSON cannot be read is answered ``invalid_json`` here (python-socketio
+would log a traceback for each). Long-polling sockets never reach this path.
+
+Ordering is what python-socketio gives as well: each event runs in its own task
+(``async_handlers``), so a client that needs an order waits for an acknowledgement first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+import orjson
+import socketio
+
+from lago_core.logging import get_logger
+from lago_rt.gateway.wire import SocketRegistry, websocket_frame
+from lago_rt.metrics import INBOUND_FAST, REFUSED, SLOW_CONSUMERS
+
+__all__ = ["InboundEvents", "ack_frame"]
+
+log = get_logger(__name__)
+
+# A socket.io ack id is a non-negative integer; more digits than this is not a client of ours.
+MAX_ACK_DIGITS = 15
+Handler = Callable[..., Coroutine[Any, Any, Any]]
+_UNREADABLE = {
+    "ok": False,
+    "error": {"code": "invalid_json", "message": "the message is not valid JSON", "details": None},
+}
+
+
+def ack_frame(ack_id: int, result: Any) -> bytes:
+    """A WebSocket frame with the engine.io message carrying a socket.io ACK on ``/``."""
+    return websocket_frame(
+        b"43" + str(ack_id).encode() + orjson.dumps([result], option=orjson.OPT_NON_STR_KEYS)
+    )
+
+
+class InboundEvents:
+    """The events of ``/`` that this node serves without python-socketio's per-message tasks."""
+
+    def __init__(
+        self, sio: socketio.AsyncServer, registry: SocketRegistry, send_buffer_limit: int
+    ) -> None:
+        self._sio = sio
+        self._registry = registry
+        self._limit = send_buffer_limit
+        self._handlers: dict[str, Handler] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        registry.inbound = self.offer
+
+    def serve(self, event: str, handler: Handler) -> None:
+        """Serve ``event`` here; ``handler(sid, *args)`` returns the acknowledgement's payload."""
+        self._handlers[event] = handler
+
+    def offer(self, eio_sid: str, data: str) -> bool:
+        """Take a ``42...`` message if it is an event we serve; False hands it to engine.io."""
+        # 42[<ack id>][<event>, <data>]: no namespace (that would be "42/ns,"), no attachments.
+        end = len(data)
+        i = 2
+        while i < end and "0" <= data[i] <= "9":
+            i += 1
+        if i >= end or data[i] != "[" or i - 2 > MAX_ACK_DIGITS:
+            return False
+        manager = self._sio.manager
+        sid = manager.sid_from_eio_sid(eio_sid, "/")
+        if sid is None or not manager.is_connected(sid, "/"):
+            return False  # mid-connect or mid-disconnect: python-socketio decides
+        try:
+            args = orjson.loads(data[i:])
+        except orjson.JSONDecodeError:
+            # python-socketio would raise and log a traceback per packet; answer instead.
+            REFUSED.labels("invalid_json").inc()
+            if i > 2:
+                self._write_ack(eio_sid, sid, int(data[2:i]), _UNREADABLE)
+            return True
+        if not isinstance(args, list) or not args or not isinstance(args[0], str):
+            return False
+        handler = self._handlers.get(args[0])
+        if handler is None:
+            return False
+        # Called as python-socketio calls it: the socket id, then every argument sent.
+        task: asyncio.Task[Any] = asyncio.get_running_loop().create_task(handler(sid, *args[1:]))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        if i > 2:
+            ack_id = int(data[2:i])
+            task.add_done_callback(lambda t: self._acknowledge(eio_sid, sid, ack_id, t))
+        INBOUND_FAST.inc()
+        return True
+
+    def _acknowledge(self, eio_sid: str, sid: str, ack_id: int, task: asyncio.Task[Any]) -> None:
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            # Handlers turn every error into an error acknowledgement; this is a bug.
+            log.error("inbound.handler_raised", sid=sid, exc_info=exc)
+            return
+        self._write_ack(eio_sid, sid, ack_id, task.result())
+
+    def _write_ack(self, eio_sid: str, sid: str, ack_id: int, result: Any) -> None:
+        transport = self._registry.transport(eio_sid)
+        if transport is None:
+            return  # gone meanwhile: nobody to tell
+        if transport.get_write_buffer_size() > self._limit:
+            # Not reading: the same rule as channel fan-out (a bounded queue per client).
+            SLOW_CONSUMERS.inc()
+            log.warning("inbound.slow_consumer_disconnected", sid=sid)
+            self.spawn(self._sio.disconnect(sid))
+            return
+        try:
+            frame = ack_frame(ack_id, result)
+        except TypeError:
+            log.exception("inbound.ack_not_serialisable", sid=sid, ack_id=ack_id)
+            return
+        transport.write(frame)
+
+    def spawn(self, coro: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def close(self) -> None:
+        """Wait (briefly) for handlers still running, then cancel what is left."""
+        if self._tasks:
+            _, pending = await asyncio.wait(list(self._tasks), timeout=2)
+            for task in pending:
+                task.cancel()
