@@ -119,12 +119,39 @@ class GroupBuyStore:
 
     # --- groups and seats (the channel actor's writes) -------------------------------------------
 
-    async def live_groups(self, community_id: UUID) -> list[asyncpg.Record]:
-        return await self.pool.fetch(
+    async def live_groups(
+        self, community_id: UUID, group_ids: list[UUID] | None = None
+    ) -> list[asyncpg.Record]:
+        """The community's open and succeeded groups (or those of ``group_ids``), oldest first."""
+        select = (
             "SELECT g.*, c.title, c.group_price_fen, c.original_price_fen, c.per_user_limit, "
             "c.payment_window_s, c.merchant_id FROM group_buys g "
             "JOIN group_buy_campaigns c ON c.id = g.campaign_id "
-            "WHERE g.community_id = $1 AND g.status IN ('open', 'succeeded')",
+            "WHERE g.community_id = $1 AND g.status IN ('open', 'succeeded') "
+        )
+        if group_ids is None:
+            return await self.pool.fetch(select + "ORDER BY g.created_at, g.id", community_id)
+        # Two statements, not one with "$2 IS NULL OR ...": a prepared statement's generic plan
+        # would then scan every group of the community to reload one.
+        return await self.pool.fetch(
+            select + "AND g.id = ANY($2::uuid[]) ORDER BY g.created_at, g.id",
+            community_id,
+            group_ids,
+        )
+
+    async def live_group_digests(self, community_id: UUID) -> list[asyncpg.Record]:
+        """Per live group of the community: status, leader and its reserved and paid seats.
+
+        What the channel actor compares with its memory to find groups changed elsewhere,
+        without reading every seat.
+        """
+        return await self.pool.fetch(
+            "SELECT g.id, g.status, g.leader_id, "
+            "count(s.id) FILTER (WHERE s.status = 'reserved') AS reserved, "
+            "count(s.id) FILTER (WHERE s.status = 'paid') AS paid "
+            "FROM group_buys g LEFT JOIN group_buy_seats s "
+            "ON s.group_id = g.id AND s.status IN ('reserved', 'paid') "
+            "WHERE g.community_id = $1 AND g.status IN ('open', 'succeeded') GROUP BY g.id",
             community_id,
         )
 
@@ -203,6 +230,35 @@ class GroupBuyStore:
             [s["reserved_until"] for s in seats],
             [s["joined_at"] for s in seats],
         )
+
+    async def take_seats(
+        self,
+        pool: asyncpg.Pool,
+        kind: str,
+        key: str,
+        epoch: int,
+        seats: list[dict[str, Any]],
+        now: datetime,
+    ) -> list[str | None] | None:
+        """Seat a channel actor's batch in one statement (``sql/015_group_buy_take_seats.sql``).
+
+        (``kind``, ``key``, ``epoch``) is the actor's fence. Returns None when a newer owner holds
+        the actor (nothing written), else per seat None (taken) or the code it was refused with.
+        """
+        codes: list[str | None] | None = await pool.fetchval(
+            "SELECT group_buy_take_seats($1, $2, $3, $4::uuid[], $5::uuid[], $6::uuid[], "
+            "$7::int[], $8::timestamptz[], $9)",
+            kind,
+            key,
+            epoch,
+            [s["id"] for s in seats],
+            [s["group_id"] for s in seats],
+            [s["user_id"] for s in seats],
+            [s["seat_no"] for s in seats],
+            [s["reserved_until"] for s in seats],
+            now,
+        )
+        return codes
 
     async def release_seats(
         self, conn: Conn, seat_ids: list[UUID], now: datetime, *, due_before: datetime | None = None

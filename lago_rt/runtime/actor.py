@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import asyncpg
 import redis.asyncio as aioredis
@@ -19,6 +19,8 @@ from lago_rt.runtime import fencing
 from lago_rt.runtime.keys import ActorKeys
 
 __all__ = ["Actor", "ActorContext", "Command", "Fenced", "NotOwner"]
+
+T = TypeVar("T")
 
 
 class NotOwner(LagoError):
@@ -96,6 +98,23 @@ class ActorContext:
                 self.lost = True
                 raise Fenced("a newer owner holds this actor") from None
             raise
+
+    async def fenced_statement(
+        self, run: Callable[[asyncpg.Pool, str, str, int], Awaitable[T | None]]
+    ) -> T:
+        """Run one statement that checks the fence itself (see ``fenced_transaction``).
+
+        ``run(pool, kind, key, epoch)`` returns None when PostgreSQL holds a newer epoch than ours:
+        a single statement (a function such as ``group_buy_take_seats``) saves the round trips of
+        BEGIN, the check and COMMIT.
+        """
+        if self.lost:
+            raise Fenced("this actor instance lost its lease")
+        result = await run(self.pool, self.kind, self.key, self.epoch)
+        if result is None:
+            self.lost = True
+            raise Fenced("a newer owner claimed this actor in PostgreSQL")
+        return result
 
     @asynccontextmanager
     async def fenced_transaction(self) -> AsyncIterator[PoolConnectionProxy[asyncpg.Record]]:
