@@ -143,6 +143,9 @@ class Settings:
     # Group buys (docs/groupbuys.md): how long a reserved seat waits for its payment, unless the
     # campaign sets its own window.
     groupbuy_payment_window_s: int = 900
+    # At most one `groupbuy.updated` per channel per this many ms: a rush of joins becomes a few
+    # updates a second for every member, not one per join.
+    groupbuy_update_ms: int = 250
     property_share_bps: int = 2_000
 
     # Orders (docs/orders.md). An order not paid within this time is cancelled by a job; it is
@@ -233,6 +236,7 @@ class Settings:
             "sandbox_webhook_url": ("LAGO_SANDBOX_WEBHOOK_URL", _url("http", "https")),
             "commission_bps": ("LAGO_COMMISSION_BPS", _int(0, 10_000)),
             "groupbuy_payment_window_s": ("LAGO_GROUPBUY_PAYMENT_WINDOW_S", _int(60, 86_400)),
+            "groupbuy_update_ms": ("LAGO_GROUPBUY_UPDATE_MS", _int(10, 10_000)),
             "property_share_bps": ("LAGO_PROPERTY_SHARE_BPS", _int(0, 10_000)),
             "unpaid_order_ttl_s": ("LAGO_UNPAID_ORDER_TTL_S", _int(60, 7 * 86_400)),
             "rental_late_fee_per_day_fen": (

@@ -524,6 +524,83 @@ async def test_unpaid_reservations_end_and_leadership_passes_on(
     await assert_ledger_sound(core)
 
 
+async def test_a_busy_channel_sends_a_bounded_snapshot_and_lists_every_group_in_pages(
+    client: Client,
+    core: Core,
+    clock: ManualClock,
+    shop: Shop,
+    community: CommunityWorld,
+    nodes: list[tuple[str, RtNode]],
+    clients: list[ChannelClient],
+) -> None:
+    (url_a, node_a), (url_b, _) = nodes
+    cid = community.id
+    offer = await campaign(
+        client, shop.owner, shop.merchant_id, shop.item_id, community, per_user_limit=10
+    )
+    leaders = await bulk_residents(core, cid, 6)
+    groups: list[str] = []
+    for leader in leaders:
+        socket = await member(clients, url_a, leader, cid)
+        for _ in range(10):
+            clock.advance(0.001)  # a creation order the clock can tell
+            started = await socket.call(
+                "groupbuy:start", {"community_id": cid, "campaign_id": offer["id"]}
+            )
+            assert started["ok"], started
+            groups.append(started["group"]["group_id"])
+    # A newcomer (on the other node) sees the newest 50 of the 60 groups, and how many there are.
+    newcomer = community.residents[0]
+    first = await member(clients, url_b, newcomer, cid)
+    snapshot = (await first.join(cid))["snapshot"]["group_buys"]
+    assert snapshot["total"] == 60
+    assert [g["group_id"] for g in snapshot["groups"]] == groups[10:]
+    # Once they hold a seat in an old group, that group comes first in their snapshot.
+    oldest = groups[0]
+    assert (await first.call("groupbuy:join", {"community_id": cid, "group_id": oldest}))["ok"]
+    again = (await first.join(cid))["snapshot"]["group_buys"]
+    assert [g["group_id"] for g in again["groups"]] == [oldest, *groups[11:]]
+    assert again["groups"][0]["my_seat"]["seat_no"] == 2
+    assert all(g["my_seat"] is None for g in again["groups"][1:])
+    # `groupbuy:list` pages through all of them, oldest first, with their seats.
+    listed: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        page = await first.call(
+            "groupbuy:list", {"community_id": cid, "limit": 25, "cursor": cursor}
+        )
+        assert page["ok"], page
+        listed += page["groups"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert [g["group_id"] for g in listed] == groups
+    assert [s["user_id"] for s in listed[0]["seats"]] == [str(leaders[0].id), str(newcomer.id)]
+    bad = await first.call("groupbuy:list", {"community_id": cid, "cursor": "yesterday"})
+    assert bad["error"]["code"] == "invalid_cursor"
+    too_many = await first.call("groupbuy:list", {"community_id": cid, "limit": 101})
+    assert too_many["error"]["code"] == "invalid_input"
+
+    # A change in PostgreSQL that nobody told the channel about (a lost `groupbuy.sync`) shows
+    # at the next reconcile: the seat let go elsewhere is gone from memory and from the count.
+    await core.pool.execute(
+        "UPDATE group_buy_seats SET status = 'released', ended_at = now() "
+        "WHERE group_id = $1 AND user_id = $2",
+        uuid.UUID(oldest),
+        newcomer.id,
+    )
+    clock.advance(6)  # past the reconcile interval
+    await node_a.host.tick_all()
+    await first.wait_until(
+        lambda: any(
+            e["type"] == "groupbuy.updated"
+            and any(g["group_id"] == oldest and g["members"] == 1 for g in e["data"]["groups"])
+            for e in first.events
+        )
+    )
+    assert str(newcomer.id) not in {u for u in feature(nodes, cid).groups[uuid.UUID(oldest)].seats}
+
+
 # --- customer service -----------------------------------------------------------------------------
 
 

@@ -18,6 +18,8 @@ tick, so a lost message only delays an update.
 from __future__ import annotations
 
 import asyncio
+import heapq
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -36,8 +38,11 @@ __all__ = ["GroupBuys"]
 log = get_logger(__name__)
 
 LIVE = ("open", "succeeded")
-# At most one join update per channel per this many seconds.
-UPDATE_EVERY_S = 0.1
+# A join snapshot carries at most this many groups (the caller's own first, then the newest);
+# `groupbuy:list` pages through all of them.
+SNAPSHOT_GROUPS = 50
+# Groups per `groupbuy:list` page unless the caller asks for fewer (the gateway caps it).
+LIST_LIMIT = 50
 # An update names who joined when this many or fewer joined since the last one; else it counts.
 UPDATE_NAMES_MAX = 20
 # How often the tick reloads the live groups from PostgreSQL (payments made elsewhere whose
@@ -119,6 +124,37 @@ class Group:
         return out
 
 
+def _created(group: Group) -> tuple[datetime, UUID]:
+    return (group.created_at, group.id)
+
+
+def _cursor(group: Group) -> str:
+    return f"{group.created_at.isoformat()}|{group.id}"
+
+
+def _parse_cursor(raw: Any) -> tuple[datetime, UUID] | None:
+    if raw is None:
+        return None
+    try:
+        at, _, gid = str(raw).partition("|")
+        parsed = datetime.fromisoformat(at)
+        if parsed.tzinfo is None:
+            raise ValueError("naive time")
+        return parsed, UUID(gid)
+    except ValueError:
+        raise InvalidInput("cursor is not one this list gave", code="invalid_cursor") from None
+
+
+# What group_buy_take_seats answers for a seat it did not take.
+_REFUSALS: dict[str, Callable[[], LagoError]] = {
+    "group_ended": lambda: Conflict("this group has ended", code="group_ended"),
+    "limit_reached": lambda: Conflict(
+        "you hold as many seats in this campaign as it allows", code="limit_reached"
+    ),
+    "sold_out": lambda: Conflict("the campaign has no seats left", code="sold_out"),
+}
+
+
 def _seat(row: asyncpg.Record) -> Seat:
     return Seat(
         id=row["id"],
@@ -143,6 +179,10 @@ class GroupBuys(FeatureBase):
         self._last_update = float("-inf")
         self._flush_posted = False
         self._reconciled = float("-inf")
+        # (reserved_until, seat id, group id) of reserved seats: the tick releases the due ones
+        # without walking every seat. Entries may be stale (paid, left, reloaded); each is
+        # checked against the group when it comes due.
+        self._due: list[tuple[datetime, UUID, UUID]] = []
 
     def commands(self) -> dict[str, CommandHandler]:
         return {
@@ -163,19 +203,29 @@ class GroupBuys(FeatureBase):
         return bool(self.groups)
 
     def public_state(self, caller: dict[str, Any]) -> dict[str, Any]:
-        # In every join reply, so without the seat lists (``groupbuy:list`` has them): a join
-        # storm in a busy channel must not send every seat to every member.
+        # In every join reply, so without the seat lists and for a bounded number of groups
+        # (``groupbuy:list`` has them all): a join storm in a busy channel must not send every
+        # group and seat to every member.
         user_id = str(caller.get("user_id", ""))
+        shown = [g for g in self.groups.values() if user_id in g.seats][:SNAPSHOT_GROUPS]
+        if len(shown) < SNAPSHOT_GROUPS:
+            # `groups` is in creation order (loaded oldest first, started groups appended).
+            for group in reversed(self.groups.values()):
+                if user_id not in group.seats:
+                    shown.append(group)
+                    if len(shown) == SNAPSHOT_GROUPS:
+                        break
         return {
             "groups": [
                 {**g.view(seats=False), "my_seat": mine.view() if mine else None}
-                for g in self._ordered()
+                for g in sorted(shown, key=_created)
                 for mine in [g.seats.get(user_id)]
-            ]
+            ],
+            "total": len(self.groups),
         }
 
     def _ordered(self) -> list[Group]:
-        return sorted(self.groups.values(), key=lambda g: (g.created_at, g.id))
+        return sorted(self.groups.values(), key=_created)
 
     @property
     def _community(self) -> UUID:
@@ -195,26 +245,41 @@ class GroupBuys(FeatureBase):
                 await self._service.expire(group.id)
                 expired = True
         await self._release_due(now)
-        # Reloading every live group is the backstop for a lost `groupbuy.sync`; it costs a read
-        # of every seat, so not on every (half-second) tick while joins wait in the mailbox.
-        loop_now = asyncio.get_running_loop().time()
-        if expired or loop_now - self._reconciled >= RECONCILE_EVERY_S:
-            self._reconciled = loop_now
-            await self._reload(list(self.groups))
+        mono = self.channel.ctx.clock.monotonic()
+        if expired or mono - self._reconciled >= RECONCILE_EVERY_S:
+            self._reconciled = mono
+            await self._reconcile()
+
+    async def _reconcile(self) -> None:
+        """The backstop for a lost ``groupbuy.sync``: reload the groups whose status, leader or
+        seat counts in PostgreSQL differ from memory (one row per group, not every seat)."""
+        digests = {r["id"]: r for r in await self._store.live_group_digests(self._community)}
+        differ = [gid for gid in self.groups if gid not in digests]
+        for gid, row in digests.items():
+            group = self.groups.get(gid)
+            if group is None or (
+                row["status"],
+                str(row["leader_id"]) if row["leader_id"] else None,
+                row["reserved"],
+                row["paid"],
+            ) != (group.status, group.leader_id, len(group.seats) - group.paid, group.paid):
+                differ.append(gid)
+        if differ:
+            await self._reload(differ)
 
     # --- loading and reconciling -------------------------------------------------------------------
 
     async def _reload(self, group_ids: list[UUID] | None) -> None:
         """Load the live groups (or the given ones) from PostgreSQL and tell the channel what
         changed: payments, outcomes and releases made elsewhere."""
-        rows = await self._store.live_groups(self._community)
+        rows = await self._store.live_groups(self._community, group_ids)
         live = {r["id"]: r for r in rows}
-        wanted = set(live) if group_ids is None else set(group_ids)
+        wanted = list(live) if group_ids is None else sorted(set(group_ids))
         seats: dict[UUID, list[asyncpg.Record]] = {}
         for row in await self._store.active_seats(None, [g for g in wanted if g in live]):
             seats.setdefault(row["group_id"], []).append(row)
         changed: list[dict[str, Any]] = []
-        for group_id in sorted(wanted):
+        for group_id in wanted:
             before = self.groups.get(group_id)
             found = live.get(group_id)
             if found is None:
@@ -239,6 +304,7 @@ class GroupBuys(FeatureBase):
                 seats={str(s["user_id"]): _seat(s) for s in seats.get(group_id, [])},
             )
             self.groups[group_id] = group
+            self._watch(group, group.seats.values())
             if before is None:
                 continue
             if before.status == "open" and group.status == "succeeded":
@@ -263,7 +329,18 @@ class GroupBuys(FeatureBase):
         return {"ok": True}
 
     async def _state(self, command: Command) -> dict[str, Any]:
-        return {"groups": [g.view() for g in self._ordered()]}
+        """A page of the live groups with their seats, oldest first (``groupbuy:list``)."""
+        limit = int(command.payload.get("limit") or LIST_LIMIT)
+        after = _parse_cursor(command.payload.get("cursor"))
+        ordered = self._ordered()
+        if after is not None:
+            ordered = [g for g in ordered if _created(g) > after]
+        page = ordered[:limit]
+        more = len(ordered) > limit
+        return {
+            "groups": [g.view() for g in page],
+            "next_cursor": _cursor(page[-1]) if more else None,
+        }
 
     # --- start -------------------------------------------------------------------------------------
 
@@ -327,6 +404,7 @@ class GroupBuys(FeatureBase):
             await self._store.insert_seats(conn, [self._seat_row(group, seat, now)])
         group.seats[user_id] = seat
         self.groups[group.id] = group
+        self._watch(group, [seat])
         await self._service.schedule_expiry(group.id, group.expires_at)
         event = await self.channel.emit("groupbuy.started", group.view())
         return {"group": group.view(), "seat": seat.view(), "seq": event.seq}
@@ -379,6 +457,7 @@ class GroupBuys(FeatureBase):
             return results
         for i, group, seat in accepted:
             group.seats[seat.user_id] = seat
+            self._watch(group, [seat])
             self._joined.setdefault(group.id, []).append(seat.user_id)
             results[i] = {"group": group.summary(), "seat": seat.view(), "already": False}
         if accepted:
@@ -386,10 +465,11 @@ class GroupBuys(FeatureBase):
         return results
 
     async def _update_soon(self) -> None:
-        """Emit the joins as one ``groupbuy.updated`` now, or within UPDATE_EVERY_S: a rush of
-        joins becomes a few updates a second, not one per join for every member to receive."""
+        """Emit the joins as one ``groupbuy.updated`` now, or within ``groupbuy_update_ms``: a
+        rush of joins becomes a few updates a second, not one per join for every member."""
         loop_now = asyncio.get_running_loop().time()
-        wait = self._last_update + UPDATE_EVERY_S - loop_now
+        every_s = self.channel.ctx.settings.groupbuy_update_ms / 1000
+        wait = self._last_update + every_s - loop_now
         post_later = self.channel.ctx.post_later
         if wait <= 0 or post_later is None:
             await self._flush_updates()
@@ -451,49 +531,19 @@ class GroupBuys(FeatureBase):
     async def _write_joins(
         self, wanted: list[tuple[int, Group, Seat]], results: list[Any], now: datetime
     ) -> list[tuple[int, Group, Seat]]:
-        """Check what memory cannot know (other communities' seats of the campaign, its stock),
-        then insert the seats — all in one fenced transaction."""
+        """Insert the seats, after the checks memory cannot make (the group ended elsewhere,
+        seats the members hold in other communities, the campaign's stock) — one fenced
+        statement for the whole batch."""
+        rows = [self._seat_row(g, s, now) for _, g, s in wanted]
+        codes = await self.channel.ctx.fenced_statement(
+            lambda pool, kind, key, epoch: self._store.take_seats(pool, kind, key, epoch, rows, now)
+        )
         accepted: list[tuple[int, Group, Seat]] = []
-        async with self.channel.ctx.fenced_transaction() as conn:
-            statuses = await self._store.share_groups(conn, sorted({g.id for _, g, _ in wanted}))
-            by_campaign: dict[UUID, list[tuple[int, Group, Seat]]] = {}
-            for item in wanted:
-                i, group, _ = item
-                if statuses.get(group.id) not in LIVE:
-                    results[i] = Conflict("this group has ended", code="group_ended")
-                    continue
-                by_campaign.setdefault(group.campaign_id, []).append(item)
-            for campaign_id, items in sorted(by_campaign.items()):
-                limit = items[0][1].per_user_limit
-                users = sorted({UUID(seat.user_id) for _, _, seat in items})
-                held = await self._store.held_by_users(conn, campaign_id, users)
-                allowed: list[tuple[int, Group, Seat]] = []
-                for item in items:
-                    i, _, seat = item
-                    uid = UUID(seat.user_id)
-                    if held.get(uid, 0) >= limit:
-                        results[i] = Conflict(
-                            "you hold as many seats in this campaign as it allows",
-                            code="limit_reached",
-                        )
-                        continue
-                    held[uid] = held.get(uid, 0) + 1
-                    allowed.append(item)
-                if allowed and not await self._store.take_stock(conn, campaign_id, len(allowed)):
-                    # Not enough for all: seat them one by one, in arrival order, while it lasts.
-                    granted = 0
-                    for _ in allowed:
-                        if not await self._store.take_stock(conn, campaign_id, 1):
-                            break
-                        granted += 1
-                    for i, _, _ in allowed[granted:]:
-                        results[i] = Conflict("the campaign has no seats left", code="sold_out")
-                    allowed = allowed[:granted]
-                accepted.extend(allowed)
-            if accepted:
-                await self._store.insert_seats(
-                    conn, [self._seat_row(g, s, now) for _, g, s in accepted]
-                )
+        for item, code in zip(wanted, codes, strict=True):
+            if code is None:
+                accepted.append(item)
+            else:
+                results[item[0]] = _REFUSALS[code]()
         return accepted
 
     # --- leave and release -------------------------------------------------------------------------
@@ -561,26 +611,45 @@ class GroupBuys(FeatureBase):
             )
         return {"group": group.summary(), "refunded": refund is not None, "seq": event.seq}
 
+    def _watch(self, group: Group, seats: Any) -> None:
+        """Remember when the reserved ones of ``seats`` are due for release."""
+        for seat in seats:
+            if seat.status == "reserved":
+                heapq.heappush(self._due, (seat.reserved_until, seat.id, group.id))
+
     async def _release_due(self, now: datetime) -> None:
         """Let go of reservations whose payment window has ended."""
-        due = [
-            (group, seat)
-            for group in self.groups.values()
-            for seat in group.seats.values()
-            if seat.status == "reserved" and seat.reserved_until <= now
-        ]
+        due: list[tuple[Group, Seat]] = []
+        seen: set[UUID] = set()
+        while self._due and self._due[0][0] <= now:
+            _, seat_id, group_id = heapq.heappop(self._due)
+            group = self.groups.get(group_id)
+            if group is None or seat_id in seen:
+                continue
+            seat = next((s for s in group.seats.values() if s.id == seat_id), None)
+            if seat is not None and seat.status == "reserved" and seat.reserved_until <= now:
+                seen.add(seat_id)
+                due.append((group, seat))
         if not due:
             return
-        async with self.channel.ctx.fenced_transaction() as conn:
-            await self._store.share_groups(conn, sorted({g.id for g, _ in due}))
-            released = await self._store.release_seats(
-                conn, [s.id for _, s in due], now, due_before=now
-            )
-            per_campaign: dict[UUID, int] = {}
-            for row in released:
-                per_campaign[row["campaign_id"]] = per_campaign.get(row["campaign_id"], 0) + 1
-            for campaign_id, n in sorted(per_campaign.items()):
-                await self._store.return_stock(conn, campaign_id, n)
+        try:
+            async with self.channel.ctx.fenced_transaction() as conn:
+                await self._store.share_groups(conn, sorted({g.id for g, _ in due}))
+                released = await self._store.release_seats(
+                    conn, [s.id for _, s in due], now, due_before=now
+                )
+                per_campaign: dict[UUID, int] = {}
+                for row in released:
+                    campaign_id = row["campaign_id"]
+                    per_campaign[campaign_id] = per_campaign.get(campaign_id, 0) + 1
+                for campaign_id, n in sorted(per_campaign.items()):
+                    await self._store.return_stock(conn, campaign_id, n)
+        except BaseException:
+            # Nothing was released: try again at the next tick (or leave it to the next owner).
+            for group, seat in due:
+                self._watch(group, [seat])
+            raise
+        # A due seat not released was paid meanwhile: the next reconcile (or its sync) says so.
         released_ids = {r["id"] for r in released}
         changed: dict[UUID, list[str]] = {}
         for group, seat in due:

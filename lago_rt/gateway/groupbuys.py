@@ -58,6 +58,10 @@ class GroupBuyGateway:
 
     async def list(self, sid: str, principal: Principal, body: GroupBuyListIn) -> Ack:
         result = await self._channels.command(
-            sid, principal, str(body.community_id), "groupbuy.state", {}
+            sid,
+            principal,
+            str(body.community_id),
+            "groupbuy.state",
+            {"cursor": body.cursor, "limit": body.limit},
         )
         return {"ok": True, **result}

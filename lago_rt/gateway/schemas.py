@@ -51,6 +51,8 @@ class GroupBuyIn(_In):
 
 class GroupBuyListIn(_In):
     community_id: UUID
+    cursor: str | None = Field(default=None, max_length=100)
+    limit: int = Field(default=50, ge=1, le=100)
 
 
 class LeaveIn(_In):
