@@ -8,6 +8,7 @@ at most three node heartbeats once the actor is running.
 
 from __future__ import annotations
 
+import bisect
 from typing import Any
 
 import orjson
@@ -29,6 +30,11 @@ class Presence(FeatureBase):
         super().__init__()
         # sid -> {"user_id", "name", "node"}
         self.sessions: dict[str, dict[str, str]] = {}
+        # Kept beside the sessions so that a join costs a lookup, not a pass over everyone
+        # online (a join storm of N members was N² here): user id -> [name, sessions], and the
+        # online user ids in order, for paging.
+        self._online: dict[str, list[Any]] = {}
+        self._order: list[str] = []
 
     def commands(self) -> dict[str, CommandHandler]:
         return {
@@ -41,7 +47,31 @@ class Presence(FeatureBase):
 
     def users(self) -> dict[str, str]:
         """Online user ids with their display names."""
-        return {s["user_id"]: s["name"] for s in self.sessions.values()}
+        return {user_id: entry[0] for user_id, entry in self._online.items()}
+
+    def is_online(self, user_id: str) -> bool:
+        return user_id in self._online
+
+    def _add(self, sid: str, entry: dict[str, str]) -> None:
+        self.sessions[sid] = entry
+        user_id = entry["user_id"]
+        online = self._online.get(user_id)
+        if online is None:
+            self._online[user_id] = [entry["name"], 1]
+            bisect.insort(self._order, user_id)
+        else:
+            online[1] += 1
+
+    def _remove(self, sid: str) -> None:
+        entry = self.sessions.pop(sid, None)
+        if entry is None:
+            return
+        user_id = entry["user_id"]
+        online = self._online[user_id]
+        online[1] -= 1
+        if online[1] == 0:
+            del self._online[user_id]
+            del self._order[bisect.bisect_left(self._order, user_id)]
 
     # Sessions live in their own Redis hash (not rebuilt from events), so apply/snapshot/restore
     # keep FeatureBase's no-ops.
@@ -50,14 +80,13 @@ class Presence(FeatureBase):
         # Only the first page: a join reply carrying every member would make a join storm of N
         # members cost N² (see docs/benchmarks.md); the rest is paged with presence.list.
         page = self.page(None, SNAPSHOT_ONLINE)
-        return {"online": page["online"], "count": len(self.users()), "more": page["more"]}
+        return {"online": page["online"], "count": len(self._online), "more": page["more"]}
 
     def page(self, after: str | None, limit: int) -> dict[str, Any]:
-        users = sorted(self.users().items())
-        if after is not None:
-            users = [u for u in users if u[0] > after]
-        online = [{"user_id": uid, "name": name} for uid, name in users[:limit]]
-        return {"online": online, "more": len(users) > limit}
+        start = 0 if after is None else bisect.bisect_right(self._order, after)
+        ids = self._order[start : start + limit]
+        online = [{"user_id": uid, "name": self._online[uid][0]} for uid in ids]
+        return {"online": online, "more": start + limit < len(self._order)}
 
     def busy(self) -> bool:
         return bool(self.sessions)
@@ -70,7 +99,7 @@ class Presence(FeatureBase):
         raw = await self.channel.ctx.redis.hgetall(self._hash)  # type: ignore[misc]
         for sid, value in raw.items():
             key = sid.decode() if isinstance(sid, bytes) else str(sid)
-            self.sessions[key] = orjson.loads(value)
+            self._add(key, orjson.loads(value))
         await self.prune_dead_nodes()
 
     async def on_tick(self) -> None:
@@ -85,11 +114,11 @@ class Presence(FeatureBase):
         name = str(command.caller.get("name", ""))
         if not sid or not node or not user_id:
             raise InvalidInput("presence.join needs sid, node and a caller")
-        first_device = user_id not in self.users()
+        first_device = user_id not in self._online
         if sid not in self.sessions:
             entry = {"user_id": user_id, "name": name, "node": node}
             await self.channel.ctx.fenced("hset", [self._hash], sid, orjson.dumps(entry))
-            self.sessions[sid] = entry
+            self._add(sid, entry)
         if first_device:
             await self.channel.emit("presence.joined", {"user_id": user_id, "name": name})
         snapshot: dict[str, Any] = await self.channel.handle(
@@ -110,12 +139,11 @@ class Presence(FeatureBase):
     async def _drop(self, sids: list[str]) -> None:
         if not sids:
             return
-        before = self.users()
+        before = {self.sessions[sid]["user_id"] for sid in sids if sid in self.sessions}
         await self.channel.ctx.fenced("hdel", [self._hash], *sids)
         for sid in sids:
-            self.sessions.pop(sid, None)
-        after = self.users()
-        for user_id in sorted(before.keys() - after.keys()):
+            self._remove(sid)
+        for user_id in sorted(u for u in before if u not in self._online):
             await self.channel.emit("presence.left", {"user_id": user_id})
 
     async def prune_dead_nodes(self) -> None:
