@@ -262,6 +262,27 @@ class CommunityStore:
             user_id,
         )
 
+    async def channel_people(
+        self, community_id: UUID, user_ids: list[UUID]
+    ) -> dict[UUID, asyncpg.Record]:
+        """For each user: display name, property staff of the community, verified resident.
+
+        What a channel needs to know of whoever acts in it, for many users in one round trip.
+        """
+        rows = await self._pool.fetch(
+            """SELECT u.id, u.display_name,
+                      EXISTS (SELECT 1 FROM communities c JOIN property_staff s
+                              ON s.company_id = c.property_company_id
+                              WHERE c.id = $1 AND s.user_id = u.id) AS staff,
+                      EXISTS (SELECT 1 FROM community_members m
+                              WHERE m.community_id = $1 AND m.user_id = u.id
+                                AND m.status = 'verified') AS verified
+               FROM users u WHERE u.id = ANY($2::uuid[])""",
+            community_id,
+            user_ids,
+        )
+        return {r["id"]: r for r in rows}
+
     async def is_verified_member(self, community_id: UUID, user_id: UUID) -> bool:
         return bool(
             await self._pool.fetchval(

@@ -2,20 +2,36 @@
 
 Decisions are cached per (user, community) for ``TTL_S`` seconds on each node, so a join storm
 does not become a query storm; a revoked membership takes effect within that time.
+
+Lookups that miss the cache at the same time are answered together: one query names the role
+and display name of every user waiting for the same community. A rush of members whose entries
+expired together — everyone in a busy channel tapping "join" on a group buy announced a minute
+ago — was three queries each, and they held the node's pooled connections long enough to make
+the channel actor's writes wait behind them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import enum
+from dataclasses import dataclass, field
+from typing import Any
 from uuid import UUID
 
 from lago_core.container import Core
 from lago_core.errors import Forbidden
+from lago_core.logging import get_logger
 from lago_core.security.roles import Principal
 
 __all__ = ["ChannelAccess", "ChannelRole"]
 
+log = get_logger(__name__)
+
 TTL_S = 30.0
+# At most this many users in one lookup query.
+BATCH_MAX = 500
+# Cached decisions kept before the cache is emptied (a bound on memory, not an eviction policy).
+CACHE_MAX = 100_000
 
 
 class ChannelRole(enum.StrEnum):
@@ -29,11 +45,28 @@ class ChannelRole(enum.StrEnum):
         return self in (ChannelRole.STAFF, ChannelRole.ADMIN)
 
 
+@dataclass(frozen=True, slots=True)
+class _Person:
+    name: str
+    staff: bool
+    verified: bool
+
+
+@dataclass
+class _Batch:
+    """Users waiting for a lookup in one community, and whether a query for them is scheduled."""
+
+    waiting: dict[UUID, asyncio.Future[_Person | None]] = field(default_factory=dict)
+    scheduled: bool = False
+
+
 class ChannelAccess:
     def __init__(self, core: Core) -> None:
         self._core = core
         self._roles: dict[tuple[UUID, str], tuple[float, ChannelRole | None]] = {}
         self._names: dict[UUID, tuple[float, str]] = {}
+        self._batches: dict[str, _Batch] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     async def role(self, principal: Principal, community_id: str) -> ChannelRole | None:
         now = self._core.clock.monotonic()
@@ -41,7 +74,7 @@ class ChannelAccess:
         if cached is not None and now - cached[0] < TTL_S:
             return cached[1]
         role = await self._lookup(principal, community_id)
-        if len(self._roles) > 100_000:
+        if len(self._roles) > CACHE_MAX:
             self._roles.clear()
         self._roles[(principal.user_id, community_id)] = (now, role)
         return role
@@ -60,23 +93,88 @@ class ChannelAccess:
             raise Forbidden("only property staff and admins moderate", code="forbidden")
         return role
 
-    async def _lookup(self, principal: Principal, community_id: str) -> ChannelRole | None:
-        cid = UUID(community_id)
-        if principal.is_admin:
-            return ChannelRole.ADMIN
-        if await self._core.communities.store.is_community_staff(cid, principal.user_id):
-            return ChannelRole.STAFF
-        if await self._core.communities.store.is_verified_member(cid, principal.user_id):
-            return ChannelRole.MEMBER
-        if principal.is_customer_service:
-            return ChannelRole.SERVICE
-        return None
-
     async def display_name(self, user_id: UUID) -> str:
         now = self._core.clock.monotonic()
         cached = self._names.get(user_id)
         if cached is not None and now - cached[0] < TTL_S:
             return cached[1]
         name = (await self._core.identity.user(user_id)).display_name
-        self._names[user_id] = (now, name)
+        self._remember_name(user_id, name, now)
         return name
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+
+    # --- lookups -------------------------------------------------------------------------------------
+
+    async def _lookup(self, principal: Principal, community_id: str) -> ChannelRole | None:
+        if principal.is_admin:
+            return ChannelRole.ADMIN
+        person = await self._person(principal.user_id, community_id)
+        if person is not None and person.staff:
+            return ChannelRole.STAFF
+        if person is not None and person.verified:
+            return ChannelRole.MEMBER
+        if principal.is_customer_service:
+            return ChannelRole.SERVICE
+        return None
+
+    def _person(self, user_id: UUID, community_id: str) -> asyncio.Future[_Person | None]:
+        """The user as the community sees them, from the next batched query (None: no user)."""
+        batch = self._batches.setdefault(community_id, _Batch())
+        waiting = batch.waiting.get(user_id)
+        if waiting is not None:
+            return waiting
+        fut: asyncio.Future[_Person | None] = asyncio.get_running_loop().create_future()
+        batch.waiting[user_id] = fut
+        if not batch.scheduled:
+            batch.scheduled = True
+            # Once the lookups that arrive in this turn of the event loop have joined the batch.
+            task = asyncio.get_running_loop().create_task(self._query(community_id))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return fut
+
+    async def _query(self, community_id: str) -> None:
+        waiting: list[tuple[UUID, asyncio.Future[_Person | None]]] = []
+        taken = False
+        try:
+            await asyncio.sleep(0)
+            waiting = list(self._batches.pop(community_id).waiting.items())
+            taken = True
+            for start in range(0, len(waiting), BATCH_MAX):
+                chunk = waiting[start : start + BATCH_MAX]
+                try:
+                    found = await self._core.communities.store.channel_people(
+                        UUID(community_id), [user_id for user_id, _ in chunk]
+                    )
+                except Exception as exc:
+                    for _, fut in chunk:
+                        if not fut.done():
+                            fut.set_exception(exc)
+                    continue
+                now = self._core.clock.monotonic()
+                for user_id, fut in chunk:
+                    row = found.get(user_id)
+                    person = None
+                    if row is not None:
+                        person = _Person(row["display_name"], row["staff"], row["verified"])
+                        self._remember_name(user_id, person.name, now)
+                    if not fut.done():
+                        fut.set_result(person)
+        finally:
+            # Cancelled (the node is stopping): nobody may be left waiting, and a batch not yet
+            # taken must not block the next lookup. (Lookups arriving after the batch was taken
+            # form a new batch with its own query.)
+            if not taken:
+                batch = self._batches.pop(community_id, None)
+                waiting = list(batch.waiting.items()) if batch else []
+            for _, fut in waiting:
+                if not fut.done():
+                    fut.cancel()
+
+    def _remember_name(self, user_id: UUID, name: str, now: float) -> None:
+        if len(self._names) > CACHE_MAX:
+            self._names.clear()
+        self._names[user_id] = (now, name)

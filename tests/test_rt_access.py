@@ -1,0 +1,84 @@
+"""Channel roles (``lago_rt/gateway/access.py``): right for every kind of caller, and a rush of
+lookups that miss the cache together costs one query, not one (or three) per caller."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+from lago_core.clock import ManualClock
+from lago_core.container import Core
+from lago_core.security.roles import PlatformRole, Principal
+from lago_rt.gateway.access import TTL_S, ChannelAccess, ChannelRole
+
+from .conftest import Account, CommunityWorld
+from .groupbuy_support import bulk_residents
+
+
+def _principal(who: Any, role: PlatformRole | None = None) -> Principal:
+    return Principal(user_id=who.id, session_id=uuid.uuid4(), platform_role=role)
+
+
+async def test_a_rush_of_lookups_is_one_query_with_the_right_roles(
+    core: Core, clock: ManualClock, community: CommunityWorld, make_account: Any
+) -> None:
+    service: Account = await make_account("客服小周", PlatformRole.CUSTOMER_SERVICE)
+    residents = await bulk_residents(core, community.id, 200)
+    store = core.communities.store
+    real = store.channel_people
+    queries: list[int] = []
+
+    async def counted(community_id: uuid.UUID, user_ids: list[uuid.UUID]) -> Any:
+        queries.append(len(user_ids))
+        return await real(community_id, user_ids)
+
+    store.channel_people = counted  # type: ignore[method-assign]
+    access = ChannelAccess(core)
+    callers = [
+        *(_principal(r) for r in residents),
+        _principal(community.staff),
+        _principal(community.outsider),
+        _principal(service, PlatformRole.CUSTOMER_SERVICE),
+        _principal(community.admin, PlatformRole.ADMIN),
+    ]
+    roles = await asyncio.gather(*(access.role(p, community.id) for p in callers))
+    assert roles[:200] == [ChannelRole.MEMBER] * 200
+    assert roles[200:] == [ChannelRole.STAFF, None, ChannelRole.SERVICE, ChannelRole.ADMIN]
+    # Everyone but the admin (known from the token) in one query.
+    assert queries == [203]
+    # Names came with it: the channel's caller needs no query of its own.
+    assert await access.display_name(residents[7].id) == "邻居7"
+    assert queries == [203]
+
+    # Cached, then looked up again once the entries are older than TTL_S.
+    await access.role(callers[0], community.id)
+    assert queries == [203]
+    clock.advance(TTL_S + 1)
+    await asyncio.gather(*(access.role(p, community.id) for p in callers[:3]))
+    assert queries == [203, 3]
+    await access.close()
+
+
+async def test_a_failed_lookup_fails_its_callers_and_the_next_one_starts_afresh(
+    core: Core, community: CommunityWorld
+) -> None:
+    store = core.communities.store
+    real = store.channel_people
+    failing = True
+
+    async def flaky(community_id: uuid.UUID, user_ids: list[uuid.UUID]) -> Any:
+        if failing:
+            raise ConnectionError("database went away")
+        return await real(community_id, user_ids)
+
+    store.channel_people = flaky  # type: ignore[method-assign]
+    access = ChannelAccess(core)
+    who = _principal(community.residents[0])
+    results = await asyncio.gather(
+        access.role(who, community.id), access.role(who, community.id), return_exceptions=True
+    )
+    assert all(isinstance(r, ConnectionError) for r in results), results
+    failing = False
+    assert await access.role(who, community.id) == ChannelRole.MEMBER
+    await access.close()
