@@ -97,13 +97,30 @@ def test_every_scenario_parses_its_default_and_quick_options() -> None:
 
 
 async def test_groupbuy_quick_seats_exactly_what_it_acknowledges() -> None:
-    args = _args("groupbuy", *SCENARIOS["groupbuy"].quick)
+    # 55 racers, a warm-up step then one step of 100 attempts/s for 1 s (0.5 s lead-in), aimed
+    # at the first 4 groups with seats left.
+    args = _args("groupbuy", *SCENARIOS["groupbuy"].quick, "--quiet")
     result = await SCENARIOS["groupbuy"].run(args, None)
-    assert result["oversold"] == 0
-    assert result["seats_in_db"] == result["seats_expected"]
-    assert result["joins"] > 0
-    assert result["fullest_group"] <= result["settings"]["max_members"]
-    assert set(result["outcomes"]) <= {"ok", "group_full", "limit_reached"}
-    assert result["latency_ms"]["p99"] > 0
-    *_, exact = SCENARIOS["groupbuy"].checks(result)
+    summary = result["summary"]
+    assert [s["role"] for s in result["steps"]] == ["warm-up", "measured"]
+    for step in result["steps"]:
+        assert step["sent"] > 0
+        assert step["outstanding_at_stop"] == 0
+        assert sum(step["outcomes"].values()) == step["answered"] == step["sent"]
+        assert set(step["outcomes"]) <= {"ok", "already", "group_full", "limit_reached"}, step
+        assert step["errors"] == []
+    [measured] = [s for s in result["steps"] if s["role"] == "measured"]
+    assert measured["kept_up"], measured["not_kept_up_because"]
+    assert measured["joins_per_s"] > 0
+    assert measured["p99_ms"] > 0
+    assert measured["skipped"] == 0
+    # --hot 4: the racers aim at four groups at a time, so groups fill and are answered full.
+    assert measured["outcomes"].get("group_full", 0) > 0
+    assert summary["saturation_joins_per_s"] == measured["joins_per_s"]
+    assert summary["acknowledged_joins"] == sum(s["joins"] for s in result["steps"])
+    assert summary["oversold"] == 0
+    assert summary["fullest_group"] <= result["settings"]["max_members"]
+    assert summary["seats_in_db"] == summary["seats_expected"]
+    assert summary["campaign_seats_taken"] == summary["seats_in_db"]
+    _, exact = SCENARIOS["groupbuy"].checks(result)
     assert exact["met"] is True
