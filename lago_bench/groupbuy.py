@@ -53,6 +53,7 @@ from lago_bench.procs import (
     build_client,
     free_port,
     machine_cpu,
+    machine_steal_s,
     proc_cpu_s,
     proc_rss_kb,
 )
@@ -397,6 +398,7 @@ class _Run:
         self.probe: _Probe | None = None
         self.leader_seats = 0
         self.unanswered = 0
+        self._steal_pct = 0.0
 
     async def connect(self, binary: Path, groups_file: Path) -> dict[str, Any]:
         opts, world = self.opts, self.world
@@ -468,9 +470,10 @@ class _Run:
             )
         reading = asyncio.gather(*(c.read_json((stop - now) / NS + 30) for c in self.clients))
         await asyncio.sleep(max(0.0, (measure - time.monotonic_ns()) / NS))
-        cpu0, machine0 = proc_cpu_s(self.server.pid), machine_cpu()
+        cpu0, machine0, steal0 = proc_cpu_s(self.server.pid), machine_cpu(), machine_steal_s()
         await asyncio.sleep(max(0.0, (end - time.monotonic_ns()) / NS))
-        cpu1, machine1 = proc_cpu_s(self.server.pid), machine_cpu()
+        cpu1, machine1, steal1 = proc_cpu_s(self.server.pid), machine_cpu(), machine_steal_s()
+        self._steal_pct = round(100 * (steal1 - steal0) / max(1e-9, machine1[1] - machine0[1]), 1)
         results: list[dict[str, Any]] = list(await reading)
         return self._summarise(plan, provision_s, results, cpu1 - cpu0, machine0, machine1)
 
@@ -549,6 +552,7 @@ class _Run:
             ],
             # Everything on the machine (server, clients, PostgreSQL, Redis, kernel), % of all
             # cores.
+            "machine_cpu_steal_pct": self._steal_pct,
             "machine_cpu_busy_pct": round(
                 100 * (machine1[0] - machine0[0]) / max(1e-9, machine1[1] - machine0[1]), 1
             ),
@@ -861,7 +865,7 @@ def table(result: dict[str, Any]) -> str:
         f"{s['step_s']:g} s measured per step",
         f"{'step':>4} {'role':<8} {'offered/s':>9} {'answered/s':>10} {'joins/s':>8} {'full':>5} "
         f"{'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'skipped':>7} {'server':>7} "
-        f"{'clients':>11} {'machine':>7}  kept up",
+        f"{'clients':>11} {'machine':>7} {'steal':>5}  kept up",
     ]
     for st in result["steps"]:
         clients = "/".join(f"{c:.0f}" for c in st["client_cpu_pct"]) + "%"
@@ -871,7 +875,8 @@ def table(result: dict[str, Any]) -> str:
             f"{st['answered_per_s']:>10,.0f} {st['joins_per_s']:>8,.0f} "
             f"{st['group_full_share']:>5.0%} {st['p50_ms']:>8.1f} {st['p99_ms']:>8.1f} "
             f"{st['max_ms']:>8.1f} {st['skipped']:>7} {st['server_cpu_pct']:>6.0f}% "
-            f"{clients:>11} {st['machine_cpu_busy_pct']:>6.0f}%  {kept}"
+            f"{clients:>11} {st['machine_cpu_busy_pct']:>6.0f}% "
+            f"{st.get('machine_cpu_steal_pct', 0):>4.0f}%  {kept}"
         )
         other = {k: v for k, v in st["outcomes"].items() if k not in EXPECTED_CODES}
         if other or st["errors"]:

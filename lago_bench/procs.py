@@ -78,6 +78,16 @@ def machine_cpu() -> tuple[float, float]:
     return (total - idle) / _TICKS, total / _TICKS
 
 
+def machine_steal_s() -> float:
+    """CPU seconds the hypervisor gave to others while this machine's vCPUs wanted to run.
+
+    On a shared VM this is the part of "busy" that none of our processes got: a run with much of
+    it measured a slower machine, whatever its figures say.
+    """
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (fields[7] if len(fields) > 7 else 0) / _TICKS
+
+
 def proc_rss_kb(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):

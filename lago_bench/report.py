@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
+import time
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -68,7 +69,19 @@ def machine() -> dict[str, Any]:
         "packages": versions,
         "cc": _cc_version(),
         "load_average_at_start": Path("/proc/loadavg").read_text().split()[:3],
+        "python_loop_10m_s": _python_loop_s(),
     }
+
+
+def _python_loop_s() -> float:
+    """Seconds a pure-Python loop of ten million additions takes now: a yardstick for the
+    machine's speed at the time of the run (on the shared 2-core VM it moved between 1.3 and
+    2.7 s within an hour, and every figure with it)."""
+    started = time.perf_counter()
+    total = 0
+    for i in range(10_000_000):
+        total += i
+    return round(time.perf_counter() - started, 3)
 
 
 def _fmt(n: float) -> str:
@@ -79,7 +92,8 @@ def machine_line(m: dict[str, Any]) -> str:
     return (
         f"machine: {m['cpu_model']}, {m['cores']} cores, Python {m['python']}, "
         f"aiohttp {m['packages']['aiohttp']}, python-socketio {m['packages']['python-socketio']}, "
-        f"load average at start {' '.join(m['load_average_at_start'])}"
+        f"load average at start {' '.join(m['load_average_at_start'])}, "
+        f"10M-addition Python loop {m.get('python_loop_10m_s', '?')} s"
     )
 
 
