@@ -45,6 +45,7 @@ from lago_core.payments import (
 from lago_core.push import Pusher
 from lago_core.ratelimit import RateLimiter
 from lago_core.redis import create_redis
+from lago_core.security.passwords import use_test_hashing
 from lago_core.security.tokens import TokenCodec
 from lago_core.settings import Settings
 from lago_core.settlement import SettlementService, SettlementStore
@@ -105,6 +106,8 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         # Outside prod an unset secret still works for a single process; `lago dev` and the
         # make targets pass one shared secret to every process so tokens work across them.
         settings = replace(settings, jwt_secret=secrets.token_urlsafe(32))
+    if settings.env == "test":
+        use_test_hashing()
     clock = clock or SystemClock()
     pool = await create_pool(
         settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
