@@ -46,6 +46,7 @@ import orjson
 import redis.asyncio as aioredis
 
 from lago_bench.fanout import lago_rt_process, merge_percentiles, service_urls
+from lago_bench.pauses import pause_report, read_pauses
 from lago_bench.procs import (
     PROJECT_ROOT,
     ClientProcess,
@@ -471,11 +472,15 @@ class _Run:
         reading = asyncio.gather(*(c.read_json((stop - now) / NS + 30) for c in self.clients))
         await asyncio.sleep(max(0.0, (measure - time.monotonic_ns()) / NS))
         cpu0, machine0, steal0 = proc_cpu_s(self.server.pid), machine_cpu(), machine_steal_s()
+        pauses0 = await read_pauses(self.server.port)
         await asyncio.sleep(max(0.0, (end - time.monotonic_ns()) / NS))
         cpu1, machine1, steal1 = proc_cpu_s(self.server.pid), machine_cpu(), machine_steal_s()
+        pauses1 = await read_pauses(self.server.port)
         self._steal_pct = round(100 * (steal1 - steal0) / max(1e-9, machine1[1] - machine0[1]), 1)
         results: list[dict[str, Any]] = list(await reading)
-        return self._summarise(plan, provision_s, results, cpu1 - cpu0, machine0, machine1)
+        step = self._summarise(plan, provision_s, results, cpu1 - cpu0, machine0, machine1)
+        step["pauses"] = pause_report(pauses0, pauses1)
+        return step
 
     def _summarise(
         self,
@@ -646,7 +651,20 @@ def _step_line(s: dict[str, Any]) -> str:
         f"answered {s['answered_per_s']:,.0f}/s, joins {s['joins_per_s']:,.0f}/s, "
         f"p50 {s['p50_ms']} ms p99 {s['p99_ms']} ms, group_full {s['group_full_share']:.0%}, "
         f"skipped {s['skipped']}, server CPU {s['server_cpu_pct']}%, clients "
-        f"{s['client_cpu_pct']}%{flag}"
+        f"{s['client_cpu_pct']}%{_pause_text(s.get('pauses') or {})}{flag}"
+    )
+
+
+def _pause_text(p: dict[str, Any]) -> str:
+    if not p:
+        return ""
+    gc = p["gc"]
+    lag = p["loop_lag"]
+    collections = "/".join(f"{gc[g]['count']}" for g in ("0", "1", "2"))
+    return (
+        f", gc {collections} ({sum(gc[g]['total_ms'] for g in gc):.0f} ms, worst "
+        f"≤{max(gc[g]['worst_le_ms'] for g in gc):g} ms), loop lag > 50 ms {lag['over_50ms']}x "
+        f"(worst ≤{lag['worst_le_ms']:g} ms)"
     )
 
 

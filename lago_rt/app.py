@@ -20,6 +20,7 @@ from aiohttp import web
 from lago_core.clock import Clock
 from lago_core.container import Core, build_core
 from lago_core.http import Check, add_probe_routes
+from lago_core.process_health import LoopLagMonitor, watch_gc
 from lago_core.push import socketio_channel
 from lago_core.settings import Settings
 from lago_rt.channel.actor import ChannelActor
@@ -136,10 +137,14 @@ def create_rt_app(
         await host.start()
         await fanout.start()
         await devices.start()
+        watch_gc()
+        lag = LoopLagMonitor()
+        lag.start()
         app[RT_NODE] = RtNode(
             node_settings, node_core, sio, host, fanout, channels, live=live, devices=devices
         )
         yield
+        await lag.stop()
         await devices.close()
         await sio.shutdown()
         await live.close()

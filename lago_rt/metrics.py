@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 
-__all__ = ["CONNECTIONS", "DELIVERIES", "INBOUND_FAST", "REFUSED", "SLOW_CONSUMERS"]
+__all__ = [
+    "ACTOR_WORK",
+    "CONNECTIONS",
+    "DELIVERIES",
+    "INBOUND_FAST",
+    "INBOUND_SECONDS",
+    "REFUSED",
+    "SLOW_CONSUMERS",
+]
 
 DELIVERIES = Counter("lago_rt_deliveries_total", "channel events written to member sockets")
 SLOW_CONSUMERS = Counter(
@@ -15,4 +23,17 @@ CONNECTIONS = Gauge("lago_rt_connections", "open socket.io connections", ["names
 INBOUND_FAST = Counter(
     "lago_rt_inbound_fast_total",
     "socket events served straight off the WebSocket (gateway/inbound.py), not by python-socketio",
+)
+# An actor serves one command at a time: time spent here is time every later command waits.
+ACTOR_WORK = Histogram(
+    "lago_rt_actor_work_seconds",
+    "time an actor spent on one command, batch of commands or tick",
+    ["kind", "work"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+)
+INBOUND_SECONDS = Histogram(
+    "lago_rt_inbound_seconds",
+    "socket events served off the WebSocket: from the message read to its acknowledgement written",
+    ["event"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
 )

@@ -124,3 +124,11 @@ async def test_groupbuy_quick_seats_exactly_what_it_acknowledges() -> None:
     assert summary["campaign_seats_taken"] == summary["seats_in_db"]
     _, exact = SCENARIOS["groupbuy"].checks(result)
     assert exact["met"] is True
+    # Where the node's time went, read from its /metrics around the window: every join it
+    # acknowledged in the window went through the inbound path, and the actor served batches.
+    pauses = measured["pauses"]
+    inbound = pauses["inbound"]["groupbuy:join"]
+    assert inbound["count"] >= measured["answered_per_s"] * measured["window_s"] * 0.5
+    assert pauses["actor"]["ch:groupbuy.join"]["count"] > 0
+    assert pauses["loop_lag"]["count"] > 0
+    assert set(pauses["gc"]) == {"0", "1", "2"}

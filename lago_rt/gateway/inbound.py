@@ -23,6 +23,7 @@ Ordering is what python-socketio gives as well: each event runs in its own task
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -31,7 +32,7 @@ import socketio
 
 from lago_core.logging import get_logger
 from lago_rt.gateway.wire import SocketRegistry, websocket_frame
-from lago_rt.metrics import INBOUND_FAST, REFUSED, SLOW_CONSUMERS
+from lago_rt.metrics import INBOUND_FAST, INBOUND_SECONDS, REFUSED, SLOW_CONSUMERS
 
 __all__ = ["InboundEvents", "ack_frame"]
 
@@ -63,6 +64,7 @@ class InboundEvents:
         self._registry = registry
         self._limit = send_buffer_limit
         self._handlers: dict[str, Handler] = {}
+        self._timers: dict[str, Any] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         registry.inbound = self.offer
 
@@ -102,7 +104,16 @@ class InboundEvents:
         task.add_done_callback(self._tasks.discard)
         if i > 2:
             ack_id = int(data[2:i])
-            task.add_done_callback(lambda t: self._acknowledge(eio_sid, sid, ack_id, t))
+            timer = self._timers.get(args[0])
+            if timer is None:
+                timer = self._timers[args[0]] = INBOUND_SECONDS.labels(args[0])
+            read_at = time.perf_counter()
+
+            def acknowledge(t: asyncio.Task[Any]) -> None:
+                self._acknowledge(eio_sid, sid, ack_id, t)
+                timer.observe(time.perf_counter() - read_at)
+
+            task.add_done_callback(acknowledge)
         INBOUND_FAST.inc()
         return True
 

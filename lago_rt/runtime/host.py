@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from lago_core.clock import Clock
 from lago_core.errors import LagoError, Unavailable
 from lago_core.logging import get_logger
 from lago_core.settings import Settings
+from lago_rt.metrics import ACTOR_WORK
 from lago_rt.runtime import fencing
 from lago_rt.runtime.actor import Actor, ActorContext, Command, Fenced, NotOwner
 from lago_rt.runtime.keys import ActorKeys, NodeKeys
@@ -87,6 +89,7 @@ class ActorHost:
         self._actors: dict[str, _Running] = {}
         self._activation_locks: dict[str, asyncio.Lock] = {}
         self._waiting: dict[str, asyncio.Future[Any]] = {}
+        self._work_observers: dict[str, Any] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._pubsub: Any = None
         self._listener: asyncio.Task[None] | None = None
@@ -392,12 +395,16 @@ class ActorHost:
                         continue
                     backlog.append(queued)
                     break
+                started = time.perf_counter()
                 await self._run_batch(running, batch)
+                self._timed(command.name, started)
                 continue
             if command is _TICK:
                 running.tick_pending = False
+                started = time.perf_counter()
                 with contextlib.suppress(Exception):
                     await self._guard(running, running.actor.tick())
+                self._timed("tick", started)
                 if fut is not None and not fut.done():
                     fut.set_result(None)
                 continue
@@ -408,12 +415,20 @@ class ActorHost:
                 if command.name == _PASSIVATE
                 else running.actor.handle(command)
             )
+            started = time.perf_counter()
             try:
                 fut.set_result(await self._guard(running, work))
             except Exception as exc:
                 if not fut.done():
                     fut.set_exception(exc)
+            self._timed(command.name, started)
         self._fail_pending(running, NotOwner("actor stopped"))
+
+    def _timed(self, work: str, started: float) -> None:
+        observer = self._work_observers.get(work)
+        if observer is None:
+            observer = self._work_observers[work] = ACTOR_WORK.labels(self.kind, work)
+        observer.observe(time.perf_counter() - started)
 
     def _post_later(self, running: _Running, delay: float, command: Command) -> None:
         """Put ``command`` in the actor's own mailbox after ``delay`` seconds (no reply)."""
