@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import Counter, Gauge, Histogram
 
 __all__ = [
@@ -12,6 +14,7 @@ __all__ = [
     "INBOUND_SECONDS",
     "REFUSED",
     "SLOW_CONSUMERS",
+    "count_refusal",
 ]
 
 DELIVERIES = Counter("lago_rt_deliveries_total", "channel events written to member sockets")
@@ -19,6 +22,18 @@ SLOW_CONSUMERS = Counter(
     "lago_rt_slow_consumers_total", "sockets disconnected because they did not read"
 )
 REFUSED = Counter("lago_rt_refused_total", "socket events refused", ["code"])
+_REFUSED_BY_CODE: dict[str, Any] = {}
+
+
+def count_refusal(code: str) -> None:
+    """``REFUSED`` for ``code``; the labelled child is looked up once per code (``labels()``
+    takes a lock and builds a key: in a rush refusals are most answers)."""
+    child = _REFUSED_BY_CODE.get(code)
+    if child is None:
+        child = _REFUSED_BY_CODE[code] = REFUSED.labels(code)
+    child.inc()
+
+
 CONNECTIONS = Gauge("lago_rt_connections", "open socket.io connections", ["namespace"])
 INBOUND_FAST = Counter(
     "lago_rt_inbound_fast_total",

@@ -18,6 +18,7 @@ from lago_core.jobs import queue_name
 from lago_core.security.roles import PlatformRole, Principal
 from lago_core.settings import Settings
 from lago_rt.app import RT_NODE, RtNode, create_rt_app
+from lago_rt.channel import groupbuys as groupbuys_feature
 from lago_rt.channel.actor import ChannelActor
 from lago_rt.channel.groupbuys import GroupBuys
 from lago_rt.runtime.keys import ActorKeys
@@ -525,6 +526,7 @@ async def test_unpaid_reservations_end_and_leadership_passes_on(
 
 
 async def test_a_busy_channel_sends_a_bounded_snapshot_and_lists_every_group_in_pages(
+    monkeypatch: pytest.MonkeyPatch,
     client: Client,
     core: Core,
     clock: ManualClock,
@@ -581,16 +583,35 @@ async def test_a_busy_channel_sends_a_bounded_snapshot_and_lists_every_group_in_
     too_many = await first.call("groupbuy:list", {"community_id": cid, "limit": 101})
     assert too_many["error"]["code"] == "invalid_input"
 
-    # A change in PostgreSQL that nobody told the channel about (a lost `groupbuy.sync`) shows
-    # at the next reconcile: the seat let go elsewhere is gone from memory and from the count.
+    # Changes in PostgreSQL that nobody told the channel about (a lost `groupbuy.sync`) show
+    # once the reconciliation has passed over them: a seat let go elsewhere is gone from memory
+    # and from the count, a group ended elsewhere is gone. The pass goes a slice of groups (here
+    # 25 of the 60) per tick, in id order: the groups changed are the first, a middle and the
+    # last by id.
+    monkeypatch.setattr(groupbuys_feature, "RECONCILE_SLICE", 25)
+    by_id = sorted(groups, key=uuid.UUID)
+    first_id, middle_id, last_id = by_id[0], by_id[30], by_id[-1]
+    for gid in (first_id, last_id):
+        if gid != oldest:
+            assert (await first.call("groupbuy:join", {"community_id": cid, "group_id": gid}))["ok"]
+    for gid in {first_id, last_id, oldest}:
+        await core.pool.execute(
+            "UPDATE group_buy_seats SET status = 'released', ended_at = now() "
+            "WHERE group_id = $1 AND user_id = $2",
+            uuid.UUID(gid),
+            newcomer.id,
+        )
     await core.pool.execute(
-        "UPDATE group_buy_seats SET status = 'released', ended_at = now() "
-        "WHERE group_id = $1 AND user_id = $2",
-        uuid.UUID(oldest),
-        newcomer.id,
+        "UPDATE group_buys SET status = 'cancelled', ended_at = now() WHERE id = $1",
+        uuid.UUID(middle_id),
     )
     clock.advance(6)  # past the reconcile interval
-    await node_a.host.tick_all()
+    for _ in range(4):  # a pass over 60 groups: three slices, whichever tick started it
+        await node_a.host.tick_all()
+    live = feature(nodes, cid).groups
+    for gid in {first_id, last_id, oldest}:
+        assert str(newcomer.id) not in live[uuid.UUID(gid)].seats, gid
+    assert uuid.UUID(middle_id) not in live
     await first.wait_until(
         lambda: any(
             e["type"] == "groupbuy.updated"
@@ -598,7 +619,12 @@ async def test_a_busy_channel_sends_a_bounded_snapshot_and_lists_every_group_in_
             for e in first.events
         )
     )
-    assert str(newcomer.id) not in {u for u in feature(nodes, cid).groups[uuid.UUID(oldest)].seats}
+    await first.wait_until(
+        lambda: any(
+            e["type"] == "groupbuy.ended" and e["data"]["group_id"] == middle_id
+            for e in first.events
+        )
+    )
 
 
 # --- customer service -----------------------------------------------------------------------------

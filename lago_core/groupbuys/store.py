@@ -139,20 +139,26 @@ class GroupBuyStore:
             group_ids,
         )
 
-    async def live_group_digests(self, community_id: UUID) -> list[asyncpg.Record]:
-        """Per live group of the community: status, leader and its reserved and paid seats.
+    async def live_group_digests(
+        self, community_id: UUID, after: UUID | None, limit: int
+    ) -> list[asyncpg.Record]:
+        """Per live group of the community, by id after ``after``: status, leader and its
+        reserved and paid seats (at most ``limit`` groups).
 
         What the channel actor compares with its memory to find groups changed elsewhere,
         without reading every seat.
         """
         return await self.pool.fetch(
             "SELECT g.id, g.status, g.leader_id, "
-            "count(s.id) FILTER (WHERE s.status = 'reserved') AS reserved, "
-            "count(s.id) FILTER (WHERE s.status = 'paid') AS paid "
-            "FROM group_buys g LEFT JOIN group_buy_seats s "
-            "ON s.group_id = g.id AND s.status IN ('reserved', 'paid') "
-            "WHERE g.community_id = $1 AND g.status IN ('open', 'succeeded') GROUP BY g.id",
+            "(SELECT count(*) FROM group_buy_seats s WHERE s.group_id = g.id "
+            " AND s.status = 'reserved') AS reserved, "
+            "(SELECT count(*) FROM group_buy_seats s WHERE s.group_id = g.id "
+            " AND s.status = 'paid') AS paid "
+            "FROM group_buys g WHERE g.community_id = $1 AND g.status IN ('open', 'succeeded') "
+            "AND ($2::uuid IS NULL OR g.id > $2) ORDER BY g.id LIMIT $3",
             community_id,
+            after,
+            limit,
         )
 
     async def group(self, conn: Conn | None, group_id: UUID) -> asyncpg.Record | None:
@@ -233,7 +239,7 @@ class GroupBuyStore:
 
     async def take_seats(
         self,
-        pool: asyncpg.Pool,
+        executor: asyncpg.Pool | Conn,
         kind: str,
         key: str,
         epoch: int,
@@ -245,7 +251,7 @@ class GroupBuyStore:
         (``kind``, ``key``, ``epoch``) is the actor's fence. Returns None when a newer owner holds
         the actor (nothing written), else per seat None (taken) or the code it was refused with.
         """
-        codes: list[str | None] | None = await pool.fetchval(
+        codes: list[str | None] | None = await executor.fetchval(
             "SELECT group_buy_take_seats($1, $2, $3, $4::uuid[], $5::uuid[], $6::uuid[], "
             "$7::int[], $8::timestamptz[], $9)",
             kind,

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -47,9 +48,12 @@ SYNC_MAX = 1_000
 LIST_LIMIT = 50
 # An update names who joined when this many or fewer joined since the last one; else it counts.
 UPDATE_NAMES_MAX = 20
-# How often the tick reloads the live groups from PostgreSQL (payments made elsewhere whose
-# `groupbuy.sync` was lost).
+# How often the tick starts comparing the live groups with PostgreSQL (payments made elsewhere
+# whose `groupbuy.sync` was lost), and how many groups one tick compares: a channel in a rush
+# holds thousands of groups, and the whole comparison at once held its actor — every join
+# behind it — for 50–100 ms.
 RECONCILE_EVERY_S = 5.0
+RECONCILE_SLICE = 500
 
 
 @dataclass(slots=True)
@@ -94,7 +98,7 @@ class Group:
     def paid(self) -> int:
         return sum(1 for s in self.seats.values() if s.status == "paid")
 
-    def free_seat_no(self, taken: set[int]) -> int | None:
+    def free_seat_no(self, taken: AbstractSet[int]) -> int | None:
         used = {s.seat_no for s in self.seats.values()} | taken
         return next((n for n in range(1, self.max_members + 1) if n not in used), None)
 
@@ -124,6 +128,19 @@ class Group:
                 (s.view() for s in self.seats.values()), key=lambda v: v["seat_no"]
             )
         return out
+
+
+_NONE_TAKEN: frozenset[int] = frozenset()
+
+
+def _group_id(raw: Any) -> UUID:
+    """A group id from a command: a UUID from this node's gateway, a string when forwarded."""
+    if isinstance(raw, UUID):
+        return raw
+    try:
+        return UUID(str(raw))
+    except ValueError:
+        raise InvalidInput("group_id is not a UUID") from None
 
 
 def _created(group: Group) -> tuple[datetime, UUID]:
@@ -181,6 +198,9 @@ class GroupBuys(FeatureBase):
         self._last_update = float("-inf")
         self._flush_posted = False
         self._reconciled = float("-inf")
+        # Where the reconciliation pass in progress goes on (None: from the first group).
+        self._reconcile_after: UUID | None = None
+        self._reconciling = False
         # (reserved_until, seat id, group id) of reserved seats: the tick releases the due ones
         # without walking every seat. Entries may be stale (paid, left, reloaded); each is
         # checked against the group when it comes due.
@@ -250,13 +270,25 @@ class GroupBuys(FeatureBase):
         mono = self.channel.ctx.clock.monotonic()
         if expired or mono - self._reconciled >= RECONCILE_EVERY_S:
             self._reconciled = mono
+            self._reconciling = True
+        if self._reconciling:
             await self._reconcile()
 
     async def _reconcile(self) -> None:
         """The backstop for a lost ``groupbuy.sync``: reload the groups whose status, leader or
-        seat counts in PostgreSQL differ from memory (one row per group, not every seat)."""
-        digests = {r["id"]: r for r in await self._store.live_group_digests(self._community)}
-        differ = [gid for gid in self.groups if gid not in digests]
+        seat counts in PostgreSQL differ from memory (one row per group, not every seat) — the
+        next ``RECONCILE_SLICE`` groups by id; a pass goes on tick by tick to the last group."""
+        low = self._reconcile_after
+        rows = await self._store.live_group_digests(self._community, low, RECONCILE_SLICE)
+        high = rows[-1]["id"] if len(rows) == RECONCILE_SLICE else None
+        self._reconcile_after = high
+        self._reconciling = high is not None
+        digests = {r["id"]: r for r in rows}
+        differ = [
+            gid
+            for gid in self.groups
+            if gid not in digests and (low is None or gid > low) and (high is None or gid <= high)
+        ]
         for gid, row in digests.items():
             group = self.groups.get(gid)
             if group is None or (
@@ -521,10 +553,7 @@ class GroupBuys(FeatureBase):
         if command.caller.get("role") != "member":
             raise Forbidden("group buys are for verified residents", code="residents_only")
         user_id = str(command.caller["user_id"])
-        try:
-            group_id = UUID(str(command.payload["group_id"]))
-        except ValueError:
-            raise InvalidInput("group_id is not a UUID") from None
+        group_id = _group_id(command.payload["group_id"])
         group = self.groups.get(group_id)
         if group is None:
             raise NotFound("no such open group in this channel", code="group_not_found")
@@ -535,7 +564,11 @@ class GroupBuys(FeatureBase):
             return group, held, True
         if (group.id, user_id) in pending_users:
             raise Conflict("your join is already being processed", code="duplicate_join")
-        seat_no = group.free_seat_no(pending.get(group.id, set()))
+        taken = pending.get(group.id, _NONE_TAKEN)
+        # In a rush most joins find the group full: say so before looking for a seat number.
+        if len(group.seats) + len(taken) >= group.max_members:
+            raise Conflict("the group is full", code="group_full")
+        seat_no = group.free_seat_no(taken)
         if seat_no is None:
             raise Conflict("the group is full", code="group_full")
         reserved_until = min(now + timedelta(seconds=group.payment_window_s), group.expires_at)
@@ -550,7 +583,9 @@ class GroupBuys(FeatureBase):
         statement for the whole batch."""
         rows = [self._seat_row(g, s, now) for _, g, s in wanted]
         codes = await self.channel.ctx.fenced_statement(
-            lambda pool, kind, key, epoch: self._store.take_seats(pool, kind, key, epoch, rows, now)
+            lambda runner, kind, key, epoch: self._store.take_seats(
+                runner, kind, key, epoch, rows, now
+            )
         )
         accepted: list[tuple[int, Group, Seat]] = []
         for item, code in zip(wanted, codes, strict=True):
@@ -564,7 +599,7 @@ class GroupBuys(FeatureBase):
 
     async def _leave(self, command: Command) -> dict[str, Any]:
         user_id = str(command.caller["user_id"])
-        group_id = UUID(str(command.payload["group_id"]))
+        group_id = _group_id(command.payload["group_id"])
         group = self.groups.get(group_id)
         seat = group.seats.get(user_id) if group is not None else None
         if group is None or seat is None:

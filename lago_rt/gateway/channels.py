@@ -16,7 +16,7 @@ import socketio
 from pydantic import BaseModel, ValidationError
 
 from lago_core.container import Core
-from lago_core.errors import InvalidInput, LagoError, RateLimited, Unauthenticated
+from lago_core.errors import InvalidInput, LagoError, RateLimited, Unauthenticated, Unavailable
 from lago_core.logging import get_logger
 from lago_core.moderation import ModerationService
 from lago_core.security.roles import Principal
@@ -25,7 +25,7 @@ from lago_rt.channel.events import read_after, stream_window
 from lago_rt.channel.history import chat_history
 from lago_rt.gateway.access import ChannelAccess
 from lago_rt.gateway.fanout import LocalFanout
-from lago_rt.gateway.inbound import InboundEvents
+from lago_rt.gateway.inbound import InboundEvents, Pending
 from lago_rt.gateway.limits import TokenBucket
 from lago_rt.gateway.schemas import (
     DeleteIn,
@@ -38,8 +38,8 @@ from lago_rt.gateway.schemas import (
     SendIn,
     UnmuteIn,
 )
-from lago_rt.metrics import CONNECTIONS, REFUSED
-from lago_rt.runtime import ActorHost, Command
+from lago_rt.metrics import CONNECTIONS, count_refusal
+from lago_rt.runtime import ActorHost, Command, NotOwner
 from lago_rt.runtime.keys import ActorKeys
 
 __all__ = ["ChannelGateway"]
@@ -59,8 +59,35 @@ def _ok(**fields: Any) -> Ack:
 
 
 def _error(exc: LagoError) -> Ack:
-    REFUSED.labels(exc.code).inc()
+    count_refusal(exc.code)
     return {"ok": False, "error": exc.to_dict()}
+
+
+def _refusal(exc: LagoError) -> Ack:
+    # A refusal travels from the channel actor through futures and several coroutines; its
+    # traceback holds their frames, and the frames hold the futures that hold it: a reference
+    # cycle per refusal, left to the garbage collector. In a rush that is most answers
+    # (`group_full`), and the collections showed as pauses of 100+ ms. Dropping the traceback
+    # lets them go at once.
+    exc.__traceback__ = None
+    return _error(exc)
+
+
+def _caller_of(principal: Principal, name: str, role: str) -> dict[str, Any]:
+    """The ``caller`` of an actor command."""
+    return {"user_id": str(principal.user_id), "name": name, "role": role}
+
+
+def _task_answer(task: asyncio.Future[Any]) -> Ack:
+    """The acknowledgement a handler task returned (handlers turn every error into one)."""
+    if task.cancelled():
+        return _error(Unavailable("the node is stopping"))
+    exc = task.exception()
+    if exc is not None:
+        log.error("channel.handler_raised", exc_info=exc)
+        return _error(LagoError("internal error", code="internal"))
+    result: Ack = task.result()
+    return result
 
 
 class ChannelGateway:
@@ -175,50 +202,134 @@ class ChannelGateway:
 
     # --- plumbing: rate limit, validation, error acks --------------------------------------------------
 
+    def _admit(
+        self, sid: str, model: type[M] | None, data: Any, extra: tuple[Any, ...] | list[Any]
+    ) -> tuple[Principal, M | None] | Ack:
+        """Who sent an event and its validated payload, or the refusal: not connected, over the
+        rate limit, or a payload that is not the model's."""
+        principal = self._principals.get(sid)
+        if principal is None:
+            return _error(Unauthenticated("not connected"))
+        bucket = self._buckets[sid]
+        if not bucket.take(self._core.clock.monotonic()):
+            if bucket.overdrawn >= FLOOD_CUTOFF:
+                log.warning("channel.flood_disconnected", sid=sid, user_id=str(principal.user_id))
+                self._spawn(self._sio.disconnect(sid))
+            return _error(RateLimited("slow down: too many messages"))
+        if extra:
+            return _error(InvalidInput("send one payload object", code="invalid_input"))
+        if model is None:
+            return principal, None
+        if not isinstance(data, dict):
+            return _error(InvalidInput("the payload must be an object"))
+        try:
+            return principal, model.model_validate(data)
+        except ValidationError as exc:
+            details = [
+                {"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]}
+                for e in exc.errors(include_url=False, include_input=False)
+            ]
+            return _error(InvalidInput("invalid payload", details=details))
+
     def _guarded(
         self, model: type[M] | None, handler: Callable[..., Awaitable[Ack]]
     ) -> Callable[..., Coroutine[Any, Any, Ack]]:
         async def run(sid: str, data: Any = None, *extra: Any) -> Ack:
-            principal = self._principals.get(sid)
-            if principal is None:
-                return _error(Unauthenticated("not connected"))
-            bucket = self._buckets[sid]
-            if not bucket.take(self._core.clock.monotonic()):
-                if bucket.overdrawn >= FLOOD_CUTOFF:
-                    log.warning(
-                        "channel.flood_disconnected", sid=sid, user_id=str(principal.user_id)
-                    )
-                    self._spawn(self._sio.disconnect(sid))
-                return _error(RateLimited("slow down: too many messages"))
+            admitted = self._admit(sid, model, data, extra)
+            if isinstance(admitted, dict):
+                return admitted
+            principal, payload = admitted
             try:
-                if extra:
-                    raise InvalidInput("send one payload object", code="invalid_input")
                 if model is None:
                     return await handler(sid, principal)
-                if not isinstance(data, dict):
-                    raise InvalidInput("the payload must be an object")
-                try:
-                    payload = model.model_validate(data)
-                except ValidationError as exc:
-                    details = [
-                        {"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]}
-                        for e in exc.errors(include_url=False, include_input=False)
-                    ]
-                    raise InvalidInput("invalid payload", details=details) from None
                 return await handler(sid, principal, payload)
             except LagoError as exc:
-                # A refusal travels from the channel actor through futures and several
-                # coroutines; its traceback holds their frames, and the frames hold the futures
-                # that hold it: a reference cycle per refusal, left to the garbage collector.
-                # In a rush that is most answers (`group_full`), and the collections showed as
-                # pauses of 100+ ms. Dropping the traceback here lets them go at once.
-                exc.__traceback__ = None
-                return _error(exc)
+                return _refusal(exc)
             except Exception:
                 log.exception("channel.handler_failed", sid=sid)
                 return _error(LagoError("internal error", code="internal"))
 
         return run
+
+    def register_command(
+        self, event: str, model: type[M], route: Callable[[M], tuple[str, str, dict[str, Any]]]
+    ) -> None:
+        """Serve ``event`` as a command to a community's channel actor.
+
+        ``route(body)`` names the community, the actor command and its payload; the
+        acknowledgement is ``{"ok": true, **result}``. On a WebSocket the event does not wait for
+        a task when the node can decide it from memory — the caller's role and name cached, the
+        community's actor running here: the command goes straight into the actor's mailbox and
+        the answer is written when the actor has one (gateway/inbound.py). Otherwise, and on
+        long-polling, it is served as every other event.
+        """
+
+        async def handler(sid: str, principal: Principal, body: M) -> Ack:
+            community_id, name, payload = route(body)
+            return _ok(**await self.command(sid, principal, community_id, name, payload))
+
+        self._sio.on(event, handler=self._guarded(model, handler), namespace="/")
+
+        def direct(sid: str, args: list[Any]) -> Ack | Pending:
+            admitted = self._admit(sid, model, args[0] if args else None, args[1:])
+            if isinstance(admitted, dict):
+                return admitted
+            principal, body = admitted
+            assert body is not None
+            community_id, name, payload = route(body)
+            try:
+                self._joined(sid, community_id)
+                known = self._access.cached_role(principal, community_id)
+                display = self._access.cached_name(principal.user_id)
+                if known is not None and display is not None:
+                    role = ChannelAccess.required(known[0])
+                    command = Command(name, payload, _caller_of(principal, display, role.value))
+                    queued = self._host.submit_local(community_id, command)
+                    if queued is not None:
+                        return Pending(queued, self._answer_of(community_id, command))
+            except LagoError as exc:
+                return _refusal(exc)
+            work = self.command(sid, principal, community_id, name, payload)
+            return Pending(self._spawned(self._acked(work)), _task_answer)
+
+        self._inbound.serve_direct(event, direct)
+
+    def _answer_of(
+        self, community_id: str, command: Command
+    ) -> Callable[[asyncio.Future[Any]], Ack | Pending]:
+        def answer(done: asyncio.Future[Any]) -> Ack | Pending:
+            exc = done.exception() if not done.cancelled() else Unavailable("the node is stopping")
+            if exc is None:
+                return _ok(**done.result())
+            if isinstance(exc, NotOwner):
+                # The actor stopped or moved meanwhile: route the command again, as call() does.
+                return Pending(
+                    self._spawned(self._acked(self._host.call(community_id, command))),
+                    _task_answer,
+                )
+            if isinstance(exc, LagoError):
+                return _refusal(exc)
+            log.error("channel.command_failed", command=command.name, exc_info=exc)
+            return _error(LagoError("internal error", code="internal"))
+
+        return answer
+
+    @staticmethod
+    async def _acked(result: Awaitable[Any]) -> Ack:
+        """The acknowledgement of an actor command's result."""
+        try:
+            return _ok(**await result)
+        except LagoError as exc:
+            return _refusal(exc)
+        except Exception:
+            log.exception("channel.command_failed")
+            return _error(LagoError("internal error", code="internal"))
+
+    def _spawned(self, coro: Coroutine[Any, Any, Ack]) -> asyncio.Task[Ack]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
 
     async def command(
         self, sid: str, principal: Principal, community_id: str, name: str, payload: dict[str, Any]
@@ -230,11 +341,7 @@ class ChannelGateway:
         return await self._host.call(community_id, Command(name, payload, caller))
 
     async def _caller(self, principal: Principal, role: str) -> dict[str, Any]:
-        return {
-            "user_id": str(principal.user_id),
-            "name": await self._access.display_name(principal.user_id),
-            "role": role,
-        }
+        return _caller_of(principal, await self._access.display_name(principal.user_id), role)
 
     def _joined(self, sid: str, community_id: str) -> None:
         if sid not in self._fanout.members.get(community_id, {}):
@@ -374,12 +481,12 @@ async def authenticate_handshake(core: Core, auth: Any) -> Principal:
     """The socket.io handshake's ``auth={"token": ...}`` as a Principal, or a refusal."""
     token = auth.get("token") if isinstance(auth, dict) else None
     if not isinstance(token, str) or not token:
-        REFUSED.labels("unauthenticated").inc()
+        count_refusal("unauthenticated")
         raise socketio.exceptions.ConnectionRefusedError(
             "send auth={token: <access token>}", {"code": "unauthenticated"}
         )
     try:
         return await core.identity.authenticate(token)
     except LagoError as exc:
-        REFUSED.labels(exc.code).inc()
+        count_refusal(exc.code)
         raise socketio.exceptions.ConnectionRefusedError(exc.message, {"code": exc.code}) from None

@@ -30,7 +30,7 @@ from lago_core.lockers import DOOR_OPEN_EVENT, LockerService, SlotReport
 from lago_core.logging import get_logger
 from lago_core.settings import Settings
 from lago_rt.gateway.limits import TokenBucket
-from lago_rt.metrics import CONNECTIONS, REFUSED
+from lago_rt.metrics import CONNECTIONS, count_refusal
 from lago_rt.runtime import ActorHost, Command
 
 __all__ = ["NAMESPACE", "DeviceGateway"]
@@ -85,7 +85,7 @@ class _Device:
 
 
 def _error(exc: LagoError) -> Ack:
-    REFUSED.labels(exc.code).inc()
+    count_refusal(exc.code)
     return {"ok": False, "error": exc.to_dict()}
 
 
@@ -156,14 +156,14 @@ class DeviceGateway:
         locker_id = auth.get("locker_id") if isinstance(auth, dict) else None
         secret = auth.get("secret") if isinstance(auth, dict) else None
         if not isinstance(locker_id, str) or not isinstance(secret, str) or not secret:
-            REFUSED.labels("unauthenticated").inc()
+            count_refusal("unauthenticated")
             raise socketio.exceptions.ConnectionRefusedError(
                 "send auth={locker_id, secret}", {"code": "unauthenticated"}
             )
         try:
             row = await self._lockers.authenticate_device(locker_id, secret)
         except LagoError as exc:
-            REFUSED.labels(exc.code).inc()
+            count_refusal(exc.code)
             raise socketio.exceptions.ConnectionRefusedError(
                 exc.message, {"code": exc.code}
             ) from None

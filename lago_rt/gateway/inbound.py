@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -32,15 +33,32 @@ import socketio
 
 from lago_core.logging import get_logger
 from lago_rt.gateway.wire import SocketRegistry, websocket_frame
-from lago_rt.metrics import INBOUND_FAST, INBOUND_SECONDS, REFUSED, SLOW_CONSUMERS
+from lago_rt.metrics import INBOUND_FAST, INBOUND_SECONDS, SLOW_CONSUMERS, count_refusal
 
-__all__ = ["InboundEvents", "ack_frame"]
+__all__ = ["Direct", "InboundEvents", "Pending", "ack_frame"]
 
 log = get_logger(__name__)
 
 # A socket.io ack id is a non-negative integer; more digits than this is not a client of ours.
 MAX_ACK_DIGITS = 15
 Handler = Callable[..., Coroutine[Any, Any, Any]]
+
+
+@dataclass(slots=True)
+class Pending:
+    """An acknowledgement still to come: ``finish(future)``, once ``future`` is done, makes it
+    (or another Pending, when the work must be routed again)."""
+
+    future: asyncio.Future[Any]
+    finish: Callable[[asyncio.Future[Any]], dict[str, Any] | Pending]
+
+
+# ``direct(sid, args)`` answers at once (an acknowledgement) or with a Pending; it never raises.
+Direct = Callable[[str, list[Any]], "dict[str, Any] | Pending"]
+_INTERNAL = {
+    "ok": False,
+    "error": {"code": "internal", "message": "internal error", "details": None},
+}
 _UNREADABLE = {
     "ok": False,
     "error": {"code": "invalid_json", "message": "the message is not valid JSON", "details": None},
@@ -64,6 +82,7 @@ class InboundEvents:
         self._registry = registry
         self._limit = send_buffer_limit
         self._handlers: dict[str, Handler] = {}
+        self._direct: dict[str, Direct] = {}
         self._timers: dict[str, Any] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         registry.inbound = self.offer
@@ -71,6 +90,14 @@ class InboundEvents:
     def serve(self, event: str, handler: Handler) -> None:
         """Serve ``event`` here; ``handler(sid, *args)`` returns the acknowledgement's payload."""
         self._handlers[event] = handler
+
+    def serve_direct(self, event: str, direct: Direct) -> None:
+        """Serve ``event`` here without a task: ``direct`` runs inside :meth:`offer` and returns
+        the acknowledgement or a Pending for it. For commands a channel actor of this node can
+        take straight into its mailbox: the answer is written when the actor's future is done,
+        one callback later, instead of after a task, a coroutine chain and a timeout wrapper —
+        each a turn of the event loop, and under load a turn is several milliseconds."""
+        self._direct[event] = direct
 
     def offer(self, eio_sid: str, data: str) -> bool:
         """Take a ``42...`` message if it is an event we serve; False hands it to engine.io."""
@@ -89,12 +116,24 @@ class InboundEvents:
             args = orjson.loads(data[i:])
         except orjson.JSONDecodeError:
             # python-socketio would raise and log a traceback per packet; answer instead.
-            REFUSED.labels("invalid_json").inc()
+            count_refusal("invalid_json")
             if i > 2:
                 self._write_ack(eio_sid, sid, int(data[2:i]), _UNREADABLE)
             return True
         if not isinstance(args, list) or not args or not isinstance(args[0], str):
             return False
+        direct = self._direct.get(args[0])
+        if direct is not None:
+            INBOUND_FAST.inc()
+            ack_id = int(data[2:i]) if i > 2 else None
+            read_at = time.perf_counter()
+            try:
+                answer = direct(sid, args[1:])
+            except Exception:
+                log.exception("inbound.direct_raised", sid=sid, socket_event=args[0])
+                answer = _INTERNAL
+            self._settle(eio_sid, sid, ack_id, args[0], read_at, answer)
+            return True
         handler = self._handlers.get(args[0])
         if handler is None:
             return False
@@ -104,9 +143,7 @@ class InboundEvents:
         task.add_done_callback(self._tasks.discard)
         if i > 2:
             ack_id = int(data[2:i])
-            timer = self._timers.get(args[0])
-            if timer is None:
-                timer = self._timers[args[0]] = INBOUND_SECONDS.labels(args[0])
+            timer = self._timer(args[0])
             read_at = time.perf_counter()
 
             def acknowledge(t: asyncio.Task[Any]) -> None:
@@ -116,6 +153,38 @@ class InboundEvents:
             task.add_done_callback(acknowledge)
         INBOUND_FAST.inc()
         return True
+
+    def _settle(
+        self,
+        eio_sid: str,
+        sid: str,
+        ack_id: int | None,
+        event: str,
+        read_at: float,
+        answer: dict[str, Any] | Pending,
+    ) -> None:
+        if isinstance(answer, Pending):
+            pending = answer
+
+            def done(fut: asyncio.Future[Any]) -> None:
+                try:
+                    then = pending.finish(fut)
+                except Exception:
+                    log.exception("inbound.finish_raised", sid=sid, socket_event=event)
+                    then = _INTERNAL
+                self._settle(eio_sid, sid, ack_id, event, read_at, then)
+
+            pending.future.add_done_callback(done)
+            return
+        if ack_id is not None:
+            self._write_ack(eio_sid, sid, ack_id, answer)
+            self._timer(event).observe(time.perf_counter() - read_at)
+
+    def _timer(self, event: str) -> Any:
+        timer = self._timers.get(event)
+        if timer is None:
+            timer = self._timers[event] = INBOUND_SECONDS.labels(event)
+        return timer
 
     def _acknowledge(self, eio_sid: str, sid: str, ack_id: int, task: asyncio.Task[Any]) -> None:
         if task.cancelled():

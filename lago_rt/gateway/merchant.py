@@ -14,7 +14,7 @@ import socketio
 
 from lago_core.container import Core
 from lago_rt.gateway.channels import authenticate_handshake
-from lago_rt.metrics import CONNECTIONS, REFUSED
+from lago_rt.metrics import CONNECTIONS, count_refusal
 
 __all__ = ["MerchantGateway"]
 
@@ -34,7 +34,7 @@ class MerchantGateway:
         principal = await authenticate_handshake(self._core, auth)
         merchants = [str(row["id"]) for row in await self._core.merchants.mine(principal)]
         if not merchants:
-            REFUSED.labels("not_merchant_staff").inc()
+            count_refusal("not_merchant_staff")
             raise socketio.exceptions.ConnectionRefusedError(
                 "this account is not owner or staff of any merchant", {"code": "not_merchant_staff"}
             )

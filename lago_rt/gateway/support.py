@@ -27,7 +27,7 @@ from lago_core.container import Core
 from lago_core.errors import InvalidInput, LagoError, Unauthenticated
 from lago_core.security.roles import Principal
 from lago_rt.gateway.channels import authenticate_handshake
-from lago_rt.metrics import CONNECTIONS, REFUSED
+from lago_rt.metrics import CONNECTIONS, count_refusal
 
 __all__ = ["NAMESPACE", "SupportGateway"]
 
@@ -110,7 +110,7 @@ class SupportGateway:
                     ) from None
                 return await handler(principal, body)
             except LagoError as exc:
-                REFUSED.labels(exc.code).inc()
+                count_refusal(exc.code)
                 return {"ok": False, "error": exc.to_dict()}
 
         return handle

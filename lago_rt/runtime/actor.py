@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeAlias, TypeVar
 
 import asyncpg
 import redis.asyncio as aioredis
@@ -21,6 +21,8 @@ from lago_rt.runtime.keys import ActorKeys
 __all__ = ["Actor", "ActorContext", "Command", "Fenced", "NotOwner"]
 
 T = TypeVar("T")
+# What a single fenced statement runs on: the pool, or a connection taken from it.
+Executor: TypeAlias = "asyncpg.Pool | PoolConnectionProxy[asyncpg.Record]"
 
 
 class NotOwner(LagoError):
@@ -82,6 +84,9 @@ class ActorContext:
     clock: Clock
     lost: bool = False
     _script: Any = None
+    # A pooled connection kept while statements keep coming (see fenced_statement).
+    _held: PoolConnectionProxy[asyncpg.Record] | None = None
+    _held_used: float = 0.0
     # Set by the host: post a command to this actor's own mailbox after a delay (timers).
     post_later: Callable[[float, Command], None] | None = None
 
@@ -100,21 +105,52 @@ class ActorContext:
             raise
 
     async def fenced_statement(
-        self, run: Callable[[asyncpg.Pool, str, str, int], Awaitable[T | None]]
+        self, run: Callable[[Executor, str, str, int], Awaitable[T | None]]
     ) -> T:
         """Run one statement that checks the fence itself (see ``fenced_transaction``).
 
-        ``run(pool, kind, key, epoch)`` returns None when PostgreSQL holds a newer epoch than ours:
-        a single statement (a function such as ``group_buy_take_seats``) saves the round trips of
-        BEGIN, the check and COMMIT.
+        ``run(executor, kind, key, epoch)`` returns None when PostgreSQL holds a newer epoch than
+        ours: a single statement (a function such as ``group_buy_take_seats``) saves the round
+        trips of BEGIN, the check and COMMIT.
+
+        The executor is a connection this actor keeps from the pool while its statements keep
+        coming (given back by :meth:`release_idle`), when at least half of the pool is free;
+        otherwise the pool. Taking and returning a pooled connection costs turns of the event
+        loop (asyncpg returns it in a task of its own), and under load each turn is several
+        milliseconds — on the one path that every join of a rush waits for.
         """
         if self.lost:
             raise Fenced("this actor instance lost its lease")
-        result = await run(self.pool, self.kind, self.key, self.epoch)
+        conn = self._held
+        if conn is None and self._pool_mostly_free():
+            conn = self._held = await self.pool.acquire()
+        self._held_used = self.clock.monotonic()
+        try:
+            result = await run(
+                conn if conn is not None else self.pool, self.kind, self.key, self.epoch
+            )
+        except BaseException:
+            # The connection may be broken or mid-statement: the pool decides what to do with it.
+            await self.release_held()
+            raise
         if result is None:
             self.lost = True
             raise Fenced("a newer owner claimed this actor in PostgreSQL")
         return result
+
+    def _pool_mostly_free(self) -> bool:
+        in_use = self.pool.get_size() - self.pool.get_idle_size()
+        return in_use < self.pool.get_max_size() // 2
+
+    async def release_idle(self, idle_s: float) -> None:
+        """Give the kept connection back once no statement used it for ``idle_s`` seconds."""
+        if self._held is not None and self.clock.monotonic() - self._held_used >= idle_s:
+            await self.release_held()
+
+    async def release_held(self) -> None:
+        conn, self._held = self._held, None
+        if conn is not None:
+            await self.pool.release(conn)
 
     @asynccontextmanager
     async def fenced_transaction(self) -> AsyncIterator[PoolConnectionProxy[asyncpg.Record]]:

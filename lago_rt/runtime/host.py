@@ -41,10 +41,17 @@ _PASSIVATE = "__passivate__"
 _TICK = object()
 # At most this many commands in one batch (see Actor.batchable).
 MAX_BATCH = 256
+# An actor keeps a pooled connection for its statements until they stop for this long.
+HOLD_IDLE_S = 1.0
 
 
 class _OwnerUnreachable(Exception):
     pass
+
+
+def _too_late(fut: asyncio.Future[Any]) -> None:
+    if not fut.done():
+        fut.set_exception(Unavailable("the channel is busy", code="channel_unavailable"))
 
 
 @dataclass(eq=False)
@@ -175,6 +182,26 @@ class ActorHost:
                 # The owner is gone or moving: its lease expires within the lease time. Poll at
                 # the heartbeat rate rather than spinning.
                 await asyncio.sleep(min(self._beat_s / 2, max(deadline - loop.time(), 0)))
+
+    def submit_local(self, key: str, command: Command) -> asyncio.Future[Any] | None:
+        """Queue ``command`` for ``key``'s actor if it runs here; None means use :meth:`call`.
+
+        For callers that cannot afford a task per command (gateway/inbound.py): the future gets
+        the actor's answer, or ``channel_unavailable`` after the forwarding budget, or a
+        ``NotOwner`` when the actor stopped or moved meanwhile — then the caller routes the
+        command again with :meth:`call`, as ``call`` itself would.
+        """
+        running = self._actors.get(key)
+        if running is None or running.stopping or self._closed:
+            return None
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Any] = loop.create_future()
+        running.mailbox.put_nowait((command, fut))
+        running.last_used = self._clock.monotonic()
+        # The actor skips a command whose future is already done, so a late one is not run.
+        timer = loop.call_later(self._settings.forward_timeout_ms / 1000, _too_late, fut)
+        fut.add_done_callback(lambda _: timer.cancel())
+        return fut
 
     async def _submit(self, running: _Running, command: Command, within: float) -> Any:
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
@@ -404,6 +431,7 @@ class ActorHost:
                 started = time.perf_counter()
                 with contextlib.suppress(Exception):
                     await self._guard(running, running.actor.tick())
+                    await running.ctx.release_idle(HOLD_IDLE_S)
                 self._timed("tick", started)
                 if fut is not None and not fut.done():
                     fut.set_result(None)
@@ -422,6 +450,8 @@ class ActorHost:
                 if not fut.done():
                     fut.set_exception(exc)
             self._timed(command.name, started)
+        with contextlib.suppress(Exception):
+            await running.ctx.release_held()
         self._fail_pending(running, NotOwner("actor stopped"))
 
     def _timed(self, work: str, started: float) -> None:
@@ -490,6 +520,8 @@ class ActorHost:
         if running.task is not None:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(asyncio.shield(running.task), timeout=5)
+        with contextlib.suppress(Exception):
+            await running.ctx.release_held()  # if the task did not get to it
         self._actors.pop(key, None)
         with contextlib.suppress(Exception):
             await self._release(keys=[running.ctx.keys.lease], args=[running.lease_value])
