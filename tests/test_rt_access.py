@@ -10,10 +10,11 @@ from typing import Any
 from lago_core.clock import ManualClock
 from lago_core.container import Core
 from lago_core.security.roles import PlatformRole, Principal
-from lago_rt.gateway.access import TTL_S, ChannelAccess, ChannelRole
+from lago_rt.gateway.access import REFRESH_AFTER_S, TTL_S, ChannelAccess, ChannelRole
 
 from .conftest import Account, CommunityWorld
 from .groupbuy_support import bulk_residents
+from .waiting import until
 
 
 def _principal(who: Any, role: PlatformRole | None = None) -> Principal:
@@ -81,4 +82,39 @@ async def test_a_failed_lookup_fails_its_callers_and_the_next_one_starts_afresh(
     assert all(isinstance(r, ConnectionError) for r in results), results
     failing = False
     assert await access.role(who, community.id) == ChannelRole.MEMBER
+    await access.close()
+
+
+async def test_a_decision_in_use_is_looked_up_again_before_it_expires(
+    core: Core, clock: ManualClock, community: CommunityWorld
+) -> None:
+    residents = await bulk_residents(core, community.id, 3)
+    store = core.communities.store
+    real = store.channel_people
+    queries: list[int] = []
+
+    async def counted(community_id: uuid.UUID, user_ids: list[uuid.UUID]) -> Any:
+        queries.append(len(user_ids))
+        return await real(community_id, user_ids)
+
+    store.channel_people = counted  # type: ignore[method-assign]
+    access = ChannelAccess(core)
+    callers = [_principal(r) for r in residents]
+    await asyncio.gather(*(access.role(p, community.id) for p in callers))
+    assert queries == [3]
+    # Past half the lifetime the cached decisions still answer, and are looked up again behind
+    # them — the three together, once.
+    clock.advance(REFRESH_AFTER_S + 1)
+    assert [access.cached_role(p, community.id) for p in callers] == [(ChannelRole.MEMBER,)] * 3
+    assert [access.cached_role(p, community.id) for p in callers] == [(ChannelRole.MEMBER,)] * 3
+    await until(lambda: len(queries) == 2)
+    assert queries == [3, 3]
+    # Past the first decisions' lifetime (not yet half of the new ones'): answered from the
+    # refreshed ones, with no query.
+    clock.advance(TTL_S - REFRESH_AFTER_S - 0.5)
+    assert [access.cached_role(p, community.id) for p in callers] == [(ChannelRole.MEMBER,)] * 3
+    assert not access._refreshing
+    # A decision nobody uses is not refreshed: it expires, and the next use waits for a lookup.
+    clock.advance(TTL_S + 1)
+    assert access.cached_role(callers[0], community.id) is None
     await access.close()

@@ -1,7 +1,8 @@
 """Who may join a community channel and who may moderate it, checked in PostgreSQL and cached.
 
 Decisions are cached per (user, community) for ``TTL_S`` seconds on each node, so a join storm
-does not become a query storm; a revoked membership takes effect within that time.
+does not become a query storm; a revoked membership takes effect within that time. A decision
+still in use after half of that is looked up again in the background.
 
 Lookups that miss the cache at the same time are answered together: one query names the role
 and display name of every user waiting for the same community. A rush of members whose entries
@@ -28,6 +29,10 @@ __all__ = ["ChannelAccess", "ChannelRole"]
 log = get_logger(__name__)
 
 TTL_S = 30.0
+# A decision used when older than this is looked up again in the background, while the cached
+# one still answers: entries made together (a channel's join storm) would otherwise expire
+# together, and every member's next action would wait for the lookup at the same moment.
+REFRESH_AFTER_S = TTL_S / 2
 # At most this many users in one lookup query.
 BATCH_MAX = 500
 # Cached decisions kept before the cache is emptied (a bound on memory, not an eviction policy).
@@ -67,20 +72,62 @@ class ChannelAccess:
         self._names: dict[UUID, tuple[float, str]] = {}
         self._batches: dict[str, _Batch] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._refreshing: set[tuple[UUID, str]] = set()
 
     async def role(self, principal: Principal, community_id: str) -> ChannelRole | None:
+        cached = self.cached_role(principal, community_id)
+        if cached is not None:
+            return cached[0]
         now = self._core.clock.monotonic()
-        cached = self._roles.get((principal.user_id, community_id))
-        if cached is not None and now - cached[0] < TTL_S:
-            return cached[1]
         role = await self._lookup(principal, community_id)
         if len(self._roles) > CACHE_MAX:
             self._roles.clear()
         self._roles[(principal.user_id, community_id)] = (now, role)
         return role
 
+    def cached_role(
+        self, principal: Principal, community_id: str
+    ) -> tuple[ChannelRole | None] | None:
+        """``(role,)`` if this node decided it within ``TTL_S`` (``(None,)``: no access), else
+        None: ask :meth:`role`."""
+        key = (principal.user_id, community_id)
+        cached = self._roles.get(key)
+        if cached is None:
+            return None
+        age = self._core.clock.monotonic() - cached[0]
+        if age >= TTL_S:
+            return None
+        if age >= REFRESH_AFTER_S and key not in self._refreshing:
+            self._refreshing.add(key)
+            task = asyncio.get_running_loop().create_task(self._refresh(principal, community_id))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return (cached[1],)
+
+    def cached_name(self, user_id: UUID) -> str | None:
+        """The display name if looked up within ``TTL_S``, else None: ask :meth:`display_name`."""
+        cached = self._names.get(user_id)
+        if cached is not None and self._core.clock.monotonic() - cached[0] < TTL_S:
+            return cached[1]
+        return None
+
+    async def _refresh(self, principal: Principal, community_id: str) -> None:
+        now = self._core.clock.monotonic()
+        try:
+            role = await self._lookup(principal, community_id)
+        except Exception:
+            log.warning("channel.access_refresh_failed", community_id=community_id)
+            return  # the cached decision expires at its time; the next use looks it up
+        finally:
+            self._refreshing.discard((principal.user_id, community_id))
+        self._roles[(principal.user_id, community_id)] = (now, role)
+
     async def require(self, principal: Principal, community_id: str) -> ChannelRole:
-        role = await self.role(principal, community_id)
+        return self.required(await self.role(principal, community_id))
+
+    @staticmethod
+    def required(role: ChannelRole | None) -> ChannelRole:
+        """``role``, or the refusal of someone with no access."""
         if role is None:
             raise Forbidden(
                 "only verified members of this community may do this", code="not_a_member"
@@ -94,12 +141,11 @@ class ChannelAccess:
         return role
 
     async def display_name(self, user_id: UUID) -> str:
-        now = self._core.clock.monotonic()
-        cached = self._names.get(user_id)
-        if cached is not None and now - cached[0] < TTL_S:
-            return cached[1]
+        cached = self.cached_name(user_id)
+        if cached is not None:
+            return cached
         name = (await self._core.identity.user(user_id)).display_name
-        self._remember_name(user_id, name, now)
+        self._remember_name(user_id, name, self._core.clock.monotonic())
         return name
 
     async def close(self) -> None:
