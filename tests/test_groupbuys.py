@@ -9,6 +9,7 @@ import uuid
 from dataclasses import dataclass, replace
 from typing import Any
 
+import asyncpg
 import pytest
 from aiohttp.test_utils import TestServer
 
@@ -21,6 +22,8 @@ from lago_rt.app import RT_NODE, RtNode, create_rt_app
 from lago_rt.channel import groupbuys as groupbuys_feature
 from lago_rt.channel.actor import ChannelActor
 from lago_rt.channel.groupbuys import GroupBuys
+from lago_rt.gateway.inbound import Pending
+from lago_rt.runtime import Command, NotOwner
 from lago_rt.runtime.keys import ActorKeys
 
 from .conftest import Account, CommunityWorld
@@ -251,6 +254,75 @@ async def test_group_succeeds_orders_reach_the_merchant(
     left = await cb.call("groupbuy:leave", {"community_id": community.id, "group_id": group_id})
     assert left["error"]["code"] == "already_succeeded"
     await assert_ledger_sound(core)
+
+
+# --- the node's own failures -------------------------------------------------------------------
+
+
+async def test_a_stalled_channel_answers_channel_unavailable_and_recovers(
+    client: Client,
+    core: Core,
+    settings: Settings,
+    shop: Shop,
+    community: CommunityWorld,
+    aiohttp_server: Any,
+    clients: list[ChannelClient],
+) -> None:
+    # A node that gives up on its channel actor after 0.3 s.
+    node_settings = replace(settings, node_id="node-impatient", forward_timeout_ms=300)
+    server: TestServer = await aiohttp_server(create_rt_app(node_settings, core=core))
+    url, cid = f"http://127.0.0.1:{server.port}", community.id
+    offer = await campaign(client, shop.owner, shop.merchant_id, shop.item_id, community)
+    leader, other = community.residents[:2]
+    ca = await member(clients, url, leader, cid)
+    cb = await member(clients, url, other, cid)
+    # Hold the channel's fencing row: its actor's next write waits for PostgreSQL, and every
+    # command behind it waits for the actor.
+    blocker = await asyncpg.connect(settings.database_url)
+    try:
+        async with blocker.transaction():
+            await blocker.execute(
+                "SELECT 1 FROM actor_epochs WHERE kind = 'ch' AND key = $1 FOR UPDATE", cid
+            )
+            started, listed = await asyncio.gather(
+                ca.call("groupbuy:start", {"community_id": cid, "campaign_id": offer["id"]}),
+                cb.call("groupbuy:list", {"community_id": cid}),
+            )
+            for answer in (started, listed):
+                assert answer["ok"] is False, answer
+                assert answer["error"]["code"] == "channel_unavailable", answer
+    finally:
+        await blocker.close()
+    # The write goes through once PostgreSQL lets it; the channel answers again.
+    relisted = await cb.call("groupbuy:list", {"community_id": cid})
+    assert relisted["ok"], relisted
+
+
+async def test_a_command_whose_actor_stopped_meanwhile_is_routed_again(
+    community: CommunityWorld,
+    nodes: list[tuple[str, RtNode]],
+    clients: list[ChannelClient],
+) -> None:
+    # The socket path queues a command in the local actor's mailbox; if that actor stops first
+    # (passivated, fenced), the command fails with NotOwner and is sent again through
+    # ActorHost.call, which finds or starts the channel's actor wherever it now lives.
+    (url_a, node_a), _ = nodes
+    resident = community.residents[0]
+    await member(clients, url_a, resident, community.id)
+    command = Command(
+        "groupbuy.state",
+        {"cursor": None, "limit": 10},
+        {"user_id": str(resident.id), "name": "邻居", "role": "member"},
+    )
+    stopped: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    stopped.set_exception(NotOwner("actor stopped"))
+    await node_a.host._deactivate(community.id, passivate=True)
+    again = node_a.channels._answer_of(community.id, command)(stopped)
+    assert isinstance(again, Pending)
+    answer = await again.future
+    assert answer["ok"] is True, answer
+    assert answer["groups"] == []
+    assert node_a.host.actor(community.id) is not None or nodes[1][1].host.actor(community.id)
 
 
 # --- contention -----------------------------------------------------------------------------------
