@@ -145,7 +145,7 @@ class Settings:
     groupbuy_payment_window_s: int = 900
     # At most one `groupbuy.updated` per channel per this many ms: a rush of joins becomes a few
     # updates a second for every member, not one per join.
-    groupbuy_update_ms: int = 500
+    groupbuy_update_ms: int = 1_000
     property_share_bps: int = 2_000
 
     # Orders (docs/orders.md). An order not paid within this time is cancelled by a job; it is
