@@ -15,6 +15,7 @@ __all__ = [
     "REFUSED",
     "SLOW_CONSUMERS",
     "count_refusal",
+    "labelled",
 ]
 
 DELIVERIES = Counter("lago_rt_deliveries_total", "channel events written to member sockets")
@@ -22,16 +23,21 @@ SLOW_CONSUMERS = Counter(
     "lago_rt_slow_consumers_total", "sockets disconnected because they did not read"
 )
 REFUSED = Counter("lago_rt_refused_total", "socket events refused", ["code"])
-_REFUSED_BY_CODE: dict[str, Any] = {}
+_CHILDREN: dict[tuple[int, tuple[str, ...]], Any] = {}
+
+
+def labelled(metric: Any, *labels: str) -> Any:
+    """``metric.labels(*labels)``, looked up once per label set: ``labels()`` takes a lock and
+    builds a key, and on the join path it ran for every event, refusal and actor batch."""
+    key = (id(metric), labels)
+    child = _CHILDREN.get(key)
+    if child is None:
+        child = _CHILDREN[key] = metric.labels(*labels)
+    return child
 
 
 def count_refusal(code: str) -> None:
-    """``REFUSED`` for ``code``; the labelled child is looked up once per code (``labels()``
-    takes a lock and builds a key: in a rush refusals are most answers)."""
-    child = _REFUSED_BY_CODE.get(code)
-    if child is None:
-        child = _REFUSED_BY_CODE[code] = REFUSED.labels(code)
-    child.inc()
+    labelled(REFUSED, code).inc()
 
 
 CONNECTIONS = Gauge("lago_rt_connections", "open socket.io connections", ["namespace"])

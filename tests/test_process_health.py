@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import time
 
@@ -10,6 +9,8 @@ from prometheus_client import REGISTRY
 
 from lago_bench.pauses import PauseReading, pause_report
 from lago_core.process_health import LoopLagMonitor, watch_gc
+
+from .waiting import until
 
 
 def _sample(name: str, **labels: str) -> float:
@@ -28,12 +29,16 @@ async def test_a_blocked_loop_shows_as_lag() -> None:
     monitor = LoopLagMonitor(interval_s=0.01)
     count, within = "lago_event_loop_lag_seconds_count", "lago_event_loop_lag_seconds_bucket"
     before = _sample(count) - _sample(within, le="0.05")
+    samples = _sample(count)
     monitor.start()
-    await asyncio.sleep(0.03)
-    time.sleep(0.08)  # noqa: ASYNC251 - the point: a callback that holds the loop
-    await asyncio.sleep(0.03)
+    await until(lambda: _sample(count) > samples)  # the monitor is running
+    # The point of the test: work that holds the event loop for 80 ms.
+    held_until = time.perf_counter() + 0.08
+    while time.perf_counter() < held_until:
+        pass
+    # The monitor's next observation is the blocked stretch, above 50 ms.
+    await until(lambda: _sample(count) - _sample(within, le="0.05") > before)
     await monitor.stop()
-    # The blocked stretch is one observation above 50 ms.
     assert _sample(count) - _sample(within, le="0.05") == before + 1
 
 

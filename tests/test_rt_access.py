@@ -21,11 +21,8 @@ def _principal(who: Any, role: PlatformRole | None = None) -> Principal:
     return Principal(user_id=who.id, session_id=uuid.uuid4(), platform_role=role)
 
 
-async def test_a_rush_of_lookups_is_one_query_with_the_right_roles(
-    core: Core, clock: ManualClock, community: CommunityWorld, make_account: Any
-) -> None:
-    service: Account = await make_account("客服小周", PlatformRole.CUSTOMER_SERVICE)
-    residents = await bulk_residents(core, community.id, 200)
+def _count_lookups(core: Core) -> list[int]:
+    """The size of every lookup query from now on (the real query still runs)."""
     store = core.communities.store
     real = store.channel_people
     queries: list[int] = []
@@ -35,6 +32,15 @@ async def test_a_rush_of_lookups_is_one_query_with_the_right_roles(
         return await real(community_id, user_ids)
 
     store.channel_people = counted  # type: ignore[method-assign]
+    return queries
+
+
+async def test_a_rush_of_lookups_is_one_query_with_the_right_roles(
+    core: Core, clock: ManualClock, community: CommunityWorld, make_account: Any
+) -> None:
+    service: Account = await make_account("客服小周", PlatformRole.CUSTOMER_SERVICE)
+    residents = await bulk_residents(core, community.id, 200)
+    queries = _count_lookups(core)
     access = ChannelAccess(core)
     callers = [
         *(_principal(r) for r in residents),
@@ -89,15 +95,7 @@ async def test_a_decision_in_use_is_looked_up_again_before_it_expires(
     core: Core, clock: ManualClock, community: CommunityWorld
 ) -> None:
     residents = await bulk_residents(core, community.id, 3)
-    store = core.communities.store
-    real = store.channel_people
-    queries: list[int] = []
-
-    async def counted(community_id: uuid.UUID, user_ids: list[uuid.UUID]) -> Any:
-        queries.append(len(user_ids))
-        return await real(community_id, user_ids)
-
-    store.channel_people = counted  # type: ignore[method-assign]
+    queries = _count_lookups(core)
     access = ChannelAccess(core)
     callers = [_principal(r) for r in residents]
     await asyncio.gather(*(access.role(p, community.id) for p in callers))

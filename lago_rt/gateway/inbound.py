@@ -33,7 +33,7 @@ import socketio
 
 from lago_core.logging import get_logger
 from lago_rt.gateway.wire import SocketRegistry, websocket_frame
-from lago_rt.metrics import INBOUND_FAST, INBOUND_SECONDS, SLOW_CONSUMERS, count_refusal
+from lago_rt.metrics import INBOUND_FAST, INBOUND_SECONDS, SLOW_CONSUMERS, count_refusal, labelled
 
 __all__ = ["Direct", "InboundEvents", "Pending", "ack_frame"]
 
@@ -83,7 +83,6 @@ class InboundEvents:
         self._limit = send_buffer_limit
         self._handlers: dict[str, Handler] = {}
         self._direct: dict[str, Direct] = {}
-        self._timers: dict[str, Any] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         registry.inbound = self.offer
 
@@ -143,7 +142,7 @@ class InboundEvents:
         task.add_done_callback(self._tasks.discard)
         if i > 2:
             ack_id = int(data[2:i])
-            timer = self._timer(args[0])
+            timer = labelled(INBOUND_SECONDS, args[0])
             read_at = time.perf_counter()
 
             def acknowledge(t: asyncio.Task[Any]) -> None:
@@ -178,13 +177,7 @@ class InboundEvents:
             return
         if ack_id is not None:
             self._write_ack(eio_sid, sid, ack_id, answer)
-            self._timer(event).observe(time.perf_counter() - read_at)
-
-    def _timer(self, event: str) -> Any:
-        timer = self._timers.get(event)
-        if timer is None:
-            timer = self._timers[event] = INBOUND_SECONDS.labels(event)
-        return timer
+            labelled(INBOUND_SECONDS, event).observe(time.perf_counter() - read_at)
 
     def _acknowledge(self, eio_sid: str, sid: str, ack_id: int, task: asyncio.Task[Any]) -> None:
         if task.cancelled():

@@ -26,7 +26,7 @@ from lago_core.clock import Clock
 from lago_core.errors import LagoError, Unavailable
 from lago_core.logging import get_logger
 from lago_core.settings import Settings
-from lago_rt.metrics import ACTOR_WORK
+from lago_rt.metrics import ACTOR_WORK, labelled
 from lago_rt.runtime import fencing
 from lago_rt.runtime.actor import Actor, ActorContext, Command, Fenced, NotOwner
 from lago_rt.runtime.keys import ActorKeys, NodeKeys
@@ -96,7 +96,6 @@ class ActorHost:
         self._actors: dict[str, _Running] = {}
         self._activation_locks: dict[str, asyncio.Lock] = {}
         self._waiting: dict[str, asyncio.Future[Any]] = {}
-        self._work_observers: dict[str, Any] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._pubsub: Any = None
         self._listener: asyncio.Task[None] | None = None
@@ -455,10 +454,7 @@ class ActorHost:
         self._fail_pending(running, NotOwner("actor stopped"))
 
     def _timed(self, work: str, started: float) -> None:
-        observer = self._work_observers.get(work)
-        if observer is None:
-            observer = self._work_observers[work] = ACTOR_WORK.labels(self.kind, work)
-        observer.observe(time.perf_counter() - started)
+        labelled(ACTOR_WORK, self.kind, work).observe(time.perf_counter() - started)
 
     def _post_later(self, running: _Running, delay: float, command: Command) -> None:
         """Put ``command`` in the actor's own mailbox after ``delay`` seconds (no reply)."""
