@@ -663,7 +663,8 @@ def _pause_text(p: dict[str, Any]) -> str:
     collections = "/".join(f"{gc[g]['count']}" for g in ("0", "1", "2"))
     return (
         f", gc {collections} ({sum(gc[g]['total_ms'] for g in gc):.0f} ms, worst "
-        f"≤{max(gc[g]['worst_le_ms'] for g in gc):g} ms), loop lag > 50 ms {lag['over_50ms']}x "
+        f"≤{max(gc[g]['worst_le_ms'] for g in gc):g} ms, "
+        f"{sum(gc[g].get('collected', 0) for g in gc):,} freed), loop lag > 50 ms {lag['over_50ms']}x "
         f"(worst ≤{lag['worst_le_ms']:g} ms)"
     )
 

@@ -23,6 +23,7 @@ _FAMILIES = (
     "lago_event_loop_lag_seconds",
     "lago_rt_actor_work_seconds",
     "lago_rt_inbound_seconds",
+    "lago_gc_collected_objects",
 )
 _OVER_S = 0.05
 
@@ -108,8 +109,13 @@ def pause_report(before: PauseReading, after: PauseReading) -> dict[str, object]
     """GC pauses per generation, loop lag and actor work over a window; {} without readings."""
     if not before or not after:
         return {}
-    gc_name, lag_name, work_name, inbound_name = _FAMILIES
+    gc_name, lag_name, work_name, inbound_name, collected_name = _FAMILIES
     collections = {gen: _summary(before, after, gc_name, generation=gen) for gen in "012"}
+    for gen, summary in collections.items():
+        # prometheus_client exposes a counter's samples with the suffix "_total".
+        summary["collected"] = round(
+            _delta(before, after, f"{collected_name}_total", generation=gen)
+        )
     actor = _per_label(before, after, work_name, lambda w: f"{w['kind']}:{w['work']}")
     inbound = _per_label(before, after, inbound_name, lambda e: e["event"])
     return {

@@ -25,6 +25,23 @@ def test_every_collection_is_timed() -> None:
     assert _sample("lago_gc_pause_seconds_count", generation="2") == before + 1
 
 
+def test_cyclic_garbage_is_counted() -> None:
+    watch_gc()
+    gc.collect()
+    before = _sample("lago_gc_collected_objects_total", generation="2")
+
+    class Node:
+        pass
+
+    for _ in range(100):  # a hundred pairs that only a collection can free
+        a, b = Node(), Node()
+        a.other, b.other = b, a  # type: ignore[attr-defined]
+    del a, b
+    gc.collect()
+    # Each pair is two objects and their two attribute dicts.
+    assert _sample("lago_gc_collected_objects_total", generation="2") - before >= 200
+
+
 async def test_a_blocked_loop_shows_as_lag() -> None:
     monitor = LoopLagMonitor(interval_s=0.01)
     count, within = "lago_event_loop_lag_seconds_count", "lago_event_loop_lag_seconds_bucket"
@@ -56,6 +73,7 @@ def test_pause_report_takes_differences_of_the_histograms() -> None:
             (f"{work}_count", labels): count,
             (f"{work}_sum", labels): total,
             (f"{work}_bucket", tuple(sorted((*labels, ("le", "0.05"))))): count,
+            ("lago_gc_collected_objects_total", (("generation", "0"),)): 3 * count,
         }
 
     report = pause_report(reading(10, 10, 0.1), reading(25, 20, 0.9))
@@ -68,4 +86,7 @@ def test_pause_report_takes_differences_of_the_histograms() -> None:
     assert report["actor"] == {
         "ch:groupbuy.join": {"count": 15, "total_ms": 800.0, "over_50ms": 0, "worst_le_ms": 50.0}
     }
+    collections = report["gc"]
+    assert isinstance(collections, dict)
+    assert collections["0"]["collected"] == 45
     assert pause_report({}, reading(1, 1, 0.0)) == {}
