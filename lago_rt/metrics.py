@@ -45,6 +45,10 @@ INBOUND_FAST = Counter(
     "lago_rt_inbound_fast_total",
     "socket events served straight off the WebSocket (gateway/inbound.py), not by python-socketio",
 )
+INBOUND_ON_PARSE = Counter(
+    "lago_rt_inbound_on_parse_total",
+    "of those, events taken as aiohttp parsed them, before any coroutine read them (gateway/wire.py)",
+)
 # An actor serves one command at a time: time spent here is time every later command waits.
 ACTOR_WORK = Histogram(
     "lago_rt_actor_work_seconds",

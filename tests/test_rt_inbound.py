@@ -37,6 +37,10 @@ def _served_inbound() -> float:
     return REGISTRY.get_sample_value("lago_rt_inbound_fast_total") or 0.0
 
 
+def _taken_on_parse() -> float:
+    return REGISTRY.get_sample_value("lago_rt_inbound_on_parse_total") or 0.0
+
+
 class RawSocket:
     """engine.io and socket.io spoken by hand, to send what python-socketio's client would not."""
 
@@ -94,6 +98,7 @@ async def test_websocket_events_take_the_inbound_path_with_the_same_acks(
     alice = await ChannelClient(url, community.residents[0].access_token).connect()
     clients.append(alice)
     before = _served_inbound()
+    parsed_before = _taken_on_parse()
     joined = await alice.join(community.id)
     assert joined["ok"], joined
     assert joined["role"] == "member", joined
@@ -104,6 +109,8 @@ async def test_websocket_events_take_the_inbound_path_with_the_same_acks(
     assert refused["ok"] is False, refused
     assert refused["error"]["code"] == "invalid_input", refused
     assert _served_inbound() - before == 3
+    # One at a time, each event is taken as aiohttp parses it, not after a coroutine reads it.
+    assert _taken_on_parse() - parsed_before == 3
     # An event without an acknowledgement is served too (and answered with nothing).
     await alice.sio.emit(
         "chat:send", {"community_id": community.id, "client_msg_id": "inbound-2", "text": "无回执"}

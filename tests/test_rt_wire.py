@@ -1,7 +1,8 @@
 """The real-time node's lighter engine.io plumbing (``lago_rt/gateway/wire.py``).
 
 An idle joined socket must not keep its join acknowledgement alive, pings must still flow on a
-timer, and the outgoing-packet queue must behave like ``asyncio.Queue`` where engine.io uses it.
+timer, the outgoing-packet queue must behave like ``asyncio.Queue`` where engine.io uses it, and
+messages taken as they are parsed must not overtake the ones queued before them.
 """
 
 from __future__ import annotations
@@ -10,15 +11,18 @@ import asyncio
 import gc
 from typing import Any
 
+import orjson
 import pytest
 import socketio
+from aiohttp._websocket.reader import WebSocketReader
 from aiohttp.test_utils import TestServer
 from engineio.packet import Packet
 
 from lago_core.container import Core
 from lago_core.settings import Settings
 from lago_rt.app import RT_NODE, RtNode, create_rt_app
-from lago_rt.gateway.wire import _LightQueue
+from lago_rt.gateway import fanout as fanout_module
+from lago_rt.gateway.wire import _LightQueue, _OfferingQueue
 
 from .conftest import CommunityWorld
 from .rt_client import ChannelClient
@@ -135,6 +139,48 @@ async def test_long_polling_and_upgraded_clients_still_work(
         await client.eio.disconnect(abort=True)
 
 
+async def test_a_large_event_is_written_a_few_members_at_a_time(
+    node: tuple[str, RtNode],
+    community: CommunityWorld,
+    clients: list[ChannelClient],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A rush's update is tens of KB for every member: written to hundreds of members between
+    # two turns of the loop, it held every other socket for ≈ 15 ms a slice. At most
+    # SLICE_BYTES go out per turn, so here (three members, a limit of one event's size) the
+    # loop runs between every two writes.
+    url, rt = node
+    members = []
+    for resident in community.residents:
+        member = await ChannelClient(url, resident.access_token).connect()
+        clients.append(member)
+        assert (await member.join(community.id))["ok"]
+        members.append(member)
+    payload = orjson.dumps({"type": "bulk", "seq": 10**9, "data": {"pad": "x" * 20_000}})
+    monkeypatch.setattr(fanout_module, "SLICE_BYTES", len(payload) + 100)
+    turns = 0
+    loop = asyncio.get_running_loop()
+
+    def turn() -> None:
+        nonlocal turns
+        turns += 1
+        handle[0] = loop.call_soon(turn)
+
+    handle = [loop.call_soon(turn)]
+    try:
+        start = turns
+        written = await rt.fanout.deliver(community.id, payload)
+        between = turns - start
+    finally:
+        handle[0].cancel()
+    assert written == len(members)
+    assert between >= len(members) - 1
+    for member in members:
+        await member.wait_until(
+            lambda m=member: any(e.get("type") == "bulk" for e in m.events)  # type: ignore[misc]
+        )
+
+
 async def test_light_queue_is_fifo_and_wakes_getters_in_order() -> None:
     queue = _LightQueue()
     first = asyncio.ensure_future(queue.get())
@@ -174,3 +220,44 @@ async def test_light_queue_join_waits_for_task_done() -> None:
     await asyncio.wait_for(joined, 1)
     with pytest.raises(ValueError, match="too many"):
         queue.task_done()
+
+
+class _Protocol:
+    """What the queue asks of aiohttp's protocol: whether reading is paused (flow control)."""
+
+    _reading_paused = False
+
+    def pause_reading(self) -> None:
+        self._reading_paused = True
+
+
+def _client_frame(text: str) -> bytes:
+    """A masked text frame as a client sends it (mask of zeros, so the payload reads as is)."""
+    payload = text.encode()
+    assert len(payload) < 126
+    return bytes([0x81, 0x80 | len(payload)]) + b"\0\0\0\0" + payload
+
+
+async def test_offering_queue_takes_messages_as_parsed_but_never_ahead_of_queued_ones() -> None:
+    offered: list[str] = []
+
+    def take(text: str) -> bool:
+        offered.append(text)
+        return text.startswith("42")
+
+    queue = _OfferingQueue(_Protocol(), 2**16, loop=asyncio.get_running_loop(), take=take)
+    parser = WebSocketReader(queue, 2**20, False, True)
+    # Parsed in one read: the first event is taken, the pong is queued for the reader, and the
+    # event behind it waits in the queue (not offered yet) so that it is handled after the pong.
+    parser.feed_data(_client_frame('421["a"]') + _client_frame("3") + _client_frame('422["b"]'))
+    assert offered == ['421["a"]', "3"]
+    assert (await queue.read()).data == "3"
+    assert (await queue.read()).data == '422["b"]'
+    # With the queue empty again, the next event is taken at once.
+    parser.feed_data(_client_frame('423["c"]'))
+    assert offered[-1] == '423["c"]'
+    assert not queue._buffer
+    # Binary messages are never offered.
+    parser.feed_data(bytes([0x82, 0x83]) + b"\0\0\0\0" + b"bin")
+    assert offered[-1] == '423["c"]'
+    assert (await queue.read()).data == b"bin"

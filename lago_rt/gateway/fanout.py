@@ -32,8 +32,13 @@ log = get_logger(__name__)
 
 EVENT_NAME = "channel:event"
 # Sockets written to between two turns of the event loop (see ``LocalFanout.deliver``): about
-# 2–4 ms of writes on the 2-core machine of docs/benchmarks.md.
+# 2–4 ms of writes of a small event on the 2-core machine of docs/benchmarks.md. A large event
+# goes in smaller slices, at most ``SLICE_BYTES`` a turn: a group-buy rush's update (≈ 60 KB)
+# written to 512 members at a time took ≈ 15 ms a slice, and every join waiting on the loop
+# paid it at each of its steps (read, actor, database, acknowledgement) — the node's p99 had a
+# 50–60 ms bump every second.
 SLICE = 512
+SLICE_BYTES = 512 * 1024
 
 
 class LocalFanout:
@@ -143,10 +148,10 @@ class LocalFanout:
     async def deliver(self, community_id: str, payload: bytes) -> int:
         """Write one event to every local member; returns how many sockets it was written to.
 
-        The writes go out in slices of ``SLICE`` sockets with the event loop let through between
-        them: a large channel's event costs tens of milliseconds of writes (3,000 members × a few
-        µs), and in one piece that stalls every other socket, reply and database answer of the
-        node for as long. The next event waits for this one (``_listen`` awaits each), so every
+        The writes go out in slices of ``SLICE`` sockets (fewer for a large event, see
+        ``SLICE_BYTES``) with the event loop let through between them: a large channel's event
+        costs tens of milliseconds of writes (3,000 members × a few µs), and in one piece that
+        stalls every other socket, reply and database answer of the node for as long. The next event waits for this one (``_listen`` awaits each), so every
         member still sees events in order.
         """
         members = self.members.get(community_id)
@@ -159,10 +164,11 @@ class LocalFanout:
         slow: list[str] = []
         # A copy: members may join or leave while the loop runs between slices.
         targets = list(members.items())
-        for start in range(0, len(targets), SLICE):
+        per_slice = max(1, min(SLICE, SLICE_BYTES // len(frame)))
+        for start in range(0, len(targets), per_slice):
             if start:
                 await asyncio.sleep(0)
-            for sid, eio_sid in targets[start : start + SLICE]:
+            for sid, eio_sid in targets[start : start + per_slice]:
                 transport = self._registry.transport(eio_sid)
                 if transport is None:
                     fallback.append(sid)

@@ -11,6 +11,13 @@ session id, and turns per-message compression off so one frame is valid for ever
 Writes from here and from engine.io's own writer task never interleave: both write whole frames
 to the transport synchronously, and the event loop runs one of them at a time.
 
+Reading: an event message is taken as aiohttp parses it (:class:`_OfferingQueue`), in the
+protocol's ``data_received``, instead of being queued for the coroutine that waits on the socket.
+Queued, every message cost a future, a wake-up of three suspended coroutines and a loop turn
+before it was even looked at — and, since each wait makes a new coroutine chain per socket, a
+node with thousands of busy sockets had tens of thousands of those young objects for every
+young-generation collection to walk. Taken at once, the waiting chain stays as it is.
+
 Memory per idle connection (issue 8 asks at most 30 KB): the same driver makes engine.io's
 per-socket machinery lighter without changing what goes on the wire — the writer no longer keeps
 the last packet it sent (the join reply, ≈ 14 KB), pings run on a timer instead of a sleeping task
@@ -27,13 +34,20 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
+from aiohttp._websocket.reader import WebSocketDataQueue, WebSocketReader
+from aiohttp.helpers import DEFAULT_CHUNK_SIZE
 from engineio.async_drivers.aiohttp import WebSocket as EngineIoWebSocket
 from engineio.async_socket import AsyncSocket
 from engineio.exceptions import QueueEmpty
 from engineio.packet import PING, Packet
 
+from lago_core.logging import get_logger
+from lago_rt.metrics import INBOUND_ON_PARSE
+
 __all__ = ["SocketRegistry", "event_frame", "install_tracked_websockets", "websocket_frame"]
+
+log = get_logger(__name__)
 
 
 def websocket_frame(payload: bytes, opcode: int = 0x1) -> bytes:
@@ -94,6 +108,67 @@ class _Encoded:
         text, self._text = self._text, None
         assert text is not None, "an encoded packet is sent once"
         return text
+
+
+class _OfferingQueue(WebSocketDataQueue):
+    """aiohttp's queue of parsed messages for one WebSocket, which first offers each text
+    message to ``take``; a message taken is not queued (the socket's reader never sees it).
+
+    Only when nothing is queued before it, so that messages are still handled in the order they
+    came: behind a queued message (a ping answer, a connect) the next ones wait their turn, and
+    the reader offers them as it takes them from the queue (``TrackedWebSocket.wait``).
+    """
+
+    def __init__(
+        self,
+        protocol: Any,
+        limit: int,
+        *,
+        loop: asyncio.AbstractEventLoop,
+        take: Callable[[str], bool],
+    ) -> None:
+        super().__init__(protocol, limit, loop=loop)
+        self._take = take
+
+    def feed_data(self, data: Any, size: int) -> None:
+        if not self._buffer and data.type is WSMsgType.TEXT and self._take(data.data):
+            INBOUND_ON_PARSE.inc()
+            return
+        super().feed_data(data, size)
+
+
+class _OfferingResponse(web.WebSocketResponse):
+    """A ``WebSocketResponse`` whose parsed messages go through an :class:`_OfferingQueue`.
+
+    ``_post_start`` is aiohttp's own (3.14), with the queue swapped: aiohttp builds the queue and
+    its parser there and offers no other way in. ``tests/test_rt_inbound.py`` checks that the
+    queue is in place, so an aiohttp that changes this fails a test instead of quietly falling
+    back to the slower path (which still works: ``TrackedWebSocket.wait`` offers every message
+    it reads).
+    """
+
+    def __init__(self, *, take: Callable[[str], bool], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._take = take
+
+    def _post_start(self, request: Any, protocol: Any, writer: Any) -> None:
+        self._ws_protocol = protocol
+        self._writer = writer
+        self._reset_heartbeat()
+        loop = self._loop
+        assert loop is not None
+        self._reader = _OfferingQueue(
+            request._protocol, DEFAULT_CHUNK_SIZE, loop=loop, take=self._take
+        )
+        self._parser = WebSocketReader(
+            self._reader,
+            self._max_msg_size,
+            compress=bool(self._compress),
+            decode_text=self._decode_text,
+        )
+        callback = None if self._heartbeat is None else self._on_data_received
+        request.protocol.set_parser(self._parser, data_received_cb=callback)
+        request.protocol.keep_alive(False)
 
 
 def _light_poll(eio_socket: Any) -> Callable[[], Awaitable[list[Any]]]:
@@ -247,7 +322,9 @@ def install_tracked_websockets(
             request: web.Request = environ["aiohttp.request"]
             # compress=False: a frame built once must be valid on every socket (no per-socket
             # deflate context). Oversized client messages close the socket (1009).
-            self._sock = web.WebSocketResponse(max_msg_size=max_msg_size, compress=False)
+            self._sock = _OfferingResponse(
+                take=self._offered, max_msg_size=max_msg_size, compress=False
+            )
             await self._sock.prepare(request)
             self.environ = environ
             eio_socket = getattr(self.handler, "__self__", None)
@@ -276,19 +353,32 @@ def install_tracked_websockets(
                 msg = await sock.receive()
                 data = msg.data
                 if type(data) is str:
-                    offer = registry.inbound
-                    if (
-                        offer is not None
-                        and data.startswith("42")
-                        and self._eio_sid is not None
-                        and self._eio_socket.upgraded
-                        and offer(self._eio_sid, data)
-                    ):
+                    if self._offered(data):
                         continue
                     return data
                 if isinstance(data, bytes):
                     return data
                 raise OSError()
+
+        def _offered(self, data: str) -> bool:
+            """Whether ``registry.inbound`` took ``data`` (an event of an upgraded socket).
+
+            Also called from aiohttp's parser, inside ``data_received``: it must not raise.
+            """
+            offer = registry.inbound
+            if (
+                offer is None
+                or not data.startswith("42")
+                or self._eio_sid is None
+                or not self._eio_socket.upgraded
+                or self._sock.closed
+            ):
+                return False
+            try:
+                return offer(self._eio_sid, data)
+            except Exception:
+                log.exception("wire.offer_failed", eio_sid=self._eio_sid)
+                return False
 
     # engine.io keeps its drivers in a module-level dict; copy it so only this server changes.
     eio_server._async = {**eio_server._async, "websocket": TrackedWebSocket}
