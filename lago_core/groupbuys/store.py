@@ -19,6 +19,23 @@ __all__ = ["GroupBuyStore"]
 ACTIVE = ("reserved", "paid")
 
 
+# GroupBuyStore.live_group_digests: a slice of live groups by id, then its seats counted.
+_LIVE_DIGESTS = (
+    "SELECT g.id, g.status, g.leader_id, c.reserved, c.paid "
+    "FROM (SELECT id, status, leader_id FROM group_buys "
+    "      WHERE community_id = $1 AND status IN ('open', 'succeeded') {after}"
+    "      ORDER BY id LIMIT $2) g "
+    "CROSS JOIN LATERAL ("
+    "  SELECT count(*) FILTER (WHERE s.status = 'reserved') AS reserved, "
+    "         count(*) FILTER (WHERE s.status = 'paid') AS paid "
+    "  FROM group_buy_seats s "
+    "  WHERE s.group_id = g.id AND s.status IN ('reserved', 'paid')) c "
+    "ORDER BY g.id"
+)
+_LIVE_DIGESTS_FIRST = _LIVE_DIGESTS.format(after="")
+_LIVE_DIGESTS_AFTER = _LIVE_DIGESTS.format(after="AND id > $3")
+
+
 class GroupBuyStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
@@ -146,20 +163,15 @@ class GroupBuyStore:
         reserved and paid seats (at most ``limit`` groups).
 
         What the channel actor compares with its memory to find groups changed elsewhere,
-        without reading every seat.
+        without reading every seat. The slice is cut first, by the live-groups index from
+        ``after`` on, and only its groups' seats are counted: written as one query with the
+        counts beside the filter (``$2 IS NULL OR id > $2``), PostgreSQL's plan for the prepared
+        statement counted the seats of every live group of the community before the limit —
+        0.6–0.9 s at 20,000 groups, with every join of the channel waiting behind it.
         """
-        return await self.pool.fetch(
-            "SELECT g.id, g.status, g.leader_id, "
-            "(SELECT count(*) FROM group_buy_seats s WHERE s.group_id = g.id "
-            " AND s.status = 'reserved') AS reserved, "
-            "(SELECT count(*) FROM group_buy_seats s WHERE s.group_id = g.id "
-            " AND s.status = 'paid') AS paid "
-            "FROM group_buys g WHERE g.community_id = $1 AND g.status IN ('open', 'succeeded') "
-            "AND ($2::uuid IS NULL OR g.id > $2) ORDER BY g.id LIMIT $3",
-            community_id,
-            after,
-            limit,
-        )
+        if after is None:
+            return await self.pool.fetch(_LIVE_DIGESTS_FIRST, community_id, limit)
+        return await self.pool.fetch(_LIVE_DIGESTS_AFTER, community_id, limit, after)
 
     async def group(self, conn: Conn | None, group_id: UUID) -> asyncpg.Record | None:
         return await (conn or self.pool).fetchrow(
