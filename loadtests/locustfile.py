@@ -24,6 +24,7 @@ import os
 import random
 import secrets
 import time
+import uuid
 from typing import Any
 
 from lago_load import HERE, AckError, Config, RoundRobin, Timer, new_client, wall_ms
@@ -306,9 +307,14 @@ class GroupBuyerUser(ResidentUser):
                 "groupbuy:join", {"community_id": self.community_id, "group_id": group["group_id"]}
             )
         else:
+            # A request id per start, as the app sends it (a retry would send the same one).
             self._contended(
                 "groupbuy:start",
-                {"community_id": self.community_id, "campaign_id": random.choice(campaigns)},
+                {
+                    "community_id": self.community_id,
+                    "campaign_id": random.choice(campaigns),
+                    "request_id": str(uuid.uuid4()),
+                },
             )
 
 

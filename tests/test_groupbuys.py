@@ -328,6 +328,66 @@ async def test_a_command_whose_actor_stopped_meanwhile_is_routed_again(
 # --- contention -----------------------------------------------------------------------------------
 
 
+async def test_a_start_sent_again_with_its_request_id_starts_one_group(
+    client: Client,
+    core: Core,
+    shop: Shop,
+    community: CommunityWorld,
+    nodes: list[tuple[str, RtNode]],
+    clients: list[ChannelClient],
+) -> None:
+    # An app that got `channel_unavailable` (or lost its connection) does not know whether its
+    # start was carried out; it sends the same request id again, through whichever node.
+    (url_a, _), (url_b, _) = nodes
+    offer = await campaign(client, shop.owner, shop.merchant_id, shop.item_id, community, stock=5)
+    leader, neighbour = community.residents[0], community.residents[1]
+    on_a = await member(clients, url_a, leader, community.id)
+    on_b = await member(clients, url_b, leader, community.id)
+    other = await member(clients, url_b, neighbour, community.id)
+    request = {"community_id": community.id, "campaign_id": offer["id"]}
+    request_id = str(uuid.uuid4())
+    first = await on_b.call("groupbuy:start", {**request, "request_id": request_id})
+    assert first["ok"], first
+    assert first["already"] is False
+    again = await on_a.call("groupbuy:start", {**request, "request_id": request_id})
+    assert again["ok"], again
+    assert again["already"] is True
+    assert again["group"]["group_id"] == first["group"]["group_id"]
+    assert again["seat"] == first["seat"]
+    campaign_id = uuid.UUID(offer["id"])
+    groups = await core.pool.fetchval(
+        "SELECT count(*) FROM group_buys WHERE campaign_id = $1", campaign_id
+    )
+    taken = await core.pool.fetchval(
+        "SELECT seats_taken FROM group_buy_campaigns WHERE id = $1", campaign_id
+    )
+    assert (groups, taken) == (1, 1)
+    # Another request id is another start (refused: one seat per member in this campaign) ...
+    second = await on_a.call("groupbuy:start", {**request, "request_id": str(uuid.uuid4())})
+    assert second["error"]["code"] == "limit_reached", second
+    # ... and another member's request with the same id starts that member's own group.
+    theirs = await other.call("groupbuy:start", {**request, "request_id": request_id})
+    assert theirs["ok"], theirs
+    assert theirs["already"] is False
+    assert theirs["group"]["group_id"] != first["group"]["group_id"]
+    # Once the group has ended (its leader left it alone), the request is not carried out again.
+    left = await on_a.call(
+        "groupbuy:leave",
+        {"community_id": community.id, "group_id": first["group"]["group_id"]},
+    )
+    assert left["ok"], left
+    ended = await on_a.call("groupbuy:start", {**request, "request_id": request_id})
+    assert ended["error"]["code"] == "group_ended", ended
+    assert (
+        await core.pool.fetchval(
+            "SELECT count(*) FROM group_buys WHERE campaign_id = $1", campaign_id
+        )
+        == 2
+    )
+    bad = await on_a.call("groupbuy:start", {**request, "request_id": "again"})
+    assert bad["error"]["code"] == "invalid_input", bad
+
+
 async def test_a_thousand_concurrent_joins_on_two_nodes_seat_exactly_ten(
     client: Client,
     core: Core,

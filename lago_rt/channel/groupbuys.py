@@ -24,7 +24,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID, uuid4, uuid5
 
 import asyncpg
 
@@ -141,6 +141,19 @@ def _group_id(raw: Any) -> UUID:
         return UUID(str(raw))
     except ValueError:
         raise InvalidInput("group_id is not a UUID") from None
+
+
+# Namespace of the ids of groups started with a request id (``_started_by``).
+_START_NAMESPACE = UUID("5f0c3c2e-8a57-4d6b-9a43-2f7f1c0e6b11")
+
+
+def _started_by(user_id: str, community: UUID, campaign_id: UUID, request_id: str) -> UUID:
+    """The id of the group a member's start request makes: the same request, the same group.
+
+    Derived rather than taken from the app, so that one member's request ids can never name
+    another member's group, nor one channel's a group of another channel.
+    """
+    return uuid5(_START_NAMESPACE, f"{user_id}/{community}/{campaign_id}/{request_id}")
 
 
 def _created(group: Group) -> tuple[datetime, UUID]:
@@ -388,6 +401,13 @@ class GroupBuys(FeatureBase):
             raise Forbidden("group buys are for verified residents", code="residents_only")
         user_id = str(command.caller["user_id"])
         campaign_id = UUID(str(command.payload["campaign_id"]))
+        request_id = command.payload.get("request_id")
+        group_id = uuid4()
+        if request_id is not None:
+            group_id = _started_by(user_id, self._community, campaign_id, str(request_id))
+            replayed = await self._replayed_start(group_id, user_id)
+            if replayed is not None:
+                return replayed
         campaign = await self._store.campaign(None, campaign_id)
         now = self.channel.now()
         if campaign is None or not await self._store.offered_in(campaign_id, self._community):
@@ -397,7 +417,7 @@ class GroupBuys(FeatureBase):
         ):
             raise Conflict("the campaign has ended", code="campaign_ended")
         group = Group(
-            id=uuid4(),
+            id=group_id,
             campaign_id=campaign_id,
             title=campaign["title"],
             group_price_fen=campaign["group_price_fen"],
@@ -446,7 +466,22 @@ class GroupBuys(FeatureBase):
         self._watch(group, [seat])
         await self._service.schedule_expiry(group.id, group.expires_at)
         event = await self.channel.emit("groupbuy.started", group.view())
-        return {"group": group.view(), "seat": seat.view(), "seq": event.seq}
+        return {"group": group.view(), "seat": seat.view(), "seq": event.seq, "already": False}
+
+    async def _replayed_start(self, group_id: UUID, user_id: str) -> dict[str, Any] | None:
+        """The answer to a start already carried out (its request id came again), or None."""
+        group = self.groups.get(group_id)
+        if group is not None:
+            seat = group.seats.get(user_id)
+            return {
+                "group": group.view(),
+                "seat": seat.view() if seat is not None else None,
+                "seq": self.channel.seq,
+                "already": True,
+            }
+        if await self._store.group(None, group_id) is not None:
+            raise Conflict("the group this request started has ended", code="group_ended")
+        return None
 
     def _seat_row(self, group: Group, seat: Seat, now: datetime) -> dict[str, Any]:
         return {

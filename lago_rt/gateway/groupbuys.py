@@ -29,7 +29,9 @@ Route = tuple[str, str, dict[str, Any]]
 
 
 def _start(body: GroupBuyStartIn) -> Route:
-    return str(body.community_id), "groupbuy.start", {"campaign_id": str(body.campaign_id)}
+    request_id = str(body.request_id) if body.request_id is not None else None
+    payload = {"campaign_id": str(body.campaign_id), "request_id": request_id}
+    return str(body.community_id), "groupbuy.start", payload
 
 
 # The group id stays a UUID: the actor takes it as it is here, and as a string when forwarded.

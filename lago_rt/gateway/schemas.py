@@ -40,6 +40,9 @@ class JoinIn(_In):
 class GroupBuyStartIn(_In):
     community_id: UUID
     campaign_id: UUID
+    # Chosen by the app once per start the resident asks for, and sent again on a retry: the
+    # same (member, channel, campaign, request_id) starts one group, however often it arrives.
+    request_id: UUID | None = None
 
 
 class GroupBuyIn(_In):
