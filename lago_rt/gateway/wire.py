@@ -119,6 +119,9 @@ class _OfferingQueue(WebSocketDataQueue):
     the reader offers them as it takes them from the queue (``TrackedWebSocket.wait``).
     """
 
+    # A slot, not an instance dict: this is one per connection (issue 8's memory per socket).
+    __slots__ = ("_take",)
+
     def __init__(
         self,
         protocol: Any,
@@ -137,6 +140,10 @@ class _OfferingQueue(WebSocketDataQueue):
         super().feed_data(data, size)
 
 
+def _take_nothing(data: str) -> bool:
+    return False
+
+
 class _OfferingResponse(web.WebSocketResponse):
     """A ``WebSocketResponse`` whose parsed messages go through an :class:`_OfferingQueue`.
 
@@ -147,9 +154,18 @@ class _OfferingResponse(web.WebSocketResponse):
     it reads).
     """
 
+    __slots__ = ("_take",)
+
     def __init__(self, *, take: Callable[[str], bool], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._take = take
+
+    def release_take(self) -> None:
+        """Let go of ``take`` once the socket is done: it is the driver's bound method, and the
+        driver holds this response — a cycle only the garbage collector would free."""
+        self._take = _take_nothing
+        if isinstance(self._reader, _OfferingQueue):
+            self._reader._take = _take_nothing
 
     def _post_start(self, request: Any, protocol: Any, writer: Any) -> None:
         self._ws_protocol = protocol
@@ -337,6 +353,7 @@ def install_tracked_websockets(
             try:
                 await self.handler(self)
             finally:
+                self._sock.release_take()
                 if eio_sid is not None:
                     registry.transports.pop(eio_sid, None)
             return self._sock
