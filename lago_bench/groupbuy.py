@@ -664,8 +664,8 @@ def _pause_text(p: dict[str, Any]) -> str:
     return (
         f", gc {collections} ({sum(gc[g]['total_ms'] for g in gc):.0f} ms, worst "
         f"≤{max(gc[g]['worst_le_ms'] for g in gc):g} ms, "
-        f"{sum(gc[g].get('collected', 0) for g in gc):,} freed), loop lag > 50 ms {lag['over_50ms']}x "
-        f"(worst ≤{lag['worst_le_ms']:g} ms)"
+        f"{sum(gc[g].get('collected', 0) for g in gc):,} freed), "
+        f"loop lag > 50 ms {lag['over_50ms']}x (worst ≤{lag['worst_le_ms']:g} ms)"
     )
 
 

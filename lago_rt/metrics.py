@@ -47,7 +47,7 @@ INBOUND_FAST = Counter(
 )
 INBOUND_ON_PARSE = Counter(
     "lago_rt_inbound_on_parse_total",
-    "of those, events taken as aiohttp parsed them, before any coroutine read them (gateway/wire.py)",
+    "of those, events taken as aiohttp parsed them, before a coroutine read them (gateway/wire.py)",
 )
 # An actor serves one command at a time: time spent here is time every later command waits.
 ACTOR_WORK = Histogram(

@@ -151,8 +151,9 @@ class LocalFanout:
         The writes go out in slices of ``SLICE`` sockets (fewer for a large event, see
         ``SLICE_BYTES``) with the event loop let through between them: a large channel's event
         costs tens of milliseconds of writes (3,000 members × a few µs), and in one piece that
-        stalls every other socket, reply and database answer of the node for as long. The next event waits for this one (``_listen`` awaits each), so every
-        member still sees events in order.
+        stalls every other socket, reply and database answer of the node for as long. The next
+        event waits for this one (``_listen`` awaits each), so every member still sees events in
+        order.
         """
         members = self.members.get(community_id)
         if not members:
