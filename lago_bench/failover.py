@@ -45,6 +45,7 @@ from lago_bench.fanout import lago_rt_process, service_urls
 from lago_bench.procs import PROJECT_ROOT, ServerProcess, free_port
 from lago_bench.scenario import Check, Progress, Scenario, check
 from lago_bench.world import BenchWorld
+from lago_rt.channel.presence import presence_changes
 
 __all__ = ["SCENARIO", "failover_main"]
 
@@ -215,8 +216,8 @@ async def _repetition(
         def ghosts_gone(ev: list[tuple[float, dict[str, Any]]]) -> float | None:
             left: set[str] = set()
             for t, e in ev:
-                if int(e["seq"]) > before and e["type"] == "presence.left":
-                    left.add(str(e["data"].get("user_id")))
+                if int(e["seq"]) > before:
+                    left.update(presence_changes(e)[1])
                     if a_users <= left:
                         return t
             return None

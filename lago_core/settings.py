@@ -122,6 +122,10 @@ class Settings:
     actor_idle_s: int = 120
     forward_timeout_ms: int = 5_000
     channel_stream_max: int = 10_000
+    # Who came online or went away is announced at most once per this many ms per channel: in a
+    # join storm the changes of a window go out as one `presence.changed` instead of one event
+    # per member for every member (N members joining cost N² deliveries).
+    presence_update_ms: int = 200
     # Per-connection limits on the socket gateway.
     client_msgs_per_s: int = 10
     client_msg_burst: int = 30
@@ -225,6 +229,7 @@ class Settings:
             "actor_idle_s": ("LAGO_ACTOR_IDLE_S", _int(1, 86_400)),
             "forward_timeout_ms": ("LAGO_FORWARD_TIMEOUT_MS", _int(100, 60_000)),
             "channel_stream_max": ("LAGO_CHANNEL_STREAM_MAX", _int(100, 10_000_000)),
+            "presence_update_ms": ("LAGO_PRESENCE_UPDATE_MS", _int(10, 5_000)),
             "client_msgs_per_s": ("LAGO_CLIENT_MSGS_PER_S", _int(1, 10_000)),
             "client_msg_burst": ("LAGO_CLIENT_MSG_BURST", _int(1, 100_000)),
             "client_send_buffer_bytes": ("LAGO_CLIENT_SEND_BUFFER_BYTES", _int(4_096, 1 << 30)),

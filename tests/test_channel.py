@@ -12,8 +12,10 @@ from aiohttp.test_utils import TestServer
 from lago_core.container import Core
 from lago_core.settings import Settings
 from lago_rt.app import RT_NODE, RtNode, create_rt_app
+from lago_rt.channel.presence import presence_changes
 
 from .conftest import CommunityWorld
+from .groupbuy_support import bulk_residents
 from .rt_client import ChannelClient
 
 
@@ -137,22 +139,96 @@ async def test_presence_with_several_devices(
     online = {m["user_id"] for m in snap["snapshot"]["presence"]["online"]}
     assert online == {str(alice.id), str(bob.id)}
 
-    def presence(type_: str) -> list[str]:
-        """Alice's presence events of this type as the watcher saw them."""
+    def presence(joined: bool) -> list[str]:
+        """Alice's announcements (came online, or went away) as the watcher saw them."""
         return [
-            e["data"]["user_id"]
+            user_id
             for e in watcher.events
-            if e["type"] == type_ and e["data"]["user_id"] == str(alice.id)
+            for user_id in presence_changes(e)[0 if joined else 1]
+            if user_id == str(alice.id)
         ]
 
     # Two devices, one join: presence is per user.
-    await watcher.wait_until(lambda: presence("presence.joined") == [str(alice.id)])
+    await watcher.wait_until(lambda: presence(joined=True) == [str(alice.id)])
     await phone.close()
     left_one = await tablet.call("whoami")  # a round trip after the leave was processed
     assert left_one["ok"]
-    assert presence("presence.left") == []
+    assert presence(joined=False) == []
     await tablet.close()
-    await watcher.wait_until(lambda: presence("presence.left") == [str(alice.id)])
+    await watcher.wait_until(lambda: presence(joined=False) == [str(alice.id)])
+
+
+async def test_a_join_storm_is_announced_in_a_few_events(
+    nodes: list[tuple[str, RtNode]],
+    community: CommunityWorld,
+    core: Core,
+    clients: list[ChannelClient],
+) -> None:
+    # Forty members join at once: everyone online hears of each of them, but in a few
+    # `presence.changed` events (one per LAGO_PRESENCE_UPDATE_MS window), not forty events each.
+    (url_a, _), (url_b, _) = nodes
+    watcher = await connect(clients, url_a, community.residents[0].access_token)
+    assert (await watcher.join(community.id))["ok"]
+    crowd = await bulk_residents(core, community.id, 40)
+    sockets = await asyncio.gather(
+        *(connect(clients, (url_a, url_b)[i % 2], r.access_token) for i, r in enumerate(crowd))
+    )
+    joins = await asyncio.gather(*(s.join(community.id) for s in sockets))
+    assert all(j["ok"] for j in joins)
+    everyone = {str(r.id) for r in crowd}
+
+    def announced(which: int) -> tuple[set[str], int]:
+        users: set[str] = set()
+        events = 0
+        for e in watcher.events:
+            changed = set(presence_changes(e)[which]) & everyone
+            if changed:
+                users |= changed
+                events += 1
+        return users, events
+
+    await watcher.wait_until(lambda: announced(0)[0] == everyone)
+    joined_in = announced(0)[1]
+    assert joined_in < len(everyone) // 2, joined_in
+    assert any(e["type"] == "presence.changed" for e in watcher.events)
+    changed = next(e for e in watcher.events if e["type"] == "presence.changed")
+    assert {"user_id", "name"} <= set(changed["data"]["joined"][0])
+    await asyncio.gather(*(s.close() for s in sockets))
+    await watcher.wait_until(lambda: announced(1)[0] == everyone)
+    assert announced(1)[1] < len(everyone) // 2
+    page = await watcher.call("channel:presence", {"community_id": community.id})
+    assert [m["user_id"] for m in page["online"]] == [str(community.residents[0].id)]
+
+
+async def test_a_member_who_comes_and_goes_within_a_window_is_never_announced(
+    settings: Settings,
+    core: Core,
+    aiohttp_server: Any,
+    community: CommunityWorld,
+    clients: list[ChannelClient],
+) -> None:
+    # A window of 2 s, so that the visit below surely falls inside the one the watcher's own
+    # announcement opened: online and gone again by its end, the visitor is announced neither way.
+    server: TestServer = await aiohttp_server(
+        create_rt_app(replace(settings, presence_update_ms=2_000), core=core)
+    )
+    url = f"http://127.0.0.1:{server.port}"
+    watcher_of, visitor_of, late_of = community.residents
+    watcher = await connect(clients, url, watcher_of.access_token)
+    assert (await watcher.join(community.id))["ok"]
+    visitor = await connect(clients, url, visitor_of.access_token)
+    assert (await visitor.join(community.id))["ok"]
+    await visitor.close()
+    late = await connect(clients, url, late_of.access_token)
+    assert (await late.join(community.id))["ok"]
+    # The late member's announcement comes at the window's end, with or after the visitor's
+    # net change — nothing.
+    await watcher.wait_until(
+        lambda: any(str(late_of.id) in presence_changes(e)[0] for e in watcher.events)
+    )
+    seen = {u for e in watcher.events for side in presence_changes(e) for u in side}
+    assert str(visitor_of.id) not in seen
+    assert str(late_of.id) in seen
 
 
 async def test_outsiders_and_bad_payloads_are_refused(

@@ -20,6 +20,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from lago_core.settings import Settings
+from lago_rt.channel.presence import presence_changes
 
 from .conftest import CommunityWorld
 from .rt_client import ChannelClient
@@ -199,9 +200,6 @@ async def test_owner_killed_mid_conversation(
 
     # Carol was on the crashed node and never came back: no ghost for long.
     def carol_left() -> bool:
-        return any(
-            e["type"] == "presence.left" and e["data"]["user_id"] == str(carol.id)
-            for e in cb.events
-        )
+        return any(str(carol.id) in presence_changes(e)[1] for e in cb.events)
 
     await cb.wait_until(carol_left, within=5)

@@ -4,10 +4,18 @@ Sessions (one per connected socket) live in the actor and in a fenced Redis hash
 after failover knows them. Each session names the node instance that holds its socket; every tick
 the actor drops sessions of nodes whose liveness key has expired (a crashed node), so ghosts last
 at most three node heartbeats once the actor is running.
+
+Announcing: a user's first device coming online or last going away is announced at most once per
+``presence_update_ms`` (200 ms) per channel. A lone change is ``presence.joined`` or
+``presence.left`` at once, as it happens; the changes that come within the window after one are
+announced together when it ends, as one ``presence.changed`` (or, if only one, as its own
+event). In a join storm of N members, one event per join to everyone online was N²/2
+deliveries — 2,900 members took 45 s to join, 83 % of it writing those events.
 """
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 from typing import Any
 
@@ -18,7 +26,7 @@ from lago_rt.channel.actor import CommandHandler, FeatureBase
 from lago_rt.runtime.actor import Command
 from lago_rt.runtime.keys import NodeKeys
 
-__all__ = ["SNAPSHOT_ONLINE", "Presence"]
+__all__ = ["SNAPSHOT_ONLINE", "Presence", "presence_changes"]
 
 SNAPSHOT_ONLINE = 100
 
@@ -35,12 +43,19 @@ class Presence(FeatureBase):
         # online user ids in order, for paging.
         self._online: dict[str, list[Any]] = {}
         self._order: list[str] = []
+        # Who members were last told is online (by events), and the users whose presence
+        # changed since: the next announcement is the difference.
+        self._announced: set[str] = set()
+        self._touched: dict[str, None] = {}
+        self._last_announce = float("-inf")
+        self._announce_posted = False
 
     def commands(self) -> dict[str, CommandHandler]:
         return {
             "presence.join": self._join,
             "presence.leave": self._leave,
             "presence.list": self._list,
+            "presence.announce": self._announce_command,
         }
 
     # --- state ---------------------------------------------------------------------------------------
@@ -100,6 +115,10 @@ class Presence(FeatureBase):
         for sid, value in raw.items():
             key = sid.decode() if isinstance(sid, bytes) else str(sid)
             self._add(key, orjson.loads(value))
+        # The previous owner announced these (but for changes of its last window, if it died
+        # within it: a member who came online then is in the channel's presence pages, though no
+        # event said so).
+        self._announced = set(self._online)
         await self.prune_dead_nodes()
 
     async def on_tick(self) -> None:
@@ -120,7 +139,8 @@ class Presence(FeatureBase):
             await self.channel.ctx.fenced("hset", [self._hash], sid, orjson.dumps(entry))
             self._add(sid, entry)
         if first_device:
-            await self.channel.emit("presence.joined", {"user_id": user_id, "name": name})
+            self._touched[user_id] = None
+            await self._announce_soon()
         snapshot: dict[str, Any] = await self.channel.handle(
             Command("channel.snapshot", caller=command.caller)
         )
@@ -144,7 +164,50 @@ class Presence(FeatureBase):
         for sid in sids:
             self._remove(sid)
         for user_id in sorted(u for u in before if u not in self._online):
-            await self.channel.emit("presence.left", {"user_id": user_id})
+            self._touched[user_id] = None
+        await self._announce_soon()
+
+    # --- announcing ----------------------------------------------------------------------------------
+
+    async def _announce_soon(self) -> None:
+        """Announce the changes now if the window since the last announcement is over, else
+        once it is (a ``presence.announce`` command posted to this actor)."""
+        if not self._touched:
+            return
+        every_s = self.channel.ctx.settings.presence_update_ms / 1000
+        wait = self._last_announce + every_s - asyncio.get_running_loop().time()
+        post_later = self.channel.ctx.post_later
+        if wait <= 0 or post_later is None:
+            await self._announce()
+        elif not self._announce_posted:
+            self._announce_posted = True
+            post_later(wait, Command("presence.announce"))
+
+    async def _announce_command(self, command: Command) -> dict[str, Any]:
+        self._announce_posted = False
+        await self._announce()
+        return {}
+
+    async def _announce(self) -> None:
+        touched, self._touched = self._touched, {}
+        # Net changes: who came online and went away within one window was never announced.
+        joined = [u for u in touched if u in self._online and u not in self._announced]
+        left = [u for u in touched if u not in self._online and u in self._announced]
+        if not joined and not left:
+            return
+        self._announced.update(joined)
+        self._announced.difference_update(left)
+        self._last_announce = asyncio.get_running_loop().time()
+        if len(joined) + len(left) > 1:
+            users = [{"user_id": u, "name": self._online[u][0]} for u in joined]
+            await self.channel.emit("presence.changed", {"joined": users, "left": left})
+        elif joined:
+            user_id = joined[0]
+            await self.channel.emit(
+                "presence.joined", {"user_id": user_id, "name": self._online[user_id][0]}
+            )
+        else:
+            await self.channel.emit("presence.left", {"user_id": left[0]})
 
     async def prune_dead_nodes(self) -> None:
         nodes = sorted({s["node"] for s in self.sessions.values()})
@@ -158,3 +221,19 @@ class Presence(FeatureBase):
         dead = {node for node, ok in zip(nodes, alive, strict=True) if not ok}
         if dead:
             await self._drop([sid for sid, s in self.sessions.items() if s["node"] in dead])
+
+
+def presence_changes(event: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """(user ids who came online, user ids who went away) in a channel event, whichever of the
+    three presence events it is; ([], []) for any other event. For clients of the protocol (the
+    tests, the failover benchmark) — one place that knows the events' shapes."""
+    kind, data = event.get("type"), event.get("data") or {}
+    if kind == "presence.joined":
+        return [str(data["user_id"])], []
+    if kind == "presence.left":
+        return [], [str(data["user_id"])]
+    if kind == "presence.changed":
+        return [str(u["user_id"]) for u in data.get("joined", [])], [
+            str(u) for u in data.get("left", [])
+        ]
+    return [], []
