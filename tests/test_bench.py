@@ -114,8 +114,10 @@ async def test_groupbuy_quick_seats_exactly_what_it_acknowledges() -> None:
     assert measured["joins_per_s"] > 0
     assert measured["p99_ms"] > 0
     assert measured["skipped"] == 0
-    # --hot 4: the racers aim at four groups at a time, so groups fill and are answered full.
-    assert measured["outcomes"].get("group_full", 0) > 0
+    # --hot 4: the racers aim at four groups at a time, so groups fill. (Whether an attempt is
+    # also answered `group_full` depends on one arriving while its group fills: at 100/s with
+    # answers in a few ms, often none does.)
+    assert summary["fullest_group"] == result["settings"]["max_members"]
     assert summary["saturation_joins_per_s"] == measured["joins_per_s"]
     assert summary["acknowledged_joins"] == sum(s["joins"] for s in result["steps"])
     assert summary["oversold"] == 0
