@@ -9,6 +9,7 @@ rebuilds that state from the last snapshot plus the stream's tail, so features t
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -22,7 +23,14 @@ from lago_rt.channel.archive import ChannelArchive
 from lago_rt.channel.events import ChannelEvent, read_after, stream_window
 from lago_rt.runtime.actor import ActorContext, Command
 
-__all__ = ["BatchHandler", "ChannelActor", "ChannelFeature", "CommandHandler", "FeatureBase"]
+__all__ = [
+    "AnnounceWindow",
+    "BatchHandler",
+    "ChannelActor",
+    "ChannelFeature",
+    "CommandHandler",
+    "FeatureBase",
+]
 
 log = get_logger(__name__)
 
@@ -31,6 +39,39 @@ CommandHandler = Callable[[Command], Awaitable[Any]]
 BatchHandler = Callable[[list[Command]], Awaitable[list[Any]]]
 # Snapshot every so many events, so a rebuild replays a bounded tail (the stream keeps far more).
 SNAPSHOT_EVERY = 500
+
+
+class AnnounceWindow:
+    """At most one announcement per window for a feature that gathers changes (group-buy joins,
+    presence): the first after a quiet spell goes out at once, the ones within the window after
+    it together when the window ends — ``command``, posted to the actor's own mailbox, whose
+    handler is :meth:`due`. ``announce`` says whether it emitted anything: only that opens a
+    window.
+    """
+
+    def __init__(self, command: str, announce: Callable[[], Awaitable[bool]]) -> None:
+        self.command = command
+        self._announce = announce
+        self._last = float("-inf")  # event-loop time of the last announcement
+        self._posted = False
+
+    async def soon(self, ctx: ActorContext, every_ms: int) -> None:
+        wait = self._last + every_ms / 1000 - asyncio.get_running_loop().time()
+        if wait <= 0 or ctx.post_later is None:
+            await self.now()
+        elif not self._posted:
+            self._posted = True
+            ctx.post_later(wait, Command(self.command))
+
+    async def due(self, command: Command) -> dict[str, Any]:
+        self._posted = False
+        await self.now()
+        return {}
+
+    async def now(self) -> None:
+        started = asyncio.get_running_loop().time()
+        if await self._announce():
+            self._last = started
 
 
 class ChannelFeature(Protocol):

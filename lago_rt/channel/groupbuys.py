@@ -17,7 +17,6 @@ few seconds, so a lost message only delays an update.
 
 from __future__ import annotations
 
-import asyncio
 import heapq
 from collections.abc import Callable
 from collections.abc import Set as AbstractSet
@@ -31,7 +30,7 @@ import asyncpg
 from lago_core.errors import Conflict, Forbidden, InvalidInput, LagoError, NotFound
 from lago_core.groupbuys import GroupBuyService
 from lago_core.logging import get_logger
-from lago_rt.channel.actor import BatchHandler, CommandHandler, FeatureBase
+from lago_rt.channel.actor import AnnounceWindow, BatchHandler, CommandHandler, FeatureBase
 from lago_rt.runtime.actor import Command
 
 __all__ = ["GroupBuys"]
@@ -206,10 +205,9 @@ class GroupBuys(FeatureBase):
         self._service = service
         self._store = service.store
         self.groups: dict[UUID, Group] = {}
-        # Joins not yet announced, and when the last update went out (event-loop time).
+        # Joins not yet announced, gathered into one `groupbuy.updated` per window.
         self._joined: dict[UUID, list[str]] = {}
-        self._last_update = float("-inf")
-        self._flush_posted = False
+        self._updates = AnnounceWindow("groupbuy.flush", self._flush_updates)
         self._reconciled = float("-inf")
         # Where the reconciliation pass in progress goes on (None: from the first group).
         self._reconcile_after: UUID | None = None
@@ -225,7 +223,7 @@ class GroupBuys(FeatureBase):
             "groupbuy.leave": self._leave,
             "groupbuy.sync": self._sync_command,
             "groupbuy.state": self._state,
-            "groupbuy.flush": self._flush,
+            "groupbuy.flush": self._updates.due,
         }
 
     def batch_commands(self) -> dict[str, BatchHandler]:
@@ -541,22 +539,10 @@ class GroupBuys(FeatureBase):
     async def _update_soon(self) -> None:
         """Emit the joins as one ``groupbuy.updated`` now, or within ``groupbuy_update_ms``: a
         rush of joins becomes a few updates a second, not one per join for every member."""
-        loop_now = asyncio.get_running_loop().time()
-        every_s = self.channel.ctx.settings.groupbuy_update_ms / 1000
-        wait = self._last_update + every_s - loop_now
-        post_later = self.channel.ctx.post_later
-        if wait <= 0 or post_later is None:
-            await self._flush_updates()
-        elif not self._flush_posted:
-            self._flush_posted = True
-            post_later(wait, Command("groupbuy.flush"))
+        settings = self.channel.ctx.settings
+        await self._updates.soon(self.channel.ctx, settings.groupbuy_update_ms)
 
-    async def _flush(self, command: Command) -> dict[str, Any]:
-        self._flush_posted = False
-        await self._flush_updates()
-        return {}
-
-    async def _flush_updates(self) -> None:
+    async def _flush_updates(self) -> bool:
         joined, self._joined = self._joined, {}
         # Every member receives this event, so in a rush it is as small as it can be: counts
         # instead of names, and per group only what joins change (status and leader do not: their
@@ -573,9 +559,10 @@ class GroupBuys(FeatureBase):
                 groups.append({**entry, "joined": len(users)})
             else:
                 groups.append({**group.summary(), "joined": users})
-        if groups:
-            self._last_update = asyncio.get_running_loop().time()
-            await self.channel.emit("groupbuy.updated", {"groups": groups})
+        if not groups:
+            return False
+        await self.channel.emit("groupbuy.updated", {"groups": groups})
+        return True
 
     def _decide_join(
         self,

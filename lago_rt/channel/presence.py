@@ -15,14 +15,13 @@ deliveries — 2,900 members took 45 s to join, 83 % of it writing those events.
 
 from __future__ import annotations
 
-import asyncio
 import bisect
 from typing import Any
 
 import orjson
 
 from lago_core.errors import InvalidInput
-from lago_rt.channel.actor import CommandHandler, FeatureBase
+from lago_rt.channel.actor import AnnounceWindow, CommandHandler, FeatureBase
 from lago_rt.runtime.actor import Command
 from lago_rt.runtime.keys import NodeKeys
 
@@ -47,15 +46,14 @@ class Presence(FeatureBase):
         # changed since: the next announcement is the difference.
         self._announced: set[str] = set()
         self._touched: dict[str, None] = {}
-        self._last_announce = float("-inf")
-        self._announce_posted = False
+        self._window = AnnounceWindow("presence.announce", self._announce)
 
     def commands(self) -> dict[str, CommandHandler]:
         return {
             "presence.join": self._join,
             "presence.leave": self._leave,
             "presence.list": self._list,
-            "presence.announce": self._announce_command,
+            "presence.announce": self._window.due,
         }
 
     # --- state ---------------------------------------------------------------------------------------
@@ -171,33 +169,20 @@ class Presence(FeatureBase):
 
     async def _announce_soon(self) -> None:
         """Announce the changes now if the window since the last announcement is over, else
-        once it is (a ``presence.announce`` command posted to this actor)."""
-        if not self._touched:
-            return
-        every_s = self.channel.ctx.settings.presence_update_ms / 1000
-        wait = self._last_announce + every_s - asyncio.get_running_loop().time()
-        post_later = self.channel.ctx.post_later
-        if wait <= 0 or post_later is None:
-            await self._announce()
-        elif not self._announce_posted:
-            self._announce_posted = True
-            post_later(wait, Command("presence.announce"))
+        once it is."""
+        if self._touched:
+            settings = self.channel.ctx.settings
+            await self._window.soon(self.channel.ctx, settings.presence_update_ms)
 
-    async def _announce_command(self, command: Command) -> dict[str, Any]:
-        self._announce_posted = False
-        await self._announce()
-        return {}
-
-    async def _announce(self) -> None:
+    async def _announce(self) -> bool:
         touched, self._touched = self._touched, {}
         # Net changes: who came online and went away within one window was never announced.
         joined = [u for u in touched if u in self._online and u not in self._announced]
         left = [u for u in touched if u not in self._online and u in self._announced]
         if not joined and not left:
-            return
+            return False
         self._announced.update(joined)
         self._announced.difference_update(left)
-        self._last_announce = asyncio.get_running_loop().time()
         if len(joined) + len(left) > 1:
             users = [{"user_id": u, "name": self._online[u][0]} for u in joined]
             await self.channel.emit("presence.changed", {"joined": users, "left": left})
@@ -208,6 +193,7 @@ class Presence(FeatureBase):
             )
         else:
             await self.channel.emit("presence.left", {"user_id": left[0]})
+        return True
 
     async def prune_dead_nodes(self) -> None:
         nodes = sorted({s["node"] for s in self.sessions.values()})
