@@ -722,7 +722,10 @@ async def test_a_busy_channel_sends_a_bounded_snapshot_and_lists_every_group_in_
     # last by id.
     monkeypatch.setattr(groupbuys_feature, "RECONCILE_SLICE", 25)
     by_id = sorted(groups, key=uuid.UUID)
-    first_id, middle_id, last_id = by_id[0], by_id[30], by_id[-1]
+    # The middle one ends, so it must not be the oldest, whose seat is checked below (group ids
+    # are random: taking by_id[30] alone picked the oldest one run in 60).
+    first_id, last_id = by_id[0], by_id[-1]
+    middle_id = next(g for g in by_id[30:] if g != oldest)
     for gid in (first_id, last_id):
         if gid != oldest:
             assert (await first.call("groupbuy:join", {"community_id": cid, "group_id": gid}))["ok"]
