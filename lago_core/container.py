@@ -153,6 +153,7 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
     groupbuys = GroupBuyService(
         GroupBuyStore(pool), merchants, communities, payments, jobs, pusher, redis, settings, clock
     )
+    settlement.follow_group_buys(groupbuys)
     ai = build_ai(
         settings, pool, listings, orders, payments, jobs, pusher, limiter, clock, groupbuys
     )

@@ -16,8 +16,10 @@ from aiohttp.test_utils import TestServer
 from lago_core.clock import ManualClock
 from lago_core.container import Core
 from lago_core.jobs import queue_name
+from lago_core.ledger import AccountKind, AccountRef
 from lago_core.security.roles import PlatformRole, Principal
 from lago_core.settings import Settings
+from lago_core.settlement.service import SETTLEMENT_DELAY, business_day
 from lago_rt.app import RT_NODE, RtNode, create_rt_app
 from lago_rt.channel import groupbuys as groupbuys_feature
 from lago_rt.channel.actor import ChannelActor
@@ -30,6 +32,7 @@ from .conftest import Account, CommunityWorld
 from .groupbuy_support import Client, bulk_residents, call, campaign, merchant_with_item
 from .rt_client import ChannelClient
 from .test_payments import assert_ledger_sound, pay, run_worker, webhook_target
+from .test_settlement import settle_by_worker
 
 __all__ = ["webhook_target"]  # the fixture, re-exported so pytest finds it here
 
@@ -254,6 +257,109 @@ async def test_group_succeeds_orders_reach_the_merchant(
     left = await cb.call("groupbuy:leave", {"community_id": community.id, "group_id": group_id})
     assert left["error"]["code"] == "already_succeeded"
     await assert_ledger_sound(core)
+
+
+async def test_completed_group_buy_orders_are_settled_at_t_plus_7_and_on_the_dashboard(
+    client: Client,
+    core: Core,
+    settings: Settings,
+    clock: ManualClock,
+    shop: Shop,
+    community: CommunityWorld,
+    nodes: list[tuple[str, RtNode]],
+    clients: list[ChannelClient],
+    webhook_target: None,
+) -> None:
+    (url_a, _), (url_b, _) = nodes
+    offer = await campaign(client, shop.owner, shop.merchant_id, shop.item_id, community)
+    sockets = [
+        await member(clients, url, who, community.id)
+        for url, who in zip((url_a, url_b, url_a), community.residents, strict=True)
+    ]
+    started = await sockets[0].call(
+        "groupbuy:start", {"community_id": community.id, "campaign_id": offer["id"]}
+    )
+    group_id = started["group"]["group_id"]
+    for joiner in sockets[1:]:
+        joined = await joiner.call(
+            "groupbuy:join", {"community_id": community.id, "group_id": group_id}
+        )
+        assert joined["ok"], joined
+    for who in community.residents:
+        await pay_seat(client, core, settings, who, group_id)
+    status, orders = await call(
+        client, shop.owner, "GET", f"/merchants/{shop.merchant_id}/group-buy-orders"
+    )
+    assert (status, len(orders["items"])) == (200, 3), orders
+    payable = AccountRef(AccountKind.MERCHANT_PAYABLE, shop.merchant_id)
+    owed = await core.ledger.balance(payable)
+    assert owed > 0  # each seat's share, from its capture on
+    assert owed % 3 == 0
+
+    # The merchant's dashboard counts the group's orders like listing orders.
+    status, board = await call(
+        client, shop.owner, "GET", f"/merchants/{shop.merchant_id}/dashboard"
+    )
+    assert status == 200, board
+    assert (board["today"]["orders"], board["today"]["revenue_fen"]) == (3, 3 * 9_900)
+    assert board["pending_orders"] == 3
+
+    # Two are delivered; the third is only confirmed.
+    done = [o["id"] for o in orders["items"][:2]]
+    for order_id in done:
+        for step in ("confirm", "complete"):
+            status, moved = await call(
+                client, shop.owner, "POST", f"/group-buy-orders/{order_id}/{step}"
+            )
+            assert status == 200, moved
+    assert moved["completed_at"] is not None
+    waiting = orders["items"][2]["id"]
+    status, moved = await call(client, shop.owner, "POST", f"/group-buy-orders/{waiting}/confirm")
+    assert (status, moved["completed_at"]) == (200, None)
+    status, board = await call(
+        client, shop.owner, "GET", f"/merchants/{shop.merchant_id}/dashboard"
+    )
+    assert (board["today"]["completed"], board["pending_orders"]) == (2, 1)
+
+    # Not before seven days have passed since completion; then once, however often it runs.
+    clock.advance(SETTLEMENT_DELAY.total_seconds() - 60)
+    await settle_by_worker(core, settings)
+    assert await core.pool.fetchval("SELECT count(*) FROM settlements") == 0
+    clock.advance(120)
+    for _ in range(2):
+        await settle_by_worker(core, settings)
+    rows = await core.pool.fetch("SELECT * FROM settlements")
+    assert len(rows) == 1
+    settled = rows[0]
+    assert (settled["payee_kind"], settled["payee_id"]) == ("merchant", shop.merchant_id)
+    assert (settled["order_count"], settled["gross_fen"]) == (2, 2 * 9_900)
+    assert settled["net_fen"] == (
+        settled["gross_fen"] - settled["commission_fen"] - settled["property_share_fen"]
+    )
+    assert settled["net_fen"] * 3 == owed * 2  # two of the three seats' shares
+    items = await core.pool.fetch("SELECT group_buy_order_id FROM settlement_group_buy_items")
+    assert sorted(str(i["group_buy_order_id"]) for i in items) == sorted(done)
+    assert await core.ledger.balance(payable) == owed - settled["net_fen"]
+    payout = await core.pool.fetchrow(
+        "SELECT key, status, amount_fen FROM payouts WHERE id = $1", settled["payout_id"]
+    )
+    assert dict(payout) == {
+        "key": f"settlement:{settled['id']}",
+        "status": "paid",
+        "amount_fen": settled["net_fen"],
+    }
+    await assert_ledger_sound(core)
+
+    # The statement names the group-buy orders (read with a fresh token: the clock goes back).
+    month = business_day(settled["created_at"]).strftime("%Y-%m")
+    clock.advance(-(SETTLEMENT_DELAY.total_seconds() + 60))
+    status, statement = await call(
+        client, shop.owner, "GET", f"/merchants/{shop.merchant_id}/statements?month={month}"
+    )
+    assert status == 200, statement
+    [entry] = statement["settlements"]
+    assert (entry["order_ids"], sorted(entry["group_buy_order_ids"])) == ([], sorted(done))
+    assert statement["totals"]["net_fen"] == settled["net_fen"]
 
 
 # --- the node's own failures -------------------------------------------------------------------

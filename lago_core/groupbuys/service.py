@@ -14,13 +14,19 @@ which writes seats through fenced transactions; everything that money touches is
 
 Refunds owed are recorded in the same transaction as the decision and requested after it
 commits, with an idempotency key per payment, so a crash in between is healed by :meth:`sweep`.
+
+The merchant works its orders (paid → confirmed → completed); every order created or moved runs
+the :meth:`GroupBuyService.on_order_moved` hooks in the same transaction (settlement keeps the
+merchant's dashboard with them); the settlement job pays completed orders out at T+7, as it does
+listing orders.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -44,12 +50,15 @@ from lago_core.push import Pusher
 from lago_core.security.roles import Principal
 from lago_core.settings import Settings
 
-__all__ = ["REFERENCE_TYPE", "CampaignSpec", "GroupBuyService"]
+__all__ = ["REFERENCE_TYPE", "CampaignSpec", "GroupBuyService", "OrderHook"]
 
 log = get_logger(__name__)
 
 REFERENCE_TYPE = "group_buy_seat"
 EXPIRE_JOB = "expire_group_buy"
+
+# Called inside the transaction that created or moved a group-buy order, with its row.
+OrderHook = Callable[[Conn, asyncpg.Record], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +102,24 @@ class GroupBuyService:
         self._redis = redis
         self._settings = settings
         self._clock = clock
+        self._order_hooks: list[OrderHook] = []
         payments.on_capture(REFERENCE_TYPE, self._on_captured)
+
+    def on_order_moved(self, hook: OrderHook) -> None:
+        """Run ``hook`` in the transaction that creates (status ``paid``) or moves an order."""
+        self._order_hooks.append(hook)
+
+    async def _orders_moved(self, conn: Conn, orders: list[asyncpg.Record]) -> None:
+        for order in orders:
+            for hook in self._order_hooks:
+                await hook(conn, order)
+
+    async def _create_orders(
+        self, conn: Conn, group: asyncpg.Record, now: datetime
+    ) -> list[asyncpg.Record]:
+        orders = await self.store.create_orders(conn, group, now)
+        await self._orders_moved(conn, orders)
+        return orders
 
     # --- campaigns -------------------------------------------------------------------------------
 
@@ -319,9 +345,9 @@ class GroupBuyService:
             if group["status"] == "open":
                 if await self.store.paid_count(conn, group["id"]) >= group["min_members"]:
                     await self.store.set_group_status(conn, group["id"], "succeeded", now)
-                    orders = await self.store.create_orders(conn, group, now)
+                    orders = await self._create_orders(conn, group, now)
             else:
-                orders = await self.store.create_orders(conn, group, now)
+                orders = await self._create_orders(conn, group, now)
         if reason is not None:
             await self.store.owe_refund(conn, payment_id, reason, now)
         owed = [(payment_id, payment["amount_fen"])] if reason else []
@@ -351,7 +377,7 @@ class GroupBuyService:
                 paid = await self.store.paid_count(conn, group_id)
                 if paid >= group["min_members"] or (group["auto_fill"] and paid >= 1):
                     await self.store.set_group_status(conn, group_id, "succeeded", now)
-                    orders = await self.store.create_orders(conn, group, now)
+                    orders = await self._create_orders(conn, group, now)
                     outcome = "closed"
                 else:
                     outcome = "failed"
@@ -440,7 +466,12 @@ class GroupBuyService:
         await self._merchants.require_member(actor, row["merchant_id"])
         moves = {"confirm": ("paid", "confirmed"), "complete": ("confirmed", "completed")}
         source, target = moves[step]
-        moved = await self.store.advance_order(order_id, source, target, self._clock.now())
+        async with self.store.pool.acquire() as conn, conn.transaction():
+            moved = await self.store.advance_order(
+                conn, order_id, source, target, self._clock.now()
+            )
+            if moved is not None:
+                await self._orders_moved(conn, [moved])
         if moved is None:
             raise Conflict(
                 f"a {row['status']} order cannot be {target}",

@@ -493,10 +493,12 @@ class GroupBuyStore:
         return await self.pool.fetchrow("SELECT * FROM group_buy_orders WHERE id = $1", order_id)
 
     async def advance_order(
-        self, order_id: UUID, from_status: str, to_status: str, now: datetime
+        self, conn: Conn, order_id: UUID, from_status: str, to_status: str, now: datetime
     ) -> asyncpg.Record | None:
-        return await self.pool.fetchrow(
-            "UPDATE group_buy_orders SET status = $3, updated_at = $4 "
+        """Move the order on if it is in ``from_status``; completing it starts its T+7."""
+        return await conn.fetchrow(
+            "UPDATE group_buy_orders SET status = $3, updated_at = $4, "
+            "completed_at = CASE WHEN $3 = 'completed' THEN $4 ELSE completed_at END "
             "WHERE id = $1 AND status = $2 RETURNING *",
             order_id,
             from_status,

@@ -1,5 +1,5 @@
 """Settlement: pay each payee, seven days after completion (T+7), what the ledger owes them for
-their completed orders; monthly statements; the merchant dashboard from kept-up aggregates.
+their completed orders (listing orders, and group-buy orders of merchants); monthly statements; the merchant dashboard from kept-up aggregates.
 
 Amounts are not recomputed here: each order's gross, commission and property share are what the
 capture split (the payment's columns, which the ledger posted), less what refunds took back, plus
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
@@ -28,6 +28,9 @@ from lago_core.orders import OrderService, Status
 from lago_core.payments import PaymentService
 from lago_core.security.roles import Principal
 from lago_core.settlement.store import SettlementStore
+
+if TYPE_CHECKING:
+    from lago_core.groupbuys import GroupBuyService
 
 __all__ = [
     "BUSINESS_TZ",
@@ -101,6 +104,11 @@ class SettlementService:
         self.crash_hook: Callable[[str], None] | None = None
         orders.on_transition(self._on_order_moved)
         orders.on_rating(self._on_rated)
+
+    def follow_group_buys(self, groupbuys: GroupBuyService) -> None:
+        """Count group-buy orders on the dashboard as they are created and completed (settling
+        them needs no hook: the job reads completed group-buy orders as it reads orders)."""
+        groupbuys.on_order_moved(self._on_order_moved)
 
     # --- T+7 settlement (job) ----------------------------------------------------------------------
 
@@ -204,7 +212,15 @@ class SettlementService:
         settlements = []
         for r in rows:
             items = await self.store.items_of(r["id"])
-            settlements.append(dict(r) | {"order_ids": [i["order_id"] for i in items]})
+            settlements.append(
+                dict(r)
+                | {
+                    "order_ids": [i["order_id"] for i in items if i["kind"] == "order"],
+                    "group_buy_order_ids": [
+                        i["order_id"] for i in items if i["kind"] == "group_buy_order"
+                    ],
+                }
+            )
         names = ("order_count", "gross_fen", "commission_fen", "property_share_fen")
         totals = {n: sum(int(r[n]) for r in rows) for n in (*names, "withheld_fen", "net_fen")}
         totals["settlement_count"] = len(rows)
@@ -259,20 +275,24 @@ class SettlementService:
     # --- the order hooks (inside the move's transaction) --------------------------------------
 
     async def _on_order_moved(self, conn: Conn, row: asyncpg.Record) -> None:
+        """A listing order's move, or a group-buy order's (created ``paid``, then ``confirmed``
+        and ``completed``; it has no listing, so no best-seller line)."""
         merchant_id = row["merchant_id"]
         if merchant_id is None:
             return
         day = business_day(self._clock.now())
         status = row["status"]
         month = day.replace(day=1)
+        listing_id = row.get("listing_id")
         if status == Status.PAID:
             await self.store.bump_day(
                 conn, merchant_id, day, orders=1, revenue_fen=row["price_fen"]
             )
             await self.store.bump_totals(conn, merchant_id, pending=1)
-            await self.store.bump_listing_month(
-                conn, merchant_id, month, row["listing_id"], orders=1, revenue_fen=row["price_fen"]
-            )
+            if listing_id is not None:
+                await self.store.bump_listing_month(
+                    conn, merchant_id, month, listing_id, orders=1, revenue_fen=row["price_fen"]
+                )
         elif status == Status.COMPLETED:
             await self.store.bump_day(conn, merchant_id, day, completed=1)
             await self.store.bump_totals(conn, merchant_id, pending=-1)
@@ -283,14 +303,10 @@ class SettlementService:
                 conn, merchant_id, day, refunded=1, revenue_fen=-row["price_fen"]
             )
             await self.store.bump_totals(conn, merchant_id, pending=-1)
-            await self.store.bump_listing_month(
-                conn,
-                merchant_id,
-                month,
-                row["listing_id"],
-                orders=-1,
-                revenue_fen=-row["price_fen"],
-            )
+            if listing_id is not None:
+                await self.store.bump_listing_month(
+                    conn, merchant_id, month, listing_id, orders=-1, revenue_fen=-row["price_fen"]
+                )
 
     async def _on_rated(self, conn: Conn, order: asyncpg.Record, rating: asyncpg.Record) -> None:
         """The buyer's rating of a merchant's order is the merchant's rating."""

@@ -16,6 +16,11 @@ _SETTLEMENT = """id, payee_kind, payee_id, cutoff, order_count, gross_fen, commi
     property_share_fen, withheld_fen, net_fen, payout_id, created_at"""
 # The same, qualified, for queries that join payouts (which has id, payee_id, created_at too).
 _S = ", ".join(f"s.{c.strip()}" for c in _SETTLEMENT.split(","))
+# An item's kind, its table and the column naming its order (sql/017_group_buy_settlement.sql).
+_ITEM_TABLES = (
+    ("order", "settlement_items", "order_id"),
+    ("group_buy_order", "settlement_group_buy_items", "group_buy_order_id"),
+)
 
 
 class SettlementStore:
@@ -25,11 +30,17 @@ class SettlementStore:
     # --- settlement ------------------------------------------------------------------------------
 
     async def payees_due(self, cutoff: datetime) -> list[asyncpg.Record]:
-        """Payees with completed, unsettled orders completed before ``cutoff``."""
+        """Payees with completed, unsettled orders (listing or group-buy) completed before
+        ``cutoff``."""
         return await self.pool.fetch(
-            """SELECT DISTINCT o.payee_kind, o.payee_id FROM orders o
+            """SELECT o.payee_kind, o.payee_id FROM orders o
                WHERE o.status = 'completed' AND o.completed_at <= $1
-                 AND NOT EXISTS (SELECT 1 FROM settlement_items i WHERE i.order_id = o.id)""",
+                 AND NOT EXISTS (SELECT 1 FROM settlement_items i WHERE i.order_id = o.id)
+               UNION
+               SELECT 'merchant', g.merchant_id FROM group_buy_orders g
+               WHERE g.status = 'completed' AND g.completed_at <= $1
+                 AND NOT EXISTS (SELECT 1 FROM settlement_group_buy_items i
+                                 WHERE i.group_buy_order_id = g.id)""",
             cutoff,
         )
 
@@ -42,10 +53,12 @@ class SettlementStore:
     async def items_due(
         self, conn: Conn, payee_kind: str, payee_id: UUID, cutoff: datetime
     ) -> list[asyncpg.Record]:
-        """Each due order's share, as the capture split it (payments' columns), less refunds.
-        Orders whose deposit is still held wait: what the payee withholds is not known yet."""
+        """Each due order's share, as the capture split it (payments' columns), less refunds:
+        listing orders (``kind`` ``order``) and, for a merchant, group-buy orders
+        (``group_buy_order``). Orders whose deposit is still held wait: what the payee withholds
+        is not known yet."""
         return await conn.fetch(
-            """SELECT o.id AS order_id,
+            """SELECT 'order' AS kind, o.id AS order_id, o.completed_at,
                       p.amount_fen - p.refunded_fen AS gross_fen,
                       p.commission_fen - p.refunded_commission_fen AS commission_fen,
                       p.property_share_fen - p.refunded_property_fen AS property_share_fen,
@@ -55,7 +68,19 @@ class SettlementStore:
                  AND o.status = 'completed' AND o.completed_at <= $3
                  AND p.status = 'captured' AND p.deposit_status <> 'held'
                  AND NOT EXISTS (SELECT 1 FROM settlement_items i WHERE i.order_id = o.id)
-               ORDER BY o.completed_at, o.id""",
+               UNION ALL
+               SELECT 'group_buy_order', g.id, g.completed_at,
+                      p.amount_fen - p.refunded_fen,
+                      p.commission_fen - p.refunded_commission_fen,
+                      p.property_share_fen - p.refunded_property_fen,
+                      p.deposit_withheld_fen
+               FROM group_buy_orders g JOIN payments p ON p.id = g.payment_id
+               WHERE $1 = 'merchant' AND g.merchant_id = $2
+                 AND g.status = 'completed' AND g.completed_at <= $3
+                 AND p.status = 'captured' AND p.deposit_status <> 'held'
+                 AND NOT EXISTS (SELECT 1 FROM settlement_group_buy_items i
+                                 WHERE i.group_buy_order_id = g.id)
+               ORDER BY completed_at, order_id""",
             payee_kind,
             payee_id,
             cutoff,
@@ -75,12 +100,10 @@ class SettlementStore:
     async def insert_items(
         self, conn: Conn, settlement_id: UUID, items: list[dict[str, Any]]
     ) -> None:
-        """Raises UniqueViolationError if any order is already settled (the caller rolls back)."""
-        await conn.executemany(
-            """INSERT INTO settlement_items (settlement_id, order_id, gross_fen, commission_fen,
-                                             property_share_fen, withheld_fen, net_fen)
-               VALUES ($1, $2, $3, $4, $5, $6, $7)""",
-            [
+        """Raises UniqueViolationError if any order is already settled (the caller rolls back).
+        Each item's ``kind`` says which table it goes to."""
+        for kind, table, column in _ITEM_TABLES:
+            rows = [
                 (
                     settlement_id,
                     i["order_id"],
@@ -91,8 +114,15 @@ class SettlementStore:
                     i["net_fen"],
                 )
                 for i in items
-            ],
-        )
+                if i["kind"] == kind
+            ]
+            if rows:
+                await conn.executemany(
+                    f"""INSERT INTO {table} (settlement_id, {column}, gross_fen, commission_fen,
+                                             property_share_fen, withheld_fen, net_fen)
+                        VALUES ($1, $2, $3, $4, $5, $6, $7)""",
+                    rows,
+                )
 
     async def without_payout(self) -> list[asyncpg.Record]:
         """Settlements whose payout was never requested (a crash after their rows committed)."""
@@ -124,9 +154,16 @@ class SettlementStore:
         )
 
     async def items_of(self, settlement_id: UUID) -> list[asyncpg.Record]:
+        """The settlement's items of both kinds (``kind``, ``order_id`` and the amounts)."""
         return await self.pool.fetch(
-            """SELECT order_id, gross_fen, commission_fen, property_share_fen, withheld_fen, net_fen
-               FROM settlement_items WHERE settlement_id = $1 ORDER BY order_id""",
+            """SELECT 'order' AS kind, order_id, gross_fen, commission_fen, property_share_fen,
+                      withheld_fen, net_fen
+               FROM settlement_items WHERE settlement_id = $1
+               UNION ALL
+               SELECT 'group_buy_order', group_buy_order_id, gross_fen, commission_fen,
+                      property_share_fen, withheld_fen, net_fen
+               FROM settlement_group_buy_items WHERE settlement_id = $1
+               ORDER BY kind DESC, order_id""",
             settlement_id,
         )
 

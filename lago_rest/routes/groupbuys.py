@@ -116,6 +116,7 @@ class GroupBuyOrder(Schema):
     price_fen: int
     status: Literal["paid", "confirmed", "completed"]
     created_at: datetime
+    completed_at: datetime | None = Field(description="delivered; paid out seven days later")
 
 
 M = TypeVar("M", bound=Schema)

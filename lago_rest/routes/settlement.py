@@ -30,7 +30,7 @@ class Settlement(Schema):
     payee_kind: Literal["user", "merchant"]
     payee_id: UUID
     cutoff: datetime = Field(description="orders completed at or before this were settled")
-    order_count: int
+    order_count: int = Field(description="orders covered, listing and group-buy orders alike")
     gross_fen: int = Field(description="price paid, less refunds")
     commission_fen: int
     property_share_fen: int
@@ -39,7 +39,8 @@ class Settlement(Schema):
     payout_id: UUID | None = Field(description="null until the payout is requested")
     payout_status: Literal["pending", "paid"] | None
     created_at: datetime
-    order_ids: list[UUID]
+    order_ids: list[UUID] = Field(description="the listing orders covered")
+    group_buy_order_ids: list[UUID] = Field(description="the group-buy orders covered")
 
 
 class StatementTotals(Schema):
