@@ -259,7 +259,8 @@ async def test_group_succeeds_orders_reach_the_merchant(
     await assert_ledger_sound(core)
 
 
-async def test_completed_group_buy_orders_are_settled_at_t_plus_7_and_on_the_dashboard(
+async def test_group_buy_orders_refunded_before_delivery_or_settled_at_t_plus_7(
+    make_account: Any,
     client: Client,
     core: Core,
     settings: Settings,
@@ -304,7 +305,7 @@ async def test_completed_group_buy_orders_are_settled_at_t_plus_7_and_on_the_das
     assert (board["today"]["orders"], board["today"]["revenue_fen"]) == (3, 3 * 9_900)
     assert board["pending_orders"] == 3
 
-    # Two are delivered; the third is only confirmed.
+    # Two are delivered; the third is confirmed, then refunded: the merchant cannot deliver it.
     done = [o["id"] for o in orders["items"][:2]]
     for order_id in done:
         for step in ("confirm", "complete"):
@@ -313,13 +314,44 @@ async def test_completed_group_buy_orders_are_settled_at_t_plus_7_and_on_the_das
             )
             assert status == 200, moved
     assert moved["completed_at"] is not None
-    waiting = orders["items"][2]["id"]
-    status, moved = await call(client, shop.owner, "POST", f"/group-buy-orders/{waiting}/confirm")
+    undelivered = orders["items"][2]
+    path = f"/group-buy-orders/{undelivered['id']}"
+    status, moved = await call(client, shop.owner, "POST", f"{path}/confirm")
     assert (status, moved["completed_at"]) == (200, None)
+    buyer = next(r for r in community.residents if str(r.id) == undelivered["buyer_id"])
+    assert (await call(client, buyer, "POST", f"{path}/refund", {"reason": "x"}))[0] == 403
+    status, body = await call(client, shop.owner, "POST", f"{path}/refund", {"reason": ""})
+    assert status == 422, body
+    status, body = await call(
+        client, shop.owner, "POST", f"/group-buy-orders/{done[0]}/refund", {"reason": "late"}
+    )
+    assert (status, body["error"]["code"]) == (409, "invalid_transition")
+    service_desk = await make_account("客服", PlatformRole.CUSTOMER_SERVICE)
+    for who in (shop.owner, service_desk):  # sent again, by customer service: one refund
+        status, refunded = await call(
+            client, who, "POST", f"{path}/refund", {"reason": "缺货，无法上课"}
+        )
+        assert status == 200, refunded
+        assert (refunded["status"], refunded["refund_reason"]) == ("refunded", "缺货，无法上课")
+    await run_worker(settings, core)
+    refunds = await refunds_of(core, undelivered["payment_id"])
+    assert [(r.amount_fen, r.status) for r in refunds] == [(9_900, "succeeded")]
+    seat = await core.pool.fetchrow(
+        "SELECT s.status, c.seats_taken FROM group_buy_orders o "
+        "JOIN group_buy_seats s ON s.id = o.seat_id "
+        "JOIN group_buy_campaigns c ON c.id = o.campaign_id WHERE o.id = $1",
+        uuid.UUID(undelivered["id"]),
+    )
+    assert tuple(seat) == ("refunded", 2)
+    share = owed // 3
+    assert await core.ledger.balance(payable) == owed - share
+    await assert_ledger_sound(core)
     status, board = await call(
         client, shop.owner, "GET", f"/merchants/{shop.merchant_id}/dashboard"
     )
-    assert (board["today"]["completed"], board["pending_orders"]) == (2, 1)
+    today = {"orders": 3, "revenue_fen": 2 * 9_900, "completed": 2, "refunded": 1}
+    assert {k: board["today"][k] for k in today} == today
+    assert board["pending_orders"] == 0
 
     # Not before seven days have passed since completion; then once, however often it runs.
     clock.advance(SETTLEMENT_DELAY.total_seconds() - 60)
@@ -336,10 +368,10 @@ async def test_completed_group_buy_orders_are_settled_at_t_plus_7_and_on_the_das
     assert settled["net_fen"] == (
         settled["gross_fen"] - settled["commission_fen"] - settled["property_share_fen"]
     )
-    assert settled["net_fen"] * 3 == owed * 2  # two of the three seats' shares
+    assert settled["net_fen"] == 2 * share  # the two delivered seats' shares
     items = await core.pool.fetch("SELECT group_buy_order_id FROM settlement_group_buy_items")
     assert sorted(str(i["group_buy_order_id"]) for i in items) == sorted(done)
-    assert await core.ledger.balance(payable) == owed - settled["net_fen"]
+    assert await core.ledger.balance(payable) == 0
     payout = await core.pool.fetchrow(
         "SELECT key, status, amount_fen FROM payouts WHERE id = $1", settled["payout_id"]
     )

@@ -480,6 +480,47 @@ class GroupBuyService:
             )
         return moved
 
+    async def refund_order(self, actor: Principal, order_id: UUID, reason: str) -> asyncpg.Record:
+        """Refund an order the merchant cannot deliver, in full, before it is completed: by the
+        merchant's owner or staff, platform admins and customer service.
+
+        The seat ends (``refunded``) and its stock unit returns, as when a paid member leaves
+        before success; the group keeps its outcome. Sent again, it answers with the refunded
+        order and refunds nothing more: the refund's key names the payment, as every group-buy
+        refund's does, so a payment is refunded once whatever path asks.
+        """
+        reason = reason.strip()
+        if not 1 <= len(reason) <= 200:
+            raise InvalidInput("a reason of 1 to 200 characters", code="invalid_reason")
+        row = await self.store.order(order_id)
+        if row is None:
+            raise NotFound("order not found")
+        if not (actor.is_admin or actor.is_customer_service):
+            await self._merchants.require_member(actor, row["merchant_id"])
+        now = self._clock.now()
+        async with self.store.pool.acquire() as conn, conn.transaction():
+            # Lock order: the group, then its order, then the seat, then the campaign.
+            group = await self.store.lock_group(conn, row["group_id"])
+            order = await self.store.lock_order(conn, order_id)
+            assert group is not None
+            assert order is not None
+            if order["status"] == "refunded":
+                return order
+            if order["status"] not in ("paid", "confirmed"):
+                raise Conflict(
+                    f"a {order['status']} order cannot be refunded",
+                    code="invalid_transition",
+                    details={"status": order["status"]},
+                )
+            refunded = await self.store.mark_order_refunded(conn, order_id, reason, now)
+            if await self.store.refund_seat(conn, order["seat_id"], now) is not None:
+                await self.store.return_stock(conn, order["campaign_id"], 1)
+            await self.store.owe_refund(conn, order["payment_id"], reason, now)
+            await self._orders_moved(conn, [refunded])
+        log.info("groupbuys.order_refunded", order_id=str(order_id), by=str(actor.user_id))
+        await self._after(group, [refunded], [(order["payment_id"], order["price_fen"])])
+        return refunded
+
     async def orders_of_buyer(self, actor: Principal) -> list[asyncpg.Record]:
         return await self.store.orders_of_buyer(actor.user_id)
 
@@ -541,4 +582,5 @@ def order_payload(order: asyncpg.Record) -> dict[str, Any]:
         "price_fen": order["price_fen"],
         "status": order["status"],
         "created_at": order["created_at"].isoformat(),
+        "refund_reason": order.get("refund_reason"),
     }

@@ -506,6 +506,24 @@ class GroupBuyStore:
             now,
         )
 
+    async def lock_order(self, conn: Conn, order_id: UUID) -> asyncpg.Record | None:
+        return await conn.fetchrow(
+            "SELECT * FROM group_buy_orders WHERE id = $1 FOR UPDATE", order_id
+        )
+
+    async def mark_order_refunded(
+        self, conn: Conn, order_id: UUID, reason: str, now: datetime
+    ) -> asyncpg.Record:
+        row = await conn.fetchrow(
+            "UPDATE group_buy_orders SET status = 'refunded', refunded_at = $3, "
+            "refund_reason = $2, updated_at = $3 WHERE id = $1 RETURNING *",
+            order_id,
+            reason,
+            now,
+        )
+        assert row is not None
+        return row
+
     async def my_latest_seat(self, user_id: UUID, group_id: UUID | None) -> asyncpg.Record | None:
         return await self.pool.fetchrow(
             """

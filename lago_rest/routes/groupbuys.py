@@ -114,9 +114,11 @@ class GroupBuyOrder(Schema):
     buyer_id: UUID
     payment_id: UUID
     price_fen: int
-    status: Literal["paid", "confirmed", "completed"]
+    status: Literal["paid", "confirmed", "completed", "refunded"]
     created_at: datetime
     completed_at: datetime | None = Field(description="delivered; paid out seven days later")
+    refunded_at: datetime | None
+    refund_reason: str | None
 
 
 M = TypeVar("M", bound=Schema)
@@ -234,6 +236,21 @@ async def my_orders(user: Principal, svc: Services) -> list[GroupBuyOrder]:
 async def confirm_order(order_id: UUID, user: Principal, svc: Services) -> GroupBuyOrder:
     """The merchant accepts the order (paid → confirmed)."""
     row = await svc.groupbuys.advance_order(user, order_id, "confirm")
+    return _as(GroupBuyOrder, row)
+
+
+class RefundIn(Schema):
+    reason: str = Field(min_length=1, max_length=200, description="told to the buyer")
+
+
+@api.post("/group-buy-orders/{order_id}/refund", tags=TAGS)
+async def refund_order(
+    order_id: UUID, body: RefundIn, user: Principal, svc: Services
+) -> GroupBuyOrder:
+    """The merchant cannot deliver: refund the buyer in full (paid or confirmed orders; the
+    merchant's owner or staff, admins, customer service). Sent again, it answers with the
+    refunded order and refunds nothing more."""
+    row = await svc.groupbuys.refund_order(user, order_id, body.reason)
     return _as(GroupBuyOrder, row)
 
 
