@@ -13,6 +13,7 @@ from lago_core.container import Core
 from lago_core.settings import Settings
 from lago_rt.app import RT_NODE, RtNode, create_rt_app
 from lago_rt.channel.presence import presence_changes
+from lago_rt.runtime.keys import ActorKeys
 
 from .conftest import CommunityWorld
 from .groupbuy_support import bulk_residents
@@ -229,6 +230,49 @@ async def test_a_member_who_comes_and_goes_within_a_window_is_never_announced(
     seen = {u for e in watcher.events for side in presence_changes(e) for u in side}
     assert str(visitor_of.id) not in seen
     assert str(late_of.id) in seen
+
+
+async def test_changes_an_owner_had_not_announced_when_it_died_are_announced_by_the_next(
+    settings: Settings,
+    core: Core,
+    aiohttp_server: Any,
+    community: CommunityWorld,
+    clients: list[ChannelClient],
+) -> None:
+    # Windows of a minute, so that the owner (node A) holds the joins below unannounced until it
+    # loses the channel; node B takes over and must tell the members what A had not.
+    urls = []
+    for name in ("a", "b"):
+        node_settings = replace(settings, node_id=f"node-{name}", presence_update_ms=60_000)
+        server: TestServer = await aiohttp_server(create_rt_app(node_settings, core=core))
+        urls.append((f"http://127.0.0.1:{server.port}", server.app[RT_NODE]))
+    (url_a, node_a), (url_b, node_b) = urls
+    first_of, watcher_of, late_of = community.residents
+    first = await connect(clients, url_a, first_of.access_token)
+    assert (await first.join(community.id))["ok"]  # a lone change: announced at once
+    assert node_a.host.actor(community.id) is not None
+    watcher = await connect(clients, url_b, watcher_of.access_token)
+    assert (await watcher.join(community.id))["ok"]
+    late = await connect(clients, url_b, late_of.access_token)
+    assert (await late.join(community.id))["ok"]
+    await first.close()  # its last device: a change to announce too
+    seen = {u for e in watcher.events for side in presence_changes(e) for u in side}
+    assert not seen & {str(late_of.id), str(first_of.id)}  # held for the window's end
+
+    # Node A stalls past its lease; the next command takes the channel to node B.
+    await core.redis.delete(ActorKeys(settings.redis_prefix, "ch", community.id).lease)
+    page = await watcher.call("channel:presence", {"community_id": community.id})
+    assert node_b.host.actor(community.id) is not None
+    assert {m["user_id"] for m in page["online"]} == {str(watcher_of.id), str(late_of.id)}
+    await watcher.wait_until(
+        lambda: any(str(late_of.id) in presence_changes(e)[0] for e in watcher.events)
+    )
+    await watcher.wait_until(
+        lambda: any(str(first_of.id) in presence_changes(e)[1] for e in watcher.events)
+    )
+    # Announced, the set is empty: a third owner would announce nothing again.
+    pending = ActorKeys(settings.redis_prefix, "ch", community.id).extra("presence-pending")
+    assert await core.redis.exists(pending) == 0
 
 
 async def test_outsiders_and_bad_payloads_are_refused(

@@ -56,6 +56,9 @@ return 0
 #   hdel    KEYS hash           ARGV field...
 #   set     KEYS key            ARGV value
 #   sadd    KEYS set            ARGV member...
+#   del     KEYS key
+#   hset_touch  KEYS hash, set  ARGV field, value, member...   HSET and SADD in one write
+#   hdel_touch  KEYS hash, set  ARGV n, field1..fieldn, member...   HDEL and SADD in one write
 FENCED = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return redis.error_reply('FENCED epoch ' .. ARGV[1] .. ' is no longer current')
@@ -74,6 +77,15 @@ elseif op == 'set' then
   return redis.call('SET', KEYS[2], ARGV[3])
 elseif op == 'sadd' then
   return redis.call('SADD', KEYS[2], unpack(ARGV, 3))
+elseif op == 'del' then
+  return redis.call('DEL', KEYS[2])
+elseif op == 'hset_touch' then
+  redis.call('SADD', KEYS[3], unpack(ARGV, 5))
+  return redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
+elseif op == 'hdel_touch' then
+  local n = tonumber(ARGV[3])
+  redis.call('SADD', KEYS[3], unpack(ARGV, 4 + n))
+  return redis.call('HDEL', KEYS[2], unpack(ARGV, 4, 3 + n))
 end
 return redis.error_reply('unknown fenced operation ' .. op)
 """

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import secrets
 import time
 from collections import deque
@@ -47,6 +48,12 @@ HOLD_IDLE_S = 1.0
 
 class _OwnerUnreachable(Exception):
     pass
+
+
+def _passivated(fut: asyncio.Future[Any], kind: str, key: str) -> None:
+    exc = None if fut.cancelled() else fut.exception()
+    if exc is not None and not isinstance(exc, (Fenced, NotOwner)):
+        log.warning("actors.passivation_failed", kind=kind, key=key, error=repr(exc))
 
 
 def _too_late(fut: asyncio.Future[Any]) -> None:
@@ -511,6 +518,9 @@ class ActorHost:
         running.stopping = True
         if passivate and not running.ctx.lost:
             done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            # Nobody waits for it: a passivation refused because a newer owner took the actor
+            # over meanwhile (Fenced) is expected; any other failure is worth a line in the log.
+            done.add_done_callback(functools.partial(_passivated, kind=self.kind, key=key))
             running.mailbox.put_nowait((Command(_PASSIVATE), done))
         running.mailbox.put_nowait(_STOP)
         if running.task is not None:
