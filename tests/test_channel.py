@@ -20,15 +20,21 @@ from .groupbuy_support import bulk_residents
 from .rt_client import ChannelClient
 
 
-@pytest.fixture
-async def nodes(settings: Settings, core: Core, aiohttp_server: Any) -> list[tuple[str, RtNode]]:
+async def start_nodes(
+    settings: Settings, core: Core, aiohttp_server: Any, **overrides: Any
+) -> list[tuple[str, RtNode]]:
     """Two real-time nodes sharing PostgreSQL and Redis, as two processes would."""
     out = []
     for name in ("a", "b"):
-        node_settings = replace(settings, node_id=f"node-{name}")
+        node_settings = replace(settings, node_id=f"node-{name}", **overrides)
         server: TestServer = await aiohttp_server(create_rt_app(node_settings, core=core))
         out.append((f"http://127.0.0.1:{server.port}", server.app[RT_NODE]))
     return out
+
+
+@pytest.fixture
+async def nodes(settings: Settings, core: Core, aiohttp_server: Any) -> list[tuple[str, RtNode]]:
+    return await start_nodes(settings, core, aiohttp_server)
 
 
 async def connect(clients: list[ChannelClient], url: str, token: str) -> ChannelClient:
@@ -241,12 +247,9 @@ async def test_changes_an_owner_had_not_announced_when_it_died_are_announced_by_
 ) -> None:
     # Windows of a minute, so that the owner (node A) holds the joins below unannounced until it
     # loses the channel; node B takes over and must tell the members what A had not.
-    urls = []
-    for name in ("a", "b"):
-        node_settings = replace(settings, node_id=f"node-{name}", presence_update_ms=60_000)
-        server: TestServer = await aiohttp_server(create_rt_app(node_settings, core=core))
-        urls.append((f"http://127.0.0.1:{server.port}", server.app[RT_NODE]))
-    (url_a, node_a), (url_b, node_b) = urls
+    (url_a, node_a), (url_b, node_b) = await start_nodes(
+        settings, core, aiohttp_server, presence_update_ms=60_000
+    )
     first_of, watcher_of, late_of = community.residents
     first = await connect(clients, url_a, first_of.access_token)
     assert (await first.join(community.id))["ok"]  # a lone change: announced at once

@@ -32,7 +32,7 @@ from .conftest import Account, CommunityWorld
 from .groupbuy_support import Client, bulk_residents, call, campaign, merchant_with_item
 from .rt_client import ChannelClient
 from .test_payments import assert_ledger_sound, pay, run_worker, webhook_target
-from .test_settlement import settle_by_worker
+from .test_settlement import assert_paid_out, settle_by_worker
 
 __all__ = ["webhook_target"]  # the fixture, re-exported so pytest finds it here
 
@@ -372,14 +372,7 @@ async def test_group_buy_orders_refunded_before_delivery_or_settled_at_t_plus_7(
     items = await core.pool.fetch("SELECT group_buy_order_id FROM settlement_group_buy_items")
     assert sorted(str(i["group_buy_order_id"]) for i in items) == sorted(done)
     assert await core.ledger.balance(payable) == 0
-    payout = await core.pool.fetchrow(
-        "SELECT key, status, amount_fen FROM payouts WHERE id = $1", settled["payout_id"]
-    )
-    assert dict(payout) == {
-        "key": f"settlement:{settled['id']}",
-        "status": "paid",
-        "amount_fen": settled["net_fen"],
-    }
+    await assert_paid_out(core, settled)
     await assert_ledger_sound(core)
 
     # The statement names the group-buy orders (read with a fresh token: the clock goes back).

@@ -62,6 +62,18 @@ async def completed_sale(
     return dict(done)
 
 
+async def assert_paid_out(core: Core, settled: Any) -> None:
+    """The settlement's payout was requested under its key, for its net, and is paid."""
+    payout = await core.pool.fetchrow(
+        "SELECT key, status, amount_fen FROM payouts WHERE id = $1", settled["payout_id"]
+    )
+    assert dict(payout) == {
+        "key": f"settlement:{settled['id']}",
+        "status": "paid",
+        "amount_fen": settled["net_fen"],
+    }
+
+
 async def settle_by_worker(core: Core, settings: Settings) -> None:
     await core.jobs.enqueue("settle_orders")
     await run_worker(settings, core)  # settles, submits the payout, applies its webhook
@@ -109,14 +121,7 @@ async def test_t_plus_7_settles_once_and_pays_out(
     # Both orders had the same price: what was owed for two halves, and half is paid out.
     assert settled["net_fen"] * 2 == owed
     assert await core.ledger.balance(payable) == owed - settled["net_fen"]
-    payout = await core.pool.fetchrow(
-        "SELECT key, status, amount_fen FROM payouts WHERE id = $1", settled["payout_id"]
-    )
-    assert dict(payout) == {
-        "key": f"settlement:{settled['id']}",
-        "status": "paid",
-        "amount_fen": settled["net_fen"],
-    }
+    await assert_paid_out(core, settled)
     assert await core.ledger.balance(AccountRef(AccountKind.PAYOUTS_IN_TRANSIT)) == 0
     await assert_ledger_sound(core)
 

@@ -50,10 +50,13 @@ class _OwnerUnreachable(Exception):
     pass
 
 
-def _passivated(fut: asyncio.Future[Any], kind: str, key: str) -> None:
+def _unobserved(fut: asyncio.Future[Any], kind: str, key: str, work: str) -> None:
+    """The end of work nobody waits for (a timer's command, a passivation): take its exception,
+    so asyncio does not report it as never retrieved. A newer owner (Fenced) or a stopped actor
+    is expected there; anything else is worth a line in the log."""
     exc = None if fut.cancelled() else fut.exception()
     if exc is not None and not isinstance(exc, (Fenced, NotOwner)):
-        log.warning("actors.passivation_failed", kind=kind, key=key, error=repr(exc))
+        log.warning("actors.unobserved_work_failed", kind=kind, key=key, work=work, error=repr(exc))
 
 
 def _too_late(fut: asyncio.Future[Any]) -> None:
@@ -470,8 +473,11 @@ class ActorHost:
             if running.stopping or self._actors.get(running.ctx.key) is not running:
                 return
             done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-            # Nobody waits for the result; an error is logged by the actor, not raised here.
-            done.add_done_callback(lambda f: f.cancelled() or f.exception())
+            done.add_done_callback(
+                functools.partial(
+                    _unobserved, kind=self.kind, key=running.ctx.key, work=command.name
+                )
+            )
             running.mailbox.put_nowait((command, done))
 
         asyncio.get_running_loop().call_later(delay, post)
@@ -518,9 +524,9 @@ class ActorHost:
         running.stopping = True
         if passivate and not running.ctx.lost:
             done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-            # Nobody waits for it: a passivation refused because a newer owner took the actor
-            # over meanwhile (Fenced) is expected; any other failure is worth a line in the log.
-            done.add_done_callback(functools.partial(_passivated, kind=self.kind, key=key))
+            done.add_done_callback(
+                functools.partial(_unobserved, kind=self.kind, key=key, work=_PASSIVATE)
+            )
             running.mailbox.put_nowait((Command(_PASSIVATE), done))
         running.mailbox.put_nowait(_STOP)
         if running.task is not None:
