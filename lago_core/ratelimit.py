@@ -62,9 +62,7 @@ class RateLimiter:
         if not await self.allows(limit, name, *identity):
             await self._refuse(limit, name, identity, "too many attempts: try again later")
 
-    async def _refuse(
-        self, limit: str, name: str, identity: tuple[str, ...], message: str
-    ) -> None:
+    async def _refuse(self, limit: str, name: str, identity: tuple[str, ...], message: str) -> None:
         RATE_LIMIT_REFUSALS.labels(limit=name).inc()
         stats = await self._limiter.get_window_stats(self._item(limit), name, *identity)
         raise RateLimited(

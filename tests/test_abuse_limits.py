@@ -111,9 +111,7 @@ async def test_global_sms_budget_caps_codes_from_many_addresses(
 
 async def test_log_in_spray_over_many_numbers_is_limited(client: Client) -> None:
     before = refusals("login-fail-address")
-    statuses = [
-        (await log_in(client, f"1390013{n:04d}", "guess-123"))[0] for n in range(25)
-    ]
+    statuses = [(await log_in(client, f"1390013{n:04d}", "guess-123"))[0] for n in range(25)]
     # Twenty failures per address in 15 minutes, whichever phones they were for.
     assert statuses == [401] * 20 + [429] * 5
     assert refusals("login-fail-address") - before == 5
