@@ -232,5 +232,11 @@ def test_arq_worker_members_our_worker_overrides() -> None:
     assert params(worker.run_cron) == ["self", "n", "delay", "num_windows"]
     assert "await self.run_cron(" in source(worker.heart_beat)
     assert params(worker._jobs_started) == ["self"]
+    # start_jobs takes a job's slot before its Redis calls; ours gives it back when they fail.
+    assert params(worker.start_jobs) == ["self", "job_ids"]
+    taking = source(worker.start_jobs)
+    assert taking.index("await self.sem.acquire()") < taking.index("self.pool.pipeline(")
+    assert params(worker._release_sem_dec_counter_on_complete) == ["self"]
+    assert "self.sem.release()" in source(worker._release_sem_dec_counter_on_complete)
     assert "self.max_burst_jobs" in source(worker.main)
     assert "next_run" in {f.name for f in dataclasses.fields(CronJob)}

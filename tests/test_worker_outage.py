@@ -12,13 +12,16 @@ import signal
 import sys
 from pathlib import Path
 
+import pytest
 import redis.asyncio as aioredis
+from arq import create_pool
+from arq.connections import RedisSettings
 
 from lago_core.clock import ManualClock
 from lago_core.container import build_core
-from lago_core.jobs import JobQueue
+from lago_core.jobs import JobQueue, queue_name
 from lago_core.settings import Settings
-from workers.worker import CRON_JOBS, create_worker
+from workers.worker import CRON_JOBS, FUNCTIONS, REDIS_DOWN, LagoWorker, create_worker
 
 from .dedicated_redis import dedicated_redis
 from .waiting import until
@@ -107,3 +110,32 @@ async def test_every_key_of_a_worker_with_cron_jobs_is_under_the_prefix(
     assert any(k.startswith(arq_keys + "job:later") for k in keys), keys
     outside = [k for k in keys if not k.startswith(deployment.redis_prefix)]
     assert outside == []
+
+
+async def test_a_job_slot_is_given_back_when_redis_fails_while_starting_the_job(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """arq kept the slot of a job whose start failed on Redis: max_jobs outages, no more jobs."""
+    async with dedicated_redis(tmp_path) as server:
+        deployment = dataclasses.replace(settings, redis_url=server.url)
+        pool = await create_pool(
+            RedisSettings.from_dsn(server.url), default_queue_name=queue_name(deployment)
+        )
+        worker = LagoWorker(
+            functions=FUNCTIONS,
+            redis_pool=pool,
+            queue_name=queue_name(deployment),
+            max_jobs=2,
+            burst=True,
+            handle_signals=False,
+        )
+        try:
+            await server.kill()
+            # A kept slot would make the third attempt wait for one forever.
+            for _ in range(4):
+                async with asyncio.timeout(5):
+                    with pytest.raises(REDIS_DOWN):
+                        await worker.start_jobs([b"some-job"])
+            assert worker.job_counter == 0
+        finally:
+            await pool.aclose()

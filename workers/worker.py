@@ -28,7 +28,7 @@ from lago_core.settings import Settings
 from workers import ai, groupbuys, lockers, orders, payments, settlement
 from workers.maintenance import purge_ended_sessions
 
-__all__ = ["CRON_JOBS", "FUNCTIONS", "create_worker", "queue_name"]
+__all__ = ["CRON_JOBS", "FUNCTIONS", "REDIS_DOWN", "LagoWorker", "create_worker", "queue_name"]
 
 log = get_logger(__name__)
 
@@ -120,6 +120,18 @@ class LagoWorker(Worker):
         self._failed_polls += 1
         delay = min(self.backoff_max_s, self.backoff_first_s * 2 ** (self._failed_polls - 1))
         await asyncio.sleep(delay)
+
+    async def start_jobs(self, job_ids: list[bytes]) -> None:
+        # arq takes a job slot (its semaphore and counter) before the Redis calls that start a
+        # job and gives it back only on the outcomes it expects: a lost connection there kept the
+        # slot for good, and after max_jobs such failures the worker would run nothing again.
+        # One job at a time, so a failure is known to hold exactly one slot.
+        for job_id in job_ids:
+            try:
+                await super().start_jobs([job_id])
+            except REDIS_DOWN:
+                self._release_sem_dec_counter_on_complete()
+                raise
 
     async def run_cron(self, n: datetime, delay: float, num_windows: int = 2) -> None:
         # arq moves each cron job's next run forward as it enqueues it; when the enqueue fails
