@@ -19,7 +19,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 export PIP_NO_INPUT := 1
 
-.PHONY: help venv services run test lint bench clean-local ci-tools
+.PHONY: help venv lock services run test lint bench clean-local ci-tools
 
 help:
 	@echo "make run          build .venv, find/start PostgreSQL + Redis, lago migrate, lago dev"
@@ -28,14 +28,18 @@ help:
 	@echo "make lint         ruff check + mypy only"
 	@echo "make bench        lago bench all: fan-out vs python-socketio and Node.js, failover (≈4 min)"
 	@echo "make services     find/start PostgreSQL + Redis and say which are used"
-	@echo "make venv         create .venv and install '.[dev,local]' (only when pyproject.toml changed)"
+	@echo "make venv         create .venv from requirements.lock, hashes checked (only when it or pyproject.toml changed)"
+	@echo "make lock         re-resolve requirements.lock from pyproject.toml (LOCK_ARGS='--upgrade-package aiohttp')"
 	@echo "make clean-local  stop the embedded services and delete .lago-local/"
 
 venv: $(STAMP)
 
-# Reinstall only when pyproject.toml is newer than the stamp; pip reads the machine's own config
-# (pip.conf, PIP_* variables) as usual.
-$(STAMP): pyproject.toml
+# Reinstall only when pyproject.toml or the lock is newer than the stamp; pip reads the machine's
+# own config (pip.conf, PIP_* variables) as usual. Every dependency comes from requirements.lock,
+# exact versions with their hashes; Lago itself is installed on top without resolving anything,
+# built with the locked setuptools (no build isolation, which would fetch an unpinned one).
+# `pip check` fails the target when pyproject.toml asks for something the lock lacks.
+$(STAMP): pyproject.toml requirements.lock
 	@if [ -z "$(PYTHON)" ]; then echo "make: no python3.11/python3 on PATH" >&2; exit 1; fi
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
 		|| { echo "make: $(PYTHON) is older than Python 3.11" >&2; exit 1; }
@@ -45,8 +49,25 @@ $(STAMP): pyproject.toml
 		$(PYTHON) -m venv $(VENV) \
 			|| { echo "make: python3 -m venv failed (Debian: apt-get install python3-venv)" >&2; exit 1; }; \
 	fi
-	$(BIN)/python -m pip install --quiet -e '.[dev,local]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	@$(BIN)/python -m pip check >/dev/null || { $(BIN)/python -m pip check >&2; \
+		echo "make: requirements.lock does not satisfy pyproject.toml: run \`make lock\`" >&2; exit 1; }
 	@touch $@
+
+# Resolves pyproject.toml (extras dev and local) afresh, keeping the versions already locked unless
+# LOCK_ARGS says otherwise (--upgrade, --upgrade-package NAME). pip-tools comes from the lock itself.
+LOCK_ARGS ?=
+lock:
+	@[ -x $(BIN)/pip-compile ] || { echo "make lock: no $(BIN)/pip-compile: run \`make venv\` first" >&2; exit 1; }
+	CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe \
+		--strip-extras --no-emit-index-url --no-emit-find-links --extra dev --extra local \
+		$(LOCK_ARGS) -o requirements.lock pyproject.toml
+	@# The image's runtime-only lock, resolved with the versions just locked above.
+	cp requirements.lock deploy/requirements.lock
+	CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe \
+		--strip-extras --no-emit-index-url --no-emit-find-links \
+		-o deploy/requirements.lock pyproject.toml
 
 services: venv
 	@$(WITH_SERVICES) true

@@ -188,6 +188,12 @@ async def work(settings: Settings, *, burst: bool) -> None:
     worker = create_worker(settings, burst=burst)
     try:
         await worker.async_run()
+    except asyncio.CancelledError:
+        # arq stops on SIGINT/SIGTERM by cancelling its main task (as arq's own run() does,
+        # a normal shutdown, not an error); a cancellation of this coroutine still propagates.
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
     finally:
         await worker.close()
 

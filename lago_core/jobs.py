@@ -8,6 +8,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from arq.connections import ArqRedis
 
+from lago_core.arq_keys import use_deployment_prefix
 from lago_core.settings import Settings
 
 __all__ = ["JobQueue", "queue_name"]
@@ -20,6 +21,7 @@ def queue_name(settings: Settings) -> str:
 
 class JobQueue:
     def __init__(self, redis: aioredis.Redis, settings: Settings) -> None:
+        use_deployment_prefix(settings)
         # ArqRedis is a redis-py client: sharing the process's connection pool costs nothing.
         self._arq = ArqRedis(
             pool_or_conn=redis.connection_pool, default_queue_name=queue_name(settings)

@@ -6,14 +6,25 @@ import redis.asyncio as aioredis
 from limits import RateLimitItem, parse
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import FixedWindowRateLimiter
+from prometheus_client import Counter
 
 from lago_core.errors import RateLimited
 
-__all__ = ["RateLimiter"]
+__all__ = ["RATE_LIMIT_REFUSALS", "RateLimiter"]
+
+# Labelled by the limit's name (the first part of its identity: "sms-address", "login-global",
+# ...), never by the address or phone, so the label set stays small.
+RATE_LIMIT_REFUSALS = Counter(
+    "lago_rate_limit_refusals_total", "Requests refused by a rate limit", ["limit"]
+)
 
 
 class RateLimiter:
-    """Fixed-window counters keyed by ``(name, identity)``; limits are strings like ``"10/minute"``."""
+    """Fixed-window counters keyed by ``(name, identity...)``; limits are strings like ``"10/minute"``.
+
+    The first identity part names the limit: refusals are counted per name in
+    ``lago_rate_limit_refusals_total``.
+    """
 
     def __init__(self, redis: aioredis.Redis, redis_url: str, prefix: str) -> None:
         uri = "async+" + redis_url if not redis_url.startswith("async+") else redis_url
@@ -34,21 +45,32 @@ class RateLimiter:
             item = self._items[limit] = parse(limit)
         return item
 
-    async def hit_or_raise(self, limit: str, *identity: str) -> None:
-        item = self._item(limit)
-        if not await self._limiter.hit(item, *identity):
-            stats = await self._limiter.get_window_stats(item, *identity)
-            raise RateLimited(
-                "too many requests: slow down",
-                details={"limit": limit, "reset_at": int(stats.reset_time)},
-            )
+    async def hit(self, limit: str, name: str, *identity: str) -> bool:
+        """Count one use; False when that use is past the limit (the caller decides what then)."""
+        return await self._limiter.hit(self._item(limit), name, *identity)
 
-    async def check_or_raise(self, limit: str, *identity: str) -> None:
+    async def allows(self, limit: str, name: str, *identity: str) -> bool:
+        """Whether one more use fits, without counting it."""
+        return await self._limiter.test(self._item(limit), name, *identity)
+
+    async def hit_or_raise(self, limit: str, name: str, *identity: str) -> None:
+        if not await self.hit(limit, name, *identity):
+            await self._refuse(limit, name, identity, "too many requests: slow down")
+
+    async def check_or_raise(self, limit: str, name: str, *identity: str) -> None:
         """Refuse when the window is already full, without counting this call."""
-        item = self._item(limit)
-        if not await self._limiter.test(item, *identity):
-            stats = await self._limiter.get_window_stats(item, *identity)
-            raise RateLimited(
-                "too many attempts: try again later",
-                details={"limit": limit, "reset_at": int(stats.reset_time)},
-            )
+        if not await self.allows(limit, name, *identity):
+            await self._refuse(limit, name, identity, "too many attempts: try again later")
+
+    async def _refuse(self, limit: str, name: str, identity: tuple[str, ...], message: str) -> None:
+        RATE_LIMIT_REFUSALS.labels(limit=name).inc()
+        stats = await self._limiter.get_window_stats(self._item(limit), name, *identity)
+        raise RateLimited(
+            message,
+            details={"limit": limit, "scope": name, "reset_at": int(stats.reset_time)},
+        )
+
+    @staticmethod
+    def count_refusal(name: str) -> None:
+        """For a refusal decided outside this class (a limit that asks for more proof)."""
+        RATE_LIMIT_REFUSALS.labels(limit=name).inc()

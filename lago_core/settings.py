@@ -66,6 +66,24 @@ def _csv(raw: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in raw.split(",") if item.strip())
 
 
+def _rate(raw: str) -> str:
+    """A `limits` rate such as ``10/hour`` or ``20/15minute``, checked here rather than at the
+    first request it would refuse."""
+    from limits import parse
+
+    parse(raw)  # raises ValueError naming what is wrong
+    return raw
+
+
+def _networks(raw: str) -> tuple[str, ...]:
+    import ipaddress
+
+    items = _csv(raw)
+    for item in items:
+        ipaddress.ip_network(item, strict=False)  # raises ValueError
+    return items
+
+
 def _bool(raw: str) -> bool:
     lowered = raw.strip().lower()
     if lowered in {"1", "true", "yes", "on"}:
@@ -131,6 +149,23 @@ class Settings:
     client_msg_burst: int = 30
     client_send_buffer_bytes: int = 1 << 20
     max_message_bytes: int = 64 * 1024
+
+    # Abuse budgets of the log-in, sign-up, password-reset and SMS-code endpoints, as `limits`
+    # rates (docs/running.md, "Abuse limits"): per client address, per phone, and overall.
+    # Proxies whose X-Forwarded-For is believed, as CIDRs; empty: the TCP peer is the client.
+    trusted_proxies: tuple[str, ...] = ()
+    limit_sms_per_address: str = "10/hour"
+    limit_sms_global: str = "300/minute"
+    limit_login_per_address: str = "60/minute"
+    limit_login_global: str = "6000/minute"
+    limit_login_failures_per_address: str = "20/15minute"
+    limit_login_failures_per_phone_address: str = "10/15minute"
+    # Past this many failures on one phone from anywhere, log-in there also needs an SMS code.
+    limit_login_failures_per_phone: str = "30/hour"
+    limit_signup_per_address: str = "20/hour"
+    limit_signup_global: str = "600/minute"
+    limit_reset_per_address: str = "20/hour"
+    limit_reset_global: str = "600/minute"
 
     # Payments (docs/money.md). The sandbox is the only provider so far; it signs its webhooks
     # with payment_webhook_secret, which outside prod defaults to one derived from the JWT secret
@@ -234,6 +269,21 @@ class Settings:
             "client_msg_burst": ("LAGO_CLIENT_MSG_BURST", _int(1, 100_000)),
             "client_send_buffer_bytes": ("LAGO_CLIENT_SEND_BUFFER_BYTES", _int(4_096, 1 << 30)),
             "max_message_bytes": ("LAGO_MAX_MESSAGE_BYTES", _int(1_024, 16 << 20)),
+            "trusted_proxies": ("LAGO_TRUSTED_PROXIES", _networks),
+            "limit_sms_per_address": ("LAGO_LIMIT_SMS_PER_ADDRESS", _rate),
+            "limit_sms_global": ("LAGO_LIMIT_SMS_GLOBAL", _rate),
+            "limit_login_per_address": ("LAGO_LIMIT_LOGIN_PER_ADDRESS", _rate),
+            "limit_login_global": ("LAGO_LIMIT_LOGIN_GLOBAL", _rate),
+            "limit_login_failures_per_address": ("LAGO_LIMIT_LOGIN_FAILURES_PER_ADDRESS", _rate),
+            "limit_login_failures_per_phone_address": (
+                "LAGO_LIMIT_LOGIN_FAILURES_PER_PHONE_ADDRESS",
+                _rate,
+            ),
+            "limit_login_failures_per_phone": ("LAGO_LIMIT_LOGIN_FAILURES_PER_PHONE", _rate),
+            "limit_signup_per_address": ("LAGO_LIMIT_SIGNUP_PER_ADDRESS", _rate),
+            "limit_signup_global": ("LAGO_LIMIT_SIGNUP_GLOBAL", _rate),
+            "limit_reset_per_address": ("LAGO_LIMIT_RESET_PER_ADDRESS", _rate),
+            "limit_reset_global": ("LAGO_LIMIT_RESET_GLOBAL", _rate),
             "payment_provider": ("LAGO_PAYMENT_PROVIDER", _choice("sandbox")),
             "payment_webhook_secret": ("LAGO_PAYMENT_WEBHOOK_SECRET", str),
             "payment_intent_ttl_s": ("LAGO_PAYMENT_INTENT_TTL_S", _int(60, 7 * 86_400)),

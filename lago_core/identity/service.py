@@ -21,6 +21,7 @@ from lago_core.errors import (
     RateLimited,
     Unauthenticated,
 )
+from lago_core.identity.budgets import AuthBudgets
 from lago_core.identity.store import IdentityStore
 from lago_core.logging import get_logger
 from lago_core.phones import normalise_phone
@@ -35,7 +36,7 @@ __all__ = ["CODE_PURPOSES", "IdentityService", "TokenPair", "UserView"]
 
 log = get_logger(__name__)
 
-CODE_PURPOSES = ("signup", "reset_password")
+CODE_PURPOSES = ("signup", "reset_password", "login")
 _CODE_COOLDOWN_S = 60
 
 
@@ -84,6 +85,7 @@ class IdentityService:
         self._tokens = tokens
         self._sms = sms
         self._limiter = limiter
+        self._budgets = AuthBudgets(limiter, settings)
         self._clock = clock
         self._refresh_ttl = timedelta(seconds=settings.refresh_token_ttl_s)
 
@@ -97,14 +99,18 @@ class IdentityService:
         key = self._settings.signing_secret.encode()
         return hmac.new(key, f"{phone}:{code}".encode(), hashlib.sha256).hexdigest()
 
-    async def request_code(self, raw_phone: str, purpose: str) -> int:
+    async def request_code(
+        self, raw_phone: str, purpose: str, *, client: str | None = None
+    ) -> int:
         """Send a 6-digit code; returns its lifetime in seconds.
 
         At most one code a minute and ten a day per phone, so the endpoint cannot be used to
-        flood a number with messages.
+        flood a number with messages; and budgets per client address and overall, so it cannot
+        be used to send messages to many numbers (SMS pumping).
         """
         if purpose not in CODE_PURPOSES:
             raise InvalidInput(f"purpose must be one of {', '.join(CODE_PURPOSES)}")
+        await self._budgets.code_requested(client)
         phone = normalise_phone(raw_phone)
         user = await self._store.user_by_phone(phone)
         if purpose == "signup" and user is not None:
@@ -116,9 +122,10 @@ class IdentityService:
                 details={"retry_after_s": _CODE_COOLDOWN_S},
             )
         await self._limiter.hit_or_raise("10/day", "sms", phone)
-        if purpose == "reset_password" and user is None:
+        if purpose != "signup" and user is None:
             # Answer as if sent: do not reveal which numbers have accounts.
             return self._settings.verification_code_ttl_s
+        await self._budgets.code_sending()
         code = f"{secrets.randbelow(1_000_000):06d}"
         ttl = self._settings.verification_code_ttl_s
         key = self._code_key(purpose, phone)
@@ -151,8 +158,16 @@ class IdentityService:
     # --- accounts --------------------------------------------------------------------------------
 
     async def sign_up(
-        self, raw_phone: str, code: str, password: str, display_name: str, user_agent: str | None
+        self,
+        raw_phone: str,
+        code: str,
+        password: str,
+        display_name: str,
+        user_agent: str | None,
+        *,
+        client: str | None = None,
     ) -> TokenPair:
+        await self._budgets.sign_up(client)
         phone = normalise_phone(raw_phone)
         await self._consume_code(phone, "signup", code)
         password_hash = await hash_password(password)
@@ -178,19 +193,34 @@ class IdentityService:
             raise Conflict("this phone number is already registered", code="phone_taken")
         return UserView.from_row(row)
 
-    async def log_in(self, raw_phone: str, password: str, user_agent: str | None) -> TokenPair:
+    async def log_in(
+        self,
+        raw_phone: str,
+        password: str,
+        user_agent: str | None,
+        *,
+        client: str | None = None,
+        code: str | None = None,
+    ) -> TokenPair:
+        """Log in with the password; past the phone's failure budget, also with an SMS code
+        (lago_core/identity/budgets.py says why the owner is never locked out)."""
         phone = normalise_phone(raw_phone)
-        await self._limiter.check_or_raise("10/15minute", "login-fail", phone)
+        if await self._budgets.log_in(phone, client, has_code=code is not None):
+            assert code is not None
+            await self._consume_code(phone, "login", code)
         row = await self._store.user_by_phone(phone)
         ok = await verify_password(row["password_hash"] if row else None, password)
         if row is None or not ok:
-            await self._limiter.hit_or_raise("10/15minute", "login-fail", phone)
+            await self._budgets.log_in_failed(phone, client)
             raise Unauthenticated("wrong phone number or password", code="bad_credentials")
         if row["status"] != "active":
             raise Forbidden("this account is disabled", code="account_disabled")
         return await self._open_session(row["id"], user_agent)
 
-    async def reset_password(self, raw_phone: str, code: str, new_password: str) -> None:
+    async def reset_password(
+        self, raw_phone: str, code: str, new_password: str, *, client: str | None = None
+    ) -> None:
+        await self._budgets.password_reset(client)
         phone = normalise_phone(raw_phone)
         await self._consume_code(phone, "reset_password", code)
         row = await self._store.user_by_phone(phone)

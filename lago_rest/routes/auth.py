@@ -9,6 +9,7 @@ from uuid import UUID
 from aiohttp import web
 from pydantic import Field
 
+from lago_core.client_address import client_address
 from lago_core.identity import TokenPair
 from lago_core.security.roles import PlatformRole, Principal
 from lago_rest.api import Api
@@ -26,7 +27,7 @@ Password = Field(min_length=8, max_length=128)
 
 class CodeRequest(Schema):
     phone: str = Phone
-    purpose: Literal["signup", "reset_password"] = "signup"
+    purpose: Literal["signup", "reset_password", "login"] = "signup"
 
 
 class CodeSent(Schema):
@@ -43,6 +44,11 @@ class SignUp(Schema):
 class LogIn(Schema):
     phone: str = Phone
     password: str = Field(min_length=1, max_length=128)
+    code: str | None = Field(
+        default=None,
+        pattern=r"^\d{6}$",
+        description="an SMS code (purpose login): needed only after a `verification_required` answer",
+    )
 
 
 class RefreshIn(Schema):
@@ -86,25 +92,47 @@ class RoleGrant(Schema):
     platform_role: PlatformRole | None
 
 
+def _client(request: web.Request, svc: Services) -> str:
+    return client_address(request, svc.settings.trusted_proxies)
+
+
 @api.post("/auth/codes", status=202, tags=TAGS)
-async def request_code(body: CodeRequest, svc: Services) -> CodeSent:
-    """Send a 6-digit verification code by SMS (at most one a minute per phone)."""
-    return CodeSent(expires_in_s=await svc.identity.request_code(body.phone, body.purpose))
+async def request_code(body: CodeRequest, request: web.Request, svc: Services) -> CodeSent:
+    """Send a 6-digit verification code by SMS (at most one a minute per phone; budgets per
+    client address and overall)."""
+    ttl = await svc.identity.request_code(
+        body.phone, body.purpose, client=_client(request, svc)
+    )
+    return CodeSent(expires_in_s=ttl)
 
 
 @api.post("/auth/signup", status=201, tags=TAGS)
 async def sign_up(body: SignUp, request: web.Request, svc: Services) -> Tokens:
     """Create an account with a verified phone; returns a first session's tokens."""
     pair = await svc.identity.sign_up(
-        body.phone, body.code, body.password, body.display_name, request.headers.get("User-Agent")
+        body.phone,
+        body.code,
+        body.password,
+        body.display_name,
+        request.headers.get("User-Agent"),
+        client=_client(request, svc),
     )
     return Tokens.of(pair)
 
 
 @api.post("/auth/login", tags=TAGS)
 async def log_in(body: LogIn, request: web.Request, svc: Services) -> Tokens:
-    """Log in with phone and password; opens a new session."""
-    pair = await svc.identity.log_in(body.phone, body.password, request.headers.get("User-Agent"))
+    """Log in with phone and password; opens a new session.
+
+    After many failed log-ins on the phone the answer is 401 `verification_required`: request a
+    code with purpose `login` and log in again with it."""
+    pair = await svc.identity.log_in(
+        body.phone,
+        body.password,
+        request.headers.get("User-Agent"),
+        client=_client(request, svc),
+        code=body.code,
+    )
     return Tokens.of(pair)
 
 
@@ -127,9 +155,11 @@ async def log_out_everywhere(user: Principal, svc: Services) -> None:
 
 
 @api.post("/auth/password/reset", tags=TAGS)
-async def reset_password(body: ResetPassword, svc: Services) -> None:
+async def reset_password(body: ResetPassword, request: web.Request, svc: Services) -> None:
     """Set a new password with a verification code; ends every session."""
-    await svc.identity.reset_password(body.phone, body.code, body.new_password)
+    await svc.identity.reset_password(
+        body.phone, body.code, body.new_password, client=_client(request, svc)
+    )
 
 
 @api.get("/me", tags=TAGS)

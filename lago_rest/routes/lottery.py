@@ -13,6 +13,7 @@ from uuid import UUID
 from aiohttp import web
 from pydantic import ConfigDict, Field, StringConstraints
 
+from lago_core.client_address import client_address
 from lago_core.errors import InvalidInput
 from lago_core.lottery import verify
 from lago_core.security.roles import Principal
@@ -110,9 +111,10 @@ async def community_draws(community_id: UUID, user: Principal, svc: Services) ->
 @api.post("/lottery/verify", tags=TAGS, max_body_bytes=VERIFY_BODY_BYTES)
 async def verify_draw(body: VerifyDraw, request: web.Request, svc: Services) -> DrawVerdict:
     """Recompute a draw from its commitment, seed, entry list and hash. Public, no sign-in."""
-    # Public and CPU-heavy: a per-address limit. Behind a proxy this is the proxy's address
-    # until forwarded-for headers are trusted; the limit is generous for people, not for loops.
-    await svc.limiter.hit_or_raise(VERIFY_LIMIT, "lottery-verify", request.remote or "unknown")
+    # Public and CPU-heavy: a per-address limit (the client's address behind a trusted proxy);
+    # the limit is generous for people, not for loops.
+    client = client_address(request, svc.settings.trusted_proxies)
+    await svc.limiter.hit_or_raise(VERIFY_LIMIT, "lottery-verify", client)
     # Up to 100,000 HMACs and a sort (≈0.25 s at the limit): off the event loop.
     try:
         result = await asyncio.to_thread(
