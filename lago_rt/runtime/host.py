@@ -43,6 +43,9 @@ _TICK = object()
 MAX_BATCH = 256
 # An actor keeps a pooled connection for its statements until they stop for this long.
 HOLD_IDLE_S = 1.0
+# Pauses between attempts to read the node's inbox again after its connection failed.
+_LISTEN_RETRY_FIRST_S = 0.05
+_LISTEN_RETRY_MAX_S = 2.0
 
 
 class _OwnerUnreachable(Exception):
@@ -296,9 +299,11 @@ class ActorHost:
 
     async def _listen(self) -> None:
         inbox = self._node_keys.inbox(self.instance).encode()
+        pause = _LISTEN_RETRY_FIRST_S
         while True:
             try:
                 async for message in self._pubsub.listen():
+                    pause = _LISTEN_RETRY_FIRST_S
                     if message.get("type") != "message":
                         continue
                     try:
@@ -317,8 +322,11 @@ class ActorHost:
                 raise
             except Exception:
                 labelled(ACTOR_FAILURES, self.kind, "listen").inc()
-                log.exception("actors.listen_failed")
-                await asyncio.sleep(self._beat_s)
+                log.exception("actors.listen_failed", retry_in_s=pause)
+                # redis-py reconnects and subscribes again on the next read; soon, since no
+                # forwarded command reaches this node meanwhile (not a heartbeat later).
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, _LISTEN_RETRY_MAX_S)
 
     async def _serve_forwarded(self, request: dict[str, Any]) -> None:
         reply: dict[str, Any] = {"id": request.get("id")}
