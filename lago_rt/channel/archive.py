@@ -19,11 +19,12 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+import orjson
 
 from lago_core.logging import get_logger
 from lago_rt.channel.events import ChannelEvent, read_after
 from lago_rt.metrics import ARCHIVE_REJECTS, ARCHIVE_RETRIES, labelled
-from lago_rt.runtime.actor import ActorContext, Fenced
+from lago_rt.runtime.actor import ActorContext, Executor, Fenced
 
 __all__ = ["ARCHIVED_TYPES", "ChannelArchive", "is_transient"]
 
@@ -39,10 +40,38 @@ BACKOFF_MAX_S = 30.0
 _TRANSIENT_CLASSES = frozenset({"08", "40", "53", "57", "58"})
 
 
+# $1-$3 the fence (actor kind, key, epoch); $4-$11 the events, one array per column; $12-$14
+# deletions of messages archived earlier. Data-modifying CTEs run whether or not the final SELECT
+# reads them; it counts the fence row, 0 when a newer owner claimed the channel (nothing written).
+_ARCHIVE_SQL = """
+WITH fence AS (
+    SELECT 1 FROM actor_epochs WHERE kind = $1 AND key = $2 AND epoch = $3 FOR SHARE
+), added AS (
+    INSERT INTO channel_events
+        (community_id, seq, type, user_id, client_msg_id, data, created_at, deleted_at, deleted_by)
+    SELECT $2::uuid, r.seq, r.type, r.user_id, r.client_msg_id, r.data::jsonb, r.created_at,
+           r.deleted_at, r.deleted_by
+    FROM unnest($4::bigint[], $5::text[], $6::uuid[], $7::text[], $8::text[],
+                $9::timestamptz[], $10::timestamptz[], $11::uuid[])
+        AS r(seq, type, user_id, client_msg_id, data, created_at, deleted_at, deleted_by)
+    WHERE EXISTS (SELECT 1 FROM fence)
+    ON CONFLICT DO NOTHING
+), removed AS (
+    UPDATE channel_events e SET deleted_at = d.at, deleted_by = d.by
+    FROM unnest($12::bigint[], $13::timestamptz[], $14::uuid[]) AS d(seq, at, by)
+    WHERE e.community_id = $2::uuid AND e.seq = d.seq AND e.deleted_at IS NULL
+      AND EXISTS (SELECT 1 FROM fence)
+)
+SELECT count(*) FROM fence
+"""
+
+
 def is_transient(exc: BaseException) -> bool:
     """True for a failure worth retrying as it is; False when the rows themselves were refused."""
     if isinstance(exc, asyncpg.PostgresError):
         return str(exc.sqlstate or "")[:2] in _TRANSIENT_CLASSES
+    if isinstance(exc, ValueError):
+        return False  # includes asyncpg's client-side DataError: a value it cannot encode
     return isinstance(exc, (OSError, TimeoutError, asyncpg.InterfaceError))
 
 
@@ -153,42 +182,39 @@ class ChannelArchive:
             await self._store(batch[middle:])
 
     async def _write(self, batch: list[ChannelEvent]) -> None:
-        rows: list[tuple[Any, ...]] = []
-        deletions: list[tuple[Any, ...]] = []
+        """One fenced statement on the actor's kept connection: a command waits for this before
+        it is answered, and BEGIN, the fence check, the inserts and COMMIT as separate round
+        trips cost several milliseconds per acknowledgement."""
+        rows: dict[int, list[Any]] = {}
+        deletions: list[tuple[int, datetime, Any]] = []
         for event in batch:
             data = event.data
             at = datetime.fromisoformat(event.at)
-            rows.append(
-                (
-                    self._ctx.key,
-                    event.seq,
-                    event.type,
-                    data.get("user_id") or data.get("by"),
-                    data.get("client_msg_id"),
-                    data,
-                    at,
-                )
-            )
             if event.type == "chat.deleted":
-                deletions.append((self._ctx.key, int(data["seq"]), at, data.get("by")))
-        async with self._ctx.fenced_transaction() as conn:
-            await conn.executemany(
-                """
-                INSERT INTO channel_events
-                    (community_id, seq, type, user_id, client_msg_id, data, created_at)
-                VALUES ($1, $2, $3, $4, $5, $6, $7)
-                ON CONFLICT DO NOTHING
-                """,
-                rows,
-            )
-            if deletions:
-                await conn.executemany(
-                    """
-                    UPDATE channel_events SET deleted_at = $3, deleted_by = $4
-                    WHERE community_id = $1 AND seq = $2 AND deleted_at IS NULL
-                    """,
-                    deletions,
-                )
+                target = int(data["seq"])
+                if target in rows:
+                    # The statement's UPDATE cannot see rows its own INSERT adds.
+                    rows[target][6:8] = [at, data.get("by")]
+                else:
+                    deletions.append((target, at, data.get("by")))
+            rows[event.seq] = [
+                event.seq,
+                event.type,
+                data.get("user_id") or data.get("by"),
+                data.get("client_msg_id"),
+                orjson.dumps(data).decode(),
+                at,
+                None,
+                None,
+            ]
+        columns: list[Any] = [list(c) for c in zip(*rows.values(), strict=True)]
+        removed: list[Any] = [list(c) for c in zip(*deletions, strict=True)] or [[], [], []]
+
+        async def write(executor: Executor, kind: str, key: str, epoch: int) -> int | None:
+            fenced = await executor.fetchval(_ARCHIVE_SQL, kind, key, epoch, *columns, *removed)
+            return None if fenced == 0 else 1
+
+        await self._ctx.fenced_statement(write)
 
     async def _set_aside(self, event: ChannelEvent, error: BaseException) -> None:
         labelled(ARCHIVE_REJECTS, event.type).inc()
