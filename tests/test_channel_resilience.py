@@ -18,6 +18,7 @@ from lago_core.clock import ManualClock
 from lago_core.container import Core
 from lago_core.settings import Settings
 from lago_rt.channel.actor import ChannelActor, FeatureBase
+from lago_rt.channel.archive import is_transient
 from lago_rt.runtime import Command
 from lago_rt.runtime.keys import ActorKeys
 
@@ -200,3 +201,18 @@ async def test_a_failing_feature_is_logged_and_counted_and_the_others_go_on(
         assert now > before[stage], stage
     failed = {e["stage"] for e in logs if e["event"] == "channel.feature_failed"}
     assert failed >= {"activate", "apply", "tick"}
+
+
+def test_only_failures_that_say_nothing_about_the_rows_are_retried_as_they_are() -> None:
+    from asyncpg import exceptions as pg
+
+    assert is_transient(pg.ConnectionDoesNotExistError("gone"))
+    assert is_transient(pg.AdminShutdownError("restarting"))
+    assert is_transient(pg.SerializationError("retry"))
+    assert is_transient(ConnectionResetError())
+    # Refused rows: bisected and set aside, never retried for ever.
+    assert not is_transient(pg.UntranslatableCharacterError("unsupported Unicode escape"))
+    assert not is_transient(pg.CharacterNotInRepertoireError("invalid byte sequence"))
+    assert not is_transient(pg.DataError("bad uuid"))
+    assert not is_transient(pg.ForeignKeyViolationError("no such community"))
+    assert not is_transient(ValueError("not a timestamp"))

@@ -141,7 +141,11 @@ class LocalFanout:
         event = ChannelEvent.decode(payload)
         seq = event.seq
         known = self._last_seq.get(community_id)
-        last = None if known is None else known[1] if known[0] == event.epoch else 0
+        last = None
+        if known is not None:
+            # An event without an epoch (written before events carried one) continues any.
+            same = known[0] == event.epoch or not known[0] or not event.epoch
+            last = known[1] if same else 0
         if last is not None and seq <= last:
             return  # already delivered
         if last is not None and seq > last + 1:
