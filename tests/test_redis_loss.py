@@ -30,6 +30,7 @@ from lago_core.container import Core, build_core
 from lago_core.settings import Settings
 from lago_rt.app import RT_NODE, RtNode, create_rt_app
 from lago_rt.runtime import ActorHost
+from lago_rt.runtime.keys import ActorKeys, NodeKeys
 
 from .conftest import CommunityWorld
 from .rt_client import ChannelClient
@@ -119,6 +120,20 @@ async def beat_until_redis_is_back(hosts: list[ActorHost]) -> None:
                     await asyncio.sleep(0.02)
 
 
+async def subscribed_again(redis: aioredis.Redis, wanted: dict[str, int]) -> None:
+    """Wait until the nodes' pub/sub connections subscribed again after the restart (redis-py
+    does it on its next read), so that the conversation resumes against a whole system."""
+    async with asyncio.timeout(10):
+        while True:
+            counts = {
+                (name.decode() if isinstance(name, bytes) else name): int(n)
+                for name, n in await redis.pubsub_numsub(*wanted)
+            }
+            if all(counts.get(name, 0) >= n for name, n in wanted.items()):
+                return
+            await asyncio.sleep(0.02)  # no event tells us; bounded by the timeout
+
+
 async def test_acknowledged_messages_survive_redis_restarting_empty(
     own_redis: OwnRedis,
     settings: Settings,
@@ -187,6 +202,15 @@ async def run_conversation(
     await own_redis.kill()
     await own_redis.start()
     await beat_until_redis_is_back([node_a.host, node_b.host])
+    prefix = core.settings.redis_prefix
+    await subscribed_again(
+        core.redis,
+        {
+            NodeKeys(prefix).inbox(node_a.host.instance): 1,
+            NodeKeys(prefix).inbox(node_b.host.instance): 1,
+            ActorKeys(prefix, "ch", cid).live: 2,
+        },
+    )
 
     await say(8, "after")
     new = [acked[f"after-{i}"] for i in range(8)]
