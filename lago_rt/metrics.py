@@ -7,7 +7,12 @@ from typing import Any
 from prometheus_client import Counter, Gauge, Histogram
 
 __all__ = [
+    "ACTOR_FAILURES",
     "ACTOR_WORK",
+    "ARCHIVE_REJECTS",
+    "ARCHIVE_RETRIES",
+    "CHANNEL_FAILURES",
+    "CHANNEL_NEW_EPOCHS",
     "CONNECTIONS",
     "DELIVERIES",
     "INBOUND_FAST",
@@ -61,4 +66,29 @@ INBOUND_SECONDS = Histogram(
     "socket events served off the WebSocket: from the message read to its acknowledgement written",
     ["event"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+)
+
+# Failures that are isolated rather than allowed to stop a channel (docs/architecture.md,
+# "Channel actor: failures and durability"): each is logged too.
+CHANNEL_FAILURES = Counter(
+    "lago_rt_channel_failures_total",
+    "channel work that failed and was isolated: one feature's tick, activation, restore or apply",
+    ["feature", "stage"],
+)
+ARCHIVE_REJECTS = Counter(
+    "lago_rt_archive_rejects_total",
+    "channel events PostgreSQL refused, set aside in channel_archive_rejects",
+    ["type"],
+)
+ARCHIVE_RETRIES = Counter(
+    "lago_rt_archive_retries_total", "archive writes that failed transiently, retried later"
+)
+ACTOR_FAILURES = Counter(
+    "lago_rt_actor_failures_total",
+    "actor host work that failed outside any command (ticks, stops, lease releases)",
+    ["kind", "work"],
+)
+CHANNEL_NEW_EPOCHS = Counter(
+    "lago_rt_channel_new_epochs_total",
+    "channels whose Redis stream was lost and that started a new epoch above every given seq",
 )

@@ -5,6 +5,14 @@ gets the next sequence number, is appended to the Redis stream with a fenced wri
 publishes it to every node), and only then applied to each feature's in-memory state. Activation
 rebuilds that state from the last snapshot plus the stream's tail, so features that plug in later
 (group buys, live streams, lotteries, lockers) get failover for free by implementing ``apply``.
+
+No single event, batch or feature may stop a channel or its activation (issue 16): each feature's
+restore, apply, ``on_activate`` and ``on_tick`` runs on its own, and a failure is logged and
+counted (``lago_rt_channel_failures_total``) while the others go on; the archive sets aside what
+PostgreSQL refuses (see archive.py). Sequence numbers are reserved in PostgreSQL in blocks ahead
+of use, so an owner that finds the stream lost (Redis restarted empty) starts above every number
+ever given and tells members of the new epoch with a ``channel.epoch`` event
+(docs/architecture.md, "Channel actor: failures and durability").
 """
 
 from __future__ import annotations
@@ -17,11 +25,12 @@ from typing import Any, Protocol
 
 import orjson
 
-from lago_core.errors import InvalidInput
+from lago_core.errors import InvalidInput, Unavailable
 from lago_core.logging import get_logger
 from lago_rt.channel.archive import ChannelArchive
 from lago_rt.channel.events import ChannelEvent, read_after, stream_window
-from lago_rt.runtime.actor import ActorContext, Command
+from lago_rt.metrics import CHANNEL_FAILURES, CHANNEL_NEW_EPOCHS, labelled
+from lago_rt.runtime.actor import ActorContext, Command, Fenced
 
 __all__ = [
     "AnnounceWindow",
@@ -39,6 +48,10 @@ CommandHandler = Callable[[Command], Awaitable[Any]]
 BatchHandler = Callable[[list[Command]], Awaitable[list[Any]]]
 # Snapshot every so many events, so a rebuild replays a bounded tail (the stream keeps far more).
 SNAPSHOT_EVERY = 500
+# Sequence numbers reserved in PostgreSQL at a time (one write per block, and the most a new
+# epoch skips after Redis lost the stream).
+SEQ_BLOCK = 1_000
+EPOCH_EVENT = "channel.epoch"
 
 
 class AnnounceWindow:
@@ -155,6 +168,10 @@ class ChannelActor:
         self.features = features
         self.seq = 0
         self.stream_epoch = ""
+        # True when this activation found the stream lost and started a new epoch: features
+        # whose state lived only in Redis rebuild it from PostgreSQL (chat from the archive).
+        self.stream_lost = False
+        self._ceiling = 0
         self._since_snapshot = 0
         self.archive = ChannelArchive(ctx)
         self._handlers: dict[str, CommandHandler] = {"channel.snapshot": self._snapshot_for}
@@ -176,14 +193,7 @@ class ChannelActor:
     async def activate(self) -> None:
         keys = self.ctx.keys
         window = await stream_window(self.ctx.redis, keys)
-        snap_raw = await self.ctx.redis.get(keys.snapshot)
-        after = 0
-        if snap_raw is not None:
-            snap = orjson.loads(snap_raw)
-            after = int(snap["seq"])
-            self.seq = after
-            for feature in self.features:
-                feature.restore(snap["features"].get(feature.name, {}))
+        after = self._restore(await self.ctx.redis.get(keys.snapshot))
         while True:
             batch = await read_after(self.ctx.redis, keys, after)
             if not batch:
@@ -193,37 +203,97 @@ class ChannelActor:
             after = batch[-1].seq
         archived = await self.archive.max_seq()
         self.seq = max(self.seq, archived, window.last_seq or 0)
-        if window.epoch is None or (window.last_seq is None and self.seq > 0):
+        fresh = window.epoch is None or (window.last_seq is None and self.seq > 0)
+        if fresh:
             # No stream (first use, or Redis lost it): a new epoch tells reconnecting clients that
-            # the history they hold cannot be continued from here.
+            # the history they hold cannot be continued from here. Numbers given before the loss
+            # may lie above anything archived (events not archived, gaps): start above the
+            # reserved ceiling so none is given twice.
+            ceiling = await self._reserved_ceiling()
+            self.stream_lost = max(self.seq, ceiling) > 0
+            self.seq = max(self.seq, ceiling)
             self.stream_epoch = secrets.token_hex(6)
             await self.ctx.fenced("hset", [keys.meta], "epoch", self.stream_epoch)
         else:
-            self.stream_epoch = window.epoch
+            self.stream_epoch = window.epoch or ""
+        await self._reserve(self.seq + SEQ_BLOCK)
+        if self.stream_lost:
+            CHANNEL_NEW_EPOCHS.inc()
+            log.warning(
+                "channel.stream_lost", community_id=self.community_id, epoch=self.stream_epoch
+            )
+            # Members connected through the loss learn of it live (docs/protocol.md, "Epochs").
+            await self.emit(EPOCH_EVENT, {"epoch": self.stream_epoch, "archived_seq": archived})
         await self.archive.catch_up(archived)
         for feature in self.features:
-            await feature.on_activate()
+            try:
+                await feature.on_activate()
+            except Fenced:
+                raise
+            except Exception:
+                # Degraded rather than unavailable: the feature keeps what it restored and its
+                # ticks reconcile; every other feature serves as usual.
+                self._failed(feature.name, "activate")
         log.info("channel.activated", community_id=self.community_id, seq=self.seq)
 
+    def _restore(self, raw: bytes | None) -> int:
+        """Restore features from a snapshot; the sequence number the stream's replay starts after."""
+        if raw is None:
+            return 0
+        try:
+            snap = orjson.loads(raw)
+            after = int(snap["seq"])
+            states = dict(snap["features"])
+        except Exception:
+            # A snapshot that cannot be read is ignored: the stream's replay rebuilds what it can.
+            self._failed("channel", "snapshot")
+            return 0
+        self.seq = after
+        for feature in self.features:
+            try:
+                feature.restore(states.get(feature.name, {}))
+            except Exception:
+                self._failed(feature.name, "restore")
+        return after
+
     async def handle(self, command: Command) -> Any:
+        added = self.archive.added
         batch_handler = self._batch_handlers.get(command.name)
         if batch_handler is not None:
             (result,) = await batch_handler([command])
             if isinstance(result, BaseException):
                 raise result
-            return result
-        handler = self._handlers.get(command.name)
-        if handler is None:
-            raise InvalidInput(f"unknown channel command {command.name!r}", code="unknown_command")
-        return await handler(command)
+        else:
+            handler = self._handlers.get(command.name)
+            if handler is None:
+                raise InvalidInput(
+                    f"unknown channel command {command.name!r}", code="unknown_command"
+                )
+            result = await handler(command)
+        if self.archive.added != added:
+            await self.archived()
+        return result
 
     async def handle_batch(self, commands: list[Command]) -> list[Any]:
-        return await self._batch_handlers[commands[0].name](commands)
+        added = self.archive.added
+        results = await self._batch_handlers[commands[0].name](commands)
+        if self.archive.added != added:
+            # One archive write for the whole batch (group commit); nobody is answered before it.
+            try:
+                await self.archived()
+            except Unavailable as exc:
+                results = [r if isinstance(r, BaseException) else exc for r in results]
+        return results
 
     async def tick(self) -> None:
         await self.archive.flush()
         for feature in self.features:
-            await feature.on_tick()
+            try:
+                await feature.on_tick()
+            except Fenced:
+                raise
+            except Exception:
+                self._failed(feature.name, "tick")
 
     def idle(self) -> bool:
         return not any(feature.busy() for feature in self.features)
@@ -242,17 +312,29 @@ class ChannelActor:
             type=type_,
             data=data,
             at=self.now().isoformat(),
+            epoch=self.stream_epoch,
         )
+        payload = event.encode()
+        if event.seq > self._ceiling:
+            await self._reserve(self.seq + SEQ_BLOCK)
         keys = self.ctx.keys
-        await self.ctx.fenced(
-            "append",
-            [keys.events, keys.meta],
-            event.seq,
-            event.encode(),
-            self.ctx.settings.channel_stream_max,
-            keys.live,
-            self.stream_epoch,
-        )
+        try:
+            await self.ctx.fenced(
+                "append",
+                [keys.events, keys.meta],
+                event.seq,
+                payload,
+                self.ctx.settings.channel_stream_max,
+                keys.live,
+                self.stream_epoch,
+            )
+        except Fenced:
+            raise
+        except Exception:
+            # The append may have reached the stream before the failure (a lost reply): never
+            # try this number again, or every later append would be refused as not growing.
+            self.seq = max(self.seq, event.seq)
+            raise
         self._apply(event)
         self.archive.add(event)
         self._since_snapshot += 1
@@ -267,6 +349,17 @@ class ChannelActor:
         """Another feature of this channel by name (a lottery asks presence and live who is online)."""
         return next((f for f in self.features if f.name == name), None)
 
+    async def archived(self) -> None:
+        """Return once every archived event emitted so far is in PostgreSQL (see archive.py).
+
+        Raises ``channel_unavailable`` while the archive cannot be written: the events stay
+        queued, and a resend (same ``client_msg_id``) is answered once they are stored.
+        """
+        if not await self.archive.flush(now=True):
+            raise Unavailable(
+                "the message could not be stored yet; send it again", code="channel_unavailable"
+            )
+
     async def save_snapshot(self) -> None:
         state = {
             "seq": self.seq,
@@ -280,7 +373,48 @@ class ChannelActor:
     def _apply(self, event: ChannelEvent) -> None:
         self.seq = max(self.seq, event.seq)
         for feature in self.features:
-            feature.apply(event)
+            try:
+                feature.apply(event)
+            except Exception:
+                # This feature skips the event; the others, and the archive, still take it.
+                self._failed(feature.name, "apply", seq=event.seq, type=event.type)
+
+    def _failed(self, feature: str, stage: str, **details: Any) -> None:
+        """Log (with the exception being handled) and count one isolated failure."""
+        labelled(CHANNEL_FAILURES, feature, stage).inc()
+        log.exception(
+            "channel.feature_failed",
+            community_id=self.community_id,
+            feature=feature,
+            stage=stage,
+            **details,
+        )
+
+    async def _reserved_ceiling(self) -> int:
+        value = await self.ctx.pool.fetchval(
+            "SELECT ceiling FROM channel_seq_ceilings WHERE community_id = $1", self.community_id
+        )
+        return int(value or 0)
+
+    async def _reserve(self, upto: int) -> None:
+        """Record in PostgreSQL that numbers up to ``upto`` may be given, before giving them.
+
+        Not fenced: the ceiling only grows (``greatest``), and an owner that lost the lease cannot
+        give a number anyway (its appends are fenced in Redis), so the worst a stale write does is
+        leave a gap.
+        """
+        self._ceiling = int(
+            await self.ctx.pool.fetchval(
+                """
+                INSERT INTO channel_seq_ceilings (community_id, ceiling) VALUES ($1, $2)
+                ON CONFLICT (community_id) DO UPDATE
+                    SET ceiling = greatest(channel_seq_ceilings.ceiling, EXCLUDED.ceiling)
+                RETURNING ceiling
+                """,
+                self.community_id,
+                upto,
+            )
+        )
 
     async def _snapshot_for(self, command: Command) -> dict[str, Any]:
         state: dict[str, Any] = {"epoch": self.stream_epoch, "seq": self.seq}

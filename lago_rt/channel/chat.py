@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from lago_core.errors import Forbidden, InvalidInput, NotFound
-from lago_rt.channel.actor import CommandHandler, FeatureBase
+from lago_rt.channel.actor import BatchHandler, CommandHandler, FeatureBase
 from lago_rt.channel.events import ChannelEvent
-from lago_rt.runtime.actor import Command
+from lago_rt.runtime.actor import Command, Fenced
 
 __all__ = ["MAX_TEXT", "Chat"]
 
@@ -33,11 +33,55 @@ class Chat(FeatureBase):
 
     def commands(self) -> dict[str, CommandHandler]:
         return {
-            "chat.send": self._send,
             "chat.delete": self._delete,
             "chat.mute": self._mute,
             "chat.unmute": self._unmute,
         }
+
+    def batch_commands(self) -> dict[str, BatchHandler]:
+        # Sends that queue up together are archived in one write before any is answered.
+        return {"chat.send": self._send_batch}
+
+    async def on_activate(self) -> None:
+        if self.channel.stream_lost:
+            await self._rebuild_from_archive()
+
+    async def _rebuild_from_archive(self) -> None:
+        """After Redis lost the stream and the snapshot: recent messages, the client ids that
+        make resends idempotent, deletions and mutes, from the archive (every acknowledged
+        message is there)."""
+        pool = self.channel.ctx.pool
+        cid = self.channel.community_id
+        rows = await pool.fetch(
+            """
+            SELECT seq, created_at, data, deleted_at IS NOT NULL AS deleted FROM channel_events
+            WHERE community_id = $1 AND type = 'chat.message'
+            ORDER BY seq DESC LIMIT $2
+            """,
+            cid,
+            REMEMBERED_IDS,
+        )
+        rows.reverse()
+        for row in rows:
+            data = row["data"]
+            self.client_ids[f"{data['user_id']}:{data['client_msg_id']}"] = row["seq"]
+            if row["deleted"]:
+                self.deleted.add(row["seq"])
+        self.recent.extend(
+            {"seq": r["seq"], "at": r["created_at"].isoformat(), **r["data"]}
+            for r in rows[-RECENT:]
+        )
+        mutes = await pool.fetch(
+            """
+            SELECT DISTINCT ON (user_id) type, data FROM channel_events
+            WHERE community_id = $1 AND type IN ('member.muted', 'member.unmuted')
+            ORDER BY user_id, seq DESC
+            """,
+            cid,
+        )
+        for row in mutes:
+            if row["type"] == "member.muted":
+                self.mutes[str(row["data"]["user_id"])] = str(row["data"]["until"])
 
     # --- state ---------------------------------------------------------------------------------------
 
@@ -84,12 +128,26 @@ class Chat(FeatureBase):
 
     # --- commands ------------------------------------------------------------------------------------
 
+    async def _send_batch(self, commands: list[Command]) -> list[Any]:
+        results: list[Any] = []
+        for command in commands:
+            try:
+                results.append(await self._send(command))
+            except Fenced:
+                raise
+            except Exception as exc:
+                results.append(exc)
+        return results
+
     async def _send(self, command: Command) -> dict[str, Any]:
         user_id = str(command.caller["user_id"])
         client_msg_id = str(command.payload["client_msg_id"])
         text = str(command.payload["text"])
         previous = self.client_ids.get(f"{user_id}:{client_msg_id}")
         if previous is not None:
+            if self.channel.archive.holds(previous):
+                # The first answer was an error (the archive was down): answer once it is stored.
+                await self.channel.archived()
             return {"seq": previous, "duplicate": True}
         until = self._muted_until(user_id)
         if until is not None:

@@ -24,6 +24,9 @@ class ChannelEvent:
     type: str
     data: dict[str, Any]
     at: str
+    # The stream epoch the event was given in: sequence numbers are compared within one epoch
+    # (a node's dedupe of repeats, a client's recovery). Empty in events written before it.
+    epoch: str = ""
 
     def encode(self) -> bytes:
         return orjson.dumps(
@@ -33,13 +36,21 @@ class ChannelEvent:
                 "type": self.type,
                 "data": self.data,
                 "at": self.at,
+                "epoch": self.epoch,
             }
         )
 
     @classmethod
     def decode(cls, raw: bytes | str) -> ChannelEvent:
         obj = orjson.loads(raw)
-        return cls(obj["community_id"], int(obj["seq"]), obj["type"], obj["data"], obj["at"])
+        return cls(
+            obj["community_id"],
+            int(obj["seq"]),
+            obj["type"],
+            obj["data"],
+            obj["at"],
+            str(obj.get("epoch", "")),
+        )
 
 
 def decode_entry(entry: tuple[Any, dict[Any, Any]]) -> ChannelEvent:

@@ -31,6 +31,7 @@ from lago_core.errors import Conflict, Forbidden, InvalidInput, LagoError, NotFo
 from lago_core.groupbuys import GroupBuyService
 from lago_core.logging import get_logger
 from lago_rt.channel.actor import AnnounceWindow, BatchHandler, CommandHandler, FeatureBase
+from lago_rt.metrics import CHANNEL_FAILURES, labelled
 from lago_rt.runtime.actor import Command
 
 __all__ = ["GroupBuys"]
@@ -522,6 +523,7 @@ class GroupBuys(FeatureBase):
             raise
         except asyncpg.IntegrityConstraintViolationError:
             # The database disagrees with memory (it should not): trust it, and ask to retry.
+            labelled(CHANNEL_FAILURES, self.name, "join_constraint").inc()
             log.exception("groupbuys.join_constraint", community_id=self.channel.community_id)
             await self._reload([g.id for _, g, _ in wanted])
             for i, _, _ in wanted:
@@ -670,6 +672,7 @@ class GroupBuys(FeatureBase):
             try:
                 await self._service.refund(refund[0], refund[1], "left the group")
             except Exception:
+                labelled(CHANNEL_FAILURES, self.name, "refund").inc()
                 log.warning("groupbuys.refund_deferred", payment_id=str(refund[0]), exc_info=True)
         if cancelled:
             self.groups.pop(group_id, None)

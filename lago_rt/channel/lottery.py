@@ -35,6 +35,7 @@ from lago_rt.channel.actor import CommandHandler, FeatureBase
 from lago_rt.channel.events import ChannelEvent
 from lago_rt.channel.live import Live
 from lago_rt.channel.presence import Presence
+from lago_rt.metrics import CHANNEL_FAILURES, labelled
 from lago_rt.runtime.actor import Command, Fenced
 
 __all__ = ["ELIGIBILITY", "MAX_COUNTDOWN_S", "Lottery"]
@@ -127,6 +128,7 @@ class Lottery(FeatureBase):
                     raise
                 except Exception:
                     # The next tick tries again; the stored result keeps it to one outcome.
+                    labelled(CHANNEL_FAILURES, self.name, "draw").inc()
                     log.exception("lottery.draw_failed", draw_id=draw_id)
             elif draw["status"] == "drawn":
                 await self._reveal(draw_id)

@@ -3,7 +3,10 @@
 Each node subscribes to the ``live`` pub/sub channel of every community that has members connected
 to it. Events arrive in sequence order (one publisher, the owning actor); a gap (a pub/sub message
 lost while Redis reconnected) is filled from the stream before the next event is delivered, and a
-repeat is dropped, so members see each sequence number once and in order.
+repeat is dropped, so members see each sequence number once and in order. Numbers are compared
+within one stream epoch: the first event of a new epoch (Redis lost the stream) is never taken
+for a repeat, and what the new stream holds before it (its ``channel.epoch`` event) is delivered
+first.
 
 A member whose socket does not drain — its transport buffer above ``client_send_buffer_bytes`` —
 is disconnected rather than buffered without end; on reconnect it recovers from the stream.
@@ -56,7 +59,8 @@ class LocalFanout:
         # community id -> {socket.io sid: engine.io sid}
         self.members: dict[str, dict[str, str]] = {}
         self._channels: dict[bytes, str] = {}
-        self._last_seq: dict[str, int] = {}
+        # community id -> (stream epoch, last sequence number delivered in it)
+        self._last_seq: dict[str, tuple[str, int]] = {}
         self._pubsub: Any = None
         self._listener: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -133,8 +137,15 @@ class LocalFanout:
                 await asyncio.sleep(0.1)
 
     async def _receive(self, community_id: str, payload: bytes) -> None:
-        seq = _peek_seq(payload)
-        last = self._last_seq.get(community_id)
+        # One decode per event (not per recipient) to read its sequence number and epoch.
+        event = ChannelEvent.decode(payload)
+        seq = event.seq
+        known = self._last_seq.get(community_id)
+        last = None
+        if known is not None:
+            # An event without an epoch (written before events carried one) continues any.
+            same = known[0] == event.epoch or not known[0] or not event.epoch
+            last = known[1] if same else 0
         if last is not None and seq <= last:
             return  # already delivered
         if last is not None and seq > last + 1:
@@ -142,7 +153,7 @@ class LocalFanout:
                 self._redis, self._keys(community_id), last, until=seq - 1
             ):
                 await self.deliver(community_id, missed.encode())
-        self._last_seq[community_id] = seq
+        self._last_seq[community_id] = (event.epoch, seq)
         await self.deliver(community_id, payload)
 
     async def deliver(self, community_id: str, payload: bytes) -> int:
@@ -200,8 +211,3 @@ class LocalFanout:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-
-def _peek_seq(payload: bytes) -> int:
-    # One decode per event (not per recipient) to read its sequence number.
-    return ChannelEvent.decode(payload).seq

@@ -10,12 +10,11 @@ failover (a reply can be lost after the work was done), so actor commands are id
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import secrets
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +26,7 @@ from lago_core.clock import Clock
 from lago_core.errors import LagoError, Unavailable
 from lago_core.logging import get_logger
 from lago_core.settings import Settings
-from lago_rt.metrics import ACTOR_WORK, labelled
+from lago_rt.metrics import ACTOR_FAILURES, ACTOR_WORK, labelled
 from lago_rt.runtime import fencing
 from lago_rt.runtime.actor import Actor, ActorContext, Command, Fenced, NotOwner
 from lago_rt.runtime.keys import ActorKeys, NodeKeys
@@ -44,6 +43,9 @@ _TICK = object()
 MAX_BATCH = 256
 # An actor keeps a pooled connection for its statements until they stop for this long.
 HOLD_IDLE_S = 1.0
+# Pauses between attempts to read the node's inbox again after its connection failed.
+_LISTEN_RETRY_FIRST_S = 0.05
+_LISTEN_RETRY_MAX_S = 2.0
 
 
 class _OwnerUnreachable(Exception):
@@ -135,23 +137,32 @@ class ActorHost:
         for task in (self._heartbeat, self._listener):
             if task is not None:
                 task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+                await self._finish("stop_task", task)
         for key in list(self._actors):
             await self._deactivate(key, passivate=graceful)
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            await self._finish("stop_task", task)
         if self._pubsub is not None:
-            with contextlib.suppress(Exception):
-                await self._pubsub.aclose()
-        with contextlib.suppress(Exception):
-            await self._redis.delete(self._node_keys.alive(self.instance))
+            await self._finish("close_pubsub", self._pubsub.aclose())
+        await self._finish("mark_dead", self._redis.delete(self._node_keys.alive(self.instance)))
         for fut in self._waiting.values():
             if not fut.done():
                 fut.set_exception(Unavailable("node shutting down", code="channel_unavailable"))
+
+    async def _finish(self, work: str, awaitable: Awaitable[Any]) -> None:
+        """Await clean-up whose failure must not stop the rest of the clean-up — logged and
+        counted, never swallowed. A cancelled task awaited here is what stopping it meant."""
+        try:
+            await awaitable
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise
+        except Exception as exc:
+            labelled(ACTOR_FAILURES, self.kind, work).inc()
+            log.warning("actors.cleanup_failed", kind=self.kind, work=work, error=repr(exc))
 
     def local_keys(self) -> list[str]:
         return list(self._actors)
@@ -288,14 +299,18 @@ class ActorHost:
 
     async def _listen(self) -> None:
         inbox = self._node_keys.inbox(self.instance).encode()
+        pause = _LISTEN_RETRY_FIRST_S
         while True:
             try:
                 async for message in self._pubsub.listen():
+                    pause = _LISTEN_RETRY_FIRST_S
                     if message.get("type") != "message":
                         continue
                     try:
                         data = orjson.loads(message["data"])
                     except orjson.JSONDecodeError:
+                        labelled(ACTOR_FAILURES, self.kind, "bad_message").inc()
+                        log.warning("actors.bad_message", channel=message.get("channel"))
                         continue
                     if message["channel"] == inbox:
                         self._spawn(self._serve_forwarded(data))
@@ -306,8 +321,12 @@ class ActorHost:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("actors.listen_failed")
-                await asyncio.sleep(self._beat_s)
+                labelled(ACTOR_FAILURES, self.kind, "listen").inc()
+                log.exception("actors.listen_failed", retry_in_s=pause)
+                # redis-py reconnects and subscribes again on the next read; soon, since no
+                # forwarded command reaches this node meanwhile (not a heartbeat later).
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, _LISTEN_RETRY_MAX_S)
 
     async def _serve_forwarded(self, request: dict[str, Any]) -> None:
         reply: dict[str, Any] = {"id": request.get("id")}
@@ -333,7 +352,10 @@ class ActorHost:
             reply["error"] = {"code": "internal", "message": "internal error", "details": None}
         sender = request.get("from")
         if isinstance(sender, str):
-            await self._redis.publish(self._node_keys.replies(sender), orjson.dumps(reply))
+            # The caller retries (its budget) when the reply is lost; the loss is still counted.
+            await self._finish(
+                "reply", self._redis.publish(self._node_keys.replies(sender), orjson.dumps(reply))
+            )
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
@@ -400,11 +422,15 @@ class ActorHost:
         try:
             await running.actor.activate()
         except Exception as exc:
+            labelled(ACTOR_FAILURES, self.kind, "activate").inc()
             log.exception("actors.activation_failed", key=running.ctx.key)
             running.stopping = True
             running.ready.set()
             self._actors.pop(running.ctx.key, None)
-            await self._release(keys=[running.ctx.keys.lease], args=[running.lease_value])
+            await self._finish(
+                "release_lease",
+                self._release(keys=[running.ctx.keys.lease], args=[running.lease_value]),
+            )
             self._fail_pending(running, exc)
             return
         running.ready.set()
@@ -438,9 +464,16 @@ class ActorHost:
             if command is _TICK:
                 running.tick_pending = False
                 started = time.perf_counter()
-                with contextlib.suppress(Exception):
+                try:
                     await self._guard(running, running.actor.tick())
                     await running.ctx.release_idle(HOLD_IDLE_S)
+                except Fenced:
+                    pass  # _guard stopped the actor: a newer owner has it
+                except Exception:
+                    # The actor isolates its own parts (a channel's features); what still gets
+                    # here must not stop the mailbox either, but is never silent.
+                    labelled(ACTOR_FAILURES, self.kind, "tick").inc()
+                    log.exception("actors.tick_failed", kind=self.kind, key=running.ctx.key)
                 self._timed("tick", started)
                 if fut is not None and not fut.done():
                     fut.set_result(None)
@@ -459,8 +492,7 @@ class ActorHost:
                 if not fut.done():
                     fut.set_exception(exc)
             self._timed(command.name, started)
-        with contextlib.suppress(Exception):
-            await running.ctx.release_held()
+        await self._finish("release_held", running.ctx.release_held())
         self._fail_pending(running, NotOwner("actor stopped"))
 
     def _timed(self, work: str, started: float) -> None:
@@ -530,13 +562,13 @@ class ActorHost:
             running.mailbox.put_nowait((Command(_PASSIVATE), done))
         running.mailbox.put_nowait(_STOP)
         if running.task is not None:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(asyncio.shield(running.task), timeout=5)
-        with contextlib.suppress(Exception):
-            await running.ctx.release_held()  # if the task did not get to it
+            await self._finish("stop_actor", asyncio.wait_for(asyncio.shield(running.task), 5))
+        await self._finish("release_held", running.ctx.release_held())  # if the task did not
         self._actors.pop(key, None)
-        with contextlib.suppress(Exception):
-            await self._release(keys=[running.ctx.keys.lease], args=[running.lease_value])
+        await self._finish(
+            "release_lease",
+            self._release(keys=[running.ctx.keys.lease], args=[running.lease_value]),
+        )
         log.info("actors.deactivated", kind=self.kind, key=key, passivated=passivate)
 
     # --- heartbeat: liveness, lease renewal, ticks, passivation --------------------------------------
@@ -554,6 +586,7 @@ class ActorHost:
             except asyncio.CancelledError:
                 raise
             except Exception:
+                labelled(ACTOR_FAILURES, self.kind, "heartbeat").inc()
                 log.exception("actors.heartbeat_failed")
 
     async def _beat_once(self) -> None:
