@@ -12,6 +12,7 @@ import signal
 import sys
 from pathlib import Path
 
+import orjson
 import pytest
 import redis.asyncio as aioredis
 from arq import create_pool
@@ -23,7 +24,7 @@ from lago_core.jobs import JobQueue, queue_name
 from lago_core.settings import Settings
 from workers.worker import CRON_JOBS, FUNCTIONS, REDIS_DOWN, LagoWorker, create_worker
 
-from .dedicated_redis import dedicated_redis
+from .dedicated_redis import DedicatedRedis, dedicated_redis
 from .waiting import until
 
 
@@ -78,6 +79,58 @@ async def test_worker_survives_redis_restart_and_runs_new_jobs(
             seen.append(rest)
     assert b"Traceback" not in b"".join(seen), b"".join(seen)[-4000:]
 
+
+
+async def test_a_worker_started_while_redis_is_down_waits_for_it(
+    settings: Settings, tmp_path: Path
+) -> None:
+    server = DedicatedRedis(tmp_path)  # its port is chosen, nothing listens there yet
+    deployment = dataclasses.replace(settings, redis_url=server.url)
+    env = {
+        **os.environ,
+        **deployment.as_env(),
+        "LAGO_LOG_FORMAT": "json",
+        "LAGO_LOG_LEVEL": "DEBUG",
+    }
+    worker = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "lago_cli", "worker",
+        env=env,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    assert worker.stdout is not None
+    seen: list[bytes] = []
+    redis: aioredis.Redis | None = None
+    try:
+        async with asyncio.timeout(20):
+            await _read_until(worker.stdout, b"worker.redis_unavailable", seen)
+        # arq alone gave up after five attempts a second apart (about 5 s); this outage
+        # outlasts that: the seventh failed attempt comes after about 6.3 s of backoff.
+        async with asyncio.timeout(30):
+            while True:
+                await _read_until(worker.stdout, b"worker.redis_wait", seen)
+                if orjson.loads(seen[-1])["failed_polls"] >= 7:
+                    break
+        assert worker.returncode is None, b"".join(seen)[-4000:]
+        await server.start()
+        async with asyncio.timeout(20):
+            await _read_until(worker.stdout, b"worker.redis_back", seen)
+        redis = aioredis.Redis.from_url(server.url)
+        await JobQueue(redis, deployment).enqueue("purge_ended_sessions", job_id="first")
+        result = deployment.key("arq", "result", "first")
+        await until(lambda: redis.exists(result), within=20, every=0.05)
+        assert worker.returncode is None
+    finally:
+        if redis is not None:
+            await redis.aclose()
+        if worker.returncode is None:
+            worker.send_signal(signal.SIGINT)
+        async with asyncio.timeout(20):
+            rest, _ = await worker.communicate()
+        seen.append(rest)
+        await server.kill()
+    assert b"Traceback" not in b"".join(seen), b"".join(seen)[-4000:]
 
 async def test_every_key_of_a_worker_with_cron_jobs_is_under_the_prefix(
     settings: Settings, clock: ManualClock, tmp_path: Path

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from arq import cron
-from arq.connections import RedisSettings
+from arq.connections import RedisSettings, create_pool
 from arq.cron import CronJob
 from arq.utils import timestamp_ms
 from arq.worker import Worker
@@ -74,7 +74,9 @@ class LagoWorker(Worker):
     A lost Redis does not end the worker: arq lets the poll loop's ConnectionError end ``main()``,
     so `lago worker` exited on the first Redis restart and never came back (issue 16, item 7).
     Here a failed poll is logged and counted, the worker waits with a growing backoff, and polls
-    again; redis-py reconnects on the next command, and queued jobs run once Redis answers.
+    again; redis-py reconnects on the next command, and queued jobs run once Redis answers. A
+    worker started while Redis is down waits for it the same way, instead of giving up after
+    arq's five connection attempts.
     """
 
     backoff_first_s = 0.1
@@ -85,12 +87,30 @@ class LagoWorker(Worker):
         self._outage_since: float | None = None
         self._failed_polls = 0
 
+    async def main(self) -> None:
+        while self._pool is None:
+            try:
+                self._pool = await create_pool(
+                    self.redis_settings,
+                    job_deserializer=self.job_deserializer,
+                    job_serializer=self.job_serializer,
+                    default_queue_name=self.queue_name,
+                    expires_extra_ms=self.expires_extra_ms,
+                )
+            except REDIS_DOWN as exc:
+                await self._redis_unavailable(exc)
+        self._redis_answered()
+        await super().main()
+
     async def _poll_iteration(self) -> None:
         try:
             await self._poll_once()
         except REDIS_DOWN as exc:
             await self._redis_unavailable(exc)
             return
+        self._redis_answered()
+
+    def _redis_answered(self) -> None:
         if self._outage_since is not None:
             log.info(
                 "worker.redis_back",
@@ -99,7 +119,7 @@ class LagoWorker(Worker):
             )
             self._outage_since = None
             self._failed_polls = 0
-            REDIS_UP.set(1)
+        REDIS_UP.set(1)
 
     async def _poll_once(self) -> None:
         await super()._poll_iteration()
@@ -119,6 +139,7 @@ class LagoWorker(Worker):
         REDIS_FAILED_POLLS.inc()
         self._failed_polls += 1
         delay = min(self.backoff_max_s, self.backoff_first_s * 2 ** (self._failed_polls - 1))
+        log.debug("worker.redis_wait", failed_polls=self._failed_polls, delay_s=delay)
         await asyncio.sleep(delay)
 
     async def start_jobs(self, job_ids: list[bytes]) -> None:
@@ -170,7 +191,11 @@ def create_worker(
         # Copies: arq keeps each cron job's next run on the object itself.
         cron_jobs=[dataclasses.replace(job, next_run=None) for job in cron_jobs],
         queue_name=queue_name(settings),
-        redis_settings=RedisSettings.from_dsn(settings.redis_url),
+        # No attempts of arq's own at start-up: LagoWorker.main waits for Redis, logged and
+        # counted like an outage, for as long as it takes.
+        redis_settings=dataclasses.replace(
+            RedisSettings.from_dsn(settings.redis_url), conn_retries=0
+        ),
         on_startup=startup,
         on_shutdown=shutdown,
         burst=burst,
