@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import importlib.util
+import io
 import socket
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 from aiobotocore.session import get_session
 from aiohttp.test_utils import TestClient
+from PIL import Image as PILImage
 
 from lago_core.clock import ManualClock
 from lago_core.container import Core, build_core
@@ -210,7 +212,9 @@ async def test_upload_through_the_api_to_s3(
     assert resp.status == 201, await resp.text()
     (image,) = (await resp.json())["images"]
     assert image["url"].startswith(core.settings.s3_endpoint)
-    assert await core.storage.get(image["key"]) == jpeg
+    stored = await core.storage.get(image["key"])
+    with PILImage.open(io.BytesIO(stored)) as decoded:
+        assert (decoded.format, decoded.size) == ("JPEG", (8, 8))
     # No local media route in S3 mode.
     assert (await client.get(f"/media/{image['key']}")).status == 404
     gone = await client.delete(f"/api/v1/listings/{listing['id']}/images/0", headers=seller.headers)
