@@ -131,7 +131,7 @@ def refuse_unstorable(value: Any, field: str) -> None:
     if found is None:
         return
     path, problem = found
-    where = ".".join(p for p in (field, path) if p)
+    where = ".".join(p for p in (_escaped(field), path) if p)
     kind = _kind(problem)
     raise InvalidInput(
         f"{where} {problem}",
