@@ -33,7 +33,9 @@ class _EnvelopeRequestHandler(web.RequestHandler):
         exc: BaseException | None = None,
         message: str | None = None,
     ) -> web.StreamResponse:
-        plain = super().handle_error(request, status, exc, message)
+        # aiohttp's own answer first: it logs, refuses when a response was already started, and
+        # closes the connection; only its body is replaced.
+        super().handle_error(request, status, exc, message)
         code = "internal" if status >= 500 else "bad_request"
         if status == HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE:
             code = "headers_too_large"
@@ -46,8 +48,7 @@ class _EnvelopeRequestHandler(web.RequestHandler):
         # aiohttp's message quotes the offending bytes; the envelope says what was wrong only.
         response = envelope(status, code, f"the request could not be parsed: {phrase.lower()}")
         response.headers["X-Content-Type-Options"] = "nosniff"
-        if not plain.keep_alive:
-            response.force_close()
+        response.force_close()
         HTTP_REQUESTS.labels("rest", request.method or "-", "unparsed", str(status)).inc()
         return response
 
