@@ -67,7 +67,9 @@ def identify_image(data: bytes) -> tuple[str, str]:
                 fmt = image.format
                 _check_pixels(image)
                 image.verify()
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise _too_large() from None
+    except UnidentifiedImageError:
         raise UnsupportedMediaType(
             "the file is not a JPEG, PNG or WebP image", code="not_an_image"
         ) from None
@@ -117,11 +119,15 @@ class CleanFile:
 def _check_pixels(image: Image.Image) -> None:
     width, height = image.size
     if width * height > MAX_IMAGE_PIXELS:
-        raise UnsupportedMediaType(
-            f"the image is larger than {MAX_IMAGE_PIXELS // 1_000_000} megapixels",
-            code="image_too_large",
-            details={"width": width, "height": height, "max_pixels": MAX_IMAGE_PIXELS},
-        )
+        raise _too_large()
+
+
+def _too_large() -> UnsupportedMediaType:
+    return UnsupportedMediaType(
+        f"the image is larger than {MAX_IMAGE_PIXELS // 1_000_000} megapixels",
+        code="image_too_large",
+        details={"max_pixels": MAX_IMAGE_PIXELS},
+    )
 
 
 def clean_image(data: bytes) -> CleanFile:

@@ -303,3 +303,31 @@ async def test_media_route_serves_only_stored_kinds(client: Client, core: Core) 
         assert resp.headers["X-Content-Type-Options"] == "nosniff"
     png = await client.get("/media/li_x.png")
     assert png.headers["Content-Type"] == "image/png"
+
+
+def _png_header_only(width: int, height: int) -> bytes:
+    """A PNG that claims a size: what a decompression bomb looks like before it is decoded."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit greyscale
+    idat = zlib.compress(b"\x00" * 1024)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def test_huge_images_are_refused_before_decoding() -> None:
+    from lago_core.errors import UnsupportedMediaType
+    from lago_core.uploads import MAX_IMAGE_PIXELS, clean_image
+
+    # Past our bound, and past Pillow's own decompression-bomb limit.
+    for side in (8_000, 20_000):
+        bomb = _png_header_only(side, side)
+        assert len(bomb) < 2_000
+        assert side * side > MAX_IMAGE_PIXELS
+        with pytest.raises(UnsupportedMediaType) as refused:
+            clean_image(bomb)
+        assert refused.value.code == "image_too_large", side
