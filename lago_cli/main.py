@@ -111,8 +111,10 @@ async def _until_stopped() -> None:
     await stop.wait()
 
 
-async def _start_site(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+async def _start_site(
+    app: web.Application, host: str, port: int, runner_class: type[web.AppRunner] = web.AppRunner
+) -> tuple[web.AppRunner, str]:
+    runner = runner_class(app, access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, host, port, shutdown_timeout=5)
     await site.start()
@@ -139,9 +141,13 @@ async def serve(
     try:
         if rest:
             from lago_rest.app import create_app
+            from lago_rest.server import RestRunner
 
             runner, url = await _start_site(
-                create_app(settings, core=core), settings.rest_host, settings.rest_port
+                create_app(settings, core=core),
+                settings.rest_host,
+                settings.rest_port,
+                RestRunner,
             )
             runners.append(runner)
             print(f"REST API      {url}/api/v1   (OpenAPI: {url}/api/v1/openapi.json)", flush=True)

@@ -33,12 +33,14 @@ if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
 
 __all__ = [
+    "MEDIA_TYPES",
     "LocalStorage",
     "S3Storage",
     "Storage",
     "addressing_style",
     "check_key",
     "create_storage",
+    "media_type",
 ]
 
 AddressingStyle = Literal["path", "virtual"]
@@ -46,6 +48,25 @@ AddressingStyle = Literal["path", "virtual"]
 # One or more segments of safe characters, each starting with a letter or digit: no "..", no
 # absolute paths, no backslashes, nothing a shell or a URL would treat specially.
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}(/[A-Za-z0-9][A-Za-z0-9._-]{0,99}){0,4}$")
+
+
+# The only kinds of object stored, by the extension the service gives their key. A served
+# object's Content-Type comes from this table: never from the client, never from sniffing.
+MEDIA_TYPES = {
+    ".jpg": "image/jpeg",
+    ".png": "image/png",
+    ".webp": "image/webp",
+    ".pdf": "application/pdf",
+}
+
+
+def media_type(key: str) -> str:
+    """The content type an object is served with; NotFound for a key we never store."""
+    dot = key.rfind(".")
+    content_type = MEDIA_TYPES.get(key[dot:].lower()) if dot > 0 else None
+    if content_type is None:
+        raise NotFound("no such stored object")
+    return content_type
 
 
 def check_key(key: str) -> str:

@@ -7,7 +7,13 @@ injects it after validating with pydantic:
 - ``query: SomeSchema`` — the query string, validated;
 - any other annotated parameter whose name is a path placeholder — the path segment, validated;
 - ``user: Principal`` — an authenticated caller is required (``Principal | None``: optional);
-- ``request: web.Request`` and ``svc: Services`` — the raw request and the application services.
+- ``request: web.Request`` and ``svc: Services`` — the raw request and the application services;
+- a parameter annotated ``Annotated[str, Header(...)]`` — that request header, required and
+  checked by the :class:`Header`, and declared as a header parameter in the OpenAPI document.
+
+Every body and query model derives from :class:`~lago_core.text.StorableInput`, and path segments
+are checked with the same rule: text and integers PostgreSQL cannot store are refused here, for
+every endpoint, instead of failing later inside a write.
 
 The return annotation is the response schema. Because the OpenAPI document is generated from the
 same pydantic models and annotations, it cannot drift from what the server accepts.
@@ -16,12 +22,13 @@ same pydantic models and annotations, it cannot drift from what the server accep
 from __future__ import annotations
 
 import inspect
+import json
 import re
 import types
 import typing
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Union, get_args, get_origin
+from typing import Annotated, Any, Union, get_args, get_origin
 
 import orjson
 from aiohttp import web
@@ -37,25 +44,58 @@ from lago_core.errors import (
 )
 from lago_core.http import json_response
 from lago_core.security.roles import Principal
+from lago_core.text import StorableInput, input_error, refuse_unstorable
 from lago_rest.context import Services, principal_of, services_of
 
-__all__ = ["Api", "Endpoint", "validation_details"]
+__all__ = ["Api", "Endpoint", "Header"]
 
 Handler = Callable[..., Awaitable[Any]]
 _PLACEHOLDER = re.compile(r"{(\w+)}")
 _JSON = "application/json"
+_REF = "#/components/schemas/{model}"
 
 
-def validation_details(exc: ValidationError) -> list[dict[str, Any]]:
-    """Pydantic errors as stable, JSON-safe field reports (no echo of the offending input)."""
-    return [
-        {
-            "field": ".".join(str(p) for p in err["loc"]) or None,
-            "problem": err["msg"],
-            "type": err["type"],
+@dataclass(frozen=True, slots=True)
+class Header:
+    """A request header that handlers take as a parameter (``Annotated[str, Header(...)]``).
+
+    One definition both enforces the header and declares it in the OpenAPI document, so the
+    document cannot leave out a header the server requires.
+    """
+
+    name: str
+    description: str
+    max_length: int
+    # The code of the refusal when the header is missing.
+    missing_code: str
+    # Raises a LagoError for a value the endpoint must not accept.
+    check: Callable[[str], None]
+
+    def read(self, request: web.Request) -> str:
+        value = request.headers.get(self.name)
+        if value is None:
+            raise InvalidInput(
+                f"send an {self.name} header: {self.description}", code=self.missing_code
+            )
+        self.check(value)
+        return value
+
+    def parameter(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "in": "header",
+            "required": True,
+            "description": self.description,
+            "schema": {"type": "string", "minLength": 1, "maxLength": self.max_length},
         }
-        for err in exc.errors(include_url=False, include_input=False, include_context=False)
-    ]
+
+
+def _header_of(tp: Any) -> Header | None:
+    if get_origin(tp) is Annotated:
+        for meta in tp.__metadata__:
+            if isinstance(meta, Header):
+                return meta
+    return None
 
 
 def _is_optional(tp: Any) -> tuple[bool, Any]:
@@ -77,6 +117,7 @@ class Endpoint:
     body_model: type[BaseModel] | None = None
     query_model: type[BaseModel] | None = None
     path_params: dict[str, TypeAdapter[Any]] = field(default_factory=dict)
+    headers: dict[str, Header] = field(default_factory=dict)
     auth: str = "none"  # "none" | "optional" | "required"
     response_type: Any = None
     wants_request: bool = False
@@ -95,20 +136,21 @@ class Endpoint:
                 raise Unauthenticated("sign in first: send Authorization: Bearer <access token>")
             kwargs["user"] = principal
         for name, adapter in self.path_params.items():
+            raw = request.match_info[name]
+            refuse_unstorable(raw, name)
             try:
-                kwargs[name] = adapter.validate_python(request.match_info[name])
+                kwargs[name] = adapter.validate_python(raw)
             except ValidationError as exc:
-                raise InvalidInput(
-                    f"bad path parameter {name!r}", details=validation_details(exc)
-                ) from None
+                raise input_error(exc, f"bad path parameter {name!r}") from None
+            refuse_unstorable(kwargs[name], name)
+        for name, header in self.headers.items():
+            kwargs[name] = header.read(request)
         if self.query_model is not None:
             raw_query = {k: request.query.getone(k) for k in request.query}
             try:
                 kwargs["query"] = self.query_model.model_validate(raw_query)
             except ValidationError as exc:
-                raise InvalidInput(
-                    "invalid query parameters", details=validation_details(exc)
-                ) from None
+                raise input_error(exc, "invalid query parameters") from None
         if self.body_model is not None:
             kwargs["body"] = await self._read_body(request)
         if self.wants_request:
@@ -136,16 +178,32 @@ class Endpoint:
         raw = await request.read()  # also bounded by the app's client_max_size
         if len(raw) > limit:
             raise PayloadTooLarge("the body is too large", details={"max_bytes": limit})
-        try:
-            data = orjson.loads(raw) if raw else None
-        except orjson.JSONDecodeError:
-            raise LagoError("the body is not valid JSON", code="malformed_json") from None
+        data = _decode_json(raw)
         if not isinstance(data, dict):
             raise InvalidInput("the body must be a JSON object", code="invalid_input")
         try:
             return self.body_model.model_validate(data)
         except ValidationError as exc:
-            raise InvalidInput("invalid request body", details=validation_details(exc)) from None
+            raise input_error(exc, "invalid request body") from None
+
+
+def _decode_json(raw: bytes) -> Any:
+    if not raw:
+        return None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        pass
+    # orjson refuses an escaped lone surrogate ("\ud800"), which JSON's grammar allows (RFC 8259
+    # §8.2): decoded here, it is refused by the storable-text rule with the field it is in.
+    try:
+        return json.loads(raw, parse_constant=_no_constant)
+    except ValueError:
+        raise LagoError("the body is not valid JSON", code="malformed_json") from None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 def _as_handler(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
@@ -212,7 +270,7 @@ class Api:
         tags: tuple[str, ...],
         raw_body: str | None,
     ) -> Endpoint:
-        hints = typing.get_type_hints(handler)
+        hints = typing.get_type_hints(handler, include_extras=True)
         placeholders = set(_PLACEHOLDER.findall(path))
         doc = inspect.getdoc(handler) or ""
         endpoint = Endpoint(
@@ -231,10 +289,18 @@ class Api:
             tp = hints.get(name)
             if tp is None:
                 raise TypeError(f"{handler.__qualname__}: parameter {name!r} needs a type")
-            if name == "body":
-                endpoint.body_model = tp
-            elif name == "query":
-                endpoint.query_model = tp
+            header = _header_of(tp)
+            if header is not None:
+                endpoint.headers[name] = header
+            elif name in ("body", "query"):
+                if not (isinstance(tp, type) and issubclass(tp, StorableInput)):
+                    raise TypeError(
+                        f"{handler.__qualname__}: {name!r} must be a Schema (a StorableInput)"
+                    )
+                if name == "body":
+                    endpoint.body_model = tp
+                else:
+                    endpoint.query_model = tp
             elif name == "user":
                 optional, inner = _is_optional(tp)
                 if inner is not Principal:
@@ -272,27 +338,27 @@ class Api:
 
         models.add(ErrorEnvelope)
         ordered = sorted(models, key=lambda m: m.__name__)
-        mapping, top = models_json_schema(
-            [(m, "validation") for m in ordered], ref_template="#/components/schemas/{model}"
-        )
+        mapping, top = models_json_schema([(m, "validation") for m in ordered], ref_template=_REF)
         refs = {model: dict(schema) for (model, _mode), schema in mapping.items()}
-        components: dict[str, Any] = dict(top.get("$defs", {}))
+        components = _Components(dict(top.get("$defs", {})))
         paths: dict[str, Any] = {}
         for ep in self.endpoints:
-            paths.setdefault(ep.path, {})[ep.method.lower()] = self._operation(ep, refs)
+            paths.setdefault(ep.path, {})[ep.method.lower()] = self._operation(ep, refs, components)
         return {
             "openapi": "3.1.0",
             "info": {"title": title, "version": version},
             "paths": paths,
             "components": {
-                "schemas": components,
+                "schemas": components.schemas,
                 "securitySchemes": {
                     "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
                 },
             },
         }
 
-    def _operation(self, ep: Endpoint, refs: dict[Any, dict[str, Any]]) -> dict[str, Any]:
+    def _operation(
+        self, ep: Endpoint, refs: dict[Any, dict[str, Any]], components: _Components
+    ) -> dict[str, Any]:
         op: dict[str, Any] = {
             "summary": ep.summary,
             "operationId": ep.handler.__name__,
@@ -301,15 +367,22 @@ class Api:
         params: list[dict[str, Any]] = []
         for name, adapter in ep.path_params.items():
             params.append(
-                {"name": name, "in": "path", "required": True, "schema": adapter.json_schema()}
+                {
+                    "name": name,
+                    "in": "path",
+                    "required": True,
+                    "schema": components.hoist(adapter.json_schema(ref_template=_REF)),
+                }
             )
         if ep.query_model is not None:
-            schema = ep.query_model.model_json_schema()
+            # The model's schema is among the components already, its references resolved there.
+            schema = components.resolve(refs[ep.query_model])
             required = set(schema.get("required", []))
             for name, prop in schema.get("properties", {}).items():
                 params.append(
                     {"name": name, "in": "query", "required": name in required, "schema": prop}
                 )
+        params.extend(header.parameter() for header in ep.headers.values())
         if params:
             op["parameters"] = params
         if ep.body_model is not None:
@@ -322,7 +395,7 @@ class Api:
         if ep.auth != "none":
             op["security"] = [{"bearer": []}] if ep.auth == "required" else [{"bearer": []}, {}]
         responses: dict[str, Any] = {}
-        response_schema = _schema_for(ep.response_type, refs)
+        response_schema = _schema_for(ep.response_type, refs, components)
         if response_schema is None:
             responses["204" if ep.status == 200 else str(ep.status)] = {"description": "done"}
         else:
@@ -351,17 +424,38 @@ def _models_in(tp: Any) -> set[type[BaseModel]]:
     return found
 
 
-def _schema_for(tp: Any, refs: dict[Any, dict[str, Any]]) -> dict[str, Any] | None:
+def _schema_for(
+    tp: Any, refs: dict[Any, dict[str, Any]], components: _Components
+) -> dict[str, Any] | None:
     if tp is None or tp is type(None) or tp is web.Response or tp is web.StreamResponse:
         return None
     if isinstance(tp, type) and issubclass(tp, BaseModel):
         return refs[tp]
     if get_origin(tp) is list:
         (inner,) = get_args(tp)
-        inner_schema = _schema_for(inner, refs)
+        inner_schema = _schema_for(inner, refs, components)
         return {"type": "array", "items": inner_schema or {}}
-    schema: dict[str, Any] = TypeAdapter(tp).json_schema(
-        ref_template="#/components/schemas/{model}"
-    )
-    schema.pop("$defs", None)
-    return schema
+    return components.hoist(TypeAdapter(tp).json_schema(ref_template=_REF))
+
+
+class _Components:
+    """The document's ``components.schemas``: every schema pydantic generates is written with
+    references into it, and whatever it defines under ``$defs`` is moved here, so no reference
+    in the document points at a ``$defs`` that is not there."""
+
+    def __init__(self, schemas: dict[str, Any]) -> None:
+        self.schemas = schemas
+
+    def hoist(self, schema: dict[str, Any]) -> dict[str, Any]:
+        for name, definition in schema.pop("$defs", {}).items():
+            known = self.schemas.setdefault(name, definition)
+            if known != definition:
+                raise TypeError(f"two different schemas are named {name!r}")
+        return schema
+
+    def resolve(self, ref: dict[str, Any]) -> dict[str, Any]:
+        target = ref.get("$ref")
+        if not isinstance(target, str):
+            return ref
+        resolved: dict[str, Any] = self.schemas[target.rsplit("/", 1)[-1]]
+        return resolved

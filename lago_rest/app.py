@@ -11,7 +11,13 @@ from lago_core.container import Core, build_core
 from lago_core.settings import Settings
 from lago_rest.api import Api
 from lago_rest.context import CORE
-from lago_rest.middleware import auth_middleware, error_middleware, request_id_middleware
+from lago_rest.media import add_media_route
+from lago_rest.middleware import (
+    auth_middleware,
+    error_middleware,
+    request_id_middleware,
+    security_headers,
+)
 from lago_rest.routes import (
     ai,
     auth,
@@ -77,11 +83,8 @@ def create_app(
     app.cleanup_ctx.append(lifespan)
     api = build_api()
     api.add_to(app)
+    app.on_response_prepare.append(security_headers)
     if settings.storage_backend == "local" and settings.media_base_url.startswith("/"):
-        # Uploaded images, read-only. In production a CDN or the reverse proxy serves this
-        # directory instead; keys are random names with an extension derived from the decoded
-        # image, so nothing here is a client-chosen path or type.
-        settings.storage_dir.mkdir(parents=True, exist_ok=True)
-        app.router.add_static(settings.media_base_url, settings.storage_dir, follow_symlinks=False)
+        add_media_route(app, settings)
     add_system_routes(app, settings, api.openapi(title="Lago REST API", version=VERSION))
     return app

@@ -16,7 +16,13 @@ from lago_core.logging import get_logger
 from lago_core.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from lago_rest.context import PRINCIPAL, services_of
 
-__all__ = ["auth_middleware", "error_middleware", "request_id_middleware"]
+__all__ = [
+    "auth_middleware",
+    "envelope",
+    "error_middleware",
+    "request_id_middleware",
+    "security_headers",
+]
 
 log = get_logger("lago_rest.http")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -33,8 +39,19 @@ _HTTP_CODES = {
 }
 
 
-def _envelope(status: int, code: str, message: str, details: object = None) -> web.Response:
+# Describe aiohttp's plain-text body, not the envelope that replaces it.
+_BODY_HEADERS = frozenset({"content-type", "content-length", "content-encoding"})
+
+
+def envelope(status: int, code: str, message: str, details: object = None) -> web.Response:
+    """The error envelope as a response: the one shape every REST error has."""
     return json_response({"error": {"code": code, "message": message, "details": details}}, status)
+
+
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """On every response (``on_response_prepare``): the declared content type is the only one a
+    browser may use, so an upload can never be sniffed into HTML or script."""
+    response.headers["X-Content-Type-Options"] = "nosniff"
 
 
 @web.middleware
@@ -75,22 +92,27 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except LagoError as exc:
-        response = _envelope(exc.status, exc.code, exc.message, exc.details)
+        response = envelope(exc.status, exc.code, exc.message, exc.details)
         if exc.status == 401:
             response.headers["WWW-Authenticate"] = "Bearer"
         return response
     except web.HTTPRequestEntityTooLarge:
         err = PayloadTooLarge("the body is larger than this endpoint accepts")
         limit = services_of(request).settings.max_upload_bytes
-        return _envelope(413, err.code, err.message, {"max_bytes": limit})
+        return envelope(413, err.code, err.message, {"max_bytes": limit})
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         code = _HTTP_CODES.get(exc.status, "http_error")
-        return _envelope(exc.status, code, exc.reason)
+        response = envelope(exc.status, code, exc.reason)
+        # Headers the status is defined with travel with it: Allow on a 405 (RFC 9110 §15.5.6).
+        for name, value in exc.headers.items():
+            if name.lower() not in _BODY_HEADERS:
+                response.headers.add(name, value)
+        return response
     except Exception:
         log.exception("http.unhandled")
-        return _envelope(500, "internal", "internal error; quote the X-Request-ID when reporting")
+        return envelope(500, "internal", "internal error; quote the X-Request-ID when reporting")
 
 
 @web.middleware

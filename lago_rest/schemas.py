@@ -9,9 +9,10 @@ from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from lago_core.errors import InvalidInput
+from lago_core.text import StorableInput
 
 __all__ = [
     "ErrorBody",
@@ -26,8 +27,9 @@ __all__ = [
 T = TypeVar("T")
 
 
-class Schema(BaseModel):
-    """Request and response models: unknown fields are refused, strings are stripped."""
+class Schema(StorableInput):
+    """Request and response models: unknown fields are refused, strings are stripped, and text
+    or integers PostgreSQL cannot store are refused (:mod:`lago_core.text`)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
 

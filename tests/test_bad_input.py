@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+import re
+import uuid
 from typing import Any
+from urllib.parse import urlencode
 
+import orjson
+import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient
+from pydantic import ValidationError
 
 from lago_core.container import Core
 from lago_core.security.roles import PlatformRole
+
+from . import test_listings
+from .test_listings import SALE, image_bytes, publish, stored_files
+
+world = test_listings.world  # the fixture, shared
 
 Client = TestClient[Any, Any]
 
@@ -126,3 +139,372 @@ async def test_request_id_is_echoed_or_made(client: Client) -> None:
     assert mine.headers["X-Request-ID"] == "trace-123"
     evil = await client.get("/healthz", headers={"X-Request-ID": "a b\tc"})
     assert evil.headers["X-Request-ID"] != "a b\tc"
+
+
+# --- text and integers PostgreSQL cannot store (issue 16, items 1 and 11) ----------------------
+
+NUL = "a\x00b"
+# An escaped lone surrogate: valid JSON grammar, but no UTF-8 encoding exists for it.
+LONE_SURROGATE_JSON = b'"a\\ud800b"'
+
+
+def _resolve(doc: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        schema = doc["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+    return schema
+
+
+def _is_string(doc: dict[str, Any], schema: dict[str, Any]) -> bool:
+    schema = _resolve(doc, schema)
+    if schema.get("type") == "string" and "enum" not in schema and "format" not in schema:
+        return True
+    return any(_is_string(doc, s) for s in schema.get("anyOf", []))
+
+
+def _example(doc: dict[str, Any], schema: dict[str, Any]) -> Any:
+    """A value the parameter's schema accepts, to get past it to the body."""
+    schema = _resolve(doc, schema)
+    if "anyOf" in schema:
+        return _example(doc, next(s for s in schema["anyOf"] if s.get("type") != "null"))
+    if "enum" in schema:
+        return schema["enum"][0]
+    if schema.get("format") == "uuid":
+        return str(uuid.uuid4())
+    if schema.get("type") == "integer":
+        return max(1, schema.get("minimum", 1))
+    return "x"
+
+
+def _operations(doc: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (method.upper(), path, op)
+        for path, item in doc["paths"].items()
+        for method, op in item.items()
+    ]
+
+
+def _call_target(doc: dict[str, Any], path: str, op: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    """The URL with valid path and required query parameters, and the required headers."""
+    query: dict[str, str] = {}
+    headers: dict[str, str] = {}
+    for param in op.get("parameters", []):
+        value = str(_example(doc, param["schema"]))
+        if param["in"] == "path":
+            path = path.replace("{" + param["name"] + "}", value)
+        elif param["in"] == "query" and param["required"]:
+            query[param["name"]] = value
+        elif param["in"] == "header":
+            headers[param["name"]] = f"key-{uuid.uuid4().hex}"
+    return (f"{path}?{urlencode(query)}" if query else path), headers
+
+
+async def test_every_json_body_refuses_unstorable_text(
+    client: Client, core: Core, make_account: Any
+) -> None:
+    """Each string field of each JSON body, sent with NUL and with a lone surrogate: the
+    endpoint answers 422 ``invalid_text`` naming the field, and stores nothing."""
+    admin = await make_account(role=PlatformRole.ADMIN)
+    doc = await (await client.get("/api/v1/openapi.json")).json()
+    tried = 0
+    for method, path, op in _operations(doc):
+        content = op.get("requestBody", {}).get("content", {})
+        if "application/json" not in content or "$ref" not in content["application/json"]["schema"]:
+            continue
+        body_schema = _resolve(doc, content["application/json"]["schema"])
+        url, headers = _call_target(doc, path, op)
+        for name, prop in body_schema.get("properties", {}).items():
+            if not _is_string(doc, prop):
+                continue
+            for raw in (
+                orjson.dumps({name: NUL}),
+                b'{"' + name.encode() + b'": ' + LONE_SURROGATE_JSON + b"}",
+            ):
+                resp = await client.request(
+                    method,
+                    url,
+                    data=raw,
+                    headers={**admin.headers, **headers, "Content-Type": "application/json"},
+                )
+                where = f"{method} {path} {name}"
+                assert resp.status == 422, (where, await resp.text())
+                body = await resp.json()
+                assert_envelope(body, "invalid_text")
+                assert body["error"]["details"][0]["field"] == name, where
+                tried += 1
+    assert tried > 100  # the walk really covered the API
+    assert await core.pool.fetchval("SELECT count(*) FROM communities") == 0
+
+
+async def test_unstorable_query_and_path_values(client: Client, make_account: Any) -> None:
+    user = await make_account()
+    for url in (
+        "/api/v1/listings?q=%00",
+        "/api/v1/search?q=a%00b",
+        "/api/v1/payments/webhooks/sand%00box",
+    ):
+        resp = (
+            await client.get(url, headers=user.headers)
+            if "webhooks" not in url
+            else (await client.post(url, data=b"{}", headers={"Content-Type": "application/json"}))
+        )
+        assert 400 <= resp.status < 500, (url, resp.status, await resp.text())
+        body = await resp.json()
+        assert set(body) == {"error"}, url
+    nul = await client.get("/api/v1/listings?q=%00", headers=user.headers)
+    assert_envelope(await nul.json(), "invalid_text")
+
+
+async def test_every_integer_query_parameter_is_bounded(client: Client, make_account: Any) -> None:
+    """Beyond PostgreSQL's bigint, every integer query parameter is refused with 422."""
+    admin = await make_account(role=PlatformRole.ADMIN)
+    doc = await (await client.get("/api/v1/openapi.json")).json()
+    tried = 0
+    for method, path, op in _operations(doc):
+        if method != "GET":
+            continue
+        url, headers = _call_target(doc, path, op)
+        for param in op.get("parameters", []):
+            schema = _resolve(doc, param["schema"])
+            kinds = {s.get("type") for s in schema.get("anyOf", [schema])}
+            if param["in"] != "query" or "integer" not in kinds:
+                continue
+            for value in (2**63, -(2**63) - 1, 10**30):
+                sep = "&" if "?" in url else "?"
+                resp = await client.get(
+                    f"{url}{sep}{param['name']}={value}", headers={**admin.headers, **headers}
+                )
+                assert resp.status == 422, (path, param["name"], value, await resp.text())
+                assert_envelope(await resp.json(), "invalid_input")
+                tried += 1
+    assert tried >= 10
+    resp = await client.get(
+        "/api/v1/listings?max_price_fen=9223372036854775808", headers=admin.headers
+    )
+    assert resp.status == 422
+
+
+async def test_payload_models_refuse_unstorable_text_in_every_string_field() -> None:
+    """Every socket payload model (all namespaces) refuses NUL and lone surrogates in each of
+    its string fields, as invalid_text: the rule is the models' base, not per field."""
+    import lago_rt.gateway.device
+    import lago_rt.gateway.live_schemas
+    import lago_rt.gateway.support  # noqa: F401  (their models register as subclasses)
+    from lago_rt.gateway.schemas import Payload, payload_error
+
+    def all_models(base: type[Payload]) -> list[type[Payload]]:
+        found = []
+        for sub in base.__subclasses__():
+            found += [sub, *all_models(sub)]
+        return found
+
+    checked = 0
+    for model in all_models(Payload):
+        for name, info in model.model_fields.items():
+            if "str" not in str(info.annotation):
+                continue
+            for bad in ("a\x00b", "a\ud800b"):
+                with pytest.raises(ValidationError) as caught:
+                    model.model_validate({name: bad})
+                error = payload_error(caught.value)
+                assert error.code == "invalid_text", (model, name)
+                assert error.details[0]["field"] == name
+                checked += 1
+    assert checked >= 10
+
+
+async def test_chat_send_refuses_nul(
+    settings: Any, core: Core, aiohttp_server: Any, community: Any, clients: list[Any]
+) -> None:
+    """A message with U+0000 is refused at the socket: never acknowledged, never archived."""
+    from lago_rt.app import RT_NODE, create_rt_app
+
+    from .rt_client import ChannelClient
+
+    server = await aiohttp_server(create_rt_app(settings, core=core))
+    alice = community.residents[0]
+    member = await ChannelClient(f"http://127.0.0.1:{server.port}", alice.access_token).connect()
+    clients.append(member)
+    assert (await member.join(community.id))["ok"]
+    refused = await member.send(community.id, "坏\x00消息", client_msg_id="nul-1")
+    assert refused["ok"] is False
+    assert refused["error"]["code"] == "invalid_text"
+    assert refused["error"]["details"][0]["field"] == "text"
+    fine = await member.send(community.id, "好消息", client_msg_id="ok-1")
+    assert fine["ok"], fine
+    await server.app[RT_NODE].host.tick_all()  # archive now
+    stored = await core.pool.fetch(
+        "SELECT client_msg_id FROM channel_events WHERE client_msg_id IS NOT NULL"
+    )
+    assert [r["client_msg_id"] for r in stored] == ["ok-1"]
+
+
+# --- multipart uploads with broken part headers (issue 16, item 11) ----------------------------
+
+
+def _multipart(part_headers: bytes, data: bytes = b"x") -> tuple[bytes, str]:
+    boundary = "lago-test-boundary"
+    body = (
+        b"--" + boundary.encode() + b"\r\n" + part_headers + b"\r\n\r\n" + data + b"\r\n"
+        b"--" + boundary.encode() + b"--\r\n"
+    )
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+BROKEN_PART_HEADERS = {
+    "nul-in-filename": b'Content-Disposition: form-data; name="file"; filename="a\x00.png"',
+    "nul-in-name": b'Content-Disposition: form-data; name="fi\x00le"; filename="a.png"',
+    "control-in-type": b'Content-Disposition: form-data; name="file"\r\nContent-Type: image/\x01png',
+    "bare-cr": b'Content-Disposition: form-data; name="file"; filename="a\rb.png"',
+    "nul-in-header-name": b'Content-Disposition: form-data; name="file"\r\nX-\x00: 1',
+    "no-colon": b'Content-Disposition: form-data; name="file"\r\ngarbage',
+    "surrogate-utf8": b'Content-Disposition: form-data; name="file"; filename="\xed\xa0\x80.png"',
+    "bad-encoded-filename": b"Content-Disposition: form-data; name=\"file\"; filename*=utf-8''%00.png",
+}
+
+
+@pytest.mark.parametrize("headers", BROKEN_PART_HEADERS.values(), ids=BROKEN_PART_HEADERS.keys())
+async def test_broken_multipart_part_headers(
+    client: Client, core: Core, world: dict[str, Any], headers: bytes
+) -> None:
+    """An image upload and a merchant logo whose part headers hold NUL or control characters:
+    a 4xx envelope, never a 500, and nothing stored."""
+    seller = world["resident_a"]
+    listing = await publish(client, seller, SALE)
+    targets = [
+        ("POST", f"/api/v1/listings/{listing['id']}/images", seller),
+        ("PUT", f"/api/v1/merchants/{world['merchant']}/logo", world["owner"]),
+    ]
+    for method, url, who in targets:
+        body, content_type = _multipart(headers, image_bytes("PNG"))
+        resp = await client.request(
+            method, url, data=body, headers={**who.headers, "Content-Type": content_type}
+        )
+        assert 400 <= resp.status < 500, (url, resp.status, await resp.text())
+        assert set(await resp.json()) == {"error"}
+    assert await core.pool.fetchval("SELECT images FROM listings") == []
+    assert stored_files(core) == []
+
+
+# --- the OpenAPI document and the HTTP layer (issue 16, item 12) --------------------------------
+
+
+def _refs(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        own = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+        return own + [r for value in node.values() for r in _refs(value)]
+    if isinstance(node, list):
+        return [r for value in node for r in _refs(value)]
+    return []
+
+
+async def test_every_reference_in_the_openapi_document_resolves(client: Client) -> None:
+    doc = await (await client.get("/api/v1/openapi.json")).json()
+    refs = set(_refs(doc))
+    assert refs
+    for ref in refs:
+        assert ref.startswith("#/"), ref
+        node: Any = doc
+        for part in ref[2:].split("/"):
+            assert isinstance(node, dict), f"{ref} does not resolve"
+            assert part in node, f"{ref} does not resolve"
+            node = node[part]
+    assert "$defs" not in orjson.dumps(doc).decode()
+
+
+async def test_required_headers_are_declared(client: Client, make_account: Any) -> None:
+    """Every operation that refuses a request without Idempotency-Key declares the header."""
+    user = await make_account()
+    doc = await (await client.get("/api/v1/openapi.json")).json()
+    declared = {
+        (method, path)
+        for method, path, op in _operations(doc)
+        for p in op.get("parameters", [])
+        if p["in"] == "header" and p["name"] == "Idempotency-Key" and p["required"]
+    }
+    assert declared == {
+        ("POST", "/api/v1/payments"),
+        ("POST", "/api/v1/payments/{payment_id}/refunds"),
+        ("POST", "/api/v1/group-buys/{group_id}/pay"),
+    }
+    for method, path in declared:
+        url = path.replace("{payment_id}", str(uuid.uuid4())).replace(
+            "{group_id}", str(uuid.uuid4())
+        )
+        resp = await client.request(method, url, json={}, headers=user.headers)
+        assert resp.status == 422, path
+        assert_envelope(await resp.json(), "idempotency_key_required")
+
+
+async def test_405_names_the_allowed_methods_on_every_route(client: Client) -> None:
+    doc = await (await client.get("/api/v1/openapi.json")).json()
+    for path, item in doc["paths"].items():
+        allowed = {m.upper() for m in item}
+        wrong = next(m for m in ("PATCH", "PUT", "DELETE", "POST", "GET") if m not in allowed)
+        url = re.sub(r"{[^}]+}", str(uuid.uuid4()), path)
+        resp = await client.request(wrong, url)
+        assert resp.status == 405, (path, wrong)
+        assert_envelope(await resp.json(), "method_not_allowed")
+        assert set(resp.headers["Allow"].split(",")) >= allowed, path
+
+
+async def _raw_exchange(port: int, request: bytes) -> tuple[str, dict[str, str], bytes]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(request)
+        await writer.drain()
+        async with asyncio.timeout(10):
+            head = await reader.readuntil(b"\r\n\r\n")
+            status, *lines = head.decode("latin-1").split("\r\n")
+            headers = {
+                k.strip().lower(): v.strip()
+                for k, _, v in (line.partition(":") for line in lines if line)
+            }
+            body = await reader.readexactly(int(headers["content-length"]))
+    finally:
+        writer.close()
+    return status, headers, body
+
+
+async def test_parser_errors_are_enveloped(settings: Any, core: Core) -> None:
+    """A request line or header aiohttp's parser refuses is answered in the envelope, as JSON,
+    by the runner the REST process serves with (lago_rest.server.RestRunner)."""
+    from lago_rest.app import create_app
+    from lago_rest.server import RestRunner
+
+    runner = RestRunner(create_app(settings, core=core), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        port = runner.addresses[0][1]
+        cases = {
+            "long request line": b"GET /" + b"a" * 10_240 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+            "long header": b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 10_240 + b"\r\n\r\n",
+            "bad header": b"GET / HTTP/1.1\r\nHost: x\r\nBad\x00Name: 1\r\n\r\n",
+            "bad method": b"G@T / HTTP/1.1\r\nHost: x\r\n\r\n",
+        }
+        for name, request in cases.items():
+            status, headers, body = await _raw_exchange(port, request)
+            code = int(status.split()[1])
+            assert 400 <= code < 500, (name, status)
+            assert headers["content-type"].startswith("application/json"), (name, headers)
+            assert headers["x-content-type-options"] == "nosniff"
+            envelope = orjson.loads(body)
+            assert set(envelope) == {"error"}, name
+            assert set(envelope["error"]) == {"code", "message", "details"}
+        # A good request on the same runner is served as usual.
+        status, _, _ = await _raw_exchange(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert " 200 " in status
+    finally:
+        await runner.cleanup()
+
+
+async def test_every_response_says_nosniff(client: Client) -> None:
+    for resp in (
+        await client.get("/healthz"),
+        await client.get("/api/v1/openapi.json"),
+        await client.get("/api/v1/nope"),
+        await client.get("/api/v1/me"),
+        await client.delete("/api/v1/auth/login"),
+    ):
+        assert resp.headers["X-Content-Type-Options"] == "nosniff", resp.url

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import importlib.util
+import io
 import socket
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 from aiobotocore.session import get_session
 from aiohttp.test_utils import TestClient
+from PIL import Image as PILImage
 
 from lago_core.clock import ManualClock
 from lago_core.container import Core, build_core
@@ -23,8 +25,11 @@ from lago_core.settings import Settings
 from lago_core.storage import LocalStorage, S3Storage, addressing_style
 from lago_rest.app import create_app
 
+from . import test_listings
 from .conftest import Account
 from .test_listings import SALE, image_bytes, publish, upload_form
+
+world = test_listings.world  # the fixture, shared
 
 Client = TestClient[Any, Any]
 BUCKET = "lago-test"
@@ -210,10 +215,119 @@ async def test_upload_through_the_api_to_s3(
     assert resp.status == 201, await resp.text()
     (image,) = (await resp.json())["images"]
     assert image["url"].startswith(core.settings.s3_endpoint)
-    assert await core.storage.get(image["key"]) == jpeg
+    stored = await core.storage.get(image["key"])
+    with PILImage.open(io.BytesIO(stored)) as decoded:
+        assert (decoded.format, decoded.size) == ("JPEG", (8, 8))
     # No local media route in S3 mode.
     assert (await client.get(f"/media/{image['key']}")).status == 404
     gone = await client.delete(f"/api/v1/listings/{listing['id']}/images/0", headers=seller.headers)
     assert gone.status == 200
     with pytest.raises(NotFound):
         await core.storage.get(image["key"])
+
+
+# --- what is stored for an upload, and how it is served (issue 16, item 15) ---------------------
+
+HTML = b"<html><body><script>alert(document.cookie)</script></body></html>"
+
+
+def _jpeg_with_gps() -> bytes:
+    exif = PILImage.Exif()
+    exif[0x010F] = "LagoCam"  # Make
+    gps = exif.get_ifd(0x8825)
+    gps.update({1: "N", 2: (39.0, 54.0, 27.0), 3: "E", 4: (116.0, 23.0, 47.0)})
+    out = io.BytesIO()
+    PILImage.new("RGB", (16, 12), (10, 120, 200)).save(out, "JPEG", exif=exif.tobytes())
+    return out.getvalue()
+
+
+async def test_uploads_are_re_encoded_and_served_strictly(
+    client: Client, core: Core, world: dict[str, Any]
+) -> None:
+    seller: Account = world["resident_a"]
+    listing = await publish(client, seller, SALE)
+    url = f"/api/v1/listings/{listing['id']}/images"
+    polyglot = image_bytes("PNG") + HTML
+    gps_photo = _jpeg_with_gps()
+    with PILImage.open(io.BytesIO(gps_photo)) as original:
+        assert original.getexif().get_ifd(0x8825)  # the fixture really carries a position
+    for data, content_type in ((polyglot, "image/png"), (gps_photo, "image/jpeg")):
+        resp = await client.post(url, data=upload_form(data, content_type), headers=seller.headers)
+        assert resp.status == 201, await resp.text()
+    images = (await resp.json())["images"]
+    for image, sent, content_type in zip(
+        images, (polyglot, gps_photo), ("image/png", "image/jpeg"), strict=True
+    ):
+        stored = await core.storage.get(image["key"])
+        assert stored != sent
+        assert b"<html" not in stored
+        assert b"<script" not in stored
+        assert b"Exif" not in stored
+        assert b"LagoCam" not in stored
+        with PILImage.open(io.BytesIO(stored)) as decoded:
+            assert not decoded.getexif()
+            assert decoded.format == content_type.split("/")[1].upper()
+        served = await client.get(image["url"])
+        assert served.status == 200
+        assert served.headers["Content-Type"] == content_type
+        assert served.headers["X-Content-Type-Options"] == "nosniff"
+        assert "sandbox" in served.headers["Content-Security-Policy"]
+        assert await served.read() == stored
+
+
+async def test_a_non_image_with_an_image_name_is_refused(
+    client: Client, core: Core, world: dict[str, Any]
+) -> None:
+    seller: Account = world["resident_a"]
+    listing = (await publish(client, seller, SALE))["id"]
+    for data, name in ((HTML, "photo.png"), (b"GIF89a" + HTML, "photo.jpg"), (HTML, "x.webp")):
+        resp = await client.post(
+            f"/api/v1/listings/{listing}/images",
+            data=upload_form(data, "image/png", name),
+            headers=seller.headers,
+        )
+        assert resp.status == 415, name
+        assert (await resp.json())["error"]["code"] in ("not_an_image", "unsupported_image_type")
+    assert [p for p in _tree(core.settings.storage_dir) if p.name.startswith("li_")] == []
+
+
+async def test_media_route_serves_only_stored_kinds(client: Client, core: Core) -> None:
+    """Whatever lies in the media directory, only keys of a stored kind are served, each with
+    its fixed type: a file placed there by other means (an .html) is not."""
+    root = core.settings.storage_dir
+    (root / "evil.html").write_bytes(HTML)
+    (root / "li_x.png").write_bytes(image_bytes("PNG"))
+    for name, status in (("evil.html", 404), ("li_x.png", 200), ("../etc/passwd", 404)):
+        resp = await client.get(f"/media/{name}")
+        assert resp.status == status, name
+        assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    png = await client.get("/media/li_x.png")
+    assert png.headers["Content-Type"] == "image/png"
+
+
+def _png_header_only(width: int, height: int) -> bytes:
+    """A PNG that claims a size: what a decompression bomb looks like before it is decoded."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit greyscale
+    idat = zlib.compress(b"\x00" * 1024)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def test_huge_images_are_refused_before_decoding() -> None:
+    from lago_core.errors import UnsupportedMediaType
+    from lago_core.uploads import MAX_IMAGE_PIXELS, clean_image
+
+    # Past our bound, and past Pillow's own decompression-bomb limit.
+    for side in (8_000, 20_000):
+        bomb = _png_header_only(side, side)
+        assert len(bomb) < 2_000
+        assert side * side > MAX_IMAGE_PIXELS
+        with pytest.raises(UnsupportedMediaType) as refused:
+            clean_image(bomb)
+        assert refused.value.code == "image_too_large", side

@@ -20,7 +20,7 @@ from lago_core.logging import get_logger
 from lago_core.merchants import MerchantService
 from lago_core.security.roles import MemberStatus, Principal
 from lago_core.storage import Storage
-from lago_core.uploads import DECLARED_IMAGE_TYPES, check_declared_type, identify_image
+from lago_core.uploads import DECLARED_IMAGE_TYPES, check_declared_type, clean_image
 
 __all__ = [
     "DECLARED_IMAGE_TYPES",
@@ -311,9 +311,10 @@ class ListingService:
         if len(row["images"]) >= MAX_IMAGES:
             raise Conflict(f"a listing has at most {MAX_IMAGES} images", code="too_many_images")
         check_declared_type(declared_type, DECLARED_IMAGE_TYPES, "upload a JPEG, PNG or WebP image")
-        content_type, extension = await asyncio.to_thread(identify_image, data)
-        key = f"li_{secrets.token_hex(16)}{extension}"
-        await self._storage.put(key, data, content_type)
+        # Stored re-encoded, never as uploaded: no metadata, nothing after the pixels.
+        clean = await asyncio.to_thread(clean_image, data)
+        key = f"li_{secrets.token_hex(16)}{clean.extension}"
+        await self._storage.put(key, clean.data, clean.content_type)
         try:
             updated = await self.store.append_image(listing_id, key, MAX_IMAGES, self._clock.now())
         except BaseException:

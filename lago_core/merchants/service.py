@@ -38,8 +38,8 @@ from lago_core.uploads import (
     DECLARED_DOCUMENT_TYPES,
     DECLARED_IMAGE_TYPES,
     check_declared_type,
-    identify_document,
-    identify_image,
+    clean_document,
+    clean_image,
 )
 
 __all__ = ["MerchantService"]
@@ -305,10 +305,9 @@ class MerchantService:
         check_declared_type(
             declared_type, DECLARED_DOCUMENT_TYPES, "upload a PDF, or a JPEG, PNG or WebP image"
         )
-        content_type, extension = await asyncio.to_thread(
-            identify_document, data, self._max_upload_bytes
-        )
-        key = f"md_{secrets.token_hex(16)}{extension}"
+        clean = await asyncio.to_thread(clean_document, data, self._max_upload_bytes)
+        content_type, data = clean.content_type, clean.data
+        key = f"md_{secrets.token_hex(16)}{clean.extension}"
         await self._storage.put(key, data, content_type)
         try:
             row = await self.store.add_document(
@@ -394,9 +393,9 @@ class MerchantService:
     ) -> asyncpg.Record:
         await self.require_owner(actor, merchant_id)
         check_declared_type(declared_type, DECLARED_IMAGE_TYPES, "upload a JPEG, PNG or WebP image")
-        content_type, extension = await asyncio.to_thread(identify_image, data)
-        key = f"ml_{secrets.token_hex(16)}{extension}"
-        await self._storage.put(key, data, content_type)
+        clean = await asyncio.to_thread(clean_image, data)
+        key = f"ml_{secrets.token_hex(16)}{clean.extension}"
+        await self._storage.put(key, clean.data, clean.content_type)
         try:
             old = await self.store.set_logo(merchant_id, key, self._clock.now())
         except BaseException:

@@ -10,14 +10,13 @@ from datetime import datetime
 from typing import Any, Literal, TypeVar
 from uuid import UUID
 
-from aiohttp import web
 from pydantic import Field
 
 from lago_core.groupbuys import CampaignSpec
 from lago_core.security.roles import Principal
 from lago_rest.api import Api
 from lago_rest.context import Services
-from lago_rest.routes.payments import Payment, idempotency_key
+from lago_rest.routes.payments import IdempotencyKey, Payment
 from lago_rest.schemas import Page, PageQuery, Schema, keyset_after, page_of
 
 api = Api()
@@ -205,11 +204,13 @@ async def get_group(group_id: UUID, user: Principal, svc: Services) -> GroupDeta
 
 
 @api.post("/group-buys/{group_id}/pay", status=201, tags=TAGS)
-async def pay_seat(group_id: UUID, request: web.Request, user: Principal, svc: Services) -> Payment:
+async def pay_seat(
+    group_id: UUID, idempotency_key: IdempotencyKey, user: Principal, svc: Services
+) -> Payment:
     """A payment for the caller's reserved seat (``Idempotency-Key`` header). Pay it before the
     seat's ``reserved_until``; a payment that arrives after the seat or the group ended, or for a
     seat already paid, is refunded in full."""
-    view = await svc.groupbuys.pay(user, group_id, idempotency_key(request))
+    view = await svc.groupbuys.pay(user, group_id, idempotency_key)
     return Payment.model_validate(view, from_attributes=True)
 
 

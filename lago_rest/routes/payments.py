@@ -9,11 +9,12 @@ from uuid import UUID
 from aiohttp import web
 from pydantic import Field
 
-from lago_core.errors import InvalidInput, NotFound, PayloadTooLarge
+from lago_core.errors import NotFound, PayloadTooLarge
+from lago_core.idempotency import MAX_KEY_LENGTH, check_key
 from lago_core.ledger import Party, PartyKind
 from lago_core.payments import SIGNATURE_HEADER, PaymentSpec
 from lago_core.security.roles import Principal
-from lago_rest.api import Api
+from lago_rest.api import Api, Header
 from lago_rest.context import Services
 from lago_rest.schemas import Schema
 
@@ -107,19 +108,24 @@ class SandboxIntent(Schema):
     expires_at: datetime
 
 
-def idempotency_key(request: web.Request) -> str:
-    key = request.headers.get(IDEMPOTENCY_HEADER)
-    if key is None:
-        raise InvalidInput(
-            f"send an {IDEMPOTENCY_HEADER} header (1–100 characters) so a retry is safe",
-            code="idempotency_key_required",
-        )
-    return key
+# Taken as a handler parameter: the registry requires and checks it, and declares it in the
+# OpenAPI document, from this one definition.
+IdempotencyKey = Annotated[
+    str,
+    Header(
+        IDEMPOTENCY_HEADER,
+        description=f"1–{MAX_KEY_LENGTH} printable characters, the same on every retry of one "
+        "request, so that a retry has the effect once",
+        max_length=MAX_KEY_LENGTH,
+        missing_code="idempotency_key_required",
+        check=check_key,
+    ),
+]
 
 
 @api.post("/payments", status=201, tags=TAGS)
 async def create_payment(
-    body: PaymentIn, request: web.Request, user: Principal, svc: Services
+    body: PaymentIn, idempotency_key: IdempotencyKey, user: Principal, svc: Services
 ) -> Payment:
     """Create a payment and its provider intent; requires an ``Idempotency-Key`` header.
 
@@ -134,7 +140,7 @@ async def create_payment(
         description=body.description,
         community_id=body.community_id,
     )
-    view = await svc.payments.create(user, idempotency_key(request), spec)
+    view = await svc.payments.create(user, idempotency_key, spec)
     return Payment.model_validate(view, from_attributes=True)
 
 
@@ -155,12 +161,16 @@ async def list_refunds(payment_id: UUID, user: Principal, svc: Services) -> list
 
 @api.post("/payments/{payment_id}/refunds", status=201, tags=TAGS)
 async def refund_payment(
-    payment_id: UUID, body: RefundIn, request: web.Request, user: Principal, svc: Services
+    payment_id: UUID,
+    body: RefundIn,
+    idempotency_key: IdempotencyKey,
+    user: Principal,
+    svc: Services,
 ) -> Refund:
     """Refund part of the price (the payer, admins, customer service); ``Idempotency-Key``
     required. Refunds never add up to more than the price."""
     view = await svc.payments.refund(
-        user, idempotency_key(request), payment_id, body.amount_fen, body.reason
+        user, idempotency_key, payment_id, body.amount_fen, body.reason
     )
     return Refund.model_validate(view, from_attributes=True)
 

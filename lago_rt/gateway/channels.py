@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 import socketio
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from lago_core.container import Core
 from lago_core.errors import InvalidInput, LagoError, RateLimited, Unauthenticated, Unavailable
@@ -33,10 +33,12 @@ from lago_rt.gateway.schemas import (
     JoinIn,
     LeaveIn,
     MuteIn,
+    Payload,
     PresenceIn,
     ReportIn,
     SendIn,
     UnmuteIn,
+    payload_error,
 )
 from lago_rt.metrics import CONNECTIONS, count_refusal
 from lago_rt.runtime import ActorHost, Command, NotOwner
@@ -46,7 +48,7 @@ __all__ = ["ChannelGateway"]
 
 log = get_logger(__name__)
 
-M = TypeVar("M", bound=BaseModel)
+M = TypeVar("M", bound=Payload)
 Ack = dict[str, Any]
 # Recovery replays at most this many events; a client further behind reloads a snapshot.
 MAX_RECOVERY = 5_000
@@ -225,11 +227,7 @@ class ChannelGateway:
         try:
             return principal, model.model_validate(data)
         except ValidationError as exc:
-            details = [
-                {"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]}
-                for e in exc.errors(include_url=False, include_input=False)
-            ]
-            return _error(InvalidInput("invalid payload", details=details))
+            return _error(payload_error(exc))
 
     def _guarded(
         self, model: type[M] | None, handler: Callable[..., Awaitable[Ack]]

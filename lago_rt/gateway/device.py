@@ -22,7 +22,7 @@ from typing import Any, Literal, TypeVar
 from uuid import UUID
 
 import socketio
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from lago_core.container import Core
 from lago_core.errors import Forbidden, InvalidInput, LagoError, RateLimited, Unauthenticated
@@ -30,6 +30,7 @@ from lago_core.lockers import DOOR_OPEN_EVENT, LockerService, SlotReport
 from lago_core.logging import get_logger
 from lago_core.settings import Settings
 from lago_rt.gateway.limits import TokenBucket
+from lago_rt.gateway.schemas import Payload, payload_error
 from lago_rt.metrics import CONNECTIONS, count_refusal
 from lago_rt.runtime import ActorHost, Command
 
@@ -38,12 +39,11 @@ __all__ = ["NAMESPACE", "DeviceGateway"]
 log = get_logger(__name__)
 
 NAMESPACE = "/device"
-M = TypeVar("M", bound=BaseModel)
+M = TypeVar("M", bound=Payload)
 Ack = dict[str, Any]
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+_In = Payload
 
 
 class HeartbeatIn(_In):
@@ -214,11 +214,7 @@ class DeviceGateway:
                 try:
                     payload = model.model_validate(data)
                 except ValidationError as exc:
-                    details = [
-                        {"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]}
-                        for e in exc.errors(include_url=False, include_input=False)
-                    ]
-                    raise InvalidInput("invalid payload", details=details) from None
+                    raise payload_error(exc) from None
                 claimed = getattr(payload, "locker_id", None)
                 if claimed is not None and claimed != device.locker_id:
                     log.warning("device.wrong_locker", sid=sid, locker_id=str(device.locker_id))

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from lago_rt.gateway.schemas import Payload
 
 __all__ = [
     "AnswerIn",
@@ -27,8 +29,7 @@ MAX_SDP = 32_000
 SessionId = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+_In = Payload
 
 
 class LiveStartIn(_In):

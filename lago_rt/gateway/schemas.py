@@ -1,10 +1,19 @@
-"""Payloads of the channel protocol (docs/protocol.md), validated with pydantic."""
+"""Payloads of the channel protocol (docs/protocol.md), validated with pydantic.
+
+Every socket payload model of every namespace derives from :class:`Payload`, and the gateways'
+validation helpers accept only such models (their type variable is bound to it): text and
+integers PostgreSQL cannot store are refused at the socket, ``invalid_text`` naming the field,
+before a command reaches a channel actor whose archive would then fail on them.
+"""
 
 from __future__ import annotations
 
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field, ValidationError
+
+from lago_core.errors import InvalidInput
+from lago_core.text import StorableInput, input_error
 
 __all__ = [
     "DeleteIn",
@@ -15,16 +24,28 @@ __all__ = [
     "JoinIn",
     "LeaveIn",
     "MuteIn",
+    "Payload",
     "PresenceIn",
     "ReportIn",
     "SendIn",
     "SinceIn",
     "UnmuteIn",
+    "payload_error",
 ]
 
 
-class _In(BaseModel):
+class Payload(StorableInput):
+    """The base of every socket payload model (lago_core.text.StorableInput)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def payload_error(exc: ValidationError) -> InvalidInput:
+    """The acknowledgement error of a payload that failed validation."""
+    return input_error(exc, "invalid payload")
+
+
+_In = Payload
 
 
 class SinceIn(_In):

@@ -20,23 +20,24 @@ from uuid import UUID
 
 import orjson
 import socketio
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
 from lago_core.ai.support import AGENTS_ROOM
 from lago_core.container import Core
-from lago_core.errors import InvalidInput, LagoError, Unauthenticated
+from lago_core.errors import LagoError, Unauthenticated
 from lago_core.security.roles import Principal
 from lago_rt.gateway.channels import authenticate_handshake
+from lago_rt.gateway.schemas import Payload, payload_error
 from lago_rt.metrics import CONNECTIONS, count_refusal
 
 __all__ = ["NAMESPACE", "SupportGateway"]
 
 NAMESPACE = "/support"
-M = TypeVar("M", bound=BaseModel)
+M = TypeVar("M", bound=Payload)
 Ack = dict[str, Any]
 
 
-class _In(BaseModel):
+class _In(Payload):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
 
 
@@ -101,13 +102,7 @@ class SupportGateway:
                 try:
                     body = model.model_validate(data if data is not None else {})
                 except ValidationError as exc:
-                    raise InvalidInput(
-                        "invalid payload",
-                        details=[
-                            {"field": ".".join(map(str, e["loc"])), "problem": e["msg"]}
-                            for e in exc.errors(include_url=False, include_input=False)
-                        ],
-                    ) from None
+                    raise payload_error(exc) from None
                 return await handler(principal, body)
             except LagoError as exc:
                 count_refusal(exc.code)
