@@ -101,6 +101,19 @@ def test_aiohttp_websocket_response_members_our_copy_uses() -> None:
     assert isinstance(DEFAULT_CHUNK_SIZE, int)
 
 
+
+def test_aiohttp_runner_and_request_handler_members_rest_runner_uses() -> None:
+    """``lago_rest/server.py``: ``AppRunner._make_server`` makes the ``web.Server``; a
+    ``web.Server`` called makes a ``RequestHandler``; ``handle_error`` answers parser errors and
+    both take a subclass without new slots in place (``__class__`` assignment)."""
+    from lago_rest.server import RestRunner
+
+    assert inspect.iscoroutinefunction(web.AppRunner._make_server)
+    assert params(web.AppRunner._make_server) == ["self"]
+    assert params(RequestHandler.handle_error) == ["self", "request", "status", "exc", "message"]
+    assert "__call__" in vars(web.Server)
+    assert RestRunner._make_server is not web.AppRunner._make_server
+
 async def test_aiohttp_websocket_queue_and_reader() -> None:
     """``_OfferingQueue`` subclasses the queue, reads ``_buffer`` and overrides ``feed_data``."""
     assert ws_reader.WebSocketDataQueue.__module__.startswith("aiohttp._websocket.reader")
