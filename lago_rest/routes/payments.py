@@ -70,6 +70,9 @@ class Payment(Schema):
     expires_at: datetime
     captured_at: datetime | None
     created_at: datetime
+    rejected_reason: str | None = Field(
+        description="why its reference refused it (then it was refunded in full)"
+    )
 
 
 class RefundIn(Schema):
@@ -158,7 +161,8 @@ async def refund_payment(
     payment_id: UUID, body: RefundIn, request: web.Request, user: Principal, svc: Services
 ) -> Refund:
     """Refund part of the price (the payer, admins, customer service); ``Idempotency-Key``
-    required. Refunds never add up to more than the price."""
+    required. Refunds never add up to more than the price. A payment for an order or a
+    group-buy seat is refunded only through that object (409 ``refund_through_reference``)."""
     view = await svc.payments.refund(
         user, idempotency_key(request), payment_id, body.amount_fen, body.reason
     )
