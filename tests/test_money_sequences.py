@@ -223,7 +223,7 @@ class Sequence:
 
 @seed(20261207)
 @settings(
-    max_examples=25,
+    max_examples=50,
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
