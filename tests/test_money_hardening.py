@@ -499,3 +499,27 @@ async def test_admins_see_every_listing(client: Any, core: Core, community: Comm
     staff = Principal(community.outsider.id, uuid.uuid4(), PlatformRole.CUSTOMER_SERVICE)
     row = await core.listings.get(staff, uuid.UUID(item["id"]))
     assert str(row["id"]) == item["id"]
+
+
+async def test_customer_service_refunds_an_order_through_the_order(
+    client: Any,
+    core: Core,
+    settings: Settings,
+    community: CommunityWorld,
+    make_account: Any,
+    webhook_target: None,
+) -> None:
+    """A dispute is settled by the order's own refund move, taken by platform staff."""
+    buyer, seller, _ = community.residents
+    service = await make_account("客服", PlatformRole.CUSTOMER_SERVICE)
+    placed = await order(client, buyer, (await listing(client, seller))["id"])
+    await pay_order(client, core, settings, buyer, placed)
+    status, body = await refund_via_payments(client, service, placed["payment_id"], 10_000)
+    assert (status, body["error"]["code"]) == (409, "refund_through_reference")
+    assert (await act(client, service, placed, "hand-over"))[0] == 403  # staff only refund
+    status, refunded = await act(client, service, placed, "reject")
+    assert (status, refunded["status"]) == (200, "refunded")
+    await run_worker(settings, core)
+    assert await succeeded_refunds(core, placed["payment_id"]) == [("price", 10_000)]
+    assert await core.ledger.balance(_payable(AccountKind.SELLER_PAYABLE, seller.id)) == 0
+    await assert_ledger_sound(core)
