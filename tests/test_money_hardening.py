@@ -443,7 +443,7 @@ async def test_a_buyers_unpaid_orders_are_capped(
     webhook_target: None,
 ) -> None:
     buyer, seller, _ = community.residents
-    cap = settings.max_unpaid_orders
+    cap = 3  # LAGO_MAX_UNPAID_ORDERS, by default
     items = [await listing(client, seller, title=f"积木{i}") for i in range(cap + 1)]
     placed = [await order(client, buyer, item["id"]) for item in items[:cap]]
     status, body = await call(
@@ -464,13 +464,14 @@ async def test_a_buyers_unpaid_orders_are_capped(
     await order(client, buyer, more["id"])
     # Another buyer is not held back by this one's orders.
     await order(client, community.residents[2], (await listing(client, seller))["id"])
+    assert settings.max_unpaid_orders == cap
 
 
 async def test_concurrent_orders_of_one_buyer_never_pass_the_cap(
     client: Any, core: Core, settings: Settings, community: CommunityWorld
 ) -> None:
     buyer, seller, _ = community.residents
-    cap = settings.max_unpaid_orders
+    cap = 3  # LAGO_MAX_UNPAID_ORDERS, by default
     items = [await listing(client, seller, title=f"拼图{i}") for i in range(cap + 5)]
     answers = await asyncio.gather(
         *(
