@@ -524,3 +524,17 @@ async def test_customer_service_refunds_an_order_through_the_order(
     assert await succeeded_refunds(core, placed["payment_id"]) == [("price", 10_000)]
     assert await core.ledger.balance(_payable(AccountKind.SELLER_PAYABLE, seller.id)) == 0
     await assert_ledger_sound(core)
+
+
+async def test_concurrent_payments_do_not_exhaust_the_pool(
+    client: Any, core: Core, settings: Settings, community: CommunityWorld
+) -> None:
+    """More concurrent payment creations than the pool has connections (5 in tests): each holds
+    one in its transaction while the sandbox records the intent on connections of its own."""
+    payer, seller, _ = community.residents
+    attempts = [
+        create(client, payer, uuid.uuid4().hex, payee_id=str(seller.id))
+        for _ in range(settings.db_pool_max + 3)
+    ]
+    answers = await asyncio.wait_for(asyncio.gather(*attempts), timeout=30)
+    assert [status for status, _ in answers] == [201] * len(attempts), answers
