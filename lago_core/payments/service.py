@@ -82,7 +82,7 @@ class Demand:
     payee: Party
     amount_fen: int
     deposit_fen: int = 0
-    currency: str = "CNY"
+    currency: str = CURRENCY
     # The one payment the reference accepts, when it names one (an order names the payment it
     # created); None when any payment fitting the rest will do (a seat: two tabs, two payments).
     payment_id: UUID | None = None
@@ -789,6 +789,7 @@ class PaymentService:
         """Refund in full, in the capture's transaction, a captured payment its reference could
         not accept; once per payment (the capture runs once, and ``rejected_at`` is set once)."""
         if not await self.store.mark_rejected(conn, payment_id, reason, self._clock.now()):
+            log.info("payments.already_rejected", payment_id=str(payment_id), reason=reason)
             return
         row = await self.store.lock_payment(conn, payment_id)
         assert row is not None
@@ -797,7 +798,7 @@ class PaymentService:
             deposit = await self._release_held(conn, row, 0, reason)
             if deposit is not None:
                 refunds.append(deposit)
-        REJECTED.labels(reason=reason.split(":", 1)[0]).inc()
+        REJECTED.labels(reason=reason).inc()
         log.warning(
             "payments.capture_rejected",
             payment_id=str(payment_id),
