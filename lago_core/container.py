@@ -90,11 +90,15 @@ class Core:
     # Live streams: who may go live, grants, announcements (docs/live.md); lottery draws to read.
     live: LiveService
     lottery: LotteryService
+    # The sandbox provider's own connections (it stands in for the provider's database).
+    sandbox_pool: asyncpg.Pool | None = None
 
     async def close(self) -> None:
         await self.ai.close()
         await self.pusher.close()
         await self.storage.close()
+        if self.sandbox_pool is not None:
+            await self.sandbox_pool.close()
         await self.pool.close()
         await self.redis.aclose()
 
@@ -129,8 +133,12 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
     async def deliver_later(event_id: str) -> None:
         await jobs.enqueue("deliver_sandbox_webhook", event_id, job_id=f"sandbox-event:{event_id}")
 
+    # A pool of its own: a payment creates its intent inside the payment's transaction, which
+    # holds a connection of the main pool; were the sandbox to take a second one from that pool,
+    # as many concurrent payments as the pool has connections would wait on each other forever.
+    sandbox_pool = await create_pool(settings.database_url, min_size=1, max_size=2)
     sandbox = SandboxProvider(
-        SandboxStore(pool),
+        SandboxStore(sandbox_pool),
         clock,
         settings.webhook_secret,
         settings.webhook_tolerance_s,
@@ -185,6 +193,7 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         ),
         live=LiveService(LiveStore(pool), communities, pusher, clock),
         lottery=LotteryService(DrawStore(pool), communities),
+        sandbox_pool=sandbox_pool,
     )
 
 

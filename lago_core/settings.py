@@ -191,6 +191,9 @@ class Settings:
     # longer than the payment intent's lifetime so that the intent has expired by then and a
     # late payment is rare (one that still arrives is refunded by the order sweep).
     unpaid_order_ttl_s: int = 1_800
+    # Orders one buyer may hold unpaid at once: each reserves a listing until paid or cancelled,
+    # so without a cap one account could hold a community's market for the TTL above.
+    max_unpaid_orders: int = 3
     # Charged per started day a rental is returned after its due time, withheld from the deposit.
     rental_late_fee_per_day_fen: int = 1_000
 
@@ -294,6 +297,7 @@ class Settings:
             "groupbuy_update_ms": ("LAGO_GROUPBUY_UPDATE_MS", _int(10, 10_000)),
             "property_share_bps": ("LAGO_PROPERTY_SHARE_BPS", _int(0, 10_000)),
             "unpaid_order_ttl_s": ("LAGO_UNPAID_ORDER_TTL_S", _int(60, 7 * 86_400)),
+            "max_unpaid_orders": ("LAGO_MAX_UNPAID_ORDERS", _int(1, 100)),
             "rental_late_fee_per_day_fen": (
                 "LAGO_RENTAL_LATE_FEE_PER_DAY_FEN",
                 _int(0, 100_000_000),

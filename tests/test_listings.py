@@ -168,8 +168,13 @@ async def test_publish_each_kind(client: Client, world: dict[str, Any]) -> None:
     free = await publish(client, resident, {**RENT, "title": "无押金", "deposit_fen": 0})
     assert free["deposit_fen"] == 0
 
-    got = await client.get(f"/api/v1/listings/{sale['id']}", headers=world["resident_b"].headers)
+    got = await client.get(f"/api/v1/listings/{sale['id']}", headers=world["admin"].headers)
     assert (await got.json())["title"] == SALE["title"]
+    # Another community's resident does not see it (the market rule of search, issue 16 #14).
+    elsewhere = await client.get(
+        f"/api/v1/listings/{sale['id']}", headers=world["resident_b"].headers
+    )
+    assert elsewhere.status == 404
     mine = await client.get("/api/v1/me/listings", headers=resident.headers)
     assert {i["id"] for i in (await mine.json())["items"]} == {free["id"], rent["id"], sale["id"]}
 

@@ -92,6 +92,10 @@ async def merchant_of(
 ) -> uuid.UUID:
     row = await core.merchants.create(_principal(owner), f"玩具铺{uuid.uuid4().hex[:6]}")
     await approve(owner, row["id"])
+    # Serving the test's communities: only their residents see (and so may order) its listings.
+    as_admin = Principal(owner.id, uuid.uuid4(), PlatformRole.ADMIN)
+    for (community_id,) in await core.pool.fetch("SELECT id FROM communities"):
+        await core.merchants.bind_community(as_admin, row["id"], community_id)
     if staff is not None:
         await core.merchants.add_staff(_principal(owner), row["id"], staff.id)
     return uuid.UUID(str(row["id"]))
@@ -319,7 +323,9 @@ async def test_consignment_with_merchant_pushes(
     assert (status, done["status"]) == (200, "completed")
     # The owner is owed the price less the category's commission.
     assert await core.ledger.balance(_ref(AccountKind.SELLER_PAYABLE, owner.id)) == 190_000
-    assert await core.ledger.balance(_ref(AccountKind.PLATFORM_COMMISSION)) == 10_000
+    # The merchant serves the buyer's community (the buyer could not see the listing otherwise):
+    # its property company gets its 20% of the commission.
+    assert await core.ledger.balance(_ref(AccountKind.PLATFORM_COMMISSION)) == 8_000
 
     # A refund request and a cancellation reach the merchant too.
     second = await listing(
@@ -517,9 +523,9 @@ async def test_a_payment_merely_naming_the_order_does_not_pay_it(
         },
         headers=buyer.headers | {"Idempotency-Key": "cheap"},
     )
-    assert response.status == 201
-    assert (await pay(client, await response.json())).status == 200
-    await run_worker(settings, core)
+    # Refused outright: the order is paid with the payment it created (docs/money.md).
+    assert response.status == 409
+    assert (await response.json())["error"]["code"] == "reference_has_payment"
     _, got = await call(client, buyer, "GET", f"/orders/{placed['id']}")
     assert got["status"] == "created"
     _, item_now = await call(client, seller, "GET", f"/listings/{item['id']}")

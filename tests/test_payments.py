@@ -52,7 +52,8 @@ async def create(
     client: Client, payer: Account, key: str | None, **overrides: Any
 ) -> tuple[int, dict[str, Any]]:
     body: dict[str, Any] = {
-        "reference_type": "order",
+        # A reference no service owns: owned ones (orders, seats) demand their own payee/amount.
+        "reference_type": "invoice",
         "reference_id": str(uuid.UUID(int=1)),
         "amount_fen": 10_000,
         "payee_kind": "user",

@@ -113,7 +113,7 @@ class Harness:
         if kind == "pay":
             _, payee, price, deposit, local, crash = op
             spec = PaymentSpec(
-                reference_type="order",
+                reference_type="invoice",  # owned by no service: no demand to fit
                 reference_id=uuid.uuid4(),
                 amount_fen=price,
                 payee=self.parties[payee],

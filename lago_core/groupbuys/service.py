@@ -6,8 +6,10 @@ which writes seats through fenced transactions; everything that money touches is
 - a seat is paid by a payment whose capture runs :meth:`GroupBuyService._on_captured` in the
   capture's own transaction (seat paid; the group succeeds when paid seats reach the minimum, and
   every paid seat of a successful group gets an order);
-- a capture that cannot take a seat (the seat was released, the group ended, the seat was already
-  paid by another payment, or the payment is not the seat's) is refunded in full;
+- a capture that cannot take a seat (the payment is not the seat holder's, not to the merchant or
+  not the group price — checked by the payments service against :meth:`GroupBuyService._demand` —
+  or the seat was released, the group ended, the seat was already paid by another payment) is
+  refunded in full by the payments service, in the capture's transaction;
 - at expiry (an arq job deferred to ``expires_at``, the channel actor's tick and a sweep cron all
   call :meth:`expire`, which acts once under a row lock) a group short of its minimum fails and
   every paid member is refunded.
@@ -44,7 +46,7 @@ from lago_core.ledger import Party, PartyKind
 from lago_core.ledger.store import Conn
 from lago_core.logging import get_logger
 from lago_core.merchants import MerchantService
-from lago_core.payments import PaymentService, PaymentSpec, PaymentView
+from lago_core.payments import Demand, PaymentService, PaymentSpec, PaymentView, Refuse
 from lago_core.payments.service import AfterCommit
 from lago_core.push import Pusher
 from lago_core.security.roles import Principal
@@ -103,7 +105,9 @@ class GroupBuyService:
         self._settings = settings
         self._clock = clock
         self._order_hooks: list[OrderHook] = []
-        payments.on_capture(REFERENCE_TYPE, self._on_captured)
+        payments.register_reference(
+            REFERENCE_TYPE, demand=self._demand, on_capture=self._on_captured
+        )
 
     def on_order_moved(self, hook: OrderHook) -> None:
         """Run ``hook`` in the transaction that creates (status ``paid``) or moves an order."""
@@ -312,48 +316,49 @@ class GroupBuyService:
             await self.store.insert_payment_link(conn, view.id, seat["id"], self._clock.now())
         return view
 
-    async def _on_captured(self, conn: Conn, payment_id: UUID, seat_id: UUID) -> AfterCommit | None:
-        """In the capture's transaction: take the seat, or owe the payer a refund."""
-        now = self._clock.now()
-        payment = await conn.fetchrow(
-            "SELECT payer_id, amount_fen FROM payments WHERE id = $1", payment_id
-        )
-        first = await self.store.seat(conn, seat_id)
-        if payment is None or first is None:
-            log.warning("groupbuys.payment_without_seat", payment_id=str(payment_id))
+    async def _demand(self, conn: Conn, seat_id: UUID) -> Demand | None:
+        """What a payment for this seat must be: its holder's, to the campaign's merchant, the
+        group price. Any such payment will do (two tabs may pay one seat; one of them is kept)."""
+        seat = await self.store.seat(conn, seat_id)
+        group = await self.store.group(conn, seat["group_id"]) if seat is not None else None
+        if seat is None or group is None:
             return None
-        await self.store.insert_payment_link(conn, payment_id, seat_id, now)
+        return Demand(
+            payer_id=seat["user_id"],
+            payee=Party(PartyKind.MERCHANT, group["merchant_id"]),
+            amount_fen=group["group_price_fen"],
+        )
+
+    async def _on_captured(
+        self, conn: Conn, payment_id: UUID, seat_id: UUID
+    ) -> AfterCommit | Refuse | None:
+        """In the capture's transaction (the payment already checked against :meth:`_demand`):
+        take the seat — or refuse the money (it is refunded) when the seat cannot take it."""
+        now = self._clock.now()
+        first = await self.store.seat(conn, seat_id)
+        assert first is not None  # the demand found it
         group = await self.store.lock_group(conn, first["group_id"])
         seat = await self.store.lock_seat(conn, seat_id)
         assert group is not None
         assert seat is not None
-        reason: str | None = None
         orders: list[asyncpg.Record] = []
-        if (
-            payment["payer_id"] != seat["user_id"]
-            or payment["amount_fen"] != group["group_price_fen"]
-        ):
-            reason = "not this seat's payment"
-        elif seat["status"] == "paid":
-            reason = "the seat was already paid"
-        elif seat["status"] != "reserved":
-            reason = "the seat was released before the payment arrived"
-        elif group["status"] not in ("open", "succeeded"):
-            reason = "the group had ended"
-        else:
-            await self.store.mark_paid(conn, seat_id, payment_id, now)
-            if group["status"] == "open":
-                if await self.store.paid_count(conn, group["id"]) >= group["min_members"]:
-                    await self.store.set_group_status(conn, group["id"], "succeeded", now)
-                    orders = await self._create_orders(conn, group, now)
-            else:
+        if seat["status"] == "paid":
+            return Refuse("seat_already_paid")
+        if seat["status"] != "reserved":
+            return Refuse(f"seat_{seat['status']}")
+        if group["status"] not in ("open", "succeeded"):
+            return Refuse(f"group_{group['status']}")
+        await self.store.insert_payment_link(conn, payment_id, seat_id, now)
+        await self.store.mark_paid(conn, seat_id, payment_id, now)
+        if group["status"] == "open":
+            if await self.store.paid_count(conn, group["id"]) >= group["min_members"]:
+                await self.store.set_group_status(conn, group["id"], "succeeded", now)
                 orders = await self._create_orders(conn, group, now)
-        if reason is not None:
-            await self.store.owe_refund(conn, payment_id, reason, now)
-        owed = [(payment_id, payment["amount_fen"])] if reason else []
+        else:
+            orders = await self._create_orders(conn, group, now)
 
         async def after() -> None:
-            await self._after(group, orders, owed)
+            await self._after(group, orders, [])
 
         return after
 
@@ -467,6 +472,8 @@ class GroupBuyService:
         moves = {"confirm": ("paid", "confirmed"), "complete": ("confirmed", "completed")}
         source, target = moves[step]
         async with self.store.pool.acquire() as conn, conn.transaction():
+            # The order's money must still be there: it goes back only by refunding the order.
+            await self._payments.require_intact(conn, row["payment_id"])
             moved = await self.store.advance_order(
                 conn, order_id, source, target, self._clock.now()
             )

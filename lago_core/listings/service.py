@@ -148,6 +148,15 @@ class ListingService:
             return await self._merchants.role_of(actor.user_id, row["merchant_id"]) is not None
         return bool(row["seller_id"] == actor.user_id)
 
+    async def visible(self, actor: Principal, row: asyncpg.Record) -> bool:
+        """Whether the caller may see this listing at all: its managers, admins and customer
+        service; otherwise the verified residents and property staff of a community where it is
+        on offer — the rule of search, so a market is seen only by its neighbourhood. Reading a
+        listing and ordering it (``get``) both go through here."""
+        if actor.is_admin or actor.is_customer_service or await self.can_manage(actor, row):
+            return True
+        return await self.store.visible_to(row["id"], actor.user_id)
+
     async def _readable(self, actor: Principal, listing_id: UUID) -> asyncpg.Record:
         """The listing, unless it is gone from the market and the caller may not manage it."""
         row = await self.store.listing(listing_id)
@@ -186,7 +195,12 @@ class ListingService:
         return await self.store.create(actor.user_id, fields, self._clock.now())
 
     async def get(self, actor: Principal, listing_id: UUID) -> asyncpg.Record:
-        return await self._readable(actor, listing_id)
+        """A listing as a reader sees it — and as a buyer orders it (orders call this): not
+        found when the caller may not see it (:meth:`visible`), as if it did not exist."""
+        row = await self._readable(actor, listing_id)
+        if not await self.visible(actor, row):
+            raise NotFound("listing not found")
+        return row
 
     async def update(
         self, actor: Principal, listing_id: UUID, changes: dict[str, Any]

@@ -29,6 +29,14 @@ _VISIBLE_IN = """(
         WHERE mc.merchant_id = l.merchant_id AND mc.community_id = ANY({0})))
 )"""
 
+# The communities whose market user $2 sees: where they are a verified resident, and those their
+# property company manages.
+_COMMUNITIES_OF = """
+    SELECT m.community_id FROM community_members m WHERE m.user_id = $2 AND m.status = 'verified'
+    UNION
+    SELECT c.id FROM communities c JOIN property_staff s ON s.company_id = c.property_company_id
+    WHERE s.user_id = $2"""
+
 
 def _like_pattern(text: str) -> str:
     """A substring pattern for ILIKE in which the user's ``%``, ``_`` and ``\\`` match themselves."""
@@ -67,6 +75,20 @@ class ListingStore:
             buyer_id,
         )
         return community
+
+    async def visible_to(self, listing_id: UUID, user_id: UUID) -> bool:
+        """Whether the listing shows in a community where the user is a verified resident or
+        property staff: the rule search applies (``_VISIBLE_IN``), for one listing."""
+        visible: bool = await self._pool.fetchval(
+            f"""
+            SELECT EXISTS (
+                SELECT 1 FROM listings l
+                WHERE l.id = $1 AND {_VISIBLE_IN.format("ARRAY(" + _COMMUNITIES_OF + ")")})
+            """,
+            listing_id,
+            user_id,
+        )
+        return visible
 
     async def create(
         self, seller_id: UUID, fields: dict[str, Any], now: datetime

@@ -62,6 +62,9 @@ class Side(enum.StrEnum):
     BUYER = "buyer"
     SELLER = "seller"  # the seller, or the owner and staff of the merchant running the order
     SYSTEM = "system"  # the payment hook and the jobs
+    # Platform admins and customer service: they settle a dispute through the order (refund it),
+    # since the payments API no longer refunds an order's payment behind its back.
+    STAFF = "staff"
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +88,9 @@ _COMMON: dict[Action, Rule] = {
     Action.CANCEL: _rule({Status.CREATED}, Status.CANCELLED, Side.BUYER, Side.SELLER, Side.SYSTEM),
     Action.CONFIRM: _rule({Status.PAID}, Status.CONFIRMED, Side.SELLER),
     Action.REQUEST_REFUND: _rule(_PAID, Status.REFUND_REQUESTED, Side.BUYER),
-    Action.REJECT: _rule(_PAID | {Status.REFUND_REQUESTED}, Status.REFUNDED, Side.SELLER),
+    Action.REJECT: _rule(
+        _PAID | {Status.REFUND_REQUESTED}, Status.REFUNDED, Side.SELLER, Side.STAFF
+    ),
 }
 
 TRANSITIONS: dict[tuple[Mode, Action], Rule] = {

@@ -34,7 +34,7 @@ from lago_core.orders.machine import (
     rule_for,
 )
 from lago_core.orders.store import OrderStore
-from lago_core.payments import AfterCommit, PaymentService, PaymentSpec
+from lago_core.payments import AfterCommit, Demand, PaymentService, PaymentSpec, Refuse
 from lago_core.push import Pusher
 from lago_core.security.roles import Principal
 from lago_core.settings import Settings
@@ -57,6 +57,18 @@ _FULFILMENTS: dict[Mode, frozenset[str]] = {
     Mode.CONSIGNMENT: frozenset({"self_pickup", "delivery"}),
     Mode.RENTAL: frozenset({"face_to_face", "self_pickup", "delivery"}),
 }
+# Moves that take a paid order further (towards completion and the payee's payout): each checks,
+# in its own transaction, that the order's money is captured and none of it refunded.
+_NEEDS_MONEY = frozenset(
+    {
+        Action.CONFIRM,
+        Action.HAND_OVER,
+        Action.CONFIRM_RECEIPT,
+        Action.PICK_UP,
+        Action.RETURN,
+        Action.COMPLETE,
+    }
+)
 _MODE_OF_KIND = {"sale": Mode.SALE, "consignment": Mode.CONSIGNMENT, "rent": Mode.RENTAL}
 _TAKEN = {Mode.SALE: "sold", Mode.CONSIGNMENT: "sold", Mode.RENTAL: "rented"}
 # Merchant pushes (the /merchant namespace) by the status an order reached.
@@ -102,7 +114,9 @@ class OrderService:
         self._clock = clock
         self._transition_hooks: list[TransitionHook] = []
         self._rating_hooks: list[RatingHook] = []
-        payments.on_capture(REFERENCE_TYPE, self._on_captured)
+        payments.register_reference(
+            REFERENCE_TYPE, demand=self._demand, on_capture=self._on_captured
+        )
 
     def on_transition(self, hook: TransitionHook) -> None:
         """Run ``hook`` in the transaction of every move, with the moved order."""
@@ -129,6 +143,8 @@ class OrderService:
                 sides.add(Side.SELLER)
         elif row["seller_id"] == actor.user_id:
             sides.add(Side.SELLER)
+        if actor.is_admin or actor.is_customer_service:
+            sides.add(Side.STAFF)
         return sides
 
     async def _readable(self, actor: Principal, order_id: UUID) -> asyncpg.Record:
@@ -198,12 +214,20 @@ class OrderService:
                     "commission_bps": commission,
                     "created_at": now,
                     "updated_at": now,
-                }
+                },
+                self._settings.max_unpaid_orders,
             )
         except asyncpg.UniqueViolationError:
             raise Conflict(
                 "someone else has an open order for this listing", code="listing_reserved"
             ) from None
+        if row is None:
+            limit = self._settings.max_unpaid_orders
+            raise Conflict(
+                f"pay or cancel one of your {limit} unpaid orders first",
+                code="too_many_unpaid_orders",
+                details={"max_unpaid_orders": limit},
+            )
         spec = PaymentSpec(
             reference_type=REFERENCE_TYPE,
             reference_id=row["id"],
@@ -282,7 +306,8 @@ class OrderService:
         rule = TRANSITIONS.get((mode, action))
         if rule is not None and not sides & rule.by:
             raise Forbidden(
-                f"only the {' or '.join(sorted(rule.by - {Side.SYSTEM}))} may {action.value}"
+                f"only the {' or '.join(sorted(rule.by - {Side.SYSTEM, Side.STAFF}))} may "
+                f"{action.value}"
             )
         if action is not Action.COMPLETE and (late_fee_fen is not None or damage_fen is not None):
             raise InvalidInput(
@@ -320,6 +345,8 @@ class OrderService:
             rule = rule_for(mode, action, Status(row["status"]))
             fields = self._fields(row, action, side, late_fee_fen, damage_fen)
             async with self.store.pool.acquire() as conn, conn.transaction():
+                if action in _NEEDS_MONEY:
+                    await self._payments.require_intact(conn, row["payment_id"])
                 moved = await self.store.transition(
                     conn, order_id, row["status"], rule.target, self._clock.now(), fields
                 )
@@ -422,23 +449,35 @@ class OrderService:
 
     # --- the payment hook ------------------------------------------------------------------------
 
+    async def _demand(self, conn: Conn, order_id: UUID) -> Demand | None:
+        """What a payment for this order must be: the buyer's, to the payee, price and deposit —
+        and the very payment the order created."""
+        row = await self.store.order(conn, order_id)
+        if row is None:
+            return None
+        return Demand(
+            payer_id=row["buyer_id"],
+            payee=Party(PartyKind(row["payee_kind"]), row["payee_id"]),
+            amount_fen=row["price_fen"],
+            deposit_fen=row["deposit_fen"],
+            payment_id=row["payment_id"],
+        )
+
     async def _on_captured(
         self, conn: Conn, payment_id: UUID, order_id: UUID
-    ) -> AfterCommit | None:
-        """In the capture's transaction: the order is paid and its listing taken."""
-        row = await self.store.by_payment(conn, payment_id)
-        if row is None or row["id"] != order_id:
-            # Someone paid a payment that merely claims to be for this order: not its payment.
-            log.warning("orders.foreign_payment", payment_id=str(payment_id))
-            return None
+    ) -> AfterCommit | Refuse | None:
+        """In the capture's transaction (the payment already checked against :meth:`_demand`):
+        the order is paid and its listing taken — or, if the order is no longer waiting for its
+        money (cancelled, or paid already), the payment is refused and refunded."""
         now = self._clock.now()
         paid = await self.store.transition(
             conn, order_id, Status.CREATED, Status.PAID, now, {"paid_at": now}
         )
         if paid is None:
-            # Cancelled (unpaid too long) before the money arrived: the order sweep refunds it.
-            log.info("orders.paid_after_cancel", order_id=str(order_id), status=row["status"])
-            return None
+            row = await self.store.order(conn, order_id)
+            status = row["status"] if row is not None else "gone"
+            log.info("orders.capture_refused", order_id=str(order_id), status=status)
+            return Refuse(f"order_{status}")
         await self._listings.store.set_status(
             conn, paid["listing_id"], "active", _TAKEN[Mode(paid["mode"])], now
         )

@@ -40,15 +40,31 @@ class OrderStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
 
-    async def insert(self, values: dict[str, Any]) -> asyncpg.Record:
-        """Raises UniqueViolationError when the listing already has an open order."""
+    async def insert(self, values: dict[str, Any], max_unpaid: int) -> asyncpg.Record | None:
+        """The new order; None when its buyer already holds ``max_unpaid`` unpaid orders.
+        Raises UniqueViolationError when the listing already has an open order.
+
+        The buyer's orders are counted and the new one inserted under a transaction-scoped
+        advisory lock per buyer, so concurrent attempts of one buyer are counted one at a time
+        (a bare count then insert would let a burst through)."""
         columns = list(values)
-        row = await self.pool.fetchrow(
-            f"""INSERT INTO orders AS o ({", ".join(columns)})
-                VALUES ({", ".join(f"${i}" for i in range(1, len(columns) + 1))})
-                RETURNING {_O}""",
-            *values.values(),
-        )
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended('lago:orders-of-buyer:' || $1, 0))",
+                str(values["buyer_id"]),
+            )
+            unpaid = await conn.fetchval(
+                "SELECT count(*) FROM orders WHERE buyer_id = $1 AND status = 'created'",
+                values["buyer_id"],
+            )
+            if unpaid >= max_unpaid:
+                return None
+            row = await conn.fetchrow(
+                f"""INSERT INTO orders AS o ({", ".join(columns)})
+                    VALUES ({", ".join(f"${i}" for i in range(1, len(columns) + 1))})
+                    RETURNING {_O}""",
+                *values.values(),
+            )
         assert row is not None
         return row
 

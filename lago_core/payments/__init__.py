@@ -12,12 +12,15 @@ from lago_core.payments.sandbox import SandboxProvider, SandboxStore
 from lago_core.payments.service import (
     AfterCommit,
     CaptureHook,
+    Demand,
+    DemandOf,
     DepositRelease,
     PaymentService,
     PaymentSpec,
     PaymentView,
     PayoutView,
     RefundView,
+    Refuse,
     WebhookReceipt,
 )
 from lago_core.payments.signing import SIGNATURE_HEADER, InvalidSignature, StaleWebhook
@@ -27,6 +30,8 @@ __all__ = [
     "SIGNATURE_HEADER",
     "AfterCommit",
     "CaptureHook",
+    "Demand",
+    "DemandOf",
     "DepositRelease",
     "EventType",
     "InvalidSignature",
@@ -41,6 +46,7 @@ __all__ = [
     "ProviderEvent",
     "ProviderIntent",
     "RefundView",
+    "Refuse",
     "SandboxProvider",
     "SandboxStore",
     "StaleWebhook",

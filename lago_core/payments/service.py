@@ -13,13 +13,14 @@ docs/money.md describes the flows, the jobs and why each is safe to repeat.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
 import asyncpg
+from prometheus_client import Counter
 from pydantic import TypeAdapter
 
 from lago_core.clock import Clock
@@ -40,12 +41,15 @@ from lago_core.settings import Settings
 __all__ = [
     "AfterCommit",
     "CaptureHook",
+    "Demand",
+    "DemandOf",
     "DepositRelease",
     "PaymentService",
     "PaymentSpec",
     "PaymentView",
     "PayoutView",
     "RefundView",
+    "Refuse",
     "WebhookReceipt",
 ]
 
@@ -55,9 +59,65 @@ CURRENCY = "CNY"
 # Work to do once the capture has committed (pushes, notifications): never inside the transaction,
 # so nobody is told about a capture that then rolls back.
 AfterCommit = Callable[[], Awaitable[None]]
-# Called inside the capture's transaction with (conn, payment id, reference id) for payments of the
-# reference type it is registered for; its writes commit (or roll back) with the capture.
-CaptureHook = Callable[[Conn, UUID, UUID], Awaitable[AfterCommit | None]]
+# Captured payments their reference could not accept, by why (payee, amount, already paid, …):
+# each one was refunded in full, so a rise is a client bug or someone probing.
+REJECTED = Counter(
+    "lago_payments_rejected_total", "captured payments refused by their reference", ["reason"]
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Refuse:
+    """A capture hook's answer when its reference cannot take the money (already paid,
+    cancelled, the seat released …): the payment is refunded in full, never applied."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Demand:
+    """What a reference asks of a payment for it: who pays whom, how much, in what."""
+
+    payer_id: UUID
+    payee: Party
+    amount_fen: int
+    deposit_fen: int = 0
+    currency: str = CURRENCY
+    # The one payment the reference accepts, when it names one (an order names the payment it
+    # created); None when any payment fitting the rest will do (a seat: two tabs, two payments).
+    payment_id: UUID | None = None
+
+
+# What a reference of a registered type demands, read with the given connection; None when the
+# reference does not exist.
+DemandOf = Callable[[Conn, UUID], Awaitable[Demand | None]]
+# Called inside the capture's transaction with (conn, payment id, reference id), only once the
+# payment fits the reference's demand; its writes commit (or roll back) with the capture. It
+# answers the work to do after commit, or Refuse when the reference's state cannot take the money.
+CaptureHook = Callable[[Conn, UUID, UUID], Awaitable["AfterCommit | Refuse | None"]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Reference:
+    demand: DemandOf
+    on_capture: CaptureHook
+
+
+def _mismatch(row: asyncpg.Record | Mapping[str, Any], demand: Demand | None) -> str | None:
+    """Why a payment does not fit its reference's demand, or None when it does."""
+    if demand is None:
+        return "reference_not_found"
+    if demand.payment_id is not None and demand.payment_id != row["id"]:
+        return "not_the_reference_payment"
+    if row["payer_id"] != demand.payer_id:
+        return "wrong_payer"
+    if (row["payee_kind"], row["payee_id"]) != (demand.payee.kind.value, demand.payee.id):
+        return "wrong_payee"
+    if (row["amount_fen"], row["deposit_fen"]) != (demand.amount_fen, demand.deposit_fen):
+        return "wrong_amount"
+    if row["currency"] != demand.currency:
+        return "wrong_currency"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +171,7 @@ class PaymentView:
     expires_at: datetime
     captured_at: datetime | None
     created_at: datetime
+    rejected_reason: str | None  # set when the reference refused it and it was refunded
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,13 +263,23 @@ class PaymentService:
         # A test seam: called with the name of a point between two steps of an effect, so a test
         # can raise there and see a "crash" at exactly that point followed by a retry.
         self.crash_hook: Callable[[str], None] | None = None
-        # reference_type -> what else a capture does (the orders work marks its order paid).
-        # A registry rather than an import keeps payments independent of what is paid for.
-        self._capture_hooks: dict[str, CaptureHook] = {}
+        # reference_type -> what the reference demands of a payment and what else its capture
+        # does (the orders work marks its order paid). A registry rather than an import keeps
+        # payments independent of what is paid for.
+        self._references: dict[str, _Reference] = {}
 
-    def on_capture(self, reference_type: str, hook: CaptureHook) -> None:
-        """Run ``hook`` in the same transaction as each capture of a ``reference_type`` payment."""
-        self._capture_hooks[reference_type] = hook
+    def register_reference(
+        self, reference_type: str, *, demand: DemandOf, on_capture: CaptureHook
+    ) -> None:
+        """Own ``reference_type``: each payment for it must fit ``demand`` (checked when it is
+        created and again when it is captured); a fitting capture runs ``on_capture`` in the
+        capture's transaction; anything else is refunded in full. Its money goes back only
+        through the owner (the generic refund answers ``refund_through_reference``)."""
+        self._references[reference_type] = _Reference(demand, on_capture)
+
+    def owns(self, reference_type: str) -> bool:
+        """Whether a service owns payments of this reference type (orders, group-buy seats)."""
+        return reference_type in self._references
 
     def _checkpoint(self, point: str) -> None:
         if self.crash_hook is not None:
@@ -312,6 +383,58 @@ class PaymentService:
             await self._merchants.get(spec.payee.id)
         else:
             raise InvalidInput("the payee is a user or a merchant", code="invalid_payee")
+        reference = self._references.get(spec.reference_type)
+        if reference is None:
+            return
+        # The same demand the capture checks, asked early so a payment that could only be
+        # refunded is never created.
+        async with self.store.pool.acquire() as conn:
+            demand = await reference.demand(conn, spec.reference_id)
+        if demand is not None and demand.payment_id is not None:
+            raise Conflict(
+                f"this {spec.reference_type} is paid with the payment it created",
+                code="reference_has_payment",
+                details={"payment_id": str(demand.payment_id)},
+            )
+        problem = _mismatch(
+            {
+                "id": None,
+                "payer_id": actor.user_id,
+                "payee_kind": spec.payee.kind.value,
+                "payee_id": spec.payee.id,
+                "amount_fen": spec.amount_fen,
+                "deposit_fen": spec.deposit_fen,
+                "currency": CURRENCY,
+            },
+            demand,
+        )
+        if problem == "reference_not_found":
+            raise NotFound(f"{spec.reference_type} not found")
+        if problem is not None:
+            raise Conflict(
+                f"the payment does not fit this {spec.reference_type}",
+                code="payment_does_not_match_reference",
+                details={"problem": problem},
+            )
+
+    async def require_intact(self, conn: Conn, payment_id: UUID | None) -> None:
+        """Refuse to move a paid object on (hand over, complete, …) unless its payment is
+        captured with nothing of its price refunded. The payment row is locked (FOR SHARE) until
+        the caller's transaction ends, so no refund slips in between the check and the move."""
+        row = None
+        if payment_id is not None:
+            row = await conn.fetchrow(
+                "SELECT status, refunded_fen FROM payments WHERE id = $1 FOR SHARE", payment_id
+            )
+        if row is None or row["status"] != "captured" or row["refunded_fen"] > 0:
+            raise Conflict(
+                "the payment is not captured, or some of it was refunded",
+                code="payment_not_intact",
+                details={
+                    "payment_status": row["status"] if row else None,
+                    "refunded_fen": row["refunded_fen"] if row else 0,
+                },
+            )
 
     async def get(self, actor: Principal | None, payment_id: UUID) -> PaymentView:
         return _payment(await self._readable(actor, payment_id))
@@ -334,7 +457,17 @@ class PaymentService:
 
         ``actor`` None is the platform itself (the orders work, acting on an order's rules).
         """
-        await self._readable(actor, payment_id)
+        payment = await self._readable(actor, payment_id)
+        if actor is not None and self.owns(payment["reference_type"]):
+            # An order's or a seat's money goes back only through that object's own moves (a
+            # refund request and its approval, a rejected order, a failed group, …): a refund
+            # behind its back would let the object complete with its money gone.
+            kind = payment["reference_type"]
+            raise Conflict(
+                f"this payment is refunded through its {kind}",
+                code="refund_through_reference",
+                details={"reference_type": kind, "reference_id": str(payment["reference_id"])},
+            )
         caller = actor.user_id if actor is not None else PLATFORM
         params = {"payment_id": str(payment_id), "amount_fen": amount_fen, "reason": reason}
 
@@ -350,24 +483,8 @@ class PaymentService:
                     code="refund_exceeds_captured",
                     details={"refundable_fen": remaining.total},
                 )
-            parts = flows.allocate_refund(remaining, amount_fen)
-            refund_id = uuid4()
-            refund = await self.store.insert_refund(
-                conn,
-                refund_id,
-                payment_id,
-                "price",
-                amount_fen,
-                reason,
-                actor.user_id if actor else None,
-                self._clock.now(),
-            )
-            await self.store.add_refunded(conn, payment_id, parts)
-            await self.ledger.post(
-                f"refund:{refund_id}:requested",
-                f"refund of payment {payment_id}",
-                flows.refund_requested(parts, _party(row), _property(row)),
-                conn=conn,
+            refund = await self._refund_price(
+                conn, row, amount_fen, reason, actor.user_id if actor else None
             )
             body: dict[str, Any] = _REFUND_JSON.dump_python(_refund(refund), mode="json")
             return body
@@ -377,6 +494,38 @@ class PaymentService:
         # Also on a replay: the first enqueue may have been lost; the job id collapses repeats.
         await self._enqueue_refund(view.id)
         return view
+
+    async def _refund_price(
+        self,
+        conn: Conn,
+        row: asyncpg.Record,
+        amount_fen: int,
+        reason: str,
+        requested_by: UUID | None,
+    ) -> asyncpg.Record:
+        """Record a refund of part of a locked, captured payment's price, and its ledger
+        transaction, in the caller's transaction."""
+        remaining = _remaining(row)
+        parts = flows.allocate_refund(remaining, amount_fen)
+        refund_id = uuid4()
+        refund = await self.store.insert_refund(
+            conn,
+            refund_id,
+            row["id"],
+            "price",
+            amount_fen,
+            reason,
+            requested_by,
+            self._clock.now(),
+        )
+        await self.store.add_refunded(conn, row["id"], parts)
+        await self.ledger.post(
+            f"refund:{refund_id}:requested",
+            f"refund of payment {row['id']}",
+            flows.refund_requested(parts, _party(row), _property(row)),
+            conn=conn,
+        )
+        return refund
 
     async def _enqueue_refund(self, refund_id: UUID) -> None:
         await self.queue.enqueue("submit_refund", str(refund_id), job_id=f"refund:{refund_id}")
@@ -423,30 +572,38 @@ class PaymentService:
                 raise Conflict("no deposit is held for this payment", code="deposit_not_held")
             if not 0 <= withheld_fen <= row["deposit_fen"]:
                 raise InvalidInput("withheld is between 0 and the deposit", code="invalid_amount")
-            await self.store.release_deposit(conn, payment_id, withheld_fen)
-            await self.ledger.post(
-                f"payment:{payment_id}:deposit-release",
-                f"deposit of payment {payment_id} released, {withheld_fen} fen withheld",
-                flows.deposit_released(row["deposit_fen"], withheld_fen, _party(row)),
-                conn=conn,
-            )
-            refund = None
-            if withheld_fen < row["deposit_fen"]:
-                refund = await self.store.insert_refund(
-                    conn,
-                    uuid4(),
-                    payment_id,
-                    "deposit",
-                    row["deposit_fen"] - withheld_fen,
-                    reason,
-                    None,
-                    self._clock.now(),
-                )
+            refund = await self._release_held(conn, row, withheld_fen, reason)
             released = await self.store.payment(conn, payment_id)
             assert released is not None
         if refund is not None:
             await self._enqueue_refund(refund["id"])
         return DepositRelease(_payment(released), _refund(refund) if refund else None)
+
+    async def _release_held(
+        self, conn: Conn, row: asyncpg.Record, withheld_fen: int, reason: str
+    ) -> asyncpg.Record | None:
+        """Release a locked payment's held deposit in the caller's transaction: the refund of
+        what is not withheld (None when all of it is)."""
+        payment_id = row["id"]
+        await self.store.release_deposit(conn, payment_id, withheld_fen)
+        await self.ledger.post(
+            f"payment:{payment_id}:deposit-release",
+            f"deposit of payment {payment_id} released, {withheld_fen} fen withheld",
+            flows.deposit_released(row["deposit_fen"], withheld_fen, _party(row)),
+            conn=conn,
+        )
+        if withheld_fen == row["deposit_fen"]:
+            return None
+        return await self.store.insert_refund(
+            conn,
+            uuid4(),
+            payment_id,
+            "deposit",
+            row["deposit_fen"] - withheld_fen,
+            reason,
+            None,
+            self._clock.now(),
+        )
 
     # --- payouts (settlement) ------------------------------------------------------------------
 
@@ -609,12 +766,52 @@ class PaymentService:
                 flows.deposit_held(row["deposit_fen"]),
                 conn=conn,
             )
-        hook = self._capture_hooks.get(row["reference_type"])
-        if hook is not None:
-            work = await hook(conn, payment_id, row["reference_id"])
-            if work is not None:
-                after_commit.append(work)
-        return "captured"
+        reference = self._references.get(row["reference_type"])
+        if reference is None:
+            return "captured"
+        # One check for every kind of reference, before its hook can apply anything: the money
+        # must be what the reference asks for, from whom it asks, to whom it is owed.
+        reason = _mismatch(row, await reference.demand(conn, row["reference_id"]))
+        if reason is None:
+            answer = await reference.on_capture(conn, payment_id, row["reference_id"])
+            if isinstance(answer, Refuse):
+                reason = answer.reason
+            elif answer is not None:
+                after_commit.append(answer)
+        if reason is None:
+            return "captured"
+        await self._reject(conn, payment_id, reason, after_commit)
+        return "rejected"
+
+    async def _reject(
+        self, conn: Conn, payment_id: UUID, reason: str, after_commit: list[AfterCommit]
+    ) -> None:
+        """Refund in full, in the capture's transaction, a captured payment its reference could
+        not accept; once per payment (the capture runs once, and ``rejected_at`` is set once)."""
+        if not await self.store.mark_rejected(conn, payment_id, reason, self._clock.now()):
+            log.info("payments.already_rejected", payment_id=str(payment_id), reason=reason)
+            return
+        row = await self.store.lock_payment(conn, payment_id)
+        assert row is not None
+        refunds = [await self._refund_price(conn, row, row["amount_fen"], reason, None)]
+        if row["deposit_status"] == "held":
+            deposit = await self._release_held(conn, row, 0, reason)
+            if deposit is not None:
+                refunds.append(deposit)
+        REJECTED.labels(reason=reason).inc()
+        log.warning(
+            "payments.capture_rejected",
+            payment_id=str(payment_id),
+            reference_type=row["reference_type"],
+            reference_id=str(row["reference_id"]),
+            reason=reason,
+        )
+
+        async def submit() -> None:
+            for refund in refunds:
+                await self._enqueue_refund(refund["id"])
+
+        after_commit.append(submit)
 
     async def _apply_refund(self, conn: Conn, obj: dict[str, Any], refund_id: UUID) -> str:
         row = await self.store.lock_refund(conn, refund_id)

@@ -17,7 +17,7 @@ _PAYMENT = """id, payer_id, reference_type, reference_id, description, currency,
     deposit_fen, payee_kind, payee_id, commission_fen, property_company_id, property_share_fen,
     provider, provider_intent_id, client_secret, status, refunded_fen, refunded_payee_fen,
     refunded_commission_fen, refunded_property_fen, deposit_status, deposit_withheld_fen,
-    expires_at, captured_at, created_at"""
+    expires_at, captured_at, created_at, rejected_reason, rejected_at"""
 _REFUND = """id, payment_id, kind, amount_fen, reason, status, provider_refund_id, created_at,
     succeeded_at"""
 _PAYOUT = (
@@ -70,6 +70,16 @@ class PaymentStore:
             deposit_status,
             now,
         )
+
+    async def mark_rejected(self, conn: Conn, payment_id: UUID, reason: str, now: datetime) -> bool:
+        status = await conn.execute(
+            """UPDATE payments SET rejected_reason = $2, rejected_at = $3
+               WHERE id = $1 AND status = 'captured' AND rejected_at IS NULL""",
+            payment_id,
+            reason,
+            now,
+        )
+        return status.endswith(" 1")
 
     async def mark_failed(self, conn: Conn, payment_id: UUID) -> bool:
         status = await conn.execute(

@@ -71,6 +71,9 @@ class Payment(Schema):
     expires_at: datetime
     captured_at: datetime | None
     created_at: datetime
+    rejected_reason: str | None = Field(
+        description="why its reference refused it (then it was refunded in full)"
+    )
 
 
 class RefundIn(Schema):
@@ -168,7 +171,8 @@ async def refund_payment(
     svc: Services,
 ) -> Refund:
     """Refund part of the price (the payer, admins, customer service); ``Idempotency-Key``
-    required. Refunds never add up to more than the price."""
+    required. Refunds never add up to more than the price. A payment for an order or a
+    group-buy seat is refunded only through that object (409 ``refund_through_reference``)."""
     view = await svc.payments.refund(
         user, idempotency_key, payment_id, body.amount_fen, body.reason
     )
