@@ -67,6 +67,7 @@ class RtNode:
     channels: ChannelGateway
     live: LiveGateway
     devices: DeviceGateway | None = None
+    registry: SocketRegistry | None = None
 
 
 RT_NODE: web.AppKey[RtNode] = web.AppKey("rt_node", RtNode)
@@ -104,7 +105,7 @@ def create_rt_app(
         transports=["websocket", "polling"],
         json=sio_json,
     )
-    registry = SocketRegistry()
+    registry = SocketRegistry(settings.client_send_buffer_bytes)
     install_tracked_websockets(sio.eio, registry, settings.max_message_bytes)
     sio.attach(app)
 
@@ -123,7 +124,7 @@ def create_rt_app(
             clock=node_core.clock,
         )
         fanout = LocalFanout(sio, registry, node_core.redis, node_settings)
-        inbound = InboundEvents(sio, registry, node_settings.client_send_buffer_bytes)
+        inbound = InboundEvents(sio, registry)
         channels = ChannelGateway(
             sio, node_core, host, fanout, node_core.moderation, node_settings, inbound
         )
@@ -141,7 +142,15 @@ def create_rt_app(
         lag = LoopLagMonitor()
         lag.start()
         app[RT_NODE] = RtNode(
-            node_settings, node_core, sio, host, fanout, channels, live=live, devices=devices
+            node_settings,
+            node_core,
+            sio,
+            host,
+            fanout,
+            channels,
+            live=live,
+            devices=devices,
+            registry=registry,
         )
         yield
         await lag.stop()

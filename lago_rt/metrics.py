@@ -10,6 +10,7 @@ __all__ = [
     "ACTOR_WORK",
     "CONNECTIONS",
     "DELIVERIES",
+    "FLOOD_CUTS",
     "INBOUND_FAST",
     "INBOUND_SECONDS",
     "REFUSED",
@@ -20,7 +21,11 @@ __all__ = [
 
 DELIVERIES = Counter("lago_rt_deliveries_total", "channel events written to member sockets")
 SLOW_CONSUMERS = Counter(
-    "lago_rt_slow_consumers_total", "sockets disconnected because they did not read"
+    "lago_rt_slow_consumers_total",
+    "connections reset because their client did not read (outstanding bytes above the limit)",
+)
+FLOOD_CUTS = Counter(
+    "lago_rt_flood_cuts_total", "connections closed for sending past their rate limit"
 )
 REFUSED = Counter("lago_rt_refused_total", "socket events refused", ["code"])
 _CHILDREN: dict[tuple[int, tuple[str, ...]], Any] = {}

@@ -25,7 +25,7 @@ from lago_rt.channel.events import read_after, stream_window
 from lago_rt.channel.history import chat_history
 from lago_rt.gateway.access import ChannelAccess
 from lago_rt.gateway.fanout import LocalFanout
-from lago_rt.gateway.inbound import InboundEvents, Pending
+from lago_rt.gateway.inbound import NO_ANSWER, InboundEvents, Pending
 from lago_rt.gateway.limits import TokenBucket
 from lago_rt.gateway.schemas import (
     DeleteIn,
@@ -38,7 +38,7 @@ from lago_rt.gateway.schemas import (
     SendIn,
     UnmuteIn,
 )
-from lago_rt.metrics import CONNECTIONS, count_refusal
+from lago_rt.metrics import CONNECTIONS, FLOOD_CUTS, count_refusal
 from lago_rt.runtime import ActorHost, Command, NotOwner
 from lago_rt.runtime.keys import ActorKeys
 
@@ -50,7 +50,8 @@ M = TypeVar("M", bound=BaseModel)
 Ack = dict[str, Any]
 # Recovery replays at most this many events; a client further behind reloads a snapshot.
 MAX_RECOVERY = 5_000
-# A connection that keeps sending this many messages past its rate limit is cut off.
+# A connection's first this many messages refused in a row by its rate limit are answered
+# `rate_limited`; the next one refused closes the connection (docs/protocol.md, "Limits").
 FLOOD_CUTOFF = 20
 
 
@@ -110,6 +111,7 @@ class ChannelGateway:
         self._access = ChannelAccess(core)
         self._settings = settings
         self._buckets: dict[str, TokenBucket] = {}
+        self._flooded: set[str] = set()
         self._principals: dict[str, Principal] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._disconnect_hooks: list[Callable[[str], Awaitable[None]]] = []
@@ -146,6 +148,7 @@ class ChannelGateway:
     async def disconnect(self, sid: str, reason: Any = None) -> None:
         self._principals.pop(sid, None)
         self._buckets.pop(sid, None)
+        self._flooded.discard(sid)
         CONNECTIONS.labels("/").dec()
         for community_id in self._fanout.communities_of(sid):
             await self._fanout.remove(community_id, sid)
@@ -210,11 +213,12 @@ class ChannelGateway:
         principal = self._principals.get(sid)
         if principal is None:
             return _error(Unauthenticated("not connected"))
+        if sid in self._flooded:
+            return NO_ANSWER
         bucket = self._buckets[sid]
         if not bucket.take(self._core.clock.monotonic()):
-            if bucket.overdrawn >= FLOOD_CUTOFF:
-                log.warning("channel.flood_disconnected", sid=sid, user_id=str(principal.user_id))
-                self._spawn(self._sio.disconnect(sid))
+            if bucket.overdrawn > FLOOD_CUTOFF:
+                return self._cut_flooder(sid, principal)
             return _error(RateLimited("slow down: too many messages"))
         if extra:
             return _error(InvalidInput("send one payload object", code="invalid_input"))
@@ -230,6 +234,21 @@ class ChannelGateway:
                 for e in exc.errors(include_url=False, include_input=False)
             ]
             return _error(InvalidInput("invalid payload", details=details))
+
+    def _cut_flooder(self, sid: str, principal: Principal) -> Ack:
+        """Close a connection that kept sending past its limit, after the answers it is owed.
+
+        Deterministic: exactly ``FLOOD_CUTOFF`` refusals were answered before this one; this and
+        every later message go unanswered (the bucket stays empty: each is refused again and
+        lands here), and what was admitted before is acknowledged before the close
+        (``InboundEvents.close_after_acks``).
+        """
+        if sid not in self._flooded:
+            self._flooded.add(sid)
+            FLOOD_CUTS.inc()
+            log.warning("channel.flood_disconnected", sid=sid, user_id=str(principal.user_id))
+            self._inbound.close_after_acks(sid)
+        return NO_ANSWER
 
     def _guarded(
         self, model: type[M] | None, handler: Callable[..., Awaitable[Ack]]

@@ -18,6 +18,13 @@ would log a traceback for each). Long-polling sockets never reach this path.
 
 Ordering is what python-socketio gives as well: each event runs in its own task
 (``async_handlers``), so a client that needs an order waits for an acknowledgement first.
+
+Closing after the answers (:meth:`InboundEvents.close_after_acks`, the flood cut-off): the events
+taken before the decision may be in a channel actor's hands — a message stored, its sequence
+number on the way. The connection takes nothing more from then on (later messages are dropped
+unanswered) and is closed once every acknowledgement owed for what it took is written, so a
+stored message is never left unacknowledged by the cut. The count of owed acknowledgements is one
+dictionary update per event each way.
 """
 
 from __future__ import annotations
@@ -33,9 +40,9 @@ import socketio
 
 from lago_core.logging import get_logger
 from lago_rt.gateway.wire import SocketRegistry, websocket_frame
-from lago_rt.metrics import INBOUND_FAST, INBOUND_SECONDS, SLOW_CONSUMERS, count_refusal, labelled
+from lago_rt.metrics import INBOUND_FAST, INBOUND_SECONDS, count_refusal, labelled
 
-__all__ = ["Direct", "InboundEvents", "Pending", "ack_frame"]
+__all__ = ["NO_ANSWER", "Direct", "InboundEvents", "Pending", "ack_frame"]
 
 log = get_logger(__name__)
 
@@ -59,6 +66,18 @@ _INTERNAL = {
     "ok": False,
     "error": {"code": "internal", "message": "internal error", "details": None},
 }
+# A handler's answer that says nothing: the connection is being closed (see the docstring). Compared
+# by identity; if python-socketio (long-polling) sends it, the client reads why.
+NO_ANSWER: dict[str, Any] = {
+    "ok": False,
+    "error": {"code": "disconnected", "message": "the connection is closing", "details": None},
+}
+# Owed acknowledgements are awaited this long at most before a closing connection is closed
+# anyway (an actor command is answered within the forward timeout, 5 s by default).
+CLOSE_WAIT_S = 10.0
+# The socket.io DISCONNECT of ``/`` in a WebSocket frame: python-socketio and socket.io-client
+# take it as the server's disconnect (and do not reconnect on their own).
+_DISCONNECT_FRAME = websocket_frame(b"41")
 _UNREADABLE = {
     "ok": False,
     "error": {"code": "invalid_json", "message": "the message is not valid JSON", "details": None},
@@ -75,12 +94,13 @@ def ack_frame(ack_id: int, result: Any) -> bytes:
 class InboundEvents:
     """The events of ``/`` that this node serves without python-socketio's per-message tasks."""
 
-    def __init__(
-        self, sio: socketio.AsyncServer, registry: SocketRegistry, send_buffer_limit: int
-    ) -> None:
+    def __init__(self, sio: socketio.AsyncServer, registry: SocketRegistry) -> None:
         self._sio = sio
         self._registry = registry
-        self._limit = send_buffer_limit
+        # engine.io sid -> acknowledgements owed for events taken, and the connections to close
+        # once they are written (engine.io sid -> socket.io sid).
+        self._owed: dict[str, int] = {}
+        self._closing: dict[str, str] = {}
         self._handlers: dict[str, Handler] = {}
         self._direct: dict[str, Direct] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -107,6 +127,8 @@ class InboundEvents:
             i += 1
         if i >= end or data[i] != "[" or i - 2 > MAX_ACK_DIGITS:
             return False
+        if eio_sid in self._closing:
+            return True  # being closed: nothing more is taken, nothing answered
         manager = self._sio.manager
         sid = manager.sid_from_eio_sid(eio_sid, "/")
         if sid is None or not manager.is_connected(sid, "/"):
@@ -119,12 +141,15 @@ class InboundEvents:
             if i > 2:
                 self._write_ack(eio_sid, sid, int(data[2:i]), _UNREADABLE)
             return True
+        owed = self._owed
         if not isinstance(args, list) or not args or not isinstance(args[0], str):
             return False
         direct = self._direct.get(args[0])
         if direct is not None:
             INBOUND_FAST.inc()
             ack_id = int(data[2:i]) if i > 2 else None
+            if ack_id is not None:
+                owed[eio_sid] = owed.get(eio_sid, 0) + 1
             read_at = time.perf_counter()
             try:
                 answer = direct(sid, args[1:])
@@ -142,6 +167,7 @@ class InboundEvents:
         task.add_done_callback(self._tasks.discard)
         if i > 2:
             ack_id = int(data[2:i])
+            owed[eio_sid] = owed.get(eio_sid, 0) + 1
             timer = labelled(INBOUND_SECONDS, args[0])
             read_at = time.perf_counter()
 
@@ -177,27 +203,66 @@ class InboundEvents:
             return
         if ack_id is not None:
             self._write_ack(eio_sid, sid, ack_id, answer)
+            self._answered(eio_sid)
             labelled(INBOUND_SECONDS, event).observe(time.perf_counter() - read_at)
 
     def _acknowledge(self, eio_sid: str, sid: str, ack_id: int, task: asyncio.Task[Any]) -> None:
-        if task.cancelled():
+        try:
+            if task.cancelled():
+                return
+            exc = task.exception()
+            if exc is not None:
+                # Handlers turn every error into an error acknowledgement; this is a bug.
+                log.error("inbound.handler_raised", sid=sid, exc_info=exc)
+                return
+            self._write_ack(eio_sid, sid, ack_id, task.result())
+        finally:
+            self._answered(eio_sid)
+
+    def _answered(self, eio_sid: str) -> None:
+        """One owed acknowledgement is written (or can no longer be): close a closing
+        connection once it owes none."""
+        left = self._owed.get(eio_sid, 1) - 1
+        if left > 0:
+            self._owed[eio_sid] = left
             return
-        exc = task.exception()
-        if exc is not None:
-            # Handlers turn every error into an error acknowledgement; this is a bug.
-            log.error("inbound.handler_raised", sid=sid, exc_info=exc)
+        self._owed.pop(eio_sid, None)
+        if eio_sid in self._closing:
+            self._close_now(eio_sid)
+
+    def close_after_acks(self, sid: str) -> None:
+        """Take nothing more from ``sid`` (on ``/``) and close its connection for good once the
+        acknowledgements owed for what it sent before are written (at most ``CLOSE_WAIT_S``)."""
+        eio_sid = self._sio.manager.eio_sid_from_sid(sid, "/")
+        if eio_sid is None or eio_sid in self._closing:
             return
-        self._write_ack(eio_sid, sid, ack_id, task.result())
+        self._closing[eio_sid] = sid
+        if eio_sid not in self._owed:
+            self._close_now(eio_sid)
+            return
+        asyncio.get_running_loop().call_later(CLOSE_WAIT_S, self._close_now, eio_sid)
+
+    def _close_now(self, eio_sid: str) -> None:
+        sid = self._closing.pop(eio_sid, None)
+        if sid is None:
+            return  # closed already
+        self._owed.pop(eio_sid, None)
+        if self._registry.transport(eio_sid) is not None:
+            # engine.io's reader sees the connection end and runs the disconnect as for any other.
+            self._registry.close(eio_sid, _DISCONNECT_FRAME)
+        else:
+            self.spawn(self._sio.disconnect(sid))  # long-polling: through engine.io's queue
 
     def _write_ack(self, eio_sid: str, sid: str, ack_id: int, result: Any) -> None:
-        transport = self._registry.transport(eio_sid)
+        if result is NO_ANSWER:
+            return
+        registry = self._registry
+        transport = registry.transport(eio_sid)
         if transport is None:
             return  # gone meanwhile: nobody to tell
-        if transport.get_write_buffer_size() > self._limit:
-            # Not reading: the same rule as channel fan-out (a bounded queue per client).
-            SLOW_CONSUMERS.inc()
-            log.warning("inbound.slow_consumer_disconnected", sid=sid)
-            self.spawn(self._sio.disconnect(sid))
+        if transport.get_write_buffer_size() > registry.headroom and registry.over_limit(transport):
+            # Not reading: the same rule as channel fan-out (``SocketRegistry``).
+            registry.cut(eio_sid, transport, "slow_consumer")
             return
         try:
             frame = ack_frame(ack_id, result)

@@ -1,0 +1,134 @@
+"""The socket edge under abuse (issue 16): clients that stop reading, floods, sockets whose session
+ended, and the protocol's gaps (unknown events, loose payloads, unbounded recovery)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from dataclasses import replace
+from typing import Any
+
+import orjson
+from aiohttp.test_utils import TestServer
+
+from lago_core.container import Core
+from lago_core.settings import Settings
+from lago_rt.app import RT_NODE, RtNode, create_rt_app
+from lago_rt.channel.presence import presence_changes
+from lago_rt.gateway.channels import FLOOD_CUTOFF
+
+from .conftest import CommunityWorld
+from .rt_client import ChannelClient, RawMember
+from .test_channel import connect, nodes  # noqa: F401  (a fixture)
+
+# --- slow consumers ------------------------------------------------------------------------------
+
+
+def _left(client: ChannelClient, user_id: str) -> bool:
+    return any(user_id in presence_changes(e)[1] for e in client.events)
+
+
+async def test_a_client_that_stops_reading_is_reset_within_the_limit_and_leaves_presence(
+    settings: Settings,
+    core: Core,
+    aiohttp_server: Any,
+    community: CommunityWorld,
+    clients: list[ChannelClient],
+) -> None:
+    limit = 256 * 1024
+    tight = replace(
+        settings,
+        client_send_buffer_bytes=limit,
+        client_msgs_per_s=100_000,
+        client_msg_burst=100_000,
+    )
+    server: TestServer = await aiohttp_server(create_rt_app(tight, core=core))
+    node: RtNode = server.app[RT_NODE]
+    assert node.registry is not None
+    alice, bob, _ = community.residents
+    stalled = await RawMember.join(server.port, bob.access_token, community.id)
+    stalled.stop_reading()
+    raw = stalled.writer.get_extra_info("socket")
+    # What the client's kernel takes on its behalf (acknowledged to the server) while it reads
+    # nothing: its receive buffer as the kernel reports it.
+    client_rcvbuf = raw.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+    sender = await connect(clients, f"http://127.0.0.1:{server.port}", alice.access_token)
+    await sender.join(community.id)
+    members = node.fanout.members[community.id]
+    (bob_eio,) = [e for s, e in members.items() if s != sender.sio.get_sid("/")]
+    transport = node.registry.transports[bob_eio]
+    text = "字" * 2_000
+    written = 0
+    frame = 0
+    try:
+        # One event at a time, each delivered to every member before the next is sent: the
+        # sender receiving it means the node has written it (or not) to the stalled member too.
+        while not transport.is_closing():
+            assert written * max(frame, 1) < 8 * limit, "the stalled member was never cut off"
+            ack = await sender.send(community.id, text)
+            assert ack["ok"], ack
+            await sender.wait_until(lambda seq=ack["seq"]: seq in sender.seqs())  # type: ignore[misc]
+            event = next(e for e in sender.events if e["seq"] == ack["seq"])
+            frame = len(orjson.dumps(event)) + len(b'42["channel:event",]') + 4
+            written += 1
+        # The event that found it over the limit was not written to it.
+        outstanding = (written - 1) * frame
+        assert outstanding <= limit + client_rcvbuf + frame, (outstanding, limit, client_rcvbuf)
+        # The client's socket sees the connection end at once: data already received, then a
+        # reset (or an end of file), never a wait.
+        stalled.resume_reading()
+        async with asyncio.timeout(5):
+            try:
+                while await stalled.reader.read(1 << 16):
+                    pass
+            except ConnectionResetError:
+                pass
+        # And the node ran the disconnect: presence announces bob gone.
+        await sender.wait_until(lambda: _left(sender, str(bob.id)))
+        page = await sender.call("channel:presence", {"community_id": community.id})
+        assert str(bob.id) not in [m["user_id"] for m in page["online"]]
+    finally:
+        stalled.close()
+
+
+# --- flood cut-off -------------------------------------------------------------------------------
+
+
+async def test_a_flood_gets_exactly_the_documented_refusals_and_stored_messages_their_acks(
+    nodes: list[tuple[str, RtNode]],  # noqa: F811
+    community: CommunityWorld,
+    clients: list[ChannelClient],
+    settings: Settings,
+) -> None:
+    url, _ = nodes[0]
+    alice, bob, _ = community.residents
+    flooder = await connect(clients, url, alice.access_token)
+    reader = await connect(clients, url, bob.access_token)
+    await flooder.join(community.id)  # one token of the burst
+    await reader.join(community.id)
+    answers: dict[str, dict[str, Any]] = {}
+
+    def answer_to(msg_id: str) -> Any:
+        def record(reply: dict[str, Any]) -> None:
+            answers[msg_id] = reply
+
+        return record
+
+    # The test clock stands still: no token comes back during the burst.
+    for i in range(100):
+        msg_id = f"flood-{i}"
+        await flooder.sio.emit(
+            "chat:send",
+            {"community_id": community.id, "client_msg_id": msg_id, "text": f"刷屏{i}"},
+            callback=answer_to(msg_id),
+        )
+    async with asyncio.timeout(10):
+        await flooder.disconnected.wait()
+    codes = [r["error"]["code"] for r in answers.values() if not r["ok"]]
+    assert codes == ["rate_limited"] * FLOOD_CUTOFF
+    acked = {m: r["seq"] for m, r in answers.items() if r["ok"]}
+    assert len(acked) == settings.client_msg_burst - 1
+    history = await reader.call("chat:history", {"community_id": community.id, "limit": 100})
+    stored = {m["client_msg_id"]: m["seq"] for m in history["messages"]}
+    # Every stored message was acknowledged with its sequence number, and only those.
+    assert stored == acked
