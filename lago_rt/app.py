@@ -39,6 +39,7 @@ from lago_rt.gateway.inbound import InboundEvents
 from lago_rt.gateway.live import LiveGateway
 from lago_rt.gateway.merchant import MerchantGateway
 from lago_rt.gateway.support import SupportGateway
+from lago_rt.gateway.unknown import answer_unknown_events
 from lago_rt.gateway.wire import SocketRegistry, install_tracked_websockets
 from lago_rt.media import create_media_backend
 from lago_rt.runtime import ActorContext, ActorHost
@@ -135,6 +136,7 @@ def create_rt_app(
         live = LiveGateway(
             channels, node_core, host, create_media_backend(node_settings), node_settings
         )
+        answer_unknown_events(sio)
         await host.start()
         await fanout.start()
         await devices.start()

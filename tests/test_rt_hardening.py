@@ -14,8 +14,11 @@ from aiohttp.test_utils import TestServer
 from lago_core.container import Core
 from lago_core.settings import Settings
 from lago_rt.app import RT_NODE, RtNode, create_rt_app
+from lago_rt.channel.events import read_after
 from lago_rt.channel.presence import presence_changes
-from lago_rt.gateway.channels import FLOOD_CUTOFF
+from lago_rt.gateway.channels import FLOOD_CUTOFF, RECOVERY_PAGE
+from lago_rt.runtime import Command
+from lago_rt.runtime.keys import ActorKeys
 
 from .conftest import CommunityWorld
 from .rt_client import ChannelClient, RawMember
@@ -132,3 +135,124 @@ async def test_a_flood_gets_exactly_the_documented_refusals_and_stored_messages_
     stored = {m["client_msg_id"]: m["seq"] for m in history["messages"]}
     # Every stored message was acknowledged with its sequence number, and only those.
     assert stored == acked
+
+
+# --- protocol gaps -------------------------------------------------------------------------------
+
+
+async def test_an_unknown_event_is_answered_on_every_namespace(
+    nodes: list[tuple[str, RtNode]],  # noqa: F811
+    community: CommunityWorld,
+    clients: list[ChannelClient],
+) -> None:
+    url, _ = nodes[0]
+    client = await ChannelClient(url, community.residents[0].access_token).connect(
+        ["/", "/support"]
+    )
+    clients.append(client)
+    for namespace in ("/", "/support"):
+        for payload in ({}, None, "x"):
+            reply = await client.call("no:such-event", payload, namespace=namespace)
+            assert reply["ok"] is False
+            assert reply["error"]["code"] == "unknown_event", (namespace, reply)
+            assert reply["error"]["details"] == {"event": "no:such-event"}
+
+
+async def test_reporting_a_message_that_does_not_exist_is_refused(
+    nodes: list[tuple[str, RtNode]],  # noqa: F811
+    community: CommunityWorld,
+    clients: list[ChannelClient],
+) -> None:
+    url, node = nodes[0]
+    alice, bob, _ = community.residents
+    ca = await connect(clients, url, alice.access_token)
+    cb = await connect(clients, url, bob.access_token)
+    await ca.join(community.id)
+    await cb.join(community.id)
+    sent = await ca.send(community.id, "一条消息")
+    report = {"community_id": community.id, "reason": "广告"}
+    for seq in (sent["seq"] + 1, 10**9):
+        refused = await cb.call("chat:report", {**report, "seq": seq})
+        assert refused["error"]["code"] == "message_not_found", refused
+    # Not a chat message: a presence event of the joins.
+    keys = ActorKeys(node.settings.redis_prefix, "ch", community.id)
+    stream = await read_after(node.core.redis, keys, 0)
+    presence_seq = next(e.seq for e in stream if e.type.startswith("presence."))
+    refused = await cb.call("chat:report", {**report, "seq": presence_seq})
+    assert refused["error"]["code"] == "message_not_found", refused
+    assert (await cb.call("chat:report", {**report, "seq": sent["seq"]}))["ok"]
+    # Once archived and trimmed from the stream, it is still found.
+    await node.host.tick_all()
+    await node.core.redis.delete(keys.events)
+    assert (await cb.call("chat:report", {**report, "seq": sent["seq"]}))["ok"]
+
+
+async def test_payload_fields_of_the_wrong_json_type_are_refused_not_converted(
+    nodes: list[tuple[str, RtNode]],  # noqa: F811
+    community: CommunityWorld,
+    clients: list[ChannelClient],
+) -> None:
+    url, _ = nodes[0]
+    client = await ChannelClient(url, community.residents[0].access_token).connect(
+        ["/", "/support"]
+    )
+    clients.append(client)
+    joined = await client.join(community.id)
+    epoch = joined["epoch"]
+    for seq in ("0", 0.0, 1.5, True, -1, None):
+        reply = await client.join(community.id, since={"seq": seq, "epoch": epoch})
+        assert reply["ok"] is False, (seq, reply)
+        assert reply["error"]["code"] == "invalid_input"
+        assert reply["error"]["details"][0]["field"] == "since.seq"
+    for bad in ({"limit": "10"}, {"limit": 10.0}, {"before_seq": True}):
+        reply = await client.call("chat:history", {"community_id": community.id, **bad})
+        assert reply["error"]["code"] == "invalid_input", (bad, reply)
+    reply = await client.call("support:queue", {"limit": "5"}, namespace="/support")
+    assert reply["error"]["code"] == "invalid_input", reply
+    # What JSON needs converting still is: a UUID is a string.
+    assert (await client.join(community.id, since={"seq": 0, "epoch": epoch}))["ok"]
+
+
+async def test_recovery_comes_in_bounded_pages_without_gaps_or_repeats(
+    nodes: list[tuple[str, RtNode]],  # noqa: F811
+    community: CommunityWorld,
+    clients: list[ChannelClient],
+) -> None:
+    url, node = nodes[0]
+    alice = community.residents[0]
+    caller = {"user_id": str(alice.id), "name": "王阿姨", "role": "member"}
+    total = RECOVERY_PAGE * 2 + 37
+    for start in range(0, total, 100):
+        await asyncio.gather(
+            *(
+                node.host.call(
+                    community.id,
+                    Command("chat.send", {"client_msg_id": f"m{i}", "text": f"第{i}条"}, caller),
+                )
+                for i in range(start, min(total, start + 100))
+            )
+        )
+    client = await connect(clients, url, alice.access_token)
+    first = await client.join(community.id)
+    epoch, head = first["epoch"], first["seq"]
+    assert head >= total
+    page = await client.join(community.id, since={"seq": 0, "epoch": epoch})
+    assert page["recovered"] is True
+    assert len(page["events"]) == RECOVERY_PAGE
+    assert page["more"] is True
+    seen = [e["seq"] for e in page["events"]]
+    while page["more"]:
+        page = await client.call(
+            "channel:recover",
+            {"community_id": community.id, "since": {"seq": seen[-1], "epoch": epoch}},
+        )
+        assert page["ok"] and page["recovered"], page
+        assert len(page["events"]) <= RECOVERY_PAGE
+        seen += [e["seq"] for e in page["events"]]
+    assert seen == list(range(1, seen[-1] + 1))
+    assert seen[-1] >= head
+    # Another epoch cannot be continued: the client joins again for a snapshot.
+    lost = await client.call(
+        "channel:recover", {"community_id": community.id, "since": {"seq": 1, "epoch": "other"}}
+    )
+    assert lost == {"ok": True, "community_id": community.id, "recovered": False}

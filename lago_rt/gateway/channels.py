@@ -13,20 +13,28 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 import socketio
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from lago_core.container import Core
-from lago_core.errors import InvalidInput, LagoError, RateLimited, Unauthenticated, Unavailable
+from lago_core.errors import (
+    InvalidInput,
+    LagoError,
+    NotFound,
+    RateLimited,
+    Unauthenticated,
+    Unavailable,
+)
 from lago_core.logging import get_logger
 from lago_core.moderation import ModerationService
 from lago_core.security.roles import Principal
 from lago_core.settings import Settings
-from lago_rt.channel.events import read_after, stream_window
-from lago_rt.channel.history import chat_history
+from lago_rt.channel.events import StreamWindow, read_after, stream_window
+from lago_rt.channel.history import chat_history, chat_message_exists
 from lago_rt.gateway.access import ChannelAccess
 from lago_rt.gateway.fanout import LocalFanout
 from lago_rt.gateway.inbound import NO_ANSWER, InboundEvents, Pending
 from lago_rt.gateway.limits import TokenBucket
+from lago_rt.gateway.payloads import parse_payload
 from lago_rt.gateway.schemas import (
     DeleteIn,
     HistoryIn,
@@ -34,10 +42,13 @@ from lago_rt.gateway.schemas import (
     LeaveIn,
     MuteIn,
     PresenceIn,
+    RecoverIn,
     ReportIn,
     SendIn,
+    SinceIn,
     UnmuteIn,
 )
+from lago_rt.gateway.unknown import unknown_event
 from lago_rt.metrics import CONNECTIONS, FLOOD_CUTS, count_refusal
 from lago_rt.runtime import ActorHost, Command, NotOwner
 from lago_rt.runtime.keys import ActorKeys
@@ -50,6 +61,12 @@ M = TypeVar("M", bound=BaseModel)
 Ack = dict[str, Any]
 # Recovery replays at most this many events; a client further behind reloads a snapshot.
 MAX_RECOVERY = 5_000
+# One acknowledgement carries at most this many recovered events, and stops adding events once
+# their data passes ``RECOVERY_PAGE_BYTES`` (2,000-character messages would otherwise make a
+# page of 3 MB — three times a client's send-buffer limit); the client asks for the next page
+# with ``channel:recover`` (docs/protocol.md).
+RECOVERY_PAGE = 500
+RECOVERY_PAGE_BYTES = 256 * 1024
 # A connection's first this many messages refused in a row by its rate limit are answered
 # `rate_limited`; the next one refused closes the connection (docs/protocol.md, "Limits").
 FLOOD_CUTOFF = 20
@@ -120,6 +137,7 @@ class ChannelGateway:
         events: dict[str, Callable[..., Coroutine[Any, Any, Ack]]] = {
             "channel:join": self._guarded(JoinIn, self.join),
             "channel:leave": self._guarded(LeaveIn, self.leave),
+            "channel:recover": self._guarded(RecoverIn, self.recover),
             "channel:presence": self._guarded(PresenceIn, self.presence),
             "chat:send": self._guarded(SendIn, self.send),
             "chat:history": self._guarded(HistoryIn, self.history),
@@ -131,6 +149,8 @@ class ChannelGateway:
         }
         for name, handler in events.items():
             self._serve(name, handler)
+        # Every other event: rate-limited like the rest, then answered `unknown_event`.
+        sio.on("*", handler=self._unknown, namespace="/")
 
     # --- connection ----------------------------------------------------------------------------------
 
@@ -224,16 +244,10 @@ class ChannelGateway:
             return _error(InvalidInput("send one payload object", code="invalid_input"))
         if model is None:
             return principal, None
-        if not isinstance(data, dict):
-            return _error(InvalidInput("the payload must be an object"))
         try:
-            return principal, model.model_validate(data)
-        except ValidationError as exc:
-            details = [
-                {"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]}
-                for e in exc.errors(include_url=False, include_input=False)
-            ]
-            return _error(InvalidInput("invalid payload", details=details))
+            return principal, parse_payload(model, data)
+        except InvalidInput as exc:
+            return _error(exc)
 
     def _cut_flooder(self, sid: str, principal: Principal) -> Ack:
         """Close a connection that kept sending past its limit, after the answers it is owed.
@@ -368,6 +382,12 @@ class ChannelGateway:
 
     # --- events --------------------------------------------------------------------------------------
 
+    async def _unknown(self, event: str, sid: str, *args: Any) -> Ack:
+        admitted = self._admit(sid, None, None, ())
+        if isinstance(admitted, dict):
+            return admitted
+        return unknown_event(event)
+
     async def whoami(self, sid: str, principal: Principal) -> Ack:
         return _ok(user_id=str(principal.user_id), node_id=self._settings.node_id)
 
@@ -392,40 +412,59 @@ class ChannelGateway:
         if body.since is None:
             reply["snapshot"] = snapshot
             return reply
-        events = await self._recover(cid, body.since.seq, body.since.epoch, snapshot)
-        if events is None:
-            reply.update(recovered=False, snapshot=snapshot)
-        else:
-            reply.update(recovered=True, events=events, presence=snapshot.get("presence"))
-        return reply
-
-    async def _recover(
-        self, cid: str, since: int, epoch: str, snapshot: dict[str, Any]
-    ) -> list[dict[str, Any]] | None:
-        """The events after ``since`` up to the snapshot's seq, or None if they are not all kept."""
-        if epoch != snapshot["epoch"] or since > snapshot["seq"]:
-            return None
-        if since == snapshot["seq"]:
-            return []
         keys = ActorKeys(self._settings.redis_prefix, "ch", cid)
         window = await stream_window(self._core.redis, keys)
-        if window.first_seq is None or since + 1 < window.first_seq:
+        page = await self._recover(keys, window, body.since, snapshot["epoch"], snapshot["seq"])
+        if page is None:
+            reply.update(recovered=False, snapshot=snapshot)
+        else:
+            reply.update(recovered=True, **page, presence=snapshot.get("presence"))
+        return reply
+
+    async def recover(self, sid: str, principal: Principal, body: RecoverIn) -> Ack:
+        """The next page of a recovery the join started (``more: true``)."""
+        cid = str(body.community_id)
+        self._joined(sid, cid)
+        await self._access.require(principal, cid)
+        keys = ActorKeys(self._settings.redis_prefix, "ch", cid)
+        window = await stream_window(self._core.redis, keys)
+        head = window.last_seq if window.last_seq is not None else 0
+        page = await self._recover(keys, window, body.since, window.epoch, head)
+        if page is None:
+            return _ok(community_id=cid, recovered=False)
+        return _ok(community_id=cid, recovered=True, seq=head, **page)
+
+    async def _recover(
+        self, keys: ActorKeys, window: StreamWindow, since: SinceIn, epoch: str | None, head: int
+    ) -> dict[str, Any] | None:
+        """``{"events", "more"}``: the first page of events after ``since.seq`` up to ``head``,
+        or None if they are not all kept (another epoch, trimmed from the stream, too many)."""
+        if since.epoch != epoch or since.seq > head:
             return None
-        if snapshot["seq"] - since > MAX_RECOVERY:
+        if since.seq == head:
+            return {"events": [], "more": False}
+        if window.first_seq is None or since.seq + 1 < window.first_seq:
             return None
-        events = await read_after(
-            self._core.redis, keys, since, until=snapshot["seq"], count=MAX_RECOVERY
-        )
-        return [
-            {
-                "community_id": e.community_id,
-                "seq": e.seq,
-                "type": e.type,
-                "data": e.data,
-                "at": e.at,
-            }
-            for e in events
-        ]
+        if head - since.seq > MAX_RECOVERY:
+            return None
+        found = await read_after(self._core.redis, keys, since.seq, until=head, count=RECOVERY_PAGE)
+        events: list[dict[str, Any]] = []
+        size = 0
+        for e in found:
+            if events and size >= RECOVERY_PAGE_BYTES:
+                break
+            events.append(
+                {
+                    "community_id": e.community_id,
+                    "seq": e.seq,
+                    "type": e.type,
+                    "data": e.data,
+                    "at": e.at,
+                }
+            )
+            size += len(e.encode())
+        last = events[-1]["seq"] if events else since.seq
+        return {"events": events, "more": last < head}
 
     async def leave(self, sid: str, principal: Principal, body: LeaveIn) -> Ack:
         cid = str(body.community_id)
@@ -490,6 +529,9 @@ class ChannelGateway:
     async def report(self, sid: str, principal: Principal, body: ReportIn) -> Ack:
         cid = str(body.community_id)
         await self._access.require(principal, cid)
+        keys = ActorKeys(self._settings.redis_prefix, "ch", cid)
+        if not await chat_message_exists(self._core.redis, self._core.pool, keys, body.seq):
+            raise NotFound("no message with that sequence number", code="message_not_found")
         report_id = await self._moderation.report(
             principal.user_id, body.community_id, body.seq, body.reason
         )

@@ -179,9 +179,8 @@ class LocalFanout:
                     fallback.append(sid)
                 elif transport.is_closing():
                     continue  # cut or closing: its disconnect removes it from the members
-                elif (
-                    transport.get_write_buffer_size() > headroom
-                    and registry.over_limit(transport)
+                elif transport.get_write_buffer_size() > headroom and registry.over_limit(
+                    transport
                 ):
                     # Not reading: reset now. The member stays listed until engine.io runs its
                     # disconnect, which is what announces it gone (presence leave).

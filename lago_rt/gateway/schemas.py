@@ -16,6 +16,7 @@ __all__ = [
     "LeaveIn",
     "MuteIn",
     "PresenceIn",
+    "RecoverIn",
     "ReportIn",
     "SendIn",
     "SinceIn",
@@ -35,6 +36,13 @@ class SinceIn(_In):
 class JoinIn(_In):
     community_id: UUID
     since: SinceIn | None = None
+
+
+class RecoverIn(_In):
+    """The next page of a recovery (``channel:recover``)."""
+
+    community_id: UUID
+    since: SinceIn
 
 
 class GroupBuyStartIn(_In):

@@ -20,13 +20,14 @@ from uuid import UUID
 
 import orjson
 import socketio
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from lago_core.ai.support import AGENTS_ROOM
 from lago_core.container import Core
-from lago_core.errors import InvalidInput, LagoError, Unauthenticated
+from lago_core.errors import LagoError, Unauthenticated
 from lago_core.security.roles import Principal
 from lago_rt.gateway.channels import authenticate_handshake
+from lago_rt.gateway.payloads import parse_payload
 from lago_rt.metrics import CONNECTIONS, count_refusal
 
 __all__ = ["NAMESPACE", "SupportGateway"]
@@ -98,16 +99,7 @@ class SupportGateway:
                 principal = self._principals.get(sid)
                 if principal is None:
                     raise Unauthenticated("connect with a token first")
-                try:
-                    body = model.model_validate(data if data is not None else {})
-                except ValidationError as exc:
-                    raise InvalidInput(
-                        "invalid payload",
-                        details=[
-                            {"field": ".".join(map(str, e["loc"])), "problem": e["msg"]}
-                            for e in exc.errors(include_url=False, include_input=False)
-                        ],
-                    ) from None
+                body = parse_payload(model, data if data is not None else {})
                 return await handler(principal, body)
             except LagoError as exc:
                 count_refusal(exc.code)
