@@ -38,6 +38,7 @@ from lago_rt.gateway.groupbuys import GroupBuyGateway
 from lago_rt.gateway.inbound import InboundEvents
 from lago_rt.gateway.live import LiveGateway
 from lago_rt.gateway.merchant import MerchantGateway
+from lago_rt.gateway.sessions import SessionWatch
 from lago_rt.gateway.support import SupportGateway
 from lago_rt.gateway.unknown import answer_unknown_events
 from lago_rt.gateway.wire import SocketRegistry, install_tracked_websockets
@@ -126,12 +127,15 @@ def create_rt_app(
         )
         fanout = LocalFanout(sio, registry, node_core.redis, node_settings)
         inbound = InboundEvents(sio, registry)
-        channels = ChannelGateway(
-            sio, node_core, host, fanout, node_core.moderation, node_settings, inbound
+        sessions = SessionWatch(
+            sio, node_core.identity, node_core.redis, node_settings, node_core.clock, inbound
         )
-        MerchantGateway(sio, node_core)
+        channels = ChannelGateway(
+            sio, node_core, host, fanout, node_core.moderation, node_settings, inbound, sessions
+        )
+        MerchantGateway(sio, node_core, sessions)
         GroupBuyGateway(channels)
-        SupportGateway(sio, node_core)
+        SupportGateway(sio, node_core, sessions)
         devices = DeviceGateway(sio, node_core, host, node_settings)
         live = LiveGateway(
             channels, node_core, host, create_media_backend(node_settings), node_settings
@@ -139,6 +143,7 @@ def create_rt_app(
         answer_unknown_events(sio)
         await host.start()
         await fanout.start()
+        await sessions.start()
         await devices.start()
         watch_gc()
         lag = LoopLagMonitor()
@@ -156,6 +161,7 @@ def create_rt_app(
         )
         yield
         await lag.stop()
+        await sessions.stop()
         await devices.close()
         await sio.shutdown()
         await live.close()

@@ -14,6 +14,7 @@ __all__ = [
     "INBOUND_FAST",
     "INBOUND_SECONDS",
     "REFUSED",
+    "SESSION_DISCONNECTS",
     "SLOW_CONSUMERS",
     "count_refusal",
     "labelled",
@@ -26,6 +27,9 @@ SLOW_CONSUMERS = Counter(
 )
 FLOOD_CUTS = Counter(
     "lago_rt_flood_cuts_total", "connections closed for sending past their rate limit"
+)
+SESSION_DISCONNECTS = Counter(
+    "lago_rt_session_disconnects_total", "sockets disconnected because their session ended"
 )
 REFUSED = Counter("lago_rt_refused_total", "socket events refused", ["code"])
 _CHILDREN: dict[tuple[int, tuple[str, ...]], Any] = {}

@@ -9,6 +9,7 @@ from dataclasses import replace
 from typing import Any
 
 import orjson
+import pytest
 from aiohttp.test_utils import TestServer
 
 from lago_core.container import Core
@@ -22,7 +23,14 @@ from lago_rt.runtime.keys import ActorKeys
 
 from .conftest import CommunityWorld
 from .rt_client import ChannelClient, RawMember
-from .test_channel import connect, nodes  # noqa: F401  (a fixture)
+from .test_channel import connect, start_nodes
+from .waiting import until
+
+
+@pytest.fixture
+async def nodes(settings: Settings, core: Core, aiohttp_server: Any) -> list[tuple[str, RtNode]]:
+    return await start_nodes(settings, core, aiohttp_server)
+
 
 # --- slow consumers ------------------------------------------------------------------------------
 
@@ -98,7 +106,7 @@ async def test_a_client_that_stops_reading_is_reset_within_the_limit_and_leaves_
 
 
 async def test_a_flood_gets_exactly_the_documented_refusals_and_stored_messages_their_acks(
-    nodes: list[tuple[str, RtNode]],  # noqa: F811
+    nodes: list[tuple[str, RtNode]],
     community: CommunityWorld,
     clients: list[ChannelClient],
     settings: Settings,
@@ -141,7 +149,7 @@ async def test_a_flood_gets_exactly_the_documented_refusals_and_stored_messages_
 
 
 async def test_an_unknown_event_is_answered_on_every_namespace(
-    nodes: list[tuple[str, RtNode]],  # noqa: F811
+    nodes: list[tuple[str, RtNode]],
     community: CommunityWorld,
     clients: list[ChannelClient],
 ) -> None:
@@ -159,7 +167,7 @@ async def test_an_unknown_event_is_answered_on_every_namespace(
 
 
 async def test_reporting_a_message_that_does_not_exist_is_refused(
-    nodes: list[tuple[str, RtNode]],  # noqa: F811
+    nodes: list[tuple[str, RtNode]],
     community: CommunityWorld,
     clients: list[ChannelClient],
 ) -> None:
@@ -188,7 +196,7 @@ async def test_reporting_a_message_that_does_not_exist_is_refused(
 
 
 async def test_payload_fields_of_the_wrong_json_type_are_refused_not_converted(
-    nodes: list[tuple[str, RtNode]],  # noqa: F811
+    nodes: list[tuple[str, RtNode]],
     community: CommunityWorld,
     clients: list[ChannelClient],
 ) -> None:
@@ -214,7 +222,7 @@ async def test_payload_fields_of_the_wrong_json_type_are_refused_not_converted(
 
 
 async def test_recovery_comes_in_bounded_pages_without_gaps_or_repeats(
-    nodes: list[tuple[str, RtNode]],  # noqa: F811
+    nodes: list[tuple[str, RtNode]],
     community: CommunityWorld,
     clients: list[ChannelClient],
 ) -> None:
@@ -246,7 +254,8 @@ async def test_recovery_comes_in_bounded_pages_without_gaps_or_repeats(
             "channel:recover",
             {"community_id": community.id, "since": {"seq": seen[-1], "epoch": epoch}},
         )
-        assert page["ok"] and page["recovered"], page
+        assert page["ok"], page
+        assert page["recovered"], page
         assert len(page["events"]) <= RECOVERY_PAGE
         seen += [e["seq"] for e in page["events"]]
     assert seen == list(range(1, seen[-1] + 1))
@@ -256,3 +265,106 @@ async def test_recovery_comes_in_bounded_pages_without_gaps_or_repeats(
         "channel:recover", {"community_id": community.id, "since": {"seq": 1, "epoch": "other"}}
     )
     assert lost == {"ok": True, "community_id": community.id, "recovered": False}
+
+
+# --- sockets end with their session --------------------------------------------------------------
+
+
+async def _sockets_on_both_nodes(
+    nodes: list[tuple[str, RtNode]], token: str, community_id: str, clients: list[ChannelClient]
+) -> list[ChannelClient]:
+    out = []
+    for url, _ in nodes:
+        sock = await ChannelClient(url, token).connect(["/", "/support"])
+        clients.append(sock)
+        assert (await sock.join(community_id))["ok"]
+        out.append(sock)
+    return out
+
+
+async def _all_disconnected(sockets: list[ChannelClient]) -> None:
+    # About a second: the notice is one pub/sub hop from the REST call to every node.
+    # The client library closes its connection once its last namespace is disconnected.
+    await until(lambda: not any(sock.sio.connected for sock in sockets), within=1.5)
+
+
+async def test_log_out_disconnects_the_sessions_sockets_on_every_node(
+    nodes: list[tuple[str, RtNode]],
+    community: CommunityWorld,
+    clients: list[ChannelClient],
+    client: Any,
+    core: Core,
+) -> None:
+    alice = community.residents[0]
+    ended = await _sockets_on_both_nodes(nodes, alice.access_token, community.id, clients)
+    # Another session of the same user is not this one: it stays.
+    other = await core.identity.log_in(alice.phone, alice.password, "pytest")
+    (kept,) = await _sockets_on_both_nodes(nodes[:1], other.access_token, community.id, clients)
+    resp = await client.post("/api/v1/auth/logout", headers=alice.headers)
+    assert resp.status < 300, await resp.text()
+    await _all_disconnected(ended)
+    assert (await kept.send(community.id, "还在"))["ok"]
+
+
+async def test_log_out_everywhere_and_password_reset_disconnect_every_session(
+    nodes: list[tuple[str, RtNode]],
+    community: CommunityWorld,
+    clients: list[ChannelClient],
+    client: Any,
+    core: Core,
+) -> None:
+    from lago_core.sms import LogSmsProvider
+
+    alice, bob, _ = community.residents
+    second = await core.identity.log_in(alice.phone, alice.password, "pytest")
+    sockets = await _sockets_on_both_nodes(nodes, alice.access_token, community.id, clients)
+    sockets += await _sockets_on_both_nodes(nodes, second.access_token, community.id, clients)
+    resp = await client.post("/api/v1/auth/logout-all", headers=alice.headers)
+    assert resp.status < 300, await resp.text()
+    await _all_disconnected(sockets)
+
+    fresh = await core.identity.log_in(bob.phone, bob.password, "pytest")
+    sockets = await _sockets_on_both_nodes(nodes, bob.access_token, community.id, clients)
+    sockets += await _sockets_on_both_nodes(nodes, fresh.access_token, community.id, clients)
+    await client.post("/api/v1/auth/codes", json={"phone": bob.phone, "purpose": "reset_password"})
+    assert isinstance(core.sms, LogSmsProvider)
+    resp = await client.post(
+        "/api/v1/auth/password/reset",
+        json={"phone": bob.phone, "code": core.sms.sent[-1][1], "new_password": "brand-new-pass"},
+    )
+    assert resp.status < 300, await resp.text()
+    await _all_disconnected(sockets)
+
+
+async def test_a_command_of_an_ended_session_is_refused_when_the_notice_was_lost(
+    nodes: list[tuple[str, RtNode]],
+    community: CommunityWorld,
+    clients: list[ChannelClient],
+    core: Core,
+    clock: Any,
+) -> None:
+    from lago_core.identity.ended import SESSION_CHECK_S
+
+    alice = community.residents[0]
+    url, _ = nodes[0]
+    (sock,) = await _sockets_on_both_nodes(nodes[:1], alice.access_token, community.id, clients)
+    second = await core.identity.log_in(alice.phone, alice.password, "pytest")
+    support = await ChannelClient(url, second.access_token).connect(["/support"])
+    clients.append(support)
+    assert (await sock.send(community.id, "之前"))["ok"]
+    assert (await support.call("support:queue", {}, namespace="/support"))["error"]["code"] == (
+        "not_support"
+    )
+    # Ended behind the nodes' backs: no notice is published.
+    await core.pool.execute("UPDATE sessions SET revoked_at = now() WHERE user_id = $1", alice.id)
+    clock.advance(SESSION_CHECK_S)
+    late = {"community_id": community.id, "client_msg_id": "late", "text": "之后"}
+    refused = await sock.call("chat:send", late)
+    assert refused["error"]["code"] == "session_revoked", refused
+    refused = await support.call("support:queue", {}, namespace="/support")
+    assert refused["error"]["code"] == "session_revoked", refused
+    await _all_disconnected([sock, support])
+    history = await core.pool.fetchval(
+        "SELECT count(*) FROM channel_events WHERE data->>'client_msg_id' = 'late'"
+    )
+    assert history == 0

@@ -48,6 +48,7 @@ from lago_rt.gateway.schemas import (
     SinceIn,
     UnmuteIn,
 )
+from lago_rt.gateway.sessions import SessionWatch
 from lago_rt.gateway.unknown import unknown_event
 from lago_rt.metrics import CONNECTIONS, FLOOD_CUTS, count_refusal
 from lago_rt.runtime import ActorHost, Command, NotOwner
@@ -118,8 +119,10 @@ class ChannelGateway:
         moderation: ModerationService,
         settings: Settings,
         inbound: InboundEvents,
+        sessions: SessionWatch,
     ) -> None:
         self._sio = sio
+        self._sessions = sessions
         self._inbound = inbound
         self._core = core
         self._host = host
@@ -157,6 +160,7 @@ class ChannelGateway:
     async def connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
         principal = await authenticate_handshake(self._core, auth)
         self._principals[sid] = principal
+        self._sessions.track(sid, "/", principal)
         self._buckets[sid] = TokenBucket.full(
             self._settings.client_msgs_per_s,
             self._settings.client_msg_burst,
@@ -166,7 +170,9 @@ class ChannelGateway:
         CONNECTIONS.labels("/").inc()
 
     async def disconnect(self, sid: str, reason: Any = None) -> None:
-        self._principals.pop(sid, None)
+        principal = self._principals.pop(sid, None)
+        if principal is not None:
+            self._sessions.untrack(sid, "/", principal)
         self._buckets.pop(sid, None)
         self._flooded.discard(sid)
         CONNECTIONS.labels("/").dec()
@@ -273,6 +279,8 @@ class ChannelGateway:
                 return admitted
             principal, payload = admitted
             try:
+                if self._sessions.verdict(principal) is not True:
+                    await self._sessions.require_live(principal)
                 if model is None:
                     return await handler(sid, principal)
                 return await handler(sid, principal, payload)
@@ -314,7 +322,11 @@ class ChannelGateway:
                 self._joined(sid, community_id)
                 known = self._access.cached_role(principal, community_id)
                 display = self._access.cached_name(principal.user_id)
-                if known is not None and display is not None:
+                if (
+                    known is not None
+                    and display is not None
+                    and self._sessions.verdict(principal) is True
+                ):
                     role = ChannelAccess.required(known[0])
                     command = Command(name, payload, _caller_of(principal, display, role.value))
                     queued = self._host.submit_local(community_id, command)
@@ -369,6 +381,7 @@ class ChannelGateway:
     ) -> Any:
         """Run ``name`` on the community's actor for a member who joined the channel."""
         self._joined(sid, community_id)
+        await self._sessions.require_live(principal)
         role = await self._access.require(principal, community_id)
         caller = await self._caller(principal, role.value)
         return await self._host.call(community_id, Command(name, payload, caller))

@@ -1,0 +1,238 @@
+"""Sockets end with their session, on every namespace of every node.
+
+A socket is authenticated at its handshake. When its session ends (log-out, log-out everywhere,
+a password reset, a reused refresh token) the identity service publishes a notice
+(``lago_core/identity/ended.py``); this node disconnects its sockets of the sessions named, on
+``/``, ``/merchant`` and ``/support`` (``/device`` sockets belong to lockers, not sessions), and
+closes a connection left with no namespace.
+
+Pub/sub may lose a notice (a Redis reconnect). So the node also looks its sessions up again: all
+of them together in one query every ``SESSION_CHECK_S / 2``, and a command on a socket whose
+session was last seen live longer ago than ``SESSION_CHECK_S`` waits for its own lookup first. A
+command of an ended session is refused ``session_revoked`` and its sockets disconnected. The
+hot path pays a dictionary lookup and a clock read per command.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+from uuid import UUID
+
+import redis.asyncio as aioredis
+import socketio
+
+from lago_core.clock import Clock
+from lago_core.errors import Unauthenticated
+from lago_core.identity import IdentityService
+from lago_core.identity.ended import SESSION_CHECK_S, SessionsEnded, sessions_ended_channel
+from lago_core.logging import get_logger
+from lago_core.security.roles import Principal
+from lago_core.settings import Settings
+from lago_rt.gateway.inbound import InboundEvents
+from lago_rt.metrics import SESSION_DISCONNECTS
+
+__all__ = ["SessionWatch", "session_ended"]
+
+log = get_logger(__name__)
+
+# Sessions looked up in one query of the periodic check.
+CHECK_BATCH = 1_000
+
+
+def session_ended() -> Unauthenticated:
+    return Unauthenticated("session ended: sign in again", code="session_revoked")
+
+
+class SessionWatch:
+    def __init__(
+        self,
+        sio: socketio.AsyncServer,
+        identity: IdentityService,
+        redis: aioredis.Redis,
+        settings: Settings,
+        clock: Clock,
+        inbound: InboundEvents,
+    ) -> None:
+        self._sio = sio
+        self._inbound = inbound
+        self._identity = identity
+        self._redis = redis
+        self._settings = settings
+        self._clock = clock
+        # session id -> its sockets here: (socket.io sid, namespace)
+        self._sockets: dict[UUID, set[tuple[str, str]]] = {}
+        self._users: dict[UUID, set[UUID]] = {}
+        # session id -> when it was last known live (the clock's monotonic time)
+        self._seen_live: dict[UUID, float] = {}
+        self._ended: set[UUID] = set()
+        self._pubsub: Any = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # --- sockets ------------------------------------------------------------------------------
+
+    def track(self, sid: str, namespace: str, principal: Principal) -> None:
+        """A socket authenticated just now as ``principal``."""
+        session = principal.session_id
+        self._sockets.setdefault(session, set()).add((sid, namespace))
+        self._users.setdefault(principal.user_id, set()).add(session)
+        self._seen_live[session] = self._clock.monotonic()
+
+    def untrack(self, sid: str, namespace: str, principal: Principal) -> None:
+        session = principal.session_id
+        sockets = self._sockets.get(session)
+        if sockets is None:
+            return
+        sockets.discard((sid, namespace))
+        if sockets:
+            return
+        del self._sockets[session]
+        self._seen_live.pop(session, None)
+        self._ended.discard(session)
+        sessions = self._users.get(principal.user_id)
+        if sessions is not None:
+            sessions.discard(session)
+            if not sessions:
+                del self._users[principal.user_id]
+
+    def verdict(self, principal: Principal) -> bool | None:
+        """True: the session was live within ``SESSION_CHECK_S``; False: it ended; None: not
+        known lately — ask :meth:`live`."""
+        session = principal.session_id
+        if session in self._ended:
+            return False
+        seen = self._seen_live.get(session)
+        if seen is None or self._clock.monotonic() - seen >= SESSION_CHECK_S:
+            return None
+        return True
+
+    async def live(self, principal: Principal) -> bool:
+        """Whether ``principal``'s session is live, looked up if need be; an ended one has its
+        sockets disconnected."""
+        verdict = self.verdict(principal)
+        if verdict is not None:
+            return verdict
+        now = self._clock.monotonic()
+        try:
+            alive = principal.session_id in await self._identity.active_sessions(
+                [principal.session_id]
+            )
+        except Exception:
+            # PostgreSQL unreachable: serve the socket rather than stop chat; the next command
+            # asks again. Logged, so an outage that hides a revocation is seen.
+            log.exception("sessions.check_failed", session_id=str(principal.session_id))
+            return True
+        if alive:
+            if principal.session_id in self._sockets:
+                self._seen_live[principal.session_id] = now
+            return True
+        self.end(SessionsEnded(principal.user_id, principal.session_id))
+        return False
+
+    async def require_live(self, principal: Principal) -> None:
+        """Refuse a command of an ended session (``session_revoked``)."""
+        if not await self.live(principal):
+            raise session_ended()
+
+    # --- endings ------------------------------------------------------------------------------
+
+    def end(self, notice: SessionsEnded) -> None:
+        """Disconnect this node's sockets of the sessions ``notice`` names."""
+        if notice.session_id is not None:
+            sessions = {notice.session_id}
+        else:
+            sessions = set(self._users.get(notice.user_id, ()))
+        for session in sessions:
+            sockets = self._sockets.get(session)
+            if not sockets:
+                continue
+            self._ended.add(session)
+            for sid, namespace in list(sockets):
+                self._spawn(self._disconnect(sid, namespace))
+
+    async def _disconnect(self, sid: str, namespace: str) -> None:
+        manager = self._sio.manager
+        eio_sid = manager.eio_sid_from_sid(sid, namespace)
+        if eio_sid is None:
+            return
+        SESSION_DISCONNECTS.inc()
+        log.info("sessions.socket_disconnected", sid=sid, namespace=namespace)
+        if namespace == "/":
+            # The whole connection, for good, once the refusal of the command that found the
+            # session ended is written (it is owed an acknowledgement too); engine.io's
+            # disconnect then ends the connection's other namespaces.
+            self._inbound.close_after_acks(sid)
+            return
+        await self._sio.disconnect(sid, namespace=namespace, ignore_queue=True)
+        # A connection with no namespace left is closed too: a client that ignored the
+        # disconnect would otherwise keep an idle WebSocket open.
+        if not any(manager.sid_from_eio_sid(eio_sid, ns) for ns in manager.get_namespaces()):
+            await self._sio.eio.disconnect(eio_sid)
+
+    # --- notices and checks -------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        await self._pubsub.subscribe(sessions_ended_channel(self._settings))
+        self._spawn(self._listen())
+        self._spawn(self._check_periodically())
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self._pubsub is not None:
+            with contextlib.suppress(Exception):
+                await self._pubsub.aclose()
+
+    async def _listen(self) -> None:
+        while True:
+            try:
+                async for message in self._pubsub.listen():
+                    if message.get("type") != "message":
+                        continue
+                    try:
+                        notice = SessionsEnded.decode(message["data"])
+                    except (ValueError, KeyError, TypeError):
+                        log.warning("sessions.bad_notice")
+                        continue
+                    self.end(notice)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # Notices lost meanwhile are caught by the periodic check.
+                log.exception("sessions.listen_failed")
+                await asyncio.sleep(1)
+
+    async def _check_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(SESSION_CHECK_S / 2)
+            try:
+                await self.check_all()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("sessions.periodic_check_failed")
+
+    async def check_all(self) -> None:
+        """Look up every session with sockets here; disconnect those that ended."""
+        sessions = list(self._sockets)
+        for start in range(0, len(sessions), CHECK_BATCH):
+            chunk = sessions[start : start + CHECK_BATCH]
+            now = self._clock.monotonic()
+            alive = await self._identity.active_sessions(chunk)
+            for session in chunk:
+                if session in alive:
+                    if session in self._sockets:
+                        self._seen_live[session] = now
+                else:
+                    # user_id is not needed when the session is named.
+                    self.end(SessionsEnded(UUID(int=0), session))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
