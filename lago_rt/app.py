@@ -70,6 +70,7 @@ class RtNode:
     live: LiveGateway
     devices: DeviceGateway | None = None
     registry: SocketRegistry | None = None
+    sessions: SessionWatch | None = None
 
 
 RT_NODE: web.AppKey[RtNode] = web.AppKey("rt_node", RtNode)
@@ -158,6 +159,7 @@ def create_rt_app(
             live=live,
             devices=devices,
             registry=registry,
+            sessions=sessions,
         )
         yield
         await lag.stop()

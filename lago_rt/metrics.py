@@ -14,6 +14,7 @@ __all__ = [
     "INBOUND_FAST",
     "INBOUND_SECONDS",
     "REFUSED",
+    "SESSION_CHECK_FAILURES",
     "SESSION_DISCONNECTS",
     "SLOW_CONSUMERS",
     "count_refusal",
@@ -30,6 +31,10 @@ FLOOD_CUTS = Counter(
 )
 SESSION_DISCONNECTS = Counter(
     "lago_rt_session_disconnects_total", "sockets disconnected because their session ended"
+)
+SESSION_CHECK_FAILURES = Counter(
+    "lago_rt_session_check_failures_total",
+    "session look-ups or session-ended notices that failed (sockets then end at a later check)",
 )
 REFUSED = Counter("lago_rt_refused_total", "socket events refused", ["code"])
 _CHILDREN: dict[tuple[int, tuple[str, ...]], Any] = {}

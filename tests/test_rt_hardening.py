@@ -368,3 +368,20 @@ async def test_a_command_of_an_ended_session_is_refused_when_the_notice_was_lost
         "SELECT count(*) FROM channel_events WHERE data->>'client_msg_id' = 'late'"
     )
     assert history == 0
+
+
+async def test_the_periodic_check_disconnects_an_idle_socket_whose_notice_was_lost(
+    nodes: list[tuple[str, RtNode]],
+    community: CommunityWorld,
+    clients: list[ChannelClient],
+    core: Core,
+) -> None:
+    alice, bob, _ = community.residents
+    ended = await _sockets_on_both_nodes(nodes, alice.access_token, community.id, clients)
+    kept = await _sockets_on_both_nodes(nodes, bob.access_token, community.id, clients)
+    await core.pool.execute("UPDATE sessions SET revoked_at = now() WHERE user_id = $1", alice.id)
+    for _, node in nodes:
+        assert node.sessions is not None
+        await node.sessions.check_all()
+    await _all_disconnected(ended)
+    assert all(sock.sio.connected for sock in kept)

@@ -31,7 +31,7 @@ from lago_core.logging import get_logger
 from lago_core.security.roles import Principal
 from lago_core.settings import Settings
 from lago_rt.gateway.inbound import InboundEvents
-from lago_rt.metrics import SESSION_DISCONNECTS
+from lago_rt.metrics import SESSION_CHECK_FAILURES, SESSION_DISCONNECTS
 
 __all__ = ["SessionWatch", "session_ended"]
 
@@ -119,9 +119,13 @@ class SessionWatch:
                 [principal.session_id]
             )
         except Exception:
-            # PostgreSQL unreachable: serve the socket rather than stop chat; the next command
-            # asks again. Logged, so an outage that hides a revocation is seen.
+            # PostgreSQL unreachable: serve the socket rather than stop chat, and ask again a
+            # period later (not at every command of an outage). Logged and counted, so an
+            # outage that hid a revocation is seen.
+            SESSION_CHECK_FAILURES.inc()
             log.exception("sessions.check_failed", session_id=str(principal.session_id))
+            if principal.session_id in self._sockets:
+                self._seen_live[principal.session_id] = now
             return True
         if alive:
             if principal.session_id in self._sockets:
@@ -204,6 +208,7 @@ class SessionWatch:
                 raise
             except Exception:
                 # Notices lost meanwhile are caught by the periodic check.
+                SESSION_CHECK_FAILURES.inc()
                 log.exception("sessions.listen_failed")
                 await asyncio.sleep(1)
 
@@ -215,6 +220,7 @@ class SessionWatch:
             except asyncio.CancelledError:
                 raise
             except Exception:
+                SESSION_CHECK_FAILURES.inc()
                 log.exception("sessions.periodic_check_failed")
 
     async def check_all(self) -> None:
