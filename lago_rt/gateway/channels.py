@@ -426,8 +426,7 @@ class ChannelGateway:
             reply["snapshot"] = snapshot
             return reply
         keys = ActorKeys(self._settings.redis_prefix, "ch", cid)
-        window = await stream_window(self._core.redis, keys)
-        page = await self._recover(keys, window, body.since, snapshot["epoch"], snapshot["seq"])
+        page = await self._recover(keys, body.since, snapshot["epoch"], snapshot["seq"])
         if page is None:
             reply.update(recovered=False, snapshot=snapshot)
         else:
@@ -442,13 +441,18 @@ class ChannelGateway:
         keys = ActorKeys(self._settings.redis_prefix, "ch", cid)
         window = await stream_window(self._core.redis, keys)
         head = window.last_seq if window.last_seq is not None else 0
-        page = await self._recover(keys, window, body.since, window.epoch, head)
+        page = await self._recover(keys, body.since, window.epoch, head, window)
         if page is None:
             return _ok(community_id=cid, recovered=False)
         return _ok(community_id=cid, recovered=True, seq=head, **page)
 
     async def _recover(
-        self, keys: ActorKeys, window: StreamWindow, since: SinceIn, epoch: str | None, head: int
+        self,
+        keys: ActorKeys,
+        since: SinceIn,
+        epoch: str | None,
+        head: int,
+        window: StreamWindow | None = None,
     ) -> dict[str, Any] | None:
         """``{"events", "more"}``: the first page of events after ``since.seq`` up to ``head``,
         or None if they are not all kept (another epoch, trimmed from the stream, too many)."""
@@ -456,6 +460,8 @@ class ChannelGateway:
             return None
         if since.seq == head:
             return {"events": [], "more": False}
+        if window is None:
+            window = await stream_window(self._core.redis, keys)
         if window.first_seq is None or since.seq + 1 < window.first_seq:
             return None
         if head - since.seq > MAX_RECOVERY:
