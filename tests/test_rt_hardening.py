@@ -145,6 +145,23 @@ async def test_a_flood_gets_exactly_the_documented_refusals_and_stored_messages_
     assert stored == acked
 
 
+async def test_a_flood_of_unknown_events_is_cut_off_the_same_way(
+    nodes: list[tuple[str, RtNode]],
+    community: CommunityWorld,
+    clients: list[ChannelClient],
+    settings: Settings,
+) -> None:
+    url, _ = nodes[0]
+    flooder = await connect(clients, url, community.residents[0].access_token)
+    answers: list[dict[str, Any]] = []
+    for _ in range(100):
+        await flooder.sio.emit("no:such-event", {}, callback=answers.append)
+    async with asyncio.timeout(10):
+        await flooder.disconnected.wait()
+    codes = [r["error"]["code"] for r in answers]
+    assert codes == ["unknown_event"] * settings.client_msg_burst + ["rate_limited"] * FLOOD_CUTOFF
+
+
 # --- protocol gaps -------------------------------------------------------------------------------
 
 

@@ -154,6 +154,7 @@ class ChannelGateway:
             self._serve(name, handler)
         # Every other event: rate-limited like the rest, then answered `unknown_event`.
         sio.on("*", handler=self._unknown, namespace="/")
+        inbound.serve_unknown(self._unknown)
 
     # --- connection ----------------------------------------------------------------------------------
 

@@ -10,9 +10,9 @@ Measured on a group-buy join rush that machinery was more than half of the node'
 Here the tracked WebSocket (``wire.py``) offers every text message that starts with ``42`` (an
 EVENT on the default namespace) to :meth:`InboundEvents.offer` before engine.io sees it. An event
 we serve runs its handler in one task, and the acknowledgement is written to the transport as one
-pre-built frame when that task finishes. Anything else — other namespaces, binary events, an
-event we do not serve, a socket not yet connected to ``/``, JSON we cannot read — goes on to
-engine.io unchanged, so python-socketio's own behaviour is kept for every case this path does not
+pre-built frame when that task finishes (an event nobody serves is answered ``unknown_event``
+the same way, :meth:`InboundEvents.serve_unknown`). Anything else — other namespaces, binary
+events, a socket not yet connected to ``/``, JSON we cannot read — goes on to engine.io unchanged, so python-socketio's own behaviour is kept for every case this path does not
 claim. An event whose JSON cannot be read is answered ``invalid_json`` here (python-socketio
 would log a traceback for each). Long-polling sockets never reach this path.
 
@@ -102,6 +102,7 @@ class InboundEvents:
         self._owed: dict[str, int] = {}
         self._closing: dict[str, str] = {}
         self._handlers: dict[str, Handler] = {}
+        self._unknown: Handler | None = None
         self._direct: dict[str, Direct] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         registry.inbound = self.offer
@@ -109,6 +110,13 @@ class InboundEvents:
     def serve(self, event: str, handler: Handler) -> None:
         """Serve ``event`` here; ``handler(sid, *args)`` returns the acknowledgement's payload."""
         self._handlers[event] = handler
+
+    def serve_unknown(self, handler: Handler) -> None:
+        """Serve every other event here: ``handler(event, sid, *args)``, as python-socketio
+        calls a catch-all. Taken here rather than left to python-socketio so that its answers
+        are written in order with the others and counted as owed (a flood of unknown events
+        is cut like any other)."""
+        self._unknown = handler
 
     def serve_direct(self, event: str, direct: Direct) -> None:
         """Serve ``event`` here without a task: ``direct`` runs inside :meth:`offer` and returns
@@ -159,10 +167,14 @@ class InboundEvents:
             self._settle(eio_sid, sid, ack_id, args[0], read_at, answer)
             return True
         handler = self._handlers.get(args[0])
-        if handler is None:
+        if handler is not None:
+            # Called as python-socketio calls it: the socket id, then every argument sent.
+            work = handler(sid, *args[1:])
+        elif self._unknown is not None:
+            work = self._unknown(args[0], sid, *args[1:])
+        else:
             return False
-        # Called as python-socketio calls it: the socket id, then every argument sent.
-        task: asyncio.Task[Any] = asyncio.get_running_loop().create_task(handler(sid, *args[1:]))
+        task: asyncio.Task[Any] = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         if i > 2:
