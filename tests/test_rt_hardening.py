@@ -402,3 +402,46 @@ async def test_the_periodic_check_disconnects_an_idle_socket_whose_notice_was_lo
         await node.sessions.check_all()
     await _all_disconnected(ended)
     assert all(sock.sio.connected for sock in kept)
+
+
+async def test_a_stalled_client_under_the_limit_is_closed_when_engineio_gives_up_on_it(
+    settings: Settings,
+    core: Core,
+    aiohttp_server: Any,
+    community: CommunityWorld,
+    clients: list[ChannelClient],
+) -> None:
+    quick = replace(settings, client_msgs_per_s=100_000, client_msg_burst=100_000)
+    server: TestServer = await aiohttp_server(create_rt_app(quick, core=core))
+    node: RtNode = server.app[RT_NODE]
+    assert node.registry is not None
+    # engine.io gives up after a ping interval and a ping timeout without an answer.
+    node.sio.eio.ping_interval = 0.5
+    node.sio.eio.ping_timeout = 0.5
+    node.registry.close_grace_s = 0.5
+    alice, bob, _ = community.residents
+    stalled = await RawMember.join(server.port, bob.access_token, community.id)
+    stalled.stop_reading()
+    sender = await connect(clients, f"http://127.0.0.1:{server.port}", alice.access_token)
+    await sender.join(community.id)
+    members = node.fanout.members[community.id]
+    (bob_eio,) = [e for s, e in members.items() if s != sender.sio.get_sid("/")]
+    transport = node.registry.transports[bob_eio]
+    try:
+        # Backed up into the process, far below the limit: nothing to cut it for.
+        while not transport.get_write_buffer_size():
+            ack = await sender.send(community.id, "字" * 2_000)
+            await sender.wait_until(lambda seq=ack["seq"]: seq in sender.seqs())  # type: ignore[misc]
+        assert node.registry.outstanding(transport) < node.settings.client_send_buffer_bytes
+        await sender.wait_until(lambda: _left(sender, str(bob.id)))
+        # The session is gone; the connection goes too, instead of staying open for ever.
+        await until(lambda: bob_eio not in node.registry.transports, within=5)
+        stalled.resume_reading()
+        async with asyncio.timeout(5):
+            try:
+                while await stalled.reader.read(1 << 16):
+                    pass
+            except ConnectionResetError:
+                pass
+    finally:
+        stalled.close()

@@ -113,6 +113,8 @@ class SocketRegistry:
         self.kernel_cap = 2 * self._sndbuf
         # A transport holding at most this much is under the limit whatever the kernel holds.
         self.headroom = max(0, send_buffer_limit - self.kernel_cap)
+        # How long a connection may stay open once engine.io has closed its session.
+        self.close_grace_s = 5.0
 
     def transport(self, eio_sid: str) -> asyncio.Transport | None:
         transport = self.transports.get(eio_sid)
@@ -164,6 +166,25 @@ class SocketRegistry:
             outstanding=self.outstanding(transport),
         )
         reset(transport)
+
+    def closed_by_engineio(self, eio_sid: str) -> None:
+        """engine.io closed ``eio_sid`` (a ping timeout, a server disconnect): make sure the
+        connection goes too.
+
+        Its WebSocket handler ends only when its writer task does, and the writer waits for a
+        client that reads nothing as long as that client likes: with less than the limit queued
+        (nothing to cut it for) the TCP connection stayed open, pings and all, after the session
+        was gone. A connection still open ``close_grace_s`` later is reset; one that closed as
+        usual is no longer in ``transports`` by then.
+        """
+        asyncio.get_running_loop().call_later(self.close_grace_s, self._reset_if_open, eio_sid)
+
+    def _reset_if_open(self, eio_sid: str) -> None:
+        transport = self.transports.get(eio_sid)
+        if transport is not None and (
+            not transport.is_closing() or transport.get_write_buffer_size()
+        ):
+            self.cut(eio_sid, transport, "closed_session_still_open")
 
     def close(self, eio_sid: str, last: bytes, *, grace_s: float = 2.0) -> None:
         """Write ``last`` (complete frames) and a WebSocket close, then close the connection; a
@@ -510,6 +531,19 @@ def install_tracked_websockets(
                 log.exception("wire.offer_failed", eio_sid=self._eio_sid)
                 return False
 
+    on_disconnect = eio_server.handlers.get("disconnect")
+
+    async def disconnected(eio_sid: str, reason: Any = None) -> Any:
+        try:
+            if on_disconnect is not None:
+                return await on_disconnect(eio_sid, reason)
+            return None
+        finally:
+            registry.closed_by_engineio(eio_sid)
+
+    # Wraps python-socketio's handler (registered when the server was made), as engine.io
+    # calls it: with the reason (engine.io 4.x).
+    eio_server.handlers["disconnect"] = disconnected
     # engine.io keeps its drivers in a module-level dict; copy it so only this server changes.
     eio_server._async = {**eio_server._async, "websocket": TrackedWebSocket}
     _timer_pings(eio_server)
