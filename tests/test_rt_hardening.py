@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import uuid
 from dataclasses import replace
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from lago_core.container import Core
+from lago_core.security.roles import Principal
 from lago_core.settings import Settings
 from lago_rt.app import RT_NODE, RtNode, create_rt_app
 from lago_rt.channel.events import read_after
@@ -288,11 +290,15 @@ async def test_recovery_comes_in_bounded_pages_without_gaps_or_repeats(
 
 
 async def _sockets_on_both_nodes(
-    nodes: list[tuple[str, RtNode]], token: str, community_id: str, clients: list[ChannelClient]
+    nodes: list[tuple[str, RtNode]],
+    token: str,
+    community_id: str,
+    clients: list[ChannelClient],
+    namespaces: tuple[str, ...] = ("/", "/support"),
 ) -> list[ChannelClient]:
     out = []
     for url, _ in nodes:
-        sock = await ChannelClient(url, token).connect(["/", "/support"])
+        sock = await ChannelClient(url, token).connect(list(namespaces))
         clients.append(sock)
         assert (await sock.join(community_id))["ok"]
         out.append(sock)
@@ -313,7 +319,14 @@ async def test_log_out_disconnects_the_sessions_sockets_on_every_node(
     core: Core,
 ) -> None:
     alice = community.residents[0]
-    ended = await _sockets_on_both_nodes(nodes, alice.access_token, community.id, clients)
+    # Alice runs a shop too: her sockets are on every namespace a session opens.
+    await core.merchants.create(Principal(alice.id, uuid.uuid4()), "王阿姨的玩具铺")
+    everywhere = ("/", "/support", "/merchant")
+    ended = await _sockets_on_both_nodes(
+        nodes, alice.access_token, community.id, clients, everywhere
+    )
+    for sock in ended:
+        assert (await sock.call("merchant:rooms", namespace="/merchant"))["ok"]
     # Another session of the same user is not this one: it stays.
     other = await core.identity.log_in(alice.phone, alice.password, "pytest")
     (kept,) = await _sockets_on_both_nodes(nodes[:1], other.access_token, community.id, clients)
