@@ -41,6 +41,19 @@ log = get_logger(__name__)
 CHECK_BATCH = 1_000
 
 
+class _Session:
+    """A session with sockets on this node: whose it is, its sockets (socket.io sid, namespace),
+    when it was last known live (the clock's monotonic time), and whether it ended."""
+
+    __slots__ = ("ended", "seen_live", "sockets", "user_id")
+
+    def __init__(self, user_id: UUID, seen_live: float) -> None:
+        self.user_id = user_id
+        self.sockets: list[tuple[str, str]] = []
+        self.seen_live = seen_live
+        self.ended = False
+
+
 def session_ended() -> Unauthenticated:
     return Unauthenticated("session ended: sign in again", code="session_revoked")
 
@@ -61,12 +74,8 @@ class SessionWatch:
         self._redis = redis
         self._settings = settings
         self._clock = clock
-        # session id -> its sockets here: (socket.io sid, namespace)
-        self._sockets: dict[UUID, set[tuple[str, str]]] = {}
-        self._users: dict[UUID, set[UUID]] = {}
-        # session id -> when it was last known live (the clock's monotonic time)
-        self._seen_live: dict[UUID, float] = {}
-        self._ended: set[UUID] = set()
+        # One record per session with sockets here (idle memory per connection matters: issue 8).
+        self._sessions: dict[UUID, _Session] = {}
         self._pubsub: Any = None
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -74,36 +83,31 @@ class SessionWatch:
 
     def track(self, sid: str, namespace: str, principal: Principal) -> None:
         """A socket authenticated just now as ``principal``."""
-        session = principal.session_id
-        self._sockets.setdefault(session, set()).add((sid, namespace))
-        self._users.setdefault(principal.user_id, set()).add(session)
-        self._seen_live[session] = self._clock.monotonic()
+        now = self._clock.monotonic()
+        session = self._sessions.get(principal.session_id)
+        if session is None:
+            session = self._sessions[principal.session_id] = _Session(principal.user_id, now)
+        session.sockets.append((sid, namespace))
+        session.seen_live = now
 
     def untrack(self, sid: str, namespace: str, principal: Principal) -> None:
-        session = principal.session_id
-        sockets = self._sockets.get(session)
-        if sockets is None:
+        session = self._sessions.get(principal.session_id)
+        if session is None:
             return
-        sockets.discard((sid, namespace))
-        if sockets:
-            return
-        del self._sockets[session]
-        self._seen_live.pop(session, None)
-        self._ended.discard(session)
-        sessions = self._users.get(principal.user_id)
-        if sessions is not None:
-            sessions.discard(session)
-            if not sessions:
-                del self._users[principal.user_id]
+        with contextlib.suppress(ValueError):
+            session.sockets.remove((sid, namespace))
+        if not session.sockets:
+            del self._sessions[principal.session_id]
 
     def verdict(self, principal: Principal) -> bool | None:
         """True: the session was live within ``SESSION_CHECK_S``; False: it ended; None: not
         known lately — ask :meth:`live`."""
-        session = principal.session_id
-        if session in self._ended:
+        session = self._sessions.get(principal.session_id)
+        if session is None:
+            return None
+        if session.ended:
             return False
-        seen = self._seen_live.get(session)
-        if seen is None or self._clock.monotonic() - seen >= SESSION_CHECK_S:
+        if self._clock.monotonic() - session.seen_live >= SESSION_CHECK_S:
             return None
         return True
 
@@ -124,15 +128,17 @@ class SessionWatch:
             # outage that hid a revocation is seen.
             SESSION_CHECK_FAILURES.inc()
             log.exception("sessions.check_failed", session_id=str(principal.session_id))
-            if principal.session_id in self._sockets:
-                self._seen_live[principal.session_id] = now
-            return True
+            alive = True
         if alive:
-            if principal.session_id in self._sockets:
-                self._seen_live[principal.session_id] = now
+            self._seen(principal.session_id, now)
             return True
         self.end(SessionsEnded(principal.user_id, principal.session_id))
         return False
+
+    def _seen(self, session_id: UUID, now: float) -> None:
+        session = self._sessions.get(session_id)
+        if session is not None and not session.ended:
+            session.seen_live = now
 
     async def require_live(self, principal: Principal) -> None:
         """Refuse a command of an ended session (``session_revoked``)."""
@@ -144,15 +150,15 @@ class SessionWatch:
     def end(self, notice: SessionsEnded) -> None:
         """Disconnect this node's sockets of the sessions ``notice`` names."""
         if notice.session_id is not None:
-            sessions = {notice.session_id}
+            found = self._sessions.get(notice.session_id)
+            sessions = [found] if found is not None else []
         else:
-            sessions = set(self._users.get(notice.user_id, ()))
+            # Every session of the user: rare (log-out everywhere, a password reset), so a scan
+            # rather than an index by user kept for every connection.
+            sessions = [s for s in self._sessions.values() if s.user_id == notice.user_id]
         for session in sessions:
-            sockets = self._sockets.get(session)
-            if not sockets:
-                continue
-            self._ended.add(session)
-            for sid, namespace in list(sockets):
+            session.ended = True
+            for sid, namespace in list(session.sockets):
                 self._spawn(self._disconnect(sid, namespace))
 
     async def _disconnect(self, sid: str, namespace: str) -> None:
@@ -225,18 +231,18 @@ class SessionWatch:
 
     async def check_all(self) -> None:
         """Look up every session with sockets here; disconnect those that ended."""
-        sessions = list(self._sockets)
+        sessions = list(self._sessions)
         for start in range(0, len(sessions), CHECK_BATCH):
             chunk = sessions[start : start + CHECK_BATCH]
             now = self._clock.monotonic()
             alive = await self._identity.active_sessions(chunk)
-            for session in chunk:
-                if session in alive:
-                    if session in self._sockets:
-                        self._seen_live[session] = now
+            for session_id in chunk:
+                if session_id in alive:
+                    self._seen(session_id, now)
                 else:
-                    # user_id is not needed when the session is named.
-                    self.end(SessionsEnded(UUID(int=0), session))
+                    session = self._sessions.get(session_id)
+                    if session is not None:
+                        self.end(SessionsEnded(session.user_id, session_id))
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
