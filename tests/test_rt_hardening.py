@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 import pytest
+import socketio
 from aiohttp.test_utils import TestServer
 
 from lago_core.container import Core
@@ -334,6 +335,14 @@ async def test_log_out_disconnects_the_sessions_sockets_on_every_node(
     assert resp.status < 300, await resp.text()
     await _all_disconnected(ended)
     assert (await kept.send(community.id, "还在"))["ok"]
+    # Nothing more goes out on the ended session: not on its sockets, not on a new one.
+    with pytest.raises(socketio.exceptions.BadNamespaceError):
+        await ended[0].send(community.id, "我还在吗")
+    again = ChannelClient(nodes[1][0], alice.access_token)
+    clients.append(again)
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await again.connect()
+    assert again.refusal["data"] == {"code": "session_revoked"}
 
 
 async def test_log_out_everywhere_and_password_reset_disconnect_every_session(
