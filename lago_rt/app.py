@@ -38,7 +38,9 @@ from lago_rt.gateway.groupbuys import GroupBuyGateway
 from lago_rt.gateway.inbound import InboundEvents
 from lago_rt.gateway.live import LiveGateway
 from lago_rt.gateway.merchant import MerchantGateway
+from lago_rt.gateway.sessions import SessionWatch
 from lago_rt.gateway.support import SupportGateway
+from lago_rt.gateway.unknown import answer_unknown_events
 from lago_rt.gateway.wire import SocketRegistry, install_tracked_websockets
 from lago_rt.media import create_media_backend
 from lago_rt.runtime import ActorContext, ActorHost
@@ -67,6 +69,8 @@ class RtNode:
     channels: ChannelGateway
     live: LiveGateway
     devices: DeviceGateway | None = None
+    registry: SocketRegistry | None = None
+    sessions: SessionWatch | None = None
 
 
 RT_NODE: web.AppKey[RtNode] = web.AppKey("rt_node", RtNode)
@@ -104,7 +108,7 @@ def create_rt_app(
         transports=["websocket", "polling"],
         json=sio_json,
     )
-    registry = SocketRegistry()
+    registry = SocketRegistry(settings.client_send_buffer_bytes)
     install_tracked_websockets(sio.eio, registry, settings.max_message_bytes)
     sio.attach(app)
 
@@ -123,28 +127,43 @@ def create_rt_app(
             clock=node_core.clock,
         )
         fanout = LocalFanout(sio, registry, node_core.redis, node_settings)
-        inbound = InboundEvents(sio, registry, node_settings.client_send_buffer_bytes)
-        channels = ChannelGateway(
-            sio, node_core, host, fanout, node_core.moderation, node_settings, inbound
+        inbound = InboundEvents(sio, registry)
+        sessions = SessionWatch(
+            sio, node_core.identity, node_core.redis, node_settings, node_core.clock, inbound
         )
-        MerchantGateway(sio, node_core)
+        channels = ChannelGateway(
+            sio, node_core, host, fanout, node_core.moderation, node_settings, inbound, sessions
+        )
+        MerchantGateway(sio, node_core, sessions)
         GroupBuyGateway(channels)
-        SupportGateway(sio, node_core)
+        SupportGateway(sio, node_core, sessions)
         devices = DeviceGateway(sio, node_core, host, node_settings)
         live = LiveGateway(
             channels, node_core, host, create_media_backend(node_settings), node_settings
         )
+        answer_unknown_events(sio)
         await host.start()
         await fanout.start()
+        await sessions.start()
         await devices.start()
         watch_gc()
         lag = LoopLagMonitor()
         lag.start()
         app[RT_NODE] = RtNode(
-            node_settings, node_core, sio, host, fanout, channels, live=live, devices=devices
+            node_settings,
+            node_core,
+            sio,
+            host,
+            fanout,
+            channels,
+            live=live,
+            devices=devices,
+            registry=registry,
+            sessions=sessions,
         )
         yield
         await lag.stop()
+        await sessions.stop()
         await devices.close()
         await sio.shutdown()
         await live.close()

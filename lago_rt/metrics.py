@@ -15,9 +15,12 @@ __all__ = [
     "CHANNEL_NEW_EPOCHS",
     "CONNECTIONS",
     "DELIVERIES",
+    "FLOOD_CUTS",
     "INBOUND_FAST",
     "INBOUND_SECONDS",
     "REFUSED",
+    "SESSION_CHECK_FAILURES",
+    "SESSION_DISCONNECTS",
     "SLOW_CONSUMERS",
     "count_refusal",
     "labelled",
@@ -25,7 +28,18 @@ __all__ = [
 
 DELIVERIES = Counter("lago_rt_deliveries_total", "channel events written to member sockets")
 SLOW_CONSUMERS = Counter(
-    "lago_rt_slow_consumers_total", "sockets disconnected because they did not read"
+    "lago_rt_slow_consumers_total",
+    "connections reset because their client did not read (outstanding bytes above the limit)",
+)
+FLOOD_CUTS = Counter(
+    "lago_rt_flood_cuts_total", "connections closed for sending past their rate limit"
+)
+SESSION_DISCONNECTS = Counter(
+    "lago_rt_session_disconnects_total", "sockets disconnected because their session ended"
+)
+SESSION_CHECK_FAILURES = Counter(
+    "lago_rt_session_check_failures_total",
+    "session look-ups or session-ended notices that failed (sockets then end at a later check)",
 )
 REFUSED = Counter("lago_rt_refused_total", "socket events refused", ["code"])
 _CHILDREN: dict[tuple[int, tuple[str, ...]], Any] = {}

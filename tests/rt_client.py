@@ -147,6 +147,14 @@ class RawMember:
             pass
         return member
 
+    def stop_reading(self) -> None:
+        """Read nothing more from the socket: what arrives stays in the kernel's receive buffer
+        (asyncio's reader would otherwise keep taking up to 128 KiB on its own)."""
+        self.writer.transport.pause_reading()  # type: ignore[attr-defined]
+
+    def resume_reading(self) -> None:
+        self.writer.transport.resume_reading()  # type: ignore[attr-defined]
+
     def send(self, payload: bytes) -> None:
         # Client frames are masked (RFC 6455); a zero key leaves the payload as it is.
         length = len(payload)

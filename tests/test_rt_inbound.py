@@ -147,12 +147,15 @@ async def test_foreign_and_bad_messages_are_left_or_refused_and_the_socket_keeps
     raw: RawSocket, community: CommunityWorld
 ) -> None:
     before = _served_inbound()
-    # Unknown to us: python-socketio ignores an event nobody handles (no acknowledgement).
-    await raw.send('425["no:such:event",{}]')
     # Another namespace, not connected: python-socketio drops it.
     await raw.send('42/merchant,6["channel:join",{}]')
     assert await raw.no_frame_within(0.3) == []
     assert _served_inbound() == before
+    # Unknown to us: answered here, like every event of `/` (docs/protocol.md).
+    await raw.send('425["no:such:event",{}]')
+    unknown = await raw.ack(5)
+    assert unknown["error"]["code"] == "unknown_event", unknown
+    assert _served_inbound() == before + 1
     # Unreadable JSON: refused with its own code; the socket stays up.
     await raw.send('427["whoami"')
     unreadable = await raw.ack(7)

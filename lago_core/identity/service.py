@@ -22,6 +22,7 @@ from lago_core.errors import (
     Unauthenticated,
 )
 from lago_core.identity.budgets import AuthBudgets
+from lago_core.identity.ended import NOTICES_LOST, SessionsEnded, sessions_ended_channel
 from lago_core.identity.store import IdentityStore
 from lago_core.logging import get_logger
 from lago_core.phones import normalise_phone
@@ -231,6 +232,7 @@ class IdentityService:
         await self._store.set_password(row["id"], await hash_password(new_password))
         # A reset means the old password may be known to someone else: end every session.
         await self._store.revoke_all_sessions(row["id"], self._clock.now())
+        await self._announce_ended(SessionsEnded(row["id"]))
 
     async def _open_session(self, user_id: UUID, user_agent: str | None) -> TokenPair:
         now = self._clock.now()
@@ -250,6 +252,7 @@ class IdentityService:
         )
         if outcome == "reused":
             log.warning("session.refresh_reuse", session_id=str(row["session_id"]))
+            await self._announce_ended(SessionsEnded(row["user_id"], row["session_id"]))
             raise Unauthenticated(
                 "refresh token reused; the session is revoked", code="token_reused"
             )
@@ -260,9 +263,24 @@ class IdentityService:
 
     async def log_out(self, principal: Principal) -> None:
         await self._store.revoke_session(principal.session_id, self._clock.now())
+        await self._announce_ended(SessionsEnded(principal.user_id, principal.session_id))
 
     async def log_out_all(self, principal: Principal) -> None:
         await self._store.revoke_all_sessions(principal.user_id, self._clock.now())
+        await self._announce_ended(SessionsEnded(principal.user_id))
+
+    async def _announce_ended(self, ended: SessionsEnded) -> None:
+        """Tell the real-time nodes, so sockets of ended sessions close now (identity/ended.py).
+        The session is ended already; a notice that fails to go out only makes that slower."""
+        try:
+            await self._redis.publish(sessions_ended_channel(self._settings), ended.encode())
+        except Exception:
+            NOTICES_LOST.inc()
+            log.exception("session.ended_notice_failed", user_id=str(ended.user_id))
+
+    async def active_sessions(self, session_ids: list[UUID]) -> set[UUID]:
+        """Which of these sessions are still live (not revoked or expired, account active)."""
+        return await self._store.active_sessions(session_ids, self._clock.now())
 
     async def authenticate(self, access_token: str) -> Principal:
         """Verify an access token and that its session is still live; used by REST and RT."""

@@ -172,6 +172,19 @@ class IdentityStore:
             now,
         )
 
+    async def active_sessions(self, session_ids: list[UUID], now: datetime) -> set[UUID]:
+        """The live sessions among ``session_ids`` (as :meth:`active_principal` decides)."""
+        rows = await self._pool.fetch(
+            """
+            SELECT s.id FROM sessions s JOIN users u ON u.id = s.user_id
+            WHERE s.id = ANY($1::uuid[]) AND s.revoked_at IS NULL AND s.expires_at > $2
+              AND u.status = 'active'
+            """,
+            session_ids,
+            now,
+        )
+        return {row["id"] for row in rows}
+
     async def delete_expired_sessions(self, before: datetime) -> int:
         status = await self._pool.execute(
             "DELETE FROM sessions WHERE expires_at < $1 OR revoked_at < $1", before

@@ -10,7 +10,7 @@ import redis.asyncio as aioredis
 from lago_rt.channel.events import decode_entry, stream_window
 from lago_rt.runtime.keys import ActorKeys
 
-__all__ = ["chat_history"]
+__all__ = ["chat_history", "chat_message_exists"]
 
 
 async def chat_history(
@@ -66,3 +66,21 @@ async def chat_history(
         )
         out += [{"seq": r["seq"], "at": r["created_at"].isoformat(), **r["data"]} for r in rows]
     return out
+
+
+async def chat_message_exists(
+    redis: aioredis.Redis, pool: asyncpg.Pool, keys: ActorKeys, seq: int
+) -> bool:
+    """Whether the channel has a chat message numbered ``seq`` (deleted ones too): from the
+    stream while it holds it, else from the archive (which has everything the stream let go)."""
+    window = await stream_window(redis, keys)
+    if window.first_seq is not None and seq >= window.first_seq:
+        entries = await redis.xrange(keys.events, min=f"0-{seq}", max=f"0-{seq}", count=1)
+        return bool(entries) and decode_entry(entries[0]).type == "chat.message"
+    found: bool | None = await pool.fetchval(
+        """SELECT true FROM channel_events
+           WHERE community_id = $1 AND seq = $2 AND type = 'chat.message'""",
+        keys.key,
+        seq,
+    )
+    return bool(found)

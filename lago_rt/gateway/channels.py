@@ -13,20 +13,27 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 import socketio
-from pydantic import ValidationError
 
 from lago_core.container import Core
-from lago_core.errors import InvalidInput, LagoError, RateLimited, Unauthenticated, Unavailable
+from lago_core.errors import (
+    InvalidInput,
+    LagoError,
+    NotFound,
+    RateLimited,
+    Unauthenticated,
+    Unavailable,
+)
 from lago_core.logging import get_logger
 from lago_core.moderation import ModerationService
 from lago_core.security.roles import Principal
 from lago_core.settings import Settings
-from lago_rt.channel.events import read_after, stream_window
-from lago_rt.channel.history import chat_history
+from lago_rt.channel.events import StreamWindow, read_after, stream_window
+from lago_rt.channel.history import chat_history, chat_message_exists
 from lago_rt.gateway.access import ChannelAccess
 from lago_rt.gateway.fanout import LocalFanout
-from lago_rt.gateway.inbound import InboundEvents, Pending
+from lago_rt.gateway.inbound import NO_ANSWER, InboundEvents, Pending
 from lago_rt.gateway.limits import TokenBucket
+from lago_rt.gateway.payloads import parse_payload
 from lago_rt.gateway.schemas import (
     DeleteIn,
     HistoryIn,
@@ -35,12 +42,15 @@ from lago_rt.gateway.schemas import (
     MuteIn,
     Payload,
     PresenceIn,
+    RecoverIn,
     ReportIn,
     SendIn,
+    SinceIn,
     UnmuteIn,
-    payload_error,
 )
-from lago_rt.metrics import CONNECTIONS, count_refusal
+from lago_rt.gateway.sessions import SessionWatch
+from lago_rt.gateway.unknown import unknown_event
+from lago_rt.metrics import CONNECTIONS, FLOOD_CUTS, count_refusal
 from lago_rt.runtime import ActorHost, Command, NotOwner
 from lago_rt.runtime.keys import ActorKeys
 
@@ -52,7 +62,14 @@ M = TypeVar("M", bound=Payload)
 Ack = dict[str, Any]
 # Recovery replays at most this many events; a client further behind reloads a snapshot.
 MAX_RECOVERY = 5_000
-# A connection that keeps sending this many messages past its rate limit is cut off.
+# One acknowledgement carries at most this many recovered events, and stops adding events once
+# their data passes ``RECOVERY_PAGE_BYTES`` (2,000-character messages would otherwise make a
+# page of 3 MB — three times a client's send-buffer limit); the client asks for the next page
+# with ``channel:recover`` (docs/protocol.md).
+RECOVERY_PAGE = 500
+RECOVERY_PAGE_BYTES = 256 * 1024
+# A connection's first this many messages refused in a row by its rate limit are answered
+# `rate_limited`; the next one refused closes the connection (docs/protocol.md, "Limits").
 FLOOD_CUTOFF = 20
 
 
@@ -102,8 +119,10 @@ class ChannelGateway:
         moderation: ModerationService,
         settings: Settings,
         inbound: InboundEvents,
+        sessions: SessionWatch,
     ) -> None:
         self._sio = sio
+        self._sessions = sessions
         self._inbound = inbound
         self._core = core
         self._host = host
@@ -112,6 +131,7 @@ class ChannelGateway:
         self._access = ChannelAccess(core)
         self._settings = settings
         self._buckets: dict[str, TokenBucket] = {}
+        self._flooded: set[str] = set()
         self._principals: dict[str, Principal] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._disconnect_hooks: list[Callable[[str], Awaitable[None]]] = []
@@ -120,6 +140,7 @@ class ChannelGateway:
         events: dict[str, Callable[..., Coroutine[Any, Any, Ack]]] = {
             "channel:join": self._guarded(JoinIn, self.join),
             "channel:leave": self._guarded(LeaveIn, self.leave),
+            "channel:recover": self._guarded(RecoverIn, self.recover),
             "channel:presence": self._guarded(PresenceIn, self.presence),
             "chat:send": self._guarded(SendIn, self.send),
             "chat:history": self._guarded(HistoryIn, self.history),
@@ -131,12 +152,16 @@ class ChannelGateway:
         }
         for name, handler in events.items():
             self._serve(name, handler)
+        # Every other event: rate-limited like the rest, then answered `unknown_event`.
+        sio.on("*", handler=self._unknown, namespace="/")
+        inbound.serve_unknown(self._unknown)
 
     # --- connection ----------------------------------------------------------------------------------
 
     async def connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
         principal = await authenticate_handshake(self._core, auth)
         self._principals[sid] = principal
+        self._sessions.track(sid, "/", principal)
         self._buckets[sid] = TokenBucket.full(
             self._settings.client_msgs_per_s,
             self._settings.client_msg_burst,
@@ -146,8 +171,11 @@ class ChannelGateway:
         CONNECTIONS.labels("/").inc()
 
     async def disconnect(self, sid: str, reason: Any = None) -> None:
-        self._principals.pop(sid, None)
+        principal = self._principals.pop(sid, None)
+        if principal is not None:
+            self._sessions.untrack(sid, "/", principal)
         self._buckets.pop(sid, None)
+        self._flooded.discard(sid)
         CONNECTIONS.labels("/").dec()
         for community_id in self._fanout.communities_of(sid):
             await self._fanout.remove(community_id, sid)
@@ -212,22 +240,36 @@ class ChannelGateway:
         principal = self._principals.get(sid)
         if principal is None:
             return _error(Unauthenticated("not connected"))
+        if sid in self._flooded:
+            return NO_ANSWER
         bucket = self._buckets[sid]
         if not bucket.take(self._core.clock.monotonic()):
-            if bucket.overdrawn >= FLOOD_CUTOFF:
-                log.warning("channel.flood_disconnected", sid=sid, user_id=str(principal.user_id))
-                self._spawn(self._sio.disconnect(sid))
+            if bucket.overdrawn > FLOOD_CUTOFF:
+                return self._cut_flooder(sid, principal)
             return _error(RateLimited("slow down: too many messages"))
         if extra:
             return _error(InvalidInput("send one payload object", code="invalid_input"))
         if model is None:
             return principal, None
-        if not isinstance(data, dict):
-            return _error(InvalidInput("the payload must be an object"))
         try:
-            return principal, model.model_validate(data)
-        except ValidationError as exc:
-            return _error(payload_error(exc))
+            return principal, parse_payload(model, data)
+        except InvalidInput as exc:
+            return _error(exc)
+
+    def _cut_flooder(self, sid: str, principal: Principal) -> Ack:
+        """Close a connection that kept sending past its limit, after the answers it is owed.
+
+        Deterministic: exactly ``FLOOD_CUTOFF`` refusals were answered before this one; this and
+        every later message go unanswered (the bucket stays empty: each is refused again and
+        lands here), and what was admitted before is acknowledged before the close
+        (``InboundEvents.close_after_acks``).
+        """
+        if sid not in self._flooded:
+            self._flooded.add(sid)
+            FLOOD_CUTS.inc()
+            log.warning("channel.flood_disconnected", sid=sid, user_id=str(principal.user_id))
+            self._inbound.close_after_acks(sid)
+        return NO_ANSWER
 
     def _guarded(
         self, model: type[M] | None, handler: Callable[..., Awaitable[Ack]]
@@ -238,6 +280,8 @@ class ChannelGateway:
                 return admitted
             principal, payload = admitted
             try:
+                if self._sessions.verdict(principal) is not True:
+                    await self._sessions.require_live(principal)
                 if model is None:
                     return await handler(sid, principal)
                 return await handler(sid, principal, payload)
@@ -279,7 +323,11 @@ class ChannelGateway:
                 self._joined(sid, community_id)
                 known = self._access.cached_role(principal, community_id)
                 display = self._access.cached_name(principal.user_id)
-                if known is not None and display is not None:
+                if (
+                    known is not None
+                    and display is not None
+                    and self._sessions.verdict(principal) is True
+                ):
                     role = ChannelAccess.required(known[0])
                     command = Command(name, payload, _caller_of(principal, display, role.value))
                     queued = self._host.submit_local(community_id, command)
@@ -334,6 +382,7 @@ class ChannelGateway:
     ) -> Any:
         """Run ``name`` on the community's actor for a member who joined the channel."""
         self._joined(sid, community_id)
+        await self._sessions.require_live(principal)
         role = await self._access.require(principal, community_id)
         caller = await self._caller(principal, role.value)
         return await self._host.call(community_id, Command(name, payload, caller))
@@ -346,6 +395,12 @@ class ChannelGateway:
             raise InvalidInput("join the channel first", code="not_joined")
 
     # --- events --------------------------------------------------------------------------------------
+
+    async def _unknown(self, event: str, sid: str, *args: Any) -> Ack:
+        admitted = self._admit(sid, None, None, ())
+        if isinstance(admitted, dict):
+            return admitted
+        return unknown_event(event)
 
     async def whoami(self, sid: str, principal: Principal) -> Ack:
         return _ok(user_id=str(principal.user_id), node_id=self._settings.node_id)
@@ -371,40 +426,65 @@ class ChannelGateway:
         if body.since is None:
             reply["snapshot"] = snapshot
             return reply
-        events = await self._recover(cid, body.since.seq, body.since.epoch, snapshot)
-        if events is None:
+        keys = ActorKeys(self._settings.redis_prefix, "ch", cid)
+        page = await self._recover(keys, body.since, snapshot["epoch"], snapshot["seq"])
+        if page is None:
             reply.update(recovered=False, snapshot=snapshot)
         else:
-            reply.update(recovered=True, events=events, presence=snapshot.get("presence"))
+            reply.update(recovered=True, **page, presence=snapshot.get("presence"))
         return reply
 
-    async def _recover(
-        self, cid: str, since: int, epoch: str, snapshot: dict[str, Any]
-    ) -> list[dict[str, Any]] | None:
-        """The events after ``since`` up to the snapshot's seq, or None if they are not all kept."""
-        if epoch != snapshot["epoch"] or since > snapshot["seq"]:
-            return None
-        if since == snapshot["seq"]:
-            return []
+    async def recover(self, sid: str, principal: Principal, body: RecoverIn) -> Ack:
+        """The next page of a recovery the join started (``more: true``)."""
+        cid = str(body.community_id)
+        self._joined(sid, cid)
+        await self._access.require(principal, cid)
         keys = ActorKeys(self._settings.redis_prefix, "ch", cid)
         window = await stream_window(self._core.redis, keys)
-        if window.first_seq is None or since + 1 < window.first_seq:
+        head = window.last_seq if window.last_seq is not None else 0
+        page = await self._recover(keys, body.since, window.epoch, head, window)
+        if page is None:
+            return _ok(community_id=cid, recovered=False)
+        return _ok(community_id=cid, recovered=True, seq=head, **page)
+
+    async def _recover(
+        self,
+        keys: ActorKeys,
+        since: SinceIn,
+        epoch: str | None,
+        head: int,
+        window: StreamWindow | None = None,
+    ) -> dict[str, Any] | None:
+        """``{"events", "more"}``: the first page of events after ``since.seq`` up to ``head``,
+        or None if they are not all kept (another epoch, trimmed from the stream, too many)."""
+        if since.epoch != epoch or since.seq > head:
             return None
-        if snapshot["seq"] - since > MAX_RECOVERY:
+        if since.seq == head:
+            return {"events": [], "more": False}
+        if window is None:
+            window = await stream_window(self._core.redis, keys)
+        if window.first_seq is None or since.seq + 1 < window.first_seq:
             return None
-        events = await read_after(
-            self._core.redis, keys, since, until=snapshot["seq"], count=MAX_RECOVERY
-        )
-        return [
-            {
-                "community_id": e.community_id,
-                "seq": e.seq,
-                "type": e.type,
-                "data": e.data,
-                "at": e.at,
-            }
-            for e in events
-        ]
+        if head - since.seq > MAX_RECOVERY:
+            return None
+        found = await read_after(self._core.redis, keys, since.seq, until=head, count=RECOVERY_PAGE)
+        events: list[dict[str, Any]] = []
+        size = 0
+        for e in found:
+            if events and size >= RECOVERY_PAGE_BYTES:
+                break
+            events.append(
+                {
+                    "community_id": e.community_id,
+                    "seq": e.seq,
+                    "type": e.type,
+                    "data": e.data,
+                    "at": e.at,
+                }
+            )
+            size += len(e.encode())
+        last = events[-1]["seq"] if events else since.seq
+        return {"events": events, "more": last < head}
 
     async def leave(self, sid: str, principal: Principal, body: LeaveIn) -> Ack:
         cid = str(body.community_id)
@@ -469,6 +549,9 @@ class ChannelGateway:
     async def report(self, sid: str, principal: Principal, body: ReportIn) -> Ack:
         cid = str(body.community_id)
         await self._access.require(principal, cid)
+        keys = ActorKeys(self._settings.redis_prefix, "ch", cid)
+        if not await chat_message_exists(self._core.redis, self._core.pool, keys, body.seq):
+            raise NotFound("no message with that sequence number", code="message_not_found")
         report_id = await self._moderation.report(
             principal.user_id, body.community_id, body.seq, body.reason
         )

@@ -22,15 +22,16 @@ from typing import Any, Literal, TypeVar
 from uuid import UUID
 
 import socketio
-from pydantic import Field, ValidationError
+from pydantic import Field
 
 from lago_core.container import Core
-from lago_core.errors import Forbidden, InvalidInput, LagoError, RateLimited, Unauthenticated
+from lago_core.errors import Forbidden, LagoError, RateLimited, Unauthenticated
 from lago_core.lockers import DOOR_OPEN_EVENT, LockerService, SlotReport
 from lago_core.logging import get_logger
 from lago_core.settings import Settings
 from lago_rt.gateway.limits import TokenBucket
-from lago_rt.gateway.schemas import Payload, payload_error
+from lago_rt.gateway.payloads import parse_payload
+from lago_rt.gateway.schemas import Payload
 from lago_rt.metrics import CONNECTIONS, count_refusal
 from lago_rt.runtime import ActorHost, Command
 
@@ -209,12 +210,7 @@ class DeviceGateway:
             try:
                 if data is None:
                     data = {}
-                if not isinstance(data, dict):
-                    raise InvalidInput("the payload must be an object")
-                try:
-                    payload = model.model_validate(data)
-                except ValidationError as exc:
-                    raise payload_error(exc) from None
+                payload = parse_payload(model, data)
                 claimed = getattr(payload, "locker_id", None)
                 if claimed is not None and claimed != device.locker_id:
                     log.warning("device.wrong_locker", sid=sid, locker_id=str(device.locker_id))

@@ -8,8 +8,9 @@ within one stream epoch: the first event of a new epoch (Redis lost the stream) 
 for a repeat, and what the new stream holds before it (its ``channel.epoch`` event) is delivered
 first.
 
-A member whose socket does not drain — its transport buffer above ``client_send_buffer_bytes`` —
-is disconnected rather than buffered without end; on reconnect it recovers from the stream.
+A member whose socket does not drain — more than ``client_send_buffer_bytes`` written and not yet
+acknowledged by its client, counting the kernel's send queue (``wire.SocketRegistry``) — is reset
+rather than buffered without end; on reconnect it recovers from the stream.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from lago_core.logging import get_logger
 from lago_core.settings import Settings
 from lago_rt.channel.events import ChannelEvent, read_after
 from lago_rt.gateway.wire import SocketRegistry, event_frame
-from lago_rt.metrics import DELIVERIES, SLOW_CONSUMERS
+from lago_rt.metrics import DELIVERIES
 from lago_rt.runtime.keys import ActorKeys
 
 __all__ = ["EVENT_NAME", "LocalFanout"]
@@ -170,10 +171,13 @@ class LocalFanout:
         if not members:
             return 0
         frame = event_frame(EVENT_NAME.encode(), payload)
-        limit = self._settings.client_send_buffer_bytes
+        registry = self._registry
+        transports = registry.transports
+        # The cheap half of the slow-consumer rule (``SocketRegistry``): a transport holding
+        # less than this is under the limit whatever its kernel holds.
+        headroom = registry.headroom
         written = 0
         fallback: list[str] = []
-        slow: list[str] = []
         # A copy: members may join or leave while the loop runs between slices.
         targets = list(members.items())
         per_slice = max(1, min(SLICE, SLICE_BYTES // len(frame)))
@@ -181,16 +185,20 @@ class LocalFanout:
             if start:
                 await asyncio.sleep(0)
             for sid, eio_sid in targets[start : start + per_slice]:
-                transport = self._registry.transport(eio_sid)
+                transport = transports.get(eio_sid)
                 if transport is None:
                     fallback.append(sid)
-                elif transport.get_write_buffer_size() > limit:
-                    slow.append(sid)
+                elif transport.is_closing():
+                    continue  # cut or closing: its disconnect removes it from the members
+                elif transport.get_write_buffer_size() > headroom and registry.over_limit(
+                    transport
+                ):
+                    # Not reading: reset now. The member stays listed until engine.io runs its
+                    # disconnect, which is what announces it gone (presence leave).
+                    registry.cut(eio_sid, transport, "slow_consumer")
                 else:
                     transport.write(frame)
                     written += 1
-        for sid in slow:
-            self._kick_slow(sid)
         if fallback:
             # Long-polling sockets (or ones mid-upgrade) go through python-socketio's queue.
             event = orjson.loads(payload)
@@ -199,13 +207,6 @@ class LocalFanout:
             written += len(fallback)
         DELIVERIES.inc(written)
         return written
-
-    def _kick_slow(self, sid: str) -> None:
-        SLOW_CONSUMERS.inc()
-        log.warning("fanout.slow_consumer_disconnected", sid=sid)
-        for members in self.members.values():
-            members.pop(sid, None)
-        self._spawn(self._sio.disconnect(sid))
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)

@@ -10,14 +10,21 @@ Measured on a group-buy join rush that machinery was more than half of the node'
 Here the tracked WebSocket (``wire.py``) offers every text message that starts with ``42`` (an
 EVENT on the default namespace) to :meth:`InboundEvents.offer` before engine.io sees it. An event
 we serve runs its handler in one task, and the acknowledgement is written to the transport as one
-pre-built frame when that task finishes. Anything else — other namespaces, binary events, an
-event we do not serve, a socket not yet connected to ``/``, JSON we cannot read — goes on to
-engine.io unchanged, so python-socketio's own behaviour is kept for every case this path does not
+pre-built frame when that task finishes (an event nobody serves is answered ``unknown_event``
+the same way, :meth:`InboundEvents.serve_unknown`). Anything else — other namespaces, binary
+events, a socket not yet connected to ``/``, JSON we cannot read — goes on to engine.io unchanged, so python-socketio's own behaviour is kept for every case this path does not
 claim. An event whose JSON cannot be read is answered ``invalid_json`` here (python-socketio
 would log a traceback for each). Long-polling sockets never reach this path.
 
 Ordering is what python-socketio gives as well: each event runs in its own task
 (``async_handlers``), so a client that needs an order waits for an acknowledgement first.
+
+Closing after the answers (:meth:`InboundEvents.close_after_acks`, the flood cut-off): the events
+taken before the decision may be in a channel actor's hands — a message stored, its sequence
+number on the way. The connection takes nothing more from then on (later messages are dropped
+unanswered) and is closed once every acknowledgement owed for what it took is written, so a
+stored message is never left unacknowledged by the cut. The count of owed acknowledgements is one
+dictionary update per event each way.
 """
 
 from __future__ import annotations
@@ -33,9 +40,9 @@ import socketio
 
 from lago_core.logging import get_logger
 from lago_rt.gateway.wire import SocketRegistry, websocket_frame
-from lago_rt.metrics import INBOUND_FAST, INBOUND_SECONDS, SLOW_CONSUMERS, count_refusal, labelled
+from lago_rt.metrics import INBOUND_FAST, INBOUND_SECONDS, count_refusal, labelled
 
-__all__ = ["Direct", "InboundEvents", "Pending", "ack_frame"]
+__all__ = ["NO_ANSWER", "Direct", "InboundEvents", "Pending", "ack_frame"]
 
 log = get_logger(__name__)
 
@@ -59,6 +66,18 @@ _INTERNAL = {
     "ok": False,
     "error": {"code": "internal", "message": "internal error", "details": None},
 }
+# A handler's answer that says nothing: the connection is being closed (see the docstring). Compared
+# by identity; if python-socketio (long-polling) sends it, the client reads why.
+NO_ANSWER: dict[str, Any] = {
+    "ok": False,
+    "error": {"code": "disconnected", "message": "the connection is closing", "details": None},
+}
+# Owed acknowledgements are awaited this long at most before a closing connection is closed
+# anyway (an actor command is answered within the forward timeout, 5 s by default).
+CLOSE_WAIT_S = 10.0
+# The socket.io DISCONNECT of ``/`` in a WebSocket frame: python-socketio and socket.io-client
+# take it as the server's disconnect (and do not reconnect on their own).
+_DISCONNECT_FRAME = websocket_frame(b"41")
 _UNREADABLE = {
     "ok": False,
     "error": {"code": "invalid_json", "message": "the message is not valid JSON", "details": None},
@@ -75,13 +94,15 @@ def ack_frame(ack_id: int, result: Any) -> bytes:
 class InboundEvents:
     """The events of ``/`` that this node serves without python-socketio's per-message tasks."""
 
-    def __init__(
-        self, sio: socketio.AsyncServer, registry: SocketRegistry, send_buffer_limit: int
-    ) -> None:
+    def __init__(self, sio: socketio.AsyncServer, registry: SocketRegistry) -> None:
         self._sio = sio
         self._registry = registry
-        self._limit = send_buffer_limit
+        # engine.io sid -> acknowledgements owed for events taken, and the connections to close
+        # once they are written (engine.io sid -> socket.io sid).
+        self._owed: dict[str, int] = {}
+        self._closing: dict[str, str] = {}
         self._handlers: dict[str, Handler] = {}
+        self._unknown: Handler | None = None
         self._direct: dict[str, Direct] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         registry.inbound = self.offer
@@ -89,6 +110,13 @@ class InboundEvents:
     def serve(self, event: str, handler: Handler) -> None:
         """Serve ``event`` here; ``handler(sid, *args)`` returns the acknowledgement's payload."""
         self._handlers[event] = handler
+
+    def serve_unknown(self, handler: Handler) -> None:
+        """Serve every other event here: ``handler(event, sid, *args)``, as python-socketio
+        calls a catch-all. Taken here rather than left to python-socketio so that its answers
+        are written in order with the others and counted as owed (a flood of unknown events
+        is cut like any other)."""
+        self._unknown = handler
 
     def serve_direct(self, event: str, direct: Direct) -> None:
         """Serve ``event`` here without a task: ``direct`` runs inside :meth:`offer` and returns
@@ -107,6 +135,8 @@ class InboundEvents:
             i += 1
         if i >= end or data[i] != "[" or i - 2 > MAX_ACK_DIGITS:
             return False
+        if eio_sid in self._closing:
+            return True  # being closed: nothing more is taken, nothing answered
         manager = self._sio.manager
         sid = manager.sid_from_eio_sid(eio_sid, "/")
         if sid is None or not manager.is_connected(sid, "/"):
@@ -119,12 +149,15 @@ class InboundEvents:
             if i > 2:
                 self._write_ack(eio_sid, sid, int(data[2:i]), _UNREADABLE)
             return True
+        owed = self._owed
         if not isinstance(args, list) or not args or not isinstance(args[0], str):
             return False
         direct = self._direct.get(args[0])
         if direct is not None:
             INBOUND_FAST.inc()
             ack_id = int(data[2:i]) if i > 2 else None
+            if ack_id is not None:
+                owed[eio_sid] = owed.get(eio_sid, 0) + 1
             read_at = time.perf_counter()
             try:
                 answer = direct(sid, args[1:])
@@ -134,14 +167,19 @@ class InboundEvents:
             self._settle(eio_sid, sid, ack_id, args[0], read_at, answer)
             return True
         handler = self._handlers.get(args[0])
-        if handler is None:
+        if handler is not None:
+            # Called as python-socketio calls it: the socket id, then every argument sent.
+            work = handler(sid, *args[1:])
+        elif self._unknown is not None:
+            work = self._unknown(args[0], sid, *args[1:])
+        else:
             return False
-        # Called as python-socketio calls it: the socket id, then every argument sent.
-        task: asyncio.Task[Any] = asyncio.get_running_loop().create_task(handler(sid, *args[1:]))
+        task: asyncio.Task[Any] = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         if i > 2:
             ack_id = int(data[2:i])
+            owed[eio_sid] = owed.get(eio_sid, 0) + 1
             timer = labelled(INBOUND_SECONDS, args[0])
             read_at = time.perf_counter()
 
@@ -177,27 +215,66 @@ class InboundEvents:
             return
         if ack_id is not None:
             self._write_ack(eio_sid, sid, ack_id, answer)
+            self._answered(eio_sid)
             labelled(INBOUND_SECONDS, event).observe(time.perf_counter() - read_at)
 
     def _acknowledge(self, eio_sid: str, sid: str, ack_id: int, task: asyncio.Task[Any]) -> None:
-        if task.cancelled():
+        try:
+            if task.cancelled():
+                return
+            exc = task.exception()
+            if exc is not None:
+                # Handlers turn every error into an error acknowledgement; this is a bug.
+                log.error("inbound.handler_raised", sid=sid, exc_info=exc)
+                return
+            self._write_ack(eio_sid, sid, ack_id, task.result())
+        finally:
+            self._answered(eio_sid)
+
+    def _answered(self, eio_sid: str) -> None:
+        """One owed acknowledgement is written (or can no longer be): close a closing
+        connection once it owes none."""
+        left = self._owed.get(eio_sid, 1) - 1
+        if left > 0:
+            self._owed[eio_sid] = left
             return
-        exc = task.exception()
-        if exc is not None:
-            # Handlers turn every error into an error acknowledgement; this is a bug.
-            log.error("inbound.handler_raised", sid=sid, exc_info=exc)
+        self._owed.pop(eio_sid, None)
+        if eio_sid in self._closing:
+            self._close_now(eio_sid)
+
+    def close_after_acks(self, sid: str) -> None:
+        """Take nothing more from ``sid`` (on ``/``) and close its connection for good once the
+        acknowledgements owed for what it sent before are written (at most ``CLOSE_WAIT_S``)."""
+        eio_sid = self._sio.manager.eio_sid_from_sid(sid, "/")
+        if eio_sid is None or eio_sid in self._closing:
             return
-        self._write_ack(eio_sid, sid, ack_id, task.result())
+        self._closing[eio_sid] = sid
+        if eio_sid not in self._owed:
+            self._close_now(eio_sid)
+            return
+        asyncio.get_running_loop().call_later(CLOSE_WAIT_S, self._close_now, eio_sid)
+
+    def _close_now(self, eio_sid: str) -> None:
+        sid = self._closing.pop(eio_sid, None)
+        if sid is None:
+            return  # closed already
+        self._owed.pop(eio_sid, None)
+        if self._registry.transport(eio_sid) is not None:
+            # engine.io's reader sees the connection end and runs the disconnect as for any other.
+            self._registry.close(eio_sid, _DISCONNECT_FRAME)
+        else:
+            self.spawn(self._sio.disconnect(sid))  # long-polling: through engine.io's queue
 
     def _write_ack(self, eio_sid: str, sid: str, ack_id: int, result: Any) -> None:
-        transport = self._registry.transport(eio_sid)
+        if result is NO_ANSWER:
+            return
+        registry = self._registry
+        transport = registry.transport(eio_sid)
         if transport is None:
             return  # gone meanwhile: nobody to tell
-        if transport.get_write_buffer_size() > self._limit:
-            # Not reading: the same rule as channel fan-out (a bounded queue per client).
-            SLOW_CONSUMERS.inc()
-            log.warning("inbound.slow_consumer_disconnected", sid=sid)
-            self.spawn(self._sio.disconnect(sid))
+        if transport.get_write_buffer_size() > registry.headroom and registry.over_limit(transport):
+            # Not reading: the same rule as channel fan-out (``SocketRegistry``).
+            registry.cut(eio_sid, transport, "slow_consumer")
             return
         try:
             frame = ack_frame(ack_id, result)

@@ -13,7 +13,9 @@ from typing import Any
 import socketio
 
 from lago_core.container import Core
+from lago_core.security.roles import Principal
 from lago_rt.gateway.channels import authenticate_handshake
+from lago_rt.gateway.sessions import SessionWatch, session_ended
 from lago_rt.metrics import CONNECTIONS, count_refusal
 
 __all__ = ["MerchantGateway"]
@@ -22,10 +24,12 @@ NAMESPACE = "/merchant"
 
 
 class MerchantGateway:
-    def __init__(self, sio: socketio.AsyncServer, core: Core) -> None:
+    def __init__(self, sio: socketio.AsyncServer, core: Core, sessions: SessionWatch) -> None:
         self._sio = sio
         self._core = core
+        self._sessions = sessions
         self._merchants: dict[str, list[str]] = {}
+        self._principals: dict[str, Principal] = {}
         sio.on("connect", handler=self.connect, namespace=NAMESPACE)
         sio.on("disconnect", handler=self.disconnect, namespace=NAMESPACE)
         sio.on("merchant:rooms", handler=self.rooms, namespace=NAMESPACE)
@@ -41,12 +45,22 @@ class MerchantGateway:
         for merchant_id in merchants:
             await self._sio.enter_room(sid, f"merchant:{merchant_id}", namespace=NAMESPACE)
         self._merchants[sid] = merchants
+        self._principals[sid] = principal
+        self._sessions.track(sid, NAMESPACE, principal)
         CONNECTIONS.labels(NAMESPACE).inc()
 
     async def disconnect(self, sid: str, reason: Any = None) -> None:
         self._merchants.pop(sid, None)
+        principal = self._principals.pop(sid, None)
+        if principal is not None:
+            self._sessions.untrack(sid, NAMESPACE, principal)
         CONNECTIONS.labels(NAMESPACE).dec()
 
     async def rooms(self, sid: str, data: Any = None) -> dict[str, Any]:
         """Which merchants this connection receives events for."""
+        principal = self._principals.get(sid)
+        if principal is None or not await self._sessions.live(principal):
+            exc = session_ended()
+            count_refusal(exc.code)
+            return {"ok": False, "error": exc.to_dict()}
         return {"ok": True, "merchant_ids": self._merchants.get(sid, [])}

@@ -26,6 +26,7 @@ __all__ = [
     "MuteIn",
     "Payload",
     "PresenceIn",
+    "RecoverIn",
     "ReportIn",
     "SendIn",
     "SinceIn",
@@ -56,6 +57,13 @@ class SinceIn(_In):
 class JoinIn(_In):
     community_id: UUID
     since: SinceIn | None = None
+
+
+class RecoverIn(_In):
+    """The next page of a recovery (``channel:recover``)."""
+
+    community_id: UUID
+    since: SinceIn
 
 
 class GroupBuyStartIn(_In):

@@ -20,14 +20,16 @@ from uuid import UUID
 
 import orjson
 import socketio
-from pydantic import ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field
 
 from lago_core.ai.support import AGENTS_ROOM
 from lago_core.container import Core
 from lago_core.errors import LagoError, Unauthenticated
 from lago_core.security.roles import Principal
 from lago_rt.gateway.channels import authenticate_handshake
-from lago_rt.gateway.schemas import Payload, payload_error
+from lago_rt.gateway.payloads import parse_payload
+from lago_rt.gateway.schemas import Payload
+from lago_rt.gateway.sessions import SessionWatch
 from lago_rt.metrics import CONNECTIONS, count_refusal
 
 __all__ = ["NAMESPACE", "SupportGateway"]
@@ -64,8 +66,9 @@ def _plain(value: Any) -> Any:
 
 
 class SupportGateway:
-    def __init__(self, sio: socketio.AsyncServer, core: Core) -> None:
+    def __init__(self, sio: socketio.AsyncServer, core: Core, sessions: SessionWatch) -> None:
         self._sio = sio
+        self._sessions = sessions
         self._core = core
         self._principals: dict[str, Principal] = {}
         handlers: dict[str, Callable[..., Awaitable[Any]]] = {
@@ -83,12 +86,15 @@ class SupportGateway:
     async def connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
         principal = await authenticate_handshake(self._core, auth)
         self._principals[sid] = principal
+        self._sessions.track(sid, NAMESPACE, principal)
         if principal.is_customer_service or principal.is_admin:
             await self._sio.enter_room(sid, AGENTS_ROOM, namespace=NAMESPACE)
         CONNECTIONS.labels(NAMESPACE).inc()
 
     async def disconnect(self, sid: str, reason: Any = None) -> None:
-        self._principals.pop(sid, None)
+        principal = self._principals.pop(sid, None)
+        if principal is not None:
+            self._sessions.untrack(sid, NAMESPACE, principal)
         CONNECTIONS.labels(NAMESPACE).dec()
 
     def _guarded(
@@ -99,10 +105,8 @@ class SupportGateway:
                 principal = self._principals.get(sid)
                 if principal is None:
                     raise Unauthenticated("connect with a token first")
-                try:
-                    body = model.model_validate(data if data is not None else {})
-                except ValidationError as exc:
-                    raise payload_error(exc) from None
+                await self._sessions.require_live(principal)
+                body = parse_payload(model, data if data is not None else {})
                 return await handler(principal, body)
             except LagoError as exc:
                 count_refusal(exc.code)

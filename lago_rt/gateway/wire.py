@@ -29,7 +29,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
+import socket
 import struct
+import sys
+import termios
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -43,11 +47,21 @@ from engineio.exceptions import QueueEmpty
 from engineio.packet import PING, Packet
 
 from lago_core.logging import get_logger
-from lago_rt.metrics import INBOUND_ON_PARSE
+from lago_rt.metrics import INBOUND_ON_PARSE, SLOW_CONSUMERS
 
-__all__ = ["SocketRegistry", "event_frame", "install_tracked_websockets", "websocket_frame"]
+__all__ = [
+    "SocketRegistry",
+    "event_frame",
+    "install_tracked_websockets",
+    "reset",
+    "websocket_frame",
+]
 
 log = get_logger(__name__)
+
+# Linux's SIOCOUTQ; elsewhere TIOCOUTQ means something else for a socket, so the kernel's share
+# is then taken as its whole send buffer.
+_SIOCOUTQ: int | None = getattr(termios, "TIOCOUTQ", None) if sys.platform == "linux" else None
 
 
 def websocket_frame(payload: bytes, opcode: int = 0x1) -> bytes:
@@ -71,21 +85,141 @@ def event_frame(event_name: bytes, payload_json: bytes) -> bytes:
 
 
 class SocketRegistry:
-    """engine.io session id -> the transport under its WebSocket (while it is open).
+    """engine.io session id -> the transport under its WebSocket (while it is open), and the rule
+    that cuts a socket whose client does not read.
 
     ``inbound``, when set, is offered every ``42...`` text message of an upgraded WebSocket before
     engine.io reads it; it returns True when it took the message (``gateway/inbound.py``).
+
+    What is outstanding for a socket is what the process holds (the transport's buffer) plus what
+    the kernel holds (its send queue: written, not yet acknowledged by the peer). Counting only the
+    first let a client that stopped reading take 5 MB: Linux grows a socket's send buffer up to
+    ``net.ipv4.tcp_wmem``'s maximum (4 MiB) before the transport buffers anything. So each socket's
+    send buffer is fixed (``SO_SNDBUF``, a quarter of the limit: the kernel doubles it for its own
+    bookkeeping and reports the doubled figure), which bounds the kernel's share; and only when the
+    transport holds more than the limit less that share is the kernel asked exactly how much it
+    holds (Linux ``SIOCOUTQ``, the same request number as ``TIOCOUTQ``: bytes not yet acknowledged,
+    see tcp(7)). A healthy socket's transport buffer is empty, so the fan-out pays one comparison
+    per delivery, as before, and a system call only for a socket that is backed up. (Polling
+    ``SIOCOUTQ`` on every write would be exact too, but a system call per delivery.)
     """
 
-    def __init__(self) -> None:
+    def __init__(self, send_buffer_limit: int = 1 << 20) -> None:
         self.transports: dict[str, asyncio.Transport] = {}
         self.inbound: Callable[[str, str], bool] | None = None
+        self.limit = send_buffer_limit
+        self._sndbuf = max(4_096, send_buffer_limit // 4)
+        # The most the kernel may hold for a socket, as it reports it once the size is set.
+        self.kernel_cap = 2 * self._sndbuf
+        # A transport holding at most this much is under the limit whatever the kernel holds.
+        self.headroom = max(0, send_buffer_limit - self.kernel_cap)
+        # How long a connection may stay open once engine.io has closed its session.
+        self.close_grace_s = 5.0
 
     def transport(self, eio_sid: str) -> asyncio.Transport | None:
         transport = self.transports.get(eio_sid)
         if transport is None or transport.is_closing():
             return None
         return transport
+
+    def adopt(self, eio_sid: str, transport: asyncio.Transport) -> None:
+        """Track ``transport`` for ``eio_sid`` and bound what its kernel send queue may hold."""
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self._sndbuf)
+                granted = sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
+            except OSError:
+                log.warning("wire.sndbuf_not_set", eio_sid=eio_sid)
+                granted = self.limit
+            if granted > self.kernel_cap:
+                # Not what we asked for (another OS, a clamp): count the kernel in full from
+                # now on rather than cut late.
+                self.kernel_cap = granted
+                self.headroom = max(0, self.limit - granted)
+        self.transports[eio_sid] = transport
+
+    def outstanding(self, transport: asyncio.Transport) -> int:
+        """Bytes written to ``transport`` that its peer has not acknowledged yet."""
+        buffered = transport.get_write_buffer_size()
+        return buffered + _kernel_unacked(transport, self.kernel_cap)
+
+    def over_limit(self, transport: asyncio.Transport) -> bool:
+        """Whether the socket's client is that far behind: cut it (:meth:`cut`)."""
+        return (
+            transport.get_write_buffer_size() > self.headroom
+            and self.outstanding(transport) > self.limit
+        )
+
+    def cut(self, eio_sid: str, transport: asyncio.Transport, reason: str) -> None:
+        """Close a connection for good at once: reset it, dropping what is queued for it.
+
+        Nothing more can reach a client that does not read, so nothing is queued behind the data
+        (a disconnect packet there would wait as long as the data); engine.io's reader sees the
+        connection gone and runs the disconnect (presence leave and all) as for any other.
+        """
+        SLOW_CONSUMERS.inc()
+        log.warning(
+            "wire.connection_cut",
+            eio_sid=eio_sid,
+            reason=reason,
+            outstanding=self.outstanding(transport),
+        )
+        reset(transport)
+
+    def closed_by_engineio(self, eio_sid: str) -> None:
+        """engine.io closed ``eio_sid`` (a ping timeout, a server disconnect): make sure the
+        connection goes too.
+
+        Its WebSocket handler ends only when its writer task does, and the writer waits for a
+        client that reads nothing as long as that client likes: with less than the limit queued
+        (nothing to cut it for) the TCP connection stayed open, pings and all, after the session
+        was gone. A connection still open ``close_grace_s`` later is reset; one that closed as
+        usual is no longer in ``transports`` by then.
+        """
+        asyncio.get_running_loop().call_later(self.close_grace_s, self._reset_if_open, eio_sid)
+
+    def _reset_if_open(self, eio_sid: str) -> None:
+        transport = self.transports.get(eio_sid)
+        if transport is not None and (
+            not transport.is_closing() or transport.get_write_buffer_size()
+        ):
+            self.cut(eio_sid, transport, "closed_session_still_open")
+
+    def close(self, eio_sid: str, last: bytes, *, grace_s: float = 2.0) -> None:
+        """Write ``last`` (complete frames) and a WebSocket close, then close the connection; a
+        client that does not read them within ``grace_s`` is reset."""
+        transport = self.transport(eio_sid)
+        if transport is None:
+            return
+        transport.write(last + websocket_frame(b"", opcode=0x8))
+        transport.close()
+        asyncio.get_running_loop().call_later(grace_s, reset, transport)
+
+
+def reset(transport: asyncio.Transport) -> None:
+    """Abort ``transport`` with a TCP reset: the kernel drops its send queue at once.
+
+    A plain close of a socket with unsent data leaves the kernel holding it and probing a peer
+    whose window is shut, for minutes; ``SO_LINGER`` with a zero timeout makes the close a reset.
+    """
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
+
+
+def _kernel_unacked(transport: asyncio.Transport, otherwise: int) -> int:
+    sock = transport.get_extra_info("socket")
+    if sock is None or _SIOCOUTQ is None:
+        return otherwise
+    try:
+        raw = fcntl.ioctl(sock.fileno(), _SIOCOUTQ, b"\0\0\0\0")
+    except OSError:
+        return otherwise
+    unacked: int = struct.unpack("i", raw)[0]
+    return unacked
 
 
 class _Encoded:
@@ -347,7 +481,7 @@ def install_tracked_websockets(
             eio_sid = getattr(eio_socket, "sid", None)
             self._eio_sid, self._eio_socket = eio_sid, eio_socket
             if eio_sid is not None and request.transport is not None:
-                registry.transports[eio_sid] = request.transport
+                registry.adopt(eio_sid, request.transport)
             if eio_socket is not None:
                 eio_socket.poll = _light_poll(eio_socket)
             try:
@@ -397,6 +531,19 @@ def install_tracked_websockets(
                 log.exception("wire.offer_failed", eio_sid=self._eio_sid)
                 return False
 
+    on_disconnect = eio_server.handlers.get("disconnect")
+
+    async def disconnected(eio_sid: str, reason: Any = None) -> Any:
+        try:
+            if on_disconnect is not None:
+                return await on_disconnect(eio_sid, reason)
+            return None
+        finally:
+            registry.closed_by_engineio(eio_sid)
+
+    # Wraps python-socketio's handler (registered when the server was made), as engine.io
+    # calls it: with the reason (engine.io 4.x).
+    eio_server.handlers["disconnect"] = disconnected
     # engine.io keeps its drivers in a module-level dict; copy it so only this server changes.
     eio_server._async = {**eio_server._async, "websocket": TrackedWebSocket}
     _timer_pings(eio_server)
