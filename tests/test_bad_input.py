@@ -338,6 +338,37 @@ async def test_chat_send_refuses_nul(
     assert [r["client_msg_id"] for r in stored] == ["ok-1"]
 
 
+
+async def test_chat_send_refuses_an_escaped_lone_surrogate(
+    settings: Any, core: Core, aiohttp_server: Any, community: Any
+) -> None:
+    """A lone surrogate arrives JSON-escaped (``\\ud800``; a client library cannot even encode
+    it as UTF-8), and the node's JSON parser refuses it as it refuses broken JSON: the answer
+    still says ``invalid_text``, and nothing is stored."""
+    import orjson
+
+    from lago_rt.app import RT_NODE, create_rt_app
+
+    from .rt_client import RawMember
+
+    server = await aiohttp_server(create_rt_app(settings, core=core))
+    member = await RawMember.join(server.port, community.residents[0].access_token, community.id)
+    try:
+        member.send(
+            b'427["chat:send",{"community_id":"' + community.id.encode()
+            + b'","text":"\xe5\x9d\x8f\\ud800","client_msg_id":"bad-1"}]'
+        )  # fmt: skip
+        async with asyncio.timeout(5):
+            while not (frame := await member.read_frame()).startswith(b"437"):
+                pass
+        (answer,) = orjson.loads(frame[3:])
+        assert answer["ok"] is False
+        assert answer["error"]["code"] == "invalid_text", answer
+        await server.app[RT_NODE].host.tick_all()
+        assert await core.pool.fetchval("SELECT count(*) FROM channel_events") == 0
+    finally:
+        member.close()
+
 # --- multipart uploads with broken part headers (issue 16, item 11) ----------------------------
 
 

@@ -30,6 +30,7 @@ dictionary update per event each way.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
@@ -82,6 +83,25 @@ _UNREADABLE = {
     "ok": False,
     "error": {"code": "invalid_json", "message": "the message is not valid JSON", "details": None},
 }
+_UNSTORABLE = {
+    "ok": False,
+    "error": {
+        "code": "invalid_text",
+        "message": "the message holds a lone surrogate (\\ud800-\\udfff), which cannot be stored",
+        "details": None,
+    },
+}
+
+
+def _unparsable(text: str) -> dict[str, Any]:
+    """Why orjson refused ``text``. It refuses an escaped lone surrogate as it refuses broken JSON;
+    the standard library parses the former, so it tells the two apart (on this rare path only):
+    such text could not be stored, and the client is told so (docs/protocol.md, Input rules)."""
+    try:
+        json.loads(text)
+    except ValueError:
+        return _UNREADABLE
+    return _UNSTORABLE
 
 
 def ack_frame(ack_id: int, result: Any) -> bytes:
@@ -145,9 +165,10 @@ class InboundEvents:
             args = orjson.loads(data[i:])
         except orjson.JSONDecodeError:
             # python-socketio would raise and log a traceback per packet; answer instead.
-            count_refusal("invalid_json")
+            refusal = _unparsable(data[i:])
+            count_refusal(refusal["error"]["code"])
             if i > 2:
-                self._write_ack(eio_sid, sid, int(data[2:i]), _UNREADABLE)
+                self._write_ack(eio_sid, sid, int(data[2:i]), refusal)
             return True
         owed = self._owed
         if not isinstance(args, list) or not args or not isinstance(args[0], str):
