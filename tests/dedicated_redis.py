@@ -66,7 +66,8 @@ class DedicatedRedis:
             async def answers() -> bool:
                 try:
                     return bool(await probe.ping())
-                except (OSError, aioredis.ConnectionError):
+                # A connect that times out on a loaded machine is one more try, not a failure.
+                except (OSError, aioredis.ConnectionError, aioredis.TimeoutError):
                     return False
 
             await until(answers, within=10, every=0.05)

