@@ -27,6 +27,7 @@ from lago_core.push import socketio_channel
 from lago_core.settings import Settings
 from lago_rt.app import RT_NODE, RtNode, create_rt_app
 from lago_rt.devices import LockerSim
+from lago_rt.gateway.limits import FLOOD_CUTOFF
 
 from .conftest import Account, CommunityWorld
 from .rt_client import ChannelClient
@@ -581,6 +582,37 @@ async def test_a_device_cannot_act_for_another_locker(
     assert reply["error"]["code"] == "invalid_device_credentials"
     await a.wait_until(lambda: not a.connected)
 
+
+
+async def test_a_flooding_device_gets_the_documented_refusals_and_every_answer_it_is_owed(
+    core: Core,
+    settings: Settings,
+    rt: tuple[str, RtNode],
+    register: Callable[..., Awaitable[tuple[str, str]]],
+    start_sim: StartSim,
+) -> None:
+    """As on `/` (docs/protocol.md, "Limits"): exactly FLOOD_CUTOFF refusals in a row are
+    answered `rate_limited`, the next one cuts the device off, and every event accepted before
+    the cut still gets its answer. The injected clock does not move, so the bucket never refills
+    and the counts are exact."""
+    url, _ = rt
+    locker_id, secret = await register("洪水柜")
+    sim = await start_sim(url, locker_id, secret)  # its state report took one token
+    assert sim.sio is not None
+    calls = [
+        sim.sio.call("heartbeat", {}, namespace="/device", timeout=3) for _ in range(100)
+    ]
+    answers = await asyncio.gather(*calls, return_exceptions=True)
+    codes = [
+        "no answer" if isinstance(a, BaseException) or a is None
+        else "ok" if a["ok"] else a["error"]["code"]
+        for a in answers
+    ]  # fmt: skip
+    accepted = settings.client_msg_burst - 1
+    assert codes[:accepted] == ["ok"] * accepted, codes
+    assert codes[accepted : accepted + FLOOD_CUTOFF] == ["rate_limited"] * FLOOD_CUTOFF, codes
+    assert set(codes[accepted + FLOOD_CUTOFF :]) <= {"disconnected", "no answer"}, codes
+    await sim.wait_until(lambda: not sim.connected)
 
 async def test_lago_locker_sim_is_a_device(
     client: Client,

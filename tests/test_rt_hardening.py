@@ -20,7 +20,8 @@ from lago_core.settings import Settings
 from lago_rt.app import RT_NODE, RtNode, create_rt_app
 from lago_rt.channel.events import read_after
 from lago_rt.channel.presence import presence_changes
-from lago_rt.gateway.channels import FLOOD_CUTOFF, RECOVERY_PAGE
+from lago_rt.gateway.channels import RECOVERY_PAGE
+from lago_rt.gateway.limits import FLOOD_CUTOFF
 from lago_rt.runtime import Command
 from lago_rt.runtime.keys import ActorKeys
 

@@ -38,19 +38,23 @@ async def _read_until(stream: asyncio.StreamReader, needle: bytes, seen: list[by
             return
 
 
+async def _start_worker(deployment: Settings, **env: str) -> asyncio.subprocess.Process:
+    """`lago worker` for ``deployment``, logging JSON lines to its stdout."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "lago_cli", "worker",
+        env={**os.environ, **deployment.as_env(), "LAGO_LOG_FORMAT": "json", **env},
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+
+
 async def test_worker_survives_redis_restart_and_runs_new_jobs(
     settings: Settings, tmp_path: Path
 ) -> None:
     async with dedicated_redis(tmp_path) as server:
         deployment = dataclasses.replace(settings, redis_url=server.url)
-        env = {**os.environ, **deployment.as_env(), "LAGO_LOG_FORMAT": "json"}
-        worker = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "lago_cli", "worker",
-            env=env,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )  # fmt: skip
+        worker = await _start_worker(deployment)
         assert worker.stdout is not None
         seen: list[bytes] = []
         redis = aioredis.Redis.from_url(server.url)
@@ -80,25 +84,12 @@ async def test_worker_survives_redis_restart_and_runs_new_jobs(
     assert b"Traceback" not in b"".join(seen), b"".join(seen)[-4000:]
 
 
-
 async def test_a_worker_started_while_redis_is_down_waits_for_it(
     settings: Settings, tmp_path: Path
 ) -> None:
     server = DedicatedRedis(tmp_path)  # its port is chosen, nothing listens there yet
     deployment = dataclasses.replace(settings, redis_url=server.url)
-    env = {
-        **os.environ,
-        **deployment.as_env(),
-        "LAGO_LOG_FORMAT": "json",
-        "LAGO_LOG_LEVEL": "DEBUG",
-    }
-    worker = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "lago_cli", "worker",
-        env=env,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )  # fmt: skip
+    worker = await _start_worker(deployment, LAGO_LOG_LEVEL="DEBUG")
     assert worker.stdout is not None
     seen: list[bytes] = []
     redis: aioredis.Redis | None = None
@@ -131,6 +122,7 @@ async def test_a_worker_started_while_redis_is_down_waits_for_it(
         seen.append(rest)
         await server.kill()
     assert b"Traceback" not in b"".join(seen), b"".join(seen)[-4000:]
+
 
 async def test_every_key_of_a_worker_with_cron_jobs_is_under_the_prefix(
     settings: Settings, clock: ManualClock, tmp_path: Path

@@ -32,7 +32,7 @@ from lago_rt.channel.history import chat_history, chat_message_exists
 from lago_rt.gateway.access import ChannelAccess
 from lago_rt.gateway.fanout import LocalFanout
 from lago_rt.gateway.inbound import NO_ANSWER, InboundEvents, Pending
-from lago_rt.gateway.limits import TokenBucket
+from lago_rt.gateway.limits import FLOOD_CUTOFF, TokenBucket
 from lago_rt.gateway.payloads import parse_payload
 from lago_rt.gateway.schemas import (
     DeleteIn,
@@ -68,9 +68,6 @@ MAX_RECOVERY = 5_000
 # with ``channel:recover`` (docs/protocol.md).
 RECOVERY_PAGE = 500
 RECOVERY_PAGE_BYTES = 256 * 1024
-# A connection's first this many messages refused in a row by its rate limit are answered
-# `rate_limited`; the next one refused closes the connection (docs/protocol.md, "Limits").
-FLOOD_CUTOFF = 20
 
 
 def _ok(**fields: Any) -> Ack:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 from uuid import UUID
 
@@ -29,10 +29,11 @@ from lago_core.errors import Forbidden, LagoError, RateLimited, Unauthenticated
 from lago_core.lockers import DOOR_OPEN_EVENT, LockerService, SlotReport
 from lago_core.logging import get_logger
 from lago_core.settings import Settings
-from lago_rt.gateway.limits import TokenBucket
+from lago_rt.gateway.inbound import NO_ANSWER
+from lago_rt.gateway.limits import FLOOD_CUTOFF, TokenBucket
 from lago_rt.gateway.payloads import parse_payload
 from lago_rt.gateway.schemas import Payload
-from lago_rt.metrics import CONNECTIONS, count_refusal
+from lago_rt.metrics import CONNECTIONS, FLOOD_CUTS, count_refusal
 from lago_rt.runtime import ActorHost, Command
 
 __all__ = ["NAMESPACE", "DeviceGateway"]
@@ -71,8 +72,8 @@ class AckIn(_In):
     error: str | None = Field(default=None, max_length=200)
 
 
-# A device that keeps sending this many events past its rate limit is cut off (as on `/`).
-FLOOD_CUTOFF = 20
+# What was accepted before the cut is answered within a command's deadline; not longer than this.
+CLOSE_WAIT_S = 10.0
 
 
 @dataclass
@@ -83,6 +84,10 @@ class _Device:
     # The same per-connection limits as residents' sockets: a device sends a few events a
     # minute, so only a broken or stolen one reaches them.
     bucket: TokenBucket
+    # Accepted events still being handled, and whether the connection is being cut off.
+    running: int = 0
+    idle: asyncio.Event = field(default_factory=asyncio.Event)
+    flooded: bool = False
 
 
 def _error(exc: LagoError) -> Ack:
@@ -202,11 +207,18 @@ class DeviceGateway:
             device = self._devices.get(sid)
             if device is None:
                 return _error(Unauthenticated("not connected"))
+            if device.flooded:
+                return NO_ANSWER
             if not device.bucket.take(self._core.clock.monotonic()):
-                if device.bucket.overdrawn >= FLOOD_CUTOFF:
+                if device.bucket.overdrawn > FLOOD_CUTOFF:
+                    device.flooded = True
+                    FLOOD_CUTS.inc()
                     log.warning("device.flood_disconnected", locker_id=str(device.locker_id))
-                    self._spawn(self._sio.disconnect(sid, namespace=NAMESPACE))
+                    self._spawn(self._cut_off(sid, device))
+                    return NO_ANSWER
                 return _error(RateLimited("slow down: too many messages"))
+            device.running += 1
+            device.idle.clear()
             try:
                 if data is None:
                     data = {}
@@ -223,8 +235,24 @@ class DeviceGateway:
             except Exception:
                 log.exception("device.handler_failed", sid=sid)
                 return _error(LagoError("internal error", code="internal"))
+            finally:
+                device.running -= 1
+                if device.running == 0:
+                    device.idle.set()
 
         return run
+
+    async def _cut_off(self, sid: str, device: _Device) -> None:
+        """Disconnect a flooding device after the answers it is owed: python-socketio queues a
+        handler's answer as the handler returns, before this task runs again, so once nothing
+        accepted is running the disconnect goes out behind every answer."""
+        if device.running:
+            try:
+                async with asyncio.timeout(CLOSE_WAIT_S):
+                    await device.idle.wait()
+            except TimeoutError:
+                log.warning("device.flood_close_forced", locker_id=str(device.locker_id))
+        await self._sio.disconnect(sid, namespace=NAMESPACE)
 
     async def _alive(self, sid: str, device: _Device) -> bool:
         """Record a sign of life and tell the channel; False when the secret was rotated."""

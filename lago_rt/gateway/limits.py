@@ -9,7 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["TokenBucket"]
+__all__ = ["FLOOD_CUTOFF", "TokenBucket"]
+
+# A connection's first this many messages refused in a row by its rate limit are answered
+# `rate_limited`; the next one refused cuts the connection off, on every namespace
+# (docs/protocol.md, "Limits").
+FLOOD_CUTOFF = 20
 
 
 @dataclass(slots=True)
