@@ -207,7 +207,9 @@ async def _repetition(
                     break
 
         def resumed(ev: list[tuple[float, dict[str, Any]]]) -> float | None:
-            return next((t for t, e in ev if int(e["seq"]) > before), None)
+            # After the kill: an event newer than `before` may still arrive before it (a presence
+            # announcement at the end of its window), which would read as a negative resume.
+            return next((t for t, e in ev if int(e["seq"]) > before and t >= killed_at), None)
 
         def got_ack(ev: list[tuple[float, dict[str, Any]]]) -> float | None:
             seq = int(ack.get("seq", -1))
