@@ -192,11 +192,18 @@ class SessionWatch:
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
+            try:
                 await task
+            except asyncio.CancelledError:
+                pass
+            except Exception:
+                log.exception("sessions.task_failed_at_stop")
         if self._pubsub is not None:
-            with contextlib.suppress(Exception):
+            try:
                 await self._pubsub.aclose()
+            except Exception:
+                # Stopping anyway: the connection goes with the process.
+                log.warning("sessions.pubsub_close_failed", exc_info=True)
 
     async def _listen(self) -> None:
         while True:
