@@ -27,6 +27,7 @@ from lago_core.db import create_pool
 from lago_core.groupbuys import GroupBuyService, GroupBuyStore
 from lago_core.idempotency import Idempotency
 from lago_core.identity import IdentityService, IdentityStore
+from lago_core.jobs import DELIVER_SANDBOX_WEBHOOK
 from lago_core.ledger import Ledger, LedgerStore
 from lago_core.listings import ListingService, ListingStore
 from lago_core.live import LiveService, LiveStore
@@ -131,7 +132,7 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
     ledger = Ledger(LedgerStore(pool), pool, clock)
 
     async def deliver_later(event_id: str) -> None:
-        await jobs.enqueue("deliver_sandbox_webhook", event_id, job_id=f"sandbox-event:{event_id}")
+        await jobs.enqueue(DELIVER_SANDBOX_WEBHOOK, event_id, job_id=f"sandbox-event:{event_id}")
 
     # A pool of its own: a payment creates its intent inside the payment's transaction, which
     # holds a connection of the main pool; were the sandbox to take a second one from that pool,

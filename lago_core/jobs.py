@@ -1,7 +1,17 @@
-"""Enqueue arq jobs from any process (REST, workers) onto this deployment's queue."""
+"""Enqueue arq jobs from any process (REST, workers) onto this deployment's queue.
+
+The jobs are a contract between processes: the name a process enqueues and the arguments it
+passes must be those of a function the worker runs. Both sides import the definitions below;
+``JobQueue.enqueue`` takes a :class:`Job` and refuses the wrong number of arguments, and the
+worker refuses to start unless its functions are exactly these jobs, with these parameters
+(``check_worker_functions``).
+"""
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +21,95 @@ from arq.connections import ArqRedis
 from lago_core.arq_keys import use_deployment_prefix
 from lago_core.settings import Settings
 
-__all__ = ["JobQueue", "queue_name"]
+__all__ = [
+    "ANSWER_SUPPORT_MESSAGE",
+    "APPLY_PAYMENT_EVENT",
+    "CANCEL_UNPAID_ORDERS",
+    "CHECK_OVERDUE_RENTALS",
+    "DELIVER_SANDBOX_WEBHOOK",
+    "EXPIRE_GROUP_BUY",
+    "JOBS",
+    "PURGE_ENDED_SESSIONS",
+    "PURGE_IDEMPOTENCY_KEYS",
+    "SETTLE_ORDERS",
+    "SUBMIT_PAYOUT",
+    "SUBMIT_REFUND",
+    "SWEEP_GROUP_BUYS",
+    "SWEEP_LOCKER_ORDERS",
+    "SWEEP_ORDERS",
+    "SWEEP_PAYMENTS",
+    "Job",
+    "JobQueue",
+    "check_worker_functions",
+    "queue_name",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A job's name and the names of its arguments, in order (the worker's function takes the
+    arq context first, then these)."""
+
+    name: str
+    params: tuple[str, ...] = ()
+
+
+APPLY_PAYMENT_EVENT = Job("apply_payment_event", ("provider", "event_id"))
+SUBMIT_REFUND = Job("submit_refund", ("refund_id",))
+SUBMIT_PAYOUT = Job("submit_payout", ("payout_id",))
+DELIVER_SANDBOX_WEBHOOK = Job("deliver_sandbox_webhook", ("event_id",))
+SWEEP_PAYMENTS = Job("sweep_payments")
+PURGE_IDEMPOTENCY_KEYS = Job("purge_idempotency_keys")
+CANCEL_UNPAID_ORDERS = Job("cancel_unpaid_orders")
+CHECK_OVERDUE_RENTALS = Job("check_overdue_rentals")
+SWEEP_ORDERS = Job("sweep_orders")
+SETTLE_ORDERS = Job("settle_orders")
+EXPIRE_GROUP_BUY = Job("expire_group_buy", ("group_id",))
+SWEEP_GROUP_BUYS = Job("sweep_group_buys")
+ANSWER_SUPPORT_MESSAGE = Job("answer_support_message", ("message_id",))
+SWEEP_LOCKER_ORDERS = Job("sweep_locker_orders")
+PURGE_ENDED_SESSIONS = Job("purge_ended_sessions")
+
+JOBS: tuple[Job, ...] = (
+    APPLY_PAYMENT_EVENT,
+    SUBMIT_REFUND,
+    SUBMIT_PAYOUT,
+    DELIVER_SANDBOX_WEBHOOK,
+    SWEEP_PAYMENTS,
+    PURGE_IDEMPOTENCY_KEYS,
+    CANCEL_UNPAID_ORDERS,
+    CHECK_OVERDUE_RENTALS,
+    SWEEP_ORDERS,
+    SETTLE_ORDERS,
+    EXPIRE_GROUP_BUY,
+    SWEEP_GROUP_BUYS,
+    ANSWER_SUPPORT_MESSAGE,
+    SWEEP_LOCKER_ORDERS,
+    PURGE_ENDED_SESSIONS,
+)
+
+
+def check_worker_functions(
+    functions: Iterable[Callable[..., Any]], jobs: Iterable[Job] = JOBS
+) -> None:
+    """Raise unless ``functions`` are exactly ``jobs``: one function per job, of the job's name,
+    taking the arq context and then the job's parameters in order."""
+    wanted = {job.name: job for job in jobs}
+    problems: list[str] = []
+    seen: set[str] = set()
+    for function in functions:
+        name = function.__name__
+        seen.add(name)
+        job = wanted.get(name)
+        if job is None:
+            problems.append(f"{name}: a worker function no Job in lago_core/jobs.py names")
+            continue
+        params = tuple(inspect.signature(function).parameters)[1:]
+        if params != job.params:
+            problems.append(f"{name}: takes {params}, the Job says {job.params}")
+    problems += [f"{name}: a Job no worker function runs" for name in wanted.keys() - seen]
+    if problems:
+        raise TypeError("worker functions and jobs disagree: " + "; ".join(sorted(problems)))
 
 
 def queue_name(settings: Settings) -> str:
@@ -29,13 +127,17 @@ class JobQueue:
 
     async def enqueue(
         self,
-        function: str,
+        job: Job,
         *args: Any,
         job_id: str | None = None,
         defer_until: datetime | None = None,
     ) -> bool:
-        """Queue ``function(*args)``, to run at ``defer_until`` if given; False when a job with
+        """Queue ``job(*args)``, to run at ``defer_until`` if given; False when a job with
         ``job_id`` is queued or ran recently (arq keeps its result), which is how repeated
         triggers collapse into one run."""
-        job = await self._arq.enqueue_job(function, *args, _job_id=job_id, _defer_until=defer_until)
-        return job is not None
+        if len(args) != len(job.params):
+            raise TypeError(f"{job.name} takes {job.params}, not {len(args)} argument(s)")
+        queued = await self._arq.enqueue_job(
+            job.name, *args, _job_id=job_id, _defer_until=defer_until
+        )
+        return queued is not None

@@ -2,8 +2,8 @@
 
 REST handlers and workers do not import the real-time node: they publish on the same Redis
 channel the nodes' socket.io managers listen to, and every node delivers to its own sockets.
-Rooms: ``user:<id>`` on ``/``, ``merchant:<id>`` on ``/merchant``, ``community:<id>`` on ``/``,
-``locker:<id>`` on ``/device``.
+The rooms are a contract between this pusher and the nodes' gateways, which put sockets in them:
+both take the names from the functions below.
 """
 
 from __future__ import annotations
@@ -16,7 +16,34 @@ import socketio
 
 from lago_core.settings import Settings
 
-__all__ = ["Pusher", "socketio_channel"]
+__all__ = [
+    "Pusher",
+    "community_room",
+    "locker_room",
+    "merchant_room",
+    "socketio_channel",
+    "user_room",
+]
+
+
+def user_room(user_id: UUID | str) -> str:
+    """Every socket of a user on ``/``."""
+    return f"user:{user_id}"
+
+
+def merchant_room(merchant_id: UUID | str) -> str:
+    """The merchant's staff on ``/merchant``."""
+    return f"merchant:{merchant_id}"
+
+
+def community_room(community_id: UUID | str) -> str:
+    """Every member joined to a community channel on ``/``."""
+    return f"community:{community_id}"
+
+
+def locker_room(locker_id: UUID | str) -> str:
+    """A toy locker's connection on ``/device``."""
+    return f"locker:{locker_id}"
 
 
 def socketio_channel(settings: Settings) -> str:
@@ -31,14 +58,14 @@ class Pusher:
         )
 
     async def to_user(self, user_id: UUID, event: str, data: Any) -> None:
-        await self._manager.emit(event, data, room=f"user:{user_id}", namespace="/")
+        await self._manager.emit(event, data, room=user_room(user_id), namespace="/")
 
     async def to_merchant(self, merchant_id: UUID, event: str, data: Any) -> None:
-        await self._manager.emit(event, data, room=f"merchant:{merchant_id}", namespace="/merchant")
+        await self._manager.emit(event, data, room=merchant_room(merchant_id), namespace="/merchant")
 
     async def to_community(self, community_id: UUID, event: str, data: Any) -> None:
         """A notice to everyone in a community channel (not part of its sequenced history)."""
-        await self._manager.emit(event, data, room=f"community:{community_id}", namespace="/")
+        await self._manager.emit(event, data, room=community_room(community_id), namespace="/")
 
     async def to_room(self, room: str, event: str, data: Any, *, namespace: str = "/") -> None:
         """Any other room, e.g. ``support:agents`` on ``/support`` (customer-service accounts)."""
@@ -46,7 +73,7 @@ class Pusher:
 
     async def to_device(self, locker_id: UUID, event: str, data: Any) -> None:
         """A command to a toy locker's connection on ``/device`` (at most once; resends reuse ids)."""
-        await self._manager.emit(event, data, room=f"locker:{locker_id}", namespace="/device")
+        await self._manager.emit(event, data, room=locker_room(locker_id), namespace="/device")
 
     async def close(self) -> None:
         redis = getattr(self._manager, "redis", None)

@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestServer
 
 from lago_core.clock import ManualClock
 from lago_core.container import Core
-from lago_core.jobs import queue_name
+from lago_core.jobs import EXPIRE_GROUP_BUY, queue_name
 from lago_core.ledger import AccountKind, AccountRef
 from lago_core.security.roles import PlatformRole, Principal
 from lago_core.settings import Settings
@@ -646,7 +646,7 @@ async def test_expiry_refunds_every_paid_member_and_a_late_payment(
 
     clock.advance(11 * 60)
     for _ in range(2):  # the job, run twice: one outcome, one refund each
-        await core.jobs.enqueue("expire_group_buy", group_id)
+        await core.jobs.enqueue(EXPIRE_GROUP_BUY, group_id)
         await run_worker(settings, core)
     await run_worker(settings, core)  # refunds submitted → provider webhooks applied
     group, seats = await core.groupbuys.group(
@@ -1024,7 +1024,6 @@ async def test_bad_joins_are_refused_and_change_nothing(
 
 
 def test_the_worker_serves_the_expiry_job_the_actor_schedules() -> None:
-    from lago_core.groupbuys.service import EXPIRE_JOB
     from workers.worker import FUNCTIONS
 
-    assert EXPIRE_JOB in {f.__name__ for f in FUNCTIONS}
+    assert EXPIRE_GROUP_BUY.name in {f.__name__ for f in FUNCTIONS}

@@ -22,6 +22,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from lago_core.clock import ManualClock
 from lago_core.container import Core
+from lago_core.jobs import SWEEP_LOCKER_ORDERS
 from lago_core.ledger import AccountKind, AccountRef
 from lago_core.push import socketio_channel
 from lago_core.settings import Settings
@@ -707,7 +708,7 @@ async def test_orders_left_behind_their_doors_are_moved_by_the_sweep(
         _, got = await call(client, renter, "GET", f"/orders/{placed['id']}")
         assert got["status"] == before
         for _ in range(2):
-            await core.jobs.enqueue("sweep_locker_orders")
+            await core.jobs.enqueue(SWEEP_LOCKER_ORDERS)
             await run_worker(settings, core)
         _, got = await call(client, renter, "GET", f"/orders/{placed['id']}")
         assert got["status"] == after

@@ -15,6 +15,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from lago_core.clock import ManualClock
 from lago_core.container import Core
+from lago_core.jobs import CANCEL_UNPAID_ORDERS, CHECK_OVERDUE_RENTALS, SWEEP_ORDERS
 from lago_core.ledger import AccountKind, AccountRef
 from lago_core.orders import Action
 from lago_core.security.roles import PlatformRole, Principal
@@ -403,7 +404,7 @@ async def test_rental_with_late_fee_damage_and_deposit_release(
     later = timedelta(days=4, hours=1).total_seconds()
     clock.advance(later)
     for _ in range(2):
-        await core.jobs.enqueue("check_overdue_rentals")
+        await core.jobs.enqueue(CHECK_OVERDUE_RENTALS)
         await run_worker(settings, core)
     assert await core.orders.check_overdue() == 0
     returned = dict(
@@ -450,13 +451,13 @@ async def test_unpaid_orders_are_cancelled_by_the_job(
     # Access tokens live 15 minutes, less than the TTL: read through the service meanwhile.
     as_buyer, order_id = _principal(buyer), uuid.UUID(placed["id"])
     clock.advance(settings.unpaid_order_ttl_s - 10)
-    await core.jobs.enqueue("cancel_unpaid_orders")
+    await core.jobs.enqueue(CANCEL_UNPAID_ORDERS)
     await run_worker(settings, core)
     assert (await core.orders.get(as_buyer, order_id))["status"] == "created"
 
     clock.advance(20)
     for _ in range(2):  # a second run finds nothing to do
-        await core.jobs.enqueue("cancel_unpaid_orders")
+        await core.jobs.enqueue(CANCEL_UNPAID_ORDERS)
         await run_worker(settings, core)
     gone = await core.orders.get(as_buyer, order_id)
     assert (gone["status"], gone["cancel_reason"]) == ("cancelled", "unpaid")
@@ -491,7 +492,7 @@ async def test_payment_arriving_after_cancellation_is_refunded(
     assert (await core.payments.get(None, uuid.UUID(placed["payment_id"]))).status == "captured"
 
     for _ in range(2):  # the sweep refunds it once, however often it runs
-        await core.jobs.enqueue("sweep_orders")
+        await core.jobs.enqueue(SWEEP_ORDERS)
         await run_worker(settings, core)
         await run_worker(settings, core)
     assert (await core.payments.get(None, uuid.UUID(placed["payment_id"]))).refunded_fen == 10_000
@@ -570,7 +571,7 @@ async def test_a_crash_after_reject_is_healed_by_the_sweep(
     assert (payment.refunded_fen, payment.deposit_status) == (0, "held")
 
     for _ in range(2):
-        await core.jobs.enqueue("sweep_orders")
+        await core.jobs.enqueue(SWEEP_ORDERS)
         await run_worker(settings, core)
         await run_worker(settings, core)
     payment = await core.payments.get(None, uuid.UUID(placed["payment_id"]))

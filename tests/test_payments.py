@@ -14,6 +14,7 @@ from aiohttp.test_utils import TestClient
 
 from lago_core.clock import ManualClock
 from lago_core.container import Core
+from lago_core.jobs import APPLY_PAYMENT_EVENT
 from lago_core.ledger import AccountKind, AccountRef, Party, PartyKind
 from lago_core.payments import SIGNATURE_HEADER
 from lago_core.payments.signing import sign
@@ -273,7 +274,7 @@ async def test_worker_killed_between_recording_and_applying(
 
     # arq runs it again (and, at least once, maybe twice more).
     await run_worker(settings, core)
-    await core.jobs.enqueue("apply_payment_event", "sandbox", event["id"])
+    await core.jobs.enqueue(APPLY_PAYMENT_EVENT, "sandbox", event["id"])
     await run_worker(settings, core)
     assert await core.payments.apply_event("sandbox", event["id"]) == "already_applied"
     row = await core.payments.get(None, uuid.UUID(payment["id"]))

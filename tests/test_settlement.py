@@ -12,6 +12,7 @@ import pytest
 
 from lago_core.clock import ManualClock
 from lago_core.container import Core
+from lago_core.jobs import SETTLE_ORDERS
 from lago_core.ledger import AccountKind, AccountRef
 from lago_core.orders import Action
 from lago_core.security.roles import PlatformRole, Principal
@@ -75,7 +76,7 @@ async def assert_paid_out(core: Core, settled: Any) -> None:
 
 
 async def settle_by_worker(core: Core, settings: Settings) -> None:
-    await core.jobs.enqueue("settle_orders")
+    await core.jobs.enqueue(SETTLE_ORDERS)
     await run_worker(settings, core)  # settles, submits the payout, applies its webhook
 
 

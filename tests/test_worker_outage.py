@@ -20,7 +20,7 @@ from arq.connections import RedisSettings
 
 from lago_core.clock import ManualClock
 from lago_core.container import build_core
-from lago_core.jobs import JobQueue, queue_name
+from lago_core.jobs import PURGE_ENDED_SESSIONS, JobQueue, queue_name
 from lago_core.settings import Settings
 from workers.worker import CRON_JOBS, FUNCTIONS, REDIS_DOWN, LagoWorker, create_worker
 
@@ -70,7 +70,7 @@ async def test_worker_survives_redis_restart_and_runs_new_jobs(
                 await _read_until(worker.stdout, b"worker.redis_back", seen)
             assert worker.returncode is None
 
-            await JobQueue(redis, deployment).enqueue("purge_ended_sessions", job_id="after")
+            await JobQueue(redis, deployment).enqueue(PURGE_ENDED_SESSIONS, job_id="after")
             result = deployment.key("arq", "result", "after")
             await until(lambda: redis.exists(result), within=20, every=0.05)
             assert worker.returncode is None
@@ -108,7 +108,7 @@ async def test_a_worker_started_while_redis_is_down_waits_for_it(
         async with asyncio.timeout(20):
             await _read_until(worker.stdout, b"worker.redis_back", seen)
         redis = aioredis.Redis.from_url(server.url)
-        await JobQueue(redis, deployment).enqueue("purge_ended_sessions", job_id="first")
+        await JobQueue(redis, deployment).enqueue(PURGE_ENDED_SESSIONS, job_id="first")
         result = deployment.key("arq", "result", "first")
         await until(lambda: redis.exists(result), within=20, every=0.05)
         assert worker.returncode is None
@@ -133,10 +133,10 @@ async def test_every_key_of_a_worker_with_cron_jobs_is_under_the_prefix(
         redis = aioredis.Redis.from_url(server.url)
         try:
             queue = JobQueue(redis, deployment)
-            await queue.enqueue("purge_ended_sessions", job_id="now")
+            await queue.enqueue(PURGE_ENDED_SESSIONS, job_id="now")
             # A job for later stays queued: its job key is left behind for the scan.
             await queue.enqueue(
-                "purge_ended_sessions", job_id="later", defer_until=clock.now().replace(year=2999)
+                PURGE_ENDED_SESSIONS, job_id="later", defer_until=clock.now().replace(year=2999)
             )
             every_cron_now = [dataclasses.replace(job, run_at_startup=True) for job in CRON_JOBS]
             worker = create_worker(

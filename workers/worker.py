@@ -22,7 +22,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from lago_core.arq_keys import use_deployment_prefix
 from lago_core.clock import Clock
 from lago_core.container import Core, build_core
-from lago_core.jobs import queue_name
+from lago_core.jobs import check_worker_functions, queue_name
 from lago_core.logging import get_logger
 from lago_core.settings import Settings
 from workers import ai, groupbuys, lockers, orders, payments, settlement
@@ -177,6 +177,8 @@ def create_worker(
     cron_jobs: Sequence[CronJob] = CRON_JOBS,
 ) -> LagoWorker:
     """A worker bound to this deployment; tests pass ``burst=True`` and their own ``core``."""
+    # Every job another process may enqueue has its function here, with its arguments.
+    check_worker_functions(FUNCTIONS)
     use_deployment_prefix(settings)
 
     async def startup(ctx: dict[str, Any]) -> None:

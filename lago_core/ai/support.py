@@ -30,7 +30,7 @@ from lago_core.ai.engine import ChatMessage, Engine, EngineError, ToolCall, Tool
 from lago_core.ai.store import AiStore, Row
 from lago_core.clock import Clock
 from lago_core.errors import Conflict, Forbidden, InvalidInput, LagoError, NotFound
-from lago_core.jobs import JobQueue
+from lago_core.jobs import ANSWER_SUPPORT_MESSAGE, JobQueue
 from lago_core.logging import get_logger
 from lago_core.orders import Action, OrderService
 from lago_core.orders.machine import TRANSITIONS, Mode
@@ -304,7 +304,7 @@ class SupportService:
                 # arq's job ids are global to the Redis server, and message ids restart with
                 # the database: the conversation's uuid makes the id unique.
                 await self._jobs.enqueue(
-                    "answer_support_message",
+                    ANSWER_SUPPORT_MESSAGE,
                     message["id"],
                     job_id=f"support:{row['id']}:{message['id']}",
                 )

@@ -41,7 +41,7 @@ from lago_core.communities import CommunityService
 from lago_core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from lago_core.groupbuys.store import GroupBuyStore
 from lago_core.idempotency import check_key
-from lago_core.jobs import JobQueue
+from lago_core.jobs import EXPIRE_GROUP_BUY, JobQueue
 from lago_core.ledger import Party, PartyKind
 from lago_core.ledger.store import Conn
 from lago_core.logging import get_logger
@@ -57,7 +57,6 @@ __all__ = ["REFERENCE_TYPE", "CampaignSpec", "GroupBuyService", "OrderHook"]
 log = get_logger(__name__)
 
 REFERENCE_TYPE = "group_buy_seat"
-EXPIRE_JOB = "expire_group_buy"
 
 # Called inside the transaction that created or moved a group-buy order, with its row.
 OrderHook = Callable[[Conn, asyncpg.Record], Awaitable[None]]
@@ -279,7 +278,7 @@ class GroupBuyService:
     async def schedule_expiry(self, group_id: UUID, expires_at: Any) -> None:
         """Queue the expiry job for the group's end (called by the actor after it commits)."""
         await self._jobs.enqueue(
-            EXPIRE_JOB, str(group_id), job_id=f"groupbuy-expire:{group_id}", defer_until=expires_at
+            EXPIRE_GROUP_BUY, str(group_id), job_id=f"groupbuy-expire:{group_id}", defer_until=expires_at
         )
 
     # --- paying for a seat -----------------------------------------------------------------------

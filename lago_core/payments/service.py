@@ -27,7 +27,7 @@ from lago_core.clock import Clock
 from lago_core.communities import CommunityService
 from lago_core.errors import Conflict, InvalidInput, NotFound
 from lago_core.idempotency import Idempotency
-from lago_core.jobs import JobQueue
+from lago_core.jobs import APPLY_PAYMENT_EVENT, SUBMIT_PAYOUT, SUBMIT_REFUND, JobQueue
 from lago_core.ledger import PLATFORM, Ledger, Party, PartyKind, flows
 from lago_core.ledger.flows import Split
 from lago_core.ledger.store import Conn
@@ -528,7 +528,7 @@ class PaymentService:
         return refund
 
     async def _enqueue_refund(self, refund_id: UUID) -> None:
-        await self.queue.enqueue("submit_refund", str(refund_id), job_id=f"refund:{refund_id}")
+        await self.queue.enqueue(SUBMIT_REFUND, str(refund_id), job_id=f"refund:{refund_id}")
 
     async def submit_refund(self, refund_id: UUID) -> str:
         """Ask the provider to pay a refund back (job ``submit_refund``). Safe to repeat: the
@@ -634,7 +634,7 @@ class PaymentService:
                     conn=conn,
                 )
         if row["status"] == "pending":
-            await self.queue.enqueue("submit_payout", str(row["id"]), job_id=f"payout:{row['id']}")
+            await self.queue.enqueue(SUBMIT_PAYOUT, str(row["id"]), job_id=f"payout:{row['id']}")
         return _payout(row)
 
     async def submit_payout(self, payout_id: UUID) -> str:
@@ -677,7 +677,7 @@ class PaymentService:
         )
         if not applied:
             await self.queue.enqueue(
-                "apply_payment_event", provider, event.id, job_id=f"event:{provider}:{event.id}"
+                APPLY_PAYMENT_EVENT, provider, event.id, job_id=f"event:{provider}:{event.id}"
             )
         return WebhookReceipt(event.id, duplicate=not new)
 
@@ -849,9 +849,9 @@ class PaymentService:
         """Queue again the work whose job was lost (an enqueue after a commit that never ran)."""
         work = await self.store.stale_work(self._clock.now() - timedelta(seconds=older_than_s))
         for provider, event_id in work["events"]:
-            await self.queue.enqueue("apply_payment_event", provider, event_id)
+            await self.queue.enqueue(APPLY_PAYMENT_EVENT, provider, event_id)
         for refund_id in work["refunds"]:
-            await self.queue.enqueue("submit_refund", str(refund_id))
+            await self.queue.enqueue(SUBMIT_REFUND, str(refund_id))
         for payout_id in work["payouts"]:
-            await self.queue.enqueue("submit_payout", str(payout_id))
+            await self.queue.enqueue(SUBMIT_PAYOUT, str(payout_id))
         return {name: len(items) for name, items in work.items()}

@@ -25,6 +25,7 @@ from lago_core.errors import (
 )
 from lago_core.logging import get_logger
 from lago_core.moderation import ModerationService
+from lago_core.push import community_room, user_room
 from lago_core.security.roles import Principal
 from lago_core.settings import Settings
 from lago_rt.channel.events import StreamWindow, read_after, stream_window
@@ -164,7 +165,7 @@ class ChannelGateway:
             self._settings.client_msg_burst,
             self._core.clock.monotonic(),
         )
-        await self._sio.enter_room(sid, f"user:{principal.user_id}", namespace="/")
+        await self._sio.enter_room(sid, user_room(principal.user_id), namespace="/")
         CONNECTIONS.labels("/").inc()
 
     async def disconnect(self, sid: str, reason: Any = None) -> None:
@@ -418,7 +419,7 @@ class ChannelGateway:
         except BaseException:
             await self._fanout.remove(cid, sid)
             raise
-        await self._sio.enter_room(sid, f"community:{cid}", namespace="/")
+        await self._sio.enter_room(sid, community_room(cid), namespace="/")
         reply = _ok(community_id=cid, role=role.value, epoch=snapshot["epoch"], seq=snapshot["seq"])
         if body.since is None:
             reply["snapshot"] = snapshot
@@ -487,7 +488,7 @@ class ChannelGateway:
         cid = str(body.community_id)
         self._joined(sid, cid)
         await self._fanout.remove(cid, sid)
-        await self._sio.leave_room(sid, f"community:{cid}", namespace="/")
+        await self._sio.leave_room(sid, community_room(cid), namespace="/")
         await self._host.call(cid, Command("presence.leave", {"sids": [sid]}))
         return _ok(community_id=cid)
 

@@ -28,6 +28,7 @@ from lago_core.container import Core
 from lago_core.errors import Forbidden, LagoError, RateLimited, Unauthenticated
 from lago_core.lockers import DOOR_OPEN_EVENT, LockerService, SlotReport
 from lago_core.logging import get_logger
+from lago_core.push import locker_room
 from lago_core.settings import Settings
 from lago_rt.gateway.inbound import NO_ANSWER
 from lago_rt.gateway.limits import FLOOD_CUTOFF, TokenBucket
@@ -180,7 +181,7 @@ class DeviceGateway:
         )
         device = _Device(row["id"], row["community_id"], bytes(row["secret_hash"]), bucket)
         self._devices[sid] = device
-        await self._sio.enter_room(sid, f"locker:{device.locker_id}", namespace=NAMESPACE)
+        await self._sio.enter_room(sid, locker_room(device.locker_id), namespace=NAMESPACE)
         CONNECTIONS.labels(NAMESPACE).inc()
         # After the handshake completes: a connect is a sign of life, and what was not
         # acknowledged while the device was away is sent again with its request id.

@@ -13,6 +13,7 @@ from typing import Any
 import socketio
 
 from lago_core.container import Core
+from lago_core.push import merchant_room
 from lago_core.security.roles import Principal
 from lago_rt.gateway.channels import authenticate_handshake
 from lago_rt.gateway.sessions import SessionWatch, session_ended
@@ -43,7 +44,7 @@ class MerchantGateway:
                 "this account is not owner or staff of any merchant", {"code": "not_merchant_staff"}
             )
         for merchant_id in merchants:
-            await self._sio.enter_room(sid, f"merchant:{merchant_id}", namespace=NAMESPACE)
+            await self._sio.enter_room(sid, merchant_room(merchant_id), namespace=NAMESPACE)
         self._merchants[sid] = merchants
         self._principals[sid] = principal
         self._sessions.track(sid, NAMESPACE, principal)
