@@ -178,3 +178,12 @@ async def test_socketio_client_4_joins_chats_and_recovers(
     recover = by_step["recover"]
     assert recover["messages"] == MISSED
     assert recover["pages"] >= 2, recover  # the first page's `more` was followed
+
+
+def test_without_node_the_install_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(NodeUnavailable, match=r"node and npm not found on PATH .*Node\.js 18\+"):
+        ensure_node_package(JS_CLIENT_SOURCE, tmp_path / "js-client", "socket.io-client")
+    assert not (tmp_path / "js-client").exists()
