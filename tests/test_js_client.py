@@ -27,6 +27,7 @@ from aiohttp.test_utils import TestServer
 from lago_bench.nodeinstall import NodePackage, NodeUnavailable, ensure_node_package
 from lago_bench.procs import PROJECT_ROOT
 from lago_core.container import Core
+from lago_core.metrics import render_metrics
 from lago_core.settings import Settings
 from lago_rt.app import create_rt_app
 
@@ -178,6 +179,8 @@ async def test_socketio_client_4_joins_chats_and_recovers(
     recover = by_step["recover"]
     assert recover["messages"] == MISSED
     assert recover["pages"] >= 2, recover  # the first page's `more` was followed
+    # What the client sent (unknown names, one with a lone surrogate) leaves /metrics readable.
+    assert b"lago_rt_inbound_seconds" in render_metrics()[0]
 
 
 def test_without_node_the_install_says_what_to_install(

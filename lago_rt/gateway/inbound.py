@@ -42,10 +42,14 @@ from lago_rt.gateway import sio_json
 from lago_rt.gateway.wire import SocketRegistry, websocket_frame
 from lago_rt.metrics import INBOUND_FAST, INBOUND_SECONDS, count_refusal, labelled
 
-__all__ = ["NO_ANSWER", "Direct", "InboundEvents", "Pending", "ack_frame"]
+__all__ = ["NO_ANSWER", "UNKNOWN_LABEL", "Direct", "InboundEvents", "Pending", "ack_frame"]
 
 log = get_logger(__name__)
 
+# The metric label of every event nobody serves. The name is the client's choice: as a label it
+# would add a time series per name sent (without bound), and one holding a lone surrogate would
+# make /metrics fail to encode at all.
+UNKNOWN_LABEL = "(unknown)"
 # A socket.io ack id is a non-negative integer; more digits than this is not a client of ours.
 MAX_ACK_DIGITS = 15
 Handler = Callable[..., Coroutine[Any, Any, Any]]
@@ -169,8 +173,10 @@ class InboundEvents:
         if handler is not None:
             # Called as python-socketio calls it: the socket id, then every argument sent.
             work = handler(sid, *args[1:])
+            label = args[0]
         elif self._unknown is not None:
             work = self._unknown(args[0], sid, *args[1:])
+            label = UNKNOWN_LABEL
         else:
             return False
         task: asyncio.Task[Any] = asyncio.get_running_loop().create_task(work)
@@ -179,7 +185,7 @@ class InboundEvents:
         if i > 2:
             ack_id = int(data[2:i])
             owed[eio_sid] = owed.get(eio_sid, 0) + 1
-            timer = labelled(INBOUND_SECONDS, args[0])
+            timer = labelled(INBOUND_SECONDS, label)
             read_at = time.perf_counter()
 
             def acknowledge(t: asyncio.Task[Any]) -> None:
