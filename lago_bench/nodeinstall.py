@@ -1,10 +1,13 @@
-"""Installing the Node.js Socket.IO reference server of ``lago bench fanout``.
+"""Installing pinned Node.js packages: the bench's Socket.IO server and the tests' JS client.
 
-``lago_bench/node/`` holds ``server.js`` with a ``package.json`` and ``package-lock.json`` that pin
-socket.io exactly. The benchmark installs them with the machine's own ``npm ci`` (from the npm
-registry) into ``.lago-local/bench-node/``, and only when that copy is missing or was installed
-from another lock file (a digest of both files is kept next to it). Without ``node`` or ``npm``,
-or when the install fails, the target is skipped with the reason instead of failing the run.
+Each package lives in the repository as a folder with a ``package.json`` and ``package-lock.json``
+that pin its dependencies exactly (``lago_bench/node/``: socket.io for ``lago bench fanout``;
+``tests/js_client/``: socket.io-client for ``tests/test_js_client.py``). It is installed with the
+machine's own ``npm ci`` (from the npm registry) into a folder under ``.lago-local/``, and only
+when that copy is missing or was installed from another lock file (a digest of both files is kept
+next to it); a file lock keeps two runs from installing into the same folder at once. Without
+``node`` or ``npm``, or when the install fails, :class:`NodeUnavailable` says why: the benchmark
+skips its target with that reason, the test fails with it.
 """
 
 from __future__ import annotations
@@ -23,7 +26,15 @@ import orjson
 
 from lago_bench.procs import PROJECT_ROOT
 
-__all__ = ["NODE_SOURCE", "NodeBaseline", "TargetSkipped", "ensure_node_baseline"]
+__all__ = [
+    "NODE_SOURCE",
+    "NodeBaseline",
+    "NodePackage",
+    "NodeUnavailable",
+    "TargetSkipped",
+    "ensure_node_baseline",
+    "ensure_node_package",
+]
 
 NODE_SOURCE = Path(__file__).with_name("node")
 MIN_NODE_MAJOR = 18  # socket.io 4.8 and its `ws` support Node 10+, but only 18+ is still maintained
@@ -32,6 +43,19 @@ _MANIFESTS = ("package.json", "package-lock.json")
 
 class TargetSkipped(Exception):
     """A benchmark target cannot run on this machine; the message says why."""
+
+
+class NodeUnavailable(Exception):
+    """Node.js, npm or the package's install is missing on this machine; the message says why."""
+
+
+@dataclass(frozen=True)
+class NodePackage:
+    node: str
+    source: Path  # the folder in the repository: its scripts and manifests
+    node_path: Path  # the installed node_modules directory the scripts resolve packages from
+    node_version: str
+    version: str  # of the package that was asked for (``module``)
 
 
 @dataclass(frozen=True)
@@ -43,16 +67,16 @@ class NodeBaseline:
     socketio_version: str
 
 
-def _digest() -> str:
+def _digest(source: Path) -> str:
     h = hashlib.sha256()
     for name in _MANIFESTS:
-        h.update((NODE_SOURCE / name).read_bytes())
+        h.update((source / name).read_bytes())
     return h.hexdigest()
 
 
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[None]:
-    # Two benchmark runs at once must not run npm ci into the same directory.
+    # Two runs at once must not run npm ci into the same directory.
     with path.open("a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
@@ -69,48 +93,79 @@ def _run(argv: list[str], cwd: Path, timeout: float) -> subprocess.CompletedProc
     )
 
 
-def ensure_node_baseline(dest: Path | None = None, *, timeout_s: float = 300.0) -> NodeBaseline:
-    """Install socket.io for ``server.js`` if needed; raise TargetSkipped when it cannot run."""
-    dest = dest or PROJECT_ROOT / ".lago-local" / "bench-node"
+def _node_version(node: str, cwd: Path) -> str:
+    try:
+        version = _run([node, "--version"], cwd, 30).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise NodeUnavailable(f"`node --version` failed: {exc}") from None
+    try:
+        major = int(version.lstrip("v").split(".", 1)[0])
+    except ValueError:
+        raise NodeUnavailable(f"cannot read the Node.js version {version!r}") from None
+    if major < MIN_NODE_MAJOR:
+        raise NodeUnavailable(
+            f"Node.js {version} is older than {MIN_NODE_MAJOR} (install Node.js {MIN_NODE_MAJOR}+)"
+        )
+    return version
+
+
+def ensure_node_package(
+    source: Path, dest: Path, module: str, *, timeout_s: float = 300.0
+) -> NodePackage:
+    """``npm ci`` ``source``'s lock into ``dest`` unless already done from the same lock.
+
+    ``module`` is the dependency whose ``package.json`` proves the install (and gives the
+    version reported). Raises :class:`NodeUnavailable` when it cannot be made to run.
+    """
     node = shutil.which("node")
     npm = shutil.which("npm")
     if node is None or npm is None:
         missing = " and ".join(n for n, p in (("node", node), ("npm", npm)) if p is None)
-        raise TargetSkipped(f"{missing} not found on PATH (install Node.js {MIN_NODE_MAJOR}+)")
-    try:
-        version = _run([node, "--version"], NODE_SOURCE, 30).stdout.strip()
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise TargetSkipped(f"`node --version` failed: {exc}") from None
-    try:
-        major = int(version.lstrip("v").split(".", 1)[0])
-    except ValueError:
-        raise TargetSkipped(f"cannot read the Node.js version {version!r}") from None
-    if major < MIN_NODE_MAJOR:
-        raise TargetSkipped(f"Node.js {version} is older than {MIN_NODE_MAJOR}")
+        raise NodeUnavailable(
+            f"{missing} not found on PATH (install Node.js {MIN_NODE_MAJOR}+ with npm)"
+        )
+    version = _node_version(node, source)
     dest.mkdir(parents=True, exist_ok=True)
     stamp = dest / ".installed-from"
-    package = dest / "node_modules" / "socket.io" / "package.json"
-    want = _digest()
+    package = dest / "node_modules" / module / "package.json"
+    want = _digest(source)
     with _locked(dest / ".lock"):
         current = stamp.read_text().strip() if stamp.exists() else ""
         if current != want or not package.exists():
             for name in _MANIFESTS:
-                shutil.copyfile(NODE_SOURCE / name, dest / name)
+                shutil.copyfile(source / name, dest / name)
             stamp.unlink(missing_ok=True)
             argv = [npm, "ci", "--omit=dev", "--no-audit", "--no-fund", "--ignore-scripts"]
             try:
                 result = _run(argv, dest, timeout_s)
             except (OSError, subprocess.TimeoutExpired) as exc:
-                raise TargetSkipped(f"`npm ci` in {dest} failed: {exc}") from None
+                raise NodeUnavailable(f"`npm ci` in {dest} failed: {exc}") from None
             if result.returncode != 0 or not package.exists():
                 tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-5:])
-                raise TargetSkipped(f"`npm ci` in {dest} failed (exit {result.returncode}): {tail}")
+                raise NodeUnavailable(
+                    f"`npm ci` in {dest} failed (exit {result.returncode}): {tail}"
+                )
             stamp.write_text(want + "\n")
-    socketio_version = str(orjson.loads(package.read_bytes()).get("version", "unknown"))
-    return NodeBaseline(
+    return NodePackage(
         node=node,
-        script=NODE_SOURCE / "server.js",
+        source=source,
         node_path=dest / "node_modules",
         node_version=version,
-        socketio_version=socketio_version,
+        version=str(orjson.loads(package.read_bytes()).get("version", "unknown")),
+    )
+
+
+def ensure_node_baseline(dest: Path | None = None, *, timeout_s: float = 300.0) -> NodeBaseline:
+    """Install socket.io for ``server.js`` if needed; raise TargetSkipped when it cannot run."""
+    dest = dest or PROJECT_ROOT / ".lago-local" / "bench-node"
+    try:
+        installed = ensure_node_package(NODE_SOURCE, dest, "socket.io", timeout_s=timeout_s)
+    except NodeUnavailable as exc:
+        raise TargetSkipped(str(exc)) from None
+    return NodeBaseline(
+        node=installed.node,
+        script=NODE_SOURCE / "server.js",
+        node_path=installed.node_path,
+        node_version=installed.node_version,
+        socketio_version=installed.version,
     )

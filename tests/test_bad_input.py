@@ -343,8 +343,9 @@ async def test_chat_send_refuses_an_escaped_lone_surrogate(
     settings: Any, core: Core, aiohttp_server: Any, community: Any
 ) -> None:
     """A lone surrogate arrives JSON-escaped (``\\ud800``; a client library cannot even encode
-    it as UTF-8), and the node's JSON parser refuses it as it refuses broken JSON: the answer
-    still says ``invalid_text``, and nothing is stored."""
+    it as UTF-8). orjson refuses it as it refuses broken JSON; the node reads it again as the
+    standard library does (lago_rt/gateway/sio_json.py), so the payload model refuses it as on
+    every transport: ``invalid_text`` naming the field, and nothing is stored."""
     import orjson
 
     from lago_rt.app import RT_NODE, create_rt_app
@@ -364,6 +365,7 @@ async def test_chat_send_refuses_an_escaped_lone_surrogate(
         (answer,) = orjson.loads(frame[3:])
         assert answer["ok"] is False
         assert answer["error"]["code"] == "invalid_text", answer
+        assert [d["field"] for d in answer["error"]["details"]] == ["text"], answer
         await server.app[RT_NODE].host.tick_all()
         assert await core.pool.fetchval("SELECT count(*) FROM channel_events") == 0
     finally:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -59,7 +60,8 @@ class RawSocket:
                 if text == "2":
                     await self.ws.send_str("3")
                 elif text.startswith(prefix):
-                    return orjson.loads(text[len(prefix) - 1 :])[0]
+                    # The standard library reads what orjson refuses (an escaped lone surrogate).
+                    return json.loads(text[len(prefix) - 1 :])[0]
 
     async def no_frame_within(self, seconds: float) -> list[str]:
         """Text frames other than pings and channel events that arrive within ``seconds``."""
@@ -194,3 +196,30 @@ async def test_a_refusal_is_acknowledged_on_the_inbound_path(
     await raw.send('4212["groupbuy:join","not an object"]')
     bad = await raw.ack(12)
     assert bad["error"]["code"] == "invalid_input", bad
+
+
+async def test_unknown_event_names_add_no_metric_series_and_metrics_still_render(
+    raw: RawSocket,
+) -> None:
+    """An event's name is the client's choice: timing unknown ones by name grew a series per
+    name without bound, and a name holding a lone surrogate (what ``JSON.stringify`` makes of
+    one, as socket.io-client sends it) made every later /metrics scrape fail to encode."""
+    from lago_core.metrics import render_metrics
+    from lago_rt.gateway.inbound import UNKNOWN_LABEL
+
+    names = [f"no:such:{n}" for n in range(5)] + ["chat:\\ud800"]
+    for ack_id, name in enumerate(names, start=1):
+        await raw.send(f'42{ack_id}["{name}",{{}}]')
+        answer = await raw.ack(ack_id)
+        assert answer["error"]["code"] == "unknown_event", answer
+        assert answer["error"]["details"]["event"] == json.loads(f'"{name}"'), answer
+    body, _ = render_metrics()
+    timed = {
+        s.labels["event"]
+        for metric in REGISTRY.collect()
+        if metric.name == "lago_rt_inbound_seconds"
+        for s in metric.samples
+    }
+    assert UNKNOWN_LABEL in timed
+    assert not any(name.startswith(("no:such", "chat:\ud800")) for name in timed), timed
+    assert b"lago_rt_inbound_seconds" in body

@@ -30,23 +30,26 @@ dictionary update per event each way.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 import socketio
 
 from lago_core.logging import get_logger
+from lago_rt.gateway import sio_json
 from lago_rt.gateway.wire import SocketRegistry, websocket_frame
 from lago_rt.metrics import INBOUND_FAST, INBOUND_SECONDS, count_refusal, labelled
 
-__all__ = ["NO_ANSWER", "Direct", "InboundEvents", "Pending", "ack_frame"]
+__all__ = ["NO_ANSWER", "UNKNOWN_LABEL", "Direct", "InboundEvents", "Pending", "ack_frame"]
 
 log = get_logger(__name__)
 
+# The metric label of every event nobody serves. The name is the client's choice: as a label it
+# would add a time series per name sent (without bound), and one holding a lone surrogate would
+# make /metrics fail to encode at all.
+UNKNOWN_LABEL = "(unknown)"
 # A socket.io ack id is a non-negative integer; more digits than this is not a client of ours.
 MAX_ACK_DIGITS = 15
 Handler = Callable[..., Coroutine[Any, Any, Any]]
@@ -79,36 +82,15 @@ CLOSE_WAIT_S = 10.0
 # The socket.io DISCONNECT of ``/`` in a WebSocket frame: python-socketio and socket.io-client
 # take it as the server's disconnect (and do not reconnect on their own).
 _DISCONNECT_FRAME = websocket_frame(b"41")
-_UNREADABLE = {
+_UNREADABLE: dict[str, Any] = {
     "ok": False,
     "error": {"code": "invalid_json", "message": "the message is not valid JSON", "details": None},
 }
-_UNSTORABLE = {
-    "ok": False,
-    "error": {
-        "code": "invalid_text",
-        "message": "the message holds a lone surrogate (\\ud800-\\udfff), which cannot be stored",
-        "details": None,
-    },
-}
-
-
-def _unparsable(text: str) -> dict[str, Any]:
-    """Why orjson refused ``text``. It refuses an escaped lone surrogate as it refuses broken JSON;
-    the standard library parses the former, so it tells the two apart (on this rare path only):
-    such text could not be stored, and the client is told so (docs/protocol.md, Input rules)."""
-    try:
-        json.loads(text)
-    except ValueError:
-        return _UNREADABLE
-    return _UNSTORABLE
 
 
 def ack_frame(ack_id: int, result: Any) -> bytes:
     """A WebSocket frame with the engine.io message carrying a socket.io ACK on ``/``."""
-    return websocket_frame(
-        b"43" + str(ack_id).encode() + orjson.dumps([result], option=orjson.OPT_NON_STR_KEYS)
-    )
+    return websocket_frame(b"43" + str(ack_id).encode() + sio_json.dumpb([result]))
 
 
 class InboundEvents:
@@ -162,13 +144,13 @@ class InboundEvents:
         if sid is None or not manager.is_connected(sid, "/"):
             return False  # mid-connect or mid-disconnect: python-socketio decides
         try:
-            args = orjson.loads(data[i:])
-        except orjson.JSONDecodeError:
+            # The reading python-socketio's packets get too: the same answer on every transport.
+            args = sio_json.loads(data[i:])
+        except ValueError:
             # python-socketio would raise and log a traceback per packet; answer instead.
-            refusal = _unparsable(data[i:])
-            count_refusal(refusal["error"]["code"])
+            count_refusal(_UNREADABLE["error"]["code"])
             if i > 2:
-                self._write_ack(eio_sid, sid, int(data[2:i]), refusal)
+                self._write_ack(eio_sid, sid, int(data[2:i]), _UNREADABLE)
             return True
         owed = self._owed
         if not isinstance(args, list) or not args or not isinstance(args[0], str):
@@ -191,8 +173,10 @@ class InboundEvents:
         if handler is not None:
             # Called as python-socketio calls it: the socket id, then every argument sent.
             work = handler(sid, *args[1:])
+            label = args[0]
         elif self._unknown is not None:
             work = self._unknown(args[0], sid, *args[1:])
+            label = UNKNOWN_LABEL
         else:
             return False
         task: asyncio.Task[Any] = asyncio.get_running_loop().create_task(work)
@@ -201,7 +185,7 @@ class InboundEvents:
         if i > 2:
             ack_id = int(data[2:i])
             owed[eio_sid] = owed.get(eio_sid, 0) + 1
-            timer = labelled(INBOUND_SECONDS, args[0])
+            timer = labelled(INBOUND_SECONDS, label)
             read_at = time.perf_counter()
 
             def acknowledge(t: asyncio.Task[Any]) -> None:

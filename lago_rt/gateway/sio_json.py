@@ -1,24 +1,67 @@
-"""orjson for python-socketio's and engine.io's packets (``AsyncServer(json=...)``).
+"""The one JSON reading of socket.io packets: python-socketio's (``AsyncServer(json=...)``) and
+the inbound fast path's (``inbound.py``), so a payload gets the same answer on every transport.
 
 Both libraries encode and decode with the standard library's ``json`` unless given a module with
 ``dumps``/``loads``; orjson is several times faster on the large payloads some events carry
-(join snapshots, presence pages). It also refuses integers beyond 64 bits, which is the guard
-engine.io's own ``json`` adds against slow parsing of huge numbers.
+(join snapshots, presence pages). orjson is stricter than the standard library, though: it refuses
+a string holding an escaped lone surrogate (``"\\ud800"``, valid JSON grammar that
+``JSON.stringify`` produces for such a string) as it refuses broken JSON. python-socketio cannot
+answer a packet it failed to decode (it logs a traceback and the acknowledgement never comes), so
+what orjson refuses is read again by the standard library, as engine.io's own ``json`` reads it:
+a lone surrogate then reaches the payload models, which refuse it ``invalid_text`` naming the
+field (lago_core/text.py). The guards of engine.io's ``json`` are kept on that path (integers of
+at most 100 digits) and orjson's (no NaN or infinities).
 """
 
 from __future__ import annotations
 
+import json
+import math
 from typing import Any
 
 import orjson
 
-__all__ = ["dumps", "loads"]
+__all__ = ["dumpb", "dumps", "loads"]
+
+_MAX_INT_DIGITS = 100  # engine.io's json guard against slow parsing of huge numbers
+
+
+def dumpb(obj: Any) -> bytes:
+    """Compact JSON. A string read with a lone surrogate (an unknown event's name echoed in
+    ``details``) has no UTF-8 encoding, so orjson refuses it; it is written escaped instead, as
+    it came, rather than leave the packet unwritten."""
+    try:
+        return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS)
+    except orjson.JSONEncodeError:
+        return json.dumps(obj, separators=(",", ":"), ensure_ascii=True).encode()
 
 
 def dumps(obj: Any, **_: Any) -> str:
     # python-socketio passes separators=(',', ':'); orjson's output is already compact.
-    return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS).decode()
+    return dumpb(obj).decode()
+
+
+def _int(text: str) -> int:
+    if len(text) > _MAX_INT_DIGITS:
+        raise ValueError("integer is too large")
+    return int(text)
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("number is infinite")
+    return value
+
+
+def _constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 def loads(data: str | bytes, **_: Any) -> Any:
-    return orjson.loads(data)
+    """Raises ValueError for text that is not JSON."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        # Rare: text orjson refuses. The standard library takes escaped lone surrogates.
+        return json.loads(data, parse_int=_int, parse_float=_float, parse_constant=_constant)
