@@ -12,6 +12,8 @@ from typing import Any
 
 import orjson
 
+from lago_core.redis import pubsub_client
+
 __all__ = ["ActorKeys", "NodeKeys", "tell_actor"]
 
 
@@ -85,4 +87,6 @@ async def tell_actor(
     message = orjson.dumps(
         {"id": secrets.token_hex(8), "key": key, "name": name, "payload": payload, "caller": {}}
     )
-    return int(await redis.publish(NodeKeys(prefix).inbox(holder), message)) > 0
+    # Counted on the node the owners subscribe on, when Redis is a cluster (lago_core/redis.py).
+    bus = pubsub_client(redis)
+    return int(await bus.publish(NodeKeys(prefix).inbox(holder), message)) > 0

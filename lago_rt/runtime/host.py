@@ -25,6 +25,7 @@ import redis.asyncio as aioredis
 from lago_core.clock import Clock
 from lago_core.errors import LagoError, Unavailable
 from lago_core.logging import get_logger
+from lago_core.redis import is_cluster, pubsub_client
 from lago_core.settings import Settings
 from lago_rt.metrics import ACTOR_FAILURES, ACTOR_WORK, labelled
 from lago_rt.runtime import fencing
@@ -99,6 +100,10 @@ class ActorHost:
         self.kind = kind
         self._factory = factory
         self._redis = redis
+        # Classic pub/sub (inboxes, replies) and subscriber counts go through one node of a
+        # cluster; on a single Redis this is the same client (lago_core/redis.py).
+        self._bus = pubsub_client(redis)
+        self._cluster = is_cluster(redis)
         self._pool = pool
         self._settings = settings
         self._clock = clock
@@ -123,7 +128,7 @@ class ActorHost:
 
     async def start(self) -> None:
         await self._mark_alive()
-        self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        self._pubsub = self._bus.pubsub(ignore_subscribe_messages=True)
         await self._pubsub.subscribe(
             self._node_keys.inbox(self.instance), self._node_keys.replies(self.instance)
         )
@@ -259,7 +264,7 @@ class ActorHost:
             }
         )
         try:
-            receivers = await self._redis.publish(self._node_keys.inbox(holder), message)
+            receivers = await self._bus.publish(self._node_keys.inbox(holder), message)
             if receivers == 0:
                 raise _OwnerUnreachable(holder)
             # Wait in heartbeat-sized slices so a holder that dies mid-request is noticed early:
@@ -290,6 +295,11 @@ class ActorHost:
         )
 
     async def _holder_listening(self, holder: str) -> bool:
+        if self._cluster:
+            # The liveness key lives in its own slot, the subscriber count on the pub/sub node.
+            alive = await self._redis.exists(self._node_keys.alive(holder))
+            numsub = await self._bus.pubsub_numsub(self._node_keys.inbox(holder))
+            return bool(alive) and bool(numsub) and int(numsub[0][1]) > 0
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.exists(self._node_keys.alive(holder))
             pipe.pubsub_numsub(self._node_keys.inbox(holder))
@@ -354,7 +364,7 @@ class ActorHost:
         if isinstance(sender, str):
             # The caller retries (its budget) when the reply is lost; the loss is still counted.
             await self._finish(
-                "reply", self._redis.publish(self._node_keys.replies(sender), orjson.dumps(reply))
+                "reply", self._bus.publish(self._node_keys.replies(sender), orjson.dumps(reply))
             )
 
     def _spawn(self, coro: Any) -> None:
@@ -596,6 +606,18 @@ class ActorHost:
             return
         async with self._redis.pipeline(transaction=False) as pipe:
             for running in running_now:
+                if self._cluster:
+                    # A cluster pipeline does not load scripts before EVALSHA as a plain one
+                    # does, and a node restarted empty would answer NOSCRIPT to every renewal:
+                    # the script text is sent instead (a few hundred bytes per lease).
+                    pipe.eval(
+                        fencing.RENEW,
+                        1,
+                        running.ctx.keys.lease,
+                        running.lease_value,
+                        str(self._lease_ms),
+                    )
+                    continue
                 await self._renew(
                     keys=[running.ctx.keys.lease],
                     args=[running.lease_value, self._lease_ms],

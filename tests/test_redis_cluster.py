@@ -1,0 +1,135 @@
+"""The real-time node on a local three-master Redis Cluster (docs/architecture.md, "Redis Cluster").
+
+Two ``lago rt`` processes and this test's own core all use the cluster (``LAGO_REDIS_CLUSTER``);
+arq's queue stays on the shared single Redis (``LAGO_JOBS_REDIS_URL``), which arq needs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import shutil
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from lago_core.redis import create_redis, is_cluster
+from lago_core.settings import Settings, SettingsError
+from lago_rt.channel.presence import presence_changes
+from lago_rt.runtime.keys import ActorKeys
+
+from .conftest import CommunityWorld
+from .redis_cluster import LocalCluster, local_cluster
+from .rt_client import ChannelClient
+from .test_multinode import LEASE_MS, NodeProcess, connect, start_node
+
+__all__ = ["start_node"]  # the fixture, imported for this module's tests
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("redis-server") is None or shutil.which("redis-cli") is None,
+    reason="needs redis-server and redis-cli (Redis 7) on PATH to start a local Redis Cluster",
+)
+
+
+@pytest.fixture
+async def cluster(tmp_path: Path) -> AsyncIterator[LocalCluster]:
+    async with local_cluster(tmp_path / "cluster") as started:
+        yield started
+
+
+@pytest.fixture
+def settings(settings: Settings, cluster: LocalCluster) -> Settings:
+    return dataclasses.replace(
+        settings,
+        redis_url=cluster.url,
+        redis_cluster=True,
+        jobs_redis_url=settings.redis_url,
+    )
+
+
+def test_cluster_needs_a_jobs_redis_of_its_own(settings: Settings) -> None:
+    with pytest.raises(SettingsError, match="LAGO_JOBS_REDIS_URL"):
+        dataclasses.replace(settings, jobs_redis_url="").validate()
+
+
+async def owner_of(settings: Settings, community_id: str) -> str:
+    client = create_redis(settings.redis_url, cluster=True)
+    try:
+        raw = await client.get(ActorKeys(settings.redis_prefix, "ch", community_id).lease)
+    finally:
+        await client.aclose()
+    assert raw is not None
+    return str(raw.decode().split(":", 1)[0])
+
+
+async def test_two_nodes_chat_presence_and_failover_on_a_cluster(
+    start_node: Callable[[str], Awaitable[NodeProcess]],
+    community: CommunityWorld,
+    clients: list[ChannelClient],
+    settings: Settings,
+    cluster: LocalCluster,
+) -> None:
+    client = create_redis(settings.redis_url, cluster=True)
+    try:
+        assert is_cluster(client)
+        # The channel's keys are spread over nothing: one slot, whichever node holds it.
+        keys = ActorKeys(settings.redis_prefix, "ch", str(community.id))
+        slots = {client.keyslot(k) for k in (keys.lease, keys.epoch, keys.events, keys.meta)}  # type: ignore[attr-defined]
+        assert len(slots) == 1
+    finally:
+        await client.aclose()
+
+    one, two = await asyncio.gather(start_node("n1"), start_node("n2"))
+    alice, bob, carol = community.residents
+    ca = await connect(clients, one.url, alice.access_token)
+    first = await ca.join(community.id)
+    assert first["ok"], first
+    epoch = first["epoch"]
+    cc = await connect(clients, one.url, carol.access_token)
+    assert (await cc.join(community.id))["ok"]
+    cb = await connect(clients, two.url, bob.access_token)
+    joined = await cb.join(community.id)
+    assert joined["ok"], joined
+    assert await owner_of(settings, str(community.id)) == "n1"
+    # Presence crosses nodes: Bob's join on n2 was forwarded to n1's actor, which knows Carol.
+    online = {m["user_id"] for m in joined["snapshot"]["presence"]["online"]}
+    assert {str(alice.id), str(carol.id), str(bob.id)} <= online
+
+    acked: dict[int, str] = {}
+    for i in range(5):
+        for member, who in ((ca, "alice"), (cb, "bob")):
+            ack = await member.send(community.id, f"{who} {i}")
+            assert ack["ok"], ack
+            acked[ack["seq"]] = f"{who} {i}"
+    for member in (ca, cb):
+        await member.wait_until(lambda m=member: set(acked) <= set(m.seqs("chat.message")))  # type: ignore[misc]
+    alice_last = ca.seqs()[-1]
+
+    loop = asyncio.get_running_loop()
+    killed_at = loop.time()
+    one.kill()
+    await one.process.wait()
+    after = await cb.send(community.id, "bob after the crash")
+    took = loop.time() - killed_at
+    assert after["ok"], after
+    acked[after["seq"]] = "bob after the crash"
+    assert took < LEASE_MS / 1000 + 1.5, f"failover took {took:.2f}s"
+    assert await owner_of(settings, str(community.id)) == "n2"
+
+    back = await connect(clients, two.url, alice.access_token)
+    recovered = await back.join(community.id, since={"seq": alice_last, "epoch": epoch})
+    assert recovered["recovered"] is True, recovered
+    missed_chat = [e["seq"] for e in recovered["events"] if e["type"] == "chat.message"]
+    assert missed_chat == sorted(s for s in acked if s > alice_last)
+
+    # Every acknowledged message was delivered live to Bob and is in the history.
+    await cb.wait_until(lambda: set(acked) <= set(cb.seqs("chat.message")))
+    history = await back.call("chat:history", {"community_id": community.id, "limit": 100})
+    texts = {m["seq"]: m["text"] for m in history["messages"]}
+    assert {s: texts.get(s) for s in acked} == acked
+
+    # Carol was on the crashed node: her session is pruned by the new owner.
+    await cb.wait_until(
+        lambda: any(str(carol.id) in presence_changes(e)[1] for e in cb.events), within=5
+    )
