@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from lago_core.redis import pubsub_client
+from lago_core.redis import publish
 
 __all__ = ["ActorKeys", "NodeKeys", "tell_actor"]
 
@@ -87,6 +87,4 @@ async def tell_actor(
     message = orjson.dumps(
         {"id": secrets.token_hex(8), "key": key, "name": name, "payload": payload, "caller": {}}
     )
-    # Counted on the node the owners subscribe on, when Redis is a cluster (lago_core/redis.py).
-    bus = pubsub_client(redis)
-    return int(await bus.publish(NodeKeys(prefix).inbox(holder), message)) > 0
+    return await publish(redis, NodeKeys(prefix).inbox(holder), message) > 0

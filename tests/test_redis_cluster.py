@@ -13,8 +13,16 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
+import redis.asyncio as aioredis
 
-from lago_core.redis import create_redis, is_cluster
+from lago_core.redis import (
+    SHARD_PUBSUB_FAILURES,
+    count_subscribers,
+    create_redis,
+    is_cluster,
+    open_pubsub,
+    publish,
+)
 from lago_core.settings import Settings, SettingsError
 from lago_rt.channel.presence import presence_changes
 from lago_rt.runtime.keys import ActorKeys
@@ -39,6 +47,13 @@ async def cluster(tmp_path: Path) -> AsyncIterator[LocalCluster]:
 
 
 @pytest.fixture
+async def cluster_client(cluster: LocalCluster) -> AsyncIterator[aioredis.Redis]:
+    client = create_redis(cluster.url, cluster=True)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
 def settings(settings: Settings, cluster: LocalCluster) -> Settings:
     return dataclasses.replace(
         settings,
@@ -53,14 +68,46 @@ def test_cluster_needs_a_jobs_redis_of_its_own(settings: Settings) -> None:
         dataclasses.replace(settings, jobs_redis_url="").validate()
 
 
-async def owner_of(settings: Settings, community_id: str) -> str:
-    client = create_redis(settings.redis_url, cluster=True)
-    try:
-        raw = await client.get(ActorKeys(settings.redis_prefix, "ch", community_id).lease)
-    finally:
-        await client.aclose()
+async def owner_of(client: aioredis.Redis, settings: Settings, community_id: str) -> str:
+    raw = await client.get(ActorKeys(settings.redis_prefix, "ch", community_id).lease)
     assert raw is not None
     return str(raw.decode().split(":", 1)[0])
+
+
+async def test_shard_channels_on_every_node_read_through_one_listener(
+    cluster_client: aioredis.Redis, settings: Settings
+) -> None:
+    # Channels whose slots fall on different nodes (one per community id tag).
+    channels = [ActorKeys(settings.redis_prefix, "ch", f"c{i}").live for i in range(12)]
+    await cluster_client.initialize()  # type: ignore[attr-defined]
+    nodes = {cluster_client.get_node_from_key(c).name for c in channels}  # type: ignore[attr-defined]
+    assert len(nodes) == 3
+    pubsub = await open_pubsub(cluster_client)
+    try:
+        await pubsub.subscribe(*channels)
+        for channel in channels:
+            assert await count_subscribers(cluster_client, channel) == 1
+            assert await publish(cluster_client, channel, channel.encode()) == 1
+        got: set[bytes] = set()
+        async with asyncio.timeout(5):
+            async for message in pubsub.listen():
+                assert message["type"] == "message"
+                assert message["data"] == message["channel"]
+                got.add(message["data"])
+                if len(got) == len(channels):
+                    break
+        assert got == {c.encode() for c in channels}
+        # Our own SUNSUBSCRIBE is not taken for a slot move, and the rest keep arriving.
+        moved = SHARD_PUBSUB_FAILURES.labels(kind="moved")._value.get()
+        await pubsub.unsubscribe(channels[0])
+        assert await publish(cluster_client, channels[1], b"after") == 1
+        async with asyncio.timeout(5):
+            async for message in pubsub.listen():
+                assert message["data"] == b"after"
+                break
+        assert SHARD_PUBSUB_FAILURES.labels(kind="moved")._value.get() == moved
+    finally:
+        await pubsub.aclose()
 
 
 async def test_two_nodes_chat_presence_and_failover_on_a_cluster(
@@ -68,17 +115,14 @@ async def test_two_nodes_chat_presence_and_failover_on_a_cluster(
     community: CommunityWorld,
     clients: list[ChannelClient],
     settings: Settings,
-    cluster: LocalCluster,
+    cluster_client: aioredis.Redis,
 ) -> None:
-    client = create_redis(settings.redis_url, cluster=True)
-    try:
-        assert is_cluster(client)
-        # The channel's keys are spread over nothing: one slot, whichever node holds it.
-        keys = ActorKeys(settings.redis_prefix, "ch", str(community.id))
-        slots = {client.keyslot(k) for k in (keys.lease, keys.epoch, keys.events, keys.meta)}  # type: ignore[attr-defined]
-        assert len(slots) == 1
-    finally:
-        await client.aclose()
+    client = cluster_client
+    assert is_cluster(client)
+    # Every key of the channel in one slot, so its scripts stay legal on a cluster.
+    keys = ActorKeys(settings.redis_prefix, "ch", str(community.id))
+    slots = {client.keyslot(k) for k in (keys.lease, keys.epoch, keys.events, keys.meta, keys.live)}  # type: ignore[attr-defined]
+    assert len(slots) == 1
 
     one, two = await asyncio.gather(start_node("n1"), start_node("n2"))
     alice, bob, carol = community.residents
@@ -91,7 +135,11 @@ async def test_two_nodes_chat_presence_and_failover_on_a_cluster(
     cb = await connect(clients, two.url, bob.access_token)
     joined = await cb.join(community.id)
     assert joined["ok"], joined
-    assert await owner_of(settings, str(community.id)) == "n1"
+    assert await owner_of(client, settings, str(community.id)) == "n1"
+    # Both nodes hear the channel's events on its shard, not through classic pub/sub.
+    assert await count_subscribers(client, keys.live) == 2
+    classic = await client.bus.pubsub_numsub(keys.live)  # type: ignore[attr-defined]
+    assert classic[0][1] == 0
     # Presence crosses nodes: Bob's join on n2 was forwarded to n1's actor, which knows Carol.
     online = {m["user_id"] for m in joined["snapshot"]["presence"]["online"]}
     assert {str(alice.id), str(carol.id), str(bob.id)} <= online
@@ -115,7 +163,7 @@ async def test_two_nodes_chat_presence_and_failover_on_a_cluster(
     assert after["ok"], after
     acked[after["seq"]] = "bob after the crash"
     assert took < LEASE_MS / 1000 + 1.5, f"failover took {took:.2f}s"
-    assert await owner_of(settings, str(community.id)) == "n2"
+    assert await owner_of(client, settings, str(community.id)) == "n2"
 
     back = await connect(clients, two.url, alice.access_token)
     recovered = await back.join(community.id, since={"seq": alice_last, "epoch": epoch})

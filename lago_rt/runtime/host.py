@@ -25,7 +25,7 @@ import redis.asyncio as aioredis
 from lago_core.clock import Clock
 from lago_core.errors import LagoError, Unavailable
 from lago_core.logging import get_logger
-from lago_core.redis import is_cluster, pubsub_client
+from lago_core.redis import count_subscribers, is_cluster, open_pubsub, publish, publish_command
 from lago_core.settings import Settings
 from lago_rt.metrics import ACTOR_FAILURES, ACTOR_WORK, labelled
 from lago_rt.runtime import fencing
@@ -100,10 +100,9 @@ class ActorHost:
         self.kind = kind
         self._factory = factory
         self._redis = redis
-        # Classic pub/sub (inboxes, replies) and subscriber counts go through one node of a
-        # cluster; on a single Redis this is the same client (lago_core/redis.py).
-        self._bus = pubsub_client(redis)
+        # On a cluster, inboxes and replies are shard channels (lago_core/redis.py).
         self._cluster = is_cluster(redis)
+        self._publish_command = "PUBLISH"
         self._pool = pool
         self._settings = settings
         self._clock = clock
@@ -128,7 +127,8 @@ class ActorHost:
 
     async def start(self) -> None:
         await self._mark_alive()
-        self._pubsub = self._bus.pubsub(ignore_subscribe_messages=True)
+        self._publish_command = await publish_command(self._redis)
+        self._pubsub = await open_pubsub(self._redis)
         await self._pubsub.subscribe(
             self._node_keys.inbox(self.instance), self._node_keys.replies(self.instance)
         )
@@ -264,7 +264,7 @@ class ActorHost:
             }
         )
         try:
-            receivers = await self._bus.publish(self._node_keys.inbox(holder), message)
+            receivers = await publish(self._redis, self._node_keys.inbox(holder), message)
             if receivers == 0:
                 raise _OwnerUnreachable(holder)
             # Wait in heartbeat-sized slices so a holder that dies mid-request is noticed early:
@@ -296,10 +296,12 @@ class ActorHost:
 
     async def _holder_listening(self, holder: str) -> bool:
         if self._cluster:
-            # The liveness key lives in its own slot, the subscriber count on the pub/sub node.
+            # The liveness key and the inbox's subscribers live on different nodes.
             alive = await self._redis.exists(self._node_keys.alive(holder))
-            numsub = await self._bus.pubsub_numsub(self._node_keys.inbox(holder))
-            return bool(alive) and bool(numsub) and int(numsub[0][1]) > 0
+            return (
+                bool(alive)
+                and await count_subscribers(self._redis, self._node_keys.inbox(holder)) > 0
+            )
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.exists(self._node_keys.alive(holder))
             pipe.pubsub_numsub(self._node_keys.inbox(holder))
@@ -364,7 +366,7 @@ class ActorHost:
         if isinstance(sender, str):
             # The caller retries (its budget) when the reply is lost; the loss is still counted.
             await self._finish(
-                "reply", self._bus.publish(self._node_keys.replies(sender), orjson.dumps(reply))
+                "reply", publish(self._redis, self._node_keys.replies(sender), orjson.dumps(reply))
             )
 
     def _spawn(self, coro: Any) -> None:
@@ -417,6 +419,7 @@ class ActorHost:
                 pool=self._pool,
                 settings=self._settings,
                 clock=self._clock,
+                publish_command=self._publish_command,
             )
             running = _Running(ctx=ctx, actor=self._factory(ctx))
             ctx.post_later = lambda delay, command, r=running: self._post_later(r, delay, command)
