@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
+from lago_core.container import Core
+from lago_core.jobs import SWEEP_PAYMENTS, queue_name
 from lago_core.redis import (
     SHARD_PUBSUB_FAILURES,
     count_subscribers,
@@ -63,9 +65,23 @@ def settings(settings: Settings, cluster: LocalCluster) -> Settings:
     )
 
 
-def test_cluster_needs_a_jobs_redis_of_its_own(settings: Settings) -> None:
+def test_cluster_needs_a_jobs_redis_of_its_own() -> None:
     with pytest.raises(SettingsError, match="LAGO_JOBS_REDIS_URL"):
-        dataclasses.replace(settings, jobs_redis_url="").validate()
+        Settings(redis_cluster=True).validate()
+    with pytest.raises(SettingsError, match="LAGO_JOBS_REDIS_URL"):
+        Settings(redis_cluster=True, jobs_redis_url=Settings().redis_url).validate()
+    Settings(redis_cluster=True, jobs_redis_url="redis://127.0.0.1:6380/0").validate()
+    assert Settings().jobs_url == Settings().redis_url
+
+
+async def test_jobs_go_to_the_jobs_redis_not_the_cluster(
+    core: Core, settings: Settings, run_redis: aioredis.Redis, cluster_client: aioredis.Redis
+) -> None:
+    assert await core.jobs.enqueue(SWEEP_PAYMENTS, job_id="cluster-test-sweep")
+    queue = queue_name(settings)
+    # arq's queue is on the single Redis of LAGO_JOBS_REDIS_URL; the cluster never saw it.
+    assert await run_redis.zcard(queue) == 1
+    assert await cluster_client.exists(queue) == 0
 
 
 async def owner_of(client: aioredis.Redis, settings: Settings, community_id: str) -> str:
