@@ -33,6 +33,7 @@ from .conftest import CommunityWorld
 from .redis_cluster import LocalCluster, local_cluster
 from .rt_client import ChannelClient
 from .test_multinode import LEASE_MS, NodeProcess, connect, start_node
+from .waiting import until
 
 __all__ = ["start_node"]  # the fixture, imported for this module's tests
 
@@ -72,6 +73,64 @@ def test_cluster_needs_a_jobs_redis_of_its_own() -> None:
         Settings(redis_cluster=True, jobs_redis_url=Settings().redis_url).validate()
     Settings(redis_cluster=True, jobs_redis_url="redis://127.0.0.1:6380/0").validate()
     assert Settings().jobs_url == Settings().redis_url
+
+
+async def _move_slot(cluster: LocalCluster, slot: int, source: int, target: int) -> None:
+    """Give an empty slot to another node, as a resharding does (CLUSTER SETSLOT)."""
+    ids: dict[int, str] = {}
+    for port in cluster.ports:
+        node = aioredis.Redis(host="127.0.0.1", port=port)
+        try:
+            ids[port] = (await node.execute_command("CLUSTER", "MYID")).decode()
+        finally:
+            await node.aclose()
+    steps = [
+        (target, ("IMPORTING", ids[source])),
+        (source, ("MIGRATING", ids[target])),
+        (target, ("NODE", ids[target])),
+        (source, ("NODE", ids[target])),
+    ]
+    steps += [(p, ("NODE", ids[target])) for p in cluster.ports if p not in (source, target)]
+    for port, args in steps:
+        node = aioredis.Redis(host="127.0.0.1", port=port)
+        try:
+            await node.execute_command("CLUSTER", "SETSLOT", slot, *args)
+        finally:
+            await node.aclose()
+
+
+async def test_a_shard_channel_follows_its_slot_to_another_node(
+    cluster_client: aioredis.Redis, cluster: LocalCluster, settings: Settings
+) -> None:
+    channel = ActorKeys(settings.redis_prefix, "ch", "moving").live
+    await cluster_client.initialize()  # type: ignore[attr-defined]
+    slot = cluster_client.keyslot(channel)  # type: ignore[attr-defined]
+    source = int(cluster_client.get_node_from_key(channel).port)  # type: ignore[attr-defined]
+    target = next(p for p in cluster.ports if p != source)
+    moved = SHARD_PUBSUB_FAILURES.labels(kind="moved")._value.get()
+    pubsub = await open_pubsub(cluster_client)
+    try:
+        await pubsub.subscribe(channel)
+        assert await publish(cluster_client, channel, b"before") == 1
+        messages = pubsub.listen()
+        async with asyncio.timeout(5):
+            assert (await anext(messages))["data"] == b"before"
+
+        await _move_slot(cluster, slot, source, target)
+
+        # The old node drops the subscription; the subscriber finds the slot's new node. A
+        # publish before it has subscribed there reaches nobody, so publish until one arrives.
+        async def reached() -> bool:
+            return await publish(cluster_client, channel, b"after") > 0
+
+        await until(reached, within=10)
+        async with asyncio.timeout(5):
+            assert (await anext(messages))["data"] == b"after"
+        assert SHARD_PUBSUB_FAILURES.labels(kind="moved")._value.get() == moved + 1
+        node = cluster_client.get_node_from_key(channel)  # type: ignore[attr-defined]
+        assert int(node.port) == target
+    finally:
+        await pubsub.aclose()
 
 
 async def test_jobs_go_to_the_jobs_redis_not_the_cluster(
