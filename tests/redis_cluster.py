@@ -4,6 +4,7 @@ loopback ports, a temporary directory; never the shared Redis on 6379."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import shutil
 import socket
 from collections.abc import AsyncIterator
@@ -12,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import redis.asyncio as aioredis
+
+from .waiting import until
 
 __all__ = ["ClusterUnavailable", "LocalCluster", "local_cluster"]
 
@@ -47,21 +50,24 @@ def _free_ports(n: int) -> list[int]:
     return ports
 
 
-async def _wait_ok(port: int) -> None:
+async def _cluster_info(port: int) -> str | None:
+    """The node's CLUSTER INFO, or None while it does not answer yet."""
     client = aioredis.Redis(host="127.0.0.1", port=port)
     try:
-        async with asyncio.timeout(10):
-            while True:
-                try:
-                    info = await client.execute_command("CLUSTER", "INFO")
-                    text = info.decode() if isinstance(info, bytes) else str(info)
-                    if "cluster_state:ok" in text:
-                        return
-                except (ConnectionError, OSError, aioredis.ConnectionError):
-                    pass
-                await asyncio.sleep(0.05)  # polling a condition, with the timeout above
+        info = await client.execute_command("CLUSTER", "INFO")
+    except (OSError, aioredis.ConnectionError):
+        return None
     finally:
         await client.aclose()
+    return info.decode() if isinstance(info, bytes) else str(info)
+
+
+async def _answers(port: int) -> bool:
+    return await _cluster_info(port) is not None
+
+
+async def _state_ok(port: int) -> bool:
+    return "cluster_state:ok" in (await _cluster_info(port) or "")
 
 
 @asynccontextmanager
@@ -91,15 +97,7 @@ async def local_cluster(tmp: Path, masters: int = 3) -> AsyncIterator[LocalClust
                 )
             )  # fmt: skip
         for port in ports:
-            async with asyncio.timeout(10):
-                while True:
-                    try:
-                        _, writer = await asyncio.open_connection("127.0.0.1", port)
-                        writer.close()
-                        await writer.wait_closed()
-                        break
-                    except OSError:
-                        await asyncio.sleep(0.05)  # polling for the listener, bounded above
+            await until(functools.partial(_answers, port), within=10)
         create = await asyncio.create_subprocess_exec(
             cli,
             "--cluster", "create",
@@ -114,7 +112,8 @@ async def local_cluster(tmp: Path, masters: int = 3) -> AsyncIterator[LocalClust
         if create.returncode != 0:
             raise RuntimeError(f"redis-cli --cluster create failed: {output.decode()}")
         for port in ports:
-            await _wait_ok(port)
+            # The slots are assigned and every node has heard so (gossip).
+            await until(functools.partial(_state_ok, port), within=10)
         yield LocalCluster(tuple(ports))
     finally:
         for process in processes:
