@@ -190,11 +190,14 @@ class ShardedPubSub:
         self._nodes: dict[str, tuple[aioredis.Redis, _ShardPubSub]] = {}
         self._readers: dict[str, asyncio.Task[None]] = {}
         self._where: dict[str, str] = {}
+        # What the caller subscribed to: a channel unsubscribed while its slot moved stays gone.
+        self._wanted: set[str] = set()
         self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def subscribe(self, *channels: str) -> None:
         _ = await self._cluster.initialize()  # a no-op once the slot map is known
+        self._wanted.update(channels)
         for channel in channels:
             node = self._cluster.get_node_from_key(channel)
             if node is None:
@@ -213,6 +216,7 @@ class ShardedPubSub:
                 )
 
     async def unsubscribe(self, *channels: str) -> None:
+        self._wanted.difference_update(channels)
         for channel in channels:
             name = self._where.pop(channel, None)
             if name is not None and name in self._nodes:
@@ -264,7 +268,8 @@ class ShardedPubSub:
             try:
                 # The slot map first: the channel's slot is elsewhere now.
                 await self._cluster.nodes_manager.initialize()
-                await self.subscribe(channel)
+                if channel in self._wanted:
+                    await self.subscribe(channel)
                 return
             except asyncio.CancelledError:
                 raise
