@@ -359,6 +359,9 @@ class Settings:
             raise SettingsError("LAGO_JWT_SECRET", "must be set in prod")
         if self.jwt_secret and len(self.jwt_secret.encode()) < 32:
             raise SettingsError("LAGO_JWT_SECRET", "must be at least 32 bytes")
+        if self.redis_cluster and not self.redis_url.startswith("redis://"):
+            # rediss:// would reach the rate limiter's cluster storage as plain TCP.
+            raise SettingsError("REDIS_URL", "must be a redis:// URL when LAGO_REDIS_CLUSTER is on")
         if self.redis_cluster and self.jobs_url == self.redis_url:
             raise SettingsError(
                 "LAGO_JOBS_REDIS_URL",

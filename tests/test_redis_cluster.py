@@ -72,6 +72,12 @@ def test_cluster_needs_a_jobs_redis_of_its_own() -> None:
     with pytest.raises(SettingsError, match="LAGO_JOBS_REDIS_URL"):
         Settings(redis_cluster=True, jobs_redis_url=Settings().redis_url).validate()
     Settings(redis_cluster=True, jobs_redis_url="redis://127.0.0.1:6380/0").validate()
+    with pytest.raises(SettingsError, match="REDIS_URL"):
+        Settings(
+            redis_cluster=True,
+            redis_url="rediss://127.0.0.1:7000/0",
+            jobs_redis_url="redis://127.0.0.1:6380/0",
+        ).validate()
     assert Settings().jobs_url == Settings().redis_url
 
 
