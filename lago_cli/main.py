@@ -212,7 +212,7 @@ async def check_worker(settings: Settings) -> None:
     from workers.worker import queue_name
 
     status = await async_check_health(
-        RedisSettings.from_dsn(settings.redis_url),
+        RedisSettings.from_dsn(settings.jobs_url),
         health_check_key=settings.key("arq", "health-check"),
         queue_name=queue_name(settings),
     )

@@ -12,6 +12,8 @@ from typing import Any
 
 import orjson
 
+from lago_core.redis import publish
+
 __all__ = ["ActorKeys", "NodeKeys", "tell_actor"]
 
 
@@ -85,4 +87,4 @@ async def tell_actor(
     message = orjson.dumps(
         {"id": secrets.token_hex(8), "key": key, "name": name, "payload": payload, "caller": {}}
     )
-    return int(await redis.publish(NodeKeys(prefix).inbox(holder), message)) > 0
+    return await publish(redis, NodeKeys(prefix).inbox(holder), message) > 0

@@ -101,6 +101,8 @@ class Core:
         if self.sandbox_pool is not None:
             await self.sandbox_pool.close()
         await self.pool.close()
+        await self.jobs.close()
+        await self.limiter.close()
         await self.redis.aclose()
 
 
@@ -117,9 +119,11 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
     pool = await create_pool(
         settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
     )
-    redis = create_redis(settings.redis_url)
+    redis = create_redis(settings.redis_url, cluster=settings.redis_cluster)
     sms = create_sms_provider(settings.sms_provider)
-    limiter = RateLimiter(redis, settings.redis_url, settings.redis_prefix)
+    limiter = RateLimiter(
+        redis, settings.redis_url, settings.redis_prefix, cluster=settings.redis_cluster
+    )
     tokens = TokenCodec(settings.signing_secret, settings.jwt_issuer, settings.access_token_ttl_s)
     identity = IdentityService(IdentityStore(pool), redis, settings, tokens, sms, limiter, clock)
     communities = CommunityService(CommunityStore(pool), clock)

@@ -19,6 +19,7 @@ import redis.asyncio as aioredis
 from arq.connections import ArqRedis
 
 from lago_core.arq_keys import use_deployment_prefix
+from lago_core.redis import is_cluster
 from lago_core.settings import Settings
 
 __all__ = [
@@ -120,10 +121,21 @@ def queue_name(settings: Settings) -> str:
 class JobQueue:
     def __init__(self, redis: aioredis.Redis, settings: Settings) -> None:
         use_deployment_prefix(settings)
-        # ArqRedis is a redis-py client: sharing the process's connection pool costs nothing.
-        self._arq = ArqRedis(
-            pool_or_conn=redis.connection_pool, default_queue_name=queue_name(settings)
-        )
+        self._own_pool: aioredis.ConnectionPool | None = None
+        if settings.jobs_url == settings.redis_url and not is_cluster(redis):
+            # ArqRedis is a redis-py client: sharing the process's connection pool costs nothing.
+            pool = redis.connection_pool
+        else:
+            # arq's queue on a Redis of its own (LAGO_JOBS_REDIS_URL): arq does not speak Redis
+            # Cluster, and its enqueue is a multi-key transaction over unrelated slots.
+            pool = self._own_pool = aioredis.ConnectionPool.from_url(
+                settings.jobs_url, health_check_interval=30, socket_connect_timeout=5
+            )
+        self._arq = ArqRedis(pool_or_conn=pool, default_queue_name=queue_name(settings))
+
+    async def close(self) -> None:
+        if self._own_pool is not None:
+            await self._own_pool.disconnect()
 
     async def enqueue(
         self,

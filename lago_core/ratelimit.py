@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+from urllib.parse import urlsplit
+
 import redis.asyncio as aioredis
 from limits import RateLimitItem, parse
-from limits.aio.storage import RedisStorage
+from limits.aio.storage import RedisClusterStorage, RedisStorage
 from limits.aio.strategies import FixedWindowRateLimiter
 from prometheus_client import Counter
 
@@ -26,18 +29,40 @@ class RateLimiter:
     ``lago_rate_limit_refusals_total``.
     """
 
-    def __init__(self, redis: aioredis.Redis, redis_url: str, prefix: str) -> None:
-        uri = "async+" + redis_url if not redis_url.startswith("async+") else redis_url
-        # Share the process's connection pool so the limiter's connections close with it.
-        self._storage = RedisStorage(
-            uri,
-            implementation="redispy",
-            key_prefix=prefix + "rl",
-            # limits types its options narrowly; redis-py accepts a pool here.
-            connection_pool=redis.connection_pool,  # type: ignore[arg-type]
-        )
+    def __init__(
+        self, redis: aioredis.Redis, redis_url: str, prefix: str, *, cluster: bool = False
+    ) -> None:
+        storage: RedisStorage
+        if cluster:
+            # Each counter is one key (one slot); `limits` keeps its own cluster client, since
+            # a cluster client has no connection pool to share.
+            parts = urlsplit(redis_url)
+            storage = RedisClusterStorage(
+                f"async+redis+cluster://{parts.netloc}",
+                implementation="redispy",
+                key_prefix=prefix + "rl",
+            )
+        else:
+            uri = "async+" + redis_url if not redis_url.startswith("async+") else redis_url
+            # Share the process's connection pool so the limiter's connections close with it.
+            storage = RedisStorage(
+                uri,
+                implementation="redispy",
+                key_prefix=prefix + "rl",
+                # limits types its options narrowly; redis-py accepts a pool here.
+                connection_pool=redis.connection_pool,  # type: ignore[arg-type]
+            )
+        self._storage = storage
+        self._cluster = cluster
         self._limiter = FixedWindowRateLimiter(self._storage)
         self._items: dict[str, RateLimitItem] = {}
+
+    async def close(self) -> None:
+        if self._cluster:
+            # The cluster client `limits` built for itself: its bridge's `storage`, which
+            # limits does not type on the abstract bridge and offers no close of its own for.
+            bridge: Any = self._storage.bridge
+            await bridge.storage.aclose()
 
     def _item(self, limit: str) -> RateLimitItem:
         item = self._items.get(limit)

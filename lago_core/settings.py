@@ -101,6 +101,10 @@ class Settings:
     # Every Redis key, stream, pub/sub channel and arq queue of this deployment starts with this
     # prefix, so test runs (and several deployments on one Redis) never see each other's keys.
     redis_prefix: str = "lago:"
+    # REDIS_URL names one node of a Redis Cluster (docs/architecture.md, "Redis Cluster").
+    redis_cluster: bool = False
+    # arq's queue, on a Redis of its own choosing: arq does not speak Redis Cluster. Empty: REDIS_URL.
+    jobs_redis_url: str = ""
     node_id: str = field(default_factory=lambda: f"node-{secrets.token_hex(4)}")
 
     jwt_secret: str = ""
@@ -236,6 +240,8 @@ class Settings:
             "database_url": ("DATABASE_URL", _url("postgresql", "postgres")),
             "redis_url": ("REDIS_URL", _url("redis", "rediss", "unix")),
             "redis_prefix": ("LAGO_REDIS_PREFIX", str),
+            "redis_cluster": ("LAGO_REDIS_CLUSTER", _bool),
+            "jobs_redis_url": ("LAGO_JOBS_REDIS_URL", _url("redis", "rediss", "unix")),
             "node_id": ("LAGO_NODE_ID", str),
             "jwt_secret": ("LAGO_JWT_SECRET", str),
             "jwt_issuer": ("LAGO_JWT_ISSUER", str),
@@ -353,6 +359,15 @@ class Settings:
             raise SettingsError("LAGO_JWT_SECRET", "must be set in prod")
         if self.jwt_secret and len(self.jwt_secret.encode()) < 32:
             raise SettingsError("LAGO_JWT_SECRET", "must be at least 32 bytes")
+        if self.redis_cluster and not self.redis_url.startswith("redis://"):
+            # rediss:// would reach the rate limiter's cluster storage as plain TCP.
+            raise SettingsError("REDIS_URL", "must be a redis:// URL when LAGO_REDIS_CLUSTER is on")
+        if self.redis_cluster and self.jobs_url == self.redis_url:
+            raise SettingsError(
+                "LAGO_JOBS_REDIS_URL",
+                "must name a Redis outside the cluster when LAGO_REDIS_CLUSTER is on (arq "
+                "does not support Redis Cluster)",
+            )
         if self.db_pool_min > self.db_pool_max:
             raise SettingsError("LAGO_DB_POOL_MIN", "must not exceed LAGO_DB_POOL_MAX")
         if self.storage_backend == "s3":
@@ -369,6 +384,11 @@ class Settings:
             raise SettingsError("LAGO_PAYMENT_WEBHOOK_SECRET", "must be set in prod")
         if self.env == "prod" and "*" in self.allowed_origins:
             raise SettingsError("LAGO_ALLOWED_ORIGINS", "must list origins explicitly in prod")
+
+    @property
+    def jobs_url(self) -> str:
+        """The Redis that holds arq's queue and job keys."""
+        return self.jobs_redis_url or self.redis_url
 
     @property
     def signing_secret(self) -> str:

@@ -45,7 +45,16 @@ from lago_core.settings import Settings
 ROOT = Path(__file__).resolve().parent.parent
 
 # The libraries we reach into, each pinned with == in pyproject.toml.
-PINNED = ("aiohttp", "python-socketio", "python-engineio", "arq", "aiortc", "aioice")
+PINNED = (
+    "aiohttp",
+    "python-socketio",
+    "python-engineio",
+    "arq",
+    "aiortc",
+    "aioice",
+    "redis",
+    "limits",
+)
 
 
 def params(function: Any) -> list[str]:
@@ -101,7 +110,6 @@ def test_aiohttp_websocket_response_members_our_copy_uses() -> None:
     assert isinstance(DEFAULT_CHUNK_SIZE, int)
 
 
-
 def test_aiohttp_runner_and_request_handler_members_rest_runner_uses() -> None:
     """``lago_rest/server.py``: ``AppRunner._make_server`` makes the ``web.Server``; a
     ``web.Server`` called makes a ``RequestHandler``; ``handle_error`` answers parser errors and
@@ -113,6 +121,7 @@ def test_aiohttp_runner_and_request_handler_members_rest_runner_uses() -> None:
     assert params(RequestHandler.handle_error) == ["self", "request", "status", "exc", "message"]
     assert "__call__" in vars(web.Server)
     assert RestRunner._make_server is not web.AppRunner._make_server
+
 
 async def test_aiohttp_websocket_queue_and_reader() -> None:
     """``_OfferingQueue`` subclasses the queue, reads ``_buffer`` and overrides ``feed_data``."""
@@ -253,3 +262,42 @@ def test_arq_worker_members_our_worker_overrides() -> None:
     assert "self.sem.release()" in source(worker._release_sem_dec_counter_on_complete)
     assert "self.max_burst_jobs" in source(worker.main)
     assert "next_run" in {f.name for f in dataclasses.fields(CronJob)}
+
+
+# --- redis-py and limits: lago_core/redis.py, lago_core/ratelimit.py -----------------------------
+
+
+def test_redis_pubsub_members_our_shard_pubsub_uses() -> None:
+    from redis.asyncio.client import PubSub
+
+    # _ShardPubSub overrides subscribe/unsubscribe/handle_message and the message-type tuples,
+    # and keeps redis-py's bookkeeping of channels with these members.
+    assert PubSub.PUBLISH_MESSAGE_TYPES == ("message", "pmessage")
+    assert PubSub.UNSUBSCRIBE_MESSAGE_TYPES == ("unsubscribe", "punsubscribe")
+    assert params(PubSub._normalize_keys) == ["self", "data"]
+    assert params(PubSub.handle_message) == ["self", "response", "ignore_subscribe_messages"]
+    handle = source(PubSub.handle_message)
+    assert "self.PUBLISH_MESSAGE_TYPES" in handle
+    assert "self.UNSUBSCRIBE_MESSAGE_TYPES" in handle
+    assert "self.pending_unsubscribe_channels" in handle
+    # A reconnection subscribes again through the (overridden) subscribe, with keyword names.
+    assert "await self.subscribe(**channels)" in source(PubSub.on_connect)
+    assert "self.channels or self.patterns" in source(PubSub.__dict__["subscribed"].fget)
+
+
+def test_redis_cluster_members_our_shard_pubsub_uses() -> None:
+    from redis.asyncio.cluster import NodesManager, RedisCluster
+
+    assert inspect.iscoroutinefunction(NodesManager.initialize)
+    assert params(RedisCluster.get_node_from_key) == ["self", "key", "replica"]
+    assert params(RedisCluster.keyslot) == ["self", "key"]
+
+
+async def test_limits_cluster_storage_keeps_its_client_on_the_bridge() -> None:
+    from limits.aio.storage import RedisClusterStorage
+    from redis.asyncio.cluster import RedisCluster
+
+    storage = RedisClusterStorage("async+redis+cluster://127.0.0.1:1", implementation="redispy")
+    client = storage.bridge.storage  # type: ignore[attr-defined]
+    assert isinstance(client, RedisCluster)
+    await client.aclose()

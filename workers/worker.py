@@ -196,7 +196,7 @@ def create_worker(
         # No attempts of arq's own at start-up: LagoWorker.main waits for Redis, logged and
         # counted like an outage, for as long as it takes.
         redis_settings=dataclasses.replace(
-            RedisSettings.from_dsn(settings.redis_url), conn_retries=0
+            RedisSettings.from_dsn(settings.jobs_url), conn_retries=0
         ),
         on_startup=startup,
         on_shutdown=shutdown,

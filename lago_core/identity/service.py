@@ -27,6 +27,7 @@ from lago_core.identity.store import IdentityStore
 from lago_core.logging import get_logger
 from lago_core.phones import normalise_phone
 from lago_core.ratelimit import RateLimiter
+from lago_core.redis import pubsub_client
 from lago_core.security.passwords import hash_password, verify_password
 from lago_core.security.roles import PlatformRole, Principal
 from lago_core.security.tokens import TokenCodec, hash_refresh_token, new_refresh_token
@@ -273,7 +274,9 @@ class IdentityService:
         """Tell the real-time nodes, so sockets of ended sessions close now (identity/ended.py).
         The session is ended already; a notice that fails to go out only makes that slower."""
         try:
-            await self._redis.publish(sessions_ended_channel(self._settings), ended.encode())
+            await pubsub_client(self._redis).publish(
+                sessions_ended_channel(self._settings), ended.encode()
+            )
         except Exception:
             NOTICES_LOST.inc()
             log.exception("session.ended_notice_failed", user_id=str(ended.user_id))

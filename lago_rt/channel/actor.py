@@ -327,6 +327,7 @@ class ChannelActor:
                 self.ctx.settings.channel_stream_max,
                 keys.live,
                 self.stream_epoch,
+                self.ctx.publish_command,
             )
         except Fenced:
             raise

@@ -24,6 +24,7 @@ import redis.asyncio as aioredis
 import socketio
 
 from lago_core.logging import get_logger
+from lago_core.redis import open_pubsub
 from lago_core.settings import Settings
 from lago_rt.channel.events import ChannelEvent, read_after
 from lago_rt.gateway.wire import SocketRegistry, event_frame
@@ -72,7 +73,7 @@ class LocalFanout:
         return ActorKeys(self._settings.redis_prefix, "ch", community_id)
 
     async def start(self) -> None:
-        self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        self._pubsub = await open_pubsub(self._redis)
 
     async def stop(self) -> None:
         if self._listener is not None:

@@ -28,6 +28,7 @@ from lago_core.errors import Unauthenticated
 from lago_core.identity import IdentityService
 from lago_core.identity.ended import SESSION_CHECK_S, SessionsEnded, sessions_ended_channel
 from lago_core.logging import get_logger
+from lago_core.redis import pubsub_client
 from lago_core.security.roles import Principal
 from lago_core.settings import Settings
 from lago_rt.gateway.inbound import InboundEvents
@@ -183,7 +184,7 @@ class SessionWatch:
     # --- notices and checks -------------------------------------------------------------------
 
     async def start(self) -> None:
-        self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        self._pubsub = pubsub_client(self._redis).pubsub(ignore_subscribe_messages=True)
         await self._pubsub.subscribe(sessions_ended_channel(self._settings))
         self._spawn(self._listen())
         self._spawn(self._check_periodically())

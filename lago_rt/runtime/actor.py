@@ -82,6 +82,8 @@ class ActorContext:
     pool: asyncpg.Pool
     settings: Settings
     clock: Clock
+    # How the `live` channel is published: SPUBLISH on a cluster that shards pub/sub.
+    publish_command: str = "PUBLISH"
     lost: bool = False
     _script: Any = None
     # A pooled connection kept while statements keep coming (see fenced_statement).

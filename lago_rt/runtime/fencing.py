@@ -50,7 +50,9 @@ return 0
 
 # KEYS[1]: epoch counter; KEYS[2..]: the keys the operation touches. ARGV[1]: the actor's epoch,
 # ARGV[2]: operation, ARGV[3..]: its arguments.
-#   append  KEYS stream, meta   ARGV seq, payload, maxlen, live-channel, new-stream-epoch
+#   append  KEYS stream, meta   ARGV seq, payload, maxlen, live-channel, new-stream-epoch,
+#                               publish command (PUBLISH, or SPUBLISH on a sharding cluster:
+#                               the channel shares the keys' hash tag, so its slot)
 #           -> XADD with id 0-<seq> (Redis refuses a seq that does not grow) and PUBLISH
 #   hset    KEYS hash           ARGV field, value
 #   hdel    KEYS hash           ARGV field...
@@ -67,7 +69,7 @@ local op = ARGV[2]
 if op == 'append' then
   redis.call('HSETNX', KEYS[3], 'epoch', ARGV[7])
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '0-' .. ARGV[3], 'e', ARGV[4])
-  redis.call('PUBLISH', ARGV[6], ARGV[4])
+  redis.call(ARGV[8], ARGV[6], ARGV[4])
   return 1
 elseif op == 'hset' then
   return redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])

@@ -25,6 +25,7 @@ import redis.asyncio as aioredis
 from lago_core.clock import Clock
 from lago_core.errors import LagoError, Unavailable
 from lago_core.logging import get_logger
+from lago_core.redis import count_subscribers, is_cluster, open_pubsub, publish, publish_command
 from lago_core.settings import Settings
 from lago_rt.metrics import ACTOR_FAILURES, ACTOR_WORK, labelled
 from lago_rt.runtime import fencing
@@ -99,6 +100,9 @@ class ActorHost:
         self.kind = kind
         self._factory = factory
         self._redis = redis
+        # On a cluster, inboxes and replies are shard channels (lago_core/redis.py).
+        self._cluster = is_cluster(redis)
+        self._publish_command = "PUBLISH"
         self._pool = pool
         self._settings = settings
         self._clock = clock
@@ -123,7 +127,8 @@ class ActorHost:
 
     async def start(self) -> None:
         await self._mark_alive()
-        self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        self._publish_command = await publish_command(self._redis)
+        self._pubsub = await open_pubsub(self._redis)
         await self._pubsub.subscribe(
             self._node_keys.inbox(self.instance), self._node_keys.replies(self.instance)
         )
@@ -259,7 +264,7 @@ class ActorHost:
             }
         )
         try:
-            receivers = await self._redis.publish(self._node_keys.inbox(holder), message)
+            receivers = await publish(self._redis, self._node_keys.inbox(holder), message)
             if receivers == 0:
                 raise _OwnerUnreachable(holder)
             # Wait in heartbeat-sized slices so a holder that dies mid-request is noticed early:
@@ -290,6 +295,13 @@ class ActorHost:
         )
 
     async def _holder_listening(self, holder: str) -> bool:
+        if self._cluster:
+            # The liveness key and the inbox's subscribers live on different nodes.
+            alive = await self._redis.exists(self._node_keys.alive(holder))
+            return (
+                bool(alive)
+                and await count_subscribers(self._redis, self._node_keys.inbox(holder)) > 0
+            )
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.exists(self._node_keys.alive(holder))
             pipe.pubsub_numsub(self._node_keys.inbox(holder))
@@ -354,7 +366,7 @@ class ActorHost:
         if isinstance(sender, str):
             # The caller retries (its budget) when the reply is lost; the loss is still counted.
             await self._finish(
-                "reply", self._redis.publish(self._node_keys.replies(sender), orjson.dumps(reply))
+                "reply", publish(self._redis, self._node_keys.replies(sender), orjson.dumps(reply))
             )
 
     def _spawn(self, coro: Any) -> None:
@@ -407,6 +419,7 @@ class ActorHost:
                 pool=self._pool,
                 settings=self._settings,
                 clock=self._clock,
+                publish_command=self._publish_command,
             )
             running = _Running(ctx=ctx, actor=self._factory(ctx))
             ctx.post_later = lambda delay, command, r=running: self._post_later(r, delay, command)
@@ -596,6 +609,18 @@ class ActorHost:
             return
         async with self._redis.pipeline(transaction=False) as pipe:
             for running in running_now:
+                if self._cluster:
+                    # A cluster pipeline does not load scripts before EVALSHA as a plain one
+                    # does, and a node restarted empty would answer NOSCRIPT to every renewal:
+                    # the script text is sent instead (a few hundred bytes per lease).
+                    pipe.eval(
+                        fencing.RENEW,
+                        1,
+                        running.ctx.keys.lease,
+                        running.lease_value,
+                        str(self._lease_ms),
+                    )
+                    continue
                 await self._renew(
                     keys=[running.ctx.keys.lease],
                     args=[running.lease_value, self._lease_ms],
