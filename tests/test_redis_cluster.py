@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -30,17 +29,25 @@ from lago_rt.channel.presence import presence_changes
 from lago_rt.runtime.keys import ActorKeys
 
 from .conftest import CommunityWorld
-from .redis_cluster import LocalCluster, local_cluster
+from .redis_cluster import ClusterUnavailable, LocalCluster, local_cluster, redis_7_binaries
 from .rt_client import ChannelClient
 from .test_multinode import LEASE_MS, NodeProcess, connect, start_node
 from .waiting import until
 
 __all__ = ["start_node"]  # the fixture, imported for this module's tests
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("redis-server") is None or shutil.which("redis-cli") is None,
-    reason="needs redis-server and redis-cli (Redis 7) on PATH to start a local Redis Cluster",
-)
+
+
+def _without_redis_7() -> str:
+    try:
+        redis_7_binaries()
+    except ClusterUnavailable as exc:
+        return str(exc)
+    return ""
+
+
+_MISSING = _without_redis_7()
+pytestmark = pytest.mark.skipif(bool(_MISSING), reason=f"no local Redis Cluster: {_MISSING}")
 
 
 @pytest.fixture
