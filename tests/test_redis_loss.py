@@ -9,7 +9,6 @@ the heartbeat itself afterwards.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -30,6 +29,7 @@ from lago_rt.runtime.keys import ActorKeys, NodeKeys
 from .conftest import CommunityWorld
 from .dedicated_redis import DedicatedRedis, dedicated_redis
 from .rt_client import ChannelClient
+from .waiting import until
 
 
 @pytest.fixture
@@ -41,28 +41,30 @@ async def own_redis(tmp_path: Path) -> AsyncIterator[DedicatedRedis]:
 async def beat_until_redis_is_back(hosts: list[ActorHost]) -> None:
     """Drive each node's heartbeat until it reaches Redis again (pooled connections to the killed
     server fail once before they reconnect)."""
-    async with asyncio.timeout(10):
-        for host in hosts:
-            while True:
-                try:
-                    await host.tick_all()
-                    break
-                except (OSError, aioredis.ConnectionError):
-                    await asyncio.sleep(0.02)
+    for host in hosts:
+
+        async def beat(host: ActorHost = host) -> bool:
+            try:
+                await host.tick_all()
+            except (OSError, aioredis.ConnectionError):
+                return False
+            return True
+
+        await until(beat, within=10, every=0.02)
 
 
 async def subscribed_again(redis: aioredis.Redis, wanted: dict[str, int]) -> None:
     """Wait until the nodes' pub/sub connections subscribed again after the restart (redis-py
     does it on its next read), so that the conversation resumes against a whole system."""
-    async with asyncio.timeout(10):
-        while True:
-            counts = {
-                (name.decode() if isinstance(name, bytes) else name): int(n)
-                for name, n in await redis.pubsub_numsub(*wanted)
-            }
-            if all(counts.get(name, 0) >= n for name, n in wanted.items()):
-                return
-            await asyncio.sleep(0.02)  # no event tells us; bounded by the timeout
+
+    async def subscribed() -> bool:
+        counts = {
+            (name.decode() if isinstance(name, bytes) else name): int(n)
+            for name, n in await redis.pubsub_numsub(*wanted)
+        }
+        return all(counts.get(name, 0) >= n for name, n in wanted.items())
+
+    await until(subscribed, within=10, every=0.02)
 
 
 async def test_acknowledged_messages_survive_redis_restarting_empty(
