@@ -137,7 +137,7 @@ def _examples(operation: Any, mode: GenerationMode, call: _Caller) -> None:
     run()
 
 
-# schemathesis's own negative-case strategies draw from the `random` module, which hypothesis
+# schemathesis's own strategies draw from the `random` module, which hypothesis
 # deprecates with a warning the first time it sees it; the suite's warnings-as-errors turned that
 # first draw into a failure that did not repeat (a FlakyFailure naming no defect of ours).
 @pytest.mark.filterwarnings(
