@@ -49,6 +49,22 @@ async def _start_worker(deployment: Settings, **env: str) -> asyncio.subprocess.
     )  # fmt: skip
 
 
+
+async def _job_runs(redis: aioredis.Redis, deployment: Settings, job_id: str) -> None:
+    """Enqueue a job and wait until the worker has stored its result."""
+    await JobQueue(redis, deployment).enqueue(PURGE_ENDED_SESSIONS, job_id=job_id)
+    result = deployment.key("arq", "result", job_id)
+    await until(lambda: redis.exists(result), within=20, every=0.05)
+
+
+async def _stop(worker: asyncio.subprocess.Process) -> bytes:
+    """Stop the worker as an operator would (SIGINT) and return the rest of its output."""
+    if worker.returncode is None:
+        worker.send_signal(signal.SIGINT)
+    async with asyncio.timeout(20):
+        rest, _ = await worker.communicate()
+    return rest
+
 async def test_worker_survives_redis_restart_and_runs_new_jobs(
     settings: Settings, tmp_path: Path
 ) -> None:
@@ -70,17 +86,11 @@ async def test_worker_survives_redis_restart_and_runs_new_jobs(
                 await _read_until(worker.stdout, b"worker.redis_back", seen)
             assert worker.returncode is None
 
-            await JobQueue(redis, deployment).enqueue(PURGE_ENDED_SESSIONS, job_id="after")
-            result = deployment.key("arq", "result", "after")
-            await until(lambda: redis.exists(result), within=20, every=0.05)
+            await _job_runs(redis, deployment, "after")
             assert worker.returncode is None
         finally:
             await redis.aclose()
-            if worker.returncode is None:
-                worker.send_signal(signal.SIGINT)
-            async with asyncio.timeout(20):
-                rest, _ = await worker.communicate()
-            seen.append(rest)
+            seen.append(await _stop(worker))
     assert b"Traceback" not in b"".join(seen), b"".join(seen)[-4000:]
 
 
@@ -108,18 +118,12 @@ async def test_a_worker_started_while_redis_is_down_waits_for_it(
         async with asyncio.timeout(20):
             await _read_until(worker.stdout, b"worker.redis_back", seen)
         redis = aioredis.Redis.from_url(server.url)
-        await JobQueue(redis, deployment).enqueue(PURGE_ENDED_SESSIONS, job_id="first")
-        result = deployment.key("arq", "result", "first")
-        await until(lambda: redis.exists(result), within=20, every=0.05)
+        await _job_runs(redis, deployment, "first")
         assert worker.returncode is None
     finally:
         if redis is not None:
             await redis.aclose()
-        if worker.returncode is None:
-            worker.send_signal(signal.SIGINT)
-        async with asyncio.timeout(20):
-            rest, _ = await worker.communicate()
-        seen.append(rest)
+        seen.append(await _stop(worker))
         await server.kill()
     assert b"Traceback" not in b"".join(seen), b"".join(seen)[-4000:]
 
