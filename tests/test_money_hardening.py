@@ -65,6 +65,14 @@ async def succeeded_refunds(core: Core, payment_id: str | uuid.UUID) -> list[tup
 # --- item 8: a payer cannot refund past the object's state machine -----------------------------
 
 
+async def rental_order(client: Any, buyer: Any, seller: Any, *, deposit_fen: int) -> Any:
+    """The buyer's order of a two-day rental of the seller's at ¥5 a day."""
+    offer = await listing(
+        client, seller, kind="rent", price_fen=None, rent_per_day_fen=500, deposit_fen=deposit_fen
+    )
+    return await order(client, buyer, offer["id"], days=2)
+
+
 async def test_an_order_payment_is_refunded_only_through_the_order(
     client: Any,
     core: Core,
@@ -102,16 +110,7 @@ async def test_an_order_whose_money_went_back_cannot_move_on(
     its back), the order refuses every step towards completion."""
     buyer, seller, _ = community.residents
     sale = await order(client, buyer, (await listing(client, seller))["id"])
-    rent = await order(
-        client,
-        buyer,
-        (
-            await listing(
-                client, seller, kind="rent", price_fen=None, rent_per_day_fen=500, deposit_fen=0
-            )
-        )["id"],
-        days=2,
-    )
+    rent = await rental_order(client, buyer, seller, deposit_fen=0)
     for placed in (sale, rent):
         await pay_order(client, core, settings, buyer, placed)
     status, _ = await act(client, seller, rent, "pick-up")
@@ -183,16 +182,7 @@ async def test_order_and_rental_payments_that_do_not_fit_are_refunded_not_applie
 ) -> None:
     buyer, seller, other = community.residents
     sale = await order(client, buyer, (await listing(client, seller))["id"])
-    rent = await order(
-        client,
-        buyer,
-        (
-            await listing(
-                client, seller, kind="rent", price_fen=None, rent_per_day_fen=500, deposit_fen=3_000
-            )
-        )["id"],
-        days=2,
-    )
+    rent = await rental_order(client, buyer, seller, deposit_fen=3_000)
     # At creation: a payment naming the order but another payee (or amount) is refused.
     for placed in (sale, rent):
         status, body = await create(
@@ -341,16 +331,7 @@ async def test_payments_an_order_cannot_take_are_refunded_at_capture(
         uuid.UUID(paid["id"]),
     )
     # A cancelled rental's own payment, paid after the cancel (the intent was still open).
-    rental = await order(
-        client,
-        buyer,
-        (
-            await listing(
-                client, seller, kind="rent", price_fen=None, rent_per_day_fen=500, deposit_fen=2_000
-            )
-        )["id"],
-        days=2,
-    )
+    rental = await rental_order(client, buyer, seller, deposit_fen=2_000)
     status, _ = await act(client, buyer, rental, "cancel")
     assert status == 200
     _, late = await call(client, buyer, "GET", f"/payments/{rental['payment_id']}")

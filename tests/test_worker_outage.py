@@ -49,7 +49,6 @@ async def _start_worker(deployment: Settings, **env: str) -> asyncio.subprocess.
     )  # fmt: skip
 
 
-
 async def _job_runs(redis: aioredis.Redis, deployment: Settings, job_id: str) -> None:
     """Enqueue a job and wait until the worker has stored its result."""
     await JobQueue(redis, deployment).enqueue(PURGE_ENDED_SESSIONS, job_id=job_id)
@@ -64,6 +63,7 @@ async def _stop(worker: asyncio.subprocess.Process) -> bytes:
     async with asyncio.timeout(20):
         rest, _ = await worker.communicate()
     return rest
+
 
 async def test_worker_survives_redis_restart_and_runs_new_jobs(
     settings: Settings, tmp_path: Path
