@@ -160,7 +160,7 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         settings,
         clock,
     )
-    pusher = Pusher(settings)
+    pusher = Pusher(settings, redis)
     orders = OrderService(OrderStore(pool), listings, merchants, payments, pusher, settings, clock)
     settlement = SettlementService(SettlementStore(pool), payments, merchants, orders, clock)
     groupbuys = GroupBuyService(

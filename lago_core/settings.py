@@ -153,6 +153,10 @@ class Settings:
     client_msg_burst: int = 30
     client_send_buffer_bytes: int = 1 << 20
     max_message_bytes: int = 64 * 1024
+    # Engine.IO pings: the node pings each connection this often and drops one that has not
+    # answered within the timeout (the protocol's defaults).
+    ping_interval_ms: int = 25_000
+    ping_timeout_ms: int = 20_000
 
     # Abuse budgets of the log-in, sign-up, password-reset and SMS-code endpoints, as `limits`
     # rates (docs/running.md, "Abuse limits"): per client address, per phone, and overall.
@@ -278,6 +282,8 @@ class Settings:
             "client_msg_burst": ("LAGO_CLIENT_MSG_BURST", _int(1, 100_000)),
             "client_send_buffer_bytes": ("LAGO_CLIENT_SEND_BUFFER_BYTES", _int(4_096, 1 << 30)),
             "max_message_bytes": ("LAGO_MAX_MESSAGE_BYTES", _int(1_024, 16 << 20)),
+            "ping_interval_ms": ("LAGO_PING_INTERVAL_MS", _int(50, 600_000)),
+            "ping_timeout_ms": ("LAGO_PING_TIMEOUT_MS", _int(50, 600_000)),
             "trusted_proxies": ("LAGO_TRUSTED_PROXIES", _networks),
             "limit_sms_per_address": ("LAGO_LIMIT_SMS_PER_ADDRESS", _rate),
             "limit_sms_global": ("LAGO_LIMIT_SMS_GLOBAL", _rate),

@@ -16,7 +16,7 @@ __all__ = [
     "CONNECTIONS",
     "DELIVERIES",
     "FLOOD_CUTS",
-    "INBOUND_FAST",
+    "INBOUND_DIRECT",
     "INBOUND_SECONDS",
     "REFUSED",
     "SESSION_CHECK_FAILURES",
@@ -59,14 +59,10 @@ def count_refusal(code: str) -> None:
     labelled(REFUSED, code).inc()
 
 
-CONNECTIONS = Gauge("lago_rt_connections", "open socket.io connections", ["namespace"])
-INBOUND_FAST = Counter(
-    "lago_rt_inbound_fast_total",
-    "socket events served straight off the WebSocket (gateway/inbound.py), not by python-socketio",
-)
-INBOUND_ON_PARSE = Counter(
-    "lago_rt_inbound_on_parse_total",
-    "of those, events taken as aiohttp parsed them, before a coroutine read them (gateway/wire.py)",
+CONNECTIONS = Gauge("lago_rt_connections", "open sockets per namespace", ["namespace"])
+INBOUND_DIRECT = Counter(
+    "lago_rt_inbound_direct_total",
+    "socket events answered without a task: straight into a local actor's mailbox",
 )
 # An actor serves one command at a time: time spent here is time every later command waits.
 ACTOR_WORK = Histogram(
@@ -77,7 +73,7 @@ ACTOR_WORK = Histogram(
 )
 INBOUND_SECONDS = Histogram(
     "lago_rt_inbound_seconds",
-    "socket events served off the WebSocket: from the message read to its acknowledgement written",
+    "socket events: from the message read to its acknowledgement written",
     ["event"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
 )

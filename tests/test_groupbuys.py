@@ -24,7 +24,7 @@ from lago_rt.app import RT_NODE, RtNode, create_rt_app
 from lago_rt.channel import groupbuys as groupbuys_feature
 from lago_rt.channel.actor import ChannelActor
 from lago_rt.channel.groupbuys import GroupBuys
-from lago_rt.gateway.inbound import Pending
+from lago_rt.transport import Pending
 from lago_rt.runtime import Command, NotOwner
 from lago_rt.runtime.keys import ActorKeys
 

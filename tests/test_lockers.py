@@ -24,7 +24,7 @@ from lago_core.clock import ManualClock
 from lago_core.container import Core
 from lago_core.jobs import SWEEP_LOCKER_ORDERS
 from lago_core.ledger import AccountKind, AccountRef
-from lago_core.push import socketio_channel
+from lago_core.push import push_channel
 from lago_core.settings import Settings
 from lago_rt.app import RT_NODE, RtNode, create_rt_app
 from lago_rt.devices import LockerSim
@@ -59,10 +59,10 @@ def settings(settings: Settings) -> Settings:
 
 
 async def subscribed(core: Core, settings: Settings) -> None:
-    """Wait until a node's socket.io manager listens on Redis. It starts listening at its first
-    connection; door commands are published there, and pub/sub drops what nobody is subscribed to
-    yet (the node's resend would deliver it later, but these tests keep the clock still)."""
-    channel = socketio_channel(settings)
+    """Wait until a node's broker listens for pushes on Redis: door commands are published there,
+    and pub/sub drops what nobody is subscribed to yet (the node's resend would deliver it later,
+    but these tests keep the clock still)."""
+    channel = push_channel(settings)
 
     async def listening() -> bool:
         return int((await core.redis.pubsub_numsub(channel))[0][1]) >= 1

@@ -278,7 +278,10 @@ class GroupBuyService:
     async def schedule_expiry(self, group_id: UUID, expires_at: Any) -> None:
         """Queue the expiry job for the group's end (called by the actor after it commits)."""
         await self._jobs.enqueue(
-            EXPIRE_GROUP_BUY, str(group_id), job_id=f"groupbuy-expire:{group_id}", defer_until=expires_at
+            EXPIRE_GROUP_BUY,
+            str(group_id),
+            job_id=f"groupbuy-expire:{group_id}",
+            defer_until=expires_at,
         )
 
     # --- paying for a seat -----------------------------------------------------------------------

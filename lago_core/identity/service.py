@@ -101,9 +101,7 @@ class IdentityService:
         key = self._settings.signing_secret.encode()
         return hmac.new(key, f"{phone}:{code}".encode(), hashlib.sha256).hexdigest()
 
-    async def request_code(
-        self, raw_phone: str, purpose: str, *, client: str | None = None
-    ) -> int:
+    async def request_code(self, raw_phone: str, purpose: str, *, client: str | None = None) -> int:
         """Send a 6-digit code; returns its lifetime in seconds.
 
         At most one code a minute and ten a day per phone, so the endpoint cannot be used to

@@ -12,8 +12,6 @@ import contextlib
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
-import socketio
-
 from lago_core.container import Core
 from lago_core.errors import (
     InvalidInput,
@@ -25,14 +23,13 @@ from lago_core.errors import (
 )
 from lago_core.logging import get_logger
 from lago_core.moderation import ModerationService
-from lago_core.push import community_room, user_room
+from lago_core.push import community_of_room, community_room, user_room
 from lago_core.security.roles import Principal
 from lago_core.settings import Settings
 from lago_rt.channel.events import StreamWindow, read_after, stream_window
 from lago_rt.channel.history import chat_history, chat_message_exists
 from lago_rt.gateway.access import ChannelAccess
-from lago_rt.gateway.fanout import LocalFanout
-from lago_rt.gateway.inbound import NO_ANSWER, InboundEvents, Pending
+from lago_rt.gateway.broker import Broker
 from lago_rt.gateway.limits import FLOOD_CUTOFF, TokenBucket
 from lago_rt.gateway.payloads import parse_payload
 from lago_rt.gateway.schemas import (
@@ -54,6 +51,7 @@ from lago_rt.gateway.unknown import unknown_event
 from lago_rt.metrics import CONNECTIONS, FLOOD_CUTS, count_refusal
 from lago_rt.runtime import ActorHost, Command, NotOwner
 from lago_rt.runtime.keys import ActorKeys
+from lago_rt.transport import NO_ANSWER, ConnectionRefused, Pending, SocketServer
 
 __all__ = ["ChannelGateway"]
 
@@ -110,21 +108,20 @@ def _task_answer(task: asyncio.Future[Any]) -> Ack:
 class ChannelGateway:
     def __init__(
         self,
-        sio: socketio.AsyncServer,
+        server: SocketServer,
         core: Core,
         host: ActorHost,
-        fanout: LocalFanout,
+        broker: Broker,
         moderation: ModerationService,
         settings: Settings,
-        inbound: InboundEvents,
         sessions: SessionWatch,
     ) -> None:
-        self._sio = sio
+        self._server = server
+        self._hub = server.hub
         self._sessions = sessions
-        self._inbound = inbound
         self._core = core
         self._host = host
-        self._fanout = fanout
+        self._broker = broker
         self._moderation = moderation
         self._access = ChannelAccess(core)
         self._settings = settings
@@ -133,8 +130,8 @@ class ChannelGateway:
         self._principals: dict[str, Principal] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._disconnect_hooks: list[Callable[[str], Awaitable[None]]] = []
-        sio.on("connect", handler=self.connect, namespace="/")
-        sio.on("disconnect", handler=self.disconnect, namespace="/")
+        server.on("connect", self.connect)
+        server.on("disconnect", self.disconnect)
         events: dict[str, Callable[..., Coroutine[Any, Any, Ack]]] = {
             "channel:join": self._guarded(JoinIn, self.join),
             "channel:leave": self._guarded(LeaveIn, self.leave),
@@ -151,12 +148,11 @@ class ChannelGateway:
         for name, handler in events.items():
             self._serve(name, handler)
         # Every other event: rate-limited like the rest, then answered `unknown_event`.
-        sio.on("*", handler=self._unknown, namespace="/")
-        inbound.serve_unknown(self._unknown)
+        server.on("*", self._unknown)
 
     # --- connection ----------------------------------------------------------------------------------
 
-    async def connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
+    async def connect(self, sid: str, auth: Any) -> None:
         principal = await authenticate_handshake(self._core, auth)
         self._principals[sid] = principal
         self._sessions.track(sid, "/", principal)
@@ -165,7 +161,7 @@ class ChannelGateway:
             self._settings.client_msg_burst,
             self._core.clock.monotonic(),
         )
-        await self._sio.enter_room(sid, user_room(principal.user_id), namespace="/")
+        self._server.enter_room(sid, user_room(principal.user_id))
         CONNECTIONS.labels("/").inc()
 
     async def disconnect(self, sid: str, reason: Any = None) -> None:
@@ -175,8 +171,12 @@ class ChannelGateway:
         self._buckets.pop(sid, None)
         self._flooded.discard(sid)
         CONNECTIONS.labels("/").dec()
-        for community_id in self._fanout.communities_of(sid):
-            await self._fanout.remove(community_id, sid)
+        for room in self._hub.rooms_of(sid):
+            community_id = community_of_room(room)
+            if community_id is None:
+                continue
+            self._server.leave_room(sid, room)
+            await self._broker.unfollow_if_empty(community_id)
             self._spawn(self._leave_actor(community_id, [sid]))
         for hook in self._disconnect_hooks:
             self._spawn(hook(sid))
@@ -190,10 +190,7 @@ class ChannelGateway:
         self._serve(event, self._guarded(model, handler))
 
     def _serve(self, event: str, handler: Callable[..., Coroutine[Any, Any, Ack]]) -> None:
-        # Both paths run the same handler: WebSocket messages take the inbound path, and
-        # python-socketio serves long-polling and everything the inbound path hands back.
-        self._sio.on(event, handler=handler, namespace="/")
-        self._inbound.serve(event, handler)
+        self._server.on(event, handler)
 
     def on_disconnect(self, hook: Callable[[str], Awaitable[None]]) -> None:
         """Run ``hook(sid)`` in the background when a socket disconnects."""
@@ -266,7 +263,7 @@ class ChannelGateway:
             self._flooded.add(sid)
             FLOOD_CUTS.inc()
             log.warning("channel.flood_disconnected", sid=sid, user_id=str(principal.user_id))
-            self._inbound.close_after_acks(sid)
+            self._server.close_after_acks(sid)
         return NO_ANSWER
 
     def _guarded(
@@ -297,18 +294,12 @@ class ChannelGateway:
         """Serve ``event`` as a command to a community's channel actor.
 
         ``route(body)`` names the community, the actor command and its payload; the
-        acknowledgement is ``{"ok": true, **result}``. On a WebSocket the event does not wait for
-        a task when the node can decide it from memory — the caller's role and name cached, the
-        community's actor running here: the command goes straight into the actor's mailbox and
-        the answer is written when the actor has one (gateway/inbound.py). Otherwise, and on
-        long-polling, it is served as every other event.
+        acknowledgement is ``{"ok": true, **result}``. The event does not wait for a task when
+        the node can decide it from memory — the caller's role and name cached, the community's
+        actor running here: the command goes straight into the actor's mailbox and the answer is
+        written when the actor has one (``lago_rt/transport/server.py``, direct handlers).
+        Otherwise it runs in a task as every other event.
         """
-
-        async def handler(sid: str, principal: Principal, body: M) -> Ack:
-            community_id, name, payload = route(body)
-            return _ok(**await self.command(sid, principal, community_id, name, payload))
-
-        self._sio.on(event, handler=self._guarded(model, handler), namespace="/")
 
         def direct(sid: str, args: list[Any]) -> Ack | Pending:
             admitted = self._admit(sid, model, args[0] if args else None, args[1:])
@@ -336,7 +327,7 @@ class ChannelGateway:
             work = self.command(sid, principal, community_id, name, payload)
             return Pending(self._spawned(self._acked(work)), _task_answer)
 
-        self._inbound.serve_direct(event, direct)
+        self._server.on_direct(event, direct)
 
     def _answer_of(
         self, community_id: str, command: Command
@@ -389,7 +380,7 @@ class ChannelGateway:
         return _caller_of(principal, await self._access.display_name(principal.user_id), role)
 
     def _joined(self, sid: str, community_id: str) -> None:
-        if sid not in self._fanout.members.get(community_id, {}):
+        if not self._hub.in_room(sid, community_room(community_id)):
             raise InvalidInput("join the channel first", code="not_joined")
 
     # --- events --------------------------------------------------------------------------------------
@@ -406,8 +397,12 @@ class ChannelGateway:
     async def join(self, sid: str, principal: Principal, body: JoinIn) -> Ack:
         cid = str(body.community_id)
         role = await self._access.require(principal, cid)
-        await self._fanout.add(cid, sid)
+        # Joined before the presence join: the events from it onward reach this socket.
+        room = community_room(cid)
+        if not self._server.enter_room(sid, room):
+            raise Unavailable("the socket disconnected")
         try:
+            await self._broker.follow(cid)
             snapshot = await self._host.call(
                 cid,
                 Command(
@@ -417,9 +412,9 @@ class ChannelGateway:
                 ),
             )
         except BaseException:
-            await self._fanout.remove(cid, sid)
+            self._server.leave_room(sid, room)
+            await self._broker.unfollow_if_empty(cid)
             raise
-        await self._sio.enter_room(sid, community_room(cid), namespace="/")
         reply = _ok(community_id=cid, role=role.value, epoch=snapshot["epoch"], seq=snapshot["seq"])
         if body.since is None:
             reply["snapshot"] = snapshot
@@ -487,8 +482,8 @@ class ChannelGateway:
     async def leave(self, sid: str, principal: Principal, body: LeaveIn) -> Ack:
         cid = str(body.community_id)
         self._joined(sid, cid)
-        await self._fanout.remove(cid, sid)
-        await self._sio.leave_room(sid, community_room(cid), namespace="/")
+        self._server.leave_room(sid, community_room(cid))
+        await self._broker.unfollow_if_empty(cid)
         await self._host.call(cid, Command("presence.leave", {"sids": [sid]}))
         return _ok(community_id=cid)
 
@@ -561,11 +556,9 @@ async def authenticate_handshake(core: Core, auth: Any) -> Principal:
     token = auth.get("token") if isinstance(auth, dict) else None
     if not isinstance(token, str) or not token:
         count_refusal("unauthenticated")
-        raise socketio.exceptions.ConnectionRefusedError(
-            "send auth={token: <access token>}", {"code": "unauthenticated"}
-        )
+        raise ConnectionRefused("send auth={token: <access token>}", {"code": "unauthenticated"})
     try:
         return await core.identity.authenticate(token)
     except LagoError as exc:
         count_refusal(exc.code)
-        raise socketio.exceptions.ConnectionRefusedError(exc.message, {"code": exc.code}) from None
+        raise ConnectionRefused(exc.message, {"code": exc.code}) from None

@@ -17,11 +17,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 from uuid import UUID
 
-import socketio
 from pydantic import Field
 
 from lago_core.container import Core
@@ -30,12 +29,12 @@ from lago_core.lockers import DOOR_OPEN_EVENT, LockerService, SlotReport
 from lago_core.logging import get_logger
 from lago_core.push import locker_room
 from lago_core.settings import Settings
-from lago_rt.gateway.inbound import NO_ANSWER
 from lago_rt.gateway.limits import FLOOD_CUTOFF, TokenBucket
 from lago_rt.gateway.payloads import parse_payload
 from lago_rt.gateway.schemas import Payload
 from lago_rt.metrics import CONNECTIONS, FLOOD_CUTS, count_refusal
 from lago_rt.runtime import ActorHost, Command
+from lago_rt.transport import NO_ANSWER, ConnectionRefused, SocketServer
 
 __all__ = ["NAMESPACE", "DeviceGateway"]
 
@@ -74,7 +73,6 @@ class AckIn(_In):
 
 
 # What was accepted before the cut is answered within a command's deadline; not longer than this.
-CLOSE_WAIT_S = 10.0
 
 
 @dataclass
@@ -86,8 +84,6 @@ class _Device:
     # minute, so only a broken or stolen one reaches them.
     bucket: TokenBucket
     # Accepted events still being handled, and whether the connection is being cut off.
-    running: int = 0
-    idle: asyncio.Event = field(default_factory=asyncio.Event)
     flooded: bool = False
 
 
@@ -98,9 +94,9 @@ def _error(exc: LagoError) -> Ack:
 
 class DeviceGateway:
     def __init__(
-        self, sio: socketio.AsyncServer, core: Core, host: ActorHost, settings: Settings
+        self, server: SocketServer, core: Core, host: ActorHost, settings: Settings
     ) -> None:
-        self._sio = sio
+        self._server = server
         self._core = core
         self._host = host
         self._settings = settings
@@ -115,7 +111,7 @@ class DeviceGateway:
             "door:ack": self._guarded(AckIn, self.door_ack),
         }
         for name, handler in handlers.items():
-            sio.on(name, handler=handler, namespace=NAMESPACE)
+            server.on(name, handler, NAMESPACE)
 
     @property
     def _lockers(self) -> LockerService:
@@ -159,21 +155,17 @@ class DeviceGateway:
 
     # --- connection ----------------------------------------------------------------------------------
 
-    async def connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
+    async def connect(self, sid: str, auth: Any) -> None:
         locker_id = auth.get("locker_id") if isinstance(auth, dict) else None
         secret = auth.get("secret") if isinstance(auth, dict) else None
         if not isinstance(locker_id, str) or not isinstance(secret, str) or not secret:
             count_refusal("unauthenticated")
-            raise socketio.exceptions.ConnectionRefusedError(
-                "send auth={locker_id, secret}", {"code": "unauthenticated"}
-            )
+            raise ConnectionRefused("send auth={locker_id, secret}", {"code": "unauthenticated"})
         try:
             row = await self._lockers.authenticate_device(locker_id, secret)
         except LagoError as exc:
             count_refusal(exc.code)
-            raise socketio.exceptions.ConnectionRefusedError(
-                exc.message, {"code": exc.code}
-            ) from None
+            raise ConnectionRefused(exc.message, {"code": exc.code}) from None
         bucket = TokenBucket.full(
             self._settings.client_msgs_per_s,
             self._settings.client_msg_burst,
@@ -181,7 +173,7 @@ class DeviceGateway:
         )
         device = _Device(row["id"], row["community_id"], bytes(row["secret_hash"]), bucket)
         self._devices[sid] = device
-        await self._sio.enter_room(sid, locker_room(device.locker_id), namespace=NAMESPACE)
+        self._server.enter_room(sid, locker_room(device.locker_id), NAMESPACE)
         CONNECTIONS.labels(NAMESPACE).inc()
         # After the handshake completes: a connect is a sign of life, and what was not
         # acknowledged while the device was away is sent again with its request id.
@@ -215,11 +207,10 @@ class DeviceGateway:
                     device.flooded = True
                     FLOOD_CUTS.inc()
                     log.warning("device.flood_disconnected", locker_id=str(device.locker_id))
-                    self._spawn(self._cut_off(sid, device))
+                    # Closed once every answer it is owed is written (SocketServer).
+                    self._server.close_after_acks(sid)
                     return NO_ANSWER
                 return _error(RateLimited("slow down: too many messages"))
-            device.running += 1
-            device.idle.clear()
             try:
                 if data is None:
                     data = {}
@@ -236,31 +227,15 @@ class DeviceGateway:
             except Exception:
                 log.exception("device.handler_failed", sid=sid)
                 return _error(LagoError("internal error", code="internal"))
-            finally:
-                device.running -= 1
-                if device.running == 0:
-                    device.idle.set()
 
         return run
-
-    async def _cut_off(self, sid: str, device: _Device) -> None:
-        """Disconnect a flooding device after the answers it is owed: python-socketio queues a
-        handler's answer as the handler returns, before this task runs again, so once nothing
-        accepted is running the disconnect goes out behind every answer."""
-        if device.running:
-            try:
-                async with asyncio.timeout(CLOSE_WAIT_S):
-                    await device.idle.wait()
-            except TimeoutError:
-                log.warning("device.flood_close_forced", locker_id=str(device.locker_id))
-        await self._sio.disconnect(sid, namespace=NAMESPACE)
 
     async def _alive(self, sid: str, device: _Device) -> bool:
         """Record a sign of life and tell the channel; False when the secret was rotated."""
         _, secret_hash = await self._lockers.seen(device.locker_id)
         if secret_hash != device.secret_hash:
             log.info("device.credentials_rotated", locker_id=str(device.locker_id))
-            self._spawn(self._sio.disconnect(sid, namespace=NAMESPACE))
+            self._spawn(self._server.disconnect(sid, NAMESPACE))
             return False
         await self._publish(device)
         return True
@@ -279,7 +254,7 @@ class DeviceGateway:
 
     async def _emit_command(self, command: Any, sid: str) -> None:
         payload = LockerService.command_payload(command)
-        await self._sio.emit(DOOR_OPEN_EVENT, payload, to=sid, namespace=NAMESPACE)
+        self._server.emit(DOOR_OPEN_EVENT, payload, to=sid, namespace=NAMESPACE)
 
     # --- events --------------------------------------------------------------------------------------
 

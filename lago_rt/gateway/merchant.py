@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import socketio
-
 from lago_core.container import Core
 from lago_core.push import merchant_room
 from lago_core.security.roles import Principal
 from lago_rt.gateway.channels import authenticate_handshake
 from lago_rt.gateway.sessions import SessionWatch, session_ended
 from lago_rt.metrics import CONNECTIONS, count_refusal
+from lago_rt.transport import ConnectionRefused, SocketServer
 
 __all__ = ["MerchantGateway"]
 
@@ -25,26 +24,26 @@ NAMESPACE = "/merchant"
 
 
 class MerchantGateway:
-    def __init__(self, sio: socketio.AsyncServer, core: Core, sessions: SessionWatch) -> None:
-        self._sio = sio
+    def __init__(self, server: SocketServer, core: Core, sessions: SessionWatch) -> None:
+        self._server = server
         self._core = core
         self._sessions = sessions
         self._merchants: dict[str, list[str]] = {}
         self._principals: dict[str, Principal] = {}
-        sio.on("connect", handler=self.connect, namespace=NAMESPACE)
-        sio.on("disconnect", handler=self.disconnect, namespace=NAMESPACE)
-        sio.on("merchant:rooms", handler=self.rooms, namespace=NAMESPACE)
+        server.on("connect", self.connect, NAMESPACE)
+        server.on("disconnect", self.disconnect, NAMESPACE)
+        server.on("merchant:rooms", self.rooms, NAMESPACE)
 
-    async def connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
+    async def connect(self, sid: str, auth: Any) -> None:
         principal = await authenticate_handshake(self._core, auth)
         merchants = [str(row["id"]) for row in await self._core.merchants.mine(principal)]
         if not merchants:
             count_refusal("not_merchant_staff")
-            raise socketio.exceptions.ConnectionRefusedError(
+            raise ConnectionRefused(
                 "this account is not owner or staff of any merchant", {"code": "not_merchant_staff"}
             )
         for merchant_id in merchants:
-            await self._sio.enter_room(sid, merchant_room(merchant_id), namespace=NAMESPACE)
+            self._server.enter_room(sid, merchant_room(merchant_id), NAMESPACE)
         self._merchants[sid] = merchants
         self._principals[sid] = principal
         self._sessions.track(sid, NAMESPACE, principal)

@@ -21,7 +21,6 @@ from typing import Any
 from uuid import UUID
 
 import redis.asyncio as aioredis
-import socketio
 
 from lago_core.clock import Clock
 from lago_core.errors import Unauthenticated
@@ -31,8 +30,8 @@ from lago_core.logging import get_logger
 from lago_core.redis import pubsub_client
 from lago_core.security.roles import Principal
 from lago_core.settings import Settings
-from lago_rt.gateway.inbound import InboundEvents
 from lago_rt.metrics import SESSION_CHECK_FAILURES, SESSION_DISCONNECTS
+from lago_rt.transport import SocketServer
 
 __all__ = ["SessionWatch", "session_ended"]
 
@@ -62,15 +61,13 @@ def session_ended() -> Unauthenticated:
 class SessionWatch:
     def __init__(
         self,
-        sio: socketio.AsyncServer,
+        server: SocketServer,
         identity: IdentityService,
         redis: aioredis.Redis,
         settings: Settings,
         clock: Clock,
-        inbound: InboundEvents,
     ) -> None:
-        self._sio = sio
-        self._inbound = inbound
+        self._server = server
         self._identity = identity
         self._redis = redis
         self._settings = settings
@@ -163,23 +160,18 @@ class SessionWatch:
                 self._spawn(self._disconnect(sid, namespace))
 
     async def _disconnect(self, sid: str, namespace: str) -> None:
-        manager = self._sio.manager
-        eio_sid = manager.eio_sid_from_sid(sid, namespace)
-        if eio_sid is None:
+        if not self._server.connected(sid, namespace):
             return
         SESSION_DISCONNECTS.inc()
         log.info("sessions.socket_disconnected", sid=sid, namespace=namespace)
         if namespace == "/":
             # The whole connection, for good, once the refusal of the command that found the
-            # session ended is written (it is owed an acknowledgement too); engine.io's
-            # disconnect then ends the connection's other namespaces.
-            self._inbound.close_after_acks(sid)
+            # session ended is written (it is owed an acknowledgement too); the connection's
+            # other namespaces end with it.
+            self._server.close_after_acks(sid)
             return
-        await self._sio.disconnect(sid, namespace=namespace, ignore_queue=True)
-        # A connection with no namespace left is closed too: a client that ignored the
-        # disconnect would otherwise keep an idle WebSocket open.
-        if not any(manager.sid_from_eio_sid(eio_sid, ns) for ns in manager.get_namespaces()):
-            await self._sio.eio.disconnect(eio_sid)
+        # A connection left with no namespace is closed too (SocketServer.disconnect).
+        await self._server.disconnect(sid, namespace)
 
     # --- notices and checks -------------------------------------------------------------------
 

@@ -19,7 +19,6 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 import orjson
-import socketio
 from pydantic import ConfigDict, Field
 
 from lago_core.ai.support import AGENTS_ROOM
@@ -31,6 +30,7 @@ from lago_rt.gateway.payloads import parse_payload
 from lago_rt.gateway.schemas import Payload
 from lago_rt.gateway.sessions import SessionWatch
 from lago_rt.metrics import CONNECTIONS, count_refusal
+from lago_rt.transport import SocketServer
 
 __all__ = ["NAMESPACE", "SupportGateway"]
 
@@ -66,8 +66,8 @@ def _plain(value: Any) -> Any:
 
 
 class SupportGateway:
-    def __init__(self, sio: socketio.AsyncServer, core: Core, sessions: SessionWatch) -> None:
-        self._sio = sio
+    def __init__(self, server: SocketServer, core: Core, sessions: SessionWatch) -> None:
+        self._server = server
         self._sessions = sessions
         self._core = core
         self._principals: dict[str, Principal] = {}
@@ -81,14 +81,14 @@ class SupportGateway:
             "support:take": self._guarded(ConversationIn, self.take),
         }
         for name, handler in handlers.items():
-            sio.on(name, handler=handler, namespace=NAMESPACE)
+            server.on(name, handler, NAMESPACE)
 
-    async def connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
+    async def connect(self, sid: str, auth: Any) -> None:
         principal = await authenticate_handshake(self._core, auth)
         self._principals[sid] = principal
         self._sessions.track(sid, NAMESPACE, principal)
         if principal.is_customer_service or principal.is_admin:
-            await self._sio.enter_room(sid, AGENTS_ROOM, namespace=NAMESPACE)
+            self._server.enter_room(sid, AGENTS_ROOM, NAMESPACE)
         CONNECTIONS.labels(NAMESPACE).inc()
 
     async def disconnect(self, sid: str, reason: Any = None) -> None:

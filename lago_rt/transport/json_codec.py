@@ -1,16 +1,12 @@
-"""The one JSON reading of socket.io packets: python-socketio's (``AsyncServer(json=...)``) and
-the inbound fast path's (``inbound.py``), so a payload gets the same answer on every transport.
+"""The one JSON reading and writing of Socket.IO payloads, on every transport.
 
-Both libraries encode and decode with the standard library's ``json`` unless given a module with
-``dumps``/``loads``; orjson is several times faster on the large payloads some events carry
-(join snapshots, presence pages). orjson is stricter than the standard library, though: it refuses
-a string holding an escaped lone surrogate (``"\\ud800"``, valid JSON grammar that
-``JSON.stringify`` produces for such a string) as it refuses broken JSON. python-socketio cannot
-answer a packet it failed to decode (it logs a traceback and the acknowledgement never comes), so
-what orjson refuses is read again by the standard library, as engine.io's own ``json`` reads it:
-a lone surrogate then reaches the payload models, which refuse it ``invalid_text`` naming the
-field (lago_core/text.py). The guards of engine.io's ``json`` are kept on that path (integers of
-at most 100 digits) and orjson's (no NaN or infinities).
+orjson is several times faster than the standard library on the large payloads some events
+carry (join snapshots, presence pages). It is stricter, though: it refuses a string holding an
+escaped lone surrogate (``"\\ud800"``, valid JSON grammar that ``JSON.stringify`` produces for
+such a string) as it refuses broken JSON. What orjson refuses is read again by the standard
+library, so a lone surrogate reaches the payload models, which refuse it ``invalid_text`` naming
+the field (lago_core/text.py), instead of the whole packet being answered ``invalid_json``. On
+that path integers are limited to 100 digits (slow to parse) and NaN and infinities refused.
 """
 
 from __future__ import annotations

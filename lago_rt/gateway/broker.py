@@ -1,0 +1,184 @@
+"""The Broker: what reaches this node's sockets from Redis — channel events and pushes.
+
+Channel events. The node subscribes to the ``live`` pub/sub channel of every community that has
+members joined on it (the Hub's room of the community, ``lago_core.push.community_room``).
+Events arrive in sequence order (one publisher, the owning actor); a gap (a pub/sub message lost
+while Redis reconnected) is filled from the stream before the next event is delivered, and a
+repeat is dropped, so members see each sequence number once and in order. Numbers are compared
+within one stream epoch: the first event of a new epoch (Redis lost the stream) is never taken
+for a repeat, and what the new stream holds before it (its ``channel.epoch`` event) is delivered
+first.
+
+Pushes. Other processes (REST, workers) publish :class:`lago_core.push.Push` messages on the
+deployment's push channel; every node delivers each to the sockets of its room here. Both kinds
+go out through :meth:`Hub.broadcast` / :meth:`Hub.emit` — one path to the sockets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from lago_core.logging import get_logger
+from lago_core.push import Push, community_room, push_channel
+from lago_core.redis import open_pubsub, pubsub_client
+from lago_core.settings import Settings
+from lago_rt.channel.events import ChannelEvent, read_after
+from lago_rt.runtime.keys import ActorKeys
+from lago_rt.transport import Hub
+
+__all__ = ["EVENT_NAME", "Broker"]
+
+log = get_logger(__name__)
+
+EVENT_NAME = "channel:event"
+_EVENT = EVENT_NAME.encode()
+
+
+class Broker:
+    def __init__(self, hub: Hub, redis: aioredis.Redis, settings: Settings) -> None:
+        self._hub = hub
+        self._redis = redis
+        self._settings = settings
+        # Communities this node is subscribed to: live channel name -> community id.
+        self._channels: dict[bytes, str] = {}
+        self._followed: set[str] = set()
+        # community id -> (stream epoch, last sequence number delivered in it)
+        self._last_seq: dict[str, tuple[str, int]] = {}
+        self._pubsub: Any = None
+        self._pushes: Any = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        # redis-py's listen() returns at once while nothing is subscribed; wait on this instead.
+        self._subscribed = asyncio.Event()
+        self._listener: asyncio.Task[None] | None = None
+
+    def _keys(self, community_id: str) -> ActorKeys:
+        return ActorKeys(self._settings.redis_prefix, "ch", community_id)
+
+    async def start(self) -> None:
+        self._pubsub = await open_pubsub(self._redis)
+        self._pushes = pubsub_client(self._redis).pubsub(ignore_subscribe_messages=True)
+        await self._pushes.subscribe(push_channel(self._settings))
+        self._spawn(self._listen_pushes())
+
+    async def stop(self) -> None:
+        for task in [*self._tasks, *([self._listener] if self._listener else [])]:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for pubsub in (self._pubsub, self._pushes):
+            if pubsub is not None:
+                try:
+                    await pubsub.aclose()
+                except Exception:
+                    log.exception("broker.close_failed")
+
+    # --- channel events ------------------------------------------------------------------------
+
+    async def follow(self, community_id: str) -> None:
+        """Deliver a community's events here (subscribing the node if it is not yet)."""
+        if community_id in self._followed:
+            return
+        self._followed.add(community_id)
+        channel = self._keys(community_id).live
+        self._channels[channel.encode()] = community_id
+        try:
+            await self._pubsub.subscribe(channel)
+        except BaseException:
+            self._followed.discard(community_id)
+            self._channels.pop(channel.encode(), None)
+            raise
+        self._subscribed.set()
+        if self._listener is None:
+            self._listener = asyncio.create_task(self._listen(), name="broker-listen")
+
+    async def unfollow_if_empty(self, community_id: str) -> None:
+        """Stop following a community none of this node's sockets has joined any more."""
+        if community_id not in self._followed or self._hub.members(community_room(community_id)):
+            return
+        self._followed.discard(community_id)
+        self._last_seq.pop(community_id, None)
+        channel = self._keys(community_id).live
+        self._channels.pop(channel.encode(), None)
+        if not self._followed:
+            self._subscribed.clear()
+        try:
+            await self._pubsub.unsubscribe(channel)
+        except Exception:
+            # The subscription is harmless: its events find no members and are dropped.
+            log.exception("broker.unsubscribe_failed", community_id=community_id)
+
+    def following(self, community_id: str) -> bool:
+        return community_id in self._followed
+
+    async def _listen(self) -> None:
+        while True:
+            await self._subscribed.wait()
+            try:
+                async for message in self._pubsub.listen():
+                    if message.get("type") != "message":
+                        continue
+                    community_id = self._channels.get(message["channel"])
+                    if community_id is not None:
+                        await self._receive(community_id, message["data"])
+                    # redis-py hands over messages already buffered without suspending: in a
+                    # burst of events (a join storm) this loop would otherwise keep the event
+                    # loop from everything else — heartbeats and lease renewals included.
+                    await asyncio.sleep(0)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("broker.listen_failed")
+                await asyncio.sleep(0.1)
+
+    async def _receive(self, community_id: str, payload: bytes) -> None:
+        # One decode per event (not per recipient) to read its sequence number and epoch.
+        event = ChannelEvent.decode(payload)
+        seq = event.seq
+        known = self._last_seq.get(community_id)
+        last = None
+        if known is not None:
+            # An event without an epoch (written before events carried one) continues any.
+            same = known[0] == event.epoch or not known[0] or not event.epoch
+            last = known[1] if same else 0
+        if last is not None and seq <= last:
+            return  # already delivered
+        if last is not None and seq > last + 1:
+            for missed in await read_after(
+                self._redis, self._keys(community_id), last, until=seq - 1
+            ):
+                await self.deliver(community_id, missed.encode())
+        self._last_seq[community_id] = (event.epoch, seq)
+        await self.deliver(community_id, payload)
+
+    async def deliver(self, community_id: str, payload: bytes) -> int:
+        """Write one channel event (as stored) to every member joined on this node."""
+        return await self._hub.broadcast(community_room(community_id), _EVENT, payload)
+
+    # --- pushes --------------------------------------------------------------------------------
+
+    async def _listen_pushes(self) -> None:
+        while True:
+            try:
+                async for message in self._pushes.listen():
+                    if message.get("type") != "message":
+                        continue
+                    try:
+                        push = Push.decode(message["data"])
+                    except ValueError:
+                        log.error("broker.push_unreadable", size=len(message["data"]))
+                        continue
+                    self._hub.emit(push.event, push.data, push.room, push.namespace)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("broker.push_listen_failed")
+                await asyncio.sleep(0.1)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
