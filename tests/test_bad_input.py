@@ -344,7 +344,7 @@ async def test_chat_send_refuses_an_escaped_lone_surrogate(
 ) -> None:
     """A lone surrogate arrives JSON-escaped (``\\ud800``; a client library cannot even encode
     it as UTF-8). orjson refuses it as it refuses broken JSON; the node reads it again as the
-    standard library does (lago_rt/gateway/sio_json.py), so the payload model refuses it as on
+    standard library does (lago_rt/transport/json_codec.py), so the payload model refuses it as on
     every transport: ``invalid_text`` naming the field, and nothing is stored."""
     import orjson
 

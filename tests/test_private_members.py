@@ -8,9 +8,7 @@ fingerprinted, so a changed original means our copy must be looked at again.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import hashlib
 import importlib.metadata
 import inspect
 import re
@@ -24,17 +22,8 @@ import arq.connections
 import arq.constants
 import arq.jobs
 import arq.worker
-import engineio
-import engineio.async_drivers.aiohttp
-import engineio.async_socket
-import engineio.base_socket
 import pytest
-import socketio
 from aiohttp import web
-from aiohttp._websocket import reader as ws_reader
-from aiohttp._websocket import reader_py as ws_reader_py
-from aiohttp.helpers import DEFAULT_CHUNK_SIZE
-from aiohttp.test_utils import make_mocked_request
 from aiohttp.web_protocol import RequestHandler
 from aiortc import RTCPeerConnection
 from arq.cron import CronJob
@@ -47,8 +36,6 @@ ROOT = Path(__file__).resolve().parent.parent
 # The libraries we reach into, each pinned with == in pyproject.toml.
 PINNED = (
     "aiohttp",
-    "python-socketio",
-    "python-engineio",
     "arq",
     "aiortc",
     "aioice",
@@ -85,29 +72,7 @@ def test_each_library_we_reach_into_is_pinned_exactly_and_installed_at_the_pin(
         assert f"\n{name}=={match.group(1)} \\" in lock, f"{lock_file} disagrees on {name}"
 
 
-# --- aiohttp: lago_rt/gateway/wire.py ------------------------------------------------------------
-
-
-def test_aiohttp_post_start_is_the_one_our_copy_mirrors() -> None:
-    """``_OfferingResponse._post_start`` is aiohttp 3.14.5's with the queue swapped."""
-    original = source(web.WebSocketResponse._post_start)
-    assert params(web.WebSocketResponse._post_start) == ["self", "request", "protocol", "writer"]
-    assert hashlib.sha256(original.encode()).hexdigest() == (
-        "5537cb3f2ecae6ed9f4d27d6d9255adb414e81efcc4d23ede6bacd762d56ed93"
-    ), "aiohttp changed WebSocketResponse._post_start: update lago_rt/gateway/wire.py's copy"
-
-
-def test_aiohttp_websocket_response_members_our_copy_uses() -> None:
-    ws = web.WebSocketResponse()
-    for name in (
-        "_ws_protocol", "_writer", "_loop", "_reader", "_parser", "_max_msg_size",
-        "_compress", "_decode_text", "_heartbeat", "_reset_heartbeat", "_on_data_received",
-    ):  # fmt: skip
-        assert hasattr(ws, name), name
-    assert make_mocked_request("GET", "/")._protocol is not None
-    assert params(RequestHandler.set_parser) == ["self", "parser", "data_received_cb"]
-    assert params(RequestHandler.keep_alive) == ["self", "val"]
-    assert isinstance(DEFAULT_CHUNK_SIZE, int)
+# --- aiohttp: lago_rest/server.py ---------------------------------------------------------------
 
 
 def test_aiohttp_runner_and_request_handler_members_rest_runner_uses() -> None:
@@ -121,73 +86,6 @@ def test_aiohttp_runner_and_request_handler_members_rest_runner_uses() -> None:
     assert params(RequestHandler.handle_error) == ["self", "request", "status", "exc", "message"]
     assert "__call__" in vars(web.Server)
     assert RestRunner._make_server is not web.AppRunner._make_server
-
-
-async def test_aiohttp_websocket_queue_and_reader() -> None:
-    """``_OfferingQueue`` subclasses the queue, reads ``_buffer`` and overrides ``feed_data``."""
-    assert ws_reader.WebSocketDataQueue.__module__.startswith("aiohttp._websocket.reader")
-    # The compiled classes have no signatures; the pure-Python twins say what they take.
-    assert params(ws_reader_py.WebSocketDataQueue.__init__) == ["self", "protocol", "limit", "loop"]
-    assert params(ws_reader_py.WebSocketDataQueue.feed_data) == ["self", "data", "size"]
-    assert params(ws_reader_py.WebSocketReader.__init__) == [
-        "self", "queue", "max_msg_size", "compress", "decode_text",
-    ]  # fmt: skip
-    queue = ws_reader.WebSocketDataQueue(None, DEFAULT_CHUNK_SIZE, loop=asyncio.get_running_loop())
-    assert len(queue._buffer) == 0
-
-
-# --- python-engineio: lago_rt/gateway/wire.py ----------------------------------------------------
-
-
-def test_engineio_server_picks_its_websocket_driver_from_async() -> None:
-    server = engineio.AsyncServer(async_mode="aiohttp")
-    assert server._async["websocket"] is engineio.async_drivers.aiohttp.WebSocket
-    # The socket looks the driver up on its server at upgrade time, so a per-server copy works.
-    assert "self.server._async['websocket'](" in source(engineio.async_socket.AsyncSocket)
-    assert "self.server.create_queue()" in source(engineio.base_socket.BaseSocket.__init__)
-    assert params(engineio.AsyncServer.create_queue) == ["self", "args", "kwargs"]
-
-
-def test_engineio_aiohttp_driver_members() -> None:
-    driver = engineio.async_drivers.aiohttp.WebSocket
-    assert params(driver.__init__) == ["self", "handler", "server"]
-    assert params(driver.__call__) == ["self", "environ"]
-    assert params(driver.wait) == ["self"]
-    body = source(driver)
-    for text in (
-        "self.handler = handler",
-        "self._sock = WebSocketResponse(",
-        "self.environ = environ",
-    ):
-        assert text in body, text
-
-
-def test_engineio_socket_pings_and_poll() -> None:
-    socket_cls = engineio.async_socket.AsyncSocket
-    assert inspect.iscoroutinefunction(socket_cls._send_ping)
-    assert params(socket_cls._send_ping) == ["self"]
-    # Started with no arguments: the timer in wire.py recognises exactly this call.
-    assert "self.server.start_background_task(self._send_ping)" in source(socket_cls)
-    assert inspect.iscoroutinefunction(socket_cls.poll)
-    assert "await self.poll()" in source(socket_cls)
-    server = engineio.AsyncServer(async_mode="aiohttp")
-    eio_socket = socket_cls(server, "sid-1")
-    for name in ("sid", "queue", "server", "upgraded", "closing", "closed", "last_ping"):
-        assert hasattr(eio_socket, name), name
-
-
-# --- python-socketio: lago_rt/gateway/inbound.py, fanout.py --------------------------------------
-
-
-async def test_socketio_manager_maps_engineio_and_socketio_sids() -> None:
-    manager = socketio.AsyncManager()
-    manager.set_server(socketio.AsyncServer(async_mode="aiohttp"))
-    manager.initialize()
-    sid = await manager.connect("eio-1", "/")
-    assert manager.sid_from_eio_sid("eio-1", "/") == sid
-    assert manager.eio_sid_from_sid(sid, "/") == "eio-1"
-    assert manager.is_connected(sid, "/")
-    assert manager.sid_from_eio_sid("eio-unknown", "/") is None
 
 
 # --- aiortc and aioice: lago_rt/media/aiortc_backend.py ------------------------------------------

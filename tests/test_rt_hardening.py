@@ -24,6 +24,7 @@ from lago_rt.gateway.channels import RECOVERY_PAGE
 from lago_rt.gateway.limits import FLOOD_CUTOFF
 from lago_rt.runtime import Command
 from lago_rt.runtime.keys import ActorKeys
+from lago_rt.transport.connection import Connection
 
 from .conftest import CommunityWorld
 from .rt_client import ChannelClient, RawMember
@@ -37,6 +38,14 @@ async def nodes(settings: Settings, core: Core, aiohttp_server: Any) -> list[tup
 
 
 # --- slow consumers ------------------------------------------------------------------------------
+
+
+def _other_member(node: RtNode, community_id: str, sender: ChannelClient) -> Connection:
+    """The connection of the one member of ``community_id`` on ``node`` that is not ``sender``."""
+    (sid,) = [s for s in node.joined(community_id) if s != sender.sio.get_sid("/")]
+    socket = node.server.hub.socket(sid)
+    assert socket is not None
+    return socket.conn
 
 
 def _left(client: ChannelClient, user_id: str) -> bool:
@@ -59,7 +68,6 @@ async def test_a_client_that_stops_reading_is_reset_within_the_limit_and_leaves_
     )
     server: TestServer = await aiohttp_server(create_rt_app(tight, core=core))
     node: RtNode = server.app[RT_NODE]
-    assert node.registry is not None
     alice, bob, _ = community.residents
     stalled = await RawMember.join(server.port, bob.access_token, community.id)
     stalled.stop_reading()
@@ -69,9 +77,8 @@ async def test_a_client_that_stops_reading_is_reset_within_the_limit_and_leaves_
     client_rcvbuf = raw.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
     sender = await connect(clients, f"http://127.0.0.1:{server.port}", alice.access_token)
     await sender.join(community.id)
-    members = node.fanout.members[community.id]
-    (bob_eio,) = [e for s, e in members.items() if s != sender.sio.get_sid("/")]
-    transport = node.registry.transports[bob_eio]
+    transport = _other_member(node, community.id, sender).transport
+    assert transport is not None
     text = "字" * 2_000
     written = 0
     frame = 0
@@ -427,38 +434,41 @@ async def test_the_periodic_check_disconnects_an_idle_socket_whose_notice_was_lo
     assert all(sock.sio.connected for sock in kept)
 
 
-async def test_a_stalled_client_under_the_limit_is_closed_when_engineio_gives_up_on_it(
+async def test_a_stalled_client_under_the_limit_is_closed_when_its_pings_go_unanswered(
     settings: Settings,
     core: Core,
     aiohttp_server: Any,
     community: CommunityWorld,
     clients: list[ChannelClient],
 ) -> None:
-    quick = replace(settings, client_msgs_per_s=100_000, client_msg_burst=100_000)
+    # The node gives up after a ping interval and a ping timeout without an answer.
+    quick = replace(
+        settings,
+        client_msgs_per_s=100_000,
+        client_msg_burst=100_000,
+        ping_interval_ms=500,
+        ping_timeout_ms=500,
+    )
     server: TestServer = await aiohttp_server(create_rt_app(quick, core=core))
     node: RtNode = server.app[RT_NODE]
-    assert node.registry is not None
-    # engine.io gives up after a ping interval and a ping timeout without an answer.
-    node.sio.eio.ping_interval = 0.5
-    node.sio.eio.ping_timeout = 0.5
-    node.registry.close_grace_s = 0.5
     alice, bob, _ = community.residents
     stalled = await RawMember.join(server.port, bob.access_token, community.id)
     stalled.stop_reading()
     sender = await connect(clients, f"http://127.0.0.1:{server.port}", alice.access_token)
     await sender.join(community.id)
-    members = node.fanout.members[community.id]
-    (bob_eio,) = [e for s, e in members.items() if s != sender.sio.get_sid("/")]
-    transport = node.registry.transports[bob_eio]
+    conn = _other_member(node, community.id, sender)
+    transport = conn.transport
+    assert transport is not None
     try:
         # Backed up into the process, far below the limit: nothing to cut it for.
         while not transport.get_write_buffer_size():
             ack = await sender.send(community.id, "字" * 2_000)
             await sender.wait_until(lambda seq=ack["seq"]: seq in sender.seqs())  # type: ignore[misc]
-        assert node.registry.outstanding(transport) < node.settings.client_send_buffer_bytes
+        assert conn.limits.outstanding(transport) < node.settings.client_send_buffer_bytes
         await sender.wait_until(lambda: _left(sender, str(bob.id)))
         # The session is gone; the connection goes too, instead of staying open for ever.
-        await until(lambda: bob_eio not in node.registry.transports, within=5)
+        await until(lambda: conn.sid not in node.server.hub.connections, within=5)
+        assert transport.is_closing()
         stalled.resume_reading()
         async with asyncio.timeout(5):
             try:
