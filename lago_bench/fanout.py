@@ -547,7 +547,8 @@ def _comparison(targets: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 # The issue's targets for fan-out: Lago / baseline ratios, p99 at half of saturation, memory.
-RATIO_TARGETS = {"python-socketio": 3.0, "node-socketio": 1.0}
+# Issue 5 asked ≥ 3× python-socketio; issue 22 ≥ 1.3× Node.js Socket.IO 4.
+RATIO_TARGETS = {"python-socketio": 3.0, "node-socketio": 1.3}
 P99_AT_HALF_MS = 50.0
 KB_PER_IDLE_CONNECTION = 30.0
 

@@ -195,15 +195,35 @@ def table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+# Issue 22: against Node.js Socket.IO 4 in the same run.
+JOIN_TIME_VS_NODE = 1.5
+
+
 def checks(result: dict[str, Any]) -> list[Check]:
-    lago = next((t for t in result["targets"] if t["name"] == "lago"), None)
+    by_name = {t["name"]: t for t in result["targets"]}
+    lago = by_name.get("lago")
+    node = by_name.get("node-socketio")
     label = f"memory: ≤ {KB_PER_IDLE_CONNECTION:g} KB per idle joined connection on a Lago node"
     if lago is None or "server_rss_per_connection_kb" not in lago:
         why = "Lago not in --targets" if lago is None else lago.get("error", "not measured")
         return [check(label, None, "KB", None, str(why).splitlines()[0])]
     per_conn = lago["server_rss_per_connection_kb"]
     note = f"{lago['connections_held']} connections held"
-    return [check(label, per_conn, "KB", per_conn <= KB_PER_IDLE_CONNECTION, note)]
+    out = [check(label, per_conn, "KB", per_conn <= KB_PER_IDLE_CONNECTION, note)]
+    mem_label = "memory: Lago ≤ Node.js Socket.IO per idle joined connection"
+    join_label = f"connect + join: Lago ≤ {JOIN_TIME_VS_NODE:g}× Node.js Socket.IO's time"
+    if node is None or "server_rss_per_connection_kb" not in node:
+        why = "node-socketio not in --targets" if node is None else "Node.js did not run"
+        why = str(node.get("skipped") or node.get("error") or why) if node else why
+        out.append(check(mem_label, None, "KB", None, why.splitlines()[0]))
+        out.append(check(join_label, None, "×", None, why.splitlines()[0]))
+        return out
+    node_kb = node["server_rss_per_connection_kb"]
+    out.append(check(mem_label, per_conn, "KB", per_conn <= node_kb, f"Node.js {node_kb:.1f} KB"))
+    ratio = round(lago["connect_and_join_s"] / max(node["connect_and_join_s"], 1e-9), 2)
+    note = f"{lago['connect_and_join_s']:.1f} s against {node['connect_and_join_s']:.1f} s"
+    out.append(check(join_label, ratio, "×", ratio <= JOIN_TIME_VS_NODE, note))
+    return out
 
 
 SCENARIO = Scenario(

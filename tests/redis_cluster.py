@@ -73,7 +73,6 @@ async def _state_ok(port: int) -> bool:
     return "cluster_state:ok" in (await _cluster_info(port) or "")
 
 
-
 def _version(binary: str) -> tuple[int, ...]:
     try:
         out = subprocess.run(
@@ -106,6 +105,7 @@ def redis_7_binaries() -> tuple[str, str]:
     if not cli:
         raise ClusterUnavailable("redis-cli is needed beside redis-server")
     return newest, cli
+
 
 @asynccontextmanager
 async def local_cluster(tmp: Path, masters: int = 3) -> AsyncIterator[LocalCluster]:

@@ -338,7 +338,6 @@ async def test_chat_send_refuses_nul(
     assert [r["client_msg_id"] for r in stored] == ["ok-1"]
 
 
-
 async def test_chat_send_refuses_an_escaped_lone_surrogate(
     settings: Any, core: Core, aiohttp_server: Any, community: Any
 ) -> None:
@@ -370,6 +369,7 @@ async def test_chat_send_refuses_an_escaped_lone_surrogate(
         assert await core.pool.fetchval("SELECT count(*) FROM channel_events") == 0
     finally:
         member.close()
+
 
 # --- multipart uploads with broken part headers (issue 16, item 11) ----------------------------
 

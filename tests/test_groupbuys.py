@@ -24,9 +24,9 @@ from lago_rt.app import RT_NODE, RtNode, create_rt_app
 from lago_rt.channel import groupbuys as groupbuys_feature
 from lago_rt.channel.actor import ChannelActor
 from lago_rt.channel.groupbuys import GroupBuys
-from lago_rt.transport import Pending
 from lago_rt.runtime import Command, NotOwner
 from lago_rt.runtime.keys import ActorKeys
+from lago_rt.transport import Pending
 
 from .conftest import Account, CommunityWorld
 from .groupbuy_support import Client, bulk_residents, call, campaign, merchant_with_item
@@ -862,12 +862,15 @@ async def test_a_busy_channel_sends_a_bounded_snapshot_and_lists_every_group_in_
             assert (await first.call("groupbuy:join", {"community_id": cid, "group_id": gid}))["ok"]
     for gid in {first_id, last_id, oldest}:
         # An acknowledged join is in PostgreSQL already: exactly one seat to let go.
-        assert await core.pool.execute(
-            "UPDATE group_buy_seats SET status = 'released', ended_at = now() "
-            "WHERE group_id = $1 AND user_id = $2 AND status = 'reserved'",
-            uuid.UUID(gid),
-            newcomer.id,
-        ) == "UPDATE 1", gid
+        assert (
+            await core.pool.execute(
+                "UPDATE group_buy_seats SET status = 'released', ended_at = now() "
+                "WHERE group_id = $1 AND user_id = $2 AND status = 'reserved'",
+                uuid.UUID(gid),
+                newcomer.id,
+            )
+            == "UPDATE 1"
+        ), gid
     await core.pool.execute(
         "UPDATE group_buys SET status = 'cancelled', ended_at = now() WHERE id = $1",
         uuid.UUID(middle_id),

@@ -584,7 +584,6 @@ async def test_a_device_cannot_act_for_another_locker(
     await a.wait_until(lambda: not a.connected)
 
 
-
 async def test_a_flooding_device_gets_the_documented_refusals_and_every_answer_it_is_owed(
     core: Core,
     settings: Settings,
@@ -600,9 +599,7 @@ async def test_a_flooding_device_gets_the_documented_refusals_and_every_answer_i
     locker_id, secret = await register("洪水柜")
     sim = await start_sim(url, locker_id, secret)  # its state report took one token
     assert sim.sio is not None
-    calls = [
-        sim.sio.call("heartbeat", {}, namespace="/device", timeout=3) for _ in range(100)
-    ]
+    calls = [sim.sio.call("heartbeat", {}, namespace="/device", timeout=3) for _ in range(100)]
     answers = await asyncio.gather(*calls, return_exceptions=True)
     codes = [
         "no answer" if isinstance(a, BaseException) or a is None
@@ -614,6 +611,7 @@ async def test_a_flooding_device_gets_the_documented_refusals_and_every_answer_i
     assert codes[accepted : accepted + FLOOD_CUTOFF] == ["rate_limited"] * FLOOD_CUTOFF, codes
     assert set(codes[accepted + FLOOD_CUTOFF :]) <= {"disconnected", "no answer"}, codes
     await sim.wait_until(lambda: not sim.connected)
+
 
 async def test_lago_locker_sim_is_a_device(
     client: Client,

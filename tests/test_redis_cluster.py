@@ -37,7 +37,6 @@ from .waiting import until
 __all__ = ["start_node"]  # the fixture, imported for this module's tests
 
 
-
 def _without_redis_7() -> str:
     try:
         redis_7_binaries()

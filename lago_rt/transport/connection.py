@@ -243,6 +243,8 @@ def reset(transport: asyncio.BaseTransport) -> None:
     """
     sock = transport.get_extra_info("socket")
     if sock is not None:
+        if sock.fileno() == -1:
+            return  # closed meanwhile (the usual end of a close's grace period)
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     if isinstance(transport, asyncio.WriteTransport):
