@@ -35,7 +35,8 @@ from uuid import UUID, uuid4
 import asyncpg
 import redis.asyncio as aioredis
 
-from lago_core.actor_keys import tell_actor
+from lago_core.actor_keys import CHANNEL_KIND, tell_actor
+from lago_core.actor_messages import GROUPBUY_SYNC
 from lago_core.clock import Clock
 from lago_core.communities import CommunityService
 from lago_core.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -444,9 +445,9 @@ class GroupBuyService:
             await tell_actor(
                 self._redis,
                 self._settings.redis_prefix,
-                "ch",
+                CHANNEL_KIND,
                 str(community_id),
-                "groupbuy.sync",
+                GROUPBUY_SYNC,
                 {"group_id": str(group_id)},
             )
         except Exception:
