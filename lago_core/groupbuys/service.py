@@ -50,6 +50,7 @@ from lago_core.merchants import MerchantService
 from lago_core.payments import Demand, PaymentService, PaymentSpec, PaymentView, Refuse
 from lago_core.payments.service import AfterCommit
 from lago_core.push import Pusher
+from lago_core.push_events import GROUPBUY_ORDER
 from lago_core.security.roles import Principal
 from lago_core.settings import Settings
 
@@ -432,8 +433,8 @@ class GroupBuyService:
         for order in orders:
             payload = order_payload(order)
             try:
-                await self._pusher.to_merchant(order["merchant_id"], "groupbuy:order", payload)
-                await self._pusher.to_user(order["buyer_id"], "groupbuy:order", payload)
+                await self._pusher.to_merchant(order["merchant_id"], GROUPBUY_ORDER, payload)
+                await self._pusher.to_user(order["buyer_id"], GROUPBUY_ORDER, payload)
             except Exception:
                 log.warning("groupbuys.push_failed", order_id=str(order["id"]), exc_info=True)
         await self.tell_channel(group["community_id"], group["id"])
