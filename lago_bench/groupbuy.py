@@ -60,7 +60,8 @@ from lago_bench.procs import (
 )
 from lago_bench.scenario import Check, Progress, Scenario, check
 from lago_bench.world import BenchWorld, create_world, drop_world
-from lago_core.actor_keys import tell_actor
+from lago_core.actor_keys import CHANNEL_KIND, tell_actor
+from lago_core.actor_messages import GROUPBUY_SYNC
 
 __all__ = ["SCENARIO", "GroupBuyOptions", "StepPlan", "plan_steps", "run_groupbuy"]
 
@@ -262,9 +263,9 @@ async def _announce(world: BenchWorld, groups: list[uuid.UUID]) -> None:
             told = await tell_actor(
                 client,
                 world.redis_prefix,
-                "ch",
+                CHANNEL_KIND,
                 world.community_id,
-                "groupbuy.sync",
+                GROUPBUY_SYNC,
                 {"group_ids": [str(g) for g in groups[start : start + 1_000]]},
             )
             if not told:

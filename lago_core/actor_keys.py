@@ -10,11 +10,14 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
+from lago_core.actor_messages import InboxCommand, LeaseValue
 from lago_core.redis import publish
 
-__all__ = ["ActorKeys", "NodeKeys", "tell_actor"]
+__all__ = ["CHANNEL_KIND", "ActorKeys", "NodeKeys", "tell_actor"]
+
+# The community channel actors' kind: the real-time nodes host them under it, and any process
+# addresses them by it (their keys' hash tag is ``{ch:<community id>}``).
+CHANNEL_KIND = "ch"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,8 +86,6 @@ async def tell_actor(
     raw = await redis.get(ActorKeys(prefix, kind, key).lease)
     if raw is None:
         return False
-    holder = (raw.decode() if isinstance(raw, bytes) else str(raw)).rsplit("|", 1)[0]
-    message = orjson.dumps(
-        {"id": secrets.token_hex(8), "key": key, "name": name, "payload": payload, "caller": {}}
-    )
-    return await publish(redis, NodeKeys(prefix).inbox(holder), message) > 0
+    holder = LeaseValue.decode(raw).holder
+    message = InboxCommand(id=secrets.token_hex(8), key=key, name=name, payload=payload)
+    return await publish(redis, NodeKeys(prefix).inbox(holder), message.encode()) > 0

@@ -380,6 +380,9 @@ class Settings:
             for name in ("s3_endpoint", "s3_bucket", "s3_access_key", "s3_secret_key"):
                 if not getattr(self, name):
                     raise SettingsError(self._spec()[name][0], "is required when LAGO_STORAGE=s3")
+        if not self.node_id or "|" in self.node_id:
+            # An actor's lease is "<instance>|<epoch>" (lago_core/actor_messages.py, LeaseValue).
+            raise SettingsError("LAGO_NODE_ID", "must be non-empty and without '|'")
         if self.node_heartbeat_ms * 2 > self.actor_lease_ms:
             raise SettingsError(
                 "LAGO_NODE_HEARTBEAT_MS", "must be at most half of LAGO_ACTOR_LEASE_MS"

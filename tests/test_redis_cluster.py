@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
+from lago_core.actor_messages import LeaseValue
 from lago_core.container import Core
 from lago_core.jobs import SWEEP_PAYMENTS, queue_name
 from lago_core.redis import (
@@ -158,7 +159,8 @@ async def test_jobs_go_to_the_jobs_redis_not_the_cluster(
 async def owner_of(client: aioredis.Redis, settings: Settings, community_id: str) -> str:
     raw = await client.get(ActorKeys(settings.redis_prefix, "ch", community_id).lease)
     assert raw is not None
-    return str(raw.decode().split(":", 1)[0])
+    # The holder is the node's instance, "<node id>:<random>" (ActorHost).
+    return LeaseValue.decode(raw).holder.split(":", 1)[0]
 
 
 async def test_shard_channels_on_every_node_read_through_one_listener(

@@ -36,6 +36,7 @@ from lago_core.orders import Action, OrderService
 from lago_core.orders.machine import TRANSITIONS, Mode
 from lago_core.payments import PaymentService
 from lago_core.push import Pusher
+from lago_core.push_events import SUPPORT_CLOSED, SUPPORT_MESSAGE, SUPPORT_QUEUED, SUPPORT_TAKEN
 from lago_core.ratelimit import RateLimiter
 from lago_core.security.roles import Principal
 
@@ -309,7 +310,7 @@ class SupportService:
                     job_id=f"support:{row['id']}:{message['id']}",
                 )
             else:
-                await self._tell_agents("support:message", row, message)
+                await self._tell_agents(SUPPORT_MESSAGE, row, message)
             return message
         if row["status"] != "human" or row["agent_id"] != actor.user_id:
             raise Conflict("take the conversation over before answering", code="not_taken_over")
@@ -358,7 +359,7 @@ class SupportService:
         )
         assert note is not None
         await self._tell_user(taken, note)
-        await self._tell_agents("support:taken", taken, note)
+        await self._tell_agents(SUPPORT_TAKEN, taken, note)
         return taken
 
     async def close(self, actor: Principal, conversation_id: UUID) -> Row:
@@ -371,7 +372,7 @@ class SupportService:
         )
         if closed is None:
             return row
-        await self._tell_agents("support:closed", closed, None)
+        await self._tell_agents(SUPPORT_CLOSED, closed, None)
         return closed
 
     async def _queue(self, row: Row, reason: str) -> Row:
@@ -388,7 +389,7 @@ class SupportService:
         )
         assert note is not None
         await self._tell_user(queued, note)
-        await self._tell_agents("support:queued", queued, note)
+        await self._tell_agents(SUPPORT_QUEUED, queued, note)
         return queued
 
     # --- pushes ----------------------------------------------------------------------------------
@@ -396,7 +397,7 @@ class SupportService:
     async def _tell_user(self, conversation: Row, message: Row) -> None:
         try:
             await self._pusher.to_user(
-                conversation["user_id"], "support:message", _payload(conversation, message)
+                conversation["user_id"], SUPPORT_MESSAGE, _payload(conversation, message)
             )
         except Exception:
             log.warning(

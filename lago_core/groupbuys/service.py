@@ -35,7 +35,8 @@ from uuid import UUID, uuid4
 import asyncpg
 import redis.asyncio as aioredis
 
-from lago_core.actor_keys import tell_actor
+from lago_core.actor_keys import CHANNEL_KIND, tell_actor
+from lago_core.actor_messages import GROUPBUY_SYNC
 from lago_core.clock import Clock
 from lago_core.communities import CommunityService
 from lago_core.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -49,6 +50,7 @@ from lago_core.merchants import MerchantService
 from lago_core.payments import Demand, PaymentService, PaymentSpec, PaymentView, Refuse
 from lago_core.payments.service import AfterCommit
 from lago_core.push import Pusher
+from lago_core.push_events import GROUPBUY_ORDER
 from lago_core.security.roles import Principal
 from lago_core.settings import Settings
 
@@ -434,8 +436,8 @@ class GroupBuyService:
         for order in orders:
             payload = order_payload(order)
             try:
-                await self._pusher.to_merchant(order["merchant_id"], "groupbuy:order", payload)
-                await self._pusher.to_user(order["buyer_id"], "groupbuy:order", payload)
+                await self._pusher.to_merchant(order["merchant_id"], GROUPBUY_ORDER, payload)
+                await self._pusher.to_user(order["buyer_id"], GROUPBUY_ORDER, payload)
             except Exception:
                 log.warning("groupbuys.push_failed", order_id=str(order["id"]), exc_info=True)
         await self.tell_channel(group["community_id"], group["id"])
@@ -447,9 +449,9 @@ class GroupBuyService:
             await tell_actor(
                 self._redis,
                 self._settings.redis_prefix,
-                "ch",
+                CHANNEL_KIND,
                 str(community_id),
-                "groupbuy.sync",
+                GROUPBUY_SYNC,
                 {"group_id": str(group_id)},
             )
         except Exception:

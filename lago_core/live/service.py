@@ -15,6 +15,7 @@ from lago_core.communities import CommunityService
 from lago_core.errors import Forbidden, InvalidInput, NotFound
 from lago_core.live.store import LiveStore
 from lago_core.push import Pusher
+from lago_core.push_events import LIVE_ANNOUNCEMENT
 from lago_core.security.roles import Principal
 
 __all__ = ["MAX_PINNED", "HostRole", "LiveService", "PinnedItem"]
@@ -130,7 +131,7 @@ class LiveService:
                 "an announcement starts between now and 90 days ahead", code="invalid_start"
             )
         row = await self.store.announce(community_id, actor.user_id, title, description, starts_at)
-        await self._pusher.to_community(community_id, "live:announcement", announcement_json(row))
+        await self._pusher.to_community(community_id, LIVE_ANNOUNCEMENT, announcement_json(row))
         return row
 
     async def upcoming(self, actor: Principal, community_id: UUID) -> list[asyncpg.Record]:
@@ -147,7 +148,7 @@ class LiveService:
         cancelled = await self.store.cancel(announcement_id, self._clock.now())
         assert cancelled is not None
         await self._pusher.to_community(
-            row["community_id"], "live:announcement", announcement_json(cancelled)
+            row["community_id"], LIVE_ANNOUNCEMENT, announcement_json(cancelled)
         )
         return cancelled
 

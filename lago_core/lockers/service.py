@@ -29,6 +29,7 @@ from lago_core.lockers.store import LockerStore
 from lago_core.logging import get_logger
 from lago_core.orders import Action, Mode, OrderService, Status
 from lago_core.push import Pusher
+from lago_core.push_events import DOOR_OPEN
 from lago_core.ratelimit import RateLimiter
 from lago_core.security.roles import Principal
 from lago_core.settings import Settings
@@ -37,8 +38,9 @@ __all__ = ["DOOR_OPEN_EVENT", "Issued", "LockerService", "SlotReport", "is_onlin
 
 log = get_logger(__name__)
 
-# The event a device receives for each door command (docs/lockers.md).
-DOOR_OPEN_EVENT = "door:open"
+# The event a device receives for each door command (docs/lockers.md), under the name
+# lago_rt/gateway/device.py imports from here.
+DOOR_OPEN_EVENT = DOOR_OPEN
 # Sizes that fit an item of each size, smallest first.
 _FITS = {"S": ["S", "M", "L"], "M": ["M", "L"], "L": ["L"]}
 # The parcel status a code of each purpose opens from, and the status the opened door leads to.

@@ -36,6 +36,13 @@ from lago_core.orders.machine import (
 from lago_core.orders.store import OrderStore
 from lago_core.payments import AfterCommit, Demand, PaymentService, PaymentSpec, Refuse
 from lago_core.push import Pusher
+from lago_core.push_events import (
+    ORDER_CANCELLED,
+    ORDER_NEW,
+    ORDER_OVERDUE,
+    ORDER_PAID,
+    ORDER_REFUND_REQUESTED,
+)
 from lago_core.security.roles import Principal
 from lago_core.settings import Settings
 
@@ -73,9 +80,9 @@ _MODE_OF_KIND = {"sale": Mode.SALE, "consignment": Mode.CONSIGNMENT, "rent": Mod
 _TAKEN = {Mode.SALE: "sold", Mode.CONSIGNMENT: "sold", Mode.RENTAL: "rented"}
 # Merchant pushes (the /merchant namespace) by the status an order reached.
 _PUSHED = {
-    Status.PAID: "order:paid",
-    Status.CANCELLED: "order:cancelled",
-    Status.REFUND_REQUESTED: "order:refund_requested",
+    Status.PAID: ORDER_PAID,
+    Status.CANCELLED: ORDER_CANCELLED,
+    Status.REFUND_REQUESTED: ORDER_REFUND_REQUESTED,
 }
 
 
@@ -254,7 +261,7 @@ class OrderService:
             )
             raise
         row = await self.store.set_payment(row["id"], payment.id)
-        await self._push(row, "order:new")
+        await self._push(row, ORDER_NEW)
         return row
 
     # --- reading ---------------------------------------------------------------------------------
@@ -484,7 +491,7 @@ class OrderService:
         await self._moved(conn, paid)
 
         async def tell() -> None:
-            await self._push(paid, "order:paid")
+            await self._push(paid, ORDER_PAID)
 
         return tell
 
@@ -497,17 +504,17 @@ class OrderService:
             now - timedelta(seconds=self._settings.unpaid_order_ttl_s), now
         )
         for row in rows:
-            await self._push(row, "order:cancelled")
+            await self._push(row, ORDER_CANCELLED)
         return len(rows)
 
     async def check_overdue(self) -> int:
         """Flag rentals past due and tell the renter and the merchant, once each (job)."""
         rows = await self.store.mark_overdue(self._clock.now())
         for row in rows:
-            await self._push(row, "order:overdue")
+            await self._push(row, ORDER_OVERDUE)
             if self._pusher is not None:
                 try:
-                    await self._pusher.to_user(row["buyer_id"], "order:overdue", _push_payload(row))
+                    await self._pusher.to_user(row["buyer_id"], ORDER_OVERDUE, _push_payload(row))
                 except Exception:
                     log.warning("orders.push_failed", order_id=str(row["id"]), exc_info=True)
         return len(rows)

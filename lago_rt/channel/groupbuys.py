@@ -27,6 +27,7 @@ from uuid import UUID, uuid4, uuid5
 
 import asyncpg
 
+from lago_core.actor_messages import GROUPBUY_SYNC
 from lago_core.errors import Conflict, Forbidden, InvalidInput, LagoError, NotFound
 from lago_core.groupbuys import GroupBuyService
 from lago_core.logging import get_logger
@@ -222,7 +223,7 @@ class GroupBuys(FeatureBase):
         return {
             "groupbuy.start": self._start,
             "groupbuy.leave": self._leave,
-            "groupbuy.sync": self._sync_command,
+            GROUPBUY_SYNC: self._sync_command,
             "groupbuy.state": self._state,
             "groupbuy.flush": self._updates.due,
         }

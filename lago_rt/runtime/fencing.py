@@ -13,6 +13,8 @@ __all__ = ["ACQUIRE", "FENCED", "RELEASE", "RENEW"]
 
 # KEYS: lease, epoch. ARGV: instance, ttl_ms, min_epoch.
 # Returns {1, epoch} when this instance now holds the lease, {0, epoch, holder} when another does.
+# The lease's value is a LeaseValue (lago_core/actor_messages.py), "<instance>|<epoch>", built and
+# split here because the epoch is taken inside the script; the two must agree.
 ACQUIRE = """
 local cur = redis.call('GET', KEYS[1])
 if cur then

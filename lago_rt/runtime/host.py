@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
-import orjson
 import redis.asyncio as aioredis
 
+from lago_core.actor_messages import InboxCommand, InboxReply, LeaseValue, MalformedMessage
 from lago_core.clock import Clock
 from lago_core.errors import LagoError, Unavailable
 from lago_core.logging import get_logger
@@ -80,7 +80,7 @@ class _Running:
 
     @property
     def lease_value(self) -> str:
-        return f"{self.ctx.instance}|{self.ctx.epoch}"
+        return str(LeaseValue(self.ctx.instance, self.ctx.epoch))
 
 
 class ActorHost:
@@ -239,10 +239,7 @@ class ActorHost:
 
     async def _holder(self, key: str) -> str | None:
         raw = await self._redis.get(self._keys(key).lease)
-        if raw is None:
-            return None
-        value = raw.decode() if isinstance(raw, bytes) else str(raw)
-        return value.rsplit("|", 1)[0]
+        return None if raw is None else LeaseValue.decode(raw).holder
 
     def _keys(self, key: str) -> ActorKeys:
         return ActorKeys(self._settings.redis_prefix, self.kind, key)
@@ -251,20 +248,18 @@ class ActorHost:
 
     async def _forward(self, holder: str, key: str, command: Command, remaining: float) -> Any:
         request_id = secrets.token_hex(8)
-        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        fut: asyncio.Future[InboxReply] = asyncio.get_running_loop().create_future()
         self._waiting[request_id] = fut
-        message = orjson.dumps(
-            {
-                "id": request_id,
-                "from": self.instance,
-                "key": key,
-                "name": command.name,
-                "payload": command.payload,
-                "caller": command.caller,
-            }
+        message = InboxCommand(
+            id=request_id,
+            key=key,
+            name=command.name,
+            payload=command.payload,
+            caller=command.caller,
+            reply_to=self.instance,
         )
         try:
-            receivers = await publish(self._redis, self._node_keys.inbox(holder), message)
+            receivers = await publish(self._redis, self._node_keys.inbox(holder), message.encode())
             if receivers == 0:
                 raise _OwnerUnreachable(holder)
             # Wait in heartbeat-sized slices so a holder that dies mid-request is noticed early:
@@ -285,9 +280,9 @@ class ActorHost:
                         raise _OwnerUnreachable(holder) from None
         finally:
             self._waiting.pop(request_id, None)
-        if reply.get("ok"):
-            return reply.get("result")
-        error = reply.get("error") or {}
+        if reply.ok:
+            return reply.result
+        error = reply.error or {}
         if error.get("code") in ("not_owner", "fenced"):
             raise NotOwner(error.get("message", "not the owner"))
         raise LagoError(
@@ -319,17 +314,21 @@ class ActorHost:
                     if message.get("type") != "message":
                         continue
                     try:
-                        data = orjson.loads(message["data"])
-                    except orjson.JSONDecodeError:
+                        if message["channel"] == inbox:
+                            self._spawn(self._serve_forwarded(InboxCommand.decode(message["data"])))
+                            continue
+                        reply = InboxReply.decode(message["data"])
+                    except MalformedMessage as exc:
+                        # Anyone can publish on these channels: what is not a message of ours
+                        # is dropped (its sender, if any, times out and retries) — not a crash.
                         labelled(ACTOR_FAILURES, self.kind, "bad_message").inc()
-                        log.warning("actors.bad_message", channel=message.get("channel"))
+                        log.warning(
+                            "actors.bad_message", channel=message.get("channel"), error=str(exc)
+                        )
                         continue
-                    if message["channel"] == inbox:
-                        self._spawn(self._serve_forwarded(data))
-                    else:
-                        fut = self._waiting.get(data.get("id", ""))
-                        if fut is not None and not fut.done():
-                            fut.set_result(data)
+                    fut = self._waiting.get(reply.id)
+                    if fut is not None and not fut.done():
+                        fut.set_result(reply)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -340,33 +339,24 @@ class ActorHost:
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, _LISTEN_RETRY_MAX_S)
 
-    async def _serve_forwarded(self, request: dict[str, Any]) -> None:
-        reply: dict[str, Any] = {"id": request.get("id")}
-        running = self._actors.get(str(request.get("key")))
+    async def _serve_forwarded(self, request: InboxCommand) -> None:
+        running = self._actors.get(request.key)
         try:
             if running is None or running.stopping:
                 raise NotOwner("this node does not own that actor")
-            command = Command(
-                name=str(request["name"]),
-                payload=request.get("payload") or {},
-                caller=request.get("caller") or {},
-            )
-            reply["result"] = await self._submit(
-                running, command, self._settings.forward_timeout_ms / 1000
-            )
-            reply["ok"] = True
+            command = Command(name=request.name, payload=request.payload, caller=request.caller)
+            result = await self._submit(running, command, self._settings.forward_timeout_ms / 1000)
+            reply = InboxReply.success(request.id, result)
         except LagoError as exc:
-            reply["ok"] = False
-            reply["error"] = exc.to_dict()
+            reply = InboxReply.failure(request.id, exc)
         except Exception:
-            log.exception("actors.forwarded_failed", name=request.get("name"))
-            reply["ok"] = False
-            reply["error"] = {"code": "internal", "message": "internal error", "details": None}
-        sender = request.get("from")
-        if isinstance(sender, str):
+            log.exception("actors.forwarded_failed", name=request.name)
+            reply = InboxReply.failure(request.id, LagoError("internal error", code="internal"))
+        if request.reply_to is not None:
             # The caller retries (its budget) when the reply is lost; the loss is still counted.
             await self._finish(
-                "reply", publish(self._redis, self._node_keys.replies(sender), orjson.dumps(reply))
+                "reply",
+                publish(self._redis, self._node_keys.replies(request.reply_to), reply.encode()),
             )
 
     def _spawn(self, coro: Any) -> None:
@@ -407,7 +397,9 @@ class ActorHost:
             )
             if claimed is None:
                 # PostgreSQL already saw a newer epoch (Redis lost its counter): give this lease up.
-                await self._release(keys=[keys.lease], args=[f"{self.instance}|{epoch}"])
+                await self._release(
+                    keys=[keys.lease], args=[LeaseValue(self.instance, epoch).encode()]
+                )
                 raise NotOwner("a newer epoch is already claimed")
             ctx = ActorContext(
                 kind=self.kind,

@@ -1,0 +1,61 @@
+"""Names of the socket.io events pushed to clients from outside the real-time nodes.
+
+REST handlers and workers push through :class:`lago_core.push.Pusher`; the apps switch on these
+names, which docs/protocol.md documents (a test checks each one is there). They are defined here
+once so that two pushers of one event cannot drift apart, and so the real-time nodes can import
+the same names where they emit or describe them.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+__all__ = [
+    "DOOR_OPEN",
+    "GROUPBUY_ORDER",
+    "LIVE_ANNOUNCEMENT",
+    "ORDER_CANCELLED",
+    "ORDER_NEW",
+    "ORDER_OVERDUE",
+    "ORDER_PAID",
+    "ORDER_REFUND_REQUESTED",
+    "PUSHED_EVENTS",
+    "SUPPORT_CLOSED",
+    "SUPPORT_MESSAGE",
+    "SUPPORT_QUEUED",
+    "SUPPORT_TAKEN",
+]
+
+# To the merchant's staff on /merchant; ORDER_OVERDUE also to the renter on /.
+ORDER_NEW: Final = "order:new"
+ORDER_PAID: Final = "order:paid"
+ORDER_CANCELLED: Final = "order:cancelled"
+ORDER_REFUND_REQUESTED: Final = "order:refund_requested"
+ORDER_OVERDUE: Final = "order:overdue"
+# An order of a successful group buy, to its buyer on / and the merchant's staff on /merchant.
+GROUPBUY_ORDER: Final = "groupbuy:order"
+# An announcement (活动预告) made or cancelled, to the community's sockets on /.
+LIVE_ANNOUNCEMENT: Final = "live:announcement"
+# Customer service: SUPPORT_MESSAGE to the resident on /, and all four to the agents' room on
+# /support.
+SUPPORT_MESSAGE: Final = "support:message"
+SUPPORT_QUEUED: Final = "support:queued"
+SUPPORT_TAKEN: Final = "support:taken"
+SUPPORT_CLOSED: Final = "support:closed"
+# A command to a toy locker on /device (the nodes resend it until the device acknowledges).
+DOOR_OPEN: Final = "door:open"
+
+PUSHED_EVENTS: Final = (
+    ORDER_NEW,
+    ORDER_PAID,
+    ORDER_CANCELLED,
+    ORDER_REFUND_REQUESTED,
+    ORDER_OVERDUE,
+    GROUPBUY_ORDER,
+    LIVE_ANNOUNCEMENT,
+    SUPPORT_MESSAGE,
+    SUPPORT_QUEUED,
+    SUPPORT_TAKEN,
+    SUPPORT_CLOSED,
+    DOOR_OPEN,
+)
