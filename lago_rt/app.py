@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 
 from aiohttp import web
 
+from lago_core.actor_keys import CHANNEL_KIND
 from lago_core.clock import Clock
 from lago_core.container import Core, build_core
 from lago_core.http import Check, add_probe_routes
@@ -97,7 +98,7 @@ def create_rt_app(
         # a Core is shared, as tests do to run two nodes in one process.
         node_settings = replace(settings, jwt_secret=node_core.settings.jwt_secret)
         host = ActorHost(
-            kind="ch",
+            kind=CHANNEL_KIND,
             factory=lambda ctx: channel_actor(ctx, node_core),
             redis=node_core.redis,
             pool=node_core.pool,

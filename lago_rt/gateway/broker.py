@@ -22,6 +22,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from lago_core.actor_keys import CHANNEL_KIND
 from lago_core.logging import get_logger
 from lago_core.push import Push, community_room, push_channel
 from lago_core.redis import open_pubsub, pubsub_client
@@ -56,7 +57,7 @@ class Broker:
         self._listener: asyncio.Task[None] | None = None
 
     def _keys(self, community_id: str) -> ActorKeys:
-        return ActorKeys(self._settings.redis_prefix, "ch", community_id)
+        return ActorKeys(self._settings.redis_prefix, CHANNEL_KIND, community_id)
 
     async def start(self) -> None:
         self._pubsub = await open_pubsub(self._redis)

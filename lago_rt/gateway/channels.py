@@ -12,6 +12,7 @@ import contextlib
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
+from lago_core.actor_keys import CHANNEL_KIND
 from lago_core.container import Core
 from lago_core.errors import (
     InvalidInput,
@@ -419,7 +420,7 @@ class ChannelGateway:
         if body.since is None:
             reply["snapshot"] = snapshot
             return reply
-        keys = ActorKeys(self._settings.redis_prefix, "ch", cid)
+        keys = ActorKeys(self._settings.redis_prefix, CHANNEL_KIND, cid)
         page = await self._recover(keys, body.since, snapshot["epoch"], snapshot["seq"])
         if page is None:
             reply.update(recovered=False, snapshot=snapshot)
@@ -432,7 +433,7 @@ class ChannelGateway:
         cid = str(body.community_id)
         self._joined(sid, cid)
         await self._access.require(principal, cid)
-        keys = ActorKeys(self._settings.redis_prefix, "ch", cid)
+        keys = ActorKeys(self._settings.redis_prefix, CHANNEL_KIND, cid)
         window = await stream_window(self._core.redis, keys)
         head = window.last_seq if window.last_seq is not None else 0
         page = await self._recover(keys, body.since, window.epoch, head, window)
@@ -513,7 +514,7 @@ class ChannelGateway:
     async def history(self, sid: str, principal: Principal, body: HistoryIn) -> Ack:
         cid = str(body.community_id)
         await self._access.require(principal, cid)
-        keys = ActorKeys(self._settings.redis_prefix, "ch", cid)
+        keys = ActorKeys(self._settings.redis_prefix, CHANNEL_KIND, cid)
         messages = await chat_history(
             self._core.redis, self._core.pool, keys, body.before_seq, body.limit
         )
@@ -542,7 +543,7 @@ class ChannelGateway:
     async def report(self, sid: str, principal: Principal, body: ReportIn) -> Ack:
         cid = str(body.community_id)
         await self._access.require(principal, cid)
-        keys = ActorKeys(self._settings.redis_prefix, "ch", cid)
+        keys = ActorKeys(self._settings.redis_prefix, CHANNEL_KIND, cid)
         if not await chat_message_exists(self._core.redis, self._core.pool, keys, body.seq):
             raise NotFound("no message with that sequence number", code="message_not_found")
         report_id = await self._moderation.report(
