@@ -83,7 +83,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 def _loopback() -> Any:
     from aiortc import RTCConfiguration
 
-    from lago_rt.media.aiortc_backend import limit_host_addresses
+    from lago_core.adapters.aioice import limit_host_addresses
 
     limit_host_addresses(("127.0.0.1",))
     return RTCConfiguration(iceServers=[])

@@ -18,7 +18,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from arq.connections import ArqRedis
 
-from lago_core.arq_keys import use_deployment_prefix
+from lago_core.adapters.arq import use_deployment_prefix
 from lago_core.redis import is_cluster
 from lago_core.settings import Settings
 

@@ -22,9 +22,9 @@ from typing import Any, cast
 
 import redis.asyncio as aioredis
 from prometheus_client import Counter
-from redis.asyncio.client import PubSub
 from redis.asyncio.cluster import RedisCluster
 
+from lago_core.adapters.redis import NodeShardPubSub
 from lago_core.logging import get_logger
 
 __all__ = [
@@ -135,59 +135,12 @@ async def open_pubsub(client: aioredis.Redis) -> Any:
     return pubsub_client(client).pubsub(ignore_subscribe_messages=True)
 
 
-class _ShardPubSub(PubSub):
-    """redis-py's PubSub speaking SSUBSCRIBE to one node (redis-py 5's asyncio client has no
-    sharded pub/sub). ``subscribe`` is overridden, so a reconnection (``on_connect``) subscribes
-    the shard channels again, as redis-py does for classic channels."""
-
-    PUBLISH_MESSAGE_TYPES = ("message", "pmessage", "smessage")  # type: ignore[assignment]
-    UNSUBSCRIBE_MESSAGE_TYPES = ("unsubscribe", "punsubscribe", "sunsubscribe")  # type: ignore[assignment]
-
-    def __init__(self, connection_pool: aioredis.ConnectionPool, on_moved: Any) -> None:
-        super().__init__(connection_pool, ignore_subscribe_messages=True)
-        self._on_moved = on_moved
-
-    async def subscribe(self, *args: Any, **kwargs: Any) -> Any:
-        # One command per channel: a node refuses shard channels of several slots in one.
-        for channel in (*args, *kwargs):
-            await self.execute_command("SSUBSCRIBE", channel)
-            names = self._normalize_keys(dict.fromkeys([channel]))
-            self.channels.update(names)
-            self.pending_unsubscribe_channels.difference_update(names)
-
-    def unsubscribe(self, *args: Any) -> Any:
-        names = self._normalize_keys(dict.fromkeys(args))
-        self.pending_unsubscribe_channels.update(names)
-        return self._sunsubscribe(args)
-
-    async def _sunsubscribe(self, channels: tuple[Any, ...]) -> None:
-        for channel in channels:
-            await self.execute_command("SUNSUBSCRIBE", channel)
-
-    async def handle_message(self, response: Any, ignore_subscribe_messages: bool = False) -> Any:
-        kind = response[0] if isinstance(response, list) and response else None
-        if kind in (b"sunsubscribe", "sunsubscribe") and (
-            response[1] not in self.pending_unsubscribe_channels
-        ):
-            # Not asked for: the server dropped the channel because its slot moved to another
-            # node. Subscribe again where the slot is now.
-            self.channels.pop(response[1], None)
-            self._on_moved(response[1])
-            return None
-        message: Any = await super().handle_message(  # type: ignore[no-untyped-call]
-            response, ignore_subscribe_messages
-        )
-        if message is not None and message.get("type") == "smessage":
-            message["type"] = "message"
-        return message
-
-
 class ShardedPubSub:
     """Shard channels on the nodes that hold their slots, read through one ``listen()``."""
 
     def __init__(self, cluster: _Cluster) -> None:
         self._cluster = cluster
-        self._nodes: dict[str, tuple[aioredis.Redis, _ShardPubSub]] = {}
+        self._nodes: dict[str, tuple[aioredis.Redis, NodeShardPubSub]] = {}
         self._readers: dict[str, asyncio.Task[None]] = {}
         self._where: dict[str, str] = {}
         # What the caller subscribed to: a channel unsubscribed while its slot moved stays gone.
@@ -205,7 +158,7 @@ class ShardedPubSub:
             entry = self._nodes.get(node.name)
             if entry is None:
                 conn = aioredis.Redis(host=node.host, port=int(node.port), **_OPTIONS)
-                entry = (conn, _ShardPubSub(conn.connection_pool, self._moved))
+                entry = (conn, NodeShardPubSub(conn.connection_pool, self._moved))
                 self._nodes[node.name] = entry
             await entry[1].subscribe(channel)
             self._where[channel] = node.name
@@ -237,7 +190,7 @@ class ShardedPubSub:
             await conn.aclose()
         self._nodes.clear()
 
-    async def _read(self, name: str, pubsub: _ShardPubSub) -> None:
+    async def _read(self, name: str, pubsub: NodeShardPubSub) -> None:
         delay = 0.05
         while pubsub.subscribed:
             try:

@@ -11,15 +11,14 @@ from datetime import datetime
 from typing import Any
 
 from arq import cron
-from arq.connections import RedisSettings, create_pool
+from arq.connections import RedisSettings
 from arq.cron import CronJob
 from arq.utils import timestamp_ms
-from arq.worker import Worker
 from prometheus_client import Counter, Gauge
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from lago_core.arq_keys import use_deployment_prefix
+from lago_core.adapters.arq import ArqWorker, use_deployment_prefix
 from lago_core.clock import Clock
 from lago_core.container import Core, build_core
 from lago_core.jobs import check_worker_functions, queue_name
@@ -64,8 +63,8 @@ CRON_JOBS: list[CronJob] = [
 ]
 
 
-class LagoWorker(Worker):
-    """arq's worker, with two changes.
+class LagoWorker(ArqWorker):
+    """arq's worker, with two changes (arq's private members through lago_core/adapters/arq.py).
 
     A burst run ends once nothing is running and nothing is *due*: arq's own burst mode waits for
     every queued job, including jobs deferred to a later time (a group buy's expiry, tomorrow), so
@@ -88,21 +87,15 @@ class LagoWorker(Worker):
         self._failed_polls = 0
 
     async def main(self) -> None:
-        while self._pool is None:
+        while not self.connected:
             try:
-                self._pool = await create_pool(
-                    self.redis_settings,
-                    job_deserializer=self.job_deserializer,
-                    job_serializer=self.job_serializer,
-                    default_queue_name=self.queue_name,
-                    expires_extra_ms=self.expires_extra_ms,
-                )
+                await self.connect()
             except REDIS_DOWN as exc:
                 await self._redis_unavailable(exc)
         self._redis_answered()
         await super().main()
 
-    async def _poll_iteration(self) -> None:
+    async def poll_iteration(self) -> None:
         try:
             await self._poll_once()
         except REDIS_DOWN as exc:
@@ -122,13 +115,13 @@ class LagoWorker(Worker):
         REDIS_UP.set(1)
 
     async def _poll_once(self) -> None:
-        await super()._poll_iteration()
+        await super().poll_iteration()
         if not self.burst or self.tasks:
             return
         due = await self.pool.zcount(self.queue_name, float("-inf"), timestamp_ms())
         if due == 0:
             # arq's loop then stops: it ends a burst run once this many jobs have started.
-            self.max_burst_jobs = self._jobs_started()
+            self.max_burst_jobs = self.jobs_started()
 
     async def _redis_unavailable(self, exc: BaseException) -> None:
         if self._outage_since is None:
@@ -151,7 +144,7 @@ class LagoWorker(Worker):
             try:
                 await super().start_jobs([job_id])
             except REDIS_DOWN:
-                self._release_sem_dec_counter_on_complete()
+                self.release_job_slot()
                 raise
 
     async def run_cron(self, n: datetime, delay: float, num_windows: int = 2) -> None:

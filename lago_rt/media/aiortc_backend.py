@@ -15,9 +15,10 @@ encoder, and a process tops out at about nine viewers. Nothing here decodes or e
   loss indication (PLI) and a viewer that fell behind ask the publisher for one (throttled).
 - **Codecs.** Viewers are offered exactly the codec the publisher negotiated, so the packets fit.
 
-This leans on aiortc internals (the receiver's private decoder queue, the sender's
-``_send_keyframe``, the transceiver's negotiated ``_codecs``) — checked at run time with a clear
-error, and exercised by ``tests/test_live.py`` on every run (written against aiortc 1.16).
+This leans on aiortc internals (the receiver's private decoder queue and picture loss request,
+the sender's keyframe request, the transceiver's negotiated codecs), all reached through
+:mod:`lago_core.adapters.aiortc`, which says why each is needed; the relay is exercised by
+``tests/test_live.py`` on every run.
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Protocol
 
-import aioice.ice
 import av
 from aiortc import (
     MediaStreamTrack,
@@ -44,6 +44,13 @@ from aiortc import (
 from aiortc.mediastreams import MediaStreamError
 from aiortc.sdp import candidate_from_sdp
 
+from lago_core.adapters.aioice import limit_host_addresses
+from lago_core.adapters.aiortc import (
+    negotiated_codecs,
+    on_keyframe_request,
+    replace_decoder_queue,
+    send_picture_loss_indication,
+)
 from lago_core.logging import get_logger
 from lago_core.settings import Settings
 from lago_rt.media.base import IceCandidate, MediaError, Sdp
@@ -56,7 +63,6 @@ __all__ = [
     "RelaySource",
     "ice_configuration",
     "is_keyframe",
-    "limit_host_addresses",
 ]
 
 log = get_logger(__name__)
@@ -64,7 +70,6 @@ log = get_logger(__name__)
 # Encoded frames queued per viewer; a viewer further behind restarts at the next keyframe.
 VIEWER_QUEUE = 60
 KEYFRAME_REQUEST_INTERVAL_S = 0.5
-_DECODER_QUEUE = "_RTCRtpReceiver__decoder_queue"
 
 
 def ice_configuration(settings: Settings) -> RTCConfiguration:
@@ -82,21 +87,6 @@ def ice_configuration(settings: Settings) -> RTCConfiguration:
             )
         )
     return RTCConfiguration(iceServers=servers)
-
-
-def limit_host_addresses(addresses: tuple[str, ...]) -> None:
-    """Gather ICE host candidates only on these local addresses (empty: aioice's default).
-
-    aioice offers no per-connection choice, so this applies to the whole process — which is one
-    real-time node with one configuration. It is also how loopback (which aioice skips) is used.
-    """
-    if addresses:
-        chosen = list(addresses)
-
-        def host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
-            return [a for a in chosen if (":" in a and use_ipv6) or (":" not in a and use_ipv4)]
-
-        aioice.ice.get_host_addresses = host_addresses
 
 
 def is_keyframe(mime_type: str, data: bytes) -> bool:
@@ -214,7 +204,7 @@ class RelaySource:
         self._last_request = now
         receiver = self._receiver
         for source in receiver.getSynchronizationSources():
-            task = self._loop.create_task(receiver._send_rtcp_pli(source.source))
+            task = self._loop.create_task(send_picture_loss_indication(receiver, source.source))
             self._requests.add(task)
             task.add_done_callback(self._requests.discard)
 
@@ -246,12 +236,7 @@ class EncodedTap:
 
     @classmethod
     def install(cls, receiver: Any, source: FrameSink) -> None:
-        if not hasattr(receiver, _DECODER_QUEUE):
-            raise RuntimeError(
-                "aiortc's RTCRtpReceiver has no decoder queue to tap: this aiortc version is "
-                "not supported by the encoded relay (see lago_rt/media/aiortc_backend.py)"
-            )
-        setattr(receiver, _DECODER_QUEUE, cls(source))
+        replace_decoder_queue(receiver, cls(source))
 
 
 @dataclass
@@ -272,8 +257,7 @@ class _Peer:
 
 
 def _negotiated_codec(transceiver: Any) -> str | None:
-    codecs = getattr(transceiver, "_codecs", None) or []
-    for codec in codecs:
+    for codec in negotiated_codecs(transceiver):
         if not codec.mimeType.lower().endswith("/rtx"):
             return str(codec.mimeType)
     return None
@@ -387,7 +371,7 @@ class AiortcBackend:
             )
             # A viewer's picture loss indication becomes a keyframe request to the publisher:
             # the sender has no encoder of its own to force one from.
-            transceiver.sender._send_keyframe = source.request_keyframe  # type: ignore[method-assign]
+            on_keyframe_request(transceiver.sender, source.request_keyframe)
         offer = await pc.createOffer()
         await pc.setLocalDescription(offer)
         for source in session.sources.values():
