@@ -185,3 +185,42 @@ async def test_login_attempts_are_limited(client: TestClient[Any, Any], make_acc
         "/api/v1/auth/login", json={"phone": acct.phone, "password": acct.password}
     )
     assert blocked.status == 429
+
+
+async def test_a_storm_of_authentications_is_answered_session_by_session(
+    core: Core, make_account: Any
+) -> None:
+    """Handshakes in the same turn of the loop share one lookup (lago_core/coalesce.py); each
+    still gets its own answer: a live session its user, a revoked one, a forged user id and a
+    disabled account a refusal — however they are mixed in one batch."""
+    import asyncio
+    import uuid
+
+    from lago_core.errors import Unauthenticated
+
+    live = [await make_account(f"住户{i}") for i in range(6)]
+    revoked: Account = await make_account("已登出")
+    await core.identity.log_out(await core.identity.authenticate(revoked.access_token))
+    disabled: Account = await make_account("停用")
+    await core.pool.execute("UPDATE users SET status = 'disabled' WHERE id = $1", disabled.id)
+    tokens = [a.access_token for a in live] * 3 + [revoked.access_token, disabled.access_token]
+    results = await asyncio.gather(
+        *(core.identity.authenticate(t) for t in tokens), return_exceptions=True
+    )
+    for account, result in zip(live * 3, results[: 3 * len(live)], strict=True):
+        assert not isinstance(result, BaseException), result
+        assert result.user_id == account.id
+    for result in results[-2:]:
+        assert isinstance(result, Unauthenticated), result
+        assert result.code == "session_revoked"
+    # A token whose user id is not the session's: refused although the session is live.
+    claims = jwt.decode(live[0].access_token, options={"verify_signature": False})
+    forged = dict(claims, sub=str(uuid.uuid4()))
+    token = jwt.encode(forged, core.settings.jwt_secret, algorithm="HS256")
+    pair = await asyncio.gather(
+        core.identity.authenticate(token),
+        core.identity.authenticate(live[0].access_token),
+        return_exceptions=True,
+    )
+    assert isinstance(pair[0], Unauthenticated), pair
+    assert not isinstance(pair[1], BaseException), pair

@@ -6,9 +6,11 @@ import asyncio
 from dataclasses import replace
 from typing import Any
 
+import orjson
 import pytest
 from aiohttp.test_utils import TestServer
 
+from lago_core.actor_keys import CHANNEL_KIND
 from lago_core.container import Core
 from lago_core.settings import Settings
 from lago_rt.app import RT_NODE, RtNode, create_rt_app
@@ -183,6 +185,15 @@ async def test_a_join_storm_is_announced_in_a_few_events(
     joins = await asyncio.gather(*(s.join(community.id) for s in sockets))
     assert all(j["ok"] for j in joins)
     everyone = {str(r.id) for r in crowd}
+    # Joins that waited together were written together (Presence._join_batch): every session is
+    # in the fenced Redis hash a next owner would restore them from, and every reply lists the
+    # joiner's own session's user as online.
+    keys = ActorKeys(core.settings.redis_prefix, CHANNEL_KIND, community.id)
+    stored = await core.redis.hgetall(keys.extra("presence"))  # type: ignore[misc]
+    assert {orjson.loads(v)["user_id"] for v in stored.values()} == everyone | {
+        str(community.residents[0].id)
+    }
+    assert all(j["snapshot"]["presence"]["count"] >= 2 for j in joins)
 
     def announced(which: int) -> tuple[set[str], int]:
         users: set[str] = set()

@@ -13,6 +13,7 @@ import asyncpg
 import redis.asyncio as aioredis
 
 from lago_core.clock import Clock
+from lago_core.coalesce import Coalescer
 from lago_core.errors import (
     Conflict,
     Forbidden,
@@ -89,6 +90,10 @@ class IdentityService:
         self._limiter = limiter
         self._budgets = AuthBudgets(limiter, settings)
         self._clock = clock
+        # Handshake storms ask for thousands of sessions at once: one query per loop turn.
+        self._principals: Coalescer[tuple[UUID, UUID], asyncpg.Record] = Coalescer(
+            lambda keys: self._store.active_principals(keys, self._clock.now())
+        )
         self._refresh_ttl = timedelta(seconds=settings.refresh_token_ttl_s)
 
     # --- verification codes --------------------------------------------------------------------
@@ -287,7 +292,7 @@ class IdentityService:
         """Verify an access token and that its session is still live; used by REST and RT."""
         now = self._clock.now()
         claims = self._tokens.decode_access(access_token, now)
-        row = await self._store.active_principal(claims.session_id, claims.user_id, now)
+        row = await self._principals.get((claims.session_id, claims.user_id))
         if row is None:
             raise Unauthenticated("session ended: sign in again", code="session_revoked")
         role = PlatformRole(row["platform_role"]) if row["platform_role"] else None

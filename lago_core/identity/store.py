@@ -157,23 +157,27 @@ class IdentityStore:
             now,
         )
 
-    async def active_principal(
-        self, session_id: UUID, user_id: UUID, now: datetime
-    ) -> asyncpg.Record | None:
-        """The user behind a live session, or None if the session is revoked or expired."""
-        return await self._pool.fetchrow(
+    async def active_principals(
+        self, keys: list[tuple[UUID, UUID]], now: datetime
+    ) -> dict[tuple[UUID, UUID], asyncpg.Record]:
+        """The users behind live sessions, by (session id, user id): not revoked, not expired,
+        the account active. Pairs whose session is not live (or not that user's) are left out."""
+        rows = await self._pool.fetch(
             """
-            SELECT u.id, u.platform_role FROM sessions s JOIN users u ON u.id = s.user_id
-            WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL AND s.expires_at > $3
+            SELECT s.id AS session_id, u.id, u.platform_role
+            FROM sessions s JOIN users u ON u.id = s.user_id
+            WHERE s.id = ANY($1::uuid[]) AND s.revoked_at IS NULL AND s.expires_at > $2
               AND u.status = 'active'
             """,
-            session_id,
-            user_id,
+            [session_id for session_id, _ in keys],
             now,
         )
+        wanted = set(keys)
+        found = {(row["session_id"], row["id"]): row for row in rows}
+        return {key: row for key, row in found.items() if key in wanted}
 
     async def active_sessions(self, session_ids: list[UUID], now: datetime) -> set[UUID]:
-        """The live sessions among ``session_ids`` (as :meth:`active_principal` decides)."""
+        """The live sessions among ``session_ids`` (as :meth:`active_principals` decides)."""
         rows = await self._pool.fetch(
             """
             SELECT s.id FROM sessions s JOIN users u ON u.id = s.user_id

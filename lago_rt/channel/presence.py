@@ -27,7 +27,7 @@ from typing import Any
 import orjson
 
 from lago_core.errors import InvalidInput
-from lago_rt.channel.actor import AnnounceWindow, CommandHandler, FeatureBase
+from lago_rt.channel.actor import AnnounceWindow, BatchHandler, CommandHandler, FeatureBase
 from lago_rt.runtime.actor import Command
 from lago_rt.runtime.keys import NodeKeys
 
@@ -52,15 +52,22 @@ class Presence(FeatureBase):
         # changed since: the next announcement is the difference.
         self._announced: set[str] = set()
         self._touched: dict[str, None] = {}
+        # The first page of who is online, as join replies carry it, until someone comes or goes.
+        self._first_page: dict[str, Any] | None = None
         self._window = AnnounceWindow("presence.announce", self._announce)
 
     def commands(self) -> dict[str, CommandHandler]:
         return {
-            "presence.join": self._join,
             "presence.leave": self._leave,
             "presence.list": self._list,
             "presence.announce": self._window.due,
         }
+
+    def batch_commands(self) -> dict[str, BatchHandler]:
+        # A join storm (a node restarting, a live event starting) queues many joins at once:
+        # served together they cost one fenced Redis write and one presence page, instead of a
+        # round trip each, one after the other, in the actor.
+        return {"presence.join": self._join_batch}
 
     # --- state ---------------------------------------------------------------------------------------
 
@@ -72,6 +79,7 @@ class Presence(FeatureBase):
         return user_id in self._online
 
     def _add(self, sid: str, entry: dict[str, str]) -> None:
+        self._first_page = None
         self.sessions[sid] = entry
         user_id = entry["user_id"]
         online = self._online.get(user_id)
@@ -85,6 +93,7 @@ class Presence(FeatureBase):
         entry = self.sessions.pop(sid, None)
         if entry is None:
             return
+        self._first_page = None
         user_id = entry["user_id"]
         online = self._online[user_id]
         online[1] -= 1
@@ -98,7 +107,9 @@ class Presence(FeatureBase):
     def public_state(self, caller: dict[str, Any]) -> dict[str, Any]:
         # Only the first page: a join reply carrying every member would make a join storm of N
         # members cost N² (see docs/benchmarks.md); the rest is paged with presence.list.
-        page = self.page(None, SNAPSHOT_ONLINE)
+        page = self._first_page
+        if page is None:
+            page = self._first_page = self.page(None, SNAPSHOT_ONLINE)
         return {"online": page["online"], "count": len(self._online), "more": page["more"]}
 
     def page(self, after: str | None, limit: int) -> dict[str, Any]:
@@ -139,30 +150,44 @@ class Presence(FeatureBase):
 
     # --- commands ------------------------------------------------------------------------------------
 
-    async def _join(self, command: Command) -> dict[str, Any]:
-        sid = str(command.payload.get("sid", ""))
-        node = str(command.payload.get("node", ""))
-        user_id = str(command.caller.get("user_id", ""))
-        name = str(command.caller.get("name", ""))
-        if not sid or not node or not user_id:
-            raise InvalidInput("presence.join needs sid, node and a caller")
-        first_device = user_id not in self._online
-        if sid not in self.sessions:
-            entry = {"user_id": user_id, "name": name, "node": node}
-            if first_device:
-                await self.channel.ctx.fenced(
-                    "hset_touch", [self._hash, self._pending], sid, orjson.dumps(entry), user_id
-                )
-            else:
-                await self.channel.ctx.fenced("hset", [self._hash], sid, orjson.dumps(entry))
-            self._add(sid, entry)
-        if first_device:
-            self._touched[user_id] = None
+    async def _join_batch(self, commands: list[Command]) -> list[Any]:
+        """Sessions joining: one fenced write for all of them, then each its snapshot."""
+        results: list[Any] = [None] * len(commands)
+        joining: dict[str, dict[str, str]] = {}
+        first_devices: dict[str, None] = {}
+        for i, command in enumerate(commands):
+            sid = str(command.payload.get("sid", ""))
+            node = str(command.payload.get("node", ""))
+            user_id = str(command.caller.get("user_id", ""))
+            name = str(command.caller.get("name", ""))
+            if not sid or not node or not user_id:
+                results[i] = InvalidInput("presence.join needs sid, node and a caller")
+                continue
+            if sid in self.sessions or sid in joining:
+                continue
+            joining[sid] = {"user_id": user_id, "name": name, "node": node}
+            if user_id not in self._online:
+                first_devices[user_id] = None
+        if joining:
+            fields = [x for sid, e in joining.items() for x in (sid, orjson.dumps(e))]
+            await self.channel.ctx.fenced(
+                "hset_many_touch",
+                [self._hash, self._pending],
+                len(joining),
+                *fields,
+                *first_devices,
+            )
+            for sid, entry in joining.items():
+                self._add(sid, entry)
+        if first_devices:
+            self._touched.update(first_devices)
             await self._announce_soon()
-        snapshot: dict[str, Any] = await self.channel.handle(
-            Command("channel.snapshot", caller=command.caller)
-        )
-        return snapshot
+        for i, command in enumerate(commands):
+            if results[i] is None:
+                results[i] = await self.channel.handle(
+                    Command("channel.snapshot", caller=command.caller)
+                )
+        return results
 
     async def _list(self, command: Command) -> dict[str, Any]:
         after = command.payload.get("after_user_id")

@@ -62,6 +62,8 @@ return 0
 #   sadd    KEYS set            ARGV member...
 #   del     KEYS key
 #   hset_touch  KEYS hash, set  ARGV field, value, member...   HSET and SADD in one write
+#   hset_many_touch  KEYS hash, set  ARGV n, field1, value1..fieldn, valuen, member...
+#                                    n fields in one HSET, and SADD of the members if any
 #   hdel_touch  KEYS hash, set  ARGV n, field1..fieldn, member...   HDEL and SADD in one write
 FENCED = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
@@ -86,6 +88,12 @@ elseif op == 'del' then
 elseif op == 'hset_touch' then
   redis.call('SADD', KEYS[3], unpack(ARGV, 5))
   return redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
+elseif op == 'hset_many_touch' then
+  local n = tonumber(ARGV[3])
+  if #ARGV > 3 + 2 * n then
+    redis.call('SADD', KEYS[3], unpack(ARGV, 4 + 2 * n))
+  end
+  return redis.call('HSET', KEYS[2], unpack(ARGV, 4, 3 + 2 * n))
 elseif op == 'hdel_touch' then
   local n = tonumber(ARGV[3])
   redis.call('SADD', KEYS[3], unpack(ARGV, 4 + n))
