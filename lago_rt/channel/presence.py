@@ -21,6 +21,7 @@ activates — at worst a change twice, never not at all.
 from __future__ import annotations
 
 import bisect
+import sys
 from collections import Counter
 from typing import Any
 
@@ -41,8 +42,9 @@ class Presence(FeatureBase):
 
     def __init__(self) -> None:
         super().__init__()
-        # sid -> {"user_id", "name", "node"}
-        self.sessions: dict[str, dict[str, str]] = {}
+        # sid -> (user id, node instance); names are kept once per user in ``_online``. A tuple,
+        # not the stored dict: one of these per connected socket.
+        self.sessions: dict[str, tuple[str, str]] = {}
         # Kept beside the sessions so that a join costs a lookup, not a pass over everyone
         # online (a join storm of N members was N² here): user id -> [name, sessions], and the
         # online user ids in order, for paging.
@@ -52,7 +54,7 @@ class Presence(FeatureBase):
         # changed since: the next announcement is the difference.
         self._announced: set[str] = set()
         self._touched: dict[str, None] = {}
-        # The first page of who is online, as join replies carry it, until someone comes or goes.
+        # The first page of who is online, shared by the replies of one batch of joins.
         self._first_page: dict[str, Any] | None = None
         self._window = AnnounceWindow("presence.announce", self._announce)
 
@@ -80,8 +82,8 @@ class Presence(FeatureBase):
 
     def _add(self, sid: str, entry: dict[str, str]) -> None:
         self._first_page = None
-        self.sessions[sid] = entry
         user_id = entry["user_id"]
+        self.sessions[sid] = (user_id, sys.intern(entry["node"]))
         online = self._online.get(user_id)
         if online is None:
             self._online[user_id] = [entry["name"], 1]
@@ -94,7 +96,7 @@ class Presence(FeatureBase):
         if entry is None:
             return
         self._first_page = None
-        user_id = entry["user_id"]
+        user_id = entry[0]
         online = self._online[user_id]
         online[1] -= 1
         if online[1] == 0:
@@ -107,9 +109,7 @@ class Presence(FeatureBase):
     def public_state(self, caller: dict[str, Any]) -> dict[str, Any]:
         # Only the first page: a join reply carrying every member would make a join storm of N
         # members cost N² (see docs/benchmarks.md); the rest is paged with presence.list.
-        page = self._first_page
-        if page is None:
-            page = self._first_page = self.page(None, SNAPSHOT_ONLINE)
+        page = self._first_page or self.page(None, SNAPSHOT_ONLINE)
         return {"online": page["online"], "count": len(self._online), "more": page["more"]}
 
     def page(self, after: str | None, limit: int) -> dict[str, Any]:
@@ -182,11 +182,16 @@ class Presence(FeatureBase):
         if first_devices:
             self._touched.update(first_devices)
             await self._announce_soon()
-        for i, command in enumerate(commands):
-            if results[i] is None:
-                results[i] = await self.channel.handle(
-                    Command("channel.snapshot", caller=command.caller)
-                )
+        self._first_page = self.page(None, SNAPSHOT_ONLINE)
+        try:
+            for i, command in enumerate(commands):
+                if results[i] is None:
+                    results[i] = await self.channel.handle(
+                        Command("channel.snapshot", caller=command.caller)
+                    )
+        finally:
+            # Shared by this batch's replies only: kept, a page per channel would stay in memory.
+            self._first_page = None
         return results
 
     async def _list(self, command: Command) -> dict[str, Any]:
@@ -202,7 +207,7 @@ class Presence(FeatureBase):
     async def _drop(self, sids: list[str]) -> None:
         if not sids:
             return
-        dropping = Counter(self.sessions[sid]["user_id"] for sid in sids if sid in self.sessions)
+        dropping = Counter(self.sessions[sid][0] for sid in sids if sid in self.sessions)
         # Users whose last device this is go offline.
         gone = sorted(u for u, n in dropping.items() if self._online[u][1] <= n)
         if gone:
@@ -250,7 +255,7 @@ class Presence(FeatureBase):
         return bool(joined or left)
 
     async def prune_dead_nodes(self) -> None:
-        nodes = sorted({s["node"] for s in self.sessions.values()})
+        nodes = sorted({s[1] for s in self.sessions.values()})
         if not nodes:
             return
         node_keys = NodeKeys(self.channel.ctx.settings.redis_prefix)
@@ -260,7 +265,7 @@ class Presence(FeatureBase):
             alive = await pipe.execute()
         dead = {node for node, ok in zip(nodes, alive, strict=True) if not ok}
         if dead:
-            await self._drop([sid for sid, s in self.sessions.items() if s["node"] in dead])
+            await self._drop([sid for sid, s in self.sessions.items() if s[1] in dead])
 
 
 def presence_changes(event: dict[str, Any]) -> tuple[list[str], list[str]]:

@@ -14,6 +14,7 @@ event loop let through between them (:meth:`Hub.broadcast`).
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -79,6 +80,8 @@ class Hub:
         socket = self.socket(sid, namespace)
         if socket is None:
             return False
+        # One string per room name, however many sockets list it (memory per connection).
+        room = sys.intern(room)
         members = self._rooms.get((namespace, room))
         if members is None:
             members = self._rooms[(namespace, room)] = {}

@@ -439,10 +439,7 @@ class SocketServer:
             return ws
         self.limits.adopt(transport)
         if conn is None:
-            opened = self._open(upgrades=[])
-            conn = opened.conn
-            conn.transport = transport
-            conn.send(opened.sid_packet)
+            conn = self._open_websocket(transport)
         elif not await self._upgrade(ws, conn, transport):
             return ws
         try:
@@ -457,6 +454,14 @@ class SocketServer:
         finally:
             self._end(conn, "transport close")
         return ws
+
+    def _open_websocket(self, transport: asyncio.WriteTransport) -> Connection:
+        # Not inline in ``_websocket``: its frame lives as long as the connection, and a local
+        # holding the open packet would too.
+        opened = self._open(upgrades=[])
+        opened.conn.transport = transport
+        opened.conn.send(opened.sid_packet)
+        return opened.conn
 
     async def _upgrade(
         self, ws: web.WebSocketResponse, conn: Connection, transport: asyncio.WriteTransport
