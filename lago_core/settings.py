@@ -157,6 +157,8 @@ class Settings:
     # answered within the timeout (the protocol's defaults).
     ping_interval_ms: int = 25_000
     ping_timeout_ms: int = 20_000
+    # A real-time connection must connect a namespace (authenticate) within this.
+    connect_timeout_ms: int = 45_000
 
     # Abuse budgets of the log-in, sign-up, password-reset and SMS-code endpoints, as `limits`
     # rates (docs/running.md, "Abuse limits"): per client address, per phone, and overall.
@@ -284,6 +286,7 @@ class Settings:
             "max_message_bytes": ("LAGO_MAX_MESSAGE_BYTES", _int(1_024, 16 << 20)),
             "ping_interval_ms": ("LAGO_PING_INTERVAL_MS", _int(50, 600_000)),
             "ping_timeout_ms": ("LAGO_PING_TIMEOUT_MS", _int(50, 600_000)),
+            "connect_timeout_ms": ("LAGO_CONNECT_TIMEOUT_MS", _int(50, 600_000)),
             "trusted_proxies": ("LAGO_TRUSTED_PROXIES", _networks),
             "limit_sms_per_address": ("LAGO_LIMIT_SMS_PER_ADDRESS", _rate),
             "limit_sms_global": ("LAGO_LIMIT_SMS_GLOBAL", _rate),

@@ -87,6 +87,7 @@ def create_rt_app(
             send_buffer_bytes=settings.client_send_buffer_bytes,
             ping_interval_s=settings.ping_interval_ms / 1000,
             ping_timeout_s=settings.ping_timeout_ms / 1000,
+            connect_timeout_s=settings.connect_timeout_ms / 1000,
         )
     )
     server.attach(app)

@@ -37,7 +37,7 @@ from .waiting import until
 
 @pytest.fixture
 async def node(settings: Settings, core: Core, aiohttp_server: Any) -> tuple[str, RtNode]:
-    quick = replace(settings, ping_interval_ms=200, ping_timeout_ms=300)
+    quick = replace(settings, ping_interval_ms=200, ping_timeout_ms=300, connect_timeout_ms=600)
     server: TestServer = await aiohttp_server(create_rt_app(quick, core=core))
     return f"http://127.0.0.1:{server.port}", server.app[RT_NODE]
 
@@ -283,6 +283,38 @@ async def test_pings_flow_and_a_client_that_stops_answering_is_dropped(
     assert await quiet.ws.receive_str(timeout=5) == "2"
     assert await quiet.closed_within(5)
     await until(lambda: not rt.server.hub.connections, within=5)
+
+
+async def test_a_connection_that_never_connects_a_namespace_is_closed(
+    node: tuple[str, RtNode], http: aiohttp.ClientSession, community: CommunityWorld
+) -> None:
+    """An Engine.IO session costs memory before anyone authenticated: one that answers pings but
+    connects no namespace (or leaves its last) is closed after the connect timeout (600 ms
+    here), over WebSocket and long-polling; a connected one stays."""
+    url, rt = node
+    idle = await http.ws_connect(f"{url}/socket.io/?EIO=4&transport=websocket")
+    assert (await idle.receive_str(timeout=5)).startswith("0")
+
+    async def answer_pings_until_closed() -> None:
+        async for msg in idle:
+            if msg.data == "2":
+                # The close may cross the answer.
+                with contextlib.suppress(aiohttp.ClientConnectionResetError):
+                    await idle.send_str("3")
+
+    async with asyncio.timeout(5):
+        await answer_pings_until_closed()
+    assert idle.closed
+    sid = await _polling_session(url, http)
+    await until(lambda: sid not in rt.server.hub.connections, within=5)
+    # A connected socket outlives the timeout (it answers pings while it waits).
+    raw = await _raw(url, http, community.residents[0].access_token)
+    await raw.frames_within(1.0)
+    await raw.send('421["whoami"]')
+    assert (await raw.ack(1))["ok"]
+    # Leaving its last namespace starts the clock again.
+    await raw.send("41")
+    assert await raw.closed_within(5)
 
 
 # --- long-polling --------------------------------------------------------------------------------

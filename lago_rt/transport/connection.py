@@ -98,6 +98,7 @@ class Connection:
     __slots__ = (
         "closed",
         "closing",
+        "connect_by",
         "limits",
         "owed",
         "ping_at",
@@ -113,8 +114,10 @@ class Connection:
         "waiter",
     )
 
-    def __init__(self, sid: str, limits: WriteLimits, ping_at: float) -> None:
+    def __init__(self, sid: str, limits: WriteLimits, ping_at: float, connect_by: float) -> None:
         self.sid = sid
+        # By when a client with no namespace connected must connect one (0: it has one).
+        self.connect_by = connect_by
         self.limits = limits
         self.sockets: dict[str, Socket] = {}
         # WebSocket: the transport every frame is written to (None while long-polling).

@@ -198,6 +198,9 @@ class ServerOptions:
     send_buffer_bytes: int
     ping_interval_s: float = 25.0
     ping_timeout_s: float = 20.0
+    # A connection with no namespace connected is closed after this long (socket.io's
+    # ``connectTimeout``): an Engine.IO session costs memory before anyone has authenticated.
+    connect_timeout_s: float = 45.0
     path: str = "/socket.io/"
 
 
@@ -367,7 +370,12 @@ class SocketServer:
     def _open(self, upgrades: list[str]) -> SocketServer._Opened:
         sid = secrets.token_urlsafe(15)
         now = time.monotonic()
-        conn = Connection(sid, self.limits, now + self.options.ping_interval_s)
+        conn = Connection(
+            sid,
+            self.limits,
+            now + self.options.ping_interval_s,
+            now + self.options.connect_timeout_s,
+        )
         self.hub.connections[sid] = conn
         packet = (
             EIO_OPEN
@@ -543,6 +551,9 @@ class SocketServer:
         elif kind == DISCONNECT:
             if socket is not None:
                 self._spawn(self._drop_socket(socket, "client namespace disconnect"))
+                if len(conn.sockets) == 1:
+                    # Its last namespace: the connection has connect_timeout to connect another.
+                    conn.connect_by = time.monotonic() + self.options.connect_timeout_s
         elif kind in (BINARY_EVENT, BINARY_ACK):
             self._refuse_binary(conn, text)
         elif kind == ACK:
@@ -598,6 +609,7 @@ class SocketServer:
             conn.send(sio_packet(CONNECT_ERROR, namespace, {"message": "internal error"}))
             return
         socket.connected = True
+        conn.connect_by = 0.0
         if conn.closed or conn.sid not in self.hub.connections:
             # Gone while the handler ran: its disconnect runs now.
             await self._drop_socket(socket, "transport close")
@@ -761,7 +773,7 @@ class SocketServer:
         node instead of one per connection (memory per idle connection, issue 22)."""
         interval = self.options.ping_interval_s
         timeout = self.options.ping_timeout_s
-        tick = max(0.01, min(1.0, interval / 4, timeout / 4))
+        tick = max(0.01, min(1.0, interval / 4, timeout / 4, self.options.connect_timeout_s / 4))
         while True:
             await asyncio.sleep(tick)
             now = time.monotonic()
@@ -771,6 +783,9 @@ class SocketServer:
                         self._end(conn, "transport close")
                     elif conn.pong_by and now > conn.pong_by:
                         self._end(conn, "ping timeout", close=True)
+                    elif conn.connect_by and now > conn.connect_by and not conn.sockets:
+                        count_refusal("connect_timeout")
+                        self._end(conn, "connect timeout", close=True)
                     elif not conn.pong_by and now >= conn.ping_at and not conn.probing:
                         conn.ping_at = now + interval
                         conn.pong_by = now + timeout
