@@ -19,12 +19,13 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 export PIP_NO_INPUT := 1
 
-.PHONY: help venv lock services run test lint bench clean-local ci-tools
+.PHONY: help venv lock services run test lint bench clean-local ci-tools web browser
 
 help:
 	@echo "make run          build .venv, find/start PostgreSQL + Redis, lago migrate, lago dev"
 	@echo "make test         build .venv, find/start services, ruff check, mypy, pytest"
 	@echo "                  (extra pytest arguments: make test PYTEST_ARGS='-k auth -x')"
+	@echo "make web          build the web app (web/ -> web/dist) when its sources changed"
 	@echo "make lint         ruff check + mypy only"
 	@echo "make bench        lago bench all: fan-out vs python-socketio and Node.js, failover (≈4 min)"
 	@echo "make services     find/start PostgreSQL + Redis and say which are used"
@@ -69,16 +70,27 @@ lock:
 		--strip-extras --no-emit-index-url --no-emit-find-links \
 		-o deploy/requirements.lock pyproject.toml
 
+# The web app is rebuilt only when one of its sources is newer than the build.
+WEB_SOURCES := $(shell find web/src -type f 2>/dev/null) web/index.html web/package.json \
+	web/package-lock.json web/vite.config.ts web/tsconfig.json
+web: web/dist/index.html
+web/dist/index.html: $(STAMP) $(WEB_SOURCES)
+	bash scripts/web-build
+
+# Debian's Chromium for the browser tests (tests/browser/), installed when missing.
+browser:
+	@bash scripts/ensure-chromium
+
 services: venv
 	@$(WITH_SERVICES) true
 
-run: venv
+run: venv web
 	$(WITH_SERVICES) lago migrate
 	$(WITH_SERVICES) lago dev
 
 # Every check runs even when an earlier one fails, so one CI run shows all problems; the target
 # fails when any did. pytest's exit status 5 ("no tests collected") counts as a failure.
-test: venv ci-tools
+test: venv ci-tools web browser
 	@failed=""; \
 	echo "== ruff check ."; $(BIN)/ruff check . || failed="$$failed ruff"; \
 	echo "== mypy"; $(BIN)/mypy || failed="$$failed mypy"; \

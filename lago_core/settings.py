@@ -121,6 +121,11 @@ class Settings:
     rt_port: int = 8081
     metrics_enabled: bool = True
     allowed_origins: tuple[str, ...] = ("http://localhost:3000", "http://127.0.0.1:3000")
+    # The real-time node as browsers reach it (e.g. https://rt.lago.example); empty: the page's
+    # own host name on rt_port, which is right for `make run` and a single-host deployment.
+    public_rt_url: str = ""
+    # The built web app (web/dist, `make web`), served at / by the REST process.
+    web_dist: Path = Path(__file__).resolve().parents[1] / "web" / "dist"
 
     max_body_bytes: int = 1 << 20
     max_upload_bytes: int = 5 << 20
@@ -268,6 +273,8 @@ class Settings:
             "db_pool_max": ("LAGO_DB_POOL_MAX", _int(1, 500)),
             "storage_backend": ("LAGO_STORAGE", _choice("local", "s3")),
             "storage_dir": ("LAGO_STORAGE_DIR", Path),
+            "web_dist": ("LAGO_WEB_DIST", Path),
+            "public_rt_url": ("LAGO_PUBLIC_RT_URL", str),
             "media_base_url": ("LAGO_MEDIA_BASE_URL", str),
             "s3_endpoint": ("LAGO_S3_ENDPOINT", _url("http", "https")),
             "s3_bucket": ("LAGO_S3_BUCKET", str),

@@ -21,6 +21,7 @@ from lago_rest.middleware import (
 from lago_rest.routes import (
     ai,
     auth,
+    client,
     communities,
     groupbuys,
     listings,
@@ -34,6 +35,7 @@ from lago_rest.routes import (
     settlement,
 )
 from lago_rest.routes.system import add_system_routes
+from lago_rest.web import add_web_routes
 
 __all__ = ["build_api", "create_app"]
 
@@ -44,6 +46,7 @@ def build_api() -> Api:
     api = Api()
     for group in (
         auth.api,
+        client.api,
         communities.api,
         merchants.api,
         listings.api,
@@ -87,4 +90,6 @@ def create_app(
     if settings.storage_backend == "local" and settings.media_base_url.startswith("/"):
         add_media_route(app, settings)
     add_system_routes(app, settings, api.openapi(title="Lago REST API", version=VERSION))
+    # Last: its fallback answers every path the API and the probes do not.
+    add_web_routes(app, settings)
     return app

@@ -100,9 +100,7 @@ def _client(request: web.Request, svc: Services) -> str:
 async def request_code(body: CodeRequest, request: web.Request, svc: Services) -> CodeSent:
     """Send a 6-digit verification code by SMS (at most one a minute per phone; budgets per
     client address and overall)."""
-    ttl = await svc.identity.request_code(
-        body.phone, body.purpose, client=_client(request, svc)
-    )
+    ttl = await svc.identity.request_code(body.phone, body.purpose, client=_client(request, svc))
     return CodeSent(expires_in_s=ttl)
 
 

@@ -1,0 +1,110 @@
+// The one way the app talks to the REST API (/api/v1). The session lives in HttpOnly cookies the
+// page cannot read (docs/architecture.md, "Browser sessions"); an expired access cookie is renewed
+// once through /auth/refresh and the request repeated. Errors arrive as ApiError with the API's
+// code, so screens show the sentence from src/strings and never a raw status.
+
+export const API = "/api/v1";
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details: unknown = null,
+  ) {
+    super(message);
+  }
+}
+
+type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+
+/** Asks for cookies instead of tokens in the body; see lago_rest/routes/auth.py. */
+export const SESSION_HEADER = { "X-Lago-Session": "cookie" } as const;
+
+let refreshing: Promise<boolean> | null = null;
+let onSignedOut: (() => void) | null = null;
+
+/** Called when the session cannot be renewed (logged out elsewhere, expired refresh). */
+export function whenSignedOut(callback: () => void): void {
+  onSignedOut = callback;
+}
+
+async function refreshSession(): Promise<boolean> {
+  refreshing ??= fetch(`${API}/auth/refresh`, {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/json", ...SESSION_HEADER },
+    body: "{}",
+  })
+    .then((r) => r.ok)
+    .catch(() => false)
+    .finally(() => {
+      refreshing = null;
+    });
+  return refreshing;
+}
+
+async function send(method: Method, path: string, body?: BodyInit, json = true): Promise<Response> {
+  const headers: Record<string, string> = { Accept: "application/json", ...SESSION_HEADER };
+  if (json && body !== undefined) headers["Content-Type"] = "application/json";
+  return fetch(`${API}${path}`, { method, body, headers, credentials: "same-origin" });
+}
+
+async function errorOf(response: Response): Promise<ApiError> {
+  try {
+    const payload = (await response.json()) as { error?: { code?: string; message?: string; details?: unknown } };
+    const error = payload.error ?? {};
+    return new ApiError(response.status, error.code ?? "http_error", error.message ?? response.statusText, error.details);
+  } catch {
+    return new ApiError(response.status, "http_error", response.statusText);
+  }
+}
+
+const RENEWABLE = new Set(["invalid_token", "token_expired", "unauthenticated"]);
+
+async function request<T>(method: Method, path: string, body?: BodyInit, json = true): Promise<T> {
+  let response: Response;
+  try {
+    response = await send(method, path, body, json);
+  } catch {
+    throw new ApiError(0, "network", "network unavailable");
+  }
+  if (response.status === 401 && !path.startsWith("/auth/")) {
+    const error = await errorOf(response);
+    if (!RENEWABLE.has(error.code)) throw error;
+    if (await refreshSession()) {
+      response = await send(method, path, body, json);
+    } else {
+      onSignedOut?.();
+      throw error;
+    }
+  }
+  if (!response.ok) throw await errorOf(response);
+  if (response.status === 204) return undefined as T;
+  const text = await response.text();
+  return (text ? JSON.parse(text) : undefined) as T;
+}
+
+export const http = {
+  get: <T>(path: string): Promise<T> => request<T>("GET", path),
+  post: <T>(path: string, body: unknown = {}): Promise<T> => request<T>("POST", path, JSON.stringify(body)),
+  put: <T>(path: string, body: unknown = {}): Promise<T> => request<T>("PUT", path, JSON.stringify(body)),
+  patch: <T>(path: string, body: unknown = {}): Promise<T> => request<T>("PATCH", path, JSON.stringify(body)),
+  delete: <T>(path: string): Promise<T> => request<T>("DELETE", path),
+  /** A file as multipart/form-data in a part named `file` (what every upload endpoint reads). */
+  upload: <T>(path: string, file: Blob, name = "upload"): Promise<T> => {
+    const form = new FormData();
+    form.append("file", file, name);
+    return request<T>("POST", path, form, false);
+  },
+};
+
+/** Query string of the defined values, for GET paths. */
+export function query(params: Record<string, string | number | boolean | undefined | null>): string {
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) {
+    if (value !== undefined && value !== null && value !== "") search.set(key, String(value));
+  }
+  const text = search.toString();
+  return text ? `?${text}` : "";
+}

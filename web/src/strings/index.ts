@@ -1,0 +1,13 @@
+import { auth } from "./auth";
+import { common } from "./common";
+import { consoleText } from "./console";
+import { merchant } from "./merchant";
+import { resident } from "./resident";
+
+export { auth, common, consoleText, merchant, resident };
+
+/** The sentence for an API error code, or the message the API sent, or a general one. */
+export function errorText(code: string | undefined, fallback?: string): string {
+  if (code && code in common.errors.byCode) return common.errors.byCode[code] as string;
+  return fallback || common.errors.unknown;
+}
