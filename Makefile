@@ -19,7 +19,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 export PIP_NO_INPUT := 1
 
-.PHONY: help venv lock services run test lint bench clean-local ci-tools web browser
+.PHONY: help venv lock services run test lint bench clean-local ci-tools web browser screenshots
 
 help:
 	@echo "make run          build .venv, find/start PostgreSQL + Redis, lago migrate, lago dev"
@@ -80,6 +80,11 @@ web/dist/index.html: $(STAMP) $(WEB_SOURCES)
 # Debian's Chromium for the browser tests (tests/browser/), installed when missing.
 browser:
 	@bash scripts/ensure-chromium
+
+# The browser tests again, saving the main pages into docs/screenshots/.
+screenshots: venv web browser
+	mkdir -p docs/screenshots
+	LAGO_SCREENSHOTS=$(CURDIR)/docs/screenshots $(WITH_SERVICES) $(BIN)/python -m pytest tests/browser -q
 
 services: venv
 	@$(WITH_SERVICES) true

@@ -152,3 +152,13 @@ async def serious_accessibility_violations(page: Page) -> list[dict[str, Any]]:
         for v in result["violations"]
         if v["impact"] in ("serious", "critical")
     ]
+
+
+SCREENSHOTS = os.environ.get("LAGO_SCREENSHOTS", "")
+
+
+async def screenshot(page: Page, name: str) -> None:
+    """Save the page for docs/screenshots/ when LAGO_SCREENSHOTS names a directory (`make
+    screenshots`); otherwise nothing, so a test run leaves the work tree as it was."""
+    if SCREENSHOTS:
+        await page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"), full_page=True)
