@@ -584,6 +584,8 @@ class OrderService:
 def _push_payload(row: asyncpg.Record) -> dict[str, Any]:
     return {
         "order_id": str(row["id"]),
+        # A person may run several merchants over one /merchant connection: say whose order.
+        "merchant_id": str(row["merchant_id"]) if row["merchant_id"] is not None else None,
         "mode": row["mode"],
         "status": row["status"],
         "listing_id": str(row["listing_id"]),
