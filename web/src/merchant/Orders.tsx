@@ -335,7 +335,7 @@ function RejectDialog({ order, onClose, onDone }: { order: Order; onClose: () =>
     setBusy(true);
     setError(null);
     try {
-      onDone(await http.post<Order>(`/orders/${order.id}/reject`, reason.trim() ? { reason: reason.trim() } : {}));
+      onDone(await http.post<Order>(`/orders/${order.id}/reject${query({ reason: reason.trim() })}`));
     } catch (e) {
       setError(e);
       setBusy(false);

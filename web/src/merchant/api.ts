@@ -122,6 +122,7 @@ export interface Order {
   days: number | null;
   created_at: string;
   paid_at: string | null;
+  reject_reason?: string | null;
 }
 
 /** What the /merchant namespace pushes for an order (docs/orders.md, "Merchant pushes"). */
