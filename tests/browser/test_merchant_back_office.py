@@ -84,7 +84,7 @@ async def test_the_registration_wizard_end_to_end(
     await page.get_by_role("button", name="下一步").click()
 
     # Step 2: the credit code, checked as it is typed (GB 32100-2015's check character).
-    code_input = page.get_by_label("统一社会信用代码")
+    code_input = page.get_by_role("textbox", name="统一社会信用代码")
     message = page.get_by_test_id("credit-code-message")
     code = valid_credit_code()
     await code_input.fill(code[:10])
@@ -116,7 +116,7 @@ async def test_the_registration_wizard_end_to_end(
     await expect(page.get_by_text(code.upper())).to_be_visible()
     await page.get_by_role("button", name="提交审核").click()
     status = page.get_by_test_id("review-status")
-    await expect(status.get_by_text("审核中")).to_be_visible()
+    await expect(status.get_by_text("审核中", exact=True)).to_be_visible()
     assert await serious_accessibility_violations(page) == []
 
     # A platform admin approves it over the API; the merchant sees it approved.
@@ -125,7 +125,7 @@ async def test_the_registration_wizard_end_to_end(
     assert (registration["credit_code"], registration["status"]) == (code.upper(), "submitted")
     await api(web, admin, "POST", f"/merchants/{mine['id']}/approve")
     await page.get_by_role("button", name="刷新状态").click()
-    await expect(status.get_by_text("已通过")).to_be_visible()
+    await expect(status.get_by_text("已通过", exact=True)).to_be_visible()
     await expect(status.get_by_text("审核已通过，店铺已开通。")).to_be_visible()
     await expect(page.get_by_role("note")).to_have_count(0)  # the "not approved" banner is gone
     await screenshot(page, "merchant-review-status")
@@ -283,7 +283,7 @@ async def test_every_back_office_screen_passes_axe(
     assert await serious_accessibility_violations(page) == []
 
     await page.get_by_role("link", name="商品").click()
-    await expect(page.get_by_role("cell", name="上门清洗游戏机")).to_be_visible()
+    await expect(page.get_by_role("cell", name="上门清洗游戏机", exact=True)).to_be_visible()
     stock = page.get_by_label("「上门清洗游戏机」库存变动数量")
     await stock.fill("3")
     await page.get_by_role("button", name="入库").click()

@@ -24,7 +24,7 @@ export function DashboardPage(): ReactNode {
   const { merchant } = useMerchant();
   const [data, error, reload] = useLoad(() => http.get<Dashboard>(`/merchants/${merchant.id}/dashboard`), [merchant.id]);
   return (
-    <Page title={t.dashboard.title} actions={<button type="button" onClick={reload}>{common.retry}</button>}>
+    <Page title={t.dashboard.title} actions={<button type="button" onClick={reload}>{t.dashboard.refresh}</button>}>
       <Problem error={error} />
       {!data ? (
         error ? null : <Loading />

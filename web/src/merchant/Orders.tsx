@@ -286,6 +286,7 @@ function OrderRow({
       </td>
       <td>
         <Pill tone={STATUS_TONE[order.status] ?? ""}>{t.orders.statuses[order.status] ?? order.status}</Pill>
+        {order.reject_reason ? <span className="muted small block">{t.orders.rejectReason(order.reject_reason)}</span> : null}
       </td>
       <td>
         <time dateTime={order.created_at}>{localTime(order.created_at)}</time>

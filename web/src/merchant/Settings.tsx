@@ -336,7 +336,7 @@ function AreaSection({ merchant, disabled }: { merchant: Merchant; disabled: boo
           {saved ? <p className="notice" role="status">{t.settings.saved}</p> : null}
           <div className="row">
             <button type="button" className="primary" onClick={() => void save()} disabled={busy || !changed}>
-              {busy ? t.settings.saving : t.settings.save}
+              {busy ? t.settings.saving : t.settings.saveArea}
             </button>
           </div>
         </>

@@ -28,7 +28,8 @@ export function TrendChart({ days }: { days: DayStats[] }): ReactNode {
   const innerW = W - PAD.left - PAD.right;
   const innerH = H - PAD.top - PAD.bottom;
   const maxOrders = niceMax(Math.max(0, ...days.map((d) => d.orders)));
-  const maxRevenue = niceMax(Math.max(0, ...days.map((d) => d.revenue_fen)));
+  // At least ¥1 on the axis, so an empty month does not read "¥0.01".
+  const maxRevenue = niceMax(Math.max(100, ...days.map((d) => d.revenue_fen)));
   const slot = innerW / Math.max(days.length, 1);
   const x = (i: number): number => PAD.left + slot * i + slot / 2;
   const yOrders = (n: number): number => PAD.top + innerH - (n / maxOrders) * innerH;
@@ -72,7 +73,9 @@ export function TrendChart({ days }: { days: DayStats[] }): ReactNode {
         <span className="legend-bar" aria-hidden="true" /> {t.dashboard.legendOrders}
         <span className="legend-line" aria-hidden="true" /> {t.dashboard.legendRevenue}
       </figcaption>
-      <table className="sr-only">
+      {/* A table ignores width and height: the wrapper is what hides it without making the page tall. */}
+      <div className="sr-only">
+      <table>
         <caption>{t.dashboard.trend}</caption>
         <thead>
           <tr>
@@ -95,6 +98,7 @@ export function TrendChart({ days }: { days: DayStats[] }): ReactNode {
           ))}
         </tbody>
       </table>
+      </div>
     </figure>
   );
 }
@@ -126,7 +130,8 @@ export function TopChart({ services }: { services: Dashboard["top_services"] }):
           );
         })}
       </svg>
-      <table className="sr-only">
+      <div className="sr-only">
+      <table>
         <caption>{t.dashboard.top}</caption>
         <thead>
           <tr>
@@ -147,6 +152,7 @@ export function TopChart({ services }: { services: Dashboard["top_services"] }):
           ))}
         </tbody>
       </table>
+      </div>
     </figure>
   );
 }

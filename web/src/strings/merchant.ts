@@ -147,6 +147,7 @@ export const merchant = {
     modes: { sale: "出售", consignment: "寄卖", rental: "租赁" } as Record<string, string>,
     columns: { title: "商品", mode: "方式", amount: "金额", status: "状态", time: "下单时间", actions: "操作" },
     newTag: "新",
+    rejectReason: (reason: string): string => `原因：${reason}`,
     markRead: "全部标为已读",
     empty: "暂无订单",
     more: "加载更多",
@@ -172,6 +173,7 @@ export const merchant = {
 
   dashboard: {
     title: "经营概况",
+    refresh: "刷新",
     todayOrders: "今日订单",
     todayRevenue: "今日收入",
     monthOrders: "本月订单",
@@ -246,6 +248,7 @@ export const merchant = {
     remove: "移除",
     saved: "已保存",
     save: "保存设置",
+    saveArea: "保存服务小区",
     saving: "保存中…",
   },
 
