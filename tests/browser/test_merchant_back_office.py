@@ -213,6 +213,9 @@ async def test_a_paid_order_arrives_live_and_is_confirmed(
     )
 
     page = await signed_in_page(new_context, owner, mobile=False)
+    # The chime plays through Web Audio with no gesture on the page: it must never throw.
+    page_errors: list[Any] = []
+    page.on("pageerror", page_errors.append)
     await page.goto("/merchant/orders")
     await expect(page.get_by_role("status").filter(has_text="订单实时推送已连接")).to_be_visible()
     await expect(page.get_by_text("暂无订单")).to_be_visible()
@@ -250,6 +253,22 @@ async def test_a_paid_order_arrives_live_and_is_confirmed(
     await expect(badge).to_have_count(0)
     order = await api(web, buyer, "GET", f"/orders/{placed['id']}")
     assert order["status"] == "confirmed"
+
+    # The buyer asks for the money back: the request arrives live; granting it refunds the order.
+    await api(web, buyer, "POST", f"/orders/{placed['id']}/request-refund")
+    await expect(row.get_by_text("申请退款")).to_be_visible()
+    await expect(badge).to_contain_text("1 条新订单提醒")
+    await row.get_by_role("button", name="同意退款：任天堂 Switch 续航版").click()
+    dialog = page.get_by_role("dialog", name="同意退款")
+    await dialog.get_by_label("原因（告知买家）").fill("已与买家协商一致")
+    assert await serious_accessibility_violations(page) == []
+    await dialog.get_by_role("button", name="同意退款").click()
+    await expect(row.get_by_text("已退款")).to_be_visible()
+    await expect(row.get_by_text("原因：已与买家协商一致")).to_be_visible()
+    await expect(badge).to_have_count(0)
+    order = await api(web, buyer, "GET", f"/orders/{placed['id']}")
+    assert (order["status"], order["reject_reason"]) == ("refunded", "已与买家协商一致")
+    assert page_errors == []
 
 
 async def test_every_back_office_screen_passes_axe(
