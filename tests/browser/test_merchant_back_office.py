@@ -287,9 +287,14 @@ async def test_every_back_office_screen_passes_axe(
         f"/merchants/{merchant_id}/items",
         {"name": "上门清洗游戏机", "kind": "service", "price_fen": 8_800, "stock": 5},
     )
+    # A second store, still a draft: the owner picks which one to open.
+    await web.core.merchants.create(Principal(owner.id, uuid.uuid4()), "小明二店")
     page: Page = await signed_in_page(new_context, owner, mobile=False)
 
     await page.goto("/merchant")
+    await expect(page.get_by_role("heading", name="选择店铺")).to_be_visible()
+    assert await serious_accessibility_violations(page) == []
+    await page.get_by_role("button", name="进入 小明玩具铺").click()
     await expect(page.get_by_role("heading", name="经营概况")).to_be_visible()
     await expect(
         page.get_by_role("img", name="近 30 天订单与收入趋势图", exact=False)
@@ -303,6 +308,9 @@ async def test_every_back_office_screen_passes_axe(
 
     await page.get_by_role("link", name="商品").click()
     await expect(page.get_by_role("cell", name="上门清洗游戏机", exact=True)).to_be_visible()
+    page.once("dialog", lambda dialog: dialog.accept("99.5"))
+    await page.get_by_role("button", name="改价：上门清洗游戏机").click()
+    await expect(page.get_by_text("¥99.50")).to_be_visible()
     stock = page.get_by_label("「上门清洗游戏机」库存变动数量")
     await stock.fill("3")
     await page.get_by_role("button", name="入库").click()

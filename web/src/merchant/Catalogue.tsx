@@ -6,10 +6,10 @@
 // POST /listings/{id}/withdraw.
 import { useId, useState, type FormEvent, type ReactNode } from "react";
 
-import { http, query } from "../api/http";
+import { ApiError, http, query } from "../api/http";
 import { common, merchant as t } from "../strings";
 import { Loading, Money, Page, useLoad } from "../ui/kit";
-import { localTime, yuanToFen, type Item, type Listing, type Page as ApiPage } from "./api";
+import { fenToYuanText, localTime, yuanToFen, type Item, type Listing, type Page as ApiPage } from "./api";
 import { useMerchant } from "./context";
 import { Pill, Problem } from "./parts";
 
@@ -171,6 +171,17 @@ function ItemRow({ merchantId, item, onChanged }: { merchantId: string; item: It
     });
   };
 
+  const reprice = (): void => {
+    const text = window.prompt(t.catalogue.repricePrompt(item.name), fenToYuanText(item.price_fen));
+    if (text === null) return;
+    const fen = yuanToFen(text);
+    if (fen === null) {
+      setError(new ApiError(0, "invalid_price", t.catalogue.priceInvalid));
+      return;
+    }
+    void run(() => http.patch<Item>(`/merchants/${merchantId}/items/${item.id}`, { price_fen: fen }));
+  };
+
   const toggle = (): void => {
     if (item.active && !window.confirm(t.catalogue.takeOffConfirm(item.name))) return;
     void run(() => http.patch<Item>(`/merchants/${merchantId}/items/${item.id}`, { active: !item.active }));
@@ -180,7 +191,12 @@ function ItemRow({ merchantId, item, onChanged }: { merchantId: string; item: It
     <tr>
       <td>{item.name}</td>
       <td>{t.catalogue.kinds[item.kind] ?? item.kind}</td>
-      <td><Money fen={item.price_fen} /></td>
+      <td>
+        <Money fen={item.price_fen} />{" "}
+        <button type="button" className="link" onClick={reprice} disabled={busy} aria-label={`${t.catalogue.reprice}：${item.name}`}>
+          {t.catalogue.reprice}
+        </button>
+      </td>
       <td className={item.stock === 0 ? "error" : undefined} data-testid="stock">{item.stock}</td>
       <td>
         <Pill tone={item.active ? "verified" : ""}>{item.active ? t.catalogue.onSale : t.catalogue.offSale}</Pill>{" "}

@@ -23,6 +23,7 @@ import { canonicalCreditCode, creditCodeProblem } from "./creditCode";
 import { Pill, Problem, STATUS_TONE } from "./parts";
 
 const MAX_BYTES = 5 * 1024 * 1024;
+const REVIEW_POLL_MS = 15_000;
 const DOCUMENT_TYPES = new Set(["application/pdf", "image/jpeg", "image/png", "image/webp"]);
 const COMPANY_FIELDS = ["legal_name", "legal_representative", "contact_phone", "address", "business_scope"] as const;
 type CompanyField = (typeof COMPANY_FIELDS)[number];
@@ -62,6 +63,16 @@ export function RegistrationPage(): ReactNode {
       ]),
     [merchant.id, round],
   );
+  const underReview = data?.[0].status === "submitted" || data?.[0].status === "resubmitted";
+  // While the platform reviews, look again now and then: the decision shows without a reload.
+  useEffect(() => {
+    if (!underReview) return;
+    const timer = window.setInterval(() => setRound((r) => r + 1), REVIEW_POLL_MS);
+    return () => window.clearInterval(timer);
+  }, [underReview]);
+  useEffect(() => {
+    if (data && data[0].status !== merchant.status) void reload();
+  }, [data, merchant.status, reload]);
   if (error) return <Page title={t.review.title}><Problem error={error} /></Page>;
   if (!data) return <Loading />;
   const [registration, documents, reviews] = data;

@@ -113,6 +113,8 @@ export const merchant = {
     writeOff: "出库",
     deltaInvalid: "请输入 1 到 1000000 之间的整数",
     priceInvalid: "请输入正确的价格，最多两位小数",
+    reprice: "改价",
+    repricePrompt: (name: string): string => `「${name}」的新价格（元）`,
     empty: "还没有商品，先新增一个吧。",
     listings: "店铺发布的闲置",
     listingsEmpty: "店铺还没有发布闲置。",
@@ -275,6 +277,7 @@ export const merchant = {
     not_merchant_staff: "你不是这个店铺的店主或店员",
     forbidden: "没有权限：只有店主可以进行此操作",
     order_busy: "订单正在被处理，请稍后再试",
+    invalid_price: "请输入正确的价格，最多两位小数",
     listing_not_active: "只能下架在售的闲置",
   } as Record<string, string>,
 } as const;
