@@ -121,8 +121,8 @@ class Settings:
     rt_port: int = 8081
     metrics_enabled: bool = True
     # Browser origins allowed on the socket and, with a session cookie, on REST. Empty: outside
-    # prod, the web app's own origin (REST serves it) and the Vite dev server's, `npm run dev` on port 3000 (see
-    # ``browser_origins``); in prod, none until listed.
+    # prod, the web app's own origin (REST serves it) and the Vite dev server's (`npm run dev`,
+    # port 3000; see ``browser_origins``); in prod, none until listed.
     allowed_origins: tuple[str, ...] = ()
     # The real-time node as browsers reach it (e.g. https://rt.lago.example); empty: the page's
     # own host name on rt_port, which is right for `make run` and a single-host deployment.
@@ -410,7 +410,7 @@ class Settings:
     @property
     def browser_origins(self) -> tuple[str, ...]:
         """The browser origins allowed: ``LAGO_ALLOWED_ORIGINS`` when set; otherwise, outside
-        prod, the web app's own origin (served by REST, on ``LAGO_REST_PORT``) and a Next.js dev
+        prod, the web app's own origin (served by REST, on ``LAGO_REST_PORT``) and the Vite dev
         server's (port 3000), each as localhost and 127.0.0.1."""
         if self.allowed_origins or self.env == "prod":
             return self.allowed_origins
