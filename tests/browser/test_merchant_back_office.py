@@ -215,7 +215,7 @@ async def test_a_paid_order_arrives_live_and_is_confirmed(
     page = await signed_in_page(new_context, owner, mobile=False)
     # The chime plays through Web Audio with no gesture on the page: it must never throw.
     page_errors: list[Any] = []
-    page.on("pageerror", page_errors.append)
+    page.on("pageerror", lambda error: page_errors.append(error))
     await page.goto("/merchant/orders")
     await expect(page.get_by_role("status").filter(has_text="订单实时推送已连接")).to_be_visible()
     await expect(page.get_by_text("暂无订单")).to_be_visible()
