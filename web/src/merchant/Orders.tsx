@@ -91,12 +91,25 @@ export function OrdersPage(): ReactNode {
   const [dialog, setDialog] = useState<Order | null>(null);
   const filterRef = useRef(filter);
   filterRef.current = filter;
+  // Orders pushed while a list request is in flight: its answer may predate them, so they are laid
+  // over it rather than lost (a reload on reconnect races the pushes that follow it).
+  const pushed = useRef(new Map<string, { at: number; order: Order }>());
 
   const load = useCallback(async () => {
     setError(null);
+    const started = performance.now();
     try {
       const page = await http.get<ApiPage<Order>>(`/merchants/${merchant.id}/orders${query({ status: filter, limit: 20 })}`);
-      setOrders(page.items);
+      const items = [...page.items];
+      for (const { at, order } of pushed.current.values()) {
+        if (at < started) continue;
+        const i = items.findIndex((o) => o.id === order.id);
+        if (filter !== "" && order.status !== filter) {
+          if (i >= 0) items.splice(i, 1);
+        } else if (i >= 0) items[i] = order;
+        else items.unshift(order);
+      }
+      setOrders(items);
       setCursor(page.next_cursor);
     } catch (e) {
       setError(e);
@@ -112,6 +125,8 @@ export function OrdersPage(): ReactNode {
   useEffect(() => onReconnect(() => void load()), [onReconnect, load]);
 
   const upsert = useCallback((order: Order) => {
+    const seen = pushed.current.get(order.id);
+    if (seen) seen.order = order;
     setOrders((prev) => {
       if (!prev) return prev;
       const wanted = filterRef.current === "" || filterRef.current === order.status;
@@ -130,6 +145,7 @@ export function OrdersPage(): ReactNode {
   useEffect(
     () =>
       onLive(({ push }) => {
+        pushed.current.set(push.order_id, { at: performance.now(), order: fromPush(push, pushed.current.get(push.order_id)?.order) });
         setOrders((prev) => {
           if (!prev) return prev;
           const existing = prev.find((o) => o.id === push.order_id);
