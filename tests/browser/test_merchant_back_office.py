@@ -245,6 +245,8 @@ async def test_a_paid_order_arrives_live_and_is_confirmed(
     await expect(row.get_by_text("新", exact=True)).to_be_visible()
     await expect(badge).to_be_visible()
     await expect(page.get_by_text("¥1299.00")).to_be_visible()
+    await row.get_by_role("button", name="详情").click()
+    await expect(row.get_by_text("当面交易")).to_be_visible()
     await screenshot(page, "merchant-orders")
 
     # The merchant accepts it in the page.

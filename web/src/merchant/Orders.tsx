@@ -70,6 +70,7 @@ function fromPush(push: OrderPush, existing: Order | undefined): Order {
     mode: push.mode,
     status: push.status,
     listing_id: existing?.listing_id ?? "",
+    buyer_id: existing?.buyer_id,
     merchant_id: push.merchant_id,
     fulfilment: existing?.fulfilment ?? "",
     title: push.title,
@@ -267,6 +268,8 @@ function OrderRow({
 }): ReactNode {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
+  const [open, setOpen] = useState(false);
+  const detailsId = useId();
 
   const move = async (step: Move): Promise<void> => {
     if (step === "reject") {
@@ -288,7 +291,40 @@ function OrderRow({
     <tr className={isNew ? "unread" : undefined} data-order-id={order.id}>
       <td>
         {isNew ? <span className="tag new-tag">{t.orders.newTag}</span> : null}
-        {order.title}
+        {order.title}{" "}
+        <button type="button" className="link small" aria-expanded={open} aria-controls={detailsId} onClick={() => setOpen((o) => !o)}>
+          {open ? t.orders.hideDetails : t.orders.details}
+        </button>
+        {open ? (
+          <dl id={detailsId} className="order-details">
+            <dt>{t.orders.orderNo}</dt>
+            <dd className="mono">{order.id.slice(0, 8).toUpperCase()}</dd>
+            {order.buyer_id ? (
+              <>
+                <dt>{t.orders.buyer}</dt>
+                <dd>{t.orders.buyerMasked(order.buyer_id)}</dd>
+              </>
+            ) : null}
+            {order.fulfilment ? (
+              <>
+                <dt>{t.orders.fulfilment}</dt>
+                <dd>{t.orders.fulfilments[order.fulfilment] ?? order.fulfilment}</dd>
+              </>
+            ) : null}
+            {order.days ? (
+              <>
+                <dt>{t.orders.days}</dt>
+                <dd>{t.orders.daysValue(order.days)}</dd>
+              </>
+            ) : null}
+            {order.paid_at ? (
+              <>
+                <dt>{t.orders.paidAt}</dt>
+                <dd><time dateTime={order.paid_at}>{localTime(order.paid_at)}</time></dd>
+              </>
+            ) : null}
+          </dl>
+        ) : null}
       </td>
       <td>{t.orders.modes[order.mode] ?? order.mode}</td>
       <td>

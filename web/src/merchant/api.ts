@@ -114,6 +114,7 @@ export interface Order {
   mode: "sale" | "consignment" | "rental";
   status: OrderStatus;
   listing_id: string;
+  buyer_id?: string;
   merchant_id: string | null;
   fulfilment: string;
   title: string;
