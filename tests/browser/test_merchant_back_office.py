@@ -256,6 +256,19 @@ async def test_a_paid_order_arrives_live_and_is_confirmed(
     order = await api(web, buyer, "GET", f"/orders/{placed['id']}")
     assert order["status"] == "confirmed"
 
+    # The dashboard counts the paid order today, in the trend and among this month's best sellers.
+    await page.get_by_role("link", name="经营概况").click()
+    today = page.locator(".kpi", has_text="今日订单")
+    await expect(today).to_contain_text("1")
+    await expect(page.locator(".kpi", has_text="今日收入")).to_contain_text("¥1299.00")
+    await expect(
+        page.get_by_role("img", name="本月热销前 1 名条形图，第一名：任天堂 Switch 续航版 ¥1299.00")
+    ).to_be_visible()
+    await expect(page.get_by_role("img", name="共 1 单", exact=False)).to_be_visible()
+    assert await serious_accessibility_violations(page) == []
+    await screenshot(page, "merchant-dashboard")
+    await page.get_by_role("link", name="订单").click()
+
     # The buyer asks for the money back: the request arrives live; granting it refunds the order.
     await api(web, buyer, "POST", f"/orders/{placed['id']}/request-refund")
     await expect(row.get_by_text("申请退款")).to_be_visible()
@@ -302,7 +315,6 @@ async def test_every_back_office_screen_passes_axe(
         page.get_by_role("img", name="近 30 天订单与收入趋势图", exact=False)
     ).to_be_visible()
     assert await serious_accessibility_violations(page) == []
-    await screenshot(page, "merchant-dashboard")
 
     await page.get_by_role("link", name="订单").click()
     await expect(page.get_by_text("暂无订单")).to_be_visible()
@@ -326,6 +338,11 @@ async def test_every_back_office_screen_passes_axe(
     await screenshot(page, "merchant-statements")
 
     await page.get_by_role("link", name="店铺设置").click()
+    await page.locator("input[type='file']").set_input_files(
+        {"name": "logo.png", "mimeType": "image/png", "buffer": png(96, 96)}
+    )
+    await page.get_by_role("button", name="上传标志").click()
+    await expect(page.get_by_role("img", name="店铺标志")).to_be_visible()
     await page.get_by_label("周一 营业").check()
     await page.get_by_role("button", name="保存设置").first.click()
     await expect(page.get_by_text("已保存")).to_be_visible()
