@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import secrets
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -14,7 +15,12 @@ import aiohttp
 from PIL import Image
 from playwright.async_api import BrowserContext, Page, expect
 
-from lago_core.merchants.rules import CREDIT_CODE_CHARSET
+from lago_core.errors import InvalidInput
+from lago_core.merchants.rules import (
+    CREDIT_CODE_CHARSET,
+    check_credit_code,
+    credit_code_check_char,
+)
 from lago_core.security.roles import PlatformRole, Principal
 
 from ..conftest import Account, CommunityWorld, valid_credit_code
@@ -42,6 +48,16 @@ def png(width: int = 120, height: int = 80) -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (width, height), (230, 120, 40)).save(out, "PNG")
     return out.getvalue()
+
+
+def random_codes(count: int) -> list[str]:
+    """Well-formed codes with a random 18th character (about 1 in 31 is valid) and valid ones."""
+    codes = []
+    for i in range(count):
+        body = valid_credit_code()[:17]
+        last = credit_code_check_char(body) if i % 3 == 0 else secrets.choice(CREDIT_CODE_CHARSET)
+        codes.append(body + last)
+    return codes
 
 
 def wrong_check_digit(code: str) -> str:
@@ -92,6 +108,15 @@ async def test_the_registration_wizard_end_to_end(
     await code_input.fill(wrong_check_digit(code))
     await expect(message).to_have_text("校验位不正确，请核对是否输错")
     await expect(code_input).to_have_attribute("aria-invalid", "true")
+    # The page's check (TypeScript) agrees with the backend's on random codes, right or wrong.
+    for candidate in random_codes(24):
+        await code_input.fill(candidate)
+        try:
+            check_credit_code(candidate)
+            verdict = "校验通过"
+        except InvalidInput:
+            verdict = "校验位不正确，请核对是否输错"
+        await expect(message).to_have_text(verdict)
     await code_input.fill(code.lower())  # lower case is the same code
     await expect(message).to_have_text("校验通过")
     await page.get_by_role("button", name="下一步").click()
