@@ -350,6 +350,25 @@ async def test_every_back_office_screen_passes_axe(
     page.once("dialog", lambda dialog: dialog.accept("99.5"))
     await page.get_by_role("button", name="改价：上门清洗游戏机").click()
     await expect(page.get_by_text("¥99.50")).to_be_visible()
+    # The store publishes a rental with a photo; it is listed as on offer.
+    await page.get_by_role("button", name="发布闲置").click()
+    form = page.get_by_role("form", name="以店铺名义发布")
+    await form.get_by_label("标题").fill("乐高 42115 兰博基尼")
+    await form.get_by_label("品类").select_option("building_blocks")
+    await form.get_by_label("方式").select_option("rent")
+    await form.get_by_label("日租金（元）").fill("12.5")
+    await form.get_by_label("押金（元）").fill("300")
+    await form.get_by_label("照片（选传）").set_input_files(
+        {"name": "lego.png", "mimeType": "image/png", "buffer": png()}
+    )
+    assert await serious_accessibility_violations(page) == []
+    await form.get_by_role("button", name="发布闲置").click()
+    listed = page.get_by_role("row", name="乐高 42115 兰博基尼", exact=False)
+    await expect(listed.get_by_text("出租")).to_be_visible()
+    await expect(listed.get_by_text("¥12.50")).to_be_visible()
+    (published,) = (await api(web, owner, "GET", f"/merchants/{merchant_id}/listings"))["items"]
+    assert (published["rent_per_day_fen"], published["deposit_fen"]) == (1250, 30_000)
+    assert len(published["images"]) == 1
     stock = page.get_by_label("「上门清洗游戏机」库存变动数量")
     await stock.fill("3")
     await page.get_by_role("button", name="入库").click()

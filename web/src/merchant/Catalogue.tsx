@@ -236,7 +236,8 @@ function Listings({ merchantId }: { merchantId: string }): ReactNode {
     [merchantId],
   );
   const next = cursor === undefined ? page?.next_cursor ?? null : cursor;
-  const listings = [...(page?.items ?? []), ...extra].map((l) => changed[l.id] ?? l);
+  const [extraFirst, setExtraFirst] = useState<Listing[]>([]);
+  const listings = [...extraFirst, ...(page?.items ?? []), ...extra].map((l) => changed[l.id] ?? l);
 
   const more = async (): Promise<void> => {
     if (!next) return;
@@ -269,6 +270,7 @@ function Listings({ merchantId }: { merchantId: string }): ReactNode {
   return (
     <>
       <h2>{t.catalogue.listings}</h2>
+      <PublishListing merchantId={merchantId} onPublished={(l) => setExtraFirst((prev) => [l, ...prev])} />
       <Problem error={error ?? actionError} />
       {error ? <button type="button" onClick={reload}>{common.retry}</button> : null}
       {!page ? (
@@ -324,5 +326,148 @@ function Listings({ merchantId }: { merchantId: string }): ReactNode {
         </p>
       ) : null}
     </>
+  );
+}
+
+const CATEGORIES = ["toy", "building_blocks", "game_console", "video_game", "doll", "plush", "figure", "outdoor", "educational", "other"];
+const CONDITIONS = ["new", "like_new", "good", "fair", "for_parts"];
+const IMAGE_TYPES = new Set(["image/jpeg", "image/png", "image/webp"]);
+
+/** Publish a listing as the store (POST /listings with merchant_id), with an optional photo. */
+function PublishListing({ merchantId, onPublished }: { merchantId: string; onPublished: (l: Listing) => void }): ReactNode {
+  const { merchant } = useMerchant();
+  const [open, setOpen] = useState(false);
+  const [title, setTitle] = useState("");
+  const [description, setDescription] = useState("");
+  const [category, setCategory] = useState("toy");
+  const [condition, setCondition] = useState("like_new");
+  const [kind, setKind] = useState<Listing["kind"]>("sale");
+  const [price, setPrice] = useState("");
+  const [deposit, setDeposit] = useState("0");
+  const [photo, setPhoto] = useState<File | null>(null);
+  const [touched, setTouched] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const [done, setDone] = useState(false);
+  const id = useId();
+  const priceFen = yuanToFen(price);
+  const depositFen = deposit.trim() === "0" || deposit.trim() === "" ? 0 : yuanToFen(deposit);
+  const photoProblem = photo && (!IMAGE_TYPES.has(photo.type) || photo.size > 5 * 1024 * 1024) ? t.errors.unsupported_image_type : null;
+
+  if (merchant.status !== "approved") return null;
+
+  const submit = async (event: FormEvent): Promise<void> => {
+    event.preventDefault();
+    setTouched(true);
+    setDone(false);
+    if (!title.trim() || priceFen === null || (kind === "rent" && depositFen === null) || photoProblem) return;
+    setBusy(true);
+    setError(null);
+    try {
+      const money =
+        kind === "rent" ? { rent_per_day_fen: priceFen, deposit_fen: depositFen ?? 0 } : { price_fen: priceFen };
+      let listing = await http.post<Listing>("/listings", {
+        title: title.trim(),
+        description: description.trim(),
+        category,
+        condition,
+        kind,
+        merchant_id: merchantId,
+        ...money,
+      });
+      if (photo) listing = await http.upload<Listing>(`/listings/${listing.id}/images`, photo, photo.name);
+      onPublished(listing);
+      setTitle("");
+      setDescription("");
+      setPrice("");
+      setDeposit("0");
+      setPhoto(null);
+      setTouched(false);
+      setDone(true);
+      setOpen(false);
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  if (!open) {
+    return (
+      <p className="row">
+        <button type="button" className="primary" onClick={() => setOpen(true)}>{t.catalogue.publish}</button>
+        {done ? <span className="notice" role="status">{t.catalogue.published}</span> : null}
+      </p>
+    );
+  }
+  return (
+    <form className="form card inline-form" onSubmit={(e) => void submit(e)} aria-label={t.catalogue.publishTitle}>
+      <p className="muted small">{t.catalogue.publishHint}</p>
+      <div className="field">
+        <label htmlFor={`${id}-title`}>{t.catalogue.listingTitle}</label>
+        <input id={`${id}-title`} value={title} maxLength={60} onChange={(e) => setTitle(e.target.value)} aria-invalid={(touched && !title.trim()) || undefined} />
+      </div>
+      <div className="field">
+        <label htmlFor={`${id}-desc`}>{t.catalogue.description}</label>
+        <textarea id={`${id}-desc`} value={description} maxLength={2000} rows={2} onChange={(e) => setDescription(e.target.value)} />
+      </div>
+      <div className="row">
+        <div className="field">
+          <label htmlFor={`${id}-cat`}>{t.catalogue.category}</label>
+          <select id={`${id}-cat`} value={category} onChange={(e) => setCategory(e.target.value)}>
+            {CATEGORIES.map((c) => <option key={c} value={c}>{t.catalogue.categories[c]}</option>)}
+          </select>
+        </div>
+        <div className="field">
+          <label htmlFor={`${id}-cond`}>{t.catalogue.condition}</label>
+          <select id={`${id}-cond`} value={condition} onChange={(e) => setCondition(e.target.value)}>
+            {CONDITIONS.map((c) => <option key={c} value={c}>{t.catalogue.conditions[c]}</option>)}
+          </select>
+        </div>
+        <div className="field">
+          <label htmlFor={`${id}-kind`}>{t.catalogue.listingKind}</label>
+          <select id={`${id}-kind`} value={kind} onChange={(e) => setKind(e.target.value as Listing["kind"])}>
+            {(["sale", "rent", "consignment"] as const).map((k) => <option key={k} value={k}>{t.catalogue.listingKinds[k]}</option>)}
+          </select>
+        </div>
+      </div>
+      <div className="row">
+        <div className="field">
+          <label htmlFor={`${id}-price`}>{kind === "rent" ? t.catalogue.rentPerDay : t.catalogue.salePrice}</label>
+          <input
+            id={`${id}-price`}
+            inputMode="decimal"
+            value={price}
+            onChange={(e) => setPrice(e.target.value)}
+            aria-invalid={(touched && priceFen === null) || undefined}
+            aria-describedby={touched && priceFen === null ? `${id}-price-error` : undefined}
+          />
+          {touched && priceFen === null ? <span id={`${id}-price-error`} className="error small">{t.catalogue.priceInvalid}</span> : null}
+        </div>
+        {kind === "rent" ? (
+          <div className="field">
+            <label htmlFor={`${id}-deposit`}>{t.catalogue.depositYuan}</label>
+            <input
+              id={`${id}-deposit`}
+              inputMode="decimal"
+              value={deposit}
+              onChange={(e) => setDeposit(e.target.value)}
+              aria-invalid={(touched && depositFen === null) || undefined}
+            />
+            {touched && depositFen === null ? <span className="error small">{t.catalogue.depositInvalid}</span> : null}
+          </div>
+        ) : null}
+      </div>
+      <div className="field">
+        <label htmlFor={`${id}-photo`}>{t.catalogue.photo}</label>
+        <input id={`${id}-photo`} type="file" accept="image/jpeg,image/png,image/webp" onChange={(e) => setPhoto(e.target.files?.[0] ?? null)} aria-invalid={Boolean(photoProblem) || undefined} />
+        {photoProblem ? <span className="error small" role="alert">{photoProblem}</span> : null}
+      </div>
+      <Problem error={error} />
+      <div className="row">
+        <button type="button" onClick={() => setOpen(false)} disabled={busy}>{common.cancel}</button>
+        <button type="submit" className="primary" disabled={busy}>{t.catalogue.publish}</button>
+      </div>
+    </form>
   );
 }
