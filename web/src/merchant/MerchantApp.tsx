@@ -168,6 +168,7 @@ function Store({ my, mine, onSwitch }: { my: MyMerchant; mine: MyMerchant[]; onS
   const listeners = useRef(new Set<(event: LiveEvent) => void>());
   const reconnectListeners = useRef(new Set<() => void>());
   const navigate = useNavigate();
+  const { logout } = useSession();
 
   const reloadProfile = useCallback(async () => {
     try {
@@ -298,6 +299,7 @@ function Store({ my, mine, onSwitch }: { my: MyMerchant; mine: MyMerchant[]; onS
         <p className={`live-state ${state}`} role="status">
           {state === "online" ? t.live.online : state === "refused" ? t.live.refused : t.live.offline}
         </p>
+        <button type="button" className="link" onClick={() => void logout()}>{common.logout}</button>
       </nav>
       <main className="desktop-main">
         {error && !profile ? <Problem error={error} /> : null}
