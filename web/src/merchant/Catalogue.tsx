@@ -285,7 +285,7 @@ function Listings({ merchantId }: { merchantId: string }): ReactNode {
               <th scope="col">{t.catalogue.listingKind}</th>
               <th scope="col">{t.catalogue.price}</th>
               <th scope="col">{t.catalogue.listingStatus}</th>
-              <th scope="col">{t.orders.columns.time}</th>
+              <th scope="col">{t.catalogue.publishedAt}</th>
               <th scope="col">{t.orders.columns.actions}</th>
             </tr>
           </thead>

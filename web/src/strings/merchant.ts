@@ -122,6 +122,7 @@ export const merchant = {
     listingKind: "方式",
     listingKinds: { sale: "出售", rent: "出租", consignment: "寄卖" } as Record<string, string>,
     listingStatus: "状态",
+    publishedAt: "发布时间",
     listingStatuses: { active: "在售", reserved: "已预订", sold: "已售出", rented: "出租中", withdrawn: "已下架" } as Record<string, string>,
     publish: "发布闲置",
     publishTitle: "以店铺名义发布",
