@@ -44,11 +44,12 @@ class ModerationService:
     ) -> list[asyncpg.Record]:
         """Reports of every community for customer service and admins; of one community
         (``community_id`` required) for its property staff."""
-        if not _is_service(actor):
-            if community_id is None or not await self._communities.is_staff(actor, community_id):
-                raise Forbidden(
-                    "only customer service, admins and the community's property staff see reports"
-                )
+        if not _is_service(actor) and (
+            community_id is None or not await self._communities.is_staff(actor, community_id)
+        ):
+            raise Forbidden(
+                "only customer service, admins and the community's property staff see reports"
+            )
         return await self._store.by_status(status.value, community_id, after, limit)
 
     async def close(self, actor: Principal, report_id: UUID, status: ReportStatus) -> None:

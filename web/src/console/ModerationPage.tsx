@@ -104,7 +104,7 @@ function Reports({ communityId }: { communityId: string | undefined }): ReactNod
                   {t.reported}：{r.reason} · {consoleText.time(r.created_at)}
                 </div>
               </div>
-              {!r.deleted && r.author_id && (admin || communityId) ? (
+              {!r.deleted && (admin || communityId) ? (
                 <button
                   type="button"
                   className="danger"
