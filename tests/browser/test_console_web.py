@@ -163,7 +163,7 @@ async def test_staff_watch_a_locker_live_and_open_a_slot_for_maintenance(
     await expect(page.get_by_text("可用 1/2 格")).to_be_visible()
     await screenshot(page, "console-lockers")
 
-    await page.get_by_role("button", name="开启 1号柜 2 号格检修").click()
+    await page.get_by_role("button", name="检修开门 1号柜 2 号格").click()
     dialog = page.get_by_role("dialog", name="检修开门：1号柜 2 号格")
     await dialog.get_by_label("检修原因（记入日志）").fill("门锁异响")
     await dialog.get_by_role("button", name="确认开门").click()

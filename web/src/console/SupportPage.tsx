@@ -125,7 +125,10 @@ function ConversationView({ id, changedAt, onChanged }: { id: string; changedAt:
     setText("");
     reload();
   });
-  useEffect(() => end.current?.scrollIntoView({ block: "nearest" }), [detail]);
+  // A block body: Chromium's scrollIntoView returns a promise, which React would take for a cleanup.
+  useEffect(() => {
+    end.current?.scrollIntoView({ block: "nearest" });
+  }, [detail]);
 
   if (!detail) return error ? <ErrorNote error={error} /> : <Loading />;
   const { conversation: c, messages } = detail;

@@ -136,7 +136,10 @@ export function ReasonDialog({
 
 export function ConnectionBadge({ namespace = "/" }: { namespace?: string }): ReactNode {
   const [state, setState] = useState<ConnectionState>(realtime(namespace).state);
-  useEffect(() => realtime(namespace).onState(setState), [namespace]);
+  useEffect(() => {
+    const stop = realtime(namespace).onState(setState);
+    return () => void stop();
+  }, [namespace]);
   return (
     <span className={`badge connection-${state}`} role="status">
       {consoleText.connection[state]}

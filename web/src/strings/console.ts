@@ -79,7 +79,7 @@ export const consoleText = {
     fault: (code: string): string => `故障 ${code}`,
     free: "可用",
     taken: "占用",
-    open: (locker: string, slot: number): string => `开启 ${locker} ${slot} 号格检修`,
+    open: (locker: string, slot: number): string => `检修开门 ${locker} ${slot} 号格`,
     openShort: "检修开门",
     openTitle: (locker: string, slot: number): string => `检修开门：${locker} ${slot} 号格`,
     openReason: "检修原因（记入日志）",
