@@ -4,8 +4,8 @@ import { useState, type FormEvent, type ReactNode } from "react";
 
 import { http, query } from "../api/http";
 import { consoleText } from "../strings";
-import { Empty, ErrorNote, Loading, Page, useAction, useLoad } from "../ui/kit";
-import { ReasonDialog } from "./shared";
+import { Empty, Loading, Page, useAction, useLoad } from "../ui/kit";
+import { ErrorNote, ReasonDialog } from "./shared";
 
 const t = consoleText.communities;
 

@@ -8,8 +8,8 @@ import { type ChannelEvent } from "../api/channel";
 import { http, query } from "../api/http";
 import { realtime } from "../api/realtime";
 import { consoleText } from "../strings";
-import { Empty, ErrorNote, Loading, Page, useAction, useLoad } from "../ui/kit";
-import { ConnectionBadge, nameOf, useChannel, useStaffCommunity } from "./shared";
+import { Empty, Loading, Page, useAction, useLoad } from "../ui/kit";
+import { ConnectionBadge, ErrorNote, nameOf, useChannel, useStaffCommunity } from "./shared";
 
 const t = consoleText.draws;
 

@@ -6,8 +6,8 @@ import { useCallback, useEffect, useState, type ReactNode } from "react";
 import { type ChannelEvent } from "../api/channel";
 import { http, query } from "../api/http";
 import { consoleText } from "../strings";
-import { Empty, ErrorNote, Loading, Page } from "../ui/kit";
-import { ConnectionBadge, ReasonDialog, useChannel, useStaffCommunity } from "./shared";
+import { Empty, Loading, Page } from "../ui/kit";
+import { ConnectionBadge, ErrorNote, ReasonDialog, useChannel, useStaffCommunity } from "./shared";
 
 const t = consoleText.lockers;
 

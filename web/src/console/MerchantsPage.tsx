@@ -4,8 +4,8 @@ import { useState, type ReactNode } from "react";
 
 import { http, query } from "../api/http";
 import { consoleText } from "../strings";
-import { Empty, ErrorNote, Loading, Page, useLoad } from "../ui/kit";
-import { ReasonDialog } from "./shared";
+import { Empty, Loading, Page, useLoad } from "../ui/kit";
+import { ErrorNote, ReasonDialog } from "./shared";
 
 const t = consoleText.merchants;
 

@@ -8,8 +8,8 @@ import { type ChannelEvent, type ChatMessage } from "../api/channel";
 import { http, query } from "../api/http";
 import { realtime } from "../api/realtime";
 import { consoleText } from "../strings";
-import { Empty, ErrorNote, Loading, Page } from "../ui/kit";
-import { ConnectionBadge, ReasonDialog, useChannel, useRoles, useStaffCommunity } from "./shared";
+import { Empty, Loading, Page } from "../ui/kit";
+import { ConnectionBadge, ErrorNote, ReasonDialog, useChannel, useRoles, useStaffCommunity } from "./shared";
 
 const t = consoleText.moderation;
 

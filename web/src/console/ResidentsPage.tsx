@@ -3,8 +3,8 @@ import { useEffect, useState, type ReactNode } from "react";
 
 import { http, query } from "../api/http";
 import { consoleText } from "../strings";
-import { Empty, ErrorNote, Loading, Page } from "../ui/kit";
-import { ReasonDialog, useStaffCommunity } from "./shared";
+import { Empty, Loading, Page } from "../ui/kit";
+import { ErrorNote, ReasonDialog, useStaffCommunity } from "./shared";
 
 interface Member {
   user_id: string;

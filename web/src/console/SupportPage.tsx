@@ -7,8 +7,8 @@ import { http, query } from "../api/http";
 import { realtime } from "../api/realtime";
 import { useSession } from "../session";
 import { consoleText } from "../strings";
-import { Empty, ErrorNote, Loading, Page, useAction, useLoad } from "../ui/kit";
-import { ConnectionBadge, ReasonDialog } from "./shared";
+import { Empty, Loading, Page, useAction, useLoad } from "../ui/kit";
+import { ConnectionBadge, ErrorNote, ReasonDialog } from "./shared";
 
 const t = consoleText.support;
 const SUPPORT = "/support";

@@ -4,10 +4,23 @@ import { useEffect, useRef, useState, useSyncExternalStore, type FormEvent, type
 import { useSearchParams } from "react-router";
 
 import { ChannelFeed, type ChannelEvent, type ChannelState } from "../api/channel";
+import { ApiError } from "../api/http";
 import { realtime, type ConnectionState } from "../api/realtime";
 import { useSession, type MyCommunity } from "../session";
 import { common, consoleText } from "../strings";
-import { ErrorNote } from "../ui/kit";
+import { ErrorNote as CommonErrorNote } from "../ui/kit";
+
+/** An error as a sentence: the console's own codes first, then the app's common ones. */
+export function ErrorNote({ error }: { error: unknown }): ReactNode {
+  if (error instanceof ApiError && error.code in consoleText.errors) {
+    return (
+      <p className="error" role="alert">
+        {consoleText.errors[error.code]}
+      </p>
+    );
+  }
+  return <CommonErrorNote error={error} />;
+}
 
 export interface ConsoleRoles {
   staffOf: MyCommunity[];
