@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, async_playwright
 
 from lago_core.container import Core
 from lago_core.settings import Settings
@@ -88,6 +88,7 @@ async def web(settings: Settings, core: Core, aiohttp_server: Any) -> WebStack:
     origin = f"http://127.0.0.1:{rest_port}"
     shared = replace(settings, rest_port=rest_port, allowed_origins=(origin,))
     rt: TestServer = await aiohttp_server(create_rt_app(shared, core=core))
+    assert rt.port is not None
     rt_url = f"http://127.0.0.1:{rt.port}"
     rest_settings = replace(shared, public_rt_url=rt_url, rt_port=rt.port)
     rest: TestServer = await aiohttp_server(create_app(rest_settings, core=core), port=rest_port)
@@ -102,7 +103,9 @@ async def new_context(
     made: list[BrowserContext] = []
 
     async def make(mobile: bool = True) -> BrowserContext:
-        viewport = {"width": 390, "height": 844} if mobile else {"width": 1366, "height": 900}
+        viewport: ViewportSize = (
+            {"width": 390, "height": 844} if mobile else {"width": 1366, "height": 900}
+        )
         context = await chromium.new_context(
             base_url=web.url, viewport=viewport, locale="zh-CN", is_mobile=mobile, has_touch=mobile
         )
@@ -118,16 +121,21 @@ async def new_context(
 async def signed_in_page(
     new_context: Callable[..., Awaitable[BrowserContext]], account: Account, mobile: bool = True
 ) -> Page:
-    """A page whose context holds ``account``'s session cookies (logged in through the API the
-    same way the app's log-in screen does)."""
+    """A page whose context holds ``account``'s session cookies, logged in by the page's own
+    ``fetch`` as the log-in screen does (so the browser sends the Origin the CSRF check wants)."""
     context = await new_context(mobile=mobile)
-    response = await context.request.post(
-        "/api/v1/auth/login",
-        data={"phone": account.phone, "password": account.password},
-        headers={"X-Lago-Session": "cookie"},
+    page = await context.new_page()
+    await page.goto("/login")
+    status = await page.evaluate(
+        """async ([phone, password]) => (await fetch("/api/v1/auth/login", {
+            method: "POST",
+            headers: {"Content-Type": "application/json", "X-Lago-Session": "cookie"},
+            body: JSON.stringify({phone, password}),
+        })).status""",
+        [account.phone, account.password],
     )
-    assert response.ok, await response.text()
-    return await context.new_page()
+    assert status == 200, status
+    return page
 
 
 def last_sms_code(core: Core, phone: str) -> str:
