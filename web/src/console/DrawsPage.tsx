@@ -5,11 +5,11 @@ import { useEffect, useState, type FormEvent, type ReactNode } from "react";
 import { Link, useParams } from "react-router";
 
 import { type ChannelEvent } from "../api/channel";
-import { http, query } from "../api/http";
+import { http } from "../api/http";
 import { realtime } from "../api/realtime";
 import { consoleText } from "../strings";
 import { Empty, Loading, Page, useAction, useLoad } from "../ui/kit";
-import { ConnectionBadge, ErrorNote, nameOf, useChannel, useStaffCommunity } from "./shared";
+import { ConnectionBadge, ErrorNote, nameOf, useChannel, useMemberNames, useStaffCommunity } from "./shared";
 
 const t = consoleText.draws;
 
@@ -30,23 +30,6 @@ interface Draw {
   winners: string[] | null;
   seed: string | null;
   entries?: string[] | null;
-}
-
-interface Member {
-  user_id: string;
-  display_name: string;
-}
-
-function useMemberNames(communityId: string | undefined): Map<string, string> {
-  const [names, setNames] = useState<Map<string, string>>(new Map());
-  useEffect(() => {
-    if (!communityId) return;
-    http
-      .get<{ items: Member[] }>(`/communities/${communityId}/members${query({ status: "verified", limit: 100 })}`)
-      .then((page) => setNames(new Map(page.items.map((m) => [m.user_id, m.display_name]))))
-      .catch(() => setNames(new Map()));
-  }, [communityId]);
-  return names;
 }
 
 export function DrawsPage(): ReactNode {

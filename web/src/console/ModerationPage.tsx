@@ -9,7 +9,7 @@ import { http, query } from "../api/http";
 import { realtime } from "../api/realtime";
 import { consoleText } from "../strings";
 import { Empty, Loading, Page } from "../ui/kit";
-import { ConnectionBadge, ErrorNote, ReasonDialog, useChannel, useRoles, useStaffCommunity } from "./shared";
+import { ConnectionBadge, ErrorNote, nameOf, ReasonDialog, useChannel, useMemberNames, useRoles, useStaffCommunity } from "./shared";
 
 const t = consoleText.moderation;
 
@@ -51,6 +51,7 @@ function Reports({ communityId }: { communityId: string | undefined }): ReactNod
   const [busy, setBusy] = useState<string | null>(null);
   const [pending, setPending] = useState<Pending | null>(null);
   const allowed = admin || service || communityId !== undefined;
+  const names = useMemberNames(communityId);
 
   const load = async (): Promise<void> => {
     setError(null);
@@ -97,7 +98,7 @@ function Reports({ communityId }: { communityId: string | undefined }): ReactNod
             <li key={r.id} className="card console-report">
               <div className="console-grow">
                 <div>
-                  <span className="muted">{t.message}：</span>
+                  {r.author_id ? <strong>{nameOf(names, r.author_id)}：</strong> : <span className="muted">{t.message}：</span>}
                   {r.text ?? "—"} {r.deleted ? <span className="badge rejected">{t.deleted}</span> : null}
                 </div>
                 <div className="muted">

@@ -4,7 +4,7 @@ import { useEffect, useRef, useState, useSyncExternalStore, type FormEvent, type
 import { useSearchParams } from "react-router";
 
 import { ChannelFeed, type ChannelEvent, type ChannelState } from "../api/channel";
-import { ApiError } from "../api/http";
+import { ApiError, http, query } from "../api/http";
 import { realtime, type ConnectionState } from "../api/realtime";
 import { useSession, type MyCommunity } from "../session";
 import { common, consoleText } from "../strings";
@@ -215,7 +215,21 @@ export function useChannel(communityId: string | undefined, onEvent?: (event: Ch
   return [feed, state];
 }
 
-/** Names of a community's verified members, for showing user ids (winners, authors) as people. */
+/** Names of a community's verified members (the first 100), for showing user ids as people. */
+export function useMemberNames(communityId: string | undefined): Map<string, string> {
+  const [names, setNames] = useState<Map<string, string>>(new Map());
+  useEffect(() => {
+    if (!communityId) return;
+    http
+      .get<{ items: Array<{ user_id: string; display_name: string }> }>(
+        `/communities/${communityId}/members${query({ status: "verified", limit: 100 })}`,
+      )
+      .then((page) => setNames(new Map(page.items.map((m) => [m.user_id, m.display_name]))))
+      .catch(() => setNames(new Map()));
+  }, [communityId]);
+  return names;
+}
+
 export function nameOf(names: Map<string, string>, id: string): string {
   return names.get(id) ?? `${id.slice(0, 8)}…`;
 }

@@ -209,7 +209,7 @@ export const consoleText = {
     none: "没有等待中的会话",
     status: { ai: "智能客服", queued: "等待人工", human: "人工服务中", closed: "已结束" } as Record<string, string>,
     queuedAt: (t: string): string => `排队于 ${t}`,
-    reason: (r: string): string => `转人工原因：${r}`,
+    reason: (r: string): string => `转人工原因：${r === "requested by the resident" ? "居民要求人工服务" : r}`,
     open: "打开",
     take: "接入会话",
     reply: "回复",
