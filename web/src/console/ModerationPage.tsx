@@ -132,9 +132,16 @@ function Reports({ communityId }: { communityId: string | undefined }): ReactNod
           confirmLabel={t.deleteReported}
           onClose={() => setPending(null)}
           onConfirm={async (reason) => {
-            // Deleting needs the channel joined: the request goes to the community's channel actor.
-            await realtime("/").request("channel:join", { community_id: pending.communityId });
-            await realtime("/").request("chat:delete", { community_id: pending.communityId, seq: pending.seq, reason });
+            // Deleting goes to the community's channel actor, which needs the channel joined: the
+            // live channel below has joined it for property staff; an admin joins for the moment.
+            const rt = realtime("/");
+            const target = { community_id: pending.communityId };
+            if (!communityId) await rt.request("channel:join", target);
+            try {
+              await rt.request("chat:delete", { ...target, seq: pending.seq, reason });
+            } finally {
+              if (!communityId) void rt.request("channel:leave", target).catch(() => undefined);
+            }
             if (pending.report) await close(pending.report, "resolved");
           }}
         />
