@@ -1,0 +1,206 @@
+// One order: its steps as a timeline, the moves the resident's side may take now, locker codes
+// for a self-pickup, and the rating once it is completed.
+import { useState, type ReactNode } from "react";
+import { Link, useParams } from "react-router";
+
+import { http } from "../api/http";
+import { useSession } from "../session";
+import { common, resident } from "../strings";
+import { ErrorNote, Loading, Page, useAction, useLoad } from "../ui/kit";
+import { LockerPanel } from "./LockerPanel";
+import { movesOf, stepsOf, type Move, type Side } from "./orderSteps";
+import { type Order, type Rating } from "./types";
+
+export function OrderPage(): ReactNode {
+  const { id = "" } = useParams();
+  const { me } = useSession();
+  const [order, error, reload] = useLoad(() => http.get<Order>(`/orders/${id}`), [id]);
+  const o = resident.order;
+  if (error) {
+    return (
+      <Page title={o.title}>
+        <ErrorNote error={error} />
+      </Page>
+    );
+  }
+  if (!order) return <Loading />;
+  const side: Side = order.buyer_id === me?.id ? "buyer" : "seller";
+  return (
+    <Page title={o.title}>
+      <div className="card">
+        <p className="row">
+          <Link to={`/listings/${order.listing_id}`} className="grow">
+            {order.title}
+          </Link>
+          <span className={`badge status-${order.status}`}>{o.statuses[order.status] ?? order.status}</span>
+        </p>
+        <dl className="facts">
+          <dt>{o.modes[order.mode]}</dt>
+          <dd>
+            {o.you[side]} · {o.fulfilments[order.fulfilment]}
+          </dd>
+          <dt>{o.price}</dt>
+          <dd>
+            {common.yuan(order.price_fen)}
+            {order.days ? `（${o.rentTotal(order.rent_per_day_fen ?? 0, order.days)}）` : ""}
+          </dd>
+          {order.deposit_fen ? (
+            <>
+              <dt>{o.deposit}</dt>
+              <dd>{common.yuan(order.deposit_fen)}</dd>
+            </>
+          ) : null}
+          {order.due_at ? (
+            <>
+              <dt>{o.due}</dt>
+              <dd>
+                {resident.time(order.due_at)}
+                {order.overdue_at ? <span className="error">（{o.overdue}）</span> : null}
+              </dd>
+            </>
+          ) : null}
+          {order.late_fee_fen ? (
+            <>
+              <dt>{o.lateFee}</dt>
+              <dd>{common.yuan(order.late_fee_fen)}</dd>
+            </>
+          ) : null}
+          {order.damage_fen ? (
+            <>
+              <dt>{o.damage}</dt>
+              <dd>{common.yuan(order.damage_fen)}</dd>
+            </>
+          ) : null}
+          <dt>{o.createdAt}</dt>
+          <dd>{resident.time(order.created_at)}</dd>
+        </dl>
+      </div>
+      <Timeline order={order} />
+      <Waiting order={order} side={side} />
+      {side === "buyer" && order.status === "created" ? (
+        <Link to={`/orders/${order.id}/pay`} className="button-link primary wide">
+          {o.actions.pay}
+        </Link>
+      ) : null}
+      {side === "buyer" && order.fulfilment === "self_pickup" && order.mode !== "sale" ? <LockerPanel order={order} onMoved={reload} /> : null}
+      <Moves order={order} side={side} onDone={reload} />
+      {order.status === "completed" ? <RatingForm order={order} /> : null}
+    </Page>
+  );
+}
+
+function Timeline({ order }: { order: Order }): ReactNode {
+  const steps = stepsOf(order);
+  return (
+    <section aria-labelledby="timeline" className="card">
+      <h2 id="timeline">{resident.order.timeline}</h2>
+      <ol className="timeline">
+        {steps.map((step) => (
+          <li key={step.status} className={`step ${step.state}`} aria-current={step.state === "current" ? "step" : undefined}>
+            <span className="dot" aria-hidden="true" />
+            <span className="grow">{resident.order.steps[step.status] ?? step.status}</span>
+            {step.at ? <time dateTime={step.at}>{resident.time(step.at)}</time> : null}
+          </li>
+        ))}
+      </ol>
+    </section>
+  );
+}
+
+function Waiting({ order, side }: { order: Order; side: Side }): ReactNode {
+  const w = resident.order.waiting;
+  const s = order.status;
+  let text: string | null = null;
+  if (s === "created" && side === "seller") text = w.created;
+  if ((s === "paid" || s === "confirmed") && side === "buyer") text = w.paidBuyer;
+  if ((s === "paid" || s === "confirmed") && side === "seller") text = w.paidSeller;
+  if ((s === "handed_over" || s === "delivered") && side === "buyer") text = w.handedOverBuyer;
+  if (s === "picked_up" && side === "buyer") text = w.pickedUpBuyer;
+  if (s === "returned" && side === "buyer") text = w.returnedBuyer;
+  if (s === "refund_requested") text = w.refundRequested;
+  return text ? <p className="notice">{text}</p> : null;
+}
+
+const LABELS: Record<Move, { label: string; confirm?: string; danger?: boolean }> = {
+  cancel: { label: resident.order.actions.cancel, confirm: resident.order.actions.cancelConfirm, danger: true },
+  "request-refund": { label: resident.order.actions.requestRefund, confirm: resident.order.actions.refundConfirm, danger: true },
+  "confirm-receipt": { label: resident.order.actions.confirmReceipt, confirm: resident.order.actions.receiptConfirm },
+  "hand-over": { label: resident.order.actions.handOver },
+  "pick-up": { label: resident.order.actions.pickUp },
+  return: { label: resident.order.actions.returnIt },
+  complete: { label: resident.order.actions.complete },
+  reject: { label: resident.order.actions.reject, confirm: resident.order.actions.rejectConfirm, danger: true },
+};
+
+function Moves({ order, side, onDone }: { order: Order; side: Side; onDone: () => void }): ReactNode {
+  const [move, busy, error] = useAction(async (m: Move) => {
+    const spec = LABELS[m];
+    if (spec.confirm && !window.confirm(spec.confirm)) return;
+    await http.post(`/orders/${order.id}/${m}`, {});
+    onDone();
+  });
+  const moves = movesOf(order, side);
+  if (moves.length === 0) return <ErrorNote error={error} />;
+  return (
+    <div className="actions">
+      <ErrorNote error={error} />
+      {moves.map((m) => (
+        <button key={m} type="button" className={LABELS[m].danger ? "danger" : "primary"} disabled={busy} onClick={() => void move(m)}>
+          {LABELS[m].label}
+        </button>
+      ))}
+    </div>
+  );
+}
+
+function RatingForm({ order }: { order: Order }): ReactNode {
+  const { me } = useSession();
+  const [ratings, error, reload] = useLoad(() => http.get<Rating[]>(`/orders/${order.id}/ratings`), [order.id]);
+  const [score, setScore] = useState(5);
+  const [comment, setComment] = useState("");
+  const [rate, busy, rateError] = useAction(async () => {
+    await http.post(`/orders/${order.id}/ratings`, { score, comment: comment.trim() });
+    reload();
+  });
+  const o = resident.order;
+  const mine = ratings?.find((r) => r.rater_id === me?.id);
+  return (
+    <section aria-labelledby="rating" className="card">
+      <h2 id="rating">{mine ? o.ratings : o.rate}</h2>
+      <ErrorNote error={error} />
+      {ratings?.map((r) => (
+        <p key={r.rater_id}>
+          <span aria-label={o.stars(r.score)}>{"★".repeat(r.score)}</span> {r.comment}
+          {r.rater_id === me?.id ? <span className="muted">（{o.rated}）</span> : null}
+        </p>
+      ))}
+      {ratings && !mine ? (
+        <form
+          className="form"
+          onSubmit={(e) => {
+            e.preventDefault();
+            void rate();
+          }}
+        >
+          <fieldset className="choices stars">
+            <legend>{o.score}</legend>
+            {[1, 2, 3, 4, 5].map((n) => (
+              <label key={n} className="choice">
+                <input type="radio" name="score" value={n} checked={score === n} onChange={() => setScore(n)} />
+                {o.stars(n)}
+              </label>
+            ))}
+          </fieldset>
+          <label htmlFor="rating-comment">
+            {o.comment}
+            <textarea id="rating-comment" rows={2} maxLength={500} value={comment} onChange={(e) => setComment(e.target.value)} />
+          </label>
+          <ErrorNote error={rateError} />
+          <button type="submit" className="primary" disabled={busy}>
+            {o.submitRating}
+          </button>
+        </form>
+      ) : null}
+    </section>
+  );
+}
