@@ -93,7 +93,7 @@ function CommunityRow({ community }: { community: Community }): ReactNode {
             <input id={noteId} maxLength={200} value={note} onChange={(e) => setNote(e.target.value)} />
           </label>
           <button type="submit" className="primary" disabled={joining}>
-            {t.join}
+            {t.submitJoin}
           </button>
         </form>
       ) : null}

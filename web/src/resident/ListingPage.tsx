@@ -73,11 +73,13 @@ function Photos({ listing }: { listing: Listing }): ReactNode {
   const n = listing.images.length;
   if (n === 0) return <div className="photo-strip empty-photo" role="img" aria-label={resident.listing.noPhoto} />;
   return (
-    <div className="photo-strip" role="list">
+    <ul className="photo-strip">
       {listing.images.map((image, i) => (
-        <img key={image.key} role="listitem" src={image.url} alt={`${listing.title}，${resident.listing.photos(i + 1, n)}`} />
+        <li key={image.key}>
+          <img src={image.url} alt={`${listing.title}，${resident.listing.photos(i + 1, n)}`} />
+        </li>
       ))}
-    </div>
+    </ul>
   );
 }
 

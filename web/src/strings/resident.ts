@@ -229,6 +229,7 @@ export const resident = {
     unit: "楼栋门牌（选填，如 3-1-402）",
     note: "备注（选填）",
     join: "申请加入",
+    submitJoin: "提交申请",
     joined: "已申请",
     leave: "退出",
     withdraw: "撤回申请",
