@@ -145,7 +145,7 @@ async def test_publish_order_pay_and_follow_the_steps(
     await expect(buy.get_by_role("heading", name="订单详情")).to_be_visible()
     await expect(buy.locator(".badge")).to_have_text("已支付")
     timeline = buy.get_by_role("region", name="订单进度")
-    await expect(timeline.locator("[aria-current=step]")).to_have_text(re.compile("^支付"))
+    await expect(timeline.locator("[aria-current=step]")).to_have_text("交付")
     await _accessible(buy, "resident-order")
     order_url = buy.url
 

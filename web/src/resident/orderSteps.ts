@@ -25,18 +25,20 @@ function timeOf(order: Order, status: string): string | null {
   return at[status] ?? null;
 }
 
-/** The timeline: the mode's happy path, or the detour (cancelled, refund) it took. */
+const TERMINAL = new Set(["completed", "cancelled", "refunded"]);
+
+/** The timeline: the mode's happy path, or the detour (cancelled, refund) it took. Steps up to the
+ * order's status are done; the next one is what the order waits for now. */
 export function stepsOf(order: Order): Step[] {
   let path = PATHS[order.mode];
-  let current = order.status === "confirmed" ? "paid" : order.status;
   if (order.status === "cancelled") path = ["created", "cancelled"];
   if (order.status === "refund_requested") path = ["created", "paid", "refund_requested", "refunded"];
   if (order.status === "refunded") path = ["created", "paid", "refunded"];
-  const index = path.indexOf(current);
-  if (index < 0) current = path[0] ?? "created";
+  const index = Math.max(path.indexOf(order.status === "confirmed" ? "paid" : order.status), 0);
+  const waiting = TERMINAL.has(order.status) ? -1 : index + 1;
   return path.map((status, i) => ({
     status,
-    state: i < index || (i === index && (status === "completed" || status === "cancelled" || status === "refunded")) ? "done" : i === index ? "current" : "todo",
+    state: i <= index ? "done" : i === waiting ? "current" : "todo",
     at: i <= index ? timeOf(order, status) : null,
   }));
 }
