@@ -16,9 +16,11 @@ from playwright.async_api import BrowserContext, Page, expect
 
 from lago_core.container import Core
 from lago_core.listings import Category, Condition, ListingDraft, ListingKind
-from lago_core.security.roles import Principal
+from lago_core.security.roles import PlatformRole, Principal
+from lago_rt.devices import LockerSim
 
 from ..conftest import Account, CommunityWorld
+from ..test_lockers import subscribed
 from ..test_payments import WEBHOOK, run_worker
 from .conftest import WebStack, screenshot, serious_accessibility_violations, signed_in_page
 
@@ -194,3 +196,73 @@ async def test_a_pending_resident_sees_the_verification_state_and_joins(
     await expect(page.get_by_text("「翠湖花园」的住户认证审核中")).to_be_visible()
     await page.get_by_role("link", name="我的").click()
     await expect(page.get_by_role("listitem").filter(has_text="翠湖花园")).to_contain_text("待验证")
+
+
+async def test_a_rental_picked_up_and_returned_at_a_locker(
+    web: WebStack, core: Core, community: CommunityWorld, new_context: NewContext
+) -> None:
+    renter, owner, _ = community.residents
+    core.settings = dataclasses.replace(core.settings, sandbox_webhook_url=web.url + WEBHOOK)
+    # A locker on the test's real-time node, driven by the simulator (it closes its doors itself).
+    admin = Principal(community.admin.id, uuid.uuid4(), PlatformRole.ADMIN)
+    slots = [(1, "S"), (2, "S")]
+    locker, secret = await core.lockers.register(
+        admin, uuid.UUID(community.id), "1号柜", "3栋大堂", slots
+    )
+    sim = LockerSim(web.rt_url, str(locker["id"]), secret, slots)
+    await sim.connect()
+    try:
+        await subscribed(core, web.settings)
+        await sim.report()
+        draft = ListingDraft(
+            title="Switch 周末出租",
+            description="",
+            category=Category.GAME_CONSOLE,
+            condition=Condition.GOOD,
+            kind=ListingKind.RENT,
+            rent_per_day_fen=2_000,
+            deposit_fen=30_000,
+        )
+        item = await core.listings.create(_as(owner), draft)
+        deposit = await core.lockers.start_deposit(_as(owner), locker["id"], item["id"], "S")
+        await core.lockers.open_with_code(_as(owner), locker["id"], deposit.code)
+        await sim.wait_until(lambda: len(sim.acks) == 1)
+
+        page = await signed_in_page(new_context, renter)
+        await page.goto(f"/listings/{item['id']}")
+        await expect(page.get_by_text("¥300.00", exact=True)).to_be_visible()  # the deposit
+        await page.get_by_role("radio", name="自提（含智能柜）").check()
+        await page.get_by_label("租期（天）").fill("0")
+        await expect(page.get_by_text("租期为 1–365 天")).to_be_visible()
+        await expect(page.get_by_role("button", name="我要租")).to_be_disabled()
+        await page.get_by_label("租期（天）").fill("3")
+        await expect(page.get_by_role("paragraph").filter(has_text="合计")).to_contain_text(
+            "¥360.00"
+        )
+        await page.get_by_role("button", name="我要租").click()
+        pay = page.get_by_role("button", name="确认支付 ¥360.00")
+        async with page.expect_response(lambda r: "/sandbox/intents/" in r.url):
+            await pay.click()
+        await run_worker(web.settings, core)
+        await page.get_by_role("link", name="查看订单").click()
+        await expect(page.locator(".badge")).to_have_text("已支付")
+
+        await page.get_by_role("button", name="获取取件码").click()
+        await expect(page.locator(".locker-code .code")).to_have_text(
+            re.compile(r"^取件码：\d{6}$")
+        )
+        await page.get_by_role("button", name="我在柜前，开柜取件").click()
+        await expect(page.locator(".badge")).to_have_text("租用中")
+        await expect(page.get_by_text("应还时间")).to_be_visible()
+        await _accessible(page, "resident-rental")
+
+        await page.get_by_label("选择智能柜").select_option(label="1号柜 3栋大堂")
+        await page.get_by_role("button", name="获取归还码").click()
+        await page.get_by_role("button", name="我在柜前，开柜归还").click()
+        await expect(page.locator(".badge")).to_have_text("已完成")
+        steps = page.get_by_role("region", name="订单进度").get_by_role("listitem")
+        await expect(steps).to_have_count(5)
+        await expect(steps.locator(".dot")).to_have_count(5)
+        assert await page.locator(".timeline .step.done").count() == 5
+    finally:
+        await sim.close()

@@ -7,15 +7,17 @@ import { useSession } from "../session";
 import { resident } from "../strings";
 import { ErrorNote, useAction, useLoad } from "../ui/kit";
 import { type Locker, type LockerCode, type Order } from "./types";
-import { usePoll } from "./usePoll";
 
-export function LockerPanel({ order, onMoved }: { order: Order; onMoved: () => void }): ReactNode {
+/** Told when a door opened: the order moves once the locker reports it, to one of `until`. */
+type Opened = (until: string[]) => void;
+
+export function LockerPanel({ order, onMoved }: { order: Order; onMoved: Opened }): ReactNode {
   if (order.status === "paid" || order.status === "confirmed") return <Pickup order={order} onMoved={onMoved} />;
   if (order.mode === "rental" && order.status === "picked_up") return <Return order={order} onMoved={onMoved} />;
   return null;
 }
 
-function Pickup({ order, onMoved }: { order: Order; onMoved: () => void }): ReactNode {
+function Pickup({ order, onMoved }: { order: Order; onMoved: Opened }): ReactNode {
   const [code, setCode] = useState<LockerCode | null>(null);
   const [absent, setAbsent] = useState(false);
   const [issue, busy, error] = useAction(async () => {
@@ -32,7 +34,7 @@ function Pickup({ order, onMoved }: { order: Order; onMoved: () => void }): Reac
       <h2 id="locker-pickup">{t.title}</h2>
       {absent ? <p className="muted">{t.notInLocker}</p> : null}
       {code ? (
-        <CodeCard code={code} openLabel={t.open} onOpened={onMoved} />
+        <CodeCard code={code} openLabel={t.open} onOpened={() => onMoved(["picked_up", "delivered", "completed"])} />
       ) : !absent ? (
         <button type="button" className="secondary" disabled={busy} onClick={() => void issue()}>
           {t.get}
@@ -43,7 +45,7 @@ function Pickup({ order, onMoved }: { order: Order; onMoved: () => void }): Reac
   );
 }
 
-function Return({ order, onMoved }: { order: Order; onMoved: () => void }): ReactNode {
+function Return({ order, onMoved }: { order: Order; onMoved: Opened }): ReactNode {
   const { communities } = useSession();
   const community = communities.find((c) => c.status === "verified");
   const [lockers, error] = useLoad(
@@ -68,7 +70,7 @@ function Return({ order, onMoved }: { order: Order; onMoved: () => void }): Reac
       <h2 id="locker-return">{t.returnTitle}</h2>
       <ErrorNote error={error ?? issueError} />
       {absent ? <p className="muted">{t.notInLocker}</p> : null}
-      {code ? <CodeCard code={code} openLabel={t.openReturn} onOpened={onMoved} /> : null}
+      {code ? <CodeCard code={code} openLabel={t.openReturn} onOpened={() => onMoved(["completed"])} /> : null}
       {!code && !absent && lockers ? (
         usable.length === 0 ? (
           <p className="muted">{t.noLockers}</p>
@@ -99,7 +101,6 @@ function Return({ order, onMoved }: { order: Order; onMoved: () => void }): Reac
  * locker's QR code); the order moves once the locker reports the door opened. */
 function CodeCard({ code, openLabel, onOpened }: { code: LockerCode; openLabel: string; onOpened: () => void }): ReactNode {
   const [opened, setOpened] = useState(false);
-  usePoll(opened, onOpened, 2000);
   const [open, busy, error] = useAction(async () => {
     await http.post(`/lockers/${code.locker_id}/open`, { code: code.code });
     setOpened(true);
@@ -111,7 +112,8 @@ function CodeCard({ code, openLabel, onOpened }: { code: LockerCode; openLabel: 
       <p className="muted">
         {t.code} · {t.slot(code.slot_no)}
       </p>
-      <p className="code" aria-label={`${t.code} ${code.code.split("").join(" ")}`}>
+      <p className="code">
+        <span className="sr-only">{t.code}：</span>
         {code.code}
       </p>
       <p className="muted small">{t.expires(resident.time(code.expires_at))}</p>

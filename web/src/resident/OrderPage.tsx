@@ -10,11 +10,18 @@ import { ErrorNote, Loading, Page, useAction, useLoad } from "../ui/kit";
 import { LockerPanel } from "./LockerPanel";
 import { movesOf, stepsOf, type Move, type Side } from "./orderSteps";
 import { type Order, type Rating } from "./types";
+import { usePoll } from "./usePoll";
+
+const FOLLOW_MS = 120_000;
 
 export function OrderPage(): ReactNode {
   const { id = "" } = useParams();
   const { me } = useSession();
   const [order, error, reload] = useLoad(() => http.get<Order>(`/orders/${id}`), [id]);
+  // After a locker door opens the order moves when the device reports it: follow it a while.
+  const [awaiting, setAwaiting] = useState<{ until: string[]; since: number } | null>(null);
+  const following = awaiting !== null && !!order && !awaiting.until.includes(order.status) && Date.now() - awaiting.since < FOLLOW_MS;
+  usePoll(following, reload, 1000);
   const o = resident.order;
   if (error) {
     return (
@@ -82,7 +89,7 @@ export function OrderPage(): ReactNode {
           {o.actions.pay}
         </Link>
       ) : null}
-      {side === "buyer" && order.fulfilment === "self_pickup" && order.mode !== "sale" ? <LockerPanel order={order} onMoved={reload} /> : null}
+      {side === "buyer" && order.fulfilment === "self_pickup" && order.mode !== "sale" ? <LockerPanel order={order} onMoved={(until) => setAwaiting({ until, since: Date.now() })} /> : null}
       <Moves order={order} side={side} onDone={reload} />
       {order.status === "completed" ? <RatingForm order={order} /> : null}
     </Page>
