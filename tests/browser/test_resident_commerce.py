@@ -266,3 +266,28 @@ async def test_a_rental_picked_up_and_returned_at_a_locker(
         assert await page.locator(".timeline .step.done").count() == 5
     finally:
         await sim.close()
+
+
+async def test_a_failed_payment_is_cancelled_and_ordered_again(
+    web: WebStack, core: Core, community: CommunityWorld, new_context: NewContext
+) -> None:
+    buyer, seller, _ = community.residents
+    await _lego(core, seller, "乐高 得宝 小火车", 8_000)
+    page = await signed_in_page(new_context, buyer)
+    await page.goto("/search?q=乐高")
+    await page.get_by_role("link", name=re.compile("乐高 得宝 小火车")).click()
+    await page.get_by_role("button", name="立即购买").click()
+    await page.get_by_role("button", name="模拟支付失败").click()
+    await expect(page.get_by_role("alert")).to_contain_text("支付未成功")
+    await expect(page.get_by_role("button", name="确认支付 ¥80.00")).to_be_disabled()
+    page.once("dialog", lambda dialog: dialog.accept())
+    await page.get_by_role("button", name="取消订单").click()
+    await expect(page.get_by_text("已取消")).to_be_visible()
+
+    await page.get_by_role("link", name="查看订单").click()
+    await expect(page.locator(".badge")).to_have_text("已取消")
+    steps = page.get_by_role("region", name="订单进度").get_by_role("listitem")
+    await expect(steps).to_have_text([re.compile("^下单"), re.compile("^已取消")])
+    await page.get_by_role("link", name="乐高 得宝 小火车").click()
+    await page.get_by_role("button", name="立即购买").click()
+    await expect(page.get_by_role("button", name="确认支付 ¥80.00")).to_be_enabled()

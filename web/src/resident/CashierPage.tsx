@@ -5,9 +5,10 @@ import { Link, useParams } from "react-router";
 
 import { http } from "../api/http";
 import { common, resident } from "../strings";
-import { ErrorNote, Loading, Money, Page, useAction, useLoad } from "../ui/kit";
+import { Loading, Money, Page, useAction, useLoad } from "../ui/kit";
 import { type Order, type Payment } from "./types";
 import { usePoll } from "./usePoll";
+import { ResidentError } from "./ResidentError";
 
 export function CashierPage(): ReactNode {
   const { id = "" } = useParams();
@@ -19,8 +20,9 @@ export function CashierPage(): ReactNode {
   );
   const [sent, setSent] = useState<"succeed" | "fail" | null>(null);
   const settled = order && order.status !== "created";
-  const failed = payment?.status === "failed";
-  usePoll(sent !== null && !settled && !failed, () => {
+  // A failed intent is final (docs/money.md): the order is cancelled and ordered again.
+  const failed = sent === "fail" || payment?.status === "failed";
+  usePoll(sent === "succeed" && !settled && !failed, () => {
     reloadOrder();
     reloadPayment();
   });
@@ -32,11 +34,16 @@ export function CashierPage(): ReactNode {
     });
     setSent(outcome);
   });
+  const [cancel, cancelling, cancelError] = useAction(async () => {
+    if (!window.confirm(resident.order.actions.cancelConfirm)) return;
+    await http.post(`/orders/${id}/cancel`);
+    reloadOrder();
+  });
   const c = resident.cashier;
   if (orderError || paymentError) {
     return (
       <Page title={c.title}>
-        <ErrorNote error={orderError ?? paymentError} />
+        <ResidentError error={orderError ?? paymentError} />
       </Page>
     );
   }
@@ -46,7 +53,7 @@ export function CashierPage(): ReactNode {
     return (
       <Page title={c.title}>
         <div className={`card cashier-result ${paidNow ? "ok" : ""}`} role="status">
-          <p className="result-title">{paidNow && sent ? c.paid : order.status === "cancelled" ? c.expired : c.already}</p>
+          <p className="result-title">{paidNow && sent ? c.paid : order.status === "cancelled" ? resident.order.statuses.cancelled : c.already}</p>
           <p>
             {order.title} · {resident.order.statuses[order.status] ?? order.status}
           </p>
@@ -87,16 +94,27 @@ export function CashierPage(): ReactNode {
         </label>
       </fieldset>
       {failed ? (
-        <p className="error" role="alert">
-          {c.failed}
-        </p>
+        <div className="card">
+          <p className="error" role="alert">
+            {c.failed}
+          </p>
+          <ResidentError error={cancelError} />
+          <div className="actions">
+            <button type="button" className="danger" disabled={cancelling} onClick={() => void cancel()}>
+              {c.cancel}
+            </button>
+            <Link to={`/listings/${order.listing_id}`} className="button-link">
+              {c.backToListing}
+            </Link>
+          </div>
+        </div>
       ) : null}
       {waiting ? (
         <p className="muted" role="status" aria-busy="true">
           {c.waiting}
         </p>
       ) : null}
-      <ErrorNote error={payError} />
+      <ResidentError error={payError} />
       <button type="button" className="primary wide" disabled={busy || waiting || failed || !payment?.client_secret} onClick={() => void pay("succeed")}>
         {c.pay(common.yuan(payment?.total_fen ?? 0))}
       </button>

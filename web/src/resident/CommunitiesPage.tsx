@@ -4,8 +4,9 @@ import { useState, type FormEvent, type ReactNode } from "react";
 import { http, query } from "../api/http";
 import { useSession } from "../session";
 import { resident } from "../strings";
-import { Empty, ErrorNote, Loading, Page, useAction, useLoad } from "../ui/kit";
+import { Empty, Loading, Page, useAction, useLoad } from "../ui/kit";
 import { type Community, type Page as Paged } from "./types";
+import { ResidentError } from "./ResidentError";
 
 export function CommunitiesPage(): ReactNode {
   const [text, setText] = useState("");
@@ -27,7 +28,7 @@ export function CommunitiesPage(): ReactNode {
           {t.searchButton}
         </button>
       </form>
-      <ErrorNote error={error} />
+      <ResidentError error={error} />
       {found === undefined && !error ? <Loading /> : null}
       {found && found.items.length === 0 ? <Empty>{t.none}</Empty> : null}
       <ul className="list">
@@ -97,7 +98,7 @@ function CommunityRow({ community }: { community: Community }): ReactNode {
           </button>
         </form>
       ) : null}
-      <ErrorNote error={joinError ?? leaveError} />
+      <ResidentError error={joinError ?? leaveError} />
     </li>
   );
 }

@@ -6,10 +6,11 @@ import { Link } from "react-router";
 import { http, query } from "../api/http";
 import { useSession, type MyCommunity } from "../session";
 import { resident } from "../strings";
-import { Empty, ErrorNote, Loading, Page, useAction, useLoad } from "../ui/kit";
+import { Empty, Loading, Page, useAction, useLoad } from "../ui/kit";
 import { ListingCard } from "./ListingCard";
 import { SearchBox } from "./SearchBox";
 import { type Listing, type Page as Paged, type Recommendations } from "./types";
+import { ResidentError } from "./ResidentError";
 import "./resident.css";
 
 export function HomePage(): ReactNode {
@@ -56,7 +57,7 @@ function CommunityState({ communities }: { communities: MyCommunity[] }): ReactN
 
 function RecommendedListings(): ReactNode {
   const [recs, error] = useLoad(() => http.get<Recommendations>("/recommendations?limit=6"), []);
-  if (error) return <ErrorNote error={error} />;
+  if (error) return <ResidentError error={error} />;
   if (!recs || recs.items.length === 0) return null;
   return (
     <section aria-labelledby="recommended">
@@ -91,7 +92,7 @@ function LatestListings({ community }: { community: MyCommunity }): ReactNode {
   return (
     <section aria-labelledby="latest">
       <h2 id="latest">{resident.home.latest}</h2>
-      <ErrorNote error={error ?? moreError} />
+      <ResidentError error={error ?? moreError} />
       {first === undefined && !error ? <Loading /> : null}
       {first && items.length === 0 ? (
         <Empty>

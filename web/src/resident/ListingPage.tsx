@@ -5,9 +5,10 @@ import { useNavigate, useParams } from "react-router";
 import { http } from "../api/http";
 import { useSession } from "../session";
 import { common, resident } from "../strings";
-import { ErrorNote, Loading, Money, Page, useAction, useLoad } from "../ui/kit";
+import { Loading, Money, Page, useAction, useLoad } from "../ui/kit";
 import { ListingPrice } from "./ListingCard";
 import { type Fulfilment, type Listing, type Order, type Reputation } from "./types";
+import { ResidentError } from "./ResidentError";
 
 // docs/orders.md: which hand-over methods each listing kind allows.
 const FULFILMENTS: Record<Listing["kind"], Fulfilment[]> = {
@@ -24,7 +25,7 @@ export function ListingPage(): ReactNode {
     // A view teaches recommendations; losing one is harmless.
     if (id) void http.post(`/listings/${id}/views`).catch(() => undefined);
   }, [id]);
-  if (error) return <Page title={resident.listing.noPhoto}><ErrorNote error={error} /></Page>;
+  if (error) return <Page title={resident.listing.title}><ResidentError error={error} /></Page>;
   if (!listing) return <Loading />;
   const l = resident.listing;
   const own = listing.seller_id === me?.id;
@@ -112,7 +113,7 @@ function Favourite({ listingId }: { listingId: string }): ReactNode {
       <button type="button" className={current ? "primary" : "secondary"} aria-pressed={current} disabled={busy || !favs} onClick={() => void toggle()}>
         {current ? `★ ${resident.listing.unfavourite}` : `☆ ${resident.listing.favourite}`}
       </button>
-      <ErrorNote error={error} />
+      <ResidentError error={error} />
     </>
   );
 }
@@ -180,7 +181,7 @@ function OrderSheet({ listing }: { listing: Listing }): ReactNode {
         <span className="grow">{o.total}</span>
         <Money fen={total} />
       </p>
-      <ErrorNote error={error} />
+      <ResidentError error={error} />
       <button type="submit" className="primary wide" disabled={busy || !daysOk}>
         {rent ? resident.listing.rentIt : resident.listing.buy}
       </button>

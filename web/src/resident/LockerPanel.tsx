@@ -5,8 +5,9 @@ import { useState, type ReactNode } from "react";
 import { ApiError, http, query } from "../api/http";
 import { useSession } from "../session";
 import { resident } from "../strings";
-import { ErrorNote, useAction, useLoad } from "../ui/kit";
+import { useAction, useLoad } from "../ui/kit";
 import { type Locker, type LockerCode, type Order } from "./types";
+import { ResidentError } from "./ResidentError";
 
 /** Told when a door opened: the order moves once the locker reports it, to one of `until`. */
 type Opened = (until: string[]) => void;
@@ -40,7 +41,7 @@ function Pickup({ order, onMoved }: { order: Order; onMoved: Opened }): ReactNod
           {t.get}
         </button>
       ) : null}
-      <ErrorNote error={error} />
+      <ResidentError error={error} />
     </section>
   );
 }
@@ -68,7 +69,7 @@ function Return({ order, onMoved }: { order: Order; onMoved: Opened }): ReactNod
   return (
     <section className="card locker" aria-labelledby="locker-return">
       <h2 id="locker-return">{t.returnTitle}</h2>
-      <ErrorNote error={error ?? issueError} />
+      <ResidentError error={error ?? issueError} />
       {absent ? <p className="muted">{t.notInLocker}</p> : null}
       {code ? <CodeCard code={code} openLabel={t.openReturn} onOpened={() => onMoved(["completed"])} /> : null}
       {!code && !absent && lockers ? (
@@ -126,7 +127,7 @@ function CodeCard({ code, openLabel, onOpened }: { code: LockerCode; openLabel: 
           {openLabel}
         </button>
       )}
-      <ErrorNote error={error} />
+      <ResidentError error={error} />
     </div>
   );
 }

@@ -4,16 +4,17 @@ import { Link } from "react-router";
 
 import { http } from "../api/http";
 import { resident } from "../strings";
-import { Empty, ErrorNote, Loading, Page, useAction, useLoad } from "../ui/kit";
+import { Empty, Loading, Page, useAction, useLoad } from "../ui/kit";
 import { ListingPrice } from "./ListingCard";
 import { type Listing, type Page as Paged } from "./types";
+import { ResidentError } from "./ResidentError";
 
 export function MyListingsPage(): ReactNode {
   const [page, error, reload] = useLoad(() => http.get<Paged<Listing>>("/me/listings?limit=100"), []);
   const p = resident.publish;
   return (
     <Page title={p.mine} actions={<Link to="/publish">{p.title}</Link>}>
-      <ErrorNote error={error} />
+      <ResidentError error={error} />
       {page === undefined && !error ? <Loading /> : null}
       {page && page.items.length === 0 ? <Empty>{p.noneMine}</Empty> : null}
       <ul className="list">
@@ -45,7 +46,7 @@ function MyListing({ listing, onChange }: { listing: Listing; onChange: () => vo
           {resident.publish.withdraw}
         </button>
       ) : null}
-      <ErrorNote error={error} />
+      <ResidentError error={error} />
     </li>
   );
 }

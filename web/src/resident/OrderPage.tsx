@@ -6,11 +6,12 @@ import { Link, useParams } from "react-router";
 import { http } from "../api/http";
 import { useSession } from "../session";
 import { common, resident } from "../strings";
-import { ErrorNote, Loading, Page, useAction, useLoad } from "../ui/kit";
+import { Loading, Page, useAction, useLoad } from "../ui/kit";
 import { LockerPanel } from "./LockerPanel";
 import { movesOf, stepsOf, type Move, type Side } from "./orderSteps";
 import { type Order, type Rating } from "./types";
 import { usePoll } from "./usePoll";
+import { ResidentError } from "./ResidentError";
 
 const FOLLOW_MS = 120_000;
 
@@ -26,7 +27,7 @@ export function OrderPage(): ReactNode {
   if (error) {
     return (
       <Page title={o.title}>
-        <ErrorNote error={error} />
+        <ResidentError error={error} />
       </Page>
     );
   }
@@ -147,10 +148,10 @@ function Moves({ order, side, onDone }: { order: Order; side: Side; onDone: () =
     onDone();
   });
   const moves = movesOf(order, side);
-  if (moves.length === 0) return <ErrorNote error={error} />;
+  if (moves.length === 0) return <ResidentError error={error} />;
   return (
     <div className="actions">
-      <ErrorNote error={error} />
+      <ResidentError error={error} />
       {moves.map((m) => (
         <button key={m} type="button" className={LABELS[m].danger ? "danger" : "primary"} disabled={busy} onClick={() => void move(m)}>
           {LABELS[m].label}
@@ -174,7 +175,7 @@ function RatingForm({ order }: { order: Order }): ReactNode {
   return (
     <section aria-labelledby="rating" className="card">
       <h2 id="rating">{mine ? o.ratings : o.rate}</h2>
-      <ErrorNote error={error} />
+      <ResidentError error={error} />
       {ratings?.map((r) => (
         <p key={r.rater_id}>
           <span aria-label={o.stars(r.score)}>{"★".repeat(r.score)}</span> {r.comment}
@@ -202,7 +203,7 @@ function RatingForm({ order }: { order: Order }): ReactNode {
             {o.comment}
             <textarea id="rating-comment" rows={2} maxLength={500} value={comment} onChange={(e) => setComment(e.target.value)} />
           </label>
-          <ErrorNote error={rateError} />
+          <ResidentError error={rateError} />
           <button type="submit" className="primary" disabled={busy}>
             {o.submitRating}
           </button>

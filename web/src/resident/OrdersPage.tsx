@@ -4,8 +4,9 @@ import { Link, useSearchParams } from "react-router";
 
 import { http, query } from "../api/http";
 import { resident } from "../strings";
-import { Empty, ErrorNote, Loading, Money, Page, useLoad } from "../ui/kit";
+import { Empty, Loading, Money, Page, useLoad } from "../ui/kit";
 import { type Order, type Page as Paged } from "./types";
+import { ResidentError } from "./ResidentError";
 
 export function OrdersPage(): ReactNode {
   const [params, setParams] = useSearchParams();
@@ -21,7 +22,7 @@ export function OrdersPage(): ReactNode {
           </button>
         ))}
       </div>
-      <ErrorNote error={error} />
+      <ResidentError error={error} />
       {page === undefined && !error ? <Loading /> : null}
       {page && page.items.length === 0 ? <Empty>{o.empty}</Empty> : null}
       <ul className="list">

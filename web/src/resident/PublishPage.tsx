@@ -4,10 +4,11 @@ import { Link, useNavigate } from "react-router";
 
 import { http } from "../api/http";
 import { resident } from "../strings";
-import { ErrorNote, Page, useAction } from "../ui/kit";
+import { Page, useAction } from "../ui/kit";
 import { fenOf } from "./money";
 import { PhotoPicker } from "./PhotoPicker";
 import { type Listing } from "./types";
+import { ResidentError } from "./ResidentError";
 
 const KINDS = ["sale", "rent"] as const;
 const CATEGORIES = Object.keys(resident.listing.categories);
@@ -124,7 +125,7 @@ export function PublishPage(): ReactNode {
             {progress}
           </p>
         ) : null}
-        <ErrorNote error={error} />
+        <ResidentError error={error} />
         <button type="submit" className="primary wide" disabled={busy}>
           {p.submit}
         </button>

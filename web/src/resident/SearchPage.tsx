@@ -3,11 +3,12 @@ import { useSearchParams } from "react-router";
 
 import { http, query } from "../api/http";
 import { resident } from "../strings";
-import { Empty, ErrorNote, Loading, Page, useLoad } from "../ui/kit";
+import { Empty, Loading, Page, useLoad } from "../ui/kit";
 import { IntentChips, type Slot } from "./IntentChips";
 import { ListingCard } from "./ListingCard";
 import { SearchBox } from "./SearchBox";
 import { type SearchResult } from "./types";
+import { ResidentError } from "./ResidentError";
 
 export function SearchPage(): ReactNode {
   const [params, setParams] = useSearchParams();
@@ -29,7 +30,7 @@ export function SearchPage(): ReactNode {
   return (
     <Page title={resident.search.title}>
       <SearchBox key={q} initial={q} />
-      <ErrorNote error={error} />
+      <ResidentError error={error} />
       {result ? (
         <>
           <p className="muted small">{resident.search.understood}</p>
