@@ -282,7 +282,7 @@ async def test_a_failed_payment_is_cancelled_and_ordered_again(
     await expect(page.get_by_role("button", name="确认支付 ¥80.00")).to_be_disabled()
     page.once("dialog", lambda dialog: dialog.accept())
     await page.get_by_role("button", name="取消订单").click()
-    await expect(page.get_by_text("已取消")).to_be_visible()
+    await expect(page.get_by_role("status")).to_contain_text("乐高 得宝 小火车 · 已取消")
 
     await page.get_by_role("link", name="查看订单").click()
     await expect(page.locator(".badge")).to_have_text("已取消")
