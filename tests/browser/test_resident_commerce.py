@@ -115,7 +115,7 @@ async def test_publish_order_pay_and_follow_the_steps(
     await expect(sell.get_by_role("heading", name="乐高 机械组 跑车")).to_be_visible()
     photo = sell.get_by_role("img", name=re.compile("乐高 机械组 跑车，第 1 张"))
     await expect(photo).to_be_visible()
-    await expect(sell.get_by_text("这是你发布的闲置")).to_be_visible()
+    await expect(sell.get_by_text("这是你发布的闲置 · 在售")).to_be_visible()
     listing_url = sell.url
     listing_id = listing_url.rsplit("/", 1)[1]
     row = await core.pool.fetchrow(
@@ -291,3 +291,27 @@ async def test_a_failed_payment_is_cancelled_and_ordered_again(
     await page.get_by_role("link", name="乐高 得宝 小火车").click()
     await page.get_by_role("button", name="立即购买").click()
     await expect(page.get_by_role("button", name="确认支付 ¥80.00")).to_be_enabled()
+
+
+async def test_a_seller_withdraws_a_listing(
+    web: WebStack, core: Core, community: CommunityWorld, new_context: NewContext
+) -> None:
+    seller = community.residents[1]
+    await _lego(core, seller, "乐高 好朋友 咖啡馆", 6_000)
+    page = await signed_in_page(new_context, seller)
+    await page.goto("/me")
+    await expect(page.get_by_role("listitem").filter(has_text="翠湖花园")).to_contain_text("已验证")
+    await page.get_by_role("link", name="我的发布").click()
+    mine = page.get_by_role("listitem").filter(has_text="乐高 好朋友 咖啡馆")
+    await expect(mine).to_contain_text("在售")
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    await mine.get_by_role("button", name="下架").click()
+    await expect(mine).to_contain_text("在售")
+    page.once("dialog", lambda dialog: dialog.accept())
+    await mine.get_by_role("button", name="下架").click()
+    await expect(mine).to_contain_text("已下架")
+    await expect(mine.get_by_role("button", name="下架")).to_have_count(0)
+    status = await core.pool.fetchval(
+        "SELECT status FROM listings WHERE title = $1", "乐高 好朋友 咖啡馆"
+    )
+    assert status == "withdrawn"

@@ -58,7 +58,7 @@ export function ListingPage(): ReactNode {
       </div>
       <SellerReputation sellerId={listing.seller_id} />
       {own ? (
-        <p className="muted">{l.own}</p>
+        <OwnListing listing={listing} />
       ) : listing.status !== "active" ? (
         <p className="muted">
           {l.notActive}（{l.statuses[listing.status] ?? listing.status}）
@@ -67,6 +67,28 @@ export function ListingPage(): ReactNode {
         <OrderSheet listing={listing} />
       )}
     </Page>
+  );
+}
+
+/** The seller's own listing: no order sheet, but withdrawal (下架). */
+function OwnListing({ listing }: { listing: Listing }): ReactNode {
+  const [status, setStatus] = useState(listing.status);
+  const [withdraw, busy, error] = useAction(async () => {
+    if (!window.confirm(resident.publish.withdrawConfirm)) return;
+    setStatus((await http.post<Listing>(`/listings/${listing.id}/withdraw`)).status);
+  });
+  return (
+    <div className="card row">
+      <span className="grow muted">
+        {resident.listing.own} · {resident.listing.statuses[status] ?? status}
+      </span>
+      {status === "active" ? (
+        <button type="button" className="danger" disabled={busy} onClick={() => void withdraw()}>
+          {resident.publish.withdraw}
+        </button>
+      ) : null}
+      <ResidentError error={error} />
+    </div>
   );
 }
 

@@ -8,6 +8,7 @@ import { useSession } from "../session";
 import { common, resident } from "../strings";
 import { Loading, Page, useAction, useLoad } from "../ui/kit";
 import { LockerPanel } from "./LockerPanel";
+import { fenOf } from "./money";
 import { movesOf, stepsOf, type Move, type Side } from "./orderSteps";
 import { type Order, type Rating } from "./types";
 import { usePoll } from "./usePoll";
@@ -141,19 +142,48 @@ const LABELS: Record<Move, { label: string; confirm?: string; danger?: boolean }
 };
 
 function Moves({ order, side, onDone }: { order: Order; side: Side; onDone: () => void }): ReactNode {
+  const [damage, setDamage] = useState("");
+  const damageFen = damage.trim() ? fenOf(damage) : 0;
   const [move, busy, error] = useAction(async (m: Move) => {
     const spec = LABELS[m];
     if (spec.confirm && !window.confirm(spec.confirm)) return;
-    await http.post(`/orders/${order.id}/${m}`, {});
+    // Completing a rental: the computed late fee is kept; agreed damages come off the deposit too.
+    const body = m === "complete" && damageFen ? { damage_fen: damageFen } : {};
+    await http.post(`/orders/${order.id}/${m}`, body);
     onDone();
   });
   const moves = movesOf(order, side);
   if (moves.length === 0) return <ResidentError error={error} />;
+  const o = resident.order;
   return (
     <div className="actions">
       <ResidentError error={error} />
+      {moves.includes("complete") ? (
+        <label htmlFor="damage" className="wide field">
+          {o.damageInput}
+          <input
+            id="damage"
+            inputMode="decimal"
+            value={damage}
+            aria-invalid={damageFen === null}
+            aria-describedby={damageFen === null ? "damage-error" : undefined}
+            onChange={(e) => setDamage(e.target.value)}
+          />
+          {damageFen === null ? (
+            <span id="damage-error" className="error">
+              {resident.publish.moneyError}
+            </span>
+          ) : null}
+        </label>
+      ) : null}
       {moves.map((m) => (
-        <button key={m} type="button" className={LABELS[m].danger ? "danger" : "primary"} disabled={busy} onClick={() => void move(m)}>
+        <button
+          key={m}
+          type="button"
+          className={LABELS[m].danger ? "danger" : "primary"}
+          disabled={busy || (m === "complete" && damageFen === null)}
+          onClick={() => void move(m)}
+        >
           {LABELS[m].label}
         </button>
       ))}

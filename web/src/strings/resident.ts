@@ -123,6 +123,7 @@ export const resident = {
     deposit: "押金（可退）",
     lateFee: "逾期费",
     damage: "损坏赔偿",
+    damageInput: "损坏赔偿（元，选填，从押金扣除）",
     due: "应还时间",
     overdue: "已逾期",
     createdAt: "下单时间",
