@@ -10,6 +10,9 @@ import { type Order, type Payment } from "./types";
 import { usePoll } from "./usePoll";
 import { ResidentError } from "./ResidentError";
 
+// The provider's confirmation normally arrives within seconds; after this, say where to look later.
+const SLOW_MS = 20_000;
+
 export function CashierPage(): ReactNode {
   const { id = "" } = useParams();
   const [order, orderError, reloadOrder] = useLoad(() => http.get<Order>(`/orders/${id}`), [id]);
@@ -19,6 +22,7 @@ export function CashierPage(): ReactNode {
     [paymentId],
   );
   const [sent, setSent] = useState<"succeed" | "fail" | null>(null);
+  const [sentAt, setSentAt] = useState(0);
   const settled = order && order.status !== "created";
   // A failed intent is final (docs/money.md): the order is cancelled and ordered again.
   const failed = sent === "fail" || payment?.status === "failed";
@@ -33,6 +37,7 @@ export function CashierPage(): ReactNode {
       outcome,
     });
     setSent(outcome);
+    setSentAt(Date.now());
   });
   const [cancel, cancelling, cancelError] = useAction(async () => {
     if (!window.confirm(resident.order.actions.cancelConfirm)) return;
@@ -112,6 +117,7 @@ export function CashierPage(): ReactNode {
       {waiting ? (
         <p className="muted" role="status" aria-busy="true">
           {c.waiting}
+          {Date.now() - sentAt > SLOW_MS ? ` ${c.slow}` : ""}
         </p>
       ) : null}
       <ResidentError error={payError} />

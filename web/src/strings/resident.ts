@@ -188,6 +188,7 @@ export const resident = {
     pay: (total: string): string => `确认支付 ${total}`,
     fail: "模拟支付失败",
     waiting: "支付处理中，请稍候…",
+    slow: "确认较慢，可稍后在订单详情中查看支付结果。",
     paid: "支付成功",
     failed: "支付未成功。这笔支付已结束，可取消订单后重新下单。",
     cancel: "取消订单",
