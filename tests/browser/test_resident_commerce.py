@@ -192,10 +192,12 @@ async def test_a_pending_resident_sees_the_verification_state_and_joins(
     await page.get_by_label("楼栋门牌（选填，如 3-1-402）").fill("3-1-402")
     await page.get_by_role("button", name="提交申请").click()
     await expect(page.get_by_text("待验证")).to_be_visible()
+    await _accessible(page, "resident-communities")
     await page.get_by_role("link", name="首页").click()
     await expect(page.get_by_text("「翠湖花园」的住户认证审核中")).to_be_visible()
     await page.get_by_role("link", name="我的").click()
     await expect(page.get_by_role("listitem").filter(has_text="翠湖花园")).to_contain_text("待验证")
+    await _accessible(page, "resident-me")
 
 
 async def test_a_rental_picked_up_and_returned_at_a_locker(
