@@ -5,7 +5,7 @@ import { useSearchParams } from "react-router";
 
 import { ChannelFeed, type ChannelEvent, type ChannelState } from "../api/channel";
 import { ApiError, http, query } from "../api/http";
-import { realtime, type ConnectionState } from "../api/realtime";
+import { realtime, type ConnectionState, type Realtime } from "../api/realtime";
 import { useSession, type MyCommunity } from "../session";
 import { common, consoleText } from "../strings";
 import { ErrorNote as CommonErrorNote } from "../ui/kit";
@@ -162,13 +162,20 @@ export function ConnectionBadge({ namespace = "/" }: { namespace?: string }): Re
 
 // One feed per community for the whole console: pages come and go (and React's StrictMode mounts
 // twice), the channel is left only when no page has used it for a moment.
-const feeds = new Map<string, { feed: ChannelFeed; users: number; leaving?: ReturnType<typeof setTimeout> }>();
+const feeds = new Map<string, { feed: ChannelFeed; rt: Realtime; users: number; leaving?: ReturnType<typeof setTimeout> }>();
 
 function acquire(communityId: string): ChannelFeed {
   let entry = feeds.get(communityId);
+  // A feed of a connection closed since (log-out) is not reused.
+  if (entry && entry.rt !== realtime("/")) {
+    if (entry.leaving) clearTimeout(entry.leaving);
+    feeds.delete(communityId);
+    entry = undefined;
+  }
   if (!entry) {
-    const feed = new ChannelFeed(realtime("/"), communityId);
-    entry = { feed, users: 0 };
+    const rt = realtime("/");
+    const feed = new ChannelFeed(rt, communityId);
+    entry = { feed, rt, users: 0 };
     feeds.set(communityId, entry);
     void feed.start();
   }
@@ -185,7 +192,7 @@ function release(communityId: string): void {
   if (entry.users > 0) return;
   entry.leaving = setTimeout(() => {
     if (entry.users > 0) return;
-    feeds.delete(communityId);
+    if (feeds.get(communityId) === entry) feeds.delete(communityId);
     entry.feed.stop();
   }, 2_000);
 }
