@@ -421,7 +421,7 @@ async def test_staff_moderate_the_channel(
 
 
 async def test_the_console_shows_only_what_the_roles_allow(
-    web: WebStack, community: CommunityWorld, new_context: NewContext
+    web: WebStack, community: CommunityWorld, make_account: MakeAccount, new_context: NewContext
 ) -> None:
     page = await console(new_context, community.residents[0], "/console")
     await expect(page.get_by_text("您的账号没有控制台权限")).to_be_visible()
@@ -435,3 +435,15 @@ async def test_the_console_shows_only_what_the_roles_allow(
     await expect(nav.get_by_role("link", name="居民审核")).to_be_visible()
     await expect(nav.get_by_role("link", name="商家审核")).to_have_count(0)
     await expect(nav.get_by_role("link", name="客服")).to_have_count(0)
+    service = await make_account("客服", PlatformRole.CUSTOMER_SERVICE)
+    agent = await console(new_context, service, "/console")
+    nav = agent.get_by_role("navigation")
+    await expect(nav.get_by_role("link", name="客服")).to_be_visible()
+    await expect(nav.get_by_role("link", name="频道管理")).to_be_visible()
+    await expect(nav.get_by_role("link", name="居民审核")).to_have_count(0)
+    # Customer service may not decide on residents, whatever the address bar says.
+    resident = community.residents[0]
+    status, _ = await api(
+        web, service, "POST", f"/communities/{community.id}/members/{resident.id}/reject", {}
+    )
+    assert status == 403
