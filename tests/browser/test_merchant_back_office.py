@@ -25,7 +25,7 @@ from lago_core.security.roles import PlatformRole, Principal
 
 from ..conftest import Account, CommunityWorld, valid_credit_code
 from ..test_payments import WEBHOOK, run_worker
-from .conftest import WebStack, screenshot, serious_accessibility_violations
+from .conftest import WebStack, screenshot, serious_accessibility_violations, signed_in_page
 
 MakeAccount = Callable[..., Awaitable[Account]]
 NewContext = Callable[..., Awaitable[BrowserContext]]
@@ -42,20 +42,6 @@ async def api(web: WebStack, account: Account, method: str, path: str, body: Any
         data = await response.json() if response.status != 204 else None
         assert response.status < 300, (method, path, response.status, data)
         return data
-
-
-async def signed_in(new_context: NewContext, web: WebStack, account: Account) -> Page:
-    """A desktop page holding ``account``'s session cookies, logged in over the context's own
-    request API (same cookie jar) before any page of the app runs: no app request of a page
-    still loading races the log-in."""
-    context = await new_context(mobile=False)
-    response = await context.request.post(
-        "/api/v1/auth/login",
-        data={"phone": account.phone, "password": account.password},
-        headers={"X-Lago-Session": "cookie", "Origin": web.url},
-    )
-    assert response.ok, await response.text()
-    return await context.new_page()
 
 
 def png(width: int = 120, height: int = 80) -> bytes:
@@ -95,7 +81,7 @@ async def test_the_registration_wizard_end_to_end(
 ) -> None:
     owner = await make_account("王小明")
     admin = await make_account("审核员", PlatformRole.ADMIN)
-    page = await signed_in(new_context, web, owner)
+    page = await signed_in_page(new_context, owner, mobile=False)
     await page.goto("/merchant")
     await expect(page.get_by_role("heading", name="你还没有商家账号")).to_be_visible()
     await page.get_by_role("link", name="申请入驻").click()
@@ -204,7 +190,7 @@ async def test_a_rejected_registration_is_corrected_and_resubmitted(
     await api(web, owner, "POST", f"/merchants/{merchant_id}/submit")
     await api(web, admin, "POST", f"/merchants/{merchant_id}/reject", {"reason": "营业执照模糊"})
 
-    page = await signed_in(new_context, web, owner)
+    page = await signed_in_page(new_context, owner, mobile=False)
     await page.goto("/merchant/registration")
     status = page.get_by_test_id("review-status")
     await expect(status.get_by_text("原因：营业执照模糊")).to_be_visible()
@@ -251,7 +237,7 @@ async def test_a_paid_order_arrives_live_and_is_confirmed(
         web.core.settings, sandbox_webhook_url=f"{web.url}{WEBHOOK}"
     )
 
-    page = await signed_in(new_context, web, owner)
+    page = await signed_in_page(new_context, owner, mobile=False)
     # The chime plays through Web Audio with no gesture on the page: it must never throw.
     page_errors: list[Any] = []
     page.on("pageerror", lambda error: page_errors.append(error))
@@ -343,7 +329,7 @@ async def test_every_back_office_screen_passes_axe(
     )
     # A second store, still a draft: the owner picks which one to open.
     await web.core.merchants.create(Principal(owner.id, uuid.uuid4()), "小明二店")
-    page: Page = await signed_in(new_context, web, owner)
+    page: Page = await signed_in_page(new_context, owner, mobile=False)
 
     await page.goto("/merchant")
     await expect(page.get_by_role("heading", name="选择店铺")).to_be_visible()
