@@ -149,7 +149,7 @@ function Picker({ mine, onChoose }: { mine: MyMerchant[]; onChoose: (id: string)
             <strong>{m.name}</strong>
             <span className="badge">{t.roles[m.role] ?? m.role}</span>
             <button type="button" className="primary" onClick={() => onChoose(m.id)}>
-              {`进入 ${m.name}`}
+              {t.enter(m.name)}
             </button>
           </li>
         ))}

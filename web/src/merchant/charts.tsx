@@ -125,7 +125,7 @@ export function TopChart({ services }: { services: Dashboard["top_services"] }):
             <g key={s.listing_id} aria-hidden="true">
               <text x={labelW - 8} y={y + rowH / 2 + 4} textAnchor="end" className="axis">{`${i + 1}. ${title}`}</text>
               <rect x={labelW} y={y + 4} width={width} height={rowH - 10} className="top-bar" />
-              <text x={labelW + width + 6} y={y + rowH / 2 + 4} className="axis">{`${common.yuan(s.revenue_fen)} · ${s.orders}单`}</text>
+              <text x={labelW + width + 6} y={y + rowH / 2 + 4} className="axis">{t.dashboard.topValue(common.yuan(s.revenue_fen), s.orders)}</text>
             </g>
           );
         })}
