@@ -300,6 +300,8 @@ async def test_consignment_with_merchant_pushes(
     assert placed is not None
     assert socket.pushes[-1][0] == "order:new"
     assert socket.pushes[-1][1]["order_id"] == placed["id"]
+    # One connection hears every store of the account: the push says whose order it is.
+    assert socket.pushes[-1][1]["merchant_id"] == str(merchant)
     assert (placed["mode"], placed["commission_bps"]) == ("consignment", 500)
     assert (placed["payee_kind"], placed["payee_id"]) == ("user", str(owner.id))
 

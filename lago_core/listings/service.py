@@ -246,6 +246,22 @@ class ListingService:
     ) -> list[asyncpg.Record]:
         return await self.store.by_seller(actor.user_id, after, limit)
 
+    async def of_merchant(
+        self,
+        actor: Principal,
+        merchant_id: UUID,
+        after: tuple[datetime, UUID] | None,
+        limit: int,
+    ) -> list[asyncpg.Record]:
+        """A merchant's listings in every status (withdrawn, sold…): its owner, staff and admins.
+
+        Outsiders search a community instead, where only the active ones show."""
+        if actor.is_admin:
+            await self._merchants.get(merchant_id)
+        else:
+            await self._merchants.require_member(actor, merchant_id)
+        return await self.store.by_merchant(merchant_id, after, limit)
+
     # --- search ----------------------------------------------------------------------------------
 
     async def search(

@@ -213,6 +213,24 @@ class ListingStore:
             limit,
         )
 
+    async def by_merchant(
+        self, merchant_id: UUID, after: tuple[datetime, UUID] | None, limit: int
+    ) -> list[asyncpg.Record]:
+        """Every listing of a merchant, whatever its status, newest first."""
+        return await self._pool.fetch(
+            f"""
+            SELECT {_LISTING} FROM listings l
+            WHERE l.merchant_id = $1
+              AND ($2::timestamptz IS NULL OR (l.created_at, l.id) < ($2, $3::uuid))
+            ORDER BY l.created_at DESC, l.id DESC
+            LIMIT $4
+            """,
+            merchant_id,
+            after[0] if after else None,
+            after[1] if after else None,
+            limit,
+        )
+
     async def by_seller(
         self, seller_id: UUID, after: tuple[datetime, UUID] | None, limit: int
     ) -> list[asyncpg.Record]:

@@ -305,8 +305,12 @@ class OrderService:
         *,
         late_fee_fen: int | None = None,
         damage_fen: int | None = None,
+        reason: str | None = None,
     ) -> asyncpg.Record:
-        """Apply ``action`` for the caller, if their side may and the order's status allows."""
+        """Apply ``action`` for the caller, if their side may and the order's status allows.
+
+        ``reason`` goes with a reject only: why the order was refused or refunded, for the buyer.
+        """
         row = await self._readable(actor, order_id)
         mode = Mode(row["mode"])
         sides = await self.sides(actor, row)
@@ -320,10 +324,14 @@ class OrderService:
             raise InvalidInput(
                 "fees are settled when a rental is completed", code="fees_not_allowed"
             )
+        if reason is not None:
+            reason = reason.strip() or None
+            if action is not Action.REJECT:
+                raise InvalidInput("only a rejection carries a reason", code="reason_not_allowed")
         # Who cancelled is recorded; someone who is both (a merchant's staff buying from it) acts
         # as the buyer where the buyer may.
         side = Side.BUYER if rule is not None and Side.BUYER in sides & rule.by else Side.SELLER
-        return await self._move(row, action, side, late_fee_fen, damage_fen)
+        return await self._move(row, action, side, late_fee_fen, damage_fen, reason)
 
     async def act_as_system(self, order_id: UUID, action: Action) -> asyncpg.Record:
         """Apply ``action`` for the platform itself (a toy locker's door), where the table lets the
@@ -334,7 +342,7 @@ class OrderService:
         rule = TRANSITIONS.get((Mode(row["mode"]), action))
         if rule is not None and Side.SYSTEM not in rule.by:
             raise Forbidden(f"the platform may not {action.value} an order")
-        return await self._move(row, action, Side.SYSTEM, None, None)
+        return await self._move(row, action, Side.SYSTEM, None, None, None)
 
     async def _move(
         self,
@@ -343,6 +351,7 @@ class OrderService:
         side: Side,
         late_fee_fen: int | None,
         damage_fen: int | None,
+        reason: str | None,
     ) -> asyncpg.Record:
         order_id = row["id"]
         mode = Mode(row["mode"])
@@ -350,7 +359,7 @@ class OrderService:
         # (it may have moved to another status this action also starts from, e.g. confirmed).
         for _ in range(3):
             rule = rule_for(mode, action, Status(row["status"]))
-            fields = self._fields(row, action, side, late_fee_fen, damage_fen)
+            fields = self._fields(row, action, side, late_fee_fen, damage_fen, reason)
             async with self.store.pool.acquire() as conn, conn.transaction():
                 if action in _NEEDS_MONEY:
                     await self._payments.require_intact(conn, row["payment_id"])
@@ -375,8 +384,11 @@ class OrderService:
         side: Side,
         late_fee_fen: int | None,
         damage_fen: int | None,
+        reason: str | None,
     ) -> dict[str, Any]:
         now = self._clock.now()
+        if action is Action.REJECT:
+            return {"reject_reason": reason} if reason is not None else {}
         if action is Action.CANCEL:
             return {"cancelled_at": now, "cancel_reason": side.value}
         if action is Action.CONFIRM_RECEIPT:
@@ -584,6 +596,8 @@ class OrderService:
 def _push_payload(row: asyncpg.Record) -> dict[str, Any]:
     return {
         "order_id": str(row["id"]),
+        # A person may run several merchants over one /merchant connection: say whose order.
+        "merchant_id": str(row["merchant_id"]) if row["merchant_id"] is not None else None,
         "mode": row["mode"],
         "status": row["status"],
         "listing_id": str(row["listing_id"]),

@@ -15,7 +15,8 @@ __all__ = ["ORDER_COLUMNS", "OrderStore"]
 
 ORDER_COLUMNS = """o.id, o.mode, o.status, o.listing_id, o.buyer_id, o.seller_id, o.merchant_id,
     o.payee_kind, o.payee_id, o.fulfilment, o.title, o.category, o.price_fen, o.deposit_fen,
-    o.rent_per_day_fen, o.days, o.commission_bps, o.payment_id, o.cancel_reason, o.late_fee_fen,
+    o.rent_per_day_fen, o.days, o.commission_bps, o.payment_id, o.cancel_reason, o.reject_reason,
+    o.late_fee_fen,
     o.damage_fen, o.created_at, o.updated_at, o.paid_at, o.picked_up_at, o.due_at, o.returned_at,
     o.completed_at, o.cancelled_at, o.overdue_at"""
 _O = ORDER_COLUMNS
@@ -24,6 +25,7 @@ _O = ORDER_COLUMNS
 _SETTABLE = frozenset(
     {
         "cancel_reason",
+        "reject_reason",
         "late_fee_fen",
         "damage_fen",
         "paid_at",

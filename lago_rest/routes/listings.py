@@ -170,6 +170,16 @@ async def my_listings(query: PageQuery, user: Principal, svc: Services) -> Page[
     return _page(svc, rows, query.limit)
 
 
+@api.get("/merchants/{merchant_id}/listings", tags=TAGS)
+async def merchant_listings(
+    merchant_id: UUID, query: PageQuery, user: Principal, svc: Services
+) -> Page[Listing]:
+    """A merchant's listings, withdrawn and sold ones included, newest first: the back office's
+    view for its owner, staff and admins."""
+    rows = await svc.listings.of_merchant(user, merchant_id, _after(query.cursor), query.limit + 1)
+    return _page(svc, rows, query.limit)
+
+
 @api.post("/listings/{listing_id}/images", status=201, tags=TAGS, raw_body="multipart/form-data")
 async def upload_listing_image(
     listing_id: UUID, request: web.Request, user: Principal, svc: Services

@@ -52,6 +52,7 @@ class Order(Schema):
     commission_bps: int
     payment_id: UUID | None = Field(description="pay it: GET /payments/{id} has the client secret")
     cancel_reason: str | None
+    reject_reason: str | None = Field(description="why the seller side refused or refunded it")
     late_fee_fen: int | None
     damage_fen: int | None
     created_at: datetime
@@ -71,6 +72,12 @@ class OrderQuery(PageQuery):
 
 class MerchantOrderQuery(PageQuery):
     status: Status | None = None
+
+
+class RejectQuery(Schema):
+    reason: str | None = Field(
+        default=None, min_length=1, max_length=500, description="why, for the buyer (optional)"
+    )
 
 
 class CompleteIn(Schema):
@@ -150,9 +157,11 @@ async def confirm_order(order_id: UUID, user: Principal, svc: Services) -> Order
 
 
 @api.post("/orders/{order_id}/reject", tags=TAGS)
-async def reject_order(order_id: UUID, user: Principal, svc: Services) -> Order:
-    """Refuse a paid order, or grant a refund request: the price and any deposit go back."""
-    return await _act(svc, user, order_id, Action.REJECT)
+async def reject_order(order_id: UUID, query: RejectQuery, user: Principal, svc: Services) -> Order:
+    """Refuse a paid order, or grant a refund request: the price and any deposit go back.
+
+    ``?reason=`` tells the buyer why (kept on the order as ``reject_reason``)."""
+    return _order(await svc.orders.act(user, order_id, Action.REJECT, reason=query.reason))
 
 
 @api.post("/orders/{order_id}/request-refund", tags=TAGS)

@@ -109,10 +109,10 @@ export const http = {
   patch: <T>(path: string, body: unknown = {}): Promise<T> => request<T>("PATCH", path, JSON.stringify(body)),
   delete: <T>(path: string): Promise<T> => request<T>("DELETE", path),
   /** A file as multipart/form-data in a part named `file` (what every upload endpoint reads). */
-  upload: <T>(path: string, file: Blob, name = "upload"): Promise<T> => {
+  upload: <T>(path: string, file: Blob, name = "upload", method: "POST" | "PUT" = "POST"): Promise<T> => {
     const form = new FormData();
     form.append("file", file, name);
-    return request<T>("POST", path, form, false);
+    return request<T>(method, path, form, false);
   },
 };
 
