@@ -308,6 +308,8 @@ async def test_refresh_refusals(
     none = await rest.post("/auth/refresh", {}, headers=COOKIE_MODE)
     assert none.status == 401
     assert await error_code(none) == "unauthenticated"
+    # Nothing to clear, so nothing cleared: the answer must not undo another tab's log-in.
+    assert "Set-Cookie" not in none.headers
     # From a page of another site, or naming none.
     for origin in ("https://evil.example", None):
         foreign = await rest.post(

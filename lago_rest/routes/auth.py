@@ -238,9 +238,11 @@ async def refresh(
         return Tokens.of(await svc.identity.refresh(token))
     web_session.check_origin(request, svc.settings)
     token = token or web_session.refresh_cookie(request)
+    if token is None:
+        # Nothing to clear: a browser with no session must not answer with cleared cookies,
+        # which would land after (and undo) a log-in in another tab.
+        raise Unauthenticated("no refresh token or cookie: log in", code="unauthenticated")
     try:
-        if token is None:
-            raise Unauthenticated("no refresh token or cookie: log in", code="unauthenticated")
         pair = await svc.identity.refresh(token)
     except Unauthenticated:
         web_session.end_session(request)
