@@ -2,6 +2,7 @@
 import { type ReactNode } from "react";
 import { NavLink, Route, Routes } from "react-router";
 
+import { LiveConsoleRoute } from "../live/lazy";
 import { consoleText } from "../strings";
 import { Empty, Page } from "../ui/kit";
 
@@ -21,6 +22,7 @@ export default function ConsoleApp(): ReactNode {
       </nav>
       <main className="desktop-main">
         <Routes>
+          <Route path="live" element={<LiveConsoleRoute />} />
           <Route path="*" element={<Page title={consoleText.title}><Empty /></Page>} />
         </Routes>
       </main>

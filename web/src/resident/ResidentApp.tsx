@@ -2,6 +2,7 @@
 import { type ReactNode } from "react";
 import { NavLink, Route, Routes } from "react-router";
 
+import { LiveWatchRoute } from "../live/lazy";
 import { resident } from "../strings";
 import { HomePage } from "./HomePage";
 import { MePage } from "./MePage";
@@ -13,6 +14,7 @@ export default function ResidentApp(): ReactNode {
         <Routes>
           <Route index element={<HomePage />} />
           <Route path="me" element={<MePage />} />
+          <Route path="live/:communityId?" element={<LiveWatchRoute />} />
           <Route path="*" element={<HomePage />} />
         </Routes>
       </main>

@@ -1,0 +1,557 @@
+// Going live from the console (desktop): the host picks the community, opens the camera, starts
+// the stream (`live:start`) and publishes it to the node's relay (`live:publish`), watches the
+// viewer count, pins the community's listings for viewers to order, and stops. Beside it, the
+// stream announcements (活动预告) and the residents granted the right to go live.
+import { useCallback, useEffect, useRef, useState, type FormEvent, type ReactNode } from "react";
+
+import { http, query } from "../api/http";
+import { realtime } from "../api/realtime";
+import { type Listing, type Page as Paged } from "../resident/types";
+import { useSession } from "../session";
+import { live } from "../strings";
+import { Empty, ErrorNote, Loading, Money, Page, useAction, useLoad } from "../ui/kit";
+import { LiveError } from "./errors";
+import "./live.css";
+import { type Announcement } from "./LiveWatchPage";
+import { PinnedCard, usePinnedDetails } from "./pins";
+import { LivePublisher, type LiveSession, type PinnedItem } from "./rtc";
+import { useChannel, useLiveSession } from "./useLive";
+
+interface Community {
+  id: string;
+  name: string;
+}
+
+interface HostCheck {
+  may_go_live: boolean;
+  role: string | null;
+}
+
+const text = live.console;
+const when = (iso: string): string => new Date(iso).toLocaleString("zh-CN", { dateStyle: "medium", timeStyle: "short" });
+const MAX_PINS = 20;
+
+export default function LiveConsolePage(): ReactNode {
+  const { me, communities: mine } = useSession();
+  const staffOf = mine.filter((c) => c.role === "property_staff");
+  // Platform staff manage every community; property staff theirs.
+  const [all, allError] = useLoad(
+    () => (me?.platform_role ? http.get<Paged<Community>>(`/communities${query({ limit: 100 })}`).then((p) => p.items) : Promise.resolve([])),
+    [me?.platform_role],
+  );
+  const choices: Community[] = me?.platform_role ? (all ?? []) : staffOf;
+  const [chosen, setChosen] = useState<string>("");
+  const communityId = chosen || choices[0]?.id || "";
+
+  return (
+    <Page title={text.title}>
+      <ErrorNote error={allError} />
+      {me?.platform_role && all === undefined && !allError ? <Loading /> : null}
+      {choices.length === 0 && (!me?.platform_role || all !== undefined) ? <Empty>{text.noCommunity}</Empty> : null}
+      {choices.length > 0 ? (
+        <div className="form live-community">
+          <label htmlFor="live-community">{text.community}</label>
+          <select id="live-community" value={communityId} onChange={(event) => setChosen(event.target.value)}>
+            {choices.map((c) => (
+              <option key={c.id} value={c.id}>
+                {c.name}
+              </option>
+            ))}
+          </select>
+        </div>
+      ) : null}
+      {communityId ? <Studio key={communityId} communityId={communityId} /> : null}
+    </Page>
+  );
+}
+
+function Studio({ communityId }: { communityId: string }): ReactNode {
+  const [check, checkError] = useLoad(() => http.get<HostCheck>(`/communities/${communityId}/live/me`), [communityId]);
+  const [feed] = useChannel(communityId);
+  const { session, stopped } = useLiveSession(feed);
+  if (checkError) return <ErrorNote error={checkError} />;
+  if (!check) return <Loading />;
+  if (!check.may_go_live) return <p className="card">{text.notAllowed}</p>;
+  return (
+    <div className="studio">
+      <p className="muted">{check.role ? text.role(check.role) : null}</p>
+      <div className="studio-grid">
+        <Broadcast communityId={communityId} session={session} stopped={stopped} />
+        <Pins communityId={communityId} session={session} />
+      </div>
+      <div className="studio-grid">
+        <Announcements communityId={communityId} />
+        <Grants communityId={communityId} />
+      </div>
+    </div>
+  );
+}
+
+type Phase = "idle" | "starting" | "live" | "reconnecting";
+
+function Broadcast({ communityId, session, stopped }: { communityId: string; session: LiveSession | null; stopped: string | null }): ReactNode {
+  const { me } = useSession();
+  const preview = useRef<HTMLVideoElement>(null);
+  const [camera, setCamera] = useState<MediaStream | null>(null);
+  const publisher = useRef<LivePublisher | null>(null);
+  const [phase, setPhase] = useState<Phase>("idle");
+  // The session this page publishes (a ref for the callbacks, state for rendering).
+  const [publishing, setPublishing] = useState<string | null>(null);
+  const [title, setTitle] = useState("");
+  const [announcementId, setAnnouncementId] = useState("");
+  const [invalid, setInvalid] = useState(false);
+  const [announcements] = useLoad(() => http.get<Announcement[]>(`/communities/${communityId}/live/announcements`), [communityId]);
+
+  useEffect(() => {
+    if (preview.current) preview.current.srcObject = camera;
+  }, [camera]);
+
+  // The camera goes off with the page; a stream this page publishes ends with it (viewers
+  // would otherwise wait on a picture that never comes back).
+  const cameraRef = useRef<MediaStream | null>(null);
+  cameraRef.current = camera;
+  useEffect(
+    () => () => {
+      const current = publisher.current;
+      if (current) {
+        void realtime()
+          .request("live:stop", { community_id: communityId, session_id: current.sessionId })
+          .catch(() => undefined);
+        current.close();
+        publisher.current = null;
+      }
+      for (const track of cameraRef.current?.getTracks() ?? []) track.stop();
+    },
+    [communityId],
+  );
+
+  // The stream ended (stopped here, elsewhere by staff, or by the node): hang up our side.
+  useEffect(() => {
+    const current = publisher.current;
+    if (current && (!session || session.session_id !== current.sessionId)) {
+      current.close();
+      publisher.current = null;
+      setPublishing(null);
+      setPhase("idle");
+    }
+  }, [session]);
+
+  const [openCamera, opening, cameraError] = useAction(async () => {
+    const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 1280, height: 720 }, audio: true });
+    setCamera(stream);
+    return stream;
+  });
+
+  const watchConnection = useCallback(
+    (current: LivePublisher, stream: MediaStream) => {
+      current.onState((state) => {
+        if (publisher.current !== current) return;
+        if (state === "connected") setPhase("live");
+        if (state === "failed") {
+          // aiortc cannot restart ICE in place: a new connection replaces this one under the
+          // same session, and the viewers stay (docs/live.md, "ICE restart").
+          setPhase("reconnecting");
+          const next = new LivePublisher(realtime(), communityId, current.sessionId, stream);
+          publisher.current = next;
+          current.close();
+          watchConnection(next, stream);
+          next.publish(true).catch((error: unknown) => console.warn("live: publish restart failed", error));
+        }
+      });
+    },
+    [communityId],
+  );
+
+  const [goLive, starting, startError] = useAction(async () => {
+    const trimmed = title.trim();
+    if (!trimmed || trimmed.length > 100) {
+      setInvalid(true);
+      return;
+    }
+    setInvalid(false);
+    let stream = camera;
+    if (!stream) {
+      stream = await navigator.mediaDevices.getUserMedia({ video: { width: 1280, height: 720 }, audio: true });
+      setCamera(stream);
+    }
+    setPhase("starting");
+    const rt = realtime();
+    try {
+      const started = await rt.request<{ session: LiveSession }>("live:start", {
+        community_id: communityId,
+        title: trimmed,
+        ...(announcementId ? { announcement_id: announcementId } : {}),
+      });
+      const sessionId = started.session.session_id;
+      const current = new LivePublisher(rt, communityId, sessionId, stream);
+      publisher.current = current;
+      setPublishing(sessionId);
+      watchConnection(current, stream);
+      try {
+        await current.publish();
+      } catch (error) {
+        publisher.current = null;
+        setPublishing(null);
+        current.close();
+        await rt.request("live:stop", { community_id: communityId, session_id: sessionId }).catch(() => undefined);
+        throw error;
+      }
+    } catch (error) {
+      setPhase("idle");
+      throw error;
+    }
+  });
+
+  const [stop, stopping, stopError] = useAction(async (sessionId: string) => {
+    if (!window.confirm(text.confirmStop)) return;
+    await realtime().request("live:stop", { community_id: communityId, session_id: sessionId });
+    publisher.current?.close();
+    publisher.current = null;
+    setPublishing(null);
+    setPhase("idle");
+  });
+
+  // While `live:start` is answered, the channel may announce the stream first: it is ours.
+  const ours = session !== null && (session.session_id === publishing || (phase === "starting" && session.host_id === me?.id));
+  const other = session !== null && !ours;
+  const onAir = ours && phase === "live";
+
+  return (
+    <section className="card studio-broadcast" aria-labelledby="studio-broadcast-title">
+      <div className="row studio-status">
+        <h2 id="studio-broadcast-title">{text.camera}</h2>
+        <span className={onAir ? "live-badge" : "badge"} role="status">
+          {onAir ? text.onAir : ours ? (phase === "reconnecting" ? text.connectionLost : text.connecting) : text.offAir}
+        </span>
+        {session ? (
+          <span className="badge" aria-live="polite">
+            {text.viewers(session.viewers)}
+          </span>
+        ) : null}
+      </div>
+      <div className="studio-preview">
+        <video ref={preview} playsInline muted autoPlay aria-label={text.camera} />
+        {!camera ? <p className="muted">{text.cameraOff}</p> : null}
+      </div>
+      <LiveError error={cameraError} />
+      {!camera ? (
+        <button type="button" onClick={() => void openCamera()} disabled={opening}>
+          {text.openCamera}
+        </button>
+      ) : null}
+      {stopped && !session ? <p className="muted">{text.ended(live.watch.stoppedReasons[stopped] ?? stopped)}</p> : null}
+      {other && session ? (
+        <div className="card">
+          <p>{session.host_id === me?.id ? session.title : text.otherStream(session.host_name)}</p>
+          <button type="button" className="danger" disabled={stopping} onClick={() => void stop(session.session_id)}>
+            {stopping ? text.stopping : text.stopOther}
+          </button>
+        </div>
+      ) : null}
+      {session === null ? (
+        <form
+          className="form"
+          noValidate
+          onSubmit={(event: FormEvent) => {
+            event.preventDefault();
+            void goLive();
+          }}
+        >
+          <label htmlFor="live-title">{text.streamTitle}</label>
+          <input
+            id="live-title"
+            value={title}
+            maxLength={100}
+            placeholder={text.streamTitlePlaceholder}
+            aria-invalid={invalid}
+            aria-describedby={invalid ? "live-title-error" : undefined}
+            onChange={(event) => setTitle(event.target.value)}
+          />
+          {invalid ? (
+            <p id="live-title-error" className="error">
+              {text.titleRequired}
+            </p>
+          ) : null}
+          <label htmlFor="live-announcement">{text.announcement}</label>
+          <select id="live-announcement" value={announcementId} onChange={(event) => setAnnouncementId(event.target.value)}>
+            <option value="">{text.noAnnouncement}</option>
+            {(announcements ?? [])
+              .filter((a) => !a.cancelled_at)
+              .map((a) => (
+                <option key={a.id} value={a.id}>
+                  {a.title}（{when(a.starts_at)}）
+                </option>
+              ))}
+          </select>
+          <LiveError error={startError} />
+          <button type="submit" className="primary" disabled={starting || phase === "starting"}>
+            {starting ? text.starting : text.start}
+          </button>
+        </form>
+      ) : null}
+      {ours && session ? (
+        <>
+          <p>
+            <strong>{session.title}</strong>
+          </p>
+          <LiveError error={stopError} />
+          <button type="button" className="danger" disabled={stopping} onClick={() => void stop(session.session_id)}>
+            {stopping ? text.stopping : text.stop}
+          </button>
+        </>
+      ) : null}
+    </section>
+  );
+}
+
+function Pins({ communityId, session }: { communityId: string; session: LiveSession | null }): ReactNode {
+  const [search, setSearch] = useState("");
+  const [q, setQ] = useState("");
+  const [listings, listError] = useLoad(
+    () => http.get<Paged<Listing>>(`/listings${query({ community_id: communityId, q: q || undefined, limit: 30 })}`),
+    [communityId, q],
+  );
+  const pinned = session?.pinned ?? [];
+  const [selected, setSelected] = useState<Set<string>>(new Set());
+  const pinnedKey = pinned.map((p) => p.id).join(",");
+  useEffect(() => {
+    setSelected(new Set(pinned.filter((p) => p.kind === "listing").map((p) => p.id)));
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [pinnedKey, session?.session_id]);
+  const details = usePinnedDetails(pinned);
+
+  const [pin, pinning, pinError] = useAction(async (items: PinnedItem[]) => {
+    if (!session) return;
+    await realtime().request("live:pin", { community_id: communityId, session_id: session.session_id, items });
+  });
+
+  const toggle = (id: string): void => {
+    const next = new Set(selected);
+    if (next.has(id)) next.delete(id);
+    else next.add(id);
+    setSelected(next);
+  };
+  // Group buys pinned elsewhere (another host's tool) stay pinned when listings change here.
+  const keep = pinned.filter((p) => p.kind === "group_buy");
+  const items: PinnedItem[] = [...[...selected].map((id) => ({ kind: "listing" as const, id })), ...keep];
+  const tooMany = items.length > MAX_PINS;
+
+  return (
+    <section className="card studio-pins" aria-labelledby="studio-pins-title">
+      <h2 id="studio-pins-title">{text.pins.title}</h2>
+      <p className="muted">{text.pins.hint}</p>
+      <h3>{text.pins.current}</h3>
+      {pinned.length === 0 ? <p className="muted">{text.pins.nothingPinned}</p> : null}
+      <ul className="pin-strip">
+        {details.map((detail) => (
+          <li key={`${detail.kind}:${detail.id}`}>
+            <PinnedCard detail={detail} />
+          </li>
+        ))}
+      </ul>
+      <form
+        className="row"
+        role="search"
+        onSubmit={(event: FormEvent) => {
+          event.preventDefault();
+          setQ(search.trim());
+        }}
+      >
+        <label className="visually-hidden" htmlFor="pin-search">
+          {text.pins.search}
+        </label>
+        <input id="pin-search" type="search" value={search} placeholder={text.pins.search} onChange={(event) => setSearch(event.target.value)} />
+        <button type="submit">{text.pins.searchButton}</button>
+      </form>
+      <ErrorNote error={listError} />
+      {listings === undefined && !listError ? <Loading /> : null}
+      {listings && listings.items.length === 0 ? <Empty>{text.pins.none}</Empty> : null}
+      <ul className="list pin-choices">
+        {listings?.items.map((listing) => (
+          <li key={listing.id}>
+            <label className="pin-choice">
+              <input type="checkbox" checked={selected.has(listing.id)} onChange={() => toggle(listing.id)} />
+              <span>{listing.title}</span>
+              <Money fen={listing.kind === "rent" ? listing.rent_per_day_fen : listing.price_fen} />
+            </label>
+          </li>
+        ))}
+      </ul>
+      {tooMany ? <p className="error">{text.pins.tooMany}</p> : null}
+      {!session ? <p className="muted">{text.pins.needStream}</p> : null}
+      <LiveError error={pinError} />
+      <div className="row">
+        <button type="button" className="primary" disabled={!session || pinning || tooMany} onClick={() => void pin(items)}>
+          {pinning ? text.pins.pinning : text.pins.pin}
+        </button>
+        <button type="button" disabled={!session || pinning || pinned.length === 0} onClick={() => void pin([])}>
+          {text.pins.clear}
+        </button>
+      </div>
+    </section>
+  );
+}
+
+function localInputValue(date: Date): string {
+  const pad = (n: number): string => String(n).padStart(2, "0");
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}`;
+}
+
+function Announcements({ communityId }: { communityId: string }): ReactNode {
+  const [list, listError, reload] = useLoad(() => http.get<Announcement[]>(`/communities/${communityId}/live/announcements`), [communityId]);
+  const [title, setTitle] = useState("");
+  const [description, setDescription] = useState("");
+  const [startsAt, setStartsAt] = useState("");
+  const [problem, setProblem] = useState<string | null>(null);
+  const [create, creating, createError] = useAction(async () => {
+    const start = startsAt ? new Date(startsAt) : null;
+    const horizon = Date.now() + 90 * 24 * 3600 * 1000;
+    if (!title.trim()) return setProblem(text.titleRequired);
+    if (!start || Number.isNaN(start.getTime()) || start.getTime() < Date.now() || start.getTime() > horizon) {
+      return setProblem(text.announcements.startsAtRequired);
+    }
+    setProblem(null);
+    await http.post(`/communities/${communityId}/live/announcements`, { title: title.trim(), description: description.trim(), starts_at: start.toISOString() });
+    setTitle("");
+    setDescription("");
+    setStartsAt("");
+    reload();
+  });
+  const [cancel, cancelling, cancelError] = useAction(async (id: string) => {
+    if (!window.confirm(text.announcements.confirmCancel)) return;
+    await http.post(`/live/announcements/${id}/cancel`);
+    reload();
+  });
+  return (
+    <section className="card" aria-labelledby="studio-announcements-title">
+      <h2 id="studio-announcements-title">{text.announcements.title}</h2>
+      <form
+        className="form"
+        noValidate
+        onSubmit={(event: FormEvent) => {
+          event.preventDefault();
+          void create();
+        }}
+      >
+        <label htmlFor="announcement-title">{text.announcements.heading}</label>
+        <input id="announcement-title" value={title} maxLength={100} onChange={(event) => setTitle(event.target.value)} />
+        <label htmlFor="announcement-description">{text.announcements.description}</label>
+        <textarea id="announcement-description" value={description} maxLength={2000} rows={2} onChange={(event) => setDescription(event.target.value)} />
+        <label htmlFor="announcement-starts">{text.announcements.startsAt}</label>
+        <input id="announcement-starts" type="datetime-local" value={startsAt} min={localInputValue(new Date())} onChange={(event) => setStartsAt(event.target.value)} />
+        {problem ? (
+          <p className="error" role="alert">
+            {problem}
+          </p>
+        ) : null}
+        <LiveError error={createError} />
+        <button type="submit" className="primary" disabled={creating}>
+          {creating ? text.announcements.creating : text.announcements.create}
+        </button>
+      </form>
+      <ErrorNote error={listError} />
+      <LiveError error={cancelError} />
+      {list === undefined && !listError ? <Loading /> : null}
+      {list && list.length === 0 ? <Empty>{text.announcements.none}</Empty> : null}
+      <ul className="list">
+        {list?.map((a) => (
+          <li key={a.id} className="row announcement">
+            <span>
+              <strong>{a.title}</strong> <time dateTime={a.starts_at}>{when(a.starts_at)}</time>
+            </span>
+            {a.cancelled_at ? (
+              <span className="badge">{text.announcements.cancelled}</span>
+            ) : (
+              <button type="button" className="danger" disabled={cancelling} onClick={() => void cancel(a.id)}>
+                {text.announcements.cancel}
+              </button>
+            )}
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}
+
+interface Grant {
+  user_id: string;
+  display_name: string;
+  granted_at: string;
+}
+
+interface Member {
+  user_id: string;
+  display_name: string;
+  role: string;
+  status: string;
+}
+
+function Grants({ communityId }: { communityId: string }): ReactNode {
+  const [grants, grantsError, reload] = useLoad(() => http.get<Grant[]>(`/communities/${communityId}/live/grants`), [communityId]);
+  const [members] = useLoad(
+    () => http.get<Paged<Member>>(`/communities/${communityId}/members${query({ status: "verified", limit: 100 })}`).then((p) => p.items),
+    [communityId],
+  );
+  const [chosen, setChosen] = useState("");
+  const granted = new Set((grants ?? []).map((g) => g.user_id));
+  const residents = (members ?? []).filter((m) => m.role === "resident" && !granted.has(m.user_id));
+  const [grant, granting, grantError] = useAction(async () => {
+    if (!chosen) return;
+    await http.post(`/communities/${communityId}/live/grants`, { user_id: chosen });
+    setChosen("");
+    reload();
+  });
+  const [revoke, revoking, revokeError] = useAction(async (g: Grant) => {
+    if (!window.confirm(text.grants.confirmRevoke(g.display_name))) return;
+    await http.delete(`/communities/${communityId}/live/grants/${g.user_id}`);
+    reload();
+  });
+  return (
+    <section className="card" aria-labelledby="studio-grants-title">
+      <h2 id="studio-grants-title">{text.grants.title}</h2>
+      <p className="muted">{text.grants.hint}</p>
+      {/* Staff and admins manage grants; a merchant or granted host sees the API's refusal. */}
+      <ErrorNote error={grantsError} />
+      {grants === undefined && !grantsError ? <Loading /> : null}
+      {grants && grants.length === 0 ? <Empty>{text.grants.none}</Empty> : null}
+      <ul className="list">
+        {grants?.map((g) => (
+          <li key={g.user_id} className="row announcement">
+            <span>
+              {g.display_name} <span className="muted">{text.grants.grantedAt(when(g.granted_at))}</span>
+            </span>
+            <button type="button" className="danger" disabled={revoking} onClick={() => void revoke(g)}>
+              {text.grants.revoke}
+            </button>
+          </li>
+        ))}
+      </ul>
+      <LiveError error={revokeError} />
+      {grants ? (
+        <form
+          className="row"
+          onSubmit={(event: FormEvent) => {
+            event.preventDefault();
+            void grant();
+          }}
+        >
+          <label className="visually-hidden" htmlFor="grant-resident">
+            {text.grants.resident}
+          </label>
+          <select id="grant-resident" value={chosen} onChange={(event) => setChosen(event.target.value)}>
+            <option value="">{text.grants.choose}</option>
+            {residents.map((m) => (
+              <option key={m.user_id} value={m.user_id}>
+                {m.display_name}
+              </option>
+            ))}
+          </select>
+          <button type="submit" disabled={!chosen || granting}>
+            {granting ? text.grants.granting : text.grants.grant}
+          </button>
+        </form>
+      ) : null}
+      <LiveError error={grantError} />
+    </section>
+  );
+}
