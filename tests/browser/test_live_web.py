@@ -1,0 +1,139 @@
+"""Live streams in the browser (issue 17, items 2, 4 and 6): a staff member goes live from the
+console with Chromium's fake camera, a resident's phone plays the stream through the node's
+aiortc relay — frames decoded and still coming — and sees the listing the staff pins, live."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+
+import pytest
+from playwright.async_api import BrowserContext, Dialog, Page, expect
+
+from lago_core.container import Core
+from lago_core.listings.service import Category, Condition, ListingDraft, ListingKind
+from lago_core.security.roles import Principal
+from lago_core.settings import Settings
+
+from ..conftest import Account, CommunityWorld
+from .conftest import WebStack, screenshot, serious_accessibility_violations, signed_in_page
+
+# A frame count that only a running decoder reaches: the fake camera sends about 30 a second.
+MORE_FRAMES = 15
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The node's ICE gathers on loopback only (the browser reaches it there, as in
+    tests/test_live.py); set before the servers are built from these settings."""
+    return replace(settings, live_ice_addresses=("127.0.0.1",))
+
+
+async def _listing(core: Core, seller: Account, title: str) -> str:
+    row = await core.listings.create(
+        Principal(seller.id, uuid.uuid4()),
+        ListingDraft(
+            title=title,
+            description="九成新，带两个手柄",
+            category=Category.GAME_CONSOLE,
+            condition=Condition.GOOD,
+            kind=ListingKind.SALE,
+            brand="任天堂",
+            price_fen=150_000,
+        ),
+    )
+    return str(row["id"])
+
+
+async def _decoded_frames(page: Page) -> int:
+    frames: int = await page.locator("video.live-video").evaluate(
+        "v => v.getVideoPlaybackQuality().totalVideoFrames"
+    )
+    return frames
+
+
+async def test_staff_goes_live_and_a_resident_watches_and_sees_pins(
+    new_context: Callable[..., Awaitable[BrowserContext]],
+    web: WebStack,
+    community: CommunityWorld,
+) -> None:
+    listing_id = await _listing(web.core, community.residents[1], "Switch 健身环大冒险")
+
+    # The staff member opens the studio, turns the fake camera on and goes live.
+    staff = await signed_in_page(new_context, community.staff, mobile=False)
+    await staff.goto("/console/live")
+    await expect(staff.get_by_role("heading", name="直播", exact=True)).to_be_visible()
+    await staff.get_by_role("button", name="打开摄像头和麦克风").click()
+    await expect(staff.get_by_role("button", name="打开摄像头和麦克风")).to_have_count(0)
+    # An empty title is refused before anything is sent.
+    await staff.get_by_role("button", name="开始直播").click()
+    await expect(staff.get_by_text("请填写直播标题（1–100 字）")).to_be_visible()
+    await staff.get_by_label("直播标题").fill("周末 Switch 体验会")
+    assert await serious_accessibility_violations(staff) == []
+    await staff.get_by_role("button", name="开始直播").click()
+    on_air = staff.get_by_role("status").filter(has_text="直播中")
+    await expect(on_air).to_be_visible(timeout=15_000)
+
+    # A resident opens the stream on a phone: the relay's picture is decoded, and keeps coming.
+    resident = await signed_in_page(new_context, community.residents[0])
+    await resident.goto(f"/live/{community.id}")
+    await expect(resident.get_by_role("heading", name="周末 Switch 体验会")).to_be_visible()
+    video = resident.locator("video.live-video")
+    await expect(video).to_have_attribute("playsinline", "")
+    await expect(video).to_have_js_property("muted", True)
+    await resident.wait_for_function(
+        "() => document.querySelector('video.live-video')?.videoWidth > 0", timeout=15_000
+    )
+    seen = await _decoded_frames(resident)
+    await resident.wait_for_function(
+        f"() => document.querySelector('video.live-video')"
+        f".getVideoPlaybackQuality().totalVideoFrames >= {seen + MORE_FRAMES}",
+        timeout=10_000,
+    )
+    await expect(resident.get_by_text("1 人在看")).to_be_visible()
+    await expect(staff.get_by_text("观看人数：1")).to_be_visible()
+
+    # Sound is the viewer's choice.
+    await resident.get_by_role("button", name="打开声音").click()
+    await expect(video).to_have_js_property("muted", False)
+    await expect(resident.get_by_role("button", name="静音")).to_have_attribute(
+        "aria-pressed", "true"
+    )
+
+    # The staff pins the listing; the resident's card appears at once and opens the listing.
+    await staff.get_by_role("checkbox", name="Switch 健身环大冒险").check()
+    await staff.get_by_role("button", name="更新置顶").click()
+    card = resident.get_by_role("link", name="Switch 健身环大冒险，查看并下单")
+    await expect(card).to_be_visible()
+    await expect(card).to_have_attribute("href", f"/listings/{listing_id}")
+    await expect(card).to_contain_text("¥1500.00")
+    # Chat beside the picture is the channel's chat.
+    await resident.get_by_label("聊天内容").fill("看起来不错！")
+    await resident.get_by_role("button", name="发送").click()
+    await expect(resident.get_by_role("list", name="直播聊天")).to_contain_text("看起来不错！")
+    assert await serious_accessibility_violations(resident) == []
+    await screenshot(resident, "live-watch")
+    await screenshot(staff, "console-live")
+
+    # The card opens the listing to order it; leaving the page stops watching.
+    await card.click()
+    await expect(resident).to_have_url(f"{web.url}/listings/{listing_id}")
+    await expect(staff.get_by_text("观看人数：0")).to_be_visible()
+
+    # Back on the stream page, the resident watches again (a new peer connection).
+    await resident.go_back()
+    await expect(staff.get_by_text("观看人数：1")).to_be_visible(timeout=15_000)
+    await resident.wait_for_function(
+        "() => document.querySelector('video.live-video')?.videoWidth > 0", timeout=15_000
+    )
+
+    # Stopping (after a confirmation) ends it for the resident, who is told why.
+    async def accept(dialog: Dialog) -> None:
+        await dialog.accept()
+
+    staff.once("dialog", accept)
+    await staff.get_by_role("button", name="结束直播").click()
+    await expect(staff.get_by_role("button", name="开始直播")).to_be_visible()
+    await expect(resident.get_by_text("主播结束了直播")).to_be_visible()
+    await expect(resident.locator("video.live-video")).to_have_count(0)
