@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from datetime import datetime, timedelta
 
 import pytest
 from playwright.async_api import BrowserContext, Dialog, Page, expect
@@ -60,10 +61,26 @@ async def test_staff_goes_live_and_a_resident_watches_and_sees_pins(
 ) -> None:
     listing_id = await _listing(web.core, community.residents[1], "Switch 健身环大冒险")
 
-    # The staff member opens the studio, turns the fake camera on and goes live.
+    # A resident has the stream page open on a phone before anything is on.
+    resident = await signed_in_page(new_context, community.residents[0])
+    await resident.goto(f"/live/{community.id}")
+    await expect(resident.get_by_text("现在没有直播")).to_be_visible()
+    await expect(resident.get_by_text("暂无直播预告")).to_be_visible()
+    assert await serious_accessibility_violations(resident) == []
+
+    # The staff member opens the studio and announces the stream: the resident sees it at once.
     staff = await signed_in_page(new_context, community.staff, mobile=False)
     await staff.goto("/console/live")
     await expect(staff.get_by_role("heading", name="直播", exact=True)).to_be_visible()
+    await staff.get_by_label("预告标题").fill("周末 Switch 体验会")
+    starts = datetime.now() + timedelta(days=1)
+    await staff.get_by_label("开播时间").fill(starts.strftime("%Y-%m-%dT%H:%M"))
+    await staff.get_by_role("button", name="发布预告").click()
+    await expect(
+        resident.get_by_role("listitem").filter(has_text="周末 Switch 体验会")
+    ).to_be_visible()
+
+    # The camera goes on and the stream starts.
     await staff.get_by_role("button", name="打开摄像头和麦克风").click()
     await expect(staff.get_by_role("button", name="打开摄像头和麦克风")).to_have_count(0)
     # An empty title is refused before anything is sent.
@@ -75,9 +92,8 @@ async def test_staff_goes_live_and_a_resident_watches_and_sees_pins(
     on_air = staff.get_by_role("status").filter(has_text="直播中")
     await expect(on_air).to_be_visible(timeout=15_000)
 
-    # A resident opens the stream on a phone: the relay's picture is decoded, and keeps coming.
-    resident = await signed_in_page(new_context, community.residents[0])
-    await resident.goto(f"/live/{community.id}")
+    # The resident's page opens the stream as it starts: the relay's picture is decoded, and
+    # keeps coming.
     await expect(resident.get_by_role("heading", name="周末 Switch 体验会")).to_be_visible()
     video = resident.locator("video.live-video")
     await expect(video).to_have_attribute("playsinline", "")
@@ -104,10 +120,11 @@ async def test_staff_goes_live_and_a_resident_watches_and_sees_pins(
     # The staff pins the listing; the resident's card appears at once and opens the listing.
     await staff.get_by_role("checkbox", name="Switch 健身环大冒险").check()
     await staff.get_by_role("button", name="更新置顶").click()
-    card = resident.get_by_role("link", name="Switch 健身环大冒险，查看并下单")
+    card = resident.get_by_role("link", name="Switch 健身环大冒险")
     await expect(card).to_be_visible()
     await expect(card).to_have_attribute("href", f"/listings/{listing_id}")
     await expect(card).to_contain_text("¥1500.00")
+    await expect(card).to_contain_text("查看并下单")
     # Chat beside the picture is the channel's chat.
     await resident.get_by_label("聊天内容").fill("看起来不错！")
     await resident.get_by_role("button", name="发送").click()

@@ -8,7 +8,7 @@ import { Link, useParams } from "react-router";
 import { type ChannelFeed, type ChannelState } from "../api/channel";
 import { http } from "../api/http";
 import { realtime } from "../api/realtime";
-import { useSession } from "../session";
+import { useSession, type MyCommunity } from "../session";
 import { common, live } from "../strings";
 import { Empty, ErrorNote, Loading, Page, useAction, useLoad } from "../ui/kit";
 import { LiveError } from "./errors";
@@ -31,12 +31,12 @@ const when = (iso: string): string => new Date(iso).toLocaleString("zh-CN", { da
 
 export default function LiveWatchPage(): ReactNode {
   const { communityId } = useParams();
-  const { communities } = useSession();
-  const community = communityId
-    ? communities.find((c) => c.id === communityId)
-    : (communities.find((c) => c.status === "verified") ?? communities.find((c) => c.role === "property_staff"));
+  const { me, communities } = useSession();
+  const mayWatch = (c: MyCommunity): boolean => c.status === "verified" || c.role === "property_staff";
+  const community = communityId ? communities.find((c) => c.id === communityId) : communities.find(mayWatch);
   const id = communityId ?? community?.id;
-  if (!id) {
+  // The node checks membership on every watch; this only spares a visitor a dead screen.
+  if (!id || (!me?.platform_role && !(community && mayWatch(community)))) {
     return (
       <Page title={live.watch.title}>
         <p className="card">

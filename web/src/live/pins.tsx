@@ -65,7 +65,7 @@ export function PinnedCard({ detail }: { detail: PinnedDetail }): ReactNode {
     if (!listing) return <div className="pin-card gone">{live.watch.pinnedUnavailable}</div>;
     const image = listing.images[0];
     return (
-      <Link to={`/listings/${listing.id}`} className="pin-card" aria-label={`${listing.title}，${live.watch.openListing}`}>
+      <Link to={`/listings/${listing.id}`} className="pin-card">
         {image ? <img src={image.url} alt="" /> : <span className="pin-image" aria-hidden="true" />}
         <span className="pin-title">{listing.title}</span>
         <span className="pin-price">
@@ -78,7 +78,7 @@ export function PinnedCard({ detail }: { detail: PinnedDetail }): ReactNode {
   const group = detail.group;
   if (!group) return <div className="pin-card gone">{live.watch.pinnedUnavailable}</div>;
   return (
-    <Link to={`/group-buys/${group.id}`} className="pin-card" aria-label={`${live.watch.groupBuy}：${group.title}，${live.watch.openGroupBuy}`}>
+    <Link to={`/group-buys/${group.id}`} className="pin-card">
       <span className="pin-image group" aria-hidden="true">
         {live.watch.groupBuy}
       </span>

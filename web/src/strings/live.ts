@@ -8,6 +8,7 @@ export const live = {
     noUpcoming: "暂无直播预告",
     connecting: "正在连接直播…",
     playing: "直播中",
+    watchNow: "去观看",
     ended: "直播已结束",
     unmute: "打开声音",
     mute: "静音",
