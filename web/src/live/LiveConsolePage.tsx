@@ -2,7 +2,7 @@
 // the stream (`live:start`) and publishes it to the node's relay (`live:publish`), watches the
 // viewer count, pins the community's listings for viewers to order, and stops. Beside it, the
 // stream announcements (活动预告) and the residents granted the right to go live.
-import { useCallback, useEffect, useRef, useState, type FormEvent, type ReactNode } from "react";
+import { useEffect, useRef, useState, type FormEvent, type ReactNode } from "react";
 
 import { http, query } from "../api/http";
 import { realtime } from "../api/realtime";
@@ -30,6 +30,7 @@ interface HostCheck {
 const text = live.console;
 const when = (iso: string): string => new Date(iso).toLocaleString("zh-CN", { dateStyle: "medium", timeStyle: "short" });
 const MAX_PINS = 20;
+const MAX_RESTARTS = 3;
 
 export default function LiveConsolePage(): ReactNode {
   const { me, communities: mine } = useSession();
@@ -87,7 +88,15 @@ function Studio({ communityId }: { communityId: string }): ReactNode {
   );
 }
 
-type Phase = "idle" | "starting" | "live" | "reconnecting";
+type Phase = "idle" | "starting" | "live" | "reconnecting" | "failed";
+
+const phaseText: Record<Phase, string> = {
+  idle: text.connecting,
+  starting: text.connecting,
+  live: text.onAir,
+  reconnecting: text.connectionLost,
+  failed: text.failed,
+};
 
 function Broadcast({ communityId, session, stopped }: { communityId: string; session: LiveSession | null; stopped: string | null }): ReactNode {
   const { me } = useSession();
@@ -142,25 +151,46 @@ function Broadcast({ communityId, session, stopped }: { communityId: string; ses
     return stream;
   });
 
-  const watchConnection = useCallback(
-    (current: LivePublisher, stream: MediaStream) => {
-      current.onState((state) => {
-        if (publisher.current !== current) return;
-        if (state === "connected") setPhase("live");
-        if (state === "failed") {
-          // aiortc cannot restart ICE in place: a new connection replaces this one under the
-          // same session, and the viewers stay (docs/live.md, "ICE restart").
-          setPhase("reconnecting");
-          const next = new LivePublisher(realtime(), communityId, current.sessionId, stream);
-          publisher.current = next;
-          current.close();
-          watchConnection(next, stream);
-          next.publish(true).catch((error: unknown) => console.warn("live: publish restart failed", error));
-        }
-      });
-    },
-    [communityId],
-  );
+  // Restarts in a row without a connection in between; reset once media flows again.
+  const restarts = useRef(0);
+  const [linkError, setLinkError] = useState<unknown>(null);
+  const follow = (current: LivePublisher, stream: MediaStream): void => {
+    current.onState((state) => {
+      if (publisher.current !== current) return;
+      if (state === "connected") {
+        restarts.current = 0;
+        setLinkError(null);
+        setPhase("live");
+      }
+      if (state === "failed") republish(current, stream);
+    });
+  };
+  // aiortc cannot restart ICE in place: a new connection replaces this one under the same
+  // session, and the viewers stay (docs/live.md, "ICE restart").
+  const republish = (current: LivePublisher, stream: MediaStream): void => {
+    if (restarts.current >= MAX_RESTARTS) {
+      setPhase("failed");
+      return;
+    }
+    restarts.current += 1;
+    setPhase("reconnecting");
+    const next = new LivePublisher(realtime(), communityId, current.sessionId, stream);
+    publisher.current = next;
+    current.close();
+    follow(next, stream);
+    next.publish(true).catch((error: unknown) => {
+      if (publisher.current !== next) return;
+      setLinkError(error);
+      setPhase("failed");
+    });
+  };
+  const retry = (): void => {
+    const current = publisher.current;
+    if (!current || !camera) return;
+    restarts.current = 0;
+    setLinkError(null);
+    republish(current, camera);
+  };
 
   const [goLive, starting, startError] = useAction(async () => {
     const trimmed = title.trim();
@@ -186,7 +216,7 @@ function Broadcast({ communityId, session, stopped }: { communityId: string; ses
       const current = new LivePublisher(rt, communityId, sessionId, stream);
       publisher.current = current;
       setPublishing(sessionId);
-      watchConnection(current, stream);
+      follow(current, stream);
       try {
         await current.publish();
       } catch (error) {
@@ -221,7 +251,7 @@ function Broadcast({ communityId, session, stopped }: { communityId: string; ses
       <div className="row studio-status">
         <h2 id="studio-broadcast-title">{text.camera}</h2>
         <span className={onAir ? "live-badge" : "badge"} role="status">
-          {onAir ? text.onAir : ours ? (phase === "reconnecting" ? text.connectionLost : text.connecting) : text.offAir}
+          {onAir ? text.onAir : ours ? phaseText[phase] : text.offAir}
         </span>
         {session ? (
           <span className="badge" aria-live="polite">
@@ -294,10 +324,18 @@ function Broadcast({ communityId, session, stopped }: { communityId: string; ses
           <p>
             <strong>{session.title}</strong>
           </p>
+          <LiveError error={linkError} />
           <LiveError error={stopError} />
-          <button type="button" className="danger" disabled={stopping} onClick={() => void stop(session.session_id)}>
-            {stopping ? text.stopping : text.stop}
-          </button>
+          <div className="row">
+            {phase === "failed" ? (
+              <button type="button" className="primary" onClick={retry}>
+                {text.republish}
+              </button>
+            ) : null}
+            <button type="button" className="danger" disabled={stopping} onClick={() => void stop(session.session_id)}>
+              {stopping ? text.stopping : text.stop}
+            </button>
+          </div>
         </>
       ) : null}
     </section>
@@ -360,7 +398,7 @@ function Pins({ communityId, session }: { communityId: string; session: LiveSess
         <label className="visually-hidden" htmlFor="pin-search">
           {text.pins.search}
         </label>
-        <input id="pin-search" type="search" value={search} placeholder={text.pins.search} onChange={(event) => setSearch(event.target.value)} />
+        <input id="pin-search" type="search" maxLength={50} value={search} placeholder={text.pins.search} onChange={(event) => setSearch(event.target.value)} />
         <button type="submit">{text.pins.searchButton}</button>
       </form>
       <ErrorNote error={listError} />

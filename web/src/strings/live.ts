@@ -58,6 +58,8 @@ export const live = {
     offAir: "未开播",
     connecting: "正在连接直播服务…",
     connectionLost: "推流连接中断，正在重连…",
+    failed: "推流失败，请检查网络后重试",
+    republish: "重新推流",
     otherStream: (host: string): string => `${host} 正在这个小区直播`,
     stopOther: "结束该直播",
     viewers: (n: number): string => `观看人数：${n}`,
