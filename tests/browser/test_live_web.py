@@ -154,3 +154,36 @@ async def test_staff_goes_live_and_a_resident_watches_and_sees_pins(
     await expect(staff.get_by_role("button", name="开始直播")).to_be_visible()
     await expect(resident.get_by_text("主播结束了直播")).to_be_visible()
     await expect(resident.locator("video.live-video")).to_have_count(0)
+
+
+async def test_staff_grants_and_revokes_a_residents_right_to_go_live(
+    new_context: Callable[..., Awaitable[BrowserContext]],
+    web: WebStack,
+    community: CommunityWorld,
+) -> None:
+    granted = community.residents[2]
+    as_resident = Principal(granted.id, uuid.uuid4())
+    community_id = uuid.UUID(community.id)
+    staff = await signed_in_page(new_context, community.staff, mobile=False)
+    await staff.goto("/console/live")
+    grants = staff.get_by_role("region", name="直播授权")
+    await expect(grants.get_by_text("还没有授权的居民")).to_be_visible()
+    await grants.get_by_label("选择居民").select_option(label="刘女士")
+    await grants.get_by_role("button", name="授权", exact=True).click()
+    await expect(grants.get_by_role("listitem").filter(has_text="刘女士")).to_be_visible()
+    assert await web.core.live.host_role(as_resident, community_id) is not None
+
+    # Revoking asks first; dismissing keeps the grant, accepting withdraws it.
+    async def dismiss(dialog: Dialog) -> None:
+        await dialog.dismiss()
+
+    async def accept(dialog: Dialog) -> None:
+        await dialog.accept()
+
+    staff.once("dialog", dismiss)
+    await grants.get_by_role("button", name="撤销").click()
+    await expect(grants.get_by_role("listitem").filter(has_text="刘女士")).to_be_visible()
+    staff.once("dialog", accept)
+    await grants.get_by_role("button", name="撤销").click()
+    await expect(grants.get_by_text("还没有授权的居民")).to_be_visible()
+    assert await web.core.live.host_role(as_resident, community_id) is None
