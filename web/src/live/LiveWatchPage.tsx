@@ -6,7 +6,7 @@ import { useEffect, useRef, useState, type FormEvent, type ReactNode } from "rea
 import { Link, useParams } from "react-router";
 
 import { type ChannelFeed, type ChannelState } from "../api/channel";
-import { http } from "../api/http";
+import { ApiError, http } from "../api/http";
 import { realtime } from "../api/realtime";
 import { useSession, type MyCommunity } from "../session";
 import { common, live } from "../strings";
@@ -27,6 +27,8 @@ export interface Announcement {
   cancelled_at: string | null;
 }
 
+// About 30 s of asking again while a just-started stream's host connects.
+const NOT_READY_WAITS = 20;
 const when = (iso: string): string => new Date(iso).toLocaleString("zh-CN", { dateStyle: "medium", timeStyle: "short" });
 
 export default function LiveWatchPage(): ReactNode {
@@ -82,11 +84,13 @@ function LivePlayer({ communityId, session }: { communityId: string; session: Li
   const [error, setError] = useState<unknown>(null);
   const [muted, setMuted] = useState(true);
   const [attempt, setAttempt] = useState(0);
+  const waits = useRef(0);
 
   useEffect(() => {
     // A new socket (after a reconnect) is a new viewer to the node: watch again from there.
     if (connection !== "online" || !webrtcSupported()) return;
     let active = true;
+    let retry: number | undefined;
     const viewer = new LiveViewer(realtime(), communityId, session.session_id);
     setStatus("connecting");
     setError(null);
@@ -96,18 +100,26 @@ function LivePlayer({ communityId, session }: { communityId: string; session: Li
     viewer.watch().then(
       ({ stream }) => {
         if (!active || !video.current) return;
+        waits.current = 0;
         video.current.srcObject = stream;
         // Muted autoplay is allowed everywhere; sound needs the viewer's tap (the button below).
         void video.current.play().catch(() => undefined);
       },
       (e: unknown) => {
         if (!active) return;
+        // The stream was announced before its host's offer was answered: ask again shortly.
+        if (e instanceof ApiError && e.code === "stream_not_ready" && waits.current < NOT_READY_WAITS) {
+          waits.current += 1;
+          retry = window.setTimeout(() => setAttempt((n) => n + 1), Math.min(250 * waits.current, 2_000));
+          return;
+        }
         setError(e);
         setStatus("failed");
       },
     );
     return () => {
       active = false;
+      window.clearTimeout(retry);
       stopState();
       viewer.leave();
     };
@@ -143,7 +155,14 @@ function LivePlayer({ communityId, session }: { communityId: string; session: Li
           {status === "failed" ? (
             <>
               <LiveError error={error} />
-              <button type="button" className="primary" onClick={() => setAttempt((n) => n + 1)}>
+              <button
+                type="button"
+                className="primary"
+                onClick={() => {
+                  waits.current = 0;
+                  setAttempt((n) => n + 1);
+                }}
+              >
                 {live.watch.retry}
               </button>
             </>

@@ -116,6 +116,7 @@ export const live = {
     not_a_member: "只有本小区已验证的成员才能观看直播或被授权",
     viewer_limit: "观看人数已满，请稍后再试",
     stream_elsewhere: "直播在另一台服务器上，请刷新页面重试",
+    stream_not_ready: "主播还没有开始推流，请稍后重试",
     not_watching: "连接已失效，请重新连接",
     no_connection: "连接已失效，请重新连接",
     invalid_sdp: "浏览器的直播参数无效，请刷新重试",
