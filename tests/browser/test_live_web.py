@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 import pytest
 from playwright.async_api import BrowserContext, Dialog, Page, expect
+from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from lago_core.container import Core
 from lago_core.listings.service import Category, Condition, ListingDraft, ListingKind
@@ -45,6 +46,18 @@ async def _listing(core: Core, seller: Account, title: str) -> str:
         ),
     )
     return str(row["id"])
+
+
+async def _wait_for_picture(page: Page) -> None:
+    """Until the resident's player has decoded a frame. The bound is generous for a loaded CI
+    machine (it passes in about a second otherwise); a timeout says what the player showed."""
+    try:
+        await page.wait_for_function(
+            "() => document.querySelector('video.live-video')?.videoWidth > 0", timeout=30_000
+        )
+    except PlaywrightTimeoutError:
+        shown = await page.locator(".live-player").inner_text()
+        raise AssertionError(f"no frame decoded; the player shows: {shown!r}") from None
 
 
 async def _decoded_frames(page: Page) -> int:
@@ -98,9 +111,7 @@ async def test_staff_goes_live_and_a_resident_watches_and_sees_pins(
     video = resident.locator("video.live-video")
     await expect(video).to_have_attribute("playsinline", "")
     await expect(video).to_have_js_property("muted", True)
-    await resident.wait_for_function(
-        "() => document.querySelector('video.live-video')?.videoWidth > 0", timeout=15_000
-    )
+    await _wait_for_picture(resident)
     seen = await _decoded_frames(resident)
     await resident.wait_for_function(
         f"() => document.querySelector('video.live-video')"
@@ -141,9 +152,7 @@ async def test_staff_goes_live_and_a_resident_watches_and_sees_pins(
     # Back on the stream page, the resident watches again (a new peer connection).
     await resident.go_back()
     await expect(staff.get_by_text("观看人数：1")).to_be_visible(timeout=15_000)
-    await resident.wait_for_function(
-        "() => document.querySelector('video.live-video')?.videoWidth > 0", timeout=15_000
-    )
+    await _wait_for_picture(resident)
 
     # Stopping (after a confirmation) ends it for the resident, who is told why.
     async def accept(dialog: Dialog) -> None:
