@@ -4,8 +4,16 @@ import { NavLink, Route, Routes } from "react-router";
 
 import { LiveWatchRoute } from "../live/lazy";
 import { resident } from "../strings";
+import { CashierPage } from "./CashierPage";
+import { CommunitiesPage } from "./CommunitiesPage";
 import { HomePage } from "./HomePage";
+import { ListingPage } from "./ListingPage";
 import { MePage } from "./MePage";
+import { MyListingsPage } from "./MyListingsPage";
+import { OrderPage } from "./OrderPage";
+import { OrdersPage } from "./OrdersPage";
+import { PublishPage } from "./PublishPage";
+import { SearchPage } from "./SearchPage";
 
 export default function ResidentApp(): ReactNode {
   return (
@@ -14,11 +22,19 @@ export default function ResidentApp(): ReactNode {
         <Routes>
           <Route index element={<HomePage />} />
           <Route path="me" element={<MePage />} />
+          <Route path="search" element={<SearchPage />} />
+          <Route path="communities" element={<CommunitiesPage />} />
+          <Route path="listings/:id" element={<ListingPage />} />
+          <Route path="publish" element={<PublishPage />} />
+          <Route path="me/listings" element={<MyListingsPage />} />
+          <Route path="orders" element={<OrdersPage />} />
+          <Route path="orders/:id" element={<OrderPage />} />
+          <Route path="orders/:id/pay" element={<CashierPage />} />
           <Route path="live/:communityId?" element={<LiveWatchRoute />} />
           <Route path="*" element={<HomePage />} />
         </Routes>
       </main>
-      <nav className="tabbar" aria-label={resident.tabs.home}>
+      <nav className="tabbar" aria-label={resident.tabs.nav}>
         <NavLink to="/" end>{resident.tabs.home}</NavLink>
         <NavLink to="/channel">{resident.tabs.channel}</NavLink>
         <NavLink to="/publish">{resident.tabs.publish}</NavLink>
