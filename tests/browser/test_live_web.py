@@ -141,12 +141,13 @@ async def test_staff_goes_live_and_a_resident_watches_and_sees_pins(
     await resident.get_by_role("button", name="发送").click()
     await expect(resident.get_by_role("list", name="直播聊天")).to_contain_text("看起来不错！")
     assert await serious_accessibility_violations(resident) == []
-    await screenshot(resident, "live-watch")
+    await screenshot(resident, "resident-live")
     await screenshot(staff, "console-live")
 
     # The card opens the listing to order it; leaving the page stops watching.
     await card.click()
     await expect(resident).to_have_url(f"{web.url}/listings/{listing_id}")
+    await expect(resident.get_by_role("heading", name="Switch 健身环大冒险")).to_be_visible()
     await expect(staff.get_by_text("观看人数：0")).to_be_visible()
 
     # Back on the stream page, the resident watches again (a new peer connection).
