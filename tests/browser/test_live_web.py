@@ -136,6 +136,10 @@ async def test_staff_goes_live_and_a_resident_watches_and_sees_pins(
     await expect(card).to_have_attribute("href", f"/listings/{listing_id}")
     await expect(card).to_contain_text("¥1500.00")
     await expect(card).to_contain_text("查看并下单")
+    await expect(staff.get_by_role("region", name="置顶商品").get_by_role("link")).to_contain_text(
+        "Switch 健身环大冒险"
+    )
+    assert await serious_accessibility_violations(staff) == []
     # Chat beside the picture is the channel's chat.
     await resident.get_by_label("聊天内容").fill("看起来不错！")
     await resident.get_by_role("button", name="发送").click()

@@ -34,7 +34,9 @@ const MAX_RESTARTS = 3;
 
 export default function LiveConsolePage(): ReactNode {
   const { me, communities: mine } = useSession();
-  const staffOf = mine.filter((c) => c.role === "property_staff");
+  // Property staff go live in their communities; a verified resident may hold a grant (the
+  // studio asks `/live/me` and says so when not).
+  const staffOf = [...mine.filter((c) => c.role === "property_staff"), ...mine.filter((c) => c.role !== "property_staff" && c.status === "verified")];
   // Platform staff manage every community; property staff theirs.
   const [all, allError] = useLoad(
     () => (me?.platform_role ? http.get<Paged<Community>>(`/communities${query({ limit: 100 })}`).then((p) => p.items) : Promise.resolve([])),
