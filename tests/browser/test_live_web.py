@@ -129,6 +129,7 @@ async def test_staff_goes_live_and_a_resident_watches_and_sees_pins(
     )
 
     # The staff pins the listing; the resident's card appears at once and opens the listing.
+    await expect(staff.get_by_text("没有进行中的拼团")).to_be_visible()
     await staff.get_by_role("checkbox", name="Switch 健身环大冒险").check()
     await staff.get_by_role("button", name="更新置顶").click()
     card = resident.get_by_role("link", name="Switch 健身环大冒险")

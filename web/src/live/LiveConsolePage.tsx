@@ -13,7 +13,7 @@ import { Empty, ErrorNote, Loading, Money, Page, useAction, useLoad } from "../u
 import { LiveError } from "./errors";
 import "./live.css";
 import { type Announcement } from "./LiveWatchPage";
-import { PinnedCard, usePinnedDetails } from "./pins";
+import { PinnedCard, usePinnedDetails, type GroupBuy } from "./pins";
 import { LivePublisher, type LiveSession, type PinnedItem } from "./rtc";
 import { useChannel, useLiveSession } from "./useLive";
 
@@ -31,6 +31,7 @@ const text = live.console;
 const when = (iso: string): string => new Date(iso).toLocaleString("zh-CN", { dateStyle: "medium", timeStyle: "short" });
 const MAX_PINS = 20;
 const MAX_RESTARTS = 3;
+const pinKey = (item: PinnedItem): string => `${item.kind}:${item.id}`;
 
 export default function LiveConsolePage(): ReactNode {
   const { me, communities: mine } = useSession();
@@ -351,11 +352,20 @@ function Pins({ communityId, session }: { communityId: string; session: LiveSess
     () => http.get<Paged<Listing>>(`/listings${query({ community_id: communityId, q: q || undefined, limit: 30 })}`),
     [communityId, q],
   );
+  // Groups people can still join: open ones, and succeeded ones with seats left.
+  const [groups, groupError] = useLoad(
+    () =>
+      http
+        .get<Paged<GroupBuy>>(`/communities/${communityId}/group-buys${query({ limit: 30 })}`)
+        .then((p) => p.items.filter((g) => g.status === "open" || (g.status === "succeeded" && g.members < g.max_members))),
+    [communityId],
+  );
   const pinned = session?.pinned ?? [];
+  // Selected items as "kind:id", starting from what is pinned now.
   const [selected, setSelected] = useState<Set<string>>(new Set());
-  const pinnedKey = pinned.map((p) => p.id).join(",");
+  const pinnedKey = pinned.map(pinKey).join(",");
   useEffect(() => {
-    setSelected(new Set(pinned.filter((p) => p.kind === "listing").map((p) => p.id)));
+    setSelected(new Set(pinned.map(pinKey)));
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [pinnedKey, session?.session_id]);
   const details = usePinnedDetails(pinned);
@@ -365,15 +375,17 @@ function Pins({ communityId, session }: { communityId: string; session: LiveSess
     await realtime().request("live:pin", { community_id: communityId, session_id: session.session_id, items });
   });
 
-  const toggle = (id: string): void => {
+  const toggle = (item: PinnedItem): void => {
     const next = new Set(selected);
-    if (next.has(id)) next.delete(id);
-    else next.add(id);
+    const key = pinKey(item);
+    if (next.has(key)) next.delete(key);
+    else next.add(key);
     setSelected(next);
   };
-  // Group buys pinned elsewhere (another host's tool) stay pinned when listings change here.
-  const keep = pinned.filter((p) => p.kind === "group_buy");
-  const items: PinnedItem[] = [...[...selected].map((id) => ({ kind: "listing" as const, id })), ...keep];
+  const items: PinnedItem[] = [...selected].map((key) => {
+    const [kind, id] = key.split(":") as [PinnedItem["kind"], string];
+    return { kind, id };
+  });
   const tooMany = items.length > MAX_PINS;
 
   return (
@@ -389,6 +401,7 @@ function Pins({ communityId, session }: { communityId: string; session: LiveSess
           </li>
         ))}
       </ul>
+      <h3>{text.pins.listings}</h3>
       <form
         className="row"
         role="search"
@@ -410,9 +423,26 @@ function Pins({ communityId, session }: { communityId: string; session: LiveSess
         {listings?.items.map((listing) => (
           <li key={listing.id}>
             <label className="pin-choice">
-              <input type="checkbox" checked={selected.has(listing.id)} onChange={() => toggle(listing.id)} />
+              <input type="checkbox" checked={selected.has(`listing:${listing.id}`)} onChange={() => toggle({ kind: "listing", id: listing.id })} />
               <span>{listing.title}</span>
               <Money fen={listing.kind === "rent" ? listing.rent_per_day_fen : listing.price_fen} />
+            </label>
+          </li>
+        ))}
+      </ul>
+      <h3>{text.pins.groupBuys}</h3>
+      <ErrorNote error={groupError} />
+      {groups === undefined && !groupError ? <Loading /> : null}
+      {groups && groups.length === 0 ? <p className="muted">{text.pins.noGroupBuys}</p> : null}
+      <ul className="list pin-choices">
+        {groups?.map((group) => (
+          <li key={group.id}>
+            <label className="pin-choice">
+              <input type="checkbox" checked={selected.has(`group_buy:${group.id}`)} onChange={() => toggle({ kind: "group_buy", id: group.id })} />
+              <span>
+                {group.title}（{group.members}/{group.max_members}）
+              </span>
+              <Money fen={group.group_price_fen} />
             </label>
           </li>
         ))}
