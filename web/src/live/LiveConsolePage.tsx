@@ -154,6 +154,11 @@ function Broadcast({ communityId, session, stopped }: { communityId: string; ses
     return stream;
   });
 
+  const closeCamera = (): void => {
+    for (const track of camera?.getTracks() ?? []) track.stop();
+    setCamera(null);
+  };
+
   // Restarts in a row without a connection in between; reset once media flows again.
   const restarts = useRef(0);
   const [linkError, setLinkError] = useState<unknown>(null);
@@ -270,6 +275,10 @@ function Broadcast({ communityId, session, stopped }: { communityId: string; ses
       {!camera ? (
         <button type="button" onClick={() => void openCamera()} disabled={opening}>
           {text.openCamera}
+        </button>
+      ) : !ours ? (
+        <button type="button" onClick={closeCamera}>
+          {text.closeCamera}
         </button>
       ) : null}
       {stopped && !session ? <p className="muted">{text.ended(live.watch.stoppedReasons[stopped] ?? stopped)}</p> : null}

@@ -9,7 +9,7 @@ import { type ChannelFeed, type ChannelState } from "../api/channel";
 import { ApiError, http } from "../api/http";
 import { realtime } from "../api/realtime";
 import { useSession, type MyCommunity } from "../session";
-import { common, live } from "../strings";
+import { live } from "../strings";
 import { Empty, ErrorNote, Loading, Page, useAction, useLoad } from "../ui/kit";
 import { LiveError } from "./errors";
 import "./live.css";
@@ -42,7 +42,7 @@ export default function LiveWatchPage(): ReactNode {
     return (
       <Page title={live.watch.title}>
         <p className="card">
-          {live.watch.noCommunity} <Link to="/me">{common.back}</Link>
+          {live.watch.noCommunity} <Link to="/communities">{live.watch.joinCommunity}</Link>
         </p>
       </Page>
     );
@@ -169,7 +169,7 @@ function LivePlayer({ communityId, session }: { communityId: string; session: Li
           ) : null}
         </div>
       ) : null}
-      <button type="button" className="live-sound" aria-pressed={!muted} onClick={toggleSound}>
+      <button type="button" className="live-sound" onClick={toggleSound}>
         {muted ? live.watch.unmute : live.watch.mute}
       </button>
     </div>
@@ -241,9 +241,11 @@ function OffAir({ communityId, stopped, joined }: { communityId: string; stopped
 function LiveChat({ feed, state }: { feed: ChannelFeed; state: ChannelState }): ReactNode {
   const [text, setText] = useState("");
   const list = useRef<HTMLOListElement>(null);
+  // The feed shows the message at once (greyed until acknowledged) and resends it after a
+  // reconnect, so the input is free again straight away.
   const [send, sending, error] = useAction(async (message: string) => {
-    await feed.send(message);
     setText("");
+    await feed.send(message);
   });
   const messages = state.messages.slice(-100);
   useEffect(() => {

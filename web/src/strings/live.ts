@@ -3,6 +3,7 @@ export const live = {
   watch: {
     title: "小区直播",
     noCommunity: "加入并通过小区验证后才能观看直播",
+    joinCommunity: "去加入小区",
     notLive: "现在没有直播",
     upcoming: "直播预告",
     noUpcoming: "暂无直播预告",
@@ -47,6 +48,7 @@ export const live = {
     noAnnouncement: "不关联预告",
     camera: "摄像头预览",
     openCamera: "打开摄像头和麦克风",
+    closeCamera: "关闭摄像头",
     cameraOff: "摄像头未打开",
     cameraDenied: "无法使用摄像头或麦克风，请在浏览器中允许访问后重试",
     start: "开始直播",
