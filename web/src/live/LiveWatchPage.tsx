@@ -11,25 +11,16 @@ import { realtime } from "../api/realtime";
 import { useSession, type MyCommunity } from "../session";
 import { live } from "../strings";
 import { Empty, ErrorNote, Loading, Page, useAction, useLoad } from "../ui/kit";
+import { type Announcement, when } from "./announcements";
 import { LiveError } from "./errors";
 import "./live.css";
 import { PinnedCard, usePinnedDetails } from "./pins";
 import { LiveViewer, webrtcSupported, type LiveSession } from "./rtc";
 import { useChannel, useConnection, useLiveSession } from "./useLive";
 
-export interface Announcement {
-  id: string;
-  community_id: string;
-  host_id: string;
-  title: string;
-  description: string;
-  starts_at: string;
-  cancelled_at: string | null;
-}
 
 // About 30 s of asking again while a just-started stream's host connects.
 const NOT_READY_WAITS = 20;
-const when = (iso: string): string => new Date(iso).toLocaleString("zh-CN", { dateStyle: "medium", timeStyle: "short" });
 
 export default function LiveWatchPage(): ReactNode {
   const { communityId } = useParams();
