@@ -198,10 +198,12 @@ async def test_member_without_permission_cannot_publish(
     assert reply["ok"] is False
     assert reply["error"]["code"] == "not_a_host"
     assert not rt.live.media.has_session(session_id)
-    # With nothing published, there is nothing to watch either.
+    # With nothing published yet, there is nothing to watch: the stream is on this node, so
+    # the viewer is told to try again rather than to go elsewhere.
     viewer_client = await joined(clients, url, community.residents[1].access_token, cid)
     watch = await viewer_client.call("live:watch", {"community_id": cid, "session_id": session_id})
-    assert watch["error"]["code"] == "stream_elsewhere"
+    assert watch["error"]["code"] == "stream_not_ready"
+    assert rt.live.media.viewer_count() == 0
 
 
 async def test_granted_resident_goes_live_and_outsider_cannot_watch(

@@ -197,6 +197,13 @@ class LiveGateway:
         caller = await self._any_caller(principal, cid)
         session = await self._session(cid, body.session_id)
         if not self._media.has_session(body.session_id):
+            if session["media_node"] == self._host.instance:
+                # Started here, but the host's offer has not arrived (or is being answered):
+                # viewers who react to `live.started` at once ask again in a moment.
+                raise Unavailable(
+                    "the host has not started sending yet: try again in a moment",
+                    code="stream_not_ready",
+                )
             raise Unavailable(
                 "this stream is relayed by another node: connect there to watch",
                 code="stream_elsewhere",

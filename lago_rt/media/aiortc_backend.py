@@ -347,7 +347,8 @@ class AiortcBackend:
     async def watch(self, session_id: str, peer_id: str, *, restart: bool) -> Sdp:
         session = self._sessions.get(session_id)
         if session is None or session.publisher is None or not session.sources:
-            raise MediaError("this stream is not published on this node", code="stream_not_here")
+            # The publisher's offer is still being answered (its tracks are not known yet).
+            raise MediaError("the host has not started sending yet", code="stream_not_ready")
         if peer_id in self._peers:
             await self.leave(peer_id)
         peer = self._new_peer(peer_id, session_id, "viewer")

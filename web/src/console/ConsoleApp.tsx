@@ -3,6 +3,7 @@
 import { type ReactNode } from "react";
 import { Link, Navigate, NavLink, Route, Routes } from "react-router";
 
+import { LiveConsoleRoute } from "../live/lazy";
 import { consoleText } from "../strings";
 import { Page } from "../ui/kit";
 import "./console.css";
@@ -93,6 +94,7 @@ export default function ConsoleApp(): ReactNode {
           <Route path="residents" element={<ResidentsPage />} />
           <Route path="moderation" element={<ModerationPage />} />
           <Route path="lockers" element={<LockersPage />} />
+          <Route path="live" element={<LiveConsoleRoute />} />
           <Route path="draws" element={<DrawsPage />} />
           <Route path="draws/:drawId" element={<DrawVerifyPage />} />
           <Route path="merchants" element={<MerchantsPage />} />

@@ -2,6 +2,7 @@
 import { type ReactNode } from "react";
 import { NavLink, Route, Routes } from "react-router";
 
+import { LiveWatchRoute } from "../live/lazy";
 import { resident } from "../strings";
 import { CashierPage } from "./CashierPage";
 import { CommunitiesPage } from "./CommunitiesPage";
@@ -29,6 +30,7 @@ export default function ResidentApp(): ReactNode {
           <Route path="orders" element={<OrdersPage />} />
           <Route path="orders/:id" element={<OrderPage />} />
           <Route path="orders/:id/pay" element={<CashierPage />} />
+          <Route path="live/:communityId?" element={<LiveWatchRoute />} />
           <Route path="*" element={<HomePage />} />
         </Routes>
       </main>

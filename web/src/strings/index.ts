@@ -5,6 +5,7 @@ import { merchant } from "./merchant";
 import { resident } from "./resident";
 
 export { auth, common, consoleText, merchant, resident };
+export { live } from "./live";
 
 /** The sentence for an API error code, or the message the API sent, or a general one. */
 export function errorText(code: string | undefined, fallback?: string): string {
