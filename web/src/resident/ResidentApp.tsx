@@ -1,10 +1,16 @@
 // The resident area (mobile first: it runs in a WeChat web-view): a tab bar and its screens.
-import { type ReactNode } from "react";
+import { lazy, type ReactNode } from "react";
 import { NavLink, Route, Routes } from "react-router";
 
 import { resident } from "../strings";
 import { HomePage } from "./HomePage";
 import { MePage } from "./MePage";
+
+const channelScreens = () => import("../channel/ChannelRoutes");
+const ChannelHome = lazy(() => channelScreens().then((m) => ({ default: m.ChannelHome })));
+const ChannelById = lazy(() => channelScreens().then((m) => ({ default: m.ChannelById })));
+const LotteryVerify = lazy(() => channelScreens().then((m) => ({ default: m.VerifyPage })));
+const Support = lazy(() => channelScreens().then((m) => ({ default: m.SupportPage })));
 
 export default function ResidentApp(): ReactNode {
   return (
@@ -13,6 +19,10 @@ export default function ResidentApp(): ReactNode {
         <Routes>
           <Route index element={<HomePage />} />
           <Route path="me" element={<MePage />} />
+          <Route path="channel" element={<ChannelHome />} />
+          <Route path="channel/:communityId" element={<ChannelById />} />
+          <Route path="lottery/:drawId" element={<LotteryVerify />} />
+          <Route path="support" element={<Support />} />
           <Route path="*" element={<HomePage />} />
         </Routes>
       </main>
