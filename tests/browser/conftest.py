@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, async_playwright
 
 from lago_core.container import Core
 from lago_core.settings import Settings
@@ -88,6 +88,7 @@ async def web(settings: Settings, core: Core, aiohttp_server: Any) -> WebStack:
     origin = f"http://127.0.0.1:{rest_port}"
     shared = replace(settings, rest_port=rest_port, allowed_origins=(origin,))
     rt: TestServer = await aiohttp_server(create_rt_app(shared, core=core))
+    assert rt.port is not None
     rt_url = f"http://127.0.0.1:{rt.port}"
     rest_settings = replace(shared, public_rt_url=rt_url, rt_port=rt.port)
     rest: TestServer = await aiohttp_server(create_app(rest_settings, core=core), port=rest_port)
@@ -102,7 +103,9 @@ async def new_context(
     made: list[BrowserContext] = []
 
     async def make(mobile: bool = True) -> BrowserContext:
-        viewport = {"width": 390, "height": 844} if mobile else {"width": 1366, "height": 900}
+        viewport: ViewportSize = (
+            {"width": 390, "height": 844} if mobile else {"width": 1366, "height": 900}
+        )
         context = await chromium.new_context(
             base_url=web.url, viewport=viewport, locale="zh-CN", is_mobile=mobile, has_touch=mobile
         )
