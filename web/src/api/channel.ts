@@ -12,7 +12,8 @@ export interface ChannelEvent {
   type: string;
   data: Record<string, unknown>;
   at: string;
-  epoch: string;
+  /** Absent on events inside a join or recover acknowledgement (the acknowledgement has it). */
+  epoch?: string;
 }
 
 export interface ChatMessage {
@@ -243,6 +244,7 @@ export class ChannelFeed {
     try {
       const ack = await this.rt.request<JoinAck>("channel:join", { community_id: this.communityId, ...since });
       if (ack.recovered && ack.events) {
+        this.epoch = ack.epoch ?? this.epoch;
         for (const event of ack.events) this.apply(event);
         let more = ack.more ?? false;
         while (more) {
@@ -296,8 +298,11 @@ export class ChannelFeed {
   private reset(ack: JoinAck, snapshot: Snapshot): void {
     this.epoch = snapshot.epoch;
     this.seq = snapshot.seq;
-    const pending = this.state.messages.filter((m) => m.pending);
     const recent = snapshot.chat.recent;
+    // Ours that the snapshot already holds were stored meanwhile: no longer pending.
+    const stored = new Set(recent.filter((m) => m.user_id === this.me).map((m) => m.client_msg_id));
+    for (const id of stored) this.unacked.delete(id);
+    const pending = this.state.messages.filter((m) => m.pending && !stored.has(m.client_msg_id));
     this.update({
       joined: true,
       role: ack.role,
@@ -319,7 +324,9 @@ export class ChannelFeed {
   }
 
   private apply(event: ChannelEvent): void {
-    if (this.epoch !== null && event.epoch !== this.epoch) {
+    // Events inside a join or recover acknowledgement carry no `epoch`: the acknowledgement's.
+    const epoch = event.epoch ?? this.epoch;
+    if (this.epoch !== null && epoch !== this.epoch) {
       // History restarted (docs/protocol.md, "Epochs"): take a fresh snapshot.
       this.epoch = null;
       void this.join();
@@ -327,7 +334,7 @@ export class ChannelFeed {
     }
     if (event.seq <= this.seq) return;
     this.seq = event.seq;
-    this.epoch = event.epoch;
+    this.epoch = epoch;
     const data = event.data;
     switch (event.type) {
       case "chat.message": {

@@ -84,8 +84,10 @@ export function Cashier({ groupId, title, onClose, onPaid }: { groupId: string; 
         <p role="status" aria-live="polite" className={step === "captured" ? "notice" : step === "failed" || step === "rejected" ? "error" : "muted"}>
           {step === "creating"
             ? channel.cashier.creating
-            : step === "waiting" || step === "paying"
-              ? channel.cashier.waiting
+            : step === "paying"
+              ? channel.cashier.paying
+              : step === "waiting"
+                ? channel.cashier.waiting
               : step === "captured"
                 ? channel.cashier.captured
                 : step === "rejected"

@@ -9,8 +9,8 @@ import { useSession, type MyCommunity } from "../session";
 import { channel, common } from "../strings";
 import { Loading, Page } from "../ui/kit";
 import { channelError, clock, feedFor, useFeedState, when } from "./feed";
-import { GroupBuys } from "./GroupBuys";
-import { LotteryView } from "./Lottery";
+import { GroupBuys, groupBuysOf } from "./GroupBuys";
+import { drawsOf, LotteryView } from "./Lottery";
 import "./channel.css";
 
 const MAX_TEXT = 2_000;
@@ -62,7 +62,13 @@ export function ChannelById(): ReactNode {
 
 function ChannelScreen({ community }: { community: MyCommunity }): ReactNode {
   const { me } = useSession();
-  const feed = useMemo(() => feedFor(community.id, me?.id ?? ""), [community.id, me?.id]);
+  const feed = useMemo(() => {
+    const made = feedFor(community.id, me?.id ?? "");
+    // The features' stores follow the feed from before its first join, whichever view is open.
+    groupBuysOf(made);
+    drawsOf(made);
+    return made;
+  }, [community.id, me?.id]);
   const state = useFeedState(feed);
   const [params] = useSearchParams();
   const view = params.get("view") ?? "chat";

@@ -7,7 +7,7 @@ import { http } from "../api/http";
 import { channel, common } from "../strings";
 import { Empty, ErrorNote, Loading, Money } from "../ui/kit";
 import { Cashier } from "./Cashier";
-import { channelError, useChannelEvents, when } from "./feed";
+import { channelError, FeatureStore, storeOf, useChannelEvents, useStore, when } from "./feed";
 
 interface SeatView {
   user_id: string;
@@ -31,7 +31,8 @@ interface GroupView {
   leader_id: string | null;
   expires_at: string;
   created_at: string;
-  my_seat: SeatView | null;
+  /** Ours, null when we have none; undefined when not known from this object. */
+  my_seat?: SeatView | null;
   seats?: SeatView[];
 }
 
@@ -48,89 +49,116 @@ interface Campaign {
 
 type Groups = Map<string, GroupView>;
 
+/** The group with our seat: as given, or found in its seat list (events and pages carry one). */
 function withSeats(group: GroupView, me: string): GroupView {
-  if (!group.seats) return group;
+  if (group.my_seat !== undefined || !group.seats) return group;
   const mine = group.seats.find((s) => s.user_id === me && (s.status === "reserved" || s.status === "paid")) ?? null;
   return { ...group, my_seat: mine };
 }
 
-/** The live groups: the join snapshot, then every groupbuy.* event applied in order. */
-function useGroups(feed: ChannelFeed, state: ChannelState): [Groups, number, (g: GroupView) => void, (id: string) => void] {
-  const snapshot = state.snapshot?.group_buys as { groups: GroupView[]; total: number } | undefined;
-  const [groups, setGroups] = useState<Groups>(new Map());
-  const [total, setTotal] = useState(0);
-  const latest = useRef(groups);
-  latest.current = groups;
+interface GroupsState {
+  groups: Groups;
+  /** How many live groups the channel has (the snapshot names at most 50). */
+  total: number;
+}
 
-  // A fresh snapshot (first join, or a reconnect that could not recover) replaces everything.
-  useEffect(() => {
-    if (!snapshot) return;
-    setGroups(new Map(snapshot.groups.map((g) => [g.group_id, g])));
-    setTotal(snapshot.total);
-  }, [snapshot]);
+/** A group merged into the known ones, keeping our seat unless the new data says otherwise. */
+function merged(state: GroupsState, group: GroupView, me: string): GroupsState {
+  const known = state.groups.get(group.group_id);
+  const next = withSeats(group, me);
+  const my_seat = next.my_seat !== undefined ? next.my_seat : (known?.my_seat ?? null);
+  return { ...state, groups: new Map(state.groups).set(group.group_id, { ...known, ...next, my_seat }) };
+}
 
-  const put = useCallback((group: GroupView) => {
-    setGroups((before) => new Map(before).set(group.group_id, { ...before.get(group.group_id), ...withSeats(group, feed.me) }));
-  }, [feed.me]);
+type Change = Partial<GroupView> & { group_id: string; joined?: unknown; left?: string[]; released?: string[] };
+
+function reduce(state: GroupsState, event: ChannelEvent, me: string): GroupsState {
+  const data = event.data;
+  switch (event.type) {
+    case "groupbuy.started":
+      return { ...merged(state, data as unknown as GroupView, me), total: state.total + 1 };
+    case "groupbuy.succeeded":
+      return merged(state, data as unknown as GroupView, me);
+    case "groupbuy.updated": {
+      const groups = new Map(state.groups);
+      for (const change of data.groups as Change[]) {
+        const group = groups.get(change.group_id);
+        if (!group) continue;
+        const { joined, left, released, ...counts } = change;
+        void joined;
+        const gone = [...(left ?? []), ...(released ?? [])].includes(me);
+        groups.set(change.group_id, { ...group, ...counts, my_seat: gone ? null : group.my_seat });
+      }
+      return { ...state, groups };
+    }
+    case "groupbuy.ended": {
+      const id = data.group_id as string;
+      const group = state.groups.get(id);
+      if (!group) return state;
+      return { ...state, groups: new Map(state.groups).set(id, { ...group, status: data.status as string, paid: data.paid as number }) };
+    }
+    default:
+      return state;
+  }
+}
+
+/** The channel's live groups: the join snapshot, then every groupbuy.* event in order. */
+export function groupBuysOf(feed: ChannelFeed): FeatureStore<GroupsState> {
+  return storeOf(
+    feed,
+    "group_buys",
+    () =>
+      new FeatureStore<GroupsState>(
+        feed,
+        { groups: new Map(), total: 0 },
+        (snapshot) => {
+          const found = snapshot.group_buys as { groups: GroupView[]; total: number } | undefined;
+          return { groups: new Map((found?.groups ?? []).map((g) => [g.group_id, g])), total: found?.total ?? 0 };
+        },
+        (state, event) => reduce(state, event, feed.me),
+      ),
+  );
+}
+
+function useGroups(feed: ChannelFeed): [Groups, number, (g: GroupView) => void, (id: string) => void] {
+  const store = groupBuysOf(feed);
+  const { groups, total } = useStore(store);
+  const put = useCallback((group: GroupView) => store.update((state) => merged(state, group, feed.me)), [store, feed.me]);
 
   // Seat changes of a group we sit in come as counts; the seat list says what became of ours.
   const refresh = useCallback(
     (groupId: string) => {
-      void http.get<GroupView & { id: string; seats: SeatView[] }>(`/group-buys/${groupId}`).then((detail) => {
+      void http.get<{ seats: SeatView[] }>(`/group-buys/${groupId}`).then((detail) => {
         const mine = detail.seats.find((s) => s.user_id === feed.me && (s.status === "reserved" || s.status === "paid")) ?? null;
-        setGroups((before) => {
-          const group = before.get(groupId);
-          return group ? new Map(before).set(groupId, { ...group, my_seat: mine }) : before;
+        store.update((state) => {
+          const group = state.groups.get(groupId);
+          return group ? { ...state, groups: new Map(state.groups).set(groupId, { ...group, my_seat: mine }) } : state;
         });
       }, () => undefined);
     },
-    [feed.me],
+    [store, feed.me],
   );
 
+  // A payment (ours or a neighbour's) changes only the count: ask what became of our seat.
+  const latest = useRef(groups);
+  latest.current = groups;
   useChannelEvents(
     feed,
     (event: ChannelEvent) => {
-      const data = event.data;
-      if (event.type === "groupbuy.started") {
-        put(data as unknown as GroupView);
-        setTotal((t) => t + 1);
-      } else if (event.type === "groupbuy.succeeded") {
-        put(data as unknown as GroupView);
-      } else if (event.type === "groupbuy.updated") {
-        const changes = data.groups as Array<Partial<GroupView> & { group_id: string; joined?: unknown; left?: string[]; released?: string[] }>;
-        setGroups((before) => {
-          const next = new Map(before);
-          for (const change of changes) {
-            const group = next.get(change.group_id);
-            if (!group) continue;
-            const { joined, left, released, ...counts } = change;
-            void joined;
-            const gone = [...(left ?? []), ...(released ?? [])].includes(feed.me);
-            next.set(change.group_id, { ...group, ...counts, my_seat: gone ? null : group.my_seat });
-          }
-          return next;
-        });
-        // A payment (ours or a neighbour's) changes only the count: ask what became of our seat.
-        for (const change of changes) {
-          const group = latest.current.get(change.group_id);
-          if (group?.my_seat && change.paid !== undefined && change.paid !== group.paid) refresh(change.group_id);
-        }
-      } else if (event.type === "groupbuy.ended") {
-        const id = data.group_id as string;
-        setGroups((before) => {
-          const group = before.get(id);
-          return group ? new Map(before).set(id, { ...group, status: data.status as string, paid: data.paid as number }) : before;
-        });
+      if (event.type !== "groupbuy.updated") return;
+      for (const change of event.data.groups as Change[]) {
+        const group = latest.current.get(change.group_id);
+        if (group?.my_seat && change.paid !== undefined && change.paid !== group.paid) refresh(change.group_id);
       }
     },
-    [put, refresh],
+    [refresh],
   );
 
   return [groups, total, put, refresh];
 }
 
 export function GroupBuys({ feed, state, communityId }: { feed: ChannelFeed; state: ChannelState; communityId: string }): ReactNode {
-  const [groups, total, put, refresh] = useGroups(feed, state);
+  const [groups, total, put, refresh] = useGroups(feed);
   const [campaigns, setCampaigns] = useState<Campaign[] | null>(null);
   const [campaignError, setCampaignError] = useState<unknown>(null);
   const [busy, setBusy] = useState<string | null>(null);
@@ -162,13 +190,13 @@ export function GroupBuys({ feed, state, communityId }: { feed: ChannelFeed; sta
       // One id per start: a retry after a lost answer gets the group it started, not a second one.
       const requestId = crypto.randomUUID();
       const ack = await feed.request<{ group: GroupView; seat: SeatView }>("groupbuy:start", { campaign_id: campaign.id, request_id: requestId });
-      put({ ...ack.group, my_seat: ack.seat });
+      put({ ...ack.group, seats: undefined, my_seat: ack.seat });
     });
 
   const join = (group: GroupView): Promise<void> =>
     act(`join:${group.group_id}`, async () => {
       const ack = await feed.request<{ group: Partial<GroupView>; seat: SeatView }>("groupbuy:join", { group_id: group.group_id });
-      put({ ...group, ...ack.group, my_seat: ack.seat });
+      put({ ...group, ...ack.group, seats: undefined, my_seat: ack.seat });
     });
 
   const leave = (group: GroupView): Promise<void> => {

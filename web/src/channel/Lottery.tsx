@@ -1,12 +1,12 @@
 // Lottery draws in the channel (docs/lottery.md): open draws with how to enter, the result as it
 // is drawn live, and the link to the page that verifies it.
-import { useEffect, useMemo, useState, type ReactNode } from "react";
+import { useMemo, type ReactNode } from "react";
 import { Link } from "react-router";
 
-import { type ChannelEvent, type ChannelFeed, type ChannelState } from "../api/channel";
+import { type ChannelFeed, type ChannelState } from "../api/channel";
 import { channel } from "../strings";
 import { Empty, Loading } from "../ui/kit";
-import { useChannelEvents, when } from "./feed";
+import { FeatureStore, storeOf, useStore, when } from "./feed";
 
 export interface DrawView {
   id: string;
@@ -26,27 +26,37 @@ export interface DrawView {
   seed?: string;
 }
 
-function useDraws(feed: ChannelFeed, state: ChannelState): DrawView[] {
-  const snapshot = state.snapshot?.lottery as { draws: DrawView[] } | undefined;
-  const [draws, setDraws] = useState<Map<string, DrawView>>(new Map());
-  useEffect(() => {
-    if (snapshot) setDraws(new Map(snapshot.draws.map((d) => [d.id, d])));
-  }, [snapshot]);
-  useChannelEvents(
+type Draws = Map<string, DrawView>;
+
+const STATUS_OF: Record<string, string> = { "lottery.opened": "open", "lottery.drawn": "drawn", "lottery.revealed": "revealed" };
+
+/** The channel's draws: the join snapshot's open and recent ones, then lottery.* events. */
+export function drawsOf(feed: ChannelFeed): FeatureStore<Draws> {
+  return storeOf(
     feed,
-    (event: ChannelEvent) => {
-      const data = event.data as unknown as DrawView;
-      const status = { "lottery.opened": "open", "lottery.drawn": "drawn", "lottery.revealed": "revealed" }[event.type];
-      if (!status) return;
-      setDraws((before) => new Map(before).set(data.id, { ...before.get(data.id), ...data, status } as DrawView));
-    },
-    [],
+    "lottery",
+    () =>
+      new FeatureStore<Draws>(
+        feed,
+        new Map(),
+        (snapshot) => new Map(((snapshot.lottery as { draws: DrawView[] } | undefined)?.draws ?? []).map((d) => [d.id, d])),
+        (draws, event) => {
+          const status = STATUS_OF[event.type];
+          if (!status) return draws;
+          const data = event.data as unknown as DrawView;
+          return new Map(draws).set(data.id, { ...draws.get(data.id), ...data, status } as DrawView);
+        },
+      ),
   );
+}
+
+function useDraws(feed: ChannelFeed): DrawView[] {
+  const draws = useStore(drawsOf(feed));
   return useMemo(() => [...draws.values()].sort((a, b) => b.opened_at.localeCompare(a.opened_at)), [draws]);
 }
 
 export function LotteryView({ feed, state }: { feed: ChannelFeed; state: ChannelState }): ReactNode {
-  const draws = useDraws(feed, state);
+  const draws = useDraws(feed);
   if (!state.joined) return <Loading />;
   if (draws.length === 0) return <Empty>{channel.lottery.none}</Empty>;
   return (

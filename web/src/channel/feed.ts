@@ -3,7 +3,7 @@
 // and its place in the sequence, instead of joining again from a snapshot.
 import { useEffect, useSyncExternalStore } from "react";
 
-import { ChannelFeed, type ChannelEvent, type ChannelState } from "../api/channel";
+import { ChannelFeed, type ChannelEvent, type ChannelState, type Snapshot } from "../api/channel";
 import { ApiError } from "../api/http";
 import { realtime } from "../api/realtime";
 import { channel, common, errorText } from "../strings";
@@ -57,4 +57,73 @@ export function clock(iso: string): string {
 
 export function when(iso: string): string {
   return dateTimeFormat.format(new Date(iso));
+}
+
+/**
+ * A feature's state (group buys, draws) kept beside its feed, outside React: set from each join
+ * snapshot and advanced by each event, synchronously and in the feed's order. (Doing this in
+ * component effects would let a late snapshot effect overwrite an event applied after it.)
+ */
+export class FeatureStore<S> {
+  private readonly listeners = new Set<() => void>();
+  private seen: Snapshot | null = null;
+  state: S;
+
+  constructor(
+    feed: ChannelFeed,
+    initial: S,
+    fromSnapshot: (snapshot: Snapshot, before: S) => S,
+    reduce: (state: S, event: ChannelEvent) => S,
+  ) {
+    this.state = initial;
+    const takeSnapshot = (): void => {
+      const snapshot = feed.state.snapshot;
+      if (snapshot && snapshot !== this.seen) {
+        this.seen = snapshot;
+        this.set(fromSnapshot(snapshot, this.state));
+      }
+    };
+    takeSnapshot();
+    feed.subscribe(takeSnapshot);
+    feed.onEvent((event) => this.set(reduce(this.state, event)));
+  }
+
+  update(change: (state: S) => S): void {
+    this.set(change(this.state));
+  }
+
+  private set(state: S): void {
+    if (state === this.state) return;
+    this.state = state;
+    for (const listener of this.listeners) listener();
+  }
+
+  subscribe(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+}
+
+/** One store per feed and feature, made on first use and kept with the feed. */
+export function storeOf<S>(feed: ChannelFeed, key: string, make: () => FeatureStore<S>): FeatureStore<S> {
+  let stores = featureStores.get(feed);
+  if (!stores) {
+    stores = new Map();
+    featureStores.set(feed, stores);
+  }
+  let store = stores.get(key) as FeatureStore<S> | undefined;
+  if (!store) {
+    store = make();
+    stores.set(key, store);
+  }
+  return store;
+}
+
+const featureStores = new WeakMap<ChannelFeed, Map<string, FeatureStore<unknown>>>();
+
+export function useStore<S>(store: FeatureStore<S>): S {
+  return useSyncExternalStore(
+    (listener) => store.subscribe(listener),
+    () => store.state,
+  );
 }

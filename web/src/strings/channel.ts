@@ -93,6 +93,7 @@ export const channel = {
     payFail: "模拟支付失败",
     cancel: "暂不支付",
     creating: "正在创建支付…",
+    paying: "正在支付…",
     waiting: "支付处理中，请稍候…",
     captured: "支付成功",
     failed: "支付失败，可以重新支付",
