@@ -99,6 +99,11 @@ async def test_two_residents_chat_live_and_a_cut_off_one_recovers_every_missed_m
     await b.goto("/channel")
     await expect(a.get_by_role("button", name="2 人在线")).to_be_visible()
     await expect(b.get_by_role("button", name="2 人在线")).to_be_visible()
+    await a.get_by_role("button", name="2 人在线").click()
+    online = a.get_by_role("list", name="在线成员")
+    await expect(online.get_by_role("listitem")).to_have_count(2)
+    await expect(online.get_by_text("张先生")).to_be_visible()
+    await a.get_by_role("button", name="收起").click()
 
     await say(b, "大家好，有人要乐高吗？")
     await expect(chat(a).get_by_text("大家好，有人要乐高吗？")).to_be_visible()
@@ -403,6 +408,8 @@ async def test_a_busy_channel_takes_a_new_message_without_long_tasks(
     await expect(page.get_by_text("没有更早的消息了")).to_be_visible()
     await expect(chat(page).locator("li")).to_have_count(500)
 
+    # The observer really watches (a browser without long-task timing would pass vacuously).
+    assert await page.evaluate("PerformanceObserver.supportedEntryTypes.includes('longtask')")
     mark = await page.evaluate("performance.now()")
     sent = await senders[0].send(community.id, "新消息：乐高到货了")
     assert sent["ok"], sent

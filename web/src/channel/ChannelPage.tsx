@@ -76,7 +76,10 @@ function ChannelScreen({ community }: { community: MyCommunity }): ReactNode {
     <section className="page channel">
       <header className="page-head">
         <h1>{community.name}</h1>
-        <Presence state={state} />
+        <div className="page-actions">
+          <Presence state={state} />
+          <Link to="/support">{channel.support.title}</Link>
+        </div>
       </header>
       <ConnectionBanner connection={state.connection} />
       {state.joinError ? (
