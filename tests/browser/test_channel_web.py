@@ -380,7 +380,7 @@ window.__longTaskObserver = new PerformanceObserver((list) => record(list.getEnt
 window.__longTaskObserver.observe({type: "longtask", buffered: true});
 window.__longTasksSince = (mark) => {
   record(window.__longTaskObserver.takeRecords());
-  return window.__longTasks.filter((task) => task.start + task.duration >= mark);
+  return window.__longTasks.filter((task) => task.start >= mark);
 };
 """
 
