@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 
 from aiohttp import web
 
-__all__ = ["client_address", "client_address_from"]
+__all__ = ["client_address", "client_address_from", "from_trusted_proxy"]
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -66,3 +66,10 @@ def client_address(request: web.Request, trusted: Sequence[str]) -> str:
     return client_address_from(
         request.remote, request.headers.getall("X-Forwarded-For", ()), trusted
     )
+
+
+def from_trusted_proxy(request: web.Request, trusted: Sequence[str]) -> bool:
+    """Whether the TCP peer is a configured trusted proxy, whose ``X-Forwarded-*`` headers may
+    be believed (the scheme and host the client used, for cookies and the Origin check)."""
+    peer = _address(request.remote) if request.remote else None
+    return peer is not None and any(peer in network for network in _networks(tuple(trusted)))

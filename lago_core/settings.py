@@ -120,7 +120,10 @@ class Settings:
     rt_host: str = "127.0.0.1"
     rt_port: int = 8081
     metrics_enabled: bool = True
-    allowed_origins: tuple[str, ...] = ("http://localhost:3000", "http://127.0.0.1:3000")
+    # Browser origins allowed on the socket and, with a session cookie, on REST. Empty: outside
+    # prod, the web app's own origin (REST serves it) and the Vite dev server's (`npm run dev`,
+    # port 3000; see ``browser_origins``); in prod, none until listed.
+    allowed_origins: tuple[str, ...] = ()
     # The real-time node as browsers reach it (e.g. https://rt.lago.example); empty: the page's
     # own host name on rt_port, which is right for `make run` and a single-host deployment.
     public_rt_url: str = ""
@@ -403,6 +406,19 @@ class Settings:
             raise SettingsError("LAGO_PAYMENT_WEBHOOK_SECRET", "must be set in prod")
         if self.env == "prod" and "*" in self.allowed_origins:
             raise SettingsError("LAGO_ALLOWED_ORIGINS", "must list origins explicitly in prod")
+
+    @property
+    def browser_origins(self) -> tuple[str, ...]:
+        """The browser origins allowed: ``LAGO_ALLOWED_ORIGINS`` when set; otherwise, outside
+        prod, the web app's own origin (served by REST, on ``LAGO_REST_PORT``) and the Vite dev
+        server's (port 3000), each as localhost and 127.0.0.1."""
+        if self.allowed_origins or self.env == "prod":
+            return self.allowed_origins
+        return tuple(
+            f"http://{host}:{port}"
+            for port in (self.rest_port, 3000)
+            for host in ("localhost", "127.0.0.1")
+        )
 
     @property
     def jobs_url(self) -> str:

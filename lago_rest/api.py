@@ -9,7 +9,8 @@ injects it after validating with pydantic:
 - ``user: Principal`` — an authenticated caller is required (``Principal | None``: optional);
 - ``request: web.Request`` and ``svc: Services`` — the raw request and the application services;
 - a parameter annotated ``Annotated[str, Header(...)]`` — that request header, required and
-  checked by the :class:`Header`, and declared as a header parameter in the OpenAPI document.
+  checked by the :class:`Header`, and declared as a header parameter in the OpenAPI document
+  (``Annotated[str | None, Header(..., required=False)]``: optional, None when absent).
 
 Every body and query model derives from :class:`~lago_core.text.StorableInput`, and path segments
 are checked with the same rule: text and integers PostgreSQL cannot store are refused here, for
@@ -43,9 +44,11 @@ from lago_core.errors import (
     UnsupportedMediaType,
 )
 from lago_core.http import json_response
+from lago_core.security.cookies import ACCESS_COOKIE
 from lago_core.security.roles import Principal
 from lago_core.text import StorableInput, input_error, refuse_unstorable
 from lago_rest.context import Services, principal_of, services_of
+from lago_rest.web_session import cookie_refusal
 
 __all__ = ["Api", "Endpoint", "Header"]
 
@@ -70,10 +73,15 @@ class Header:
     missing_code: str
     # Raises a LagoError for a value the endpoint must not accept.
     check: Callable[[str], None]
+    required: bool = True
+    # The values the document lists (the check enforces them); empty: any string.
+    values: tuple[str, ...] = ()
 
-    def read(self, request: web.Request) -> str:
+    def read(self, request: web.Request) -> str | None:
         value = request.headers.get(self.name)
         if value is None:
+            if not self.required:
+                return None
             raise InvalidInput(
                 f"send an {self.name} header: {self.description}", code=self.missing_code
             )
@@ -81,12 +89,15 @@ class Header:
         return value
 
     def parameter(self) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": self.max_length}
+        if self.values:
+            schema = {"type": "string", "enum": list(self.values)}
         return {
             "name": self.name,
             "in": "header",
-            "required": True,
+            "required": self.required,
             "description": self.description,
-            "schema": {"type": "string", "minLength": 1, "maxLength": self.max_length},
+            "schema": schema,
         }
 
 
@@ -114,6 +125,8 @@ class Endpoint:
     summary: str
     tags: tuple[str, ...]
     status: int
+    # The handler's docstring: the operation's description in the document.
+    description: str = ""
     body_model: type[BaseModel] | None = None
     query_model: type[BaseModel] | None = None
     path_params: dict[str, TypeAdapter[Any]] = field(default_factory=dict)
@@ -132,8 +145,16 @@ class Endpoint:
         kwargs: dict[str, Any] = {}
         if self.auth != "none":
             principal = principal_of(request)
-            if principal is None and self.auth == "required":
-                raise Unauthenticated("sign in first: send Authorization: Bearer <access token>")
+            if principal is None:
+                # A session cookie that failed answers for itself (expired, ended, wrong origin).
+                refused = cookie_refusal(request)
+                if refused is not None:
+                    raise refused
+                if self.auth == "required":
+                    raise Unauthenticated(
+                        "sign in first: send Authorization: Bearer <access token>, or log in "
+                        "with X-Lago-Session: cookie"
+                    )
             kwargs["user"] = principal
         for name, adapter in self.path_params.items():
             raw = request.match_info[name]
@@ -278,6 +299,7 @@ class Api:
             path=self.prefix + path,
             handler=handler,
             summary=summary or (doc.splitlines()[0] if doc else handler.__name__),
+            description=doc,
             tags=tags,
             status=status,
             response_type=hints.get("return"),
@@ -351,7 +373,9 @@ class Api:
             "components": {
                 "schemas": components.schemas,
                 "securitySchemes": {
-                    "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+                    "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                    # Browsers: set by log-in with X-Lago-Session: cookie (lago_rest/web_session.py).
+                    "cookie": {"type": "apiKey", "in": "cookie", "name": ACCESS_COOKIE},
                 },
             },
         }
@@ -364,6 +388,8 @@ class Api:
             "operationId": ep.handler.__name__,
             "tags": list(ep.tags),
         }
+        if ep.description:
+            op["description"] = ep.description
         params: list[dict[str, Any]] = []
         for name, adapter in ep.path_params.items():
             params.append(
@@ -393,7 +419,9 @@ class Api:
         elif ep.raw_body is not None:
             op["requestBody"] = {"required": True, "content": {ep.raw_body: {"schema": {}}}}
         if ep.auth != "none":
-            op["security"] = [{"bearer": []}] if ep.auth == "required" else [{"bearer": []}, {}]
+            op["security"] = [{"bearer": []}, {"cookie": []}]
+            if ep.auth == "optional":
+                op["security"].append({})
         responses: dict[str, Any] = {}
         response_schema = _schema_for(ep.response_type, refs, components)
         if response_schema is None:

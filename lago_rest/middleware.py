@@ -14,7 +14,9 @@ from lago_core.errors import LagoError, PayloadTooLarge, Unauthenticated
 from lago_core.http import json_response
 from lago_core.logging import get_logger
 from lago_core.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from lago_core.security.roles import Principal
 from lago_rest.context import PRINCIPAL, services_of
+from lago_rest.web_session import access_cookie, authenticate_cookie, write_session_cookies
 
 __all__ = [
     "auth_middleware",
@@ -88,7 +90,14 @@ async def request_id_middleware(request: web.Request, handler: Handler) -> web.S
 
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every failure leaves as ``{"error": {"code", "message", "details"}}`` with the right status."""
+    """Every failure leaves as ``{"error": {"code", "message", "details"}}`` with the right status;
+    the session cookies set or cleared while answering leave with the answer, whichever it is."""
+    response = await _answer(request, handler)
+    write_session_cookies(request, response)
+    return response
+
+
+async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except LagoError as exc:
@@ -117,17 +126,24 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Authenticate a Bearer token when one is sent; endpoints decide whether one is required."""
+    """Authenticate a Bearer token when one is sent, otherwise the browser's session cookie
+    (lago_rest/web_session.py); endpoints decide whether a caller is required."""
     header = request.headers.get("Authorization")
+    principal: Principal | None = None
     if header is not None:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthenticated("use Authorization: Bearer <access token>", code="invalid_token")
         principal = await services_of(request).identity.authenticate(token.strip())
-        request[PRINCIPAL] = principal
-        structlog.contextvars.bind_contextvars(user_id=str(principal.user_id))
+    else:
+        cookie = access_cookie(request)
+        if cookie is not None:
+            principal = await authenticate_cookie(request, cookie)
+    if principal is None:
+        return await handler(request)
+    request[PRINCIPAL] = principal
+    structlog.contextvars.bind_contextvars(user_id=str(principal.user_id))
     try:
         return await handler(request)
     finally:
-        if header is not None:
-            structlog.contextvars.unbind_contextvars("user_id")
+        structlog.contextvars.unbind_contextvars("user_id")

@@ -4,8 +4,9 @@ The wiring, in one place: the transport (``lago_rt/transport``: our Engine.IO/So
 its Hub of connections and rooms), the Broker (channel events and pushes from Redis to the Hub),
 the actor host, and the gateways that register each namespace's events once.
 
-Security at the door: the handshake must carry a valid access token (``auth={"token": ...}``);
-a browser's ``Origin`` must be on ``LAGO_ALLOWED_ORIGINS``; messages above
+Security at the door: the handshake must carry a valid access token (``auth={"token": ...}``, or
+for a browser page of an allowed origin the ``lago_access`` session cookie); a browser's
+``Origin`` must be on ``LAGO_ALLOWED_ORIGINS``; messages above
 ``LAGO_MAX_MESSAGE_BYTES`` close the socket.
 """
 
@@ -22,6 +23,7 @@ from lago_core.container import Core, build_core
 from lago_core.http import Check, add_probe_routes
 from lago_core.process_health import LoopLagMonitor, watch_gc
 from lago_core.push import community_room
+from lago_core.security.cookies import ACCESS_COOKIE
 from lago_core.settings import Settings
 from lago_rt.channel.actor import ChannelActor
 from lago_rt.channel.chat import Chat
@@ -82,7 +84,8 @@ def create_rt_app(
     app = web.Application()
     server = SocketServer(
         ServerOptions(
-            allowed_origins=tuple(settings.allowed_origins),
+            allowed_origins=settings.browser_origins,
+            session_cookie=ACCESS_COOKIE,
             max_message_bytes=settings.max_message_bytes,
             send_buffer_bytes=settings.client_send_buffer_bytes,
             ping_interval_s=settings.ping_interval_ms / 1000,

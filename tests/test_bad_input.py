@@ -193,7 +193,7 @@ def _call_target(doc: dict[str, Any], path: str, op: dict[str, Any]) -> tuple[st
             path = path.replace("{" + param["name"] + "}", value)
         elif param["in"] == "query" and param["required"]:
             query[param["name"]] = value
-        elif param["in"] == "header":
+        elif param["in"] == "header" and param["required"]:
             headers[param["name"]] = f"key-{uuid.uuid4().hex}"
     return (f"{path}?{urlencode(query)}" if query else path), headers
 

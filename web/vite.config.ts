@@ -21,6 +21,9 @@ export default defineConfig({
     },
   },
   server: {
+    // Port 3000 is among the origins allowed outside prod (LAGO_ALLOWED_ORIGINS unset).
+    port: 3000,
+    strictPort: true,
     // `npm run dev` against a running `make run`: the API and media come from the REST process.
     proxy: { "/api": "http://127.0.0.1:8080", "/media": "http://127.0.0.1:8080" },
   },

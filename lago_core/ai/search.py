@@ -10,6 +10,7 @@ The parsed intent is returned with the hits so a client can show it ("租 · Swi
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,7 +26,15 @@ from lago_core.logging import get_logger
 from lago_core.ratelimit import RateLimiter
 from lago_core.security.roles import Principal
 
-__all__ = ["CONDITION_RANK", "Hit", "SearchResult", "SearchService", "freshness"]
+__all__ = [
+    "CONDITION_RANK",
+    "RELAXABLE",
+    "Hit",
+    "SearchResult",
+    "SearchService",
+    "freshness",
+    "relax",
+]
 
 log = get_logger(__name__)
 
@@ -46,6 +55,30 @@ HINTS = {
     "sell": "这些是附近同类在售的闲置，可参考定价后发布",
     "swap": "闲置暂不支持直接交换，这些是附近的同类闲置，可联系卖家商量",
 }
+
+
+# What a client may drop from a parsed intent (the user removed its chip), and the fields each
+# clears: the search runs again on the same words without that constraint.
+RELAXABLE: dict[str, dict[str, Any]] = {
+    "category": {"category": None},
+    "brand": {"brand": None},
+    "product": {"product": None},
+    "keywords": {"keywords": []},
+    "duration": {"duration_days": None},
+    "price": {"price_min_fen": None, "price_max_fen": None, "price_per_day": False},
+    "condition": {"condition": None},
+    "scope": {"scope": None},
+}
+
+
+def relax(intent: Intent, without: Collection[str]) -> Intent:
+    """The intent without the named constraints (keys of :data:`RELAXABLE`)."""
+    update: dict[str, Any] = {}
+    for slot in without:
+        if slot not in RELAXABLE:
+            raise InvalidInput(f"cannot drop {slot!r} from a search", code="invalid_without")
+        update |= RELAXABLE[slot]
+    return intent.model_copy(update=update) if update else intent
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,12 +190,16 @@ class SearchService:
             log.warning("ai.intent_fallback", engine=self.engine.name, error=str(exc))
             return parse_intent(query), "local-fallback"
 
-    async def search(self, actor: Principal, query: str, limit: int) -> SearchResult:
+    async def search(
+        self, actor: Principal, query: str, limit: int, without: Collection[str] = ()
+    ) -> SearchResult:
+        """Ranked listings for the query; ``without`` drops parts of its intent (removed chips)."""
         query = query.strip()
         if not query:
             raise InvalidInput("say what you are looking for", code="empty_query")
         await self._limiter.hit_or_raise(SEARCHES, "ai-search", str(actor.user_id))
         intent, engine = await self.understand(query)
+        intent = relax(intent, without)
         hood = await neighbourhood_of(self._store, actor.user_id, self._radius)
         hits = await self._rank(actor, intent, hood, limit)
         await self._store.log_search(

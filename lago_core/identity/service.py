@@ -222,6 +222,38 @@ class IdentityService:
             raise Forbidden("this account is disabled", code="account_disabled")
         return await self._open_session(row["id"], user_agent)
 
+    async def log_in_with_code(
+        self,
+        raw_phone: str,
+        code: str,
+        user_agent: str | None,
+        *,
+        client: str | None = None,
+    ) -> TokenPair:
+        """Log in with an SMS code (purpose ``login``) alone, residents' usual way.
+
+        The log-in budgets apply as to a password (per address, overall), and a wrong code or a
+        phone without an account counts as a failed log-in against the address: a phone's codes
+        are bounded anyway (one a minute, ten a day, a few tries each), so what this adds is that
+        one address cannot spray guesses, or ask which phones have accounts, for long.
+        """
+        phone = normalise_phone(raw_phone)
+        await self._budgets.log_in(phone, client, has_code=True)
+        row = await self._store.user_by_phone(phone)
+        if row is None:
+            await self._budgets.log_in_failed(phone, client)
+            raise NotFound(
+                "no account has this phone number: sign up first", code="account_not_found"
+            )
+        try:
+            await self._consume_code(phone, "login", code)
+        except InvalidInput:
+            await self._budgets.log_in_failed(phone, client)
+            raise
+        if row["status"] != "active":
+            raise Forbidden("this account is disabled", code="account_disabled")
+        return await self._open_session(row["id"], user_agent)
+
     async def reset_password(
         self, raw_phone: str, code: str, new_password: str, *, client: str | None = None
     ) -> None:

@@ -9,6 +9,7 @@ from uuid import UUID
 from pydantic import Field
 
 from lago_core.ai import Hit, Intent, Recommendation
+from lago_core.ai.search import RELAXABLE
 from lago_core.security.roles import Principal
 from lago_rest.api import Api
 from lago_rest.context import Services
@@ -28,12 +29,21 @@ def _listing(svc: Services, row: dict[str, Any]) -> Listing:
 
 # --- search --------------------------------------------------------------------------------------
 
+_SLOTS = "|".join(RELAXABLE)
+
 
 class SearchQuery(Schema):
     q: str = Field(
         min_length=1, max_length=200, description="what you are looking for, in plain words"
     )
     limit: int = Field(default=20, ge=1, le=50)
+    without: str | None = Field(
+        default=None,
+        max_length=100,
+        pattern=f"^({_SLOTS})(,({_SLOTS}))*$",
+        description="comma-separated parts of the parsed intent to ignore (chips the user "
+        f"removed): {', '.join(RELAXABLE)}",
+    )
 
 
 class IntentOut(Schema):
@@ -85,8 +95,10 @@ def _hit(svc: Services, hit: Hit) -> SearchHit:
 @api.get("/search", tags=SEARCH)
 async def search(query: SearchQuery, user: Principal, svc: Services) -> SearchOut:
     """Search in natural words ("我想租个 Switch 一个周末"): the parsed intent and ranked listings
-    of the caller's community and its neighbours."""
-    result = await svc.ai.search.search(user, query.q, query.limit)
+    of the caller's community and its neighbours. ``without=price,brand`` searches the same words
+    without those parts of the intent (the returned intent lacks them too)."""
+    without = query.without.split(",") if query.without else ()
+    result = await svc.ai.search.search(user, query.q, query.limit, without)
     return SearchOut(
         query=result.query,
         intent=_intent(result.intent),

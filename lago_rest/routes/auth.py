@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 from aiohttp import web
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from lago_core.client_address import client_address
+from lago_core.errors import InvalidInput, Unauthenticated
 from lago_core.identity import TokenPair
+from lago_core.security.cookies import COOKIE_SESSION, SESSION_MODE_HEADER
 from lago_core.security.roles import PlatformRole, Principal
-from lago_rest.api import Api
+from lago_rest import web_session
+from lago_rest.api import Api, Header
 from lago_rest.context import Services
 from lago_rest.schemas import Schema
 
@@ -43,16 +46,33 @@ class SignUp(Schema):
 
 class LogIn(Schema):
     phone: str = Phone
-    password: str = Field(min_length=1, max_length=128)
+    password: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        description="omit to log in with an SMS code alone",
+    )
     code: str | None = Field(
         default=None,
         pattern=r"^\d{6}$",
-        description="an SMS code (purpose login): needed only after a `verification_required` answer",
+        description="an SMS code (purpose login): alone, or beside the password after a "
+        "`verification_required` answer",
     )
+
+    @model_validator(mode="after")
+    def _password_or_code(self) -> LogIn:
+        if self.password is None and self.code is None:
+            raise ValueError("send a password, an SMS code (purpose login), or both")
+        return self
 
 
 class RefreshIn(Schema):
-    refresh_token: str = Field(min_length=10, max_length=200)
+    refresh_token: str | None = Field(
+        default=None,
+        min_length=10,
+        max_length=200,
+        description="required, unless X-Lago-Session: cookie sends the refresh cookie instead",
+    )
 
 
 class ResetPassword(Schema):
@@ -80,6 +100,59 @@ class Tokens(Schema):
         )
 
 
+class CookieSession(Schema):
+    """A session whose tokens travel in HttpOnly cookies (``X-Lago-Session: cookie``)."""
+
+    session: Literal["cookie"] = "cookie"
+    user_id: UUID
+    access_expires_at: datetime
+    refresh_expires_at: datetime
+
+
+def _check_session_mode(value: str) -> None:
+    if value != COOKIE_SESSION:
+        raise InvalidInput(
+            f"{SESSION_MODE_HEADER} takes one value, {COOKIE_SESSION!r}",
+            code="invalid_session_mode",
+        )
+
+
+# Browsers ask for a cookie session with this header (a header rather than a body field: refresh
+# may have no body to speak of, and a custom header also keeps cross-site pages from sending the
+# request without a CORS preflight, which this API never grants).
+SessionMode = Annotated[
+    str | None,
+    Header(
+        SESSION_MODE_HEADER,
+        description="`cookie`: set the access token in the HttpOnly cookie `lago_access` "
+        "(Path=/) and the refresh token in `lago_refresh` (Path=/api/v1/auth), both "
+        "SameSite=Strict and Secure over HTTPS, and answer without tokens (user_id and expiries "
+        "only). The request's Origin must be this site's own or in LAGO_ALLOWED_ORIGINS, as must "
+        "that of every later POST, PUT, PATCH or DELETE the cookie authenticates (else 403 "
+        "`csrf_origin`). Absent: tokens in the body, for Authorization: Bearer.",
+        max_length=len(COOKIE_SESSION),
+        missing_code="invalid_session_mode",
+        check=_check_session_mode,
+        required=False,
+        values=(COOKIE_SESSION,),
+    ),
+]
+
+
+def _issued(
+    pair: TokenPair, session_mode: str | None, request: web.Request, svc: Services
+) -> Tokens | CookieSession:
+    """The answer to a new token pair: the tokens, or a cookie session."""
+    if session_mode is None:
+        return Tokens.of(pair)
+    web_session.open_session(request, pair, svc.clock.now())
+    return CookieSession(
+        user_id=pair.user_id,
+        access_expires_at=pair.access_expires_at,
+        refresh_expires_at=pair.refresh_expires_at,
+    )
+
+
 class Me(Schema):
     id: UUID
     phone: str
@@ -105,8 +178,13 @@ async def request_code(body: CodeRequest, request: web.Request, svc: Services) -
 
 
 @api.post("/auth/signup", status=201, tags=TAGS)
-async def sign_up(body: SignUp, request: web.Request, svc: Services) -> Tokens:
-    """Create an account with a verified phone; returns a first session's tokens."""
+async def sign_up(
+    body: SignUp, session_mode: SessionMode, request: web.Request, svc: Services
+) -> Tokens | CookieSession:
+    """Create an account with a verified phone; returns a first session's tokens (or, with
+    `X-Lago-Session: cookie`, sets them as cookies)."""
+    if session_mode is not None:
+        web_session.check_origin(request, svc.settings)
     pair = await svc.identity.sign_up(
         body.phone,
         body.code,
@@ -115,41 +193,74 @@ async def sign_up(body: SignUp, request: web.Request, svc: Services) -> Tokens:
         request.headers.get("User-Agent"),
         client=_client(request, svc),
     )
-    return Tokens.of(pair)
+    return _issued(pair, session_mode, request, svc)
 
 
 @api.post("/auth/login", tags=TAGS)
-async def log_in(body: LogIn, request: web.Request, svc: Services) -> Tokens:
-    """Log in with phone and password; opens a new session.
+async def log_in(
+    body: LogIn, session_mode: SessionMode, request: web.Request, svc: Services
+) -> Tokens | CookieSession:
+    """Log in with phone and password, or with an SMS code alone; opens a new session.
 
-    After many failed log-ins on the phone the answer is 401 `verification_required`: request a
-    code with purpose `login` and log in again with it."""
-    pair = await svc.identity.log_in(
-        body.phone,
-        body.password,
-        request.headers.get("User-Agent"),
-        client=_client(request, svc),
-        code=body.code,
-    )
-    return Tokens.of(pair)
+    With an SMS code alone (`{phone, code}`, a code of purpose `login` from `POST /auth/codes`):
+    a phone without an account is answered 404 `account_not_found` (sign up instead); a wrong,
+    used or expired code 422 `code_invalid`. With a password: after many failed log-ins on the
+    phone the answer is 401 `verification_required`: request a code with purpose `login` and
+    log in again with it. Both count against the same log-in budgets.
+
+    With `X-Lago-Session: cookie` the tokens are set as HttpOnly cookies instead of returned."""
+    if session_mode is not None:
+        web_session.check_origin(request, svc.settings)
+    user_agent = request.headers.get("User-Agent")
+    client = _client(request, svc)
+    if body.password is None:
+        assert body.code is not None  # LogIn refuses neither
+        pair = await svc.identity.log_in_with_code(body.phone, body.code, user_agent, client=client)
+    else:
+        pair = await svc.identity.log_in(
+            body.phone, body.password, user_agent, client=client, code=body.code
+        )
+    return _issued(pair, session_mode, request, svc)
 
 
 @api.post("/auth/refresh", tags=TAGS)
-async def refresh(body: RefreshIn, svc: Services) -> Tokens:
-    """Swap a refresh token for new tokens; the old refresh token stops working."""
-    return Tokens.of(await svc.identity.refresh(body.refresh_token))
+async def refresh(
+    body: RefreshIn, session_mode: SessionMode, request: web.Request, svc: Services
+) -> Tokens | CookieSession:
+    """Swap a refresh token for new tokens; the old refresh token stops working.
+
+    With `X-Lago-Session: cookie` the refresh token may come from the `lago_refresh` cookie
+    (send `{}`), and the new tokens are set as cookies; a refused cookie is cleared."""
+    token = body.refresh_token
+    if session_mode is None:
+        if token is None:
+            raise InvalidInput("send refresh_token", code="invalid_input")
+        return Tokens.of(await svc.identity.refresh(token))
+    web_session.check_origin(request, svc.settings)
+    token = token or web_session.refresh_cookie(request)
+    try:
+        if token is None:
+            raise Unauthenticated("no refresh token or cookie: log in", code="unauthenticated")
+        pair = await svc.identity.refresh(token)
+    except Unauthenticated:
+        web_session.end_session(request)
+        raise
+    return _issued(pair, session_mode, request, svc)
 
 
 @api.post("/auth/logout", tags=TAGS)
-async def log_out(user: Principal, svc: Services) -> None:
-    """End the current session: its refresh token and access tokens stop working."""
+async def log_out(user: Principal, request: web.Request, svc: Services) -> None:
+    """End the current session: its refresh token and access tokens stop working, and the
+    session cookies are cleared."""
     await svc.identity.log_out(user)
+    web_session.end_session(request)
 
 
 @api.post("/auth/logout-all", tags=TAGS)
-async def log_out_everywhere(user: Principal, svc: Services) -> None:
-    """End every session of the caller."""
+async def log_out_everywhere(user: Principal, request: web.Request, svc: Services) -> None:
+    """End every session of the caller (and clear this browser's session cookies)."""
     await svc.identity.log_out_all(user)
+    web_session.end_session(request)
 
 
 @api.post("/auth/password/reset", tags=TAGS)

@@ -154,7 +154,9 @@ class ChannelGateway:
     # --- connection ----------------------------------------------------------------------------------
 
     async def connect(self, sid: str, auth: Any) -> None:
-        principal = await authenticate_handshake(self._core, auth)
+        principal = await authenticate_handshake(
+            self._core, auth, self._server.handshake_cookie(sid)
+        )
         self._principals[sid] = principal
         self._sessions.track(sid, "/", principal)
         self._buckets[sid] = TokenBucket.full(
@@ -552,12 +554,20 @@ class ChannelGateway:
         return _ok(report_id=str(report_id))
 
 
-async def authenticate_handshake(core: Core, auth: Any) -> Principal:
-    """The socket.io handshake's ``auth={"token": ...}`` as a Principal, or a refusal."""
+async def authenticate_handshake(core: Core, auth: Any, cookie: str | None = None) -> Principal:
+    """The socket.io handshake's ``auth={"token": ...}`` as a Principal, or a refusal.
+
+    Without a token in ``auth``, a browser's session cookie (``SocketServer.handshake_cookie``:
+    sent with the handshake from a page of an allowed origin) stands in for it."""
     token = auth.get("token") if isinstance(auth, dict) else None
     if not isinstance(token, str) or not token:
+        token = cookie
+    if not token:
         count_refusal("unauthenticated")
-        raise ConnectionRefused("send auth={token: <access token>}", {"code": "unauthenticated"})
+        raise ConnectionRefused(
+            "send auth={token: <access token>}, or log in with a session cookie first",
+            {"code": "unauthenticated"},
+        )
     try:
         return await core.identity.authenticate(token)
     except LagoError as exc:

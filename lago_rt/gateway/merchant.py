@@ -35,7 +35,9 @@ class MerchantGateway:
         server.on("merchant:rooms", self.rooms, NAMESPACE)
 
     async def connect(self, sid: str, auth: Any) -> None:
-        principal = await authenticate_handshake(self._core, auth)
+        principal = await authenticate_handshake(
+            self._core, auth, self._server.handshake_cookie(sid)
+        )
         merchants = [str(row["id"]) for row in await self._core.merchants.mine(principal)]
         if not merchants:
             count_refusal("not_merchant_staff")

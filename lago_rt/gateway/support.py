@@ -84,7 +84,9 @@ class SupportGateway:
             server.on(name, handler, NAMESPACE)
 
     async def connect(self, sid: str, auth: Any) -> None:
-        principal = await authenticate_handshake(self._core, auth)
+        principal = await authenticate_handshake(
+            self._core, auth, self._server.handshake_cookie(sid)
+        )
         self._principals[sid] = principal
         self._sessions.track(sid, NAMESPACE, principal)
         if principal.is_customer_service or principal.is_admin:

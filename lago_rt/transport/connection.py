@@ -99,6 +99,7 @@ class Connection:
         "closed",
         "closing",
         "connect_by",
+        "cookie",
         "limits",
         "owed",
         "ping_at",
@@ -118,6 +119,8 @@ class Connection:
         self.sid = sid
         # By when a client with no namespace connected must connect one (0: it has one).
         self.connect_by = connect_by
+        # The browser's session cookie from the handshake, until a namespace connects with it.
+        self.cookie: str | None = None
         self.limits = limits
         self.sockets: dict[str, Socket] = {}
         # WebSocket: the transport every frame is written to (None while long-polling).

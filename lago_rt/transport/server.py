@@ -96,6 +96,8 @@ UNKNOWN_LABEL = "(unknown)"
 CLOSE_WAIT_S = 10.0
 # Binary attachments announced by one packet; Lago's clients send none.
 MAX_ATTACHMENTS = 10
+# A session cookie longer than this is not one of ours (an access token is ~300 characters).
+MAX_COOKIE = 2_048
 
 
 def _error(code: str, message: str, details: Any = None) -> dict[str, Any]:
@@ -202,6 +204,9 @@ class ServerOptions:
     # ``connectTimeout``): an Engine.IO session costs memory before anyone has authenticated.
     connect_timeout_s: float = 45.0
     path: str = "/socket.io/"
+    # A cookie that may stand in for ``auth`` at the handshake of a browser page of an allowed
+    # origin (the session cookie, lago_core/security/cookies.py); None: no cookie is read.
+    session_cookie: str | None = None
 
 
 class SocketServer:
@@ -265,6 +270,12 @@ class SocketServer:
     def leave_room(self, sid: str, room: str, namespace: str = "/") -> None:
         self.hub.leave_room(sid, room, namespace)
 
+    def handshake_cookie(self, sid: str) -> str | None:
+        """The session cookie socket ``sid``'s browser sent with its handshake, until a
+        namespace of its connection has connected (see :meth:`_session_cookie`)."""
+        socket = self.hub.socket(sid)
+        return socket.conn.cookie if socket is not None else None
+
     def connected(self, sid: str, namespace: str = "/") -> bool:
         socket = self.hub.socket(sid, namespace)
         return socket is not None and socket.connected and not socket.conn.closed
@@ -311,6 +322,21 @@ class SocketServer:
         allowed = self.options.allowed_origins
         return origin is not None and "*" not in allowed and origin not in allowed
 
+    def _session_cookie(self, request: web.Request) -> str | None:
+        """The session cookie of a handshake from a page of an explicitly allowed origin.
+
+        Browsers send a host's cookies to all its ports, so the page REST serves reaches this
+        node with its session cookie. It is taken only with an ``Origin`` on the allow-list by
+        name (``*`` is not enough: any page could then use a visitor's session), never from a
+        request without one, and kept on the connection only until a namespace connects with
+        it: a token per idle connection would be memory for nothing (issue 22)."""
+        name = self.options.session_cookie
+        origin = request.headers.get("Origin")
+        if name is None or origin is None or origin not in self.options.allowed_origins:
+            return None
+        value = request.cookies.get(name)
+        return value if value and len(value) <= MAX_COOKIE else None
+
     def _cors(self, request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
         origin = request.headers.get("Origin")
         if origin is not None:
@@ -346,7 +372,8 @@ class SocketServer:
         if sid is None:
             if request.method != "GET":
                 return self._refuse(request, 400, 3, "Bad request")
-            return self._cors(request, self._text(self._open(upgrades=["websocket"]).sid_packet))
+            opened = self._open(["websocket"], self._session_cookie(request))
+            return self._cors(request, self._text(opened.sid_packet))
         conn = self.hub.connections.get(sid)
         if conn is None or (conn.closed and not conn.queue):
             return self._refuse(request, 400, 1, "Session ID unknown")
@@ -367,7 +394,7 @@ class SocketServer:
         conn: Connection
         sid_packet: str
 
-    def _open(self, upgrades: list[str]) -> SocketServer._Opened:
+    def _open(self, upgrades: list[str], cookie: str | None) -> SocketServer._Opened:
         sid = secrets.token_urlsafe(15)
         now = time.monotonic()
         conn = Connection(
@@ -376,6 +403,7 @@ class SocketServer:
             now + self.options.ping_interval_s,
             now + self.options.connect_timeout_s,
         )
+        conn.cookie = cookie
         self.hub.connections[sid] = conn
         packet = (
             EIO_OPEN
@@ -447,7 +475,7 @@ class SocketServer:
             return ws
         self.limits.adopt(transport)
         if conn is None:
-            conn = self._open_websocket(transport)
+            conn = self._open_websocket(transport, request)
         elif not await self._upgrade(ws, conn, transport):
             return ws
         try:
@@ -463,10 +491,12 @@ class SocketServer:
             self._end(conn, "transport close")
         return ws
 
-    def _open_websocket(self, transport: asyncio.WriteTransport) -> Connection:
+    def _open_websocket(
+        self, transport: asyncio.WriteTransport, request: web.Request
+    ) -> Connection:
         # Not inline in ``_websocket``: its frame lives as long as the connection, and a local
-        # holding the open packet would too.
-        opened = self._open(upgrades=[])
+        # holding the open packet (or the cookie) would too.
+        opened = self._open([], self._session_cookie(request))
         opened.conn.transport = transport
         opened.conn.send(opened.sid_packet)
         return opened.conn
@@ -610,6 +640,9 @@ class SocketServer:
             return
         socket.connected = True
         conn.connect_by = 0.0
+        if all(other.connected for other in conn.sockets.values()):
+            # The cookie has served: namespaces sent together have all read it by now.
+            conn.cookie = None
         if conn.closed or conn.sid not in self.hub.connections:
             # Gone while the handler ran: its disconnect runs now.
             await self._drop_socket(socket, "transport close")

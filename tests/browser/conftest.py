@@ -121,16 +121,21 @@ async def new_context(
 async def signed_in_page(
     new_context: Callable[..., Awaitable[BrowserContext]], account: Account, mobile: bool = True
 ) -> Page:
-    """A page whose context holds ``account``'s session cookies (logged in through the API the
-    same way the app's log-in screen does)."""
+    """A page whose context holds ``account``'s session cookies, logged in by the page's own
+    ``fetch`` as the log-in screen does (so the browser sends the Origin the CSRF check wants)."""
     context = await new_context(mobile=mobile)
-    response = await context.request.post(
-        "/api/v1/auth/login",
-        data={"phone": account.phone, "password": account.password},
-        headers={"X-Lago-Session": "cookie"},
+    page = await context.new_page()
+    await page.goto("/login")
+    status = await page.evaluate(
+        """async ([phone, password]) => (await fetch("/api/v1/auth/login", {
+            method: "POST",
+            headers: {"Content-Type": "application/json", "X-Lago-Session": "cookie"},
+            body: JSON.stringify({phone, password}),
+        })).status""",
+        [account.phone, account.password],
     )
-    assert response.ok, await response.text()
-    return await context.new_page()
+    assert status == 200, status
+    return page
 
 
 def last_sms_code(core: Core, phone: str) -> str:

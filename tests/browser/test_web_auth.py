@@ -56,6 +56,7 @@ async def test_a_resident_logs_in_with_a_code_alone_and_returns_where_they_were(
     await expect(page).to_have_url(f"{web.url}/login?next=%2Fme")
     await page.get_by_label("手机号").fill(account.phone)
     await page.get_by_role("button", name="获取验证码").click()
+    await expect(page.get_by_role("status")).to_have_text("验证码已发送")
     await page.get_by_label("短信验证码").fill(last_sms_code(web.core, account.phone))
     await page.get_by_role("button", name="登录", exact=True).click()
     await expect(page).to_have_url(f"{web.url}/me")

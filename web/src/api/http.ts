@@ -29,18 +29,33 @@ export function whenSignedOut(callback: () => void): void {
   onSignedOut = callback;
 }
 
-async function refreshSession(): Promise<boolean> {
-  refreshing ??= fetch(`${API}/auth/refresh`, {
-    method: "POST",
-    credentials: "same-origin",
-    headers: { "Content-Type": "application/json", ...SESSION_HEADER },
-    body: "{}",
-  })
-    .then((r) => r.ok)
-    .catch(() => false)
-    .finally(() => {
-      refreshing = null;
-    });
+// Tabs share the cookies, and a refresh token works once (a reused one ends the session, as a
+// stolen one would): tabs take turns through a Web Lock, and a tab whose request went out before
+// another tab's renewal just uses the new cookies. Only the time of the last renewal is stored.
+const RENEWED_AT = "renewedAt";
+
+/** Renew the session cookies once for everyone waiting; false when the session is over. */
+export async function renewSession(requestedAt: number = Date.now()): Promise<boolean> {
+  const renew = async (): Promise<boolean> => {
+    if (Number(localStorage.getItem(RENEWED_AT) ?? 0) > requestedAt) return true;
+    const ok = await fetch(`${API}/auth/refresh`, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", ...SESSION_HEADER },
+      body: "{}",
+    })
+      .then((r) => r.ok)
+      .catch(() => false);
+    if (ok) localStorage.setItem(RENEWED_AT, String(Date.now()));
+    return ok;
+  };
+  const turn: Promise<boolean> = navigator.locks
+    ? // The lock resolves with what the callback's promise resolves to.
+      (navigator.locks.request("lago-session-renewal", renew) as unknown as Promise<boolean>)
+    : renew();
+  refreshing ??= turn.finally(() => {
+    refreshing = null;
+  });
   return refreshing;
 }
 
@@ -61,8 +76,10 @@ async function errorOf(response: Response): Promise<ApiError> {
 }
 
 const RENEWABLE = new Set(["invalid_token", "token_expired", "unauthenticated"]);
+export const SESSION_OVER = new Set(["session_revoked"]);
 
 async function request<T>(method: Method, path: string, body?: BodyInit, json = true): Promise<T> {
+  const requestedAt = Date.now();
   let response: Response;
   try {
     response = await send(method, path, body, json);
@@ -72,7 +89,7 @@ async function request<T>(method: Method, path: string, body?: BodyInit, json = 
   if (response.status === 401 && !path.startsWith("/auth/")) {
     const error = await errorOf(response);
     if (!RENEWABLE.has(error.code)) throw error;
-    if (await refreshSession()) {
+    if (await renewSession(requestedAt)) {
       response = await send(method, path, body, json);
     } else {
       onSignedOut?.();

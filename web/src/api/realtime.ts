@@ -4,7 +4,7 @@
 // ApiError with the protocol's error code.
 import { io, type Socket } from "socket.io-client";
 
-import { ApiError, http } from "./http";
+import { ApiError, http, renewSession } from "./http";
 
 export interface ClientConfig {
   rt_url: string;
@@ -23,10 +23,13 @@ export function clientConfig(): Promise<ClientConfig> {
 type Ack = { ok: true } & Record<string, unknown>;
 type Nack = { ok: false; error: { code: string; message: string; details?: unknown } };
 
+const RENEWABLE_AT_HANDSHAKE = new Set(["unauthenticated", "invalid_token", "token_expired"]);
+
 export type ConnectionState = "connecting" | "online" | "offline" | "refused";
 
 export class Realtime {
   private socket: Socket | null = null;
+  private renewedAt = 0;
   private readonly stateListeners = new Set<(state: ConnectionState) => void>();
   state: ConnectionState = "connecting";
 
@@ -39,6 +42,9 @@ export class Realtime {
     if (this.socket) return this.socket;
     const socket = io(`${rt_url}${this.namespace === "/" ? "" : this.namespace}`, {
       withCredentials: true,
+      // Each namespace its own connection: the cookie authenticates only the namespaces a
+      // connection opens with (docs/protocol.md, "Connecting").
+      forceNew: true,
       transports: ["websocket", "polling"],
       reconnectionDelay: 500,
       reconnectionDelayMax: 5_000,
@@ -46,9 +52,21 @@ export class Realtime {
     socket.on("connect", () => this.setState("online"));
     socket.on("disconnect", () => this.setState("offline"));
     socket.on("connect_error", (error: Error & { data?: { code?: string } }) => {
-      // A refused handshake (logged out, session ended) is not retried by the client library.
-      this.setState(socket.active ? "offline" : "refused");
-      if (!socket.active && error.data?.code) console.warn("realtime refused:", error.data.code);
+      if (socket.active) {
+        this.setState("offline");
+        return;
+      }
+      // Refused at the handshake: an expired access cookie is renewed and the socket tried
+      // again; a session that is over stays refused (the screens send the user to log in).
+      this.setState("refused");
+      const code = error.data?.code ?? "";
+      const now = Date.now();
+      if (RENEWABLE_AT_HANDSHAKE.has(code) && now - this.renewedAt > 30_000) {
+        this.renewedAt = now;
+        void renewSession().then((renewed) => {
+          if (renewed && this.socket === socket) socket.connect();
+        });
+      }
     });
     this.socket = socket;
     return socket;

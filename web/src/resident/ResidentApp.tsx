@@ -3,8 +3,16 @@ import { lazy, type ReactNode } from "react";
 import { NavLink, Route, Routes } from "react-router";
 
 import { resident } from "../strings";
+import { CashierPage } from "./CashierPage";
+import { CommunitiesPage } from "./CommunitiesPage";
 import { HomePage } from "./HomePage";
+import { ListingPage } from "./ListingPage";
 import { MePage } from "./MePage";
+import { MyListingsPage } from "./MyListingsPage";
+import { OrderPage } from "./OrderPage";
+import { OrdersPage } from "./OrdersPage";
+import { PublishPage } from "./PublishPage";
+import { SearchPage } from "./SearchPage";
 
 const channelScreens = () => import("../channel/ChannelRoutes");
 const ChannelHome = lazy(() => channelScreens().then((m) => ({ default: m.ChannelHome })));
@@ -23,10 +31,18 @@ export default function ResidentApp(): ReactNode {
           <Route path="channel/:communityId" element={<ChannelById />} />
           <Route path="lottery/:drawId" element={<LotteryVerify />} />
           <Route path="support" element={<Support />} />
+          <Route path="search" element={<SearchPage />} />
+          <Route path="communities" element={<CommunitiesPage />} />
+          <Route path="listings/:id" element={<ListingPage />} />
+          <Route path="publish" element={<PublishPage />} />
+          <Route path="me/listings" element={<MyListingsPage />} />
+          <Route path="orders" element={<OrdersPage />} />
+          <Route path="orders/:id" element={<OrderPage />} />
+          <Route path="orders/:id/pay" element={<CashierPage />} />
           <Route path="*" element={<HomePage />} />
         </Routes>
       </main>
-      <nav className="tabbar" aria-label={resident.tabs.home}>
+      <nav className="tabbar" aria-label={resident.tabs.nav}>
         <NavLink to="/" end>{resident.tabs.home}</NavLink>
         <NavLink to="/channel">{resident.tabs.channel}</NavLink>
         <NavLink to="/publish">{resident.tabs.publish}</NavLink>
