@@ -256,6 +256,11 @@ const MessageRow = memo(function MessageRow({
       <div className="meta">
         <span className="who">{mine ? channel.me : message.name}</span>
         {message.pending ? null : <time dateTime={message.at}>{clock(message.at)}</time>}
+        {message.pending || mine ? null : (
+          <button type="button" className="link report" aria-label={`${channel.report} ${message.name}：${message.text.slice(0, 20)}`} onClick={() => onReport(message)}>
+            {channel.report}
+          </button>
+        )}
       </div>
       <p className="text">{message.text}</p>
       {message.pending ? (
@@ -271,11 +276,7 @@ const MessageRow = memo(function MessageRow({
         ) : (
           <span className="state muted">{channel.sending}</span>
         )
-      ) : mine ? null : (
-        <button type="button" className="link report" aria-label={`${channel.report} ${message.name}：${message.text.slice(0, 20)}`} onClick={() => onReport(message)}>
-          {channel.report}
-        </button>
-      )}
+      ) : null}
     </li>
   );
 });
