@@ -229,6 +229,7 @@ export function GroupBuys({ feed, state, communityId }: { feed: ChannelFeed; sta
             key={group.group_id}
             group={group}
             busy={busy}
+            resident={state.role === "member"}
             onJoin={() => void join(group)}
             onLeave={() => void leave(group)}
             onPay={() => setPaying(group)}
@@ -290,12 +291,15 @@ function ErrorNoteChannel({ error }: { error: unknown }): ReactNode {
 function GroupCard({
   group,
   busy,
+  resident,
   onJoin,
   onLeave,
   onPay,
 }: {
   group: GroupView;
   busy: string | null;
+  /** Only verified residents take seats (the channel actor checks it too). */
+  resident: boolean;
   onJoin: () => void;
   onLeave: () => void;
   onPay: () => void;
@@ -329,7 +333,7 @@ function GroupCard({
       </div>
       <div className="actions">
         {open && !seat ? (
-          <button type="button" className="primary" disabled={full || busy !== null} onClick={onJoin} aria-label={`${channel.groupbuys.join}：${group.title}`}>
+          <button type="button" className="primary" disabled={full || !resident || busy !== null} onClick={onJoin} aria-label={`${channel.groupbuys.join}：${group.title}`}>
             {channel.groupbuys.join}
           </button>
         ) : null}
