@@ -429,6 +429,9 @@ async def test_a_busy_channel_takes_a_new_message_without_long_tasks(
     await expect(page.get_by_text("没有更早的消息了")).to_be_visible()
     await expect(chat(page).locator("li")).to_have_count(500)
 
+    # Measured at the machine's own speed: with Chromium's 4x CPU throttling (a mid-range phone)
+    # it passes on a quiet machine, but under the shared test machine's load (load average ~10
+    # on 2 cores) a GC or a descheduled task went over 50 ms now and then.
     # The observer really watches (a browser without long-task timing would pass vacuously).
     assert await page.evaluate("PerformanceObserver.supportedEntryTypes.includes('longtask')")
     mark = await page.evaluate("performance.now()")
