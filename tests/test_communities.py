@@ -211,3 +211,72 @@ async def test_geohash_follows_a_move(client: Client, world: dict[str, Any]) -> 
     after = await moved.json()
     assert before["geohash"].startswith("wx4")
     assert after["geohash"].startswith("wtw")
+
+
+async def test_admins_list_companies_and_add_staff_by_phone(
+    client: Client, make_account: Any, world: dict[str, Any]
+) -> None:
+    admin: Account = world["admin"]
+    listed = await client.get("/api/v1/property-companies", headers=admin.headers)
+    assert listed.status == 200
+    companies = await listed.json()
+    assert [c["name"] for c in companies] == ["望京花园物业", "翠湖花园物业"]
+    assert [c["community_count"] for c in companies] == [1, 1]
+    staff: Account = world["a"]["staff"]
+    assert (await client.get("/api/v1/property-companies", headers=staff.headers)).status == 403
+
+    newcomer: Account = await make_account("新物业")
+    company = world["a"]["company"]
+    path = f"/api/v1/property-companies/{company}/staff"
+    # Others may not use the phone book, whether the number exists or not.
+    for phone in (newcomer.phone, "+8613900000000"):
+        probe = await client.post(path, json={"phone": phone}, headers=staff.headers)
+        assert probe.status == 403
+    missing = await client.post(path, json={"phone": "+8613900000000"}, headers=admin.headers)
+    assert (missing.status, (await missing.json())["error"]["code"]) == (404, "user_not_found")
+    both = await client.post(
+        path, json={"phone": newcomer.phone, "user_id": str(newcomer.id)}, headers=admin.headers
+    )
+    assert both.status == 422
+    added = await client.post(path, json={"phone": newcomer.phone}, headers=admin.headers)
+    assert added.status == 204
+    staff_list = await (await client.get(path, headers=admin.headers)).json()
+    assert str(newcomer.id) in {s["user_id"] for s in staff_list}
+
+
+async def test_property_staff_work_their_own_communitys_reports(
+    client: Client, core: Any, make_account: Any, world: dict[str, Any]
+) -> None:
+    from uuid import UUID
+
+    reporter: Account = await make_account("举报人")
+    a, b = UUID(world["a"]["id"]), UUID(world["b"]["id"])
+    report_a = await core.moderation.report(reporter.id, a, 5, "广告")
+    report_b = await core.moderation.report(reporter.id, b, 7, "刷屏")
+    staff_a: Account = world["a"]["staff"]
+
+    async def listed(community: UUID | None, who: Account) -> tuple[int, Any]:
+        query = f"?community_id={community}" if community else ""
+        got = await client.get(f"/api/v1/moderation/reports{query}", headers=who.headers)
+        return got.status, await got.json()
+
+    assert (await listed(None, staff_a))[0] == 403  # all communities: not for property staff
+    assert (await listed(b, staff_a))[0] == 403
+    status, page = await listed(a, staff_a)
+    assert status == 200
+    assert [r["id"] for r in page["items"]] == [str(report_a)]
+    assert (await listed(a, reporter))[0] == 403
+
+    close = "/api/v1/moderation/reports/{}/close"
+    other = await client.post(
+        close.format(report_b), json={"status": "dismissed"}, headers=staff_a.headers
+    )
+    assert other.status == 403
+    done = await client.post(
+        close.format(report_a), json={"status": "resolved"}, headers=staff_a.headers
+    )
+    assert done.status == 204
+    assert (await listed(a, staff_a))[1]["items"] == []
+    # Admins still see every community's queue.
+    status, page = await listed(None, world["admin"])
+    assert [r["id"] for r in page["items"]] == [str(report_b)]

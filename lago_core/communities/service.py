@@ -48,6 +48,14 @@ class CommunityService:
             raise Conflict("a property company with this name exists", code="duplicate")
         return row
 
+    async def companies(self, actor: Principal) -> list[asyncpg.Record]:
+        """Every property company with its number of communities. Admins only."""
+        _require_admin(actor)
+        return await self.store.companies()
+
+    def require_admin(self, actor: Principal) -> None:
+        _require_admin(actor)
+
     async def add_company_staff(self, actor: Principal, company_id: UUID, user_id: UUID) -> None:
         _require_admin(actor)
         await self._company(company_id)

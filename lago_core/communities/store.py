@@ -33,6 +33,14 @@ class CommunityStore:
             "SELECT id, name, created_at FROM property_companies WHERE id = $1", company_id
         )
 
+    async def companies(self) -> list[asyncpg.Record]:
+        return await self._pool.fetch(
+            """SELECT c.id, c.name, c.created_at,
+                      (SELECT count(*) FROM communities m WHERE m.property_company_id = c.id)
+                          AS community_count
+               FROM property_companies c ORDER BY c.name, c.id"""
+        )
+
     async def add_staff(self, company_id: UUID, user_id: UUID, added_by: UUID) -> None:
         await self._pool.execute(
             """INSERT INTO property_staff (company_id, user_id, added_by) VALUES ($1, $2, $3)

@@ -41,7 +41,11 @@ class ReportStore:
         return report_id
 
     async def by_status(
-        self, status: str, after: tuple[datetime, UUID] | None, limit: int
+        self,
+        status: str,
+        community_id: UUID | None,
+        after: tuple[datetime, UUID] | None,
+        limit: int,
     ) -> list[asyncpg.Record]:
         return await self._pool.fetch(
             """
@@ -51,6 +55,7 @@ class ReportStore:
             FROM message_reports r
             LEFT JOIN channel_events e ON e.community_id = r.community_id AND e.seq = r.seq
             WHERE r.status = $1
+              AND ($5::uuid IS NULL OR r.community_id = $5)
               AND ($2::timestamptz IS NULL OR (r.created_at, r.id) > ($2, $3::uuid))
             ORDER BY r.created_at, r.id
             LIMIT $4
@@ -59,7 +64,14 @@ class ReportStore:
             after[0] if after else None,
             after[1] if after else None,
             limit,
+            community_id,
         )
+
+    async def community_of(self, report_id: UUID) -> UUID | None:
+        community_id: UUID | None = await self._pool.fetchval(
+            "SELECT community_id FROM message_reports WHERE id = $1", report_id
+        )
+        return community_id
 
     async def close(self, report_id: UUID, status: str, handled_by: UUID, at: datetime) -> bool:
         done = await self._pool.execute(

@@ -7,8 +7,9 @@ from decimal import Decimal
 from typing import Any, Literal, TypeVar
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
+from lago_core.errors import NotFound
 from lago_core.security.roles import MemberStatus, Principal
 from lago_rest.api import Api
 from lago_rest.context import Services
@@ -32,8 +33,21 @@ class Company(Schema):
     created_at: datetime
 
 
+class CompanySummary(Company):
+    community_count: int
+
+
 class StaffIn(Schema):
-    user_id: UUID
+    """The user to add: by id, or by the phone number they signed up with."""
+
+    user_id: UUID | None = None
+    phone: str | None = Field(default=None, min_length=3, max_length=30)
+
+    @model_validator(mode="after")
+    def _one_of(self) -> StaffIn:
+        if (self.user_id is None) == (self.phone is None):
+            raise ValueError("give either user_id or phone")
+        return self
 
 
 class StaffMember(Schema):
@@ -126,12 +140,26 @@ async def create_company(body: CompanyIn, user: Principal, svc: Services) -> Com
     return _row(Company, await svc.communities.create_company(user, body.name))
 
 
+@api.get("/property-companies", tags=TAGS)
+async def list_companies(user: Principal, svc: Services) -> list[CompanySummary]:
+    """Every property company, by name, with its number of communities. Admins only."""
+    return [_row(CompanySummary, r) for r in await svc.communities.companies(user)]
+
+
 @api.post("/property-companies/{company_id}/staff", status=204, tags=TAGS)
 async def add_company_staff(
     company_id: UUID, body: StaffIn, user: Principal, svc: Services
 ) -> None:
-    """Make a user staff of a property company. Admins only."""
-    await svc.communities.add_company_staff(user, company_id, body.user_id)
+    """Make a user staff of a property company, by user id or phone number. Admins only."""
+    user_id = body.user_id
+    if user_id is None:
+        # Admins first: the phone book is not open to probing by others.
+        svc.communities.require_admin(user)
+        found = await svc.identity.user_by_phone(body.phone or "")
+        if found is None:
+            raise NotFound("no account has this phone number", code="user_not_found")
+        user_id = found.id
+    await svc.communities.add_company_staff(user, company_id, user_id)
 
 
 @api.delete("/property-companies/{company_id}/staff/{user_id}", status=204, tags=TAGS)

@@ -125,7 +125,9 @@ async def signed_in_page(
     ``fetch`` as the log-in screen does (so the browser sends the Origin the CSRF check wants)."""
     context = await new_context(mobile=mobile)
     page = await context.new_page()
-    await page.goto("/login")
+    # A page of the origin where the app does not run: the app's own first session check (a
+    # refresh without cookies, answered by clearing them) would race the log-in.
+    await page.goto("/api/v1/client-config")
     status = await page.evaluate(
         """async ([phone, password]) => (await fetch("/api/v1/auth/login", {
             method: "POST",

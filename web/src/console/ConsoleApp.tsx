@@ -1,27 +1,104 @@
-// The staff console (desktop): property staff, platform admins, customer service.
+// The staff console (desktop): property staff, platform admins, customer service. The sidebar
+// shows what the caller's roles allow; the API checks every action again.
 import { type ReactNode } from "react";
-import { NavLink, Route, Routes } from "react-router";
+import { Link, Navigate, NavLink, Route, Routes } from "react-router";
 
 import { consoleText } from "../strings";
-import { Empty, Page } from "../ui/kit";
+import { Page } from "../ui/kit";
+import "./console.css";
+import { CommunitiesPage } from "./CommunitiesPage";
+import { DrawsPage, DrawVerifyPage } from "./DrawsPage";
+import { LockersPage } from "./LockersPage";
+import { MerchantsPage } from "./MerchantsPage";
+import { ModerationPage } from "./ModerationPage";
+import { ResidentsPage } from "./ResidentsPage";
+import { useRoles } from "./shared";
+import { SupportPage } from "./SupportPage";
+
+interface NavItem {
+  to: string;
+  label: string;
+}
+
+function useNavigation(): Array<{ group: string; items: NavItem[] }> {
+  const { staffOf, admin, service } = useRoles();
+  const groups: Array<{ group: string; items: NavItem[] }> = [];
+  if (staffOf.length > 0) {
+    groups.push({
+      group: consoleText.navGroups.staff,
+      items: [
+        { to: "/console/residents", label: consoleText.nav.residents },
+        { to: "/console/moderation", label: consoleText.nav.moderation },
+        { to: "/console/lockers", label: consoleText.nav.lockers },
+        { to: "/console/live", label: consoleText.nav.live },
+        { to: "/console/draws", label: consoleText.nav.draws },
+      ],
+    });
+  }
+  if (admin) {
+    groups.push({
+      group: consoleText.navGroups.admin,
+      items: [
+        { to: "/console/merchants", label: consoleText.nav.merchants },
+        { to: "/console/communities", label: consoleText.nav.communities },
+        ...(staffOf.length > 0 ? [] : [{ to: "/console/moderation", label: consoleText.nav.moderation }]),
+      ],
+    });
+  }
+  if (service || admin) {
+    groups.push({
+      group: consoleText.navGroups.service,
+      items: [
+        { to: "/console/support", label: consoleText.nav.support },
+        ...(staffOf.length > 0 || admin ? [] : [{ to: "/console/moderation", label: consoleText.nav.moderation }]),
+      ],
+    });
+  }
+  return groups;
+}
+
+function NoRole(): ReactNode {
+  return (
+    <Page title={consoleText.title}>
+      <p>{consoleText.noRole}</p>
+      <Link to="/">{consoleText.toResident}</Link>
+    </Page>
+  );
+}
 
 export default function ConsoleApp(): ReactNode {
+  const groups = useNavigation();
+  const first = groups[0]?.items[0]?.to;
   return (
     <div className="desktop">
       <nav className="sidebar" aria-label={consoleText.title}>
         <strong>{consoleText.title}</strong>
-        <NavLink to="/console" end>{consoleText.nav.residents}</NavLink>
-        <NavLink to="/console/moderation">{consoleText.nav.moderation}</NavLink>
-        <NavLink to="/console/lockers">{consoleText.nav.lockers}</NavLink>
-        <NavLink to="/console/live">{consoleText.nav.live}</NavLink>
-        <NavLink to="/console/draws">{consoleText.nav.draws}</NavLink>
-        <NavLink to="/console/merchants">{consoleText.nav.merchants}</NavLink>
-        <NavLink to="/console/communities">{consoleText.nav.communities}</NavLink>
-        <NavLink to="/console/support">{consoleText.nav.support}</NavLink>
+        {groups.map(({ group, items }) => (
+          <div key={group} className="console-nav-group" role="group" aria-label={group}>
+            <span className="console-nav-title">{group}</span>
+            {items.map((item) => (
+              <NavLink key={item.to} to={item.to}>
+                {item.label}
+              </NavLink>
+            ))}
+          </div>
+        ))}
+        <Link to="/" className="console-back">
+          {consoleText.toResident}
+        </Link>
       </nav>
       <main className="desktop-main">
         <Routes>
-          <Route path="*" element={<Page title={consoleText.title}><Empty /></Page>} />
+          <Route index element={first ? <Navigate to={first} replace /> : <NoRole />} />
+          <Route path="residents" element={<ResidentsPage />} />
+          <Route path="moderation" element={<ModerationPage />} />
+          <Route path="lockers" element={<LockersPage />} />
+          <Route path="draws" element={<DrawsPage />} />
+          <Route path="draws/:drawId" element={<DrawVerifyPage />} />
+          <Route path="merchants" element={<MerchantsPage />} />
+          <Route path="communities" element={<CommunitiesPage />} />
+          <Route path="support" element={<SupportPage />} />
+          <Route path="*" element={<Navigate to="/console" replace />} />
         </Routes>
       </main>
     </div>
