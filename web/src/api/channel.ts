@@ -70,11 +70,13 @@ export interface ChannelState {
   online: Map<string, string>;
   mutedUntil: string | null;
   snapshot: Snapshot | null;
+  // The three below are always set by ChannelFeed; optional so that a screen's own "no feed yet"
+  // placeholder state need not spell them out.
   /** Whether `chat:history` may hold older messages than the oldest shown. */
-  hasOlder: boolean;
-  connection: FeedConnection;
+  hasOlder?: boolean;
+  connection?: FeedConnection;
   /** The join's refusal (e.g. `not_a_member`), or null. */
-  joinError: string | null;
+  joinError?: string | null;
   /** How many times the channel was recovered after a reconnect without a fresh snapshot. */
   recoveries: number;
 }
@@ -120,7 +122,7 @@ export class ChannelFeed {
     private readonly rt: Realtime,
     readonly communityId: string,
     /** The signed-in user: tells our own messages (and mutes) from others'. */
-    readonly me: string,
+    readonly me: string = "",
   ) {}
 
   start(): Promise<void> {
@@ -300,7 +302,7 @@ export class ChannelFeed {
     this.seq = snapshot.seq;
     const recent = snapshot.chat.recent;
     // Ours that the snapshot already holds were stored meanwhile: no longer pending.
-    const stored = new Set(recent.filter((m) => m.user_id === this.me).map((m) => m.client_msg_id));
+    const stored = new Set(recent.filter((m) => !this.me || m.user_id === this.me).map((m) => m.client_msg_id));
     for (const id of stored) this.unacked.delete(id);
     const pending = this.state.messages.filter((m) => m.pending && !stored.has(m.client_msg_id));
     this.update({
@@ -339,7 +341,8 @@ export class ChannelFeed {
     switch (event.type) {
       case "chat.message": {
         const message = { seq: event.seq, at: event.at, ...(data as Omit<ChatMessage, "seq" | "at">) };
-        const mine = message.user_id === this.me;
+        // Without `me`, our own are told by their client_msg_id alone (random: no collisions).
+        const mine = this.me ? message.user_id === this.me : true;
         if (mine) this.unacked.delete(message.client_msg_id);
         const settled = this.state.messages.filter((m) => !(mine && m.pending && m.client_msg_id === message.client_msg_id));
         const pending = settled.filter((m) => m.pending);

@@ -81,7 +81,7 @@ function ChannelScreen({ community }: { community: MyCommunity }): ReactNode {
           <Link to="/support">{channel.support.title}</Link>
         </div>
       </header>
-      <ConnectionBanner connection={state.connection} />
+      <ConnectionBanner connection={state.connection ?? "connecting"} />
       {state.joinError ? (
         <p className="error" role="alert">
           {channelError(state.joinError)}

@@ -5,18 +5,21 @@ import { useEffect, useSyncExternalStore } from "react";
 
 import { ChannelFeed, type ChannelEvent, type ChannelState, type Snapshot } from "../api/channel";
 import { ApiError } from "../api/http";
-import { realtime } from "../api/realtime";
+import { realtime, type Realtime } from "../api/realtime";
 import { channel, common, errorText } from "../strings";
 
-const feeds = new Map<string, ChannelFeed>();
+const feeds = new Map<string, { feed: ChannelFeed; rt: Realtime }>();
 
 export function feedFor(communityId: string, me: string): ChannelFeed {
   const key = `${me}:${communityId}`;
-  let feed = feeds.get(key);
-  if (!feed) {
-    feed = new ChannelFeed(realtime("/"), communityId, me);
-    feeds.set(key, feed);
+  const rt = realtime("/");
+  let entry = feeds.get(key);
+  // A feed of a connection closed since (log-out, then in again) is not reused.
+  if (!entry || entry.rt !== rt) {
+    entry = { feed: new ChannelFeed(rt, communityId, me), rt };
+    feeds.set(key, entry);
   }
+  const feed = entry.feed;
   void feed.start();
   return feed;
 }
