@@ -82,6 +82,19 @@ async def say(page: Page, text: str) -> None:
     await page.get_by_role("button", name="发送", exact=True).click()
 
 
+async def cut_off(web: WebStack, page: Page, account: Account) -> None:
+    """The resident's network goes away: the browser is offline and the server drops its
+    connections (a TCP reset, as when a phone leaves the Wi-Fi), so nothing reaches the page
+    until it reconnects by itself once back online."""
+    node = web.rt.app[RT_NODE]
+    room = user_room(account.id)
+    await page.context.set_offline(True)
+    for socket in list(node.server.hub.members(room).values()):
+        socket.conn.cut("test: the resident's network went away")
+    await until(lambda: not node.server.hub.members(room), within=5)
+    await expect(page.get_by_role("status").filter(has_text="连接已断开")).to_be_visible()
+
+
 async def no_serious_violations(page: Page) -> None:
     assert await serious_accessibility_violations(page) == []
 
@@ -108,15 +121,8 @@ async def test_two_residents_chat_live_and_a_cut_off_one_recovers_every_missed_m
     await expect(chat(b).get_by_text("我要！")).to_be_visible()
     await expect(chat(a).get_by_text("发送中")).to_have_count(0)
 
-    # A's network goes away: the browser is offline and the server drops its connection (a TCP
-    # reset, as when a phone leaves the Wi-Fi), so nothing reaches A until it reconnects.
-    node = web.rt.app[RT_NODE]
-    room = user_room(wang.id)
-    await a.context.set_offline(True)
-    for socket in list(node.server.hub.members(room).values()):
-        socket.conn.cut("test: the resident's network went away")
-    await until(lambda: not node.server.hub.members(room), within=5)
-    await expect(a.get_by_role("status").filter(has_text="连接已断开")).to_be_visible()
+    # A's network goes away; nothing reaches A until it reconnects.
+    await cut_off(web, a, wang)
     await expect(b.get_by_role("button", name="1 人在线")).to_be_visible()
 
     # Written while offline: shown as sending, delivered after the reconnect.
@@ -194,6 +200,52 @@ async def test_history_paging_reports_mutes_and_deleted_messages(
     assert muted["ok"], muted
     await expect(page.get_by_role("alert").filter(has_text="你已被禁言")).to_be_visible()
     await expect(page.get_by_label("输入消息")).to_be_disabled()
+
+
+async def test_a_message_refused_while_muted_is_resent_by_hand_after_the_unmute(
+    web: WebStack,
+    new_context: NewContext,
+    community: CommunityWorld,
+    clients: list[ChannelClient],
+) -> None:
+    wang = community.residents[0]
+    page = await signed_in_page(new_context, web, wang)
+    await page.goto("/channel")
+    staff = await member(clients, web, community.staff.access_token, community.id)
+    await expect(page.get_by_role("button", name="2 人在线")).to_be_visible()
+
+    # Written offline, while staff mute the writer: the resend after the reconnect is refused.
+    await cut_off(web, page, wang)
+    await say(page, "周末谁要乐高？")
+    muted = await staff.call(
+        "chat:mute",
+        {"community_id": community.id, "user_id": str(wang.id), "minutes": 60, "reason": "刷屏"},
+    )
+    assert muted["ok"], muted
+    await page.context.set_offline(False)
+    await expect(page.get_by_role("alert").filter(has_text="你已被禁言")).to_be_visible()
+    await expect(chat(page).get_by_text("发送失败：你已被禁言")).to_be_visible()
+    await expect(page.get_by_label("输入消息")).to_be_disabled()
+
+    unmuted = await staff.call(
+        "chat:unmute", {"community_id": community.id, "user_id": str(wang.id)}
+    )
+    assert unmuted["ok"], unmuted
+    await expect(page.get_by_label("输入消息")).to_be_enabled()
+    await chat(page).get_by_role("button", name="重发").click()
+    await expect(chat(page).get_by_text("发送失败")).to_have_count(0)
+    await expect(chat(page).get_by_text("发送中")).to_have_count(0)
+    await expect(chat(page).get_by_text("周末谁要乐高？")).to_have_count(1)
+    await staff.wait_until(
+        lambda: any(
+            e["type"] == "chat.message" and e["data"]["text"] == "周末谁要乐高？"
+            for e in staff.events
+        )
+    )
+    stored = await web.core.pool.fetchval(
+        "SELECT count(*) FROM channel_events WHERE data->>'text' = '周末谁要乐高？'"
+    )
+    assert stored == 1
 
 
 async def test_a_group_buy_fills_live_in_two_browsers_and_seats_are_paid(
