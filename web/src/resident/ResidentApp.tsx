@@ -1,5 +1,5 @@
 // The resident area (mobile first: it runs in a WeChat web-view): a tab bar and its screens.
-import { type ReactNode } from "react";
+import { lazy, type ReactNode } from "react";
 import { NavLink, Route, Routes } from "react-router";
 
 import { LiveWatchRoute } from "../live/lazy";
@@ -15,6 +15,12 @@ import { OrdersPage } from "./OrdersPage";
 import { PublishPage } from "./PublishPage";
 import { SearchPage } from "./SearchPage";
 
+const channelScreens = () => import("../channel/ChannelRoutes");
+const ChannelHome = lazy(() => channelScreens().then((m) => ({ default: m.ChannelHome })));
+const ChannelById = lazy(() => channelScreens().then((m) => ({ default: m.ChannelById })));
+const LotteryVerify = lazy(() => channelScreens().then((m) => ({ default: m.VerifyPage })));
+const Support = lazy(() => channelScreens().then((m) => ({ default: m.SupportPage })));
+
 export default function ResidentApp(): ReactNode {
   return (
     <div className="mobile">
@@ -22,6 +28,10 @@ export default function ResidentApp(): ReactNode {
         <Routes>
           <Route index element={<HomePage />} />
           <Route path="me" element={<MePage />} />
+          <Route path="channel" element={<ChannelHome />} />
+          <Route path="channel/:communityId" element={<ChannelById />} />
+          <Route path="lottery/:drawId" element={<LotteryVerify />} />
+          <Route path="support" element={<Support />} />
           <Route path="search" element={<SearchPage />} />
           <Route path="communities" element={<CommunitiesPage />} />
           <Route path="listings/:id" element={<ListingPage />} />

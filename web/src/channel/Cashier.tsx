@@ -1,0 +1,127 @@
+// A minimal cashier for a group-buy seat: the amount, the sandbox provider's pay and fail buttons,
+// and the payment followed until the provider's webhook decided it.
+import { useEffect, useRef, useState, type ReactNode } from "react";
+
+import { channel, common } from "../strings";
+import { Money } from "../ui/kit";
+import { channelError } from "./feed";
+import { getPayment, newKey, paySeat, sandboxPay, type Payment } from "./pay";
+
+type Step = "creating" | "ready" | "paying" | "waiting" | "captured" | "failed" | "rejected";
+
+const POLL_MS = 1_000;
+const POLL_TRIES = 120;
+
+export function Cashier({ groupId, title, onClose, onPaid }: { groupId: string; title: string; onClose: () => void; onPaid: () => void }): ReactNode {
+  const [step, setStep] = useState<Step>("creating");
+  const [payment, setPayment] = useState<Payment | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const key = useRef(newKey());
+  const live = useRef(true);
+
+  const create = async (): Promise<void> => {
+    setStep("creating");
+    setError(null);
+    try {
+      setPayment(await paySeat(groupId, key.current));
+      setStep("ready");
+    } catch (e) {
+      setError(e);
+      setStep("failed");
+    }
+  };
+
+  useEffect(() => {
+    live.current = true;
+    void create();
+    return () => {
+      live.current = false;
+    };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [groupId]);
+
+  const pay = async (outcome: "succeed" | "fail"): Promise<void> => {
+    if (!payment) return;
+    setStep("paying");
+    setError(null);
+    try {
+      await sandboxPay(payment, outcome);
+      setStep("waiting");
+      for (let i = 0; i < POLL_TRIES && live.current; i += 1) {
+        const now = await getPayment(payment.id);
+        if (now.status === "captured") {
+          setPayment(now);
+          setStep(now.rejected_reason ? "rejected" : "captured");
+          if (!now.rejected_reason) onPaid();
+          return;
+        }
+        if (now.status === "failed") {
+          setPayment(now);
+          setStep("failed");
+          key.current = newKey(); // a failed payment is final: the next attempt is a new one
+          return;
+        }
+        await new Promise((resolve) => window.setTimeout(resolve, POLL_MS));
+      }
+    } catch (e) {
+      setError(e);
+      setStep("ready");
+    }
+  };
+
+  const busy = step === "creating" || step === "paying" || step === "waiting";
+  return (
+    <div className="sheet" role="dialog" aria-modal="true" aria-labelledby="cashier-title">
+      <div className="card cashier">
+        <h2 id="cashier-title">{channel.cashier.title}</h2>
+        <p className="muted">{channel.cashier.sandbox}</p>
+        <dl>
+          <dt>{channel.cashier.payTo}</dt>
+          <dd>{title}</dd>
+          <dt>{channel.cashier.amount}</dt>
+          <dd>{payment ? <Money fen={payment.total_fen} /> : "—"}</dd>
+        </dl>
+        <p role="status" aria-live="polite" className={step === "captured" ? "notice" : step === "failed" || step === "rejected" ? "error" : "muted"}>
+          {step === "creating"
+            ? channel.cashier.creating
+            : step === "paying"
+              ? channel.cashier.paying
+              : step === "waiting"
+                ? channel.cashier.waiting
+              : step === "captured"
+                ? channel.cashier.captured
+                : step === "rejected"
+                  ? channel.cashier.rejected(payment?.rejected_reason ?? "")
+                  : step === "failed"
+                    ? channel.cashier.failed
+                    : ""}
+        </p>
+        {error ? (
+          <p className="error" role="alert">
+            {channelError(error)}
+          </p>
+        ) : null}
+        <div className="row wrap">
+          {step === "ready" ? (
+            <>
+              <button type="button" className="primary" onClick={() => void pay("succeed")}>
+                {channel.cashier.payNow}
+              </button>
+              <button type="button" onClick={() => void pay("fail")}>
+                {channel.cashier.payFail}
+              </button>
+            </>
+          ) : null}
+          {step === "failed" ? (
+            <button type="button" className="primary" onClick={() => void create()}>
+              {channel.groupbuys.pay}
+            </button>
+          ) : null}
+          <button type="button" onClick={onClose} disabled={busy && step !== "waiting"}>
+            {step === "captured" || step === "rejected" ? common.close : channel.cashier.cancel}
+          </button>
+        </div>
+      </div>
+    </div>
+  );
+}
