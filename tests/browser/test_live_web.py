@@ -158,6 +158,13 @@ async def test_staff_goes_live_and_a_resident_watches_and_sees_pins(
     await expect(staff.get_by_text("观看人数：1")).to_be_visible(timeout=15_000)
     await _wait_for_picture(resident)
 
+    # A neighbour in the channel is shown that the stream is on, with the way to it.
+    neighbour = await signed_in_page(new_context, community.residents[2])
+    await neighbour.goto("/channel")
+    banner = neighbour.get_by_role("link", name="去观看")
+    await expect(banner).to_have_attribute("href", f"/live/{community.id}")
+    await expect(banner).to_contain_text("周末 Switch 体验会")
+
     # Stopping (after a confirmation) ends it for the resident, who is told why.
     async def accept(dialog: Dialog) -> None:
         await dialog.accept()
@@ -167,6 +174,7 @@ async def test_staff_goes_live_and_a_resident_watches_and_sees_pins(
     await expect(staff.get_by_role("button", name="开始直播")).to_be_visible()
     await expect(resident.get_by_text("主播结束了直播")).to_be_visible()
     await expect(resident.locator("video.live-video")).to_have_count(0)
+    await expect(banner).to_have_count(0)
 
 
 async def test_staff_grants_and_revokes_a_residents_right_to_go_live(

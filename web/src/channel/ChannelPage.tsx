@@ -7,6 +7,7 @@ import { Link, useParams, useSearchParams } from "react-router";
 import { type ChannelFeed, type ChannelState, type ChatMessage, type FeedConnection } from "../api/channel";
 import { useSession, type MyCommunity } from "../session";
 import { channel, common } from "../strings";
+import { LiveBanner } from "../live/LiveBanner";
 import { Loading, Page } from "../ui/kit";
 import { channelError, clock, feedFor, useFeedState, when } from "./feed";
 import { GroupBuys, groupBuysOf } from "./GroupBuys";
@@ -82,6 +83,7 @@ function ChannelScreen({ community }: { community: MyCommunity }): ReactNode {
         </div>
       </header>
       <ConnectionBanner connection={state.connection ?? "connecting"} />
+      <LiveBanner feed={feed} />
       {state.joinError ? (
         <p className="error" role="alert">
           {channelError(state.joinError)}
