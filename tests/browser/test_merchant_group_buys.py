@@ -82,6 +82,8 @@ async def test_a_campaign_made_in_the_ui_fills_and_its_orders_are_worked_live(
     await form.get_by_role("button", name="发布活动").click()
     await expect(form.get_by_text("请填写活动名称")).to_be_visible()
     await expect(form.get_by_text("请选择拼团商品")).to_be_visible()
+    await expect(form.get_by_label("活动名称")).to_be_focused()
+    assert await serious_accessibility_violations(page) == []
     await form.get_by_label("活动名称").fill("乐高课两人团")
     await form.get_by_label("拼团商品").select_option(f"item:{item_id}")
     # The item's price becomes the original price; a group price above it is refused here.
