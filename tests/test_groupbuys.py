@@ -238,6 +238,7 @@ async def test_group_succeeds_orders_reach_the_merchant(
     assert {p[1]["buyer_id"] for p in shop_socket.pushes} == {
         str(a.id) for a in community.residents
     }
+    assert {p[1]["merchant_id"] for p in shop_socket.pushes} == {str(shop.merchant_id)}
     status, orders = await call(
         client, shop.owner, "GET", f"/merchants/{shop.merchant_id}/group-buy-orders"
     )
@@ -343,6 +344,13 @@ async def test_group_buy_orders_refunded_before_delivery_or_settled_at_t_plus_7(
         uuid.UUID(undelivered["id"]),
     )
     assert tuple(seat) == ("refunded", 2)
+    # The back office filters the orders by status; an unknown status is refused.
+    orders_path = f"/merchants/{shop.merchant_id}/group-buy-orders"
+    for state, ids in (("completed", done), ("refunded", [undelivered["id"]]), ("paid", [])):
+        status, page = await call(client, shop.owner, "GET", f"{orders_path}?status={state}")
+        assert status == 200, page
+        assert sorted(o["id"] for o in page["items"]) == sorted(ids)
+    assert (await call(client, shop.owner, "GET", f"{orders_path}?status=lost"))[0] == 422
     share = owed // 3
     assert await core.ledger.balance(payable) == owed - share
     await assert_ledger_sound(core)

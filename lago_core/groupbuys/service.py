@@ -460,11 +460,16 @@ class GroupBuyService:
     # --- the merchant's orders -------------------------------------------------------------------
 
     async def merchant_orders(
-        self, actor: Principal, merchant_id: UUID, after: tuple[Any, ...] | None, limit: int
+        self,
+        actor: Principal,
+        merchant_id: UUID,
+        after: tuple[Any, ...] | None,
+        limit: int,
+        status: str | None = None,
     ) -> list[asyncpg.Record]:
         if not actor.is_admin:
             await self._merchants.require_member(actor, merchant_id)
-        return await self.store.orders_of_merchant(merchant_id, after, limit)
+        return await self.store.orders_of_merchant(merchant_id, after, limit, status)
 
     async def advance_order(self, actor: Principal, order_id: UUID, step: str) -> asyncpg.Record:
         """``confirm`` (paid → confirmed) or ``complete`` (confirmed → completed), by the
@@ -589,6 +594,7 @@ def order_payload(order: asyncpg.Record) -> dict[str, Any]:
         "id": str(order["id"]),
         "group_id": str(order["group_id"]),
         "campaign_id": str(order["campaign_id"]),
+        "merchant_id": str(order["merchant_id"]),
         "buyer_id": str(order["buyer_id"]),
         "price_fen": order["price_fen"],
         "status": order["status"],

@@ -477,16 +477,18 @@ class GroupBuyStore:
         )
 
     async def orders_of_merchant(
-        self, merchant_id: UUID, after: tuple[Any, ...] | None, limit: int
+        self, merchant_id: UUID, after: tuple[Any, ...] | None, limit: int, status: str | None
     ) -> list[asyncpg.Record]:
         return await self.pool.fetch(
             "SELECT * FROM group_buy_orders WHERE merchant_id = $1 "
             "AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3)) "
+            "AND ($5::text IS NULL OR status = $5) "
             "ORDER BY created_at DESC, id DESC LIMIT $4",
             merchant_id,
             after[0] if after else None,
             after[1] if after else None,
             limit,
+            status,
         )
 
     async def order(self, order_id: UUID) -> asyncpg.Record | None:

@@ -113,11 +113,18 @@ class GroupBuyOrder(Schema):
     buyer_id: UUID
     payment_id: UUID
     price_fen: int
-    status: Literal["paid", "confirmed", "completed", "refunded"]
+    status: OrderStatus
     created_at: datetime
     completed_at: datetime | None = Field(description="delivered; paid out seven days later")
     refunded_at: datetime | None
     refund_reason: str | None
+
+
+OrderStatus = Literal["paid", "confirmed", "completed", "refunded"]
+
+
+class OrderQuery(PageQuery):
+    status: OrderStatus | None = Field(default=None, description="omit for every status")
 
 
 M = TypeVar("M", bound=Schema)
@@ -216,11 +223,12 @@ async def pay_seat(
 
 @api.get("/merchants/{merchant_id}/group-buy-orders", tags=TAGS)
 async def merchant_orders(
-    merchant_id: UUID, query: PageQuery, user: Principal, svc: Services
+    merchant_id: UUID, query: OrderQuery, user: Principal, svc: Services
 ) -> Page[GroupBuyOrder]:
-    """Orders from successful groups, newest first (the merchant's owner and staff, admins)."""
+    """Orders from successful groups, newest first, optionally of one status (the merchant's
+    owner and staff, admins)."""
     rows = await svc.groupbuys.merchant_orders(
-        user, merchant_id, _after(query.cursor), query.limit + 1
+        user, merchant_id, _after(query.cursor), query.limit + 1, query.status
     )
     items = [_as(GroupBuyOrder, r) for r in rows]
     return page_of(Page[GroupBuyOrder], items, query.limit, _key)

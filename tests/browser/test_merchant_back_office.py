@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import re
 import secrets
 import uuid
 from collections.abc import Awaitable, Callable
@@ -27,6 +28,8 @@ from ..conftest import Account, CommunityWorld, valid_credit_code
 from ..test_payments import WEBHOOK, run_worker
 from .conftest import WebStack, screenshot, serious_accessibility_violations, signed_in_page
 
+# The 订单 link (its name grows a count of new orders); not 拼团订单.
+ORDERS_LINK = re.compile(r"^订单")
 MakeAccount = Callable[..., Awaitable[Account]]
 NewContext = Callable[..., Awaitable[BrowserContext]]
 
@@ -244,7 +247,7 @@ async def test_a_paid_order_arrives_live_and_is_confirmed(
     await page.goto("/merchant/orders")
     await expect(page.get_by_role("status").filter(has_text="订单实时推送已连接")).to_be_visible()
     await expect(page.get_by_text("暂无订单")).to_be_visible()
-    badge = page.get_by_role("link", name="订单").get_by_test_id("orders-badge")
+    badge = page.get_by_role("link", name=ORDERS_LINK).get_by_test_id("orders-badge")
     await expect(badge).to_have_count(0)
 
     # A resident orders: the row appears without a reload, marked new, and the badge counts it.
@@ -292,7 +295,7 @@ async def test_a_paid_order_arrives_live_and_is_confirmed(
     await expect(page.get_by_role("img", name="共 1 单", exact=False)).to_be_visible()
     assert await serious_accessibility_violations(page) == []
     await screenshot(page, "merchant-dashboard")
-    await page.get_by_role("link", name="订单").click()
+    await page.get_by_role("link", name=ORDERS_LINK).click()
 
     # The buyer asks for the money back: the request arrives live; granting it refunds the order.
     await api(web, buyer, "POST", f"/orders/{placed['id']}/request-refund")
@@ -341,7 +344,7 @@ async def test_every_back_office_screen_passes_axe(
     ).to_be_visible()
     assert await serious_accessibility_violations(page) == []
 
-    await page.get_by_role("link", name="订单").click()
+    await page.get_by_role("link", name=ORDERS_LINK).click()
     await expect(page.get_by_text("暂无订单")).to_be_visible()
     assert await serious_accessibility_violations(page) == []
 

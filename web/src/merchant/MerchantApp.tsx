@@ -13,6 +13,8 @@ import { type Merchant, type MyMerchant, type OrderPush } from "./api";
 import { CataloguePage } from "./Catalogue";
 import { MerchantContext, type LiveEvent, type MerchantContextValue } from "./context";
 import { DashboardPage } from "./Dashboard";
+import { GroupBuyCampaignsPage } from "./GroupBuyCampaigns";
+import { GroupBuyOrdersPage } from "./GroupBuyOrders";
 import "./merchant.css";
 import { OrdersPage } from "./Orders";
 import { Problem } from "./parts";
@@ -280,7 +282,9 @@ function Store({ my, mine, onSwitch }: { my: MyMerchant; mine: MyMerchant[]; onS
             </span>
           ) : null}
         </NavLink>
+        <NavLink to="/merchant/group-buy-orders">{t.nav.groupBuyOrders}</NavLink>
         <NavLink to="/merchant/catalogue">{t.nav.catalogue}</NavLink>
+        <NavLink to="/merchant/group-buys">{t.nav.groupBuys}</NavLink>
         <NavLink to="/merchant/statements">{t.nav.settlements}</NavLink>
         <NavLink to="/merchant/settings">{t.nav.settings}</NavLink>
         <NavLink to="/merchant/registration">{t.nav.registration}</NavLink>
@@ -312,7 +316,9 @@ function Store({ my, mine, onSwitch }: { my: MyMerchant; mine: MyMerchant[]; onS
               <Route index element={approved ? <DashboardPage /> : <Navigate to="/merchant/registration" replace />} />
               <Route path="dashboard" element={<DashboardPage />} />
               <Route path="orders" element={<OrdersPage />} />
+              <Route path="group-buy-orders" element={<GroupBuyOrdersPage />} />
               <Route path="catalogue" element={<CataloguePage />} />
+              <Route path="group-buys" element={<GroupBuyCampaignsPage />} />
               <Route path="statements" element={<StatementsPage />} />
               <Route path="settings" element={<SettingsPage />} />
               <Route path="registration" element={<RegistrationPage />} />
