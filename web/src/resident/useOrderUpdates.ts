@@ -14,13 +14,13 @@ export interface OrderUpdate {
 const NOTICE_MS = 4_000;
 
 /**
- * Calls `onUpdate` for every `order:updated` pushed to the signed-in user, and `onReconnect`
- * after the socket came back (pushes may have been missed meanwhile).
+ * Calls `onUpdate` for every `order:updated` pushed to the signed-in user, and `onConnect`
+ * each time the socket connects or reconnects after now (pushes may have been missed meanwhile).
  */
-export function useOrderUpdates(onUpdate: (update: OrderUpdate) => void, onReconnect: () => void): void {
+export function useOrderUpdates(onUpdate: (update: OrderUpdate) => void, onConnect: () => void): void {
   // The latest handlers without re-subscribing on every render.
-  const handlers = useRef({ onUpdate, onReconnect });
-  handlers.current = { onUpdate, onReconnect };
+  const handlers = useRef({ onUpdate, onConnect });
+  handlers.current = { onUpdate, onConnect };
   useEffect(() => {
     const rt = realtime("/");
     const stops: Array<() => void> = [];
@@ -33,11 +33,10 @@ export function useOrderUpdates(onUpdate: (update: OrderUpdate) => void, onRecon
       .then(keep)
       // Without the socket the page still works over REST (it is only not live).
       .catch(() => undefined);
-    let first = true;
-    rt.onConnect(() => {
-      if (!first) handlers.current.onReconnect();
-      first = false;
-    })
+    // Every connection from now on, the first too: a change between the page's first read and
+    // the socket joining the user's room was pushed to nobody. (A socket already connected has
+    // been in the room since before that read.)
+    rt.on("connect", () => handlers.current.onConnect())
       .then(keep)
       .catch(() => undefined);
     return () => {
