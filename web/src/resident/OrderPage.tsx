@@ -25,14 +25,18 @@ export function OrderPage(): ReactNode {
   const [awaiting, setAwaiting] = useState<{ until: string[]; since: number } | null>(null);
   const following = awaiting !== null && !!order && !awaiting.until.includes(order.status) && Date.now() - awaiting.since < FOLLOW_MS;
   usePoll(following, reload, 1000);
-  // The other side's moves arrive as pushes (docs/protocol.md, "Pushes to a user"); while our own
-  // move is in flight its push is expected and not announced.
+  // The other side's moves arrive as pushes (docs/protocol.md, "Pushes to a user"). Our own move
+  // is pushed to us too: not announced while it is in flight, nor once we hold its result (same
+  // status, not newer: the status counts as well, as quick moves may share a timestamp).
   const [updated, showUpdated] = useBriefNotice();
   const moving = useRef(false);
+  const ownMove = useRef<Order | null>(null);
   useOrderUpdates((update) => {
     if (update.order_id !== id) return;
     reload();
-    if (!moving.current) showUpdated();
+    const at = Date.parse(update.updated_at);
+    const known = [order, ownMove.current].some((held) => held && held.status === update.status && at <= Date.parse(held.updated_at));
+    if (!moving.current && !known) showUpdated();
   }, reload);
   const o = resident.order;
   if (error) {
@@ -105,7 +109,15 @@ export function OrderPage(): ReactNode {
         </Link>
       ) : null}
       {side === "buyer" && order.fulfilment === "self_pickup" && order.mode !== "sale" ? <LockerPanel order={order} onMoved={(until) => setAwaiting({ until, since: Date.now() })} /> : null}
-      <Moves order={order} side={side} moving={moving} onDone={reload} />
+      <Moves
+        order={order}
+        side={side}
+        moving={moving}
+        onDone={(moved) => {
+          ownMove.current = moved;
+          reload();
+        }}
+      />
       {order.status === "completed" ? <RatingForm order={order} /> : null}
     </Page>
   );
@@ -154,7 +166,7 @@ const LABELS: Record<Move, { label: string; confirm?: string; danger?: boolean }
   reject: { label: resident.order.actions.reject, confirm: resident.order.actions.rejectConfirm, danger: true },
 };
 
-function Moves({ order, side, moving, onDone }: { order: Order; side: Side; moving: { current: boolean }; onDone: () => void }): ReactNode {
+function Moves({ order, side, moving, onDone }: { order: Order; side: Side; moving: { current: boolean }; onDone: (moved: Order) => void }): ReactNode {
   const [damage, setDamage] = useState("");
   const damageFen = damage.trim() ? fenOf(damage) : 0;
   const [move, busy, error] = useAction(async (m: Move) => {
@@ -163,12 +175,13 @@ function Moves({ order, side, moving, onDone }: { order: Order; side: Side; movi
     // Completing a rental: the computed late fee is kept; agreed damages come off the deposit too.
     const body = m === "complete" && damageFen ? { damage_fen: damageFen } : {};
     moving.current = true;
+    let moved: Order;
     try {
-      await http.post(`/orders/${order.id}/${m}`, body);
+      moved = await http.post<Order>(`/orders/${order.id}/${m}`, body);
     } finally {
       moving.current = false;
     }
-    onDone();
+    onDone(moved);
   });
   const moves = movesOf(order, side);
   if (moves.length === 0) return <ResidentError error={error} />;
