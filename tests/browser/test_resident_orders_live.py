@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 import aiohttp
-from playwright.async_api import BrowserContext, Page, WebSocket, expect
+from playwright.async_api import BrowserContext, Page, WebSocket, WebSocketRoute, expect
 
 from lago_core.container import Core
 from lago_core.listings import Category, Condition, ListingDraft, ListingKind
@@ -26,6 +26,22 @@ LIVE_MS = 2_000  # what "live" means here: the other side's move shows within tw
 
 def _as(account: Account) -> Principal:
     return Principal(account.id, uuid.uuid4())
+
+
+async def _sale(core: Core, seller: Account, title: str) -> uuid.UUID:
+    listing = await core.listings.create(
+        _as(seller),
+        ListingDraft(
+            title=title,
+            description="",
+            category=Category.BUILDING_BLOCKS,
+            condition=Condition.LIKE_NEW,
+            kind=ListingKind.SALE,
+            brand="LEGO",
+            price_fen=9_900,
+        ),
+    )
+    return uuid.UUID(str(listing["id"]))
 
 
 async def open_live(page: Page, path: str) -> None:
@@ -51,19 +67,8 @@ async def test_the_buyer_sees_payment_and_hand_over_without_reloading(
 ) -> None:
     buyer, seller, _ = community.residents
     core.settings = dataclasses.replace(core.settings, sandbox_webhook_url=web.url + WEBHOOK)
-    listing = await core.listings.create(
-        _as(seller),
-        ListingDraft(
-            title="乐高 好朋友 咖啡馆",
-            description="",
-            category=Category.BUILDING_BLOCKS,
-            condition=Condition.LIKE_NEW,
-            kind=ListingKind.SALE,
-            brand="LEGO",
-            price_fen=9_900,
-        ),
-    )
-    placed = await core.orders.create(_as(buyer), listing["id"], None, "face_to_face")
+    listing_id = await _sale(core, seller, "乐高 好朋友 咖啡馆")
+    placed = await core.orders.create(_as(buyer), listing_id, None, "face_to_face")
 
     # The seller watches their order list, the buyer the order itself; neither reloads.
     sell = await signed_in_page(new_context, seller)
@@ -106,3 +111,51 @@ async def test_the_buyer_sees_payment_and_hand_over_without_reloading(
     assert await serious_accessibility_violations(buy) == []
     # The notice is brief: it goes again by itself.
     await expect(notice).to_have_count(0, timeout=10_000)
+
+
+async def test_after_a_reconnect_the_order_page_reads_what_it_missed(
+    web: WebStack, core: Core, community: CommunityWorld, new_context: NewContext
+) -> None:
+    """The socket drops, the order changes meanwhile (its push reaches nobody), and the page
+    reads the order again once the socket is back."""
+    buyer, seller, _ = community.residents
+    placed = await core.orders.create(
+        _as(buyer), await _sale(core, seller, "乐高 城市 消防局"), None, "face_to_face"
+    )
+    buy = await signed_in_page(new_context, buyer)
+    connected = asyncio.Event()
+    sockets: list[WebSocketRoute] = []
+    back = asyncio.Event()  # the network is back: sockets reach the node again
+
+    async def network(page_side: WebSocketRoute) -> None:
+        if sockets and not back.is_set():
+            await page_side.close()  # still offline: the client keeps retrying
+            return
+        sockets.append(page_side)
+        node_side = page_side.connect_to_server()
+
+        def to_page(message: str | bytes) -> None:
+            if isinstance(message, str) and message.startswith("40"):
+                connected.set()
+            page_side.send(message)
+
+        node_side.on_message(to_page)
+        page_side.on_message(node_side.send)
+
+    await buy.route_web_socket("**/socket.io/**", network)
+    await buy.goto(f"/orders/{placed['id']}")
+    async with asyncio.timeout(10):
+        await connected.wait()
+    badge = buy.locator(".badge")
+    await expect(badge).to_have_text("待支付")
+    await buy.evaluate("window.stillTheSamePage = true")
+
+    await sockets[0].close()
+    await core.orders.act(_as(buyer), placed["id"], Action.CANCEL)
+    await expect(badge).to_have_text("待支付")  # the push was lost
+    connected.clear()
+    back.set()
+    async with asyncio.timeout(10):
+        await connected.wait()
+    await expect(badge).to_have_text("已取消")
+    assert await buy.evaluate("window.stillTheSamePage") is True
