@@ -19,6 +19,7 @@ __all__ = [
     "ORDER_OVERDUE",
     "ORDER_PAID",
     "ORDER_REFUND_REQUESTED",
+    "ORDER_UPDATED",
     "PUSHED_EVENTS",
     "SUPPORT_CLOSED",
     "SUPPORT_MESSAGE",
@@ -32,6 +33,9 @@ ORDER_PAID: Final = "order:paid"
 ORDER_CANCELLED: Final = "order:cancelled"
 ORDER_REFUND_REQUESTED: Final = "order:refund_requested"
 ORDER_OVERDUE: Final = "order:overdue"
+# Any committed change of an order (its status, or a rental falling overdue), to its parties on
+# /: the buyer, and the seller of a resident's (non-merchant) order. The apps read the order again.
+ORDER_UPDATED: Final = "order:updated"
 # An order of a successful group buy, to its buyer on / and the merchant's staff on /merchant.
 GROUPBUY_ORDER: Final = "groupbuy:order"
 # An announcement (活动预告) made or cancelled, to the community's sockets on /.
@@ -51,6 +55,7 @@ PUSHED_EVENTS: Final = (
     ORDER_CANCELLED,
     ORDER_REFUND_REQUESTED,
     ORDER_OVERDUE,
+    ORDER_UPDATED,
     GROUPBUY_ORDER,
     LIVE_ANNOUNCEMENT,
     SUPPORT_MESSAGE,

@@ -42,6 +42,7 @@ from lago_core.push_events import (
     ORDER_OVERDUE,
     ORDER_PAID,
     ORDER_REFUND_REQUESTED,
+    ORDER_UPDATED,
 )
 from lago_core.security.roles import Principal
 from lago_core.settings import Settings
@@ -251,7 +252,7 @@ class OrderService:
             payment = await self._payments.create(actor, f"order:{row['id']}", spec)
         except (LagoError, asyncpg.PostgresError):
             # Release the listing at once rather than leaving it reserved until the unpaid job.
-            await self.store.transition(
+            cancelled = await self.store.transition(
                 self.store.pool,
                 row["id"],
                 Status.CREATED,
@@ -259,9 +260,11 @@ class OrderService:
                 self._clock.now(),
                 {"cancel_reason": "payment_failed", "cancelled_at": self._clock.now()},
             )
+            if cancelled is not None:
+                await self._changed(cancelled, None)
             raise
         row = await self.store.set_payment(row["id"], payment.id)
-        await self._push(row, ORDER_NEW)
+        await self._changed(row, ORDER_NEW)
         return row
 
     # --- reading ---------------------------------------------------------------------------------
@@ -439,9 +442,7 @@ class OrderService:
             await self._refund(row)
         elif action is Action.COMPLETE and row["deposit_fen"] > 0:
             await self._release(row)
-        event = _PUSHED.get(Status(row["status"]))
-        if event is not None:
-            await self._push(row, event)
+        await self._changed(row, _PUSHED.get(Status(row["status"])))
 
     async def _refund(self, row: asyncpg.Record) -> None:
         assert row["payment_id"] is not None
@@ -457,14 +458,36 @@ class OrderService:
             row["payment_id"], withheld, f"rental ended; {withheld} fen withheld"
         )
 
-    async def _push(self, row: asyncpg.Record, event: str) -> None:
-        """Tell the merchant's online staff; a lost push never fails the order's move."""
-        if row["merchant_id"] is None or self._pusher is None:
+    async def _changed(self, row: asyncpg.Record, merchant_event: str | None) -> None:
+        """After every committed change of an order (each place that writes one calls this):
+        tell its parties on ``/`` and, with ``merchant_event``, the merchant's online staff.
+
+        Pushes are at most once and a lost one never fails the change: the apps read the order
+        over REST again after a reconnect (docs/protocol.md, "Pushes to a user")."""
+        if self._pusher is None:
             return
-        try:
-            await self._pusher.to_merchant(row["merchant_id"], event, _push_payload(row))
-        except Exception:
-            log.warning("orders.push_failed", order_id=str(row["id"]), exc_info=True)
+        # The parties who read the order as theirs (:meth:`sides`, ``mine``): the buyer, and the
+        # seller of a resident's order; a merchant's order is its staff's, on /merchant.
+        parties = {row["buyer_id"]}
+        if row["merchant_id"] is None:
+            parties.add(row["seller_id"])
+        update = {
+            "order_id": str(row["id"]),
+            "status": row["status"],
+            "updated_at": row["updated_at"].isoformat(),
+        }
+        for user_id in parties:
+            try:
+                await self._pusher.to_user(user_id, ORDER_UPDATED, update)
+            except Exception:
+                log.warning("orders.push_failed", order_id=str(row["id"]), exc_info=True)
+        if merchant_event is not None and row["merchant_id"] is not None:
+            try:
+                await self._pusher.to_merchant(
+                    row["merchant_id"], merchant_event, _push_payload(row)
+                )
+            except Exception:
+                log.warning("orders.push_failed", order_id=str(row["id"]), exc_info=True)
 
     # --- the payment hook ------------------------------------------------------------------------
 
@@ -503,7 +526,7 @@ class OrderService:
         await self._moved(conn, paid)
 
         async def tell() -> None:
-            await self._push(paid, ORDER_PAID)
+            await self._changed(paid, ORDER_PAID)
 
         return tell
 
@@ -516,14 +539,14 @@ class OrderService:
             now - timedelta(seconds=self._settings.unpaid_order_ttl_s), now
         )
         for row in rows:
-            await self._push(row, ORDER_CANCELLED)
+            await self._changed(row, ORDER_CANCELLED)
         return len(rows)
 
     async def check_overdue(self) -> int:
         """Flag rentals past due and tell the renter and the merchant, once each (job)."""
         rows = await self.store.mark_overdue(self._clock.now())
         for row in rows:
-            await self._push(row, ORDER_OVERDUE)
+            await self._changed(row, ORDER_OVERDUE)
             if self._pusher is not None:
                 try:
                     await self._pusher.to_user(row["buyer_id"], ORDER_OVERDUE, _push_payload(row))

@@ -1,6 +1,6 @@
 // One order: its steps as a timeline, the moves the resident's side may take now, locker codes
 // for a self-pickup, and the rating once it is completed.
-import { useState, type ReactNode } from "react";
+import { useRef, useState, type ReactNode } from "react";
 import { Link, useParams } from "react-router";
 
 import { http } from "../api/http";
@@ -12,6 +12,7 @@ import { fenOf } from "./money";
 import { movesOf, stepsOf, type Move, type Side } from "./orderSteps";
 import { type Order, type Rating } from "./types";
 import { usePoll } from "./usePoll";
+import { useBriefNotice, useOrderUpdates } from "./useOrderUpdates";
 import { ResidentError } from "./ResidentError";
 
 const FOLLOW_MS = 120_000;
@@ -24,6 +25,19 @@ export function OrderPage(): ReactNode {
   const [awaiting, setAwaiting] = useState<{ until: string[]; since: number } | null>(null);
   const following = awaiting !== null && !!order && !awaiting.until.includes(order.status) && Date.now() - awaiting.since < FOLLOW_MS;
   usePoll(following, reload, 1000);
+  // The other side's moves arrive as pushes (docs/protocol.md, "Pushes to a user"). Our own move
+  // is pushed to us too: not announced while it is in flight, nor once we hold its result (same
+  // status, not newer: the status counts as well, as quick moves may share a timestamp).
+  const [updated, showUpdated] = useBriefNotice();
+  const moving = useRef(false);
+  const ownMove = useRef<Order | null>(null);
+  useOrderUpdates((update) => {
+    if (update.order_id !== id) return;
+    reload();
+    const at = Date.parse(update.updated_at);
+    const known = [order, ownMove.current].some((held) => held && held.status === update.status && at <= Date.parse(held.updated_at));
+    if (!moving.current && !known) showUpdated();
+  }, reload);
   const o = resident.order;
   if (error) {
     return (
@@ -36,6 +50,9 @@ export function OrderPage(): ReactNode {
   const side: Side = order.buyer_id === me?.id ? "buyer" : "seller";
   return (
     <Page title={o.title}>
+      <p className="notice live-notice" role="status">
+        {updated ? o.updated : null}
+      </p>
       <div className="card">
         <p className="row">
           <Link to={`/listings/${order.listing_id}`} className="grow">
@@ -92,7 +109,15 @@ export function OrderPage(): ReactNode {
         </Link>
       ) : null}
       {side === "buyer" && order.fulfilment === "self_pickup" && order.mode !== "sale" ? <LockerPanel order={order} onMoved={(until) => setAwaiting({ until, since: Date.now() })} /> : null}
-      <Moves order={order} side={side} onDone={reload} />
+      <Moves
+        order={order}
+        side={side}
+        moving={moving}
+        onDone={(moved) => {
+          ownMove.current = moved;
+          reload();
+        }}
+      />
       {order.status === "completed" ? <RatingForm order={order} /> : null}
     </Page>
   );
@@ -141,7 +166,7 @@ const LABELS: Record<Move, { label: string; confirm?: string; danger?: boolean }
   reject: { label: resident.order.actions.reject, confirm: resident.order.actions.rejectConfirm, danger: true },
 };
 
-function Moves({ order, side, onDone }: { order: Order; side: Side; onDone: () => void }): ReactNode {
+function Moves({ order, side, moving, onDone }: { order: Order; side: Side; moving: { current: boolean }; onDone: (moved: Order) => void }): ReactNode {
   const [damage, setDamage] = useState("");
   const damageFen = damage.trim() ? fenOf(damage) : 0;
   const [move, busy, error] = useAction(async (m: Move) => {
@@ -149,8 +174,14 @@ function Moves({ order, side, onDone }: { order: Order; side: Side; onDone: () =
     if (spec.confirm && !window.confirm(spec.confirm)) return;
     // Completing a rental: the computed late fee is kept; agreed damages come off the deposit too.
     const body = m === "complete" && damageFen ? { damage_fen: damageFen } : {};
-    await http.post(`/orders/${order.id}/${m}`, body);
-    onDone();
+    moving.current = true;
+    let moved: Order;
+    try {
+      moved = await http.post<Order>(`/orders/${order.id}/${m}`, body);
+    } finally {
+      moving.current = false;
+    }
+    onDone(moved);
   });
   const moves = movesOf(order, side);
   if (moves.length === 0) return <ResidentError error={error} />;

@@ -7,14 +7,25 @@ import { resident } from "../strings";
 import { Empty, Loading, Money, Page, useLoad } from "../ui/kit";
 import { type Order, type Page as Paged } from "./types";
 import { ResidentError } from "./ResidentError";
+import { useBriefNotice, useOrderUpdates } from "./useOrderUpdates";
 
 export function OrdersPage(): ReactNode {
   const [params, setParams] = useSearchParams();
   const role = params.get("role") === "seller" ? "seller" : "buyer";
-  const [page, error] = useLoad(() => http.get<Paged<Order>>(`/orders${query({ role, limit: 50 })}`), [role]);
+  const [page, error, reload] = useLoad(() => http.get<Paged<Order>>(`/orders${query({ role, limit: 50 })}`), [role]);
+  // Any change of one of the user's orders (a new one sold, the other side's move) is pushed:
+  // the list is read again, as after a reconnect (pushes may have been missed).
+  const [updated, showUpdated] = useBriefNotice();
+  useOrderUpdates(() => {
+    reload();
+    showUpdated();
+  }, reload);
   const o = resident.order;
   return (
     <Page title={o.list}>
+      <p className="notice live-notice" role="status">
+        {updated ? o.updated : null}
+      </p>
       <div className="segmented" role="group" aria-label={o.list}>
         {(["buyer", "seller"] as const).map((r) => (
           <button key={r} type="button" aria-pressed={role === r} className={role === r ? "primary" : "secondary"} onClick={() => setParams({ role: r })}>

@@ -119,6 +119,7 @@ export const resident = {
       refunded: "已退款",
     } as Record<string, string>,
     timeline: "订单进度",
+    updated: "订单状态已更新",
     price: "商品金额",
     deposit: "押金（可退）",
     lateFee: "逾期费",
