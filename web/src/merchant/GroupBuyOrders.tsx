@@ -6,110 +6,61 @@
 // complete | refund {reason}; campaign titles from GET /merchants/{id}/group-buy-campaigns.
 import { useCallback, useEffect, useId, useRef, useState, type FormEvent, type ReactNode } from "react";
 
-import { http, query } from "../api/http";
+import { http } from "../api/http";
 import { realtime } from "../api/realtime";
 import { common, merchant as t } from "../strings";
 import { Loading, Money, Page, useLoad } from "../ui/kit";
-import { localTime, type Page as ApiPage } from "./api";
+import { localTime } from "./api";
 import { useMerchant } from "./context";
 import { type Campaign, GROUP_BUY_ORDER_STATUSES, type GroupBuyOrder, type GroupBuyOrderStatus } from "./groupbuys";
-import { Pill, Problem, STATUS_TONE } from "./parts";
+import { LoadMore, Pill, Problem, STATUS_TONE } from "./parts";
 import { chime } from "./sound";
+import { type LiveFeed, useLiveList } from "./useLiveList";
 
 const o = t.groupBuyOrders;
 
+/** A fresher copy of a group-buy order keeps what the shown one knew and it does not say. */
+function mergeOrder(existing: GroupBuyOrder, next: GroupBuyOrder): GroupBuyOrder {
+  return { ...existing, ...next };
+}
+
 export function GroupBuyOrdersPage(): ReactNode {
-  const { merchant, onReconnect } = useMerchant();
+  const { merchant } = useMerchant();
   const [filter, setFilter] = useState<GroupBuyOrderStatus | "">("");
-  const [orders, setOrders] = useState<GroupBuyOrder[] | null>(null);
-  const [cursor, setCursor] = useState<string | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  const [loadingMore, setLoadingMore] = useState(false);
   const [fresh, setFresh] = useState<ReadonlySet<string>>(new Set());
   const [refunding, setRefunding] = useState<GroupBuyOrder | null>(null);
   const [campaigns] = useLoad(() => http.get<Campaign[]>(`/merchants/${merchant.id}/group-buy-campaigns`), [merchant.id]);
-  const filterRef = useRef(filter);
-  filterRef.current = filter;
-  // Orders pushed while a list request is in flight are laid over its answer rather than lost.
-  const pushed = useRef(new Map<string, { at: number; order: GroupBuyOrder }>());
 
-  const path = `/merchants/${merchant.id}/group-buy-orders`;
-  const load = useCallback(async () => {
-    setError(null);
-    const started = performance.now();
-    try {
-      const page = await http.get<ApiPage<GroupBuyOrder>>(`${path}${query({ status: filter, limit: 20 })}`);
-      const items = [...page.items];
-      for (const { at, order } of pushed.current.values()) {
-        if (at < started) continue;
-        const i = items.findIndex((x) => x.id === order.id);
-        if (filter !== "" && order.status !== filter) {
-          if (i >= 0) items.splice(i, 1);
-        } else if (i >= 0) items[i] = order;
-        else items.unshift(order);
-      }
-      setOrders(items);
-      setCursor(page.next_cursor);
-    } catch (e) {
-      setError(e);
-    }
-  }, [path, filter]);
-
-  useEffect(() => {
-    setOrders(null);
-    void load();
-  }, [load]);
-
-  // Pushes sent while the socket was away are lost: REST is the truth after a reconnect.
-  useEffect(() => onReconnect(() => void load()), [onReconnect, load]);
-
-  const upsert = useCallback((order: GroupBuyOrder) => {
-    setOrders((prev) => {
-      if (!prev) return prev;
-      const wanted = filterRef.current === "" || filterRef.current === order.status;
-      const at = prev.findIndex((x) => x.id === order.id);
-      if (!wanted) return prev.filter((x) => x.id !== order.id);
-      if (at >= 0) return prev.map((x) => (x.id === order.id ? { ...x, ...order } : x));
-      return [order, ...prev];
-    });
-  }, []);
-
-  useEffect(() => {
-    let alive = true;
-    let stop: (() => void) | undefined;
-    realtime("/merchant")
-      .on<GroupBuyOrder>("groupbuy:order", (push) => {
-        if (push.merchant_id && push.merchant_id !== merchant.id) return;
-        pushed.current.set(push.id, { at: performance.now(), order: push });
-        if (push.status === "paid") {
-          setFresh((prev) => new Set(prev).add(push.id));
-          chime();
-        }
-        upsert(push);
-      })
-      .then(
-        (off) => (alive ? (stop = off) : off()),
-        (e: unknown) => console.warn("merchant socket:", e),
-      );
-    return () => {
-      alive = false;
-      stop?.();
-    };
-  }, [merchant.id, upsert]);
-
-  const more = async (): Promise<void> => {
-    if (!cursor) return;
-    setLoadingMore(true);
-    try {
-      const page = await http.get<ApiPage<GroupBuyOrder>>(`${path}${query({ status: filter, limit: 20, cursor })}`);
-      setOrders((prev) => [...(prev ?? []), ...page.items.filter((x) => !prev?.some((p) => p.id === x.id))]);
-      setCursor(page.next_cursor);
-    } catch (e) {
-      setError(e);
-    } finally {
-      setLoadingMore(false);
-    }
-  };
+  const subscribe = useCallback(
+    ({ push }: LiveFeed<GroupBuyOrder>) => {
+      let alive = true;
+      let stop: (() => void) | undefined;
+      realtime("/merchant")
+        .on<GroupBuyOrder>("groupbuy:order", (order) => {
+          if (order.merchant_id && order.merchant_id !== merchant.id) return;
+          if (order.status === "paid") {
+            setFresh((prev) => new Set(prev).add(order.id));
+            chime();
+          }
+          push(order.id, (existing) => (existing ? mergeOrder(existing, order) : order));
+        })
+        .then(
+          (off) => (alive ? (stop = off) : off()),
+          (e: unknown) => console.warn("merchant socket:", e),
+        );
+      return () => {
+        alive = false;
+        stop?.();
+      };
+    },
+    [merchant.id],
+  );
+  const { items: orders, cursor, error, loadingMore, load, more, upsert } = useLiveList<GroupBuyOrder>({
+    path: `/merchants/${merchant.id}/group-buy-orders`,
+    filter,
+    subscribe,
+    merge: mergeOrder,
+  });
 
   const acted = (order: GroupBuyOrder): void => {
     setFresh((prev) => {
@@ -173,13 +124,7 @@ export function GroupBuyOrdersPage(): ReactNode {
           </tbody>
         </table>
       )}
-      {cursor ? (
-        <p>
-          <button type="button" onClick={() => void more()} disabled={loadingMore}>
-            {loadingMore ? common.loading : t.orders.more}
-          </button>
-        </p>
-      ) : null}
+      <LoadMore more={Boolean(cursor)} busy={loadingMore} onMore={() => void more()} />
       {refunding ? (
         <RefundDialog
           order={refunding}

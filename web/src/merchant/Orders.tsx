@@ -8,9 +8,10 @@ import { useCallback, useEffect, useId, useRef, useState, type FormEvent, type R
 import { http, query } from "../api/http";
 import { common, merchant as t } from "../strings";
 import { Loading, Money, Page } from "../ui/kit";
-import { localTime, type Order, type OrderPush, type OrderStatus, type Page as ApiPage } from "./api";
+import { localTime, type Order, type OrderPush, type OrderStatus } from "./api";
 import { useMerchant } from "./context";
-import { Pill, Problem, STATUS_TONE } from "./parts";
+import { LoadMore, Pill, Problem, STATUS_TONE } from "./parts";
+import { type LiveFeed, useLiveList } from "./useLiveList";
 
 const FILTERS: (OrderStatus | "")[] = [
   "",
@@ -83,99 +84,22 @@ function fromPush(push: OrderPush, existing: Order | undefined): Order {
 }
 
 export function OrdersPage(): ReactNode {
-  const { merchant, unread, markRead, onLive, onReconnect } = useMerchant();
+  const { merchant, unread, markRead, onLive } = useMerchant();
   const [filter, setFilter] = useState<OrderStatus | "">("");
-  const [orders, setOrders] = useState<Order[] | null>(null);
-  const [cursor, setCursor] = useState<string | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  const [loadingMore, setLoadingMore] = useState(false);
   const [dialog, setDialog] = useState<Order | null>(null);
-  const filterRef = useRef(filter);
-  filterRef.current = filter;
-  // Orders pushed while a list request is in flight: its answer may predate them, so they are laid
-  // over it rather than lost (a reload on reconnect races the pushes that follow it).
-  const pushed = useRef(new Map<string, { at: number; order: Order }>());
-
-  const load = useCallback(async () => {
-    setError(null);
-    const started = performance.now();
-    try {
-      const page = await http.get<ApiPage<Order>>(`/merchants/${merchant.id}/orders${query({ status: filter, limit: 20 })}`);
-      const items = [...page.items];
-      for (const { at, order } of pushed.current.values()) {
-        if (at < started) continue;
-        const i = items.findIndex((o) => o.id === order.id);
-        if (filter !== "" && order.status !== filter) {
-          if (i >= 0) items.splice(i, 1);
-        } else if (i >= 0) items[i] = order;
-        else items.unshift(order);
-      }
-      setOrders(items);
-      setCursor(page.next_cursor);
-    } catch (e) {
-      setError(e);
-    }
-  }, [merchant.id, filter]);
-
-  useEffect(() => {
-    setOrders(null);
-    void load();
-  }, [load]);
-
-  // REST is the truth after a reconnect: pushes sent while offline are gone.
-  useEffect(() => onReconnect(() => void load()), [onReconnect, load]);
-
-  const upsert = useCallback((order: Order) => {
-    const seen = pushed.current.get(order.id);
-    if (seen) seen.order = order;
-    setOrders((prev) => {
-      if (!prev) return prev;
-      const wanted = filterRef.current === "" || filterRef.current === order.status;
-      const rest = prev.filter((o) => o.id !== order.id);
-      if (!wanted) return rest;
-      const at = prev.findIndex((o) => o.id === order.id);
-      if (at >= 0) {
-        const next = [...prev];
-        next[at] = order;
-        return next;
-      }
-      return [order, ...rest];
-    });
-  }, []);
-
-  useEffect(
-    () =>
-      onLive(({ push }) => {
-        pushed.current.set(push.order_id, { at: performance.now(), order: fromPush(push, pushed.current.get(push.order_id)?.order) });
-        setOrders((prev) => {
-          if (!prev) return prev;
-          const existing = prev.find((o) => o.id === push.order_id);
-          const order = fromPush(push, existing);
-          const wanted = filterRef.current === "" || filterRef.current === order.status;
-          const rest = prev.filter((o) => o.id !== order.id);
-          if (!wanted) return rest;
-          return existing ? prev.map((o) => (o.id === order.id ? order : o)) : [order, ...rest];
-        });
-        http.get<Order>(`/orders/${push.order_id}`).then(upsert, (e: unknown) => console.warn("order refresh failed", e));
+  const subscribe = useCallback(
+    ({ push, upsert }: LiveFeed<Order>) =>
+      onLive(({ push: order }) => {
+        push(order.order_id, (existing) => fromPush(order, existing));
+        http.get<Order>(`/orders/${order.order_id}`).then(upsert, (e: unknown) => console.warn("order refresh failed", e));
       }),
-    [onLive, upsert],
+    [onLive],
   );
-
-  const more = async (): Promise<void> => {
-    if (!cursor) return;
-    setLoadingMore(true);
-    try {
-      const page = await http.get<ApiPage<Order>>(
-        `/merchants/${merchant.id}/orders${query({ status: filter, limit: 20, cursor })}`,
-      );
-      setOrders((prev) => [...(prev ?? []), ...page.items.filter((o) => !prev?.some((p) => p.id === o.id))]);
-      setCursor(page.next_cursor);
-    } catch (e) {
-      setError(e);
-    } finally {
-      setLoadingMore(false);
-    }
-  };
+  const { items: orders, cursor, error, loadingMore, more, upsert } = useLiveList<Order>({
+    path: `/merchants/${merchant.id}/orders`,
+    filter,
+    subscribe,
+  });
 
   const acted = (order: Order): void => {
     markRead(order.id);
@@ -234,13 +158,7 @@ export function OrdersPage(): ReactNode {
           </tbody>
         </table>
       )}
-      {cursor ? (
-        <p>
-          <button type="button" onClick={() => void more()} disabled={loadingMore}>
-            {loadingMore ? common.loading : t.orders.more}
-          </button>
-        </p>
-      ) : null}
+      <LoadMore more={Boolean(cursor)} busy={loadingMore} onMore={() => void more()} />
       {dialog ? (
         <RejectDialog
           order={dialog}

@@ -1,6 +1,7 @@
 // Small pieces the back-office screens share.
 import { type ReactNode } from "react";
 
+import { common, merchant as t } from "../strings";
 import { merchantError } from "./api";
 
 /** An API error as the back office's sentence (announced to screen readers). */
@@ -9,6 +10,18 @@ export function Problem({ error }: { error: unknown }): ReactNode {
   return (
     <p className="error" role="alert">
       {merchantError(error)}
+    </p>
+  );
+}
+
+/** The "load more" button under a paged list, shown while the list has a next page. */
+export function LoadMore({ more, busy, onMore }: { more: boolean; busy: boolean; onMore: () => void }): ReactNode {
+  if (!more) return null;
+  return (
+    <p>
+      <button type="button" onClick={onMore} disabled={busy}>
+        {busy ? common.loading : t.orders.more}
+      </button>
     </p>
   );
 }
