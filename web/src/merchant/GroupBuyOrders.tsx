@@ -9,11 +9,11 @@ import { useCallback, useEffect, useId, useRef, useState, type FormEvent, type R
 import { http } from "../api/http";
 import { realtime } from "../api/realtime";
 import { common, merchant as t } from "../strings";
-import { Loading, Money, Page, useLoad } from "../ui/kit";
+import { Money, Page, useLoad } from "../ui/kit";
 import { localTime } from "./api";
 import { useMerchant } from "./context";
 import { type Campaign, GROUP_BUY_ORDER_STATUSES, type GroupBuyOrder, type GroupBuyOrderStatus } from "./groupbuys";
-import { LoadMore, Pill, Problem, STATUS_TONE } from "./parts";
+import { ListTable, LoadMore, Pill, Problem, STATUS_TONE } from "./parts";
 import { chime } from "./sound";
 import { type LiveFeed, useLiveList } from "./useLiveList";
 
@@ -89,41 +89,33 @@ export function GroupBuyOrdersPage(): ReactNode {
         ))}
       </div>
       <Problem error={error} />
-      {!orders ? (
-        error ? (
-          <button type="button" onClick={() => void load()}>{common.retry}</button>
-        ) : (
-          <Loading />
-        )
-      ) : orders.length === 0 ? (
-        <p className="muted empty">{o.empty}</p>
-      ) : (
-        <table className="orders-table">
-          <thead>
-            <tr>
-              <th scope="col">{o.columns.campaign}</th>
-              <th scope="col">{o.columns.order}</th>
-              <th scope="col">{o.columns.buyer}</th>
-              <th scope="col">{o.columns.amount}</th>
-              <th scope="col">{o.columns.status}</th>
-              <th scope="col">{o.columns.time}</th>
-              <th scope="col">{o.columns.actions}</th>
-            </tr>
-          </thead>
-          <tbody>
-            {orders.map((order) => (
-              <OrderRow
-                key={order.id}
-                order={order}
-                title={titleOf(order.campaign_id)}
-                isNew={fresh.has(order.id)}
-                onActed={acted}
-                onRefund={() => setRefunding(order)}
-              />
-            ))}
-          </tbody>
-        </table>
-      )}
+      <ListTable
+        rows={orders}
+        error={error}
+        onRetry={() => void load()}
+        empty={o.empty}
+        className="orders-table"
+        columns={[
+          o.columns.campaign,
+          o.columns.order,
+          o.columns.buyer,
+          o.columns.amount,
+          o.columns.status,
+          o.columns.time,
+          o.columns.actions,
+        ]}
+      >
+        {orders?.map((order) => (
+          <OrderRow
+            key={order.id}
+            order={order}
+            title={titleOf(order.campaign_id)}
+            isNew={fresh.has(order.id)}
+            onActed={acted}
+            onRefund={() => setRefunding(order)}
+          />
+        ))}
+      </ListTable>
       <LoadMore more={Boolean(cursor)} busy={loadingMore} onMore={() => void more()} />
       {refunding ? (
         <RefundDialog

@@ -7,10 +7,10 @@ import { useCallback, useEffect, useId, useRef, useState, type FormEvent, type R
 
 import { http, query } from "../api/http";
 import { common, merchant as t } from "../strings";
-import { Loading, Money, Page } from "../ui/kit";
+import { Money, Page } from "../ui/kit";
 import { localTime, type Order, type OrderPush, type OrderStatus } from "./api";
 import { useMerchant } from "./context";
-import { LoadMore, Pill, Problem, STATUS_TONE } from "./parts";
+import { ListTable, LoadMore, Pill, Problem, STATUS_TONE } from "./parts";
 import { type LiveFeed, useLiveList } from "./useLiveList";
 
 const FILTERS: (OrderStatus | "")[] = [
@@ -129,35 +129,30 @@ export function OrdersPage(): ReactNode {
         ))}
       </div>
       <Problem error={error} />
-      {!orders ? (
-        error ? null : <Loading />
-      ) : orders.length === 0 ? (
-        <p className="muted empty">{t.orders.empty}</p>
-      ) : (
-        <table className="orders-table">
-          <thead>
-            <tr>
-              <th scope="col">{t.orders.columns.title}</th>
-              <th scope="col">{t.orders.columns.mode}</th>
-              <th scope="col">{t.orders.columns.amount}</th>
-              <th scope="col">{t.orders.columns.status}</th>
-              <th scope="col">{t.orders.columns.time}</th>
-              <th scope="col">{t.orders.columns.actions}</th>
-            </tr>
-          </thead>
-          <tbody>
-            {orders.map((order) => (
-              <OrderRow
-                key={order.id}
-                order={order}
-                isNew={unread.has(order.id)}
-                onActed={acted}
-                onReject={() => setDialog(order)}
-              />
-            ))}
-          </tbody>
-        </table>
-      )}
+      <ListTable
+        rows={orders}
+        error={error}
+        empty={t.orders.empty}
+        className="orders-table"
+        columns={[
+          t.orders.columns.title,
+          t.orders.columns.mode,
+          t.orders.columns.amount,
+          t.orders.columns.status,
+          t.orders.columns.time,
+          t.orders.columns.actions,
+        ]}
+      >
+        {orders?.map((order) => (
+          <OrderRow
+            key={order.id}
+            order={order}
+            isNew={unread.has(order.id)}
+            onActed={acted}
+            onReject={() => setDialog(order)}
+          />
+        ))}
+      </ListTable>
       <LoadMore more={Boolean(cursor)} busy={loadingMore} onMore={() => void more()} />
       {dialog ? (
         <RejectDialog

@@ -2,6 +2,7 @@
 import { type ReactNode } from "react";
 
 import { common, merchant as t } from "../strings";
+import { Loading } from "../ui/kit";
 import { merchantError } from "./api";
 
 /** An API error as the back office's sentence (announced to screen readers). */
@@ -23,6 +24,46 @@ export function LoadMore({ more, busy, onMore }: { more: boolean; busy: boolean;
         {busy ? common.loading : t.orders.more}
       </button>
     </p>
+  );
+}
+
+/**
+ * A list shown as a table: loading (or, after a failed first load, nothing or a retry button), the
+ * empty sentence, or the column headings over the rows the caller renders.
+ */
+export function ListTable({
+  rows,
+  error,
+  onRetry,
+  empty,
+  className,
+  columns,
+  children,
+}: {
+  rows: readonly unknown[] | null | undefined;
+  error: unknown;
+  onRetry?: () => void;
+  empty: string;
+  className: string;
+  columns: string[];
+  children: ReactNode;
+}): ReactNode {
+  if (!rows) {
+    if (!error) return <Loading />;
+    return onRetry ? <button type="button" onClick={onRetry}>{common.retry}</button> : null;
+  }
+  if (rows.length === 0) return <p className="muted empty">{empty}</p>;
+  return (
+    <table className={className}>
+      <thead>
+        <tr>
+          {columns.map((column, i) => (
+            <th key={i} scope="col">{column}</th>
+          ))}
+        </tr>
+      </thead>
+      <tbody>{children}</tbody>
+    </table>
   );
 }
 
