@@ -4,7 +4,7 @@
 //
 // API: GET /merchants/{id}/group-buy-campaigns, POST /group-buy-campaigns,
 // POST /group-buy-campaigns/{id}/end; the goods from GET /merchants/{id}/items and /listings.
-import { useEffect, useId, useRef, useState, type FormEvent, type ReactNode } from "react";
+import { useId, useState, type FormEvent, type ReactNode } from "react";
 
 import { http, query } from "../api/http";
 import { common, merchant as t } from "../strings";
@@ -12,7 +12,7 @@ import { Loading, Money, Page, useLoad } from "../ui/kit";
 import { fenToYuanText, localTime, yuanToFen, type Community, type Item, type Listing, type Page as ApiPage } from "./api";
 import { useMerchant } from "./context";
 import { type Campaign, type CampaignIn, wholeNumber } from "./groupbuys";
-import { ListTable, Pill, Problem } from "./parts";
+import { ListTable, Pill, Problem, useModal } from "./parts";
 
 const g = t.groupBuys;
 
@@ -378,16 +378,10 @@ function CampaignForm({ onCreated }: { onCreated: (campaign: Campaign) => void }
 
 /** Ending stops new groups: asked once more in a modal dialog. */
 function EndDialog({ campaign, onClose, onDone }: { campaign: Campaign; onClose: () => void; onDone: () => void }): ReactNode {
-  const ref = useRef<HTMLDialogElement>(null);
+  const ref = useModal();
   const headingId = useId();
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
-
-  useEffect(() => {
-    const dialog = ref.current;
-    if (dialog && !dialog.open) dialog.showModal();
-    return () => dialog?.close();
-  }, []);
 
   const end = async (): Promise<void> => {
     setBusy(true);

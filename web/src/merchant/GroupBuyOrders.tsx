@@ -4,7 +4,7 @@
 //
 // API: GET /merchants/{id}/group-buy-orders?status=&cursor=, POST /group-buy-orders/{id}/confirm |
 // complete | refund {reason}; campaign titles from GET /merchants/{id}/group-buy-campaigns.
-import { useCallback, useEffect, useId, useRef, useState, type FormEvent, type ReactNode } from "react";
+import { useCallback, useId, useState, type FormEvent, type ReactNode } from "react";
 
 import { http } from "../api/http";
 import { realtime } from "../api/realtime";
@@ -13,7 +13,7 @@ import { Money, Page, useLoad } from "../ui/kit";
 import { localTime } from "./api";
 import { useMerchant } from "./context";
 import { type Campaign, GROUP_BUY_ORDER_STATUSES, type GroupBuyOrder, type GroupBuyOrderStatus } from "./groupbuys";
-import { ListTable, LoadMore, Pill, Problem, STATUS_TONE } from "./parts";
+import { ListTable, LoadMore, Pill, Problem, STATUS_TONE, StatusFilter, useModal } from "./parts";
 import { chime } from "./sound";
 import { type LiveFeed, useLiveList } from "./useLiveList";
 
@@ -75,19 +75,7 @@ export function GroupBuyOrdersPage(): ReactNode {
 
   return (
     <Page title={o.title}>
-      <div className="filters" role="group" aria-label={t.orders.filter}>
-        {(["", ...GROUP_BUY_ORDER_STATUSES] as const).map((f) => (
-          <button
-            key={f || "all"}
-            type="button"
-            className={f === filter ? "chip-button active" : "chip-button"}
-            aria-pressed={f === filter}
-            onClick={() => setFilter(f)}
-          >
-            {f ? o.statuses[f] : t.orders.all}
-          </button>
-        ))}
-      </div>
+      <StatusFilter statuses={GROUP_BUY_ORDER_STATUSES} value={filter} onChange={setFilter} label={(f) => o.statuses[f]} />
       <Problem error={error} />
       <ListTable
         rows={orders}
@@ -220,19 +208,13 @@ function RefundDialog({
   onClose: () => void;
   onDone: (order: GroupBuyOrder) => void;
 }): ReactNode {
-  const ref = useRef<HTMLDialogElement>(null);
+  const ref = useModal();
   const headingId = useId();
   const reasonId = useId();
   const [reason, setReason] = useState("");
   const [touched, setTouched] = useState(false);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
-
-  useEffect(() => {
-    const dialog = ref.current;
-    if (dialog && !dialog.open) dialog.showModal();
-    return () => dialog?.close();
-  }, []);
 
   const submit = async (event: FormEvent): Promise<void> => {
     event.preventDefault();

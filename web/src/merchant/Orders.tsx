@@ -3,18 +3,17 @@
 // reason (the buyer's money goes back), grant a refund request, hand over, pick-up and return.
 //
 // API: GET /merchants/{id}/orders?status=&cursor=, GET /orders/{id}, POST /orders/{id}/<move>.
-import { useCallback, useEffect, useId, useRef, useState, type FormEvent, type ReactNode } from "react";
+import { useCallback, useId, useState, type FormEvent, type ReactNode } from "react";
 
 import { http, query } from "../api/http";
 import { common, merchant as t } from "../strings";
 import { Money, Page } from "../ui/kit";
 import { localTime, type Order, type OrderPush, type OrderStatus } from "./api";
 import { useMerchant } from "./context";
-import { ListTable, LoadMore, Pill, Problem, STATUS_TONE } from "./parts";
+import { ListTable, LoadMore, Pill, Problem, STATUS_TONE, StatusFilter, useModal } from "./parts";
 import { type LiveFeed, useLiveList } from "./useLiveList";
 
-const FILTERS: (OrderStatus | "")[] = [
-  "",
+const FILTERS: OrderStatus[] = [
   "paid",
   "refund_requested",
   "confirmed",
@@ -115,19 +114,7 @@ export function OrdersPage(): ReactNode {
         ) : null
       }
     >
-      <div className="filters" role="group" aria-label={t.orders.filter}>
-        {FILTERS.map((f) => (
-          <button
-            key={f || "all"}
-            type="button"
-            className={f === filter ? "chip-button active" : "chip-button"}
-            aria-pressed={f === filter}
-            onClick={() => setFilter(f)}
-          >
-            {f ? t.orders.statuses[f] : t.orders.all}
-          </button>
-        ))}
-      </div>
+      <StatusFilter statuses={FILTERS} value={filter} onChange={setFilter} label={(f) => t.orders.statuses[f]} />
       <Problem error={error} />
       <ListTable
         rows={orders}
@@ -279,7 +266,7 @@ function OrderRow({
 
 /** Reject (refund) with a reason the buyer is told; a native modal dialog keeps focus inside. */
 function RejectDialog({ order, onClose, onDone }: { order: Order; onClose: () => void; onDone: (order: Order) => void }): ReactNode {
-  const ref = useRef<HTMLDialogElement>(null);
+  const ref = useModal();
   const headingId = useId();
   const reasonId = useId();
   const [reason, setReason] = useState("");
@@ -287,12 +274,6 @@ function RejectDialog({ order, onClose, onDone }: { order: Order; onClose: () =>
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const refundRequest = order.status === "refund_requested";
-
-  useEffect(() => {
-    const dialog = ref.current;
-    if (dialog && !dialog.open) dialog.showModal();
-    return () => dialog?.close();
-  }, []);
 
   const submit = async (event: FormEvent): Promise<void> => {
     event.preventDefault();

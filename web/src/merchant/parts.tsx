@@ -1,5 +1,5 @@
 // Small pieces the back-office screens share.
-import { type ReactNode } from "react";
+import { useEffect, useRef, type ReactNode, type RefObject } from "react";
 
 import { common, merchant as t } from "../strings";
 import { Loading } from "../ui/kit";
@@ -65,6 +65,46 @@ export function ListTable({
       <tbody>{children}</tbody>
     </table>
   );
+}
+
+/** The status chips over a list: "all" (the empty status) first, the pressed one is the filter. */
+export function StatusFilter<S extends string>({
+  statuses,
+  value,
+  onChange,
+  label,
+}: {
+  statuses: readonly S[];
+  value: S | "";
+  onChange: (status: S | "") => void;
+  label: (status: S) => ReactNode;
+}): ReactNode {
+  return (
+    <div className="filters" role="group" aria-label={t.orders.filter}>
+      {(["", ...statuses] as const).map((f) => (
+        <button
+          key={f || "all"}
+          type="button"
+          className={f === value ? "chip-button active" : "chip-button"}
+          aria-pressed={f === value}
+          onClick={() => onChange(f)}
+        >
+          {f ? label(f) : t.orders.all}
+        </button>
+      ))}
+    </div>
+  );
+}
+
+/** A ref for a native <dialog> that opens modal (focus kept inside) on mount and closes on unmount. */
+export function useModal(): RefObject<HTMLDialogElement | null> {
+  const ref = useRef<HTMLDialogElement>(null);
+  useEffect(() => {
+    const dialog = ref.current;
+    if (dialog && !dialog.open) dialog.showModal();
+    return () => dialog?.close();
+  }, []);
+  return ref;
 }
 
 /** A status pill; `tone` picks the colour class from styles.css / merchant.css. */
