@@ -4,16 +4,16 @@
 //
 // API: GET /merchants/{id}/group-buy-orders?status=&cursor=, POST /group-buy-orders/{id}/confirm |
 // complete | refund {reason}; campaign titles from GET /merchants/{id}/group-buy-campaigns.
-import { useCallback, useId, useState, type FormEvent, type ReactNode } from "react";
+import { useCallback, useState, type ReactNode } from "react";
 
 import { http } from "../api/http";
 import { realtime } from "../api/realtime";
-import { common, merchant as t } from "../strings";
+import { merchant as t } from "../strings";
 import { Money, Page, useLoad } from "../ui/kit";
 import { localTime } from "./api";
 import { useMerchant } from "./context";
 import { type Campaign, GROUP_BUY_ORDER_STATUSES, type GroupBuyOrder, type GroupBuyOrderStatus } from "./groupbuys";
-import { ListTable, LoadMore, Pill, Problem, STATUS_TONE, StatusFilter, useModal } from "./parts";
+import { ListTable, LoadMore, Pill, Problem, STATUS_TONE, ReasonDialog, StatusFilter } from "./parts";
 import { chime } from "./sound";
 import { type LiveFeed, useLiveList } from "./useLiveList";
 
@@ -196,7 +196,7 @@ function OrderRow({
   );
 }
 
-/** Refund with a reason (1–200 characters) the buyer is told, in a native modal dialog. */
+/** Refund with a reason (1–200 characters) the buyer is told. */
 function RefundDialog({
   order,
   title,
@@ -208,56 +208,21 @@ function RefundDialog({
   onClose: () => void;
   onDone: (order: GroupBuyOrder) => void;
 }): ReactNode {
-  const ref = useModal();
-  const headingId = useId();
-  const reasonId = useId();
-  const [reason, setReason] = useState("");
-  const [touched, setTouched] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
-
-  const submit = async (event: FormEvent): Promise<void> => {
-    event.preventDefault();
-    setTouched(true);
-    if (!reason.trim()) return;
-    setBusy(true);
-    setError(null);
-    try {
-      onDone(await http.post<GroupBuyOrder>(`/group-buy-orders/${order.id}/refund`, { reason: reason.trim() }));
-    } catch (e) {
-      setError(e);
-      setBusy(false);
-    }
-  };
-
-  const missing = touched && !reason.trim();
   return (
-    <dialog ref={ref} className="dialog" aria-labelledby={headingId} onClose={onClose} onCancel={onClose}>
-      <form className="form" onSubmit={(e) => void submit(e)} noValidate>
-        <h2 id={headingId}>{o.refundTitle}</h2>
-        <p>
+    <ReasonDialog
+      heading={o.refundTitle}
+      summary={
+        <>
           {title} · <Money fen={order.price_fen} />
-        </p>
-        <p className="muted">{o.refundHint}</p>
-        <div className="field">
-          <label htmlFor={reasonId}>{o.reason}</label>
-          <textarea
-            id={reasonId}
-            value={reason}
-            maxLength={200}
-            rows={3}
-            onChange={(e) => setReason(e.target.value)}
-            aria-invalid={missing || undefined}
-            aria-describedby={missing ? `${reasonId}-error` : undefined}
-          />
-          {missing ? <span id={`${reasonId}-error`} className="error small">{o.reasonRequired}</span> : null}
-        </div>
-        <Problem error={error} />
-        <div className="row">
-          <button type="button" onClick={onClose} disabled={busy}>{common.cancel}</button>
-          <button type="submit" className="danger" disabled={busy}>{o.doRefund}</button>
-        </div>
-      </form>
-    </dialog>
+        </>
+      }
+      hint={o.refundHint}
+      reasonLabel={o.reason}
+      requiredMessage={o.reasonRequired}
+      maxLength={200}
+      submitLabel={o.doRefund}
+      onClose={onClose}
+      onSubmit={async (reason) => onDone(await http.post<GroupBuyOrder>(`/group-buy-orders/${order.id}/refund`, { reason }))}
+    />
   );
 }

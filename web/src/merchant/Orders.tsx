@@ -3,14 +3,14 @@
 // reason (the buyer's money goes back), grant a refund request, hand over, pick-up and return.
 //
 // API: GET /merchants/{id}/orders?status=&cursor=, GET /orders/{id}, POST /orders/{id}/<move>.
-import { useCallback, useId, useState, type FormEvent, type ReactNode } from "react";
+import { useCallback, useId, useState, type ReactNode } from "react";
 
 import { http, query } from "../api/http";
-import { common, merchant as t } from "../strings";
+import { merchant as t } from "../strings";
 import { Money, Page } from "../ui/kit";
 import { localTime, type Order, type OrderPush, type OrderStatus } from "./api";
 import { useMerchant } from "./context";
-import { ListTable, LoadMore, Pill, Problem, STATUS_TONE, StatusFilter, useModal } from "./parts";
+import { ListTable, LoadMore, Pill, Problem, STATUS_TONE, ReasonDialog, StatusFilter } from "./parts";
 import { type LiveFeed, useLiveList } from "./useLiveList";
 
 const FILTERS: OrderStatus[] = [
@@ -264,61 +264,26 @@ function OrderRow({
   );
 }
 
-/** Reject (refund) with a reason the buyer is told; a native modal dialog keeps focus inside. */
+/** Reject (refund) with a reason the buyer is told (optional when granting their refund request). */
 function RejectDialog({ order, onClose, onDone }: { order: Order; onClose: () => void; onDone: (order: Order) => void }): ReactNode {
-  const ref = useModal();
-  const headingId = useId();
-  const reasonId = useId();
-  const [reason, setReason] = useState("");
-  const [touched, setTouched] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
   const refundRequest = order.status === "refund_requested";
-
-  const submit = async (event: FormEvent): Promise<void> => {
-    event.preventDefault();
-    setTouched(true);
-    if (!refundRequest && !reason.trim()) return;
-    setBusy(true);
-    setError(null);
-    try {
-      onDone(await http.post<Order>(`/orders/${order.id}/reject${query({ reason: reason.trim() })}`));
-    } catch (e) {
-      setError(e);
-      setBusy(false);
-    }
-  };
-
-  const missing = touched && !refundRequest && !reason.trim();
+  const paid = order.status === "paid";
   return (
-    <dialog ref={ref} className="dialog" aria-labelledby={headingId} onClose={onClose} onCancel={onClose}>
-      <form className="form" onSubmit={(e) => void submit(e)}>
-        <h2 id={headingId}>{refundRequest ? t.orders.approveRefund : order.status === "paid" ? t.orders.rejectTitle : t.orders.refundTitle}</h2>
-        <p>
+    <ReasonDialog
+      heading={refundRequest ? t.orders.approveRefund : paid ? t.orders.rejectTitle : t.orders.refundTitle}
+      summary={
+        <>
           {order.title} · <Money fen={order.price_fen + order.deposit_fen} />
-        </p>
-        <p className="muted">{refundRequest ? t.orders.refundConfirm : t.orders.rejectHint}</p>
-        <div className="field">
-          <label htmlFor={reasonId}>{t.orders.reason}</label>
-          <textarea
-            id={reasonId}
-            value={reason}
-            maxLength={500}
-            rows={3}
-            onChange={(e) => setReason(e.target.value)}
-            aria-invalid={missing || undefined}
-            aria-describedby={missing ? `${reasonId}-error` : undefined}
-          />
-          {missing ? <span id={`${reasonId}-error`} className="error small">{t.orders.reasonRequired}</span> : null}
-        </div>
-        <Problem error={error} />
-        <div className="row">
-          <button type="button" onClick={onClose} disabled={busy}>{common.cancel}</button>
-          <button type="submit" className="danger" disabled={busy}>
-            {refundRequest ? t.orders.approveRefund : order.status === "paid" ? t.orders.doReject : t.orders.doRefund}
-          </button>
-        </div>
-      </form>
-    </dialog>
+        </>
+      }
+      hint={refundRequest ? t.orders.refundConfirm : t.orders.rejectHint}
+      reasonLabel={t.orders.reason}
+      optional={refundRequest}
+      requiredMessage={t.orders.reasonRequired}
+      maxLength={500}
+      submitLabel={refundRequest ? t.orders.approveRefund : paid ? t.orders.doReject : t.orders.doRefund}
+      onClose={onClose}
+      onSubmit={async (reason) => onDone(await http.post<Order>(`/orders/${order.id}/reject${query({ reason })}`))}
+    />
   );
 }

@@ -1,5 +1,5 @@
 // Small pieces the back-office screens share.
-import { useEffect, useRef, type ReactNode, type RefObject } from "react";
+import { useEffect, useId, useRef, useState, type FormEvent, type ReactNode, type RefObject } from "react";
 
 import { common, merchant as t } from "../strings";
 import { Loading } from "../ui/kit";
@@ -105,6 +105,85 @@ export function useModal(): RefObject<HTMLDialogElement | null> {
     return () => dialog?.close();
   }, []);
   return ref;
+}
+
+/**
+ * A modal form asking the reason a buyer is told (rejecting, refunding); `onSubmit` is given the
+ * trimmed reason and its error is shown in the dialog.
+ */
+export function ReasonDialog({
+  heading,
+  summary,
+  hint,
+  reasonLabel,
+  optional = false,
+  requiredMessage,
+  maxLength,
+  submitLabel,
+  onClose,
+  onSubmit,
+}: {
+  heading: string;
+  summary: ReactNode;
+  hint: string;
+  reasonLabel: string;
+  optional?: boolean;
+  requiredMessage: string;
+  maxLength: number;
+  submitLabel: string;
+  onClose: () => void;
+  onSubmit: (reason: string) => Promise<void>;
+}): ReactNode {
+  const ref = useModal();
+  const headingId = useId();
+  const reasonId = useId();
+  const [reason, setReason] = useState("");
+  const [touched, setTouched] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+
+  const submit = async (event: FormEvent): Promise<void> => {
+    event.preventDefault();
+    setTouched(true);
+    if (!optional && !reason.trim()) return;
+    setBusy(true);
+    setError(null);
+    try {
+      await onSubmit(reason.trim());
+    } catch (e) {
+      setError(e);
+      setBusy(false);
+    }
+  };
+
+  const missing = touched && !optional && !reason.trim();
+  return (
+    <dialog ref={ref} className="dialog" aria-labelledby={headingId} onClose={onClose} onCancel={onClose}>
+      <form className="form" onSubmit={(e) => void submit(e)} noValidate>
+        <h2 id={headingId}>{heading}</h2>
+        <p>{summary}</p>
+        <p className="muted">{hint}</p>
+        <div className="field">
+          <label htmlFor={reasonId}>{reasonLabel}</label>
+          <textarea
+            id={reasonId}
+            value={reason}
+            maxLength={maxLength}
+            rows={3}
+            onChange={(e) => setReason(e.target.value)}
+            aria-invalid={missing || undefined}
+            aria-describedby={missing ? `${reasonId}-error` : undefined}
+          />
+          {missing ? <span id={`${reasonId}-error`} className="error small">{requiredMessage}</span> : null}
+        </div>
+        <Problem error={error} />
+        <div className="row">
+          <button type="button" onClick={onClose} disabled={busy}>{common.cancel}</button>
+          <button type="submit" className="danger" disabled={busy}>{submitLabel}</button>
+        </div>
+      </form>
+    </dialog>
+  );
 }
 
 /** A status pill; `tone` picks the colour class from styles.css / merchant.css. */
