@@ -8,10 +8,10 @@ import { useId, useState, type FormEvent, type ReactNode } from "react";
 
 import { ApiError, http, query } from "../api/http";
 import { common, merchant as t } from "../strings";
-import { Loading, Money, Page, useLoad } from "../ui/kit";
+import { Money, Page, useLoad } from "../ui/kit";
 import { fenToYuanText, localTime, yuanToFen, type Item, type Listing, type Page as ApiPage } from "./api";
 import { useMerchant } from "./context";
-import { Pill, Problem } from "./parts";
+import { ListTable, Pill, Problem } from "./parts";
 
 export function CataloguePage(): ReactNode {
   const { merchant } = useMerchant();
@@ -30,29 +30,24 @@ export function CataloguePage(): ReactNode {
       <NewItem merchantId={merchant.id} onCreated={replace} />
       <Problem error={error} />
       {error ? <button type="button" onClick={reload}>{common.retry}</button> : null}
-      {!shown ? (
-        error ? null : <Loading />
-      ) : shown.length === 0 ? (
-        <p className="muted empty">{t.catalogue.empty}</p>
-      ) : (
-        <table className="items-table">
-          <thead>
-            <tr>
-              <th scope="col">{t.catalogue.name}</th>
-              <th scope="col">{t.catalogue.kind}</th>
-              <th scope="col">{t.catalogue.price}</th>
-              <th scope="col">{t.catalogue.stock}</th>
-              <th scope="col">{t.catalogue.state}</th>
-              <th scope="col">{t.catalogue.adjust}</th>
-            </tr>
-          </thead>
-          <tbody>
-            {shown.map((item) => (
-              <ItemRow key={item.id} merchantId={merchant.id} item={item} onChanged={replace} />
-            ))}
-          </tbody>
-        </table>
-      )}
+      <ListTable
+        rows={shown}
+        error={error}
+        empty={t.catalogue.empty}
+        className="items-table"
+        columns={[
+          t.catalogue.name,
+          t.catalogue.kind,
+          t.catalogue.price,
+          t.catalogue.stock,
+          t.catalogue.state,
+          t.catalogue.adjust,
+        ]}
+      >
+        {shown?.map((item) => (
+          <ItemRow key={item.id} merchantId={merchant.id} item={item} onChanged={replace} />
+        ))}
+      </ListTable>
       <Listings merchantId={merchant.id} />
     </Page>
   );
@@ -273,53 +268,48 @@ function Listings({ merchantId }: { merchantId: string }): ReactNode {
       <PublishListing merchantId={merchantId} onPublished={(l) => setExtraFirst((prev) => [l, ...prev])} />
       <Problem error={error ?? actionError} />
       {error ? <button type="button" onClick={reload}>{common.retry}</button> : null}
-      {!page ? (
-        error ? null : <Loading />
-      ) : listings.length === 0 ? (
-        <p className="muted empty">{t.catalogue.listingsEmpty}</p>
-      ) : (
-        <table className="listings-table">
-          <thead>
-            <tr>
-              <th scope="col">{t.catalogue.listingTitle}</th>
-              <th scope="col">{t.catalogue.listingKind}</th>
-              <th scope="col">{t.catalogue.price}</th>
-              <th scope="col">{t.catalogue.listingStatus}</th>
-              <th scope="col">{t.catalogue.publishedAt}</th>
-              <th scope="col">{t.orders.columns.actions}</th>
-            </tr>
-          </thead>
-          <tbody>
-            {listings.map((l) => (
-              <tr key={l.id}>
-                <td>{l.title}</td>
-                <td>{t.catalogue.listingKinds[l.kind] ?? l.kind}</td>
-                <td>
-                  {l.kind === "rent" ? (
-                    <>
-                      <Money fen={l.rent_per_day_fen} />
-                      {t.catalogue.perDay}
-                    </>
-                  ) : (
-                    <Money fen={l.price_fen} />
-                  )}
-                </td>
-                <td>
-                  <Pill tone={l.status === "active" ? "verified" : ""}>{t.catalogue.listingStatuses[l.status] ?? l.status}</Pill>
-                </td>
-                <td><time dateTime={l.created_at}>{localTime(l.created_at)}</time></td>
-                <td>
-                  {l.status === "active" ? (
-                    <button type="button" className="danger" onClick={() => void withdraw(l)} disabled={busy} aria-label={`${t.catalogue.withdraw}：${l.title}`}>
-                      {t.catalogue.withdraw}
-                    </button>
-                  ) : null}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      <ListTable
+        rows={page ? listings : null}
+        error={error}
+        empty={t.catalogue.listingsEmpty}
+        className="listings-table"
+        columns={[
+          t.catalogue.listingTitle,
+          t.catalogue.listingKind,
+          t.catalogue.price,
+          t.catalogue.listingStatus,
+          t.catalogue.publishedAt,
+          t.orders.columns.actions,
+        ]}
+      >
+        {listings.map((l) => (
+          <tr key={l.id}>
+            <td>{l.title}</td>
+            <td>{t.catalogue.listingKinds[l.kind] ?? l.kind}</td>
+            <td>
+              {l.kind === "rent" ? (
+                <>
+                  <Money fen={l.rent_per_day_fen} />
+                  {t.catalogue.perDay}
+                </>
+              ) : (
+                <Money fen={l.price_fen} />
+              )}
+            </td>
+            <td>
+              <Pill tone={l.status === "active" ? "verified" : ""}>{t.catalogue.listingStatuses[l.status] ?? l.status}</Pill>
+            </td>
+            <td><time dateTime={l.created_at}>{localTime(l.created_at)}</time></td>
+            <td>
+              {l.status === "active" ? (
+                <button type="button" className="danger" onClick={() => void withdraw(l)} disabled={busy} aria-label={`${t.catalogue.withdraw}：${l.title}`}>
+                  {t.catalogue.withdraw}
+                </button>
+              ) : null}
+            </td>
+          </tr>
+        ))}
+      </ListTable>
       {next ? (
         <p>
           <button type="button" onClick={() => void more()} disabled={busy}>{t.catalogue.more}</button>

@@ -4,7 +4,7 @@
 //
 // API: GET /merchants/{id}/group-buy-campaigns, POST /group-buy-campaigns,
 // POST /group-buy-campaigns/{id}/end; the goods from GET /merchants/{id}/items and /listings.
-import { useEffect, useId, useRef, useState, type FormEvent, type ReactNode } from "react";
+import { useId, useState, type FormEvent, type ReactNode } from "react";
 
 import { http, query } from "../api/http";
 import { common, merchant as t } from "../strings";
@@ -12,7 +12,7 @@ import { Loading, Money, Page, useLoad } from "../ui/kit";
 import { fenToYuanText, localTime, yuanToFen, type Community, type Item, type Listing, type Page as ApiPage } from "./api";
 import { useMerchant } from "./context";
 import { type Campaign, type CampaignIn, wholeNumber } from "./groupbuys";
-import { Pill, Problem } from "./parts";
+import { ListTable, Pill, Problem, useModal } from "./parts";
 
 const g = t.groupBuys;
 
@@ -46,65 +46,57 @@ export function GroupBuyCampaignsPage(): ReactNode {
         />
       ) : null}
       <Problem error={error} />
-      {!campaigns ? (
-        error ? (
-          <button type="button" onClick={reload}>{common.retry}</button>
-        ) : (
-          <Loading />
-        )
-      ) : campaigns.length === 0 ? (
-        <p className="muted empty">{g.empty}</p>
-      ) : (
-        <table className="orders-table campaigns-table">
-          <thead>
-            <tr>
-              <th scope="col">{g.columns.title}</th>
-              <th scope="col">{g.columns.price}</th>
-              <th scope="col">{g.columns.size}</th>
-              <th scope="col">{g.columns.seats}</th>
-              <th scope="col">{g.columns.window}</th>
-              <th scope="col">{g.columns.status}</th>
-              <th scope="col">{g.columns.created}</th>
-              <th scope="col">{g.columns.actions}</th>
-            </tr>
-          </thead>
-          <tbody>
-            {campaigns.map((c) => (
-              <tr key={c.id} data-campaign-id={c.id}>
-                <td>
-                  {c.title}
-                  <span className="muted small block">{g.organiser[c.organiser]}</span>
-                </td>
-                <td>
-                  <Money fen={c.group_price_fen} />
-                  <span className="muted small block">
-                    <s><Money fen={c.original_price_fen} /></s>
-                  </span>
-                </td>
-                <td>{g.size(c.min_members, c.max_members)}</td>
-                <td>{g.seats(c.seats_taken, c.stock)}</td>
-                <td>
-                  {g.hours(c.valid_hours)}
-                  <span className="muted small block">{g.payWithin(c.payment_window_s)}</span>
-                </td>
-                <td>
-                  <Pill tone={c.status === "active" ? "verified" : ""}>{g.statuses[c.status]}</Pill>
-                </td>
-                <td>
-                  <time dateTime={c.created_at}>{localTime(c.created_at)}</time>
-                </td>
-                <td>
-                  {c.status === "active" ? (
-                    <button type="button" className="danger" aria-label={`${g.end}：${c.title}`} onClick={() => setEnding(c)}>
-                      {g.end}
-                    </button>
-                  ) : null}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      <ListTable
+        rows={campaigns}
+        error={error}
+        onRetry={reload}
+        empty={g.empty}
+        className="orders-table campaigns-table"
+        columns={[
+          g.columns.title,
+          g.columns.price,
+          g.columns.size,
+          g.columns.seats,
+          g.columns.window,
+          g.columns.status,
+          g.columns.created,
+          g.columns.actions,
+        ]}
+      >
+        {campaigns?.map((c) => (
+          <tr key={c.id} data-campaign-id={c.id}>
+            <td>
+              {c.title}
+              <span className="muted small block">{g.organiser[c.organiser]}</span>
+            </td>
+            <td>
+              <Money fen={c.group_price_fen} />
+              <span className="muted small block">
+                <s><Money fen={c.original_price_fen} /></s>
+              </span>
+            </td>
+            <td>{g.size(c.min_members, c.max_members)}</td>
+            <td>{g.seats(c.seats_taken, c.stock)}</td>
+            <td>
+              {g.hours(c.valid_hours)}
+              <span className="muted small block">{g.payWithin(c.payment_window_s)}</span>
+            </td>
+            <td>
+              <Pill tone={c.status === "active" ? "verified" : ""}>{g.statuses[c.status]}</Pill>
+            </td>
+            <td>
+              <time dateTime={c.created_at}>{localTime(c.created_at)}</time>
+            </td>
+            <td>
+              {c.status === "active" ? (
+                <button type="button" className="danger" aria-label={`${g.end}：${c.title}`} onClick={() => setEnding(c)}>
+                  {g.end}
+                </button>
+              ) : null}
+            </td>
+          </tr>
+        ))}
+      </ListTable>
       {ending ? (
         <EndDialog
           campaign={ending}
@@ -386,16 +378,10 @@ function CampaignForm({ onCreated }: { onCreated: (campaign: Campaign) => void }
 
 /** Ending stops new groups: asked once more in a modal dialog. */
 function EndDialog({ campaign, onClose, onDone }: { campaign: Campaign; onClose: () => void; onDone: () => void }): ReactNode {
-  const ref = useRef<HTMLDialogElement>(null);
+  const ref = useModal();
   const headingId = useId();
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
-
-  useEffect(() => {
-    const dialog = ref.current;
-    if (dialog && !dialog.open) dialog.showModal();
-    return () => dialog?.close();
-  }, []);
 
   const end = async (): Promise<void> => {
     setBusy(true);

@@ -4,112 +4,63 @@
 //
 // API: GET /merchants/{id}/group-buy-orders?status=&cursor=, POST /group-buy-orders/{id}/confirm |
 // complete | refund {reason}; campaign titles from GET /merchants/{id}/group-buy-campaigns.
-import { useCallback, useEffect, useId, useRef, useState, type FormEvent, type ReactNode } from "react";
+import { useCallback, useState, type ReactNode } from "react";
 
-import { http, query } from "../api/http";
+import { http } from "../api/http";
 import { realtime } from "../api/realtime";
-import { common, merchant as t } from "../strings";
-import { Loading, Money, Page, useLoad } from "../ui/kit";
-import { localTime, type Page as ApiPage } from "./api";
+import { merchant as t } from "../strings";
+import { Money, Page, useLoad } from "../ui/kit";
+import { localTime } from "./api";
 import { useMerchant } from "./context";
 import { type Campaign, GROUP_BUY_ORDER_STATUSES, type GroupBuyOrder, type GroupBuyOrderStatus } from "./groupbuys";
-import { Pill, Problem, STATUS_TONE } from "./parts";
+import { ListTable, LoadMore, Pill, Problem, STATUS_TONE, ReasonDialog, StatusFilter } from "./parts";
 import { chime } from "./sound";
+import { type LiveFeed, useLiveList } from "./useLiveList";
 
 const o = t.groupBuyOrders;
 
+/** A fresher copy of a group-buy order keeps what the shown one knew and it does not say. */
+function mergeOrder(existing: GroupBuyOrder, next: GroupBuyOrder): GroupBuyOrder {
+  return { ...existing, ...next };
+}
+
 export function GroupBuyOrdersPage(): ReactNode {
-  const { merchant, onReconnect } = useMerchant();
+  const { merchant } = useMerchant();
   const [filter, setFilter] = useState<GroupBuyOrderStatus | "">("");
-  const [orders, setOrders] = useState<GroupBuyOrder[] | null>(null);
-  const [cursor, setCursor] = useState<string | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  const [loadingMore, setLoadingMore] = useState(false);
   const [fresh, setFresh] = useState<ReadonlySet<string>>(new Set());
   const [refunding, setRefunding] = useState<GroupBuyOrder | null>(null);
   const [campaigns] = useLoad(() => http.get<Campaign[]>(`/merchants/${merchant.id}/group-buy-campaigns`), [merchant.id]);
-  const filterRef = useRef(filter);
-  filterRef.current = filter;
-  // Orders pushed while a list request is in flight are laid over its answer rather than lost.
-  const pushed = useRef(new Map<string, { at: number; order: GroupBuyOrder }>());
 
-  const path = `/merchants/${merchant.id}/group-buy-orders`;
-  const load = useCallback(async () => {
-    setError(null);
-    const started = performance.now();
-    try {
-      const page = await http.get<ApiPage<GroupBuyOrder>>(`${path}${query({ status: filter, limit: 20 })}`);
-      const items = [...page.items];
-      for (const { at, order } of pushed.current.values()) {
-        if (at < started) continue;
-        const i = items.findIndex((x) => x.id === order.id);
-        if (filter !== "" && order.status !== filter) {
-          if (i >= 0) items.splice(i, 1);
-        } else if (i >= 0) items[i] = order;
-        else items.unshift(order);
-      }
-      setOrders(items);
-      setCursor(page.next_cursor);
-    } catch (e) {
-      setError(e);
-    }
-  }, [path, filter]);
-
-  useEffect(() => {
-    setOrders(null);
-    void load();
-  }, [load]);
-
-  // Pushes sent while the socket was away are lost: REST is the truth after a reconnect.
-  useEffect(() => onReconnect(() => void load()), [onReconnect, load]);
-
-  const upsert = useCallback((order: GroupBuyOrder) => {
-    setOrders((prev) => {
-      if (!prev) return prev;
-      const wanted = filterRef.current === "" || filterRef.current === order.status;
-      const at = prev.findIndex((x) => x.id === order.id);
-      if (!wanted) return prev.filter((x) => x.id !== order.id);
-      if (at >= 0) return prev.map((x) => (x.id === order.id ? { ...x, ...order } : x));
-      return [order, ...prev];
-    });
-  }, []);
-
-  useEffect(() => {
-    let alive = true;
-    let stop: (() => void) | undefined;
-    realtime("/merchant")
-      .on<GroupBuyOrder>("groupbuy:order", (push) => {
-        if (push.merchant_id && push.merchant_id !== merchant.id) return;
-        pushed.current.set(push.id, { at: performance.now(), order: push });
-        if (push.status === "paid") {
-          setFresh((prev) => new Set(prev).add(push.id));
-          chime();
-        }
-        upsert(push);
-      })
-      .then(
-        (off) => (alive ? (stop = off) : off()),
-        (e: unknown) => console.warn("merchant socket:", e),
-      );
-    return () => {
-      alive = false;
-      stop?.();
-    };
-  }, [merchant.id, upsert]);
-
-  const more = async (): Promise<void> => {
-    if (!cursor) return;
-    setLoadingMore(true);
-    try {
-      const page = await http.get<ApiPage<GroupBuyOrder>>(`${path}${query({ status: filter, limit: 20, cursor })}`);
-      setOrders((prev) => [...(prev ?? []), ...page.items.filter((x) => !prev?.some((p) => p.id === x.id))]);
-      setCursor(page.next_cursor);
-    } catch (e) {
-      setError(e);
-    } finally {
-      setLoadingMore(false);
-    }
-  };
+  const subscribe = useCallback(
+    ({ push }: LiveFeed<GroupBuyOrder>) => {
+      let alive = true;
+      let stop: (() => void) | undefined;
+      realtime("/merchant")
+        .on<GroupBuyOrder>("groupbuy:order", (order) => {
+          if (order.merchant_id && order.merchant_id !== merchant.id) return;
+          if (order.status === "paid") {
+            setFresh((prev) => new Set(prev).add(order.id));
+            chime();
+          }
+          push(order.id, (existing) => (existing ? mergeOrder(existing, order) : order));
+        })
+        .then(
+          (off) => (alive ? (stop = off) : off()),
+          (e: unknown) => console.warn("merchant socket:", e),
+        );
+      return () => {
+        alive = false;
+        stop?.();
+      };
+    },
+    [merchant.id],
+  );
+  const { items: orders, cursor, error, loadingMore, load, more, upsert } = useLiveList<GroupBuyOrder>({
+    path: `/merchants/${merchant.id}/group-buy-orders`,
+    filter,
+    subscribe,
+    merge: mergeOrder,
+  });
 
   const acted = (order: GroupBuyOrder): void => {
     setFresh((prev) => {
@@ -124,62 +75,36 @@ export function GroupBuyOrdersPage(): ReactNode {
 
   return (
     <Page title={o.title}>
-      <div className="filters" role="group" aria-label={t.orders.filter}>
-        {(["", ...GROUP_BUY_ORDER_STATUSES] as const).map((f) => (
-          <button
-            key={f || "all"}
-            type="button"
-            className={f === filter ? "chip-button active" : "chip-button"}
-            aria-pressed={f === filter}
-            onClick={() => setFilter(f)}
-          >
-            {f ? o.statuses[f] : t.orders.all}
-          </button>
-        ))}
-      </div>
+      <StatusFilter statuses={GROUP_BUY_ORDER_STATUSES} value={filter} onChange={setFilter} label={(f) => o.statuses[f]} />
       <Problem error={error} />
-      {!orders ? (
-        error ? (
-          <button type="button" onClick={() => void load()}>{common.retry}</button>
-        ) : (
-          <Loading />
-        )
-      ) : orders.length === 0 ? (
-        <p className="muted empty">{o.empty}</p>
-      ) : (
-        <table className="orders-table">
-          <thead>
-            <tr>
-              <th scope="col">{o.columns.campaign}</th>
-              <th scope="col">{o.columns.order}</th>
-              <th scope="col">{o.columns.buyer}</th>
-              <th scope="col">{o.columns.amount}</th>
-              <th scope="col">{o.columns.status}</th>
-              <th scope="col">{o.columns.time}</th>
-              <th scope="col">{o.columns.actions}</th>
-            </tr>
-          </thead>
-          <tbody>
-            {orders.map((order) => (
-              <OrderRow
-                key={order.id}
-                order={order}
-                title={titleOf(order.campaign_id)}
-                isNew={fresh.has(order.id)}
-                onActed={acted}
-                onRefund={() => setRefunding(order)}
-              />
-            ))}
-          </tbody>
-        </table>
-      )}
-      {cursor ? (
-        <p>
-          <button type="button" onClick={() => void more()} disabled={loadingMore}>
-            {loadingMore ? common.loading : t.orders.more}
-          </button>
-        </p>
-      ) : null}
+      <ListTable
+        rows={orders}
+        error={error}
+        onRetry={() => void load()}
+        empty={o.empty}
+        className="orders-table"
+        columns={[
+          o.columns.campaign,
+          o.columns.order,
+          o.columns.buyer,
+          o.columns.amount,
+          o.columns.status,
+          o.columns.time,
+          o.columns.actions,
+        ]}
+      >
+        {orders?.map((order) => (
+          <OrderRow
+            key={order.id}
+            order={order}
+            title={titleOf(order.campaign_id)}
+            isNew={fresh.has(order.id)}
+            onActed={acted}
+            onRefund={() => setRefunding(order)}
+          />
+        ))}
+      </ListTable>
+      <LoadMore more={Boolean(cursor)} busy={loadingMore} onMore={() => void more()} />
       {refunding ? (
         <RefundDialog
           order={refunding}
@@ -271,7 +196,7 @@ function OrderRow({
   );
 }
 
-/** Refund with a reason (1–200 characters) the buyer is told, in a native modal dialog. */
+/** Refund with a reason (1–200 characters) the buyer is told. */
 function RefundDialog({
   order,
   title,
@@ -283,62 +208,21 @@ function RefundDialog({
   onClose: () => void;
   onDone: (order: GroupBuyOrder) => void;
 }): ReactNode {
-  const ref = useRef<HTMLDialogElement>(null);
-  const headingId = useId();
-  const reasonId = useId();
-  const [reason, setReason] = useState("");
-  const [touched, setTouched] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
-
-  useEffect(() => {
-    const dialog = ref.current;
-    if (dialog && !dialog.open) dialog.showModal();
-    return () => dialog?.close();
-  }, []);
-
-  const submit = async (event: FormEvent): Promise<void> => {
-    event.preventDefault();
-    setTouched(true);
-    if (!reason.trim()) return;
-    setBusy(true);
-    setError(null);
-    try {
-      onDone(await http.post<GroupBuyOrder>(`/group-buy-orders/${order.id}/refund`, { reason: reason.trim() }));
-    } catch (e) {
-      setError(e);
-      setBusy(false);
-    }
-  };
-
-  const missing = touched && !reason.trim();
   return (
-    <dialog ref={ref} className="dialog" aria-labelledby={headingId} onClose={onClose} onCancel={onClose}>
-      <form className="form" onSubmit={(e) => void submit(e)} noValidate>
-        <h2 id={headingId}>{o.refundTitle}</h2>
-        <p>
+    <ReasonDialog
+      heading={o.refundTitle}
+      summary={
+        <>
           {title} · <Money fen={order.price_fen} />
-        </p>
-        <p className="muted">{o.refundHint}</p>
-        <div className="field">
-          <label htmlFor={reasonId}>{o.reason}</label>
-          <textarea
-            id={reasonId}
-            value={reason}
-            maxLength={200}
-            rows={3}
-            onChange={(e) => setReason(e.target.value)}
-            aria-invalid={missing || undefined}
-            aria-describedby={missing ? `${reasonId}-error` : undefined}
-          />
-          {missing ? <span id={`${reasonId}-error`} className="error small">{o.reasonRequired}</span> : null}
-        </div>
-        <Problem error={error} />
-        <div className="row">
-          <button type="button" onClick={onClose} disabled={busy}>{common.cancel}</button>
-          <button type="submit" className="danger" disabled={busy}>{o.doRefund}</button>
-        </div>
-      </form>
-    </dialog>
+        </>
+      }
+      hint={o.refundHint}
+      reasonLabel={o.reason}
+      requiredMessage={o.reasonRequired}
+      maxLength={200}
+      submitLabel={o.doRefund}
+      onClose={onClose}
+      onSubmit={async (reason) => onDone(await http.post<GroupBuyOrder>(`/group-buy-orders/${order.id}/refund`, { reason }))}
+    />
   );
 }

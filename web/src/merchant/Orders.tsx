@@ -3,17 +3,17 @@
 // reason (the buyer's money goes back), grant a refund request, hand over, pick-up and return.
 //
 // API: GET /merchants/{id}/orders?status=&cursor=, GET /orders/{id}, POST /orders/{id}/<move>.
-import { useCallback, useEffect, useId, useRef, useState, type FormEvent, type ReactNode } from "react";
+import { useCallback, useId, useState, type ReactNode } from "react";
 
 import { http, query } from "../api/http";
-import { common, merchant as t } from "../strings";
-import { Loading, Money, Page } from "../ui/kit";
-import { localTime, type Order, type OrderPush, type OrderStatus, type Page as ApiPage } from "./api";
+import { merchant as t } from "../strings";
+import { Money, Page } from "../ui/kit";
+import { localTime, type Order, type OrderPush, type OrderStatus } from "./api";
 import { useMerchant } from "./context";
-import { Pill, Problem, STATUS_TONE } from "./parts";
+import { ListTable, LoadMore, Pill, Problem, STATUS_TONE, ReasonDialog, StatusFilter } from "./parts";
+import { type LiveFeed, useLiveList } from "./useLiveList";
 
-const FILTERS: (OrderStatus | "")[] = [
-  "",
+const FILTERS: OrderStatus[] = [
   "paid",
   "refund_requested",
   "confirmed",
@@ -83,99 +83,22 @@ function fromPush(push: OrderPush, existing: Order | undefined): Order {
 }
 
 export function OrdersPage(): ReactNode {
-  const { merchant, unread, markRead, onLive, onReconnect } = useMerchant();
+  const { merchant, unread, markRead, onLive } = useMerchant();
   const [filter, setFilter] = useState<OrderStatus | "">("");
-  const [orders, setOrders] = useState<Order[] | null>(null);
-  const [cursor, setCursor] = useState<string | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  const [loadingMore, setLoadingMore] = useState(false);
   const [dialog, setDialog] = useState<Order | null>(null);
-  const filterRef = useRef(filter);
-  filterRef.current = filter;
-  // Orders pushed while a list request is in flight: its answer may predate them, so they are laid
-  // over it rather than lost (a reload on reconnect races the pushes that follow it).
-  const pushed = useRef(new Map<string, { at: number; order: Order }>());
-
-  const load = useCallback(async () => {
-    setError(null);
-    const started = performance.now();
-    try {
-      const page = await http.get<ApiPage<Order>>(`/merchants/${merchant.id}/orders${query({ status: filter, limit: 20 })}`);
-      const items = [...page.items];
-      for (const { at, order } of pushed.current.values()) {
-        if (at < started) continue;
-        const i = items.findIndex((o) => o.id === order.id);
-        if (filter !== "" && order.status !== filter) {
-          if (i >= 0) items.splice(i, 1);
-        } else if (i >= 0) items[i] = order;
-        else items.unshift(order);
-      }
-      setOrders(items);
-      setCursor(page.next_cursor);
-    } catch (e) {
-      setError(e);
-    }
-  }, [merchant.id, filter]);
-
-  useEffect(() => {
-    setOrders(null);
-    void load();
-  }, [load]);
-
-  // REST is the truth after a reconnect: pushes sent while offline are gone.
-  useEffect(() => onReconnect(() => void load()), [onReconnect, load]);
-
-  const upsert = useCallback((order: Order) => {
-    const seen = pushed.current.get(order.id);
-    if (seen) seen.order = order;
-    setOrders((prev) => {
-      if (!prev) return prev;
-      const wanted = filterRef.current === "" || filterRef.current === order.status;
-      const rest = prev.filter((o) => o.id !== order.id);
-      if (!wanted) return rest;
-      const at = prev.findIndex((o) => o.id === order.id);
-      if (at >= 0) {
-        const next = [...prev];
-        next[at] = order;
-        return next;
-      }
-      return [order, ...rest];
-    });
-  }, []);
-
-  useEffect(
-    () =>
-      onLive(({ push }) => {
-        pushed.current.set(push.order_id, { at: performance.now(), order: fromPush(push, pushed.current.get(push.order_id)?.order) });
-        setOrders((prev) => {
-          if (!prev) return prev;
-          const existing = prev.find((o) => o.id === push.order_id);
-          const order = fromPush(push, existing);
-          const wanted = filterRef.current === "" || filterRef.current === order.status;
-          const rest = prev.filter((o) => o.id !== order.id);
-          if (!wanted) return rest;
-          return existing ? prev.map((o) => (o.id === order.id ? order : o)) : [order, ...rest];
-        });
-        http.get<Order>(`/orders/${push.order_id}`).then(upsert, (e: unknown) => console.warn("order refresh failed", e));
+  const subscribe = useCallback(
+    ({ push, upsert }: LiveFeed<Order>) =>
+      onLive(({ push: order }) => {
+        push(order.order_id, (existing) => fromPush(order, existing));
+        http.get<Order>(`/orders/${order.order_id}`).then(upsert, (e: unknown) => console.warn("order refresh failed", e));
       }),
-    [onLive, upsert],
+    [onLive],
   );
-
-  const more = async (): Promise<void> => {
-    if (!cursor) return;
-    setLoadingMore(true);
-    try {
-      const page = await http.get<ApiPage<Order>>(
-        `/merchants/${merchant.id}/orders${query({ status: filter, limit: 20, cursor })}`,
-      );
-      setOrders((prev) => [...(prev ?? []), ...page.items.filter((o) => !prev?.some((p) => p.id === o.id))]);
-      setCursor(page.next_cursor);
-    } catch (e) {
-      setError(e);
-    } finally {
-      setLoadingMore(false);
-    }
-  };
+  const { items: orders, cursor, error, loadingMore, more, upsert } = useLiveList<Order>({
+    path: `/merchants/${merchant.id}/orders`,
+    filter,
+    subscribe,
+  });
 
   const acted = (order: Order): void => {
     markRead(order.id);
@@ -191,56 +114,33 @@ export function OrdersPage(): ReactNode {
         ) : null
       }
     >
-      <div className="filters" role="group" aria-label={t.orders.filter}>
-        {FILTERS.map((f) => (
-          <button
-            key={f || "all"}
-            type="button"
-            className={f === filter ? "chip-button active" : "chip-button"}
-            aria-pressed={f === filter}
-            onClick={() => setFilter(f)}
-          >
-            {f ? t.orders.statuses[f] : t.orders.all}
-          </button>
-        ))}
-      </div>
+      <StatusFilter statuses={FILTERS} value={filter} onChange={setFilter} label={(f) => t.orders.statuses[f]} />
       <Problem error={error} />
-      {!orders ? (
-        error ? null : <Loading />
-      ) : orders.length === 0 ? (
-        <p className="muted empty">{t.orders.empty}</p>
-      ) : (
-        <table className="orders-table">
-          <thead>
-            <tr>
-              <th scope="col">{t.orders.columns.title}</th>
-              <th scope="col">{t.orders.columns.mode}</th>
-              <th scope="col">{t.orders.columns.amount}</th>
-              <th scope="col">{t.orders.columns.status}</th>
-              <th scope="col">{t.orders.columns.time}</th>
-              <th scope="col">{t.orders.columns.actions}</th>
-            </tr>
-          </thead>
-          <tbody>
-            {orders.map((order) => (
-              <OrderRow
-                key={order.id}
-                order={order}
-                isNew={unread.has(order.id)}
-                onActed={acted}
-                onReject={() => setDialog(order)}
-              />
-            ))}
-          </tbody>
-        </table>
-      )}
-      {cursor ? (
-        <p>
-          <button type="button" onClick={() => void more()} disabled={loadingMore}>
-            {loadingMore ? common.loading : t.orders.more}
-          </button>
-        </p>
-      ) : null}
+      <ListTable
+        rows={orders}
+        error={error}
+        empty={t.orders.empty}
+        className="orders-table"
+        columns={[
+          t.orders.columns.title,
+          t.orders.columns.mode,
+          t.orders.columns.amount,
+          t.orders.columns.status,
+          t.orders.columns.time,
+          t.orders.columns.actions,
+        ]}
+      >
+        {orders?.map((order) => (
+          <OrderRow
+            key={order.id}
+            order={order}
+            isNew={unread.has(order.id)}
+            onActed={acted}
+            onReject={() => setDialog(order)}
+          />
+        ))}
+      </ListTable>
+      <LoadMore more={Boolean(cursor)} busy={loadingMore} onMore={() => void more()} />
       {dialog ? (
         <RejectDialog
           order={dialog}
@@ -364,67 +264,26 @@ function OrderRow({
   );
 }
 
-/** Reject (refund) with a reason the buyer is told; a native modal dialog keeps focus inside. */
+/** Reject (refund) with a reason the buyer is told (optional when granting their refund request). */
 function RejectDialog({ order, onClose, onDone }: { order: Order; onClose: () => void; onDone: (order: Order) => void }): ReactNode {
-  const ref = useRef<HTMLDialogElement>(null);
-  const headingId = useId();
-  const reasonId = useId();
-  const [reason, setReason] = useState("");
-  const [touched, setTouched] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
   const refundRequest = order.status === "refund_requested";
-
-  useEffect(() => {
-    const dialog = ref.current;
-    if (dialog && !dialog.open) dialog.showModal();
-    return () => dialog?.close();
-  }, []);
-
-  const submit = async (event: FormEvent): Promise<void> => {
-    event.preventDefault();
-    setTouched(true);
-    if (!refundRequest && !reason.trim()) return;
-    setBusy(true);
-    setError(null);
-    try {
-      onDone(await http.post<Order>(`/orders/${order.id}/reject${query({ reason: reason.trim() })}`));
-    } catch (e) {
-      setError(e);
-      setBusy(false);
-    }
-  };
-
-  const missing = touched && !refundRequest && !reason.trim();
+  const paid = order.status === "paid";
   return (
-    <dialog ref={ref} className="dialog" aria-labelledby={headingId} onClose={onClose} onCancel={onClose}>
-      <form className="form" onSubmit={(e) => void submit(e)}>
-        <h2 id={headingId}>{refundRequest ? t.orders.approveRefund : order.status === "paid" ? t.orders.rejectTitle : t.orders.refundTitle}</h2>
-        <p>
+    <ReasonDialog
+      heading={refundRequest ? t.orders.approveRefund : paid ? t.orders.rejectTitle : t.orders.refundTitle}
+      summary={
+        <>
           {order.title} · <Money fen={order.price_fen + order.deposit_fen} />
-        </p>
-        <p className="muted">{refundRequest ? t.orders.refundConfirm : t.orders.rejectHint}</p>
-        <div className="field">
-          <label htmlFor={reasonId}>{t.orders.reason}</label>
-          <textarea
-            id={reasonId}
-            value={reason}
-            maxLength={500}
-            rows={3}
-            onChange={(e) => setReason(e.target.value)}
-            aria-invalid={missing || undefined}
-            aria-describedby={missing ? `${reasonId}-error` : undefined}
-          />
-          {missing ? <span id={`${reasonId}-error`} className="error small">{t.orders.reasonRequired}</span> : null}
-        </div>
-        <Problem error={error} />
-        <div className="row">
-          <button type="button" onClick={onClose} disabled={busy}>{common.cancel}</button>
-          <button type="submit" className="danger" disabled={busy}>
-            {refundRequest ? t.orders.approveRefund : order.status === "paid" ? t.orders.doReject : t.orders.doRefund}
-          </button>
-        </div>
-      </form>
-    </dialog>
+        </>
+      }
+      hint={refundRequest ? t.orders.refundConfirm : t.orders.rejectHint}
+      reasonLabel={t.orders.reason}
+      optional={refundRequest}
+      requiredMessage={t.orders.reasonRequired}
+      maxLength={500}
+      submitLabel={refundRequest ? t.orders.approveRefund : paid ? t.orders.doReject : t.orders.doRefund}
+      onClose={onClose}
+      onSubmit={async (reason) => onDone(await http.post<Order>(`/orders/${order.id}/reject${query({ reason })}`))}
+    />
   );
 }
