@@ -122,6 +122,9 @@ class ActorHost:
         self._lease_ms = settings.actor_lease_ms
         self._beat_s = settings.node_heartbeat_ms / 1000
         self._closed = False
+        # Set by stop(): the heartbeat ends between beats rather than being cancelled inside a
+        # Redis command (a connection cancelled while it connects is left open by the client).
+        self._stop_beating = asyncio.Event()
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
@@ -139,10 +142,16 @@ class ActorHost:
     async def stop(self, *, graceful: bool = True) -> None:
         """Passivate local actors and release their leases (graceful), then stop listening."""
         self._closed = True
-        for task in (self._heartbeat, self._listener):
-            if task is not None:
+        self._stop_beating.set()
+        if self._heartbeat is not None:
+            # A beat in flight finishes (bounded: a Redis that does not answer is cut off).
+            _, late = await asyncio.wait({self._heartbeat}, timeout=max(1.0, self._beat_s))
+            for task in late:
                 task.cancel()
-                await self._finish("stop_task", task)
+            await self._finish("stop_task", self._heartbeat)
+        if self._listener is not None:
+            self._listener.cancel()
+            await self._finish("stop_task", self._listener)
         for key in list(self._actors):
             await self._deactivate(key, passivate=graceful)
         for task in list(self._tasks):
@@ -585,7 +594,11 @@ class ActorHost:
 
     async def _beat(self) -> None:
         while True:
-            await asyncio.sleep(self._beat_s)
+            try:
+                await asyncio.wait_for(self._stop_beating.wait(), self._beat_s)
+                return
+            except TimeoutError:
+                pass
             try:
                 await self._beat_once()
             except asyncio.CancelledError:
