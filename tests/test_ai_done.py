@@ -50,10 +50,12 @@ async def say(
 @pytest.mark.parametrize("engine", ["local", "openai"])
 async def test_done_when(
     engine: str,
+    # The Core first: fixtures are torn down in reverse, so the real-time node this test starts
+    # on `aiohttp_server` (which scripted_model also uses) stops before its Core closes.
+    core: Core,
     scripted_model: ScriptedModel,
     approve_merchant: Any,
     client: Client,
-    core: Core,
     settings: Settings,
     community: CommunityWorld,
     make_account: Any,
