@@ -17,6 +17,7 @@ import orjson
 import redis.asyncio as aioredis
 
 from lago_core.logging import get_logger
+from lago_core.metrics import PUSH_FAILURES
 from lago_core.redis import create_redis, pubsub_client
 from lago_core.settings import Settings
 
@@ -110,7 +111,12 @@ class Pusher:
 
     async def _publish(self, namespace: str, room: str, event: str, data: Any) -> None:
         message = Push(namespace, room, event, data).encode()
-        await pubsub_client(self._redis).publish(self._channel, message)
+        try:
+            await pubsub_client(self._redis).publish(self._channel, message)
+        except Exception:
+            # Counted here, once for every caller; each caller logs and decides what follows.
+            PUSH_FAILURES.labels(event).inc()
+            raise
 
     async def to_user(self, user_id: UUID, event: str, data: Any) -> None:
         await self._publish("/", user_room(user_id), event, data)

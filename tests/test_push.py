@@ -137,3 +137,24 @@ async def test_customer_service_works_the_report_queue(
     assert closed.status == 204
     left = await (await client.get("/api/v1/moderation/reports", headers=service.headers)).json()
     assert left["items"] == []
+
+
+async def test_a_push_that_cannot_be_published_is_counted_and_raised(settings: Settings) -> None:
+    """Callers go on without a lost push (they log it); the count is kept in one place."""
+    from dataclasses import replace
+
+    from prometheus_client import REGISTRY
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    def failures() -> float:
+        value = REGISTRY.get_sample_value("lago_push_failures_total", {"event": "probe:lost"})
+        return value or 0.0
+
+    before = failures()
+    pusher = Pusher(replace(settings, redis_url="redis://127.0.0.1:1/0"))
+    try:
+        with pytest.raises(RedisConnectionError):
+            await pusher.to_user(uuid4(), "probe:lost", {})
+    finally:
+        await pusher.close()
+    assert failures() == before + 1
