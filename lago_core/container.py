@@ -43,6 +43,15 @@ from lago_core.payments import (
     SandboxProvider,
     SandboxStore,
 )
+from lago_core.points import (
+    CatalogueService,
+    InvitationService,
+    Points,
+    PointsService,
+    PointsSources,
+    PointsStore,
+)
+from lago_core.points.notices import tell_by_sms
 from lago_core.push import Pusher
 from lago_core.ratelimit import RateLimiter
 from lago_core.redis import create_redis
@@ -91,6 +100,8 @@ class Core:
     # Live streams: who may go live, grants, announcements (docs/live.md); lottery draws to read.
     live: LiveService
     lottery: LotteryService
+    # Points (docs/points.md): earning rules and their hooks, lots, expiry, the catalogue.
+    points: Points
     # The sandbox provider's own connections (it stands in for the provider's database).
     sandbox_pool: asyncpg.Pool | None = None
 
@@ -167,6 +178,19 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         GroupBuyStore(pool), merchants, communities, payments, jobs, pusher, redis, settings, clock
     )
     settlement.follow_group_buys(groupbuys)
+    points = build_points(
+        pool,
+        clock,
+        settings,
+        sms,
+        identity,
+        communities,
+        listings,
+        orders,
+        groupbuys,
+        Idempotency(pool, clock),
+        limiter,
+    )
     ai = build_ai(
         settings, pool, listings, orders, payments, jobs, pusher, limiter, clock, groupbuys
     )
@@ -198,7 +222,41 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         ),
         live=LiveService(LiveStore(pool), communities, pusher, clock),
         lottery=LotteryService(DrawStore(pool), communities),
+        points=points,
         sandbox_pool=sandbox_pool,
+    )
+
+
+def build_points(
+    pool: asyncpg.Pool,
+    clock: Clock,
+    settings: Settings,
+    sms: SmsProvider,
+    identity: IdentityService,
+    communities: CommunityService,
+    listings: ListingService,
+    orders: OrderService,
+    groupbuys: GroupBuyService,
+    idempotency: Idempotency,
+    limiter: RateLimiter,
+) -> Points:
+    """The points services, following the events that earn points. Coupon products stay
+    refused until a CouponIssuer is set on ``catalogue.coupons``."""
+    store = PointsStore(pool)
+    service = PointsService(store, clock, limiter=limiter, tell=tell_by_sms(sms))
+    invitations = InvitationService(store, service, clock)
+    sources = PointsSources(store, service, invitations, clock, settings.points_post_grace_s)
+    orders.on_transition(sources.order_moved)
+    orders.on_rating(sources.rated)
+    groupbuys.on_order_moved(sources.group_buy_order_moved)
+    listings.on_created(sources.listing_created)
+    communities.on_verified(sources.member_verified)
+    identity.on_sign_up(invitations.check_code, invitations.record_in)
+    return Points(
+        service=service,
+        catalogue=CatalogueService(store, service, idempotency, clock, limiter=limiter),
+        invitations=invitations,
+        sources=sources,
     )
 
 

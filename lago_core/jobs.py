@@ -27,9 +27,12 @@ __all__ = [
     "APPLY_PAYMENT_EVENT",
     "CANCEL_UNPAID_ORDERS",
     "CHECK_OVERDUE_RENTALS",
+    "CREDIT_POINTS",
     "DELIVER_SANDBOX_WEBHOOK",
     "EXPIRE_GROUP_BUY",
+    "EXPIRE_POINTS",
     "JOBS",
+    "NOTIFY_EXPIRING_POINTS",
     "PURGE_ENDED_SESSIONS",
     "PURGE_IDEMPOTENCY_KEYS",
     "SETTLE_ORDERS",
@@ -70,6 +73,11 @@ SWEEP_GROUP_BUYS = Job("sweep_group_buys")
 ANSWER_SUPPORT_MESSAGE = Job("answer_support_message", ("message_id",))
 SWEEP_LOCKER_ORDERS = Job("sweep_locker_orders")
 PURGE_ENDED_SESSIONS = Job("purge_ended_sessions")
+# Points (docs/points.md): retire lots a year old, tell residents a week before, credit sources
+# that have no hook (channel posts after their grace period, lottery entries) and heal hooks.
+EXPIRE_POINTS = Job("expire_points")
+NOTIFY_EXPIRING_POINTS = Job("notify_expiring_points")
+CREDIT_POINTS = Job("credit_points")
 
 JOBS: tuple[Job, ...] = (
     APPLY_PAYMENT_EVENT,
@@ -87,6 +95,9 @@ JOBS: tuple[Job, ...] = (
     ANSWER_SUPPORT_MESSAGE,
     SWEEP_LOCKER_ORDERS,
     PURGE_ENDED_SESSIONS,
+    EXPIRE_POINTS,
+    NOTIFY_EXPIRING_POINTS,
+    CREDIT_POINTS,
 )
 
 

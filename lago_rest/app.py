@@ -32,6 +32,7 @@ from lago_rest.routes import (
     moderation,
     orders,
     payments,
+    points,
     settlement,
 )
 from lago_rest.routes.system import add_system_routes
@@ -59,6 +60,7 @@ def build_api() -> Api:
         ai.api,
         lockers.api,
         live.api,
+        points.api,
     ):
         api.include(group)
     return api
