@@ -22,6 +22,8 @@ CREATE TABLE points_accounts (
 -- spending, expiry of a lot, or take-back. Never updated, never deleted.
 CREATE TABLE points_journal (
     id          uuid PRIMARY KEY,
+    -- The order entries were written in: entries of one transaction share their time.
+    n           bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
     user_id     uuid NOT NULL REFERENCES users (id),
     kind        text NOT NULL CHECK (kind IN ('earn', 'spend', 'expire', 'take_back')),
     rule        text NOT NULL CHECK (rule ~ '^[a-z_]{1,30}$'),
@@ -38,7 +40,7 @@ CREATE TABLE points_journal (
     CHECK (kind <> 'earn' OR (local_day IS NOT NULL AND delta <= requested)),
     CHECK (kind <> 'take_back' OR -delta <= requested)
 );
-CREATE INDEX points_journal_user_idx ON points_journal (user_id, created_at DESC, id DESC);
+CREATE INDEX points_journal_user_idx ON points_journal (user_id, created_at DESC, n DESC);
 
 -- Append-only by construction, not by convention: corrections are new entries.
 CREATE FUNCTION points_journal_append_only() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -102,7 +102,7 @@ class PointsStore:
         rows = await self.pool.fetch(
             f"""SELECT {_ENTRY} FROM points_journal
                 WHERE user_id = $1 AND ($2::timestamptz IS NULL OR created_at < $2)
-                ORDER BY created_at DESC, id DESC LIMIT $3""",
+                ORDER BY created_at DESC, n DESC LIMIT $3""",
             user_id,
             before,
             limit,
@@ -112,7 +112,7 @@ class PointsStore:
         last = rows[-1]["created_at"]
         rest = await self.pool.fetch(
             f"""SELECT {_ENTRY} FROM points_journal WHERE user_id = $1 AND created_at = $2
-                ORDER BY id DESC""",
+                ORDER BY n DESC""",
             user_id,
             last,
         )

@@ -4,7 +4,7 @@ import { type ReactNode } from "react";
 import { Link, Navigate, NavLink, Route, Routes } from "react-router";
 
 import { LiveConsoleRoute } from "../live/lazy";
-import { consoleText } from "../strings";
+import { consoleText, points } from "../strings";
 import { Page } from "../ui/kit";
 import "./console.css";
 import { CommunitiesPage } from "./CommunitiesPage";
@@ -12,6 +12,7 @@ import { DrawsPage, DrawVerifyPage } from "./DrawsPage";
 import { LockersPage } from "./LockersPage";
 import { MerchantsPage } from "./MerchantsPage";
 import { ModerationPage } from "./ModerationPage";
+import { PointsProductsPage } from "./PointsProductsPage";
 import { ResidentsPage } from "./ResidentsPage";
 import { useRoles } from "./shared";
 import { SupportPage } from "./SupportPage";
@@ -42,6 +43,7 @@ function useNavigation(): Array<{ group: string; items: NavItem[] }> {
       items: [
         { to: "/console/merchants", label: consoleText.nav.merchants },
         { to: "/console/communities", label: consoleText.nav.communities },
+        { to: "/console/points", label: points.console.nav },
         ...(staffOf.length > 0 ? [] : [{ to: "/console/moderation", label: consoleText.nav.moderation }]),
       ],
     });
@@ -99,6 +101,7 @@ export default function ConsoleApp(): ReactNode {
           <Route path="draws/:drawId" element={<DrawVerifyPage />} />
           <Route path="merchants" element={<MerchantsPage />} />
           <Route path="communities" element={<CommunitiesPage />} />
+          <Route path="points" element={<PointsProductsPage />} />
           <Route path="support" element={<SupportPage />} />
           <Route path="*" element={<Navigate to="/console" replace />} />
         </Routes>

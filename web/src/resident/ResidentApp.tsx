@@ -20,6 +20,7 @@ const ChannelHome = lazy(() => channelScreens().then((m) => ({ default: m.Channe
 const ChannelById = lazy(() => channelScreens().then((m) => ({ default: m.ChannelById })));
 const LotteryVerify = lazy(() => channelScreens().then((m) => ({ default: m.VerifyPage })));
 const Support = lazy(() => channelScreens().then((m) => ({ default: m.SupportPage })));
+const Points = lazy(() => import("./PointsPage").then((m) => ({ default: m.PointsPage })));
 
 export default function ResidentApp(): ReactNode {
   return (
@@ -37,6 +38,7 @@ export default function ResidentApp(): ReactNode {
           <Route path="listings/:id" element={<ListingPage />} />
           <Route path="publish" element={<PublishPage />} />
           <Route path="me/listings" element={<MyListingsPage />} />
+          <Route path="me/points" element={<Points />} />
           <Route path="orders" element={<OrdersPage />} />
           <Route path="orders/:id" element={<OrderPage />} />
           <Route path="orders/:id/pay" element={<CashierPage />} />
