@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient
 from lago_core.clock import ManualClock
 from lago_core.container import Core
 from lago_core.errors import Conflict
-from lago_core.points import RuleName
+from lago_core.points import ExpiryNotice, PointsService, RuleName
 from lago_core.security.roles import MemberStatus, PlatformRole, Principal
 from lago_core.settings import Settings
 from lago_core.sms import LogSmsProvider
@@ -508,4 +508,69 @@ async def test_lottery_entries_and_events_are_activities_capped_at_30(
     assert await sources.event_attended(resident.id, "event-1") == 0
     assert await sources.event_attended(resident.id, "event-2") == 10
     assert await sources.event_attended(resident.id, "event-3") == 0  # the cap of 30
+    await assert_points_sound(core.pool)
+
+
+async def test_check_ins_and_redemptions_are_rate_limited(
+    client: Client, core: Core, community: CommunityWorld
+) -> None:
+    resident = community.residents[2]
+    codes = [(await call(client, resident, "POST", "/me/points/check-in"))[0] for _ in range(11)]
+    assert codes == [200] + [409] * 9 + [429]
+    product = uuid.uuid4()
+    statuses = []
+    for i in range(21):
+        response = await client.post(
+            f"/api/v1/points-products/{product}/redeem",
+            headers={**resident.headers, "Idempotency-Key": f"k{i}"},
+        )
+        statuses.append(response.status)
+    assert statuses == [404] * 20 + [429]
+
+
+async def test_a_notice_that_could_not_be_told_is_told_by_the_next_run(
+    core: Core, clock: ManualClock, community: CommunityWorld
+) -> None:
+    resident = community.residents[0]
+    told: list[ExpiryNotice] = []
+    failing = [True]
+
+    async def tell(notice: ExpiryNotice) -> None:
+        # Stands in for the SMS provider, which is down for the first run.
+        if failing[0]:
+            raise ConnectionError("the SMS provider is down")
+        told.append(notice)
+
+    service = PointsService(core.points.service.store, clock, tell=tell)
+    await service.earn(resident.id, RuleName.SPENDING, "spending:order:n", amount=12)
+    clock.advance(360 * DAY)
+    assert await service.notify_expiring() == {"recorded": 1, "sent": 0}
+    failing[0] = False
+    assert await service.notify_expiring() == {"recorded": 0, "sent": 1}
+    assert [(n.user_id, n.points) for n in told] == [(resident.id, 12)]
+    assert await service.notify_expiring() == {"recorded": 0, "sent": 0}
+
+
+async def test_the_scan_credits_a_completed_order_whose_hook_did_not(
+    client: Client,
+    core: Core,
+    settings: Settings,
+    community: CommunityWorld,
+    webhook_target: None,
+) -> None:
+    buyer, seller, _ = community.residents
+    item = await listing(client, seller, price_fen=5_099)
+    placed = await order(client, buyer, item["id"])
+    await pay_order(client, core, settings, buyer, placed)
+    # As if the hook's savepoint had failed: the order completed, no points with it.
+    await core.pool.execute(
+        """UPDATE orders SET status = 'completed', completed_at = $2, updated_at = $2
+           WHERE id = $1""",
+        uuid.UUID(placed["id"]),
+        core.clock.now(),
+    )
+    assert await balance(client, buyer) == 0
+    assert (await core.points.sources.scan())["spending"] == 1
+    assert (await core.points.sources.scan())["spending"] == 0
+    assert await balance(client, buyer) == 50
     await assert_points_sound(core.pool)

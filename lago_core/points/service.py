@@ -49,6 +49,10 @@ POINTS_CHANGES = Counter(
     "lago_points_changes_total", "Points journal entries written", ["kind", "rule"]
 )
 
+NOTICE_FAILURES = Counter(
+    "lago_points_notice_failures_total", "Expiry notices that could not be told (retried later)"
+)
+
 # A rule's code in the journal's `rule` column for debits: what spent or retired points.
 SPEND_RULE = "redeem"
 EXPIRE_RULE = "expiry"
@@ -368,9 +372,17 @@ class PointsService:
         sent = 0
         if self._tell is not None:
             for row in await self.store.unsent_notices(500):
-                await self._tell(
-                    ExpiryNotice(row["user_id"], row["phone"], row["points"], row["expiry_day"])
+                notice = ExpiryNotice(
+                    row["user_id"], row["phone"], row["points"], row["expiry_day"]
                 )
+                try:
+                    await self._tell(notice)
+                except Exception:
+                    # One resident's failed message must not keep the others from theirs; the
+                    # notice stays unsent and the next run tries it again.
+                    NOTICE_FAILURES.inc()
+                    log.exception("points.notice_failed", user_id=str(notice.user_id))
+                    continue
                 await self.store.notice_sent(row["user_id"], row["expiry_day"], self._clock.now())
                 sent += 1
         return {"recorded": recorded, "sent": sent}
