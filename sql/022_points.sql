@@ -169,5 +169,9 @@ CREATE INDEX points_entitlements_user_idx ON points_entitlements (user_id) WHERE
 -- moderation has not deleted them by then: the scan reads recent posts by time.
 CREATE INDEX channel_events_posts_by_time ON channel_events (created_at)
     WHERE type = 'chat.message' AND user_id IS NOT NULL;
+-- The scan heals spending credits and take-backs a failed hook left: recent finished orders.
+CREATE INDEX orders_finished_idx ON orders (updated_at) WHERE status IN ('completed', 'refunded');
+CREATE INDEX group_buy_orders_finished_idx ON group_buy_orders (updated_at)
+    WHERE status IN ('completed', 'refunded');
 -- The activity rule reads recent draws' entries.
 CREATE INDEX lottery_results_drawn_idx ON lottery_results (drawn_at);

@@ -574,3 +574,46 @@ async def test_the_scan_credits_a_completed_order_whose_hook_did_not(
     assert (await core.points.sources.scan())["spending"] == 0
     assert await balance(client, buyer) == 50
     await assert_points_sound(core.pool)
+
+
+async def test_bad_input_is_refused_with_a_code(
+    client: Client, core: Core, community: CommunityWorld
+) -> None:
+    resident, admin = community.residents[0], community.admin
+    await core.points.service.earn(resident.id, RuleName.CHECK_IN, "check_in:bad-input")
+    for path in ("/me/points/history?before=soon", "/me/points/history?limit=0"):
+        status, body = await call(client, resident, "GET", path)
+        assert (status, body["error"]["code"]) == (422, "invalid_input"), (path, body)
+    # A time without a zone is read as UTC rather than failing.
+    status, body = await call(
+        client, resident, "GET", "/me/points/history?before=2999-01-01T00:00:00"
+    )
+    assert (status, len(body["items"])) == (200, 1)
+    gift = {"kind": "gift", "name": "杯\u0000子", "points_cost": 5, "stock": 1, "pickup": "locker"}
+    status, body = await call(client, admin, "POST", "/points-products", gift)
+    assert status == 422, body
+    status, body = await call(
+        client, admin, "POST", "/points-products", gift | {"name": "杯子", "points_cost": 0}
+    )
+    assert status == 422, body
+    status, product = await call(client, admin, "POST", "/points-products", gift | {"name": "杯子"})
+    assert status == 201, product
+    for patch in ({"stock": -1}, {"kind": "coupon"}, {"points_cost": "5"}):
+        status, body = await call(
+            client, admin, "PATCH", f"/points-products/{product['id']}", patch
+        )
+        assert status == 422, (patch, body)
+    status, body = await call(
+        client, admin, "PATCH", f"/points-products/{uuid.uuid4()}", {"stock": 1}
+    )
+    assert status == 404, body
+    response = await client.post(
+        "/api/v1/points-products/not-a-uuid/redeem",
+        headers={**resident.headers, "Idempotency-Key": "k"},
+    )
+    assert response.status == 422
+    response = await client.post(
+        f"/api/v1/points-products/{product['id']}/redeem", headers=resident.headers
+    )
+    assert (await response.json())["error"]["code"] == "idempotency_key_required"
+    assert (await client.get("/api/v1/me/points")).status == 401

@@ -225,7 +225,7 @@ class PointsService:
         if points <= 0:
             raise ValueError("spend a positive number of points")
         now = self._clock.now()
-        account = await self.store.lock_account(conn, user_id, now)
+        await self.store.lock_account(conn, user_id, now)
         await self._expire_due_in(conn, user_id, now)
         lots = await self.store.live_lots(conn, user_id, now)
         available = sum(lot["remaining"] for lot in lots)
@@ -235,7 +235,6 @@ class PointsService:
                 code="insufficient_points",
                 details={"balance": available, "needed": points},
             )
-        del account
         entry = await self.store.insert_entry(
             conn,
             {

@@ -40,6 +40,8 @@ POINTS_HOOK_FAILURES = Counter(
 # owner archives the stream's tail), and a crashed run leaves work for the next.
 SCAN_LOOKBACK = timedelta(days=2)
 _SCAN_BATCH = 500
+# At most this many batches of a kind per run; the next run (five minutes on) goes on.
+_SCAN_BATCHES = 20
 
 
 def yuan(amount_fen: int) -> int:
@@ -188,30 +190,40 @@ class PointsSources:
     # --- the scan (cron) -------------------------------------------------------------------------
 
     async def scan(self) -> dict[str, int]:
-        """Credit sources without a hook and heal failed hooks (cron job; idempotent)."""
+        """Credit sources without a hook and heal failed hooks (cron job; idempotent). Each kind
+        is read in batches until one comes back short: a batch only holds sources not credited
+        yet, so every batch makes progress."""
         now = self._clock.now()
         counts = {"posts": 0, "lottery": 0, "invitations": 0, "spending": 0}
         grace_end = now - self._post_grace
-        for post in await self.store.posts_between(
-            grace_end - SCAN_LOOKBACK, grace_end, _SCAN_BATCH
-        ):
-            earned = await self._points.earn(
-                post["user_id"],
-                RuleName.PUBLISHING,
-                f"publishing:post:{post['community_id']}:{post['seq']}",
-                at=post["created_at"],
-                note="社区动态",
+        for _ in range(_SCAN_BATCHES):
+            posts = await self.store.posts_between(
+                grace_end - SCAN_LOOKBACK, grace_end, _SCAN_BATCH
             )
-            counts["posts"] += not earned.duplicate
-        for entry in await self.store.draw_entries_since(now - SCAN_LOOKBACK, _SCAN_BATCH):
-            earned = await self._points.earn(
-                entry["user_id"],
-                RuleName.ACTIVITY,
-                f"activity:lottery:{entry['draw_id']}:{entry['user_id']}",
-                at=entry["drawn_at"],
-                note="参加抽奖",
-            )
-            counts["lottery"] += not earned.duplicate
+            for post in posts:
+                earned = await self._points.earn(
+                    post["user_id"],
+                    RuleName.PUBLISHING,
+                    f"publishing:post:{post['community_id']}:{post['seq']}",
+                    at=post["created_at"],
+                    note="社区动态",
+                )
+                counts["posts"] += not earned.duplicate
+            if len(posts) < _SCAN_BATCH:
+                break
+        for _ in range(_SCAN_BATCHES):
+            entries = await self.store.draw_entries_since(now - SCAN_LOOKBACK, _SCAN_BATCH)
+            for entry in entries:
+                earned = await self._points.earn(
+                    entry["user_id"],
+                    RuleName.ACTIVITY,
+                    f"activity:lottery:{entry['draw_id']}:{entry['user_id']}",
+                    at=entry["drawn_at"],
+                    note="参加抽奖",
+                )
+                counts["lottery"] += not earned.duplicate
+            if len(entries) < _SCAN_BATCH:
+                break
         for invitee_id in await self.store.pending_verified_invitees(_SCAN_BATCH):
             counts["invitations"] += bool(await self._invitations.credit(invitee_id))
         counts["spending"] = await self._heal_spending(now - SCAN_LOOKBACK)

@@ -323,6 +323,7 @@ class PointsStore:
                    JOIN lottery_draws d ON d.id = r.draw_id
                    CROSS JOIN LATERAL jsonb_array_elements_text(r.entries) AS entry(user_id)
                    WHERE r.drawn_at > $1 AND d.eligibility <> 'members'
+                     AND entry.user_id ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
                      AND NOT EXISTS (SELECT 1 FROM points_journal j WHERE j.source_key =
                          'activity:lottery:' || r.draw_id || ':' || entry.user_id)
                      AND EXISTS (SELECT 1 FROM users u WHERE u.id = entry.user_id::uuid)
