@@ -617,3 +617,88 @@ async def test_bad_input_is_refused_with_a_code(
     )
     assert (await response.json())["error"]["code"] == "idempotency_key_required"
     assert (await client.get("/api/v1/me/points")).status == 401
+
+
+class TableIssuer:
+    """A coupon issuer for the test, standing in for the coupons service (h/coupons) behind the
+    CouponIssuer contract: it writes its coupon on the redemption's connection, is idempotent by
+    key, and refuses past ``total`` coupons."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+
+    async def issue_in(
+        self, conn: Any, user_id: uuid.UUID, template_id: uuid.UUID, key: str, source: str
+    ) -> uuid.UUID:
+        await conn.execute(
+            """CREATE TABLE IF NOT EXISTS test_coupons (id uuid PRIMARY KEY, key text UNIQUE,
+                   user_id uuid, template_id uuid, source text)"""
+        )
+        existing = await conn.fetchval("SELECT id FROM test_coupons WHERE key = $1", key)
+        if existing is not None:
+            return uuid.UUID(str(existing))
+        if await conn.fetchval("SELECT count(*) FROM test_coupons") >= self.total:
+            raise Conflict("the template is exhausted", code="coupon_sold_out")
+        coupon_id = uuid.uuid4()
+        await conn.execute(
+            "INSERT INTO test_coupons VALUES ($1, $2, $3, $4, $5)",
+            coupon_id,
+            key,
+            user_id,
+            template_id,
+            source,
+        )
+        return coupon_id
+
+
+async def test_coupon_products_issue_through_the_coupon_issuer_in_the_same_transaction(
+    client: Client, core: Core, community: CommunityWorld
+) -> None:
+    resident, admin = community.residents[0], community.admin
+    catalogue = core.points.catalogue
+    template = uuid.uuid4()
+    status, product = await call(
+        client,
+        admin,
+        "POST",
+        "/points-products",
+        {
+            "kind": "coupon",
+            "name": "满50减5",
+            "points_cost": 20,
+            "coupon_template_id": str(template),
+        },
+    )
+    assert status == 201, product
+    await core.points.service.earn(resident.id, RuleName.SPENDING, "spending:order:cp", amount=100)
+    catalogue.coupons = TableIssuer(total=1)
+    try:
+        first = await catalogue.redeem(me(resident), uuid.UUID(product["id"]), "c1")
+        assert first["status"] == "issued"
+        coupon = await core.pool.fetchrow(
+            "SELECT key, user_id, template_id, source FROM test_coupons WHERE id = $1",
+            uuid.UUID(first["coupon_id"]),
+        )
+        assert tuple(coupon) == (
+            f"points-redemption:{first['id']}",
+            resident.id,
+            template,
+            "points",
+        )
+        # The template is exhausted: the issuer refuses, and the points and the redemption go
+        # back with it.
+        with pytest.raises(Conflict) as refused:
+            await catalogue.redeem(me(resident), uuid.UUID(product["id"]), "c2")
+        assert refused.value.code == "coupon_sold_out"
+        assert (
+            await core.pool.fetchval(
+                "SELECT balance FROM points_accounts WHERE user_id = $1", resident.id
+            )
+            == 80
+        )
+        assert await core.pool.fetchval("SELECT count(*) FROM points_redemptions") == 1
+        assert await core.pool.fetchval("SELECT count(*) FROM test_coupons") == 1
+    finally:
+        catalogue.coupons = None
+        await core.pool.execute("DROP TABLE IF EXISTS test_coupons")
+    await assert_points_sound(core.pool)
