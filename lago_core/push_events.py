@@ -14,6 +14,7 @@ __all__ = [
     "DOOR_OPEN",
     "GROUPBUY_ORDER",
     "LIVE_ANNOUNCEMENT",
+    "NOTIFICATION_NEW",
     "ORDER_CANCELLED",
     "ORDER_NEW",
     "ORDER_OVERDUE",
@@ -46,6 +47,9 @@ SUPPORT_MESSAGE: Final = "support:message"
 SUPPORT_QUEUED: Final = "support:queued"
 SUPPORT_TAKEN: Final = "support:taken"
 SUPPORT_CLOSED: Final = "support:closed"
+# A new notification (docs/notifications.md), to every socket of its user on /, with the user's
+# unread count: {"notification": {...}, "unread": n}.
+NOTIFICATION_NEW: Final = "notification:new"
 # A command to a toy locker on /device (the nodes resend it until the device acknowledges).
 DOOR_OPEN: Final = "door:open"
 
@@ -63,4 +67,5 @@ PUSHED_EVENTS: Final = (
     SUPPORT_TAKEN,
     SUPPORT_CLOSED,
     DOOR_OPEN,
+    NOTIFICATION_NEW,
 )
