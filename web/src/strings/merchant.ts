@@ -2,6 +2,7 @@
 export const merchant = {
   title: "商家后台",
   nav: {
+    notifications: "消息通知",
     dashboard: "经营概况",
     orders: "订单",
     catalogue: "商品",
