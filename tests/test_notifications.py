@@ -25,6 +25,7 @@ from lago_core.push import Pusher
 from lago_core.push_events import NOTIFICATION_NEW
 from lago_core.security.roles import MemberStatus, PlatformRole, Principal
 from lago_core.settings import Settings
+from lago_core.settlement.service import SETTLEMENT_DELAY
 from lago_core.sms import LogSmsProvider
 from lago_rt.app import create_rt_app
 
@@ -33,6 +34,7 @@ from .rt_client import ChannelClient
 from .test_orders import act, call, listing, merchant_of, order, pay_order
 from .test_payments import run_worker, webhook_target
 from .test_push import push_until_received
+from .test_settlement import completed_sale, settle_by_worker
 
 Client = TestClient[Any, Any]
 __all__ = ["webhook_target"]
@@ -471,3 +473,30 @@ async def test_announcement_and_notification_endpoints(
         assert (await call(client, admin, "POST", "/announcements", body))[0] == 201
     status, data = await call(client, admin, "POST", "/announcements", body)
     assert (status, data["error"]["code"]) == (429, "rate_limited")
+
+
+async def test_the_payee_hears_when_a_settlement_is_paid(
+    approve_merchant: Any,
+    client: Client,
+    core: Core,
+    settings: Settings,
+    clock: ManualClock,
+    community: CommunityWorld,
+    make_account: Any,
+    webhook_target: None,
+) -> None:
+    buyer = community.residents[0]
+    owner = await make_account("店主")
+    staff = await make_account("店员")
+    merchant = await merchant_of(core, approve_merchant, owner, staff)
+    await completed_sale(client, core, settings, buyer, owner, merchant)
+    clock.advance(SETTLEMENT_DELAY.total_seconds() + 60)
+    for _ in range(2):  # a second run (and the payout webhook again) tells nobody twice
+        await settle_by_worker(core, settings)
+    settled = await core.pool.fetchrow("SELECT * FROM settlements")
+    assert settled is not None
+    for member in (owner, staff):
+        (paid,) = [r for r in await rows_of(core, member.id) if r["kind"] == "settlement_paid"]
+        assert paid["data"]["settlement_id"] == str(settled["id"])
+        assert paid["data"]["amount_fen"] == settled["net_fen"]
+    assert [r for r in await rows_of(core, buyer.id) if r["kind"] == "settlement_paid"] == []
