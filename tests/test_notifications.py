@@ -35,6 +35,7 @@ from .test_orders import act, call, listing, merchant_of, order, pay_order
 from .test_payments import run_worker, webhook_target
 from .test_push import push_until_received
 from .test_settlement import completed_sale, settle_by_worker
+from .waiting import until
 
 Client = TestClient[Any, Any]
 __all__ = ["webhook_target"]
@@ -500,3 +501,47 @@ async def test_the_payee_hears_when_a_settlement_is_paid(
         assert paid["data"]["settlement_id"] == str(settled["id"])
         assert paid["data"]["amount_fen"] == settled["net_fen"]
     assert [r for r in await rows_of(core, buyer.id) if r["kind"] == "settlement_paid"] == []
+
+
+async def test_a_job_queued_inside_a_transaction_waits_for_its_commit(
+    core: Core, community: CommunityWorld
+) -> None:
+    """The job is queued before the caller commits: it must neither miss the notification nor
+    deliver one that will roll back."""
+    user = community.residents[0]
+    sms = core.sms
+    assert isinstance(sms, LogSmsProvider)
+
+    async def waiting_on_a_lock() -> bool:
+        found: int = await core.pool.fetchval(
+            """SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+               AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"""
+        )
+        return found > 0
+
+    async with core.pool.acquire() as conn, conn.transaction():
+        (notification_id,) = await core.notifications.notify(
+            [user.id], Notice("test_event", "early:1", "标题", "正文"), sms=True, conn=conn
+        )
+        job = asyncio.create_task(core.notifications.deliver(notification_id))
+        await until(waiting_on_a_lock)
+        assert not job.done()
+    assert await job == "sms:sent"
+    assert sms.notices[-1][0] == user.phone
+
+    jobs: list[asyncio.Task[str]] = []
+
+    async def change_that_fails() -> None:
+        async with core.pool.acquire() as conn, conn.transaction():
+            (doomed,) = await core.notifications.notify(
+                [user.id], Notice("test_event", "early:2", "标题", "正文"), sms=True, conn=conn
+            )
+            jobs.append(asyncio.create_task(core.notifications.deliver(doomed)))
+            await until(waiting_on_a_lock)
+            raise RuntimeError("the caller's change failed")
+
+    sent = len(sms.notices)
+    with pytest.raises(RuntimeError):
+        await change_that_fails()
+    assert await jobs[0] == "gone"
+    assert len(sms.notices) == sent
