@@ -22,6 +22,7 @@ __all__ = [
     "ORDER_REFUND_REQUESTED",
     "ORDER_UPDATED",
     "PUSHED_EVENTS",
+    "REVIEW_NEW",
     "SUPPORT_CLOSED",
     "SUPPORT_MESSAGE",
     "SUPPORT_QUEUED",
@@ -34,6 +35,8 @@ ORDER_PAID: Final = "order:paid"
 ORDER_CANCELLED: Final = "order:cancelled"
 ORDER_REFUND_REQUESTED: Final = "order:refund_requested"
 ORDER_OVERDUE: Final = "order:overdue"
+# The buyer's review (rating) of a merchant's order, to the merchant's staff on /merchant.
+REVIEW_NEW: Final = "review:new"
 # Any committed change of an order (its status, or a rental falling overdue), to its parties on
 # /: the buyer, and the seller of a resident's (non-merchant) order. The apps read the order again.
 ORDER_UPDATED: Final = "order:updated"
@@ -60,6 +63,7 @@ PUSHED_EVENTS: Final = (
     ORDER_REFUND_REQUESTED,
     ORDER_OVERDUE,
     ORDER_UPDATED,
+    REVIEW_NEW,
     GROUPBUY_ORDER,
     LIVE_ANNOUNCEMENT,
     SUPPORT_MESSAGE,

@@ -22,7 +22,7 @@ from lago_core.jobs import SWEEP_NOTIFICATIONS
 from lago_core.merchants.rules import DocumentKind
 from lago_core.notifications import RETRY_DELAYS, AudienceRole, Notice, NotificationService
 from lago_core.push import Pusher
-from lago_core.push_events import NOTIFICATION_NEW
+from lago_core.push_events import NOTIFICATION_NEW, REVIEW_NEW
 from lago_core.security.roles import MemberStatus, PlatformRole, Principal
 from lago_core.settings import Settings
 from lago_core.settlement.service import SETTLEMENT_DELAY
@@ -221,9 +221,10 @@ async def test_merchant_hears_new_paid_refund_requested_orders_and_reviews(
     rt: TestServer = await aiohttp_server(create_rt_app(settings, core=core))
     socket = ChannelClient(f"http://127.0.0.1:{rt.port}", staff.access_token)
     socket.on_push(NOTIFICATION_NEW)
+    socket.on_push(REVIEW_NEW, namespace="/merchant")
     socket.on_push("probe")
     clients.append(socket)
-    await socket.connect()
+    await socket.connect(namespaces=["/", "/merchant"])
     pusher = Pusher(settings)
     try:
         await push_until_received(socket, lambda: pusher.to_user(staff.id, "probe", {}))
@@ -265,7 +266,11 @@ async def test_merchant_hears_new_paid_refund_requested_orders_and_reviews(
         )
 
     await socket.wait_until(lambda: told("order_paid"), within=5)
-    push = next(d for e, d in socket.pushes if d["notification"]["kind"] == "order_paid")
+    push = next(
+        d
+        for e, d in socket.pushes
+        if e == NOTIFICATION_NEW and d["notification"]["kind"] == "order_paid"
+    )
     assert push["unread"] == 2
     assert push["notification"]["data"]["merchant_id"] == str(merchant)
 
@@ -290,6 +295,10 @@ async def test_merchant_hears_new_paid_refund_requested_orders_and_reviews(
         assert ("review_new", placed["id"]) in got
     review = next(r for r in await kinds(owner) if r["kind"] == "review_new")
     assert review["body"].endswith("5 星：很好")
+    # And the documented `review:new` on /merchant, for the open back office.
+    await socket.wait_until(lambda: any(e == REVIEW_NEW for e, _ in socket.pushes), within=5)
+    pushed = next(d for e, d in socket.pushes if e == REVIEW_NEW)
+    assert (pushed["order_id"], pushed["score"], pushed["comment"]) == (placed["id"], 5, "很好")
 
 
 async def test_the_review_decision_reaches_the_applicant_by_sms_and_email(

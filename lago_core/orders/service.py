@@ -43,6 +43,7 @@ from lago_core.push_events import (
     ORDER_PAID,
     ORDER_REFUND_REQUESTED,
     ORDER_UPDATED,
+    REVIEW_NEW,
 )
 from lago_core.security.roles import Principal
 from lago_core.settings import Settings
@@ -615,7 +616,26 @@ class OrderService:
         )
         if rating is None:
             raise Conflict("you have rated this order", code="already_rated")
+        if row["merchant_id"] is not None and rating["rater_id"] == row["buyer_id"]:
+            await self._push_review(row, rating)
         return rating
+
+    async def _push_review(self, row: asyncpg.Record, rating: asyncpg.Record) -> None:
+        """The buyer's review of a merchant's order, to its staff on /merchant (at most once)."""
+        if self._pusher is None:
+            return
+        review = {
+            "order_id": str(row["id"]),
+            "merchant_id": str(row["merchant_id"]),
+            "title": row["title"],
+            "score": rating["score"],
+            "comment": rating["comment"],
+            "created_at": rating["created_at"].isoformat(),
+        }
+        try:
+            await self._pusher.to_merchant(row["merchant_id"], REVIEW_NEW, review)
+        except Exception:
+            log.warning("orders.push_failed", order_id=str(row["id"]), exc_info=True)
 
     async def ratings(self, actor: Principal, order_id: UUID) -> list[asyncpg.Record]:
         await self._readable(actor, order_id)
