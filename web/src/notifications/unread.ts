@@ -3,13 +3,16 @@
 // read again over REST whenever the `/` socket (re)connects.
 import { useEffect, useSyncExternalStore } from "react";
 
-import { realtime } from "../api/realtime";
+import { realtime, type Realtime } from "../api/realtime";
 import { NOTIFICATION_NEW, notificationsApi, type NotificationPush } from "./api";
 
 let unread = 0;
 const listeners = new Set<() => void>();
 const pushListeners = new Set<(push: NotificationPush) => void>();
 let started: Promise<void> | null = null;
+// The connection the listeners are on: a log-out closes it (closeRealtime), and the next user's
+// screens get a new one, which is subscribed afresh.
+let startedOn: Realtime | null = null;
 
 export function setUnread(n: number): void {
   if (n === unread) return;
@@ -26,8 +29,11 @@ function refresh(): void {
 
 /** Subscribe the page to the user's notifications once (the socket lives as long as the page). */
 function start(): Promise<void> {
-  started ??= (async () => {
-    const rt = realtime("/");
+  const rt = realtime("/");
+  if (started && startedOn === rt) return started;
+  if (startedOn !== null) setUnread(0); // another session's count until this one is read
+  startedOn = rt;
+  started = (async () => {
     await rt.on<NotificationPush>(NOTIFICATION_NEW, (push) => {
       setUnread(push.unread);
       for (const listener of pushListeners) listener(push);
