@@ -24,6 +24,7 @@ from lago_core.ai import (
 from lago_core.clock import Clock, SystemClock
 from lago_core.communities import CommunityService, CommunityStore
 from lago_core.db import create_pool
+from lago_core.email import EmailProvider, create_email_provider
 from lago_core.groupbuys import GroupBuyService, GroupBuyStore
 from lago_core.idempotency import Idempotency
 from lago_core.identity import IdentityService, IdentityStore
@@ -35,6 +36,7 @@ from lago_core.lockers import LockerService, LockerStore
 from lago_core.lottery import DrawStore, LotteryService
 from lago_core.merchants import MerchantService, MerchantStore
 from lago_core.moderation import ModerationService, ReportStore
+from lago_core.notifications import NotificationHooks, NotificationService, NotificationStore
 from lago_core.orders import OrderService, OrderStore
 from lago_core.payments import (
     JobQueue,
@@ -51,7 +53,7 @@ from lago_core.points import (
     PointsSources,
     PointsStore,
 )
-from lago_core.points.notices import tell_by_sms
+from lago_core.points.notices import tell_through
 from lago_core.push import Pusher
 from lago_core.ratelimit import RateLimiter
 from lago_core.redis import create_redis
@@ -102,6 +104,9 @@ class Core:
     lottery: LotteryService
     # Points (docs/points.md): earning rules and their hooks, lots, expiry, the catalogue.
     points: Points
+    # The notification centre: in-app, live, SMS and e-mail (docs/notifications.md).
+    notifications: NotificationService
+    email: EmailProvider
     # The sandbox provider's own connections (it stands in for the provider's database).
     sandbox_pool: asyncpg.Pool | None = None
 
@@ -178,11 +183,28 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         GroupBuyStore(pool), merchants, communities, payments, jobs, pusher, redis, settings, clock
     )
     settlement.follow_group_buys(groupbuys)
+    email = create_email_provider(settings.email_provider)
+    notifications = NotificationService(
+        NotificationStore(pool),
+        pusher=pusher,
+        jobs=jobs,
+        sms=sms,
+        email=email,
+        limiter=limiter,
+        settings=settings,
+        clock=clock,
+    )
+    hooks = NotificationHooks(notifications, notifications.store)
+    orders.on_created(hooks.order_created)
+    orders.on_transition(hooks.order_moved)
+    orders.on_rating(hooks.rated)
+    merchants.on_decided(hooks.merchant_decided)
+    payments.on_payout_paid(hooks.payout_paid)
     points = build_points(
         pool,
         clock,
         settings,
-        sms,
+        notifications,
         identity,
         communities,
         listings,
@@ -223,6 +245,8 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         live=LiveService(LiveStore(pool), communities, pusher, clock),
         lottery=LotteryService(DrawStore(pool), communities),
         points=points,
+        notifications=notifications,
+        email=email,
         sandbox_pool=sandbox_pool,
     )
 
@@ -231,7 +255,7 @@ def build_points(
     pool: asyncpg.Pool,
     clock: Clock,
     settings: Settings,
-    sms: SmsProvider,
+    notifications: NotificationService,
     identity: IdentityService,
     communities: CommunityService,
     listings: ListingService,
@@ -243,7 +267,7 @@ def build_points(
     """The points services, following the events that earn points. Coupon products stay
     refused until a CouponIssuer is set on ``catalogue.coupons``."""
     store = PointsStore(pool)
-    service = PointsService(store, clock, limiter=limiter, tell=tell_by_sms(sms))
+    service = PointsService(store, clock, limiter=limiter, tell=tell_through(notifications))
     invitations = InvitationService(store, service, clock)
     sources = PointsSources(store, service, invitations, clock, settings.points_post_grace_s)
     orders.on_transition(sources.order_moved)

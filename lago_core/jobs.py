@@ -28,9 +28,11 @@ __all__ = [
     "CANCEL_UNPAID_ORDERS",
     "CHECK_OVERDUE_RENTALS",
     "CREDIT_POINTS",
+    "DELIVER_NOTIFICATION",
     "DELIVER_SANDBOX_WEBHOOK",
     "EXPIRE_GROUP_BUY",
     "EXPIRE_POINTS",
+    "FAN_OUT_ANNOUNCEMENT",
     "JOBS",
     "NOTIFY_EXPIRING_POINTS",
     "PURGE_ENDED_SESSIONS",
@@ -40,6 +42,7 @@ __all__ = [
     "SUBMIT_REFUND",
     "SWEEP_GROUP_BUYS",
     "SWEEP_LOCKER_ORDERS",
+    "SWEEP_NOTIFICATIONS",
     "SWEEP_ORDERS",
     "SWEEP_PAYMENTS",
     "Job",
@@ -78,6 +81,9 @@ PURGE_ENDED_SESSIONS = Job("purge_ended_sessions")
 EXPIRE_POINTS = Job("expire_points")
 NOTIFY_EXPIRING_POINTS = Job("notify_expiring_points")
 CREDIT_POINTS = Job("credit_points")
+DELIVER_NOTIFICATION = Job("deliver_notification", ("notification_id",))
+FAN_OUT_ANNOUNCEMENT = Job("fan_out_announcement", ("announcement_id",))
+SWEEP_NOTIFICATIONS = Job("sweep_notifications")
 
 JOBS: tuple[Job, ...] = (
     APPLY_PAYMENT_EVENT,
@@ -98,6 +104,9 @@ JOBS: tuple[Job, ...] = (
     EXPIRE_POINTS,
     NOTIFY_EXPIRING_POINTS,
     CREDIT_POINTS,
+    DELIVER_NOTIFICATION,
+    FAN_OUT_ANNOUNCEMENT,
+    SWEEP_NOTIFICATIONS,
 )
 
 

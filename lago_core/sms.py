@@ -16,11 +16,13 @@ class SmsProvider(Protocol):
         """Deliver a verification code to ``phone`` (E.164)."""
 
     async def send_notice(self, phone: str, text: str) -> None:
-        """Deliver a short notice to ``phone`` (E.164): points about to expire."""
+        """Deliver a notification's text to ``phone`` (E.164); raise when the provider did not
+        accept it (the notification centre retries, docs/notifications.md)."""
 
 
 class LogSmsProvider:
-    """Development provider: the code appears in the structured log (event ``sms.code``)."""
+    """Development provider: codes and notices appear in the structured log (events ``sms.code``,
+    ``sms.notice``) and the last hundred of each are kept."""
 
     def __init__(self) -> None:
         self.sent: list[tuple[str, str, str]] = []

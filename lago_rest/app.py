@@ -30,6 +30,7 @@ from lago_rest.routes import (
     lottery,
     merchants,
     moderation,
+    notifications,
     orders,
     payments,
     points,
@@ -61,6 +62,7 @@ def build_api() -> Api:
         lockers.api,
         live.api,
         points.api,
+        notifications.api,
     ):
         api.include(group)
     return api

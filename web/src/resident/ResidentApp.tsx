@@ -3,6 +3,7 @@ import { lazy, type ReactNode } from "react";
 import { NavLink, Route, Routes } from "react-router";
 
 import { LiveWatchRoute } from "../live/lazy";
+import { Bell } from "../notifications/Bell";
 import { resident } from "../strings";
 import { CashierPage } from "./CashierPage";
 import { CommunitiesPage } from "./CommunitiesPage";
@@ -21,10 +22,14 @@ const ChannelById = lazy(() => channelScreens().then((m) => ({ default: m.Channe
 const LotteryVerify = lazy(() => channelScreens().then((m) => ({ default: m.VerifyPage })));
 const Support = lazy(() => channelScreens().then((m) => ({ default: m.SupportPage })));
 const Points = lazy(() => import("./PointsPage").then((m) => ({ default: m.PointsPage })));
+const Notifications = lazy(() => import("../notifications/NotificationsPage"));
 
 export default function ResidentApp(): ReactNode {
   return (
     <div className="mobile">
+      <header className="mobile-top">
+        <Bell to="/notifications" />
+      </header>
       <main className="mobile-main">
         <Routes>
           <Route index element={<HomePage />} />
@@ -33,6 +38,7 @@ export default function ResidentApp(): ReactNode {
           <Route path="channel/:communityId" element={<ChannelById />} />
           <Route path="lottery/:drawId" element={<LotteryVerify />} />
           <Route path="support" element={<Support />} />
+          <Route path="notifications" element={<Notifications />} />
           <Route path="search" element={<SearchPage />} />
           <Route path="communities" element={<CommunitiesPage />} />
           <Route path="listings/:id" element={<ListingPage />} />
