@@ -110,8 +110,8 @@ class ExpiryNotice:
     expiry_day: date
 
 
-# How a resident is told that points expire soon. One function, wired in the container: today it
-# sends an SMS; the notification centre (issue 19) will take its place.
+# How a resident is told that points expire soon. One function, wired in the container (the
+# notification centre, lago_core/points/notices.py), so points need not know how telling works.
 TellExpiry = Callable[[ExpiryNotice], Awaitable[None]]
 
 
