@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient
 
 from lago_core.clock import ManualClock
 from lago_core.container import Core
-from lago_core.errors import Conflict
+from lago_core.errors import Conflict, LagoError
 from lago_core.points import ExpiryNotice, PointsService, RuleName
 from lago_core.security.roles import MemberStatus, PlatformRole, Principal
 from lago_core.settings import Settings
@@ -326,8 +326,8 @@ async def test_concurrent_redemptions_spend_exactly_what_the_balance_covers(
     async def attempt(i: int) -> str:
         try:
             await catalogue.redeem(me(resident), product["id"], f"key-{i}")
-        except Exception as exc:
-            return getattr(exc, "code", type(exc).__name__)
+        except LagoError as exc:
+            return exc.code
         return "ok"
 
     outcomes = await asyncio.gather(*(attempt(i) for i in range(20)))
@@ -350,8 +350,8 @@ async def test_concurrent_redemptions_spend_exactly_what_the_balance_covers(
     async def attempt_other(i: int) -> str:
         try:
             await catalogue.redeem(me(other), product["id"], f"other-{i}")
-        except Exception as exc:
-            return getattr(exc, "code", type(exc).__name__)
+        except LagoError as exc:
+            return exc.code
         return "ok"
 
     outcomes = await asyncio.gather(*(attempt_other(i) for i in range(10)))
@@ -429,8 +429,8 @@ async def test_self_invitations_and_rings_are_refused(
             row = await conn.fetchrow("SELECT id, phone FROM users WHERE id = $1", inviter.id)
             try:
                 await invitations.record_invitation_in(conn, invitee.id, invitee.phone, row)
-            except Exception as exc:
-                return str(getattr(exc, "code", exc))
+            except LagoError as exc:
+                return exc.code
         return "ok"
 
     assert await record(a, a) == "invite_refused"
