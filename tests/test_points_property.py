@@ -61,8 +61,8 @@ operations = st.lists(
             st.just("notify"),
         ),
     ),
-    min_size=1,
-    max_size=25,
+    min_size=8,
+    max_size=30,
 )
 _runs = itertools.count()
 
@@ -225,7 +225,7 @@ async def outcome(action: Awaitable[Any]) -> str:
 
 @seed(20261218)
 @settings(
-    max_examples=40,
+    max_examples=80,
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
