@@ -49,6 +49,7 @@ operations = st.lists(
         st.tuples(st.just("unpaid_job")),
         st.tuples(st.just("sweeps")),
         st.tuples(st.just("crash_next_event")),
+        st.tuples(st.just("crash_next_funding")),
     ),
     min_size=1,
     max_size=12,
@@ -73,6 +74,7 @@ class Run:
         self.orders: list[uuid.UUID] = []
         self.groups: list[uuid.UUID] = []
         self.crash_next = False
+        self.crash_funding = False
 
     # --- acting --------------------------------------------------------------------------------
 
@@ -215,6 +217,8 @@ class Run:
             await core.coupons.sweep()
         elif kind == "crash_next_event":
             self.crash_next = True
+        elif kind == "crash_next_funding":
+            self.crash_funding = True
         await self.drain()
 
     async def drain(self) -> None:
@@ -227,6 +231,11 @@ class Run:
         def crash(point: str) -> None:
             if self.crash_next and point == "event.effect_applied":
                 self.crash_next = False
+                raise Crash(point)
+            if self.crash_funding and point == "coupon_funding.provider_called":
+                # After the provider took the top-up, before the ledger knew: the capture has
+                # committed, so this is logged and the payments sweep funds it (once).
+                self.crash_funding = False
                 raise Crash(point)
 
         core.payments.crash_hook = crash
@@ -252,6 +261,7 @@ class Run:
         else:
             raise AssertionError("provider events kept coming")
         core.payments.crash_hook = None
+        await core.payments.sweep(older_than_s=0)
 
     # --- the invariants --------------------------------------------------------------------------
 
@@ -312,6 +322,17 @@ class Run:
             assert await core.ledger.balance(party.payable) == row["owed"]
         expense = sum(int(r["expense"]) for r in rows)
         assert await core.ledger.balance(AccountRef(AccountKind.PLATFORM_COUPON_EXPENSE)) == expense
+        # Every platform discount captured was funded into the provider account, once.
+        funded = await pool.fetchval(
+            "SELECT COALESCE(sum(platform_discount_fen), 0) FROM payments "
+            "WHERE status = 'captured' AND coupon_funded_at IS NOT NULL"
+        )
+        unfunded = await pool.fetchval(
+            "SELECT count(*) FROM payments WHERE status = 'captured' "
+            "AND platform_discount_fen > 0 AND coupon_funded_at IS NULL"
+        )
+        assert unfunded == 0
+        assert await core.ledger.balance(AccountRef(AccountKind.PLATFORM_FUNDING)) == funded
         # An order paid and not refunded: its payment is the price less its coupons.
         mismatched = await pool.fetch(
             """SELECT o.id FROM orders o JOIN payments p ON p.id = o.payment_id
