@@ -754,3 +754,50 @@ async def test_settlement_statement_and_dashboard_show_merchant_discounts(
         {"order_id": uuid.UUID(placed["id"]), "discount_fen": 500}
     ]
     assert statement.totals["merchant_discount_fen"] == 500
+
+
+async def test_expired_coupons_and_seats_released_elsewhere(
+    client: Client,
+    core: Core,
+    clock: ManualClock,
+    community: CommunityWorld,
+    make_account: MakeAccount,
+    approve_merchant: Any,
+) -> None:
+    """An expired coupon is refused at checkout whether or not the sweep has run; a coupon held
+    by a seat the channel actor released comes back with the coupons sweep."""
+    from .groupbuy_support import campaign, merchant_with_item
+
+    buyer, seller, _ = community.residents
+    me = _principal(buyer)
+    owner = await make_account("乐园老板")
+    merchant_id, item_id = await merchant_with_item(core, approve_merchant, owner, community)
+    offer = await campaign(client, owner, merchant_id, item_id, community, min_members=2)
+    short = await template(client, community.admin, threshold_fen=0, valid_days=1)
+    long = await template(client, community.admin, name="长期", threshold_fen=0, valid_days=30)
+    expiring = await claimed(client, buyer, short["id"])
+    lasting = await claimed(client, buyer, long["id"])
+    item = await listing(client, seller, price_fen=6_000)
+    group_id = await seated_group(core, offer["id"], community.id, [buyer], 2)
+    await core.groupbuys.pay(me, uuid.UUID(group_id), "k", [uuid.UUID(lasting["id"])])
+    assert [c["status"] for c in await core.coupons.wallet(me, "locked")] == ["locked"]
+
+    clock.advance(86_401)
+    with pytest.raises(Conflict) as refused:
+        await core.orders.create(
+            me, uuid.UUID(item["id"]), None, "face_to_face", [uuid.UUID(expiring["id"])]
+        )
+    assert refused.value.details == {"coupon_id": expiring["id"], "reason": "coupon_expired"}
+    # The actor releases the unpaid seat (its own path, which does not call the coupons).
+    async with core.pool.acquire() as conn, conn.transaction():
+        seat = await core.groupbuys.store.my_active_seat(uuid.UUID(group_id), buyer.id)
+        assert seat is not None
+        await core.groupbuys.store.release_seats(conn, [seat["id"]], core.clock.now())
+    assert await core.coupons.sweep() == {"expired": 1, "returned": 1}
+    assert await core.coupons.sweep() == {"expired": 0, "returned": 0}
+    available = await core.coupons.wallet(me, "available")
+    assert [str(c["id"]) for c in available] == [lasting["id"]]
+    placed = await core.orders.create(
+        me, uuid.UUID(item["id"]), None, "face_to_face", [uuid.UUID(lasting["id"])]
+    )
+    assert placed["discount_fen"] == 500
