@@ -418,6 +418,14 @@ class GroupBuyStore:
         """What the buyer paid for a seat's price (the group price less its coupons)."""
         return int(await conn.fetchval("SELECT amount_fen FROM payments WHERE id = $1", payment_id))
 
+    async def payment_amounts(self, conn: Conn, payment_id: UUID) -> tuple[int, int]:
+        """A seat payment's (amount, platform discount)."""
+        row = await conn.fetchrow(
+            "SELECT amount_fen, platform_discount_fen FROM payments WHERE id = $1", payment_id
+        )
+        assert row is not None
+        return int(row["amount_fen"]), int(row["platform_discount_fen"])
+
     async def goods_scope(self, campaign_id: UUID) -> tuple[UUID | None, str]:
         """The campaign's listing and its category (a catalogue item has no category: "")."""
         row = await self.pool.fetchrow(
