@@ -624,8 +624,10 @@ async def test_group_buy_seats_with_coupons(
     assert (await pay(client, paid_b)).status == 200
     await run_worker(settings, core)
     await assert_ledger_sound(core)
-    orders = await core.pool.fetch("SELECT buyer_id FROM group_buy_orders")
-    assert {r["buyer_id"] for r in orders} == {a.id, b.id}
+    orders = await core.pool.fetch("SELECT buyer_id, merchant_discount_fen FROM group_buy_orders")
+    assert {(r["buyer_id"], r["merchant_discount_fen"]) for r in orders} == {(a.id, 0), (b.id, 300)}
+    today = (await core.settlement.dashboard(_principal(owner), merchant_id)).today
+    assert (today.orders, today.revenue_fen, today.discount_fen) == (2, 9_900 + 9_600, 300)
     assert [c["status"] for c in await core.coupons.wallet(_principal(b), None)] == ["used"]
     # C pays with a platform coupon; its order is then refunded in whole: money and coupon back.
     cc = await claimed(client, c, p["id"])

@@ -453,10 +453,10 @@ class GroupBuyStore:
             """
             INSERT INTO group_buy_orders
                 (id, seat_id, group_id, campaign_id, merchant_id, buyer_id, payment_id, price_fen,
-                 created_at, updated_at)
+                 merchant_discount_fen, created_at, updated_at)
             SELECT gen_random_uuid(), s.id, s.group_id, s.campaign_id, $2, s.user_id,
-                   s.payment_id, $3, $4, $4
-            FROM group_buy_seats s
+                   s.payment_id, $3, p.merchant_discount_fen, $4, $4
+            FROM group_buy_seats s JOIN payments p ON p.id = s.payment_id
             WHERE s.group_id = $1 AND s.status = 'paid'
             ON CONFLICT (seat_id) DO NOTHING
             RETURNING *
