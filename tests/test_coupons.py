@@ -803,3 +803,30 @@ async def test_expired_coupons_and_seats_released_elsewhere(
         me, uuid.UUID(item["id"]), None, "face_to_face", [uuid.UUID(lasting["id"])]
     )
     assert placed["discount_fen"] == 500
+
+
+async def test_one_resident_claiming_at_once_stays_within_the_limit(
+    core: Core, community: CommunityWorld
+) -> None:
+    from lago_core.coupons import TemplateSpec
+
+    admin = _principal(community.admin, PlatformRole.ADMIN)
+    t = await core.coupons.create_template(
+        admin,
+        TemplateSpec(
+            name="限领3张", kind="amount_off", amount_off_fen=300, valid_days=7, per_user_limit=3
+        ),
+    )
+    me = _principal(community.residents[0])
+
+    async def attempt() -> str:
+        try:
+            await core.coupons.claim(me, t["id"])
+        except Conflict as exc:
+            return exc.code
+        return "ok"
+
+    results = await asyncio.gather(*(attempt() for _ in range(20)))
+    assert results.count("ok") == 3
+    assert set(results) == {"ok", "coupon_limit_reached"}
+    assert len(await core.coupons.wallet(me, None)) == 3
