@@ -681,7 +681,11 @@ def pay_fen(row: asyncpg.Record) -> int:
 
 
 def _purchase(listing: asyncpg.Record, price_fen: int) -> Purchase:
-    return Purchase(price_fen, listing["category"], listing["id"], listing["merchant_id"])
+    """The purchase as coupons see it. A consignment's price is paid to the item's owner, not
+    to the merchant running the sale, so no merchant's coupon applies to it (the owner would
+    bear the merchant's promotion); platform coupons do."""
+    merchant_id = None if listing["kind"] == "consignment" else listing["merchant_id"]
+    return Purchase(price_fen, listing["category"], listing["id"], merchant_id)
 
 
 def _push_payload(row: asyncpg.Record) -> dict[str, Any]:
