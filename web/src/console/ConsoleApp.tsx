@@ -4,6 +4,9 @@ import { type ReactNode } from "react";
 import { Link, Navigate, NavLink, Route, Routes } from "react-router";
 
 import { LiveConsoleRoute } from "../live/lazy";
+import AnnouncementsPage from "../notifications/AnnouncementsPage";
+import { Bell } from "../notifications/Bell";
+import NotificationsPage from "../notifications/NotificationsPage";
 import { consoleText } from "../strings";
 import { Page } from "../ui/kit";
 import "./console.css";
@@ -42,6 +45,7 @@ function useNavigation(): Array<{ group: string; items: NavItem[] }> {
       items: [
         { to: "/console/merchants", label: consoleText.nav.merchants },
         { to: "/console/communities", label: consoleText.nav.communities },
+        { to: "/console/announcements", label: consoleText.nav.announcements },
         ...(staffOf.length > 0 ? [] : [{ to: "/console/moderation", label: consoleText.nav.moderation }]),
       ],
     });
@@ -74,6 +78,7 @@ export default function ConsoleApp(): ReactNode {
     <div className="desktop">
       <nav className="sidebar" aria-label={consoleText.title}>
         <strong>{consoleText.title}</strong>
+        <Bell to="/console/notifications" label={consoleText.nav.notifications} />
         {groups.map(({ group, items }) => (
           <div key={group} className="console-nav-group" role="group" aria-label={group}>
             <span className="console-nav-title">{group}</span>
@@ -100,6 +105,8 @@ export default function ConsoleApp(): ReactNode {
           <Route path="merchants" element={<MerchantsPage />} />
           <Route path="communities" element={<CommunitiesPage />} />
           <Route path="support" element={<SupportPage />} />
+          <Route path="notifications" element={<NotificationsPage />} />
+          <Route path="announcements" element={<AnnouncementsPage />} />
           <Route path="*" element={<Navigate to="/console" replace />} />
         </Routes>
       </main>

@@ -3,6 +3,7 @@ import { lazy, type ReactNode } from "react";
 import { NavLink, Route, Routes } from "react-router";
 
 import { LiveWatchRoute } from "../live/lazy";
+import { Bell } from "../notifications/Bell";
 import { resident } from "../strings";
 import { CashierPage } from "./CashierPage";
 import { CommunitiesPage } from "./CommunitiesPage";
@@ -20,10 +21,14 @@ const ChannelHome = lazy(() => channelScreens().then((m) => ({ default: m.Channe
 const ChannelById = lazy(() => channelScreens().then((m) => ({ default: m.ChannelById })));
 const LotteryVerify = lazy(() => channelScreens().then((m) => ({ default: m.VerifyPage })));
 const Support = lazy(() => channelScreens().then((m) => ({ default: m.SupportPage })));
+const Notifications = lazy(() => import("../notifications/NotificationsPage"));
 
 export default function ResidentApp(): ReactNode {
   return (
     <div className="mobile">
+      <header className="mobile-top">
+        <Bell to="/notifications" />
+      </header>
       <main className="mobile-main">
         <Routes>
           <Route index element={<HomePage />} />
@@ -32,6 +37,7 @@ export default function ResidentApp(): ReactNode {
           <Route path="channel/:communityId" element={<ChannelById />} />
           <Route path="lottery/:drawId" element={<LotteryVerify />} />
           <Route path="support" element={<Support />} />
+          <Route path="notifications" element={<Notifications />} />
           <Route path="search" element={<SearchPage />} />
           <Route path="communities" element={<CommunitiesPage />} />
           <Route path="listings/:id" element={<ListingPage />} />
