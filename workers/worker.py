@@ -24,7 +24,7 @@ from lago_core.container import Core, build_core
 from lago_core.jobs import check_worker_functions, queue_name
 from lago_core.logging import get_logger
 from lago_core.settings import Settings
-from workers import ai, groupbuys, lockers, notifications, orders, payments, settlement
+from workers import ai, coupons, groupbuys, lockers, notifications, orders, payments, settlement
 from workers.maintenance import purge_ended_sessions
 
 __all__ = ["CRON_JOBS", "FUNCTIONS", "REDIS_DOWN", "LagoWorker", "create_worker", "queue_name"]
@@ -51,6 +51,7 @@ FUNCTIONS: list[Any] = [
     *ai.FUNCTIONS,
     *lockers.FUNCTIONS,
     *notifications.FUNCTIONS,
+    *coupons.FUNCTIONS,
 ]
 
 
@@ -62,6 +63,7 @@ CRON_JOBS: list[CronJob] = [
     *groupbuys.CRON_JOBS,
     *lockers.CRON_JOBS,
     *notifications.CRON_JOBS,
+    *coupons.CRON_JOBS,
 ]
 
 
