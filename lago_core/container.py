@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, replace
+from uuid import UUID
 
 import asyncpg
 import redis.asyncio as aioredis
@@ -23,6 +24,7 @@ from lago_core.ai import (
 )
 from lago_core.clock import Clock, SystemClock
 from lago_core.communities import CommunityService, CommunityStore
+from lago_core.coupons import CheckoutService, CouponService, CouponStore
 from lago_core.db import create_pool
 from lago_core.email import EmailProvider, create_email_provider
 from lago_core.groupbuys import GroupBuyService, GroupBuyStore
@@ -47,6 +49,7 @@ from lago_core.payments import (
 )
 from lago_core.points import (
     CatalogueService,
+    CouponIssuer,
     InvitationService,
     Points,
     PointsService,
@@ -95,6 +98,9 @@ class Core:
     settlement: SettlementService
     # Group buys: campaigns, seat payments, outcomes (seats themselves: the channel actor).
     groupbuys: GroupBuyService
+    # Coupons (issue 18): templates, the wallet, and the checkout preview.
+    coupons: CouponService
+    checkout: CheckoutService
     # AI: search with intent, customer service, recommendations (docs/ai.md).
     ai: AiHub
     # Toy lockers (issue 7): registration, codes, flows and door commands.
@@ -177,11 +183,32 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         clock,
     )
     pusher = Pusher(settings, redis)
-    orders = OrderService(OrderStore(pool), listings, merchants, payments, pusher, settings, clock)
+
+    async def user_by_phone(phone: str) -> UUID | None:
+        user = await identity.user_by_phone(phone)
+        return user.id if user is not None else None
+
+    coupons = CouponService(
+        CouponStore(pool), merchants, limiter, clock, user_by_phone=user_by_phone
+    )
+    identity.on_signed_up(coupons.grant_new_user)
+    orders = OrderService(
+        OrderStore(pool), listings, merchants, payments, pusher, settings, clock, coupons=coupons
+    )
     settlement = SettlementService(SettlementStore(pool), payments, merchants, orders, clock)
     groupbuys = GroupBuyService(
-        GroupBuyStore(pool), merchants, communities, payments, jobs, pusher, redis, settings, clock
+        GroupBuyStore(pool),
+        merchants,
+        communities,
+        payments,
+        jobs,
+        pusher,
+        redis,
+        settings,
+        clock,
+        coupons=coupons,
     )
+    checkout = CheckoutService(coupons, orders.quote, groupbuys.quote_seat)
     settlement.follow_group_buys(groupbuys)
     email = create_email_provider(settings.email_provider)
     notifications = NotificationService(
@@ -212,6 +239,7 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         groupbuys,
         Idempotency(pool, clock),
         limiter,
+        coupons,
     )
     ai = build_ai(
         settings, pool, listings, orders, payments, jobs, pusher, limiter, clock, groupbuys
@@ -238,6 +266,8 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         orders=orders,
         settlement=settlement,
         groupbuys=groupbuys,
+        coupons=coupons,
+        checkout=checkout,
         ai=ai,
         lockers=LockerService(
             LockerStore(pool), communities, listings, orders, pusher, limiter, settings, clock
@@ -263,9 +293,10 @@ def build_points(
     groupbuys: GroupBuyService,
     idempotency: Idempotency,
     limiter: RateLimiter,
+    coupons: CouponIssuer | None,
 ) -> Points:
-    """The points services, following the events that earn points. Coupon products stay
-    refused until a CouponIssuer is set on ``catalogue.coupons``."""
+    """The points services, following the events that earn points; coupon products are issued
+    by ``coupons`` (refused while it is None)."""
     store = PointsStore(pool)
     service = PointsService(store, clock, limiter=limiter, tell=tell_through(notifications))
     invitations = InvitationService(store, service, clock)
@@ -278,7 +309,9 @@ def build_points(
     identity.on_sign_up(invitations.check_code, invitations.record_in)
     return Points(
         service=service,
-        catalogue=CatalogueService(store, service, idempotency, clock, limiter=limiter),
+        catalogue=CatalogueService(
+            store, service, idempotency, clock, limiter=limiter, coupons=coupons
+        ),
         invitations=invitations,
         sources=sources,
     )

@@ -40,6 +40,7 @@ __all__ = [
     "SETTLE_ORDERS",
     "SUBMIT_PAYOUT",
     "SUBMIT_REFUND",
+    "SWEEP_COUPONS",
     "SWEEP_GROUP_BUYS",
     "SWEEP_LOCKER_ORDERS",
     "SWEEP_NOTIFICATIONS",
@@ -84,6 +85,7 @@ CREDIT_POINTS = Job("credit_points")
 DELIVER_NOTIFICATION = Job("deliver_notification", ("notification_id",))
 FAN_OUT_ANNOUNCEMENT = Job("fan_out_announcement", ("announcement_id",))
 SWEEP_NOTIFICATIONS = Job("sweep_notifications")
+SWEEP_COUPONS = Job("sweep_coupons")
 
 JOBS: tuple[Job, ...] = (
     APPLY_PAYMENT_EVENT,
@@ -107,6 +109,7 @@ JOBS: tuple[Job, ...] = (
     DELIVER_NOTIFICATION,
     FAN_OUT_ANNOUNCEMENT,
     SWEEP_NOTIFICATIONS,
+    SWEEP_COUPONS,
 )
 
 

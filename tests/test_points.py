@@ -273,8 +273,10 @@ async def test_the_catalogue_redeems_atomically_and_idempotently(
         },
     )
     assert status == 201, coupon
+    issuer, core.points.catalogue.coupons = core.points.catalogue.coupons, None
     status, body = await redeem("k4", coupon["id"])
     assert (status, body["error"]["code"]) == (409, "coupon_products_unavailable")
+    core.points.catalogue.coupons = issuer
     status, privilege = await call(
         client,
         admin,
@@ -624,44 +626,27 @@ async def test_bad_input_is_refused_with_a_code(
     assert (await client.get("/api/v1/me/points")).status == 401
 
 
-class TableIssuer:
-    """A coupon issuer for the test, standing in for the coupons service (h/coupons) behind the
-    CouponIssuer contract: it writes its coupon on the redemption's connection, is idempotent by
-    key, and refuses past ``total`` coupons."""
-
-    def __init__(self, total: int) -> None:
-        self.total = total
-
-    async def issue_in(
-        self, conn: Any, user_id: uuid.UUID, template_id: uuid.UUID, key: str, source: str
-    ) -> uuid.UUID:
-        await conn.execute(
-            """CREATE TABLE IF NOT EXISTS test_coupons (id uuid PRIMARY KEY, key text UNIQUE,
-                   user_id uuid, template_id uuid, source text)"""
-        )
-        existing = await conn.fetchval("SELECT id FROM test_coupons WHERE key = $1", key)
-        if existing is not None:
-            return uuid.UUID(str(existing))
-        if await conn.fetchval("SELECT count(*) FROM test_coupons") >= self.total:
-            raise Conflict("the template is exhausted", code="coupon_sold_out")
-        coupon_id = uuid.uuid4()
-        await conn.execute(
-            "INSERT INTO test_coupons VALUES ($1, $2, $3, $4, $5)",
-            coupon_id,
-            key,
-            user_id,
-            template_id,
-            source,
-        )
-        return coupon_id
-
-
 async def test_coupon_products_issue_through_the_coupon_issuer_in_the_same_transaction(
     client: Client, core: Core, community: CommunityWorld
 ) -> None:
     resident, admin = community.residents[0], community.admin
-    catalogue = core.points.catalogue
-    template = uuid.uuid4()
+    status, template = await call(
+        client,
+        admin,
+        "POST",
+        "/coupon-templates",
+        {
+            "name": "满50减5",
+            "kind": "amount_off",
+            "amount_off_fen": 500,
+            "threshold_fen": 5_000,
+            "total_count": 1,
+            "per_user_limit": 5,
+            "valid_days": 30,
+            "claimable": False,
+        },
+    )
+    assert status == 201, template
     status, product = await call(
         client,
         admin,
@@ -671,39 +656,28 @@ async def test_coupon_products_issue_through_the_coupon_issuer_in_the_same_trans
             "kind": "coupon",
             "name": "满50减5",
             "points_cost": 20,
-            "coupon_template_id": str(template),
+            "coupon_template_id": template["id"],
         },
     )
     assert status == 201, product
     await core.points.service.earn(resident.id, RuleName.SPENDING, "spending:order:cp", amount=100)
-    catalogue.coupons = TableIssuer(total=1)
-    try:
-        first = await catalogue.redeem(me(resident), uuid.UUID(product["id"]), "c1")
-        assert first["status"] == "issued"
-        coupon = await core.pool.fetchrow(
-            "SELECT key, user_id, template_id, source FROM test_coupons WHERE id = $1",
-            uuid.UUID(first["coupon_id"]),
+
+    async def redeem(key: str) -> tuple[int, Any]:
+        response = await client.post(
+            f"/api/v1/points-products/{product['id']}/redeem",
+            headers={**resident.headers, "Idempotency-Key": key},
         )
-        assert tuple(coupon) == (
-            f"points-redemption:{first['id']}",
-            resident.id,
-            template,
-            "points",
-        )
-        # The template is exhausted: the issuer refuses, and the points and the redemption go
-        # back with it.
-        with pytest.raises(Conflict) as refused:
-            await catalogue.redeem(me(resident), uuid.UUID(product["id"]), "c2")
-        assert refused.value.code == "coupon_sold_out"
-        assert (
-            await core.pool.fetchval(
-                "SELECT balance FROM points_accounts WHERE user_id = $1", resident.id
-            )
-            == 80
-        )
-        assert await core.pool.fetchval("SELECT count(*) FROM points_redemptions") == 1
-        assert await core.pool.fetchval("SELECT count(*) FROM test_coupons") == 1
-    finally:
-        catalogue.coupons = None
-        await core.pool.execute("DROP TABLE IF EXISTS test_coupons")
+        return response.status, await response.json()
+
+    status, first = await redeem("c1")
+    assert (status, first["status"]) == (201, "issued"), first
+    _, wallet = await call(client, resident, "GET", "/me/coupons?status=available")
+    assert [(c["id"], c["source"]) for c in wallet["items"]] == [(first["coupon_id"], "points")]
+    assert await redeem("c1") == (201, first)
+    # The template is exhausted: the issuer refuses, and the points and the redemption go back
+    # with it.
+    status, body = await redeem("c2")
+    assert (status, body["error"]["code"]) == (409, "coupon_sold_out")
+    assert await balance(client, resident) == 80
+    assert await core.pool.fetchval("SELECT count(*) FROM points_redemptions") == 1
     await assert_points_sound(core.pool)

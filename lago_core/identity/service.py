@@ -12,6 +12,7 @@ from uuid import UUID
 
 import asyncpg
 import redis.asyncio as aioredis
+from prometheus_client import Counter
 
 from lago_core.clock import Clock
 from lago_core.coalesce import Coalescer
@@ -86,6 +87,13 @@ class UserView:
         )
 
 
+# Called with the new user's id after a sign-up commits.
+SignedUpHook = Callable[[UUID], Awaitable[object]]
+SIGNED_UP_HOOK_FAILURES = Counter(
+    "lago_signed_up_hook_failures_total", "sign-up follow-ups (new-user coupons) that failed"
+)
+
+
 class IdentityService:
     def __init__(
         self,
@@ -112,11 +120,17 @@ class IdentityService:
         self._refresh_ttl = timedelta(seconds=settings.refresh_token_ttl_s)
         self._sign_up_checks: list[SignUpCheck] = []
         self._sign_up_hooks: list[SignUpHook] = []
+        self._signed_up: list[SignedUpHook] = []
 
     def on_sign_up(self, check: SignUpCheck, hook: SignUpHook) -> None:
         """Check every sign-up before its code is spent, and follow it in its transaction."""
         self._sign_up_checks.append(check)
         self._sign_up_hooks.append(hook)
+
+    def on_signed_up(self, hook: SignedUpHook) -> None:
+        """Run ``hook`` with the new user's id after each sign-up commits (the new-user coupon).
+        Hooks must be idempotent; one that fails is logged and counted, the sign-up stands."""
+        self._signed_up.append(hook)
 
     # --- verification codes --------------------------------------------------------------------
 
@@ -207,9 +221,15 @@ class IdentityService:
             )
             if row is None:
                 raise Conflict("this phone number is already registered", code="phone_taken")
-            for hook in self._sign_up_hooks:
-                await hook(conn, row, invite_code)
+            for follow in self._sign_up_hooks:
+                await follow(conn, row, invite_code)
         log.info("user.signed_up", user_id=str(row["id"]))
+        for hook in self._signed_up:
+            try:
+                await hook(row["id"])
+            except Exception:
+                SIGNED_UP_HOOK_FAILURES.inc()
+                log.exception("user.signed_up_hook_failed", user_id=str(row["id"]))
         return await self._open_session(row["id"], user_agent)
 
     async def create_user(
