@@ -51,9 +51,10 @@ async function postIdempotent<T>(path: string, key: string, body: unknown = {}):
   return payload;
 }
 
-/** The payment for the caller's reserved seat in a group (the same key gives the same payment). */
-export function paySeat(groupId: string, key: string): Promise<Payment> {
-  return postIdempotent<Payment>(`/group-buys/${groupId}/pay`, key);
+/** The payment for the caller's reserved seat in a group (the same key gives the same payment),
+ * with the coupons chosen for it (issue 18; none: the body it always was). */
+export function paySeat(groupId: string, key: string, couponIds: string[] = []): Promise<Payment> {
+  return postIdempotent<Payment>(`/group-buys/${groupId}/pay`, key, couponIds.length ? { coupon_ids: couponIds } : {});
 }
 
 /** The sandbox provider's pay page: pay (or fail, to try the failure path) an intent. */

@@ -8,6 +8,7 @@ import { consoleText } from "../strings";
 import { Page } from "../ui/kit";
 import "./console.css";
 import { CommunitiesPage } from "./CommunitiesPage";
+import { CouponsPage } from "./CouponsPage";
 import { DrawsPage, DrawVerifyPage } from "./DrawsPage";
 import { LockersPage } from "./LockersPage";
 import { MerchantsPage } from "./MerchantsPage";
@@ -42,6 +43,7 @@ function useNavigation(): Array<{ group: string; items: NavItem[] }> {
       items: [
         { to: "/console/merchants", label: consoleText.nav.merchants },
         { to: "/console/communities", label: consoleText.nav.communities },
+        { to: "/console/coupons", label: consoleText.nav.coupons },
         ...(staffOf.length > 0 ? [] : [{ to: "/console/moderation", label: consoleText.nav.moderation }]),
       ],
     });
@@ -99,6 +101,7 @@ export default function ConsoleApp(): ReactNode {
           <Route path="draws/:drawId" element={<DrawVerifyPage />} />
           <Route path="merchants" element={<MerchantsPage />} />
           <Route path="communities" element={<CommunitiesPage />} />
+          <Route path="coupons" element={<CouponsPage />} />
           <Route path="support" element={<SupportPage />} />
           <Route path="*" element={<Navigate to="/console" replace />} />
         </Routes>

@@ -143,6 +143,8 @@ export interface DayStats {
   revenue_fen: number;
   completed: number;
   refunded: number;
+  /** The store's own coupon discounts (issue 18), where the API reports them. */
+  discount_fen?: number;
 }
 
 export interface Dashboard {
@@ -164,6 +166,8 @@ export interface Settlement {
   property_share_fen: number;
   withheld_fen: number;
   net_fen: number;
+  /** The store's own coupon discounts in this settlement (issue 18), where the API reports them. */
+  merchant_discount_fen?: number;
   payout_status: "pending" | "paid" | null;
   created_at: string;
 }
@@ -179,6 +183,7 @@ export interface Statement {
     property_share_fen: number;
     withheld_fen: number;
     net_fen: number;
+    merchant_discount_fen?: number;
   };
 }
 
