@@ -10,6 +10,8 @@ import "./coupons.css";
 export function couponErrorText(error: unknown): string {
   if (!(error instanceof ApiError)) return common.errors.unknown;
   if (error.code === "network") return common.errors.network;
+  const reason = (error.details as { reason?: string } | null)?.reason;
+  if (error.code === "coupon_not_usable" && reason && reason in t.errors) return t.notUsableBecause(t.errors[reason] as string);
   return t.errors[error.code] ?? errorText(error.code, error.message);
 }
 

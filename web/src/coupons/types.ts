@@ -46,7 +46,9 @@ export interface UserCoupon extends CouponTerms {
   status: UserCouponStatus;
   issued_at: string;
   expires_at: string;
+  /** locked/used: the order or group-buy seat holding it (holder_type says which). */
   order_id: string | null;
+  holder_type?: "order" | "group_buy_seat" | null;
   source: "claim" | "grant" | "signup" | "points";
   used_at?: string | null;
 }

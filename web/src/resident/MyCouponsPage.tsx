@@ -69,7 +69,7 @@ function WalletCard({ coupon }: { coupon: UserCoupon }): ReactNode {
             {coupons.statuses[coupon.status] ?? coupon.status}
           </span>
           {coupon.status === "locked" ? <span className="muted small">{t.locked}</span> : null}
-          {coupon.order_id && (coupon.status === "used" || coupon.status === "locked") ? (
+          {coupon.order_id && coupon.holder_type !== "group_buy_seat" && (coupon.status === "used" || coupon.status === "locked") ? (
             <OrderLink orderId={coupon.order_id} />
           ) : null}
         </div>

@@ -48,6 +48,10 @@ export const coupons = {
     coupon_budget_exhausted: "商家优惠预算已用完",
     coupon_expired: "已过期",
     coupon_locked: "已被其他订单占用",
+    coupon_taken: "已被其他订单使用",
+    budget_required: "商家券须设置优惠预算",
+    too_many_coupons: "每单最多使用两张优惠券",
+    too_many_recipients: "一次最多发放 500 人",
     coupon_used: "已使用",
     coupon_not_available: "当前不可使用",
     coupon_not_started: "尚未到使用时间",
@@ -64,6 +68,7 @@ export const coupons = {
     template_ended: "活动已结束",
   } as Record<string, string>,
   unknownReason: "暂不可用",
+  notUsableBecause: (why: string): string => `所选优惠券不可用（${why}），已为你重新计算`,
   // 领券中心 (residents)
   centre: {
     title: "领券中心",
