@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, replace
+from uuid import UUID
 
 import asyncpg
 import redis.asyncio as aioredis
@@ -23,6 +24,7 @@ from lago_core.ai import (
 )
 from lago_core.clock import Clock, SystemClock
 from lago_core.communities import CommunityService, CommunityStore
+from lago_core.coupons import CheckoutService, CouponService, CouponStore
 from lago_core.db import create_pool
 from lago_core.groupbuys import GroupBuyService, GroupBuyStore
 from lago_core.idempotency import Idempotency
@@ -84,6 +86,9 @@ class Core:
     settlement: SettlementService
     # Group buys: campaigns, seat payments, outcomes (seats themselves: the channel actor).
     groupbuys: GroupBuyService
+    # Coupons (issue 18): templates, the wallet, and the checkout preview.
+    coupons: CouponService
+    checkout: CheckoutService
     # AI: search with intent, customer service, recommendations (docs/ai.md).
     ai: AiHub
     # Toy lockers (issue 7): registration, codes, flows and door commands.
@@ -161,11 +166,32 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         clock,
     )
     pusher = Pusher(settings, redis)
-    orders = OrderService(OrderStore(pool), listings, merchants, payments, pusher, settings, clock)
+
+    async def user_by_phone(phone: str) -> UUID | None:
+        user = await identity.user_by_phone(phone)
+        return user.id if user is not None else None
+
+    coupons = CouponService(
+        CouponStore(pool), merchants, limiter, clock, user_by_phone=user_by_phone
+    )
+    identity.on_signed_up(coupons.grant_new_user)
+    orders = OrderService(
+        OrderStore(pool), listings, merchants, payments, pusher, settings, clock, coupons=coupons
+    )
     settlement = SettlementService(SettlementStore(pool), payments, merchants, orders, clock)
     groupbuys = GroupBuyService(
-        GroupBuyStore(pool), merchants, communities, payments, jobs, pusher, redis, settings, clock
+        GroupBuyStore(pool),
+        merchants,
+        communities,
+        payments,
+        jobs,
+        pusher,
+        redis,
+        settings,
+        clock,
+        coupons=coupons,
     )
+    checkout = CheckoutService(coupons, orders.quote, groupbuys.quote_seat)
     settlement.follow_group_buys(groupbuys)
     ai = build_ai(
         settings, pool, listings, orders, payments, jobs, pusher, limiter, clock, groupbuys
@@ -192,6 +218,8 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         orders=orders,
         settlement=settlement,
         groupbuys=groupbuys,
+        coupons=coupons,
+        checkout=checkout,
         ai=ai,
         lockers=LockerService(
             LockerStore(pool), communities, listings, orders, pusher, limiter, settings, clock

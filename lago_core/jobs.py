@@ -35,6 +35,7 @@ __all__ = [
     "SETTLE_ORDERS",
     "SUBMIT_PAYOUT",
     "SUBMIT_REFUND",
+    "SWEEP_COUPONS",
     "SWEEP_GROUP_BUYS",
     "SWEEP_LOCKER_ORDERS",
     "SWEEP_ORDERS",
@@ -70,6 +71,7 @@ SWEEP_GROUP_BUYS = Job("sweep_group_buys")
 ANSWER_SUPPORT_MESSAGE = Job("answer_support_message", ("message_id",))
 SWEEP_LOCKER_ORDERS = Job("sweep_locker_orders")
 PURGE_ENDED_SESSIONS = Job("purge_ended_sessions")
+SWEEP_COUPONS = Job("sweep_coupons")
 
 JOBS: tuple[Job, ...] = (
     APPLY_PAYMENT_EVENT,
@@ -87,6 +89,7 @@ JOBS: tuple[Job, ...] = (
     ANSWER_SUPPORT_MESSAGE,
     SWEEP_LOCKER_ORDERS,
     PURGE_ENDED_SESSIONS,
+    SWEEP_COUPONS,
 )
 
 

@@ -128,6 +128,8 @@ class Endpoint:
     # The handler's docstring: the operation's description in the document.
     description: str = ""
     body_model: type[BaseModel] | None = None
+    # ``body: Schema | None``: a request without a body passes None.
+    body_optional: bool = False
     query_model: type[BaseModel] | None = None
     path_params: dict[str, TypeAdapter[Any]] = field(default_factory=dict)
     headers: dict[str, Header] = field(default_factory=dict)
@@ -173,7 +175,10 @@ class Endpoint:
             except ValidationError as exc:
                 raise input_error(exc, "invalid query parameters") from None
         if self.body_model is not None:
-            kwargs["body"] = await self._read_body(request)
+            if self.body_optional and not request.body_exists:
+                kwargs["body"] = None
+            else:
+                kwargs["body"] = await self._read_body(request)
         if self.wants_request:
             kwargs["request"] = request
         if self.wants_services:
@@ -315,6 +320,8 @@ class Api:
             if header is not None:
                 endpoint.headers[name] = header
             elif name in ("body", "query"):
+                optional, tp = _is_optional(tp) if name == "body" else (False, tp)
+                endpoint.body_optional = optional
                 if not (isinstance(tp, type) and issubclass(tp, StorableInput)):
                     raise TypeError(
                         f"{handler.__qualname__}: {name!r} must be a Schema (a StorableInput)"
@@ -413,7 +420,7 @@ class Api:
             op["parameters"] = params
         if ep.body_model is not None:
             op["requestBody"] = {
-                "required": True,
+                "required": not ep.body_optional,
                 "content": {_JSON: {"schema": refs[ep.body_model]}},
             }
         elif ep.raw_body is not None:

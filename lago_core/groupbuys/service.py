@@ -26,7 +26,7 @@ listing orders.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -39,6 +39,7 @@ from lago_core.actor_keys import CHANNEL_KIND, tell_actor
 from lago_core.actor_messages import GROUPBUY_SYNC
 from lago_core.clock import Clock
 from lago_core.communities import CommunityService
+from lago_core.coupons import CouponService, Purchase, Quote
 from lago_core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from lago_core.groupbuys.store import GroupBuyStore
 from lago_core.idempotency import check_key
@@ -59,6 +60,8 @@ __all__ = ["REFERENCE_TYPE", "CampaignSpec", "GroupBuyService", "OrderHook"]
 log = get_logger(__name__)
 
 REFERENCE_TYPE = "group_buy_seat"
+# Coupons spent on a seat are held by the seat (two tabs may each pay it; one is kept).
+COUPON_HOLDER = "group_buy_seat"
 
 # Called inside the transaction that created or moved a group-buy order, with its row.
 OrderHook = Callable[[Conn, asyncpg.Record], Awaitable[None]]
@@ -95,8 +98,11 @@ class GroupBuyService:
         redis: aioredis.Redis,
         settings: Settings,
         clock: Clock,
+        coupons: CouponService | None = None,
     ) -> None:
         self.store = store
+        # Coupons spent on seats (issue 18); None: seats take no coupons.
+        self._coupons = coupons
         self._merchants = merchants
         self._communities = communities
         self._payments = payments
@@ -288,8 +294,27 @@ class GroupBuyService:
 
     # --- paying for a seat -----------------------------------------------------------------------
 
-    async def pay(self, actor: Principal, group_id: UUID, key: str) -> PaymentView:
-        """A payment for the caller's reserved seat, once per idempotency key."""
+    async def quote_seat(self, actor: Principal, group_id: UUID) -> Quote:
+        """What a seat of this group costs before coupons (checkout preview): the group price,
+        the scope keys of the campaign's goods (a catalogue item has no category)."""
+        await self.group(actor, group_id)  # members and staff of its community; others 404
+        group = await self.store.group(None, group_id)
+        assert group is not None
+        return Quote(await self._purchase(group))
+
+    async def _purchase(self, group: asyncpg.Record) -> Purchase:
+        listing_id, category = await self.store.goods_scope(group["campaign_id"])
+        return Purchase(group["group_price_fen"], category, listing_id, group["merchant_id"])
+
+    async def pay(
+        self, actor: Principal, group_id: UUID, key: str, coupon_ids: Sequence[UUID] = ()
+    ) -> PaymentView:
+        """A payment for the caller's reserved seat, once per idempotency key.
+
+        ``coupon_ids`` are locked to the seat (replacing coupons an earlier payment request
+        locked to it): the seat's price is the group price less the coupons it holds, so a
+        payment made in another tab with other coupons no longer fits and is refunded at
+        capture (docs/groupbuys.md, "Paying")."""
         group = await self.store.group(None, group_id)
         if group is None:
             raise NotFound("group not found")
@@ -301,6 +326,23 @@ class GroupBuyService:
         if group["status"] not in ("open", "succeeded"):
             raise Conflict("this group has ended", code="group_ended")
         check_key(key)
+        coupons = self._coupons
+        if coupon_ids and coupons is None:
+            raise Conflict("coupons are not taken here", code="coupon_not_usable")
+        discount = platform_discount = merchant_discount = 0
+        if coupons is not None:
+            priced = await coupons.price(
+                None, actor.user_id, await self._purchase(group), list(coupon_ids)
+            )
+            async with self.store.pool.acquire() as conn, conn.transaction():
+                locked = await self.store.lock_seat(conn, seat["id"])
+                if locked is None or locked["status"] != "reserved":
+                    raise Conflict("your seat is no longer reserved", code="seat_not_reserved")
+                await coupons.release(conn, COUPON_HOLDER, seat["id"])
+                await coupons.hold(conn, actor.user_id, priced, COUPON_HOLDER, seat["id"])
+            discount = priced.discount_fen
+            platform_discount = priced.platform_discount_fen
+            merchant_discount = priced.merchant_discount_fen
         # The client's key, scoped to the seat (the same key may pay another group's seat) and
         # hashed so the scoped key stays within the key length limit.
         scoped = f"groupbuy-seat:{seat['id'].hex}:{hashlib.sha256(key.encode()).hexdigest()[:40]}"
@@ -310,10 +352,12 @@ class GroupBuyService:
             PaymentSpec(
                 reference_type=REFERENCE_TYPE,
                 reference_id=seat["id"],
-                amount_fen=group["group_price_fen"],
+                amount_fen=group["group_price_fen"] - discount,
                 payee=Party(PartyKind.MERCHANT, group["merchant_id"]),
                 description=f"拼团 {group['title']}",
                 community_id=group["community_id"],
+                platform_discount_fen=platform_discount,
+                merchant_discount_fen=merchant_discount,
             ),
         )
         async with self.store.pool.acquire() as conn:
@@ -322,15 +366,21 @@ class GroupBuyService:
 
     async def _demand(self, conn: Conn, seat_id: UUID) -> Demand | None:
         """What a payment for this seat must be: its holder's, to the campaign's merchant, the
-        group price. Any such payment will do (two tabs may pay one seat; one of them is kept)."""
+        group price less the coupons the seat holds. Any such payment will do (two tabs may pay
+        one seat; one of them is kept)."""
         seat = await self.store.seat(conn, seat_id)
         group = await self.store.group(conn, seat["group_id"]) if seat is not None else None
         if seat is None or group is None:
             return None
+        platform = merchant = 0
+        if self._coupons is not None:
+            held = await self._coupons.held(conn, COUPON_HOLDER, seat_id)
+            platform, merchant = held.platform_discount_fen, held.merchant_discount_fen
         return Demand(
             payer_id=seat["user_id"],
             payee=Party(PartyKind.MERCHANT, group["merchant_id"]),
-            amount_fen=group["group_price_fen"],
+            amount_fen=group["group_price_fen"] - platform - merchant,
+            platform_discount_fen=platform,
         )
 
     async def _on_captured(
@@ -354,6 +404,8 @@ class GroupBuyService:
             return Refuse(f"group_{group['status']}")
         await self.store.insert_payment_link(conn, payment_id, seat_id, now)
         await self.store.mark_paid(conn, seat_id, payment_id, now)
+        if self._coupons is not None:
+            await self._coupons.use(conn, COUPON_HOLDER, seat_id)
         if group["status"] == "open":
             if await self.store.paid_count(conn, group["id"]) >= group["min_members"]:
                 await self.store.set_group_status(conn, group["id"], "succeeded", now)
@@ -396,13 +448,28 @@ class GroupBuyService:
                 conn, group_id, now, refund_paid=outcome == "failed"
             )
             await self.store.set_group_status(conn, group_id, outcome, now)
+            await self._coupons_back(conn, released, refunded)
             for seat in refunded:
                 await self.store.owe_refund(conn, seat["payment_id"], "the group failed", now)
-                owed.append((seat["payment_id"], group["group_price_fen"]))
+                owed.append(
+                    (seat["payment_id"], await self.store.payment_amount(conn, seat["payment_id"]))
+                )
             await self.store.return_stock(conn, group["campaign_id"], len(released) + len(refunded))
         log.info("groupbuys.expired", group_id=str(group_id), outcome=outcome, refunds=len(owed))
         await self._after(group, orders, owed)
         return outcome
+
+    async def _coupons_back(
+        self, conn: Conn, released: Sequence[asyncpg.Record], refunded: Sequence[asyncpg.Record]
+    ) -> None:
+        """In the decision's transaction: released seats give their locked coupons back, seats
+        refunded in whole their used ones (docs/money.md, "Coupons and discounts")."""
+        if self._coupons is None:
+            return
+        for seat in released:
+            await self._coupons.release(conn, COUPON_HOLDER, seat["id"])
+        for seat in refunded:
+            await self._coupons.give_back(conn, COUPON_HOLDER, seat["id"])
 
     async def sweep(self) -> dict[str, int]:
         """Expire groups whose jobs were lost and request refunds a crash left owed (cron)."""
@@ -529,12 +596,15 @@ class GroupBuyService:
                     details={"status": order["status"]},
                 )
             refunded = await self.store.mark_order_refunded(conn, order_id, reason, now)
-            if await self.store.refund_seat(conn, order["seat_id"], now) is not None:
+            seat = await self.store.refund_seat(conn, order["seat_id"], now)
+            if seat is not None:
                 await self.store.return_stock(conn, order["campaign_id"], 1)
+                await self._coupons_back(conn, [], [seat])
             await self.store.owe_refund(conn, order["payment_id"], reason, now)
             await self._orders_moved(conn, [refunded])
+            amount = await self.store.payment_amount(conn, order["payment_id"])
         log.info("groupbuys.order_refunded", order_id=str(order_id), by=str(actor.user_id))
-        await self._after(group, [refunded], [(order["payment_id"], order["price_fen"])])
+        await self._after(group, [refunded], [(order["payment_id"], amount)])
         return refunded
 
     async def orders_of_buyer(self, actor: Principal) -> list[asyncpg.Record]:

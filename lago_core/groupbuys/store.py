@@ -414,6 +414,21 @@ class GroupBuyStore:
             )
         return released, refunded
 
+    async def payment_amount(self, conn: Conn, payment_id: UUID) -> int:
+        """What the buyer paid for a seat's price (the group price less its coupons)."""
+        return int(await conn.fetchval("SELECT amount_fen FROM payments WHERE id = $1", payment_id))
+
+    async def goods_scope(self, campaign_id: UUID) -> tuple[UUID | None, str]:
+        """The campaign's listing and its category (a catalogue item has no category: "")."""
+        row = await self.pool.fetchrow(
+            "SELECT c.listing_id, COALESCE(l.category, '') AS category "
+            "FROM group_buy_campaigns c LEFT JOIN listings l ON l.id = c.listing_id "
+            "WHERE c.id = $1",
+            campaign_id,
+        )
+        assert row is not None
+        return row["listing_id"], row["category"]
+
     async def refund_seat(self, conn: Conn, seat_id: UUID, now: datetime) -> asyncpg.Record | None:
         return await conn.fetchrow(
             "UPDATE group_buy_seats SET status = 'refunded', ended_at = $2 "

@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
 import asyncpg
 import redis.asyncio as aioredis
+from prometheus_client import Counter
 
 from lago_core.clock import Clock
 from lago_core.coalesce import Coalescer
@@ -71,6 +73,13 @@ class UserView:
         )
 
 
+# Called with the new user's id after a sign-up commits.
+SignedUpHook = Callable[[UUID], Awaitable[object]]
+SIGNED_UP_HOOK_FAILURES = Counter(
+    "lago_signed_up_hook_failures_total", "sign-up follow-ups (new-user coupons) that failed"
+)
+
+
 class IdentityService:
     def __init__(
         self,
@@ -95,6 +104,12 @@ class IdentityService:
             lambda keys: self._store.active_principals(keys, self._clock.now())
         )
         self._refresh_ttl = timedelta(seconds=settings.refresh_token_ttl_s)
+        self._signed_up: list[SignedUpHook] = []
+
+    def on_signed_up(self, hook: SignedUpHook) -> None:
+        """Run ``hook`` with the new user's id after each sign-up commits (the new-user coupon).
+        Hooks must be idempotent; one that fails is logged and counted, the sign-up stands."""
+        self._signed_up.append(hook)
 
     # --- verification codes --------------------------------------------------------------------
 
@@ -180,6 +195,12 @@ class IdentityService:
         if row is None:
             raise Conflict("this phone number is already registered", code="phone_taken")
         log.info("user.signed_up", user_id=str(row["id"]))
+        for hook in self._signed_up:
+            try:
+                await hook(row["id"])
+            except Exception:
+                SIGNED_UP_HOOK_FAILURES.inc()
+                log.exception("user.signed_up_hook_failed", user_id=str(row["id"]))
         return await self._open_session(row["id"], user_agent)
 
     async def create_user(

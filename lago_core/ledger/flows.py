@@ -12,11 +12,13 @@ from lago_core.ledger.model import AccountKind, AccountRef, Entry, Party, credit
 __all__ = [
     "CLEARING",
     "COMMISSION",
+    "COUPON_EXPENSE",
     "ESCROW",
     "IN_TRANSIT",
     "REFUNDS",
     "RefundParts",
     "Split",
+    "allocate_discount_refund",
     "allocate_refund",
     "captured",
     "deposit_held",
@@ -33,6 +35,7 @@ ESCROW = AccountRef(AccountKind.DEPOSIT_ESCROW)
 COMMISSION = AccountRef(AccountKind.PLATFORM_COMMISSION)
 REFUNDS = AccountRef(AccountKind.REFUNDS)
 IN_TRANSIT = AccountRef(AccountKind.PAYOUTS_IN_TRANSIT)
+COUPON_EXPENSE = AccountRef(AccountKind.PLATFORM_COUPON_EXPENSE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,10 +86,26 @@ def allocate_refund(remaining: Split, amount_fen: int) -> Split:
     return Split(payee, commission, prop)
 
 
-def captured(payee: Party, split: Split, property_company: Party | None) -> list[Entry]:
-    """The provider captured the price: it sits in clearing, owed to payee, platform, property."""
+def allocate_discount_refund(paid_left_fen: int, discount_left_fen: int, amount_fen: int) -> int:
+    """How much of the platform's coupon discount a refund of ``amount_fen`` (of what the buyer
+    paid) takes back: the same proportion, rounded down, and all that is left once the buyer's
+    money is refunded in full — so partial refunds adding up to what was paid reverse the
+    whole discount."""
+    if not 0 < amount_fen <= paid_left_fen:
+        raise ValueError("refund out of range")
+    return discount_left_fen * amount_fen // paid_left_fen
+
+
+def captured(
+    payee: Party, split: Split, property_company: Party | None, platform_discount_fen: int = 0
+) -> list[Entry]:
+    """The provider captured the price: it sits in clearing, owed to payee, platform, property.
+
+    With a platform coupon the split is of the price the buyer would have paid without it; the
+    platform pays the discount (its coupon expense) and the buyer the rest (clearing)."""
     entries = [
-        debit(CLEARING, split.total),
+        debit(CLEARING, split.total - platform_discount_fen),
+        debit(COUPON_EXPENSE, platform_discount_fen),
         credit(payee.payable, split.payee_fen),
         credit(COMMISSION, split.commission_fen),
     ]
@@ -110,12 +129,18 @@ def deposit_released(deposit_fen: int, withheld_fen: int, payee: Party) -> list[
     ]
 
 
-def refund_requested(parts: Split, payee: Party, property_company: Party | None) -> list[Entry]:
-    """A refund is decided: each part gives back its share, owed to the payer until paid."""
+def refund_requested(
+    parts: Split, payee: Party, property_company: Party | None, discount_fen: int = 0
+) -> list[Entry]:
+    """A refund is decided: each part gives back its share, owed to the payer until paid.
+
+    ``discount_fen`` is the platform coupon's share of the parts (allocate_discount_refund): it
+    goes back to the coupon expense, not to the payer, who gets ``parts.total - discount_fen``."""
     entries = [
         debit(payee.payable, parts.payee_fen),
         debit(COMMISSION, parts.commission_fen),
-        credit(REFUNDS, parts.total),
+        credit(REFUNDS, parts.total - discount_fen),
+        credit(COUPON_EXPENSE, discount_fen),
     ]
     if parts.property_fen:
         assert property_company is not None

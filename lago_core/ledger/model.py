@@ -42,11 +42,18 @@ class AccountKind(enum.StrEnum):
     REFUNDS = "refunds"
     # Payouts the provider has accepted and not yet confirmed as paid.
     PAYOUTS_IN_TRANSIT = "payouts_in_transit"
+    # What the platform's coupons cost it: the discounts it paid in the buyers' place, net of
+    # refunds (an expense; docs/money.md, "Coupons and discounts").
+    PLATFORM_COUPON_EXPENSE = "platform_coupon_expense"
 
     @property
     def normal(self) -> str:
-        """The side that increases the balance: debit for the asset, credit for the rest."""
-        return "debit" if self is AccountKind.CLEARING else "credit"
+        """The side that increases the balance: debit for the asset and the expense, credit
+        for the rest."""
+        return "debit" if self in _DEBIT_NORMAL else "credit"
+
+
+_DEBIT_NORMAL = frozenset({AccountKind.CLEARING, AccountKind.PLATFORM_COUPON_EXPENSE})
 
 
 class PartyKind(enum.StrEnum):

@@ -9,7 +9,7 @@ docs/orders.md describes the machines and the money of each step.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,6 +18,7 @@ from uuid import UUID, uuid4
 import asyncpg
 
 from lago_core.clock import Clock
+from lago_core.coupons import CouponService, Purchase, Quote
 from lago_core.errors import Conflict, Forbidden, InvalidInput, LagoError, NotFound
 from lago_core.ledger import Party, PartyKind
 from lago_core.ledger.store import Conn
@@ -112,8 +113,11 @@ class OrderService:
         pusher: Pusher | None,
         settings: Settings,
         clock: Clock,
+        coupons: CouponService | None = None,
     ) -> None:
         self.store = store
+        # Spending coupons at checkout (issue 18); None: orders take no coupons.
+        self._coupons = coupons
         self._listings = listings
         self._merchants = merchants
         self._payments = payments
@@ -166,10 +170,34 @@ class OrderService:
 
     # --- creating --------------------------------------------------------------------------------
 
+    async def quote(self, actor: Principal, listing_id: UUID, days: int | None) -> Quote:
+        """What ordering this listing would cost before coupons (checkout preview): the
+        discountable price (the rent for a rental), the deposit and the coupon scope keys."""
+        listing = await self._listings.get(actor, listing_id)
+        price, deposit = self._price_of(listing, _MODE_OF_KIND[listing["kind"]], days)
+        return Quote(_purchase(listing, price), deposit)
+
+    def _price_of(self, listing: asyncpg.Record, mode: Mode, days: int | None) -> tuple[int, int]:
+        if mode is Mode.RENTAL:
+            if days is None:
+                raise InvalidInput("a rental needs days", code="days_required")
+            return listing["rent_per_day_fen"] * days, listing["deposit_fen"]
+        if days is not None:
+            raise InvalidInput("days are for rentals only", code="days_not_allowed")
+        return listing["price_fen"], 0
+
     async def create(
-        self, actor: Principal, listing_id: UUID, days: int | None, fulfilment: Fulfilment
+        self,
+        actor: Principal,
+        listing_id: UUID,
+        days: int | None,
+        fulfilment: Fulfilment,
+        coupon_ids: Sequence[UUID] = (),
     ) -> asyncpg.Record:
-        """An order for a listing and its payment (to be paid through the provider's page)."""
+        """An order for a listing and its payment (to be paid through the provider's page).
+
+        ``coupon_ids`` (≤ 1 platform + ≤ 1 merchant coupon of the buyer's) are locked to the
+        order in the order's own insert transaction; the payment asks the price less them."""
         listing = await self._listings.get(actor, listing_id)
         if listing["status"] != "active":
             raise Conflict(f"the listing is {listing['status']}", code="listing_not_active")
@@ -181,14 +209,7 @@ class OrderService:
             )
         if await self._listings.can_manage(actor, listing):
             raise InvalidInput("you cannot order your own listing", code="own_listing")
-        if mode is Mode.RENTAL:
-            if days is None:
-                raise InvalidInput("a rental needs days", code="days_required")
-            price, deposit = listing["rent_per_day_fen"] * days, listing["deposit_fen"]
-        else:
-            if days is not None:
-                raise InvalidInput("days are for rentals only", code="days_not_allowed")
-            price, deposit = listing["price_fen"], 0
+        price, deposit = self._price_of(listing, mode, days)
         if mode is Mode.CONSIGNMENT:
             # The owner is paid, after the category's commission; the merchant runs the order.
             payee = Party(PartyKind.USER, listing["seller_id"])
@@ -200,6 +221,19 @@ class OrderService:
                 else Party(PartyKind.USER, listing["seller_id"])
             )
             commission = self._settings.commission_bps
+        coupons = self._coupons
+        if coupon_ids and coupons is None:
+            raise Conflict("coupons are not taken here", code="coupon_not_usable")
+        priced = None
+        if coupons is not None and coupon_ids:
+            priced = await coupons.price(
+                None, actor.user_id, _purchase(listing, price), list(coupon_ids)
+            )
+
+        async def hold(conn: Conn, order: asyncpg.Record) -> None:
+            if coupons is not None and priced is not None:
+                await coupons.hold(conn, actor.user_id, priced, REFERENCE_TYPE, order["id"])
+
         now = self._clock.now()
         try:
             row = await self.store.insert(
@@ -220,10 +254,15 @@ class OrderService:
                     "rent_per_day_fen": listing["rent_per_day_fen"],
                     "days": days,
                     "commission_bps": commission,
+                    "discount_fen": priced.discount_fen if priced else 0,
+                    "platform_discount_fen": priced.platform_discount_fen if priced else 0,
+                    "merchant_discount_fen": priced.merchant_discount_fen if priced else 0,
+                    "coupon_ids": [a.coupon_id for a in priced.applied] if priced else [],
                     "created_at": now,
                     "updated_at": now,
                 },
                 self._settings.max_unpaid_orders,
+                hold,
             )
         except asyncpg.UniqueViolationError:
             raise Conflict(
@@ -239,7 +278,7 @@ class OrderService:
         spec = PaymentSpec(
             reference_type=REFERENCE_TYPE,
             reference_id=row["id"],
-            amount_fen=price,
+            amount_fen=pay_fen(row),
             payee=payee,
             deposit_fen=deposit,
             description=listing["title"],
@@ -247,25 +286,41 @@ class OrderService:
             # The trade happens in a community the two share: its property company gets its
             # share of the commission (None when there is none, e.g. an admin buying).
             community_id=await self._listings.store.meeting_community(listing_id, actor.user_id),
+            platform_discount_fen=row["platform_discount_fen"],
+            merchant_discount_fen=row["merchant_discount_fen"],
         )
         try:
             payment = await self._payments.create(actor, f"order:{row['id']}", spec)
         except (LagoError, asyncpg.PostgresError):
-            # Release the listing at once rather than leaving it reserved until the unpaid job.
-            cancelled = await self.store.transition(
-                self.store.pool,
-                row["id"],
-                Status.CREATED,
-                Status.CANCELLED,
-                self._clock.now(),
-                {"cancel_reason": "payment_failed", "cancelled_at": self._clock.now()},
-            )
+            # Release the listing (and the coupons) at once rather than leaving them reserved
+            # until the unpaid job.
+            async with self.store.pool.acquire() as conn, conn.transaction():
+                cancelled = await self.store.transition(
+                    conn,
+                    row["id"],
+                    Status.CREATED,
+                    Status.CANCELLED,
+                    self._clock.now(),
+                    {"cancel_reason": "payment_failed", "cancelled_at": self._clock.now()},
+                )
+                if cancelled is not None:
+                    await self._coupons_follow(conn, cancelled)
             if cancelled is not None:
                 await self._changed(cancelled, None)
             raise
         row = await self.store.set_payment(row["id"], payment.id)
         await self._changed(row, ORDER_NEW)
         return row
+
+    async def _coupons_follow(self, conn: Conn, row: asyncpg.Record) -> None:
+        """In a move's transaction: a cancelled order gives its locked coupons back; an order
+        refunded in whole gives back its used coupons (docs/money.md)."""
+        if self._coupons is None or not row["coupon_ids"]:
+            return
+        if row["status"] == Status.CANCELLED:
+            await self._coupons.release(conn, REFERENCE_TYPE, row["id"])
+        elif row["status"] == Status.REFUNDED:
+            await self._coupons.give_back(conn, REFERENCE_TYPE, row["id"])
 
     # --- reading ---------------------------------------------------------------------------------
 
@@ -371,6 +426,7 @@ class OrderService:
                 )
                 if moved is not None:
                     await self._listing_follows(conn, moved, action)
+                    await self._coupons_follow(conn, moved)
                     await self._moved(conn, moved)
             if moved is not None:
                 await self._after(moved, action)
@@ -447,7 +503,7 @@ class OrderService:
     async def _refund(self, row: asyncpg.Record) -> None:
         assert row["payment_id"] is not None
         await self._payments.refund(
-            None, f"order:{row['id']}:refund", row["payment_id"], row["price_fen"], REFUND_REASON
+            None, f"order:{row['id']}:refund", row["payment_id"], pay_fen(row), REFUND_REASON
         )
         if row["deposit_fen"] > 0:
             await self._payments.release_deposit(row["payment_id"], 0, REFUND_REASON)
@@ -500,9 +556,10 @@ class OrderService:
         return Demand(
             payer_id=row["buyer_id"],
             payee=Party(PartyKind(row["payee_kind"]), row["payee_id"]),
-            amount_fen=row["price_fen"],
+            amount_fen=pay_fen(row),
             deposit_fen=row["deposit_fen"],
             payment_id=row["payment_id"],
+            platform_discount_fen=row["platform_discount_fen"],
         )
 
     async def _on_captured(
@@ -523,6 +580,8 @@ class OrderService:
         await self._listings.store.set_status(
             conn, paid["listing_id"], "active", _TAKEN[Mode(paid["mode"])], now
         )
+        if self._coupons is not None and paid["coupon_ids"]:
+            await self._coupons.use(conn, REFERENCE_TYPE, order_id)
         await self._moved(conn, paid)
 
         async def tell() -> None:
@@ -536,7 +595,7 @@ class OrderService:
         """Cancel orders unpaid for LAGO_UNPAID_ORDER_TTL_S (job; a rerun finds none left)."""
         now = self._clock.now()
         rows = await self.store.cancel_unpaid(
-            now - timedelta(seconds=self._settings.unpaid_order_ttl_s), now
+            now - timedelta(seconds=self._settings.unpaid_order_ttl_s), now, self._coupons_follow
         )
         for row in rows:
             await self._changed(row, ORDER_CANCELLED)
@@ -563,7 +622,7 @@ class OrderService:
                 None,
                 f"order:{row['id']}:refund",
                 row["payment_id"],
-                row["price_fen"],
+                pay_fen(row),
                 REFUND_REASON,
             )
         deposits = await self.store.deposits_to_release()
@@ -614,6 +673,15 @@ class OrderService:
         return Reputation(
             user_id, row["rating_count"], round(row["rating_sum"] / row["rating_count"], 2)
         )
+
+
+def pay_fen(row: asyncpg.Record) -> int:
+    """What the buyer pays for an order's price: the price less its coupons' discounts."""
+    return int(row["price_fen"] - row["discount_fen"])
+
+
+def _purchase(listing: asyncpg.Record, price_fen: int) -> Purchase:
+    return Purchase(price_fen, listing["category"], listing["id"], listing["merchant_id"])
 
 
 def _push_payload(row: asyncpg.Record) -> dict[str, Any]:

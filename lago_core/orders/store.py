@@ -17,7 +17,7 @@ ORDER_COLUMNS = """o.id, o.mode, o.status, o.listing_id, o.buyer_id, o.seller_id
     o.payee_kind, o.payee_id, o.fulfilment, o.title, o.category, o.price_fen, o.deposit_fen,
     o.rent_per_day_fen, o.days, o.commission_bps, o.payment_id, o.cancel_reason, o.reject_reason,
     o.late_fee_fen,
-    o.damage_fen, o.created_at, o.updated_at, o.paid_at, o.picked_up_at, o.due_at, o.returned_at,
+    o.damage_fen, o.discount_fen, o.platform_discount_fen, o.merchant_discount_fen, o.coupon_ids, o.created_at, o.updated_at, o.paid_at, o.picked_up_at, o.due_at, o.returned_at,
     o.completed_at, o.cancelled_at, o.overdue_at"""
 _O = ORDER_COLUMNS
 
@@ -42,7 +42,12 @@ class OrderStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
 
-    async def insert(self, values: dict[str, Any], max_unpaid: int) -> asyncpg.Record | None:
+    async def insert(
+        self,
+        values: dict[str, Any],
+        max_unpaid: int,
+        also: Callable[[Conn, asyncpg.Record], Awaitable[None]] | None = None,
+    ) -> asyncpg.Record | None:
         """The new order; None when its buyer already holds ``max_unpaid`` unpaid orders.
         Raises UniqueViolationError when the listing already has an open order.
 
@@ -67,7 +72,11 @@ class OrderStore:
                     RETURNING {_O}""",
                 *values.values(),
             )
-        assert row is not None
+            assert row is not None
+            if also is not None:
+                # In the insert's transaction (the coupons the order spends): a refusal there
+                # rolls the order back.
+                await also(conn, row)
         return row
 
     async def set_payment(self, order_id: UUID, payment_id: UUID) -> asyncpg.Record:
@@ -161,17 +170,28 @@ class OrderStore:
 
     # --- jobs ------------------------------------------------------------------------------------
 
-    async def cancel_unpaid(self, created_before: datetime, now: datetime) -> list[asyncpg.Record]:
+    async def cancel_unpaid(
+        self,
+        created_before: datetime,
+        now: datetime,
+        also: Callable[[Conn, asyncpg.Record], Awaitable[None]] | None = None,
+    ) -> list[asyncpg.Record]:
         """Cancel every order still unpaid that was created before ``created_before``. The
-        ``status = 'created'`` condition makes a second run (or a racing payment) a no-op."""
-        return await self.pool.fetch(
-            f"""UPDATE orders AS o SET status = 'cancelled', cancel_reason = 'unpaid',
-                       cancelled_at = $2, updated_at = $2
-                WHERE o.status = 'created' AND o.created_at < $1
-                RETURNING {_O}""",
-            created_before,
-            now,
-        )
+        ``status = 'created'`` condition makes a second run (or a racing payment) a no-op;
+        ``also`` runs per cancelled order in the same transaction (the coupons go back)."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                f"""UPDATE orders AS o SET status = 'cancelled', cancel_reason = 'unpaid',
+                           cancelled_at = $2, updated_at = $2
+                    WHERE o.status = 'created' AND o.created_at < $1
+                    RETURNING {_O}""",
+                created_before,
+                now,
+            )
+            if also is not None:
+                for row in rows:
+                    await also(conn, row)
+        return list(rows)
 
     async def mark_overdue(self, now: datetime) -> list[asyncpg.Record]:
         """Flag running rentals past their due time, once each."""

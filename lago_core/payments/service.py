@@ -86,6 +86,9 @@ class Demand:
     # The one payment the reference accepts, when it names one (an order names the payment it
     # created); None when any payment fitting the rest will do (a seat: two tabs, two payments).
     payment_id: UUID | None = None
+    # What the platform's coupon pays in the payer's place (amount_fen is already less it and
+    # less any merchant coupon's discount).
+    platform_discount_fen: int = 0
 
 
 # What a reference of a registered type demands, read with the given connection; None when the
@@ -113,7 +116,11 @@ def _mismatch(row: asyncpg.Record | Mapping[str, Any], demand: Demand | None) ->
         return "wrong_payer"
     if (row["payee_kind"], row["payee_id"]) != (demand.payee.kind.value, demand.payee.id):
         return "wrong_payee"
-    if (row["amount_fen"], row["deposit_fen"]) != (demand.amount_fen, demand.deposit_fen):
+    if (row["amount_fen"], row["deposit_fen"], row["platform_discount_fen"]) != (
+        demand.amount_fen,
+        demand.deposit_fen,
+        demand.platform_discount_fen,
+    ):
         return "wrong_amount"
     if row["currency"] != demand.currency:
         return "wrong_currency"
@@ -132,6 +139,11 @@ class PaymentSpec:
     description: str = ""
     commission_bps: int | None = None  # None: the platform default (LAGO_COMMISSION_BPS)
     community_id: UUID | None = None  # its property company gets a share of the commission
+    # Coupons (docs/money.md, "Coupons and discounts"): amount_fen is what the payer pays after
+    # both; the platform's discount is paid by the platform, the split is of amount + it; the
+    # merchant's discount is recorded for statements only (it is a lower price).
+    platform_discount_fen: int = 0
+    merchant_discount_fen: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +173,8 @@ class PaymentView:
     payee_id: UUID
     commission_fen: int
     property_share_fen: int
+    platform_discount_fen: int
+    merchant_discount_fen: int
     provider: str
     provider_intent_id: str | None
     client_secret: str | None
@@ -225,8 +239,11 @@ def _property(row: asyncpg.Record) -> Party | None:
 
 
 def _split(row: asyncpg.Record) -> Split:
+    """The capture's split: of what the payer paid plus what the platform's coupon paid."""
     commission, prop = row["commission_fen"], row["property_share_fen"]
-    return Split(row["amount_fen"] - commission - prop, commission, prop)
+    return Split(
+        row["amount_fen"] + row["platform_discount_fen"] - commission - prop, commission, prop
+    )
 
 
 def _remaining(row: asyncpg.Record) -> Split:
@@ -311,7 +328,7 @@ class PaymentService:
         if spec.community_id is not None:
             company = (await self._communities.get(spec.community_id))["property_company_id"]
         split = flows.split_price(
-            spec.amount_fen,
+            spec.amount_fen + spec.platform_discount_fen,
             commission_bps,
             self._settings.property_share_bps if company is not None else 0,
         )
@@ -324,6 +341,8 @@ class PaymentService:
             "description": spec.description,
             "commission_bps": commission_bps,
             "community_id": str(spec.community_id) if spec.community_id else None,
+            "platform_discount_fen": spec.platform_discount_fen,
+            "merchant_discount_fen": spec.merchant_discount_fen,
         }
 
         async def action(conn: Conn) -> dict[str, Any]:
@@ -346,6 +365,8 @@ class PaymentService:
                     "commission_fen": split.commission_fen,
                     "property_company_id": company if split.property_fen else None,
                     "property_share_fen": split.property_fen,
+                    "platform_discount_fen": spec.platform_discount_fen,
+                    "merchant_discount_fen": spec.merchant_discount_fen,
                     "provider": self.provider.name,
                     "expires_at": expires_at,
                     "created_at": now,
@@ -370,7 +391,12 @@ class PaymentService:
         return _PAYMENT_JSON.validate_python(result.body)
 
     async def _check_spec(self, actor: Principal, spec: PaymentSpec, commission_bps: int) -> None:
-        if spec.amount_fen <= 0 or spec.deposit_fen < 0:
+        if (
+            spec.amount_fen <= 0
+            or spec.deposit_fen < 0
+            or spec.platform_discount_fen < 0
+            or spec.merchant_discount_fen < 0
+        ):
             raise InvalidInput("amounts are positive integer fen", code="invalid_amount")
         if not 0 <= commission_bps <= 10_000:
             raise InvalidInput("commission is 0–10000 basis points", code="invalid_commission")
@@ -404,6 +430,7 @@ class PaymentService:
                 "payee_id": spec.payee.id,
                 "amount_fen": spec.amount_fen,
                 "deposit_fen": spec.deposit_fen,
+                "platform_discount_fen": spec.platform_discount_fen,
                 "currency": CURRENCY,
             },
             demand,
@@ -476,12 +503,12 @@ class PaymentService:
             assert row is not None
             if row["status"] != "captured":
                 raise Conflict("only a captured payment is refunded", code="not_captured")
-            remaining = _remaining(row)
-            if not 0 < amount_fen <= remaining.total:
+            refundable = row["amount_fen"] - row["refunded_fen"]
+            if not 0 < amount_fen <= refundable:
                 raise Conflict(
                     "the refund would exceed what is left of the price",
                     code="refund_exceeds_captured",
-                    details={"refundable_fen": remaining.total},
+                    details={"refundable_fen": refundable},
                 )
             refund = await self._refund_price(
                 conn, row, amount_fen, reason, actor.user_id if actor else None
@@ -504,9 +531,17 @@ class PaymentService:
         requested_by: UUID | None,
     ) -> asyncpg.Record:
         """Record a refund of part of a locked, captured payment's price, and its ledger
-        transaction, in the caller's transaction."""
-        remaining = _remaining(row)
-        parts = flows.allocate_refund(remaining, amount_fen)
+        transaction, in the caller's transaction.
+
+        ``amount_fen`` is what goes back to the payer; with a platform coupon the same
+        proportion of its discount goes back to the coupon expense, and the payee, commission
+        and property share give back the two together (docs/money.md)."""
+        discount = flows.allocate_discount_refund(
+            row["amount_fen"] - row["refunded_fen"],
+            row["platform_discount_fen"] - row["refunded_platform_discount_fen"],
+            amount_fen,
+        )
+        parts = flows.allocate_refund(_remaining(row), amount_fen + discount)
         refund_id = uuid4()
         refund = await self.store.insert_refund(
             conn,
@@ -518,11 +553,11 @@ class PaymentService:
             requested_by,
             self._clock.now(),
         )
-        await self.store.add_refunded(conn, row["id"], parts)
+        await self.store.add_refunded(conn, row["id"], parts, discount)
         await self.ledger.post(
             f"refund:{refund_id}:requested",
             f"refund of payment {row['id']}",
-            flows.refund_requested(parts, _party(row), _property(row)),
+            flows.refund_requested(parts, _party(row), _property(row), discount),
             conn=conn,
         )
         return refund
@@ -756,7 +791,7 @@ class PaymentService:
         await self.ledger.post(
             f"payment:{payment_id}:capture",
             f"payment {payment_id} captured",
-            flows.captured(_party(row), _split(row), _property(row)),
+            flows.captured(_party(row), _split(row), _property(row), row["platform_discount_fen"]),
             conn=conn,
         )
         if row["deposit_fen"]:

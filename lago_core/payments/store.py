@@ -17,6 +17,7 @@ _PAYMENT = """id, payer_id, reference_type, reference_id, description, currency,
     deposit_fen, payee_kind, payee_id, commission_fen, property_company_id, property_share_fen,
     provider, provider_intent_id, client_secret, status, refunded_fen, refunded_payee_fen,
     refunded_commission_fen, refunded_property_fen, deposit_status, deposit_withheld_fen,
+    platform_discount_fen, merchant_discount_fen, refunded_platform_discount_fen,
     expires_at, captured_at, created_at, rejected_reason, rejected_at"""
 _REFUND = """id, payment_id, kind, amount_fen, reason, status, provider_refund_id, created_at,
     succeeded_at"""
@@ -88,17 +89,23 @@ class PaymentStore:
         )
         return status.endswith(" 1")
 
-    async def add_refunded(self, conn: Conn, payment_id: UUID, parts: Split) -> None:
+    async def add_refunded(
+        self, conn: Conn, payment_id: UUID, parts: Split, discount_fen: int = 0
+    ) -> None:
+        """Count a refund: ``parts`` given back by payee, commission and property share, of
+        which ``discount_fen`` went back to the platform's coupon expense, the rest to the payer."""
         await conn.execute(
-            """UPDATE payments SET refunded_fen = refunded_fen + $2 + $3 + $4,
+            """UPDATE payments SET refunded_fen = refunded_fen + $2 + $3 + $4 - $5,
                    refunded_payee_fen = refunded_payee_fen + $2,
                    refunded_commission_fen = refunded_commission_fen + $3,
-                   refunded_property_fen = refunded_property_fen + $4
+                   refunded_property_fen = refunded_property_fen + $4,
+                   refunded_platform_discount_fen = refunded_platform_discount_fen + $5
                WHERE id = $1""",
             payment_id,
             parts.payee_fen,
             parts.commission_fen,
             parts.property_fen,
+            discount_fen,
         )
 
     async def release_deposit(self, conn: Conn, payment_id: UUID, withheld_fen: int) -> None:

@@ -61,6 +61,8 @@ class DayStats:
     revenue_fen: int = 0
     completed: int = 0
     refunded: int = 0
+    # The merchant's own coupon discounts on those orders (revenue_fen is after them).
+    discount_fen: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,10 +221,19 @@ class SettlementService:
                     "group_buy_order_ids": [
                         i["order_id"] for i in items if i["kind"] == "group_buy_order"
                     ],
+                    # The merchant's own coupon discounts, per order and in all: gross is the
+                    # price after them (docs/money.md, "Coupons and discounts").
+                    "merchant_discounts": [
+                        {"order_id": i["order_id"], "discount_fen": i["merchant_discount_fen"]}
+                        for i in items
+                        if i["merchant_discount_fen"]
+                    ],
+                    "merchant_discount_fen": sum(int(i["merchant_discount_fen"]) for i in items),
                 }
             )
         names = ("order_count", "gross_fen", "commission_fen", "property_share_fen")
         totals = {n: sum(int(r[n]) for r in rows) for n in (*names, "withheld_fen", "net_fen")}
+        totals["merchant_discount_fen"] = sum(s["merchant_discount_fen"] for s in settlements)
         totals["settlement_count"] = len(rows)
         return Statement(merchant_id, month, settlements, totals)
 
@@ -244,6 +255,7 @@ class SettlementService:
             sum(s.revenue_fen for s in in_month),
             sum(s.completed for s in in_month),
             sum(s.refunded for s in in_month),
+            sum(s.discount_fen for s in in_month),
         )
         trend = [
             by_day.get(d, DayStats(d))
@@ -284,14 +296,17 @@ class SettlementService:
         status = row["status"]
         month = day.replace(day=1)
         listing_id = row.get("listing_id")
+        # A merchant's own coupon lowers its revenue (the platform's does not: it pays it).
+        discount = row.get("merchant_discount_fen") or 0
+        revenue = row["price_fen"] - discount
         if status == Status.PAID:
             await self.store.bump_day(
-                conn, merchant_id, day, orders=1, revenue_fen=row["price_fen"]
+                conn, merchant_id, day, orders=1, revenue_fen=revenue, discount_fen=discount
             )
             await self.store.bump_totals(conn, merchant_id, pending=1)
             if listing_id is not None:
                 await self.store.bump_listing_month(
-                    conn, merchant_id, month, listing_id, orders=1, revenue_fen=row["price_fen"]
+                    conn, merchant_id, month, listing_id, orders=1, revenue_fen=revenue
                 )
         elif status == Status.COMPLETED:
             await self.store.bump_day(conn, merchant_id, day, completed=1)
@@ -300,12 +315,12 @@ class SettlementService:
             # Refunded only from a paid status: the paid day keeps its order, today loses the
             # revenue (as the money went back today).
             await self.store.bump_day(
-                conn, merchant_id, day, refunded=1, revenue_fen=-row["price_fen"]
+                conn, merchant_id, day, refunded=1, revenue_fen=-revenue, discount_fen=-discount
             )
             await self.store.bump_totals(conn, merchant_id, pending=-1)
             if listing_id is not None:
                 await self.store.bump_listing_month(
-                    conn, merchant_id, month, listing_id, orders=-1, revenue_fen=-row["price_fen"]
+                    conn, merchant_id, month, listing_id, orders=-1, revenue_fen=-revenue
                 )
 
     async def _on_rated(self, conn: Conn, order: asyncpg.Record, rating: asyncpg.Record) -> None:

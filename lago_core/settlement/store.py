@@ -59,10 +59,12 @@ class SettlementStore:
         is not known yet."""
         return await conn.fetch(
             """SELECT 'order' AS kind, o.id AS order_id, o.completed_at,
-                      p.amount_fen - p.refunded_fen AS gross_fen,
+                      p.amount_fen + p.platform_discount_fen
+                          - p.refunded_fen - p.refunded_platform_discount_fen AS gross_fen,
                       p.commission_fen - p.refunded_commission_fen AS commission_fen,
                       p.property_share_fen - p.refunded_property_fen AS property_share_fen,
-                      p.deposit_withheld_fen AS withheld_fen
+                      p.deposit_withheld_fen AS withheld_fen,
+                      p.merchant_discount_fen
                FROM orders o JOIN payments p ON p.id = o.payment_id
                WHERE o.payee_kind = $1 AND o.payee_id = $2
                  AND o.status = 'completed' AND o.completed_at <= $3
@@ -70,10 +72,12 @@ class SettlementStore:
                  AND NOT EXISTS (SELECT 1 FROM settlement_items i WHERE i.order_id = o.id)
                UNION ALL
                SELECT 'group_buy_order', g.id, g.completed_at,
-                      p.amount_fen - p.refunded_fen,
+                      p.amount_fen + p.platform_discount_fen
+                          - p.refunded_fen - p.refunded_platform_discount_fen,
                       p.commission_fen - p.refunded_commission_fen,
                       p.property_share_fen - p.refunded_property_fen,
-                      p.deposit_withheld_fen
+                      p.deposit_withheld_fen,
+                      p.merchant_discount_fen
                FROM group_buy_orders g JOIN payments p ON p.id = g.payment_id
                WHERE $1 = 'merchant' AND g.merchant_id = $2
                  AND g.status = 'completed' AND g.completed_at <= $3
@@ -112,6 +116,7 @@ class SettlementStore:
                     i["property_share_fen"],
                     i["withheld_fen"],
                     i["net_fen"],
+                    i["merchant_discount_fen"],
                 )
                 for i in items
                 if i["kind"] == kind
@@ -119,8 +124,9 @@ class SettlementStore:
             if rows:
                 await conn.executemany(
                     f"""INSERT INTO {table} (settlement_id, {column}, gross_fen, commission_fen,
-                                             property_share_fen, withheld_fen, net_fen)
-                        VALUES ($1, $2, $3, $4, $5, $6, $7)""",
+                                             property_share_fen, withheld_fen, net_fen,
+                                             merchant_discount_fen)
+                        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)""",
                     rows,
                 )
 
@@ -157,11 +163,11 @@ class SettlementStore:
         """The settlement's items of both kinds (``kind``, ``order_id`` and the amounts)."""
         return await self.pool.fetch(
             """SELECT 'order' AS kind, order_id, gross_fen, commission_fen, property_share_fen,
-                      withheld_fen, net_fen
+                      withheld_fen, net_fen, merchant_discount_fen
                FROM settlement_items WHERE settlement_id = $1
                UNION ALL
                SELECT 'group_buy_order', group_buy_order_id, gross_fen, commission_fen,
-                      property_share_fen, withheld_fen, net_fen
+                      property_share_fen, withheld_fen, net_fen, merchant_discount_fen
                FROM settlement_group_buy_items WHERE settlement_id = $1
                ORDER BY kind DESC, order_id""",
             settlement_id,
@@ -179,22 +185,25 @@ class SettlementStore:
         revenue_fen: int = 0,
         completed: int = 0,
         refunded: int = 0,
+        discount_fen: int = 0,
     ) -> None:
         await conn.execute(
             """INSERT INTO merchant_daily_stats AS s
-                   (merchant_id, day, orders, revenue_fen, completed, refunded)
-               VALUES ($1, $2, $3, $4, $5, $6)
+                   (merchant_id, day, orders, revenue_fen, completed, refunded, discount_fen)
+               VALUES ($1, $2, $3, $4, $5, $6, $7)
                ON CONFLICT (merchant_id, day) DO UPDATE
                SET orders = s.orders + EXCLUDED.orders,
                    revenue_fen = s.revenue_fen + EXCLUDED.revenue_fen,
                    completed = s.completed + EXCLUDED.completed,
-                   refunded = s.refunded + EXCLUDED.refunded""",
+                   refunded = s.refunded + EXCLUDED.refunded,
+                   discount_fen = s.discount_fen + EXCLUDED.discount_fen""",
             merchant_id,
             day,
             orders,
             revenue_fen,
             completed,
             refunded,
+            discount_fen,
         )
 
     async def bump_listing_month(
@@ -253,7 +262,8 @@ class SettlementStore:
 
     async def days(self, merchant_id: UUID, first: date, last: date) -> list[asyncpg.Record]:
         return await self.pool.fetch(
-            """SELECT day, orders, revenue_fen, completed, refunded FROM merchant_daily_stats
+            """SELECT day, orders, revenue_fen, completed, refunded, discount_fen
+               FROM merchant_daily_stats
                WHERE merchant_id = $1 AND day BETWEEN $2 AND $3 ORDER BY day""",
             merchant_id,
             first,

@@ -210,14 +210,27 @@ async def get_group(group_id: UUID, user: Principal, svc: Services) -> GroupDeta
     )
 
 
+class SeatPayIn(Schema):
+    coupon_ids: list[UUID] = Field(
+        default_factory=list,
+        max_length=2,
+        description="≤ 1 platform + ≤ 1 merchant coupon, locked to the seat",
+    )
+
+
 @api.post("/group-buys/{group_id}/pay", status=201, tags=TAGS)
 async def pay_seat(
-    group_id: UUID, idempotency_key: IdempotencyKey, user: Principal, svc: Services
+    group_id: UUID,
+    body: SeatPayIn | None,
+    idempotency_key: IdempotencyKey,
+    user: Principal,
+    svc: Services,
 ) -> Payment:
-    """A payment for the caller's reserved seat (``Idempotency-Key`` header). Pay it before the
-    seat's ``reserved_until``; a payment that arrives after the seat or the group ended, or for a
-    seat already paid, is refunded in full."""
-    view = await svc.groupbuys.pay(user, group_id, idempotency_key)
+    """A payment for the caller's reserved seat (``Idempotency-Key`` header; optional JSON body
+    ``{coupon_ids}``). Pay it before the seat's ``reserved_until``; a payment that arrives after
+    the seat or the group ended, or for a seat already paid, is refunded in full."""
+    coupon_ids = body.coupon_ids if body is not None else []
+    view = await svc.groupbuys.pay(user, group_id, idempotency_key, coupon_ids)
     return Payment.model_validate(view, from_attributes=True)
 
 

@@ -30,6 +30,11 @@ class OrderIn(Schema):
     fulfilment: Fulfilment = Field(
         description="sale: face_to_face | self_pickup; consignment: self_pickup | delivery"
     )
+    coupon_ids: list[UUID] = Field(
+        default_factory=list,
+        max_length=2,
+        description="≤ 1 platform + ≤ 1 merchant coupon of the caller's (POST /checkout/preview)",
+    )
 
 
 class Order(Schema):
@@ -47,6 +52,11 @@ class Order(Schema):
     category: str
     price_fen: int = Field(description="the price, or rent per day × days")
     deposit_fen: int
+    discount_fen: int = Field(description="what the coupons took off the price (never the deposit)")
+    platform_discount_fen: int
+    merchant_discount_fen: int
+    pay_fen: int = Field(description="price − discount: the payment's amount_fen")
+    coupon_ids: list[UUID]
     rent_per_day_fen: int | None
     days: int | None
     commission_bps: int
@@ -108,7 +118,7 @@ class Reputation(Schema):
 
 
 def _order(row: Any) -> Order:
-    return Order.model_validate(dict(row))
+    return Order.model_validate(dict(row) | {"pay_fen": row["price_fen"] - row["discount_fen"]})
 
 
 def _after(cursor: str | None) -> tuple[datetime, UUID] | None:
@@ -123,8 +133,12 @@ def _page(rows: list[Any], limit: int) -> Page[Order]:
 @api.post("/orders", status=201, tags=TAGS)
 async def create_order(body: OrderIn, user: Principal, svc: Services) -> Order:
     """Order a listing: a sale, a consignment or a rental by the listing's kind; the order's
-    payment is created with it (pay it through the provider's page)."""
-    return _order(await svc.orders.create(user, body.listing_id, body.days, body.fulfilment))
+    payment is created with it (pay it through the provider's page). ``coupon_ids`` are locked
+    to the order; 409 coupon_not_usable (``details.coupon_id``, ``details.reason``) otherwise."""
+    row = await svc.orders.create(
+        user, body.listing_id, body.days, body.fulfilment, body.coupon_ids
+    )
+    return _order(row)
 
 
 @api.get("/orders", tags=TAGS)

@@ -61,6 +61,10 @@ class Payment(Schema):
     payee_id: UUID
     commission_fen: int
     property_share_fen: int
+    platform_discount_fen: int = Field(
+        description="what a platform coupon paid in the payer's place (split with amount_fen)"
+    )
+    merchant_discount_fen: int = Field(description="what the merchant's own coupon took off")
     provider: str
     provider_intent_id: str | None
     client_secret: str | None = Field(description="the pay page / QR payload's capability")

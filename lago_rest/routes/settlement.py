@@ -25,13 +25,21 @@ class StatementQuery(Schema):
     month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM, China time")
 
 
+class MerchantDiscount(Schema):
+    order_id: UUID = Field(description="a listing order or a group-buy order")
+    discount_fen: int
+
+
 class Settlement(Schema):
     id: UUID
     payee_kind: Literal["user", "merchant"]
     payee_id: UUID
     cutoff: datetime = Field(description="orders completed at or before this were settled")
     order_count: int = Field(description="orders covered, listing and group-buy orders alike")
-    gross_fen: int = Field(description="price paid, less refunds")
+    gross_fen: int = Field(
+        description="price after the merchant's own coupons (platform coupons are paid by the "
+        "platform and count in full), less refunds"
+    )
     commission_fen: int
     property_share_fen: int
     withheld_fen: int = Field(description="rental deposit withheld (late fees, damages)")
@@ -41,6 +49,10 @@ class Settlement(Schema):
     created_at: datetime
     order_ids: list[UUID] = Field(description="the listing orders covered")
     group_buy_order_ids: list[UUID] = Field(description="the group-buy orders covered")
+    merchant_discounts: list[MerchantDiscount] = Field(
+        description="orders the merchant's own coupons discounted, and by how much"
+    )
+    merchant_discount_fen: int = Field(description="the merchant's own coupon discounts in all")
 
 
 class StatementTotals(Schema):
@@ -51,6 +63,7 @@ class StatementTotals(Schema):
     property_share_fen: int
     withheld_fen: int
     net_fen: int
+    merchant_discount_fen: int = Field(description="the merchant's own coupon discounts")
 
 
 class Statement(Schema):
@@ -63,9 +76,15 @@ class Statement(Schema):
 class DayStats(Schema):
     day: date
     orders: int = Field(description="orders paid that day")
-    revenue_fen: int = Field(description="price of orders paid, less orders refunded, that day")
+    revenue_fen: int = Field(
+        description="price of orders paid (after the merchant's own coupons), less orders "
+        "refunded, that day"
+    )
     completed: int
     refunded: int
+    discount_fen: int = Field(
+        description="the merchant's own coupon discounts on those orders (revenue is after them)"
+    )
 
 
 class TopService(Schema):

@@ -1,0 +1,490 @@
+"""Coupons over REST (issue 18): templates and who may make them, claiming (1,000 concurrent
+claims of a 100-count coupon give exactly 100), grants, the new-user coupon, the wallet, the
+checkout preview, orders and group-buy seats paid with coupons, and the ledger after each."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from lago_core.clock import ManualClock
+from lago_core.container import Core
+from lago_core.errors import Conflict
+from lago_core.ledger import AccountKind, AccountRef, Party, PartyKind
+from lago_core.security.roles import PlatformRole, Principal
+from lago_core.settings import Settings
+
+from .conftest import Account, CommunityWorld
+from .test_orders import Client, act, call, listing, merchant_of, order, pay_order
+from .test_payments import assert_ledger_sound, run_worker, webhook_target
+
+MakeAccount = Callable[..., Awaitable[Account]]
+__all__ = ["webhook_target"]
+
+EXPENSE = AccountRef(AccountKind.PLATFORM_COUPON_EXPENSE)
+COMMISSION = AccountRef(AccountKind.PLATFORM_COMMISSION)
+
+
+def _principal(account: Account, role: PlatformRole | None = None) -> Principal:
+    return Principal(account.id, uuid.uuid4(), role)
+
+
+async def template(
+    client: Client, account: Account, expect: int = 201, **fields: Any
+) -> dict[str, Any]:
+    body = {
+        "name": "满50减5",
+        "kind": "amount_off",
+        "amount_off_fen": 500,
+        "threshold_fen": 5000,
+        "valid_days": 30,
+    } | fields
+    status, data = await call(client, account, "POST", "/coupon-templates", body)
+    assert status == expect, data
+    return dict(data)
+
+
+async def claim(client: Client, account: Account, template_id: str) -> tuple[int, Any]:
+    return await call(client, account, "POST", f"/coupon-templates/{template_id}/claim")
+
+
+async def claimed(client: Client, account: Account, template_id: str) -> dict[str, Any]:
+    status, data = await claim(client, account, template_id)
+    assert status == 201, data
+    return dict(data)
+
+
+# --- templates and permissions -----------------------------------------------------------------
+
+
+async def test_who_may_make_templates(
+    client: Client,
+    core: Core,
+    community: CommunityWorld,
+    make_account: MakeAccount,
+    approve_merchant: Any,
+) -> None:
+    resident = community.residents[0]
+    owner, staff = await make_account("店主"), await make_account("店员")
+    merchant_id = await merchant_of(core, approve_merchant, owner, staff)
+    # Platform coupons: admins only.
+    await template(client, resident, expect=403)
+    await template(client, owner, expect=403)
+    platform = await template(client, community.admin)
+    assert (platform["funded_by"], platform["merchant_id"], platform["budget_fen"]) == (
+        "platform",
+        None,
+        None,
+    )
+    # Merchant coupons: its owner and staff, with a budget.
+    body = {"merchant_id": str(merchant_id), "budget_fen": 10_000}
+    mine = await template(client, staff, **body)
+    assert (mine["funded_by"], mine["merchant_id"]) == ("merchant", str(merchant_id))
+    await template(client, resident, expect=403, **body)
+    bad = await template(client, owner, expect=422, merchant_id=str(merchant_id))
+    assert bad["error"]["code"] == "budget_required"
+    status, listed = await call(client, owner, "GET", f"/merchants/{merchant_id}/coupon-templates")
+    assert status == 200
+    assert [t["id"] for t in listed["items"]] == [mine["id"]]
+    status, _ = await call(client, resident, "GET", f"/merchants/{merchant_id}/coupon-templates")
+    assert status == 403
+    status, listed = await call(
+        client, community.admin, "GET", "/coupon-templates?funded_by=platform"
+    )
+    assert status == 200
+    assert [t["id"] for t in listed["items"]] == [platform["id"]]
+    status, _ = await call(client, resident, "GET", "/coupon-templates?funded_by=platform")
+    assert status == 403
+    # Bad input: clear codes, not 500s.
+    for body in (
+        {"kind": "percent_off", "amount_off_fen": None, "percent_off_bps": 0},
+        {"name": "a\x00b"},
+        {"categories": ["x"] * 51},
+        {"amount_off_fen": 1.5},
+    ):
+        status, data = await call(
+            client,
+            community.admin,
+            "POST",
+            "/coupon-templates",
+            {"name": "x", "kind": "amount_off", "amount_off_fen": 500, "valid_days": 3} | body,
+        )
+        assert status == 422, (body, data)
+    status, data = await call(client, resident, "GET", f"/coupon-templates/{uuid.uuid4()}")
+    assert status == 404
+    # Ending stops issuing; the owner side only.
+    status, _ = await call(client, resident, "POST", f"/coupon-templates/{mine['id']}/end")
+    assert status == 403
+    status, ended = await call(client, owner, "POST", f"/coupon-templates/{mine['id']}/end")
+    assert status == 200
+    assert ended["status"] == "ended"
+    status, data = await claim(client, resident, mine["id"])
+    assert (status, data["error"]["code"]) == (409, "coupon_ended")
+
+
+async def test_claim_centre_limits_and_wallet(
+    client: Client, core: Core, clock: ManualClock, community: CommunityWorld
+) -> None:
+    resident, other, _ = community.residents
+    t = await template(client, community.admin, total_count=2, per_user_limit=1, valid_days=2)
+    hidden = await template(client, community.admin, claimable=False)
+    status, centre = await call(client, resident, "GET", "/coupon-templates?claimable=true")
+    assert status == 200
+    assert [(i["id"], i["claimed_by_me"]) for i in centre["items"]] == [(t["id"], 0)]
+    coupon = await claimed(client, resident, t["id"])
+    assert (coupon["status"], coupon["source"], coupon["template_id"]) == (
+        "available",
+        "claim",
+        t["id"],
+    )
+    status, data = await claim(client, resident, t["id"])
+    assert (status, data["error"]["code"]) == (409, "coupon_limit_reached")
+    status, data = await claim(client, resident, hidden["id"])
+    assert (status, data["error"]["code"]) == (409, "coupon_not_claimable")
+    await claimed(client, other, t["id"])
+    status, data = await claim(client, community.residents[2], t["id"])
+    assert (status, data["error"]["code"]) == (409, "coupon_sold_out")
+    status, centre = await call(client, resident, "GET", "/coupon-templates?claimable=true")
+    assert centre["items"] == []  # exhausted
+    status, wallet = await call(client, resident, "GET", "/me/coupons")
+    assert [c["id"] for c in wallet["items"]] == [coupon["id"]]
+    status, data = await call(client, resident, "GET", "/me/coupons?status=bogus")
+    assert status == 422
+    # Expiry is computed: two days on, the coupon reads expired and is not available.
+    clock.advance(timedelta(days=2, seconds=1).total_seconds())
+    # (The access token has expired too: read the wallet through the service.)
+    me = _principal(resident)
+    assert await core.coupons.wallet(me, "available") == []
+    expired = await core.coupons.wallet(me, "expired")
+    assert [str(c["id"]) for c in expired] == [coupon["id"]]
+    assert (await core.coupons.sweep())["expired"] == 2  # both holders' coupons
+    assert [str(c["id"]) for c in await core.coupons.wallet(me, "expired")] == [coupon["id"]]
+
+
+async def test_grants_by_phone_and_user_id(
+    client: Client, core: Core, community: CommunityWorld, make_account: MakeAccount
+) -> None:
+    resident, other, _ = community.residents
+    t = await template(client, community.admin, claimable=False, per_user_limit=1)
+    body = {
+        "phones": [resident.phone, "+8613900000000", "not a phone"],
+        "user_ids": [str(other.id), str(uuid.uuid4()), str(other.id)],
+    }
+    status, _ = await call(client, resident, "POST", f"/coupon-templates/{t['id']}/grants", body)
+    assert status == 403
+    status, result = await call(
+        client, community.admin, "POST", f"/coupon-templates/{t['id']}/grants", body
+    )
+    assert status == 200, result
+    assert sorted(c["source"] for c in result["granted"]) == ["grant", "grant"]
+    codes = sorted(r["code"] for r in result["refused"])
+    assert codes == ["coupon_limit_reached", "user_not_found", "user_not_found", "user_not_found"]
+    too_many = {"user_ids": [str(uuid.uuid4()) for _ in range(501)]}
+    status, data = await call(
+        client, community.admin, "POST", f"/coupon-templates/{t['id']}/grants", too_many
+    )
+    assert status == 422, data
+    status, _ = await call(
+        client, community.admin, "POST", f"/coupon-templates/{uuid.uuid4()}/grants", body
+    )
+    assert status == 404
+
+
+async def test_new_user_coupon_at_sign_up_once(
+    client: Client, core: Core, community: CommunityWorld
+) -> None:
+    t = await template(
+        client,
+        community.admin,
+        name="新人券",
+        threshold_fen=0,
+        amount_off_fen=1000,
+        new_user=True,
+        claimable=False,
+    )
+    phone = "+8613912345678"
+    await core.identity.request_code(phone, "signup")
+    code = core.sms.sent[-1][1]  # type: ignore[attr-defined]
+    pair = await core.identity.sign_up(phone, code, "correct horse battery", "新人", "pytest")
+    user_id = (await core.identity.authenticate(pair.access_token)).user_id
+    wallet = await core.coupons.wallet(Principal(user_id, uuid.uuid4()), None)
+    assert [(c["template_id"], c["source"]) for c in wallet] == [(uuid.UUID(t["id"]), "signup")]
+    # The hook again (a retry) grants nothing twice.
+    await core.coupons.grant_new_user(user_id)
+    assert len(await core.coupons.wallet(Principal(user_id, uuid.uuid4()), None)) == 1
+
+
+async def test_issue_in_for_points_is_idempotent_and_rolls_back(
+    core: Core, community: CommunityWorld
+) -> None:
+    admin = _principal(community.admin, PlatformRole.ADMIN)
+    resident = community.residents[0]
+    from lago_core.coupons import TemplateSpec
+
+    t = await core.coupons.create_template(
+        admin,
+        TemplateSpec(
+            name="9折",
+            kind="percent_off",
+            percent_off_bps=1000,
+            valid_days=7,
+            total_count=1,
+            claimable=False,
+            per_user_limit=5,
+        ),
+    )
+    async with core.pool.acquire() as conn, conn.transaction():
+        first = await core.coupons.issue_in(conn, resident.id, t["id"], "redeem:1", "points")
+        again = await core.coupons.issue_in(conn, resident.id, t["id"], "redeem:1", "points")
+    assert first == again
+    with pytest.raises(Conflict) as refused:
+        async with core.pool.acquire() as conn, conn.transaction():
+            await core.coupons.issue_in(conn, resident.id, t["id"], "redeem:2", "points")
+    assert refused.value.code == "coupon_sold_out"
+    counts = await core.coupons.store.counts(t["id"])
+    assert counts == {"available": 1}
+    assert (await core.coupons.template(t["id"]))["issued_count"] == 1
+
+
+# --- concurrency -------------------------------------------------------------------------------
+
+
+async def test_thousand_concurrent_claims_of_a_hundred(
+    client: Client, core: Core, community: CommunityWorld, make_account: MakeAccount
+) -> None:
+    """1,000 claims at once — 900 through the service over the pool, 100 over REST — of a
+    100-count coupon with a per-user limit of 2: exactly 100 issued, nobody above the limit."""
+    t = await template(client, community.admin, total_count=100, per_user_limit=2)
+    template_id = uuid.UUID(t["id"])
+    users = [await make_account(f"居民{i}") for i in range(250)]
+    principals = [_principal(u) for u in users]
+
+    async def by_service(i: int) -> str:
+        try:
+            await core.coupons.claim(principals[i % 250], template_id)
+        except Conflict as exc:
+            return exc.code
+        return "ok"
+
+    async def by_rest(i: int) -> str:
+        status, data = await claim(client, users[i % 250], t["id"])
+        return "ok" if status == 201 else data["error"]["code"]
+
+    results = await asyncio.gather(
+        *(by_service(i) for i in range(900)), *(by_rest(i) for i in range(100))
+    )
+    assert results.count("ok") == 100
+    assert set(results) <= {"ok", "coupon_sold_out", "coupon_limit_reached"}
+    row = await core.coupons.template(template_id)
+    assert row["issued_count"] == 100
+    per_user = await core.pool.fetch(
+        "SELECT user_id, count(*) AS n FROM user_coupons WHERE template_id = $1 GROUP BY user_id",
+        template_id,
+    )
+    assert sum(r["n"] for r in per_user) == 100
+    assert max(r["n"] for r in per_user) <= 2
+
+
+# --- checkout ----------------------------------------------------------------------------------
+
+
+async def test_preview_order_pay_and_ledger_with_two_coupons(
+    client: Client,
+    core: Core,
+    settings: Settings,
+    community: CommunityWorld,
+    make_account: MakeAccount,
+    approve_merchant: Any,
+    webhook_target: None,
+) -> None:
+    """A merchant sale of ¥100 with the merchant's 满50减5 and the platform's 10 % off: the
+    merchant's discount lowers its revenue, the platform pays its own; the ledger balances."""
+    buyer = community.residents[0]
+    owner = await make_account("店主")
+    merchant_id = await merchant_of(core, approve_merchant, owner)
+    item = await listing(client, owner, merchant_id=str(merchant_id), price_fen=10_000)
+    m = await template(client, owner, merchant_id=str(merchant_id), budget_fen=1_000)
+    p = await template(
+        client,
+        community.admin,
+        kind="percent_off",
+        amount_off_fen=None,
+        percent_off_bps=1000,
+        max_discount_fen=2_000,
+        threshold_fen=0,
+    )
+    small = await template(
+        client, community.admin, name="满200减20", amount_off_fen=2_000, threshold_fen=20_000
+    )
+    mc, pc, sc = [await claimed(client, buyer, t["id"]) for t in (m, p, small)]
+
+    body = {"listing_id": item["id"], "coupon_ids": [mc["id"], pc["id"]]}
+    status, pv = await call(client, buyer, "POST", "/checkout/preview", body)
+    assert status == 200, pv
+    # Merchant first: 10000 − 500 = 9500; then 10 % of 9500 = 950.
+    assert (pv["price_fen"], pv["merchant_discount_fen"], pv["platform_discount_fen"]) == (
+        10_000,
+        500,
+        950,
+    )
+    assert (pv["pay_fen"], pv["total_fen"], pv["deposit_fen"]) == (8_550, 8_550, 0)
+    assert sorted(pv["best"]) == sorted([mc["id"], pc["id"]])
+    assert [u["coupon"]["id"] for u in pv["unusable"]] == [sc["id"]]
+    assert pv["unusable"][0]["reason"] == "coupon_threshold_not_met"
+    # The preview reserved nothing.
+    status, wallet = await call(client, buyer, "GET", "/me/coupons?status=available")
+    assert len(wallet["items"]) == 3
+    status, data = await call(
+        client, buyer, "POST", "/checkout/preview", body | {"coupon_ids": [sc["id"]]}
+    )
+    assert (status, data["error"]["details"]["reason"]) == (409, "coupon_threshold_not_met")
+
+    placed = await order(client, buyer, item["id"], coupon_ids=[mc["id"], pc["id"]])
+    assert (placed["discount_fen"], placed["pay_fen"]) == (1_450, 8_550)
+    status, payment = await call(client, buyer, "GET", f"/payments/{placed['payment_id']}")
+    assert (payment["amount_fen"], payment["platform_discount_fen"]) == (8_550, 950)
+    # Commission (10 %) is of what the merchant sells for: 9500 → 950, property share 20 % of it.
+    assert (payment["commission_fen"], payment["property_share_fen"]) == (760, 190)
+    status, wallet = await call(client, buyer, "GET", "/me/coupons?status=locked")
+    assert sorted(c["id"] for c in wallet["items"]) == sorted([mc["id"], pc["id"]])
+
+    paid = await pay_order(client, core, settings, buyer, placed)
+    assert paid["status"] == "paid"
+    await assert_ledger_sound(core)
+    assert await core.ledger.balance(EXPENSE) == 950
+    payable = Party(PartyKind.MERCHANT, merchant_id).payable
+    assert await core.ledger.balance(payable) == 9_500 - 950
+    status, wallet = await call(client, buyer, "GET", "/me/coupons?status=used")
+    assert len(wallet["items"]) == 2
+    row = await core.coupons.template(uuid.UUID(m["id"]))
+    assert (row["used_count"], row["discount_given_fen"]) == (1, 500)
+
+    # The whole order refunded: the buyer gets 8550 back, the expense is reversed, the coupons
+    # return to the wallet and the merchant's budget.
+    status, refunded = await act(client, owner, placed, "reject")
+    assert status == 200
+    assert refunded["status"] == "refunded"
+    await run_worker(settings, core)
+    await assert_ledger_sound(core)
+    assert await core.ledger.balance(EXPENSE) == 0
+    assert await core.ledger.balance(payable) == 0
+    assert await core.ledger.balance(COMMISSION) == 0
+    status, wallet = await call(client, buyer, "GET", "/me/coupons?status=available")
+    assert len(wallet["items"]) == 3
+    row = await core.coupons.template(uuid.UUID(m["id"]))
+    assert (row["used_count"], row["discount_given_fen"]) == (0, 0)
+
+
+async def test_one_coupon_two_concurrent_orders(
+    client: Client, core: Core, community: CommunityWorld
+) -> None:
+    buyer, seller, _ = community.residents
+    first = await listing(client, seller, price_fen=6_000)
+    second = await listing(client, seller, price_fen=7_000)
+    t = await template(client, community.admin)
+    coupon = await claimed(client, buyer, t["id"])
+    results = await asyncio.gather(
+        *(
+            call(
+                client,
+                buyer,
+                "POST",
+                "/orders",
+                {
+                    "listing_id": item["id"],
+                    "fulfilment": "face_to_face",
+                    "coupon_ids": [coupon["id"]],
+                },
+            )
+            for item in (first, second)
+        )
+    )
+    statuses = sorted(status for status, _ in results)
+    assert statuses == [201, 409], results
+    refused = next(data for status, data in results if status == 409)
+    assert refused["error"]["code"] == "coupon_not_usable"
+    placed = next(data for status, data in results if status == 201)
+    assert placed["discount_fen"] == 500
+    # The refused order left nothing behind: its listing is free, one order exists.
+    assert await core.pool.fetchval("SELECT count(*) FROM orders") == 1
+    # Cancelling the order gives the coupon back; then it spends again.
+    status, _ = await act(client, buyer, placed, "cancel")
+    assert status == 200
+    wallet = await core.coupons.wallet(_principal(buyer), "available")
+    assert [str(c["id"]) for c in wallet] == [coupon["id"]]
+    other = first if placed["listing_id"] == second["id"] else second
+    again = await order(client, buyer, other["id"], coupon_ids=[coupon["id"]])
+    assert again["discount_fen"] == 500
+
+
+async def test_bad_coupon_input_at_checkout(
+    client: Client, core: Core, community: CommunityWorld
+) -> None:
+    buyer, seller, third = community.residents
+    item = await listing(client, seller, price_fen=6_000)
+    t = await template(client, community.admin)
+    p2 = await template(client, community.admin, name="另一张")
+    mine, theirs = await claimed(client, buyer, t["id"]), await claimed(client, third, t["id"])
+    two = await claimed(client, buyer, p2["id"])
+    base = {"listing_id": item["id"], "fulfilment": "face_to_face"}
+    cases: list[tuple[list[Any], int, str]] = [
+        ([theirs["id"]], 404, "not_found"),
+        ([str(uuid.uuid4())], 404, "not_found"),
+        ([mine["id"], two["id"]], 409, "coupon_not_usable"),  # two platform coupons
+        ([mine["id"], mine["id"]], 409, "coupon_not_usable"),
+        ([mine["id"]] * 3, 422, "invalid_input"),
+        (["not-a-uuid"], 422, "invalid_input"),
+    ]
+    for ids, expected, code in cases:
+        status, data = await call(client, buyer, "POST", "/orders", base | {"coupon_ids": ids})
+        assert (status, data["error"]["code"]) == (expected, code), (ids, data)
+    assert await core.pool.fetchval("SELECT count(*) FROM orders") == 0
+    status, data = await call(client, buyer, "POST", "/checkout/preview", {"coupon_ids": []})
+    assert status == 422
+
+
+async def test_rental_discounts_rent_not_deposit_and_unpaid_job_returns_coupon(
+    client: Client,
+    core: Core,
+    clock: ManualClock,
+    settings: Settings,
+    community: CommunityWorld,
+) -> None:
+    buyer, seller, _ = community.residents
+    item = await listing(
+        client, seller, kind="rent", price_fen=None, rent_per_day_fen=1_000, deposit_fen=20_000
+    )
+    t = await template(
+        client,
+        community.admin,
+        kind="percent_off",
+        amount_off_fen=None,
+        percent_off_bps=5000,
+        threshold_fen=0,
+    )
+    coupon = await claimed(client, buyer, t["id"])
+    status, pv = await call(
+        client,
+        buyer,
+        "POST",
+        "/checkout/preview",
+        {"listing_id": item["id"], "days": 3, "coupon_ids": [coupon["id"]]},
+    )
+    assert status == 200, pv
+    assert (pv["price_fen"], pv["discount_fen"], pv["deposit_fen"], pv["total_fen"]) == (
+        3_000,
+        1_500,
+        20_000,
+        21_500,
+    )
+    placed = await order(client, buyer, item["id"], days=3, coupon_ids=[coupon["id"]])
+    assert placed["pay_fen"] == 1_500
+    clock.advance(settings.unpaid_order_ttl_s + 1)
+    assert await core.orders.cancel_unpaid() == 1
+    wallet = await core.coupons.wallet(_principal(buyer), "available")
+    assert [str(c["id"]) for c in wallet] == [coupon["id"]]
