@@ -117,7 +117,8 @@ export function CouponPicker({
   };
 
   const applied = preview?.applied.map((a) => a.coupon_id) ?? [];
-  const current = preview ? choiceOf(applied, preview) : { platform: null, merchant: null };
+  // The buyer's choice shows at once; the breakdown follows when its preview arrives.
+  const current = chosen ?? (preview ? choiceOf(applied, preview) : { platform: null, merchant: null });
   const isBest = preview ? same(applied, preview.best) : true;
   const groups: FundedBy[] = ["platform", "merchant"];
   const usableOf = (f: FundedBy): { coupon: UserCoupon; discount_fen: number }[] => preview?.usable.filter((u) => u.coupon.funded_by === f) ?? [];

@@ -92,7 +92,7 @@ export function TemplateTable({
               </td>
               <td>
                 {coupons.validDays(tpl.valid_days)}
-                <span className="muted small block">{localDay(tpl.created_at)}</span>
+                <span className="muted small block">{t.createdOn(localDay(tpl.created_at))}</span>
               </td>
               <td>
                 <span className={`badge ${tpl.status === "active" ? "verified" : ""}`}>{coupons.templateStatuses[tpl.status] ?? tpl.status}</span>

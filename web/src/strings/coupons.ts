@@ -141,6 +141,7 @@ export const coupons = {
     budgetUsed: (given: string, budget: string): string => `${given} / ${budget}`,
     claimable: "领券中心展示",
     newUser: "新人券",
+    createdOn: (day: string): string => `创建于 ${day}`,
     grant: "发放",
     grantOf: (name: string): string => `发放：${name}`,
     end: "结束",
