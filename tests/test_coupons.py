@@ -488,3 +488,208 @@ async def test_rental_discounts_rent_not_deposit_and_unpaid_job_returns_coupon(
     assert await core.orders.cancel_unpaid() == 1
     wallet = await core.coupons.wallet(_principal(buyer), "available")
     assert [str(c["id"]) for c in wallet] == [coupon["id"]]
+
+
+# --- group-buy seats ---------------------------------------------------------------------------
+
+
+async def seated_group(
+    core: Core, campaign_id: str, community_id: str, users: list[Account], min_members: int
+) -> str:
+    """A group with a reserved seat for each user, written as the channel actor would (the actor
+    is not under test here)."""
+    now = core.clock.now()
+    group_id = uuid.uuid4()
+    async with core.pool.acquire() as conn, conn.transaction():
+        await core.groupbuys.store.insert_group(
+            conn,
+            {
+                "id": group_id,
+                "campaign_id": uuid.UUID(campaign_id),
+                "community_id": uuid.UUID(community_id),
+                "leader_id": users[0].id,
+                "min_members": min_members,
+                "max_members": 5,
+                "expires_at": now + timedelta(hours=1),
+                "created_at": now,
+            },
+        )
+        await core.groupbuys.store.insert_seats(
+            conn,
+            [
+                {
+                    "id": uuid.uuid4(),
+                    "group_id": group_id,
+                    "max_members": 5,
+                    "campaign_id": uuid.UUID(campaign_id),
+                    "user_id": u.id,
+                    "seat_no": i + 1,
+                    "reserved_until": now + timedelta(minutes=50),
+                    "joined_at": now,
+                }
+                for i, u in enumerate(users)
+            ],
+        )
+        await conn.execute(
+            "UPDATE group_buy_campaigns SET seats_taken = seats_taken + $2 WHERE id = $1",
+            uuid.UUID(campaign_id),
+            len(users),
+        )
+    return str(group_id)
+
+
+async def seat_payment(
+    client: Client, who: Account, group_id: str, key: str, coupon_ids: list[str] | None = None
+) -> dict[str, Any]:
+    body = None if coupon_ids is None else {"coupon_ids": coupon_ids}
+    response = await client.post(
+        f"/api/v1/group-buys/{group_id}/pay",
+        json=body,
+        headers={**who.headers, "Idempotency-Key": key},
+    )
+    data = await response.json()
+    assert response.status == 201, data
+    return dict(data)
+
+
+async def test_group_buy_seats_with_coupons(
+    client: Client,
+    core: Core,
+    settings: Settings,
+    clock: ManualClock,
+    community: CommunityWorld,
+    make_account: MakeAccount,
+    approve_merchant: Any,
+    webhook_target: None,
+) -> None:
+    from .groupbuy_support import campaign, merchant_with_item
+    from .test_payments import pay
+
+    owner = await make_account("乐园老板")
+    merchant_id, item_id = await merchant_with_item(core, approve_merchant, owner, community)
+    offer = await campaign(client, owner, merchant_id, item_id, community, min_members=2)
+    a, b, c = community.residents
+    m = await template(
+        client,
+        owner,
+        merchant_id=str(merchant_id),
+        budget_fen=600,
+        amount_off_fen=300,
+        threshold_fen=0,
+        per_user_limit=3,
+    )
+    p = await template(client, community.admin, amount_off_fen=1_000, threshold_fen=0)
+    mc, pc = await claimed(client, a, m["id"]), await claimed(client, a, p["id"])
+    group_id = await seated_group(core, offer["id"], community.id, [a, b, c], 2)
+
+    status, pv = await call(
+        client,
+        a,
+        "POST",
+        "/checkout/preview",
+        {"group_id": group_id, "coupon_ids": [mc["id"], pc["id"]]},
+    )
+    assert status == 200, pv
+    assert (pv["price_fen"], pv["discount_fen"], pv["pay_fen"]) == (9_900, 1_300, 8_600)
+    # Two tabs: the first with both coupons, the second without: the seat's price follows the
+    # latest request, so the first payment no longer fits and is refunded at capture.
+    first = await seat_payment(client, a, group_id, "tab-1", [mc["id"], pc["id"]])
+    assert (first["amount_fen"], first["platform_discount_fen"]) == (8_600, 1_000)
+    second = await seat_payment(client, a, group_id, "tab-2")
+    assert second["amount_fen"] == 9_900
+    assert len(await core.coupons.wallet(_principal(a), "available")) == 2
+    for payment in (first, second):
+        assert (await pay(client, payment)).status == 200
+    await run_worker(settings, core)
+    await run_worker(settings, core)
+    await assert_ledger_sound(core)
+    rejected = await core.payments.get(None, uuid.UUID(first["id"]))
+    assert rejected.rejected_reason == "wrong_amount"
+    assert await core.ledger.balance(EXPENSE) == 0
+
+    # B pays with the merchant's coupon (its budget: 600, 300 each); the group succeeds.
+    mb = await claimed(client, b, m["id"])
+    paid_b = await seat_payment(client, b, group_id, "k", [mb["id"]])
+    assert paid_b["amount_fen"] == 9_600
+    assert (await pay(client, paid_b)).status == 200
+    await run_worker(settings, core)
+    await assert_ledger_sound(core)
+    orders = await core.pool.fetch("SELECT buyer_id FROM group_buy_orders")
+    assert {r["buyer_id"] for r in orders} == {a.id, b.id}
+    assert [c["status"] for c in await core.coupons.wallet(_principal(b), None)] == ["used"]
+    # C pays with a platform coupon; its order is then refunded in whole: money and coupon back.
+    cc = await claimed(client, c, p["id"])
+    paid_c = await seat_payment(client, c, group_id, "k", [cc["id"]])
+    assert (await pay(client, paid_c)).status == 200
+    await run_worker(settings, core)
+    assert await core.ledger.balance(EXPENSE) == 1_000
+    order_c = await core.pool.fetchval("SELECT id FROM group_buy_orders WHERE buyer_id = $1", c.id)
+    await core.groupbuys.refund_order(_principal(owner), order_c, "缺货")
+    await run_worker(settings, core)
+    await assert_ledger_sound(core)
+    assert await core.ledger.balance(EXPENSE) == 0
+    assert [c["status"] for c in await core.coupons.wallet(_principal(c), None)] == ["available"]
+    refunds = await core.payments.refunds(None, uuid.UUID(paid_c["id"]))
+    assert [r.amount_fen for r in refunds] == [8_900]
+    # The merchant's budget counts B's discount only; a third use would exceed it.
+    row = await core.coupons.template(uuid.UUID(m["id"]))
+    assert (row["discount_given_fen"], row["used_count"]) == (300, 1)
+    counts = await core.coupons.store.counts(uuid.UUID(m["id"]))
+    assert sum(counts.values()) == row["issued_count"]
+
+
+async def test_merchant_budget_never_exceeded_under_concurrent_orders(
+    client: Client,
+    core: Core,
+    community: CommunityWorld,
+    make_account: MakeAccount,
+    approve_merchant: Any,
+) -> None:
+    """Ten buyers spend a merchant's ¥5-off coupon at once against a ¥20 budget: four orders
+    get the discount, the others are refused; the budget is never exceeded."""
+    owner = await make_account("店主")
+    merchant_id = await merchant_of(core, approve_merchant, owner)
+    buyers = [await make_account(f"买家{i}") for i in range(10)]
+    for buyer in buyers:
+        await core.communities.request_to_join(
+            _principal(buyer), uuid.UUID(community.id), None, None
+        )
+        from lago_core.security.roles import MemberStatus
+
+        await core.communities.decide(
+            _principal(community.staff),
+            uuid.UUID(community.id),
+            buyer.id,
+            MemberStatus.VERIFIED,
+            None,
+        )
+    m = await template(
+        client,
+        owner,
+        merchant_id=str(merchant_id),
+        budget_fen=2_000,
+        amount_off_fen=500,
+        threshold_fen=0,
+    )
+    items = [
+        await listing(client, owner, merchant_id=str(merchant_id), price_fen=6_000) for _ in buyers
+    ]
+    coupons = [await claimed(client, b, m["id"]) for b in buyers]
+    results = await asyncio.gather(
+        *(
+            call(
+                client,
+                b,
+                "POST",
+                "/orders",
+                {"listing_id": i["id"], "fulfilment": "face_to_face", "coupon_ids": [cp["id"]]},
+            )
+            for b, i, cp in zip(buyers, items, coupons, strict=True)
+        )
+    )
+    assert sorted(s for s, _ in results) == [201] * 4 + [409] * 6
+    assert {d["error"]["details"]["reason"] for s, d in results if s == 409} <= {
+        "coupon_budget_exhausted"
+    }
+    row = await core.coupons.template(uuid.UUID(m["id"]))
+    assert row["discount_given_fen"] == 2_000
