@@ -233,6 +233,7 @@ async def test_merchant_creates_grants_and_ends_a_coupon_a_resident_claims(
     make_account: MakeAccount,
     approve_merchant: Any,
 ) -> None:
+    core.settings = dataclasses.replace(core.settings, sandbox_webhook_url=web.url + WEBHOOK)
     owner = await make_account("乐高店老板")
     merchant_id, _ = await merchant_with_item(core, approve_merchant, owner, community)
     listing_id = await listing_of(core, owner, "乐高 星战飞船", 8_000, merchant_id=merchant_id)
@@ -293,6 +294,30 @@ async def test_merchant_creates_grants_and_ends_a_coupon_a_resident_claims(
         ("本店满50减5", str(merchant_id))
     ]
 
+    # The resident spends it on the store's listing: the store's revenue is after the discount.
+    placed = await api(
+        web,
+        wang,
+        "POST",
+        "/orders",
+        {
+            "listing_id": listing_id,
+            "fulfilment": "face_to_face",
+            "coupon_ids": [wallet["items"][0]["id"]],
+        },
+    )
+    assert (placed["merchant_discount_fen"], placed["pay_fen"]) == (500, 7_500)
+    payment = await api(web, wang, "GET", f"/payments/{placed['payment_id']}")
+    assert payment["amount_fen"] == 7_500
+    await api(
+        web,
+        wang,
+        "POST",
+        f"/sandbox/intents/{payment['provider_intent_id']}/pay",
+        {"client_secret": payment["client_secret"], "outcome": "succeed"},
+    )
+    await run_worker(web.settings, core)
+
     # The merchant grants one by phone; an unknown phone is refused with the reason.
     await page.reload()
     await row.get_by_role("button", name="发放：本店满50减5").click()
@@ -308,6 +333,7 @@ async def test_merchant_creates_grants_and_ends_a_coupon_a_resident_claims(
     await accessible(page, "coupons-merchant-grant")
     await dialog.get_by_role("button", name="关闭").click()
     await expect(row).to_contain_text("2 / 10")
+    await expect(row).to_contain_text("¥5.00 / ¥100.00")
     granted = await api(web, zhang, "GET", "/me/coupons?status=available")
     assert [(c["name"], c["source"]) for c in granted["items"]] == [("本店满50减5", "grant")]
     await accessible(page, "coupons-merchant")
@@ -325,7 +351,12 @@ async def test_merchant_creates_grants_and_ends_a_coupon_a_resident_claims(
         await core.pool.fetchval("SELECT status FROM coupon_templates WHERE id = $1", made["id"])
         == "ended"
     )
-    assert len((await api(web, wang, "GET", "/me/coupons?status=available"))["items"]) == 1
+    assert len((await api(web, zhang, "GET", "/me/coupons?status=available"))["items"]) == 1
+
+    # The dashboard shows this month's discounts of the store's own coupons.
+    await page.get_by_role("link", name="经营概况").click()
+    await expect(page.locator(".kpi", has_text="本月商家券优惠")).to_contain_text("¥5.00")
+    await expect(page.locator(".kpi", has_text="本月收入")).to_contain_text("¥75.00")
 
 
 async def test_admin_creates_the_platform_new_user_coupon(
