@@ -118,15 +118,15 @@ async def test_claim_then_order_with_the_best_coupon_and_pay(
     await expect(card).to_contain_text("全场通用")
     await expect(card).to_contain_text("领取后 30 天内有效")
     await expect(card).to_contain_text("剩余 50 张")
-    await card.get_by_role("button", name="领取：满100减10").click()
+    await card.get_by_role("button", name="立即领取：满100减10").click()
     await expect(page.get_by_role("status").filter(has_text="已领取「满100减10」")).to_be_visible()
-    await expect(card.get_by_role("button", name="满100减10：已领取")).to_be_disabled()
+    await expect(card.get_by_role("button", name="已领取：满100减10")).to_be_disabled()
     await expect(card).to_contain_text("剩余 49 张")
     doll = page.get_by_role("listitem").filter(has_text="娃娃专享9折")
     await expect(doll).to_contain_text("9 折")
     await expect(doll).to_contain_text("限 娃娃")
-    await doll.get_by_role("button", name="领取：娃娃专享9折").click()
-    await expect(doll.get_by_role("button", name="娃娃专享9折：已领取")).to_be_disabled()
+    await doll.get_by_role("button", name="立即领取：娃娃专享9折").click()
+    await expect(doll.get_by_role("button", name="已领取：娃娃专享9折")).to_be_disabled()
     await accessible(page, "coupons-centre")
     issued = await core.pool.fetchval(
         "SELECT issued_count FROM coupon_templates WHERE id = $1", uuid.UUID(best["id"])
@@ -179,6 +179,16 @@ async def test_claim_then_order_with_the_best_coupon_and_pay(
         await sheet.get_by_role("button", name="立即购买").click()
     assert (await sent.value).post_data_json["coupon_ids"] == [coupon_id]
     await expect(page.get_by_role("heading", name="收银台")).to_be_visible()
+    cashier_url = page.url
+
+    # Until the order is paid its coupon is held: still in 可使用, marked, linked to the order.
+    await page.goto("/me/coupons")
+    held = (
+        page.get_by_role("list", name="可使用").get_by_role("listitem").filter(has_text="满100减10")
+    )
+    await expect(held).to_contain_text("订单占用中")
+    await expect(held.get_by_role("link", name="查看订单")).to_be_visible()
+    await page.goto(cashier_url)
     await expect(page.get_by_text("−¥10.00")).to_be_visible()
     pay = page.get_by_role("button", name="确认支付 ¥140.00")
     await expect(pay).to_be_enabled()
@@ -287,7 +297,7 @@ async def test_merchant_creates_grants_and_ends_a_coupon_a_resident_claims(
     await resident.goto("/coupons")
     card = resident.get_by_role("listitem").filter(has_text="本店满50减5")
     await expect(card).to_contain_text("商家券")
-    await card.get_by_role("button", name="领取：本店满50减5").click()
+    await card.get_by_role("button", name="立即领取：本店满50减5").click()
     await expect(card).to_contain_text("已领 1 张")
     wallet = await api(web, wang, "GET", "/me/coupons?status=available")
     assert [(c["name"], c["merchant_id"]) for c in wallet["items"]] == [

@@ -90,7 +90,7 @@ function ClaimCard({ template, onClaimed, onStale }: { template: CouponTemplate;
             type="button"
             className={soldOut || atLimit || ended ? "secondary" : "primary"}
             disabled={busy || soldOut || atLimit || ended}
-            aria-label={soldOut || atLimit || ended ? `${template.name}：${label}` : t.claimOf(template.name)}
+            aria-label={`${label}：${template.name}`}
             onClick={() => void claim()}
           >
             {label}

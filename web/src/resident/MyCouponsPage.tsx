@@ -17,7 +17,13 @@ export default function MyCouponsPage(): ReactNode {
   const [params, setParams] = useSearchParams();
   const asked = params.get("status");
   const tab: Tab = TABS.find((s) => s === asked) ?? "available";
-  const [page, error] = useLoad(() => http.get<{ items: UserCoupon[] }>(`/me/coupons${query({ status: tab })}`), [tab]);
+  // A coupon held by an unpaid order is still the resident's: it shows under 可使用, marked, and
+  // returns there when the order is cancelled or expires.
+  const [page, error] = useLoad(async () => {
+    const wanted: UserCoupon["status"][] = tab === "available" ? ["available", "locked"] : [tab];
+    const pages = await Promise.all(wanted.map((status) => http.get<{ items: UserCoupon[] }>(`/me/coupons${query({ status })}`)));
+    return { items: pages.flatMap((p) => p.items) };
+  }, [tab]);
   return (
     <Page title={t.title} actions={<Link to="/coupons">{coupons.centre.title}</Link>}>
       <div className="coupon-tabs" role="group" aria-label={t.tabsLabel}>
@@ -69,16 +75,12 @@ function WalletCard({ coupon }: { coupon: UserCoupon }): ReactNode {
             {coupons.statuses[coupon.status] ?? coupon.status}
           </span>
           {coupon.status === "locked" ? <span className="muted small">{t.locked}</span> : null}
+          {/* A group-buy seat has no order page of its own. */}
           {coupon.order_id && coupon.holder_type !== "group_buy_seat" && (coupon.status === "used" || coupon.status === "locked") ? (
-            <OrderLink orderId={coupon.order_id} />
+            <Link to={`/orders/${coupon.order_id}`}>{t.toOrder}</Link>
           ) : null}
         </div>
       </div>
     </li>
   );
-}
-
-/** The order holding a coupon; a group-buy seat's payment has no order page, so it is not linked. */
-function OrderLink({ orderId }: { orderId: string }): ReactNode {
-  return <Link to={`/orders/${orderId}`}>{t.toOrder}</Link>;
 }

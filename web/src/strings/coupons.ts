@@ -76,7 +76,6 @@ export const coupons = {
     empty: "暂时没有可领取的优惠券，过几天再来看看",
     claim: "立即领取",
     claimMore: "再领一张",
-    claimOf: (name: string): string => `领取：${name}`,
     claimed: "已领取",
     claimedCount: (n: number): string => `已领 ${n} 张`,
     soldOut: "已抢光",
