@@ -140,12 +140,29 @@ ALTER TABLE payments
     ADD CONSTRAINT payments_refunded_discount_within CHECK (
         refunded_platform_discount_fen BETWEEN 0 AND platform_discount_fen);
 
--- The platform's cost of its coupons (debit-normal, an expense).
+-- The platform's cost of its coupons (debit-normal, an expense), and the platform's own money
+-- put into the provider account to pay for them (credit-normal).
 ALTER TABLE ledger_accounts DROP CONSTRAINT ledger_accounts_kind_check;
 ALTER TABLE ledger_accounts ADD CONSTRAINT ledger_accounts_kind_check CHECK (kind IN (
     'payments_clearing', 'deposit_escrow', 'seller_payable', 'merchant_payable',
     'platform_commission_revenue', 'property_revenue_share', 'refunds', 'payouts_in_transit',
-    'platform_coupon_expense'));
+    'platform_coupon_expense', 'platform_funding'));
+
+-- The platform pays its coupons' discounts into the provider account (the buyer paid less than
+-- the payee is owed): one top-up per payment, after its capture (the payments sweep heals a
+-- top-up a crash left undone).
+ALTER TABLE payments ADD COLUMN coupon_funded_at timestamptz;
+CREATE INDEX payments_coupon_unfunded_idx ON payments (captured_at)
+    WHERE platform_discount_fen > 0 AND status = 'captured' AND coupon_funded_at IS NULL;
+
+-- The sandbox provider's side of a top-up (it stands in for the provider's own records).
+CREATE TABLE sandbox_top_ups (
+    id               text PRIMARY KEY,
+    idempotency_key  text NOT NULL UNIQUE,
+    amount_fen       bigint NOT NULL CHECK (amount_fen > 0),
+    metadata         jsonb NOT NULL DEFAULT '{}',
+    created_at       timestamptz NOT NULL
+);
 
 -- Settlement items and the merchant's statements show the merchant's own discounts.
 ALTER TABLE settlement_items ADD COLUMN merchant_discount_fen bigint NOT NULL DEFAULT 0;

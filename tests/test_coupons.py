@@ -155,6 +155,12 @@ async def test_claim_centre_limits_and_wallet(
     assert [c["id"] for c in wallet["items"]] == [coupon["id"]]
     status, data = await call(client, resident, "GET", "/me/coupons?status=bogus")
     assert status == 422
+    # Outsiders (no verified community) do not claim; nobody claims faster than 30 a minute.
+    status, data = await claim(client, community.outsider, t["id"])
+    assert (status, data["error"]["code"]) == (403, "not_a_resident")
+    codes = [(await claim(client, resident, t["id"]))[1]["error"]["code"] for _ in range(30)]
+    assert codes[-1] == "rate_limited"
+    assert set(codes[:27]) == {"coupon_sold_out"}
     # Expiry is computed: two days on, the coupon reads expired and is not available.
     clock.advance(timedelta(days=2, seconds=1).total_seconds())
     # (The access token has expired too: read the wallet through the service.)
@@ -259,10 +265,12 @@ async def test_thousand_concurrent_claims_of_a_hundred(
 ) -> None:
     """1,000 claims at once — 900 through the service over the pool, 100 over REST — of a
     100-count coupon with a per-user limit of 2: exactly 100 issued, nobody above the limit."""
+    from .groupbuy_support import bulk_residents
+
     t = await template(client, community.admin, total_count=100, per_user_limit=2)
     template_id = uuid.UUID(t["id"])
-    users = [await make_account(f"居民{i}") for i in range(250)]
-    principals = [_principal(u) for u in users]
+    users = await bulk_residents(core, community.id, 250)
+    principals = [Principal(u.id, uuid.uuid4()) for u in users]
 
     async def by_service(i: int) -> str:
         try:
@@ -272,7 +280,7 @@ async def test_thousand_concurrent_claims_of_a_hundred(
         return "ok"
 
     async def by_rest(i: int) -> str:
-        status, data = await claim(client, users[i % 250], t["id"])
+        status, data = await claim(client, users[i % 250], t["id"])  # type: ignore[arg-type]
         return "ok" if status == 201 else data["error"]["code"]
 
     results = await asyncio.gather(
@@ -357,6 +365,8 @@ async def test_preview_order_pay_and_ledger_with_two_coupons(
     assert paid["status"] == "paid"
     await assert_ledger_sound(core)
     assert await core.ledger.balance(EXPENSE) == 950
+    # The platform funded its discount into the provider account.
+    assert await core.ledger.balance(AccountRef(AccountKind.PLATFORM_FUNDING)) == 950
     payable = Party(PartyKind.MERCHANT, merchant_id).payable
     assert await core.ledger.balance(payable) == 9_500 - 950
     status, wallet = await call(client, buyer, "GET", "/me/coupons?status=used")
@@ -693,3 +703,101 @@ async def test_merchant_budget_never_exceeded_under_concurrent_orders(
     }
     row = await core.coupons.template(uuid.UUID(m["id"]))
     assert row["discount_given_fen"] == 2_000
+
+
+async def test_settlement_statement_and_dashboard_show_merchant_discounts(
+    client: Client,
+    core: Core,
+    settings: Settings,
+    clock: ManualClock,
+    community: CommunityWorld,
+    make_account: MakeAccount,
+    approve_merchant: Any,
+    webhook_target: None,
+) -> None:
+    """T+7 pays the merchant exactly what its payable received: the price after its own coupon,
+    with the platform's coupon counted in full; the statement and dashboard show its discount."""
+    from lago_core.settlement.service import SETTLEMENT_DELAY, business_day
+
+    from .test_settlement import assert_paid_out, settle_by_worker
+
+    buyer = community.residents[0]
+    owner = await make_account("店主")
+    merchant_id = await merchant_of(core, approve_merchant, owner)
+    item = await listing(client, owner, merchant_id=str(merchant_id), price_fen=10_000)
+    m = await template(client, owner, merchant_id=str(merchant_id), budget_fen=5_000)
+    p = await template(client, community.admin, amount_off_fen=1_000, threshold_fen=0)
+    ids = [(await claimed(client, buyer, t["id"]))["id"] for t in (m, p)]
+    placed = await order(client, buyer, item["id"], coupon_ids=ids)
+    assert placed["pay_fen"] == 8_500
+    await pay_order(client, core, settings, buyer, placed)
+    status, dashboard = await call(client, owner, "GET", f"/merchants/{merchant_id}/dashboard")
+    assert status == 200, dashboard
+    assert (dashboard["today"]["revenue_fen"], dashboard["today"]["discount_fen"]) == (9_500, 500)
+    for step, who in (("hand-over", owner), ("confirm-receipt", buyer)):
+        status, moved = await act(client, who, placed, step)
+        assert status == 200, moved
+    payable = Party(PartyKind.MERCHANT, merchant_id).payable
+    owed = await core.ledger.balance(payable)
+    assert owed == 9_500 - 950  # commission 10 % of 9500 (with the property share inside it)
+    clock.advance(SETTLEMENT_DELAY.total_seconds() + 1)
+    await settle_by_worker(core, settings)
+    settled = await core.pool.fetchrow("SELECT * FROM settlements")
+    assert (settled["gross_fen"], settled["net_fen"]) == (9_500, owed)
+    await assert_paid_out(core, settled)
+    assert await core.ledger.balance(payable) == 0
+    await assert_ledger_sound(core)
+    month = business_day(settled["created_at"]).strftime("%Y-%m")
+    statement = await core.settlement.statement(_principal(owner), merchant_id, month)
+    (only,) = statement.settlements
+    assert only["merchant_discounts"] == [
+        {"order_id": uuid.UUID(placed["id"]), "discount_fen": 500}
+    ]
+    assert statement.totals["merchant_discount_fen"] == 500
+
+
+async def test_expired_coupons_and_seats_released_elsewhere(
+    client: Client,
+    core: Core,
+    clock: ManualClock,
+    community: CommunityWorld,
+    make_account: MakeAccount,
+    approve_merchant: Any,
+) -> None:
+    """An expired coupon is refused at checkout whether or not the sweep has run; a coupon held
+    by a seat the channel actor released comes back with the coupons sweep."""
+    from .groupbuy_support import campaign, merchant_with_item
+
+    buyer, seller, _ = community.residents
+    me = _principal(buyer)
+    owner = await make_account("乐园老板")
+    merchant_id, item_id = await merchant_with_item(core, approve_merchant, owner, community)
+    offer = await campaign(client, owner, merchant_id, item_id, community, min_members=2)
+    short = await template(client, community.admin, threshold_fen=0, valid_days=1)
+    long = await template(client, community.admin, name="长期", threshold_fen=0, valid_days=30)
+    expiring = await claimed(client, buyer, short["id"])
+    lasting = await claimed(client, buyer, long["id"])
+    item = await listing(client, seller, price_fen=6_000)
+    group_id = await seated_group(core, offer["id"], community.id, [buyer], 2)
+    await core.groupbuys.pay(me, uuid.UUID(group_id), "k", [uuid.UUID(lasting["id"])])
+    assert [c["status"] for c in await core.coupons.wallet(me, "locked")] == ["locked"]
+
+    clock.advance(86_401)
+    with pytest.raises(Conflict) as refused:
+        await core.orders.create(
+            me, uuid.UUID(item["id"]), None, "face_to_face", [uuid.UUID(expiring["id"])]
+        )
+    assert refused.value.details == {"coupon_id": expiring["id"], "reason": "coupon_expired"}
+    # The actor releases the unpaid seat (its own path, which does not call the coupons).
+    async with core.pool.acquire() as conn, conn.transaction():
+        seat = await core.groupbuys.store.my_active_seat(uuid.UUID(group_id), buyer.id)
+        assert seat is not None
+        await core.groupbuys.store.release_seats(conn, [seat["id"]], core.clock.now())
+    assert await core.coupons.sweep() == {"expired": 1, "returned": 1}
+    assert await core.coupons.sweep() == {"expired": 0, "returned": 0}
+    available = await core.coupons.wallet(me, "available")
+    assert [str(c["id"]) for c in available] == [lasting["id"]]
+    placed = await core.orders.create(
+        me, uuid.UUID(item["id"]), None, "face_to_face", [uuid.UUID(lasting["id"])]
+    )
+    assert placed["discount_fen"] == 500

@@ -98,7 +98,7 @@ async def assert_ledger_sound(core: Core) -> None:
     totals = await core.sandbox.totals()
     # What the provider holds for us is exactly what the clearing account says.
     assert await core.ledger.balance(_ref(AccountKind.CLEARING)) == (
-        totals["captured"] - totals["refunded"] - totals["paid_out"]
+        totals["captured"] - totals["refunded"] - totals["paid_out"] + totals["funded"]
     )
 
 

@@ -276,7 +276,15 @@ class CouponService:
         return await self._issue(conn, user_id, template_id, source, key, claim=False)
 
     async def claim(self, actor: Principal, template_id: UUID) -> asyncpg.Record:
+        """Claim one coupon: verified residents (of a community the merchant serves, for a
+        merchant's coupon) — the claim centre is a resident's, not an account farm's."""
         await self._limiter.hit_or_raise(CLAIM_LIMIT, "coupon-claim", str(actor.user_id))
+        template = await self.template(template_id)
+        if not await self.store.is_resident_for(actor.user_id, template["merchant_id"]):
+            raise Forbidden(
+                "coupons are claimed by verified residents of the communities they serve",
+                code="not_a_resident",
+            )
         async with self.store.pool.acquire() as conn, conn.transaction():
             coupon_id = await self._issue(
                 conn, actor.user_id, template_id, "claim", None, claim=True

@@ -146,6 +146,21 @@ class CouponStore:
             claim,
         )
 
+    async def is_resident_for(self, user_id: UUID, merchant_id: UUID | None) -> bool:
+        """A verified resident of some community — of one the merchant serves, for its coupons."""
+        return bool(
+            await self.pool.fetchval(
+                """SELECT EXISTS (
+                       SELECT 1 FROM community_members cm
+                        WHERE cm.user_id = $1 AND cm.status = 'verified'
+                          AND ($2::uuid IS NULL OR EXISTS (
+                               SELECT 1 FROM merchant_communities mc
+                                WHERE mc.merchant_id = $2 AND mc.community_id = cm.community_id)))""",
+                user_id,
+                merchant_id,
+            )
+        )
+
     async def held_by(self, conn: Conn, template_id: UUID, user_id: UUID) -> int:
         value = await conn.fetchval(
             "SELECT count(*) FROM user_coupons WHERE template_id = $1 AND user_id = $2",

@@ -14,6 +14,7 @@ __all__ = [
     "COMMISSION",
     "COUPON_EXPENSE",
     "ESCROW",
+    "FUNDING",
     "IN_TRANSIT",
     "REFUNDS",
     "RefundParts",
@@ -21,6 +22,7 @@ __all__ = [
     "allocate_discount_refund",
     "allocate_refund",
     "captured",
+    "coupon_funded",
     "deposit_held",
     "deposit_released",
     "payout_paid",
@@ -36,6 +38,7 @@ COMMISSION = AccountRef(AccountKind.PLATFORM_COMMISSION)
 REFUNDS = AccountRef(AccountKind.REFUNDS)
 IN_TRANSIT = AccountRef(AccountKind.PAYOUTS_IN_TRANSIT)
 COUPON_EXPENSE = AccountRef(AccountKind.PLATFORM_COUPON_EXPENSE)
+FUNDING = AccountRef(AccountKind.PLATFORM_FUNDING)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +116,11 @@ def captured(
         assert property_company is not None
         entries.append(credit(property_company.payable, split.property_fen))
     return entries
+
+
+def coupon_funded(amount_fen: int) -> list[Entry]:
+    """The platform topped up the provider account with what its coupon paid for a buyer."""
+    return [debit(CLEARING, amount_fen), credit(FUNDING, amount_fen)]
 
 
 def deposit_held(deposit_fen: int) -> list[Entry]:

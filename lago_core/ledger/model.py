@@ -45,6 +45,9 @@ class AccountKind(enum.StrEnum):
     # What the platform's coupons cost it: the discounts it paid in the buyers' place, net of
     # refunds (an expense; docs/money.md, "Coupons and discounts").
     PLATFORM_COUPON_EXPENSE = "platform_coupon_expense"
+    # The platform's own money moved into the provider account to pay what its coupons promised
+    # (the buyer paid less than the payee is owed): owner's funding, credit-normal.
+    PLATFORM_FUNDING = "platform_funding"
 
     @property
     def normal(self) -> str:

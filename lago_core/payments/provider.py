@@ -20,6 +20,7 @@ __all__ = [
     "ProviderIntent",
     "ProviderPayout",
     "ProviderRefund",
+    "ProviderTopUp",
 ]
 
 
@@ -64,6 +65,15 @@ class ProviderPayout:
 
 
 @dataclass(frozen=True, slots=True)
+class ProviderTopUp:
+    """Money the platform moved from its own account into the provider account (to fund what
+    its coupons paid in buyers' place)."""
+
+    id: str
+    amount_fen: int
+
+
+@dataclass(frozen=True, slots=True)
 class ProviderEvent:
     """A verified webhook event: ``data`` is the object it is about (intent, refund, payout)."""
 
@@ -92,6 +102,12 @@ class PaymentProvider(Protocol):
     async def payout(
         self, destination: str, amount_fen: int, idempotency_key: str, metadata: dict[str, str]
     ) -> ProviderPayout: ...
+
+    async def top_up(
+        self, amount_fen: int, idempotency_key: str, metadata: dict[str, str]
+    ) -> ProviderTopUp:
+        """Fund the provider account from the platform's own; once per idempotency key."""
+        ...
 
     def parse_webhook(self, signature: str | None, body: bytes, now: datetime) -> ProviderEvent:
         """Verify the signature and timestamp of a delivery and parse its event."""

@@ -65,6 +65,11 @@ REJECTED = Counter(
     "lago_payments_rejected_total", "captured payments refused by their reference", ["reason"]
 )
 
+# Work after a capture that failed once the capture had committed (a push, a coupon top-up).
+AFTER_COMMIT_FAILURES = Counter(
+    "lago_payments_after_commit_failures_total", "after-commit work of a payment event that failed"
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Refuse:
@@ -736,7 +741,9 @@ class PaymentService:
             try:
                 await work()
             except Exception:
-                # The effect has committed; a lost notification must not make the job retry it.
+                # The effect has committed; a lost notification must not make the job retry it
+                # (a coupon top-up lost here is done by the payments sweep).
+                AFTER_COMMIT_FAILURES.inc()
                 log.warning("payments.after_commit_failed", event_id=event_id, exc_info=True)
         log.info("payments.event_applied", provider=provider, event_id=event_id, outcome=outcome)
         return outcome
@@ -794,6 +801,12 @@ class PaymentService:
             flows.captured(_party(row), _split(row), _property(row), row["platform_discount_fen"]),
             conn=conn,
         )
+        if row["platform_discount_fen"]:
+
+            async def fund() -> None:
+                await self.fund_coupon(payment_id)
+
+            after_commit.append(fund)
         if row["deposit_fen"]:
             await self.ledger.post(
                 f"payment:{payment_id}:deposit-hold",
@@ -878,6 +891,33 @@ class PaymentService:
         )
         return "paid_out"
 
+    # --- coupon funding ------------------------------------------------------------------------
+
+    async def fund_coupon(self, payment_id: UUID) -> str:
+        """Top up the provider account with the platform coupon's discount of a captured payment
+        (after its capture commits; the sweep again if a crash intervened). The buyer paid less
+        than the payee, commission and property share are owed: without this a payout could
+        exceed what the provider holds. Keyed by the payment at the provider and in the ledger,
+        so a repeat moves nothing twice."""
+        row = await self.store.payment(self.store.pool, payment_id)
+        if row is None or row["status"] != "captured" or not row["platform_discount_fen"]:
+            return "nothing_to_fund"
+        if row["coupon_funded_at"] is not None:
+            return "already_funded"
+        amount = row["platform_discount_fen"]
+        key = f"coupon-funding:{payment_id}"
+        await self.provider.top_up(amount, key, {"payment_id": str(payment_id)})
+        self._checkpoint("coupon_funding.provider_called")
+        async with self.store.pool.acquire() as conn, conn.transaction():
+            await self.ledger.post(
+                key,
+                f"platform coupon of payment {payment_id} funded",
+                flows.coupon_funded(amount),
+                conn=conn,
+            )
+            await self.store.mark_coupon_funded(conn, payment_id, self._clock.now())
+        return "funded"
+
     # --- housekeeping --------------------------------------------------------------------------
 
     async def sweep(self, older_than_s: int = 60) -> dict[str, int]:
@@ -889,4 +929,6 @@ class PaymentService:
             await self.queue.enqueue(SUBMIT_REFUND, str(refund_id))
         for payout_id in work["payouts"]:
             await self.queue.enqueue(SUBMIT_PAYOUT, str(payout_id))
+        for payment_id in work["coupon_fundings"]:
+            await self.fund_coupon(payment_id)
         return {name: len(items) for name, items in work.items()}

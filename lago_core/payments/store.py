@@ -17,7 +17,7 @@ _PAYMENT = """id, payer_id, reference_type, reference_id, description, currency,
     deposit_fen, payee_kind, payee_id, commission_fen, property_company_id, property_share_fen,
     provider, provider_intent_id, client_secret, status, refunded_fen, refunded_payee_fen,
     refunded_commission_fen, refunded_property_fen, deposit_status, deposit_withheld_fen,
-    platform_discount_fen, merchant_discount_fen, refunded_platform_discount_fen,
+    platform_discount_fen, merchant_discount_fen, refunded_platform_discount_fen, coupon_funded_at,
     expires_at, captured_at, created_at, rejected_reason, rejected_at"""
 _REFUND = """id, payment_id, kind, amount_fen, reason, status, provider_refund_id, created_at,
     succeeded_at"""
@@ -311,11 +311,26 @@ class PaymentStore:
                ORDER BY created_at LIMIT 500""",
             before,
         )
+        fundings = await self.pool.fetch(
+            """SELECT id FROM payments
+               WHERE platform_discount_fen > 0 AND status = 'captured'
+                 AND coupon_funded_at IS NULL AND captured_at < $1
+               ORDER BY captured_at LIMIT 500""",
+            before,
+        )
         return {
             "events": [(r["provider"], r["event_id"]) for r in events],
             "refunds": [r["id"] for r in refunds],
             "payouts": [r["id"] for r in payouts],
+            "coupon_fundings": [r["id"] for r in fundings],
         }
+
+    async def mark_coupon_funded(self, conn: Conn, payment_id: UUID, now: datetime) -> None:
+        await conn.execute(
+            "UPDATE payments SET coupon_funded_at = $2 WHERE id = $1 AND coupon_funded_at IS NULL",
+            payment_id,
+            now,
+        )
 
     async def user_exists(self, user_id: UUID) -> bool:
         return bool(await self.pool.fetchval("SELECT 1 FROM users WHERE id = $1", user_id))

@@ -29,6 +29,7 @@ from lago_core.payments.provider import (
     ProviderIntent,
     ProviderPayout,
     ProviderRefund,
+    ProviderTopUp,
 )
 from lago_core.payments.sandbox.store import SandboxStore
 from lago_core.payments.signing import SIGNATURE_HEADER, sign, verify
@@ -170,6 +171,24 @@ class SandboxProvider:
                 )
         await self._announce(event_id)
         return ProviderPayout(row["id"], row["destination"], row["amount_fen"])
+
+    async def top_up(
+        self, amount_fen: int, idempotency_key: str, metadata: dict[str, str]
+    ) -> ProviderTopUp:
+        """The platform funds the account (a transfer from its bank, booked at once here); a
+        repeated key returns the first top-up."""
+        if amount_fen <= 0:
+            raise ProviderError("invalid_amount", "a top-up is a positive amount")
+        async with self.store.acquire() as conn, conn.transaction():
+            row = await self.store.top_up(
+                conn,
+                f"tu_{secrets.token_hex(12)}",
+                idempotency_key,
+                amount_fen,
+                metadata,
+                self._clock.now(),
+            )
+        return ProviderTopUp(row["id"], row["amount_fen"])
 
     def parse_webhook(self, signature: str | None, body: bytes, now: datetime) -> ProviderEvent:
         verify(self._secret, signature, body, now, self._tolerance_s)

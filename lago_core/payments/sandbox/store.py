@@ -7,6 +7,7 @@ from typing import Any
 
 import asyncpg
 
+from lago_core.errors import Conflict
 from lago_core.ledger.store import Conn
 
 __all__ = ["SandboxStore"]
@@ -115,6 +116,33 @@ class SandboxStore:
             key,
         )
 
+    async def top_up(
+        self,
+        conn: Conn,
+        top_up_id: str,
+        key: str,
+        amount_fen: int,
+        metadata: dict[str, str],
+        now: datetime,
+    ) -> asyncpg.Record:
+        """Record a top-up once per key; a repeat answers the first (the same amount or 409)."""
+        await conn.execute(
+            """INSERT INTO sandbox_top_ups (id, idempotency_key, amount_fen, metadata, created_at)
+               VALUES ($1, $2, $3, $4, $5) ON CONFLICT (idempotency_key) DO NOTHING""",
+            top_up_id,
+            key,
+            amount_fen,
+            metadata,
+            now,
+        )
+        row = await conn.fetchrow(
+            "SELECT id, amount_fen FROM sandbox_top_ups WHERE idempotency_key = $1", key
+        )
+        assert row is not None
+        if row["amount_fen"] != amount_fen:
+            raise Conflict("this top-up key was used for another amount", code="key_reused")
+        return row
+
     async def lock_balance(self, conn: Conn) -> int:
         """What the merchant account holds: captured minus refunded minus paid out.
 
@@ -126,7 +154,8 @@ class SandboxStore:
                 """SELECT (SELECT COALESCE(sum(amount_fen), 0) FROM sandbox_intents
                            WHERE status = 'succeeded')
                         - (SELECT COALESCE(sum(amount_fen), 0) FROM sandbox_refunds)
-                        - (SELECT COALESCE(sum(amount_fen), 0) FROM sandbox_payouts)"""
+                        - (SELECT COALESCE(sum(amount_fen), 0) FROM sandbox_payouts)
+                        + (SELECT COALESCE(sum(amount_fen), 0) FROM sandbox_top_ups)"""
             )
         )
 
@@ -196,7 +225,8 @@ class SandboxStore:
             """SELECT (SELECT COALESCE(sum(amount_fen), 0) FROM sandbox_intents
                        WHERE status = 'succeeded') AS captured,
                       (SELECT COALESCE(sum(amount_fen), 0) FROM sandbox_refunds) AS refunded,
-                      (SELECT COALESCE(sum(amount_fen), 0) FROM sandbox_payouts) AS paid_out"""
+                      (SELECT COALESCE(sum(amount_fen), 0) FROM sandbox_payouts) AS paid_out,
+                      (SELECT COALESCE(sum(amount_fen), 0) FROM sandbox_top_ups) AS funded"""
         )
         assert row is not None
         return row
