@@ -363,7 +363,10 @@ async def test_merchant_creates_grants_and_ends_a_coupon_a_resident_claims(
     )
     assert len((await api(web, zhang, "GET", "/me/coupons?status=available"))["items"]) == 1
 
-    # The dashboard shows this month's discounts of the store's own coupons.
+    # The store's order shows the coupon it funded; the dashboard this month's discounts.
+    await page.get_by_role("link", name="订单").first.click()
+    order_row = page.get_by_role("row").filter(has_text="乐高 星战飞船")
+    await expect(order_row).to_contain_text("本店券 −¥5.00")
     await page.get_by_role("link", name="经营概况").click()
     await expect(page.locator(".kpi", has_text="本月商家券优惠")).to_contain_text("¥5.00")
     await expect(page.locator(".kpi", has_text="本月收入")).to_contain_text("¥75.00")

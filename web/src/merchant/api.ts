@@ -124,6 +124,10 @@ export interface Order {
   created_at: string;
   paid_at: string | null;
   reject_reason?: string | null;
+  /** Coupons (issue 18): the buyer pays pay_fen (price − discounts) plus the deposit. */
+  pay_fen?: number;
+  platform_discount_fen?: number;
+  merchant_discount_fen?: number;
 }
 
 /** What the /merchant namespace pushes for an order (docs/orders.md, "Merchant pushes"). */

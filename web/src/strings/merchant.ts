@@ -161,6 +161,8 @@ export const merchant = {
 
   orders: {
     title: "订单管理",
+    merchantDiscount: (amount: string): string => `本店券 −${amount}`,
+    platformDiscount: (amount: string): string => `平台券 −${amount}（平台承担）`,
     filter: "按状态筛选",
     all: "全部",
     statuses: {
