@@ -12,14 +12,17 @@ import re
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
 from playwright.async_api import BrowserContext, Page, expect
 
+from lago_core.clock import ManualClock
 from lago_core.container import Core
 from lago_core.listings import Category, Condition, ListingDraft, ListingKind
 from lago_core.security.roles import PlatformRole, Principal
+from lago_core.settlement.service import SETTLEMENT_DELAY
 
 from ..conftest import Account, CommunityWorld
 from ..groupbuy_support import merchant_with_item
@@ -242,6 +245,7 @@ async def test_merchant_creates_grants_and_ends_a_coupon_a_resident_claims(
     new_context: NewContext,
     make_account: MakeAccount,
     approve_merchant: Any,
+    clock: ManualClock,
 ) -> None:
     core.settings = dataclasses.replace(core.settings, sandbox_webhook_url=web.url + WEBHOOK)
     owner = await make_account("乐高店老板")
@@ -370,6 +374,23 @@ async def test_merchant_creates_grants_and_ends_a_coupon_a_resident_claims(
     await page.get_by_role("link", name="经营概况").click()
     await expect(page.locator(".kpi", has_text="本月商家券优惠")).to_contain_text("¥5.00")
     await expect(page.locator(".kpi", has_text="本月收入")).to_contain_text("¥75.00")
+
+    # Received and settled after T+7: the month's statement shows the store's coupon discounts.
+    await api(web, owner, "POST", f"/orders/{placed['id']}/hand-over")
+    await api(web, wang, "POST", f"/orders/{placed['id']}/confirm-receipt")
+    clock.advance(SETTLEMENT_DELAY.total_seconds() + 60)
+    assert (await core.settlement.settle())["settlements"] == 1
+    month = clock.now().astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
+    # Back to when the sessions' tokens were new (their times are checked against the real clock).
+    clock.advance(-(SETTLEMENT_DELAY.total_seconds() + 60))
+    await page.get_by_role("link", name="结算").click()
+    await page.get_by_label("月份").fill(month)
+    await expect(page.locator(".kpi", has_text="商家券优惠")).to_contain_text("¥5.00")
+    settled = page.locator(".statements-table tbody tr")
+    await expect(settled).to_have_count(1)
+    await expect(settled).to_contain_text("¥5.00")
+    await expect(settled).to_contain_text("¥75.00")
+    await accessible(page, "coupons-merchant-statements")
 
 
 async def test_admin_creates_the_platform_new_user_coupon(
