@@ -440,3 +440,86 @@ async def test_admin_creates_the_platform_new_user_coupon(
     }
     listed = await api(web, admin, "GET", "/coupon-templates?funded_by=platform")
     assert [t["name"] for t in listed["items"]] == ["新人专享10元"]
+
+
+async def test_claim_states_and_a_rental_whose_deposit_is_never_discounted(
+    web: WebStack, core: Core, community: CommunityWorld, new_context: NewContext
+) -> None:
+    wang, zhang, owner = community.residents
+    admin = community.admin
+    last = await api(
+        web,
+        admin,
+        "POST",
+        "/coupon-templates",
+        {
+            "name": "限量1张",
+            "kind": "amount_off",
+            "amount_off_fen": 300,
+            "total_count": 1,
+            "valid_days": 3,
+        },
+    )
+    await api(
+        web,
+        admin,
+        "POST",
+        "/coupon-templates",
+        {
+            "name": "租玩具满50减5",
+            "kind": "amount_off",
+            "amount_off_fen": 500,
+            "threshold_fen": 5_000,
+            "per_user_limit": 2,
+            "valid_days": 7,
+        },
+    )
+    page = await signed_in_page(new_context, wang)
+    await page.goto("/coupons")
+    limited = page.get_by_role("listitem").filter(has_text="限量1张")
+    await expect(limited).to_contain_text("剩余 1 张")
+    # A neighbour takes the last one while the page is open: claiming says it is sold out.
+    await api(web, zhang, "POST", f"/coupon-templates/{last['id']}/claim")
+    await limited.get_by_role("button", name="立即领取：限量1张").click()
+    await expect(limited.get_by_role("button", name="已抢光：限量1张")).to_be_disabled()
+    # Two per person: the second claim is offered, the third is not.
+    rent = page.get_by_role("listitem").filter(has_text="租玩具满50减5")
+    await expect(rent).to_contain_text("每人限领 2 张")
+    await rent.get_by_role("button", name="立即领取：租玩具满50减5").click()
+    await rent.get_by_role("button", name="再领一张：租玩具满50减5").click()
+    await expect(rent.get_by_role("button", name="已达领取上限：租玩具满50减5")).to_be_disabled()
+    await expect(rent).to_contain_text("已领 2 张")
+    assert await serious_accessibility_violations(page) == []
+    mine = await api(web, wang, "GET", "/me/coupons?status=available")
+    assert [c["name"] for c in mine["items"]] == ["租玩具满50减5", "租玩具满50减5"]
+
+    # A rental: the rent (¥20 × 3 = ¥60) meets the threshold, the ¥300 deposit is not discounted.
+    draft = ListingDraft(
+        title="任天堂 Switch 出租",
+        description="",
+        category=Category.GAME_CONSOLE,
+        condition=Condition.GOOD,
+        kind=ListingKind.RENT,
+        rent_per_day_fen=2_000,
+        deposit_fen=30_000,
+    )
+    item = await core.listings.create(Principal(owner.id, uuid.uuid4()), draft)
+    await page.goto(f"/listings/{item['id']}")
+    picker = page.get_by_role("region", name="优惠券")
+    await page.get_by_label("租期（天）").fill("3")
+    await expect(
+        picker.get_by_role("radio", name=re.compile("租玩具满50减5")).first
+    ).to_be_checked()
+    breakdown = picker.get_by_label("应付")
+    await expect(breakdown).to_contain_text("租金¥60.00")
+    await expect(breakdown).to_contain_text("平台优惠−¥5.00")
+    await expect(breakdown).to_contain_text("押金（不参与优惠）¥300.00")
+    await expect(picker.get_by_test_id("pay-total")).to_have_text("¥355.00")
+    # Two days (¥40) no longer meet it: asked again, the coupons say why and nothing is taken off.
+    await page.get_by_label("租期（天）").fill("2")
+    await expect(picker.get_by_test_id("pay-total")).to_have_text("¥340.00")
+    await picker.get_by_text("不可用优惠券（2）").click()
+    unusable = picker.get_by_role("list", name="不可用优惠券（2）")
+    await expect(unusable.get_by_text("未达到使用门槛")).to_have_count(2)
+    await expect(picker.get_by_text("暂无可用优惠券")).to_be_visible()
+    assert await serious_accessibility_violations(page) == []
