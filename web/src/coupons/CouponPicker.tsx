@@ -121,7 +121,18 @@ export function CouponPicker({
   const current = chosen ?? (preview ? choiceOf(applied, preview) : { platform: null, merchant: null });
   const isBest = preview ? same(applied, preview.best) : true;
   const groups: FundedBy[] = ["platform", "merchant"];
-  const usableOf = (f: FundedBy): { coupon: UserCoupon; discount_fen: number }[] => preview?.usable.filter((u) => u.coupon.funded_by === f) ?? [];
+  // Coupons of one template are the same to the buyer: one option each (the one in use, or the
+  // one expiring first, as the API orders them), with how many are held.
+  const usableOf = (f: FundedBy): { coupon: UserCoupon; discount_fen: number; count: number }[] => {
+    const byTemplate = new Map<string, { coupon: UserCoupon; discount_fen: number; count: number }>();
+    for (const u of preview?.usable ?? []) {
+      if (u.coupon.funded_by !== f) continue;
+      const seen = byTemplate.get(u.coupon.template_id);
+      if (!seen) byTemplate.set(u.coupon.template_id, { ...u, count: 1 });
+      else byTemplate.set(u.coupon.template_id, { ...(current[f] === u.coupon.id ? u : seen), count: seen.count + 1 });
+    }
+    return [...byTemplate.values()];
+  };
 
   return (
     <section className="coupon-picker" aria-labelledby={`${id}-title`} aria-busy={pending}>
@@ -145,11 +156,12 @@ export function CouponPicker({
               <input type="radio" name={`${id}-${f}`} checked={current[f] === null} disabled={pending} onChange={() => pick(f, null)} />
               {t.none}
             </label>
-            {usableOf(f).map(({ coupon, discount_fen }) => (
-              <label key={coupon.id} className="coupon-option">
+            {usableOf(f).map(({ coupon, discount_fen, count }) => (
+              <label key={coupon.template_id} className="coupon-option">
                 <input type="radio" name={`${id}-${f}`} checked={current[f] === coupon.id} disabled={pending} onChange={() => pick(f, coupon.id)} />
                 <span className="grow">
                   {coupon.name}
+                  {count > 1 ? <span className="muted small">{t.count(count)}</span> : null}
                   <span className="muted small"> · {ruleText(coupon)}</span>
                 </span>
                 <span className="off">{t.off(discount_fen)}</span>

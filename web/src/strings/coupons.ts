@@ -102,6 +102,7 @@ export const coupons = {
     none: "不使用",
     off: (fen: number): string => `−${faceYuan(fen)}`,
     noCoupons: "暂无可用优惠券",
+    count: (n: number): string => `（共 ${n} 张）`,
     unusable: (n: number): string => `不可用优惠券（${n}）`,
     best: "已为你选择最优惠的组合",
     notBest: "当前不是最优惠的组合",
