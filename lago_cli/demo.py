@@ -11,6 +11,7 @@ from decimal import Decimal
 from uuid import UUID
 
 from lago_core.container import Core, build_core
+from lago_core.coupons import TemplateSpec
 from lago_core.errors import Conflict
 from lago_core.groupbuys import CampaignSpec
 from lago_core.listings.service import Category, Condition, ListingDraft, ListingKind
@@ -217,7 +218,48 @@ async def _seed_listings(
         )
         created.append((await core.listings.create(owner, draft))["id"])
     await _seed_group_buy(core, owner, merchant_id, community_id)
+    await _seed_coupons(core, accounts["admin"], owner, merchant_id)
     return created
+
+
+async def _seed_coupons(core: Core, admin: Principal, owner: Principal, merchant_id: UUID) -> None:
+    """The PRD's coupons (§5.1): the new-user ¥10, 满50减5 in the claim centre, and the demo
+    merchant's 9折 with a budget — once."""
+    if await core.coupons.platform_templates(admin):
+        return
+    for spec in (
+        TemplateSpec(
+            name="新人专享 10 元券",
+            kind="amount_off",
+            amount_off_fen=1_000,
+            valid_days=30,
+            new_user=True,
+            claimable=False,
+        ),
+        TemplateSpec(
+            name="满50减5",
+            kind="amount_off",
+            amount_off_fen=500,
+            threshold_fen=5_000,
+            valid_days=14,
+            total_count=1_000,
+            per_user_limit=2,
+        ),
+    ):
+        await core.coupons.create_template(admin, spec)
+    await core.coupons.create_template(
+        owner,
+        TemplateSpec(
+            name="玩具铺 9 折",
+            kind="percent_off",
+            percent_off_bps=1000,
+            max_discount_fen=3_000,
+            valid_days=14,
+            merchant_id=merchant_id,
+            budget_fen=50_000,
+            total_count=200,
+        ),
+    )
 
 
 async def _seed_group_buy(

@@ -168,3 +168,6 @@ CREATE TABLE sandbox_top_ups (
 ALTER TABLE settlement_items ADD COLUMN merchant_discount_fen bigint NOT NULL DEFAULT 0;
 ALTER TABLE settlement_group_buy_items ADD COLUMN merchant_discount_fen bigint NOT NULL DEFAULT 0;
 ALTER TABLE merchant_daily_stats ADD COLUMN discount_fen bigint NOT NULL DEFAULT 0;
+-- A group-buy order keeps its seat payment's merchant discount (the dashboard's revenue is after it).
+ALTER TABLE group_buy_orders ADD COLUMN merchant_discount_fen bigint NOT NULL DEFAULT 0
+    CHECK (merchant_discount_fen >= 0);

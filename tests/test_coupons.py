@@ -624,8 +624,10 @@ async def test_group_buy_seats_with_coupons(
     assert (await pay(client, paid_b)).status == 200
     await run_worker(settings, core)
     await assert_ledger_sound(core)
-    orders = await core.pool.fetch("SELECT buyer_id FROM group_buy_orders")
-    assert {r["buyer_id"] for r in orders} == {a.id, b.id}
+    orders = await core.pool.fetch("SELECT buyer_id, merchant_discount_fen FROM group_buy_orders")
+    assert {(r["buyer_id"], r["merchant_discount_fen"]) for r in orders} == {(a.id, 0), (b.id, 300)}
+    today = (await core.settlement.dashboard(_principal(owner), merchant_id)).today
+    assert (today.orders, today.revenue_fen, today.discount_fen) == (2, 9_900 + 9_600, 300)
     assert [c["status"] for c in await core.coupons.wallet(_principal(b), None)] == ["used"]
     # C pays with a platform coupon; its order is then refunded in whole: money and coupon back.
     cc = await claimed(client, c, p["id"])
@@ -801,3 +803,30 @@ async def test_expired_coupons_and_seats_released_elsewhere(
         me, uuid.UUID(item["id"]), None, "face_to_face", [uuid.UUID(lasting["id"])]
     )
     assert placed["discount_fen"] == 500
+
+
+async def test_one_resident_claiming_at_once_stays_within_the_limit(
+    core: Core, community: CommunityWorld
+) -> None:
+    from lago_core.coupons import TemplateSpec
+
+    admin = _principal(community.admin, PlatformRole.ADMIN)
+    t = await core.coupons.create_template(
+        admin,
+        TemplateSpec(
+            name="限领3张", kind="amount_off", amount_off_fen=300, valid_days=7, per_user_limit=3
+        ),
+    )
+    me = _principal(community.residents[0])
+
+    async def attempt() -> str:
+        try:
+            await core.coupons.claim(me, t["id"])
+        except Conflict as exc:
+            return exc.code
+        return "ok"
+
+    results = await asyncio.gather(*(attempt() for _ in range(20)))
+    assert results.count("ok") == 3
+    assert set(results) == {"ok", "coupon_limit_reached"}
+    assert len(await core.coupons.wallet(me, None)) == 3

@@ -433,7 +433,9 @@ class CouponService:
             if coupon_id not in locked:
                 raise _not_usable(coupon_id, "coupon_taken")
         rows = await self.store.coupons(conn, list(discounts), self._clock.now())
-        for row in rows:
+        # Templates are updated in one order everywhere (by id): two purchases spending coupons
+        # of the same two templates never wait on each other in a cycle.
+        for row in sorted(rows, key=lambda r: r["template_id"]):
             if not await self.store.spend_budget(conn, row["template_id"], discounts[row["id"]]):
                 raise _not_usable(row["id"], "coupon_budget_exhausted")
 
@@ -450,7 +452,7 @@ class CouponService:
         """The holder will not pay (order cancelled or expired, seat released): locked coupons
         go back to the wallet and their discounts leave the merchants' budgets."""
         rows = await self.store.release(conn, holder_type, holder_id, "locked", self._clock.now())
-        for row in rows:
+        for row in sorted(rows, key=lambda r: r["template_id"]):
             await self.store.give_back(conn, row["template_id"], row["discount_fen"], used=False)
         return len(rows)
 
@@ -462,7 +464,7 @@ class CouponService:
         """The holder was refunded in whole: its used coupons return to the wallet (as expired
         when their validity has passed) and their discounts leave the merchants' budgets."""
         rows = await self.store.release(conn, holder_type, holder_id, "used", self._clock.now())
-        for row in rows:
+        for row in sorted(rows, key=lambda r: r["template_id"]):
             await self.store.give_back(conn, row["template_id"], row["discount_fen"], used=True)
         return len(rows)
 

@@ -237,6 +237,11 @@ class CouponStore:
     ) -> list[UUID]:
         """available → locked for the holder, only the user's unexpired coupons; the ids moved."""
         ids = sorted(discounts)
+        # Rows locked in id order first, so concurrent holds of overlapping coupons queue up
+        # instead of deadlocking; the UPDATE then decides who gets them.
+        await conn.execute(
+            "SELECT id FROM user_coupons WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE", ids
+        )
         rows = await conn.fetch(
             """UPDATE user_coupons AS c
                   SET status = 'locked', holder_type = $3, holder_id = $4, locked_at = $5,
@@ -311,7 +316,7 @@ class CouponStore:
             holder_id,
             now,
         )
-        for row in rows:
+        for row in sorted(rows, key=lambda r: r["template_id"]):
             await conn.execute(
                 "UPDATE coupon_templates SET used_count = used_count + 1 WHERE id = $1",
                 row["template_id"],

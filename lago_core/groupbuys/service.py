@@ -402,6 +402,13 @@ class GroupBuyService:
             return Refuse(f"seat_{seat['status']}")
         if group["status"] not in ("open", "succeeded"):
             return Refuse(f"group_{group['status']}")
+        if self._coupons is not None:
+            # Asked again under the seat's lock: a pay request in another tab may have changed
+            # the seat's coupons since the demand was read (its transaction locks the seat too).
+            held = await self._coupons.held(conn, COUPON_HOLDER, seat_id)
+            paid = await self.store.payment_amounts(conn, payment_id)
+            if paid != (group["group_price_fen"] - held.discount_fen, held.platform_discount_fen):
+                return Refuse("wrong_amount")
         await self.store.insert_payment_link(conn, payment_id, seat_id, now)
         await self.store.mark_paid(conn, seat_id, payment_id, now)
         if self._coupons is not None:

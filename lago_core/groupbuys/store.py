@@ -418,6 +418,14 @@ class GroupBuyStore:
         """What the buyer paid for a seat's price (the group price less its coupons)."""
         return int(await conn.fetchval("SELECT amount_fen FROM payments WHERE id = $1", payment_id))
 
+    async def payment_amounts(self, conn: Conn, payment_id: UUID) -> tuple[int, int]:
+        """A seat payment's (amount, platform discount)."""
+        row = await conn.fetchrow(
+            "SELECT amount_fen, platform_discount_fen FROM payments WHERE id = $1", payment_id
+        )
+        assert row is not None
+        return int(row["amount_fen"]), int(row["platform_discount_fen"])
+
     async def goods_scope(self, campaign_id: UUID) -> tuple[UUID | None, str]:
         """The campaign's listing and its category (a catalogue item has no category: "")."""
         row = await self.pool.fetchrow(
@@ -445,10 +453,10 @@ class GroupBuyStore:
             """
             INSERT INTO group_buy_orders
                 (id, seat_id, group_id, campaign_id, merchant_id, buyer_id, payment_id, price_fen,
-                 created_at, updated_at)
+                 merchant_discount_fen, created_at, updated_at)
             SELECT gen_random_uuid(), s.id, s.group_id, s.campaign_id, $2, s.user_id,
-                   s.payment_id, $3, $4, $4
-            FROM group_buy_seats s
+                   s.payment_id, $3, p.merchant_discount_fen, $4, $4
+            FROM group_buy_seats s JOIN payments p ON p.id = s.payment_id
             WHERE s.group_id = $1 AND s.status = 'paid'
             ON CONFLICT (seat_id) DO NOTHING
             RETURNING *

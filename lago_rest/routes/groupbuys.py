@@ -113,6 +113,7 @@ class GroupBuyOrder(Schema):
     buyer_id: UUID
     payment_id: UUID
     price_fen: int
+    merchant_discount_fen: int = Field(description="the merchant's own coupon on this seat")
     status: OrderStatus
     created_at: datetime
     completed_at: datetime | None = Field(description="delivered; paid out seven days later")
