@@ -493,6 +493,13 @@ async def test_claim_states_and_a_rental_whose_deposit_is_never_discounted(
     mine = await api(web, wang, "GET", "/me/coupons?status=available")
     assert [c["name"] for c in mine["items"]] == ["租玩具满50减5", "租玩具满50减5"]
 
+    # Someone who is no verified resident is told why the claim is refused.
+    stranger = await signed_in_page(new_context, community.outsider)
+    await stranger.goto("/coupons")
+    offer = stranger.get_by_role("listitem").filter(has_text="租玩具满50减5")
+    await offer.get_by_role("button", name="立即领取：租玩具满50减5").click()
+    await expect(offer.get_by_role("alert")).to_have_text("通过小区住户认证后才能领取")
+
     # A rental: the rent (¥20 × 3 = ¥60) meets the threshold, the ¥300 deposit is not discounted.
     draft = ListingDraft(
         title="任天堂 Switch 出租",

@@ -37,6 +37,7 @@ export const coupons = {
   // codes of claiming, granting and ordering.
   errors: {
     coupon_sold_out: "已抢光",
+    not_a_resident: "通过小区住户认证后才能领取",
     coupon_limit_reached: "已达领取上限",
     coupon_not_claimable: "该券不在领券中心发放",
     coupon_ended: "活动已结束",
