@@ -93,6 +93,7 @@ async def test_a_seat_is_paid_with_the_preselected_merchant_coupon(
         await cashier.get_by_role("button", name="去支付").click()
     assert (await sent.value).post_data_json == {"coupon_ids": [coupon["id"]]}
     await expect(cashier.get_by_text("¥89.00")).to_be_visible()
+    await expect(cashier.get_by_text("−¥10.00")).to_be_visible()
     await cashier.get_by_role("button", name="确认支付").click()
     await expect(cashier.get_by_text("支付处理中")).to_be_visible()
     await run_worker(web.settings, core)

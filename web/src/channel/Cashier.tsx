@@ -2,7 +2,7 @@
 // and the payment followed until the provider's webhook decided it.
 import { useEffect, useRef, useState, type ReactNode } from "react";
 
-import { channel, common } from "../strings";
+import { channel, common, coupons } from "../strings";
 import { CouponPicker, type PickerState } from "../coupons/CouponPicker";
 import { Money } from "../ui/kit";
 import { channelError } from "./feed";
@@ -11,6 +11,8 @@ import { getPayment, newKey, paySeat, sandboxPay, type Payment } from "./pay";
 type Step = "choosing" | "creating" | "ready" | "paying" | "waiting" | "captured" | "failed" | "rejected";
 
 const POLL_MS = 1_000;
+
+const discountOf = (payment: Payment): number => (payment.platform_discount_fen ?? 0) + (payment.merchant_discount_fen ?? 0);
 const POLL_TRIES = 120;
 
 export function Cashier({ groupId, title, onClose, onPaid }: { groupId: string; title: string; onClose: () => void; onPaid: () => void }): ReactNode {
@@ -89,6 +91,12 @@ export function Cashier({ groupId, title, onClose, onPaid }: { groupId: string; 
           <dd>{title}</dd>
           <dt>{channel.cashier.amount}</dt>
           <dd>{payment ? <Money fen={payment.total_fen} /> : picked.preview ? <Money fen={picked.preview.total_fen} /> : "—"}</dd>
+          {payment && discountOf(payment) > 0 ? (
+            <>
+              <dt>{coupons.order.discount}</dt>
+              <dd className="notice">{coupons.picker.minus(discountOf(payment))}</dd>
+            </>
+          ) : null}
         </dl>
         {step === "choosing" ? <CouponPicker target={{ group_id: groupId }} onChange={setPicked} /> : null}
         <p role="status" aria-live="polite" className={step === "captured" ? "notice" : step === "failed" || step === "rejected" ? "error" : "muted"}>

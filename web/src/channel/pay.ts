@@ -11,6 +11,9 @@ export interface Payment {
   amount_fen: number;
   deposit_fen: number;
   total_fen: number;
+  /** The coupons' parts of the price (issue 18): amount_fen is the group price less both. */
+  platform_discount_fen?: number;
+  merchant_discount_fen?: number;
   provider: string;
   provider_intent_id: string | null;
   client_secret: string | null;
