@@ -26,6 +26,7 @@ from lago_core.clock import Clock, SystemClock
 from lago_core.communities import CommunityService, CommunityStore
 from lago_core.coupons import CheckoutService, CouponService, CouponStore
 from lago_core.db import create_pool
+from lago_core.email import EmailProvider, create_email_provider
 from lago_core.groupbuys import GroupBuyService, GroupBuyStore
 from lago_core.idempotency import Idempotency
 from lago_core.identity import IdentityService, IdentityStore
@@ -37,6 +38,7 @@ from lago_core.lockers import LockerService, LockerStore
 from lago_core.lottery import DrawStore, LotteryService
 from lago_core.merchants import MerchantService, MerchantStore
 from lago_core.moderation import ModerationService, ReportStore
+from lago_core.notifications import NotificationHooks, NotificationService, NotificationStore
 from lago_core.orders import OrderService, OrderStore
 from lago_core.payments import (
     JobQueue,
@@ -96,6 +98,9 @@ class Core:
     # Live streams: who may go live, grants, announcements (docs/live.md); lottery draws to read.
     live: LiveService
     lottery: LotteryService
+    # The notification centre: in-app, live, SMS and e-mail (docs/notifications.md).
+    notifications: NotificationService
+    email: EmailProvider
     # The sandbox provider's own connections (it stands in for the provider's database).
     sandbox_pool: asyncpg.Pool | None = None
 
@@ -193,6 +198,23 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
     )
     checkout = CheckoutService(coupons, orders.quote, groupbuys.quote_seat)
     settlement.follow_group_buys(groupbuys)
+    email = create_email_provider(settings.email_provider)
+    notifications = NotificationService(
+        NotificationStore(pool),
+        pusher=pusher,
+        jobs=jobs,
+        sms=sms,
+        email=email,
+        limiter=limiter,
+        settings=settings,
+        clock=clock,
+    )
+    hooks = NotificationHooks(notifications, notifications.store)
+    orders.on_created(hooks.order_created)
+    orders.on_transition(hooks.order_moved)
+    orders.on_rating(hooks.rated)
+    merchants.on_decided(hooks.merchant_decided)
+    payments.on_payout_paid(hooks.payout_paid)
     ai = build_ai(
         settings, pool, listings, orders, payments, jobs, pusher, limiter, clock, groupbuys
     )
@@ -226,6 +248,8 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         ),
         live=LiveService(LiveStore(pool), communities, pusher, clock),
         lottery=LotteryService(DrawStore(pool), communities),
+        notifications=notifications,
+        email=email,
         sandbox_pool=sandbox_pool,
     )
 

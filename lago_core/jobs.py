@@ -27,8 +27,10 @@ __all__ = [
     "APPLY_PAYMENT_EVENT",
     "CANCEL_UNPAID_ORDERS",
     "CHECK_OVERDUE_RENTALS",
+    "DELIVER_NOTIFICATION",
     "DELIVER_SANDBOX_WEBHOOK",
     "EXPIRE_GROUP_BUY",
+    "FAN_OUT_ANNOUNCEMENT",
     "JOBS",
     "PURGE_ENDED_SESSIONS",
     "PURGE_IDEMPOTENCY_KEYS",
@@ -38,6 +40,7 @@ __all__ = [
     "SWEEP_COUPONS",
     "SWEEP_GROUP_BUYS",
     "SWEEP_LOCKER_ORDERS",
+    "SWEEP_NOTIFICATIONS",
     "SWEEP_ORDERS",
     "SWEEP_PAYMENTS",
     "Job",
@@ -71,6 +74,9 @@ SWEEP_GROUP_BUYS = Job("sweep_group_buys")
 ANSWER_SUPPORT_MESSAGE = Job("answer_support_message", ("message_id",))
 SWEEP_LOCKER_ORDERS = Job("sweep_locker_orders")
 PURGE_ENDED_SESSIONS = Job("purge_ended_sessions")
+DELIVER_NOTIFICATION = Job("deliver_notification", ("notification_id",))
+FAN_OUT_ANNOUNCEMENT = Job("fan_out_announcement", ("announcement_id",))
+SWEEP_NOTIFICATIONS = Job("sweep_notifications")
 SWEEP_COUPONS = Job("sweep_coupons")
 
 JOBS: tuple[Job, ...] = (
@@ -89,6 +95,9 @@ JOBS: tuple[Job, ...] = (
     ANSWER_SUPPORT_MESSAGE,
     SWEEP_LOCKER_ORDERS,
     PURGE_ENDED_SESSIONS,
+    DELIVER_NOTIFICATION,
+    FAN_OUT_ANNOUNCEMENT,
+    SWEEP_NOTIFICATIONS,
     SWEEP_COUPONS,
 )
 

@@ -14,6 +14,7 @@ __all__ = [
     "DOOR_OPEN",
     "GROUPBUY_ORDER",
     "LIVE_ANNOUNCEMENT",
+    "NOTIFICATION_NEW",
     "ORDER_CANCELLED",
     "ORDER_NEW",
     "ORDER_OVERDUE",
@@ -21,6 +22,7 @@ __all__ = [
     "ORDER_REFUND_REQUESTED",
     "ORDER_UPDATED",
     "PUSHED_EVENTS",
+    "REVIEW_NEW",
     "SUPPORT_CLOSED",
     "SUPPORT_MESSAGE",
     "SUPPORT_QUEUED",
@@ -33,6 +35,8 @@ ORDER_PAID: Final = "order:paid"
 ORDER_CANCELLED: Final = "order:cancelled"
 ORDER_REFUND_REQUESTED: Final = "order:refund_requested"
 ORDER_OVERDUE: Final = "order:overdue"
+# The buyer's review (rating) of a merchant's order, to the merchant's staff on /merchant.
+REVIEW_NEW: Final = "review:new"
 # Any committed change of an order (its status, or a rental falling overdue), to its parties on
 # /: the buyer, and the seller of a resident's (non-merchant) order. The apps read the order again.
 ORDER_UPDATED: Final = "order:updated"
@@ -46,6 +50,9 @@ SUPPORT_MESSAGE: Final = "support:message"
 SUPPORT_QUEUED: Final = "support:queued"
 SUPPORT_TAKEN: Final = "support:taken"
 SUPPORT_CLOSED: Final = "support:closed"
+# A new notification (docs/notifications.md), to every socket of its user on /, with the user's
+# unread count: {"notification": {...}, "unread": n}.
+NOTIFICATION_NEW: Final = "notification:new"
 # A command to a toy locker on /device (the nodes resend it until the device acknowledges).
 DOOR_OPEN: Final = "door:open"
 
@@ -56,6 +63,7 @@ PUSHED_EVENTS: Final = (
     ORDER_REFUND_REQUESTED,
     ORDER_OVERDUE,
     ORDER_UPDATED,
+    REVIEW_NEW,
     GROUPBUY_ORDER,
     LIVE_ANNOUNCEMENT,
     SUPPORT_MESSAGE,
@@ -63,4 +71,5 @@ PUSHED_EVENTS: Final = (
     SUPPORT_TAKEN,
     SUPPORT_CLOSED,
     DOOR_OPEN,
+    NOTIFICATION_NEW,
 )

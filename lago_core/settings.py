@@ -114,6 +114,7 @@ class Settings:
     verification_code_ttl_s: int = 300
     verification_max_attempts: int = 5
     sms_provider: str = "log"
+    email_provider: str = "log"
 
     rest_host: str = "127.0.0.1"
     rest_port: int = 8080
@@ -174,6 +175,7 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     limit_sms_per_address: str = "10/hour"
     limit_sms_global: str = "300/minute"
+    limit_announcements_per_admin: str = "10/hour"
     limit_login_per_address: str = "60/minute"
     limit_login_global: str = "6000/minute"
     limit_login_failures_per_address: str = "20/15minute"
@@ -264,6 +266,7 @@ class Settings:
             "verification_code_ttl_s": ("LAGO_VERIFICATION_CODE_TTL", _int(30, 3_600)),
             "verification_max_attempts": ("LAGO_VERIFICATION_MAX_ATTEMPTS", _int(1, 20)),
             "sms_provider": ("LAGO_SMS_PROVIDER", _choice("log")),
+            "email_provider": ("LAGO_EMAIL_PROVIDER", _choice("log")),
             "rest_host": ("LAGO_REST_HOST", str),
             "rest_port": ("LAGO_REST_PORT", _int(0, 65_535)),
             "rt_host": ("LAGO_RT_HOST", str),
@@ -300,6 +303,7 @@ class Settings:
             "trusted_proxies": ("LAGO_TRUSTED_PROXIES", _networks),
             "limit_sms_per_address": ("LAGO_LIMIT_SMS_PER_ADDRESS", _rate),
             "limit_sms_global": ("LAGO_LIMIT_SMS_GLOBAL", _rate),
+            "limit_announcements_per_admin": ("LAGO_LIMIT_ANNOUNCEMENTS_PER_ADMIN", _rate),
             "limit_login_per_address": ("LAGO_LIMIT_LOGIN_PER_ADDRESS", _rate),
             "limit_login_global": ("LAGO_LIMIT_LOGIN_GLOBAL", _rate),
             "limit_login_failures_per_address": ("LAGO_LIMIT_LOGIN_FAILURES_PER_ADDRESS", _rate),

@@ -31,6 +31,7 @@ from lago_rest.routes import (
     lottery,
     merchants,
     moderation,
+    notifications,
     orders,
     payments,
     settlement,
@@ -61,6 +62,7 @@ def build_api() -> Api:
         ai.api,
         lockers.api,
         live.api,
+        notifications.api,
     ):
         api.include(group)
     return api

@@ -830,3 +830,32 @@ async def test_one_resident_claiming_at_once_stays_within_the_limit(
     assert results.count("ok") == 3
     assert set(results) == {"ok", "coupon_limit_reached"}
     assert len(await core.coupons.wallet(me, None)) == 3
+
+
+async def test_merchant_coupons_do_not_discount_a_consignment(
+    client: Client,
+    core: Core,
+    community: CommunityWorld,
+    make_account: MakeAccount,
+    approve_merchant: Any,
+) -> None:
+    buyer = community.residents[0]
+    owner = await make_account("店主")
+    merchant_id = await merchant_of(core, approve_merchant, owner)
+    item = await listing(
+        client,
+        owner,
+        merchant_id=str(merchant_id),
+        kind="consignment",
+        category="figure",
+        price_fen=19_900,
+    )
+    m = await template(client, owner, merchant_id=str(merchant_id), budget_fen=5_000)
+    p = await template(client, community.admin)
+    mc, pc = await claimed(client, buyer, m["id"]), await claimed(client, buyer, p["id"])
+    status, pv = await call(client, buyer, "POST", "/checkout/preview", {"listing_id": item["id"]})
+    assert status == 200, pv
+    assert pv["best"] == [pc["id"]]
+    assert [(u["coupon"]["id"], u["reason"]) for u in pv["unusable"]] == [
+        (mc["id"], "coupon_other_merchant")
+    ]

@@ -16,6 +16,7 @@ __all__ = [
     "MerchantStatus",
     "Weekday",
     "check_credit_code",
+    "check_email",
     "check_opening_hours",
     "credit_code_check_char",
 ]
@@ -136,3 +137,16 @@ def check_opening_hours(
         if spans:
             result[str(day)] = [s[2] for s in spans]
     return result
+
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def check_email(value: str) -> str:
+    """A contact e-mail address, trimmed and with a lower-case domain; InvalidInput otherwise.
+    Only its shape is checked: whether it receives mail is the provider's to find out."""
+    value = value.strip()
+    if len(value) > 254 or not _EMAIL.match(value):
+        raise InvalidInput("not an e-mail address", code="invalid_email")
+    local, _, domain = value.rpartition("@")
+    return f"{local}@{domain.lower()}"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -28,9 +28,14 @@ from lago_core.merchants.rules import (
     ItemKind,
     MerchantStatus,
     check_credit_code,
+    check_email,
     check_opening_hours,
 )
-from lago_core.merchants.store import REGISTRATION_FIELDS, MerchantStore
+from lago_core.merchants.store import (
+    OPTIONAL_REGISTRATION_FIELDS,
+    REGISTRATION_FIELDS,
+    MerchantStore,
+)
 from lago_core.phones import normalise_phone
 from lago_core.security.roles import MerchantRole, Principal
 from lago_core.storage import Storage
@@ -42,7 +47,10 @@ from lago_core.uploads import (
     clean_image,
 )
 
-__all__ = ["MerchantService"]
+__all__ = ["DecisionHook", "MerchantService"]
+
+# Called after a review decision (approve, reject) committed, with the merchant's row.
+DecisionHook = Callable[[asyncpg.Record], Awaitable[None]]
 
 log = get_logger(__name__)
 
@@ -61,6 +69,12 @@ class MerchantService:
         self._storage = storage
         self._clock = clock
         self._max_upload_bytes = max_upload_bytes
+        self._decision_hooks: list[DecisionHook] = []
+
+    def on_decided(self, hook: DecisionHook) -> None:
+        """Run ``hook`` after each review decision took effect (approved or rejected), with the
+        merchant as decided."""
+        self._decision_hooks.append(hook)
 
     # --- permissions, asked by other services too ------------------------------------------------
 
@@ -171,7 +185,7 @@ class MerchantService:
     ) -> asyncpg.Record:
         """Fill in or correct company information: the owner, as a draft or after a rejection."""
         await self.require_owner(actor, merchant_id)
-        unknown = set(fields) - set(REGISTRATION_FIELDS)
+        unknown = set(fields) - set(REGISTRATION_FIELDS) - set(OPTIONAL_REGISTRATION_FIELDS)
         if unknown:
             raise InvalidInput("unknown registration fields", details=sorted(unknown))
         clean = dict(fields)
@@ -179,6 +193,8 @@ class MerchantService:
             clean["credit_code"] = check_credit_code(clean["credit_code"])
         if "contact_phone" in clean:
             clean["contact_phone"] = normalise_phone(clean["contact_phone"])
+        if "contact_email" in clean:
+            clean["contact_email"] = check_email(clean["contact_email"])
         try:
             row = await self.store.update_registration(
                 merchant_id, clean, EDITABLE, self._clock.now()
@@ -256,6 +272,9 @@ class MerchantService:
             self._clock.now(),
         )
         if row is not None:
+            if to_status in (MerchantStatus.APPROVED, MerchantStatus.REJECTED):
+                for hook in self._decision_hooks:
+                    await hook(row)
             return row
         status = await self.store.status(merchant_id)
         if status is None:

@@ -13,7 +13,7 @@ import asyncpg
 __all__ = ["MerchantStore"]
 
 MERCHANT_COLUMNS = """id, name, created_at, status, legal_name, credit_code,
-    legal_representative, contact_phone, address, business_scope, rejection_reason,
+    legal_representative, contact_phone, contact_email, address, business_scope, rejection_reason,
     submitted_at, decided_at, description, opening_hours, logo_key, updated_at"""
 _DOCUMENT_COLUMNS = "id, merchant_id, kind, storage_key, content_type, size_bytes, created_at"
 _ITEM_COLUMNS = "id, merchant_id, name, kind, price_fen, stock, active, created_at, updated_at"
@@ -26,6 +26,8 @@ REGISTRATION_FIELDS = (
     "address",
     "business_scope",
 )
+# Registration fields a submission does not need (the review decision is also e-mailed there).
+OPTIONAL_REGISTRATION_FIELDS = ("contact_email",)
 _ITEM_FIELDS = ("name", "price_fen", "active")
 
 
@@ -129,7 +131,7 @@ class MerchantStore:
 
         Raises asyncpg.UniqueViolationError when the credit code belongs to another merchant.
         """
-        names = [n for n in REGISTRATION_FIELDS if n in fields]
+        names = [n for n in (*REGISTRATION_FIELDS, *OPTIONAL_REGISTRATION_FIELDS) if n in fields]
         sets = ", ".join(f"{n} = ${i}" for i, n in enumerate(names, start=4))
         return await self._pool.fetchrow(
             f"""UPDATE merchants SET {sets + ", " if sets else ""}updated_at = $3

@@ -44,11 +44,19 @@ from lago_core.push_events import (
     ORDER_PAID,
     ORDER_REFUND_REQUESTED,
     ORDER_UPDATED,
+    REVIEW_NEW,
 )
 from lago_core.security.roles import Principal
 from lago_core.settings import Settings
 
-__all__ = ["Fulfilment", "OrderService", "RatingHook", "Reputation", "TransitionHook"]
+__all__ = [
+    "CreatedHook",
+    "Fulfilment",
+    "OrderService",
+    "RatingHook",
+    "Reputation",
+    "TransitionHook",
+]
 
 log = get_logger(__name__)
 
@@ -94,6 +102,8 @@ _PUSHED = {
 TransitionHook = Callable[[Conn, asyncpg.Record], Awaitable[None]]
 # Called inside a rating's transaction with the order and the new rating.
 RatingHook = Callable[[Conn, asyncpg.Record, asyncpg.Record], Awaitable[None]]
+# Called once a new order and its payment exist (no transaction: creating is two writes).
+CreatedHook = Callable[[asyncpg.Record], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +136,7 @@ class OrderService:
         self._clock = clock
         self._transition_hooks: list[TransitionHook] = []
         self._rating_hooks: list[RatingHook] = []
+        self._created_hooks: list[CreatedHook] = []
         payments.register_reference(
             REFERENCE_TYPE, demand=self._demand, on_capture=self._on_captured
         )
@@ -137,6 +148,10 @@ class OrderService:
     def on_rating(self, hook: RatingHook) -> None:
         """Run ``hook`` in the transaction of every rating, with the order and the rating."""
         self._rating_hooks.append(hook)
+
+    def on_created(self, hook: CreatedHook) -> None:
+        """Run ``hook`` with each new order once its payment exists."""
+        self._created_hooks.append(hook)
 
     async def _moved(self, conn: Conn, row: asyncpg.Record) -> None:
         for hook in self._transition_hooks:
@@ -310,6 +325,8 @@ class OrderService:
             raise
         row = await self.store.set_payment(row["id"], payment.id)
         await self._changed(row, ORDER_NEW)
+        for hook in self._created_hooks:
+            await hook(row)
         return row
 
     async def _coupons_follow(self, conn: Conn, row: asyncpg.Record) -> None:
@@ -658,7 +675,26 @@ class OrderService:
         )
         if rating is None:
             raise Conflict("you have rated this order", code="already_rated")
+        if row["merchant_id"] is not None and rating["rater_id"] == row["buyer_id"]:
+            await self._push_review(row, rating)
         return rating
+
+    async def _push_review(self, row: asyncpg.Record, rating: asyncpg.Record) -> None:
+        """The buyer's review of a merchant's order, to its staff on /merchant (at most once)."""
+        if self._pusher is None:
+            return
+        review = {
+            "order_id": str(row["id"]),
+            "merchant_id": str(row["merchant_id"]),
+            "title": row["title"],
+            "score": rating["score"],
+            "comment": rating["comment"],
+            "created_at": rating["created_at"].isoformat(),
+        }
+        try:
+            await self._pusher.to_merchant(row["merchant_id"], REVIEW_NEW, review)
+        except Exception:
+            log.warning("orders.push_failed", order_id=str(row["id"]), exc_info=True)
 
     async def ratings(self, actor: Principal, order_id: UUID) -> list[asyncpg.Record]:
         await self._readable(actor, order_id)
@@ -681,7 +717,11 @@ def pay_fen(row: asyncpg.Record) -> int:
 
 
 def _purchase(listing: asyncpg.Record, price_fen: int) -> Purchase:
-    return Purchase(price_fen, listing["category"], listing["id"], listing["merchant_id"])
+    """The purchase as coupons see it. A consignment's price is paid to the item's owner, not
+    to the merchant running the sale, so no merchant's coupon applies to it (the owner would
+    bear the merchant's promotion); platform coupons do."""
+    merchant_id = None if listing["kind"] == "consignment" else listing["merchant_id"]
+    return Purchase(price_fen, listing["category"], listing["id"], merchant_id)
 
 
 def _push_payload(row: asyncpg.Record) -> dict[str, Any]:

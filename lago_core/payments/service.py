@@ -47,6 +47,7 @@ __all__ = [
     "PaymentService",
     "PaymentSpec",
     "PaymentView",
+    "PayoutPaidHook",
     "PayoutView",
     "RefundView",
     "Refuse",
@@ -103,6 +104,8 @@ DemandOf = Callable[[Conn, UUID], Awaitable[Demand | None]]
 # payment fits the reference's demand; its writes commit (or roll back) with the capture. It
 # answers the work to do after commit, or Refuse when the reference's state cannot take the money.
 CaptureHook = Callable[[Conn, UUID, UUID], Awaitable["AfterCommit | Refuse | None"]]
+# Called inside the transaction that records a payout as paid, with the payout's row.
+PayoutPaidHook = Callable[[Conn, asyncpg.Record], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,6 +292,11 @@ class PaymentService:
         # does (the orders work marks its order paid). A registry rather than an import keeps
         # payments independent of what is paid for.
         self._references: dict[str, _Reference] = {}
+        self._payout_paid_hooks: list[PayoutPaidHook] = []
+
+    def on_payout_paid(self, hook: PayoutPaidHook) -> None:
+        """Run ``hook`` in the transaction that records each payout as paid (once per payout)."""
+        self._payout_paid_hooks.append(hook)
 
     def register_reference(
         self, reference_type: str, *, demand: DemandOf, on_capture: CaptureHook
@@ -889,6 +897,8 @@ class PaymentService:
             flows.payout_paid(row["amount_fen"]),
             conn=conn,
         )
+        for hook in self._payout_paid_hooks:
+            await hook(conn, row)
         return "paid_out"
 
     # --- coupon funding ------------------------------------------------------------------------

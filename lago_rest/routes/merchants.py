@@ -76,6 +76,12 @@ class RegistrationPatch(Schema):
     )
     legal_representative: str | None = Field(default=None, min_length=1, max_length=50)
     contact_phone: str | None = Field(default=None, min_length=3, max_length=30)
+    contact_email: str | None = Field(
+        default=None,
+        min_length=3,
+        max_length=254,
+        description="optional: the review decision is also e-mailed here",
+    )
     address: str | None = Field(default=None, min_length=1, max_length=200)
     business_scope: str | None = Field(default=None, min_length=1, max_length=2000)
 
@@ -90,6 +96,7 @@ class Registration(Schema):
     credit_code: str | None
     legal_representative: str | None
     contact_phone: str | None
+    contact_email: str | None
     address: str | None
     business_scope: str | None
     rejection_reason: str | None = Field(description="set while the status is rejected")

@@ -26,23 +26,9 @@ from ..groupbuy_support import bulk_residents, merchant_with_item
 from ..rt_client import ChannelClient
 from ..test_payments import WEBHOOK, run_worker
 from ..waiting import until
-from .conftest import WebStack, screenshot, serious_accessibility_violations
+from .conftest import WebStack, screenshot, serious_accessibility_violations, signed_in_page
 
 NewContext = Callable[..., Awaitable[BrowserContext]]
-
-
-async def signed_in_page(new_context: NewContext, web: WebStack, account: Account) -> Page:
-    """A phone-sized page holding ``account``'s session cookies, logged in over the context's
-    request API with the Origin a page would send. (The shared helper logs in from the log-in
-    page, whose own start-up renewal can race the log-in and clear the new cookies.)"""
-    context = await new_context()
-    response = await context.request.post(
-        "/api/v1/auth/login",
-        data={"phone": account.phone, "password": account.password},
-        headers={"X-Lago-Session": "cookie", "Origin": web.url},
-    )
-    assert response.ok, await response.text()
-    return await context.new_page()
 
 
 @pytest.fixture(autouse=True)
@@ -103,8 +89,8 @@ async def test_two_residents_chat_live_and_a_cut_off_one_recovers_every_missed_m
     web: WebStack, new_context: NewContext, community: CommunityWorld
 ) -> None:
     wang, li, _ = community.residents
-    a = await signed_in_page(new_context, web, wang)
-    b = await signed_in_page(new_context, web, li)
+    a = await signed_in_page(new_context, wang)
+    b = await signed_in_page(new_context, li)
     await a.goto("/channel")
     await b.goto("/channel")
     await expect(a.get_by_role("button", name="2 人在线")).to_be_visible()
@@ -164,7 +150,7 @@ async def test_history_paging_reports_mutes_and_deleted_messages(
         for m in range(n * 20 + 1, n * 20 + 21):
             sent = await sender.send(community.id, f"旧消息 {m}")
             assert sent["ok"], sent
-    page = await signed_in_page(new_context, web, wang)
+    page = await signed_in_page(new_context, wang)
     await page.goto("/channel")
     await expect(chat(page).get_by_text("旧消息 60")).to_be_visible()
     await expect(chat(page).get_by_text("旧消息 10", exact=True)).to_have_count(0)
@@ -209,7 +195,7 @@ async def test_a_message_refused_while_muted_is_resent_by_hand_after_the_unmute(
     clients: list[ChannelClient],
 ) -> None:
     wang = community.residents[0]
-    page = await signed_in_page(new_context, web, wang)
+    page = await signed_in_page(new_context, wang)
     await page.goto("/channel")
     staff = await member(clients, web, community.staff.access_token, community.id)
     await expect(page.get_by_role("button", name="2 人在线")).to_be_visible()
@@ -274,8 +260,8 @@ async def test_a_group_buy_fills_live_in_two_browsers_and_seats_are_paid(
         ),
     )
     wang, li, _ = community.residents
-    a = await signed_in_page(new_context, web, wang)
-    b = await signed_in_page(new_context, web, li)
+    a = await signed_in_page(new_context, wang)
+    b = await signed_in_page(new_context, li)
     await a.goto("/channel?view=groupbuys")
     await b.goto("/channel?view=groupbuys")
     await expect(b.get_by_text("暂时没有进行中的团")).to_be_visible()
@@ -335,8 +321,8 @@ async def test_lottery_entry_live_result_and_the_verify_page(
     clients: list[ChannelClient],
 ) -> None:
     wang, li, _ = community.residents
-    a = await signed_in_page(new_context, web, wang)
-    b = await signed_in_page(new_context, web, li)
+    a = await signed_in_page(new_context, wang)
+    b = await signed_in_page(new_context, li)
     await a.goto("/channel?view=lottery")
     await b.goto("/channel?view=lottery")
     await expect(a.get_by_text("暂时没有抽奖")).to_be_visible()
@@ -388,7 +374,7 @@ async def test_customer_service_answers_and_hands_over_to_a_person(
     make_account: Callable[..., Awaitable[Account]],
 ) -> None:
     resident = community.residents[0]
-    page = await signed_in_page(new_context, web, resident)
+    page = await signed_in_page(new_context, resident)
     await page.goto("/support")
     await expect(page.get_by_role("heading", name="客服")).to_be_visible()
     await no_serious_violations(page)
@@ -468,7 +454,7 @@ async def test_a_busy_channel_takes_a_new_message_without_long_tasks(
 
     await asyncio.gather(*(chatter(c, i * 25) for i, c in enumerate(senders)))
 
-    page = await signed_in_page(new_context, web, community.residents[0])
+    page = await signed_in_page(new_context, community.residents[0])
     await page.context.add_init_script(LONG_TASKS)
     await page.goto("/channel")
     await expect(chat(page).locator("li")).to_have_count(50)

@@ -25,7 +25,7 @@ from lago_rt.devices import LockerSim
 from ..conftest import LICENCE_PDF, Account, CommunityWorld, company_registration
 from ..rt_client import ChannelClient
 from ..waiting import until
-from .conftest import WebStack, screenshot, serious_accessibility_violations
+from .conftest import WebStack, screenshot, serious_accessibility_violations, signed_in_page
 
 NewContext = Callable[..., Awaitable[BrowserContext]]
 MakeAccount = Callable[..., Awaitable[Account]]
@@ -36,21 +36,8 @@ def as_user(account: Account, role: PlatformRole | None = None) -> Principal:
 
 
 async def console(new_context: NewContext, account: Account, path: str) -> Page:
-    """A desktop page signed in as ``account`` on the console ``path``. The log-in is the page's own
-    fetch (the CSRF check wants its Origin) from a JSON address of the site, where no app runs
-    whose session check could race the log-in."""
-    context = await new_context(mobile=False)
-    page = await context.new_page()
-    await page.goto("/api/v1/client-config")
-    status = await page.evaluate(
-        """async ([phone, password]) => (await fetch("/api/v1/auth/login", {
-            method: "POST",
-            headers: {"Content-Type": "application/json", "X-Lago-Session": "cookie"},
-            body: JSON.stringify({phone, password}),
-        })).status""",
-        [account.phone, account.password],
-    )
-    assert status == 200, status
+    """A desktop page signed in as ``account`` on the console ``path``."""
+    page = await signed_in_page(new_context, account, mobile=False)
     await page.goto(path)
     return page
 

@@ -4,6 +4,9 @@ import { type ReactNode } from "react";
 import { Link, Navigate, NavLink, Route, Routes } from "react-router";
 
 import { LiveConsoleRoute } from "../live/lazy";
+import AnnouncementsPage from "../notifications/AnnouncementsPage";
+import { Bell } from "../notifications/Bell";
+import NotificationsPage from "../notifications/NotificationsPage";
 import { consoleText } from "../strings";
 import { Page } from "../ui/kit";
 import "./console.css";
@@ -44,6 +47,7 @@ function useNavigation(): Array<{ group: string; items: NavItem[] }> {
         { to: "/console/merchants", label: consoleText.nav.merchants },
         { to: "/console/communities", label: consoleText.nav.communities },
         { to: "/console/coupons", label: consoleText.nav.coupons },
+        { to: "/console/announcements", label: consoleText.nav.announcements },
         ...(staffOf.length > 0 ? [] : [{ to: "/console/moderation", label: consoleText.nav.moderation }]),
       ],
     });
@@ -76,6 +80,7 @@ export default function ConsoleApp(): ReactNode {
     <div className="desktop">
       <nav className="sidebar" aria-label={consoleText.title}>
         <strong>{consoleText.title}</strong>
+        <Bell to="/console/notifications" label={consoleText.nav.notifications} />
         {groups.map(({ group, items }) => (
           <div key={group} className="console-nav-group" role="group" aria-label={group}>
             <span className="console-nav-title">{group}</span>
@@ -103,6 +108,8 @@ export default function ConsoleApp(): ReactNode {
           <Route path="communities" element={<CommunitiesPage />} />
           <Route path="coupons" element={<CouponsPage />} />
           <Route path="support" element={<SupportPage />} />
+          <Route path="notifications" element={<NotificationsPage />} />
+          <Route path="announcements" element={<AnnouncementsPage />} />
           <Route path="*" element={<Navigate to="/console" replace />} />
         </Routes>
       </main>

@@ -6,6 +6,8 @@ import { Link, Navigate, NavLink, Route, Routes, useNavigate } from "react-route
 
 import { http } from "../api/http";
 import { realtime, type ConnectionState } from "../api/realtime";
+import { Bell } from "../notifications/Bell";
+import NotificationsPage from "../notifications/NotificationsPage";
 import { useSession } from "../session";
 import { common, merchant as t } from "../strings";
 import { Loading, Page } from "../ui/kit";
@@ -273,6 +275,7 @@ function Store({ my, mine, onSwitch }: { my: MyMerchant; mine: MyMerchant[]; onS
       <nav className="sidebar" aria-label={t.title}>
         <strong>{t.title}</strong>
         <span className="store-name">{my.name}</span>
+        <Bell to="/merchant/notifications" label={t.nav.notifications} />
         <NavLink to="/merchant" end>{t.nav.dashboard}</NavLink>
         <NavLink to="/merchant/orders" className={({ isActive }) => (isActive ? "active nav-orders" : "nav-orders")}>
           {t.nav.orders}
@@ -325,6 +328,7 @@ function Store({ my, mine, onSwitch }: { my: MyMerchant; mine: MyMerchant[]; onS
               <Route path="statements" element={<StatementsPage />} />
               <Route path="settings" element={<SettingsPage />} />
               <Route path="registration" element={<RegistrationPage />} />
+              <Route path="notifications" element={<NotificationsPage />} />
               <Route path="*" element={<Navigate to="/merchant" replace />} />
             </Routes>
           </MerchantContext.Provider>

@@ -220,6 +220,7 @@ function Wizard({
     for (const f of COMPANY_FIELDS) out[f] = registration?.[f] ?? "";
     return out;
   });
+  const [email, setEmail] = useState(registration?.contact_email ?? "");
   const [code, setCode] = useState(registration?.credit_code ?? "");
   const [documents, setDocuments] = useState(initialDocuments);
   const [saved, setSaved] = useState<Registration | null>(registration);
@@ -257,8 +258,10 @@ function Wizard({
         setMerchantId(id);
         await onCreated?.(id);
       }
-      const body: Partial<Fields> = {};
+      const body: Partial<Fields> & { contact_email?: string } = {};
       for (const f of COMPANY_FIELDS) body[f] = fields[f].trim();
+      // Optional: the review decision is e-mailed here as well as sent by SMS.
+      if (email.trim()) body.contact_email = email.trim();
       setSaved(await http.patch<Registration>(`/merchants/${id}/registration`, body));
       setTouched(false);
       setStep(1);
@@ -338,6 +341,16 @@ function Wizard({
                 maxLength={f === "business_scope" ? 2000 : f === "legal_representative" ? 50 : f === "contact_phone" ? 30 : 200}
               />
             ))}
+            <TextField
+              label={t.wizard.contactEmail}
+              hint={t.wizard.contactEmailHint}
+              value={email}
+              onChange={setEmail}
+              invalid={false}
+              type="email"
+              maxLength={254}
+              optional
+            />
           </>
         ) : null}
         {step === 1 ? <CreditCodeField value={code} onChange={setCode} touched={touched} /> : null}
@@ -388,6 +401,7 @@ function TextField({
   multiline,
   type = "text",
   maxLength,
+  optional = false,
 }: {
   label: string;
   hint?: string;
@@ -397,6 +411,7 @@ function TextField({
   multiline?: boolean;
   type?: string;
   maxLength: number;
+  optional?: boolean;
 }): ReactNode {
   const id = useId();
   const described = [hint ? `${id}-hint` : "", invalid ? `${id}-error` : ""].filter(Boolean).join(" ") || undefined;
@@ -404,7 +419,7 @@ function TextField({
     id,
     value,
     maxLength,
-    required: true,
+    required: !optional,
     "aria-invalid": invalid || undefined,
     "aria-describedby": described,
   };

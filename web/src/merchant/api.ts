@@ -38,6 +38,7 @@ export type RegistrationField = (typeof REGISTRATION_FIELDS)[number];
 
 export interface Registration extends Record<RegistrationField, string | null> {
   id: string;
+  contact_email: string | null;
   name: string;
   status: MerchantStatus;
   rejection_reason: string | null;

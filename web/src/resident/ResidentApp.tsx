@@ -3,6 +3,7 @@ import { lazy, type ReactNode } from "react";
 import { NavLink, Route, Routes } from "react-router";
 
 import { LiveWatchRoute } from "../live/lazy";
+import { Bell } from "../notifications/Bell";
 import { resident } from "../strings";
 import { CashierPage } from "./CashierPage";
 import { CommunitiesPage } from "./CommunitiesPage";
@@ -22,10 +23,14 @@ const LotteryVerify = lazy(() => channelScreens().then((m) => ({ default: m.Veri
 const Support = lazy(() => channelScreens().then((m) => ({ default: m.SupportPage })));
 const CouponCentre = lazy(() => import("./CouponCentrePage"));
 const MyCoupons = lazy(() => import("./MyCouponsPage"));
+const Notifications = lazy(() => import("../notifications/NotificationsPage"));
 
 export default function ResidentApp(): ReactNode {
   return (
     <div className="mobile">
+      <header className="mobile-top">
+        <Bell to="/notifications" />
+      </header>
       <main className="mobile-main">
         <Routes>
           <Route index element={<HomePage />} />
@@ -34,6 +39,7 @@ export default function ResidentApp(): ReactNode {
           <Route path="channel/:communityId" element={<ChannelById />} />
           <Route path="lottery/:drawId" element={<LotteryVerify />} />
           <Route path="support" element={<Support />} />
+          <Route path="notifications" element={<Notifications />} />
           <Route path="search" element={<SearchPage />} />
           <Route path="communities" element={<CommunitiesPage />} />
           <Route path="listings/:id" element={<ListingPage />} />

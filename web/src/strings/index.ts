@@ -8,6 +8,7 @@ import { resident } from "./resident";
 
 export { auth, channel, common, consoleText, coupons, merchant, resident };
 export { live } from "./live";
+export { notifications } from "./notifications";
 
 /** The sentence for an API error code, or the message the API sent, or a general one. */
 export function errorText(code: string | undefined, fallback?: string): string {

@@ -2,6 +2,7 @@
 export const merchant = {
   title: "商家后台",
   nav: {
+    notifications: "消息通知",
     dashboard: "经营概况",
     orders: "订单",
     catalogue: "商品",
@@ -42,6 +43,8 @@ export const merchant = {
     legalName: "公司名称（与营业执照一致）",
     legalRepresentative: "法定代表人",
     contactPhone: "联系人手机",
+    contactEmail: "联系邮箱（选填）",
+    contactEmailHint: "审核结果会通过短信和此邮箱通知您",
     address: "经营地址",
     businessScope: "经营范围",
     creditCode: "统一社会信用代码",
@@ -378,6 +381,7 @@ export const merchant = {
 
   errors: {
     invalid_credit_code: "统一社会信用代码不正确，请核对",
+    invalid_email: "邮箱格式不正确，请核对",
     credit_code_taken: "这个统一社会信用代码已被其他商家使用",
     business_licence_missing: "请先上传营业执照",
     registration_incomplete: "请完整填写企业信息后再提交",
