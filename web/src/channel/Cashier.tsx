@@ -90,7 +90,7 @@ export function Cashier({ groupId, title, onClose, onPaid }: { groupId: string; 
           <dt>{channel.cashier.payTo}</dt>
           <dd>{title}</dd>
           <dt>{channel.cashier.amount}</dt>
-          <dd>{payment ? <Money fen={payment.total_fen} /> : picked.preview ? <Money fen={picked.preview.total_fen} /> : "—"}</dd>
+          <dd>{payment ? <Money fen={payment.total_fen} /> : picked.preview?.usable.length ? <Money fen={picked.preview.total_fen} /> : "—"}</dd>
           {payment && discountOf(payment) > 0 ? (
             <>
               <dt>{coupons.order.discount}</dt>
@@ -98,7 +98,7 @@ export function Cashier({ groupId, title, onClose, onPaid }: { groupId: string; 
             </>
           ) : null}
         </dl>
-        {step === "choosing" ? <CouponPicker target={{ group_id: groupId }} onChange={setPicked} /> : null}
+        {step === "choosing" ? <CouponPicker target={{ group_id: groupId }} onChange={setPicked} onlyWithChoice /> : null}
         <p role="status" aria-live="polite" className={step === "captured" ? "notice" : step === "failed" || step === "rejected" ? "error" : "muted"}>
           {step === "creating"
             ? channel.cashier.creating

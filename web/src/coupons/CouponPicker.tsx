@@ -41,6 +41,7 @@ export function CouponPicker({
   onChange,
   priceLabel = t.price,
   refresh = 0,
+  onlyWithChoice = false,
 }: {
   /** What is bought; null while it is not yet valid (no days typed): nothing is asked. */
   target: CheckoutTarget | null;
@@ -48,6 +49,8 @@ export function CouponPicker({
   priceLabel?: string;
   /** Changed by the parent to ask again (after the order was refused for a coupon). */
   refresh?: number;
+  /** Show nothing unless there is a coupon to choose (the seat cashier goes straight on then). */
+  onlyWithChoice?: boolean;
 }): ReactNode {
   const id = useId();
   // null: follow the API's best combination; set once the buyer chooses.
@@ -134,6 +137,7 @@ export function CouponPicker({
     return [...byTemplate.values()];
   };
 
+  if (onlyWithChoice && !preview?.usable.length) return null;
   return (
     <section className="coupon-picker" aria-labelledby={`${id}-title`} aria-busy={pending}>
       <h3 id={`${id}-title`}>{t.title}</h3>
