@@ -859,3 +859,41 @@ async def test_merchant_coupons_do_not_discount_a_consignment(
     assert [(u["coupon"]["id"], u["reason"]) for u in pv["unusable"]] == [
         (mc["id"], "coupon_other_merchant")
     ]
+
+
+async def test_claim_centre_shows_a_merchants_coupons_only_where_they_can_be_claimed(
+    client: Client, core: Core, community: CommunityWorld, approve_merchant: Any
+) -> None:
+    """A merchant's coupon appears in a resident's claim centre only when the merchant serves a
+    community the resident is verified in (with or without ``community_id``); its budget and
+    spend are the owner side's alone."""
+    resident, owner = community.residents[0], community.residents[1]
+    row = await core.merchants.create(_principal(owner), f"玩具铺{uuid.uuid4().hex[:6]}")
+    await approve_merchant(owner, row["id"])
+    body = {"merchant_id": str(row["id"]), "budget_fen": 10_000}
+    mine = await template(client, owner, **body)
+
+    async def centre(account: Account, query: str = "") -> list[str]:
+        status, data = await call(
+            client, account, "GET", f"/coupon-templates?claimable=true{query}"
+        )
+        assert status == 200, data
+        return [item["id"] for item in data["items"]]
+
+    assert await centre(resident) == []  # the merchant serves no community yet
+    assert await centre(resident, f"&community_id={community.id}") == []
+    await core.merchants.bind_community(
+        _principal(community.admin, PlatformRole.ADMIN), row["id"], uuid.UUID(community.id)
+    )
+    assert await centre(resident) == [mine["id"]]
+    assert await centre(resident, f"&community_id={community.id}") == [mine["id"]]
+    assert await centre(community.outsider) == []
+    status, items = await call(client, resident, "GET", "/coupon-templates?claimable=true")
+    assert (items["items"][0]["budget_fen"], items["items"][0]["discount_given_fen"]) == (
+        None,
+        None,
+    )
+    status, seen = await call(client, resident, "GET", f"/coupon-templates/{mine['id']}")
+    assert (status, seen["budget_fen"], seen["discount_given_fen"]) == (200, None, None)
+    status, seen = await call(client, owner, "GET", f"/coupon-templates/{mine['id']}")
+    assert (status, seen["budget_fen"], seen["discount_given_fen"]) == (200, 10_000, 0)

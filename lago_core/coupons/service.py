@@ -169,6 +169,14 @@ class CouponService:
             raise NotFound("coupon template not found")
         return row
 
+    async def may_manage(self, actor: Principal, template: asyncpg.Record) -> bool:
+        """Whether ``actor`` is on the template's owner side (sees its budget and spend)."""
+        try:
+            await self._require_owner_side(actor, template["merchant_id"])
+        except Forbidden:
+            return False
+        return True
+
     async def end_template(self, actor: Principal, template_id: UUID) -> asyncpg.Record:
         row = await self.template(template_id)
         await self._require_owner_side(actor, row["merchant_id"])

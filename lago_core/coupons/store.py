@@ -71,8 +71,9 @@ class CouponStore:
         limit: int = 200,
     ) -> list[asyncpg.Record]:
         """A merchant's templates, the platform's, or the claim centre (active, claimable, not
-        exhausted, started and not over; with how many the user holds, and, for a community,
-        only merchants serving it)."""
+        exhausted, started and not over; with how many the user holds). A merchant's coupons only
+        where the user could claim them: a community the merchant serves and the user is a
+        verified resident of (``community_id`` narrows that to one community)."""
         if claimable_for is not None:
             return await self.pool.fetch(
                 f"""SELECT {_T},
@@ -84,9 +85,13 @@ class CouponStore:
                        AND (t.budget_fen IS NULL OR t.discount_given_fen < t.budget_fen)
                        AND (t.starts_at IS NULL OR t.starts_at <= $2)
                        AND (t.ends_at IS NULL OR t.ends_at > $2)
-                       AND ($3::uuid IS NULL OR t.merchant_id IS NULL OR EXISTS (
+                       AND (t.merchant_id IS NULL OR EXISTS (
                             SELECT 1 FROM merchant_communities mc
-                             WHERE mc.merchant_id = t.merchant_id AND mc.community_id = $3))
+                              JOIN community_members cm
+                                ON cm.community_id = mc.community_id
+                               AND cm.user_id = $1 AND cm.status = 'verified'
+                             WHERE mc.merchant_id = t.merchant_id
+                               AND ($3::uuid IS NULL OR mc.community_id = $3)))
                      ORDER BY t.created_at DESC, t.id DESC LIMIT $4""",
                 claimable_for,
                 now,

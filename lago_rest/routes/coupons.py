@@ -4,7 +4,7 @@ helpers/issue18-contract.md). Who may do what is decided in :class:`CouponServic
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
 
 from pydantic import Field, model_validator
@@ -77,7 +77,9 @@ class Template(Schema):
     claimable: bool
     new_user: bool
     budget_fen: int | None
-    discount_given_fen: int = Field(description="discounts of coupons locked or used so far")
+    discount_given_fen: int | None = Field(
+        description="discounts of coupons locked or used so far (null: only the owner side sees it)"
+    )
     status: Literal["active", "ended"]
     starts_at: datetime | None
     ends_at: datetime | None
@@ -206,6 +208,16 @@ def _template(row: Any) -> Template:
     return Template.model_validate({k: row[k] for k in Template.model_fields})
 
 
+_T = TypeVar("_T", bound="Template")
+
+
+def _public(template: _T) -> _T:
+    """A merchant's template as residents see it: the terms without its budget and spend."""
+    if template.merchant_id is None:
+        return template
+    return template.model_copy(update={"budget_fen": None, "discount_given_fen": None})
+
+
 def _coupon(row: Any) -> UserCoupon:
     return UserCoupon.model_validate({k: row[k] for k in UserCoupon.model_fields})
 
@@ -259,7 +271,9 @@ async def list_templates(
     rows = await svc.coupons.claim_centre(user, query.community_id)
     return ClaimCentre(
         items=[
-            ClaimableTemplate.model_validate({k: r[k] for k in ClaimableTemplate.model_fields})
+            _public(
+                ClaimableTemplate.model_validate({k: r[k] for k in ClaimableTemplate.model_fields})
+            )
             for r in rows
         ]
     )
@@ -267,8 +281,12 @@ async def list_templates(
 
 @api.get("/coupon-templates/{template_id}", tags=TAGS)
 async def get_template(template_id: UUID, user: Principal, svc: Services) -> Template:
-    """One template (any signed-in user: the terms are what a claim centre shows)."""
-    return _template(await svc.coupons.template(template_id))
+    """One template. Anyone signed in reads its terms (what a claim centre shows); a merchant's
+    budget and what it has spent only its owner side and admins."""
+    row = await svc.coupons.template(template_id)
+    if row["merchant_id"] is not None and not await svc.coupons.may_manage(user, row):
+        return _public(_template(row))
+    return _template(row)
 
 
 @api.post("/coupon-templates/{template_id}/end", tags=TAGS)
