@@ -87,8 +87,8 @@ export function TemplateTable({
               <td>{tpl.used_count}</td>
               <td>
                 {showBudget && tpl.budget_fen !== null
-                  ? t.budgetUsed(common.yuan(tpl.discount_given_fen), common.yuan(tpl.budget_fen))
-                  : common.yuan(tpl.discount_given_fen)}
+                  ? t.budgetUsed(common.yuan(tpl.discount_given_fen ?? 0), common.yuan(tpl.budget_fen))
+                  : common.yuan(tpl.discount_given_fen ?? 0)}
               </td>
               <td>
                 {coupons.validDays(tpl.valid_days)}

@@ -27,7 +27,8 @@ export interface CouponTemplate extends CouponTerms {
   claimable: boolean;
   new_user: boolean;
   budget_fen: number | null;
-  discount_given_fen: number;
+  /** null outside the owner side (a resident sees a merchant's terms, not its spend). */
+  discount_given_fen: number | null;
   status: "active" | "ended";
   starts_at: string | null;
   ends_at: string | null;
