@@ -2,7 +2,7 @@ import { type ReactNode } from "react";
 import { Link } from "react-router";
 
 import { useSession } from "../session";
-import { common, resident } from "../strings";
+import { common, coupons, resident } from "../strings";
 import { Empty, Page } from "../ui/kit";
 
 export function MePage(): ReactNode {
@@ -28,6 +28,8 @@ export function MePage(): ReactNode {
         <Link to="/communities">{communities.length ? resident.me.joinMore : resident.home.joinCommunity}</Link>
         <Link to="/me/listings">{resident.me.myListings}</Link>
         <Link to="/orders">{resident.me.myOrders}</Link>
+        <Link to="/me/coupons">{coupons.wallet.title}</Link>
+        <Link to="/coupons">{coupons.centre.title}</Link>
         <Link to="/merchant">{resident.me.toMerchant}</Link>
         {me?.platform_role || communities.some((c) => c.role === "property_staff") ? <Link to="/console">{resident.me.toConsole}</Link> : null}
       </nav>

@@ -21,6 +21,8 @@ const ChannelHome = lazy(() => channelScreens().then((m) => ({ default: m.Channe
 const ChannelById = lazy(() => channelScreens().then((m) => ({ default: m.ChannelById })));
 const LotteryVerify = lazy(() => channelScreens().then((m) => ({ default: m.VerifyPage })));
 const Support = lazy(() => channelScreens().then((m) => ({ default: m.SupportPage })));
+const CouponCentre = lazy(() => import("./CouponCentrePage"));
+const MyCoupons = lazy(() => import("./MyCouponsPage"));
 const Notifications = lazy(() => import("../notifications/NotificationsPage"));
 
 export default function ResidentApp(): ReactNode {
@@ -43,6 +45,8 @@ export default function ResidentApp(): ReactNode {
           <Route path="listings/:id" element={<ListingPage />} />
           <Route path="publish" element={<PublishPage />} />
           <Route path="me/listings" element={<MyListingsPage />} />
+          <Route path="coupons" element={<CouponCentre />} />
+          <Route path="me/coupons" element={<MyCoupons />} />
           <Route path="orders" element={<OrdersPage />} />
           <Route path="orders/:id" element={<OrderPage />} />
           <Route path="orders/:id/pay" element={<CashierPage />} />

@@ -2,10 +2,11 @@ import { auth } from "./auth";
 import { channel } from "./channel";
 import { common } from "./common";
 import { consoleText } from "./console";
+import { coupons } from "./coupons";
 import { merchant } from "./merchant";
 import { resident } from "./resident";
 
-export { auth, channel, common, consoleText, merchant, resident };
+export { auth, channel, common, consoleText, coupons, merchant, resident };
 export { live } from "./live";
 export { notifications } from "./notifications";
 
