@@ -206,7 +206,7 @@ async def test_lots_expire_after_a_year_and_residents_are_told_a_week_before(
         (resident.id, "points_expiring", "sms", resident.phone)
     ]
     assert "40积分" in told[0]["body"]
-    # (Far ahead of the wall clock, tokens are refused as not yet valid: ask the service.)
+    # A year on, the resident reads the summary the endpoint serves.
     summary = await points.summary(me(resident))
     assert summary.expiring_soon is not None
     assert summary.expiring_soon.points == 40

@@ -11,6 +11,7 @@ import { consoleText, points } from "../strings";
 import { Page } from "../ui/kit";
 import "./console.css";
 import { CommunitiesPage } from "./CommunitiesPage";
+import { CouponsPage } from "./CouponsPage";
 import { DrawsPage, DrawVerifyPage } from "./DrawsPage";
 import { LockersPage } from "./LockersPage";
 import { MerchantsPage } from "./MerchantsPage";
@@ -47,6 +48,7 @@ function useNavigation(): Array<{ group: string; items: NavItem[] }> {
         { to: "/console/merchants", label: consoleText.nav.merchants },
         { to: "/console/communities", label: consoleText.nav.communities },
         { to: "/console/points", label: points.console.nav },
+        { to: "/console/coupons", label: consoleText.nav.coupons },
         { to: "/console/announcements", label: consoleText.nav.announcements },
         ...(staffOf.length > 0 ? [] : [{ to: "/console/moderation", label: consoleText.nav.moderation }]),
       ],
@@ -107,6 +109,7 @@ export default function ConsoleApp(): ReactNode {
           <Route path="merchants" element={<MerchantsPage />} />
           <Route path="communities" element={<CommunitiesPage />} />
           <Route path="points" element={<PointsProductsPage />} />
+          <Route path="coupons" element={<CouponsPage />} />
           <Route path="support" element={<SupportPage />} />
           <Route path="notifications" element={<NotificationsPage />} />
           <Route path="announcements" element={<AnnouncementsPage />} />

@@ -3,7 +3,7 @@ import { Link } from "react-router";
 
 import { http } from "../api/http";
 import { useSession } from "../session";
-import { common, points, resident } from "../strings";
+import { common, coupons, points, resident } from "../strings";
 import { Empty, Page, useLoad } from "../ui/kit";
 import { ResidentError } from "./ResidentError";
 
@@ -62,6 +62,8 @@ export function MePage(): ReactNode {
         <Link to="/me/points">{points.meLink}</Link>
         <Link to="/me/listings">{resident.me.myListings}</Link>
         <Link to="/orders">{resident.me.myOrders}</Link>
+        <Link to="/me/coupons">{coupons.wallet.title}</Link>
+        <Link to="/coupons">{coupons.centre.title}</Link>
         <Link to="/merchant">{resident.me.toMerchant}</Link>
         {me?.platform_role || communities.some((c) => c.role === "property_staff") ? <Link to="/console">{resident.me.toConsole}</Link> : null}
       </nav>

@@ -22,6 +22,8 @@ const ChannelById = lazy(() => channelScreens().then((m) => ({ default: m.Channe
 const LotteryVerify = lazy(() => channelScreens().then((m) => ({ default: m.VerifyPage })));
 const Support = lazy(() => channelScreens().then((m) => ({ default: m.SupportPage })));
 const Points = lazy(() => import("./PointsPage").then((m) => ({ default: m.PointsPage })));
+const CouponCentre = lazy(() => import("./CouponCentrePage"));
+const MyCoupons = lazy(() => import("./MyCouponsPage"));
 const Notifications = lazy(() => import("../notifications/NotificationsPage"));
 
 export default function ResidentApp(): ReactNode {
@@ -45,6 +47,8 @@ export default function ResidentApp(): ReactNode {
           <Route path="publish" element={<PublishPage />} />
           <Route path="me/listings" element={<MyListingsPage />} />
           <Route path="me/points" element={<Points />} />
+          <Route path="coupons" element={<CouponCentre />} />
+          <Route path="me/coupons" element={<MyCoupons />} />
           <Route path="orders" element={<OrdersPage />} />
           <Route path="orders/:id" element={<OrderPage />} />
           <Route path="orders/:id/pay" element={<CashierPage />} />

@@ -2,11 +2,12 @@ import { auth } from "./auth";
 import { channel } from "./channel";
 import { common } from "./common";
 import { consoleText } from "./console";
+import { coupons } from "./coupons";
 import { merchant } from "./merchant";
 import { points } from "./points";
 import { resident } from "./resident";
 
-export { auth, channel, common, consoleText, merchant, points, resident };
+export { auth, channel, common, consoleText, coupons, merchant, points, resident };
 export { live } from "./live";
 export { notifications } from "./notifications";
 
