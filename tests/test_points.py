@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -15,6 +15,7 @@ from lago_core.clock import ManualClock
 from lago_core.container import Core
 from lago_core.errors import Conflict, LagoError
 from lago_core.points import ExpiryNotice, PointsService, RuleName
+from lago_core.points.rules import COMMUNITY_ZONE
 from lago_core.security.roles import MemberStatus, PlatformRole, Principal
 from lago_core.settings import Settings
 from lago_core.sms import LogSmsProvider
@@ -34,10 +35,14 @@ def me(account: Account, role: PlatformRole | None = None) -> Principal:
     return Principal(user_id=account.id, session_id=uuid.uuid4(), platform_role=role)
 
 
-def set_shanghai(clock: ManualClock, day: int, hour: int, minute: int = 0) -> None:
-    """Move the clock to ``hour:minute`` in Shanghai (UTC+8) on 2026-03-``day``."""
-    target = datetime(2026, 3, day, hour, minute, tzinfo=UTC) - timedelta(hours=8)
-    clock.advance((target - clock.now()).total_seconds())
+def set_shanghai(clock: ManualClock, hour: int, minute: int = 0) -> None:
+    """Move the clock forward to the next ``hour:minute`` in Shanghai (UTC+8), a day or more
+    ahead (forward only: access tokens issued before stay in the past)."""
+    shanghai = clock.now().astimezone(COMMUNITY_ZONE)
+    target = (shanghai + timedelta(days=1)).replace(
+        hour=hour, minute=minute, second=0, microsecond=0
+    )
+    clock.advance((target - shanghai).total_seconds())
 
 
 async def relog(core: Core, account: Account) -> Account:
@@ -57,7 +62,8 @@ async def test_check_in_follows_the_shanghai_day_and_pays_the_streak(
     client: Client, core: Core, clock: ManualClock, community: CommunityWorld
 ) -> None:
     resident = community.residents[0]
-    set_shanghai(clock, 1, 23, 58)
+    set_shanghai(clock, 23, 58)
+    await relog(core, resident)
     status, body = await call(client, resident, "POST", "/me/points/check-in")
     assert (status, body) == (200, {"earned": 5, "bonus": 0, "streak_days": 1, "balance": 5})
     status, body = await call(client, resident, "POST", "/me/points/check-in")
@@ -69,6 +75,7 @@ async def test_check_in_follows_the_shanghai_day_and_pays_the_streak(
     assert (status, body["streak_days"], body["balance"]) == (200, 2, 10)
     for expected in range(3, 8):
         clock.advance(DAY)
+        await relog(core, resident)
         status, body = await call(client, resident, "POST", "/me/points/check-in")
         assert (status, body["streak_days"]) == (200, expected)
     # The 7th day in a row: 5 and the 20 bonus.
@@ -80,11 +87,10 @@ async def test_check_in_follows_the_shanghai_day_and_pays_the_streak(
     assert today["streak_bonus"] == (20, 20)
     # A day missed breaks the run.
     clock.advance(2 * DAY)
+    await relog(core, resident)
     status, body = await call(client, resident, "POST", "/me/points/check-in")
     assert (body["streak_days"], body["bonus"]) == (1, 0)
-    _, history = await call(
-        client, await relog(core, resident), "GET", "/me/points/history?limit=2"
-    )
+    _, history = await call(client, resident, "GET", "/me/points/history?limit=2")
     assert [item["rule"] for item in history["items"]][:1] == ["check_in"]
     await assert_points_sound(core.pool)
 
@@ -93,7 +99,8 @@ async def test_publishing_listings_is_capped_per_day_and_credited_once(
     client: Client, core: Core, clock: ManualClock, community: CommunityWorld
 ) -> None:
     seller = community.residents[1]
-    set_shanghai(clock, 2, 10)
+    set_shanghai(clock, 10)
+    await relog(core, seller)
     for _ in range(4):
         await listing(client, seller)
     assert await balance(client, seller) == 15
