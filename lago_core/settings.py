@@ -216,6 +216,9 @@ class Settings:
     max_unpaid_orders: int = 3
     # Charged per started day a rental is returned after its due time, withheld from the deposit.
     rental_late_fee_per_day_fen: int = 1_000
+    # Points (docs/points.md): a channel post earns publishing points once it has stood this
+    # long without being deleted by moderation.
+    points_post_grace_s: int = 3_600
 
     log_level: str = "INFO"
     log_format: str = "json"
@@ -331,6 +334,7 @@ class Settings:
                 "LAGO_RENTAL_LATE_FEE_PER_DAY_FEN",
                 _int(0, 100_000_000),
             ),
+            "points_post_grace_s": ("LAGO_POINTS_POST_GRACE_S", _int(0, 30 * 86_400)),
             "log_level": ("LAGO_LOG_LEVEL", _choice("DEBUG", "INFO", "WARNING", "ERROR")),
             "log_format": ("LAGO_LOG_FORMAT", _choice("json", "console")),
             # AI (docs/ai.md)

@@ -34,6 +34,7 @@ from lago_rest.routes import (
     notifications,
     orders,
     payments,
+    points,
     settlement,
 )
 from lago_rest.routes.system import add_system_routes
@@ -62,6 +63,7 @@ def build_api() -> Api:
         ai.api,
         lockers.api,
         live.api,
+        points.api,
         notifications.api,
     ):
         api.include(group)

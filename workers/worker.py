@@ -24,7 +24,17 @@ from lago_core.container import Core, build_core
 from lago_core.jobs import check_worker_functions, queue_name
 from lago_core.logging import get_logger
 from lago_core.settings import Settings
-from workers import ai, coupons, groupbuys, lockers, notifications, orders, payments, settlement
+from workers import (
+    ai,
+    coupons,
+    groupbuys,
+    lockers,
+    notifications,
+    orders,
+    payments,
+    points,
+    settlement,
+)
 from workers.maintenance import purge_ended_sessions
 
 __all__ = ["CRON_JOBS", "FUNCTIONS", "REDIS_DOWN", "LagoWorker", "create_worker", "queue_name"]
@@ -50,6 +60,7 @@ FUNCTIONS: list[Any] = [
     *groupbuys.FUNCTIONS,
     *ai.FUNCTIONS,
     *lockers.FUNCTIONS,
+    *points.FUNCTIONS,
     *notifications.FUNCTIONS,
     *coupons.FUNCTIONS,
 ]
@@ -62,6 +73,7 @@ CRON_JOBS: list[CronJob] = [
     *settlement.CRON_JOBS,
     *groupbuys.CRON_JOBS,
     *lockers.CRON_JOBS,
+    *points.CRON_JOBS,
     *notifications.CRON_JOBS,
     *coupons.CRON_JOBS,
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -121,6 +122,11 @@ def check_money(
         )
 
 
+# Called after a listing is created, with its row. A registry rather than an import keeps
+# listings independent of who watches them.
+CreatedHook = Callable[[asyncpg.Record], Awaitable[None]]
+
+
 class ListingService:
     def __init__(
         self,
@@ -135,6 +141,12 @@ class ListingService:
         self._communities = communities
         self._storage = storage
         self._clock = clock
+        self._created_hooks: list[CreatedHook] = []
+
+    def on_created(self, hook: CreatedHook) -> None:
+        """Run ``hook`` with every listing once it is created (after its commit; points for
+        publishing)."""
+        self._created_hooks.append(hook)
 
     # --- permissions -----------------------------------------------------------------------------
 
@@ -192,7 +204,10 @@ class ListingService:
                 )
         check_money(draft.kind, draft.price_fen, draft.rent_per_day_fen, draft.deposit_fen)
         fields = {k: (v.value if isinstance(v, enum.Enum) else v) for k, v in asdict(draft).items()}
-        return await self.store.create(actor.user_id, fields, self._clock.now())
+        row = await self.store.create(actor.user_id, fields, self._clock.now())
+        for hook in self._created_hooks:
+            await hook(row)
+        return row
 
     async def get(self, actor: Principal, listing_id: UUID) -> asyncpg.Record:
         """A listing as a reader sees it — and as a buyer orders it (orders call this): not

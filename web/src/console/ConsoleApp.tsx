@@ -7,7 +7,7 @@ import { LiveConsoleRoute } from "../live/lazy";
 import AnnouncementsPage from "../notifications/AnnouncementsPage";
 import { Bell } from "../notifications/Bell";
 import NotificationsPage from "../notifications/NotificationsPage";
-import { consoleText } from "../strings";
+import { consoleText, points } from "../strings";
 import { Page } from "../ui/kit";
 import "./console.css";
 import { CommunitiesPage } from "./CommunitiesPage";
@@ -16,6 +16,7 @@ import { DrawsPage, DrawVerifyPage } from "./DrawsPage";
 import { LockersPage } from "./LockersPage";
 import { MerchantsPage } from "./MerchantsPage";
 import { ModerationPage } from "./ModerationPage";
+import { PointsProductsPage } from "./PointsProductsPage";
 import { ResidentsPage } from "./ResidentsPage";
 import { useRoles } from "./shared";
 import { SupportPage } from "./SupportPage";
@@ -46,6 +47,7 @@ function useNavigation(): Array<{ group: string; items: NavItem[] }> {
       items: [
         { to: "/console/merchants", label: consoleText.nav.merchants },
         { to: "/console/communities", label: consoleText.nav.communities },
+        { to: "/console/points", label: points.console.nav },
         { to: "/console/coupons", label: consoleText.nav.coupons },
         { to: "/console/announcements", label: consoleText.nav.announcements },
         ...(staffOf.length > 0 ? [] : [{ to: "/console/moderation", label: consoleText.nav.moderation }]),
@@ -106,6 +108,7 @@ export default function ConsoleApp(): ReactNode {
           <Route path="draws/:drawId" element={<DrawVerifyPage />} />
           <Route path="merchants" element={<MerchantsPage />} />
           <Route path="communities" element={<CommunitiesPage />} />
+          <Route path="points" element={<PointsProductsPage />} />
           <Route path="coupons" element={<CouponsPage />} />
           <Route path="support" element={<SupportPage />} />
           <Route path="notifications" element={<NotificationsPage />} />

@@ -21,6 +21,7 @@ const ChannelHome = lazy(() => channelScreens().then((m) => ({ default: m.Channe
 const ChannelById = lazy(() => channelScreens().then((m) => ({ default: m.ChannelById })));
 const LotteryVerify = lazy(() => channelScreens().then((m) => ({ default: m.VerifyPage })));
 const Support = lazy(() => channelScreens().then((m) => ({ default: m.SupportPage })));
+const Points = lazy(() => import("./PointsPage").then((m) => ({ default: m.PointsPage })));
 const CouponCentre = lazy(() => import("./CouponCentrePage"));
 const MyCoupons = lazy(() => import("./MyCouponsPage"));
 const Notifications = lazy(() => import("../notifications/NotificationsPage"));
@@ -45,6 +46,7 @@ export default function ResidentApp(): ReactNode {
           <Route path="listings/:id" element={<ListingPage />} />
           <Route path="publish" element={<PublishPage />} />
           <Route path="me/listings" element={<MyListingsPage />} />
+          <Route path="me/points" element={<Points />} />
           <Route path="coupons" element={<CouponCentre />} />
           <Route path="me/coupons" element={<MyCoupons />} />
           <Route path="orders" element={<OrdersPage />} />
