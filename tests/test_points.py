@@ -13,6 +13,7 @@ from aiohttp.test_utils import TestClient
 
 from lago_core.clock import ManualClock
 from lago_core.container import Core
+from lago_core.coupons import TemplateSpec
 from lago_core.errors import Conflict, LagoError
 from lago_core.points import ExpiryNotice, PointsService, RuleName
 from lago_core.points.rules import COMMUNITY_ZONE
@@ -266,18 +267,27 @@ async def test_the_catalogue_redeems_atomically_and_idempotently(
         "SELECT stock FROM points_products WHERE id = $1", uuid.UUID(product["id"])
     )
     assert stock == 5  # the refused redemption took no stock
-    # Coupons wait for the coupon issuer; privileges become entitlements.
+    # A coupon product names a platform template that is issuing; redeeming waits for the
+    # coupon issuer. Privileges become entitlements.
+    coupon_product = {"kind": "coupon", "name": "满50减5", "points_cost": 10}
+    status, body = await call(
+        client,
+        admin,
+        "POST",
+        "/points-products",
+        coupon_product | {"coupon_template_id": str(uuid.uuid4())},
+    )
+    assert (status, body["error"]["code"]) == (422, "unknown_coupon_template")
+    template = await core.coupons.create_template(
+        me(admin, PlatformRole.ADMIN),
+        TemplateSpec(name="满50减5", kind="amount_off", valid_days=30, amount_off_fen=500),
+    )
     status, coupon = await call(
         client,
         admin,
         "POST",
         "/points-products",
-        {
-            "kind": "coupon",
-            "name": "满50减5",
-            "points_cost": 10,
-            "coupon_template_id": str(uuid.uuid4()),
-        },
+        coupon_product | {"coupon_template_id": str(template["id"])},
     )
     assert status == 201, coupon
     issuer, core.points.catalogue.coupons = core.points.catalogue.coupons, None
@@ -687,4 +697,65 @@ async def test_coupon_products_issue_through_the_coupon_issuer_in_the_same_trans
     assert (status, body["error"]["code"]) == (409, "coupon_sold_out")
     assert await balance(client, resident) == 80
     assert await core.pool.fetchval("SELECT count(*) FROM points_redemptions") == 1
+    await assert_points_sound(core.pool)
+
+
+async def test_a_gift_is_handed_over_once_by_staff_of_the_residents_community(
+    client: Client, core: Core, community: CommunityWorld, make_account: Any
+) -> None:
+    """Property staff of the resident's community (or an admin) look a pickup code up and hand
+    the gift over once; anyone else, a wrong code and a malformed one learn nothing."""
+    admin, staff, resident = community.admin, community.staff, community.residents[0]
+    status, product = await call(
+        client,
+        admin,
+        "POST",
+        "/points-products",
+        {"kind": "gift", "name": "乐高钥匙扣", "points_cost": 10, "stock": 3, "pickup": "locker"},
+    )
+    assert status == 201, product
+    await core.points.service.earn(resident.id, RuleName.SPENDING, "spending:order:g", amount=50)
+    response = await client.post(
+        f"/api/v1/points-products/{product['id']}/redeem",
+        headers={**resident.headers, "Idempotency-Key": "gift-1"},
+    )
+    redemption = await response.json()
+    assert response.status == 201, redemption
+    code = redemption["pickup_code"]
+
+    async def counter(account: Account, action: str, pickup_code: str) -> tuple[int, Any]:
+        return await call(
+            client, account, "POST", f"/points-gifts/{action}", {"pickup_code": pickup_code}
+        )
+
+    # Nobody but staff of the resident's community and admins: the same 404 as a wrong code.
+    stranger_staff = await make_account("别的物业")
+    for account in (community.residents[1], community.outsider, stranger_staff):
+        status, body = await counter(account, "look-up", code)
+        assert (status, body["error"]["code"]) == (404, "pickup_code_not_found")
+    wrong = "Z" * 10 if code != "Z" * 10 else "Y" * 10
+    status, body = await counter(staff, "look-up", wrong)
+    assert (status, body["error"]["code"]) == (404, "pickup_code_not_found")
+    for bad, error in (
+        ("short", "invalid_pickup_code"),
+        ("0O1I0O1I0O", "invalid_pickup_code"),
+        ("abc\x00defghi", "invalid_text"),
+    ):
+        status, body = await counter(staff, "look-up", bad)
+        assert (status, body["error"]["code"]) == (422, error), bad
+    # Staff read it as typed (lower case, spaces), see the masked phone, hand it over once.
+    status, seen = await counter(staff, "look-up", f" {code.lower()} ")
+    assert (status, seen["id"], seen["status"]) == (200, redemption["id"], "awaiting_pickup")
+    assert seen["phone"] != resident.phone
+    assert seen["phone"][-4:] == resident.phone[-4:]
+    results = await asyncio.gather(
+        counter(staff, "hand-over", code), counter(admin, "hand-over", code)
+    )
+    assert sorted(status for status, _ in results) == [200, 409]
+    done = next(body for status, body in results if status == 200)
+    assert (done["status"], done["picked_up_at"] is not None) == ("picked_up", True)
+    _, mine = await call(client, resident, "GET", "/me/redemptions")
+    assert [(r["status"], r["picked_up_at"] is not None) for r in mine["items"]] == [
+        ("picked_up", True)
+    ]
     await assert_points_sound(core.pool)

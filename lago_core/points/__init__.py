@@ -4,7 +4,7 @@ oldest first, redeemed in a catalogue (docs/points.md)."""
 from dataclasses import dataclass
 
 from lago_core.points.catalogue import CatalogueService, CouponIssuer, ProductSpec
-from lago_core.points.invitations import Invitations, InvitationService, Invited
+from lago_core.points.invitations import Invitations, InvitationService, Invited, mask_phone
 from lago_core.points.rules import RULES, Rule, RuleName, local_day
 from lago_core.points.service import (
     CheckIn,
@@ -37,6 +37,7 @@ __all__ = [
     "RuleName",
     "TellExpiry",
     "local_day",
+    "mask_phone",
 ]
 
 

@@ -9,6 +9,7 @@ redeems once and answers with the first redemption.
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -31,6 +32,9 @@ __all__ = ["CODE_ALPHABET", "CatalogueService", "CouponIssuer", "ProductSpec"]
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 # Redemptions per resident: generous for a person, a wall for a script emptying the stock.
 REDEEMS = "20/minute"
+# Pickup-code look-ups per member of staff: a counter's pace, not a guesser's.
+PICKUP_LOOKUPS = "30/minute"
+_PICKUP_CODE = re.compile(r"[A-Z2-9]{10}")
 _STATUS_OF_KIND = {"gift": "awaiting_pickup", "coupon": "issued", "privilege": "granted"}
 
 
@@ -43,6 +47,10 @@ class CouponIssuer(Protocol):
     ) -> UUID:
         """The coupon's id; idempotent by ``key``; raises Conflict(code="coupon_sold_out") when
         the template is exhausted (the caller's transaction then rolls back)."""
+
+    async def check_redeemable(self, template_id: UUID) -> None:
+        """Raises InvalidInput unless the template may be offered for points: it exists, is
+        the platform's (a merchant's budget is not the catalogue's to spend) and is active."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +112,13 @@ class CatalogueService:
     async def create(self, actor: Principal, spec: ProductSpec) -> asyncpg.Record:
         self._require_admin(actor)
         self._check(spec.kind, spec.stock, spec.pickup, spec.coupon_template_id)
+        if spec.coupon_template_id is not None:
+            if self.coupons is None:
+                raise Conflict(
+                    "coupons cannot be redeemed for points yet",
+                    code="coupon_products_unavailable",
+                )
+            await self.coupons.check_redeemable(spec.coupon_template_id)
         now = self._clock.now()
         return await self.store.insert_product(
             {
@@ -228,3 +243,29 @@ class CatalogueService:
 
     async def redemptions(self, actor: Principal) -> list[asyncpg.Record]:
         return await self.store.redemptions_of(actor.user_id)
+
+    # --- handing gifts over ----------------------------------------------------------------------
+
+    async def gift(self, actor: Principal, code: str) -> asyncpg.Record:
+        """The gift redeemed under a pickup code, for whoever may hand it over: an admin, or
+        property staff of a community the resident is verified in. Anyone else, and a code
+        nobody holds, get the same 404, so the look-up tells a guesser nothing."""
+        if self._limiter is not None:
+            await self._limiter.hit_or_raise(PICKUP_LOOKUPS, "points-pickup", str(actor.user_id))
+        normalised = code.strip().upper()
+        if not _PICKUP_CODE.fullmatch(normalised):
+            raise InvalidInput("a pickup code is 10 letters and digits", code="invalid_pickup_code")
+        row = await self.store.gift_by_code(normalised)
+        if row is None or not (
+            actor.is_admin or await self.store.hands_over_for(actor.user_id, row["user_id"])
+        ):
+            raise NotFound("no gift awaits pickup under this code", code="pickup_code_not_found")
+        return row
+
+    async def hand_over(self, actor: Principal, code: str) -> asyncpg.Record:
+        """Mark the gift under ``code`` picked up; 409 ``already_picked_up`` the second time."""
+        gift = await self.gift(actor, code)
+        row = await self.store.hand_over(gift["id"], actor.user_id, self._clock.now())
+        if row is None:
+            raise Conflict("this gift has been picked up already", code="already_picked_up")
+        return row

@@ -20,7 +20,10 @@ _PRODUCT = (
     "id, kind, name, description, points_cost, stock, pickup, coupon_template_id, status, "
     "created_at, updated_at"
 )
-_REDEMPTION = "id, user_id, product_id, kind, name, points, status, coupon_id, pickup, pickup_code, created_at"
+_REDEMPTION = (
+    "id, user_id, product_id, kind, name, points, status, coupon_id, pickup, pickup_code,"
+    " created_at, picked_up_at"
+)
 
 
 class PointsStore:
@@ -531,4 +534,41 @@ class PointsStore:
                     ORDER BY created_at DESC LIMIT 200""",
                 user_id,
             )
+        )
+
+    async def gift_by_code(self, code: str) -> asyncpg.Record | None:
+        """A gift's redemption by its pickup code, with the resident's phone."""
+        return await self.pool.fetchrow(
+            f"""SELECT {", ".join("r." + c.strip() for c in _REDEMPTION.split(","))}, u.phone
+                  FROM points_redemptions r JOIN users u ON u.id = r.user_id
+                 WHERE r.pickup_code = $1""",
+            code,
+        )
+
+    async def hands_over_for(self, staff_id: UUID, resident_id: UUID) -> bool:
+        """Whether ``staff_id`` is property staff of a community ``resident_id`` is verified in."""
+        return bool(
+            await self.pool.fetchval(
+                """SELECT EXISTS (
+                       SELECT 1 FROM community_members m
+                         JOIN communities c ON c.id = m.community_id
+                         JOIN property_staff s ON s.company_id = c.property_company_id
+                        WHERE m.user_id = $2 AND m.status = 'verified' AND s.user_id = $1)""",
+                staff_id,
+                resident_id,
+            )
+        )
+
+    async def hand_over(
+        self, redemption_id: UUID, staff_id: UUID, now: datetime
+    ) -> asyncpg.Record | None:
+        """Mark a gift picked up; None when it was picked up already (two counters at once)."""
+        return await self.pool.fetchrow(
+            f"""UPDATE points_redemptions
+                   SET status = 'picked_up', picked_up_at = $3, handed_over_by = $2
+                 WHERE id = $1 AND status = 'awaiting_pickup'
+                RETURNING {_REDEMPTION}""",
+            redemption_id,
+            staff_id,
+            now,
         )

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from pydantic import Field
 
-from lago_core.points import ProductSpec
+from lago_core.points import ProductSpec, mask_phone
 from lago_core.security.roles import Principal
 from lago_rest.api import Api
 from lago_rest.context import Services
@@ -117,6 +117,15 @@ class Redemption(Schema):
     pickup: Pickup | None
     pickup_code: str | None = Field(description="gifts: shown at the locker or the merchant")
     created_at: datetime
+    picked_up_at: datetime | None = Field(description="gifts: when staff handed it over")
+
+
+class PickupCode(Schema):
+    pickup_code: str = Field(min_length=1, max_length=20, description="as the resident shows it")
+
+
+class GiftAtCounter(Redemption):
+    phone: str = Field(description="the resident's masked phone number, to compare")
 
 
 class Redemptions(Schema):
@@ -219,3 +228,22 @@ async def my_invitation(user: Principal, svc: Services) -> Invitation:
     """The caller's invitation code, whom it brought (masked phones) and the points earned:
     50 per invitee verified in a community, at most 200 a day."""
     return Invitation.model_validate(await svc.points.invitations.mine(user), from_attributes=True)
+
+
+def _at_counter(row: Any) -> GiftAtCounter:
+    fields = {name: row[name] for name in Redemption.model_fields}
+    return GiftAtCounter.model_validate(fields | {"phone": mask_phone(row["phone"])})
+
+
+@api.post("/points-gifts/look-up", tags=TAGS)
+async def look_up_gift(body: PickupCode, user: Principal, svc: Services) -> GiftAtCounter:
+    """The gift redeemed under a pickup code, for the staff handing it over (admins, property
+    staff of a community the resident lives in); 404 ``pickup_code_not_found`` otherwise. A
+    POST so the code stays out of access logs."""
+    return _at_counter(await svc.points.catalogue.gift(user, body.pickup_code))
+
+
+@api.post("/points-gifts/hand-over", tags=TAGS)
+async def hand_over_gift(body: PickupCode, user: Principal, svc: Services) -> Redemption:
+    """Mark the gift picked up: 409 ``already_picked_up`` when it was."""
+    return _row(Redemption, await svc.points.catalogue.hand_over(user, body.pickup_code))
