@@ -1,7 +1,8 @@
 """Points in a real browser (issue 18): a resident checks in, earns by publishing a listing,
 redeems a gift for a pickup code and reads the history; the invitation code on the Me page and
-the sign-up screen's invitation field; an admin adds a product in the console and changes it —
-with axe-core on each screen."""
+the sign-up screen's invitation field; an admin adds a product in the console and changes it, and
+offers a platform coupon; property staff hand a gift over by its pickup code — with axe-core on
+each screen."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ from collections.abc import Awaitable, Callable
 from playwright.async_api import BrowserContext, Page, expect
 
 from lago_core.container import Core
+from lago_core.coupons import TemplateSpec
+from lago_core.points import ProductSpec, RuleName
+from lago_core.security.roles import PlatformRole, Principal
 
 from ..conftest import CommunityWorld
 from .conftest import (
@@ -161,3 +165,71 @@ async def test_an_admin_adds_a_product_and_changes_its_stock(
         "pickup": "merchant",
         "status": "inactive",
     }
+
+
+async def test_property_staff_hand_a_gift_over_by_its_pickup_code(
+    web: WebStack, core: Core, community: CommunityWorld, new_context: NewContext
+) -> None:
+    resident = community.residents[0]
+    product = await core.points.catalogue.create(
+        Principal(community.admin.id, uuid.uuid4(), PlatformRole.ADMIN),
+        ProductSpec("gift", "乐高钥匙扣", "", 10, 3, "locker", None),
+    )
+    await core.points.service.earn(resident.id, RuleName.SPENDING, "spending:order:web", amount=10)
+    redeemed = await core.points.catalogue.redeem(
+        Principal(resident.id, uuid.uuid4()), product["id"], "gift-web"
+    )
+    code = str(redeemed["pickup_code"])
+
+    page = await signed_in_page(new_context, community.staff, mobile=False)
+    await page.goto("/console")
+    await page.get_by_role("link", name="礼品核销").click()
+    await expect(page.get_by_role("heading", name="积分礼品核销")).to_be_visible()
+    form = page.get_by_role("form", name="积分礼品核销")
+    await form.get_by_label("取货码").fill("ABCDEFGHJK" if code != "ABCDEFGHJK" else "BCDEFGHJKL")
+    await form.get_by_role("button", name="查询").click()
+    await expect(page.get_by_role("alert")).to_have_text("没有待取的礼品使用这个取货码")
+    await form.get_by_label("取货码").fill(code.lower())
+    await form.get_by_role("button", name="查询").click()
+    gift = page.get_by_role("region", name="礼品")
+    await expect(gift).to_contain_text("乐高钥匙扣")
+    await expect(gift).to_contain_text(resident.phone[-4:])
+    await expect(gift).to_contain_text("待取货")
+    await _accessible(page, "console-gift-pickup")
+    await gift.get_by_role("button", name="确认交付").click()
+    await expect(page.get_by_role("status")).to_have_text("「乐高钥匙扣」已交付")
+    status = await core.pool.fetchval(
+        "SELECT status FROM points_redemptions WHERE pickup_code = $1", code
+    )
+    assert status == "picked_up"
+
+    mine = await signed_in_page(new_context, resident)
+    await mine.goto("/me/points")
+    await expect(mine.get_by_text(code)).to_be_visible()
+    await expect(mine.get_by_text("已取货")).to_be_visible()
+
+
+async def test_an_admin_offers_a_platform_coupon_for_points(
+    web: WebStack, core: Core, community: CommunityWorld, new_context: NewContext
+) -> None:
+    await core.coupons.create_template(
+        Principal(community.admin.id, uuid.uuid4(), PlatformRole.ADMIN),
+        TemplateSpec(name="满50减5", kind="amount_off", valid_days=30, amount_off_fen=500),
+    )
+    page = await signed_in_page(new_context, community.admin, mobile=False)
+    await page.goto("/console/points")
+    form = page.get_by_role("form", name="新增商品")
+    await form.get_by_label("类型").select_option(label="优惠券")
+    await form.get_by_label("名称").fill("满50减5 兑换券")
+    await form.get_by_label("所需积分").fill("200")
+    await form.get_by_label("平台优惠券模板").select_option(label="满50减5")
+    await form.get_by_role("button", name="新增商品").click()
+    await expect(page.get_by_role("status")).to_have_text("已新增")
+    await expect(page.get_by_role("row", name=re.compile("满50减5 兑换券"))).to_contain_text(
+        "优惠券"
+    )
+    template = await core.pool.fetchval(
+        """SELECT t.name FROM points_products p JOIN coupon_templates t
+            ON t.id = p.coupon_template_id WHERE p.name = '满50减5 兑换券'"""
+    )
+    assert template == "满50减5"

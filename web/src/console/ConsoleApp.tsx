@@ -13,6 +13,7 @@ import "./console.css";
 import { CommunitiesPage } from "./CommunitiesPage";
 import { CouponsPage } from "./CouponsPage";
 import { DrawsPage, DrawVerifyPage } from "./DrawsPage";
+import { GiftPickupPage } from "./GiftPickupPage";
 import { LockersPage } from "./LockersPage";
 import { MerchantsPage } from "./MerchantsPage";
 import { ModerationPage } from "./ModerationPage";
@@ -38,6 +39,7 @@ function useNavigation(): Array<{ group: string; items: NavItem[] }> {
         { to: "/console/lockers", label: consoleText.nav.lockers },
         { to: "/console/live", label: consoleText.nav.live },
         { to: "/console/draws", label: consoleText.nav.draws },
+        { to: "/console/gifts", label: points.pickupDesk.nav },
       ],
     });
   }
@@ -50,7 +52,12 @@ function useNavigation(): Array<{ group: string; items: NavItem[] }> {
         { to: "/console/points", label: points.console.nav },
         { to: "/console/coupons", label: consoleText.nav.coupons },
         { to: "/console/announcements", label: consoleText.nav.announcements },
-        ...(staffOf.length > 0 ? [] : [{ to: "/console/moderation", label: consoleText.nav.moderation }]),
+        ...(staffOf.length > 0
+          ? []
+          : [
+              { to: "/console/moderation", label: consoleText.nav.moderation },
+              { to: "/console/gifts", label: points.pickupDesk.nav },
+            ]),
       ],
     });
   }
@@ -109,6 +116,7 @@ export default function ConsoleApp(): ReactNode {
           <Route path="merchants" element={<MerchantsPage />} />
           <Route path="communities" element={<CommunitiesPage />} />
           <Route path="points" element={<PointsProductsPage />} />
+          <Route path="gifts" element={<GiftPickupPage />} />
           <Route path="coupons" element={<CouponsPage />} />
           <Route path="support" element={<SupportPage />} />
           <Route path="notifications" element={<NotificationsPage />} />

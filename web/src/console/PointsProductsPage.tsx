@@ -177,12 +177,7 @@ function CreateForm({ onCreated }: { onCreated: () => void }): ReactNode {
           </select>
         </label>
       ) : null}
-      {kind === "coupon" ? (
-        <label>
-          {t.template}
-          <input value={template} required onChange={(e) => setTemplate(e.target.value)} />
-        </label>
-      ) : null}
+      {kind === "coupon" ? <TemplateSelect value={template} onChange={setTemplate} /> : null}
       <ErrorNote error={error} />
       <div className="row">
         <button type="submit" className="primary" disabled={busy}>
@@ -190,5 +185,38 @@ function CreateForm({ onCreated }: { onCreated: () => void }): ReactNode {
         </button>
       </div>
     </form>
+  );
+}
+
+interface CouponTemplate {
+  id: string;
+  name: string;
+  status: "active" | "ended";
+}
+
+/** Only the platform's issuing templates can be offered for points (the API says so too). */
+function TemplateSelect({ value, onChange }: { value: string; onChange: (id: string) => void }): ReactNode {
+  const [templates, error] = useLoad(
+    () => http.get<{ items: CouponTemplate[] }>("/coupon-templates?funded_by=platform"),
+    [],
+  );
+  const active = templates?.items.filter((item) => item.status === "active") ?? [];
+  if (error) return <ErrorNote error={error} />;
+  if (!templates) return <Loading />;
+  if (active.length === 0) return <p className="muted">{t.noTemplates}</p>;
+  return (
+    <label>
+      {t.template}
+      <select value={value} required onChange={(e) => onChange(e.target.value)}>
+        <option value="" disabled>
+          —
+        </option>
+        {active.map((item) => (
+          <option key={item.id} value={item.id}>
+            {item.name}
+          </option>
+        ))}
+      </select>
+    </label>
   );
 }
