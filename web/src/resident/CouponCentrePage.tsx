@@ -21,23 +21,6 @@ export default function CouponCentrePage(): ReactNode {
     [communityId],
   );
   const [notice, setNotice] = useState("");
-  // The templates name their merchant by id: its profile gives the store's name (an approved
-  // merchant's profile is readable by residents; a failure just leaves "商家券").
-  const merchantIds = [...new Set((page?.items ?? []).map((tpl) => tpl.merchant_id).filter((m): m is string => m !== null))];
-  const [names] = useLoad(
-    async () =>
-      new Map(
-        await Promise.all(
-          merchantIds.map((mid) =>
-            http.get<{ name: string }>(`/merchants/${mid}`).then(
-              (m): [string, string] => [mid, m.name],
-              (): [string, string] => [mid, ""],
-            ),
-          ),
-        ),
-      ),
-    [merchantIds.join(",")],
-  );
   return (
     <Page title={t.title} actions={<Link to="/me/coupons">{t.toWallet}</Link>}>
       <p className="muted small">{t.intro}</p>
@@ -51,7 +34,7 @@ export default function CouponCentrePage(): ReactNode {
         {page?.items.map((template) => (
           <ClaimCard
             key={template.id}
-            template={{ ...template, merchant_name: template.merchant_id ? names?.get(template.merchant_id) || null : null }}
+            template={template}
             onClaimed={(name) => setNotice(t.justClaimed(name))}
             onStale={reload}
           />
