@@ -38,6 +38,7 @@ from lago_core.lockers import LockerService, LockerStore
 from lago_core.lottery import DrawStore, LotteryService
 from lago_core.merchants import MerchantService, MerchantStore
 from lago_core.moderation import ModerationService, ReportStore
+from lago_core.moneyout import MoneyOutService, MoneyOutStore
 from lago_core.notifications import NotificationHooks, NotificationService, NotificationStore
 from lago_core.orders import OrderService, OrderStore
 from lago_core.payments import (
@@ -101,6 +102,8 @@ class Core:
     # The notification centre: in-app, live, SMS and e-mail (docs/notifications.md).
     notifications: NotificationService
     email: EmailProvider
+    # Money out (issue 19): bank accounts, withdrawals, income, property statements and payouts.
+    moneyout: MoneyOutService
     # The sandbox provider's own connections (it stands in for the provider's database).
     sandbox_pool: asyncpg.Pool | None = None
 
@@ -215,6 +218,18 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
     orders.on_rating(hooks.rated)
     merchants.on_decided(hooks.merchant_decided)
     payments.on_payout_paid(hooks.payout_paid)
+    settlement.on_made_available(hooks.settlement_available)
+    moneyout = MoneyOutService(
+        MoneyOutStore(pool),
+        payments=payments,
+        merchants=merchants,
+        communities=communities,
+        notifications=notifications,
+        idempotency=payments.idempotency,
+        settings=settings,
+        clock=clock,
+    )
+    moneyout.wire()
     ai = build_ai(
         settings, pool, listings, orders, payments, jobs, pusher, limiter, clock, groupbuys
     )
@@ -250,6 +265,7 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         lottery=LotteryService(DrawStore(pool), communities),
         notifications=notifications,
         email=email,
+        moneyout=moneyout,
         sandbox_pool=sandbox_pool,
     )
 
