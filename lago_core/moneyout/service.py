@@ -120,7 +120,7 @@ class MoneyOutService:
         self._communities = communities
         self._notifications = notifications
         self._idempotency = idempotency
-        self._settings = settings
+        self.settings = settings
         self._clock = clock
         self.cipher = BankCipher(settings.bank_keys)
 
@@ -221,7 +221,7 @@ class MoneyOutService:
             today = await self.store.withdrawn_on(
                 conn, merchant_id, business_day(self._clock.now())
             )
-        s = self._settings
+        s = self.settings
         return Balance(
             merchant_id=merchant_id,
             available_fen=available,
@@ -240,7 +240,7 @@ class MoneyOutService:
         """Withdraw from the available balance to the merchant's bank account: the owner only,
         once per idempotency key, within the limits; (status, body) as stored for the key."""
         await self._merchants.require_owner(actor, merchant_id)
-        s = self._settings
+        s = self.settings
         if amount_fen < s.withdrawal_min_fen:
             raise InvalidInput(
                 "the amount is below the minimum withdrawal",

@@ -185,8 +185,8 @@ class MoneyOutStore:
         return await conn.fetchrow(
             f"""WITH w AS (
                     UPDATE withdrawals SET status = $2, failure_code = $3,
-                        paid_at = CASE WHEN $2 = 'paid' THEN $4 END,
-                        failed_at = CASE WHEN $2 = 'failed' THEN $4 END
+                        paid_at = CASE WHEN $2::text = 'paid' THEN $4::timestamptz END,
+                        failed_at = CASE WHEN $2::text = 'failed' THEN $4::timestamptz END
                     WHERE payout_id = $1 AND status = 'requested' RETURNING *)
                 SELECT {_WITHDRAWAL} FROM w""",
             payout_id,
