@@ -30,6 +30,7 @@ from lago_core.email import EmailProvider, create_email_provider
 from lago_core.groupbuys import GroupBuyService, GroupBuyStore
 from lago_core.idempotency import Idempotency
 from lago_core.identity import IdentityService, IdentityStore
+from lago_core.invoices import InvoiceService, InvoiceStore
 from lago_core.jobs import DELIVER_SANDBOX_WEBHOOK
 from lago_core.ledger import Ledger, LedgerStore
 from lago_core.listings import ListingService, ListingStore
@@ -104,6 +105,7 @@ class Core:
     email: EmailProvider
     # Money out (issue 19): bank accounts, withdrawals, income, property statements and payouts.
     moneyout: MoneyOutService
+    invoices: InvoiceService
     # The sandbox provider's own connections (it stands in for the provider's database).
     sandbox_pool: asyncpg.Pool | None = None
 
@@ -230,6 +232,14 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         clock=clock,
     )
     moneyout.wire()
+    invoices = InvoiceService(
+        InvoiceStore(pool),
+        merchants=merchants,
+        storage=storage,
+        notifications=notifications,
+        clock=clock,
+        font=settings.invoice_font,
+    )
     ai = build_ai(
         settings, pool, listings, orders, payments, jobs, pusher, limiter, clock, groupbuys
     )
@@ -266,6 +276,7 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         notifications=notifications,
         email=email,
         moneyout=moneyout,
+        invoices=invoices,
         sandbox_pool=sandbox_pool,
     )
 

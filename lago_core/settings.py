@@ -215,6 +215,8 @@ class Settings:
     withdrawal_min_fen: int = 100
     withdrawal_max_fen: int = 5_000_000
     withdrawal_daily_max_fen: int = 10_000_000
+    # The CJK font of generated invoices ("path" or "path#face" of a collection).
+    invoice_font: str = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc#2"
 
     # Orders (docs/orders.md). An order not paid within this time is cancelled by a job; it is
     # longer than the payment intent's lifetime so that the intent has expired by then and a
@@ -335,6 +337,7 @@ class Settings:
             "groupbuy_update_ms": ("LAGO_GROUPBUY_UPDATE_MS", _int(10, 10_000)),
             "property_share_bps": ("LAGO_PROPERTY_SHARE_BPS", _int(0, 10_000)),
             "bank_key": ("LAGO_BANK_KEY", str),
+            "invoice_font": ("LAGO_INVOICE_FONT", str),
             "withdrawal_min_fen": ("LAGO_WITHDRAWAL_MIN_FEN", _int(1, 100_000_000)),
             "withdrawal_max_fen": ("LAGO_WITHDRAWAL_MAX_FEN", _int(1, 1_000_000_000)),
             "withdrawal_daily_max_fen": ("LAGO_WITHDRAWAL_DAILY_MAX_FEN", _int(1, 10_000_000_000)),
