@@ -15,6 +15,7 @@ import { DrawsPage, DrawVerifyPage } from "./DrawsPage";
 import { LockersPage } from "./LockersPage";
 import { MerchantsPage } from "./MerchantsPage";
 import { ModerationPage } from "./ModerationPage";
+import { FeeInvoicesPage, PropertyStatementsPage } from "./MoneyPages";
 import { ResidentsPage } from "./ResidentsPage";
 import { useRoles } from "./shared";
 import { SupportPage } from "./SupportPage";
@@ -36,6 +37,7 @@ function useNavigation(): Array<{ group: string; items: NavItem[] }> {
         { to: "/console/lockers", label: consoleText.nav.lockers },
         { to: "/console/live", label: consoleText.nav.live },
         { to: "/console/draws", label: consoleText.nav.draws },
+        { to: "/console/statements", label: consoleText.nav.statements },
       ],
     });
   }
@@ -46,6 +48,8 @@ function useNavigation(): Array<{ group: string; items: NavItem[] }> {
         { to: "/console/merchants", label: consoleText.nav.merchants },
         { to: "/console/communities", label: consoleText.nav.communities },
         { to: "/console/announcements", label: consoleText.nav.announcements },
+        ...(staffOf.length > 0 ? [] : [{ to: "/console/statements", label: consoleText.nav.statements }]),
+        { to: "/console/fee-invoices", label: consoleText.nav.feeInvoices },
         ...(staffOf.length > 0 ? [] : [{ to: "/console/moderation", label: consoleText.nav.moderation }]),
       ],
     });
@@ -105,6 +109,8 @@ export default function ConsoleApp(): ReactNode {
           <Route path="merchants" element={<MerchantsPage />} />
           <Route path="communities" element={<CommunitiesPage />} />
           <Route path="support" element={<SupportPage />} />
+          <Route path="statements" element={<PropertyStatementsPage />} />
+          <Route path="fee-invoices" element={<FeeInvoicesPage />} />
           <Route path="notifications" element={<NotificationsPage />} />
           <Route path="announcements" element={<AnnouncementsPage />} />
           <Route path="*" element={<Navigate to="/console" replace />} />
