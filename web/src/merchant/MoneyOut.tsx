@@ -408,7 +408,7 @@ function FeeInvoiceForm({ base, onDone }: { base: string; onDone: () => void }):
   });
   return (
     <form
-      className="form card"
+      className="form card fee-invoice-form"
       aria-labelledby="fee-invoice-heading"
       onSubmit={(e) => {
         e.preventDefault();
