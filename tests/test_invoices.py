@@ -4,6 +4,7 @@ tax-id rules, and who may see and download what — over REST."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import uuid
 from datetime import timedelta
@@ -112,9 +113,16 @@ async def test_a_buyer_asks_the_merchant_which_issues_and_both_download(
     status, data = await call(client, buyer, "POST", f"/invoices/{invoice['id']}/issue")
     assert status == 403, data
 
-    # Lago generates it; a second decision is refused.
-    status, issued = await call(client, staff, "POST", f"/invoices/{invoice['id']}/issue")
-    assert (status, issued["status"], issued["generated"]) == (200, "issued", True), issued
+    # Lago generates it — two issuers at once: one wins, the other is told, one file is kept.
+    results = await asyncio.gather(
+        call(client, staff, "POST", f"/invoices/{invoice['id']}/issue"),
+        call(client, owner, "POST", f"/invoices/{invoice['id']}/issue"),
+    )
+    assert sorted(s for s, _ in results) == [200, 409], results
+    issued = next(body for s, body in results if s == 200)
+    assert (issued["status"], issued["generated"]) == ("issued", True), issued
+    kept = list((settings.storage_dir / "invoices" / invoice["id"]).iterdir())
+    assert len(kept) == 1
     status, data = await call(
         client, owner, "POST", f"/invoices/{invoice['id']}/reject", {"reason": "迟了"}
     )

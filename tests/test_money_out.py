@@ -22,7 +22,7 @@ from lago_core.ledger import AccountKind, AccountRef
 from lago_core.moneyout import BankCipher
 from lago_core.moneyout.crypto import InvalidTag, Sealed
 from lago_core.payments.sandbox.provider import FAILING_ACCOUNT_PREFIX
-from lago_core.security.roles import PlatformRole
+from lago_core.security.roles import PlatformRole, Principal
 from lago_core.settings import Settings
 from lago_core.settlement.service import SETTLEMENT_DELAY, business_day
 
@@ -463,6 +463,12 @@ async def test_property_statement_sums_to_the_ledger_and_is_paid_once(
     assert await core.moneyout.pay_property_shares(settled_month) == {"companies": 0}
     await asyncio.gather(*(core.moneyout.pay_property_shares(settled_month) for _ in range(3)))
     await run_worker(settings, core)
+    # The last twelve months (a month on: the settlement's month is among them, whatever the day).
+    year = await core.moneyout.property_statements(
+        Principal(community.staff.id, uuid.uuid4()), company, None
+    )
+    assert len(year) == 12
+    assert sum(s["share_fen"] for s in year) == owed
     clock.advance(-ahead)
     assert await core.pool.fetchval("SELECT count(*) FROM property_payouts") == 1
     assert await core.ledger.balance(share_account) == 0
