@@ -35,6 +35,7 @@ __all__ = [
     "FAN_OUT_ANNOUNCEMENT",
     "JOBS",
     "NOTIFY_EXPIRING_POINTS",
+    "PAY_PROPERTY_SHARES",
     "PURGE_ENDED_SESSIONS",
     "PURGE_IDEMPOTENCY_KEYS",
     "SETTLE_ORDERS",
@@ -86,6 +87,7 @@ DELIVER_NOTIFICATION = Job("deliver_notification", ("notification_id",))
 FAN_OUT_ANNOUNCEMENT = Job("fan_out_announcement", ("announcement_id",))
 SWEEP_NOTIFICATIONS = Job("sweep_notifications")
 SWEEP_COUPONS = Job("sweep_coupons")
+PAY_PROPERTY_SHARES = Job("pay_property_shares")
 
 JOBS: tuple[Job, ...] = (
     APPLY_PAYMENT_EVENT,
@@ -110,6 +112,7 @@ JOBS: tuple[Job, ...] = (
     FAN_OUT_ANNOUNCEMENT,
     SWEEP_NOTIFICATIONS,
     SWEEP_COUPONS,
+    PAY_PROPERTY_SHARES,
 )
 
 

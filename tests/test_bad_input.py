@@ -459,12 +459,14 @@ async def test_required_headers_are_declared(client: Client, make_account: Any) 
         ("POST", "/api/v1/payments/{payment_id}/refunds"),
         ("POST", "/api/v1/group-buys/{group_id}/pay"),
         ("POST", "/api/v1/points-products/{product_id}/redeem"),
+        ("POST", "/api/v1/merchants/{merchant_id}/withdrawals"),
     }
     for method, path in declared:
         url = (
             path.replace("{payment_id}", str(uuid.uuid4()))
             .replace("{group_id}", str(uuid.uuid4()))
             .replace("{product_id}", str(uuid.uuid4()))
+            .replace("{merchant_id}", str(uuid.uuid4()))
         )
         resp = await client.request(method, url, json={}, headers=user.headers)
         assert resp.status == 422, path

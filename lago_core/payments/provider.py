@@ -29,6 +29,8 @@ class EventType(enum.StrEnum):
     PAYMENT_FAILED = "payment_intent.payment_failed"
     REFUND_SUCCEEDED = "refund.succeeded"
     PAYOUT_PAID = "payout.paid"
+    # The bank refused the transfer (closed account, wrong name): the money is back with us.
+    PAYOUT_FAILED = "payout.failed"
 
 
 class ProviderError(Exception):
