@@ -30,10 +30,12 @@ __all__ = [
     "DELIVER_NOTIFICATION",
     "DELIVER_SANDBOX_WEBHOOK",
     "EXPIRE_GROUP_BUY",
+    "EXPIRE_VIRTUAL_NUMBERS",
     "FAN_OUT_ANNOUNCEMENT",
     "JOBS",
     "PURGE_ENDED_SESSIONS",
     "PURGE_IDEMPOTENCY_KEYS",
+    "RENEW_SUBSCRIPTIONS",
     "SETTLE_ORDERS",
     "SUBMIT_PAYOUT",
     "SUBMIT_REFUND",
@@ -78,6 +80,8 @@ DELIVER_NOTIFICATION = Job("deliver_notification", ("notification_id",))
 FAN_OUT_ANNOUNCEMENT = Job("fan_out_announcement", ("announcement_id",))
 SWEEP_NOTIFICATIONS = Job("sweep_notifications")
 SWEEP_COUPONS = Job("sweep_coupons")
+RENEW_SUBSCRIPTIONS = Job("renew_subscriptions")
+EXPIRE_VIRTUAL_NUMBERS = Job("expire_virtual_numbers")
 
 JOBS: tuple[Job, ...] = (
     APPLY_PAYMENT_EVENT,
@@ -99,6 +103,8 @@ JOBS: tuple[Job, ...] = (
     FAN_OUT_ANNOUNCEMENT,
     SWEEP_NOTIFICATIONS,
     SWEEP_COUPONS,
+    RENEW_SUBSCRIPTIONS,
+    EXPIRE_VIRTUAL_NUMBERS,
 )
 
 

@@ -35,6 +35,7 @@ from lago_rest.routes import (
     orders,
     payments,
     settlement,
+    subscriptions,
 )
 from lago_rest.routes.system import add_system_routes
 from lago_rest.web import add_web_routes
@@ -63,6 +64,7 @@ def build_api() -> Api:
         lockers.api,
         live.api,
         notifications.api,
+        subscriptions.api,
     ):
         api.include(group)
     return api

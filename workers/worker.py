@@ -24,7 +24,17 @@ from lago_core.container import Core, build_core
 from lago_core.jobs import check_worker_functions, queue_name
 from lago_core.logging import get_logger
 from lago_core.settings import Settings
-from workers import ai, coupons, groupbuys, lockers, notifications, orders, payments, settlement
+from workers import (
+    ai,
+    coupons,
+    groupbuys,
+    lockers,
+    notifications,
+    orders,
+    payments,
+    settlement,
+    subscriptions,
+)
 from workers.maintenance import purge_ended_sessions
 
 __all__ = ["CRON_JOBS", "FUNCTIONS", "REDIS_DOWN", "LagoWorker", "create_worker", "queue_name"]
@@ -52,6 +62,7 @@ FUNCTIONS: list[Any] = [
     *lockers.FUNCTIONS,
     *notifications.FUNCTIONS,
     *coupons.FUNCTIONS,
+    *subscriptions.FUNCTIONS,
 ]
 
 
@@ -64,6 +75,7 @@ CRON_JOBS: list[CronJob] = [
     *lockers.CRON_JOBS,
     *notifications.CRON_JOBS,
     *coupons.CRON_JOBS,
+    *subscriptions.CRON_JOBS,
 ]
 
 
