@@ -106,7 +106,9 @@ async def active_subscription(
 ) -> dict[str, Any]:
     status, sub = await subscribe(client, account, plan)
     assert status == 201, sub
-    assert sub["status"] == "pending" and sub["sign_url"] and sub["agreement_secret"]
+    assert sub["status"] == "pending"
+    assert sub["sign_url"]
+    assert sub["agreement_secret"]
     await sign(client, sub)
     await run_worker(settings, core)  # agreement.signed → first charge → its webhook
     got = await mine(client, account)
@@ -133,8 +135,10 @@ async def test_subscribe_sign_first_charge_and_renewal(
     resident = community.residents[0]
     start = clock.now()
     sub = await active_subscription(client, core, settings, resident)
-    assert sub["plan_code"] == "member" and sub["period_number"] == 1
-    assert sub["member_benefits"] is True and sub["agreement_secret"] is None
+    assert sub["plan_code"] == "member"
+    assert sub["period_number"] == 1
+    assert sub["member_benefits"] is True
+    assert sub["agreement_secret"] is None
     period_end = datetime.fromisoformat(sub["current_period_end"])
     assert add_month(start) <= period_end < add_month(start) + timedelta(seconds=10)
     assert await core.ledger.balance(REVENUE) == 1500
@@ -148,7 +152,8 @@ async def test_subscribe_sign_first_charge_and_renewal(
     assert await core.subscriptions.renew() == {"waiting": 1}  # in flight: not asked again
     await run_worker(settings, core)
     renewed = await mine(client, resident)
-    assert renewed["status"] == "active" and renewed["period_number"] == 2
+    assert renewed["status"] == "active"
+    assert renewed["period_number"] == 2
     assert renewed["current_period_start"] == sub["current_period_end"]  # the anchor stays
     assert await core.ledger.balance(REVENUE) == 3000
     await assert_ledger_sound(core)
@@ -168,7 +173,7 @@ async def test_failure_retries_grace_and_lapse(
     webhook_target: None,
 ) -> None:
     resident = community.residents[0]
-    status, pending = await subscribe(client, resident, "member")
+    _status, pending = await subscribe(client, resident, "member")
     await sign(client, pending)
     await run_worker(settings, core)
     sub = await mine(client, resident)
@@ -181,7 +186,8 @@ async def test_failure_retries_grace_and_lapse(
     assert await core.subscriptions.renew() == {"submitted": 1}
     await run_worker(settings, core)
     failing = await mine(client, resident)
-    assert failing["status"] == "past_due" and failing["failed_attempts"] == 1
+    assert failing["status"] == "past_due"
+    assert failing["failed_attempts"] == 1
     # Benefits hold through the grace period.
     assert failing["member_benefits"] is True
     assert await core.subscriptions.is_member(resident.id)
@@ -201,7 +207,8 @@ async def test_failure_retries_grace_and_lapse(
     clock.advance(settings.subscription_grace_s)
     assert await core.subscriptions.renew() == {"lapsed": 1}
     lapsed = await mine(client, resident)
-    assert lapsed["status"] == "lapsed" and lapsed["member_benefits"] is False
+    assert lapsed["status"] == "lapsed"
+    assert lapsed["member_benefits"] is False
     assert lapsed["current_period_end"] == end
     assert not await core.subscriptions.is_member(resident.id)
     assert await notices(core, resident, "subscription_lapsed") == 1
@@ -221,7 +228,7 @@ async def test_failure_then_retry_succeeds_within_grace(
     webhook_target: None,
 ) -> None:
     resident = community.residents[1]
-    status, pending = await subscribe(client, resident, "member")
+    _status, pending = await subscribe(client, resident, "member")
     await sign(client, pending)
     await run_worker(settings, core)
     sub = await mine(client, resident)
@@ -237,10 +244,10 @@ async def test_failure_then_retry_succeeds_within_grace(
     assert await core.subscriptions.renew() == {"submitted": 1}
     await run_worker(settings, core)
     back = await mine(client, resident)
-    assert back["status"] == "active" and back["period_number"] == 2
-    assert (
-        back["failed_attempts"] == 0 and back["current_period_start"] == sub["current_period_end"]
-    )
+    assert back["status"] == "active"
+    assert back["period_number"] == 2
+    assert back["failed_attempts"] == 0
+    assert back["current_period_start"] == sub["current_period_end"]
     assert await core.ledger.balance(REVENUE) == 3000
     # The provider charged the period once: one success under its key, one failure.
     rows = await core.pool.fetch(
@@ -266,14 +273,16 @@ async def test_cancel_at_period_end(
     response = await client.post(url, headers=resident.headers)
     assert response.status == 200
     canceled = await response.json()
-    assert canceled["status"] == "active" and canceled["cancel_at_period_end"] is True
+    assert canceled["status"] == "active"
+    assert canceled["cancel_at_period_end"] is True
     assert canceled["member_benefits"] is True
     assert (await client.post(url, headers=resident.headers)).status == 200  # idempotent
 
     clock.advance((add_month(clock.now()) - clock.now()).total_seconds() + 1)
     assert await core.subscriptions.renew() == {"canceled": 1}
     ended = await mine(client, resident)
-    assert ended["status"] == "canceled" and ended["member_benefits"] is False
+    assert ended["status"] == "canceled"
+    assert ended["member_benefits"] is False
     assert len(await core.subscriptions.charges(uuid.UUID(sub["id"]))) == 1
     assert await core.ledger.balance(REVENUE) == 1500
     await assert_ledger_sound(core)
@@ -298,11 +307,13 @@ async def test_upgrade_now_pro_rata_and_downgrade_at_period_end(
     headers = seller.headers | {"Idempotency-Key": "upgrade-1"}
     # Another kind is refused.
     bad = await client.post(url, json={"plan": "member"}, headers=headers)
-    assert bad.status == 422 and (await bad.json())["error"]["code"] == "plan_kind_mismatch"
+    assert bad.status == 422
+    assert (await bad.json())["error"]["code"] == "plan_kind_mismatch"
     response = await client.post(url, json={"plan": "vn_pro"}, headers=headers)
     assert response.status == 200, await response.json()
     changed = await response.json()
-    assert changed["upgrade_charge_id"] and changed["plan_code"] == "vn_basic"
+    assert changed["upgrade_charge_id"]
+    assert changed["plan_code"] == "vn_basic"
     # A retry of the same request charges nothing more.
     again = await client.post(url, json={"plan": "vn_pro"}, headers=headers)
     assert (await again.json())["upgrade_charge_id"] == changed["upgrade_charge_id"]
@@ -323,7 +334,8 @@ async def test_upgrade_now_pro_rata_and_downgrade_at_period_end(
     assert await core.subscriptions.renew() == {"submitted": 1}
     await run_worker(settings, core)
     renewed = await mine(client, seller)
-    assert renewed["plan_code"] == "vn_basic" and renewed["period_number"] == 2
+    assert renewed["plan_code"] == "vn_basic"
+    assert renewed["period_number"] == 2
     assert renewed["next_plan_code"] is None
     assert await core.ledger.balance(REVENUE) == 990 + difference + 990
     await assert_ledger_sound(core)
@@ -338,7 +350,7 @@ async def test_webhooks_forged_stale_and_duplicate(
 ) -> None:
     # No webhook_target: the test delivers each event itself.
     resident = community.residents[0]
-    status, pending = await subscribe(client, resident, "member")
+    _status, pending = await subscribe(client, resident, "member")
     await sign(client, pending)
     assert core.sandbox is not None
     events = [e for e in await core.sandbox.events() if e["type"] == "agreement.signed"]
@@ -354,7 +366,8 @@ async def test_webhooks_forged_stale_and_duplicate(
 
     clock.advance(settings.webhook_tolerance_s + 1)
     response = await client.post(WEBHOOK, data=body, headers=headers)
-    assert response.status == 400 and (await response.json())["error"]["code"] == "stale_webhook"
+    assert response.status == 400
+    assert (await response.json())["error"]["code"] == "stale_webhook"
     clock.advance(-(settings.webhook_tolerance_s + 1))
 
     first = await client.post(WEBHOOK, data=body, headers=headers)
@@ -411,11 +424,14 @@ async def test_rest_input_permissions_and_idempotency(
 
     status, first = await subscribe(client, resident, "member", key="k1")
     status2, again = await subscribe(client, resident, "member", key="k1")
-    assert status == status2 == 201 and first["id"] == again["id"]
+    assert status == status2 == 201
+    assert first["id"] == again["id"]
     status, other = await subscribe(client, resident, "vn_basic", key="k1")
-    assert status == 422 and other["error"]["code"] == "idempotency_key_reused"
+    assert status == 422
+    assert other["error"]["code"] == "idempotency_key_reused"
     status, dup = await subscribe(client, resident, "member", key="k2")
-    assert status == 409 and dup["error"]["code"] == "subscription_exists"
+    assert status == 409
+    assert dup["error"]["code"] == "subscription_exists"
     # Someone else's subscription is not found.
     other_user = community.residents[1]
     got = await client.get(f"/api/v1/subscriptions/{first['id']}", headers=other_user.headers)
@@ -452,28 +468,34 @@ async def test_granted_first_month_is_a_platform_expense(
     bad = await client.post(
         url, json={"user_id": str(seller.id), "plan": "member"}, headers=admin.headers
     )
-    assert bad.status == 422 and (await bad.json())["error"]["code"] == "plan_not_grantable"
+    assert bad.status == 422
+    assert (await bad.json())["error"]["code"] == "plan_not_grantable"
     response = await client.post(
         url, json={"user_id": str(seller.id), "plan": "vn_basic"}, headers=admin.headers
     )
     assert response.status == 201, await response.json()
     granted = await response.json()
-    assert granted["status"] == "active" and granted["first_period_granted_by"] == str(admin.id)
+    assert granted["status"] == "active"
+    assert granted["first_period_granted_by"] == str(admin.id)
     assert await core.ledger.balance(EXPENSE) == 990
     assert await core.ledger.balance(REVENUE) == 990
     await assert_ledger_sound(core)
     again = await client.post(
         url, json={"user_id": str(seller.id), "plan": "vn_pro"}, headers=admin.headers
     )
-    assert again.status == 409 and (await again.json())["error"]["code"] == "not_first_month"
+    assert again.status == 409
+    assert (await again.json())["error"]["code"] == "not_first_month"
 
     # The seller signs an agreement for the same plan: it renews after the granted month.
     status, attached = await subscribe(client, seller, "vn_basic")
-    assert status == 201 and attached["id"] == granted["id"] and attached["sign_url"]
+    assert status == 201
+    assert attached["id"] == granted["id"]
+    assert attached["sign_url"]
     await sign(client, attached)
     await run_worker(settings, core)
     sub = await mine(client, seller)
-    assert sub["cancel_at_period_end"] is False and sub["agreement_signed_at"]
+    assert sub["cancel_at_period_end"] is False
+    assert sub["agreement_signed_at"]
     clock.advance((add_month(clock.now()) - clock.now()).total_seconds() + 1)
     assert await core.subscriptions.renew() == {"submitted": 1}
     await run_worker(settings, core)
@@ -515,7 +537,8 @@ async def test_listing_cap_for_non_members_lifted_for_members(
     refused = await client.post("/api/v1/listings", json=LISTING, headers=seller.headers)
     assert refused.status == 409
     error = (await refused.json())["error"]
-    assert error["code"] == "listing_cap_reached" and error["details"]["cap"] == cap
+    assert error["code"] == "listing_cap_reached"
+    assert error["details"]["cap"] == cap
 
     # Withdraw one, publish one: the withdrawn one cannot come back over the cap.
     assert (
@@ -525,12 +548,14 @@ async def test_listing_cap_for_non_members_lifted_for_members(
         await client.post("/api/v1/listings", json=LISTING, headers=seller.headers)
     ).status == 201
     back = await client.post(f"/api/v1/listings/{ids[0]}/reactivate", headers=seller.headers)
-    assert back.status == 409 and (await back.json())["error"]["code"] == "listing_cap_reached"
+    assert back.status == 409
+    assert (await back.json())["error"]["code"] == "listing_cap_reached"
 
     # A member has no cap.
     await active_subscription(client, core, settings, seller)
     back = await client.post(f"/api/v1/listings/{ids[0]}/reactivate", headers=seller.headers)
-    assert back.status == 200 and (await back.json())["status"] == "active"
+    assert back.status == 200
+    assert (await back.json())["status"] == "active"
     more = await client.post("/api/v1/listings", json=LISTING, headers=seller.headers)
     assert more.status == 201
     active = await core.pool.fetchval(
