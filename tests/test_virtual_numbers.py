@@ -196,7 +196,7 @@ async def test_expiry_unbinds_and_call_records_apply_once(
         await core.sandbox_numbers.call(answer["number"], "+8613800000000", 10)
     response = await client.post(
         "/api/v1/sandbox/virtual-numbers/calls",
-        json={"number": answer["number"], "caller": buyer.phone, "duration_s": 42},
+        json={"number": answer["number"], "from_number": buyer.phone, "duration_s": 42},
     )
     assert response.status == 200
     await run_worker(settings, core)  # delivers the signed call record to the callback URL

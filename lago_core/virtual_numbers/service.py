@@ -173,7 +173,7 @@ class VirtualNumberService:
                 "provider": provider,
                 "provider_call_id": str(obj["id"]),
                 "provider_binding_id": str(obj["binding_id"]),
-                "caller": str(obj["caller"])[:40],
+                "from_number": str(obj["from_number"])[:40],
                 "duration_s": duration_s,
                 "started_at": datetime.fromtimestamp(int(obj["started_at"]), tz=CHINA),
                 "received_at": self._clock.now(),

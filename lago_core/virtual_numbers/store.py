@@ -114,7 +114,7 @@ class VirtualNumberStore:
             values["provider"],
             values["provider_call_id"],
             values["provider_binding_id"],
-            values["caller"],
+            values["from_number"],
             values["duration_s"],
             values["started_at"],
             values["received_at"],

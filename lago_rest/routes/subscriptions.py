@@ -134,7 +134,9 @@ class Usage(Schema):
 
 class SandboxCallIn(Schema):
     number: str = Field(min_length=3, max_length=20)
-    caller: str = Field(min_length=3, max_length=20, description="the dialling phone (E.164)")
+    from_number: str = Field(
+        min_length=3, max_length=20, description="the dialling phone (E.164)"
+    )
     duration_s: int = Field(default=60, ge=0, le=86_400)
 
 
@@ -269,5 +271,5 @@ async def sandbox_call(body: SandboxCallIn, svc: Services) -> SandboxCall:
     if svc.sandbox_numbers is None:
         raise NotFound("the sandbox number provider is not configured")
     return SandboxCall(
-        call_id=await svc.sandbox_numbers.call(body.number, body.caller, body.duration_s)
+        call_id=await svc.sandbox_numbers.call(body.number, body.from_number, body.duration_s)
     )
