@@ -134,9 +134,7 @@ class Usage(Schema):
 
 class SandboxCallIn(Schema):
     number: str = Field(min_length=3, max_length=20)
-    from_number: str = Field(
-        min_length=3, max_length=20, description="the dialling phone (E.164)"
-    )
+    from_number: str = Field(min_length=3, max_length=20, description="the dialling phone (E.164)")
     duration_s: int = Field(default=60, ge=0, le=86_400)
 
 
