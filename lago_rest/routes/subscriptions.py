@@ -10,7 +10,7 @@ from uuid import UUID
 from aiohttp import web
 from pydantic import Field
 
-from lago_core.errors import NotFound, PayloadTooLarge
+from lago_core.errors import Forbidden, InvalidInput, NotFound, PayloadTooLarge
 from lago_core.payments import SIGNATURE_HEADER
 from lago_core.security.roles import Principal
 from lago_rest.api import Api
@@ -56,7 +56,8 @@ class ChangeIn(Schema):
 
 
 class GrantIn(Schema):
-    user_id: UUID
+    user_id: UUID | None = Field(default=None, description="the seller; or their phone")
+    phone: str | None = Field(default=None, min_length=3, max_length=20)
     plan: PlanCode = _PLAN
 
 
@@ -198,8 +199,21 @@ async def change_subscription(
 @api.post("/subscriptions/grants", status=201, tags=TAGS)
 async def grant_first_month(body: GrantIn, user: Principal, svc: Services) -> Subscription:
     """Admins: the platform pays a seller's first month of a virtual-number plan (a platform
-    expense in the ledger). 409 ``not_first_month`` or ``subscription_exists``."""
-    return _sub(await svc.subscriptions.grant_first_period(user, body.user_id, body.plan))
+    expense in the ledger); the seller by ``user_id`` or ``phone`` (exactly one). 409
+    ``not_first_month`` or ``subscription_exists``."""
+    if not user.is_admin:
+        # Before any lookup: a phone's existence is not for everyone to probe.
+        raise Forbidden("only admins grant a first month")
+    if (body.user_id is None) == (body.phone is None):
+        raise InvalidInput("name the seller by user_id or by phone", code="invalid_seller")
+    seller = body.user_id
+    if seller is None:
+        assert body.phone is not None
+        found = await svc.identity.user_by_phone(body.phone)
+        if found is None:
+            raise NotFound("no user has this phone", code="user_not_found")
+        seller = found.id
+    return _sub(await svc.subscriptions.grant_first_period(user, seller, body.plan))
 
 
 @api.post("/sandbox/agreements/{agreement_id}/sign", tags=("sandbox",))

@@ -22,7 +22,7 @@ export interface Payment {
 }
 
 /** A POST that needs an `Idempotency-Key` (the shared client sends no extra headers). */
-async function postIdempotent<T>(path: string, key: string, body: unknown = {}): Promise<T> {
+export async function postIdempotent<T>(path: string, key: string, body: unknown = {}): Promise<T> {
   const attempt = (): Promise<Response> =>
     fetch(`${API}${path}`, {
       method: "POST",

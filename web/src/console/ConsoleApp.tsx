@@ -18,6 +18,7 @@ import { ModerationPage } from "./ModerationPage";
 import { ResidentsPage } from "./ResidentsPage";
 import { useRoles } from "./shared";
 import { SupportPage } from "./SupportPage";
+import GrantPage from "../subscriptions/GrantPage";
 
 interface NavItem {
   to: string;
@@ -46,6 +47,7 @@ function useNavigation(): Array<{ group: string; items: NavItem[] }> {
         { to: "/console/merchants", label: consoleText.nav.merchants },
         { to: "/console/communities", label: consoleText.nav.communities },
         { to: "/console/announcements", label: consoleText.nav.announcements },
+        { to: "/console/virtual-numbers", label: consoleText.nav.virtualNumbers },
         ...(staffOf.length > 0 ? [] : [{ to: "/console/moderation", label: consoleText.nav.moderation }]),
       ],
     });
@@ -107,6 +109,7 @@ export default function ConsoleApp(): ReactNode {
           <Route path="support" element={<SupportPage />} />
           <Route path="notifications" element={<NotificationsPage />} />
           <Route path="announcements" element={<AnnouncementsPage />} />
+          <Route path="virtual-numbers" element={<GrantPage />} />
           <Route path="*" element={<Navigate to="/console" replace />} />
         </Routes>
       </main>

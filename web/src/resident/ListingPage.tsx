@@ -5,6 +5,7 @@ import { useNavigate, useParams } from "react-router";
 import { http } from "../api/http";
 import { useSession } from "../session";
 import { common, resident } from "../strings";
+import { CallSeller } from "../subscriptions/CallSeller";
 import { Loading, Money, Page, useAction, useLoad } from "../ui/kit";
 import { ListingPrice } from "./ListingCard";
 import { type Fulfilment, type Listing, type Order, type Reputation } from "./types";
@@ -64,7 +65,10 @@ export function ListingPage(): ReactNode {
           {l.notActive}（{l.statuses[listing.status] ?? listing.status}）
         </p>
       ) : (
-        <OrderSheet listing={listing} />
+        <>
+          <CallSeller listingId={listing.id} />
+          <OrderSheet listing={listing} />
+        </>
       )}
     </Page>
   );

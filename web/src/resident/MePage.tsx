@@ -27,6 +27,8 @@ export function MePage(): ReactNode {
       <nav className="list me-links" aria-label={resident.me.title}>
         <Link to="/communities">{communities.length ? resident.me.joinMore : resident.home.joinCommunity}</Link>
         <Link to="/me/listings">{resident.me.myListings}</Link>
+        <Link to="/me/membership">{resident.me.membership}</Link>
+        <Link to="/me/virtual-number">{resident.me.virtualNumber}</Link>
         <Link to="/orders">{resident.me.myOrders}</Link>
         <Link to="/merchant">{resident.me.toMerchant}</Link>
         {me?.platform_role || communities.some((c) => c.role === "property_staff") ? <Link to="/console">{resident.me.toConsole}</Link> : null}

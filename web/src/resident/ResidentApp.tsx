@@ -22,6 +22,9 @@ const ChannelById = lazy(() => channelScreens().then((m) => ({ default: m.Channe
 const LotteryVerify = lazy(() => channelScreens().then((m) => ({ default: m.VerifyPage })));
 const Support = lazy(() => channelScreens().then((m) => ({ default: m.SupportPage })));
 const Notifications = lazy(() => import("../notifications/NotificationsPage"));
+const Membership = lazy(() => import("../subscriptions/MembershipPage"));
+const VirtualNumber = lazy(() => import("../subscriptions/VirtualNumberPage"));
+const SignAgreement = lazy(() => import("../subscriptions/SignPage"));
 
 export default function ResidentApp(): ReactNode {
   return (
@@ -43,6 +46,9 @@ export default function ResidentApp(): ReactNode {
           <Route path="listings/:id" element={<ListingPage />} />
           <Route path="publish" element={<PublishPage />} />
           <Route path="me/listings" element={<MyListingsPage />} />
+          <Route path="me/membership" element={<Membership />} />
+          <Route path="me/virtual-number" element={<VirtualNumber />} />
+          <Route path="subscriptions/:id/sign" element={<SignAgreement />} />
           <Route path="orders" element={<OrdersPage />} />
           <Route path="orders/:id" element={<OrderPage />} />
           <Route path="orders/:id/pay" element={<CashierPage />} />

@@ -14,3 +14,4 @@ export function errorText(code: string | undefined, fallback?: string): string {
   if (code && code in common.errors.byCode) return common.errors.byCode[code] as string;
   return fallback || common.errors.unknown;
 }
+export { subscriptions } from "./subscriptions";
