@@ -672,3 +672,89 @@ async def test_queue_priority_ends_with_the_membership(
     assert [c["id"] for c in await support.queue(as_agent, 10)] == ids[::-1]
     core.clock.advance(timedelta(days=40).total_seconds())
     assert [c["id"] for c in await support.queue(as_agent, 10)] == ids
+
+
+async def test_concurrent_renewal_jobs_charge_a_period_once(
+    client: Client,
+    core: Core,
+    settings: Settings,
+    clock: ManualClock,
+    community: Any,
+    webhook_target: None,
+) -> None:
+    import asyncio
+
+    resident = community.residents[2]
+    await active_subscription(client, core, settings, resident)
+    clock.advance((add_month(clock.now()) - clock.now()).total_seconds() + 1)
+    outcomes = await asyncio.gather(*(core.subscriptions.renew() for _ in range(4)))
+    submitted = sum(o.get("submitted", 0) for o in outcomes)
+    assert submitted == 1
+    await run_worker(settings, core)
+    assert (await mine(client, resident))["period_number"] == 2
+    assert await core.ledger.balance(REVENUE) == 3000
+    charged = await core.pool.fetchval(
+        "SELECT count(*) FROM sandbox_agreement_charges WHERE status = 'succeeded'"
+    )
+    assert charged == 2
+    await assert_ledger_sound(core)
+
+
+async def test_a_charge_in_flight_when_cancelled_gives_its_period_and_no_more(
+    client: Client,
+    core: Core,
+    settings: Settings,
+    clock: ManualClock,
+    community: Any,
+    webhook_target: None,
+) -> None:
+    resident = community.residents[0]
+    _status, pending = await subscribe(client, resident, "member")
+    await sign(client, pending)
+    await run_worker(settings, core)
+    sub = await mine(client, resident)
+    assert core.sandbox is not None
+    await core.sandbox.set_agreement_funds(sub["agreement_id"], pending["agreement_secret"], False)
+    clock.advance((add_month(clock.now()) - clock.now()).total_seconds() + 1)
+    await core.subscriptions.renew()
+    await run_worker(settings, core)
+    assert (await mine(client, resident))["status"] == "past_due"
+
+    await core.sandbox.set_agreement_funds(sub["agreement_id"], pending["agreement_secret"], True)
+    clock.advance(settings.subscription_retry_s)
+    assert await core.subscriptions.renew() == {"submitted": 1}
+    # The subscriber cancels before the charge's webhook arrives.
+    canceled = await core.subscriptions.cancel(principal(resident), uuid.UUID(sub["id"]))
+    assert canceled["status"] == "canceled"
+    await run_worker(settings, core)
+    after = await mine(client, resident)
+    assert after["status"] == "active"
+    assert after["period_number"] == 2
+    assert after["cancel_at_period_end"] is True
+    assert await core.ledger.balance(REVENUE) == 3000
+    await assert_ledger_sound(core)
+    clock.advance((add_month(clock.now()) - clock.now()).total_seconds() + 1)
+    assert await core.subscriptions.renew() == {"canceled": 1}
+    assert await core.ledger.balance(REVENUE) == 3000
+
+
+async def test_concurrent_publishes_stop_at_the_cap(
+    client: Client, core: Core, settings: Settings, community: Any
+) -> None:
+    import asyncio
+
+    seller = community.residents[1]
+    cap = settings.listing_cap_non_member
+    for i in range(cap - 1):
+        response = await client.post(
+            "/api/v1/listings", json=LISTING | {"title": f"玩具 {i}"}, headers=seller.headers
+        )
+        assert response.status == 201
+    responses = await asyncio.gather(
+        *(client.post("/api/v1/listings", json=LISTING, headers=seller.headers) for _ in range(5))
+    )
+    assert sorted(r.status for r in responses) == [201, 409, 409, 409, 409]
+    active = await core.pool.fetchval(
+        "SELECT count(*) FROM listings WHERE seller_id = $1 AND status = 'active'", seller.id
+    )
+    assert active == cap

@@ -30,7 +30,7 @@ from lago_core.payments import AfterCommit, EventType, PaymentProvider, PaymentS
 from lago_core.payments.provider import ProviderError
 from lago_core.security.roles import Principal
 from lago_core.settings import Settings
-from lago_core.subscriptions.store import SubscriptionStore
+from lago_core.subscriptions.store import LIVE, SubscriptionStore
 
 __all__ = ["SubscriptionService", "add_month"]
 
@@ -586,6 +586,19 @@ class SubscriptionService:
         )
         CHARGES.labels(purpose=charge["purpose"].split(":")[0], outcome="succeeded").inc()
         if charge["purpose"] == "period":
+            extra: dict[str, Any] = {}
+            if sub["status"] not in LIVE:
+                # Cancelled (or lapsed) while this charge was in flight: the money is taken, so
+                # the period is given — and it is the last one.
+                if await self.store.live_of(conn, sub["user_id"], sub["kind"]) is not None:
+                    # A newer subscription of the kind is live: a person refunds this charge.
+                    log.error(
+                        "subscriptions.paid_after_end",
+                        subscription_id=str(sub["id"]),
+                        charge_id=str(charge["id"]),
+                    )
+                    return "paid_after_end"
+                extra = {"cancel_at_period_end": True}
             start = (
                 sub["current_period_end"]
                 if sub["current_period_end"] is not None and sub["status"] != "pending"
@@ -610,6 +623,7 @@ class SubscriptionService:
                 failed_attempts=0,
                 next_attempt_at=None,
                 ended_at=None,
+                **extra,
             )
             return "renewed" if charge["period_number"] > 1 else "started"
         # An upgrade's difference: the new plan from now on, for the rest of this period.
