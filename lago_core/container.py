@@ -47,6 +47,16 @@ from lago_core.payments import (
     SandboxProvider,
     SandboxStore,
 )
+from lago_core.points import (
+    CatalogueService,
+    CouponIssuer,
+    InvitationService,
+    Points,
+    PointsService,
+    PointsSources,
+    PointsStore,
+)
+from lago_core.points.notices import tell_through
 from lago_core.push import Pusher
 from lago_core.ratelimit import RateLimiter
 from lago_core.redis import create_redis
@@ -100,6 +110,8 @@ class Core:
     # Live streams: who may go live, grants, announcements (docs/live.md); lottery draws to read.
     live: LiveService
     lottery: LotteryService
+    # Points (docs/points.md): earning rules and their hooks, lots, expiry, the catalogue.
+    points: Points
     # The notification centre: in-app, live, SMS and e-mail (docs/notifications.md).
     notifications: NotificationService
     email: EmailProvider
@@ -250,6 +262,20 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         ttl_s=settings.virtual_number_ttl_s,
         clock=clock,
     )
+    points = build_points(
+        pool,
+        clock,
+        settings,
+        notifications,
+        identity,
+        communities,
+        listings,
+        orders,
+        groupbuys,
+        Idempotency(pool, clock),
+        limiter,
+        coupons,
+    )
     ai = build_ai(
         settings, pool, listings, orders, payments, jobs, pusher, limiter, clock, groupbuys
     )
@@ -283,12 +309,49 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         ),
         live=LiveService(LiveStore(pool), communities, pusher, clock),
         lottery=LotteryService(DrawStore(pool), communities),
+        points=points,
         notifications=notifications,
         email=email,
         subscriptions=subscriptions,
         virtual_numbers=virtual_numbers,
         sandbox_numbers=sandbox_numbers,
         sandbox_pool=sandbox_pool,
+    )
+
+
+def build_points(
+    pool: asyncpg.Pool,
+    clock: Clock,
+    settings: Settings,
+    notifications: NotificationService,
+    identity: IdentityService,
+    communities: CommunityService,
+    listings: ListingService,
+    orders: OrderService,
+    groupbuys: GroupBuyService,
+    idempotency: Idempotency,
+    limiter: RateLimiter,
+    coupons: CouponIssuer | None,
+) -> Points:
+    """The points services, following the events that earn points; coupon products are issued
+    by ``coupons`` (refused while it is None)."""
+    store = PointsStore(pool)
+    service = PointsService(store, clock, limiter=limiter, tell=tell_through(notifications))
+    invitations = InvitationService(store, service, clock)
+    sources = PointsSources(store, service, invitations, clock, settings.points_post_grace_s)
+    orders.on_transition(sources.order_moved)
+    orders.on_rating(sources.rated)
+    groupbuys.on_order_moved(sources.group_buy_order_moved)
+    listings.on_created(sources.listing_created)
+    communities.on_verified(sources.member_verified)
+    identity.on_sign_up(invitations.check_code, invitations.record_in)
+    return Points(
+        service=service,
+        catalogue=CatalogueService(
+            store, service, idempotency, clock, limiter=limiter, coupons=coupons
+        ),
+        invitations=invitations,
+        sources=sources,
     )
 
 

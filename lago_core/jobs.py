@@ -27,12 +27,15 @@ __all__ = [
     "APPLY_PAYMENT_EVENT",
     "CANCEL_UNPAID_ORDERS",
     "CHECK_OVERDUE_RENTALS",
+    "CREDIT_POINTS",
     "DELIVER_NOTIFICATION",
     "DELIVER_SANDBOX_WEBHOOK",
     "EXPIRE_GROUP_BUY",
+    "EXPIRE_POINTS",
     "EXPIRE_VIRTUAL_NUMBERS",
     "FAN_OUT_ANNOUNCEMENT",
     "JOBS",
+    "NOTIFY_EXPIRING_POINTS",
     "PURGE_ENDED_SESSIONS",
     "PURGE_IDEMPOTENCY_KEYS",
     "RENEW_SUBSCRIPTIONS",
@@ -76,6 +79,11 @@ SWEEP_GROUP_BUYS = Job("sweep_group_buys")
 ANSWER_SUPPORT_MESSAGE = Job("answer_support_message", ("message_id",))
 SWEEP_LOCKER_ORDERS = Job("sweep_locker_orders")
 PURGE_ENDED_SESSIONS = Job("purge_ended_sessions")
+# Points (docs/points.md): retire lots a year old, tell residents a week before, credit sources
+# that have no hook (channel posts after their grace period, lottery entries) and heal hooks.
+EXPIRE_POINTS = Job("expire_points")
+NOTIFY_EXPIRING_POINTS = Job("notify_expiring_points")
+CREDIT_POINTS = Job("credit_points")
 DELIVER_NOTIFICATION = Job("deliver_notification", ("notification_id",))
 FAN_OUT_ANNOUNCEMENT = Job("fan_out_announcement", ("announcement_id",))
 SWEEP_NOTIFICATIONS = Job("sweep_notifications")
@@ -99,6 +107,9 @@ JOBS: tuple[Job, ...] = (
     ANSWER_SUPPORT_MESSAGE,
     SWEEP_LOCKER_ORDERS,
     PURGE_ENDED_SESSIONS,
+    EXPIRE_POINTS,
+    NOTIFY_EXPIRING_POINTS,
+    CREDIT_POINTS,
     DELIVER_NOTIFICATION,
     FAN_OUT_ANNOUNCEMENT,
     SWEEP_NOTIFICATIONS,

@@ -216,6 +216,9 @@ class Settings:
     max_unpaid_orders: int = 3
     # Charged per started day a rental is returned after its due time, withheld from the deposit.
     rental_late_fee_per_day_fen: int = 1_000
+    # Points (docs/points.md): a channel post earns publishing points once it has stood this
+    # long without being deleted by moderation.
+    points_post_grace_s: int = 3_600
 
     # Subscriptions (docs/subscriptions.md). A failed renewal is retried every retry_s until
     # the grace period (benefits hold) ends, then the subscription lapses; an agreement not
@@ -347,6 +350,7 @@ class Settings:
             "subscription_sign_ttl_s": ("LAGO_SUBSCRIPTION_SIGN_TTL_S", _int(60, 30 * 86_400)),
             "listing_cap_non_member": ("LAGO_LISTING_CAP_NON_MEMBER", _int(0, 100_000)),
             "virtual_number_ttl_s": ("LAGO_VIRTUAL_NUMBER_TTL_S", _int(60, 30 * 86_400)),
+            "points_post_grace_s": ("LAGO_POINTS_POST_GRACE_S", _int(0, 30 * 86_400)),
             "log_level": ("LAGO_LOG_LEVEL", _choice("DEBUG", "INFO", "WARNING", "ERROR")),
             "log_format": ("LAGO_LOG_FORMAT", _choice("json", "console")),
             # AI (docs/ai.md)

@@ -34,6 +34,7 @@ from lago_rest.routes import (
     notifications,
     orders,
     payments,
+    points,
     settlement,
     subscriptions,
 )
@@ -63,6 +64,7 @@ def build_api() -> Api:
         ai.api,
         lockers.api,
         live.api,
+        points.api,
         notifications.api,
         subscriptions.api,
     ):

@@ -889,9 +889,11 @@ async def test_claim_centre_shows_a_merchants_coupons_only_where_they_can_be_cla
     assert await centre(resident, f"&community_id={community.id}") == [mine["id"]]
     assert await centre(community.outsider) == []
     status, items = await call(client, resident, "GET", "/coupon-templates?claimable=true")
-    assert (items["items"][0]["budget_fen"], items["items"][0]["discount_given_fen"]) == (
+    shown = items["items"][0]
+    assert (shown["budget_fen"], shown["discount_given_fen"], shown["merchant_name"]) == (
         None,
         None,
+        row["name"],
     )
     status, seen = await call(client, resident, "GET", f"/coupon-templates/{mine['id']}")
     assert (status, seen["budget_fen"], seen["discount_given_fen"]) == (200, None, None)

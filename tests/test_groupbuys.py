@@ -298,6 +298,18 @@ async def test_group_buy_orders_refunded_before_delivery_or_settled_at_t_plus_7(
     assert owed > 0  # each seat's share, from its capture on
     assert owed % 3 == 0
 
+    async def points(user_id: uuid.UUID, rule: str) -> int:
+        earned = await core.pool.fetchval(
+            "SELECT COALESCE(sum(delta), 0) FROM points_journal WHERE user_id = $1 AND rule = $2",
+            user_id,
+            rule,
+        )
+        return int(earned)
+
+    # Points (docs/points.md): every member took part in a group buy that succeeded.
+    for who in community.residents:
+        assert await points(who.id, "activity") == 10
+
     # The merchant's dashboard counts the group's orders like listing orders.
     status, board = await call(
         client, shop.owner, "GET", f"/merchants/{shop.merchant_id}/dashboard"
@@ -335,6 +347,10 @@ async def test_group_buy_orders_refunded_before_delivery_or_settled_at_t_plus_7(
         assert status == 200, refunded
         assert (refunded["status"], refunded["refund_reason"]) == ("refunded", "缺货，无法上课")
     await run_worker(settings, core)
+    # Spending points for the delivered orders (¥99 each); none for the refunded one.
+    spent = {o["buyer_id"]: 99 if o["id"] in done else 0 for o in orders["items"]}
+    for who in community.residents:
+        assert await points(who.id, "spending") == spent[str(who.id)]
     refunds = await refunds_of(core, undelivered["payment_id"])
     assert [(r.amount_fen, r.status) for r in refunds] == [(9_900, "succeeded")]
     seat = await core.pool.fetchrow(

@@ -32,6 +32,7 @@ from workers import (
     notifications,
     orders,
     payments,
+    points,
     settlement,
     subscriptions,
 )
@@ -60,6 +61,7 @@ FUNCTIONS: list[Any] = [
     *groupbuys.FUNCTIONS,
     *ai.FUNCTIONS,
     *lockers.FUNCTIONS,
+    *points.FUNCTIONS,
     *notifications.FUNCTIONS,
     *coupons.FUNCTIONS,
     *subscriptions.FUNCTIONS,
@@ -73,6 +75,7 @@ CRON_JOBS: list[CronJob] = [
     *settlement.CRON_JOBS,
     *groupbuys.CRON_JOBS,
     *lockers.CRON_JOBS,
+    *points.CRON_JOBS,
     *notifications.CRON_JOBS,
     *coupons.CRON_JOBS,
     *subscriptions.CRON_JOBS,

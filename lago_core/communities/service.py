@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -16,6 +17,9 @@ from lago_core.security.roles import MemberStatus, Principal
 
 __all__ = ["GEOHASH_PRECISION", "CommunityService"]
 
+# Called after a membership is verified, with the user and the community.
+VerifiedHook = Callable[[UUID, UUID], Awaitable[None]]
+
 # Precision 9 is a cell of about 5 m: finer than a building, coarse prefixes give neighbourhoods.
 GEOHASH_PRECISION = 9
 
@@ -24,6 +28,11 @@ class CommunityService:
     def __init__(self, store: CommunityStore, clock: Clock) -> None:
         self.store = store
         self._clock = clock
+        self._verified_hooks: list[VerifiedHook] = []
+
+    def on_verified(self, hook: VerifiedHook) -> None:
+        """Run ``hook(user_id, community_id)`` after a resident is verified (after the commit)."""
+        self._verified_hooks.append(hook)
 
     # --- permissions, asked by other services too ------------------------------------------------
 
@@ -160,6 +169,9 @@ class CommunityService:
         )
         if row is None:
             raise Conflict(f"membership is already {status.value}", code="already_decided")
+        if status is MemberStatus.VERIFIED:
+            for hook in self._verified_hooks:
+                await hook(user_id, community_id)
         return row
 
     async def leave(self, actor: Principal, community_id: UUID) -> None:

@@ -169,6 +169,19 @@ class CouponService:
             raise NotFound("coupon template not found")
         return row
 
+    async def check_redeemable(self, template_id: UUID) -> None:
+        """For the points catalogue: the template exists, is the platform's (points never spend
+        a merchant's budget) and is still issuing."""
+        row = await self.store.template(None, template_id)
+        if row is None:
+            raise InvalidInput("no such coupon template", code="unknown_coupon_template")
+        if row["merchant_id"] is not None:
+            raise InvalidInput(
+                "only platform coupons are offered for points", code="invalid_product"
+            )
+        if row["status"] != "active":
+            raise InvalidInput("this coupon template has ended", code="coupon_ended")
+
     async def may_manage(self, actor: Principal, template: asyncpg.Record) -> bool:
         """Whether ``actor`` is on the template's owner side (sees its budget and spend)."""
         try:

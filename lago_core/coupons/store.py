@@ -78,7 +78,9 @@ class CouponStore:
             return await self.pool.fetch(
                 f"""SELECT {_T},
                            (SELECT count(*) FROM user_coupons c
-                             WHERE c.template_id = t.id AND c.user_id = $1)::int AS claimed_by_me
+                             WHERE c.template_id = t.id AND c.user_id = $1)::int AS claimed_by_me,
+                           (SELECT m.name FROM merchants m WHERE m.id = t.merchant_id)
+                               AS merchant_name
                       FROM coupon_templates t
                      WHERE t.status = 'active' AND t.claimable
                        AND (t.total_count IS NULL OR t.issued_count < t.total_count)

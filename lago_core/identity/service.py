@@ -27,6 +27,7 @@ from lago_core.errors import (
 from lago_core.identity.budgets import AuthBudgets
 from lago_core.identity.ended import NOTICES_LOST, SessionsEnded, sessions_ended_channel
 from lago_core.identity.store import IdentityStore
+from lago_core.ledger.store import Conn
 from lago_core.logging import get_logger
 from lago_core.phones import normalise_phone
 from lago_core.ratelimit import RateLimiter
@@ -37,11 +38,24 @@ from lago_core.security.tokens import TokenCodec, hash_refresh_token, new_refres
 from lago_core.settings import Settings
 from lago_core.sms import SmsProvider
 
-__all__ = ["CODE_PURPOSES", "IdentityService", "TokenPair", "UserView"]
+__all__ = [
+    "CODE_PURPOSES",
+    "IdentityService",
+    "SignUpCheck",
+    "SignUpHook",
+    "TokenPair",
+    "UserView",
+]
 
 log = get_logger(__name__)
 
 CODE_PURPOSES = ("signup", "reset_password", "login")
+
+# Sign-up followers (points: the invitation code). A check runs before the SMS code is spent, with
+# the normalised phone and the invitation code, and refuses by raising; a hook runs in the
+# transaction that creates the user, so a refusal there creates no account.
+SignUpCheck = Callable[[str, str | None], Awaitable[None]]
+SignUpHook = Callable[[Conn, asyncpg.Record, str | None], Awaitable[None]]
 _CODE_COOLDOWN_S = 60
 
 
@@ -104,7 +118,14 @@ class IdentityService:
             lambda keys: self._store.active_principals(keys, self._clock.now())
         )
         self._refresh_ttl = timedelta(seconds=settings.refresh_token_ttl_s)
+        self._sign_up_checks: list[SignUpCheck] = []
+        self._sign_up_hooks: list[SignUpHook] = []
         self._signed_up: list[SignedUpHook] = []
+
+    def on_sign_up(self, check: SignUpCheck, hook: SignUpHook) -> None:
+        """Check every sign-up before its code is spent, and follow it in its transaction."""
+        self._sign_up_checks.append(check)
+        self._sign_up_hooks.append(hook)
 
     def on_signed_up(self, hook: SignedUpHook) -> None:
         """Run ``hook`` with the new user's id after each sign-up commits (the new-user coupon).
@@ -186,14 +207,22 @@ class IdentityService:
         user_agent: str | None,
         *,
         client: str | None = None,
+        invite_code: str | None = None,
     ) -> TokenPair:
         await self._budgets.sign_up(client)
         phone = normalise_phone(raw_phone)
+        for check in self._sign_up_checks:
+            await check(phone, invite_code)
         await self._consume_code(phone, "signup", code)
         password_hash = await hash_password(password)
-        row = await self._store.create_user(phone, password_hash, display_name, self._clock.now())
-        if row is None:
-            raise Conflict("this phone number is already registered", code="phone_taken")
+        async with self._store.pool.acquire() as conn, conn.transaction():
+            row = await self._store.create_user(
+                phone, password_hash, display_name, self._clock.now(), conn=conn
+            )
+            if row is None:
+                raise Conflict("this phone number is already registered", code="phone_taken")
+            for follow in self._sign_up_hooks:
+                await follow(conn, row, invite_code)
         log.info("user.signed_up", user_id=str(row["id"]))
         for hook in self._signed_up:
             try:

@@ -8,6 +8,8 @@ from uuid import UUID
 
 import asyncpg
 
+from lago_core.ledger.store import Conn
+
 __all__ = ["IdentityStore"]
 
 _USER_COLUMNS = "id, phone, display_name, platform_role, status, created_at"
@@ -17,6 +19,10 @@ class IdentityStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
+    @property
+    def pool(self) -> asyncpg.Pool:
+        return self._pool
+
     async def create_user(
         self,
         phone: str,
@@ -24,9 +30,11 @@ class IdentityStore:
         display_name: str,
         verified_at: datetime,
         platform_role: str | None = None,
+        *,
+        conn: Conn | None = None,
     ) -> asyncpg.Record | None:
         """Insert a user; None when the phone is already registered."""
-        return await self._pool.fetchrow(
+        return await (conn or self._pool).fetchrow(
             f"""
             INSERT INTO users (phone, password_hash, display_name, phone_verified_at, platform_role)
             VALUES ($1, $2, $3, $4, $5)

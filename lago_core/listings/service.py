@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -121,6 +122,11 @@ def check_money(
         )
 
 
+# Called after a listing is created, with its row. A registry rather than an import keeps
+# listings independent of who watches them.
+CreatedHook = Callable[[asyncpg.Record], Awaitable[None]]
+
+
 class ListingService:
     def __init__(
         self,
@@ -140,6 +146,12 @@ class ListingService:
         # Active listings a resident who is not a member (会员) may have at once; members and
         # merchants have no cap (docs/subscriptions.md). None: no cap for anyone.
         self._active_cap = active_cap
+        self._created_hooks: list[CreatedHook] = []
+
+    def on_created(self, hook: CreatedHook) -> None:
+        """Run ``hook`` with every listing once it is created (after its commit; points for
+        publishing)."""
+        self._created_hooks.append(hook)
 
     # --- permissions -----------------------------------------------------------------------------
 
@@ -198,12 +210,16 @@ class ListingService:
         check_money(draft.kind, draft.price_fen, draft.rent_per_day_fen, draft.deposit_fen)
         fields = {k: (v.value if isinstance(v, enum.Enum) else v) for k, v in asdict(draft).items()}
         if draft.merchant_id is not None:
-            return await self.store.create(actor.user_id, fields, self._clock.now())
-        row = await self.store.create_capped(
-            actor.user_id, fields, self._clock.now(), self._active_cap
-        )
-        if row is None:
-            raise self._cap_reached()
+            row = await self.store.create(actor.user_id, fields, self._clock.now())
+        else:
+            capped = await self.store.create_capped(
+                actor.user_id, fields, self._clock.now(), self._active_cap
+            )
+            if capped is None:
+                raise self._cap_reached()
+            row = capped
+        for hook in self._created_hooks:
+            await hook(row)
         return row
 
     def _cap_reached(self) -> Conflict:

@@ -22,6 +22,10 @@ __all__ = ["AccessClaims", "TokenCodec", "hash_refresh_token", "new_refresh_toke
 _ALGORITHM = "HS256"
 
 
+# How far ahead of this process's clock another process's may run when it issues a token.
+_ISSUED_AT_SKEW_S = 60
+
+
 @dataclass(frozen=True, slots=True)
 class AccessClaims:
     user_id: UUID
@@ -56,15 +60,24 @@ class TokenCodec:
                 self._secret,
                 algorithms=[_ALGORITHM],
                 issuer=self._issuer,
-                options={"require": ["exp", "iat", "sub", "sid", "iss"], "verify_exp": False},
+                options={
+                    "require": ["exp", "iat", "sub", "sid", "iss"],
+                    "verify_exp": False,
+                    "verify_iat": False,
+                },
             )
         except jwt.InvalidTokenError as exc:
             raise Unauthenticated("invalid access token", code="invalid_token") from exc
         if claims.get("typ") != "access":
             raise Unauthenticated("not an access token", code="invalid_token")
-        # Expiry is checked here rather than by PyJWT so it follows the injected clock.
-        if int(claims["exp"]) <= int(now.timestamp()):
+        # Expiry and issue time are checked here rather than by PyJWT so they follow the injected
+        # clock (PyJWT compares `iat` with the wall clock: a token issued by a clock that runs
+        # ahead, as a test's does, would be refused as "not yet valid").
+        now_s = int(now.timestamp())
+        if int(claims["exp"]) <= now_s:
             raise Unauthenticated("access token expired", code="token_expired")
+        if int(claims["iat"]) > now_s + _ISSUED_AT_SKEW_S:
+            raise Unauthenticated("access token issued in the future", code="invalid_token")
         try:
             return AccessClaims(
                 user_id=UUID(claims["sub"]),

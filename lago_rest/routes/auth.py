@@ -42,6 +42,11 @@ class SignUp(Schema):
     code: str = Field(pattern=r"^\d{6}$")
     password: str = Password
     display_name: str = Field(min_length=1, max_length=40)
+    invite_code: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z2-9]{8}$",
+        description="a neighbour's invitation code (积分: 50 to them once you are verified)",
+    )
 
 
 class LogIn(Schema):
@@ -192,6 +197,7 @@ async def sign_up(
         body.display_name,
         request.headers.get("User-Agent"),
         client=_client(request, svc),
+        invite_code=body.invite_code,
     )
     return _issued(pair, session_mode, request, svc)
 

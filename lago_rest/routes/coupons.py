@@ -88,6 +88,7 @@ class Template(Schema):
 
 class ClaimableTemplate(Template):
     claimed_by_me: int = Field(description="how many of this coupon the caller holds")
+    merchant_name: str | None = Field(description="the store of a merchant's coupon")
 
 
 class Templates(Schema):

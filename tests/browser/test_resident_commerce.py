@@ -232,15 +232,17 @@ async def test_a_rental_picked_up_and_returned_at_a_locker(
 
         page = await signed_in_page(new_context, renter)
         await page.goto(f"/listings/{item['id']}")
-        await expect(page.get_by_text("¥300.00", exact=True)).to_be_visible()  # the deposit
+        await expect(page.get_by_text("押金 ¥300.00", exact=True)).to_be_visible()
         await page.get_by_role("radio", name="自提（含智能柜）").check()
         await page.get_by_label("租期（天）").fill("0")
         await expect(page.get_by_text("租期为 1–365 天")).to_be_visible()
         await expect(page.get_by_role("button", name="我要租")).to_be_disabled()
         await page.get_by_label("租期（天）").fill("3")
-        await expect(page.get_by_role("paragraph").filter(has_text="合计")).to_contain_text(
-            "¥360.00"
-        )
+        # The checkout preview's breakdown: the rent, the deposit (never discounted), the total.
+        breakdown = page.get_by_role("region", name="优惠券").get_by_label("应付")
+        await expect(breakdown).to_contain_text("租金¥60.00")
+        await expect(breakdown).to_contain_text("押金（不参与优惠）¥300.00")
+        await expect(page.get_by_test_id("pay-total")).to_have_text("¥360.00")
         await page.get_by_role("button", name="我要租").click()
         pay = page.get_by_role("button", name="确认支付 ¥360.00")
         async with page.expect_response(lambda r: "/sandbox/intents/" in r.url):

@@ -4,7 +4,7 @@ import { Link, useNavigate, useSearchParams } from "react-router";
 
 import { http } from "../api/http";
 import { useSession } from "../session";
-import { auth, common } from "../strings";
+import { auth, common, points } from "../strings";
 import { ErrorNote, useAction } from "../ui/kit";
 
 const PHONE = /^\+?\d{5,20}$/;
@@ -27,6 +27,8 @@ export function LoginPage({ mode }: { mode: "login" | "signup" }): ReactNode {
   const [code, setCode] = useState("");
   const [password, setPassword] = useState("");
   const [name, setName] = useState("");
+  // A shared link may carry a neighbour's invitation code (?invite=…); typing one is optional.
+  const [invite, setInvite] = useState(() => params.get("invite") ?? "");
   const [withPassword, setWithPassword] = useState(false);
   const [left, startCountdown] = useCountdown();
   const [notice, setNotice] = useState("");
@@ -39,7 +41,8 @@ export function LoginPage({ mode }: { mode: "login" | "signup" }): ReactNode {
 
   const [submit, submitting, submitError] = useAction(async () => {
     if (mode === "signup") {
-      await http.post("/auth/signup", { phone, code, password, display_name: name });
+      const inviteCode = invite.trim().toUpperCase();
+      await http.post("/auth/signup", { phone, code, password, display_name: name, ...(inviteCode ? { invite_code: inviteCode } : {}) });
     } else if (withPassword) {
       await http.post("/auth/login", { phone, password });
     } else {
@@ -100,6 +103,12 @@ export function LoginPage({ mode }: { mode: "login" | "signup" }): ReactNode {
           <label>
             {auth.displayName}
             <input name="display_name" maxLength={40} value={name} onChange={(e) => setName(e.target.value)} required />
+          </label>
+        ) : null}
+        {mode === "signup" ? (
+          <label>
+            {points.inviteCode}
+            <input name="invite_code" maxLength={8} autoComplete="off" value={invite} onChange={(e) => setInvite(e.target.value)} />
           </label>
         ) : null}
         {mode === "signup" || withPassword ? (

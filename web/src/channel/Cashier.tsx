@@ -2,18 +2,22 @@
 // and the payment followed until the provider's webhook decided it.
 import { useEffect, useRef, useState, type ReactNode } from "react";
 
-import { channel, common } from "../strings";
+import { channel, common, coupons } from "../strings";
+import { CouponPicker, type PickerState } from "../coupons/CouponPicker";
 import { Money } from "../ui/kit";
 import { channelError } from "./feed";
 import { getPayment, newKey, paySeat, sandboxPay, type Payment } from "./pay";
 
-type Step = "creating" | "ready" | "paying" | "waiting" | "captured" | "failed" | "rejected";
+type Step = "choosing" | "creating" | "ready" | "paying" | "waiting" | "captured" | "failed" | "rejected";
 
 const POLL_MS = 1_000;
+
+const discountOf = (payment: Payment): number => (payment.platform_discount_fen ?? 0) + (payment.merchant_discount_fen ?? 0);
 const POLL_TRIES = 120;
 
 export function Cashier({ groupId, title, onClose, onPaid }: { groupId: string; title: string; onClose: () => void; onPaid: () => void }): ReactNode {
-  const [step, setStep] = useState<Step>("creating");
+  const [step, setStep] = useState<Step>("choosing");
+  const [picked, setPicked] = useState<PickerState>({ couponIds: [], preview: null, pending: true });
   const [payment, setPayment] = useState<Payment | null>(null);
   const [error, setError] = useState<unknown>(null);
   const key = useRef(newKey());
@@ -23,7 +27,7 @@ export function Cashier({ groupId, title, onClose, onPaid }: { groupId: string; 
     setStep("creating");
     setError(null);
     try {
-      setPayment(await paySeat(groupId, key.current));
+      setPayment(await paySeat(groupId, key.current, picked.couponIds));
       setStep("ready");
     } catch (e) {
       setError(e);
@@ -31,14 +35,21 @@ export function Cashier({ groupId, title, onClose, onPaid }: { groupId: string; 
     }
   };
 
+  // The coupons are chosen first (the preview reserves nothing); the payment is created with them.
   useEffect(() => {
     live.current = true;
-    void create();
+    setStep("choosing");
     return () => {
       live.current = false;
     };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [groupId]);
+
+  // Nothing to choose (no usable coupon, or no preview): straight on to the payment.
+  const nothingToChoose = !picked.pending && (picked.preview === null || picked.preview.usable.length === 0);
+  useEffect(() => {
+    if (step === "choosing" && nothingToChoose) void create();
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [step, nothingToChoose]);
 
   const pay = async (outcome: "succeed" | "fail"): Promise<void> => {
     if (!payment) return;
@@ -79,8 +90,15 @@ export function Cashier({ groupId, title, onClose, onPaid }: { groupId: string; 
           <dt>{channel.cashier.payTo}</dt>
           <dd>{title}</dd>
           <dt>{channel.cashier.amount}</dt>
-          <dd>{payment ? <Money fen={payment.total_fen} /> : "—"}</dd>
+          <dd>{payment ? <Money fen={payment.total_fen} /> : picked.preview?.usable.length ? <Money fen={picked.preview.total_fen} /> : "—"}</dd>
+          {payment && discountOf(payment) > 0 ? (
+            <>
+              <dt>{coupons.order.discount}</dt>
+              <dd className="notice">{coupons.picker.minus(discountOf(payment))}</dd>
+            </>
+          ) : null}
         </dl>
+        {step === "choosing" ? <CouponPicker target={{ group_id: groupId }} onChange={setPicked} onlyWithChoice /> : null}
         <p role="status" aria-live="polite" className={step === "captured" ? "notice" : step === "failed" || step === "rejected" ? "error" : "muted"}>
           {step === "creating"
             ? channel.cashier.creating
@@ -102,6 +120,11 @@ export function Cashier({ groupId, title, onClose, onPaid }: { groupId: string; 
           </p>
         ) : null}
         <div className="row wrap">
+          {step === "choosing" ? (
+            <button type="button" className="primary" disabled={picked.pending} onClick={() => void create()}>
+              {channel.cashier.toPay}
+            </button>
+          ) : null}
           {step === "ready" ? (
             <>
               <button type="button" className="primary" onClick={() => void pay("succeed")}>

@@ -11,6 +11,9 @@ export interface Payment {
   amount_fen: number;
   deposit_fen: number;
   total_fen: number;
+  /** The coupons' parts of the price (issue 18): amount_fen is the group price less both. */
+  platform_discount_fen?: number;
+  merchant_discount_fen?: number;
   provider: string;
   provider_intent_id: string | null;
   client_secret: string | null;
@@ -51,9 +54,10 @@ export async function postIdempotent<T>(path: string, key: string, body: unknown
   return payload;
 }
 
-/** The payment for the caller's reserved seat in a group (the same key gives the same payment). */
-export function paySeat(groupId: string, key: string): Promise<Payment> {
-  return postIdempotent<Payment>(`/group-buys/${groupId}/pay`, key);
+/** The payment for the caller's reserved seat in a group (the same key gives the same payment),
+ * with the coupons chosen for it (issue 18; none: the body it always was). */
+export function paySeat(groupId: string, key: string, couponIds: string[] = []): Promise<Payment> {
+  return postIdempotent<Payment>(`/group-buys/${groupId}/pay`, key, couponIds.length ? { coupon_ids: couponIds } : {});
 }
 
 /** The sandbox provider's pay page: pay (or fail, to try the failure path) an intent. */

@@ -7,14 +7,17 @@ import { LiveConsoleRoute } from "../live/lazy";
 import AnnouncementsPage from "../notifications/AnnouncementsPage";
 import { Bell } from "../notifications/Bell";
 import NotificationsPage from "../notifications/NotificationsPage";
-import { consoleText } from "../strings";
+import { consoleText, points } from "../strings";
 import { Page } from "../ui/kit";
 import "./console.css";
 import { CommunitiesPage } from "./CommunitiesPage";
+import { CouponsPage } from "./CouponsPage";
 import { DrawsPage, DrawVerifyPage } from "./DrawsPage";
+import { GiftPickupPage } from "./GiftPickupPage";
 import { LockersPage } from "./LockersPage";
 import { MerchantsPage } from "./MerchantsPage";
 import { ModerationPage } from "./ModerationPage";
+import { PointsProductsPage } from "./PointsProductsPage";
 import { ResidentsPage } from "./ResidentsPage";
 import { useRoles } from "./shared";
 import { SupportPage } from "./SupportPage";
@@ -37,6 +40,7 @@ function useNavigation(): Array<{ group: string; items: NavItem[] }> {
         { to: "/console/lockers", label: consoleText.nav.lockers },
         { to: "/console/live", label: consoleText.nav.live },
         { to: "/console/draws", label: consoleText.nav.draws },
+        { to: "/console/gifts", label: points.pickupDesk.nav },
       ],
     });
   }
@@ -46,9 +50,16 @@ function useNavigation(): Array<{ group: string; items: NavItem[] }> {
       items: [
         { to: "/console/merchants", label: consoleText.nav.merchants },
         { to: "/console/communities", label: consoleText.nav.communities },
+        { to: "/console/points", label: points.console.nav },
+        { to: "/console/coupons", label: consoleText.nav.coupons },
         { to: "/console/announcements", label: consoleText.nav.announcements },
         { to: "/console/virtual-numbers", label: consoleText.nav.virtualNumbers },
-        ...(staffOf.length > 0 ? [] : [{ to: "/console/moderation", label: consoleText.nav.moderation }]),
+        ...(staffOf.length > 0
+          ? []
+          : [
+              { to: "/console/moderation", label: consoleText.nav.moderation },
+              { to: "/console/gifts", label: points.pickupDesk.nav },
+            ]),
       ],
     });
   }
@@ -106,6 +117,9 @@ export default function ConsoleApp(): ReactNode {
           <Route path="draws/:drawId" element={<DrawVerifyPage />} />
           <Route path="merchants" element={<MerchantsPage />} />
           <Route path="communities" element={<CommunitiesPage />} />
+          <Route path="points" element={<PointsProductsPage />} />
+          <Route path="gifts" element={<GiftPickupPage />} />
+          <Route path="coupons" element={<CouponsPage />} />
           <Route path="support" element={<SupportPage />} />
           <Route path="notifications" element={<NotificationsPage />} />
           <Route path="announcements" element={<AnnouncementsPage />} />

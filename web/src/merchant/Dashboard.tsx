@@ -35,6 +35,7 @@ export function DashboardPage(): ReactNode {
             <Kpi label={t.dashboard.todayRevenue}>{common.yuan(data.today.revenue_fen)}</Kpi>
             <Kpi label={t.dashboard.monthOrders}>{data.month.orders}</Kpi>
             <Kpi label={t.dashboard.monthRevenue}>{common.yuan(data.month.revenue_fen)}</Kpi>
+            {typeof data.month.discount_fen === "number" ? <Kpi label={t.dashboard.monthDiscount}>{common.yuan(data.month.discount_fen)}</Kpi> : null}
             <Kpi label={t.dashboard.pending} to="/merchant/orders">{data.pending_orders}</Kpi>
             <Kpi label={t.dashboard.rating}>
               {data.rating_average === null ? (

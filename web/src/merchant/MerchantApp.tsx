@@ -13,6 +13,7 @@ import { common, merchant as t } from "../strings";
 import { Loading, Page } from "../ui/kit";
 import { type Merchant, type MyMerchant, type OrderPush } from "./api";
 import { CataloguePage } from "./Catalogue";
+import { CouponsPage } from "./Coupons";
 import { MerchantContext, type LiveEvent, type MerchantContextValue } from "./context";
 import { DashboardPage } from "./Dashboard";
 import { GroupBuyCampaignsPage } from "./GroupBuyCampaigns";
@@ -288,6 +289,7 @@ function Store({ my, mine, onSwitch }: { my: MyMerchant; mine: MyMerchant[]; onS
         <NavLink to="/merchant/group-buy-orders">{t.nav.groupBuyOrders}</NavLink>
         <NavLink to="/merchant/catalogue">{t.nav.catalogue}</NavLink>
         <NavLink to="/merchant/group-buys">{t.nav.groupBuys}</NavLink>
+        <NavLink to="/merchant/coupons">{t.nav.coupons}</NavLink>
         <NavLink to="/merchant/statements">{t.nav.settlements}</NavLink>
         <NavLink to="/merchant/settings">{t.nav.settings}</NavLink>
         <NavLink to="/merchant/registration">{t.nav.registration}</NavLink>
@@ -322,6 +324,7 @@ function Store({ my, mine, onSwitch }: { my: MyMerchant; mine: MyMerchant[]; onS
               <Route path="group-buy-orders" element={<GroupBuyOrdersPage />} />
               <Route path="catalogue" element={<CataloguePage />} />
               <Route path="group-buys" element={<GroupBuyCampaignsPage />} />
+              <Route path="coupons" element={<CouponsPage />} />
               <Route path="statements" element={<StatementsPage />} />
               <Route path="settings" element={<SettingsPage />} />
               <Route path="registration" element={<RegistrationPage />} />

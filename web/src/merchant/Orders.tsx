@@ -6,7 +6,7 @@
 import { useCallback, useId, useState, type ReactNode } from "react";
 
 import { http, query } from "../api/http";
-import { merchant as t } from "../strings";
+import { common, merchant as t } from "../strings";
 import { Money, Page } from "../ui/kit";
 import { localTime, type Order, type OrderPush, type OrderStatus } from "./api";
 import { useMerchant } from "./context";
@@ -229,6 +229,12 @@ function OrderRow({
       <td>{t.orders.modes[order.mode] ?? order.mode}</td>
       <td>
         <Money fen={order.price_fen} />
+        {order.merchant_discount_fen ? (
+          <span className="muted small block">{t.orders.merchantDiscount(common.yuan(order.merchant_discount_fen))}</span>
+        ) : null}
+        {order.platform_discount_fen ? (
+          <span className="muted small block">{t.orders.platformDiscount(common.yuan(order.platform_discount_fen))}</span>
+        ) : null}
         {order.deposit_fen > 0 ? (
           <span className="muted small">
             {` ${t.orders.deposit} `}
@@ -273,7 +279,7 @@ function RejectDialog({ order, onClose, onDone }: { order: Order; onClose: () =>
       heading={refundRequest ? t.orders.approveRefund : paid ? t.orders.rejectTitle : t.orders.refundTitle}
       summary={
         <>
-          {order.title} · <Money fen={order.price_fen + order.deposit_fen} />
+          {order.title} · <Money fen={(order.pay_fen ?? order.price_fen) + order.deposit_fen} />
         </>
       }
       hint={refundRequest ? t.orders.refundConfirm : t.orders.rejectHint}

@@ -27,6 +27,8 @@ export function StatementsPage(): ReactNode {
     () => (valid ? http.get<Statement>(`/merchants/${merchant.id}/statements${query({ month })}`) : Promise.resolve(undefined)),
     [merchant.id, month],
   );
+  // The coupon column only where the API reports the store's discounts (issue 18).
+  const discounts = typeof data?.totals.merchant_discount_fen === "number";
   return (
     <Page title={t.statements.title} actions={<button type="button" onClick={() => window.print()}>{t.statements.print}</button>}>
       <p className="muted">{t.statements.intro}</p>
@@ -44,6 +46,7 @@ export function StatementsPage(): ReactNode {
             <div className="kpi card"><span className="kpi-label">{t.statements.settlementCount}</span><span className="kpi-value">{data.totals.settlement_count}</span></div>
             <div className="kpi card"><span className="kpi-label">{t.statements.orderCount}</span><span className="kpi-value">{data.totals.order_count}</span></div>
             <div className="kpi card"><span className="kpi-label">{t.statements.gross}</span><span className="kpi-value">{common.yuan(data.totals.gross_fen)}</span></div>
+            {discounts ? <div className="kpi card"><span className="kpi-label">{t.statements.discount}</span><span className="kpi-value">{common.yuan(data.totals.merchant_discount_fen ?? 0)}</span></div> : null}
             <div className="kpi card"><span className="kpi-label">{t.statements.commission}</span><span className="kpi-value">{common.yuan(data.totals.commission_fen)}</span></div>
             <div className="kpi card"><span className="kpi-label">{t.statements.net}</span><span className="kpi-value">{common.yuan(data.totals.net_fen)}</span></div>
           </section>
@@ -58,6 +61,7 @@ export function StatementsPage(): ReactNode {
                   <th scope="col">{t.statements.cutoff}</th>
                   <th scope="col">{t.statements.orderCount}</th>
                   <th scope="col">{t.statements.gross}</th>
+                  {discounts ? <th scope="col">{t.statements.discount}</th> : null}
                   <th scope="col">{t.statements.commission}</th>
                   <th scope="col">{t.statements.propertyShare}</th>
                   <th scope="col">{t.statements.withheld}</th>
@@ -72,6 +76,7 @@ export function StatementsPage(): ReactNode {
                     <td><time dateTime={s.cutoff}>{localDate(s.cutoff)}</time></td>
                     <td>{s.order_count}</td>
                     <td><Money fen={s.gross_fen} /></td>
+                    {discounts ? <td>{common.yuan(s.merchant_discount_fen ?? 0)}</td> : null}
                     <td>{common.yuan(s.commission_fen)}</td>
                     <td>{common.yuan(s.property_share_fen)}</td>
                     <td>{common.yuan(s.withheld_fen)}</td>
@@ -85,6 +90,7 @@ export function StatementsPage(): ReactNode {
                   <th scope="row" colSpan={2}>{t.statements.totals}</th>
                   <td>{data.totals.order_count}</td>
                   <td><Money fen={data.totals.gross_fen} /></td>
+                  {discounts ? <td>{common.yuan(data.totals.merchant_discount_fen ?? 0)}</td> : null}
                   <td>{common.yuan(data.totals.commission_fen)}</td>
                   <td>{common.yuan(data.totals.property_share_fen)}</td>
                   <td>{common.yuan(data.totals.withheld_fen)}</td>

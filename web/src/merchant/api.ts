@@ -125,6 +125,10 @@ export interface Order {
   created_at: string;
   paid_at: string | null;
   reject_reason?: string | null;
+  /** Coupons (issue 18): the buyer pays pay_fen (price − discounts) plus the deposit. */
+  pay_fen?: number;
+  platform_discount_fen?: number;
+  merchant_discount_fen?: number;
 }
 
 /** What the /merchant namespace pushes for an order (docs/orders.md, "Merchant pushes"). */
@@ -144,6 +148,8 @@ export interface DayStats {
   revenue_fen: number;
   completed: number;
   refunded: number;
+  /** The store's own coupon discounts (issue 18), where the API reports them. */
+  discount_fen?: number;
 }
 
 export interface Dashboard {
@@ -165,6 +171,8 @@ export interface Settlement {
   property_share_fen: number;
   withheld_fen: number;
   net_fen: number;
+  /** The store's own coupon discounts in this settlement (issue 18), where the API reports them. */
+  merchant_discount_fen?: number;
   payout_status: "pending" | "paid" | null;
   created_at: string;
 }
@@ -180,6 +188,7 @@ export interface Statement {
     property_share_fen: number;
     withheld_fen: number;
     net_fen: number;
+    merchant_discount_fen?: number;
   };
 }
 

@@ -6,6 +6,7 @@ import { Link, useParams } from "react-router";
 import { http } from "../api/http";
 import { common, resident } from "../strings";
 import { Loading, Money, Page, useAction, useLoad } from "../ui/kit";
+import { DiscountLines } from "./DiscountLines";
 import { type Order, type Payment } from "./types";
 import { usePoll } from "./usePoll";
 import { ResidentError } from "./ResidentError";
@@ -75,13 +76,14 @@ export function CashierPage(): ReactNode {
       <div className="card cashier">
         <p className="muted">{c.amount}</p>
         <p className="cashier-total">
-          <Money fen={payment?.total_fen ?? order.price_fen + order.deposit_fen} />
+          <Money fen={payment?.total_fen ?? (order.pay_fen ?? order.price_fen) + order.deposit_fen} />
         </p>
         <dl className="facts">
           <dt>{c.order}</dt>
           <dd>{order.title}</dd>
           <dt>{c.price}</dt>
           <dd>{common.yuan(order.price_fen)}</dd>
+          <DiscountLines order={order} />
           {order.deposit_fen ? (
             <>
               <dt>{c.deposit}</dt>

@@ -2,9 +2,11 @@
 import { useEffect, useState, type ReactNode } from "react";
 import { useNavigate, useParams } from "react-router";
 
-import { http } from "../api/http";
+import { ApiError, http } from "../api/http";
+import { CouponPicker, type PickerState } from "../coupons/CouponPicker";
+import { CouponError } from "../coupons/parts";
 import { useSession } from "../session";
-import { common, resident } from "../strings";
+import { common, coupons, resident } from "../strings";
 import { CallSeller } from "../subscriptions/CallSeller";
 import { Loading, Money, Page, useAction, useLoad } from "../ui/kit";
 import { ListingPrice } from "./ListingCard";
@@ -152,9 +154,23 @@ function OrderSheet({ listing }: { listing: Listing }): ReactNode {
   const rent = listing.kind === "rent";
   const days = Number(daysText);
   const daysOk = !rent || (Number.isInteger(days) && days >= 1 && days <= 365);
+  const [picked, setPicked] = useState<PickerState>({ couponIds: [], preview: null, pending: false });
+  const [refresh, setRefresh] = useState(0);
   const [place, busy, error] = useAction(async () => {
-    const order = await http.post<Order>("/orders", { listing_id: listing.id, fulfilment, days: rent ? days : null });
-    await navigate(`/orders/${order.id}/pay`);
+    try {
+      const order = await http.post<Order>("/orders", {
+        listing_id: listing.id,
+        fulfilment,
+        days: rent ? days : null,
+        // Only when there are some: an order without coupons is the request it always was.
+        ...(picked.couponIds.length ? { coupon_ids: picked.couponIds } : {}),
+      });
+      await navigate(`/orders/${order.id}/pay`);
+    } catch (e) {
+      // A coupon used up meanwhile (another order, expiry): the picker asks again.
+      if (e instanceof ApiError && e.code === "coupon_not_usable") setRefresh((n) => n + 1);
+      throw e;
+    }
   });
   const o = resident.order;
   const total = rent ? (listing.rent_per_day_fen ?? 0) * (daysOk ? days : 0) + (listing.deposit_fen ?? 0) : listing.price_fen;
@@ -203,12 +219,20 @@ function OrderSheet({ listing }: { listing: Listing }): ReactNode {
           {o.rentTotal(listing.rent_per_day_fen ?? 0, days)} + {resident.listing.deposit} {common.yuan(listing.deposit_fen ?? 0)}
         </p>
       ) : null}
-      <p className="row">
-        <span className="grow">{o.total}</span>
-        <Money fen={total} />
-      </p>
-      <ResidentError error={error} />
-      <button type="submit" className="primary wide" disabled={busy || !daysOk}>
+      <CouponPicker
+        target={!daysOk ? null : rent ? { listing_id: listing.id, days } : { listing_id: listing.id }}
+        onChange={setPicked}
+        priceLabel={rent ? coupons.picker.rent : coupons.picker.price}
+        refresh={refresh}
+      />
+      {picked.preview ? null : (
+        <p className="row">
+          <span className="grow">{o.total}</span>
+          <Money fen={total} />
+        </p>
+      )}
+      {error instanceof ApiError && error.code.startsWith("coupon_") ? <CouponError error={error} /> : <ResidentError error={error} />}
+      <button type="submit" className="primary wide" disabled={busy || !daysOk || picked.pending}>
         {rent ? resident.listing.rentIt : resident.listing.buy}
       </button>
     </form>

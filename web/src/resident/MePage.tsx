@@ -1,9 +1,41 @@
-import { type ReactNode } from "react";
+import { useState, type ReactNode } from "react";
 import { Link } from "react-router";
 
+import { http } from "../api/http";
 import { useSession } from "../session";
-import { common, resident } from "../strings";
-import { Empty, Page } from "../ui/kit";
+import { common, coupons, points, resident } from "../strings";
+import { Empty, Page, useLoad } from "../ui/kit";
+import { ResidentError } from "./ResidentError";
+
+interface Invitation {
+  code: string;
+  invited: Array<{ phone: string; status: string }>;
+  earned: number;
+}
+
+/** The resident's invitation code, to copy and send to a neighbour (docs/points.md). */
+function InvitationCard(): ReactNode {
+  const [invitation, error] = useLoad(() => http.get<Invitation>("/me/invitation"), []);
+  const [copied, setCopied] = useState(false);
+  if (error) return <ResidentError error={error} />;
+  if (!invitation) return null;
+  const copy = async (): Promise<void> => {
+    await navigator.clipboard?.writeText(invitation.code).catch(() => undefined);
+    setCopied(true);
+  };
+  return (
+    <div className="card">
+      <span className="grow">
+        {points.invitation}：<strong className="invite-code" data-testid="invite-code">{invitation.code}</strong>
+        <br />
+        <span className="small muted">{points.invitedCount(invitation.invited.length, invitation.earned)}</span>
+      </span>
+      <button type="button" className="secondary" onClick={() => void copy()} aria-label={`${points.copy} ${points.invitation}`}>
+        {copied ? points.copied : points.copy}
+      </button>
+    </div>
+  );
+}
 
 export function MePage(): ReactNode {
   const { me, communities, logout } = useSession();
@@ -13,6 +45,7 @@ export function MePage(): ReactNode {
         <strong>{me?.display_name}</strong>
         <span className="muted"> {me?.phone}</span>
       </div>
+      <InvitationCard />
       <h2>{resident.me.communities}</h2>
       {communities.length === 0 ? <Empty>{resident.home.noCommunity}</Empty> : null}
       <ul className="list">
@@ -26,10 +59,13 @@ export function MePage(): ReactNode {
       </ul>
       <nav className="list me-links" aria-label={resident.me.title}>
         <Link to="/communities">{communities.length ? resident.me.joinMore : resident.home.joinCommunity}</Link>
+        <Link to="/me/points">{points.meLink}</Link>
         <Link to="/me/listings">{resident.me.myListings}</Link>
         <Link to="/me/membership">{resident.me.membership}</Link>
         <Link to="/me/virtual-number">{resident.me.virtualNumber}</Link>
         <Link to="/orders">{resident.me.myOrders}</Link>
+        <Link to="/me/coupons">{coupons.wallet.title}</Link>
+        <Link to="/coupons">{coupons.centre.title}</Link>
         <Link to="/merchant">{resident.me.toMerchant}</Link>
         {me?.platform_role || communities.some((c) => c.role === "property_staff") ? <Link to="/console">{resident.me.toConsole}</Link> : null}
       </nav>

@@ -7,6 +7,7 @@ import { http } from "../api/http";
 import { useSession } from "../session";
 import { common, resident } from "../strings";
 import { Loading, Page, useAction, useLoad } from "../ui/kit";
+import { DiscountLines } from "./DiscountLines";
 import { LockerPanel } from "./LockerPanel";
 import { fenOf } from "./money";
 import { movesOf, stepsOf, type Move, type Side } from "./orderSteps";
@@ -70,6 +71,7 @@ export function OrderPage(): ReactNode {
             {common.yuan(order.price_fen)}
             {order.days ? `（${o.rentTotal(order.rent_per_day_fen ?? 0, order.days)}）` : ""}
           </dd>
+          <DiscountLines order={order} />
           {order.deposit_fen ? (
             <>
               <dt>{o.deposit}</dt>

@@ -44,7 +44,7 @@ export function OrdersPage(): ReactNode {
             </Link>
             <span className={`badge status-${order.status}`}>{o.statuses[order.status] ?? order.status}</span>
             <span className="muted small wide">
-              {o.modes[order.mode]} · {resident.time(order.created_at)} · <Money fen={order.price_fen + order.deposit_fen} />
+              {o.modes[order.mode]} · {resident.time(order.created_at)} · <Money fen={(order.pay_fen ?? order.price_fen) + order.deposit_fen} />
             </span>
             {role === "buyer" && order.status === "created" ? (
               <Link to={`/orders/${order.id}/pay`} className="button-link">

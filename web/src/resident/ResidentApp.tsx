@@ -21,6 +21,9 @@ const ChannelHome = lazy(() => channelScreens().then((m) => ({ default: m.Channe
 const ChannelById = lazy(() => channelScreens().then((m) => ({ default: m.ChannelById })));
 const LotteryVerify = lazy(() => channelScreens().then((m) => ({ default: m.VerifyPage })));
 const Support = lazy(() => channelScreens().then((m) => ({ default: m.SupportPage })));
+const Points = lazy(() => import("./PointsPage").then((m) => ({ default: m.PointsPage })));
+const CouponCentre = lazy(() => import("./CouponCentrePage"));
+const MyCoupons = lazy(() => import("./MyCouponsPage"));
 const Notifications = lazy(() => import("../notifications/NotificationsPage"));
 const Membership = lazy(() => import("../subscriptions/MembershipPage"));
 const VirtualNumber = lazy(() => import("../subscriptions/VirtualNumberPage"));
@@ -49,6 +52,9 @@ export default function ResidentApp(): ReactNode {
           <Route path="me/membership" element={<Membership />} />
           <Route path="me/virtual-number" element={<VirtualNumber />} />
           <Route path="subscriptions/:id/sign" element={<SignAgreement />} />
+          <Route path="me/points" element={<Points />} />
+          <Route path="coupons" element={<CouponCentre />} />
+          <Route path="me/coupons" element={<MyCoupons />} />
           <Route path="orders" element={<OrdersPage />} />
           <Route path="orders/:id" element={<OrderPage />} />
           <Route path="orders/:id/pay" element={<CashierPage />} />

@@ -101,6 +101,12 @@ export interface Order {
   rent_per_day_fen: number | null;
   days: number | null;
   payment_id: string | null;
+  /** Coupons (issue 18): absent from an API without them. pay_fen = price − discount. */
+  discount_fen?: number;
+  platform_discount_fen?: number;
+  merchant_discount_fen?: number;
+  pay_fen?: number;
+  coupon_ids?: string[];
   cancel_reason: string | null;
   late_fee_fen: number | null;
   damage_fen: number | null;
@@ -120,6 +126,8 @@ export interface Payment {
   amount_fen: number;
   deposit_fen: number;
   total_fen: number;
+  platform_discount_fen?: number;
+  merchant_discount_fen?: number;
   description: string;
   provider: string;
   provider_intent_id: string | null;

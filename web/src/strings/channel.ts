@@ -99,6 +99,8 @@ export const channel = {
     failed: "支付失败，可以重新支付",
     rejected: (reason: string): string => `支付未被接受（${reason}），款项将全额退回`,
     sandbox: "沙箱支付（测试环境，不会真实扣款）",
+    toPay: "去支付",
+    choose: "选择优惠券后去支付",
   },
   lottery: {
     title: "抽奖",

@@ -11,6 +11,7 @@ export const merchant = {
     registration: "入驻申请",
     groupBuys: "拼团活动",
     groupBuyOrders: "拼团订单",
+    coupons: "优惠券",
     switchStore: "切换店铺",
   },
   unread: (n: number): string => `${n} 条新订单提醒`,
@@ -163,6 +164,8 @@ export const merchant = {
 
   orders: {
     title: "订单管理",
+    merchantDiscount: (amount: string): string => `本店券 −${amount}`,
+    platformDiscount: (amount: string): string => `平台券 −${amount}（平台承担）`,
     filter: "按状态筛选",
     all: "全部",
     statuses: {
@@ -299,6 +302,7 @@ export const merchant = {
     todayRevenue: "今日收入",
     monthOrders: "本月订单",
     monthRevenue: "本月收入",
+    monthDiscount: "本月商家券优惠",
     pending: "待处理订单",
     rating: "评分",
     ratingNone: "暂无评分",
@@ -329,6 +333,7 @@ export const merchant = {
     settlementCount: "结算次数",
     orderCount: "订单数",
     gross: "订单金额",
+    discount: "商家券优惠",
     commission: "平台佣金",
     propertyShare: "物业分成",
     withheld: "扣留押金",
