@@ -46,15 +46,6 @@ async def run_worker(settings: Settings, core: Core) -> None:
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    """Months in the past: the tests move it forward by months, and access tokens signed at a
-    time after the real one would be refused as issued in the future (PyJWT checks ``iat``)."""
-    from datetime import UTC, datetime
-
-    return ManualClock(datetime.now(UTC).replace(microsecond=0) - timedelta(days=120))
-
-
-@pytest.fixture
 def webhook_target(core: Core, client: Client) -> None:
     core.settings = dataclasses.replace(
         core.settings, sandbox_webhook_url=str(client.make_url(WEBHOOK))

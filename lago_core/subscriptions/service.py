@@ -115,8 +115,9 @@ class SubscriptionService:
         )
         if not signing:
             data["agreement_secret"] = None
+        # The web app's page for the provider's sign step (the sandbox's, here).
         data["sign_url"] = (
-            f"/sandbox/agreements/{data['agreement_id']}"
+            f"/subscriptions/{data['id']}/sign"
             if signing and data["agreement_id"] and self._provider.name == "sandbox"
             else None
         )
