@@ -255,3 +255,63 @@ async def test_unbind_on_demand(client: Client, core: Core, community: Any) -> N
     assert fresh["binding_id"] != answer["binding_id"]
     usage = await core.virtual_numbers.usage(principal(seller))
     assert usage["buyers"] == 1
+
+
+async def test_malformed_and_oversized_call_records_are_refused(
+    client: Client, core: Core, settings: Settings, clock: ManualClock
+) -> None:
+    import orjson
+
+    from lago_core.payments.signing import sign
+
+    def signed(payload: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
+        body = orjson.dumps(payload)
+        stamp = int(clock.now().timestamp())
+        return body, {
+            SIGNATURE_HEADER: sign(settings.webhook_secret, stamp, body),
+            "Content-Type": "application/json",
+        }
+
+    record = {
+        "object": "call_record",
+        "id": "call_1",
+        "binding_id": "vb_1",
+        "number": "+8617000000001",
+        "from_number": "+8613800000000",
+        "to_number": "+8613800000001",
+        "duration_s": 10,
+        "started_at": int(clock.now().timestamp()),
+    }
+
+    async def post(obj: dict[str, Any]) -> tuple[int, Any]:
+        payload = {"id": "evt_x", "type": "call.completed", "created": 1, "data": {"object": obj}}
+        body, headers = signed(payload)
+        response = await client.post(CALLS, data=body, headers=headers)
+        return response.status, await response.json()
+
+    for bad in (
+        {k: v for k, v in record.items() if k != "duration_s"},
+        record | {"duration_s": -1},
+        record | {"duration_s": 10**12},
+        record | {"started_at": 10**15},
+        record | {"from_number": "+86\u0000138"},
+    ):
+        status, answer = await post(bad)
+        assert status == 422, (bad, answer)
+    body, headers = signed({"not": "an event"})
+    response = await client.post(CALLS, data=body, headers=headers)
+    assert response.status == 422
+    huge = b"{" + b" " * (70 << 10) + b"}"
+    response = await client.post(CALLS, data=huge, headers=signed({})[1])
+    assert response.status == 413
+    # A call record of a binding we do not know is still recorded once (the carrier billed it).
+    status, answer = await post(record)
+    assert status == 200
+    assert answer["duplicate"] is False
+    status, answer = await post(record)
+    assert answer["duplicate"] is True
+    assert await core.pool.fetchval("SELECT count(*) FROM virtual_number_calls") == 1
+    response = await client.post(
+        "/api/v1/virtual-numbers/webhooks/other", data=signed(record)[0], headers=signed(record)[1]
+    )
+    assert response.status == 404

@@ -19,6 +19,7 @@ from lago_core.logging import get_logger
 from lago_core.payments.provider import ProviderError
 from lago_core.security.roles import Principal
 from lago_core.subscriptions.store import SubscriptionStore
+from lago_core.text import refuse_unstorable
 from lago_core.virtual_numbers.provider import CALL_COMPLETED, PrivacyNumberProvider
 from lago_core.virtual_numbers.store import VirtualNumberStore
 
@@ -29,6 +30,9 @@ CHINA = ZoneInfo("Asia/Shanghai")
 CALL_REQUESTS = Counter(
     "lago_virtual_number_requests_total", "buyers asking to call a seller", ["answer"]
 )
+
+# A call longer than a day is not a call record we can believe (and would not fit the column).
+MAX_CALL_S = 86_400
 
 # What a buyer sees instead of a number (vision §7: 防封指引与风险提示).
 GUIDANCE = (
@@ -166,6 +170,8 @@ class VirtualNumberService:
         if event.type != CALL_COMPLETED:
             return event.id, False
         obj = event.data
+        # Signed, so from the provider — but still nothing PostgreSQL cannot store.
+        refuse_unstorable(obj, "data")
         try:
             duration_s = int(obj["duration_s"])
             values: dict[str, Any] = {
@@ -178,9 +184,9 @@ class VirtualNumberService:
                 "started_at": datetime.fromtimestamp(int(obj["started_at"]), tz=CHINA),
                 "received_at": self._clock.now(),
             }
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, OverflowError, OSError):
             raise InvalidInput("the call record is malformed", code="malformed_event") from None
-        if duration_s < 0:
+        if not 0 <= duration_s <= MAX_CALL_S:
             raise InvalidInput("the call record is malformed", code="malformed_event")
         new = await self.store.record_call(values)
         return event.id, not new
