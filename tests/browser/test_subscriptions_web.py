@@ -49,13 +49,23 @@ async def test_a_resident_subscribes_to_membership_and_the_cap_is_lifted(
         web.core.settings, sandbox_webhook_url=f"{web.url}{WEBHOOK}"
     )
     cap = web.settings.listing_cap_non_member
+    first = None
     for i in range(cap):
-        assert (await publish(web, resident, f"玩具 {i}"))[0] == 201
+        status, made = await publish(web, resident, f"玩具 {i}")
+        assert status == 201
+        first = first or made
+    assert first is not None
     status, refused = await publish(web, resident, "第十一件")
     assert status == 409
     assert refused["error"]["code"] == "listing_cap_reached"
+    # Withdrawn, its place taken: putting it back on the market is refused, in words.
+    await api(web, resident, "POST", f"/listings/{first['id']}/withdraw")
+    assert (await publish(web, resident, "第十件"))[0] == 201
 
     page = await signed_in_page(new_context, resident)
+    await page.goto(f"/listings/{first['id']}")
+    await page.get_by_role("button", name="重新上架").click()
+    await expect(page.get_by_role("alert")).to_contain_text("非会员最多同时在售 10 件闲置")
     await page.goto("/me")
     await page.get_by_role("link", name="来购会员").click()
     await expect(page.get_by_role("heading", name="会员权益")).to_be_visible()
@@ -80,8 +90,11 @@ async def test_a_resident_subscribes_to_membership_and_the_cap_is_lifted(
     assert await serious_accessibility_violations(page) == []
     await screenshot(page, "subscriptions-membership-active")
 
-    # Members have no cap: the eleventh listing goes up.
-    status, listed = await publish(web, resident, "第十一件")
+    # Members have no cap: the withdrawn listing goes back up, and an eleventh with it.
+    await page.goto(f"/listings/{first['id']}")
+    await page.get_by_role("button", name="重新上架").click()
+    await expect(page.get_by_role("button", name="下架")).to_be_visible()
+    status, listed = await publish(web, resident, "第十二件")
     assert status == 201, listed
     subs = await api(web, resident, "GET", "/me/subscriptions")
     assert subs[0]["status"] == "active"

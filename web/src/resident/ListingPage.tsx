@@ -83,6 +83,10 @@ function OwnListing({ listing }: { listing: Listing }): ReactNode {
     if (!window.confirm(resident.publish.withdrawConfirm)) return;
     setStatus((await http.post<Listing>(`/listings/${listing.id}/withdraw`)).status);
   });
+  // Non-members are capped on active listings (409 listing_cap_reached, docs/subscriptions.md).
+  const [reactivate, reactivating, reactivateError] = useAction(async () => {
+    setStatus((await http.post<Listing>(`/listings/${listing.id}/reactivate`)).status);
+  });
   return (
     <div className="card row">
       <span className="grow muted">
@@ -92,8 +96,12 @@ function OwnListing({ listing }: { listing: Listing }): ReactNode {
         <button type="button" className="danger" disabled={busy} onClick={() => void withdraw()}>
           {resident.publish.withdraw}
         </button>
+      ) : status === "withdrawn" ? (
+        <button type="button" className="secondary" disabled={reactivating} onClick={() => void reactivate()}>
+          {resident.publish.reactivate}
+        </button>
       ) : null}
-      <ResidentError error={error} />
+      <ResidentError error={error ?? reactivateError} />
     </div>
   );
 }

@@ -223,6 +223,7 @@ export const resident = {
     uploadFailed: "部分照片上传失败，可在我的发布中重新编辑",
     mine: "我的发布",
     withdraw: "下架",
+    reactivate: "重新上架",
     withdrawConfirm: "确定下架这件闲置吗？下架后邻居将看不到它。",
     noneMine: "还没有发布过闲置",
   },
