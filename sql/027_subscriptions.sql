@@ -88,13 +88,21 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- Subscription money: revenue from subscribers, and what the platform pays in a seller's place
--- (a first month it grants). Recreated with every earlier kind.
-ALTER TABLE ledger_accounts DROP CONSTRAINT ledger_accounts_kind_check;
-ALTER TABLE ledger_accounts ADD CONSTRAINT ledger_accounts_kind_check CHECK (kind IN (
-    'payments_clearing', 'deposit_escrow', 'seller_payable', 'merchant_payable',
-    'platform_commission_revenue', 'property_revenue_share', 'refunds', 'payouts_in_transit',
-    'platform_coupon_expense', 'platform_funding',
-    'platform_subscription_revenue', 'platform_subscription_expense'));
+-- (a first month it grants). The kind list is extended in place, as 028 does, so every kind
+-- another migration added (coupons', points', money out's) stays whatever order they ran in.
+DO $$
+DECLARE
+    def text;
+BEGIN
+    SELECT pg_get_constraintdef(oid) INTO def FROM pg_constraint
+    WHERE conname = 'ledger_accounts_kind_check' AND conrelid = 'ledger_accounts'::regclass;
+    IF position('platform_subscription_revenue' IN def) = 0 THEN
+        ALTER TABLE ledger_accounts DROP CONSTRAINT ledger_accounts_kind_check;
+        EXECUTE 'ALTER TABLE ledger_accounts ADD CONSTRAINT ledger_accounts_kind_check '
+            || regexp_replace(def, 'ARRAY\[', 'ARRAY[''platform_subscription_revenue''::text, '
+                              || '''platform_subscription_expense''::text, ');
+    END IF;
+END $$;
 
 -- The sandbox provider's agreements and the charges made against them (its own "database").
 CREATE TABLE sandbox_agreements (
