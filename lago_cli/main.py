@@ -42,6 +42,10 @@ def _parser() -> argparse.ArgumentParser:
     d = sub.add_parser("dev", help="migrate, then run REST, a real-time node and a worker together")
     d.add_argument("--no-migrate", action="store_true")
     sub.add_parser("seed-demo", help="create a demo community with residents and listings")
+    sub.add_parser(
+        "rotate-bank-keys",
+        help="re-encrypt merchants' bank accounts under the first key of LAGO_BANK_KEY",
+    )
     e = sub.add_parser("ai-eval", help="intent and slot accuracy on the labelled query set")
     e.add_argument(
         "--file", help="JSON lines of labelled queries (default: tests/ai_queries.jsonl)"
@@ -84,6 +88,7 @@ def main(argv: list[str] | None = None) -> None:
         ),
         "dev": lambda: dev(settings, migrate_first=not args.no_migrate),
         "seed-demo": lambda: seed_demo(settings),
+        "rotate-bank-keys": lambda: rotate_bank_keys(settings),
         "ai-eval": lambda: ai_eval(settings, args.file, args.misses),
     }
     try:
@@ -101,6 +106,19 @@ async def migrate(settings: Settings) -> None:
         print(f"applied {len(applied)} migration(s): {', '.join(applied)}")
     else:
         print("database is up to date")
+
+
+async def rotate_bank_keys(settings: Settings) -> None:
+    """Step two of a key rotation (docs/money.md): the new key is first in LAGO_BANK_KEY, the
+    old one still listed; afterwards the old one may be dropped."""
+    from lago_core.container import build_core
+
+    core = await build_core(settings)
+    try:
+        done = await core.moneyout.rotate_bank_keys()
+        print(f"re-encrypted {done} bank account(s) under key {core.moneyout.cipher.current!r}")
+    finally:
+        await core.close()
 
 
 async def _until_stopped() -> None:

@@ -30,6 +30,7 @@ from lago_core.email import EmailProvider, create_email_provider
 from lago_core.groupbuys import GroupBuyService, GroupBuyStore
 from lago_core.idempotency import Idempotency
 from lago_core.identity import IdentityService, IdentityStore
+from lago_core.invoices import InvoiceService, InvoiceStore
 from lago_core.jobs import DELIVER_SANDBOX_WEBHOOK
 from lago_core.ledger import Ledger, LedgerStore
 from lago_core.listings import ListingService, ListingStore
@@ -38,6 +39,7 @@ from lago_core.lockers import LockerService, LockerStore
 from lago_core.lottery import DrawStore, LotteryService
 from lago_core.merchants import MerchantService, MerchantStore
 from lago_core.moderation import ModerationService, ReportStore
+from lago_core.moneyout import MoneyOutService, MoneyOutStore
 from lago_core.notifications import NotificationHooks, NotificationService, NotificationStore
 from lago_core.orders import OrderService, OrderStore
 from lago_core.payments import (
@@ -120,6 +122,9 @@ class Core:
     virtual_numbers: VirtualNumberService
     # The sandbox's privacy-number network (None with a real provider; its routes answer 404).
     sandbox_numbers: SandboxNumbers | None
+    # Money out (issue 19): bank accounts, withdrawals, income, property statements and payouts.
+    moneyout: MoneyOutService
+    invoices: InvoiceService
     # The sandbox provider's own connections (it stands in for the provider's database).
     sandbox_pool: asyncpg.Pool | None = None
 
@@ -276,6 +281,26 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         limiter,
         coupons,
     )
+    settlement.on_made_available(hooks.settlement_available)
+    moneyout = MoneyOutService(
+        MoneyOutStore(pool),
+        payments=payments,
+        merchants=merchants,
+        communities=communities,
+        notifications=notifications,
+        idempotency=payments.idempotency,
+        settings=settings,
+        clock=clock,
+    )
+    moneyout.wire()
+    invoices = InvoiceService(
+        InvoiceStore(pool),
+        merchants=merchants,
+        storage=storage,
+        notifications=notifications,
+        clock=clock,
+        font=settings.invoice_font,
+    )
     ai = build_ai(
         settings, pool, listings, orders, payments, jobs, pusher, limiter, clock, groupbuys
     )
@@ -315,6 +340,8 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         subscriptions=subscriptions,
         virtual_numbers=virtual_numbers,
         sandbox_numbers=sandbox_numbers,
+        moneyout=moneyout,
+        invoices=invoices,
         sandbox_pool=sandbox_pool,
     )
 

@@ -36,6 +36,7 @@ __all__ = [
     "FAN_OUT_ANNOUNCEMENT",
     "JOBS",
     "NOTIFY_EXPIRING_POINTS",
+    "PAY_PROPERTY_SHARES",
     "PURGE_ENDED_SESSIONS",
     "PURGE_IDEMPOTENCY_KEYS",
     "RENEW_SUBSCRIPTIONS",
@@ -90,6 +91,7 @@ SWEEP_NOTIFICATIONS = Job("sweep_notifications")
 SWEEP_COUPONS = Job("sweep_coupons")
 RENEW_SUBSCRIPTIONS = Job("renew_subscriptions")
 EXPIRE_VIRTUAL_NUMBERS = Job("expire_virtual_numbers")
+PAY_PROPERTY_SHARES = Job("pay_property_shares")
 
 JOBS: tuple[Job, ...] = (
     APPLY_PAYMENT_EVENT,
@@ -116,6 +118,7 @@ JOBS: tuple[Job, ...] = (
     SWEEP_COUPONS,
     RENEW_SUBSCRIPTIONS,
     EXPIRE_VIRTUAL_NUMBERS,
+    PAY_PROPERTY_SHARES,
 )
 
 

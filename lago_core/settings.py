@@ -6,6 +6,7 @@ message and exit status 2 — a process never starts half-configured.
 
 from __future__ import annotations
 
+import base64
 import hmac
 import os
 import secrets
@@ -207,6 +208,16 @@ class Settings:
     groupbuy_update_ms: int = 1_000
     property_share_bps: int = 2_000
 
+    # Money out (docs/money.md, "Available balance and withdrawals"). Bank accounts are encrypted
+    # with LAGO_BANK_KEY: "<id>:<base64 of 32 bytes>[,<id>:<key>…]", the first encrypts, all
+    # decrypt (rotation); required in prod, derived from the JWT secret elsewhere.
+    bank_key: str = ""
+    withdrawal_min_fen: int = 100
+    withdrawal_max_fen: int = 5_000_000
+    withdrawal_daily_max_fen: int = 10_000_000
+    # The CJK font of generated invoices ("path" or "path#face" of a collection).
+    invoice_font: str = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc#2"
+
     # Orders (docs/orders.md). An order not paid within this time is cancelled by a job; it is
     # longer than the payment intent's lifetime so that the intent has expired by then and a
     # late payment is rare (one that still arrives is refunded by the order sweep).
@@ -339,6 +350,11 @@ class Settings:
             "groupbuy_payment_window_s": ("LAGO_GROUPBUY_PAYMENT_WINDOW_S", _int(60, 86_400)),
             "groupbuy_update_ms": ("LAGO_GROUPBUY_UPDATE_MS", _int(10, 10_000)),
             "property_share_bps": ("LAGO_PROPERTY_SHARE_BPS", _int(0, 10_000)),
+            "bank_key": ("LAGO_BANK_KEY", str),
+            "invoice_font": ("LAGO_INVOICE_FONT", str),
+            "withdrawal_min_fen": ("LAGO_WITHDRAWAL_MIN_FEN", _int(1, 100_000_000)),
+            "withdrawal_max_fen": ("LAGO_WITHDRAWAL_MAX_FEN", _int(1, 1_000_000_000)),
+            "withdrawal_daily_max_fen": ("LAGO_WITHDRAWAL_DAILY_MAX_FEN", _int(1, 10_000_000_000)),
             "unpaid_order_ttl_s": ("LAGO_UNPAID_ORDER_TTL_S", _int(60, 7 * 86_400)),
             "max_unpaid_orders": ("LAGO_MAX_UNPAID_ORDERS", _int(1, 100)),
             "rental_late_fee_per_day_fen": (
@@ -428,6 +444,12 @@ class Settings:
             raise SettingsError("LAGO_PAYMENT_WEBHOOK_SECRET", "must be at least 32 bytes")
         if self.env == "prod" and not self.payment_webhook_secret:
             raise SettingsError("LAGO_PAYMENT_WEBHOOK_SECRET", "must be set in prod")
+        if self.env == "prod" and not self.bank_key:
+            raise SettingsError("LAGO_BANK_KEY", "must be set in prod")
+        if self.withdrawal_min_fen > self.withdrawal_max_fen:
+            raise SettingsError(
+                "LAGO_WITHDRAWAL_MIN_FEN", "must not exceed LAGO_WITHDRAWAL_MAX_FEN"
+            )
         if self.env == "prod" and "*" in self.allowed_origins:
             raise SettingsError("LAGO_ALLOWED_ORIGINS", "must list origins explicitly in prod")
 
@@ -463,6 +485,14 @@ class Settings:
             return self.payment_webhook_secret.encode()
         # A separate key from the JWT one (HMAC of a label), so a leaked webhook key signs no tokens.
         return hmac.new(self.signing_secret.encode(), b"lago-payment-webhooks", "sha256").digest()
+
+    @property
+    def bank_keys(self) -> str:
+        """LAGO_BANK_KEY; outside prod, when unset, one key derived from the JWT secret."""
+        if self.bank_key:
+            return self.bank_key
+        derived = hmac.new(self.signing_secret.encode(), b"lago-bank-accounts", "sha256").digest()
+        return "dev:" + base64.b64encode(derived).decode()
 
     @property
     def webhook_url(self) -> str:

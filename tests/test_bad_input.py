@@ -459,6 +459,7 @@ async def test_required_headers_are_declared(client: Client, make_account: Any) 
         ("POST", "/api/v1/payments/{payment_id}/refunds"),
         ("POST", "/api/v1/group-buys/{group_id}/pay"),
         ("POST", "/api/v1/points-products/{product_id}/redeem"),
+        ("POST", "/api/v1/merchants/{merchant_id}/withdrawals"),
         ("POST", "/api/v1/subscriptions"),
         ("POST", "/api/v1/subscriptions/{subscription_id}/change"),
     }

@@ -19,7 +19,11 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 # Stand-ins for the secrets the file requires (`${VAR:?}`), for validation only.
-SECRETS = {"LAGO_JWT_SECRET": "x" * 48, "POSTGRES_PASSWORD": "compose-test-only"}
+SECRETS = {
+    "LAGO_JWT_SECRET": "x" * 48,
+    "POSTGRES_PASSWORD": "compose-test-only",
+    "LAGO_BANK_KEY": "k1:" + "A" * 43 + "=",
+}
 APP_SERVICES = {"rest", "rt1", "rt2", "worker"}
 
 

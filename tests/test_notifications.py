@@ -505,11 +505,12 @@ async def test_the_payee_hears_when_a_settlement_is_paid(
         await settle_by_worker(core, settings)
     settled = await core.pool.fetchrow("SELECT * FROM settlements")
     assert settled is not None
+    # A merchant's settlement becomes its available balance (docs/money.md): that is the news.
     for member in (owner, staff):
-        (paid,) = [r for r in await rows_of(core, member.id) if r["kind"] == "settlement_paid"]
+        (paid,) = [r for r in await rows_of(core, member.id) if r["kind"] == "settlement_available"]
         assert paid["data"]["settlement_id"] == str(settled["id"])
         assert paid["data"]["amount_fen"] == settled["net_fen"]
-    assert [r for r in await rows_of(core, buyer.id) if r["kind"] == "settlement_paid"] == []
+    assert [r for r in await rows_of(core, buyer.id) if r["kind"].startswith("settlement")] == []
 
 
 async def test_a_job_queued_inside_a_transaction_waits_for_its_commit(

@@ -1,4 +1,5 @@
-"""Settlement: T+7 payouts of completed orders (once, however often the job runs or crashes),
+"""Settlement: T+7 settlement of completed orders — a merchant's net made its available balance,
+a resident seller's paid out — once, however often the job runs or crashes;
 monthly statements, and the merchant dashboard kept up by the order moves — over REST with the
 sandbox provider and a burst worker, the ledger balanced throughout."""
 
@@ -64,7 +65,23 @@ async def completed_sale(
 
 
 async def assert_paid_out(core: Core, settled: Any) -> None:
-    """The settlement's payout was requested under its key, for its net, and is paid."""
+    """The settlement's net reached the payee: a merchant's became its available balance (in
+    the settlement's transaction, no payout); a resident seller's payout was requested under its
+    key, for its net, and is paid."""
+    if settled["payee_kind"] == "merchant":
+        assert settled["payout_id"] is None
+        entries = await core.pool.fetch(
+            """SELECT a.kind, e.amount_fen FROM ledger_transactions t
+               JOIN ledger_entries e ON e.transaction_id = t.id
+               JOIN ledger_accounts a ON a.id = e.account_id
+               WHERE t.key = $1 ORDER BY a.kind""",
+            f"settlement:{settled['id']}:available",
+        )
+        assert [(e["kind"], e["amount_fen"]) for e in entries] == [
+            ("merchant_available", -settled["net_fen"]),
+            ("merchant_payable", settled["net_fen"]),
+        ]
+        return
     payout = await core.pool.fetchrow(
         "SELECT key, status, amount_fen FROM payouts WHERE id = $1", settled["payout_id"]
     )
@@ -80,7 +97,7 @@ async def settle_by_worker(core: Core, settings: Settings) -> None:
     await run_worker(settings, core)  # settles, submits the payout, applies its webhook
 
 
-async def test_t_plus_7_settles_once_and_pays_out(
+async def test_t_plus_7_settles_once_and_makes_it_available(
     approve_merchant: Any,
     client: Client,
     core: Core,
@@ -122,6 +139,8 @@ async def test_t_plus_7_settles_once_and_pays_out(
     # Both orders had the same price: what was owed for two halves, and half is paid out.
     assert settled["net_fen"] * 2 == owed
     assert await core.ledger.balance(payable) == owed - settled["net_fen"]
+    available = AccountRef(AccountKind.MERCHANT_AVAILABLE, merchant)
+    assert await core.ledger.balance(available) == settled["net_fen"]
     await assert_paid_out(core, settled)
     assert await core.ledger.balance(AccountRef(AccountKind.PAYOUTS_IN_TRANSIT)) == 0
     await assert_ledger_sound(core)
@@ -133,8 +152,10 @@ async def test_t_plus_7_settles_once_and_pays_out(
     items = await core.pool.fetch("SELECT order_id FROM settlement_items ORDER BY order_id")
     assert sorted(i["order_id"] for i in items) == sorted(uuid.UUID(o["id"]) for o in (old, recent))
     assert await core.pool.fetchval("SELECT count(*) FROM settlements") == 2
-    assert await core.pool.fetchval("SELECT count(*) FROM payouts") == 2
+    # A merchant withdraws when it wants: settlement pays nothing out on its own.
+    assert await core.pool.fetchval("SELECT count(*) FROM payouts") == 0
     assert await core.ledger.balance(payable) == 0
+    assert await core.ledger.balance(available) == owed
     await assert_ledger_sound(core)
 
     # The month's statement (read with a fresh token: put the clock back while calling).
@@ -146,7 +167,7 @@ async def test_t_plus_7_settles_once_and_pays_out(
     assert status == 200, statement
     by_id = {s["id"]: s for s in statement["settlements"]}
     assert by_id[str(settled["id"])]["order_ids"] == [old["id"]]
-    assert by_id[str(settled["id"])]["payout_status"] == "paid"
+    assert by_id[str(settled["id"])]["payout_status"] is None
     assert statement["totals"]["net_fen"] == sum(s["net_fen"] for s in statement["settlements"])
     assert statement["totals"]["order_count"] == len(statement["settlements"]) == 2 or (
         # Two runs a day apart may straddle a month's end.
@@ -159,18 +180,20 @@ async def test_t_plus_7_settles_once_and_pays_out(
 
 
 async def test_crash_between_rows_and_payout_is_healed(
-    approve_merchant: Any,
     client: Client,
     core: Core,
     settings: Settings,
     clock: ManualClock,
     community: CommunityWorld,
-    make_account: MakeAccount,
     webhook_target: None,
 ) -> None:
-    owner = await make_account("店主")
-    merchant = await merchant_of(core, approve_merchant, owner)
-    await completed_sale(client, core, settings, community.residents[0], owner, merchant)
+    """A resident seller keeps the automatic T+7 payout, requested after the rows commit."""
+    buyer, seller = community.residents[0], community.residents[1]
+    item = await listing(client, seller, price_fen=10_000)
+    placed = await order(client, buyer, item["id"])
+    assert (await pay_order(client, core, settings, buyer, placed))["status"] == "paid"
+    assert (await act(client, seller, placed, "hand-over"))[0] == 200
+    assert (await act(client, buyer, placed, "confirm-receipt"))[0] == 200
     clock.advance(SETTLEMENT_DELAY.total_seconds() + 60)
 
     def crash(point: str) -> None:
@@ -187,11 +210,11 @@ async def test_crash_between_rows_and_payout_is_healed(
     assert await core.settlement.settle() == {"settlements": 0, "healed": 0}
     await run_worker(settings, core)
     row = await core.pool.fetchrow(
-        """SELECT s.net_fen, p.amount_fen, p.status FROM settlements s
+        """SELECT s.net_fen, p.amount_fen, p.status, s.payee_kind FROM settlements s
            JOIN payouts p ON p.id = s.payout_id"""
     )
-    assert (row["amount_fen"], row["status"]) == (row["net_fen"], "paid")
-    assert await core.ledger.balance(AccountRef(AccountKind.MERCHANT_PAYABLE, merchant)) == 0
+    assert (row["amount_fen"], row["status"], row["payee_kind"]) == (row["net_fen"], "paid", "user")
+    assert await core.ledger.balance(AccountRef(AccountKind.SELLER_PAYABLE, seller.id)) == 0
     await assert_ledger_sound(core)
 
 

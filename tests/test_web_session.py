@@ -410,7 +410,12 @@ def test_development_allows_the_apps_own_origin_and_prod_only_listed_ones() -> N
     assert listed.browser_origins == ("https://app.example",)
     secret = "x" * 32
     prod = Settings.from_env(
-        {"LAGO_ENV": "prod", "LAGO_JWT_SECRET": secret, "LAGO_PAYMENT_WEBHOOK_SECRET": secret}
+        {
+            "LAGO_ENV": "prod",
+            "LAGO_JWT_SECRET": secret,
+            "LAGO_PAYMENT_WEBHOOK_SECRET": secret,
+            "LAGO_BANK_KEY": "k1:" + "A" * 43 + "=",
+        }
     )
     assert prod.browser_origins == ()
 

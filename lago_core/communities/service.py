@@ -84,6 +84,13 @@ class CommunityService:
             raise Forbidden("only admins and the company's own staff see its staff")
         return await self.store.company_staff(company_id)
 
+    async def company(self, company_id: UUID) -> asyncpg.Record:
+        """The property company; NotFound when there is none."""
+        return await self._company(company_id)
+
+    async def is_company_staff(self, company_id: UUID, user_id: UUID) -> bool:
+        return await self.store.is_company_staff(company_id, user_id)
+
     async def _company(self, company_id: UUID) -> asyncpg.Record:
         row = await self.store.company(company_id)
         if row is None:

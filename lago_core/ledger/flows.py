@@ -25,6 +25,8 @@ __all__ = [
     "coupon_funded",
     "deposit_held",
     "deposit_released",
+    "made_available",
+    "payout_failed",
     "payout_paid",
     "payout_started",
     "refund_paid",
@@ -165,8 +167,23 @@ def refund_paid(amount_fen: int) -> list[Entry]:
     return [debit(REFUNDS, amount_fen), credit(CLEARING, amount_fen)]
 
 
-def payout_started(payee: Party, amount_fen: int) -> list[Entry]:
-    return [debit(payee.payable, amount_fen), credit(IN_TRANSIT, amount_fen)]
+def payout_started(payee: Party, amount_fen: int, source: AccountRef | None = None) -> list[Entry]:
+    """A payout leaves ``source`` (the payee's payable unless another is named: a merchant's
+    withdrawal leaves its available balance)."""
+    return [debit(source or payee.payable, amount_fen), credit(IN_TRANSIT, amount_fen)]
+
+
+def payout_failed(payee: Party, amount_fen: int, source: AccountRef | None = None) -> list[Entry]:
+    """The provider could not pay (a closed account): the money goes back where it came from."""
+    return [debit(IN_TRANSIT, amount_fen), credit(source or payee.payable, amount_fen)]
+
+
+def made_available(merchant: Party, amount_fen: int) -> list[Entry]:
+    """Settlement (T+7) makes a merchant's net its available balance, to withdraw."""
+    return [
+        debit(merchant.payable, amount_fen),
+        credit(AccountRef(AccountKind.MERCHANT_AVAILABLE, merchant.id), amount_fen),
+    ]
 
 
 def payout_paid(amount_fen: int) -> list[Entry]:

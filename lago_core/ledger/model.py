@@ -35,6 +35,9 @@ class AccountKind(enum.StrEnum):
     # What we owe a seller (a resident) or a merchant, until it is paid out.
     SELLER_PAYABLE = "seller_payable"
     MERCHANT_PAYABLE = "merchant_payable"
+    # A merchant's settled money (T+7 passed), which the merchant may withdraw: settlement moves
+    # it here from merchant_payable; withdrawals pay out of it (docs/money.md, "Available balance").
+    MERCHANT_AVAILABLE = "merchant_available"
     PLATFORM_COMMISSION = "platform_commission_revenue"
     # A property company's (物业) share of the commission on trades in its communities.
     PROPERTY_SHARE = "property_revenue_share"

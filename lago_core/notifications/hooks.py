@@ -197,6 +197,24 @@ class NotificationHooks:
 
         await self._guarded("payout_paid", conn, work)
 
+    async def settlement_available(self, conn: Conn, settlement: asyncpg.Record) -> None:
+        """A merchant's settlement became its available balance (T+7): tell its members."""
+        notice = Notice(
+            "settlement_available",
+            f"settlement:{settlement['id']}:available",
+            "结算款已入账",
+            f"本期结算 {_yuan(settlement['net_fen'])} 已转入可提现余额",
+            {
+                "settlement_id": str(settlement["id"]),
+                "amount_fen": settlement["net_fen"],
+            },
+        )
+
+        async def work(c: Conn | None) -> None:
+            await self._tell_merchant(c, settlement["payee_id"], notice, sms=False)
+
+        await self._guarded("settlement_available", conn, work)
+
 
 def _order_data(row: asyncpg.Record) -> dict[str, Any]:
     return {

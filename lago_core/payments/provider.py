@@ -36,6 +36,8 @@ class EventType(enum.StrEnum):
     AGREEMENT_SIGNED = "agreement.signed"
     AGREEMENT_CHARGE_SUCCEEDED = "agreement_charge.succeeded"
     AGREEMENT_CHARGE_FAILED = "agreement_charge.failed"
+    # The bank refused the transfer (closed account, wrong name): the money is back with us.
+    PAYOUT_FAILED = "payout.failed"
 
 
 class ProviderError(Exception):

@@ -28,7 +28,7 @@ from lago_core.communities import CommunityService
 from lago_core.errors import Conflict, InvalidInput, NotFound
 from lago_core.idempotency import Idempotency
 from lago_core.jobs import APPLY_PAYMENT_EVENT, SUBMIT_PAYOUT, SUBMIT_REFUND, JobQueue
-from lago_core.ledger import PLATFORM, Ledger, Party, PartyKind, flows
+from lago_core.ledger import PLATFORM, AccountKind, AccountRef, Ledger, Party, PartyKind, flows
 from lago_core.ledger.flows import Split
 from lago_core.ledger.store import Conn
 from lago_core.logging import get_logger
@@ -44,6 +44,7 @@ __all__ = [
     "Demand",
     "DemandOf",
     "DepositRelease",
+    "DestinationOf",
     "EventHandler",
     "PaymentService",
     "PaymentSpec",
@@ -108,8 +109,11 @@ CaptureHook = Callable[[Conn, UUID, UUID], Awaitable["AfterCommit | Refuse | Non
 # Applies a provider event of a type another service owns (agreements and their charges), inside
 # the event's transaction: (conn, the event's object, after-commit work) -> the outcome.
 EventHandler = Callable[[Conn, dict[str, Any], list[AfterCommit]], Awaitable[str]]
-# Called inside the transaction that records a payout as paid, with the payout's row.
+# Called inside the transaction that records a payout as paid (or failed), with the payout's row.
 PayoutPaidHook = Callable[[Conn, asyncpg.Record], Awaitable[None]]
+# Turns a payout's stored destination reference ("bank_account:<id>") into what the provider
+# needs (the account itself), at submission only, so payouts never hold an account number.
+DestinationOf = Callable[[str], Awaitable[str]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +214,8 @@ class PayoutView:
     status: str
     created_at: datetime
     paid_at: datetime | None
+    failed_at: datetime | None = None
+    failure_code: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,6 +304,8 @@ class PaymentService:
         self._references: dict[str, _Reference] = {}
         self._payout_paid_hooks: list[PayoutPaidHook] = []
         self._event_handlers: dict[str, EventHandler] = {}
+        self._payout_failed_hooks: list[PayoutPaidHook] = []
+        self._destinations: dict[str, DestinationOf] = {}
 
     def handle_events(self, types: Iterable[str], handler: EventHandler) -> None:
         """Apply provider events of ``types`` with ``handler`` (subscriptions own the agreement
@@ -308,6 +316,14 @@ class PaymentService:
     def on_payout_paid(self, hook: PayoutPaidHook) -> None:
         """Run ``hook`` in the transaction that records each payout as paid (once per payout)."""
         self._payout_paid_hooks.append(hook)
+
+    def on_payout_failed(self, hook: PayoutPaidHook) -> None:
+        """Run ``hook`` in the transaction that returns a failed payout's money (once each)."""
+        self._payout_failed_hooks.append(hook)
+
+    def register_destination(self, prefix: str, resolve: DestinationOf) -> None:
+        """Resolve payout destinations ``<prefix>:<ref>`` when the payout is submitted."""
+        self._destinations[prefix] = resolve
 
     def register_reference(
         self, reference_type: str, *, demand: DemandOf, on_capture: CaptureHook
@@ -388,6 +404,8 @@ class PaymentService:
                     "payee_id": spec.payee.id,
                     "commission_fen": split.commission_fen,
                     "property_company_id": company if split.property_fen else None,
+                    # The community of the trade, for the property company's statement.
+                    "community_id": spec.community_id,
                     "property_share_fen": split.property_fen,
                     "platform_discount_fen": spec.platform_discount_fen,
                     "merchant_discount_fen": spec.merchant_discount_fen,
@@ -666,35 +684,75 @@ class PaymentService:
 
     # --- payouts (settlement) ------------------------------------------------------------------
 
-    async def pay_out(self, key: str, payee: Party, amount_fen: int) -> PayoutView:
+    async def pay_out(
+        self,
+        key: str,
+        payee: Party,
+        amount_fen: int,
+        *,
+        source: AccountRef | None = None,
+        destination: str | None = None,
+    ) -> PayoutView:
         """Pay ``amount_fen`` of what is owed to ``payee``, once per ``key`` (the settlement's own
         key, e.g. ``settlement:<merchant>:<date>``). Refused when the payable is too low."""
+        async with self.store.pool.acquire() as conn, conn.transaction():
+            row = await self.start_payout(
+                conn, key, payee, amount_fen, source=source, destination=destination
+            )
+        if row["status"] == "pending":
+            await self.submit_later(row["id"])
+        return _payout(row)
+
+    async def start_payout(
+        self,
+        conn: Conn,
+        key: str,
+        payee: Party,
+        amount_fen: int,
+        *,
+        source: AccountRef | None = None,
+        destination: str | None = None,
+    ) -> asyncpg.Record:
+        """The payout's row and ledger transaction in the caller's transaction (a withdrawal
+        writes its own row with it); call :meth:`submit_later` after the commit. ``source`` is
+        the account it leaves (the payee's payable by default), where a failure returns it."""
         if amount_fen <= 0:
             raise InvalidInput("amounts are positive integer fen", code="invalid_amount")
-        async with self.store.pool.acquire() as conn, conn.transaction():
-            row = await self.store.insert_payout(
-                conn, uuid4(), key, payee.kind.value, payee.id, amount_fen, self._clock.now()
-            )
-            if row is None:
-                existing = await self.store.payout(conn, key=key)
-                assert existing is not None
-                if (
-                    existing["payee_kind"],
-                    existing["payee_id"],
-                    existing["amount_fen"],
-                ) != (payee.kind.value, payee.id, amount_fen):
-                    raise Conflict("this payout key was used for another payout", code="key_reused")
-                row = existing
-            else:
-                await self.ledger.post(
-                    f"payout:{row['id']}:started",
-                    f"payout to {payee.kind.value} {payee.id}",
-                    flows.payout_started(payee, amount_fen),
-                    conn=conn,
-                )
-        if row["status"] == "pending":
-            await self.queue.enqueue(SUBMIT_PAYOUT, str(row["id"]), job_id=f"payout:{row['id']}")
-        return _payout(row)
+        source_kind = source.kind.value if source is not None else None
+        row = await self.store.insert_payout(
+            conn,
+            uuid4(),
+            key,
+            payee.kind.value,
+            payee.id,
+            amount_fen,
+            self._clock.now(),
+            source_kind,
+            destination,
+        )
+        if row is None:
+            existing = await self.store.payout(conn, key=key)
+            assert existing is not None
+            if (
+                existing["payee_kind"],
+                existing["payee_id"],
+                existing["amount_fen"],
+                existing["source_kind"],
+            ) != (payee.kind.value, payee.id, amount_fen, source_kind):
+                raise Conflict("this payout key was used for another payout", code="key_reused")
+            return existing
+        await self.ledger.post(
+            f"payout:{row['id']}:started",
+            f"payout to {payee.kind.value} {payee.id}",
+            flows.payout_started(payee, amount_fen, source),
+            conn=conn,
+        )
+        return row
+
+    async def submit_later(self, payout_id: UUID) -> None:
+        """Queue the provider call of a committed payout (the job does nothing for one no
+        longer pending; the sweep re-queues a lost one)."""
+        await self.queue.enqueue(SUBMIT_PAYOUT, str(payout_id), job_id=f"payout:{payout_id}")
 
     async def submit_payout(self, payout_id: UUID) -> str:
         """Ask the provider to pay out (job ``submit_payout``); keyed by our payout id."""
@@ -703,8 +761,15 @@ class PaymentService:
             return "unknown_payout"
         if row["status"] != "pending":
             return "already_paid"
+        destination = f"{row['payee_kind']}:{row['payee_id']}"
+        if row["destination"] is not None:
+            prefix = row["destination"].split(":", 1)[0]
+            resolve = self._destinations.get(prefix)
+            if resolve is None:
+                raise RuntimeError(f"no resolver for payout destination {prefix!r}")
+            destination = await resolve(row["destination"])
         provider_payout = await self.provider.payout(
-            f"{row['payee_kind']}:{row['payee_id']}",
+            destination,
             row["amount_fen"],
             f"payout:{payout_id}",
             {"payout_id": str(payout_id)},
@@ -776,6 +841,7 @@ class PaymentService:
             EventType.PAYMENT_FAILED: "payment_id",
             EventType.REFUND_SUCCEEDED: "refund_id",
             EventType.PAYOUT_PAID: "payout_id",
+            EventType.PAYOUT_FAILED: "payout_id",
         }
         field = fields.get(type_)
         if field is None:
@@ -791,6 +857,8 @@ class PaymentService:
             return await self._apply_intent(conn, type_, obj, reference, after_commit)
         if field == "refund_id":
             return await self._apply_refund(conn, obj, reference)
+        if type_ == EventType.PAYOUT_FAILED:
+            return await self._apply_payout_failure(conn, obj, reference)
         return await self._apply_payout(conn, obj, reference)
 
     async def _apply_intent(
@@ -912,6 +980,33 @@ class PaymentService:
         for hook in self._payout_paid_hooks:
             await hook(conn, row)
         return "paid_out"
+
+    async def _apply_payout_failure(self, conn: Conn, obj: dict[str, Any], payout_id: UUID) -> str:
+        """The provider could not pay: the money returns to the account it left, once."""
+        row = await self.store.lock_payout(conn, payout_id)
+        if row is None:
+            return "unknown_payout"
+        if row["status"] != "pending":
+            return f"already_{row['status']}"
+        code = str(obj.get("failure_code") or "payout_failed")
+        await self.store.payout_failed(conn, payout_id, str(obj.get("id")), code, self._clock.now())
+        payee = _party(row)
+        source = (
+            AccountRef(AccountKind(row["source_kind"]), payee.id)
+            if row["source_kind"] is not None
+            else None
+        )
+        await self.ledger.post(
+            f"payout:{payout_id}:failed",
+            f"payout {payout_id} failed at the provider ({code})",
+            flows.payout_failed(payee, row["amount_fen"], source),
+            conn=conn,
+        )
+        failed = await self.store.lock_payout(conn, payout_id)
+        assert failed is not None
+        for hook in self._payout_failed_hooks:
+            await hook(conn, failed)
+        return "payout_failed"
 
     # --- coupon funding ------------------------------------------------------------------------
 

@@ -21,9 +21,8 @@ _PAYMENT = """id, payer_id, reference_type, reference_id, description, currency,
     expires_at, captured_at, created_at, rejected_reason, rejected_at"""
 _REFUND = """id, payment_id, kind, amount_fen, reason, status, provider_refund_id, created_at,
     succeeded_at"""
-_PAYOUT = (
-    "id, key, payee_kind, payee_id, amount_fen, status, provider_payout_id, created_at, paid_at"
-)
+_PAYOUT = """id, key, payee_kind, payee_id, amount_fen, status, provider_payout_id, created_at,
+    paid_at, source_kind, destination, failed_at, failure_code"""
 
 
 class PaymentStore:
@@ -201,16 +200,22 @@ class PaymentStore:
         payee_id: UUID,
         amount_fen: int,
         now: datetime,
+        source_kind: str | None = None,
+        destination: str | None = None,
     ) -> asyncpg.Record | None:
         return await conn.fetchrow(
-            f"""INSERT INTO payouts (id, key, payee_kind, payee_id, amount_fen, created_at)
-                VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (key) DO NOTHING RETURNING {_PAYOUT}""",
+            f"""INSERT INTO payouts (id, key, payee_kind, payee_id, amount_fen, created_at,
+                                     source_kind, destination)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                ON CONFLICT (key) DO NOTHING RETURNING {_PAYOUT}""",
             payout_id,
             key,
             payee_kind,
             payee_id,
             amount_fen,
             now,
+            source_kind,
+            destination,
         )
 
     async def payout(
@@ -242,6 +247,19 @@ class PaymentStore:
                WHERE id = $1 AND status = 'pending'""",
             payout_id,
             provider_payout_id,
+            now,
+        )
+
+    async def payout_failed(
+        self, conn: Conn, payout_id: UUID, provider_payout_id: str, code: str, now: datetime
+    ) -> None:
+        await conn.execute(
+            """UPDATE payouts SET status = 'failed', failed_at = $4, failure_code = $3,
+                   provider_payout_id = COALESCE(provider_payout_id, $2)
+               WHERE id = $1 AND status = 'pending'""",
+            payout_id,
+            provider_payout_id,
+            code[:100],
             now,
         )
 

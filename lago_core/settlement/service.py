@@ -1,5 +1,7 @@
-"""Settlement: pay each payee, seven days after completion (T+7), what the ledger owes them for
-their completed orders (listing orders, and group-buy orders of merchants); monthly statements; the merchant dashboard from kept-up aggregates.
+"""Settlement: seven days after completion (T+7), settle what the ledger owes each payee for
+their completed orders (listing orders, and group-buy orders of merchants) — paid out at once to
+a resident seller, made the merchant's available balance (which the merchant withdraws:
+lago_core/moneyout); monthly statements; the merchant dashboard from kept-up aggregates.
 
 Amounts are not recomputed here: each order's gross, commission and property share are what the
 capture split (the payment's columns, which the ledger posted), less what refunds took back, plus
@@ -9,7 +11,7 @@ docs/money.md "## Settlement" describes the job and why a second run (or a crash
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -20,7 +22,7 @@ import asyncpg
 
 from lago_core.clock import Clock
 from lago_core.errors import InvalidInput
-from lago_core.ledger import Party, PartyKind
+from lago_core.ledger import Party, PartyKind, flows
 from lago_core.ledger.store import Conn
 from lago_core.logging import get_logger
 from lago_core.merchants import MerchantService
@@ -104,8 +106,13 @@ class SettlementService:
         self._clock = clock
         # A test seam, like PaymentService's: raise at a named point to simulate a crash there.
         self.crash_hook: Callable[[str], None] | None = None
+        self._available_hooks: list[Callable[[Conn, asyncpg.Record], Awaitable[None]]] = []
         orders.on_transition(self._on_order_moved)
         orders.on_rating(self._on_rated)
+
+    def on_made_available(self, hook: Callable[[Conn, asyncpg.Record], Awaitable[None]]) -> None:
+        """Run ``hook`` in the transaction of each merchant settlement made available."""
+        self._available_hooks.append(hook)
 
     def follow_group_buys(self, groupbuys: GroupBuyService) -> None:
         """Count group-buy orders on the dashboard as they are created and completed (settling
@@ -135,7 +142,8 @@ class SettlementService:
             settled += 1
             if self.crash_hook is not None:
                 self.crash_hook("settlement.rows_committed")
-            await self._pay(row)
+            if row["payee_kind"] == PartyKind.USER.value:
+                await self._pay(row)
         return {"settlements": settled, "healed": healed}
 
     async def _settle_payee(self, payee: Party, cutoff: datetime) -> asyncpg.Record | None:
@@ -178,6 +186,18 @@ class SettlementService:
                     },
                 )
                 await self.store.insert_items(conn, row["id"], items)
+                if payee.kind is PartyKind.MERCHANT and row["net_fen"] > 0:
+                    # A merchant withdraws when it wants (docs/money.md, "Available balance"):
+                    # the net becomes available in the settlement's own transaction, so there
+                    # is nothing for a crash to leave half done.
+                    await self._payments.ledger.post(
+                        f"settlement:{row['id']}:available",
+                        f"settlement {row['id']} made available to merchant {payee.id}",
+                        flows.made_available(payee, row["net_fen"]),
+                        conn=conn,
+                    )
+                    for hook in self._available_hooks:
+                        await hook(conn, row)
         except asyncpg.UniqueViolationError:
             # UNIQUE(order_id): another run settled one of these orders first; it pays them.
             log.info("settlement.already_settled", payee_id=str(payee.id))

@@ -131,10 +131,12 @@ class SettlementStore:
                 )
 
     async def without_payout(self) -> list[asyncpg.Record]:
-        """Settlements whose payout was never requested (a crash after their rows committed)."""
+        """Resident sellers' settlements whose payout was never requested (a crash after their
+        rows committed). A merchant's settlement pays nothing out: its net became available."""
         return await self.pool.fetch(
             f"""SELECT {_SETTLEMENT} FROM settlements
-                WHERE payout_id IS NULL AND net_fen > 0 ORDER BY created_at, id"""
+                WHERE payout_id IS NULL AND net_fen > 0 AND payee_kind = 'user'
+                ORDER BY created_at, id"""
         )
 
     async def set_payout(self, settlement_id: UUID, payout_id: UUID) -> None:

@@ -43,9 +43,15 @@ class Settlement(Schema):
     commission_fen: int
     property_share_fen: int
     withheld_fen: int = Field(description="rental deposit withheld (late fees, damages)")
-    net_fen: int = Field(description="paid out: gross − commission − property share + withheld")
-    payout_id: UUID | None = Field(description="null until the payout is requested")
-    payout_status: Literal["pending", "paid"] | None
+    net_fen: int = Field(
+        description="gross − commission − property share + withheld: a merchant's becomes its "
+        "available balance (to withdraw), a resident seller's is paid out"
+    )
+    payout_id: UUID | None = Field(
+        description="a resident seller's payout (null until requested); always null for a "
+        "merchant, whose net became its available balance"
+    )
+    payout_status: Literal["pending", "paid", "failed"] | None
     created_at: datetime
     order_ids: list[UUID] = Field(description="the listing orders covered")
     group_buy_order_ids: list[UUID] = Field(description="the group-buy orders covered")

@@ -36,7 +36,12 @@ from lago_core.payments.provider import (
 from lago_core.payments.sandbox.store import SandboxStore
 from lago_core.payments.signing import SIGNATURE_HEADER, sign, verify
 
-__all__ = ["SandboxProvider"]
+__all__ = ["FAILING_ACCOUNT_PREFIX", "SandboxProvider"]
+
+# A payout to an account number starting with these digits fails at the "bank" (a closed
+# account), as real ones sometimes do: the sandbox answers payout.failed instead of payout.paid,
+# and the money stays in the account (tests and demos of the returned-withdrawal path).
+FAILING_ACCOUNT_PREFIX = "4000"
 
 # Called with each new event id after it is committed (enqueues its delivery).
 EventSink = Callable[[str], Awaitable[None]]
@@ -159,6 +164,7 @@ class SandboxProvider:
             if row is None:
                 if await self.store.lock_balance(conn) < amount_fen:
                     raise ProviderError("insufficient_balance", "the account balance is too low")
+                fails = destination.rsplit(":", 1)[-1].startswith(FAILING_ACCOUNT_PREFIX)
                 row = await self.store.insert_payout(
                     conn,
                     f"po_{secrets.token_hex(12)}",
@@ -167,17 +173,19 @@ class SandboxProvider:
                     amount_fen,
                     metadata,
                     self._clock.now(),
+                    status="failed" if fails else "paid",
                 )
+                payload: dict[str, Any] = {
+                    "object": "payout",
+                    "id": row["id"],
+                    "destination": destination,
+                    "amount_fen": amount_fen,
+                    "metadata": metadata,
+                }
+                if fails:
+                    payload["failure_code"] = "account_closed"
                 event_id = await self._emit(
-                    conn,
-                    EventType.PAYOUT_PAID,
-                    {
-                        "object": "payout",
-                        "id": row["id"],
-                        "destination": destination,
-                        "amount_fen": amount_fen,
-                        "metadata": metadata,
-                    },
+                    conn, EventType.PAYOUT_FAILED if fails else EventType.PAYOUT_PAID, payload
                 )
         await self._announce(event_id)
         return ProviderPayout(row["id"], row["destination"], row["amount_fen"])

@@ -156,7 +156,8 @@ class SandboxStore:
                 """SELECT (SELECT COALESCE(sum(amount_fen), 0) FROM sandbox_intents
                            WHERE status = 'succeeded')
                         - (SELECT COALESCE(sum(amount_fen), 0) FROM sandbox_refunds)
-                        - (SELECT COALESCE(sum(amount_fen), 0) FROM sandbox_payouts)
+                        - (SELECT COALESCE(sum(amount_fen), 0) FROM sandbox_payouts
+                           WHERE status = 'paid')
                         + (SELECT COALESCE(sum(amount_fen), 0) FROM sandbox_top_ups)
                         + (SELECT COALESCE(sum(amount_fen), 0) FROM sandbox_agreement_charges
                            WHERE status = 'succeeded')"""
@@ -172,10 +173,11 @@ class SandboxStore:
         amount_fen: int,
         metadata: dict[str, str],
         now: datetime,
+        status: str = "paid",
     ) -> asyncpg.Record:
         row = await conn.fetchrow(
             """INSERT INTO sandbox_payouts (id, idempotency_key, destination, amount_fen, metadata,
-                   created_at) VALUES ($1, $2, $3, $4, $5, $6)
+                   created_at, status) VALUES ($1, $2, $3, $4, $5, $6, $7)
                RETURNING id, destination, amount_fen""",
             payout_id,
             key,
@@ -183,6 +185,7 @@ class SandboxStore:
             amount_fen,
             metadata,
             now,
+            status,
         )
         assert row is not None
         return row
@@ -234,7 +237,8 @@ class SandboxStore:
                     + (SELECT COALESCE(sum(amount_fen), 0) FROM sandbox_agreement_charges
                        WHERE status = 'succeeded') AS captured,
                       (SELECT COALESCE(sum(amount_fen), 0) FROM sandbox_refunds) AS refunded,
-                      (SELECT COALESCE(sum(amount_fen), 0) FROM sandbox_payouts) AS paid_out,
+                      (SELECT COALESCE(sum(amount_fen), 0) FROM sandbox_payouts
+                       WHERE status = 'paid') AS paid_out,
                       (SELECT COALESCE(sum(amount_fen), 0) FROM sandbox_top_ups) AS funded"""
         )
         assert row is not None

@@ -59,8 +59,8 @@ export async function renewSession(requestedAt: number = Date.now()): Promise<bo
   return refreshing;
 }
 
-async function send(method: Method, path: string, body?: BodyInit, json = true): Promise<Response> {
-  const headers: Record<string, string> = { Accept: "application/json", ...SESSION_HEADER };
+async function send(method: Method, path: string, body?: BodyInit, json = true, extra: Record<string, string> = {}): Promise<Response> {
+  const headers: Record<string, string> = { Accept: "application/json", ...SESSION_HEADER, ...extra };
   if (json && body !== undefined) headers["Content-Type"] = "application/json";
   return fetch(`${API}${path}`, { method, body, headers, credentials: "same-origin" });
 }
@@ -78,11 +78,11 @@ async function errorOf(response: Response): Promise<ApiError> {
 const RENEWABLE = new Set(["invalid_token", "token_expired", "unauthenticated"]);
 export const SESSION_OVER = new Set(["session_revoked"]);
 
-async function request<T>(method: Method, path: string, body?: BodyInit, json = true): Promise<T> {
+async function request<T>(method: Method, path: string, body?: BodyInit, json = true, extra: Record<string, string> = {}): Promise<T> {
   const requestedAt = Date.now();
   let response: Response;
   try {
-    response = await send(method, path, body, json);
+    response = await send(method, path, body, json, extra);
   } catch {
     throw new ApiError(0, "network", "network unavailable");
   }
@@ -90,7 +90,7 @@ async function request<T>(method: Method, path: string, body?: BodyInit, json = 
     const error = await errorOf(response);
     if (!RENEWABLE.has(error.code)) throw error;
     if (await renewSession(requestedAt)) {
-      response = await send(method, path, body, json);
+      response = await send(method, path, body, json, extra);
     } else {
       onSignedOut?.();
       throw error;
@@ -105,6 +105,9 @@ async function request<T>(method: Method, path: string, body?: BodyInit, json = 
 export const http = {
   get: <T>(path: string): Promise<T> => request<T>("GET", path),
   post: <T>(path: string, body: unknown = {}): Promise<T> => request<T>("POST", path, JSON.stringify(body)),
+  /** A POST that moves money: the same key on a retry (a renewal included) has the effect once. */
+  postOnce: <T>(path: string, key: string, body: unknown = {}): Promise<T> =>
+    request<T>("POST", path, JSON.stringify(body), true, { "Idempotency-Key": key }),
   put: <T>(path: string, body: unknown = {}): Promise<T> => request<T>("PUT", path, JSON.stringify(body)),
   patch: <T>(path: string, body: unknown = {}): Promise<T> => request<T>("PATCH", path, JSON.stringify(body)),
   delete: <T>(path: string): Promise<T> => request<T>("DELETE", path),

@@ -18,6 +18,7 @@ import { LockersPage } from "./LockersPage";
 import { MerchantsPage } from "./MerchantsPage";
 import { ModerationPage } from "./ModerationPage";
 import { PointsProductsPage } from "./PointsProductsPage";
+import { FeeInvoicesPage, PropertyStatementsPage } from "./MoneyPages";
 import { ResidentsPage } from "./ResidentsPage";
 import { useRoles } from "./shared";
 import { SupportPage } from "./SupportPage";
@@ -41,6 +42,7 @@ function useNavigation(): Array<{ group: string; items: NavItem[] }> {
         { to: "/console/live", label: consoleText.nav.live },
         { to: "/console/draws", label: consoleText.nav.draws },
         { to: "/console/gifts", label: points.pickupDesk.nav },
+        { to: "/console/statements", label: consoleText.nav.statements },
       ],
     });
   }
@@ -57,9 +59,11 @@ function useNavigation(): Array<{ group: string; items: NavItem[] }> {
         ...(staffOf.length > 0
           ? []
           : [
+              { to: "/console/statements", label: consoleText.nav.statements },
               { to: "/console/moderation", label: consoleText.nav.moderation },
               { to: "/console/gifts", label: points.pickupDesk.nav },
             ]),
+        { to: "/console/fee-invoices", label: consoleText.nav.feeInvoices },
       ],
     });
   }
@@ -121,6 +125,8 @@ export default function ConsoleApp(): ReactNode {
           <Route path="gifts" element={<GiftPickupPage />} />
           <Route path="coupons" element={<CouponsPage />} />
           <Route path="support" element={<SupportPage />} />
+          <Route path="statements" element={<PropertyStatementsPage />} />
+          <Route path="fee-invoices" element={<FeeInvoicesPage />} />
           <Route path="notifications" element={<NotificationsPage />} />
           <Route path="announcements" element={<AnnouncementsPage />} />
           <Route path="virtual-numbers" element={<GrantPage />} />

@@ -24,6 +24,7 @@ import { Problem } from "./parts";
 import { RegistrationPage, WizardForNewMerchant } from "./Registration";
 import { SettingsPage } from "./Settings";
 import { chime, unlockAudioOnGesture } from "./sound";
+import { IncomePage, InvoicesPage, WithdrawPage } from "./MoneyOut";
 import { StatementsPage } from "./Statements";
 
 const CHOSEN = "lago.merchant";
@@ -291,6 +292,9 @@ function Store({ my, mine, onSwitch }: { my: MyMerchant; mine: MyMerchant[]; onS
         <NavLink to="/merchant/group-buys">{t.nav.groupBuys}</NavLink>
         <NavLink to="/merchant/coupons">{t.nav.coupons}</NavLink>
         <NavLink to="/merchant/statements">{t.nav.settlements}</NavLink>
+        <NavLink to="/merchant/withdraw">{t.nav.withdraw}</NavLink>
+        <NavLink to="/merchant/income">{t.nav.income}</NavLink>
+        <NavLink to="/merchant/invoices">{t.nav.invoices}</NavLink>
         <NavLink to="/merchant/settings">{t.nav.settings}</NavLink>
         <NavLink to="/merchant/registration">{t.nav.registration}</NavLink>
         {mine.length > 1 ? (
@@ -326,6 +330,9 @@ function Store({ my, mine, onSwitch }: { my: MyMerchant; mine: MyMerchant[]; onS
               <Route path="group-buys" element={<GroupBuyCampaignsPage />} />
               <Route path="coupons" element={<CouponsPage />} />
               <Route path="statements" element={<StatementsPage />} />
+              <Route path="withdraw" element={<WithdrawPage />} />
+              <Route path="income" element={<IncomePage />} />
+              <Route path="invoices" element={<InvoicesPage />} />
               <Route path="settings" element={<SettingsPage />} />
               <Route path="registration" element={<RegistrationPage />} />
               <Route path="notifications" element={<NotificationsPage />} />

@@ -8,6 +8,7 @@ import { useSession } from "../session";
 import { common, resident } from "../strings";
 import { Loading, Page, useAction, useLoad } from "../ui/kit";
 import { DiscountLines } from "./DiscountLines";
+import { InvoicePanel } from "./InvoicePanel";
 import { LockerPanel } from "./LockerPanel";
 import { fenOf } from "./money";
 import { movesOf, stepsOf, type Move, type Side } from "./orderSteps";
@@ -17,6 +18,9 @@ import { useBriefNotice, useOrderUpdates } from "./useOrderUpdates";
 import { ResidentError } from "./ResidentError";
 
 const FOLLOW_MS = 120_000;
+
+// Paid and on its way or done: a merchant order the buyer may ask an invoice for.
+const INVOICEABLE = new Set(["paid", "confirmed", "handed_over", "delivered", "picked_up", "returned", "completed"]);
 
 export function OrderPage(): ReactNode {
   const { id = "" } = useParams();
@@ -121,6 +125,7 @@ export function OrderPage(): ReactNode {
         }}
       />
       {order.status === "completed" ? <RatingForm order={order} /> : null}
+      {side === "buyer" && order.merchant_id && INVOICEABLE.has(order.status) ? <InvoicePanel order={order} /> : null}
     </Page>
   );
 }

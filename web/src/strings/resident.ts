@@ -287,4 +287,15 @@ export const resident = {
     membership: "来购会员",
     virtualNumber: "虚拟号服务",
   },
+  invoice: {
+    title: "发票",
+    kind: "抬头类型",
+    kinds: { personal: "个人", company: "单位" } as Record<string, string>,
+    invoiceTitle: "发票抬头",
+    taxId: "税号（统一社会信用代码）",
+    request: "申请开票",
+    states: { requested: "已申请，等待商家开具", issued: "已开具", rejected: "已拒绝" } as Record<string, string>,
+    rejected: (reason: string): string => `商家拒绝了上次申请：${reason}。可修改后重新申请。`,
+    download: "下载发票 PDF",
+  },
 } as const;
