@@ -749,3 +749,14 @@ async def test_concurrent_publishes_stop_at_the_cap(
         "SELECT count(*) FROM listings WHERE seller_id = $1 AND status = 'active'", seller.id
     )
     assert active == cap
+
+
+async def test_the_ledger_accepts_every_account_kind_the_code_knows(core: Core) -> None:
+    """027 extends the kind check in place: whatever order the migrations ran in, every kind
+    (coupons', money out's, subscriptions') is allowed."""
+    definition = await core.pool.fetchval(
+        """SELECT pg_get_constraintdef(oid) FROM pg_constraint
+           WHERE conname = 'ledger_accounts_kind_check'"""
+    )
+    missing = [kind.value for kind in AccountKind if f"'{kind.value}'" not in definition]
+    assert missing == []
