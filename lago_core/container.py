@@ -68,6 +68,8 @@ from lago_core.settings import Settings
 from lago_core.settlement import SettlementService, SettlementStore
 from lago_core.sms import SmsProvider, create_sms_provider
 from lago_core.storage import Storage, create_storage
+from lago_core.subscriptions import PLANS, SubscriptionService, SubscriptionStore
+from lago_core.virtual_numbers import SandboxNumbers, VirtualNumberService, VirtualNumberStore
 
 __all__ = ["Core", "build_core"]
 
@@ -115,6 +117,11 @@ class Core:
     # The notification centre: in-app, live, SMS and e-mail (docs/notifications.md).
     notifications: NotificationService
     email: EmailProvider
+    # Subscriptions (会员, 虚拟号 plans) and virtual numbers (docs/subscriptions.md).
+    subscriptions: SubscriptionService
+    virtual_numbers: VirtualNumberService
+    # The sandbox's privacy-number network (None with a real provider; its routes answer 404).
+    sandbox_numbers: SandboxNumbers | None
     # Money out (issue 19): bank accounts, withdrawals, income, property statements and payouts.
     moneyout: MoneyOutService
     invoices: InvoiceService
@@ -158,7 +165,14 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
     merchants = MerchantService(
         MerchantStore(pool), communities, storage, clock, settings.max_upload_bytes
     )
-    listings = ListingService(ListingStore(pool), merchants, communities, storage, clock)
+    listings = ListingService(
+        ListingStore(pool),
+        merchants,
+        communities,
+        storage,
+        clock,
+        active_cap=settings.listing_cap_non_member,
+    )
     jobs = JobQueue(redis, settings)
     ledger = Ledger(LedgerStore(pool), pool, clock)
 
@@ -232,6 +246,27 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
     orders.on_rating(hooks.rated)
     merchants.on_decided(hooks.merchant_decided)
     payments.on_payout_paid(hooks.payout_paid)
+    subscription_store = SubscriptionStore(pool)
+    await subscription_store.ensure_plans(PLANS)
+    subscriptions = SubscriptionService(
+        subscription_store,
+        payments=payments,
+        ledger=ledger,
+        notifications=notifications,
+        idempotency=payments.idempotency,
+        settings=settings,
+        clock=clock,
+    )
+    subscriptions.follow_provider()
+    sandbox_numbers = SandboxNumbers(sandbox, clock)
+    virtual_numbers = VirtualNumberService(
+        VirtualNumberStore(pool),
+        subscriptions=subscription_store,
+        listings=listings,
+        provider=sandbox_numbers,
+        ttl_s=settings.virtual_number_ttl_s,
+        clock=clock,
+    )
     points = build_points(
         pool,
         clock,
@@ -302,6 +337,9 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         points=points,
         notifications=notifications,
         email=email,
+        subscriptions=subscriptions,
+        virtual_numbers=virtual_numbers,
+        sandbox_numbers=sandbox_numbers,
         moneyout=moneyout,
         invoices=invoices,
         sandbox_pool=sandbox_pool,

@@ -32,12 +32,14 @@ __all__ = [
     "DELIVER_SANDBOX_WEBHOOK",
     "EXPIRE_GROUP_BUY",
     "EXPIRE_POINTS",
+    "EXPIRE_VIRTUAL_NUMBERS",
     "FAN_OUT_ANNOUNCEMENT",
     "JOBS",
     "NOTIFY_EXPIRING_POINTS",
     "PAY_PROPERTY_SHARES",
     "PURGE_ENDED_SESSIONS",
     "PURGE_IDEMPOTENCY_KEYS",
+    "RENEW_SUBSCRIPTIONS",
     "SETTLE_ORDERS",
     "SUBMIT_PAYOUT",
     "SUBMIT_REFUND",
@@ -87,6 +89,8 @@ DELIVER_NOTIFICATION = Job("deliver_notification", ("notification_id",))
 FAN_OUT_ANNOUNCEMENT = Job("fan_out_announcement", ("announcement_id",))
 SWEEP_NOTIFICATIONS = Job("sweep_notifications")
 SWEEP_COUPONS = Job("sweep_coupons")
+RENEW_SUBSCRIPTIONS = Job("renew_subscriptions")
+EXPIRE_VIRTUAL_NUMBERS = Job("expire_virtual_numbers")
 PAY_PROPERTY_SHARES = Job("pay_property_shares")
 
 JOBS: tuple[Job, ...] = (
@@ -112,6 +116,8 @@ JOBS: tuple[Job, ...] = (
     FAN_OUT_ANNOUNCEMENT,
     SWEEP_NOTIFICATIONS,
     SWEEP_COUPONS,
+    RENEW_SUBSCRIPTIONS,
+    EXPIRE_VIRTUAL_NUMBERS,
     PAY_PROPERTY_SHARES,
 )
 

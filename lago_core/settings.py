@@ -231,6 +231,17 @@ class Settings:
     # long without being deleted by moderation.
     points_post_grace_s: int = 3_600
 
+    # Subscriptions (docs/subscriptions.md). A failed renewal is retried every retry_s until
+    # the grace period (benefits hold) ends, then the subscription lapses; an agreement not
+    # signed within sign_ttl_s is abandoned.
+    subscription_grace_s: int = 3 * 86_400
+    subscription_retry_s: int = 6 * 3_600
+    subscription_sign_ttl_s: int = 86_400
+    # Active listings a resident who is not a member may have at once (members: no cap).
+    listing_cap_non_member: int = 10
+    # How long a buyer's virtual number (虚拟号) reaches the seller.
+    virtual_number_ttl_s: int = 2 * 3_600
+
     log_level: str = "INFO"
     log_format: str = "json"
 
@@ -350,6 +361,11 @@ class Settings:
                 "LAGO_RENTAL_LATE_FEE_PER_DAY_FEN",
                 _int(0, 100_000_000),
             ),
+            "subscription_grace_s": ("LAGO_SUBSCRIPTION_GRACE_S", _int(0, 30 * 86_400)),
+            "subscription_retry_s": ("LAGO_SUBSCRIPTION_RETRY_S", _int(60, 7 * 86_400)),
+            "subscription_sign_ttl_s": ("LAGO_SUBSCRIPTION_SIGN_TTL_S", _int(60, 30 * 86_400)),
+            "listing_cap_non_member": ("LAGO_LISTING_CAP_NON_MEMBER", _int(0, 100_000)),
+            "virtual_number_ttl_s": ("LAGO_VIRTUAL_NUMBER_TTL_S", _int(60, 30 * 86_400)),
             "points_post_grace_s": ("LAGO_POINTS_POST_GRACE_S", _int(0, 30 * 86_400)),
             "log_level": ("LAGO_LOG_LEVEL", _choice("DEBUG", "INFO", "WARNING", "ERROR")),
             "log_format": ("LAGO_LOG_FORMAT", _choice("json", "console")),
@@ -485,6 +501,13 @@ class Settings:
             return self.sandbox_webhook_url
         host = "127.0.0.1" if self.rest_host in ("0.0.0.0", "::", "") else self.rest_host
         return f"http://{host}:{self.rest_port}/api/v1/payments/webhooks/sandbox"
+
+    @property
+    def call_webhook_url(self) -> str:
+        """Where the sandbox posts virtual-number call records: beside the payments webhook."""
+        return self.webhook_url.replace(
+            "/api/v1/payments/webhooks/", "/api/v1/virtual-numbers/webhooks/"
+        )
 
     def key(self, *parts: str) -> str:
         """A Redis key inside this deployment's prefix."""

@@ -38,6 +38,7 @@ from lago_rest.routes import (
     payments,
     points,
     settlement,
+    subscriptions,
 )
 from lago_rest.routes.system import add_system_routes
 from lago_rest.web import add_web_routes
@@ -69,6 +70,7 @@ def build_api() -> Api:
         live.api,
         points.api,
         notifications.api,
+        subscriptions.api,
     ):
         api.include(group)
     return api

@@ -460,14 +460,11 @@ async def test_required_headers_are_declared(client: Client, make_account: Any) 
         ("POST", "/api/v1/group-buys/{group_id}/pay"),
         ("POST", "/api/v1/points-products/{product_id}/redeem"),
         ("POST", "/api/v1/merchants/{merchant_id}/withdrawals"),
+        ("POST", "/api/v1/subscriptions"),
+        ("POST", "/api/v1/subscriptions/{subscription_id}/change"),
     }
     for method, path in declared:
-        url = (
-            path.replace("{payment_id}", str(uuid.uuid4()))
-            .replace("{group_id}", str(uuid.uuid4()))
-            .replace("{product_id}", str(uuid.uuid4()))
-            .replace("{merchant_id}", str(uuid.uuid4()))
-        )
+        url = re.sub(r"{[^}]+}", str(uuid.uuid4()), path)
         resp = await client.request(method, url, json={}, headers=user.headers)
         assert resp.status == 422, path
         assert_envelope(await resp.json(), "idempotency_key_required")

@@ -71,6 +71,11 @@ class Sequence:
         await self.core.pool.execute(
             "UPDATE orders SET status = 'cancelled' WHERE status = 'created'"
         )
+        # And their listings against the seller's cap on active listings (not a member).
+        await self.core.pool.execute(
+            "UPDATE listings SET status = 'withdrawn' WHERE status = 'active' AND seller_id = $1",
+            self.seller.id,
+        )
         sale = await listing(self.client, self.seller, price_fen=10_000)
         rent = await listing(
             self.client,

@@ -58,7 +58,9 @@ async def deliver_sandbox_webhook(ctx: dict[str, Any], event_id: str) -> int:
         return 0
     # A session per delivery: the sandbox sends little, and nothing is left to close at shutdown.
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
-        status = await core.sandbox.deliver(event_id, core.settings.webhook_url, session)
+        status = await core.sandbox.deliver(
+            event_id, core.settings.webhook_url, session, call_url=core.settings.call_webhook_url
+        )
     if not 200 <= status < 300:
         tries: int = ctx.get("job_try", 1)
         if tries < DELIVERY_ATTEMPTS:

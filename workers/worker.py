@@ -34,6 +34,7 @@ from workers import (
     payments,
     points,
     settlement,
+    subscriptions,
 )
 from workers.maintenance import purge_ended_sessions
 
@@ -63,6 +64,7 @@ FUNCTIONS: list[Any] = [
     *points.FUNCTIONS,
     *notifications.FUNCTIONS,
     *coupons.FUNCTIONS,
+    *subscriptions.FUNCTIONS,
 ]
 
 
@@ -76,6 +78,7 @@ CRON_JOBS: list[CronJob] = [
     *points.CRON_JOBS,
     *notifications.CRON_JOBS,
     *coupons.CRON_JOBS,
+    *subscriptions.CRON_JOBS,
 ]
 
 

@@ -7,7 +7,11 @@ A listing's score adds four parts, each in [0, 1] and weighted:
 - **history** (0.3): the resident's affinity for the listing's category and brand, from views (1),
   searches (2), favourites (3) and orders (4) over the last 90 days;
 - **freshness** (0.15): halves every week;
-- **popularity** (0.15): recent views and favourites of the listing, log-scaled.
+- **popularity** (0.15): recent views and favourites of the listing, log-scaled;
+
+plus ``MEMBER_RECOMMEND_BOOST`` (0.05) when the seller is a member (会员; docs/subscriptions.md):
+a thumb on the scale between near-equals — a member's listing passes a non-member's only when
+the two are within 0.05, never one from a farther community or far less relevant.
 
 Listings the resident bought, rents or is ordering, and their own, are never recommended. With no
 history at all (cold start) the history part is zero for everyone, so place, freshness and
@@ -29,7 +33,10 @@ from lago_core.ai.store import AiStore
 from lago_core.clock import Clock
 from lago_core.security.roles import Principal
 
-__all__ = ["Reason", "RecommendService", "Recommendation"]
+__all__ = ["MEMBER_RECOMMEND_BOOST", "Reason", "RecommendService", "Recommendation"]
+
+# A member seller's exposure boost in recommendations (scores are in [0, 1]).
+MEMBER_RECOMMEND_BOOST = 0.05
 
 _WEIGHTS = {"view": 1, "search": 2, "favourite": 3, "order": 4}
 _CATEGORY_NAMES = {
@@ -90,7 +97,7 @@ class RecommendService:
         top_category = max(categories.values(), default=0)
         top_brand = max(brands.values(), default=0)
         excluded = await self._store.ordered_listings(actor.user_id)
-        rows = await self._store.candidates(hood.ids, now - timedelta(days=30), CANDIDATES)
+        rows = await self._store.candidates(hood.ids, now - timedelta(days=30), CANDIDATES, now)
         out: list[Recommendation] = []
         for row in rows:
             if row["id"] in excluded or row["seller_id"] == actor.user_id:
@@ -136,6 +143,9 @@ class RecommendService:
             if cold:
                 reasons.append(Reason("cold_start", "新用户：按距离、新鲜度和热度推荐"))
             score = 0.4 * near + 0.3 * history + 0.15 * fresh + 0.15 * popular
+            if row["seller_member"]:
+                score += MEMBER_RECOMMEND_BOOST
+                reasons.append(Reason("member", "会员卖家"))
             out.append(
                 Recommendation(
                     dict(row),

@@ -3,7 +3,8 @@
 The candidates are the active listings of the caller's neighbourhood (own communities, and
 neighbouring ones unless the query says 小区里), newest first and bounded; the intent filters them
 (kind, category, product and brand through synonyms, price, least condition) and a score ranks
-what is left: how well it matches, where it is, and how fresh it is. Each hit says why it matched.
+what is left: how well it matches, where it is, how fresh it is, and a small boost for members'
+listings (``MEMBER_SEARCH_BOOST``). Each hit says why it matched.
 The parsed intent is returned with the hits so a client can show it ("租 · Switch · 2 天").
 """
 
@@ -28,6 +29,7 @@ from lago_core.security.roles import Principal
 
 __all__ = [
     "CONDITION_RANK",
+    "MEMBER_SEARCH_BOOST",
     "RELAXABLE",
     "Hit",
     "SearchResult",
@@ -37,6 +39,12 @@ __all__ = [
 ]
 
 log = get_logger(__name__)
+
+# A member seller's (会员) exposure boost in search, on the score's own scale (a kind match is
+# 3, the own community 2, freshness up to 1): half of freshness — it reorders listings of about
+# the same fit and place, never lifts a worse match or a farther community over a better one.
+# docs/subscriptions.md and docs/ai.md.
+MEMBER_SEARCH_BOOST = 0.5
 
 # How many of the neighbourhood's newest listings a search or a recommendation looks at: a
 # community market holds hundreds, not millions; a larger one wants a search index instead.
@@ -214,7 +222,7 @@ class SearchService:
         if not ids:
             return []
         now = self._clock.now()
-        rows = await self._store.candidates(ids, now - timedelta(days=30), CANDIDATES)
+        rows = await self._store.candidates(ids, now - timedelta(days=30), CANDIDATES, now)
         hits: list[Hit] = []
         for row in rows:
             if intent.intent == "sell" and row["seller_id"] == actor.user_id:
@@ -233,6 +241,9 @@ class SearchService:
                 why.append(f"邻近小区（{place.name}，{place.distance_m / 1000:.1f} 公里）")
             score += freshness(row["created_at"], now)
             score += 0.1 * math.log1p(row["views"] + 3 * row["favourites"])
+            if row["seller_member"]:
+                score += MEMBER_SEARCH_BOOST
+                why.append("会员卖家")
             hits.append(
                 Hit(
                     dict(row),

@@ -50,13 +50,17 @@ class AiStore:
         )
         return [_decoded(r) for r in rows]
 
-    async def queue(self, limit: int) -> list[Row]:
-        """Conversations waiting for a human, oldest first, then those humans hold."""
+    async def queue(self, limit: int, now: datetime) -> list[Row]:
+        """Conversations waiting for a human — members' (会员, 专属客服) first, then the oldest
+        first — then those humans hold."""
         rows = await self._pool.fetch(
-            f"""SELECT {_CONVERSATION} FROM support_conversations c
+            f"""SELECT {_CONVERSATION}, lago_is_member(c.user_id, $2) AS member
+                FROM support_conversations c
                 WHERE c.status IN ('queued', 'human')
-                ORDER BY c.status = 'human', c.queued_at, c.id LIMIT $1""",
+                ORDER BY c.status = 'human', lago_is_member(c.user_id, $2) DESC, c.queued_at, c.id
+                LIMIT $1""",
             limit,
+            now,
         )
         return [_decoded(r) for r in rows]
 
@@ -282,10 +286,11 @@ class AiStore:
         )
 
     async def candidates(
-        self, communities: list[UUID], since: datetime, limit: int
+        self, communities: list[UUID], since: datetime, limit: int, now: datetime
     ) -> list[asyncpg.Record]:
         """Active listings visible in any of ``communities`` (one row per listing and community),
-        newest first, with their recent views and favourites for popularity."""
+        newest first, with their recent views and favourites for popularity, and whether the
+        seller is a member (会员) at ``now`` (their exposure boost)."""
         return await self._pool.fetch(
             """
             WITH visible AS (
@@ -310,7 +315,8 @@ class AiStore:
                    (SELECT count(*) FROM listing_views lv
                      WHERE lv.listing_id = c.id AND lv.viewed_at >= $2) AS views,
                    (SELECT count(*) FROM listing_favourites lf
-                     WHERE lf.listing_id = c.id) AS favourites
+                     WHERE lf.listing_id = c.id) AS favourites,
+                   (c.merchant_id IS NULL AND lago_is_member(c.seller_id, $4)) AS seller_member
             FROM chosen c JOIN visible v ON v.listing_id = c.id
             GROUP BY c.id, c.seller_id, c.merchant_id, c.title, c.description, c.category,
                      c.brand, c.condition, c.kind, c.price_fen, c.rent_per_day_fen, c.deposit_fen,
@@ -319,6 +325,7 @@ class AiStore:
             communities,
             since,
             limit,
+            now,
         )
 
 

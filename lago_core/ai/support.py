@@ -330,7 +330,7 @@ class SupportService:
 
     async def queue(self, actor: Principal, limit: int) -> list[Row]:
         self._require_staff(actor)
-        return await self._store.queue(limit)
+        return await self._store.queue(limit, self._clock.now())
 
     async def take(self, actor: Principal, conversation_id: UUID) -> Row:
         """A customer-service account takes a conversation over; the agent stops answering."""

@@ -32,6 +32,8 @@ __all__ = [
     "refund_paid",
     "refund_requested",
     "split_price",
+    "subscription_charged",
+    "subscription_granted",
 ]
 
 CLEARING = AccountRef(AccountKind.CLEARING)
@@ -41,6 +43,8 @@ REFUNDS = AccountRef(AccountKind.REFUNDS)
 IN_TRANSIT = AccountRef(AccountKind.PAYOUTS_IN_TRANSIT)
 COUPON_EXPENSE = AccountRef(AccountKind.PLATFORM_COUPON_EXPENSE)
 FUNDING = AccountRef(AccountKind.PLATFORM_FUNDING)
+SUBSCRIPTION_REVENUE = AccountRef(AccountKind.PLATFORM_SUBSCRIPTION_REVENUE)
+SUBSCRIPTION_EXPENSE = AccountRef(AccountKind.PLATFORM_SUBSCRIPTION_EXPENSE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,3 +188,15 @@ def made_available(merchant: Party, amount_fen: int) -> list[Entry]:
 
 def payout_paid(amount_fen: int) -> list[Entry]:
     return [debit(IN_TRANSIT, amount_fen), credit(CLEARING, amount_fen)]
+
+
+def subscription_charged(amount_fen: int) -> list[Entry]:
+    """The provider charged a subscriber's agreement for a period (or an upgrade's difference):
+    the money sits in clearing and is the platform's revenue (no payee shares it)."""
+    return [debit(CLEARING, amount_fen), credit(SUBSCRIPTION_REVENUE, amount_fen)]
+
+
+def subscription_granted(amount_fen: int) -> list[Entry]:
+    """The platform pays a subscriber's period itself (an admin's grant of a seller's first
+    month): revenue earned, and the same amount spent; no money moves at the provider."""
+    return [debit(SUBSCRIPTION_EXPENSE, amount_fen), credit(SUBSCRIPTION_REVENUE, amount_fen)]

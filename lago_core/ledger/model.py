@@ -51,6 +51,11 @@ class AccountKind(enum.StrEnum):
     # The platform's own money moved into the provider account to pay what its coupons promised
     # (the buyer paid less than the payee is owed): owner's funding, credit-normal.
     PLATFORM_FUNDING = "platform_funding"
+    # What subscribers (会员, 虚拟号 plans) paid for their periods (docs/subscriptions.md).
+    PLATFORM_SUBSCRIPTION_REVENUE = "platform_subscription_revenue"
+    # Subscription periods the platform pays in a subscriber's place (a seller's first month of
+    # a virtual-number plan, granted by an admin): an expense, debit-normal.
+    PLATFORM_SUBSCRIPTION_EXPENSE = "platform_subscription_expense"
 
     @property
     def normal(self) -> str:
@@ -59,7 +64,13 @@ class AccountKind(enum.StrEnum):
         return "debit" if self in _DEBIT_NORMAL else "credit"
 
 
-_DEBIT_NORMAL = frozenset({AccountKind.CLEARING, AccountKind.PLATFORM_COUPON_EXPENSE})
+_DEBIT_NORMAL = frozenset(
+    {
+        AccountKind.CLEARING,
+        AccountKind.PLATFORM_COUPON_EXPENSE,
+        AccountKind.PLATFORM_SUBSCRIPTION_EXPENSE,
+    }
+)
 
 
 class PartyKind(enum.StrEnum):

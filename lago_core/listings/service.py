@@ -135,12 +135,17 @@ class ListingService:
         communities: CommunityService,
         storage: Storage,
         clock: Clock,
+        *,
+        active_cap: int | None = None,
     ) -> None:
         self.store = store
         self._merchants = merchants
         self._communities = communities
         self._storage = storage
         self._clock = clock
+        # Active listings a resident who is not a member (会员) may have at once; members and
+        # merchants have no cap (docs/subscriptions.md). None: no cap for anyone.
+        self._active_cap = active_cap
         self._created_hooks: list[CreatedHook] = []
 
     def on_created(self, hook: CreatedHook) -> None:
@@ -204,10 +209,46 @@ class ListingService:
                 )
         check_money(draft.kind, draft.price_fen, draft.rent_per_day_fen, draft.deposit_fen)
         fields = {k: (v.value if isinstance(v, enum.Enum) else v) for k, v in asdict(draft).items()}
-        row = await self.store.create(actor.user_id, fields, self._clock.now())
+        if draft.merchant_id is not None:
+            row = await self.store.create(actor.user_id, fields, self._clock.now())
+        else:
+            capped = await self.store.create_capped(
+                actor.user_id, fields, self._clock.now(), self._active_cap
+            )
+            if capped is None:
+                raise self._cap_reached()
+            row = capped
         for hook in self._created_hooks:
             await hook(row)
         return row
+
+    def _cap_reached(self) -> Conflict:
+        return Conflict(
+            f"non-members may have {self._active_cap} active listings at once: withdraw one, "
+            "or become a member (会员) for no cap",
+            code="listing_cap_reached",
+            details={"cap": self._active_cap},
+        )
+
+    async def reactivate(self, actor: Principal, listing_id: UUID) -> asyncpg.Record:
+        """Put a withdrawn listing back on the market (its managers); the cap applies as on
+        publishing. Idempotent for an active listing."""
+        row = await self._readable(actor, listing_id)
+        if not await self.can_manage(actor, row):
+            raise Forbidden("only the seller (or the merchant's owner and staff) may reactivate")
+        if row["status"] == ListingStatus.ACTIVE:
+            return row
+        if row["status"] != ListingStatus.WITHDRAWN:
+            raise Conflict(f"the listing is {row['status']}", code="listing_not_withdrawn")
+        cap = None if row["merchant_id"] is not None else self._active_cap
+        updated, capped = await self.store.reactivate(
+            listing_id, row["seller_id"], self._clock.now(), cap
+        )
+        if capped:
+            raise self._cap_reached()
+        if updated is None:
+            raise Conflict("the listing changed meanwhile", code="listing_not_withdrawn")
+        return updated
 
     async def get(self, actor: Principal, listing_id: UUID) -> asyncpg.Record:
         """A listing as a reader sees it — and as a buyer orders it (orders call this): not

@@ -104,6 +104,56 @@ class ListingStore:
         assert row is not None
         return row
 
+    async def _under_cap(self, conn: Conn, seller_id: UUID, now: datetime, cap: int | None) -> bool:
+        """Whether the seller may have one more active listing of their own. The per-seller
+        advisory lock (held to the caller's commit) makes concurrent publishes count in turn."""
+        if cap is None:
+            return True
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtext('listing-cap:' || $1::text))", str(seller_id)
+        )
+        if await conn.fetchval("SELECT lago_is_member($1, $2)", seller_id, now):
+            return True
+        active = await conn.fetchval(
+            """SELECT count(*) FROM listings
+               WHERE seller_id = $1 AND merchant_id IS NULL AND status = 'active'""",
+            seller_id,
+        )
+        return bool(active < cap)
+
+    async def create_capped(
+        self, seller_id: UUID, fields: dict[str, Any], now: datetime, cap: int | None
+    ) -> asyncpg.Record | None:
+        """Insert a resident's listing unless it would pass the cap (then None)."""
+        columns = ["seller_id", *fields, "created_at", "updated_at"]
+        values = [seller_id, *fields.values(), now, now]
+        placeholders = ", ".join(f"${i}" for i in range(1, len(values) + 1))
+        async with self._pool.acquire() as conn, conn.transaction():
+            if not await self._under_cap(conn, seller_id, now, cap):
+                return None
+            row = await conn.fetchrow(
+                f"""INSERT INTO listings AS l ({", ".join(columns)}) VALUES ({placeholders})
+                    RETURNING {_LISTING}""",
+                *values,
+            )
+        assert row is not None
+        return row
+
+    async def reactivate(
+        self, listing_id: UUID, seller_id: UUID, now: datetime, cap: int | None
+    ) -> tuple[asyncpg.Record | None, bool]:
+        """withdrawn → active; (row or None if it was not withdrawn, refused by the cap)."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            if not await self._under_cap(conn, seller_id, now, cap):
+                return None, True
+            row = await conn.fetchrow(
+                f"""UPDATE listings AS l SET status = 'active', updated_at = $2
+                    WHERE l.id = $1 AND l.status = 'withdrawn' RETURNING {_LISTING}""",
+                listing_id,
+                now,
+            )
+        return row, False
+
     async def listing(self, listing_id: UUID) -> asyncpg.Record | None:
         return await self._pool.fetchrow(
             f"SELECT {_LISTING} FROM listings l WHERE l.id = $1", listing_id

@@ -15,6 +15,8 @@ from typing import Any, Protocol
 __all__ = [
     "EventType",
     "PaymentProvider",
+    "ProviderAgreement",
+    "ProviderCharge",
     "ProviderError",
     "ProviderEvent",
     "ProviderIntent",
@@ -29,6 +31,11 @@ class EventType(enum.StrEnum):
     PAYMENT_FAILED = "payment_intent.payment_failed"
     REFUND_SUCCEEDED = "refund.succeeded"
     PAYOUT_PAID = "payout.paid"
+    # Recurring charges (docs/subscriptions.md): the payer signed an agreement once; each charge
+    # we make against it reports its outcome.
+    AGREEMENT_SIGNED = "agreement.signed"
+    AGREEMENT_CHARGE_SUCCEEDED = "agreement_charge.succeeded"
+    AGREEMENT_CHARGE_FAILED = "agreement_charge.failed"
     # The bank refused the transfer (closed account, wrong name): the money is back with us.
     PAYOUT_FAILED = "payout.failed"
 
@@ -76,6 +83,27 @@ class ProviderTopUp:
 
 
 @dataclass(frozen=True, slots=True)
+class ProviderAgreement:
+    """A recurring-payment agreement (代扣协议): the payer signs it once on the provider's page
+    (``client_secret`` is that page's capability); then we charge it on each renewal."""
+
+    id: str
+    client_secret: str
+    status: str  # pending | signed | revoked
+    max_amount_fen: int
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderCharge:
+    """One attempt to charge an agreement; its outcome also arrives as a signed webhook."""
+
+    id: str
+    agreement_id: str
+    amount_fen: int
+    status: str  # succeeded | failed
+
+
+@dataclass(frozen=True, slots=True)
 class ProviderEvent:
     """A verified webhook event: ``data`` is the object it is about (intent, refund, payout)."""
 
@@ -109,6 +137,19 @@ class PaymentProvider(Protocol):
         self, amount_fen: int, idempotency_key: str, metadata: dict[str, str]
     ) -> ProviderTopUp:
         """Fund the provider account from the platform's own; once per idempotency key."""
+        ...
+
+    async def create_agreement(
+        self, max_amount_fen: int, idempotency_key: str, metadata: dict[str, str]
+    ) -> ProviderAgreement:
+        """An agreement for the payer to sign; once per idempotency key."""
+        ...
+
+    async def charge_agreement(
+        self, agreement_id: str, amount_fen: int, idempotency_key: str, metadata: dict[str, str]
+    ) -> ProviderCharge:
+        """Charge a signed agreement. A key is charged at most once: while an attempt under it
+        succeeded, a repeat answers that attempt; after a failed one, a repeat tries again."""
         ...
 
     def parse_webhook(self, signature: str | None, body: bytes, now: datetime) -> ProviderEvent:

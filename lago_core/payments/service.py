@@ -13,7 +13,7 @@ docs/money.md describes the flows, the jobs and why each is safe to repeat.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -45,6 +45,7 @@ __all__ = [
     "DemandOf",
     "DepositRelease",
     "DestinationOf",
+    "EventHandler",
     "PaymentService",
     "PaymentSpec",
     "PaymentView",
@@ -105,6 +106,9 @@ DemandOf = Callable[[Conn, UUID], Awaitable[Demand | None]]
 # payment fits the reference's demand; its writes commit (or roll back) with the capture. It
 # answers the work to do after commit, or Refuse when the reference's state cannot take the money.
 CaptureHook = Callable[[Conn, UUID, UUID], Awaitable["AfterCommit | Refuse | None"]]
+# Applies a provider event of a type another service owns (agreements and their charges), inside
+# the event's transaction: (conn, the event's object, after-commit work) -> the outcome.
+EventHandler = Callable[[Conn, dict[str, Any], list[AfterCommit]], Awaitable[str]]
 # Called inside the transaction that records a payout as paid (or failed), with the payout's row.
 PayoutPaidHook = Callable[[Conn, asyncpg.Record], Awaitable[None]]
 # Turns a payout's stored destination reference ("bank_account:<id>") into what the provider
@@ -299,8 +303,15 @@ class PaymentService:
         # payments independent of what is paid for.
         self._references: dict[str, _Reference] = {}
         self._payout_paid_hooks: list[PayoutPaidHook] = []
+        self._event_handlers: dict[str, EventHandler] = {}
         self._payout_failed_hooks: list[PayoutPaidHook] = []
         self._destinations: dict[str, DestinationOf] = {}
+
+    def handle_events(self, types: Iterable[str], handler: EventHandler) -> None:
+        """Apply provider events of ``types`` with ``handler`` (subscriptions own the agreement
+        events): recorded, verified, applied once and swept exactly like payment events."""
+        for type_ in types:
+            self._event_handlers[type_] = handler
 
     def on_payout_paid(self, hook: PayoutPaidHook) -> None:
         """Run ``hook`` in the transaction that records each payout as paid (once per payout)."""
@@ -834,7 +845,8 @@ class PaymentService:
         }
         field = fields.get(type_)
         if field is None:
-            return "ignored"
+            handler = self._event_handlers.get(type_)
+            return "ignored" if handler is None else await handler(conn, obj, after_commit)
         # Only a missing or malformed reference is "no_reference": an error while applying (a
         # capture hook's bug, say) must fail the job and roll the whole effect back.
         try:

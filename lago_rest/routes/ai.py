@@ -234,6 +234,10 @@ class Conversation(Schema):
     queued_at: datetime | None
     taken_at: datetime | None
     closed_at: datetime | None
+    member: bool | None = Field(
+        default=None,
+        description="in the support queue: whether the resident is a member (会员), served first",
+    )
 
 
 class ConversationStarted(Schema):

@@ -121,7 +121,10 @@ def _page(svc: Services, rows: list[Any], limit: int) -> Page[Listing]:
 
 @api.post("/listings", status=201, tags=TAGS)
 async def create_listing(body: ListingIn, user: Principal, svc: Services) -> Listing:
-    """Publish a toy or console for sale, rent or consignment, as yourself or as a merchant."""
+    """Publish a toy or console for sale, rent or consignment, as yourself or as a merchant.
+
+    A resident who is not a member (会员) has at most ``LAGO_LISTING_CAP_NON_MEMBER`` active
+    listings (409 ``listing_cap_reached``)."""
     return _listing(svc, await svc.listings.create(user, body.draft()))
 
 
@@ -161,6 +164,13 @@ async def update_listing(
 async def withdraw_listing(listing_id: UUID, user: Principal, svc: Services) -> Listing:
     """Take a listing off the market (下架). Those who may edit it, and admins."""
     return _listing(svc, await svc.listings.withdraw(user, listing_id))
+
+
+@api.post("/listings/{listing_id}/reactivate", tags=TAGS)
+async def reactivate_listing(listing_id: UUID, user: Principal, svc: Services) -> Listing:
+    """Put a withdrawn listing back on the market (重新上架); non-members are capped like on
+    publishing (409 ``listing_cap_reached``)."""
+    return _listing(svc, await svc.listings.reactivate(user, listing_id))
 
 
 @api.get("/me/listings", tags=TAGS)

@@ -24,6 +24,8 @@ from lago_core.errors import Conflict, InvalidInput, NotFound
 from lago_core.ledger.store import Conn
 from lago_core.payments.provider import (
     EventType,
+    ProviderAgreement,
+    ProviderCharge,
     ProviderError,
     ProviderEvent,
     ProviderIntent,
@@ -55,6 +57,14 @@ def _intent(row: asyncpg.Record) -> ProviderIntent:
         expires_at=row["expires_at"],
         metadata=dict(row["metadata"]),
     )
+
+
+def _agreement(row: asyncpg.Record) -> ProviderAgreement:
+    return ProviderAgreement(row["id"], row["client_secret"], row["status"], row["max_amount_fen"])
+
+
+def _charge(row: asyncpg.Record) -> ProviderCharge:
+    return ProviderCharge(row["id"], row["agreement_id"], row["amount_fen"], row["status"])
 
 
 def _intent_object(row: asyncpg.Record) -> dict[str, Any]:
@@ -198,6 +208,72 @@ class SandboxProvider:
             )
         return ProviderTopUp(row["id"], row["amount_fen"])
 
+    async def create_agreement(
+        self, max_amount_fen: int, idempotency_key: str, metadata: dict[str, str]
+    ) -> ProviderAgreement:
+        if max_amount_fen <= 0:
+            raise ProviderError("invalid_amount", "an agreement caps a positive amount")
+        agreement_id = f"ag_{secrets.token_hex(12)}"
+        row = await self.store.create_agreement(
+            agreement_id,
+            idempotency_key,
+            f"{agreement_id}_secret_{secrets.token_urlsafe(18)}",
+            max_amount_fen,
+            metadata,
+            self._clock.now(),
+        )
+        return _agreement(row)
+
+    async def charge_agreement(
+        self, agreement_id: str, amount_fen: int, idempotency_key: str, metadata: dict[str, str]
+    ) -> ProviderCharge:
+        """Charge a signed agreement, decided at once (funds permitting) and reported by a
+        signed webhook. One success per key, ever: a repeat after a success answers it."""
+        event_id: str | None = None
+        async with self.store.acquire() as conn, conn.transaction():
+            agreement = await self.store.lock_agreement(conn, agreement_id)
+            if agreement is None:
+                raise ProviderError("no_such_agreement", "no such agreement")
+            earlier = await self.store.charges_by_key(conn, idempotency_key)
+            done = next((c for c in earlier if c["status"] == "succeeded"), None)
+            if done is not None:
+                return _charge(done)
+            if agreement["status"] != "signed":
+                raise ProviderError(
+                    "agreement_not_signed", f"the agreement is {agreement['status']}"
+                )
+            if not 0 < amount_fen <= agreement["max_amount_fen"]:
+                raise ProviderError(
+                    "over_agreement_limit", "the charge exceeds the agreement's cap"
+                )
+            ok = bool(agreement["funds_ok"])
+            row = await self.store.insert_charge(
+                conn,
+                f"ch_{secrets.token_hex(12)}",
+                idempotency_key,
+                (earlier[0]["attempt"] + 1) if earlier else 1,
+                agreement_id,
+                amount_fen,
+                "succeeded" if ok else "failed",
+                metadata,
+                self._clock.now(),
+            )
+            event_id = await self._emit(
+                conn,
+                EventType.AGREEMENT_CHARGE_SUCCEEDED if ok else EventType.AGREEMENT_CHARGE_FAILED,
+                {
+                    "object": "agreement_charge",
+                    "id": row["id"],
+                    "agreement_id": agreement_id,
+                    "amount_fen": amount_fen,
+                    "status": row["status"],
+                    "failure_code": None if ok else "insufficient_funds",
+                    "metadata": metadata,
+                },
+            )
+        await self._announce(event_id)
+        return _charge(row)
+
     def parse_webhook(self, signature: str | None, body: bytes, now: datetime) -> ProviderEvent:
         verify(self._secret, signature, body, now, self._tolerance_s)
         try:
@@ -245,18 +321,72 @@ class SandboxProvider:
         await self._announce(event_id)
         return _intent(row)
 
+    # --- the agreement sign page ---------------------------------------------------------------
+
+    async def _owned_agreement(self, conn: Conn, agreement_id: str, secret: str) -> asyncpg.Record:
+        row = await self.store.lock_agreement(conn, agreement_id)
+        # One answer for "no such agreement" and "wrong secret": the secret is the capability.
+        if row is None or not hmac.compare_digest(row["client_secret"].encode(), secret.encode()):
+            raise NotFound("agreement not found")
+        return row
+
+    async def sign_agreement(self, agreement_id: str, client_secret: str) -> ProviderAgreement:
+        """What the payer does on the sign page (签约); signing twice changes nothing."""
+        event_id: str | None = None
+        async with self.store.acquire() as conn, conn.transaction():
+            row = await self._owned_agreement(conn, agreement_id, client_secret)
+            if row["status"] == "revoked":
+                raise Conflict("the agreement was revoked", code="agreement_revoked")
+            if row["status"] == "pending":
+                row = await self.store.sign_agreement(conn, agreement_id, self._clock.now())
+                event_id = await self._emit(
+                    conn,
+                    EventType.AGREEMENT_SIGNED,
+                    {
+                        "object": "agreement",
+                        "id": row["id"],
+                        "status": "signed",
+                        "max_amount_fen": row["max_amount_fen"],
+                        "metadata": row["metadata"],
+                    },
+                )
+        await self._announce(event_id)
+        return _agreement(row)
+
+    async def set_agreement_funds(
+        self, agreement_id: str, client_secret: str, ok: bool
+    ) -> ProviderAgreement:
+        """Sandbox only: whether the payer's account can pay the next charges (a declined card
+        when false), so renewal failures can be shown and tested."""
+        async with self.store.acquire() as conn, conn.transaction():
+            row = await self._owned_agreement(conn, agreement_id, client_secret)
+        await self.store.set_funds(agreement_id, ok)
+        return _agreement(row)
+
     # --- webhooks ---------------------------------------------------------------------------------
 
-    async def _emit(self, conn: Conn, type_: EventType, obj: dict[str, Any]) -> str:
+    async def _emit(
+        self, conn: Conn, type_: str, obj: dict[str, Any], target: str = "payments"
+    ) -> str:
         event_id = f"evt_{secrets.token_hex(12)}"
         payload = {
             "id": event_id,
-            "type": type_.value,
+            "type": str(type_),
             "created": int(self._clock.now().timestamp()),
             "data": {"object": obj},
         }
-        await self.store.insert_event(conn, event_id, type_.value, payload, self._clock.now())
+        await self.store.insert_event(
+            conn, event_id, str(type_), payload, self._clock.now(), target
+        )
         return event_id
+
+    async def emit(self, conn: Conn, type_: str, obj: dict[str, Any], target: str) -> str:
+        """Record an event of another sandbox product (the virtual numbers' call records) to be
+        delivered like the payment events, signed with the same key."""
+        return await self._emit(conn, type_, obj, target)
+
+    async def announce(self, event_id: str | None) -> None:
+        await self._announce(event_id)
 
     async def _announce(self, event_id: str | None) -> None:
         # After commit: an event whose announcement is lost is still in sandbox_events and is
@@ -276,9 +406,19 @@ class SandboxProvider:
             "Content-Type": "application/json",
         }
 
-    async def deliver(self, event_id: str, url: str, session: aiohttp.ClientSession) -> int:
-        """POST one event to ``url``; returns the HTTP status (2xx means delivered)."""
+    async def deliver(
+        self,
+        event_id: str,
+        url: str,
+        session: aiohttp.ClientSession,
+        call_url: str | None = None,
+    ) -> int:
+        """POST one event to ``url`` (a virtual-number call record to ``call_url``, the carrier's
+        callback address); returns the HTTP status (2xx means delivered)."""
         body, headers = await self.signed_delivery(event_id)
+        row = await self.store.event(event_id)
+        if row is not None and row["target"] == "virtual_numbers" and call_url:
+            url = call_url
         try:
             async with session.post(url, data=body, headers=headers) as response:
                 status = response.status

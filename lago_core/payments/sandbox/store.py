@@ -13,6 +13,8 @@ from lago_core.ledger.store import Conn
 __all__ = ["SandboxStore"]
 
 _INTENT = "id, amount_fen, currency, status, client_secret, metadata, expires_at, paid_at"
+_AGREEMENT = "id, client_secret, status, funds_ok, max_amount_fen, metadata, signed_at"
+_CHARGE = "id, idempotency_key, attempt, agreement_id, amount_fen, status, metadata"
 
 
 class SandboxStore:
@@ -156,7 +158,9 @@ class SandboxStore:
                         - (SELECT COALESCE(sum(amount_fen), 0) FROM sandbox_refunds)
                         - (SELECT COALESCE(sum(amount_fen), 0) FROM sandbox_payouts
                            WHERE status = 'paid')
-                        + (SELECT COALESCE(sum(amount_fen), 0) FROM sandbox_top_ups)"""
+                        + (SELECT COALESCE(sum(amount_fen), 0) FROM sandbox_top_ups)
+                        + (SELECT COALESCE(sum(amount_fen), 0) FROM sandbox_agreement_charges
+                           WHERE status = 'succeeded')"""
             )
         )
 
@@ -193,19 +197,22 @@ class SandboxStore:
         type_: str,
         payload: dict[str, Any],
         now: datetime,
+        target: str = "payments",
     ) -> None:
         await conn.execute(
-            """INSERT INTO sandbox_events (id, type, payload, created_at)
-               VALUES ($1, $2, $3, $4)""",
+            """INSERT INTO sandbox_events (id, type, payload, created_at, target)
+               VALUES ($1, $2, $3, $4, $5)""",
             event_id,
             type_,
             payload,
             now,
+            target,
         )
 
     async def event(self, event_id: str) -> asyncpg.Record | None:
         return await self._pool.fetchrow(
-            "SELECT id, type, payload, delivered_at, attempts FROM sandbox_events WHERE id = $1",
+            """SELECT id, type, payload, delivered_at, attempts, target FROM sandbox_events
+               WHERE id = $1""",
             event_id,
         )
 
@@ -226,11 +233,99 @@ class SandboxStore:
         """Captured, refunded and paid out, for reconciliation with the ledger."""
         row = await self._pool.fetchrow(
             """SELECT (SELECT COALESCE(sum(amount_fen), 0) FROM sandbox_intents
+                       WHERE status = 'succeeded')
+                    + (SELECT COALESCE(sum(amount_fen), 0) FROM sandbox_agreement_charges
                        WHERE status = 'succeeded') AS captured,
                       (SELECT COALESCE(sum(amount_fen), 0) FROM sandbox_refunds) AS refunded,
                       (SELECT COALESCE(sum(amount_fen), 0) FROM sandbox_payouts
                        WHERE status = 'paid') AS paid_out,
                       (SELECT COALESCE(sum(amount_fen), 0) FROM sandbox_top_ups) AS funded"""
+        )
+        assert row is not None
+        return row
+
+    # --- agreements (recurring charges) -------------------------------------------------------
+
+    async def create_agreement(
+        self,
+        agreement_id: str,
+        key: str,
+        client_secret: str,
+        max_amount_fen: int,
+        metadata: dict[str, str],
+        now: datetime,
+    ) -> asyncpg.Record:
+        """The new agreement, or the one created earlier under the same idempotency key."""
+        await self._pool.execute(
+            """INSERT INTO sandbox_agreements (id, idempotency_key, client_secret, status,
+                   max_amount_fen, metadata, created_at)
+               VALUES ($1, $2, $3, 'pending', $4, $5, $6)
+               ON CONFLICT (idempotency_key) DO NOTHING""",
+            agreement_id,
+            key,
+            client_secret,
+            max_amount_fen,
+            metadata,
+            now,
+        )
+        row = await self._pool.fetchrow(
+            f"SELECT {_AGREEMENT} FROM sandbox_agreements WHERE idempotency_key = $1", key
+        )
+        assert row is not None
+        return row
+
+    async def lock_agreement(self, conn: Conn, agreement_id: str) -> asyncpg.Record | None:
+        return await conn.fetchrow(
+            f"SELECT {_AGREEMENT} FROM sandbox_agreements WHERE id = $1 FOR UPDATE", agreement_id
+        )
+
+    async def sign_agreement(self, conn: Conn, agreement_id: str, now: datetime) -> asyncpg.Record:
+        row = await conn.fetchrow(
+            f"""UPDATE sandbox_agreements SET status = 'signed', signed_at = $2 WHERE id = $1
+                RETURNING {_AGREEMENT}""",
+            agreement_id,
+            now,
+        )
+        assert row is not None
+        return row
+
+    async def set_funds(self, agreement_id: str, ok: bool) -> None:
+        await self._pool.execute(
+            "UPDATE sandbox_agreements SET funds_ok = $2 WHERE id = $1", agreement_id, ok
+        )
+
+    async def charges_by_key(self, conn: Conn, key: str) -> list[asyncpg.Record]:
+        """Every attempt under a key, the latest first (the caller holds the agreement lock)."""
+        return await conn.fetch(
+            f"""SELECT {_CHARGE} FROM sandbox_agreement_charges WHERE idempotency_key = $1
+                ORDER BY attempt DESC""",
+            key,
+        )
+
+    async def insert_charge(
+        self,
+        conn: Conn,
+        charge_id: str,
+        key: str,
+        attempt: int,
+        agreement_id: str,
+        amount_fen: int,
+        status: str,
+        metadata: dict[str, str],
+        now: datetime,
+    ) -> asyncpg.Record:
+        row = await conn.fetchrow(
+            f"""INSERT INTO sandbox_agreement_charges (id, idempotency_key, attempt, agreement_id,
+                    amount_fen, status, metadata, created_at)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {_CHARGE}""",
+            charge_id,
+            key,
+            attempt,
+            agreement_id,
+            amount_fen,
+            status,
+            metadata,
+            now,
         )
         assert row is not None
         return row

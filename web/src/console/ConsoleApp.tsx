@@ -22,6 +22,7 @@ import { FeeInvoicesPage, PropertyStatementsPage } from "./MoneyPages";
 import { ResidentsPage } from "./ResidentsPage";
 import { useRoles } from "./shared";
 import { SupportPage } from "./SupportPage";
+import GrantPage from "../subscriptions/GrantPage";
 
 interface NavItem {
   to: string;
@@ -54,6 +55,7 @@ function useNavigation(): Array<{ group: string; items: NavItem[] }> {
         { to: "/console/points", label: points.console.nav },
         { to: "/console/coupons", label: consoleText.nav.coupons },
         { to: "/console/announcements", label: consoleText.nav.announcements },
+        { to: "/console/virtual-numbers", label: consoleText.nav.virtualNumbers },
         ...(staffOf.length > 0
           ? []
           : [
@@ -127,6 +129,7 @@ export default function ConsoleApp(): ReactNode {
           <Route path="fee-invoices" element={<FeeInvoicesPage />} />
           <Route path="notifications" element={<NotificationsPage />} />
           <Route path="announcements" element={<AnnouncementsPage />} />
+          <Route path="virtual-numbers" element={<GrantPage />} />
           <Route path="*" element={<Navigate to="/console" replace />} />
         </Routes>
       </main>

@@ -7,6 +7,7 @@ import { CouponPicker, type PickerState } from "../coupons/CouponPicker";
 import { CouponError } from "../coupons/parts";
 import { useSession } from "../session";
 import { common, coupons, resident } from "../strings";
+import { CallSeller } from "../subscriptions/CallSeller";
 import { Loading, Money, Page, useAction, useLoad } from "../ui/kit";
 import { ListingPrice } from "./ListingCard";
 import { type Fulfilment, type Listing, type Order, type Reputation } from "./types";
@@ -66,7 +67,10 @@ export function ListingPage(): ReactNode {
           {l.notActive}（{l.statuses[listing.status] ?? listing.status}）
         </p>
       ) : (
-        <OrderSheet listing={listing} />
+        <>
+          <CallSeller listingId={listing.id} />
+          <OrderSheet listing={listing} />
+        </>
       )}
     </Page>
   );
@@ -79,6 +83,10 @@ function OwnListing({ listing }: { listing: Listing }): ReactNode {
     if (!window.confirm(resident.publish.withdrawConfirm)) return;
     setStatus((await http.post<Listing>(`/listings/${listing.id}/withdraw`)).status);
   });
+  // Non-members are capped on active listings (409 listing_cap_reached, docs/subscriptions.md).
+  const [reactivate, reactivating, reactivateError] = useAction(async () => {
+    setStatus((await http.post<Listing>(`/listings/${listing.id}/reactivate`)).status);
+  });
   return (
     <div className="card row">
       <span className="grow muted">
@@ -88,8 +96,12 @@ function OwnListing({ listing }: { listing: Listing }): ReactNode {
         <button type="button" className="danger" disabled={busy} onClick={() => void withdraw()}>
           {resident.publish.withdraw}
         </button>
+      ) : status === "withdrawn" ? (
+        <button type="button" className="secondary" disabled={reactivating} onClick={() => void reactivate()}>
+          {resident.publish.reactivate}
+        </button>
       ) : null}
-      <ResidentError error={error} />
+      <ResidentError error={error ?? reactivateError} />
     </div>
   );
 }

@@ -61,6 +61,8 @@ export function MePage(): ReactNode {
         <Link to="/communities">{communities.length ? resident.me.joinMore : resident.home.joinCommunity}</Link>
         <Link to="/me/points">{points.meLink}</Link>
         <Link to="/me/listings">{resident.me.myListings}</Link>
+        <Link to="/me/membership">{resident.me.membership}</Link>
+        <Link to="/me/virtual-number">{resident.me.virtualNumber}</Link>
         <Link to="/orders">{resident.me.myOrders}</Link>
         <Link to="/me/coupons">{coupons.wallet.title}</Link>
         <Link to="/coupons">{coupons.centre.title}</Link>

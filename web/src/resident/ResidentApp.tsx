@@ -25,6 +25,9 @@ const Points = lazy(() => import("./PointsPage").then((m) => ({ default: m.Point
 const CouponCentre = lazy(() => import("./CouponCentrePage"));
 const MyCoupons = lazy(() => import("./MyCouponsPage"));
 const Notifications = lazy(() => import("../notifications/NotificationsPage"));
+const Membership = lazy(() => import("../subscriptions/MembershipPage"));
+const VirtualNumber = lazy(() => import("../subscriptions/VirtualNumberPage"));
+const SignAgreement = lazy(() => import("../subscriptions/SignPage"));
 
 export default function ResidentApp(): ReactNode {
   return (
@@ -46,6 +49,9 @@ export default function ResidentApp(): ReactNode {
           <Route path="listings/:id" element={<ListingPage />} />
           <Route path="publish" element={<PublishPage />} />
           <Route path="me/listings" element={<MyListingsPage />} />
+          <Route path="me/membership" element={<Membership />} />
+          <Route path="me/virtual-number" element={<VirtualNumber />} />
+          <Route path="subscriptions/:id/sign" element={<SignAgreement />} />
           <Route path="me/points" element={<Points />} />
           <Route path="coupons" element={<CouponCentre />} />
           <Route path="me/coupons" element={<MyCoupons />} />

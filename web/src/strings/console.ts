@@ -3,7 +3,7 @@ const time = (iso: string | null | undefined): string => (iso ? new Date(iso).to
 
 export const consoleText = {
   title: "管理控制台",
-  nav: { residents: "居民审核", moderation: "频道管理", lockers: "智能柜", live: "直播", draws: "抽奖", merchants: "商家审核", communities: "小区与物业", coupons: "平台优惠券", support: "客服", notifications: "消息通知", announcements: "平台公告", statements: "分成对账", feeInvoices: "服务费发票" },
+  nav: { residents: "居民审核", moderation: "频道管理", lockers: "智能柜", live: "直播", draws: "抽奖", merchants: "商家审核", communities: "小区与物业", coupons: "平台优惠券", support: "客服", notifications: "消息通知", announcements: "平台公告", statements: "分成对账", feeInvoices: "服务费发票", virtualNumbers: "虚拟号赠送" },
   navGroups: { staff: "物业", admin: "平台管理", service: "客服" },
   noRole: "您的账号没有控制台权限。物业人员、平台管理员和客服人员才能使用控制台。",
   toResident: "返回居民首页",

@@ -17,3 +17,4 @@ export function errorText(code: string | undefined, fallback?: string): string {
   if (code && code in points.errors) return points.errors[code] as string;
   return fallback || common.errors.unknown;
 }
+export { subscriptions } from "./subscriptions";

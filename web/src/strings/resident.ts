@@ -223,6 +223,7 @@ export const resident = {
     uploadFailed: "部分照片上传失败，可在我的发布中重新编辑",
     mine: "我的发布",
     withdraw: "下架",
+    reactivate: "重新上架",
     withdrawConfirm: "确定下架这件闲置吗？下架后邻居将看不到它。",
     noneMine: "还没有发布过闲置",
   },
@@ -271,6 +272,7 @@ export const resident = {
     already_decided: "申请已处理",
     empty_query: "请输入想找的东西",
     withheld_exceeds_deposit: "扣款不能超过押金",
+    listing_cap_reached: "非会员最多同时在售 10 件闲置，开通会员可不限数量",
   } as Record<string, string>,
   me: {
     title: "我的",
@@ -282,6 +284,8 @@ export const resident = {
     joinMore: "加入其他小区",
     myListings: "我的发布",
     myOrders: "我的订单",
+    membership: "来购会员",
+    virtualNumber: "虚拟号服务",
   },
   invoice: {
     title: "发票",
