@@ -89,7 +89,9 @@ screenshots: venv web browser
 services: venv
 	@$(WITH_SERVICES) true
 
+# Invoices embed a CJK font: without one Lago still runs and says so when an invoice is generated.
 run: venv web
+	@bash scripts/ensure-fonts || echo "make: no CJK font: generated invoices will be refused (invoice_font_missing)" >&2
 	$(WITH_SERVICES) lago migrate
 	$(WITH_SERVICES) lago dev
 
