@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
+from typing import Any
 
 from aiohttp import web
 
@@ -76,6 +78,13 @@ def build_api() -> Api:
     return api
 
 
+@functools.cache
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI document. Every app of a process serves the same one (the routes are declared
+    when their modules are imported), and generating it takes a third of a second: once."""
+    return build_api().openapi(title="Lago REST API", version=VERSION)
+
+
 def create_app(
     settings: Settings, *, core: Core | None = None, clock: Clock | None = None
 ) -> web.Application:
@@ -101,7 +110,7 @@ def create_app(
     app.on_response_prepare.append(security_headers)
     if settings.storage_backend == "local" and settings.media_base_url.startswith("/"):
         add_media_route(app, settings)
-    add_system_routes(app, settings, api.openapi(title="Lago REST API", version=VERSION))
+    add_system_routes(app, settings, openapi_document())
     # Last: its fallback answers every path the API and the probes do not.
     add_web_routes(app, settings)
     return app

@@ -77,8 +77,17 @@ async def clean_db(database_dsn: str) -> str:
         tables = await conn.fetch(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migrations'"
         )
-        if tables:
-            names = ", ".join(f'"{t["tablename"]}"' for t in tables)
+        # Only the tables the last test wrote to: TRUNCATE costs a new file per table whether
+        # it held rows or not (0.6 s for all 90-odd tables, most of them empty, before every
+        # test), while asking each whether it holds a row is one cheap round trip. CASCADE still
+        # takes any table that refers to a truncated one.
+        probe = " UNION ALL ".join(
+            f"""SELECT '{t["tablename"]}' WHERE EXISTS (SELECT 1 FROM "{t["tablename"]}")"""
+            for t in tables
+        )
+        used = [row[0] for row in await conn.fetch(probe)] if tables else []
+        if used:
+            names = ", ".join(f'"{name}"' for name in used)
             await conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
     finally:
         await conn.close()
