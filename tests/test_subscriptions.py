@@ -107,6 +107,24 @@ async def active_subscription(
     return got
 
 
+async def past_due_member(
+    client: Client, core: Core, settings: Settings, clock: ManualClock, account: Account
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A member whose first renewal was declined: the subscription (past due) and the answer
+    to subscribing (its agreement secret turns the funds back on)."""
+    _status, pending = await subscribe(client, account, "member")
+    await sign(client, pending)
+    await run_worker(settings, core)
+    sub = await mine(client, account)
+    assert core.sandbox is not None
+    await core.sandbox.set_agreement_funds(sub["agreement_id"], pending["agreement_secret"], False)
+    clock.advance((add_month(clock.now()) - clock.now()).total_seconds() + 1)
+    await core.subscriptions.renew()
+    await run_worker(settings, core)
+    assert (await mine(client, account))["status"] == "past_due"
+    return sub, pending
+
+
 async def notices(core: Core, user: Account, kind: str) -> int:
     return int(
         await core.pool.fetchval(
@@ -219,16 +237,8 @@ async def test_failure_then_retry_succeeds_within_grace(
     webhook_target: None,
 ) -> None:
     resident = community.residents[1]
-    _status, pending = await subscribe(client, resident, "member")
-    await sign(client, pending)
-    await run_worker(settings, core)
-    sub = await mine(client, resident)
+    sub, pending = await past_due_member(client, core, settings, clock, resident)
     assert core.sandbox is not None
-    await core.sandbox.set_agreement_funds(sub["agreement_id"], pending["agreement_secret"], False)
-    clock.advance((add_month(clock.now()) - clock.now()).total_seconds() + 1)
-    await core.subscriptions.renew()
-    await run_worker(settings, core)
-    assert (await mine(client, resident))["status"] == "past_due"
 
     await core.sandbox.set_agreement_funds(sub["agreement_id"], pending["agreement_secret"], True)
     clock.advance(settings.subscription_retry_s)
@@ -700,16 +710,8 @@ async def test_a_charge_in_flight_when_cancelled_gives_its_period_and_no_more(
     webhook_target: None,
 ) -> None:
     resident = community.residents[0]
-    _status, pending = await subscribe(client, resident, "member")
-    await sign(client, pending)
-    await run_worker(settings, core)
-    sub = await mine(client, resident)
+    sub, pending = await past_due_member(client, core, settings, clock, resident)
     assert core.sandbox is not None
-    await core.sandbox.set_agreement_funds(sub["agreement_id"], pending["agreement_secret"], False)
-    clock.advance((add_month(clock.now()) - clock.now()).total_seconds() + 1)
-    await core.subscriptions.renew()
-    await run_worker(settings, core)
-    assert (await mine(client, resident))["status"] == "past_due"
 
     await core.sandbox.set_agreement_funds(sub["agreement_id"], pending["agreement_secret"], True)
     clock.advance(settings.subscription_retry_s)
