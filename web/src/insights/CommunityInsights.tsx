@@ -55,7 +55,7 @@ function EffectView(): ReactNode {
           <caption>{effect.title}</caption>
           <thead>
             <tr>
-              <th scope="col">{t.hotness.category}</th>
+              <th scope="col">{t.effect.metric}</th>
               <th scope="col">{t.effect.before}</th>
               <th scope="col">{t.effect.during}</th>
               <th scope="col">{t.effect.change}</th>

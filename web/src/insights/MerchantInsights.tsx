@@ -17,7 +17,7 @@ function PortraitView({ merchantId }: { merchantId: string }): ReactNode {
   return (
     <section className="card" aria-labelledby="portrait-title">
       <h2 id="portrait-title">{p.title}</h2>
-      <label className="console-picker">
+      <label className="insight-days">
         {p.days}
         <select value={days} onChange={(e) => setDays(Number(e.target.value))}>
           {p.dayOptions.map((n) => (

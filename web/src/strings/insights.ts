@@ -36,6 +36,7 @@ export const insights = {
     kind: "类型",
     kinds: { live: "直播", group_buy: "拼团", event: "社区活动" } as Record<string, string>,
     id: "编号",
+    metric: "指标",
     submit: "查看效果",
     before: "之前",
     during: "期间",
