@@ -308,6 +308,7 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         InsightStore(pool),
         communities=communities,
         merchants=merchants,
+        listings=listings,
         notifications=notifications,
         clock=clock,
     )

@@ -94,6 +94,11 @@ async def test_orders_refunds_ratings_and_reports_bump_the_aggregates(
         client, neighbour, "POST", f"/listings/{item['id']}/reports", {"reason": "a\x00b"}
     )
     assert status == 422
+    # Someone who may not see the listing cannot report it (as if it did not exist).
+    status, _ = await call(
+        client, community.outsider, "POST", f"/listings/{item['id']}/reports", {"reason": "x"}
+    )
+    assert status == 404
 
     assert await activity(core, community.id, "building_blocks") == {
         "views": 0,
@@ -498,6 +503,9 @@ async def test_who_reads_community_insights(
     path = f"/insights/hotness?community_id={community.id}"
     assert (await call(client, community.staff, "GET", path))[0] == 200
     assert (await call(client, community.admin, "GET", path))[0] == 200
+    service = await make_account("客服", PlatformRole.CUSTOMER_SERVICE)
+    assert (await call(client, service, "GET", path))[0] == 200
+    assert (await call(client, service, "GET", "/insights/risk"))[0] == 200
     assert (await call(client, resident, "GET", path))[0] == 403
     assert (await call(client, resident, "GET", "/insights/risk"))[0] == 403
     # Staff of another company's community cannot read this one.

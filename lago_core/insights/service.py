@@ -44,6 +44,7 @@ from lago_core.insights.rules import (
 )
 from lago_core.insights.store import InsightStore
 from lago_core.ledger.store import Conn
+from lago_core.listings import ListingService
 from lago_core.logging import get_logger
 from lago_core.merchants import MerchantService
 from lago_core.notifications import Notice, NotificationService
@@ -103,6 +104,7 @@ class InsightService:
         *,
         communities: CommunityService,
         merchants: MerchantService,
+        listings: ListingService,
         notifications: NotificationService,
         clock: Clock,
         settle: timedelta = ROLLUP_SETTLE,
@@ -110,6 +112,7 @@ class InsightService:
         self.store = store
         self._communities = communities
         self._merchants = merchants
+        self._listings = listings
         self._notifications = notifications
         self._clock = clock
         self._settle = settle
@@ -261,9 +264,8 @@ class InsightService:
         reason = reason.strip()
         if not 1 <= len(reason) <= 200:
             raise InvalidInput("say why, in 1 to 200 characters", code="invalid_reason")
-        listing = await self.store.listing_for_report(listing_id)
-        if listing is None:
-            raise NotFound("listing not found", code="listing_not_found")
+        # Only a listing the caller may see (404 otherwise, as if it did not exist).
+        listing = await self._listings.get(actor, listing_id)
         if actor.user_id == listing["seller_id"]:
             raise InvalidInput("you cannot report your own listing", code="own_listing")
         now = self._clock.now()
@@ -332,10 +334,14 @@ class InsightService:
     ) -> list[UUID] | None:
         """The communities ``actor`` may read: one asked for (its staff or an admin), or all of
         theirs; None for every community (admins and customer service asking for none)."""
+        service = actor.is_admin or actor.is_customer_service
         if community_id is not None:
-            await self._communities.require_staff_or_admin(actor, community_id)
+            if service:
+                await self._communities.get(community_id)
+            else:
+                await self._communities.require_staff_or_admin(actor, community_id)
             return [community_id]
-        if actor.is_admin or actor.is_customer_service:
+        if service:
             return None
         mine = await self.store.staff_communities(actor.user_id)
         if not mine:

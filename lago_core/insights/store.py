@@ -140,11 +140,6 @@ class InsightStore:
 
     # --- listing reports -------------------------------------------------------------------------
 
-    async def listing_for_report(self, listing_id: UUID) -> asyncpg.Record | None:
-        return await self.pool.fetchrow(
-            "SELECT id, seller_id, merchant_id FROM listings WHERE id = $1", listing_id
-        )
-
     async def add_listing_report(
         self, conn: Conn, listing_id: UUID, reporter_id: UUID, reason: str, at: datetime
     ) -> UUID | None:
