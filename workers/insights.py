@@ -30,6 +30,7 @@ FUNCTIONS = [roll_up_insights, weekly_suggestions]
 CRON_JOBS = [
     # Every five minutes: hotness lags views and searches by at most that (plus the settle time).
     cron(roll_up_insights, minute=set(range(2, 60, 5)), second={41}, unique=True),
-    # Monday 09:07 Asia/Shanghai (01:07 UTC): the week's suggestions, for the new week.
+    # Monday 01:07 in the worker's timezone (09:07 in Shanghai on a UTC host): the new week's
+    # suggestions; the week key comes from the clock, so the hour does not change the key.
     cron(weekly_suggestions, weekday={0}, hour={1}, minute={7}, second={0}, unique=True),
 ]

@@ -304,10 +304,10 @@ class InsightService:
             while True:
                 async with self.store.pool.acquire() as conn, conn.transaction():
                     mark = await self.store.lock_mark(conn, source)
-                    last = await roll(conn, mark["last_id"], before, ROLLUP_BATCH)
+                    last, taken = await roll(conn, mark["last_id"], before, ROLLUP_BATCH)
                     await self.store.set_mark(conn, source, last_id=last, at=now)
-                total += last - mark["last_id"]
-                if last - mark["last_id"] < ROLLUP_BATCH:
+                total += taken
+                if taken < ROLLUP_BATCH:
                     break
             added[source] = total
         for source, timed in (

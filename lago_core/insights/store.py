@@ -186,10 +186,12 @@ class InsightStore:
             at,
         )
 
-    async def roll_up_views(self, conn: Conn, after_id: int, before: datetime, batch: int) -> int:
-        """Add views after ``after_id`` older than ``before`` (at most ``batch``); the last id
-        taken (``after_id`` when none)."""
-        last: int | None = await conn.fetchval(
+    async def roll_up_views(
+        self, conn: Conn, after_id: int, before: datetime, batch: int
+    ) -> tuple[int, int]:
+        """Add views after ``after_id`` older than ``before`` (at most ``batch``): the last id
+        taken (``after_id`` when none) and how many were taken."""
+        row = await conn.fetchrow(
             f"""
             WITH taken AS (
                 SELECT v.id, v.user_id, v.viewed_at, l.category
@@ -203,19 +205,21 @@ class InsightStore:
                 ON CONFLICT (community_id, hour, category)
                 DO UPDATE SET views = t.views + EXCLUDED.views
             )
-            SELECT max(id) FROM taken
+            SELECT max(id) AS last, count(*) AS n FROM taken
             """,
             after_id,
             before,
             batch,
         )
-        return last if last is not None else after_id
+        assert row is not None
+        return (row["last"] if row["last"] is not None else after_id), int(row["n"])
 
     async def roll_up_searches(
         self, conn: Conn, after_id: int, before: datetime, batch: int
-    ) -> int:
-        """Searches whose parsed intent names a category (the others name no category to heat)."""
-        last: int | None = await conn.fetchval(
+    ) -> tuple[int, int]:
+        """Searches whose parsed intent names a category (the others name no category to heat);
+        like :meth:`roll_up_views`."""
+        row = await conn.fetchrow(
             f"""
             WITH taken AS (
                 SELECT s.id, s.user_id, s.created_at, s.intent->>'category' AS category
@@ -231,13 +235,14 @@ class InsightStore:
                 ON CONFLICT (community_id, hour, category)
                 DO UPDATE SET searches = t.searches + EXCLUDED.searches
             )
-            SELECT max(id) FROM taken
+            SELECT max(id) AS last, count(*) AS n FROM taken
             """,
             after_id,
             before,
             batch,
         )
-        return last if last is not None else after_id
+        assert row is not None
+        return (row["last"] if row["last"] is not None else after_id), int(row["n"])
 
     async def roll_up_favourites(self, conn: Conn, after: datetime, before: datetime) -> None:
         """Favourites made in [after, before). A favourite removed and made again is a new
