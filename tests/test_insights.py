@@ -101,6 +101,13 @@ async def test_orders_refunds_ratings_and_reports_bump_the_aggregates(
     )
     assert status == 404
 
+    # The seller cancels an order before payment (counts); a buyer drops one (does not).
+    spare = await listing(client, seller, title="乐高 C")
+    dropped = await order(client, neighbour, spare["id"])
+    assert (await act(client, neighbour, dropped, "cancel"))[0] == 200
+    refused = await order(client, neighbour, spare["id"])
+    assert (await act(client, seller, refused, "cancel"))[0] == 200
+
     assert await activity(core, community.id, "building_blocks") == {
         "views": 0,
         "favourites": 0,
@@ -112,9 +119,9 @@ async def test_orders_refunds_ratings_and_reports_bump_the_aggregates(
         client, community.staff, "GET", f"/insights/risk?community_id={community.id}"
     )
     assert status == 200, risks
-    by_kind = {r["subject_kind"]: r for r in risks}
-    assert set(by_kind) == {"listing", "seller"}
-    found = by_kind["listing"]
+    by_subject = {r["subject_id"]: r for r in risks}
+    assert set(by_subject) == {item["id"], spare["id"], str(seller.id)}
+    found = by_subject[item["id"]]
     assert found["subject_id"] == item["id"]
     assert found["name"] == item["title"]
     assert (found["orders"], found["refunds"], found["low_ratings"], found["reports"]) == (
@@ -127,7 +134,12 @@ async def test_orders_refunds_ratings_and_reports_bump_the_aggregates(
     assert found["score"] == 7
     assert found["level"] == "medium"
     assert set(found["reasons"]) == {"1 次举报", "1 次退款，退款率 50 %", "1 次差评（≤2 星）"}
-    assert by_kind["seller"]["subject_id"] == str(seller.id)
+    assert by_subject[spare["id"]]["reasons"] == ["1 次取消"]
+    assert by_subject[spare["id"]]["level"] == "low"
+    seller_risk = by_subject[str(seller.id)]
+    assert (seller_risk["subject_kind"], seller_risk["cancellations"]) == ("seller", 1)
+    assert seller_risk["score"] == 8
+    assert seller_risk["level"] == "high"
 
 
 async def test_the_roll_up_adds_views_favourites_searches_and_messages_once(
