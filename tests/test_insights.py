@@ -166,6 +166,9 @@ async def test_the_roll_up_adds_views_favourites_searches_and_messages_once(
             clock.now(),
         )
 
+    # A neighbour reports the first message (customer service's queue; its author's risk).
+    await core.moderation.report(other.id, community_id, 1, "广告刷屏")
+
     # Too fresh: a row younger than the settle time waits for the next run. Archived messages
     # need no settling (a community's archive is written in sequence order).
     fresh = await core.insights.roll_up()
@@ -189,6 +192,10 @@ async def test_the_roll_up_adds_views_favourites_searches_and_messages_once(
         "SELECT sum(messages) FROM insight_community_hours WHERE community_id = $1", community_id
     )
     assert messages == 2
+    reported = await core.pool.fetch(
+        "SELECT subject_kind, subject_id, reported_messages FROM insight_risk_days"
+    )
+    assert [tuple(r) for r in reported] == [("seller", viewer.id, 1)]
 
     # New rows after the marks are added on top, once even by two runs at the same time.
     assert (await call(client, other, "POST", f"/listings/{blocks['id']}/views"))[0] == 204
