@@ -30,6 +30,7 @@ from lago_core.email import EmailProvider, create_email_provider
 from lago_core.groupbuys import GroupBuyService, GroupBuyStore
 from lago_core.idempotency import Idempotency
 from lago_core.identity import IdentityService, IdentityStore
+from lago_core.insights import InsightService, InsightStore
 from lago_core.invoices import InvoiceService, InvoiceStore
 from lago_core.jobs import DELIVER_SANDBOX_WEBHOOK
 from lago_core.ledger import Ledger, LedgerStore
@@ -125,6 +126,8 @@ class Core:
     # Money out (issue 19): bank accounts, withdrawals, income, property statements and payouts.
     moneyout: MoneyOutService
     invoices: InvoiceService
+    # AI operations and the customer portrait (docs/insights.md): aggregates, suggestions.
+    insights: InsightService
     # The sandbox provider's own connections (it stands in for the provider's database).
     sandbox_pool: asyncpg.Pool | None = None
 
@@ -301,6 +304,15 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         clock=clock,
         font=settings.invoice_font,
     )
+    insights = InsightService(
+        InsightStore(pool),
+        communities=communities,
+        merchants=merchants,
+        listings=listings,
+        notifications=notifications,
+        clock=clock,
+    )
+    insights.follow(orders, groupbuys, communities)
     ai = build_ai(
         settings, pool, listings, orders, payments, jobs, pusher, limiter, clock, groupbuys
     )
@@ -342,6 +354,7 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         sandbox_numbers=sandbox_numbers,
         moneyout=moneyout,
         invoices=invoices,
+        insights=insights,
         sandbox_pool=sandbox_pool,
     )
 

@@ -40,6 +40,7 @@ __all__ = [
     "PURGE_ENDED_SESSIONS",
     "PURGE_IDEMPOTENCY_KEYS",
     "RENEW_SUBSCRIPTIONS",
+    "ROLL_UP_INSIGHTS",
     "SETTLE_ORDERS",
     "SUBMIT_PAYOUT",
     "SUBMIT_REFUND",
@@ -49,6 +50,7 @@ __all__ = [
     "SWEEP_NOTIFICATIONS",
     "SWEEP_ORDERS",
     "SWEEP_PAYMENTS",
+    "WEEKLY_SUGGESTIONS",
     "Job",
     "JobQueue",
     "check_worker_functions",
@@ -92,6 +94,10 @@ SWEEP_COUPONS = Job("sweep_coupons")
 RENEW_SUBSCRIPTIONS = Job("renew_subscriptions")
 EXPIRE_VIRTUAL_NUMBERS = Job("expire_virtual_numbers")
 PAY_PROPERTY_SHARES = Job("pay_property_shares")
+# AI operations (docs/insights.md): add views, favourites, searches, chat messages and message
+# reports to the aggregates behind their marks; the week's suggestions, stored and pushed once.
+ROLL_UP_INSIGHTS = Job("roll_up_insights")
+WEEKLY_SUGGESTIONS = Job("weekly_suggestions")
 
 JOBS: tuple[Job, ...] = (
     APPLY_PAYMENT_EVENT,
@@ -119,6 +125,8 @@ JOBS: tuple[Job, ...] = (
     RENEW_SUBSCRIPTIONS,
     EXPIRE_VIRTUAL_NUMBERS,
     PAY_PROPERTY_SHARES,
+    ROLL_UP_INSIGHTS,
+    WEEKLY_SUGGESTIONS,
 )
 
 

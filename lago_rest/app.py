@@ -27,6 +27,7 @@ from lago_rest.routes import (
     communities,
     coupons,
     groupbuys,
+    insights,
     invoices,
     listings,
     live,
@@ -73,6 +74,7 @@ def build_api() -> Api:
         points.api,
         notifications.api,
         subscriptions.api,
+        insights.api,
     ):
         api.include(group)
     return api

@@ -28,6 +28,7 @@ from workers import (
     ai,
     coupons,
     groupbuys,
+    insights,
     lockers,
     notifications,
     orders,
@@ -65,6 +66,7 @@ FUNCTIONS: list[Any] = [
     *notifications.FUNCTIONS,
     *coupons.FUNCTIONS,
     *subscriptions.FUNCTIONS,
+    *insights.FUNCTIONS,
 ]
 
 
@@ -79,6 +81,7 @@ CRON_JOBS: list[CronJob] = [
     *notifications.CRON_JOBS,
     *coupons.CRON_JOBS,
     *subscriptions.CRON_JOBS,
+    *insights.CRON_JOBS,
 ]
 
 

@@ -1,14 +1,14 @@
 // The staff console (desktop): property staff, platform admins, customer service. The sidebar
 // shows what the caller's roles allow; the API checks every action again.
-import { type ReactNode } from "react";
+import { lazy, Suspense, type ReactNode } from "react";
 import { Link, Navigate, NavLink, Route, Routes } from "react-router";
 
 import { LiveConsoleRoute } from "../live/lazy";
 import AnnouncementsPage from "../notifications/AnnouncementsPage";
 import { Bell } from "../notifications/Bell";
 import NotificationsPage from "../notifications/NotificationsPage";
-import { consoleText, points } from "../strings";
-import { Page } from "../ui/kit";
+import { consoleText, insights, points } from "../strings";
+import { Loading, Page } from "../ui/kit";
 import "./console.css";
 import { CommunitiesPage } from "./CommunitiesPage";
 import { CouponsPage } from "./CouponsPage";
@@ -23,6 +23,8 @@ import { ResidentsPage } from "./ResidentsPage";
 import { useRoles } from "./shared";
 import { SupportPage } from "./SupportPage";
 import GrantPage from "../subscriptions/GrantPage";
+
+const CommunityInsights = lazy(() => import("../insights/CommunityInsights"));
 
 interface NavItem {
   to: string;
@@ -43,6 +45,7 @@ function useNavigation(): Array<{ group: string; items: NavItem[] }> {
         { to: "/console/draws", label: consoleText.nav.draws },
         { to: "/console/gifts", label: points.pickupDesk.nav },
         { to: "/console/statements", label: consoleText.nav.statements },
+        { to: "/console/insights", label: insights.consoleNav },
       ],
     });
   }
@@ -64,6 +67,7 @@ function useNavigation(): Array<{ group: string; items: NavItem[] }> {
               { to: "/console/gifts", label: points.pickupDesk.nav },
             ]),
         { to: "/console/fee-invoices", label: consoleText.nav.feeInvoices },
+        ...(staffOf.length > 0 ? [] : [{ to: "/console/insights", label: insights.consoleNav }]),
       ],
     });
   }
@@ -130,6 +134,7 @@ export default function ConsoleApp(): ReactNode {
           <Route path="notifications" element={<NotificationsPage />} />
           <Route path="announcements" element={<AnnouncementsPage />} />
           <Route path="virtual-numbers" element={<GrantPage />} />
+          <Route path="insights" element={<Suspense fallback={<Loading />}><CommunityInsights /></Suspense>} />
           <Route path="*" element={<Navigate to="/console" replace />} />
         </Routes>
       </main>

@@ -4,6 +4,7 @@ import { type ReactNode } from "react";
 import { Link } from "react-router";
 
 import { http } from "../api/http";
+import { DashboardSuggestions } from "../insights/DashboardSuggestions";
 import { common, merchant as t } from "../strings";
 import { Loading, Page, useLoad } from "../ui/kit";
 import type { Dashboard } from "./api";
@@ -47,6 +48,7 @@ export function DashboardPage(): ReactNode {
               )}
             </Kpi>
           </section>
+          <DashboardSuggestions merchantId={merchant.id} />
           <section className="card">
             <h2>{t.dashboard.trend}</h2>
             <TrendChart days={data.trend} />

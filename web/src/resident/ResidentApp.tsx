@@ -21,6 +21,7 @@ const ChannelHome = lazy(() => channelScreens().then((m) => ({ default: m.Channe
 const ChannelById = lazy(() => channelScreens().then((m) => ({ default: m.ChannelById })));
 const LotteryVerify = lazy(() => channelScreens().then((m) => ({ default: m.VerifyPage })));
 const Support = lazy(() => channelScreens().then((m) => ({ default: m.SupportPage })));
+const Demographics = lazy(() => import("../insights/DemographicsPage"));
 const Points = lazy(() => import("./PointsPage").then((m) => ({ default: m.PointsPage })));
 const CouponCentre = lazy(() => import("./CouponCentrePage"));
 const MyCoupons = lazy(() => import("./MyCouponsPage"));
@@ -53,6 +54,7 @@ export default function ResidentApp(): ReactNode {
           <Route path="me/virtual-number" element={<VirtualNumber />} />
           <Route path="subscriptions/:id/sign" element={<SignAgreement />} />
           <Route path="me/points" element={<Points />} />
+          <Route path="me/profile-data" element={<Demographics />} />
           <Route path="coupons" element={<CouponCentre />} />
           <Route path="me/coupons" element={<MyCoupons />} />
           <Route path="orders" element={<OrdersPage />} />
