@@ -500,8 +500,8 @@ def _check_event(
         raise InvalidInput("an event lasts at most 7 days", code="invalid_times")
     if new_start and not now < starts <= now + MAX_AHEAD:
         raise InvalidInput("an event starts between now and a year ahead", code="invalid_times")
-    if not opens < closes:
-        raise InvalidInput("sign-up closes after it opens", code="invalid_times")
+    if not now - MAX_AHEAD <= opens < closes:
+        raise InvalidInput("sign-up opens within a year and closes after", code="invalid_times")
     if closes > ends:
         raise InvalidInput("sign-up closes by the end of the event", code="invalid_times")
 

@@ -1,6 +1,6 @@
 // The staff console (desktop): property staff, platform admins, customer service. The sidebar
 // shows what the caller's roles allow; the API checks every action again.
-import { type ReactNode } from "react";
+import { lazy, type ReactNode } from "react";
 import { Link, Navigate, NavLink, Route, Routes } from "react-router";
 
 import { LiveConsoleRoute } from "../live/lazy";
@@ -23,6 +23,12 @@ import { ResidentsPage } from "./ResidentsPage";
 import { useRoles } from "./shared";
 import { SupportPage } from "./SupportPage";
 import GrantPage from "../subscriptions/GrantPage";
+import { events } from "../strings";
+
+const eventScreens = () => import("../events/ConsoleEvents");
+const EventsPage = lazy(() => eventScreens().then((m) => ({ default: m.ConsoleEventsPage })));
+const EventPage = lazy(() => eventScreens().then((m) => ({ default: m.ConsoleEventPage })));
+const EventCheckIn = lazy(() => import("../events/CheckInPage"));
 
 interface NavItem {
   to: string;
@@ -41,6 +47,7 @@ function useNavigation(): Array<{ group: string; items: NavItem[] }> {
         { to: "/console/lockers", label: consoleText.nav.lockers },
         { to: "/console/live", label: consoleText.nav.live },
         { to: "/console/draws", label: consoleText.nav.draws },
+        { to: "/console/events", label: events.console.nav },
         { to: "/console/gifts", label: points.pickupDesk.nav },
         { to: "/console/statements", label: consoleText.nav.statements },
       ],
@@ -119,6 +126,9 @@ export default function ConsoleApp(): ReactNode {
           <Route path="live" element={<LiveConsoleRoute />} />
           <Route path="draws" element={<DrawsPage />} />
           <Route path="draws/:drawId" element={<DrawVerifyPage />} />
+          <Route path="events" element={<EventsPage />} />
+          <Route path="events/:id" element={<EventPage />} />
+          <Route path="events/:id/check-in" element={<EventCheckIn />} />
           <Route path="merchants" element={<MerchantsPage />} />
           <Route path="communities" element={<CommunitiesPage />} />
           <Route path="points" element={<PointsProductsPage />} />
