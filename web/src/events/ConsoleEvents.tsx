@@ -63,7 +63,7 @@ function valuesOf(e: CommunityEvent): FormValues {
   };
 }
 
-function bodyOf(v: FormValues, creating: boolean): Record<string, unknown> {
+function bodyOf(v: FormValues, creating: boolean, only?: string[]): Record<string, unknown> {
   const body: Record<string, unknown> = {
     title: v.title,
     place: v.place,
@@ -75,7 +75,7 @@ function bodyOf(v: FormValues, creating: boolean): Record<string, unknown> {
     signup_closes_at: fromLocalInput(v.signup_closes_at),
   };
   if (creating) body.publish = v.publish;
-  return Object.fromEntries(Object.entries(body).filter(([, value]) => value !== undefined));
+  return Object.fromEntries(Object.entries(body).filter(([name, value]) => value !== undefined && (!only || only.includes(name))));
 }
 
 function EventForm({
@@ -91,7 +91,10 @@ function EventForm({
   const [notice, setNotice] = useState("");
   const [submit, busy, error] = useAction(async () => {
     setNotice("");
-    await onSubmit(bodyOf(v, creating));
+    // An edit sends only what changed: an unchanged start of an event under way (shown to the
+    // minute) would otherwise read as a new start in the past.
+    const changed = creating ? v : (Object.fromEntries(Object.entries(v).filter(([k, value]) => initial[k as keyof FormValues] !== value)) as Partial<FormValues>);
+    await onSubmit(bodyOf({ ...EMPTY, ...changed }, creating, creating ? undefined : Object.keys(changed)));
     setNotice(creating ? c.created : c.saved);
     if (creating) setV(EMPTY);
   });
