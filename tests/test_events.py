@@ -14,12 +14,13 @@ from aiohttp.test_utils import TestClient
 
 from lago_core.clock import ManualClock
 from lago_core.container import Core
-from lago_core.errors import Conflict
-from lago_core.events import sign_ticket
+from lago_core.errors import Conflict, Forbidden, InvalidInput
+from lago_core.events import new_nonce, sign_ticket, verify_ticket
 from lago_core.points import ProductSpec, RuleName
 from lago_core.security.roles import MemberStatus, PlatformRole, Principal
+from lago_core.settings import Settings, SettingsError
 from tests.conftest import Account, CommunityWorld
-from tests.groupbuy_support import bulk_residents
+from tests.groupbuy_support import bulk_residents, campaign, merchant_with_item
 
 Client = TestClient[Any, Any]
 MakeAccount = Callable[..., Awaitable[Account]]
@@ -587,3 +588,128 @@ async def test_an_event_links_live_streams_draws_and_group_buys_of_its_community
     assert resp.status == 404
     links = (await detail(client, community.residents[0], event["id"]))["links"]
     assert [x["kind"] for x in links] == ["live"]
+
+
+async def test_a_group_buy_of_the_community_can_be_linked(
+    client: Client,
+    core: Core,
+    community: CommunityWorld,
+    clock: ManualClock,
+    make_account: MakeAccount,
+    approve_merchant: Any,
+) -> None:
+    owner = await make_account("商家")
+    merchant_id, item_id = await merchant_with_item(core, approve_merchant, owner, community)
+    offer = await campaign(client, owner, merchant_id, item_id, community)
+    group_id = uuid.uuid4()
+    await core.pool.execute(
+        """INSERT INTO group_buys (id, campaign_id, community_id, leader_id, min_members,
+               max_members, expires_at, created_at)
+           VALUES ($1, $2, $3, $4, 3, 5, $5, $6)""",
+        group_id,
+        uuid.UUID(offer["id"]),
+        uuid.UUID(community.id),
+        community.residents[0].id,
+        clock.now() + timedelta(days=1),
+        clock.now(),
+    )
+    event = await create_event(client, community, clock)
+    resp = await client.post(
+        f"/api/v1/events/{event['id']}/links",
+        json={"kind": "group_buy", "target_id": str(group_id)},
+        headers=community.staff.headers,
+    )
+    assert resp.status == 204, await resp.text()
+    (link,) = (await detail(client, community.residents[1], event["id"]))["links"]
+    assert link["kind"] == "group_buy"
+    assert link["title"] == "乐高课三人团"
+    assert link["status"] == "open"
+
+
+# --- finishing ------------------------------------------------------------------------------------
+
+
+async def test_finishing_gives_back_the_privileges_of_those_still_waiting(
+    client: Client, core: Core, community: CommunityWorld, clock: ManualClock
+) -> None:
+    a, b, _ = community.residents
+    product = await core.points.catalogue.create(
+        who(community.admin, PlatformRole.ADMIN),
+        ProductSpec("privilege", "活动优先报名", "", 10, None, None, None),
+    )
+    await core.points.service.earn(b.id, RuleName.SPENDING, "spending:order:fin", amount=50)
+    await core.points.catalogue.redeem(who(b), product["id"], "privilege-fin")
+    event = await create_event(client, community, clock, capacity=1)
+    await sign_up(client, a, event["id"])
+    _, waiting = await sign_up(client, b, event["id"], use_privilege=True)
+    assert waiting["priority"]
+    assert await core.events.privileges(who(b)) == 0
+    event_id = uuid.UUID(event["id"])
+    with pytest.raises(Conflict) as early:
+        await core.events.finish(who(community.staff), event_id)
+    assert early.value.code == "not_started"
+    with pytest.raises(Forbidden):
+        await core.events.finish(who(a), event_id)
+    clock.advance(3 * 3600)
+    finished = await core.events.finish(who(community.staff), event_id)
+    assert finished["status"] == "finished"
+    assert await core.events.privileges(who(b)) == 1
+    with pytest.raises(Conflict) as closed:
+        await core.events.update(who(community.staff), event_id, {"title": "再来一次"})
+    assert closed.value.code == "event_closed"
+
+
+async def test_cancelling_the_event_gives_every_privilege_back(
+    client: Client, core: Core, community: CommunityWorld, clock: ManualClock
+) -> None:
+    a, b, _ = community.residents
+    product = await core.points.catalogue.create(
+        who(community.admin, PlatformRole.ADMIN),
+        ProductSpec("privilege", "活动优先报名", "", 10, None, None, None),
+    )
+    await core.points.service.earn(b.id, RuleName.SPENDING, "spending:order:cxl", amount=50)
+    await core.points.catalogue.redeem(who(b), product["id"], "privilege-cxl")
+    event = await create_event(client, community, clock, capacity=1)
+    await sign_up(client, a, event["id"])
+    await sign_up(client, b, event["id"], use_privilege=True)
+    # a leaves: b (privileged) is promoted and keeps the seat the privilege bought.
+    await client.post(f"/api/v1/events/{event['id']}/registrations/me/cancel", headers=a.headers)
+    mine = (await detail(client, b, event["id"]))["my_registration"]
+    assert mine["status"] == "confirmed"
+    assert await core.events.privileges(who(b)) == 0
+    await core.events.cancel(who(community.staff), uuid.UUID(event["id"]), "")
+    assert await core.events.privileges(who(b)) == 1
+
+
+# --- tickets ---------------------------------------------------------------------------------------
+
+
+def test_a_ticket_is_short_and_any_change_to_it_is_refused() -> None:
+    key = b"k" * 32
+    event_id, registration_id = uuid.uuid4(), uuid.uuid4()
+    nonce = new_nonce()
+    token = sign_ticket(key, event_id, registration_id, nonce)
+    assert len(token) == 79
+    ticket = verify_ticket(key, token)
+    assert (ticket.event_id, ticket.registration_id, ticket.nonce) == (
+        event_id,
+        registration_id,
+        nonce,
+    )
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    for i in range(4, len(token) - 1):  # the last character carries padding bits only in part
+        swapped = alphabet[(alphabet.index(token[i]) + 1) % 64]
+        with pytest.raises(InvalidInput):
+            verify_ticket(key, token[:i] + swapped + token[i + 1 :])
+    with pytest.raises(InvalidInput):
+        verify_ticket(b"j" * 32, token)
+
+
+def test_the_ticket_secret_is_checked_and_separate_from_the_jwt_secret() -> None:
+    base = {"LAGO_JWT_SECRET": "s" * 40}
+    with pytest.raises(SettingsError):
+        Settings.from_env(environ={**base, "LAGO_EVENT_TICKET_SECRET": "short"})
+    derived = Settings.from_env(environ=base).event_ticket_key
+    assert derived not in (b"s" * 40, b"")
+    given = Settings.from_env(environ={**base, "LAGO_EVENT_TICKET_SECRET": "t" * 32})
+    assert given.event_ticket_key == b"t" * 32

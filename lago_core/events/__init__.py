@@ -3,7 +3,13 @@ to live streams, draws and group buys (docs/events.md)."""
 
 from lago_core.events.service import LINK_KINDS, CheckIn, EventService, EventSpec
 from lago_core.events.store import EventStore
-from lago_core.events.tickets import TICKET_MAX_CHARS, Ticket, sign_ticket, verify_ticket
+from lago_core.events.tickets import (
+    TICKET_MAX_CHARS,
+    Ticket,
+    new_nonce,
+    sign_ticket,
+    verify_ticket,
+)
 
 __all__ = [
     "LINK_KINDS",
@@ -13,6 +19,7 @@ __all__ = [
     "EventSpec",
     "EventStore",
     "Ticket",
+    "new_nonce",
     "sign_ticket",
     "verify_ticket",
 ]

@@ -326,7 +326,9 @@ class EventService:
             if event["status"] not in OPEN_STATUSES:
                 raise Conflict(f"the event is {event['status']}", code="event_closed")
             cancelled = await self.store.cancel_registration(conn, mine["id"], actor.user_id, now)
-            assert cancelled is not None  # the event's lock keeps it as read above
+            if cancelled is None:
+                # A check-in (which does not take the event's lock) came first.
+                raise Conflict("you have been checked in already", code="already_checked_in")
             if cancelled["old_status"] == "confirmed":
                 await self.store.add_confirmed(conn, event_id, -1)
                 event = await self._lock(conn, event_id)

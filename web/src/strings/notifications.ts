@@ -19,6 +19,8 @@ export const notifications = {
     merchant_rejected: "入驻审核",
     announcement: "平台公告",
     settlement_paid: "结算到账",
+    event_promoted: "活动候补成功",
+    event_cancelled: "活动取消",
   } as Record<string, string>,
   announce: {
     nav: "平台公告",
