@@ -66,6 +66,10 @@ async def test_staff_create_a_resident_signs_up_and_is_checked_in_by_the_ticket(
     phone = await signed_in_page(new_context, resident)
     await phone.goto("/me")
     await phone.get_by_role("link", name="社区活动").click()
+    await expect(phone.get_by_role("link", name=re.compile("玩具回收节"))).to_contain_text(
+        "剩余 20 / 20"
+    )
+    await _accessible(phone, "resident-events")
     await phone.get_by_role("link", name=re.compile("玩具回收节")).click()
     await expect(phone.get_by_role("heading", name="玩具回收节")).to_be_visible()
     await expect(phone.get_by_text("剩余 20 / 20")).to_be_visible()
@@ -82,6 +86,11 @@ async def test_staff_create_a_resident_signs_up_and_is_checked_in_by_the_ticket(
     await row.get_by_role("link", name="管理：玩具回收节").click()
     await expect(staff.get_by_role("heading", name="玩具回收节")).to_be_visible()
     await expect(staff.get_by_role("cell", name="王阿姨")).to_be_visible()
+    # An edit sends only what changed: two more seats.
+    edit = staff.get_by_role("form", name="编辑活动")
+    await edit.get_by_label("名额", exact=True).fill("22")
+    await edit.get_by_role("button", name="保存").click()
+    await expect(staff.get_by_text("已报名 1/22")).to_be_visible()
     await _accessible(staff, "console-event")
     await staff.get_by_role("link", name="扫码签到").click()
     await expect(staff.get_by_role("heading", name=re.compile("扫码签到"))).to_be_visible()
