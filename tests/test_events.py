@@ -275,6 +275,29 @@ async def test_200_concurrent_sign_ups_fill_50_seats_exactly(
     fresh = await core.events.store.get(uuid.UUID(event["id"]))
     assert fresh is not None
     assert fresh["confirmed_count"] == 50
+    # Ten seat holders cancel at once: the ten first in the queue get the seats, in order.
+    holders = {str(r["id"]) for r in stored[:10]}
+    leaving = [r for r, row in zip(residents, rows, strict=True) if row["id"] in holders]
+
+    async def cancel(resident: Any) -> None:
+        resp = await client.post(f"{url}/me/cancel", headers=resident.headers)
+        assert resp.status == 200, await resp.text()
+
+    await asyncio.gather(*(cancel(r) for r in leaving))
+    after = await core.pool.fetch(
+        "SELECT id, status FROM event_registrations WHERE event_id = $1 ORDER BY seq",
+        uuid.UUID(event["id"]),
+    )
+    assert [r["status"] for r in after] == (
+        ["cancelled"] * 10 + ["confirmed"] * 50 + ["waitlisted"] * 140
+    )
+    fresh = await core.events.store.get(uuid.UUID(event["id"]))
+    assert fresh is not None
+    assert fresh["confirmed_count"] == 50
+    promoted = await core.pool.fetchval(
+        "SELECT count(*) FROM notifications WHERE kind = 'event_promoted'"
+    )
+    assert promoted == 10
 
 
 async def test_a_freed_seat_goes_to_the_head_of_the_queue_who_is_told(
