@@ -7,12 +7,15 @@ accounts and the community that already exist are reused.
 from __future__ import annotations
 
 import os
+from datetime import datetime, timedelta
 from decimal import Decimal
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from lago_core.container import Core, build_core
 from lago_core.coupons import TemplateSpec
 from lago_core.errors import Conflict
+from lago_core.events import EventSpec
 from lago_core.groupbuys import CampaignSpec
 from lago_core.listings.service import Category, Condition, ListingDraft, ListingKind
 from lago_core.merchants.rules import DocumentKind, ItemKind
@@ -82,6 +85,7 @@ async def seed(settings: Settings) -> None:
                     staff, community_id, resident.user_id, MemberStatus.VERIFIED, None
                 )
         listings = await _seed_listings(core, accounts, community_id)
+        await _seed_events(core, staff, community_id)
         print(f"demo community {name} ({community_id}), property company {COMPANY}")
         print(f"{len(listings)} new listings; every demo account's password: {password}")
         for key, (phone, display, role) in DEMO_ACCOUNTS.items():
@@ -285,3 +289,23 @@ async def _seed_group_buy(
             community_ids=[community_id],
         ),
     )
+
+
+async def _seed_events(core: Core, staff: Principal, community_id: UUID) -> None:
+    """Two weekend events (社区活动) next Saturday, published — once."""
+    if await core.events.of_community(staff, community_id):
+        return
+    local = core.clock.now().astimezone(ZoneInfo("Asia/Shanghai"))
+    saturday = (local + timedelta(days=(5 - local.weekday()) % 7 or 7)).date()
+
+    def at(hour: int) -> datetime:
+        return datetime(
+            saturday.year, saturday.month, saturday.day, hour, tzinfo=ZoneInfo("Asia/Shanghai")
+        )
+
+    for title, place, programme, start, capacity in (
+        ("玩具回收节", "小区中心广场", "10:00 开场\n10:30 旧玩具换积分\n11:30 抽奖", 10, 30),
+        ("租赁日", "会所一楼", "14:00 游戏机试玩\n15:00 租赁咨询", 14, 20),
+    ):
+        spec = EventSpec(title, place, programme, at(start), at(start + 2), capacity)
+        await core.events.create(staff, community_id, spec, publish=True)

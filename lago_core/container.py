@@ -27,6 +27,7 @@ from lago_core.communities import CommunityService, CommunityStore
 from lago_core.coupons import CheckoutService, CouponService, CouponStore
 from lago_core.db import create_pool
 from lago_core.email import EmailProvider, create_email_provider
+from lago_core.events import EventService, EventStore
 from lago_core.groupbuys import GroupBuyService, GroupBuyStore
 from lago_core.idempotency import Idempotency
 from lago_core.identity import IdentityService, IdentityStore
@@ -128,6 +129,8 @@ class Core:
     invoices: InvoiceService
     # AI operations and the customer portrait (docs/insights.md): aggregates, suggestions.
     insights: InsightService
+    # Weekend events (docs/events.md): sign-up, waiting list, QR check-in, links.
+    events: EventService
     # The sandbox provider's own connections (it stands in for the provider's database).
     sandbox_pool: asyncpg.Pool | None = None
 
@@ -313,6 +316,15 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         clock=clock,
     )
     insights.follow(orders, groupbuys, communities)
+    events = EventService(
+        EventStore(pool),
+        communities=communities,
+        notifications=notifications,
+        attended=points.sources.event_attended,
+        limiter=limiter,
+        ticket_key=settings.event_ticket_key,
+        clock=clock,
+    )
     ai = build_ai(
         settings, pool, listings, orders, payments, jobs, pusher, limiter, clock, groupbuys
     )
@@ -355,6 +367,7 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         moneyout=moneyout,
         invoices=invoices,
         insights=insights,
+        events=events,
         sandbox_pool=sandbox_pool,
     )
 

@@ -215,6 +215,10 @@ class Settings:
     withdrawal_min_fen: int = 100
     withdrawal_max_fen: int = 5_000_000
     withdrawal_daily_max_fen: int = 10_000_000
+    # Weekend events (docs/events.md): the HMAC key of check-in QR codes; outside prod, and in
+    # prod when unset, a key derived from the JWT secret (a separate key: a leaked one signs no
+    # session tokens). Rotating it voids every QR code not yet scanned.
+    event_ticket_secret: str = ""
     # The CJK font of generated invoices ("path" or "path#face" of a collection).
     invoice_font: str = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc#2"
 
@@ -343,6 +347,7 @@ class Settings:
             "limit_reset_global": ("LAGO_LIMIT_RESET_GLOBAL", _rate),
             "payment_provider": ("LAGO_PAYMENT_PROVIDER", _choice("sandbox")),
             "payment_webhook_secret": ("LAGO_PAYMENT_WEBHOOK_SECRET", str),
+            "event_ticket_secret": ("LAGO_EVENT_TICKET_SECRET", str),
             "payment_intent_ttl_s": ("LAGO_PAYMENT_INTENT_TTL_S", _int(60, 7 * 86_400)),
             "webhook_tolerance_s": ("LAGO_WEBHOOK_TOLERANCE_S", _int(10, 3_600)),
             "sandbox_webhook_url": ("LAGO_SANDBOX_WEBHOOK_URL", _url("http", "https")),
@@ -442,6 +447,8 @@ class Settings:
             )
         if self.payment_webhook_secret and len(self.payment_webhook_secret.encode()) < 32:
             raise SettingsError("LAGO_PAYMENT_WEBHOOK_SECRET", "must be at least 32 bytes")
+        if self.event_ticket_secret and len(self.event_ticket_secret.encode()) < 32:
+            raise SettingsError("LAGO_EVENT_TICKET_SECRET", "must be at least 32 bytes")
         if self.env == "prod" and not self.payment_webhook_secret:
             raise SettingsError("LAGO_PAYMENT_WEBHOOK_SECRET", "must be set in prod")
         if self.env == "prod" and not self.bank_key:
@@ -485,6 +492,13 @@ class Settings:
             return self.payment_webhook_secret.encode()
         # A separate key from the JWT one (HMAC of a label), so a leaked webhook key signs no tokens.
         return hmac.new(self.signing_secret.encode(), b"lago-payment-webhooks", "sha256").digest()
+
+    @property
+    def event_ticket_key(self) -> bytes:
+        """The HMAC key of event check-in QR codes; derived from the JWT secret when unset."""
+        if self.event_ticket_secret:
+            return self.event_ticket_secret.encode()
+        return hmac.new(self.signing_secret.encode(), b"lago-event-tickets", "sha256").digest()
 
     @property
     def bank_keys(self) -> str:

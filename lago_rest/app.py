@@ -26,6 +26,7 @@ from lago_rest.routes import (
     client,
     communities,
     coupons,
+    events,
     groupbuys,
     insights,
     invoices,
@@ -75,6 +76,7 @@ def build_api() -> Api:
         notifications.api,
         subscriptions.api,
         insights.api,
+        events.api,
     ):
         api.include(group)
     return api

@@ -589,3 +589,66 @@ async def test_the_portrait_hides_a_small_community_and_its_complement(
         {"label": "上海市浦东新区", "count": 14},
         {"label": "未知地区", "count": 12},
     ]
+
+
+async def test_effect_of_a_community_event(
+    client: Client,
+    core: Core,
+    settings: Settings,
+    clock: ManualClock,
+    community: CommunityWorld,
+    webhook_target: None,
+) -> None:
+    _on_the_hour(clock)
+    buyer, seller, _ = community.residents
+    await signed_in_again(core, buyer, seller, community.staff)
+    first = await order(client, buyer, (await listing(client, seller))["id"])
+    await pay_order(client, core, settings, buyer, first)
+    start = clock.now() + timedelta(hours=1)
+    status, event = await call(
+        client,
+        community.staff,
+        "POST",
+        f"/communities/{community.id}/events",
+        {
+            "title": "玩具回收节",
+            "place": "小区中心广场",
+            "starts_at": start.isoformat(),
+            "ends_at": (start + timedelta(hours=2)).isoformat(),
+            "capacity": 20,
+            "publish": True,
+        },
+    )
+    assert status == 201, event
+    clock.advance(3600 + 600)
+    await signed_in_again(core, buyer, seller, community.staff)
+    for title in ("乐高 A", "乐高 B", "乐高 C"):
+        placed = await order(client, buyer, (await listing(client, seller, title=title))["id"])
+        await pay_order(client, core, settings, buyer, placed)
+    clock.advance(120)
+    await core.insights.roll_up()
+
+    status, effect = await call(
+        client, community.staff, "GET", f"/insights/effect?kind=event&id={event['id']}"
+    )
+    assert status == 200, effect
+    assert effect["title"] == "玩具回收节"
+    assert (effect["before"]["orders"], effect["during"]["orders"]) == (1, 3)
+    # A draft never ran: it has no effect to read.
+    status, draft = await call(
+        client,
+        community.staff,
+        "POST",
+        f"/communities/{community.id}/events",
+        {
+            "title": "租赁日",
+            "place": "会所",
+            "starts_at": (clock.now() + timedelta(days=2)).isoformat(),
+            "ends_at": (clock.now() + timedelta(days=2, hours=2)).isoformat(),
+            "capacity": 20,
+        },
+    )
+    assert status == 201, draft
+    assert (
+        await call(client, community.staff, "GET", f"/insights/effect?kind=event&id={draft['id']}")
+    )[0] == 404

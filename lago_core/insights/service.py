@@ -119,6 +119,7 @@ class InsightService:
         self._windows: dict[str, WindowSource] = {
             "live": self._live_window,
             "group_buy": self._group_buy_window,
+            "event": self._event_window,
         }
 
     # --- wiring ----------------------------------------------------------------------------------
@@ -471,6 +472,19 @@ class InsightService:
             row["starts_at"],
             row["ends_at"],
             row["merchant_id"],
+        )
+
+    async def _event_window(self, event_id: UUID) -> EffectWindow | None:
+        row = await self.store.event_window(event_id)
+        if row is None:
+            return None
+        return EffectWindow(
+            "event",
+            row["id"],
+            row["title"],
+            (row["community_id"],),
+            row["starts_at"],
+            row["ends_at"],
         )
 
     async def effect(self, actor: Principal, kind: str, thing_id: UUID) -> dict[str, Any]:

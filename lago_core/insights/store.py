@@ -473,6 +473,14 @@ class InsightStore:
             group_id,
         )
 
+    async def event_window(self, event_id: UUID) -> asyncpg.Record | None:
+        # Drafts never ran and cancelled events did not happen: neither has an effect to measure.
+        return await self.pool.fetchrow(
+            """SELECT id, community_id, title, starts_at, ends_at FROM events
+               WHERE id = $1 AND status IN ('published', 'finished')""",
+            event_id,
+        )
+
     async def active_communities(self, since: datetime) -> list[UUID]:
         rows = await self.pool.fetch(
             """SELECT DISTINCT community_id FROM insight_activity WHERE hour >= $1

@@ -176,8 +176,8 @@ class PointsSources:
             log.exception("points.hook_failed", source="invitation")
 
     async def event_attended(self, user_id: UUID, event_id: str, at: datetime | None = None) -> int:
-        """Attending an event (the events feature is to come: it calls this once it checks a
-        resident in). Idempotent by event and user; returns the points credited."""
+        """Attending an event (``EventService.check_in`` calls this once it checks a resident
+        in; docs/events.md). Idempotent by event and user; returns the points credited."""
         earned = await self._points.earn(
             user_id,
             RuleName.ACTIVITY,

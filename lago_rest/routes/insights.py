@@ -68,7 +68,7 @@ class Risk(Schema):
 
 
 class EffectQuery(Schema):
-    kind: str = Field(min_length=1, max_length=20, description="live, group_buy (event: wired)")
+    kind: str = Field(min_length=1, max_length=20, description="live, group_buy or event")
     id: UUID
 
 

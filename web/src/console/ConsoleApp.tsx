@@ -23,6 +23,12 @@ import { ResidentsPage } from "./ResidentsPage";
 import { useRoles } from "./shared";
 import { SupportPage } from "./SupportPage";
 import GrantPage from "../subscriptions/GrantPage";
+import { events } from "../strings";
+
+const eventScreens = () => import("../events/ConsoleEvents");
+const EventsPage = lazy(() => eventScreens().then((m) => ({ default: m.ConsoleEventsPage })));
+const EventPage = lazy(() => eventScreens().then((m) => ({ default: m.ConsoleEventPage })));
+const EventCheckIn = lazy(() => import("../events/CheckInPage"));
 
 const CommunityInsights = lazy(() => import("../insights/CommunityInsights"));
 
@@ -43,6 +49,7 @@ function useNavigation(): Array<{ group: string; items: NavItem[] }> {
         { to: "/console/lockers", label: consoleText.nav.lockers },
         { to: "/console/live", label: consoleText.nav.live },
         { to: "/console/draws", label: consoleText.nav.draws },
+        { to: "/console/events", label: events.console.nav },
         { to: "/console/gifts", label: points.pickupDesk.nav },
         { to: "/console/statements", label: consoleText.nav.statements },
         { to: "/console/insights", label: insights.consoleNav },
@@ -123,6 +130,9 @@ export default function ConsoleApp(): ReactNode {
           <Route path="live" element={<LiveConsoleRoute />} />
           <Route path="draws" element={<DrawsPage />} />
           <Route path="draws/:drawId" element={<DrawVerifyPage />} />
+          <Route path="events" element={<EventsPage />} />
+          <Route path="events/:id" element={<EventPage />} />
+          <Route path="events/:id/check-in" element={<EventCheckIn />} />
           <Route path="merchants" element={<MerchantsPage />} />
           <Route path="communities" element={<CommunitiesPage />} />
           <Route path="points" element={<PointsProductsPage />} />

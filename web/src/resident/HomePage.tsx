@@ -5,7 +5,7 @@ import { Link } from "react-router";
 
 import { http, query } from "../api/http";
 import { useSession, type MyCommunity } from "../session";
-import { resident } from "../strings";
+import { events, resident } from "../strings";
 import { Empty, Loading, Page, useAction, useLoad } from "../ui/kit";
 import { ListingCard } from "./ListingCard";
 import { SearchBox } from "./SearchBox";
@@ -23,6 +23,9 @@ export function HomePage(): ReactNode {
       <CommunityState communities={memberships} />
       {community ? (
         <>
+          <p className="card">
+            <Link to="/events">{events.homeLink}</Link>
+          </p>
           <RecommendedListings />
           <LatestListings community={community} />
         </>

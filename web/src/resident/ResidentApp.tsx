@@ -29,6 +29,8 @@ const Notifications = lazy(() => import("../notifications/NotificationsPage"));
 const Membership = lazy(() => import("../subscriptions/MembershipPage"));
 const VirtualNumber = lazy(() => import("../subscriptions/VirtualNumberPage"));
 const SignAgreement = lazy(() => import("../subscriptions/SignPage"));
+const Events = lazy(() => import("../events/EventsPage"));
+const EventDetail = lazy(() => import("../events/EventPage"));
 
 export default function ResidentApp(): ReactNode {
   return (
@@ -61,6 +63,8 @@ export default function ResidentApp(): ReactNode {
           <Route path="orders/:id" element={<OrderPage />} />
           <Route path="orders/:id/pay" element={<CashierPage />} />
           <Route path="live/:communityId?" element={<LiveWatchRoute />} />
+          <Route path="events" element={<Events />} />
+          <Route path="events/:id" element={<EventDetail />} />
           <Route path="*" element={<HomePage />} />
         </Routes>
       </main>

@@ -19,3 +19,4 @@ export function errorText(code: string | undefined, fallback?: string): string {
 }
 export { subscriptions } from "./subscriptions";
 export { insights } from "./insights";
+export { events } from "./events";

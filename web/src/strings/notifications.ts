@@ -20,6 +20,8 @@ export const notifications = {
     announcement: "平台公告",
     settlement_paid: "结算到账",
     insight_suggestions: "运营建议",
+    event_promoted: "活动候补成功",
+    event_cancelled: "活动取消",
   } as Record<string, string>,
   announce: {
     nav: "平台公告",
