@@ -24,6 +24,7 @@ from lago_core.ai import (
 )
 from lago_core.clock import Clock, SystemClock
 from lago_core.communities import CommunityService, CommunityStore
+from lago_core.conversations import ConversationService, ConversationStore
 from lago_core.coupons import CheckoutService, CouponService, CouponStore
 from lago_core.db import create_pool
 from lago_core.email import EmailProvider, create_email_provider
@@ -125,6 +126,8 @@ class Core:
     # Money out (issue 19): bank accounts, withdrawals, income, property statements and payouts.
     moneyout: MoneyOutService
     invoices: InvoiceService
+    # Buyer–seller conversations about listings (docs/conversations.md).
+    conversations: ConversationService
     # The sandbox provider's own connections (it stands in for the provider's database).
     sandbox_pool: asyncpg.Pool | None = None
 
@@ -301,6 +304,18 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         clock=clock,
         font=settings.invoice_font,
     )
+    conversations = ConversationService(
+        ConversationStore(pool),
+        listings=listings,
+        merchants=merchants,
+        storage=storage,
+        pusher=pusher,
+        notifications=notifications,
+        subscriptions=subscription_store,
+        virtual_numbers=virtual_numbers,
+        limiter=limiter,
+        clock=clock,
+    )
     ai = build_ai(
         settings, pool, listings, orders, payments, jobs, pusher, limiter, clock, groupbuys
     )
@@ -342,6 +357,7 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         sandbox_numbers=sandbox_numbers,
         moneyout=moneyout,
         invoices=invoices,
+        conversations=conversations,
         sandbox_pool=sandbox_pool,
     )
 
