@@ -154,7 +154,7 @@ async def test_live_between_nodes_with_acks_unread_and_read_state(
     _, listed = await get(client, buyer, "/conversations")
     assert listed["items"][0]["unread"] == 1
 
-    read = await buyer_socket.call("conversation:read", {"conversation_id": cid, "seq": 2})
+    read = await buyer_socket.call("conversation:mark_read", {"conversation_id": cid, "seq": 2})
     assert read == {"ok": True, "read_seq": 2, "unread": 0}
     await seller_socket.wait_until(
         lambda: any(
@@ -463,7 +463,7 @@ async def test_outsiders_and_bad_input_on_the_socket(
         assert ack["ok"] is False, payload
         if code is not None:
             assert ack["error"]["code"] == code, ack
-    ack = await socket.call("conversation:read", {"conversation_id": cid, "seq": "1"})
+    ack = await socket.call("conversation:mark_read", {"conversation_id": cid, "seq": "1"})
     assert ack["ok"] is False
 
     status, body = await post(

@@ -65,7 +65,7 @@ class ConversationGateway:
         channels.register("conversation:send", ConversationSendIn, self.send)
         channels.register("conversation:recover", ConversationRecoverIn, self.recover)
         channels.register("conversation:history", ConversationHistoryIn, self.history)
-        channels.register("conversation:read", ConversationReadIn, self.read)
+        channels.register("conversation:mark_read", ConversationReadIn, self.read)
 
     async def send(self, sid: str, principal: Principal, body: ConversationSendIn) -> Ack:
         result = await self._core.conversations.send(
