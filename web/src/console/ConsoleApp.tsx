@@ -1,6 +1,6 @@
 // The staff console (desktop): property staff, platform admins, customer service. The sidebar
 // shows what the caller's roles allow; the API checks every action again.
-import { type ReactNode } from "react";
+import { lazy, type ReactNode } from "react";
 import { Link, Navigate, NavLink, Route, Routes } from "react-router";
 
 import { LiveConsoleRoute } from "../live/lazy";
@@ -23,6 +23,9 @@ import { ResidentsPage } from "./ResidentsPage";
 import { useRoles } from "./shared";
 import { SupportPage } from "./SupportPage";
 import GrantPage from "../subscriptions/GrantPage";
+import { conversations } from "../strings";
+
+const ConversationCases = lazy(() => import("../conversations/ConsoleCases"));
 
 interface NavItem {
   to: string;
@@ -72,6 +75,7 @@ function useNavigation(): Array<{ group: string; items: NavItem[] }> {
       group: consoleText.navGroups.service,
       items: [
         { to: "/console/support", label: consoleText.nav.support },
+        { to: "/console/conversations", label: conversations.console.nav },
         ...(staffOf.length > 0 || admin ? [] : [{ to: "/console/moderation", label: consoleText.nav.moderation }]),
       ],
     });
@@ -125,6 +129,7 @@ export default function ConsoleApp(): ReactNode {
           <Route path="gifts" element={<GiftPickupPage />} />
           <Route path="coupons" element={<CouponsPage />} />
           <Route path="support" element={<SupportPage />} />
+          <Route path="conversations" element={<ConversationCases />} />
           <Route path="statements" element={<PropertyStatementsPage />} />
           <Route path="fee-invoices" element={<FeeInvoicesPage />} />
           <Route path="notifications" element={<NotificationsPage />} />

@@ -2,6 +2,7 @@
 import { lazy, type ReactNode } from "react";
 import { NavLink, Route, Routes } from "react-router";
 
+import { ConversationsLink } from "../conversations/ConversationsLink";
 import { LiveWatchRoute } from "../live/lazy";
 import { Bell } from "../notifications/Bell";
 import { resident } from "../strings";
@@ -28,11 +29,15 @@ const Notifications = lazy(() => import("../notifications/NotificationsPage"));
 const Membership = lazy(() => import("../subscriptions/MembershipPage"));
 const VirtualNumber = lazy(() => import("../subscriptions/VirtualNumberPage"));
 const SignAgreement = lazy(() => import("../subscriptions/SignPage"));
+const conversationScreens = () => import("../conversations/ResidentPages");
+const Conversations = lazy(() => conversationScreens().then((m) => ({ default: m.ConversationsPage })));
+const Conversation = lazy(() => conversationScreens().then((m) => ({ default: m.ConversationPage })));
 
 export default function ResidentApp(): ReactNode {
   return (
     <div className="mobile">
       <header className="mobile-top">
+        <ConversationsLink />
         <Bell to="/notifications" />
       </header>
       <main className="mobile-main">
@@ -44,6 +49,8 @@ export default function ResidentApp(): ReactNode {
           <Route path="lottery/:drawId" element={<LotteryVerify />} />
           <Route path="support" element={<Support />} />
           <Route path="notifications" element={<Notifications />} />
+          <Route path="messages" element={<Conversations />} />
+          <Route path="messages/:id" element={<Conversation />} />
           <Route path="search" element={<SearchPage />} />
           <Route path="communities" element={<CommunitiesPage />} />
           <Route path="listings/:id" element={<ListingPage />} />
