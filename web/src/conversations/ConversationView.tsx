@@ -85,6 +85,9 @@ export function ConversationView({
   const messagesRef = useRef<Message[]>([]);
   const mySide = useRef<Side | null>(null);
   const recovering = useRef(false);
+  // Recovery starts from what the first history page loaded; before that there is nothing to
+  // recover from (and recovering from 0 would page through the whole conversation).
+  const loaded = useRef(false);
   const readSent = useRef(0);
   messagesRef.current = messages;
 
@@ -97,12 +100,15 @@ export function ConversationView({
     setConversation(conv);
     setOtherRead(conv.other_read_seq);
     // Merged: a push may have arrived while the history was loading.
+    // The ref at once, not at the next render: a recovery may start before it.
+    messagesRef.current = merge(messagesRef.current, page.messages);
     setMessages((current) => merge(current, page.messages));
     setOlderFrom(page.next_before_seq);
+    loaded.current = true;
   }, [id, readOnly]);
 
   const recover = useCallback(async () => {
-    if (recovering.current || readOnly) return;
+    if (recovering.current || readOnly || !loaded.current) return;
     recovering.current = true;
     try {
       let since = contiguous(messagesRef.current);
@@ -127,6 +133,7 @@ export function ConversationView({
     setPending([]);
     setLoadError(null);
     readSent.current = 0;
+    loaded.current = false;
     load().catch((e: unknown) => setLoadError(e));
   }, [load]);
 

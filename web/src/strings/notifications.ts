@@ -19,6 +19,7 @@ export const notifications = {
     merchant_rejected: "入驻审核",
     announcement: "平台公告",
     settlement_paid: "结算到账",
+    conversation_message: "私信",
   } as Record<string, string>,
   announce: {
     nav: "平台公告",
