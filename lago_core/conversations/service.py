@@ -22,6 +22,7 @@ from uuid import UUID, uuid4
 import asyncpg
 from prometheus_client import Counter
 
+from lago_core.ai.support import AGENTS_ROOM
 from lago_core.clock import Clock
 from lago_core.conversations.store import (
     BlockedBy,
@@ -72,7 +73,6 @@ SEND_LIMIT = "120/minute"
 OPEN_LIMIT = "60/hour"
 IMAGE_LIMIT = "30/hour"
 CASE_LIMIT = "20/day"
-AGENTS_ROOM = "support:agents"
 
 
 class Side(enum.StrEnum):
@@ -164,9 +164,6 @@ class ConversationService:
             raise NotFound("conversation not found", code="conversation_not_found")
         return Party(row, side)
 
-    async def _merchant_party(self, actor: Principal, merchant_id: UUID) -> None:
-        await self._merchants.require_member(actor, merchant_id)
-
     # --- opening and listing ------------------------------------------------------------------------
 
     async def open(self, actor: Principal, listing_id: UUID) -> tuple[dict[str, Any], bool]:
@@ -208,7 +205,7 @@ class ConversationService:
         """The caller's conversations (as buyer or as a resident seller), or with
         ``merchant_id`` that merchant's (its owner and staff); and the total unread."""
         if merchant_id is not None:
-            await self._merchant_party(actor, merchant_id)
+            await self._merchants.require_member(actor, merchant_id)
             rows = await self.store.of_party(None, merchant_id, before, limit)
         else:
             rows = await self.store.of_party(actor.user_id, None, before, limit)
@@ -277,11 +274,11 @@ class ConversationService:
         the call request answers them with the platform's guidance)."""
         if row["merchant_id"] is not None:
             return False
-        async with self.store.pool.acquire() as conn, conn.transaction():
-            # The store's one reading of "a plan whose benefits hold now" (it locks the
-            # subscription row for the binding's count; here only for this short transaction).
+        async with self.store.pool.acquire() as conn:
+            # The subscription store's one reading of "a plan whose benefits hold now"; unlocked:
+            # the call request itself decides under the lock.
             plan = await self._subscriptions.active_plan(
-                conn, row["seller_id"], "virtual_number", self._clock.now()
+                conn, row["seller_id"], "virtual_number", self._clock.now(), lock=False
             )
         return plan is not None
 
