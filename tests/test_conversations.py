@@ -116,12 +116,14 @@ async def chat(client: Client, community: CommunityWorld) -> tuple[Account, Acco
 
 async def test_live_between_nodes_with_acks_unread_and_read_state(
     client: Client,
+    community: CommunityWorld,
     nodes: list[tuple[str, RtNode]],
     chat: tuple[Account, Account, str, str],
     clients: list[ChannelClient],
 ) -> None:
     seller, buyer, listing_id, cid = chat
     (url_a, _), (url_b, _) = nodes
+    neighbour_socket = await connect(clients, url_b, community.residents[2])
     buyer_socket = await connect(clients, url_a, buyer)
     seller_socket = await connect(clients, url_b, seller)
 
@@ -163,6 +165,8 @@ async def test_live_between_nodes_with_acks_unread_and_read_state(
     )
     _, view = await get(client, seller, f"/conversations/{cid}")
     assert view["other_read_seq"] == 2
+    # Pushed to the parties' own rooms only: a neighbour on the same node heard none of it.
+    assert neighbour_socket.pushes == []
     # Reading backwards or past the end changes nothing.
     status, state = await post(client, buyer, f"/conversations/{cid}/read", {"seq": 1})
     assert status == 200

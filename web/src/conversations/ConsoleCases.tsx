@@ -1,10 +1,12 @@
 // Customer service's 私信举报与求助: reported and escalated conversations only (the API shows no
 // other), the thread read-only, and closing a case.
-import { useState, type ReactNode } from "react";
+import { useEffect, useState, type ReactNode } from "react";
+
+import { realtime } from "../api/realtime";
 
 import { conversations as t, resident } from "../strings";
 import { Empty, Loading, Page, useAction, useLoad } from "../ui/kit";
-import { conversationsApi, type Case } from "./api";
+import { CONVERSATION_CASE, conversationsApi, type Case } from "./api";
 import { ConversationView, ConvError } from "./ConversationView";
 import "./conversations.css";
 
@@ -15,6 +17,22 @@ export default function ConsoleCasesPage(): ReactNode {
   const [status, setStatus] = useState<(typeof STATUSES)[number]>("open");
   const [cases, error, reload] = useLoad(() => conversationsApi.cases(status), [status]);
   const [open, setOpen] = useState<Case | null>(null);
+  // New cases arrive on the agents' /support room; the list is re-read (and on every reconnect).
+  useEffect(() => {
+    const rt = realtime("/support");
+    const stops: Array<() => void> = [];
+    let live = true;
+    void (async () => {
+      stops.push(await rt.on(CONVERSATION_CASE, reload));
+      stops.push(await rt.onConnect(reload));
+      if (!live) stops.forEach((stop) => stop());
+    })().catch(() => undefined);
+    return () => {
+      live = false;
+      stops.forEach((stop) => stop());
+    };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [status]);
   return (
     <Page title={c.title}>
       <label htmlFor="case-status" className="conv-filter">

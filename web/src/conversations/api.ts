@@ -4,6 +4,8 @@ import { realtime } from "../api/realtime";
 
 export const CONVERSATION_MESSAGE = "conversation:message";
 export const CONVERSATION_READ = "conversation:read";
+// To customer service on /support: a new report or escalation.
+export const CONVERSATION_CASE = "conversation:case";
 
 export type Side = "buyer" | "seller";
 
