@@ -353,7 +353,7 @@ async def test_customer_service_sees_only_reported_or_escalated(
         for path in (f"/conversations/{cid}", f"/conversations/{cid}/messages"):
             status, body = await get(client, who, path)
             assert status == 404, (who, path, body)
-        status, body = await get(client, who, f"/support/conversations/{cid}")
+        status, body = await get(client, who, f"/support/listing-conversations/{cid}")
         assert status in (403, 404)
     status, cases = await get(client, agent, "/support/conversation-cases")
     assert status == 200
@@ -391,7 +391,7 @@ async def test_customer_service_sees_only_reported_or_escalated(
     status, messages = await get(client, agent, f"/conversations/{cid}/messages")
     assert status == 200
     assert [m["text"] for m in messages["messages"]] == ["加微信吗"]
-    status, view = await get(client, agent, f"/support/conversations/{cid}")
+    status, view = await get(client, agent, f"/support/listing-conversations/{cid}")
     assert status == 200
     assert view["my_side"] is None
     # Still nobody else, and customer service does not see the conversation nobody reported.
@@ -410,7 +410,7 @@ async def test_customer_service_sees_only_reported_or_escalated(
     )
     assert status == 201
     assert escalation["kind"] == "escalation"
-    status, view = await get(client, agent, f"/support/conversations/{quiet}")
+    status, view = await get(client, agent, f"/support/listing-conversations/{quiet}")
     assert status == 200
 
     status, closed = await post(

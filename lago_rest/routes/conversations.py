@@ -345,7 +345,7 @@ async def conversation_cases(query: CaseQuery, user: Principal, svc: Services) -
     return page_of(Page[CaseRow], items, query.limit, lambda c: (c.created_at, c.id))
 
 
-@api.get("/support/conversations/{conversation_id}", tags=SERVICE_TAGS)
+@api.get("/support/listing-conversations/{conversation_id}", tags=SERVICE_TAGS)
 async def case_conversation(
     conversation_id: UUID, user: Principal, svc: Services
 ) -> ConversationSummary:

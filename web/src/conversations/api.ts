@@ -116,7 +116,7 @@ export const conversationsApi = {
   // Customer service.
   cases: (status?: string) =>
     http.get<{ items: Case[]; next_cursor: string | null }>(`/support/conversation-cases${query({ status, limit: 100 })}`),
-  caseConversation: (id: string) => http.get<ConversationSummary>(`/support/conversations/${id}`),
+  caseConversation: (id: string) => http.get<ConversationSummary>(`/support/listing-conversations/${id}`),
   closeCase: (caseId: string, status: "resolved" | "dismissed", note?: string) =>
     http.post<Case>(`/support/conversation-cases/${caseId}/close`, { status, ...(note ? { note } : {}) }),
 };
