@@ -339,9 +339,15 @@ async def test_customer_service_sees_only_reported_or_escalated(
     community: CommunityWorld,
     make_account: MakeAccount,
     chat: tuple[Account, Account, str, str],
+    nodes: list[tuple[str, RtNode]],
+    clients: list[ChannelClient],
 ) -> None:
     seller, buyer, listing_id, cid = chat
     agent = await make_account("客服小美", PlatformRole.CUSTOMER_SERVICE)
+    desk = ChannelClient(nodes[1][0], agent.access_token)
+    desk.on_push("conversation:case", namespace="/support")
+    await desk.connect(namespaces=["/support"])
+    clients.append(desk)
     outsider = community.residents[2]
     await post(
         client, buyer, f"/conversations/{cid}/messages", {"client_msg_id": "m1", "text": "加微信吗"}
@@ -374,6 +380,9 @@ async def test_customer_service_sees_only_reported_or_escalated(
     assert status == 201
     assert case["kind"] == "report"
     assert case["side"] == "seller"
+    # Customer service hears of it live on /support (once: the repeat below is the same case).
+    await desk.wait_until(lambda: len(desk.pushes) == 1)
+    assert desk.pushes[0][1] == {"case_id": case["id"], "conversation_id": cid, "kind": "report"}
     status, repeat = await post(
         client, seller, f"/conversations/{cid}/report", {"reason": "再次举报"}
     )
@@ -410,6 +419,9 @@ async def test_customer_service_sees_only_reported_or_escalated(
     )
     assert status == 201
     assert escalation["kind"] == "escalation"
+    # The repeated report was not pushed again: the next push is the escalation.
+    await desk.wait_until(lambda: len(desk.pushes) == 2)
+    assert desk.pushes[1][1]["kind"] == "escalation"
     status, view = await get(client, agent, f"/support/listing-conversations/{quiet}")
     assert status == 200
 
