@@ -644,6 +644,7 @@ async def test_merchant_staff_answer_as_one_party(
     assert status == 200
     assert listed["items"][0]["unread"] == 1
     assert listed["items"][0]["seller"]["merchant_id"] == mid
+    assert listed["unread"] == 1
     ack = await send(office, cid, "有的，可以开电子发票")
     assert ack["ok"]
     assert ack["message"]["side"] == "seller"
@@ -651,5 +652,6 @@ async def test_merchant_staff_answer_as_one_party(
     # A colleague sees the same conversation, read by the merchant as one party.
     _, listed = await get(client, owner, "/conversations", merchant_id=mid)
     assert listed["items"][0]["unread"] == 0
+    assert listed["unread"] == 0
     status, _ = await get(client, buyer, "/conversations", merchant_id=mid)
     assert status == 403

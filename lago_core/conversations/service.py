@@ -177,7 +177,7 @@ class ConversationService:
             raise InvalidInput("this is your own listing", code="cannot_message_yourself")
         row = await self.store.conversation_of(listing_id, actor.user_id)
         if row is not None:
-            return await self._view(actor, Party(row, Side.BUYER)), False
+            return await self._view(Party(row, Side.BUYER)), False
         if listing["status"] != ListingStatus.ACTIVE:
             raise Conflict(f"the listing is {listing['status']}", code="listing_not_active")
         await self._limiter.hit_or_raise(OPEN_LIMIT, "conversation-open", str(actor.user_id))
@@ -190,10 +190,10 @@ class ConversationService:
             self._clock.now(),
         )
         party = await self.party(actor, conversation_id)
-        return await self._view(actor, party), created
+        return await self._view(party), created
 
     async def get(self, actor: Principal, conversation_id: UUID) -> dict[str, Any]:
-        return await self._view(actor, await self.party(actor, conversation_id))
+        return await self._view(await self.party(actor, conversation_id))
 
     async def mine(
         self,
@@ -214,7 +214,7 @@ class ConversationService:
             for r in rows
         ]
         if merchant_id is not None:
-            total = sum(i["unread"] for i in items)
+            total = await self.store.unread_of_merchant(merchant_id)
         else:
             total = await self.store.unread_total(actor.user_id)
         return items, total
@@ -259,7 +259,7 @@ class ConversationService:
             "created_at": row["created_at"],
         }
 
-    async def _view(self, actor: Principal, party: Party) -> dict[str, Any]:
+    async def _view(self, party: Party) -> dict[str, Any]:
         row = party.conversation
         view = self._summary(row, party.side)
         blocks = await self.store.blocks_of_pair(row["id"])

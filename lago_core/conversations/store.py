@@ -143,6 +143,15 @@ class ConversationStore:
         )
         return total
 
+    async def unread_of_merchant(self, merchant_id: UUID) -> int:
+        """Unread messages over a merchant's conversations (its side's read positions)."""
+        total: int = await self.pool.fetchval(
+            """SELECT COALESCE(SUM(last_seq - seller_read_seq), 0)::bigint FROM conversations
+               WHERE merchant_id = $1""",
+            merchant_id,
+        )
+        return total
+
     # --- messages ----------------------------------------------------------------------------------
 
     async def send(
