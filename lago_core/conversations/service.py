@@ -405,11 +405,13 @@ class ConversationService:
         more = len(rows) > limit
         messages = [message_view(r, self._storage) for r in rows[:limit]]
         row = party.conversation
+        # The row was read before the messages: messages sent meanwhile are in the page.
+        newest = messages[-1]["seq"] if messages else 0
         return {
             "conversation_id": str(conversation_id),
             "messages": messages,
             "more": more,
-            "last_seq": row["last_seq"] if not more else messages[-1]["seq"],
+            "last_seq": newest if more else max(row["last_seq"], newest),
             "other_read_seq": row[f"{party.side.other}_read_seq"],
         }
 
@@ -417,12 +419,12 @@ class ConversationService:
         """Read up to ``seq``; the other side sees it (``conversation:read``)."""
         party = await self.party(actor, conversation_id)
         before = party.conversation[f"{party.side}_read_seq"]
-        read = await self.store.mark_read(conversation_id, party.side.value, seq)
+        read, last = await self.store.mark_read(conversation_id, party.side.value, seq)
         if read > before:
             await self._push(
                 party.conversation, CONVERSATION_READ, {"side": party.side.value, "seq": read}
             )
-        return {"read_seq": read, "unread": party.conversation["last_seq"] - read}
+        return {"read_seq": read, "unread": last - read}
 
     # --- images -----------------------------------------------------------------------------------
 

@@ -253,17 +253,18 @@ class ConversationStore:
             limit,
         )
 
-    async def mark_read(self, conversation_id: UUID, side: str, seq: int) -> int:
-        """Move a side's read position forward to ``seq`` (at most the last message); the
-        position after."""
-        read: int = await self.pool.fetchval(
+    async def mark_read(self, conversation_id: UUID, side: str, seq: int) -> tuple[int, int]:
+        """Move a side's read position forward to ``seq`` (at most the last message).
+        (the position after, the last message's seq)"""
+        row = await self.pool.fetchrow(
             f"""UPDATE conversations
                 SET {side}_read_seq = GREATEST({side}_read_seq, LEAST($2, last_seq))
-                WHERE id = $1 RETURNING {side}_read_seq""",
+                WHERE id = $1 RETURNING {side}_read_seq AS read, last_seq""",
             conversation_id,
             seq,
         )
-        return read
+        assert row is not None
+        return int(row["read"]), int(row["last_seq"])
 
     # --- blocks ------------------------------------------------------------------------------------
 
