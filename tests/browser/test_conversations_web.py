@@ -2,7 +2,8 @@
 seller — in another browser context — sees the unread badge rise live, opens the conversation
 and answers; both threads update without a reload, the read state shows; an image is sent;
 customer service sees the conversation only once it is reported; a merchant's staff answers from
-the back office. axe-core on each screen."""
+the back office; a page whose connection dropped recovers what it missed. axe-core on each
+screen."""
 
 from __future__ import annotations
 
@@ -156,3 +157,36 @@ async def test_merchant_staff_answer_buyers_in_the_back_office(
     await office.get_by_role("button", name="发送", exact=True).click()
     await expect(thread(buyer_page).get_by_text("可以，下单后在订单里申请")).to_be_visible()
     await _accessible(office, "merchant-conversations")
+
+
+async def test_a_dropped_connection_recovers_what_was_missed(
+    web: WebStack, community: CommunityWorld, new_context: NewContext
+) -> None:
+    seller, buyer, _ = community.residents
+    listing = await api(web, seller, "POST", "/listings", LISTING)
+    opened = await api(web, buyer, "POST", f"/listings/{listing['id']}/conversation")
+    cid = opened["id"]
+    seller_page = await signed_in_page(new_context, seller)
+    await seller_page.goto(f"/messages/{cid}")
+    online = seller_page.get_by_role("status").filter(has_text="实时连接正常")
+    await expect(online).to_be_visible()
+
+    await seller_page.context.set_offline(True)
+    await expect(seller_page.get_by_role("status").filter(has_text="连接已断开")).to_be_visible()
+    for i, text in enumerate(("还在吗？", "我今晚能来看", "带现金")):
+        await api(
+            web,
+            buyer,
+            "POST",
+            f"/conversations/{cid}/messages",
+            {"client_msg_id": f"offline-{i}", "text": text},
+        )
+    await expect(thread(seller_page).get_by_text("带现金")).to_have_count(0)
+    await seller_page.context.set_offline(False)
+    # socket.io's reconnection backs off up to 5 s between attempts.
+    await expect(online).to_be_visible(timeout=15_000)
+    # Recovered from the last seq held, in order, once each.
+    items = thread(seller_page).get_by_role("listitem")
+    await expect(items).to_have_count(3)
+    await expect(items.nth(0)).to_contain_text("还在吗？")
+    await expect(items.nth(2)).to_contain_text("带现金")
