@@ -86,6 +86,7 @@ async def seed(settings: Settings) -> None:
                 )
         listings = await _seed_listings(core, accounts, community_id)
         await _seed_events(core, staff, community_id)
+        await _seed_conversation(core, accounts)
         print(f"demo community {name} ({community_id}), property company {COMPANY}")
         print(f"{len(listings)} new listings; every demo account's password: {password}")
         for key, (phone, display, role) in DEMO_ACCOUNTS.items():
@@ -224,6 +225,20 @@ async def _seed_listings(
     await _seed_group_buy(core, owner, merchant_id, community_id)
     await _seed_coupons(core, accounts["admin"], owner, merchant_id)
     return created
+
+
+async def _seed_conversation(core: Core, accounts: dict[str, Principal]) -> None:
+    """Bob asks Alice about her LEGO set (私信); the client message ids make a re-run add nothing."""
+    alice, bob = accounts["alice"], accounts["bob"]
+    lego = [r for r in await core.listings.mine(alice, None, 100) if r["title"].startswith("乐高")]
+    if not lego:
+        return
+    view, _ = await core.conversations.open(bob, lego[0]["id"])
+    for who, client_msg_id, text in (
+        (bob, "demo-1", "你好，乐高还在吗？周末可以面交吗"),
+        (alice, "demo-2", "在的，周六上午十点小区南门见"),
+    ):
+        await core.conversations.send(who, view["id"], client_msg_id, text)
 
 
 async def _seed_coupons(core: Core, admin: Principal, owner: Principal, merchant_id: UUID) -> None:

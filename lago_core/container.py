@@ -24,6 +24,7 @@ from lago_core.ai import (
 )
 from lago_core.clock import Clock, SystemClock
 from lago_core.communities import CommunityService, CommunityStore
+from lago_core.conversations import ConversationService, ConversationStore
 from lago_core.coupons import CheckoutService, CouponService, CouponStore
 from lago_core.db import create_pool
 from lago_core.email import EmailProvider, create_email_provider
@@ -131,6 +132,8 @@ class Core:
     insights: InsightService
     # Weekend events (docs/events.md): sign-up, waiting list, QR check-in, links.
     events: EventService
+    # Buyer–seller conversations about listings (docs/conversations.md).
+    conversations: ConversationService
     # The sandbox provider's own connections (it stands in for the provider's database).
     sandbox_pool: asyncpg.Pool | None = None
 
@@ -325,6 +328,18 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         ticket_key=settings.event_ticket_key,
         clock=clock,
     )
+    conversations = ConversationService(
+        ConversationStore(pool),
+        listings=listings,
+        merchants=merchants,
+        storage=storage,
+        pusher=pusher,
+        notifications=notifications,
+        subscriptions=subscription_store,
+        virtual_numbers=virtual_numbers,
+        limiter=limiter,
+        clock=clock,
+    )
     ai = build_ai(
         settings, pool, listings, orders, payments, jobs, pusher, limiter, clock, groupbuys
     )
@@ -368,6 +383,7 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         invoices=invoices,
         insights=insights,
         events=events,
+        conversations=conversations,
         sandbox_pool=sandbox_pool,
     )
 

@@ -11,6 +11,9 @@ from __future__ import annotations
 from typing import Final
 
 __all__ = [
+    "CONVERSATION_CASE",
+    "CONVERSATION_MESSAGE",
+    "CONVERSATION_READ",
     "DOOR_OPEN",
     "GROUPBUY_ORDER",
     "LIVE_ANNOUNCEMENT",
@@ -53,6 +56,12 @@ SUPPORT_CLOSED: Final = "support:closed"
 # A new notification (docs/notifications.md), to every socket of its user on /, with the user's
 # unread count: {"notification": {...}, "unread": n}.
 NOTIFICATION_NEW: Final = "notification:new"
+# Buyer–seller conversations (docs/conversations.md): a new message, and a side's read position,
+# to the buyer's sockets on / and the seller's (a resident on /, a merchant's staff on
+# /merchant); a new report or escalation to the agents' room on /support.
+CONVERSATION_MESSAGE: Final = "conversation:message"
+CONVERSATION_READ: Final = "conversation:read"
+CONVERSATION_CASE: Final = "conversation:case"
 # A command to a toy locker on /device (the nodes resend it until the device acknowledges).
 DOOR_OPEN: Final = "door:open"
 
@@ -72,4 +81,7 @@ PUSHED_EVENTS: Final = (
     SUPPORT_CLOSED,
     DOOR_OPEN,
     NOTIFICATION_NEW,
+    CONVERSATION_MESSAGE,
+    CONVERSATION_READ,
+    CONVERSATION_CASE,
 )

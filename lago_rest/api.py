@@ -284,6 +284,17 @@ class Api:
         return self.route("DELETE", path, **kw)
 
     def include(self, other: Api) -> None:
+        """Add another group's endpoints; a method and path served twice is refused: aiohttp
+        would route every request to the first one, silently shadowing the other."""
+        taken = {(e.method, e.path): e for e in self.endpoints}
+        for endpoint in other.endpoints:
+            first = taken.get((endpoint.method, endpoint.path))
+            if first is not None:
+                raise ValueError(
+                    f"{endpoint.method} {endpoint.path} is served by both "
+                    f"{first.handler.__qualname__} and {endpoint.handler.__qualname__}"
+                )
+            taken[(endpoint.method, endpoint.path)] = endpoint
         self.endpoints.extend(other.endpoints)
 
     def _describe(

@@ -34,6 +34,7 @@ from lago_rt.channel.lottery import Lottery
 from lago_rt.channel.presence import Presence
 from lago_rt.gateway.broker import Broker
 from lago_rt.gateway.channels import ChannelGateway
+from lago_rt.gateway.conversations import ConversationGateway
 from lago_rt.gateway.device import DeviceGateway
 from lago_rt.gateway.groupbuys import GroupBuyGateway
 from lago_rt.gateway.live import LiveGateway
@@ -118,6 +119,7 @@ def create_rt_app(
         )
         MerchantGateway(server, node_core, sessions)
         GroupBuyGateway(channels)
+        ConversationGateway(channels, node_core)
         SupportGateway(server, node_core, sessions)
         devices = DeviceGateway(server, node_core, host, node_settings)
         live = LiveGateway(

@@ -50,6 +50,22 @@ async def test_openapi_matches_routes(client: Client) -> None:
     assert registered - {("get", "/api/v1/openapi.json")} == documented
 
 
+def test_a_route_served_by_two_groups_is_refused() -> None:
+    from lago_rest.api import Api
+
+    first, second, whole = Api(), Api(), Api()
+
+    @first.get("/things/{thing_id}")
+    async def one(thing_id: str) -> None: ...
+
+    @second.get("/things/{thing_id}")
+    async def other(thing_id: str) -> None: ...
+
+    whole.include(first)
+    with pytest.raises(ValueError, match=r"GET /api/v1/things/\{thing_id\} is served by both"):
+        whole.include(second)
+
+
 def test_settings_name_the_bad_variable() -> None:
     with pytest.raises(SettingsError) as err:
         Settings.from_env({"LAGO_REST_PORT": "eighty"})

@@ -314,6 +314,7 @@ class InsightService:
         for source, timed in (
             ("favourites", self.store.roll_up_favourites),
             ("message_reports", self.store.roll_up_message_reports),
+            ("conversation_reports", self.store.roll_up_conversation_reports),
         ):
             async with self.store.pool.acquire() as conn, conn.transaction():
                 mark = await self.store.lock_mark(conn, source)

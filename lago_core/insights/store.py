@@ -316,6 +316,31 @@ class InsightStore:
             before,
         )
 
+    async def roll_up_conversation_reports(
+        self, conn: Conn, after: datetime, before: datetime
+    ) -> None:
+        """Buyers' reports of private conversations (docs/conversations.md) made in [after,
+        before): against the seller, or the merchant behind the listing, in the reporter's
+        community. A seller reporting a buyer moves no score: buyers are not scored."""
+        await conn.execute(
+            f"""
+            INSERT INTO insight_risk_days AS t
+                (subject_kind, subject_id, community_id, day, reported_messages)
+            SELECT CASE WHEN c.merchant_id IS NULL THEN 'seller' ELSE 'merchant' END,
+                   COALESCE(c.merchant_id, c.seller_id), {_home("r.opened_by")},
+                   (r.created_at AT TIME ZONE 'Asia/Shanghai')::date, count(*)
+            FROM conversation_cases r
+            JOIN conversations c ON c.id = r.conversation_id
+            WHERE r.created_at >= $1 AND r.created_at < $2
+              AND r.kind = 'report' AND r.side = 'buyer'
+            GROUP BY 1, 2, 3, 4
+            ON CONFLICT (subject_kind, subject_id, community_id, day)
+            DO UPDATE SET reported_messages = t.reported_messages + EXCLUDED.reported_messages
+            """,
+            after,
+            before,
+        )
+
     # --- reading ---------------------------------------------------------------------------------
 
     async def hotness(

@@ -118,16 +118,17 @@ class SubscriptionStore:
         return bool(await self.pool.fetchval("SELECT lago_is_member($1, $2)", user_id, now))
 
     async def active_plan(
-        self, conn: Conn, user_id: UUID, kind: str, now: datetime
+        self, conn: Conn, user_id: UUID, kind: str, now: datetime, *, lock: bool = True
     ) -> asyncpg.Record | None:
         """The user's subscription of ``kind`` whose benefits hold now, with its plan's grants
-        (locked: a binding counts against it in the caller's transaction)."""
+        (locked: a binding counts against it in the caller's transaction; ``lock=False`` only
+        to show whether there is one)."""
         return await conn.fetchrow(
-            """SELECT s.id, s.plan_code, p.name, p.grants FROM subscriptions s
+            f"""SELECT s.id, s.plan_code, p.name, p.grants FROM subscriptions s
                JOIN subscription_plans p ON p.code = s.plan_code
                WHERE s.user_id = $1 AND s.kind = $2 AND s.status IN ('active', 'past_due')
                  AND s.access_until > $3
-               FOR UPDATE OF s""",
+               {"FOR UPDATE OF s" if lock else ""}""",
             user_id,
             kind,
             now,

@@ -23,7 +23,7 @@ import { ResidentsPage } from "./ResidentsPage";
 import { useRoles } from "./shared";
 import { SupportPage } from "./SupportPage";
 import GrantPage from "../subscriptions/GrantPage";
-import { events } from "../strings";
+import { conversations, events } from "../strings";
 
 const eventScreens = () => import("../events/ConsoleEvents");
 const EventsPage = lazy(() => eventScreens().then((m) => ({ default: m.ConsoleEventsPage })));
@@ -31,6 +31,8 @@ const EventPage = lazy(() => eventScreens().then((m) => ({ default: m.ConsoleEve
 const EventCheckIn = lazy(() => import("../events/CheckInPage"));
 
 const CommunityInsights = lazy(() => import("../insights/CommunityInsights"));
+
+const ConversationCases = lazy(() => import("../conversations/ConsoleCases"));
 
 interface NavItem {
   to: string;
@@ -83,6 +85,7 @@ function useNavigation(): Array<{ group: string; items: NavItem[] }> {
       group: consoleText.navGroups.service,
       items: [
         { to: "/console/support", label: consoleText.nav.support },
+        { to: "/console/conversations", label: conversations.console.nav },
         ...(staffOf.length > 0 || admin ? [] : [{ to: "/console/moderation", label: consoleText.nav.moderation }]),
       ],
     });
@@ -139,6 +142,7 @@ export default function ConsoleApp(): ReactNode {
           <Route path="gifts" element={<GiftPickupPage />} />
           <Route path="coupons" element={<CouponsPage />} />
           <Route path="support" element={<SupportPage />} />
+          <Route path="conversations" element={<ConversationCases />} />
           <Route path="statements" element={<PropertyStatementsPage />} />
           <Route path="fee-invoices" element={<FeeInvoicesPage />} />
           <Route path="notifications" element={<NotificationsPage />} />

@@ -9,7 +9,7 @@ import { realtime, type ConnectionState } from "../api/realtime";
 import { Bell } from "../notifications/Bell";
 import NotificationsPage from "../notifications/NotificationsPage";
 import { useSession } from "../session";
-import { common, insights, merchant as t } from "../strings";
+import { common, conversations, insights, merchant as t } from "../strings";
 import { Loading, Page } from "../ui/kit";
 import { type Merchant, type MyMerchant, type OrderPush } from "./api";
 import { CataloguePage } from "./Catalogue";
@@ -28,6 +28,7 @@ import { IncomePage, InvoicesPage, WithdrawPage } from "./MoneyOut";
 import { StatementsPage } from "./Statements";
 
 const InsightsPage = lazy(() => import("../insights/MerchantInsights"));
+const MerchantConversations = lazy(() => import("../conversations/MerchantConversations"));
 
 const CHOSEN = "lago.merchant";
 const LIVE_EVENTS = ["order:new", "order:paid", "order:refund_requested", "order:cancelled"] as const;
@@ -290,6 +291,7 @@ function Store({ my, mine, onSwitch }: { my: MyMerchant; mine: MyMerchant[]; onS
           ) : null}
         </NavLink>
         <NavLink to="/merchant/insights">{insights.merchantNav}</NavLink>
+        <NavLink to="/merchant/conversations">{conversations.merchant.nav}</NavLink>
         <NavLink to="/merchant/group-buy-orders">{t.nav.groupBuyOrders}</NavLink>
         <NavLink to="/merchant/catalogue">{t.nav.catalogue}</NavLink>
         <NavLink to="/merchant/group-buys">{t.nav.groupBuys}</NavLink>
@@ -340,6 +342,7 @@ function Store({ my, mine, onSwitch }: { my: MyMerchant; mine: MyMerchant[]; onS
               <Route path="settings" element={<SettingsPage />} />
               <Route path="registration" element={<RegistrationPage />} />
               <Route path="notifications" element={<NotificationsPage />} />
+              <Route path="conversations/:id?" element={<MerchantConversations />} />
               <Route path="*" element={<Navigate to="/merchant" replace />} />
             </Routes>
           </MerchantContext.Provider>

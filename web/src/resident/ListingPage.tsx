@@ -3,6 +3,7 @@ import { useEffect, useState, type ReactNode } from "react";
 import { useNavigate, useParams } from "react-router";
 
 import { ApiError, http } from "../api/http";
+import { ContactSeller } from "../conversations/ContactSeller";
 import { CouponPicker, type PickerState } from "../coupons/CouponPicker";
 import { CouponError } from "../coupons/parts";
 import { useSession } from "../session";
@@ -68,6 +69,7 @@ export function ListingPage(): ReactNode {
         </p>
       ) : (
         <>
+          <ContactSeller listingId={listing.id} />
           <CallSeller listingId={listing.id} />
           <OrderSheet listing={listing} />
         </>

@@ -2,6 +2,7 @@
 import { lazy, type ReactNode } from "react";
 import { NavLink, Route, Routes } from "react-router";
 
+import { ConversationsLink } from "../conversations/ConversationsLink";
 import { LiveWatchRoute } from "../live/lazy";
 import { Bell } from "../notifications/Bell";
 import { resident } from "../strings";
@@ -31,11 +32,15 @@ const VirtualNumber = lazy(() => import("../subscriptions/VirtualNumberPage"));
 const SignAgreement = lazy(() => import("../subscriptions/SignPage"));
 const Events = lazy(() => import("../events/EventsPage"));
 const EventDetail = lazy(() => import("../events/EventPage"));
+const conversationScreens = () => import("../conversations/ResidentPages");
+const Conversations = lazy(() => conversationScreens().then((m) => ({ default: m.ConversationsPage })));
+const Conversation = lazy(() => conversationScreens().then((m) => ({ default: m.ConversationPage })));
 
 export default function ResidentApp(): ReactNode {
   return (
     <div className="mobile">
       <header className="mobile-top">
+        <ConversationsLink />
         <Bell to="/notifications" />
       </header>
       <main className="mobile-main">
@@ -47,6 +52,8 @@ export default function ResidentApp(): ReactNode {
           <Route path="lottery/:drawId" element={<LotteryVerify />} />
           <Route path="support" element={<Support />} />
           <Route path="notifications" element={<Notifications />} />
+          <Route path="messages" element={<Conversations />} />
+          <Route path="messages/:id" element={<Conversation />} />
           <Route path="search" element={<SearchPage />} />
           <Route path="communities" element={<CommunitiesPage />} />
           <Route path="listings/:id" element={<ListingPage />} />

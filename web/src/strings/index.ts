@@ -20,3 +20,4 @@ export function errorText(code: string | undefined, fallback?: string): string {
 export { subscriptions } from "./subscriptions";
 export { insights } from "./insights";
 export { events } from "./events";
+export { conversations } from "./conversations";

@@ -22,6 +22,7 @@ export const notifications = {
     insight_suggestions: "运营建议",
     event_promoted: "活动候补成功",
     event_cancelled: "活动取消",
+    conversation_message: "私信",
   } as Record<string, string>,
   announce: {
     nav: "平台公告",
