@@ -69,6 +69,7 @@ from lago_core.settlement import SettlementService, SettlementStore
 from lago_core.sms import SmsProvider, create_sms_provider
 from lago_core.storage import Storage, create_storage
 from lago_core.subscriptions import PLANS, SubscriptionService, SubscriptionStore
+from lago_core.swaps import SwapService, SwapStore
 from lago_core.virtual_numbers import SandboxNumbers, VirtualNumberService, VirtualNumberStore
 
 __all__ = ["Core", "build_core"]
@@ -125,6 +126,8 @@ class Core:
     # Money out (issue 19): bank accounts, withdrawals, income, property statements and payouts.
     moneyout: MoneyOutService
     invoices: InvoiceService
+    # Swaps (置换, docs/swaps.md): offers, held listings, the difference's payment, ratings.
+    swaps: SwapService
     # The sandbox provider's own connections (it stands in for the provider's database).
     sandbox_pool: asyncpg.Pool | None = None
 
@@ -304,6 +307,8 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
     ai = build_ai(
         settings, pool, listings, orders, payments, jobs, pusher, limiter, clock, groupbuys
     )
+    swaps = SwapService(SwapStore(pool), listings, payments, pusher, limiter, settings, clock)
+    swaps.on_rating(points.sources.rated)
     return Core(
         settings=settings,
         pool=pool,
@@ -342,6 +347,7 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         sandbox_numbers=sandbox_numbers,
         moneyout=moneyout,
         invoices=invoices,
+        swaps=swaps,
         sandbox_pool=sandbox_pool,
     )
 

@@ -32,6 +32,7 @@ __all__ = [
     "DELIVER_SANDBOX_WEBHOOK",
     "EXPIRE_GROUP_BUY",
     "EXPIRE_POINTS",
+    "EXPIRE_SWAPS",
     "EXPIRE_VIRTUAL_NUMBERS",
     "FAN_OUT_ANNOUNCEMENT",
     "JOBS",
@@ -92,6 +93,8 @@ SWEEP_COUPONS = Job("sweep_coupons")
 RENEW_SUBSCRIPTIONS = Job("renew_subscriptions")
 EXPIRE_VIRTUAL_NUMBERS = Job("expire_virtual_numbers")
 PAY_PROPERTY_SHARES = Job("pay_property_shares")
+# Swaps (docs/swaps.md): stale offers expire, unconfirmed swaps are cancelled, refunds healed.
+EXPIRE_SWAPS = Job("expire_swaps")
 
 JOBS: tuple[Job, ...] = (
     APPLY_PAYMENT_EVENT,
@@ -119,6 +122,7 @@ JOBS: tuple[Job, ...] = (
     RENEW_SUBSCRIPTIONS,
     EXPIRE_VIRTUAL_NUMBERS,
     PAY_PROPERTY_SHARES,
+    EXPIRE_SWAPS,
 )
 
 

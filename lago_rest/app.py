@@ -41,6 +41,7 @@ from lago_rest.routes import (
     points,
     settlement,
     subscriptions,
+    swaps,
 )
 from lago_rest.routes.system import add_system_routes
 from lago_rest.web import add_web_routes
@@ -73,6 +74,7 @@ def build_api() -> Api:
         points.api,
         notifications.api,
         subscriptions.api,
+        swaps.api,
     ):
         api.include(group)
     return api

@@ -35,6 +35,7 @@ from workers import (
     points,
     settlement,
     subscriptions,
+    swaps,
 )
 from workers.maintenance import purge_ended_sessions
 
@@ -65,6 +66,7 @@ FUNCTIONS: list[Any] = [
     *notifications.FUNCTIONS,
     *coupons.FUNCTIONS,
     *subscriptions.FUNCTIONS,
+    *swaps.FUNCTIONS,
 ]
 
 
@@ -79,6 +81,7 @@ CRON_JOBS: list[CronJob] = [
     *notifications.CRON_JOBS,
     *coupons.CRON_JOBS,
     *subscriptions.CRON_JOBS,
+    *swaps.CRON_JOBS,
 ]
 
 
