@@ -28,6 +28,8 @@ const Notifications = lazy(() => import("../notifications/NotificationsPage"));
 const Membership = lazy(() => import("../subscriptions/MembershipPage"));
 const VirtualNumber = lazy(() => import("../subscriptions/VirtualNumberPage"));
 const SignAgreement = lazy(() => import("../subscriptions/SignPage"));
+const Swaps = lazy(() => import("../swaps/SwapsPage"));
+const SwapCashier = lazy(() => import("../swaps/SwapCashierPage"));
 
 export default function ResidentApp(): ReactNode {
   return (
@@ -55,6 +57,8 @@ export default function ResidentApp(): ReactNode {
           <Route path="me/points" element={<Points />} />
           <Route path="coupons" element={<CouponCentre />} />
           <Route path="me/coupons" element={<MyCoupons />} />
+          <Route path="me/swaps" element={<Swaps />} />
+          <Route path="swaps/:id/pay" element={<SwapCashier />} />
           <Route path="orders" element={<OrdersPage />} />
           <Route path="orders/:id" element={<OrderPage />} />
           <Route path="orders/:id/pay" element={<CashierPage />} />
