@@ -40,6 +40,7 @@ from lago_rest.routes import (
     payments,
     points,
     settlement,
+    sponsored,
     subscriptions,
     swaps,
 )
@@ -75,6 +76,7 @@ def build_api() -> Api:
         notifications.api,
         subscriptions.api,
         swaps.api,
+        sponsored.api,
     ):
         api.include(group)
     return api
