@@ -137,7 +137,9 @@ async def test_viewers_see_the_slot_once_and_counts_are_unique(
     late = await ChannelClient(url, community.residents[2].access_token).connect()
     clients.append(late)
     snapshot = await late.join(cid)
-    assert [s["slot_id"] for s in snapshot["snapshot"]["sponsored"]["showing"]] == [slot_id], snapshot
+    assert [s["slot_id"] for s in snapshot["snapshot"]["sponsored"]["showing"]] == [slot_id], (
+        snapshot
+    )
     state = await rt.host.call(cid, Command("channel.snapshot"))
     assert state["sponsored"]["showing"][0]["slot_id"] == slot_id
 
