@@ -10,16 +10,21 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 
 from lago_core.clock import ManualClock
 from lago_core.container import Core
 from lago_core.ledger import AccountKind, AccountRef
+from lago_core.push import Pusher
+from lago_core.push_events import SWAP_UPDATED
 from lago_core.settings import Settings
+from lago_rt.app import create_rt_app
 
 from .conftest import Account, CommunityWorld
+from .rt_client import ChannelClient
 from .test_orders import call, listing, order
 from .test_payments import assert_ledger_sound, pay, run_worker, webhook_target
+from .test_push import push_until_received
 
 Client = TestClient[Any, Any]
 MakeAccount = Callable[..., Awaitable[Account]]
@@ -397,3 +402,107 @@ async def test_expiry_job_with_clock(
     assert refunded == 300
     # The listing is free for an order again.
     assert await core.pool.fetchval("SELECT count(*) FROM swap_holds") == 0
+
+
+async def test_a_payment_after_cancellation_is_refunded_in_full(
+    client: Client,
+    core: Core,
+    settings: Settings,
+    community: CommunityWorld,
+    webhook_target: None,
+) -> None:
+    owner, proposer, _ = community.residents
+    wanted = await open_listing(client, owner)
+    swap = await offer(
+        client,
+        proposer,
+        wanted,
+        await listing(client, proposer),
+        difference_fen=800,
+        difference_payer="proposer",
+    )
+    await move(client, owner, swap, "accept")
+    first = await pay_difference(client, core, settings, proposer, swap, "tab-1")
+    second = await pay_difference(client, core, settings, proposer, swap, "tab-2")
+    assert first["id"] != second["id"]
+    # Two tabs pay: the first capture pays the swap, the second is refused and refunded.
+    assert (await pay(client, first)).status == 200
+    assert (await pay(client, second)).status == 200
+    await run_worker(settings, core)
+    _, paid = await call(client, proposer, "GET", f"/swaps/{swap['id']}")
+    assert paid["status"] == "paid"
+    assert paid["payment_id"] in (first["id"], second["id"])
+    other = second["id"] if paid["payment_id"] == first["id"] else first["id"]
+    refunded = await core.pool.fetchval(
+        "SELECT refunded_fen FROM payments WHERE id = $1", uuid.UUID(other)
+    )
+    assert refunded == 800
+
+    # A swap cancelled before its payment arrives: the late payment goes back whole.
+    wanted2 = await open_listing(client, owner)
+    swap2 = await offer(
+        client,
+        proposer,
+        wanted2,
+        await listing(client, proposer),
+        difference_fen=300,
+        difference_payer="proposer",
+    )
+    await move(client, owner, swap2, "accept")
+    late = await pay_difference(client, core, settings, proposer, swap2, "late")
+    assert (await move(client, owner, swap2, "cancel"))[0] == 200
+    response = await client.post(
+        f"/api/v1/swaps/{swap2['id']}/pay", headers=proposer.headers | {"Idempotency-Key": "x"}
+    )
+    assert response.status == 409
+    assert (await pay(client, late)).status == 200
+    await run_worker(settings, core)
+    row = await core.pool.fetchrow(
+        "SELECT status, refunded_fen FROM payments WHERE id = $1", uuid.UUID(late["id"])
+    )
+    assert row is not None
+    assert (row["status"], row["refunded_fen"]) == ("captured", 300)
+    _, got = await call(client, proposer, "GET", f"/swaps/{swap2['id']}")
+    assert (got["status"], got["payment_id"]) == ("cancelled", None)
+    await assert_ledger_sound(core)
+
+
+async def test_parties_hear_swap_updated(
+    client: Client,
+    core: Core,
+    settings: Settings,
+    community: CommunityWorld,
+    clients: list[ChannelClient],
+    aiohttp_server: Any,
+) -> None:
+    owner, proposer, _ = community.residents
+    server: TestServer = await aiohttp_server(create_rt_app(settings, core=core))
+    sockets = []
+    for account in (owner, proposer):
+        socket = ChannelClient(f"http://127.0.0.1:{server.port}", account.access_token)
+        socket.on_push(SWAP_UPDATED)
+        socket.on_push("probe")
+        clients.append(socket)
+        await socket.connect()
+        sockets.append(socket)
+    # Pub/sub reaches only a subscribed node: probe until its listener is up.
+    pusher = Pusher(settings)
+    try:
+
+        async def probe() -> None:
+            await pusher.to_user(owner.id, "probe", {})
+
+        await push_until_received(sockets[0], probe)
+    finally:
+        await pusher.close()
+    swap = await offer(
+        client, proposer, await open_listing(client, owner), await listing(client, proposer)
+    )
+    await move(client, owner, swap, "accept")
+    for socket in sockets:
+
+        def heard(s: ChannelClient = socket) -> bool:
+            statuses = [d["status"] for e, d in s.pushes if e == SWAP_UPDATED]
+            return statuses == ["offered", "accepted"]
+
+        await socket.wait_until(heard)
