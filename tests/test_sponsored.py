@@ -301,3 +301,19 @@ async def test_outsiders_non_admins_and_bad_input(
     assert (await host.call("live:start", {"community_id": cid, "title": "再来"}))["ok"]
     await rt.host.tick_all()
     assert len(shows(viewer)) == 1
+
+
+async def test_reports_are_rate_limited(client: Client, community: CommunityWorld) -> None:
+    resident = community.residents[0]
+    statuses = []
+    for _ in range(61):
+        status, _ = await call(
+            client,
+            resident,
+            "POST",
+            f"/sponsored/slots/{uuid.uuid4()}/impressions",
+            {"session_id": "s"},
+        )
+        statuses.append(status)
+    assert statuses[:60] == [404] * 60
+    assert statuses[60] == 429

@@ -121,6 +121,9 @@ async def test_swap_without_difference_end_to_end(
     assert status == 201
     status, body = await call(client, owner, "POST", f"/swaps/{swap['id']}/ratings", {"score": 5})
     assert (status, body["error"]["code"]) == (409, "already_rated")
+    # Rating earns the rater rating points, as an order's rating does (docs/points.md).
+    _, history = await call(client, owner, "GET", "/me/points/history")
+    assert ("rating", 3) in {(i["rule"], i["delta"]) for i in history["items"]}
     status, rep = await call(client, buyer, "GET", f"/users/{proposer.id}/reputation")
     assert (rep["rating_count"], rep["average"]) == (1, 5.0)
     status, rep = await call(client, buyer, "GET", f"/users/{owner.id}/reputation")
