@@ -80,7 +80,9 @@ function NewCampaign({ onCreated }: { onCreated: (campaignId: string) => void })
   const [create, busy, error] = useAction(async () => {
     if (fen === null) return;
     setDone(false);
-    const madeBrand = await http.post<{ id: string }>("/sponsored/brands", { name: brand });
+    // A brand buys again under its name: reuse it rather than answer brand_exists.
+    const known = (await http.get<Array<{ id: string; name: string }>>("/sponsored/brands")).find((b) => b.name === brand.trim());
+    const madeBrand = known ?? (await http.post<{ id: string }>("/sponsored/brands", { name: brand }));
     const campaign = await http.post<Campaign>("/sponsored/campaigns", { brand_id: madeBrand.id, name, price_fen: fen });
     const creative = await http.post<{ id: string }>(`/sponsored/campaigns/${campaign.id}/creatives`, { title, link_url: link });
     if (image) await http.upload(`/sponsored/creatives/${creative.id}/image`, image, image.name, "PUT");
