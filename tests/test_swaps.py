@@ -169,6 +169,15 @@ async def test_swap_with_difference_paid_held_and_settled(
     assert paid["status"] == "paid"
     assert paid["payment_id"] == payment["id"]
 
+    # Its money goes back only through the swap (cancel), not the payments API.
+    response = await client.post(
+        f"/api/v1/payments/{payment['id']}/refunds",
+        json={"amount_fen": 10_000},
+        headers=proposer.headers | {"Idempotency-Key": "r1"},
+    )
+    assert response.status == 409
+    assert (await response.json())["error"]["code"] == "refund_through_reference"
+
     # Held in the receiver's payable until the swap completes and settlement runs.
     payable = AccountRef(AccountKind.SELLER_PAYABLE, owner.id)
     held = await core.ledger.balance(payable)
