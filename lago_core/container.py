@@ -70,8 +70,10 @@ from lago_core.security.tokens import TokenCodec
 from lago_core.settings import Settings
 from lago_core.settlement import SettlementService, SettlementStore
 from lago_core.sms import SmsProvider, create_sms_provider
+from lago_core.sponsored import SponsoredService, SponsoredStore
 from lago_core.storage import Storage, create_storage
 from lago_core.subscriptions import PLANS, SubscriptionService, SubscriptionStore
+from lago_core.swaps import SwapService, SwapStore
 from lago_core.virtual_numbers import SandboxNumbers, VirtualNumberService, VirtualNumberStore
 
 __all__ = ["Core", "build_core"]
@@ -134,6 +136,10 @@ class Core:
     events: EventService
     # Buyer–seller conversations about listings (docs/conversations.md).
     conversations: ConversationService
+    # Swaps (置换, docs/swaps.md): offers, held listings, the difference's payment, ratings.
+    swaps: SwapService
+    # Sponsored slots in live channels (广告曝光, docs/sponsored.md).
+    sponsored: SponsoredService
     # The sandbox provider's own connections (it stands in for the provider's database).
     sandbox_pool: asyncpg.Pool | None = None
 
@@ -343,6 +349,10 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
     ai = build_ai(
         settings, pool, listings, orders, payments, jobs, pusher, limiter, clock, groupbuys
     )
+    swaps = SwapService(SwapStore(pool), listings, payments, pusher, limiter, settings, clock)
+    swaps.on_rating(points.sources.rated)
+    live = LiveService(LiveStore(pool), communities, pusher, clock)
+    sponsored = SponsoredService(SponsoredStore(pool), communities, live, storage, limiter, clock)
     return Core(
         settings=settings,
         pool=pool,
@@ -371,7 +381,7 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         lockers=LockerService(
             LockerStore(pool), communities, listings, orders, pusher, limiter, settings, clock
         ),
-        live=LiveService(LiveStore(pool), communities, pusher, clock),
+        live=live,
         lottery=LotteryService(DrawStore(pool), communities),
         points=points,
         notifications=notifications,
@@ -384,6 +394,8 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         insights=insights,
         events=events,
         conversations=conversations,
+        swaps=swaps,
+        sponsored=sponsored,
         sandbox_pool=sandbox_pool,
     )
 

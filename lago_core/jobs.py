@@ -32,6 +32,7 @@ __all__ = [
     "DELIVER_SANDBOX_WEBHOOK",
     "EXPIRE_GROUP_BUY",
     "EXPIRE_POINTS",
+    "EXPIRE_SWAPS",
     "EXPIRE_VIRTUAL_NUMBERS",
     "FAN_OUT_ANNOUNCEMENT",
     "JOBS",
@@ -98,6 +99,8 @@ PAY_PROPERTY_SHARES = Job("pay_property_shares")
 # reports to the aggregates behind their marks; the week's suggestions, stored and pushed once.
 ROLL_UP_INSIGHTS = Job("roll_up_insights")
 WEEKLY_SUGGESTIONS = Job("weekly_suggestions")
+# Swaps (docs/swaps.md): stale offers expire, unconfirmed swaps are cancelled, refunds healed.
+EXPIRE_SWAPS = Job("expire_swaps")
 
 JOBS: tuple[Job, ...] = (
     APPLY_PAYMENT_EVENT,
@@ -127,6 +130,7 @@ JOBS: tuple[Job, ...] = (
     PAY_PROPERTY_SHARES,
     ROLL_UP_INSIGHTS,
     WEEKLY_SUGGESTIONS,
+    EXPIRE_SWAPS,
 )
 
 

@@ -30,6 +30,7 @@ __all__ = [
     "SUPPORT_MESSAGE",
     "SUPPORT_QUEUED",
     "SUPPORT_TAKEN",
+    "SWAP_UPDATED",
 ]
 
 # To the merchant's staff on /merchant; ORDER_OVERDUE also to the renter on /.
@@ -43,6 +44,9 @@ REVIEW_NEW: Final = "review:new"
 # Any committed change of an order (its status, or a rental falling overdue), to its parties on
 # /: the buyer, and the seller of a resident's (non-merchant) order. The apps read the order again.
 ORDER_UPDATED: Final = "order:updated"
+# Any committed change of a swap (置换, docs/swaps.md), to both parties on /: {swap_id, status,
+# updated_at}; the apps read the swap again.
+SWAP_UPDATED: Final = "swap:updated"
 # An order of a successful group buy, to its buyer on / and the merchant's staff on /merchant.
 GROUPBUY_ORDER: Final = "groupbuy:order"
 # An announcement (活动预告) made or cancelled, to the community's sockets on /.
@@ -72,6 +76,7 @@ PUSHED_EVENTS: Final = (
     ORDER_REFUND_REQUESTED,
     ORDER_OVERDUE,
     ORDER_UPDATED,
+    SWAP_UPDATED,
     REVIEW_NEW,
     GROUPBUY_ORDER,
     LIVE_ANNOUNCEMENT,

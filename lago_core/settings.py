@@ -231,6 +231,11 @@ class Settings:
     max_unpaid_orders: int = 3
     # Charged per started day a rental is returned after its due time, withheld from the deposit.
     rental_late_fee_per_day_fen: int = 1_000
+    # Swaps (docs/swaps.md): an offer nobody answered expires after this; an accepted swap whose
+    # hand-over is not confirmed by both within this is cancelled (its listings and any paid
+    # difference go back).
+    swap_offer_ttl_s: int = 7 * 86_400
+    swap_handover_ttl_s: int = 7 * 86_400
     # Points (docs/points.md): a channel post earns publishing points once it has stood this
     # long without being deleted by moderation.
     points_post_grace_s: int = 3_600
@@ -362,6 +367,8 @@ class Settings:
             "withdrawal_daily_max_fen": ("LAGO_WITHDRAWAL_DAILY_MAX_FEN", _int(1, 10_000_000_000)),
             "unpaid_order_ttl_s": ("LAGO_UNPAID_ORDER_TTL_S", _int(60, 7 * 86_400)),
             "max_unpaid_orders": ("LAGO_MAX_UNPAID_ORDERS", _int(1, 100)),
+            "swap_offer_ttl_s": ("LAGO_SWAP_OFFER_TTL_S", _int(60, 90 * 86_400)),
+            "swap_handover_ttl_s": ("LAGO_SWAP_HANDOVER_TTL_S", _int(60, 90 * 86_400)),
             "rental_late_fee_per_day_fen": (
                 "LAGO_RENTAL_LATE_FEE_PER_DAY_FEN",
                 _int(0, 100_000_000),

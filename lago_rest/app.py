@@ -43,7 +43,9 @@ from lago_rest.routes import (
     payments,
     points,
     settlement,
+    sponsored,
     subscriptions,
+    swaps,
 )
 from lago_rest.routes.system import add_system_routes
 from lago_rest.web import add_web_routes
@@ -79,6 +81,8 @@ def build_api() -> Api:
         subscriptions.api,
         insights.api,
         events.api,
+        swaps.api,
+        sponsored.api,
     ):
         api.include(group)
     return api

@@ -32,6 +32,7 @@ from lago_rt.channel.live import Live
 from lago_rt.channel.lockers import Lockers
 from lago_rt.channel.lottery import Lottery
 from lago_rt.channel.presence import Presence
+from lago_rt.channel.sponsored import Sponsored
 from lago_rt.gateway.broker import Broker
 from lago_rt.gateway.channels import ChannelGateway
 from lago_rt.gateway.conversations import ConversationGateway
@@ -53,7 +54,15 @@ def channel_actor(ctx: ActorContext, core: Core) -> ChannelActor:
     runtime does not change."""
     return ChannelActor(
         ctx,
-        [Presence(), Chat(), GroupBuys(core.groupbuys), Lockers(), Live(), Lottery()],
+        [
+            Presence(),
+            Chat(),
+            GroupBuys(core.groupbuys),
+            Lockers(),
+            Live(),
+            Lottery(),
+            Sponsored(core.sponsored),
+        ],
     )
 
 

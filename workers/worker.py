@@ -36,6 +36,7 @@ from workers import (
     points,
     settlement,
     subscriptions,
+    swaps,
 )
 from workers.maintenance import purge_ended_sessions
 
@@ -67,6 +68,7 @@ FUNCTIONS: list[Any] = [
     *coupons.FUNCTIONS,
     *subscriptions.FUNCTIONS,
     *insights.FUNCTIONS,
+    *swaps.FUNCTIONS,
 ]
 
 
@@ -82,6 +84,7 @@ CRON_JOBS: list[CronJob] = [
     *coupons.CRON_JOBS,
     *subscriptions.CRON_JOBS,
     *insights.CRON_JOBS,
+    *swaps.CRON_JOBS,
 ]
 
 

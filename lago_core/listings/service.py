@@ -74,6 +74,7 @@ class ListingStatus(enum.StrEnum):
     WITHDRAWN = "withdrawn"
     SOLD = "sold"
     RENTED = "rented"
+    SWAPPED = "swapped"  # exchanged in a completed swap (置换, docs/swaps.md)
 
 
 @dataclass(frozen=True, slots=True)

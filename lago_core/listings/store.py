@@ -14,7 +14,7 @@ __all__ = ["ListingStore"]
 
 _LISTING = """l.id, l.seller_id, l.merchant_id, l.title, l.description, l.category, l.brand,
     l.condition, l.kind, l.price_fen, l.rent_per_day_fen, l.deposit_fen, l.images, l.status,
-    l.created_at, l.updated_at"""
+    l.created_at, l.updated_at, l.swap_ok"""
 
 # Where a listing is visible, computed at query time so that a resident's verification, a move or a
 # merchant's new community changes what people see at once, with nothing copied to keep in sync:

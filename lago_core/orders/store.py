@@ -11,7 +11,7 @@ import asyncpg
 
 from lago_core.ledger.store import Conn
 
-__all__ = ["ORDER_COLUMNS", "OrderStore"]
+__all__ = ["ORDER_COLUMNS", "OrderStore", "bump_reputation"]
 
 ORDER_COLUMNS = """o.id, o.mode, o.status, o.listing_id, o.buyer_id, o.seller_id, o.merchant_id,
     o.payee_kind, o.payee_id, o.fulfilment, o.title, o.category, o.price_fen, o.deposit_fen,
@@ -36,6 +36,22 @@ _SETTABLE = frozenset(
         "cancelled_at",
     }
 )
+
+
+async def bump_reputation(conn: Conn, ratee_id: UUID, score: int, now: datetime) -> None:
+    """Count a rating in the ratee's reputation, in the rating's own transaction (orders and
+    swaps rate into the same reputation)."""
+    await conn.execute(
+        """INSERT INTO user_reputation (user_id, rating_count, rating_sum, updated_at)
+           VALUES ($1, 1, $2, $3)
+           ON CONFLICT (user_id) DO UPDATE
+           SET rating_count = user_reputation.rating_count + 1,
+               rating_sum = user_reputation.rating_sum + EXCLUDED.rating_sum,
+               updated_at = EXCLUDED.updated_at""",
+        ratee_id,
+        score,
+        now,
+    )
 
 
 class OrderStore:
@@ -249,17 +265,7 @@ class OrderStore:
             )
             if row is None:
                 return None
-            await conn.execute(
-                """INSERT INTO user_reputation (user_id, rating_count, rating_sum, updated_at)
-                   VALUES ($1, 1, $2, $3)
-                   ON CONFLICT (user_id) DO UPDATE
-                   SET rating_count = user_reputation.rating_count + 1,
-                       rating_sum = user_reputation.rating_sum + EXCLUDED.rating_sum,
-                       updated_at = EXCLUDED.updated_at""",
-                ratee_id,
-                score,
-                now,
-            )
+            await bump_reputation(conn, ratee_id, score, now)
             if also is not None:
                 await also(conn, row)
         return row

@@ -20,6 +20,8 @@ _S = ", ".join(f"s.{c.strip()}" for c in _SETTLEMENT.split(","))
 _ITEM_TABLES = (
     ("order", "settlement_items", "order_id"),
     ("group_buy_order", "settlement_group_buy_items", "group_buy_order_id"),
+    # A completed swap's agreed difference, to the side that receives it (sql/032_swaps.sql).
+    ("swap", "settlement_swap_items", "swap_id"),
 )
 
 
@@ -40,7 +42,11 @@ class SettlementStore:
                SELECT 'merchant', g.merchant_id FROM group_buy_orders g
                WHERE g.status = 'completed' AND g.completed_at <= $1
                  AND NOT EXISTS (SELECT 1 FROM settlement_group_buy_items i
-                                 WHERE i.group_buy_order_id = g.id)""",
+                                 WHERE i.group_buy_order_id = g.id)
+               UNION
+               SELECT 'user', s.payee_id FROM swaps s
+               WHERE s.status = 'completed' AND s.payment_id IS NOT NULL AND s.completed_at <= $1
+                 AND NOT EXISTS (SELECT 1 FROM settlement_swap_items i WHERE i.swap_id = s.id)""",
             cutoff,
         )
 
@@ -84,6 +90,19 @@ class SettlementStore:
                  AND p.status = 'captured' AND p.deposit_status <> 'held'
                  AND NOT EXISTS (SELECT 1 FROM settlement_group_buy_items i
                                  WHERE i.group_buy_order_id = g.id)
+               UNION ALL
+               SELECT 'swap', s.id, s.completed_at,
+                      p.amount_fen + p.platform_discount_fen
+                          - p.refunded_fen - p.refunded_platform_discount_fen,
+                      p.commission_fen - p.refunded_commission_fen,
+                      p.property_share_fen - p.refunded_property_fen,
+                      p.deposit_withheld_fen,
+                      p.merchant_discount_fen
+               FROM swaps s JOIN payments p ON p.id = s.payment_id
+               WHERE $1 = 'user' AND s.payee_id = $2
+                 AND s.status = 'completed' AND s.completed_at <= $3
+                 AND p.status = 'captured' AND p.deposit_status <> 'held'
+                 AND NOT EXISTS (SELECT 1 FROM settlement_swap_items i WHERE i.swap_id = s.id)
                ORDER BY completed_at, order_id""",
             payee_kind,
             payee_id,
@@ -162,7 +181,7 @@ class SettlementStore:
         )
 
     async def items_of(self, settlement_id: UUID) -> list[asyncpg.Record]:
-        """The settlement's items of both kinds (``kind``, ``order_id`` and the amounts)."""
+        """The settlement's items of every kind (``kind``, ``order_id`` and the amounts)."""
         return await self.pool.fetch(
             """SELECT 'order' AS kind, order_id, gross_fen, commission_fen, property_share_fen,
                       withheld_fen, net_fen, merchant_discount_fen
@@ -171,6 +190,10 @@ class SettlementStore:
                SELECT 'group_buy_order', group_buy_order_id, gross_fen, commission_fen,
                       property_share_fen, withheld_fen, net_fen, merchant_discount_fen
                FROM settlement_group_buy_items WHERE settlement_id = $1
+               UNION ALL
+               SELECT 'swap', swap_id, gross_fen, commission_fen,
+                      property_share_fen, withheld_fen, net_fen, merchant_discount_fen
+               FROM settlement_swap_items WHERE settlement_id = $1
                ORDER BY kind DESC, order_id""",
             settlement_id,
         )

@@ -22,7 +22,8 @@ SUPPORT = ("support",)
 
 
 def _listing(svc: Services, row: dict[str, Any]) -> Listing:
-    data = {k: row[k] for k in Listing.model_fields if k != "images"}
+    # Fields the AI rows do not carry (swap_ok) keep their defaults.
+    data = {k: row[k] for k in Listing.model_fields if k != "images" and k in row}
     data["images"] = [ListingImage(key=k, url=svc.listings.image_url(k)) for k in row["images"]]
     return Listing.model_validate(data)
 

@@ -87,6 +87,7 @@ class Listing(Schema):
     status: ListingStatus
     created_at: datetime
     updated_at: datetime
+    swap_ok: bool = Field(default=False, description="open to swaps (置换, docs/swaps.md)")
 
 
 class ListingQuery(PageQuery):

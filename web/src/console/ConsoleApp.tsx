@@ -7,7 +7,7 @@ import { LiveConsoleRoute } from "../live/lazy";
 import AnnouncementsPage from "../notifications/AnnouncementsPage";
 import { Bell } from "../notifications/Bell";
 import NotificationsPage from "../notifications/NotificationsPage";
-import { consoleText, insights, points } from "../strings";
+import { consoleText, insights, points, sponsored } from "../strings";
 import { Loading, Page } from "../ui/kit";
 import "./console.css";
 import { CommunitiesPage } from "./CommunitiesPage";
@@ -33,6 +33,8 @@ const EventCheckIn = lazy(() => import("../events/CheckInPage"));
 const CommunityInsights = lazy(() => import("../insights/CommunityInsights"));
 
 const ConversationCases = lazy(() => import("../conversations/ConsoleCases"));
+
+const SponsoredPage = lazy(() => import("../sponsored/SponsoredConsolePage"));
 
 interface NavItem {
   to: string;
@@ -68,6 +70,7 @@ function useNavigation(): Array<{ group: string; items: NavItem[] }> {
         { to: "/console/coupons", label: consoleText.nav.coupons },
         { to: "/console/announcements", label: consoleText.nav.announcements },
         { to: "/console/virtual-numbers", label: consoleText.nav.virtualNumbers },
+        { to: "/console/sponsored", label: sponsored.nav },
         ...(staffOf.length > 0
           ? []
           : [
@@ -149,6 +152,7 @@ export default function ConsoleApp(): ReactNode {
           <Route path="announcements" element={<AnnouncementsPage />} />
           <Route path="virtual-numbers" element={<GrantPage />} />
           <Route path="insights" element={<Suspense fallback={<Loading />}><CommunityInsights /></Suspense>} />
+          <Route path="sponsored" element={<SponsoredPage />} />
           <Route path="*" element={<Navigate to="/console" replace />} />
         </Routes>
       </main>

@@ -9,6 +9,7 @@ import { type ChannelFeed, type ChannelState } from "../api/channel";
 import { ApiError, http } from "../api/http";
 import { realtime } from "../api/realtime";
 import { useSession, type MyCommunity } from "../session";
+import { SponsoredSlot } from "../sponsored/SponsoredCard";
 import { live } from "../strings";
 import { Empty, ErrorNote, Loading, Page, useAction, useLoad } from "../ui/kit";
 import { type Announcement, when } from "./announcements";
@@ -54,6 +55,7 @@ function LiveRoom({ communityId, name }: { communityId: string; name: string }):
       {session ? (
         <>
           <LivePlayer key={session.session_id} communityId={communityId} session={session} />
+          <SponsoredSlot feed={feed} sessionId={session.session_id} />
           <p className="live-meta">
             <span>{live.watch.host(session.host_name)}</span>
             <span aria-live="polite">{live.watch.viewers(session.viewers)}</span>

@@ -9,6 +9,7 @@ import { CouponError } from "../coupons/parts";
 import { useSession } from "../session";
 import { common, coupons, resident } from "../strings";
 import { CallSeller } from "../subscriptions/CallSeller";
+import { SwapSheet, SwapTag, SwapToggle } from "../swaps/SwapSheet";
 import { Loading, Money, Page, useAction, useLoad } from "../ui/kit";
 import { ListingPrice } from "./ListingCard";
 import { type Fulfilment, type Listing, type Order, type Reputation } from "./types";
@@ -40,6 +41,7 @@ export function ListingPage(): ReactNode {
         <p className="big-price">
           <span className="tag">{l.kinds[listing.kind]}</span>
           <ListingPrice listing={listing} />
+          {listing.swap_ok && listing.status === "active" ? <SwapTag /> : null}
         </p>
         {listing.kind === "rent" ? (
           <p>
@@ -62,7 +64,10 @@ export function ListingPage(): ReactNode {
       </div>
       <SellerReputation sellerId={listing.seller_id} />
       {own ? (
-        <OwnListing listing={listing} />
+        <>
+          <OwnListing listing={listing} />
+          <SwapToggle listing={listing} />
+        </>
       ) : listing.status !== "active" ? (
         <p className="muted">
           {l.notActive}（{l.statuses[listing.status] ?? listing.status}）
@@ -72,6 +77,7 @@ export function ListingPage(): ReactNode {
           <ContactSeller listingId={listing.id} />
           <CallSeller listingId={listing.id} />
           <OrderSheet listing={listing} />
+          {listing.swap_ok ? <SwapSheet listing={listing} /> : null}
         </>
       )}
     </Page>

@@ -3,7 +3,7 @@ import { Link } from "react-router";
 
 import { http } from "../api/http";
 import { useSession } from "../session";
-import { common, coupons, events, insights, points, resident } from "../strings";
+import { common, coupons, events, insights, points, resident, swaps } from "../strings";
 import { Empty, Page, useLoad } from "../ui/kit";
 import { ResidentError } from "./ResidentError";
 
@@ -66,6 +66,7 @@ export function MePage(): ReactNode {
         <Link to="/me/virtual-number">{resident.me.virtualNumber}</Link>
         <Link to="/me/profile-data">{insights.profile.link}</Link>
         <Link to="/orders">{resident.me.myOrders}</Link>
+        <Link to="/me/swaps">{swaps.meLink}</Link>
         <Link to="/me/coupons">{coupons.wallet.title}</Link>
         <Link to="/coupons">{coupons.centre.title}</Link>
         <Link to="/merchant">{resident.me.toMerchant}</Link>

@@ -35,6 +35,8 @@ const EventDetail = lazy(() => import("../events/EventPage"));
 const conversationScreens = () => import("../conversations/ResidentPages");
 const Conversations = lazy(() => conversationScreens().then((m) => ({ default: m.ConversationsPage })));
 const Conversation = lazy(() => conversationScreens().then((m) => ({ default: m.ConversationPage })));
+const Swaps = lazy(() => import("../swaps/SwapsPage"));
+const SwapCashier = lazy(() => import("../swaps/SwapCashierPage"));
 
 export default function ResidentApp(): ReactNode {
   return (
@@ -66,6 +68,8 @@ export default function ResidentApp(): ReactNode {
           <Route path="me/profile-data" element={<Demographics />} />
           <Route path="coupons" element={<CouponCentre />} />
           <Route path="me/coupons" element={<MyCoupons />} />
+          <Route path="me/swaps" element={<Swaps />} />
+          <Route path="swaps/:id/pay" element={<SwapCashier />} />
           <Route path="orders" element={<OrdersPage />} />
           <Route path="orders/:id" element={<OrderPage />} />
           <Route path="orders/:id/pay" element={<CashierPage />} />

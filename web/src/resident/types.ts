@@ -20,6 +20,7 @@ export interface Listing {
   status: string;
   created_at: string;
   updated_at: string;
+  swap_ok?: boolean;
 }
 
 export interface Page<T> {

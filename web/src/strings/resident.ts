@@ -57,7 +57,7 @@ export const resident = {
       other: "其他",
     } as Record<string, string>,
     conditions: { new: "全新", like_new: "九成新", good: "八成新", fair: "有瑕疵", for_parts: "配件机" } as Record<string, string>,
-    statuses: { active: "在售", withdrawn: "已下架", sold: "已售出", rented: "已租出" } as Record<string, string>,
+    statuses: { active: "在售", withdrawn: "已下架", sold: "已售出", rented: "已租出", swapped: "已置换" } as Record<string, string>,
     perDay: "/天",
     price: "价格",
     rent: "租金",
