@@ -5,12 +5,20 @@ repeats itself or doubles a word, and a human takes over only when asked or trul
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
 
 from lago_core.ai import LocalEngine, OpenAIEngine
 from lago_core.ai.conversations import DEFAULT_SET, load_conversations, score_conversations
+from lago_core.ai.dialogue import (
+    HISTORY_TURNS,
+    STATE_TTL_S,
+    DialogueState,
+    DialogueStore,
+    polish,
+)
 from lago_core.container import Core
 
 from .ai_support import API_KEY, MODEL, ScriptedModel, scripted_model
@@ -36,3 +44,129 @@ async def test_scripted_conversations_on_both_engines(
     for miss in report.misses:
         print(miss)
     assert report.share >= 0.9, report.lines()
+
+
+LEGO = {"title": "乐高 城市系列 消防局", "mode": "sale", "status": "paid", "price_fen": 45_000}
+BARBIE = {"title": "芭比 梦想豪宅", "mode": "sale", "status": "paid", "price_fen": 12_000}
+GIFT = {"title": "秘密礼物 泡泡玛特", "mode": "sale", "status": "paid", "price_fen": 9_900}
+
+# One conversation per rule; each must be right on every turn, under both engines.
+RULES: list[dict[str, Any]] = [
+    {
+        "id": "a reference resolves to the order in question, not to the newest",
+        "orders": {"barbie": BARBIE, "lego": LEGO},
+        "turns": [
+            {"say": "乐高到哪了", "action": "order_status", "order": "lego"},
+            {
+                "say": "它能退吗",
+                "action": "request_refund",
+                "order": "lego",
+                "contains": ["¥450.00"],
+            },
+            {"say": "押金呢", "action": "deposit_status", "order": "lego", "absent": ["芭比"]},
+        ],
+    },
+    {
+        "id": "a change of mind moves no money, and a later confirmation finds nothing",
+        "orders": {"lego": LEGO},
+        "turns": [
+            {"say": "退款", "action": "request_refund", "status": {"lego": "paid"}},
+            {"say": "算了不退了", "action": "decline_pending", "status": {"lego": "paid"}},
+            {"say": "确认", "contains": ["没有需要您确认的操作"], "status": {"lego": "paid"}},
+            {"say": "还是退吧", "action": "request_refund", "order": "lego"},
+            {"say": "确认退款", "status": {"lego": "refund_requested"}},
+            {"say": "确认退款", "contains": ["没有需要您确认的操作"]},
+        ],
+    },
+    {
+        "id": "another person's order is never answered, nor replaced by one's own",
+        "orders": {"lego": LEGO},
+        "others": {"gift": GIFT},
+        "turns": [
+            {
+                "say": "订单 {gift.id} 到哪了",
+                "contains": ["无法回答关于别人订单的问题"],
+                "absent": ["乐高", "泡泡玛特"],
+                "order": None,
+            },
+            {
+                "say": "{gift.short} 退款",
+                "absent": ["乐高", "泡泡玛特"],
+                "status": {"gift": "paid"},
+            },
+            {"say": "我老婆的订单呢", "action": "someone_elses_order", "absent": ["乐高"]},
+        ],
+    },
+    {
+        "id": "the same question twice gets an answer that is not the same sentence",
+        "turns": [
+            {"say": "积分怎么用", "contains": ["积分商城"]},
+            {"say": "积分怎么用", "contains": ["积分商城"]},
+            {"say": "积分怎么用", "contains": ["积分商城"]},
+        ],
+    },
+    {
+        "id": "known topics never hand over; one unclear turn asks, two hand over",
+        "turns": [
+            {"say": "手续费怎么收", "handover": False},
+            {"say": "寄卖抽几个点", "handover": False},
+            {"say": "啊这", "action": None, "handover": False, "absent": ["999"]},
+            {"say": "手续费怎么收", "handover": False},
+            {"say": "啊这", "action": None, "handover": False},
+            {"say": "呃呃", "action": "handover_to_human", "handover": True},
+        ],
+    },
+    {
+        "id": "asking for a human hands over at once",
+        "turns": [{"say": "帮我转人工", "action": "handover_to_human", "handover": True}],
+    },
+]
+
+
+@pytest.mark.parametrize("engine_name", ["local", "openai"])
+async def test_each_dialogue_rule(
+    engine_name: str, scripted_model: ScriptedModel, core: Core
+) -> None:
+    engine: Any = (
+        LocalEngine()
+        if engine_name == "local"
+        else OpenAIEngine(scripted_model.url, API_KEY, MODEL, 10)
+    )
+    try:
+        report = await score_conversations(core, engine, RULES)
+    finally:
+        await engine.close()
+    for miss in report.misses:
+        print(miss)
+    assert report.misses == []
+    assert report.turns == sum(len(c["turns"]) for c in RULES)
+
+
+async def test_the_state_lives_in_redis_with_a_ttl(core: Core) -> None:
+    store = DialogueStore(core.redis, core.settings)
+    cid = uuid.uuid4()
+    state = DialogueState(focus={"order_id": "x", "title": "乐高"}, misunderstood=1)
+    state.remember("你好", "small_talk", "您好")
+    await store.save(cid, state)
+    assert store.key(cid) == core.settings.key("support", "dialogue", str(cid))
+    assert 0 < await core.redis.ttl(store.key(cid)) <= STATE_TTL_S
+    loaded = await store.load(cid)
+    assert (loaded.focus, loaded.misunderstood, loaded.last_reply) == (state.focus, 1, "您好")
+    for n in range(HISTORY_TURNS + 5):
+        loaded.remember(f"第{n}句", None, f"答{n}")
+    assert len(loaded.history) == HISTORY_TURNS
+    await store.forget(cid)
+    assert (await store.load(cid)).focus is None
+
+
+def test_replies_double_no_word_and_never_repeat() -> None:
+    assert polish("您的的订单订单已发货", "") == "您的订单已发货"
+    assert polish("the the order is paid", "") == "the order is paid"
+    # Titles are the seller's words; lines said twice are said once.
+    assert (
+        polish("「哈哈哈哈 玩具」已付款\n「哈哈哈哈 玩具」已付款", "") == "「哈哈哈哈 玩具」已付款"
+    )
+    assert polish("谢谢，看看别的", "") == "谢谢，看看别的"
+    again = polish("押金已退还。", "押金已退还。")
+    assert again != "押金已退还。"
+    assert again.endswith("押金已退还。")

@@ -82,14 +82,14 @@ TOPICS: tuple[Topic, ...] = (
     _t(
         "fees",
         r"手续费|服务费|佣金|抽成|抽佣|平台费|收费标准|(平台|你们).*(收|抽|扣).*(钱|费|多少|几个点)|"
-        r"要交(什么|多少)?钱|收不收(钱|费)|免费吗|多少个点|commission|platform fee|service fee|"
+        r"要交(什么|多少)?钱|收不收(钱|费)|免费吗|(多少|几)个点|commission|platform fee|service fee|"
         r"\bfees?\b|charge.*(fee|commission)|how much do you (take|charge)",
         "个人闲置买卖不向买家收手续费；平台从成交价中收取佣金（默认 {commission}），"
         "寄卖按品类收 5%–15% 的佣金，都在结算时从卖家的货款中扣除。",
     ),
     _t(
         "deposit_rules",
-        r"押金.*(规则|怎么算|为什么|干什么|做什么|是什么|怎么退|退不退|会退吗|多少合适|谁定)|"
+        r"押金.*(规则|怎么算|为什么|干什么|做什么|怎么退|退不退|会退吗|多少合适|谁定)|押金是什么|什么是押金|"
         r"(为什么|为啥).*押金|deposit (rule|policy)|why.*deposit|how.*deposit work",
         "租赁押金由平台托管，不经过出租人；归还并确认无损后结算退还，"
         "如有逾期费或损坏赔偿从押金中扣除，其余原路退回。",

@@ -270,6 +270,8 @@ class _Turn:
     arguments: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     handed_over: bool = False
+    # What the tools read, kept with the audit of the turn (the reply says it in words).
+    data: dict[str, Any] = field(default_factory=dict)
 
     @property
     def text(self) -> str:
@@ -511,7 +513,10 @@ class SupportService:
                 message_id,
                 turn.action,
                 turn.arguments,
-                _plain({"facts": turn.facts, "error": turn.error, "state": state.public()}),
+                _plain(
+                    turn.data
+                    | {"facts": turn.facts, "error": turn.error, "state": state.public()}
+                ),
                 turn.error is None,
                 self.engine.name,
                 self._clock.now(),
@@ -689,6 +694,7 @@ class SupportService:
             return
         state.choosing = None
         state.focus = _focus(order, turn)
+        turn.data["orders"] = [_order_brief(order)]
         await {
             "request_refund": self._propose_refund,
             "cancel_order": self._propose_cancel,
@@ -715,11 +721,22 @@ class SupportService:
         )
         status = payment.deposit_status if payment else "none"
         withheld = payment.deposit_withheld_fen if payment else 0
+        turn.data["deposits"] = [
+            {
+                "order_id": order["id"],
+                "title": order["title"],
+                "deposit_fen": order["deposit_fen"],
+                "deposit_status": status,
+                "withheld_fen": withheld,
+            }
+        ]
         line = f"「{order['title']}」押金 {fen(order['deposit_fen'])}"
         if status == "released":
             line += f"，已结算：退还 {fen(order['deposit_fen'] - withheld)}"
             if withheld:
                 line += f"（扣除逾期费和损坏赔偿 {fen(withheld)}）"
+        elif status == "held":
+            line += f"，{_DEPOSIT['held']}；租赁{_STATUS[order['status']]}，归还并结算后退还"
         elif order["status"] in ("created", "cancelled"):
             line += "，订单未付款，押金未支付"
         else:
