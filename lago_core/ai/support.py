@@ -514,8 +514,7 @@ class SupportService:
                 turn.action,
                 turn.arguments,
                 _plain(
-                    turn.data
-                    | {"facts": turn.facts, "error": turn.error, "state": state.public()}
+                    turn.data | {"facts": turn.facts, "error": turn.error, "state": state.public()}
                 ),
                 turn.error is None,
                 self.engine.name,
