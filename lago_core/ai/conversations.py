@@ -22,23 +22,32 @@ states — the agent then reads and moves them through the real services.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
 from uuid import UUID
 
+import asyncpg
 import orjson
 
 from lago_core.ai.dialogue import DialogueStore, _undouble
 from lago_core.ai.engine import Engine
 from lago_core.ai.nlu import short_id
 from lago_core.ai.support import SupportService
+from lago_core.settings import Settings
 
 if TYPE_CHECKING:
     from lago_core.container import Core
 
-__all__ = ["ConversationReport", "load_conversations", "score_conversations"]
+__all__ = [
+    "DEFAULT_SET",
+    "ConversationReport",
+    "load_conversations",
+    "score_conversations",
+    "score_in_scratch_database",
+]
 
 DEFAULT_SET = Path(__file__).parent.parent.parent / "tests" / "ai_conversations.jsonl"
 _DAY = timedelta(days=1)
@@ -112,7 +121,9 @@ async def _order(core: Core, spec: dict[str, Any], buyer: UUID, seller: UUID, ag
     due = None
     picked = None
     if rental and status in ("picked_up", "returned", "completed"):
-        due = now + spec.get("due_in_days", 2) * _DAY
+        # Half a day off whole days: the late fee counts started days, and the seconds the run
+        # takes must not start another one.
+        due = now + spec.get("due_in_days", 2) * _DAY + _DAY / 2
         picked = due - (days or 1) * _DAY
     returned = now - _DAY if rental and status in ("returned", "completed") else None
     order_id = await core.pool.fetchval(
@@ -244,3 +255,38 @@ async def score_conversations(
         report.conversations += 1
         await _run(core, support, case, report)
     return report
+
+
+async def score_in_scratch_database(
+    settings: Settings, cases: list[dict[str, Any]]
+) -> ConversationReport:
+    """Score on a database made for the run and dropped after it (``lago ai-eval
+    --conversations``): staged residents and orders never touch the deployment's data. The
+    database role needs CREATEDB; Redis keys go under a prefix of their own."""
+    from lago_core.container import build_core
+    from lago_core.migrations import apply_migrations
+
+    run = secrets.token_hex(4)
+    name = f"lago_eval_{run}"
+    parts = urlsplit(settings.database_url)
+    dsn = urlunsplit(parts._replace(path="/" + name))
+    admin = await asyncpg.connect(settings.database_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    try:
+        await apply_migrations(dsn)
+        core = await build_core(
+            replace(settings, database_url=dsn, redis_prefix=f"{settings.redis_prefix}eval:{run}:")
+        )
+        try:
+            return await score_conversations(core, core.ai.engine, cases)
+        finally:
+            await core.close()
+    finally:
+        admin = await asyncpg.connect(settings.database_url)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
