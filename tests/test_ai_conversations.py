@@ -26,12 +26,16 @@ from .ai_support import API_KEY, MODEL, ScriptedModel, scripted_model
 __all__ = ["scripted_model"]
 
 
+HOLDOUT = DEFAULT_SET.with_name("ai_conversations_holdout.jsonl")
+
+
 @pytest.mark.parametrize("engine_name", ["local", "openai"])
+@pytest.mark.parametrize("path", [DEFAULT_SET, HOLDOUT], ids=["main", "holdout"])
 async def test_scripted_conversations_on_both_engines(
-    engine_name: str, scripted_model: ScriptedModel, core: Core
+    engine_name: str, path: Any, scripted_model: ScriptedModel, core: Core
 ) -> None:
-    cases = load_conversations(DEFAULT_SET)
-    assert len(cases) >= 50
+    cases = load_conversations(path)
+    assert len(cases) >= (50 if path == DEFAULT_SET else 15)
     engine: Any = (
         LocalEngine()
         if engine_name == "local"
@@ -75,7 +79,9 @@ RULES: list[dict[str, Any]] = [
             {"say": "确认", "contains": ["没有需要您确认的操作"], "status": {"lego": "paid"}},
             {"say": "还是退吧", "action": "request_refund", "order": "lego"},
             {"say": "确认退款", "status": {"lego": "refund_requested"}},
-            {"say": "确认退款", "contains": ["没有需要您确认的操作"]},
+            # Nothing pending any more: the refund asked for again is found already requested.
+            {"say": "确认退款", "contains": ["已在退款申请中"]},
+            {"say": "确认", "contains": ["没有需要您确认的操作"]},
         ],
     },
     {

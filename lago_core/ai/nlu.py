@@ -21,6 +21,7 @@ from typing import Any
 __all__ = [
     "TOPICS",
     "Topic",
+    "action_named",
     "asked_for_human",
     "confirms",
     "normalise",
@@ -59,7 +60,7 @@ def _t(name: str, wordings: str, answer: str) -> Topic:
 TOPICS: tuple[Topic, ...] = (
     _t(
         "late_fee",
-        r"逾期费|超时费|滞纳金|晚还.*(钱|费|扣|罚)|晚了.*(几天|一天|两天).*(怎么|钱|费|扣)|"
+        r"逾期费|超时费|滞纳金|晚还.*(钱|费|扣|罚)|超时.*(罚|扣|收|钱|费)|罚(多少|钱|款)|晚了.*(几天|一天|两天).*(怎么|钱|费|扣)|"
         r"逾期.*(怎么算|怎么收|扣多少|收多少|罚)|超期.*(费|钱|怎么)|还晚了|late fee|"
         r"return(ed)? (it )?late|overdue fee|penalt",
         "逾期归还按天收费：每超过一天（不足一天按一天）{late_fee_per_day}，从押金中扣除。",
@@ -142,18 +143,25 @@ _HANDOVER = re.compile(
 )
 _NO_HANDOVER = re.compile(r"不(用|要|需要)(转)?人工|别转|don'?t (need|want) (a )?human")
 _SOMEONE_ELSE = re.compile(
-    r"别人|他人|朋友|邻居|同事|家人|老婆|老公|爱人|妈妈|爸爸|婆婆|室友|他的|她的|他家|她家|"
+    r"别人|他人|朋友|邻居|同事|家人|老婆|老公|爱人|妈妈|爸爸|婆婆|室友|他的|她的|他家|她家|亲戚|"
+    r"我(妈|爸|哥|姐|弟|妹|儿子|女儿|媳妇|对象|奶奶|爷爷)|"
     r"someone else|somebody else|my (friend|neighbou?r|wife|husband|mum|mom|dad)|"
     r"another (person|user)|other person|his order|her order"
 )
 _ABOUT_ORDERS = re.compile(r"订单|单子|买的|租的|退款|押金|发货|到期|order|refund|deposit")
+# A change of mind that names what is dropped ("不退了") wins over everything; one that does not
+# ("不要了", "算了") only when the message asks for no action itself: "我不要了，撤了吧" cancels.
+_DECLINE_NAMED = re.compile(
+    r"不退了|不取消了|不退款了|别退|别取消|还是不|取消退款|撤回退款|不(要)?(退款|取消)了?$|"
+    r"(我|先|就|那)?不(想|要)?退了|don'?t (cancel|refund)"
+)
 _DECLINE = re.compile(
-    r"算了|不用了|不需要了|不要了|先不|暂时不|再想想|改主意|不退了|不取消了|不退款了|别退|别取消|"
-    r"还是不|取消退款|撤回退款|不办了|不(要)?(退款|取消)了?$|^不[了用要]?[。.!！]*$|^不是[。.!！]*$|"
-    r"never ?mind|changed? my mind|don'?t (cancel|refund)|no,? thanks?|^no[.!]*$|^nope|forget it|"
+    r"算了|不用了|不需要了|不要了|先不|暂时不|再想想|改主意|不办了|^不[了用要]?[。.!！]*$|"
+    r"^不是[。.!！]*$|never ?mind|changed? my mind|no,? thanks?|^no[.!]*$|^nope|forget it|"
     r"keep (it|the order)"
 )
 _CONFIRM = re.compile(
+    r"^(行吧|好吧|好|行|嗯+|那)?\s*[,，]?\s*(那就|就)(退|退款|取消)(吧|了|掉吧)?[。.!！]*$|"
     r"^(是的?|对的?|好的?|好吧|行|可以|嗯+|确认|确定|同意|没问题|ok|okay|yes|yep|sure|confirm(ed)?|"
     r"go ahead|do it|please do)\s*[,，]?\s*(确认|确定|提交|退款|取消|取消吧|退吧|吧|的|了|啊|呀|"
     r"please|thanks)?\s*[。.!！~]*$|确认(退款|取消|提交)|确定(退款|取消|提交)|就这么办|提交吧|"
@@ -178,10 +186,12 @@ _ORDINALS = {
 }
 _OTHER_ONE = re.compile(r"不是(这个|这单|那个)|另一个|另外一个|the other one")
 _CANCEL = re.compile(
-    r"取消(订单|这单|这个|它|那个|那单|吧|掉)?|不买了|不租了|撤单|撤销订单|cancel( the| my| this| it|$)"
+    r"取消(订单|这单|这个|它|那个|那单|吧|掉)?|不买了|不租了|撤单|撤了|撤销订单|"
+    r"cancel( the| my| this| it|$)"
 )
 _REFUND = re.compile(
     r"退款|退钱|退了吧|还是退|退掉|退回来|退货|不想要了|能退|可以退|能不能退|退得了|"
+    r"(要|想|就|得)退(款|钱)?|退吧|"
     r"refund|money back|get my money"
 )
 _RETURN = re.compile(
@@ -212,7 +222,17 @@ def asked_for_human(text: str) -> bool:
 def confirms(text: str) -> bool:
     """The resident's own words confirm (checked by code, whatever an engine proposed)."""
     t = normalise(text)
-    return bool(_CONFIRM.search(t)) and not _DECLINE.search(t)
+    return bool(_CONFIRM.search(t)) and not (_DECLINE.search(t) or _DECLINE_NAMED.search(t))
+
+
+def action_named(text: str) -> str | None:
+    """The money action a message names, if any: "那就退款吧" with nothing pending asks for one."""
+    t = normalise(text)
+    if _REFUND.search(t):
+        return "request_refund"
+    if _CANCEL.search(t):
+        return "cancel_order"
+    return None
 
 
 def _order_args(t: str) -> dict[str, Any]:
@@ -246,10 +266,12 @@ def propose(text: str) -> tuple[str, dict[str, Any]] | None:
         return "handover_to_human", {"reason": "asked"}
     if "order_id" not in args and _SOMEONE_ELSE.search(t) and _ABOUT_ORDERS.search(t):
         return "someone_elses_order", {}
-    if _DECLINE.search(t):
+    if _DECLINE_NAMED.search(t):
         return "decline_pending", {}
     if _CONFIRM.search(t):
         return "confirm_pending", {}
+    if _DECLINE.search(t) and not (_CANCEL.search(t) or _REFUND.search(t)):
+        return "decline_pending", {}
     topic = topic_of(t)
     if topic is not None:
         return "answer_topic", {"topic": topic}

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from lago_core.ai.dialogue import DialogueState, DialogueStore, polish
 from lago_core.ai.engine import GREETING_TEXT, ChatMessage, Engine, EngineError, ToolCall, ToolSpec
-from lago_core.ai.nlu import TOPICS, asked_for_human, confirms, normalise, short_id
+from lago_core.ai.nlu import TOPICS, action_named, asked_for_human, confirms, normalise, short_id
 from lago_core.ai.store import AiStore, Row
 from lago_core.clock import Clock
 from lago_core.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -597,7 +597,13 @@ class SupportService:
             await self._topic(turn, _TopicArgs.model_validate(args).topic)
         elif name == "confirm_pending":
             _NoArgs.model_validate(args)
-            await self._confirm(turn)
+            named = action_named(turn.text)
+            if state.pending is None and named is not None:
+                # "那就退款吧" with nothing pending: a request, proposed and confirmed as usual.
+                turn.action = named
+                await self._order_tool(turn, named, _RefArgs())
+            else:
+                await self._confirm(turn)
         elif name == "decline_pending":
             _NoArgs.model_validate(args)
             self._decline(turn)
