@@ -176,3 +176,42 @@ def test_replies_double_no_word_and_never_repeat() -> None:
     again = polish("押金已退还。", "押金已退还。")
     assert again != "押金已退还。"
     assert again.endswith("押金已退还。")
+
+
+async def test_what_a_model_proposes_is_checked(scripted_model: ScriptedModel, core: Core) -> None:
+    """A model that hands over unasked, names an unknown topic or an order that is not the
+    resident's gets no further than the state machine lets it."""
+    engine = OpenAIEngine(scripted_model.url, API_KEY, MODEL, 10)
+    try:
+        scripted_model.force_tool = ("handover_to_human", {"reason": "model felt like it"})
+        report = await score_conversations(
+            core,
+            engine,
+            [{"id": "unasked", "turns": [{"say": "押金多少", "action": None, "handover": False}]}],
+        )
+        assert report.misses == []
+        scripted_model.force_tool = ("answer_topic", {"topic": "weather"})
+        report = await score_conversations(
+            core,
+            engine,
+            [{"id": "topic", "turns": [{"say": "天气", "contains": ["没太明白"]}]}],
+        )
+        assert report.misses == []
+        scripted_model.force_tool = ("order_status", {"order_id": str(uuid.uuid4())})
+        report = await score_conversations(
+            core,
+            engine,
+            [
+                {
+                    "id": "foreign",
+                    "orders": {"lego": LEGO},
+                    "turns": [
+                        {"say": "查订单", "contains": ["无法回答关于别人订单的问题"], "order": None}
+                    ],
+                }
+            ],
+        )
+        assert report.misses == []
+    finally:
+        scripted_model.force_tool = None
+        await engine.close()

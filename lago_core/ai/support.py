@@ -576,8 +576,10 @@ class SupportService:
         try:
             await self._run(turn, call.name, call.arguments)
         except ValidationError:
+            # A proposal whose arguments do not validate is a turn not understood.
             turn.error = "invalid_arguments"
             turn.facts = [_CLARIFY[0]]
+            state.misunderstood = 1
 
     async def _run(self, turn: _Turn, name: str, args: dict[str, Any]) -> None:
         state = turn.state
