@@ -1,16 +1,19 @@
-"""The customer-service agent: conversations, tools over the resident's own data, human handover.
+"""The customer-service agent: conversations, a dialogue state machine over the resident's own
+data, human handover.
 
-A resident's message is stored and an arq job (``answer_support_message``) lets the engine answer
-it: the engine chooses tools, the tools read the database *as the resident* (through the order
-and payment services, which refuse other people's orders), and the reply's facts — amounts,
-statuses, dates — are rendered here from the tools' results. Whatever figures the engine writes
-itself are blanked out, so an amount a resident reads always comes from the database.
+A resident's message is stored and an arq job (``answer_support_message``) lets the agent answer
+it: the engine (local rules or a model) *proposes* one tool for the message, given the dialogue
+state (:mod:`lago_core.ai.dialogue`); :meth:`SupportService._decide` checks the proposal, resolves
+which order it is about (an id, a position in the last list, a title, a reference to the order in
+question), refuses other people's orders, and renders the reply from what the services return —
+amounts, statuses and dates come from the database, never from the engine's text.
 
-A refund is two steps: ``request_refund`` checks the order's rules and proposes; only a later
-message of the resident that confirms it (checked by code, not by the model) lets
-``confirm_refund`` move the order. A handover queues the conversation for customer-service
-accounts; one takes it over and from then on the agent stays silent. Every message and every tool
-call (arguments, result, engine) is stored for audit.
+Money moves in two steps: ``request_refund`` / ``cancel_order`` check the order's rules and leave
+a pending action; only a later message of the resident that confirms it (checked by code, not by
+the model) lets ``confirm_pending`` carry it out through :class:`OrderService`, and a change of
+mind (``decline_pending``) drops it. A handover queues the conversation for customer-service
+accounts; one takes it over and from then on the agent stays silent. Every message and every
+turn's action (arguments, what the tools read, the state, the engine) is stored for audit.
 """
 
 from __future__ import annotations
