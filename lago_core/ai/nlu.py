@@ -40,9 +40,25 @@ def short_id(order_id: object) -> str:
     return "#" + str(order_id)[:8]
 
 
+# Colloquial and typed-in-a-hurry forms, to the words the patterns use.
+_COLLOQUIAL = (
+    ("啥时候", "什么时候"),
+    ("啥", "什么"),
+    ("咋", "怎么"),
+    ("神马", "什么"),
+    ("木有", "没有"),
+    ("肿么", "怎么"),
+    ("多久能", "多久"),
+)
+
+
 def normalise(text: str) -> str:
-    """Full-width to half-width, lower case, single spaces: one form for the patterns."""
-    return " ".join(unicodedata.normalize("NFKC", text).lower().split())
+    """Full-width to half-width, lower case, single spaces, colloquial forms: one form for the
+    patterns."""
+    t = " ".join(unicodedata.normalize("NFKC", text).lower().split())
+    for said, meant in _COLLOQUIAL:
+        t = t.replace(said, meant)
+    return t
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +99,8 @@ TOPICS: tuple[Topic, ...] = (
     _t(
         "fees",
         r"手续费|服务费|佣金|抽成|抽佣|平台费|收费标准|(平台|你们).*(收|抽|扣).*(钱|费|多少|几个点)|"
-        r"要交(什么|多少)?钱|收不收(钱|费)|免费吗|(多少|几)个点|commission|platform fee|service fee|"
+        r"要交(什么|多少)?钱|收不收(钱|费)|免费吗|(多少|几)个点|收费吗|怎么收费|要不要(钱|收费)|"
+        r"要钱吗|commission|platform fee|service fee|"
         r"\bfees?\b|charge.*(fee|commission)|how much do you (take|charge)",
         "个人闲置买卖不向买家收手续费；平台从成交价中收取佣金（默认 {commission}），"
         "寄卖按品类收 5%–15% 的佣金，都在结算时从卖家的货款中扣除。",
@@ -148,7 +165,10 @@ _SOMEONE_ELSE = re.compile(
     r"someone else|somebody else|my (friend|neighbou?r|wife|husband|mum|mom|dad)|"
     r"another (person|user)|other person|his order|her order"
 )
-_ABOUT_ORDERS = re.compile(r"订单|单子|买的|租的|退款|押金|发货|到期|order|refund|deposit")
+_ABOUT_ORDERS = re.compile(
+    r"订单|单子|买的|租的|退款|押金|发货|到期|快递|到哪|状态|进度|取消|"
+    r"order|refund|deposit|parcel|package|deliver|ship"
+)
 # A change of mind that names what is dropped ("不退了") wins over everything; one that does not
 # ("不要了", "算了") only when the message asks for no action itself: "我不要了，撤了吧" cancels.
 _DECLINE_NAMED = re.compile(
@@ -195,12 +215,13 @@ _REFUND = re.compile(
     r"refund|money back|get my money"
 )
 _RETURN = re.compile(
-    r"(什么时候|哪天|几号|何时)(要|得|需要|该)?还|到期|归还|还回|逾期|租到(哪天|几号|什么时候)|还剩几天|"
+    r"(什么时候|哪天|几号|何时)(要|得|需要|该)?还|到期|最晚|截止|期限|还到|deadline|归还|还回|逾期|租到(哪天|几号|什么时候)|还剩几天|"
     r"要还了|due|when.*(return|give it back)|return date|how many days left"
 )
 _DEPOSIT = re.compile(r"押金|deposit")
 _STATUS = re.compile(
     r"状态|到哪|发货|进度|怎么样了|到了吗|处理了吗|情况|status|where is|what'?s happening|"
+    r"shipped|delivered|arrived?|"
     r"查(一下|下)?(这个|那个)?订单|看看(这个|那个)?订单|check (my |the |this )?order|"
     r"(它|那个|这个|这单|那单)呢|how about (it|that)"
 )
@@ -210,7 +231,7 @@ _MY_ORDERS = re.compile(
 )
 _GROUP = re.compile(r"团购|拼团|成团|团长|group ?buy")
 _GREETING = re.compile(r"^(你好|您好|在吗|在不在|hi|hello|hey|嗨|哈喽)[\s!！。?？,，呀啊]*$")
-_THANKS = re.compile(r"谢谢|多谢|感谢|thanks|thank you|thx")
+_THANKS = re.compile(r"谢谢|谢啦|谢了|多谢|感谢|thanks|thank you|thx|ty\b")
 _BYE = re.compile(r"再见|拜拜|bye|没事了|没有了|就这些|that'?s all")
 
 

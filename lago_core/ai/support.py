@@ -889,15 +889,23 @@ class SupportService:
         )
         # Answered from the resident's own order where there is one in question.
         focus = turn.state.focus
-        if focus is None:
-            named = _named(turn.text, await self._mine(turn))
-            if len(named) != 1:
-                return
+        named = _named(turn.text, await self._mine(turn))
+        if len(named) == 1:
             focus = turn.state.focus = _focus(named[0], turn)
+        if focus is None:
+            return
+        about_it = len(named) == 1 or bool(_REFERENCE.search(normalise(turn.text)))
         if name in ("late_fee", "rental_period") and focus["mode"] == "rental":
             await self._order_tool(turn, "rental_return", _RefArgs())
         elif name == "deposit_rules" and focus["mode"] == "rental":
             await self._order_tool(turn, "deposit_status", _RefArgs())
+        elif name in ("refund_rules", "cancel_rules") and about_it:
+            # "这个咋退款": how, about this order — the rules, then the proposal for it (which
+            # still waits for the resident's confirmation).
+            tool = "request_refund" if name == "refund_rules" else "cancel_order"
+            turn.action = tool
+            await self._order_tool(turn, tool, _RefArgs())
+            return
         turn.state.last_intent = None
 
     async def _group_buy(self, turn: _Turn, args: dict[str, Any]) -> None:
