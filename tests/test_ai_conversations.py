@@ -45,6 +45,7 @@ async def test_scripted_conversations_on_both_engines(
         report = await score_conversations(core, engine, cases)
     finally:
         await engine.close()
+    print(engine_name, path.name, *report.lines())
     for miss in report.misses:
         print(miss)
     assert report.share >= 0.9, report.lines()
