@@ -5,6 +5,7 @@ repeats itself or doubles a word, and a human takes over only when asked or trul
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -15,6 +16,7 @@ from lago_core.ai.conversations import DEFAULT_SET, load_conversations, score_co
 from lago_core.ai.dialogue import (
     HISTORY_TURNS,
     STATE_TTL_S,
+    DialogueBusy,
     DialogueState,
     DialogueStore,
     polish,
@@ -216,3 +218,31 @@ async def test_what_a_model_proposes_is_checked(scripted_model: ScriptedModel, c
     finally:
         scripted_model.force_tool = None
         await engine.close()
+
+
+async def test_two_messages_at_once_are_answered_one_turn_after_the_other(core: Core) -> None:
+    """Jobs may answer two quick messages at once; each turn reads and writes the whole state,
+    so they take turns (nothing remembered is lost), and a turn held too long is refused."""
+    support = core.ai.support
+    resident = await core.pool.fetchval(
+        """INSERT INTO users (phone, password_hash, display_name, phone_verified_at)
+           VALUES ('+8613700000001', '!staged', '住户', now()) RETURNING id"""
+    )
+    conversation = await support._store.create_conversation(resident, core.clock.now())
+    cid = conversation["id"]
+    ids = []
+    for text in ("积分怎么用", "手续费多少"):
+        message = await support._store.add_message(cid, "user", resident, text, core.clock.now())
+        assert message is not None
+        ids.append(message["id"])
+    replies = await asyncio.gather(*(support.answer(i) for i in ids))
+    assert all(r is not None for r in replies)
+    store = DialogueStore(core.redis, core.settings, lock_wait_s=0.2)
+    state = await store.load(cid)
+    assert sorted(h["user"] for h in state.history) == ["手续费多少", "积分怎么用"]
+    async with store.turn(cid):
+        with pytest.raises(DialogueBusy):
+            async with store.turn(cid):
+                pass
+    async with store.turn(cid):  # released
+        pass

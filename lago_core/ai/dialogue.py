@@ -13,7 +13,11 @@ no line said twice, and never the same reply twice in a row.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
+import secrets
+from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 from uuid import UUID
@@ -23,10 +27,19 @@ import redis.asyncio as aioredis
 
 from lago_core.settings import Settings
 
-__all__ = ["HISTORY_TURNS", "STATE_TTL_S", "DialogueState", "DialogueStore", "polish"]
+__all__ = [
+    "HISTORY_TURNS",
+    "STATE_TTL_S",
+    "DialogueBusy",
+    "DialogueState",
+    "DialogueStore",
+    "polish",
+]
 
 STATE_TTL_S = 1_800
 HISTORY_TURNS = 8
+LOCK_TTL_MS = 30_000  # longer than a turn with a slow model (LAGO_AI_TIMEOUT_S, one retry)
+LOCK_WAIT_S = 25.0
 
 
 @dataclass
@@ -79,12 +92,24 @@ class DialogueState:
         return orjson.dumps(asdict(self), default=str)
 
 
+class DialogueBusy(Exception):
+    """Another turn of the conversation held it too long; the job is retried."""
+
+
+# Delete the lock only if it is still ours (it may have expired and been taken by another turn).
+_RELEASE = """if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0"""
+
+
 class DialogueStore:
     """One Redis key per conversation holds its state, refreshed (TTL) on every turn."""
 
-    def __init__(self, redis: aioredis.Redis, settings: Settings) -> None:
+    def __init__(
+        self, redis: aioredis.Redis, settings: Settings, lock_wait_s: float = LOCK_WAIT_S
+    ) -> None:
         self._redis = redis
         self._settings = settings
+        self._lock_wait_s = lock_wait_s
 
     def key(self, conversation_id: UUID) -> str:
         return self._settings.key("support", "dialogue", str(conversation_id))
@@ -97,6 +122,22 @@ class DialogueStore:
 
     async def forget(self, conversation_id: UUID) -> None:
         await self._redis.delete(self.key(conversation_id))
+
+    @contextlib.asynccontextmanager
+    async def turn(self, conversation_id: UUID) -> AsyncIterator[None]:
+        """One turn at a time per conversation: two messages sent in quick succession are
+        answered by jobs that may run at once, and each reads and writes the whole state."""
+        key = self._settings.key("support", "dialogue-turn", str(conversation_id))
+        token = secrets.token_hex(8)
+        deadline = asyncio.get_running_loop().time() + self._lock_wait_s
+        while not await self._redis.set(key, token, nx=True, px=LOCK_TTL_MS):
+            if asyncio.get_running_loop().time() > deadline:
+                raise DialogueBusy(str(conversation_id))
+            await asyncio.sleep(0.05)
+        try:
+            yield
+        finally:
+            await self._redis.eval(_RELEASE, 1, key, token)  # type: ignore[misc]
 
 
 # Two or more CJK characters repeated at once ("订单订单"), a function word doubled ("的的"), a

@@ -483,6 +483,11 @@ class SupportService:
         message = await self._store.message(message_id)
         if message is None or message["role"] != "user":
             return None
+        async with self._dialogue.turn(message["conversation_id"]):
+            return await self._answer(message)
+
+    async def _answer(self, message: Row) -> Row | None:
+        message_id = message["id"]
         conversation = await self._store.conversation(message["conversation_id"])
         if conversation is None or conversation["status"] != "ai":
             return None
