@@ -679,8 +679,9 @@ class SupportService:
             return named[0], []
         focus = by_id.get((state.focus or {}).get("order_id", ""))
         fitting = _fitting(name, named or mine, turn)
+        fitting_ids = {r["id"] for r in fitting}
         if focus is not None and (
-            _REFERENCE.search(normalise(turn.text)) or focus in fitting or not fitting
+            _REFERENCE.search(normalise(turn.text)) or focus["id"] in fitting_ids or not fitting
         ):
             return focus, []
         if len(fitting) == 1:
