@@ -6,9 +6,13 @@ repeats itself or doubles a word, and a human takes over only when asked or trul
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import uuid
 from typing import Any
 
+import orjson
 import pytest
 
 from lago_core.ai import LocalEngine, OpenAIEngine
@@ -24,6 +28,7 @@ from lago_core.ai.dialogue import (
 from lago_core.container import Core
 
 from .ai_support import API_KEY, MODEL, ScriptedModel, scripted_model
+from .conftest import ADMIN_DSN
 
 __all__ = ["scripted_model"]
 
@@ -246,3 +251,35 @@ async def test_two_messages_at_once_are_answered_one_turn_after_the_other(core: 
                 pass
     async with store.turn(cid):  # released
         pass
+
+
+def test_the_eval_command_scores_conversations_in_a_scratch_database(
+    settings: Any, tmp_path: Any
+) -> None:
+    cases = [c for c in load_conversations(DEFAULT_SET) if c["id"] == "refund-confirm"]
+    file = tmp_path / "one.jsonl"
+    file.write_text("\n".join(orjson.dumps(c).decode() for c in cases), "utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LAGO_AI_")}
+    env |= {
+        "DATABASE_URL": ADMIN_DSN,
+        "REDIS_URL": settings.redis_url,
+        "LAGO_REDIS_PREFIX": settings.redis_prefix,
+        "LAGO_LOG_LEVEL": "WARNING",
+    }
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"from lago_cli import main; main(['ai-eval', '--conversations', {str(file)!r}])",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[1:] == [
+        "1 conversations, 2 turns",
+        "  turns right  100.0%  (2/2)",
+    ]
