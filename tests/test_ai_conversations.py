@@ -195,7 +195,16 @@ async def test_what_a_model_proposes_is_checked(scripted_model: ScriptedModel, c
         report = await score_conversations(
             core,
             engine,
-            [{"id": "unasked", "turns": [{"say": "押金多少", "action": None, "handover": False}]}],
+            [
+                {
+                    "id": "unasked",
+                    "turns": [
+                        {"say": "嗯哼", "action": None, "handover": False},
+                        # Refused again, and the rules understand this one: answered by them.
+                        {"say": "押金多少", "action": "deposit_status", "handover": False},
+                    ],
+                }
+            ],
         )
         assert report.misses == []
         scripted_model.force_tool = ("answer_topic", {"topic": "weather"})

@@ -1,6 +1,7 @@
 """The customer-service agent's guardrails on both engines: refunds follow the order's rules and
-need the resident's own confirmation, a resident only ever sees their own data, an unsure or
-failing engine hands over to a human, every answer is given once, and a resident without group
+need the resident's own confirmation, a resident only ever sees their own data, an agent unsure
+twice hands over to a human and a failing model is stood in for by the rules, every answer is
+given once, and a resident without group
 buys is told so (tests/test_groupbuys.py asks about a real one)."""
 
 from __future__ import annotations
@@ -107,7 +108,7 @@ async def test_a_resident_only_sees_their_own_orders(
     ]
 
 
-async def test_unsure_engine_hands_over_and_a_failing_one_too(
+async def test_unsure_agent_hands_over_and_a_failing_model_falls_back_to_the_rules(
     scripted_model: ScriptedModel,
     client: Client,
     core: Core,
@@ -134,13 +135,14 @@ async def test_unsure_engine_hands_over_and_a_failing_one_too(
     cid = await start(client, resident)
     messages = await say(client, core, settings, resident, cid, "你好")
     assert "来购智能客服" in messages[-1]["body"]
-    # The model endpoint is down: the conversation goes to a human rather than unanswered.
+    # The model endpoint is down: the local rules answer what they understand, no human needed.
     await use_engine(core, "openai", scripted_model)
     scripted_model.fail_next = 10
     cid = await start(client, resident)
     messages = await say(client, core, settings, resident, cid, "押金多少")
-    assert (await conversation(client, resident, cid))["conversation"]["status"] == "queued"
-    assert "转接人工" in messages[-1]["body"]
+    assert (await conversation(client, resident, cid))["conversation"]["status"] == "ai"
+    assert "您没有需要支付押金的租赁订单" in messages[-1]["body"]
+    assert messages[-1]["data"]["engine"] == "local-fallback"
 
 
 async def test_each_message_is_answered_once_and_group_buys_come_from_the_records(

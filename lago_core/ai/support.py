@@ -26,11 +26,20 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import orjson
+from prometheus_client import Counter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from lago_core.ai.dialogue import DialogueState, DialogueStore, polish
 from lago_core.ai.engine import GREETING_TEXT, ChatMessage, Engine, EngineError, ToolCall, ToolSpec
-from lago_core.ai.nlu import TOPICS, action_named, asked_for_human, confirms, normalise, short_id
+from lago_core.ai.nlu import (
+    TOPICS,
+    action_named,
+    asked_for_human,
+    confirms,
+    normalise,
+    propose,
+    short_id,
+)
 from lago_core.ai.store import AiStore, Row
 from lago_core.clock import Clock
 from lago_core.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -55,6 +64,12 @@ __all__ = [
 ]
 
 log = get_logger(__name__)
+
+ENGINE_FALLBACKS = Counter(
+    "lago_ai_engine_fallbacks_total",
+    "Turns the local rules answered because the configured engine failed",
+    ["use"],
+)
 
 AGENTS_ROOM = "support:agents"
 RESIDENT_MESSAGES = "20/minute"
@@ -275,6 +290,7 @@ class _Turn:
     handed_over: bool = False
     # What the tools read, kept with the audit of the turn (the reply says it in words).
     data: dict[str, Any] = field(default_factory=dict)
+    engine: str | None = None  # "local-fallback" when the local rules stood in for the model
 
     @property
     def text(self) -> str:
@@ -501,14 +517,16 @@ class SupportService:
         chat += [
             _chat_message(m) for m in history if m["id"] <= message_id and m["role"] != "system"
         ][-HISTORY:]
+        call: ToolCall | None = None
         try:
             proposal = await self.engine.chat(chat, TOOLS)
-        except EngineError as exc:
-            log.warning("support.engine_failed", error=str(exc))
-            await self._handover(turn, "engine_error")
-        else:
             call = proposal.tool_calls[0] if proposal.tool_calls else None
-            await self._decide(turn, call)
+        except EngineError as exc:
+            # The endpoint is down or answered nonsense: the local understanding answers (as
+            # search falls back to the local parser) rather than a human for every message.
+            log.warning("support.engine_failed", error=str(exc))
+            ENGINE_FALLBACKS.labels("support").inc()
+        await self._decide(turn, call)
         if state.pending != pending_before:
             # Mirrored on the conversation for clients (``pending_refund``): the state in Redis
             # is what a confirmation is checked against.
@@ -525,7 +543,7 @@ class SupportService:
                     turn.data | {"facts": turn.facts, "error": turn.error, "state": state.public()}
                 ),
                 turn.error is None,
-                self.engine.name,
+                turn.engine or self.engine.name,
                 self._clock.now(),
             )
         body = polish("\n".join(turn.facts) or _CLARIFY[0], state.last_reply, len(state.history))
@@ -540,7 +558,7 @@ class SupportService:
             data=_plain(
                 {
                     "facts": turn.facts,
-                    "engine": self.engine.name,
+                    "engine": turn.engine or self.engine.name,
                     "tools": [turn.action] if turn.action else [],
                     "action": turn.action,
                     "state": state.public(),
@@ -558,14 +576,22 @@ class SupportService:
         if call is not None and call.name not in _TOOL_NAMES:
             log.warning("support.unknown_tool", tool=call.name)
             call = None
-        if call is not None and call.name == "handover_to_human":
-            # A model may hand over when unsure; only the resident's asking, or a second turn
-            # in a row the agent cannot follow, lets it.
-            if asked_for_human(turn.text) or state.misunderstood >= 1:
-                reason = "asked" if asked_for_human(turn.text) else "unsure"
-                await self._handover(turn, reason)
-                return
+        if call is not None and call.name == "handover_to_human" and not asked_for_human(turn.text):
+            # A model hands over when unsure; Lago hands over only when asked, or after two
+            # turns in a row nobody understood — so this counts as a turn not understood,
+            # unless the local rules understand it.
             call = None
+        if call is not None and call.name == "handover_to_human":
+            await self._handover(turn, "asked")
+            return
+        if call is None:
+            # Nothing usable from the engine (a model that only chatted, or failed): what the
+            # local rules understand, if anything, is proposed instead.
+            local = propose(turn.text)
+            if local is not None and local[0] != "handover_to_human":
+                call = ToolCall("local-fallback", local[0], local[1])
+                if self.engine.name != "local":
+                    turn.engine = "local-fallback"
         if call is None:
             state.misunderstood += 1
             if state.misunderstood >= 2:
