@@ -51,6 +51,14 @@ def _parser() -> argparse.ArgumentParser:
         "--file", help="JSON lines of labelled queries (default: tests/ai_queries.jsonl)"
     )
     e.add_argument("--misses", action="store_true", help="also print each query parsed wrongly")
+    e.add_argument(
+        "--conversations",
+        nargs="?",
+        const="",
+        metavar="FILE",
+        help="score the customer-service agent on scripted conversations instead "
+        "(default: tests/ai_conversations.jsonl; needs CREATEDB: runs in a scratch database)",
+    )
     add_bench_parser(sub)
     add_locker_sim_parser(sub)
     return parser
@@ -91,6 +99,10 @@ def main(argv: list[str] | None = None) -> None:
         "rotate-bank-keys": lambda: rotate_bank_keys(settings),
         "ai-eval": lambda: ai_eval(settings, args.file, args.misses),
     }
+    if args.command == "ai-eval" and args.conversations is not None:
+        commands["ai-eval"] = lambda: ai_eval_conversations(
+            settings, args.conversations, args.misses
+        )
     try:
         uvloop.run(commands[args.command]())
     except MigrationError as exc:
@@ -271,3 +283,24 @@ async def ai_eval(settings: Settings, path: str | None, misses: bool) -> None:
     if misses:
         for miss in report.misses:
             print(f"  miss: {miss['q']}  {miss['wrong']}")
+
+
+async def ai_eval_conversations(settings: Settings, path: str, misses: bool) -> None:
+    """Print the share of turns the agent gets right on the scripted conversations."""
+    from pathlib import Path
+
+    from lago_core.ai.conversations import (
+        DEFAULT_SET,
+        load_conversations,
+        score_in_scratch_database,
+    )
+
+    file = Path(path) if path else DEFAULT_SET
+    cases = await asyncio.to_thread(load_conversations, file)
+    report = await score_in_scratch_database(settings, cases)
+    print(f"engine {report.engine}, {file}")
+    for line in report.lines():
+        print(line)
+    if misses:
+        for miss in report.misses:
+            print(f"  miss: {miss['conversation']} #{miss['turn']} {miss['say']}  {miss['wrong']}")

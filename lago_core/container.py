@@ -22,6 +22,7 @@ from lago_core.ai import (
     SupportService,
     create_engine,
 )
+from lago_core.ai.dialogue import DialogueStore
 from lago_core.clock import Clock, SystemClock
 from lago_core.communities import CommunityService, CommunityStore
 from lago_core.conversations import ConversationService, ConversationStore
@@ -347,7 +348,17 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         clock=clock,
     )
     ai = build_ai(
-        settings, pool, listings, orders, payments, jobs, pusher, limiter, clock, groupbuys
+        settings,
+        pool,
+        listings,
+        orders,
+        payments,
+        jobs,
+        pusher,
+        limiter,
+        clock,
+        groupbuys,
+        redis=redis,
     )
     swaps = SwapService(SwapStore(pool), listings, payments, pusher, limiter, settings, clock)
     swaps.on_rating(points.sources.rated)
@@ -447,6 +458,8 @@ def build_ai(
     limiter: RateLimiter,
     clock: Clock,
     group_buys: GroupBuyLookup | None = None,
+    *,
+    redis: aioredis.Redis,
 ) -> AiHub:
     """The AI services on the engine the settings choose (tests rebuild it for another engine)."""
     engine = create_engine(settings)
@@ -459,7 +472,17 @@ def build_ai(
         recommend=RecommendService(store, clock, radius),
         # Customer service explains the caller's group buys from the group-buy records.
         support=SupportService(
-            store, engine, orders, payments, jobs, pusher, limiter, clock, group_buys=group_buys
+            store,
+            engine,
+            orders,
+            payments,
+            jobs,
+            pusher,
+            limiter,
+            clock,
+            group_buys=group_buys,
+            dialogue=DialogueStore(redis, settings),
+            settings=settings,
         ),
         listings=listings,
         clock=clock,

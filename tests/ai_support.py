@@ -1,9 +1,10 @@
 """A local OpenAI-compatible server for the AI tests, and fixtures to run Lago on either engine.
 
 The server answers ``POST /v1/chat/completions`` as a model would, from a script: intent queries
-with a ``report_intent`` tool call taken from a table, support messages with tool calls chosen by
-keywords, and — after tool results — a chatty text that states a *wrong* deposit (999 元), so the
-tests can check that figures shown to residents come from the database and never from the model.
+with a ``report_intent`` tool call taken from a table, support messages with the tool call Lago's
+local understanding proposes (:func:`lago_core.ai.nlu.propose`), and what it does not understand
+with a chatty text that states a *wrong* deposit (999 元), so the tests can check that what
+residents read comes from the database and never from the model.
 It records every request it received.
 """
 
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import re
 from typing import Any
 
 import orjson
@@ -19,6 +19,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from lago_core.ai.nlu import propose
 from lago_core.container import Core, build_ai
 from lago_core.settings import Settings
 
@@ -54,15 +55,10 @@ INTENTS: dict[str, dict[str, Any]] = {
     },
 }
 
-# Support: the first rule whose pattern matches the last user message decides the tool call.
-SUPPORT_RULES: list[tuple[re.Pattern[str], str, dict[str, Any]]] = [
-    (re.compile(r"人工"), "handover_to_human", {"reason": "user asked for a human"}),
-    (re.compile(r"确认"), "confirm_refund", {}),
-    (re.compile(r"退款"), "request_refund", {}),
-    (re.compile(r"押金"), "deposit_status", {}),
-    (re.compile(r"订单 ([0-9a-f-]{36})"), "order_status", {}),
-    (re.compile(r"团购"), "group_buy_status", {}),
-]
+# Support: the "model" understands a resident's message as Lago's local rules do (a stand-in
+# for an external model that answers deterministically), so the same dialogue state machine is
+# what the tests exercise under both engines. It reads the dialogue state Lago sends as a system
+# message, as a model would, and checks it is there.
 
 
 @dataclasses.dataclass
@@ -71,6 +67,8 @@ class ScriptedModel:
     requests: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     headers: list[dict[str, str]] = dataclasses.field(default_factory=list)
     fail_next: int = 0  # answer this many requests with HTTP 500 first
+    # A support answer that ignores the message: (tool, arguments), for guardrail tests.
+    force_tool: tuple[str, dict[str, Any]] | None = None
     _ids: Any = dataclasses.field(default_factory=lambda: itertools.count(1))
 
     def app(self) -> web.Application:
@@ -95,13 +93,17 @@ class ScriptedModel:
             if "queued" in result:
                 return self._answer(text="已为您转接人工。")
             return self._answer(text=INVENTED)
-        for pattern, tool, args in SUPPORT_RULES:
-            m = pattern.search(last["content"])
-            if m is not None:
-                if tool == "order_status":
-                    args = {"order_id": m.group(1)}
-                return self._answer(tool=(tool, args))
-        return self._answer(text="您好，请问有什么可以帮您？")
+        if not any(
+            m["role"] == "system" and m["content"].startswith("对话状态") for m in body["messages"]
+        ):
+            return web.json_response({"error": {"message": "no dialogue state"}}, status=400)
+        proposal = propose(last["content"]) if last["role"] == "user" else None
+        if self.force_tool is not None:
+            proposal = self.force_tool
+        if proposal is not None and proposal[0] in tools:
+            return self._answer(tool=proposal)
+        # Not understood: the model chats, and invents a figure the agent must never show.
+        return self._answer(text=INVENTED)
 
     def _answer(
         self, *, text: str | None = None, tool: tuple[str, dict[str, Any]] | None = None
@@ -162,6 +164,7 @@ async def use_engine(core: Core, engine: str, model: ScriptedModel | None) -> No
         core.limiter,
         core.clock,
         core.groupbuys,
+        redis=core.redis,
     )
     await old.close()
 

@@ -8,11 +8,20 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from lago_core.ai import ChatMessage, EngineError, OpenAIEngine, parse_intent
+from lago_core.ai.dialogue import DialogueState
 from lago_core.ai.support import TOOLS
 from lago_core.container import Core
 from lago_core.settings import Settings
 
-from .ai_support import API_KEY, MODEL, ScriptedModel, engine_settings, scripted_model, use_engine
+from .ai_support import (
+    API_KEY,
+    INVENTED,
+    MODEL,
+    ScriptedModel,
+    engine_settings,
+    scripted_model,
+    use_engine,
+)
 from .conftest import CommunityWorld
 from .test_orders import call
 
@@ -31,10 +40,16 @@ async def test_openai_engine_parses_intent_and_chooses_tools(scripted_model: Scr
         assert sent["tool_choice"]["function"]["name"] == "report_intent"
         assert scripted_model.headers[-1]["Authorization"] == f"Bearer {API_KEY}"
 
-        turn = await engine.chat([ChatMessage("user", "我的押金呢")], TOOLS)
+        state = ChatMessage("system", DialogueState().for_model())
+        turn = await engine.chat([state, ChatMessage("user", "我的押金呢")], TOOLS)
         assert [(c.name, c.arguments) for c in turn.tool_calls] == [("deposit_status", {})]
-        turn = await engine.chat([ChatMessage("user", "谢谢")], TOOLS)
-        assert (turn.content, turn.tool_calls) == ("您好，请问有什么可以帮您？", ())
+        assert scripted_model.requests[-1]["messages"][1]["content"].startswith("对话状态")
+        turn = await engine.chat([state, ChatMessage("user", "谢谢")], TOOLS)
+        assert [(c.name, c.arguments) for c in turn.tool_calls] == [
+            ("small_talk", {"kind": "thanks"})
+        ]
+        turn = await engine.chat([state, ChatMessage("user", "嗯那个啥")], TOOLS)
+        assert (turn.content, turn.tool_calls) == (INVENTED, ())
 
         # An intent the schema refuses, and an endpoint that fails, are engine errors.
         for failure in ("invalid", "down"):

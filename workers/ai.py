@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from arq import Retry
+
+from lago_core.ai.dialogue import DialogueBusy
 from lago_core.container import Core
 
 __all__ = ["FUNCTIONS", "answer_support_message"]
@@ -14,7 +17,11 @@ __all__ = ["FUNCTIONS", "answer_support_message"]
 async def answer_support_message(ctx: dict[str, Any], message_id: int) -> int | None:
     """Let the agent answer a resident's message (unless a human has taken the conversation)."""
     core: Core = ctx["core"]
-    reply = await core.ai.support.answer(message_id)
+    try:
+        reply = await core.ai.support.answer(message_id)
+    except DialogueBusy:
+        # Another turn of the same conversation holds it (a slow model): answer after it.
+        raise Retry(defer=2) from None
     return None if reply is None else int(reply["id"])
 
 

@@ -18,6 +18,7 @@ import orjson
 from pydantic import ValidationError
 
 from lago_core.ai.intent import CATEGORIES, CONDITIONS, Intent, canonical_brand, parse_intent
+from lago_core.ai.nlu import propose
 from lago_core.logging import get_logger
 from lago_core.settings import Settings
 
@@ -94,36 +95,32 @@ GREETING_TEXT = "您好，我是来购智能客服。可以问我订单、押金
 
 
 class LocalEngine:
-    """Rules instead of a model: the intent parser, and tool choice by each tool's triggers.
-
-    When no tool's triggers match a message (and it is not a greeting) the engine is unsure and
-    calls the tool marked as the fallback — the handover to a human.
+    """Rules instead of a model: the intent parser, and for customer service the rule-based
+    understanding of :mod:`lago_core.ai.nlu` (a tool outside that vocabulary is chosen by its
+    trigger words). When nothing fits it proposes nothing: the caller decides what "unsure" means.
     """
 
     name = "local"
-
-    def __init__(self, fallback_tool: str = "handover_to_human") -> None:
-        self._fallback = fallback_tool
 
     async def parse_intent(self, query: str) -> Intent:
         return parse_intent(query)
 
     async def chat(self, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec]) -> ChatTurn:
         last = messages[-1] if messages else ChatMessage("user", "")
-        if last.role == "tool":
+        if last.role != "user":
             # The tools have answered; the caller renders their results.
             return ChatTurn("")
-        if last.role != "user":
-            return ChatTurn("")
         text = last.content
+        names = {tool.name for tool in tools}
+        proposal = propose(text)
+        if proposal is not None and proposal[0] in names:
+            return ChatTurn("", (ToolCall(f"local-{proposal[0]}", proposal[0], proposal[1]),))
         for tool in tools:
             if tool.triggers is not None and tool.triggers.search(text):
                 return ChatTurn("", (ToolCall(f"local-{tool.name}", tool.name, {}),))
         if _GREETING.match(text):
             return ChatTurn(GREETING_TEXT)
-        if any(tool.name == self._fallback for tool in tools):
-            return ChatTurn("", (ToolCall("local-fallback", self._fallback, {"reason": "unsure"}),))
-        return ChatTurn(GREETING_TEXT)
+        return ChatTurn("")
 
     async def close(self) -> None:
         return None
@@ -163,9 +160,11 @@ _INTENT_PROMPT = (
     "for 小区里/本小区, nearby for 附近."
 )
 SUPPORT_PROMPT = (
-    "你是来购（社区二手租售平台）的客服助手。只能通过工具查询用户本人的订单、押金、退款和团购信息；"
-    "不要自己说出任何金额或状态，系统会把工具结果附在你的回复后面。退款必须先调用 request_refund，"
-    "用户明确确认后再调用 confirm_refund。用户要求人工或你不确定时调用 handover_to_human。回复简短。"
+    "你是来购（社区二手租售平台）的客服助手。每轮只调用一个工具，表示用户这句话想做什么；"
+    "回复由系统根据工具结果生成，你不要自己写金额或状态。用户说“它/那个订单/刚才那个”时不要填"
+    " order_id，系统按对话状态里的 focus 解析；只有用户写出订单号时才填 order_id。退款和取消先调用"
+    " request_refund / cancel_order，用户确认时调用 confirm_pending，改主意时调用 decline_pending。"
+    "问别人的订单调用 someone_elses_order。只有用户要求人工时才调用 handover_to_human。"
 )
 
 

@@ -218,7 +218,11 @@ class Message(Schema):
     role: Literal["user", "assistant", "agent", "system"]
     author_id: UUID | None
     body: str
-    data: dict[str, Any] = Field(description="assistant replies: facts from tools, engine, tools")
+    data: dict[str, Any] = Field(
+        description="assistant replies: facts from tools, engine, action, and the dialogue state "
+        "after the turn (focus: the order in question; pending: a refund or cancellation "
+        "awaiting confirmation)"
+    )
     reply_to: int | None
     created_at: datetime
 
@@ -229,7 +233,10 @@ class Conversation(Schema):
     status: ConversationStatus
     agent_id: UUID | None
     handover_reason: str | None
-    pending_refund: dict[str, Any] | None
+    pending_refund: dict[str, Any] | None = Field(
+        description="the refund or cancellation the agent proposed and the resident has not yet "
+        "confirmed (action, order_id, title, amount_fen)"
+    )
     created_at: datetime
     updated_at: datetime
     queued_at: datetime | None

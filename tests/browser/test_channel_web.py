@@ -27,6 +27,7 @@ from ..rt_client import ChannelClient
 from ..test_payments import WEBHOOK, run_worker
 from ..waiting import until
 from .conftest import WebStack, screenshot, serious_accessibility_violations, signed_in_page
+from .test_resident_orders_live import _sale
 
 NewContext = Callable[..., Awaitable[BrowserContext]]
 
@@ -386,6 +387,23 @@ async def test_customer_service_answers_and_hands_over_to_a_person(
     replies = page.get_by_role("list", name="客服消息").locator("li.assistant")
     await expect(replies).to_have_count(1)
     await expect(replies.first).to_contain_text("来购智能客服")
+
+    # The agent's state: the order in question, and a pending action with its two buttons.
+    listing_id = await _sale(core, community.residents[1], "乐高 好朋友 咖啡馆")
+    await core.orders.create(Principal(resident.id, uuid.uuid4()), listing_id, None, "face_to_face")
+    await page.get_by_label("输入你的问题").fill("帮我取消订单")
+    await page.get_by_role("button", name="发送").click()
+    asked = page.get_by_role("list", name="客服消息").locator("li.user")
+    await expect(asked.last).to_contain_text("帮我取消订单")
+    await run_worker(web.settings, core)
+    state = page.get_by_role("complementary", name="当前咨询")
+    await expect(state).to_contain_text("待确认：取消订单「乐高 好朋友 咖啡馆」")
+    await expect(state).to_contain_text("正在咨询的订单：「乐高 好朋友 咖啡馆」")
+    await state.get_by_role("button", name="算了").click()
+    await expect(asked.last).to_contain_text("算了")
+    await run_worker(web.settings, core)
+    await expect(replies.last).to_contain_text("不取消了")
+    await expect(state.get_by_role("button", name="确认")).to_have_count(0)
 
     page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
     await page.get_by_role("button", name="转人工").click()

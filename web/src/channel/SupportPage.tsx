@@ -3,6 +3,7 @@
 import { useCallback, useEffect, useLayoutEffect, useRef, useState, type FormEvent, type ReactNode } from "react";
 
 import { http } from "../api/http";
+import { fenToYuanText } from "../merchant/api";
 import { realtime } from "../api/realtime";
 import { channel } from "../strings";
 import { Loading, Page } from "../ui/kit";
@@ -18,11 +19,19 @@ interface Conversation {
   handover_reason: string | null;
 }
 
+// What the agent carries between turns (docs/ai.md "Dialogue state"): the order in question and
+// an action that waits for the resident's confirmation. Each assistant reply holds a snapshot.
+interface AgentState {
+  focus: { order_id: string; short: string; title: string; status: string } | null;
+  pending: { action: "refund" | "cancel"; title: string; amount_fen: number } | null;
+}
+
 interface Message {
   id: number;
   role: "user" | "assistant" | "agent" | "system";
   body: string;
   created_at: string;
+  data?: { state?: AgentState };
 }
 
 interface Push {
@@ -115,10 +124,7 @@ export function SupportPage(): ReactNode {
     }
   };
 
-  const send = (event: FormEvent): void => {
-    event.preventDefault();
-    const body = text.trim();
-    if (!body) return;
+  const say = (body: string): void => {
     void run(async () => {
       if (!conversation || conversation.status === "closed") {
         const started = await http.post<{ conversation: Conversation; message: Message | null }>("/support/conversations", { text: body });
@@ -130,6 +136,12 @@ export function SupportPage(): ReactNode {
       }
       setText("");
     });
+  };
+
+  const send = (event: FormEvent): void => {
+    event.preventDefault();
+    const body = text.trim();
+    if (body) say(body);
   };
 
   const handover = (): void => {
@@ -149,6 +161,8 @@ export function SupportPage(): ReactNode {
 
   const status = conversation?.status;
   const waitingForAi = status === "ai" && messages.length > 0 && messages[messages.length - 1]?.role === "user";
+  const agentState = status === "ai" ? [...messages].reverse().find((m) => m.role === "assistant")?.data?.state : undefined;
+  const pending = agentState?.pending;
   return (
     <Page title={t.title}>
       <div className="support">
@@ -160,7 +174,7 @@ export function SupportPage(): ReactNode {
           <p className="muted">{t.intro}</p>
         )}
         {loading ? <Loading /> : null}
-        <ol className="messages support-messages" ref={listRef} aria-label={t.messages}>
+        <ol className="messages support-messages" ref={listRef} aria-label={t.messages} tabIndex={0}>
           {messages.map((m) => (
             <li key={m.id} className={`message ${m.role}${m.role === "user" ? " mine" : ""}`}>
               <div className="meta">
@@ -175,6 +189,28 @@ export function SupportPage(): ReactNode {
           <p className="muted" aria-live="polite">
             {t.thinking}
           </p>
+        ) : null}
+        {agentState?.focus || pending ? (
+          <aside className="support-state" aria-label={t.state}>
+            {agentState?.focus ? (
+              <p>
+                {t.focus}「{agentState.focus.title}」{agentState.focus.short}
+              </p>
+            ) : null}
+            {pending ? (
+              <div className="row">
+                <span>
+                  {pending.action === "refund" ? t.pendingRefund(fenToYuanText(pending.amount_fen)) : t.pendingCancel}「{pending.title}」
+                </span>
+                <button type="button" className="primary" disabled={busy || waitingForAi} onClick={() => say(pending.action === "refund" ? "确认退款" : "确认取消")}>
+                  {t.confirm}
+                </button>
+                <button type="button" disabled={busy || waitingForAi} onClick={() => say("算了")}>
+                  {t.decline}
+                </button>
+              </div>
+            ) : null}
+          </aside>
         ) : null}
         {error ? (
           <p className="error" role="alert">

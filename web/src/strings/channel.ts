@@ -171,5 +171,11 @@ export const channel = {
     } as Record<string, string>,
     thinking: "智能客服正在回复…",
     messages: "客服消息",
+    state: "当前咨询",
+    focus: "正在咨询的订单：",
+    pendingRefund: (yuan: string) => `待确认：退款 ¥${yuan}`,
+    pendingCancel: "待确认：取消订单",
+    confirm: "确认",
+    decline: "算了",
   },
 } as const;
