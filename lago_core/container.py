@@ -25,6 +25,7 @@ from lago_core.ai import (
 from lago_core.clock import Clock, SystemClock
 from lago_core.communities import CommunityService, CommunityStore
 from lago_core.coupons import CheckoutService, CouponService, CouponStore
+from lago_core.courses import CourseService, CourseStore
 from lago_core.db import create_pool
 from lago_core.email import EmailProvider, create_email_provider
 from lago_core.groupbuys import GroupBuyService, GroupBuyStore
@@ -125,6 +126,8 @@ class Core:
     # Money out (issue 19): bank accounts, withdrawals, income, property statements and payouts.
     moneyout: MoneyOutService
     invoices: InvoiceService
+    # Courses (children's classes), live classes recorded and replayed (docs/courses.md).
+    courses: CourseService
     # The sandbox provider's own connections (it stands in for the provider's database).
     sandbox_pool: asyncpg.Pool | None = None
 
@@ -301,6 +304,8 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         clock=clock,
         font=settings.invoice_font,
     )
+    courses = CourseService(CourseStore(pool), merchants=merchants, payments=payments, clock=clock)
+    courses.wire()
     ai = build_ai(
         settings, pool, listings, orders, payments, jobs, pusher, limiter, clock, groupbuys
     )
@@ -342,6 +347,7 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         sandbox_numbers=sandbox_numbers,
         moneyout=moneyout,
         invoices=invoices,
+        courses=courses,
         sandbox_pool=sandbox_pool,
     )
 

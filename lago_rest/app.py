@@ -26,6 +26,7 @@ from lago_rest.routes import (
     client,
     communities,
     coupons,
+    courses,
     groupbuys,
     invoices,
     listings,
@@ -73,6 +74,7 @@ def build_api() -> Api:
         points.api,
         notifications.api,
         subscriptions.api,
+        courses.api,
     ):
         api.include(group)
     return api
