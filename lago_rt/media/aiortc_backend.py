@@ -446,7 +446,7 @@ class AiortcBackend:
             raise MediaError("no such session to record", code="stream_not_ready")
         if session.recorder is not None:
             return
-        session.recorder = Recorder(path)
+        session.recorder = Recorder(path, audio="audio" in session.sources)
         for source in session.sources.values():
             source.recorder = session.recorder
         # The file starts at a key frame: ask for one now rather than wait for the next.

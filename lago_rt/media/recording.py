@@ -68,13 +68,19 @@ class _Track:
 class Recorder:
     """Muxes one session's encoded frames into ``path`` until :meth:`close`."""
 
-    def __init__(self, path: Path, *, now: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, path: Path, *, audio: bool = True, now: Callable[[], float] = time.monotonic
+    ) -> None:
         self.path = path
+        # Declared up front (Matroska writes its track list with the first packet); a track that
+        # never gets a frame would make players wait for it, so only when the session has audio.
+        self._with_audio = audio
         self._now = now
         self._container: Any = None
         self._started_at: float | None = None
         self._tracks: dict[str, _Track] = {}
         self._skipped: str | None = None
+        self._audio_stream: Any = None
         self._end_ms = 0
         self.closed = False
 
@@ -104,7 +110,7 @@ class Recorder:
             self._open(size)
         track = self._tracks.get(kind)
         if track is None:
-            if kind != "audio" or mime != "audio/opus":
+            if kind != "audio" or mime != "audio/opus" or self._audio_stream is None:
                 return
             track = self._add_audio()
         if track.first_pts is None:
@@ -132,13 +138,13 @@ class Recorder:
         video = container.add_stream("libvpx", rate=30)
         video.width, video.height = size
         video.pix_fmt = "yuv420p"
-        # Declared now: Matroska writes its track list with the first packet.
-        audio = container.add_stream("libopus", rate=48000)
-        audio.layout = "stereo"
+        if self._with_audio:
+            audio = container.add_stream("libopus", rate=48000)
+            audio.layout = "stereo"
+            self._audio_stream = audio
         self._container = container
         self._started_at = self._now()
         self._tracks["video"] = _Track(video, 90000, 0)
-        self._audio_stream = audio
 
     def _add_audio(self) -> _Track:
         track = _Track(self._audio_stream, 48000, 0)

@@ -1,7 +1,7 @@
 // The merchant back office (desktop layout; 004 §2.3): the shell picks the store (GET /me/merchants),
 // holds the /merchant socket for the whole area — so the 订单 badge and the chime work on every
 // screen — and routes to the screens. Every action is still checked by the API.
-import { useCallback, useEffect, useMemo, useRef, useState, type ReactNode } from "react";
+import { lazy, useCallback, useEffect, useMemo, useRef, useState, type ReactNode } from "react";
 import { Link, Navigate, NavLink, Route, Routes, useNavigate } from "react-router";
 
 import { http } from "../api/http";
@@ -9,7 +9,7 @@ import { realtime, type ConnectionState } from "../api/realtime";
 import { Bell } from "../notifications/Bell";
 import NotificationsPage from "../notifications/NotificationsPage";
 import { useSession } from "../session";
-import { common, merchant as t } from "../strings";
+import { common, courses, merchant as t } from "../strings";
 import { Loading, Page } from "../ui/kit";
 import { type Merchant, type MyMerchant, type OrderPush } from "./api";
 import { CataloguePage } from "./Catalogue";
@@ -26,6 +26,8 @@ import { SettingsPage } from "./Settings";
 import { chime, unlockAudioOnGesture } from "./sound";
 import { IncomePage, InvoicesPage, WithdrawPage } from "./MoneyOut";
 import { StatementsPage } from "./Statements";
+
+const MerchantCourses = lazy(() => import("../courses/MerchantCourses"));
 
 const CHOSEN = "lago.merchant";
 const LIVE_EVENTS = ["order:new", "order:paid", "order:refund_requested", "order:cancelled"] as const;
@@ -291,6 +293,7 @@ function Store({ my, mine, onSwitch }: { my: MyMerchant; mine: MyMerchant[]; onS
         <NavLink to="/merchant/catalogue">{t.nav.catalogue}</NavLink>
         <NavLink to="/merchant/group-buys">{t.nav.groupBuys}</NavLink>
         <NavLink to="/merchant/coupons">{t.nav.coupons}</NavLink>
+        <NavLink to="/merchant/courses">{courses.office.nav}</NavLink>
         <NavLink to="/merchant/statements">{t.nav.settlements}</NavLink>
         <NavLink to="/merchant/withdraw">{t.nav.withdraw}</NavLink>
         <NavLink to="/merchant/income">{t.nav.income}</NavLink>
@@ -329,6 +332,7 @@ function Store({ my, mine, onSwitch }: { my: MyMerchant; mine: MyMerchant[]; onS
               <Route path="catalogue" element={<CataloguePage />} />
               <Route path="group-buys" element={<GroupBuyCampaignsPage />} />
               <Route path="coupons" element={<CouponsPage />} />
+              <Route path="courses" element={<MerchantCourses />} />
               <Route path="statements" element={<StatementsPage />} />
               <Route path="withdraw" element={<WithdrawPage />} />
               <Route path="income" element={<IncomePage />} />

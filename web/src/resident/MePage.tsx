@@ -3,7 +3,7 @@ import { Link } from "react-router";
 
 import { http } from "../api/http";
 import { useSession } from "../session";
-import { common, coupons, points, resident } from "../strings";
+import { common, coupons, courses, points, resident } from "../strings";
 import { Empty, Page, useLoad } from "../ui/kit";
 import { ResidentError } from "./ResidentError";
 
@@ -60,6 +60,8 @@ export function MePage(): ReactNode {
       <nav className="list me-links" aria-label={resident.me.title}>
         <Link to="/communities">{communities.length ? resident.me.joinMore : resident.home.joinCommunity}</Link>
         <Link to="/me/points">{points.meLink}</Link>
+        <Link to="/courses">{courses.title}</Link>
+        <Link to="/me/courses">{courses.meLink}</Link>
         <Link to="/me/listings">{resident.me.myListings}</Link>
         <Link to="/me/membership">{resident.me.membership}</Link>
         <Link to="/me/virtual-number">{resident.me.virtualNumber}</Link>

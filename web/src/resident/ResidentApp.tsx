@@ -28,6 +28,11 @@ const Notifications = lazy(() => import("../notifications/NotificationsPage"));
 const Membership = lazy(() => import("../subscriptions/MembershipPage"));
 const VirtualNumber = lazy(() => import("../subscriptions/VirtualNumberPage"));
 const SignAgreement = lazy(() => import("../subscriptions/SignPage"));
+const Courses = lazy(() => import("../courses/CoursesPage"));
+const CourseDetail = lazy(() => import("../courses/CourseDetailPage"));
+const MyCourses = lazy(() => import("../courses/MyCoursesPage"));
+const CourseReplay = lazy(() => import("../courses/ReplayPage"));
+const CourseLive = lazy(() => import("../courses/ClassLivePage"));
 
 export default function ResidentApp(): ReactNode {
   return (
@@ -59,6 +64,11 @@ export default function ResidentApp(): ReactNode {
           <Route path="orders/:id" element={<OrderPage />} />
           <Route path="orders/:id/pay" element={<CashierPage />} />
           <Route path="live/:communityId?" element={<LiveWatchRoute />} />
+          <Route path="courses" element={<Courses />} />
+          <Route path="courses/:id" element={<CourseDetail />} />
+          <Route path="courses/:id/lessons/:lessonId/replay" element={<CourseReplay />} />
+          <Route path="courses/:id/lessons/:lessonId/live" element={<CourseLive />} />
+          <Route path="me/courses" element={<MyCourses />} />
           <Route path="*" element={<HomePage />} />
         </Routes>
       </main>

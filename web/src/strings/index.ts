@@ -18,3 +18,4 @@ export function errorText(code: string | undefined, fallback?: string): string {
   return fallback || common.errors.unknown;
 }
 export { subscriptions } from "./subscriptions";
+export { courses } from "./courses";

@@ -1,0 +1,143 @@
+"""Courses in a real browser (issue 20, item 4): a merchant publishes a paid course and schedules
+a lesson in the back office; a resident finds it under its category, enrols and pays on the
+sandbox, then replays the lesson's recording in a <video> that seeks and plays (the recording made
+by the node's recorder from encoded frames, through the service API); 我的课程 shows the progress
+— with axe-core on each screen."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from playwright.async_api import BrowserContext, Page, expect
+
+from lago_core.container import Core
+from lago_core.security.roles import Principal
+
+from ..conftest import Account
+from ..courses_support import write_recording
+from ..test_payments import WEBHOOK, run_worker
+from .conftest import WebStack, screenshot, serious_accessibility_violations, signed_in_page
+
+NewContext = Callable[..., Awaitable[BrowserContext]]
+MakeAccount = Callable[..., Awaitable[Account]]
+
+
+async def _accessible(page: Page, name: str) -> None:
+    assert await serious_accessibility_violations(page) == [], name
+    await screenshot(page, name)
+
+
+async def test_publish_enrol_pay_and_replay_with_seeking(
+    web: WebStack,
+    core: Core,
+    new_context: NewContext,
+    make_account: MakeAccount,
+    approve_merchant: Any,
+    tmp_path: Path,
+) -> None:
+    core.settings = dataclasses.replace(core.settings, sandbox_webhook_url=web.url + WEBHOOK)
+    owner = await make_account("李老师")
+    parent = await make_account("王妈妈")
+    row = await core.merchants.create(Principal(owner.id, uuid.uuid4()), "小小工程师")
+    await approve_merchant(owner, row["id"])
+
+    # The merchant publishes a course and schedules a lesson.
+    office = await signed_in_page(new_context, owner, mobile=False)
+    await office.goto("/merchant/courses")
+    await expect(office.get_by_role("heading", name="课程管理")).to_be_visible()
+    await office.get_by_label("课程名称").fill("乐高机器人入门")
+    await office.get_by_label("分类").select_option(label="乐高搭建")
+    await office.get_by_label("讲师").fill("李老师")
+    await office.get_by_label("价格（元，0 为免费）").fill("99")
+    await office.get_by_label("课程介绍").fill("六到十岁,每周一次,动手搭建会动的机器人。")
+    await office.get_by_role("button", name="发布课程").click()
+    manage = office.get_by_role("button", name="管理 乐高机器人入门")
+    await expect(manage).to_have_attribute("aria-expanded", "true")
+    await office.get_by_label("课节名称").fill("第一课:齿轮与杠杆")
+    await office.get_by_label("上课时间").fill("2030-06-01T10:00")
+    await office.get_by_role("button", name="添加课节").click()
+    await expect(office.get_by_text("第一课:齿轮与杠杆")).to_be_visible()
+    await expect(office.get_by_text("还没有学员报名")).to_be_visible()
+    await _accessible(office, "merchant-courses")
+
+    (course,) = await core.courses.store.of_merchant(row["id"])
+    (lesson,) = await core.courses.store.lessons(course["id"])
+    # The lesson's recording, as the node's recorder writes it, put where a class's goes.
+    recorded = write_recording(tmp_path / "class.webm", seconds=6)
+    key = f"recordings/{lesson['id']}/browser.webm"
+    data = recorded.path.read_bytes()
+    await core.storage.put(key, data, "video/webm")
+    await core.courses.attach_recording(
+        lesson["id"], key, len(data), recorded.duration_ms, recorded.video_frames
+    )
+
+    # The resident finds it by category, enrols and pays.
+    page = await signed_in_page(new_context, parent)
+    await page.goto("/courses")
+    await expect(page.get_by_role("heading", name="课程", exact=True)).to_be_visible()
+    await page.get_by_role("button", name="STEM 科学").click()
+    await expect(page.get_by_text("暂无课程")).to_be_visible()
+    await page.get_by_role("button", name="乐高搭建").click()
+    await expect(page.get_by_role("link", name="乐高机器人入门")).to_be_visible()
+    await _accessible(page, "resident-courses")
+    await page.get_by_role("link", name="乐高机器人入门").click()
+    await expect(page.get_by_test_id("course-price")).to_have_text("¥99.00")
+    # Not enrolled: no replay yet.
+    await expect(page.get_by_role("link", name="观看回放")).to_have_count(0)
+    await page.get_by_role("button", name="收藏").click()
+    await expect(page.get_by_role("button", name="取消收藏")).to_be_visible()
+    await page.get_by_role("button", name="报名并支付 ¥99.00").click()
+    await page.get_by_role("button", name="确认支付（沙箱）").click()
+    await expect(page.get_by_role("status").filter(has_text="正在确认支付")).to_be_visible()
+    await run_worker(web.settings, core)  # the provider's webhook: the capture enrols
+    await expect(page.get_by_text("已报名", exact=True)).to_be_visible(timeout=15_000)
+    await _accessible(page, "resident-course-detail")
+
+    # The replay: a <video> that seeks and plays.
+    await page.get_by_role("link", name="观看回放").click()
+    video = page.get_by_test_id("replay-video")
+    await expect(video).to_be_visible()
+    await page.wait_for_function(
+        "() => { const v = document.querySelector('video'); return v && v.readyState >= 1 "
+        "&& v.duration > 4 && v.duration < 8 }"
+    )
+    await page.evaluate(
+        "() => { const v = document.querySelector('video'); v.muted = true; v.currentTime = 3.5 }"
+    )
+    await page.wait_for_function(
+        "() => { const v = document.querySelector('video'); return !v.seeking "
+        "&& Math.abs(v.currentTime - 3.5) < 0.5 }"
+    )
+    await page.evaluate("() => document.querySelector('video').play()")
+    await page.wait_for_function(
+        "() => { const v = document.querySelector('video'); return !v.paused "
+        "&& v.currentTime > 3.9 && v.videoWidth === 320 }",
+        timeout=15_000,
+    )
+    # The seek went through Range requests (a 206 from the replay endpoint).
+    status = await page.evaluate(
+        """async (url) => (await fetch(url, {headers: {Range: "bytes=0-99"}})).status""",
+        f"/api/v1/course-lessons/{lesson['id']}/recording",
+    )
+    assert status == 206
+    await _accessible(page, "resident-course-replay")
+    # Watching to the end completes the lesson.
+    await page.evaluate(
+        "() => { const v = document.querySelector('video'); v.currentTime = v.duration - 0.2 }"
+    )
+    await page.wait_for_function("() => document.querySelector('video').ended")
+
+    await page.goto("/me/courses")
+    await expect(page.get_by_text(re.compile(r"已完成 1 / 1 节"))).to_be_visible()
+    await _accessible(page, "resident-my-courses")
+
+    # The merchant sees the enrolment.
+    await office.reload()
+    await office.get_by_role("button", name="管理 乐高机器人入门").click()
+    await expect(office.get_by_role("cell", name="王妈妈")).to_be_visible()
+    await expect(office.get_by_role("cell", name="完成 1 节")).to_be_visible()
