@@ -102,3 +102,17 @@ CREATE TABLE course_favourites (
     created_at      timestamptz NOT NULL,
     PRIMARY KEY (user_id, course_id)
 );
+
+-- Paid enrolments settle like other merchant sales (docs/courses.md): due seven days after the
+-- course's first class began (the refund window closed then), one item per enrolment.
+CREATE TABLE settlement_course_items (
+    settlement_id           uuid NOT NULL REFERENCES settlements (id),
+    enrolment_id            uuid NOT NULL UNIQUE REFERENCES course_enrolments (id),
+    gross_fen               bigint NOT NULL,
+    commission_fen          bigint NOT NULL,
+    property_share_fen      bigint NOT NULL,
+    withheld_fen            bigint NOT NULL,
+    net_fen                 bigint NOT NULL,
+    merchant_discount_fen   bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (settlement_id, enrolment_id)
+);

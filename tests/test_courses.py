@@ -332,6 +332,20 @@ async def test_paid_enrolment_through_the_provider(
     assert refused.value.code == "refund_window_closed"
     await assert_ledger_sound(core)
 
+    # Seven days after the first class began, the enrolment settles like a merchant sale: its
+    # net moves from the merchant's payable to its available balance, once.
+    payable = await core.ledger.balance(AccountRef(AccountKind.MERCHANT_PAYABLE, merchant_id))
+    assert payable > 0
+    await core.settlement.settle()
+    assert await core.ledger.balance(AccountRef(AccountKind.MERCHANT_AVAILABLE, merchant_id)) == 0
+    clock.advance(7 * 86_400)
+    await core.settlement.settle()
+    await core.settlement.settle()
+    assert await core.ledger.balance(AccountRef(AccountKind.MERCHANT_PAYABLE, merchant_id)) == 0
+    available = AccountRef(AccountKind.MERCHANT_AVAILABLE, merchant_id)
+    assert await core.ledger.balance(available) == payable
+    await assert_ledger_sound(core)
+
 
 async def test_enrol_bad_input(
     client: Client, core: Core, make_account: MakeAccount, approve_merchant: Any
