@@ -304,7 +304,9 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         clock=clock,
         font=settings.invoice_font,
     )
-    courses = CourseService(CourseStore(pool), merchants=merchants, payments=payments, clock=clock)
+    courses = CourseService(
+        CourseStore(pool), merchants=merchants, payments=payments, limiter=limiter, clock=clock
+    )
     courses.wire()
     ai = build_ai(
         settings, pool, listings, orders, payments, jobs, pusher, limiter, clock, groupbuys

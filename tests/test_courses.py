@@ -590,3 +590,11 @@ async def test_replay_completes_a_lesson_at_ninety_percent(
     assert body["error"]["code"] == "no_recording", body
     status, progress = await call(client, parent, "GET", f"/courses/{course_id}/progress")
     assert (progress["total"], progress["completed"]) == (2, 1), progress
+    # A player reports every few seconds; a flood is refused.
+    statuses = set()
+    for _ in range(61):
+        status, _ = await call(
+            client, parent, "POST", f"/course-lessons/{lessons[0]}/watched", {"watched_ms": 1}
+        )
+        statuses.add(status)
+    assert 429 in statuses

@@ -33,6 +33,7 @@ from lago_core.logging import get_logger
 from lago_core.merchants import MerchantService
 from lago_core.payments import Demand, PaymentService, PaymentSpec, PaymentView, Refuse
 from lago_core.payments.service import AfterCommit
+from lago_core.ratelimit import RateLimiter
 from lago_core.security.roles import Principal
 
 __all__ = [
@@ -51,6 +52,11 @@ REFERENCE_TYPE = "course_enrolment"
 CATEGORIES = ("lego", "stem", "art", "music", "sports", "other")
 # A replay watched this far counts the lesson as attended.
 REPLAY_COMPLETE_RATIO = 0.9
+# Per resident: enrolling (each may create a provider intent), reporting replay progress (a
+# player reports every few seconds at most), rating.
+ENROL_LIMIT = "20/hour"
+WATCHED_LIMIT = "60/minute"
+RATING_LIMIT = "30/hour"
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,11 +92,13 @@ class CourseService:
         *,
         merchants: MerchantService,
         payments: PaymentService,
+        limiter: RateLimiter,
         clock: Clock,
     ) -> None:
         self.store = store
         self._merchants = merchants
         self._payments = payments
+        self._limiter = limiter
         self._clock = clock
 
     def wire(self) -> None:
@@ -252,6 +260,7 @@ class CourseService:
         course = await self._course(course_id)
         if course["status"] != "published":
             raise Conflict("the course is not open for enrolment", code="course_not_open")
+        await self._limiter.hit_or_raise(ENROL_LIMIT, "course-enrol", str(actor.user_id))
         now = self._clock.now()
         async with self.store.pool.acquire() as conn, conn.transaction():
             row = await self.store.open_enrolment(
@@ -426,6 +435,7 @@ class CourseService:
         """How far the caller watched the replay; ≥ 90 % of it completes the lesson."""
         lesson = await self.lesson(lesson_id)
         await self._require_enrolled(actor, lesson["course_id"])
+        await self._limiter.hit_or_raise(WATCHED_LIMIT, "course-watched", str(actor.user_id))
         total = lesson["recording_ms"]
         if total is None:
             raise NotFound("this lesson has no recording (yet)", code="no_recording")
@@ -471,6 +481,7 @@ class CourseService:
         await self._require_enrolled(actor, course_id)
         if not 1 <= stars <= 5:
             raise InvalidInput("stars are 1–5", code="bad_stars")
+        await self._limiter.hit_or_raise(RATING_LIMIT, "course-rating", str(actor.user_id))
         return await self.store.rate(course_id, actor.user_id, stars, comment, self._clock.now())
 
     async def ratings(self, actor: Principal, course_id: UUID) -> list[asyncpg.Record]:

@@ -13,10 +13,13 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from playwright.async_api import BrowserContext, Page, expect
+import pytest
+from playwright.async_api import BrowserContext, Dialog, Page, expect
 
 from lago_core.container import Core
+from lago_core.courses import CourseSpec, LessonSpec
 from lago_core.security.roles import Principal
+from lago_core.settings import Settings
 
 from ..conftest import Account
 from ..courses_support import write_recording
@@ -25,6 +28,12 @@ from .conftest import WebStack, screenshot, serious_accessibility_violations, si
 
 NewContext = Callable[..., Awaitable[BrowserContext]]
 MakeAccount = Callable[..., Awaitable[Account]]
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The node's ICE on loopback, where the browser reaches it (as tests/browser/test_live_web.py)."""
+    return dataclasses.replace(settings, live_ice_addresses=("127.0.0.1",))
 
 
 async def _accessible(page: Page, name: str) -> None:
@@ -141,3 +150,91 @@ async def test_publish_enrol_pay_and_replay_with_seeking(
     await office.get_by_role("button", name="管理 乐高机器人入门").click()
     await expect(office.get_by_role("cell", name="王妈妈")).to_be_visible()
     await expect(office.get_by_role("cell", name="完成 1 节")).to_be_visible()
+
+
+async def test_a_class_goes_live_from_the_camera_and_is_replayed(
+    web: WebStack,
+    core: Core,
+    new_context: NewContext,
+    make_account: MakeAccount,
+    approve_merchant: Any,
+) -> None:
+    owner = await make_account("李老师")
+    parent = await make_account("王妈妈")
+    stranger = await make_account("路人")
+    row = await core.merchants.create(Principal(owner.id, uuid.uuid4()), "小小工程师")
+    await approve_merchant(owner, row["id"])
+    as_owner = Principal(owner.id, uuid.uuid4())
+    course = await core.courses.create_course(
+        as_owner,
+        CourseSpec(
+            title="STEM 小实验", category="stem", instructor="李老师", price_fen=0,
+            merchant_id=row["id"],
+        ),
+    )  # fmt: skip
+    lesson = await core.courses.add_lesson(
+        as_owner, course["id"], LessonSpec("第一课:浮力", core.clock.now(), 30)
+    )
+    await core.courses.enrol(Principal(parent.id, uuid.uuid4()), course["id"], "k1")
+
+    # The teacher goes live from the back office (Chromium's fake camera).
+    office = await signed_in_page(new_context, owner, mobile=False)
+
+    async def accept(dialog: Dialog) -> None:
+        await dialog.accept()
+
+    office.on("dialog", accept)
+    await office.goto("/merchant/courses")
+    await office.get_by_role("button", name="管理 STEM 小实验").click()
+    await office.get_by_role("button", name="开始直播").click()
+    await expect(office.get_by_role("status").filter(has_text="直播中，正在录制")).to_be_visible(
+        timeout=30_000
+    )
+    await _accessible(office, "merchant-course-studio")
+
+    # An enrolled resident watches; a stranger is refused by the node.
+    page = await signed_in_page(new_context, parent)
+    await page.goto(f"/courses/{course['id']}")
+    await page.get_by_role("link", name="进入直播课堂").click()
+    await page.wait_for_function(
+        "() => document.querySelector('video')?.videoWidth > 0", timeout=30_000
+    )
+    first = await _frames(page)
+    await page.wait_for_function(
+        f"() => document.querySelector('video').getVideoPlaybackQuality().totalVideoFrames > {first + 15}",
+        timeout=30_000,
+    )
+    await _accessible(page, "resident-course-live")
+    outsider = await signed_in_page(new_context, stranger)
+    await outsider.goto(f"/courses/{course['id']}/lessons/{lesson['id']}/live")
+    await expect(outsider.get_by_text("报名后才能观看或评价")).to_be_visible()
+
+    # The class ends; its recording is the replay.
+    await office.get_by_role("button", name="结束直播").click()
+    await expect(office.get_by_text("第一课:浮力")).to_be_visible()
+    await expect(office.get_by_text(re.compile("已结束 · 观看回放"))).to_be_visible(timeout=30_000)
+    await page.goto(f"/courses/{course['id']}/lessons/{lesson['id']}/replay")
+    await page.wait_for_function(
+        "() => { const v = document.querySelector('video'); return v && v.readyState >= 1 "
+        "&& v.duration > 0.5 && isFinite(v.duration) }",
+        timeout=15_000,
+    )
+    # The node's own recording seeks as well (FFmpeg wrote its cues when the class ended).
+    await page.evaluate(
+        "() => { const v = document.querySelector('video'); v.muted = true;"
+        " v.currentTime = v.duration / 2 }"
+    )
+    await page.wait_for_function(
+        "() => { const v = document.querySelector('video'); return !v.seeking "
+        "&& v.currentTime > 0.2 && Math.abs(v.currentTime - v.duration / 2) < 1 }"
+    )
+    ended = await core.courses.lesson(lesson["id"])
+    assert ended["recording_frames"] > 15
+    assert ended["live_status"] == "ended"
+
+
+async def _frames(page: Page) -> int:
+    frames: int = await page.evaluate(
+        "() => document.querySelector('video').getVideoPlaybackQuality().totalVideoFrames"
+    )
+    return frames
