@@ -305,7 +305,12 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         font=settings.invoice_font,
     )
     courses = CourseService(
-        CourseStore(pool), merchants=merchants, payments=payments, limiter=limiter, clock=clock
+        CourseStore(pool),
+        merchants=merchants,
+        payments=payments,
+        limiter=limiter,
+        clock=clock,
+        notifications=notifications,
     )
     courses.wire()
     ai = build_ai(

@@ -434,6 +434,11 @@ async def test_live_class_recorded_and_replayed(
     assert started["ok"], started
     again = await teacher.call("class:start", {"lesson_id": lesson_id})
     assert again["error"]["code"] == "lesson_not_scheduled", again
+    # The enrolled resident is told the class is live; the stranger is not.
+    status, notes = await call(client, enrolled, "GET", "/me/notifications")
+    assert [n["kind"] for n in notes["items"]] == ["course_live"], notes
+    status, notes = await call(client, stranger, "GET", "/me/notifications")
+    assert notes["items"] == [], notes
 
     publisher = Publisher()
     peers.append(publisher)

@@ -23,6 +23,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import asyncpg
+from prometheus_client import Counter
 
 from lago_core.clock import Clock
 from lago_core.courses.store import CourseStore
@@ -31,6 +32,7 @@ from lago_core.ledger import Party, PartyKind
 from lago_core.ledger.store import Conn
 from lago_core.logging import get_logger
 from lago_core.merchants import MerchantService
+from lago_core.notifications import Notice, NotificationService
 from lago_core.payments import Demand, PaymentService, PaymentSpec, PaymentView, Refuse
 from lago_core.payments.service import AfterCommit
 from lago_core.ratelimit import RateLimiter
@@ -57,6 +59,11 @@ REPLAY_COMPLETE_RATIO = 0.9
 ENROL_LIMIT = "20/hour"
 WATCHED_LIMIT = "60/minute"
 RATING_LIMIT = "30/hour"
+
+# "直播课开始了" notices that could not be written; the class goes on without them.
+NOTIFY_FAILURES = Counter(
+    "lago_course_notify_failures_total", "class-start notifications that could not be sent"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +101,9 @@ class CourseService:
         payments: PaymentService,
         limiter: RateLimiter,
         clock: Clock,
+        notifications: NotificationService | None = None,
     ) -> None:
+        self._notifications = notifications
         self.store = store
         self._merchants = merchants
         self._payments = payments
@@ -406,7 +415,29 @@ class CourseService:
         )
         if row is None:
             raise Conflict("this lesson is live or over already", code="lesson_not_scheduled")
+        await self._announce(row)
         return row
+
+    async def _announce(self, lesson: asyncpg.Record) -> None:
+        """Tell the enrolled residents the class is live (in-app and live, once per lesson)."""
+        if self._notifications is None:
+            return
+        try:
+            course = await self._course(lesson["course_id"])
+            learners = await self.store.active_learners(course["id"])
+            await self._notifications.notify(
+                learners,
+                Notice(
+                    "course_live",
+                    f"course-lesson:{lesson['id']}:live",
+                    "直播课开始了",
+                    f"「{course['title']}」{lesson['title']} 正在直播，进入课程页观看",
+                    {"course_id": str(course["id"]), "lesson_id": str(lesson["id"])},
+                ),
+            )
+        except Exception:
+            NOTIFY_FAILURES.inc()
+            log.exception("course.notify_failed", lesson_id=str(lesson["id"]))
 
     async def end_live(self, lesson_id: UUID, session_id: str) -> asyncpg.Record | None:
         return await self.store.end_live(lesson_id, session_id, self._clock.now())

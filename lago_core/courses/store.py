@@ -250,6 +250,14 @@ class CourseStore:
             )
         return row
 
+    async def active_learners(self, course_id: UUID) -> list[UUID]:
+        rows = await self.pool.fetch(
+            "SELECT user_id FROM course_enrolments WHERE course_id = $1 AND status = 'active' "
+            "ORDER BY created_at LIMIT 10000",
+            course_id,
+        )
+        return [r["user_id"] for r in rows]
+
     async def enrolments_of_course(self, course_id: UUID) -> list[asyncpg.Record]:
         return await self.pool.fetch(
             "SELECT e.*, u.display_name AS name, "

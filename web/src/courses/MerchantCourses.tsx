@@ -252,13 +252,13 @@ function LessonItem({ lesson, onChanged }: { lesson: Lesson; onChanged: () => vo
           {t.goLive}
         </button>
       ) : null}
-      {studio ? <Studio lessonId={lesson.id} onEnded={() => { setStudio(false); onChanged(); }} /> : null}
+      {studio ? <Studio lessonId={lesson.id} onLive={onChanged} onEnded={() => { setStudio(false); onChanged(); }} /> : null}
     </li>
   );
 }
 
 /** The camera to the relay: `class:start`, then `class:publish`; `class:stop` ends and saves. */
-function Studio({ lessonId, onEnded }: { lessonId: string; onEnded: () => void }): ReactNode {
+function Studio({ lessonId, onLive, onEnded }: { lessonId: string; onLive: () => void; onEnded: () => void }): ReactNode {
   const video = useRef<HTMLVideoElement>(null);
   const [state, setState] = useState<"camera" | "live" | "stopped">("camera");
   const [error, setError] = useState<unknown>(null);
@@ -276,7 +276,10 @@ function Studio({ lessonId, onEnded }: { lessonId: string; onEnded: () => void }
         await rt.request("class:start", { lesson_id: lessonId });
         publisher.current = new ClassPublisher(rt, lessonId, stream);
         await publisher.current.publish();
-        if (!stopped) setState("live");
+        if (!stopped) {
+          setState("live");
+          onLive();
+        }
       } catch (e) {
         if (!stopped) setError(e);
       }
