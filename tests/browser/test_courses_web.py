@@ -7,6 +7,7 @@ by the node's recorder from encoded frames, through the service API); 我的课�
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import uuid
 from collections.abc import Awaitable, Callable
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import BrowserContext, Dialog, Page, expect
+from playwright.async_api import BrowserContext, Dialog, Page, Response, expect
 
 from lago_core.container import Core
 from lago_core.courses import CourseSpec, LessonSpec
@@ -135,11 +136,20 @@ async def test_publish_enrol_pay_and_replay_with_seeking(
     )
     assert status == 206
     await _accessible(page, "resident-course-replay")
-    # Watching to the end completes the lesson.
-    await page.evaluate(
-        "() => { const v = document.querySelector('video'); v.currentTime = v.duration - 0.2 }"
-    )
-    await page.wait_for_function("() => document.querySelector('video').ended")
+
+    # Watching to the end completes the lesson (the page reports it when the video ends).
+    def final_report(response: Response) -> bool:
+        if not response.url.endswith("/watched") or response.request.method != "POST":
+            return False
+        body = json.loads(response.request.post_data or "{}")
+        return bool(body.get("watched_ms", 0) >= 0.9 * recorded.duration_ms)
+
+    async with page.expect_response(final_report) as reported:
+        await page.evaluate(
+            "() => { const v = document.querySelector('video'); v.currentTime = v.duration - 0.2 }"
+        )
+        await page.wait_for_function("() => document.querySelector('video').ended")
+    assert (await reported.value).status == 200
 
     await page.goto("/me/courses")
     await expect(page.get_by_text(re.compile(r"已完成 1 / 1 节"))).to_be_visible()

@@ -27,8 +27,12 @@ export default function ReplayPage(): ReactNode {
     let reported = 0;
     const report = (): void => {
       if (furthest <= reported) return;
+      const before = reported;
       reported = furthest;
-      void http.post(`/course-lessons/${lessonId}/watched`, { watched_ms: Math.round(furthest * 1000) }).catch(() => undefined);
+      // A report that did not arrive is sent again with the next one.
+      void http.post(`/course-lessons/${lessonId}/watched`, { watched_ms: Math.round(furthest * 1000) }).catch(() => {
+        reported = Math.min(reported, before);
+      });
     };
     const progress = (): void => {
       furthest = Math.max(furthest, element.currentTime);
