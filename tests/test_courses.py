@@ -176,6 +176,15 @@ async def test_who_may_publish_and_bad_input(
     status, body = await call(client, owner, "GET", f"/courses/{uuid.uuid4()}")
     assert status == 404, body
 
+    status, body = await call(client, owner, "PATCH", f"/courses/{course_id}", {"title": None})
+    assert status == 200, body
+    assert body["title"] == "乐高机器人入门"
+    status, body = await call(
+        client, owner, "PATCH", f"/courses/{course_id}", {"capacity": 30, "cover_url": "/c.jpg"}
+    )
+    assert (body["capacity"], body["cover_url"]) == (30, "/c.jpg"), body
+    status, body = await call(client, owner, "PATCH", f"/courses/{course_id}", {"capacity": None})
+    assert body["capacity"] is None, body
     status, page = await call(client, stranger, "GET", "/courses?category=lego")
     assert status == 200, page
     assert [c["id"] for c in page["items"]] == [course_id], page
@@ -603,3 +612,54 @@ async def test_replay_completes_a_lesson_at_ninety_percent(
         )
         statuses.add(status)
     assert 429 in statuses
+
+
+async def test_lessons_change_until_taught_and_an_unpublished_class_ends_with_its_socket(
+    client: Client,
+    core: Core,
+    clock: ManualClock,
+    node: tuple[str, RtNode],
+    clients: list[ChannelClient],
+    make_account: MakeAccount,
+    approve_merchant: Any,
+) -> None:
+    url, _rt = node
+    owner = await make_account("李老师")
+    stranger = await make_account("路人")
+    merchant_id = await merchant_of(core, approve_merchant, owner)
+    course_id = await new_course(client, owner, merchant_id)
+    lesson_id = await new_lesson(client, owner, course_id, clock)
+    later = (clock.now() + timedelta(days=3)).isoformat()
+    status, body = await call(
+        client, stranger, "PATCH", f"/course-lessons/{lesson_id}", {"starts_at": later}
+    )
+    assert status == 403, body
+    status, body = await call(
+        client, owner, "PATCH", f"/course-lessons/{lesson_id}",
+        {"starts_at": later, "title": "第一课:滑轮", "duration_min": 60},
+    )  # fmt: skip
+    assert status == 200, body
+    assert (body["title"], body["duration_min"]) == ("第一课:滑轮", 60)
+    status, body = await call(
+        client, owner, "PATCH", f"/course-lessons/{lesson_id}", {"duration_min": 0}
+    )
+    assert status == 422, body
+
+    teacher = await ChannelClient(url, owner.access_token).connect()
+    started = await teacher.call("class:start", {"lesson_id": lesson_id})
+    assert started["ok"], started
+    status, body = await call(
+        client, owner, "PATCH", f"/course-lessons/{lesson_id}", {"title": "x"}
+    )
+    assert status == 409, body
+    assert body["error"]["code"] == "lesson_not_scheduled"
+    # The teacher's socket goes before anything was published: the class ends, no recording.
+    await teacher.close()
+
+    async def ended() -> bool:
+        row = await core.courses.lesson(uuid.UUID(lesson_id))
+        return bool(row["live_status"] == "ended")
+
+    await until(ended, within=10, every=0.05)
+    row = await core.courses.lesson(uuid.UUID(lesson_id))
+    assert row["recording_key"] is None

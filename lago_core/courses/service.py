@@ -255,6 +255,19 @@ class CourseService:
             }
         )
 
+    async def change_lesson(
+        self, actor: Principal, lesson_id: UUID, changes: dict[str, Any]
+    ) -> asyncpg.Record:
+        """Reschedule or rename a lesson that has not been taught yet (the course's managers)."""
+        lesson = await self.lesson(lesson_id)
+        await self._require_manager(actor, lesson["course_id"])
+        if not changes:
+            return lesson
+        row = await self.store.update_lesson(lesson_id, changes)
+        if row is None:
+            raise Conflict("a lesson taught live is not changed", code="lesson_not_scheduled")
+        return row
+
     async def lesson(self, lesson_id: UUID) -> asyncpg.Record:
         row = await self.store.lesson(lesson_id)
         if row is None:

@@ -101,6 +101,17 @@ class CourseStore:
         assert row is not None
         return row
 
+    async def update_lesson(
+        self, lesson_id: UUID, changes: dict[str, Any]
+    ) -> asyncpg.Record | None:
+        sets = ", ".join(f"{k} = ${i + 2}" for i, k in enumerate(changes))
+        return await self.pool.fetchrow(
+            f"UPDATE course_lessons SET {sets} WHERE id = $1 AND live_status = 'scheduled' "
+            "RETURNING *",
+            lesson_id,
+            *changes.values(),
+        )
+
     async def lesson(self, lesson_id: UUID) -> asyncpg.Record | None:
         return await self.pool.fetchrow("SELECT * FROM course_lessons WHERE id = $1", lesson_id)
 

@@ -227,7 +227,12 @@ async def change_course(
     course_id: UUID, body: CourseChangeIn, user: Principal, svc: Services
 ) -> Course:
     """Change a course (its merchant's people or an admin); only the fields sent change."""
-    changes = body.model_dump(exclude_unset=True)
+    # Only the cover and the capacity may be cleared (null); other nulls change nothing.
+    changes = {
+        k: v
+        for k, v in body.model_dump(exclude_unset=True).items()
+        if v is not None or k in ("cover_url", "capacity")
+    }
     return _as(Course, await svc.courses.update_course(user, course_id, changes))
 
 
@@ -236,6 +241,22 @@ async def add_lesson(course_id: UUID, body: LessonIn, user: Principal, svc: Serv
     """Schedule a lesson (the course's managers)."""
     spec = LessonSpec(body.title, body.starts_at, body.duration_min)
     return _lesson(await svc.courses.add_lesson(user, course_id, spec))
+
+
+class LessonChangeIn(Schema):
+    title: str | None = Field(default=None, min_length=1, max_length=100)
+    starts_at: datetime | None = None
+    duration_min: int | None = Field(default=None, ge=1, le=600)
+
+
+@api.patch("/course-lessons/{lesson_id}", tags=TAGS)
+async def change_lesson(
+    lesson_id: UUID, body: LessonChangeIn, user: Principal, svc: Services
+) -> Lesson:
+    """Rename or reschedule a lesson not taught yet (the course's managers); only the fields
+    sent change; a lesson taught live answers ``lesson_not_scheduled``."""
+    changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
+    return _lesson(await svc.courses.change_lesson(user, lesson_id, changes))
 
 
 @api.post("/courses/{course_id}/enrol", status=201, tags=TAGS)

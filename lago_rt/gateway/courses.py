@@ -104,6 +104,8 @@ class CourseClassGateway:
         # sid -> (lesson id, session id) of what this socket publishes / watches here
         self._publishing: dict[str, tuple[uuid.UUID, str]] = {}
         self._watching: dict[str, tuple[uuid.UUID, str]] = {}
+        # Classes this socket started and has not published to yet (ended if it goes away first).
+        self._started: dict[str, tuple[uuid.UUID, str]] = {}
         self._ending: dict[str, asyncio.Lock] = {}
         for event, model, handler in (
             ("class:start", ClassIn, self.start),
@@ -125,6 +127,7 @@ class CourseClassGateway:
         row = await self._core.courses.go_live(
             principal, body.lesson_id, session_id, self._instance
         )
+        self._started[sid] = (body.lesson_id, session_id)
         return {"ok": True, "lesson_id": str(row["id"]), "session_id": session_id}
 
     async def _live(self, lesson_id: uuid.UUID) -> dict[str, Any]:
@@ -149,6 +152,7 @@ class CourseClassGateway:
             session_id, _publisher(sid), Sdp(body.sdp, body.type), restart=body.ice_restart
         )
         self._publishing[sid] = (body.lesson_id, session_id)
+        self._started.pop(sid, None)
         self._media.start_recording(session_id, self._dir / f"{session_id}.webm")
         return {"ok": True, "type": answer.type, "sdp": answer.sdp}
 
@@ -215,7 +219,7 @@ class CourseClassGateway:
         lock = self._ending.setdefault(session_id, asyncio.Lock())
         async with lock:
             result = self._media.stop_recording(session_id)
-            for table in (self._watching, self._publishing):
+            for table in (self._watching, self._publishing, self._started):
                 for other, (_lesson, sess) in list(table.items()):
                     if sess == session_id:
                         del table[other]
@@ -258,6 +262,11 @@ class CourseClassGateway:
         if watching is not None:
             await self._media.leave(_viewer(sid))
         publishing = self._publishing.pop(sid, None)
+        started = self._started.pop(sid, None)
+        if publishing is None and started is not None:
+            # Started, never published: nobody else can teach it from this socket's node.
+            with contextlib.suppress(NotFound):
+                await self._end(*started)
         if publishing is not None:
             # The teacher's socket is gone: end the class (and keep what was recorded) rather
             # than leave the children on a picture that will not come back.
