@@ -158,6 +158,7 @@ function CourseManager({ courseId, onChanged }: { courseId: string; onChanged: (
         <Link to={`/courses/${courseId}`}>{courses.title}</Link>
       </p>
       <CourseError error={statusError} />
+      <EditCourse course={detail.course} onSaved={() => { reload(); onChanged(); }} />
       <h3>{t.lessons}</h3>
       <ul className="list">
         {detail.lessons.map((l) => (
@@ -309,5 +310,64 @@ function Studio({ lessonId, onLive, onEnded }: { lessonId: string; onLive: () =>
       ) : null}
       <CourseError error={error ?? stopError} />
     </div>
+  );
+}
+
+/** Change a course's name, price, capacity and description (a new price applies to new enrolments). */
+function EditCourse({ course, onSaved }: { course: Course; onSaved: () => void }): ReactNode {
+  const id = useId();
+  const [title, setTitle] = useState(course.title);
+  const [price, setPrice] = useState((course.price_fen / 100).toFixed(2));
+  const [capacity, setCapacity] = useState(course.capacity === null ? "" : String(course.capacity));
+  const [description, setDescription] = useState(course.description);
+  const [problem, setProblem] = useState<string | null>(null);
+  const [saved, setSaved] = useState(false);
+  const [save, busy, error] = useAction(async (body: Record<string, unknown>) => {
+    await http.patch(`/courses/${course.id}`, body);
+    setSaved(true);
+    onSaved();
+  });
+  const submit = (event: FormEvent): void => {
+    event.preventDefault();
+    setSaved(false);
+    const fen = yuanToFen(price);
+    const cap = capacity.trim() ? wholeNumber(capacity, 1, 100_000) : null;
+    const bad = !title.trim() ? t.invalid.title : fen === null ? t.invalid.price : capacity.trim() && cap === null ? t.invalid.capacity : null;
+    setProblem(bad);
+    if (bad || fen === null) return;
+    void save({ title: title.trim(), price_fen: fen, capacity: cap, description: description.trim() });
+  };
+  return (
+    <form className="form" aria-labelledby={`${id}-h`} onSubmit={submit} noValidate>
+      <h3 id={`${id}-h`}>{t.edit}</h3>
+      <div className="course-office-grid">
+        <div className="field">
+          <label htmlFor={`${id}-title`}>{t.form.title}</label>
+          <input id={`${id}-title`} maxLength={100} value={title} onChange={(e) => setTitle(e.target.value)} />
+        </div>
+        <div className="field">
+          <label htmlFor={`${id}-price`}>{t.form.price}</label>
+          <input id={`${id}-price`} inputMode="decimal" value={price} onChange={(e) => setPrice(e.target.value)} />
+        </div>
+        <div className="field">
+          <label htmlFor={`${id}-capacity`}>{t.form.capacity}</label>
+          <input id={`${id}-capacity`} inputMode="numeric" value={capacity} onChange={(e) => setCapacity(e.target.value)} />
+        </div>
+      </div>
+      <div className="field">
+        <label htmlFor={`${id}-description`}>{t.form.description}</label>
+        <textarea id={`${id}-description`} maxLength={4000} value={description} onChange={(e) => setDescription(e.target.value)} />
+      </div>
+      {problem ? (
+        <p className="error" role="alert">
+          {problem}
+        </p>
+      ) : null}
+      <CourseError error={error} />
+      <button type="submit" className="secondary" disabled={busy}>
+        {t.save}
+      </button>
+      {saved ? <p role="status">{t.saved}</p> : null}
+    </form>
   );
 }

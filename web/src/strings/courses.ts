@@ -121,5 +121,8 @@ export const courses = {
     onAir: "直播中，正在录制",
     stopped: "直播已结束，回放已保存",
     manage: "管理",
+    edit: "修改课程",
+    save: "保存修改",
+    saved: "已保存",
   },
 };
