@@ -1,46 +1,17 @@
-// A live class over the socket (docs/courses.md): the same relay as community streams, signalled
-// with `class:*` events keyed by the lesson. The node refuses `class:watch` to anyone not enrolled
-// (`not_enrolled`) before it builds a connection. As with live/rtc.ts, our candidates trickle once
-// the node holds the connection they belong to.
+// A live class over the socket (docs/courses.md): the same relay and the same peer as community
+// streams (live/rtc.ts, `RelayPeer`), signalled with `class:*` events keyed by the lesson. The node
+// refuses `class:watch` to anyone not enrolled (`not_enrolled`) before it builds a connection.
 import { type Realtime } from "../api/realtime";
+import { RelayPeer, type Role } from "../live/rtc";
 
-const CONFIG: RTCConfiguration = { iceServers: [] };
-type Role = "publisher" | "viewer";
-
-abstract class ClassPeer {
-  readonly pc = new RTCPeerConnection(CONFIG);
-  private held: Array<RTCIceCandidateInit | null> = [];
-  private open = false;
-
+/** A peer of a lesson's class: the relay's peer with candidates keyed by the lesson. */
+abstract class ClassPeer extends RelayPeer {
   constructor(
-    protected readonly rt: Realtime,
+    rt: Realtime,
     readonly lessonId: string,
-    private readonly role: Role,
+    role: Role,
   ) {
-    this.pc.addEventListener("icecandidate", (event) => this.trickle(event.candidate ? event.candidate.toJSON() : null));
-  }
-
-  private trickle(candidate: RTCIceCandidateInit | null): void {
-    if (!this.open) {
-      this.held.push(candidate);
-      return;
-    }
-    void this.rt
-      .request("class:candidate", {
-        lesson_id: this.lessonId,
-        role: this.role,
-        candidate: candidate === null ? null : { candidate: candidate.candidate ?? "", sdpMid: candidate.sdpMid ?? null, sdpMLineIndex: candidate.sdpMLineIndex ?? null },
-      })
-      .catch((error: unknown) => console.warn("class:candidate refused", error));
-  }
-
-  protected release(): void {
-    this.open = true;
-    for (const candidate of this.held.splice(0)) this.trickle(candidate);
-  }
-
-  close(): void {
-    this.pc.close();
+    super(rt, "class:candidate", { lesson_id: lessonId }, role);
   }
 }
 
