@@ -19,7 +19,7 @@ from playwright.async_api import BrowserContext, Dialog, Page, Response, expect
 
 from lago_core.container import Core
 from lago_core.courses import CourseSpec, LessonSpec
-from lago_core.security.roles import Principal
+from lago_core.security.roles import PlatformRole, Principal
 from lago_core.settings import Settings
 
 from ..conftest import Account
@@ -254,3 +254,26 @@ async def _frames(page: Page) -> int:
         "() => document.querySelector('video').getVideoPlaybackQuality().totalVideoFrames"
     )
     return frames
+
+
+async def test_an_admin_publishes_a_free_platform_course(
+    web: WebStack, core: Core, new_context: NewContext, make_account: MakeAccount
+) -> None:
+    admin = await make_account("管理员", PlatformRole.ADMIN)
+    page = await signed_in_page(new_context, admin, mobile=False)
+    await page.goto("/console/courses")
+    await expect(page.get_by_role("heading", name="平台课程")).to_be_visible()
+    # Platform courses are free: no price to set.
+    await expect(page.get_by_label("价格（元，0 为免费）")).to_have_count(0)
+    await page.get_by_label("课程名称").fill("社区科学小课堂")
+    await page.get_by_label("分类").select_option(label="STEM 科学")
+    await page.get_by_label("讲师").fill("平台老师")
+    await page.get_by_role("button", name="发布课程").click()
+    await expect(page.get_by_role("button", name="管理 社区科学小课堂")).to_be_visible()
+    await _accessible(page, "console-platform-courses")
+    (course,) = await core.courses.store.of_platform()
+    assert (course["owner_kind"], course["price_fen"], course["category"]) == (
+        "platform",
+        0,
+        "stem",
+    )

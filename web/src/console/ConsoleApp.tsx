@@ -1,13 +1,13 @@
 // The staff console (desktop): property staff, platform admins, customer service. The sidebar
 // shows what the caller's roles allow; the API checks every action again.
-import { type ReactNode } from "react";
+import { lazy, type ReactNode } from "react";
 import { Link, Navigate, NavLink, Route, Routes } from "react-router";
 
 import { LiveConsoleRoute } from "../live/lazy";
 import AnnouncementsPage from "../notifications/AnnouncementsPage";
 import { Bell } from "../notifications/Bell";
 import NotificationsPage from "../notifications/NotificationsPage";
-import { consoleText, points } from "../strings";
+import { consoleText, courses, points } from "../strings";
 import { Page } from "../ui/kit";
 import "./console.css";
 import { CommunitiesPage } from "./CommunitiesPage";
@@ -23,6 +23,8 @@ import { ResidentsPage } from "./ResidentsPage";
 import { useRoles } from "./shared";
 import { SupportPage } from "./SupportPage";
 import GrantPage from "../subscriptions/GrantPage";
+
+const PlatformCourses = lazy(() => import("../courses/MerchantCourses").then((m) => ({ default: m.PlatformCoursesPage })));
 
 interface NavItem {
   to: string;
@@ -56,6 +58,7 @@ function useNavigation(): Array<{ group: string; items: NavItem[] }> {
         { to: "/console/coupons", label: consoleText.nav.coupons },
         { to: "/console/announcements", label: consoleText.nav.announcements },
         { to: "/console/virtual-numbers", label: consoleText.nav.virtualNumbers },
+        { to: "/console/courses", label: courses.office.platformNav },
         ...(staffOf.length > 0
           ? []
           : [
@@ -130,6 +133,7 @@ export default function ConsoleApp(): ReactNode {
           <Route path="notifications" element={<NotificationsPage />} />
           <Route path="announcements" element={<AnnouncementsPage />} />
           <Route path="virtual-numbers" element={<GrantPage />} />
+          <Route path="courses" element={<PlatformCourses />} />
           <Route path="*" element={<Navigate to="/console" replace />} />
         </Routes>
       </main>

@@ -1,14 +1,16 @@
-// 课程管理 (merchant back office, desktop): publish a course, schedule its lessons, go live for a
-// lesson (the camera to the node's relay, which records it for the replay), end the class, see
-// who enrolled and how far they are. API: /merchants/{id}/courses, /courses/*, `class:*` events.
+// 课程管理 (merchant back office, desktop) and the console's 平台课程 (admins, free platform
+// courses): publish a course, schedule its lessons, go live for a lesson (the camera to the node's
+// relay, which records it for the replay), end the class, see who enrolled and how far they are.
+// API: /merchants/{id}/courses, /platform/courses, /courses/*, `class:*` events.
 import { useEffect, useId, useRef, useState, type FormEvent, type ReactNode } from "react";
 import { Link } from "react-router";
 
 import { http } from "../api/http";
 import { realtime } from "../api/realtime";
-import { yuanToFen } from "../merchant/api";
+import { fenToYuanText } from "../merchant/api";
 import { useMerchant } from "../merchant/context";
 import { wholeNumber } from "../merchant/groupbuys";
+import { fenOf } from "../resident/money";
 import { common, courses } from "../strings";
 import { Empty, Loading, Page, useAction, useLoad } from "../ui/kit";
 import { CourseError, priceText } from "./parts";
@@ -20,17 +22,29 @@ const t = courses.office;
 
 export default function MerchantCoursesPage(): ReactNode {
   const { merchant } = useMerchant();
-  const [list, error, reload] = useLoad(() => http.get<Course[]>(`/merchants/${merchant.id}/courses`), [merchant.id]);
+  return <CoursesOffice merchantId={merchant.id} />;
+}
+
+/** The console's 平台课程 (platform admins): the same screen for the platform's own, free, courses. */
+export function PlatformCoursesPage(): ReactNode {
+  return <CoursesOffice merchantId={null} />;
+}
+
+function CoursesOffice({ merchantId }: { merchantId: string | null }): ReactNode {
+  const [list, error, reload] = useLoad(
+    () => http.get<Course[]>(merchantId ? `/merchants/${merchantId}/courses` : "/platform/courses"),
+    [merchantId],
+  );
   const [open, setOpen] = useState<string | null>(null);
   return (
-    <Page title={t.title}>
+    <Page title={merchantId ? t.title : t.platformTitle}>
       <div className="course-office">
-        <p className="muted">{t.intro}</p>
-        <CourseForm merchantId={merchant.id} onCreated={(c) => { reload(); setOpen(c.id); }} />
+        <p className="muted">{merchantId ? t.intro : t.platformIntro}</p>
+        <CourseForm merchantId={merchantId} onCreated={(c) => { reload(); setOpen(c.id); }} />
         <CourseError error={error} />
         {list === undefined && !error ? <Loading /> : null}
         {list && list.length === 0 ? <Empty>{courses.empty}</Empty> : null}
-        <ul className="list" aria-label={t.title}>
+        <ul className="list" aria-label={merchantId ? t.title : t.platformTitle}>
           {list?.map((c) => (
             <li key={c.id} className="card" data-course-id={c.id}>
               <div className="grow">
@@ -62,7 +76,7 @@ interface Draft {
   capacity: string;
 }
 
-function CourseForm({ merchantId, onCreated }: { merchantId: string; onCreated: (course: Course) => void }): ReactNode {
+function CourseForm({ merchantId, onCreated }: { merchantId: string | null; onCreated: (course: Course) => void }): ReactNode {
   const id = useId();
   const empty: Draft = { title: "", category: "lego", instructor: "", description: "", price: "0", capacity: "" };
   const [draft, setDraft] = useState<Draft>(empty);
@@ -74,18 +88,19 @@ function CourseForm({ merchantId, onCreated }: { merchantId: string; onCreated: 
   });
   const submit = (event: FormEvent): void => {
     event.preventDefault();
-    const price = yuanToFen(draft.price);
+    // 0 is a free course; a platform course is always free.
+    const price = merchantId ? fenOf(draft.price) : 0;
     const capacity = draft.capacity.trim() ? wholeNumber(draft.capacity, 1, 100_000) : undefined;
     const bad = !draft.title.trim() ? t.invalid.title : !draft.instructor.trim() ? t.invalid.instructor : price === null ? t.invalid.price : capacity === null ? t.invalid.capacity : null;
     setProblem(bad);
     if (bad || price === null) return;
     void create({
-      merchant_id: merchantId,
+      // A platform course (no merchant) is free.
+      ...(merchantId ? { merchant_id: merchantId, price_fen: price } : { price_fen: 0 }),
       title: draft.title.trim(),
       category: draft.category,
       instructor: draft.instructor.trim(),
       description: draft.description.trim(),
-      price_fen: price,
       ...(capacity ? { capacity } : {}),
     });
   };
@@ -112,10 +127,12 @@ function CourseForm({ merchantId, onCreated }: { merchantId: string; onCreated: 
           <label htmlFor={`${id}-instructor`}>{t.form.instructor}</label>
           <input id={`${id}-instructor`} maxLength={60} value={draft.instructor} onChange={set("instructor")} />
         </div>
-        <div className="field">
-          <label htmlFor={`${id}-price`}>{t.form.price}</label>
-          <input id={`${id}-price`} inputMode="decimal" value={draft.price} onChange={set("price")} />
-        </div>
+        {merchantId ? (
+          <div className="field">
+            <label htmlFor={`${id}-price`}>{t.form.price}</label>
+            <input id={`${id}-price`} inputMode="decimal" value={draft.price} onChange={set("price")} />
+          </div>
+        ) : null}
         <div className="field">
           <label htmlFor={`${id}-capacity`}>{t.form.capacity}</label>
           <input id={`${id}-capacity`} inputMode="numeric" value={draft.capacity} onChange={set("capacity")} />
@@ -317,7 +334,7 @@ function Studio({ lessonId, onLive, onEnded }: { lessonId: string; onLive: () =>
 function EditCourse({ course, onSaved }: { course: Course; onSaved: () => void }): ReactNode {
   const id = useId();
   const [title, setTitle] = useState(course.title);
-  const [price, setPrice] = useState((course.price_fen / 100).toFixed(2));
+  const [price, setPrice] = useState(fenToYuanText(course.price_fen));
   const [capacity, setCapacity] = useState(course.capacity === null ? "" : String(course.capacity));
   const [description, setDescription] = useState(course.description);
   const [problem, setProblem] = useState<string | null>(null);
@@ -330,12 +347,17 @@ function EditCourse({ course, onSaved }: { course: Course; onSaved: () => void }
   const submit = (event: FormEvent): void => {
     event.preventDefault();
     setSaved(false);
-    const fen = yuanToFen(price);
+    const fen = course.owner_kind === "merchant" ? fenOf(price) : 0;
     const cap = capacity.trim() ? wholeNumber(capacity, 1, 100_000) : null;
     const bad = !title.trim() ? t.invalid.title : fen === null ? t.invalid.price : capacity.trim() && cap === null ? t.invalid.capacity : null;
     setProblem(bad);
     if (bad || fen === null) return;
-    void save({ title: title.trim(), price_fen: fen, capacity: cap, description: description.trim() });
+    void save({
+      title: title.trim(),
+      ...(course.owner_kind === "merchant" ? { price_fen: fen } : {}),
+      capacity: cap,
+      description: description.trim(),
+    });
   };
   return (
     <form className="form" aria-labelledby={`${id}-h`} onSubmit={submit} noValidate>
@@ -345,10 +367,12 @@ function EditCourse({ course, onSaved }: { course: Course; onSaved: () => void }
           <label htmlFor={`${id}-title`}>{t.form.title}</label>
           <input id={`${id}-title`} maxLength={100} value={title} onChange={(e) => setTitle(e.target.value)} />
         </div>
-        <div className="field">
-          <label htmlFor={`${id}-price`}>{t.form.price}</label>
-          <input id={`${id}-price`} inputMode="decimal" value={price} onChange={(e) => setPrice(e.target.value)} />
-        </div>
+        {course.owner_kind === "merchant" ? (
+          <div className="field">
+            <label htmlFor={`${id}-price`}>{t.form.price}</label>
+            <input id={`${id}-price`} inputMode="decimal" value={price} onChange={(e) => setPrice(e.target.value)} />
+          </div>
+        ) : null}
         <div className="field">
           <label htmlFor={`${id}-capacity`}>{t.form.capacity}</label>
           <input id={`${id}-capacity`} inputMode="numeric" value={capacity} onChange={(e) => setCapacity(e.target.value)} />

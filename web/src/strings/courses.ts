@@ -80,6 +80,9 @@ export const courses = {
   office: {
     nav: "课程管理",
     title: "课程管理",
+    platformNav: "平台课程",
+    platformTitle: "平台课程",
+    platformIntro: "平台自营的免费儿童课程：排课、直播并自动录制回放。",
     intro: "发布乐高、STEM 等儿童课程，排课并开直播课；直播会自动录制，学员可随时回放。",
     newCourse: "发布新课程",
     form: {
