@@ -18,6 +18,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from aiortc import RTCSessionDescription
 
+from lago_cli.demo import seed
 from lago_core.clock import ManualClock
 from lago_core.container import Core
 from lago_core.errors import Conflict
@@ -663,3 +664,16 @@ async def test_lessons_change_until_taught_and_an_unpublished_class_ends_with_it
     await until(ended, within=10, every=0.05)
     row = await core.courses.lesson(uuid.UUID(lesson_id))
     assert row["recording_key"] is None
+
+
+async def test_the_demo_seeds_two_courses_once(settings: Settings, core: Core) -> None:
+    await seed(settings)
+    await seed(settings)
+    rows = await core.pool.fetch(
+        "SELECT c.title, c.price_fen, count(l.id) AS lessons FROM courses c "
+        "JOIN course_lessons l ON l.course_id = c.id GROUP BY c.id ORDER BY c.title"
+    )
+    assert [(r["title"], r["price_fen"], r["lessons"]) for r in rows] == [
+        ("乐高机器人入门", 19_900, 3),
+        ("周末 STEM 小实验", 0, 2),
+    ]
