@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from lago_core.container import Core, build_core
 from lago_core.coupons import TemplateSpec
+from lago_core.courses import CourseSpec, LessonSpec
 from lago_core.errors import Conflict
 from lago_core.events import EventSpec
 from lago_core.groupbuys import CampaignSpec
@@ -224,6 +225,7 @@ async def _seed_listings(
         created.append((await core.listings.create(owner, draft))["id"])
     await _seed_group_buy(core, owner, merchant_id, community_id)
     await _seed_coupons(core, accounts["admin"], owner, merchant_id)
+    await _seed_courses(core, owner, merchant_id)
     return created
 
 
@@ -239,6 +241,44 @@ async def _seed_conversation(core: Core, accounts: dict[str, Principal]) -> None
         (alice, "demo-2", "在的，周六上午十点小区南门见"),
     ):
         await core.conversations.send(who, view["id"], client_msg_id, text)
+
+
+async def _seed_courses(core: Core, owner: Principal, merchant_id: UUID) -> None:
+    """Two courses of the demo merchant (docs/courses.md): a free STEM taster and a paid LEGO
+    course, each with lessons in the coming weeks — once."""
+    if await core.courses.of_merchant(owner, merchant_id):
+        return
+    start = core.clock.now().replace(hour=2, minute=0, second=0, microsecond=0) + timedelta(days=2)
+    for spec, lessons in (
+        (
+            CourseSpec(
+                title="乐高机器人入门",
+                category="lego",
+                instructor="王老师",
+                description="6–10 岁，每周六上午一节，搭建会动的机器人。",
+                price_fen=19_900,
+                capacity=12,
+                merchant_id=merchant_id,
+            ),
+            ("第一课：齿轮与杠杆", "第二课：马达与传动", "第三课：编程小车"),
+        ),
+        (
+            CourseSpec(
+                title="周末 STEM 小实验",
+                category="stem",
+                instructor="李老师",
+                description="在家就能做的科学小实验，免费体验课。",
+                price_fen=0,
+                merchant_id=merchant_id,
+            ),
+            ("浮力与沉浮", "彩虹与折射"),
+        ),
+    ):
+        course = await core.courses.create_course(owner, spec)
+        for week, title in enumerate(lessons):
+            await core.courses.add_lesson(
+                owner, course["id"], LessonSpec(title, start + timedelta(weeks=week), 45)
+            )
 
 
 async def _seed_coupons(core: Core, admin: Principal, owner: Principal, merchant_id: UUID) -> None:

@@ -27,6 +27,7 @@ from lago_core.clock import Clock, SystemClock
 from lago_core.communities import CommunityService, CommunityStore
 from lago_core.conversations import ConversationService, ConversationStore
 from lago_core.coupons import CheckoutService, CouponService, CouponStore
+from lago_core.courses import CourseService, CourseStore
 from lago_core.db import create_pool
 from lago_core.email import EmailProvider, create_email_provider
 from lago_core.events import EventService, EventStore
@@ -141,6 +142,8 @@ class Core:
     swaps: SwapService
     # Sponsored slots in live channels (广告曝光, docs/sponsored.md).
     sponsored: SponsoredService
+    # Courses (children's classes), live classes recorded and replayed (docs/courses.md).
+    courses: CourseService
     # The sandbox provider's own connections (it stands in for the provider's database).
     sandbox_pool: asyncpg.Pool | None = None
 
@@ -317,6 +320,15 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         clock=clock,
         font=settings.invoice_font,
     )
+    courses = CourseService(
+        CourseStore(pool),
+        merchants=merchants,
+        payments=payments,
+        limiter=limiter,
+        clock=clock,
+        notifications=notifications,
+    )
+    courses.wire()
     insights = InsightService(
         InsightStore(pool),
         communities=communities,
@@ -407,6 +419,7 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         conversations=conversations,
         swaps=swaps,
         sponsored=sponsored,
+        courses=courses,
         sandbox_pool=sandbox_pool,
     )
 

@@ -27,6 +27,7 @@ from lago_rest.routes import (
     communities,
     conversations,
     coupons,
+    courses,
     events,
     groupbuys,
     insights,
@@ -83,6 +84,7 @@ def build_api() -> Api:
         events.api,
         swaps.api,
         sponsored.api,
+        courses.api,
     ):
         api.include(group)
     return api

@@ -36,6 +36,7 @@ from lago_rt.channel.sponsored import Sponsored
 from lago_rt.gateway.broker import Broker
 from lago_rt.gateway.channels import ChannelGateway
 from lago_rt.gateway.conversations import ConversationGateway
+from lago_rt.gateway.courses import CourseClassGateway
 from lago_rt.gateway.device import DeviceGateway
 from lago_rt.gateway.groupbuys import GroupBuyGateway
 from lago_rt.gateway.live import LiveGateway
@@ -79,6 +80,7 @@ class RtNode:
     live: LiveGateway
     devices: DeviceGateway | None = None
     sessions: SessionWatch | None = None
+    courses: CourseClassGateway | None = None
 
     def joined(self, community_id: str) -> list[str]:
         """The sockets of this node joined to a community's channel."""
@@ -134,6 +136,10 @@ def create_rt_app(
         live = LiveGateway(
             channels, node_core, host, create_media_backend(node_settings), node_settings
         )
+        # Live classes of courses share the node's media backend (docs/courses.md).
+        courses = CourseClassGateway(
+            channels, node_core, live.media, node_settings, instance=host.instance
+        )
         await host.start()
         await broker.start()
         await sessions.start()
@@ -151,6 +157,7 @@ def create_rt_app(
             live=live,
             devices=devices,
             sessions=sessions,
+            courses=courses,
         )
         yield
         await lag.stop()

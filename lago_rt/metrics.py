@@ -102,3 +102,8 @@ CHANNEL_NEW_EPOCHS = Counter(
     "lago_rt_channel_new_epochs_total",
     "channels whose Redis stream was lost and that started a new epoch above every given seq",
 )
+
+# Live-class recordings (docs/courses.md): frames or files that could not be written.
+RECORDING_ERRORS = Counter(
+    "lago_live_recording_errors_total", "frames or files a live recording failed to write"
+)

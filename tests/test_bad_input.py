@@ -463,6 +463,7 @@ async def test_required_headers_are_declared(client: Client, make_account: Any) 
         ("POST", "/api/v1/subscriptions"),
         ("POST", "/api/v1/subscriptions/{subscription_id}/change"),
         ("POST", "/api/v1/swaps/{swap_id}/pay"),
+        ("POST", "/api/v1/courses/{course_id}/enrol"),
     }
     for method, path in declared:
         url = re.sub(r"{[^}]+}", str(uuid.uuid4()), path)

@@ -22,6 +22,14 @@ _ITEM_TABLES = (
     ("group_buy_order", "settlement_group_buy_items", "group_buy_order_id"),
     # A completed swap's agreed difference, to the side that receives it (sql/032_swaps.sql).
     ("swap", "settlement_swap_items", "swap_id"),
+    ("course_enrolment", "settlement_course_items", "enrolment_id"),
+)
+
+# When a course's first class began (by its schedule or by going live early): its paid enrolments
+# are no longer refunded after that, so they settle seven days later (docs/courses.md).
+_COURSE_BEGUN = (
+    "(SELECT min(LEAST(l.starts_at, COALESCE(l.live_started_at, l.starts_at))) "
+    "FROM course_lessons l WHERE l.course_id = e.course_id)"
 )
 
 
@@ -46,7 +54,16 @@ class SettlementStore:
                UNION
                SELECT 'user', s.payee_id FROM swaps s
                WHERE s.status = 'completed' AND s.payment_id IS NOT NULL AND s.completed_at <= $1
-                 AND NOT EXISTS (SELECT 1 FROM settlement_swap_items i WHERE i.swap_id = s.id)""",
+                 AND NOT EXISTS (SELECT 1 FROM settlement_swap_items i WHERE i.swap_id = s.id)
+               UNION
+               SELECT 'merchant', c.merchant_id FROM course_enrolments e
+               JOIN courses c ON c.id = e.course_id
+               WHERE e.status = 'active' AND e.payment_id IS NOT NULL
+                 AND """
+            + _COURSE_BEGUN
+            + """ <= $1
+                 AND NOT EXISTS (SELECT 1 FROM settlement_course_items i
+                                 WHERE i.enrolment_id = e.id)""",
             cutoff,
         )
 
@@ -103,6 +120,23 @@ class SettlementStore:
                  AND s.status = 'completed' AND s.completed_at <= $3
                  AND p.status = 'captured' AND p.deposit_status <> 'held'
                  AND NOT EXISTS (SELECT 1 FROM settlement_swap_items i WHERE i.swap_id = s.id)
+               UNION ALL
+               SELECT 'course_enrolment', e.id, b.begun,
+                      p.amount_fen + p.platform_discount_fen
+                          - p.refunded_fen - p.refunded_platform_discount_fen,
+                      p.commission_fen - p.refunded_commission_fen,
+                      p.property_share_fen - p.refunded_property_fen,
+                      p.deposit_withheld_fen,
+                      p.merchant_discount_fen
+               FROM course_enrolments e JOIN courses c ON c.id = e.course_id
+               JOIN payments p ON p.id = e.payment_id
+               CROSS JOIN LATERAL (SELECT """
+            + _COURSE_BEGUN
+            + """ AS begun) b
+               WHERE $1 = 'merchant' AND c.merchant_id = $2
+                 AND e.status = 'active' AND b.begun <= $3 AND p.status = 'captured'
+                 AND NOT EXISTS (SELECT 1 FROM settlement_course_items i
+                                 WHERE i.enrolment_id = e.id)
                ORDER BY completed_at, order_id""",
             payee_kind,
             payee_id,
@@ -194,6 +228,10 @@ class SettlementStore:
                SELECT 'swap', swap_id, gross_fen, commission_fen,
                       property_share_fen, withheld_fen, net_fen, merchant_discount_fen
                FROM settlement_swap_items WHERE settlement_id = $1
+               UNION ALL
+               SELECT 'course_enrolment', enrolment_id, gross_fen, commission_fen,
+                      property_share_fen, withheld_fen, net_fen, merchant_discount_fen
+               FROM settlement_course_items WHERE settlement_id = $1
                ORDER BY kind DESC, order_id""",
             settlement_id,
         )

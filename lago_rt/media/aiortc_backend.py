@@ -30,6 +30,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
+from pathlib import Path
 from typing import Any, Protocol
 
 import av
@@ -54,6 +55,7 @@ from lago_core.adapters.aiortc import (
 from lago_core.logging import get_logger
 from lago_core.settings import Settings
 from lago_rt.media.base import IceCandidate, MediaError, Sdp
+from lago_rt.media.recording import Recorder, RecordingResult
 
 __all__ = [
     "AiortcBackend",
@@ -162,6 +164,8 @@ class RelaySource:
         self.kind = kind
         self.mime_type: str | None = None
         self.sinks: set[ForwardedTrack] = set()
+        # Writes the session's frames to a file as they come (live classes, docs/courses.md).
+        self.recorder: Recorder | None = None
         self.frames = 0
         self._receiver: Any = None
         # Timestamps continue across a publisher's new connection (an ICE restart): its frames
@@ -193,6 +197,8 @@ class RelaySource:
         self.frames += 1
         for sink in list(self.sinks):
             sink.offer(packet, key)
+        if self.recorder is not None:
+            self.recorder.offer(self.kind, codec.mimeType, codec.clockRate, frame.data, pts)
 
     def request_keyframe(self) -> None:
         """Ask the publisher for a keyframe (RTCP PLI), at most twice a second."""
@@ -245,6 +251,7 @@ class _Session:
     publisher: str | None = None
     sources: dict[str, RelaySource] = field(default_factory=dict)
     viewers: set[str] = field(default_factory=set)
+    recorder: Recorder | None = None
 
 
 @dataclass
@@ -332,6 +339,7 @@ class AiortcBackend:
             source = session.sources.get(transceiver.kind)
             if source is None:
                 source = session.sources[transceiver.kind] = RelaySource(transceiver.kind)
+                source.recorder = session.recorder
             EncodedTap.install(receiver, source)
             source.attach(receiver, mime)
             peer.tapped.add(id(receiver))
@@ -429,10 +437,39 @@ class AiortcBackend:
             track.stop()
         await peer.pc.close()
 
+    # --- recording -------------------------------------------------------------------------------
+
+    def start_recording(self, session_id: str, path: Path) -> None:
+        """Write the session's encoded frames to ``path`` (WebM) until :meth:`stop_recording`."""
+        session = self._sessions.get(session_id)
+        if session is None:
+            raise MediaError("no such session to record", code="stream_not_ready")
+        if session.recorder is not None:
+            return
+        session.recorder = Recorder(path, audio="audio" in session.sources)
+        for source in session.sources.values():
+            source.recorder = session.recorder
+        # The file starts at a key frame: ask for one now rather than wait for the next.
+        for source in session.sources.values():
+            source.request_keyframe()
+
+    def stop_recording(self, session_id: str) -> RecordingResult | None:
+        """Finish the session's recording (None when it was not recording)."""
+        session = self._sessions.get(session_id)
+        if session is None or session.recorder is None:
+            return None
+        recorder, session.recorder = session.recorder, None
+        for source in session.sources.values():
+            source.recorder = None
+        return recorder.close()
+
     async def end(self, session_id: str) -> None:
         session = self._sessions.pop(session_id, None)
         if session is None:
             return
+        if session.recorder is not None:
+            # Ended without stop_recording (the node closing): still a valid file.
+            session.recorder.close()
         peers = [p for p in (session.publisher, *session.viewers) if p is not None]
         for peer_id in peers:
             await self.leave(peer_id)

@@ -13,9 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from lago_core.errors import LagoError
+
+if TYPE_CHECKING:
+    from lago_rt.media.recording import RecordingResult
 
 __all__ = ["IceCandidate", "MediaBackend", "MediaError", "Sdp"]
 
@@ -75,6 +79,13 @@ class MediaBackend(Protocol):
 
     def session_of(self, peer_id: str) -> str | None:
         """The session a peer publishes or watches, if any."""
+
+    def start_recording(self, session_id: str, path: Path) -> None:
+        """Write the session's media to ``path`` (WebM) until :meth:`stop_recording` (live classes,
+        docs/courses.md); an SFU backend would start its own recording here."""
+
+    def stop_recording(self, session_id: str) -> RecordingResult | None:
+        """Finish the session's recording and say what it holds; None when none was running."""
 
     def viewer_count(self) -> int:
         """Viewers this node serves now, over every session (the per-node limit counts these)."""

@@ -7,7 +7,7 @@ import { LiveConsoleRoute } from "../live/lazy";
 import AnnouncementsPage from "../notifications/AnnouncementsPage";
 import { Bell } from "../notifications/Bell";
 import NotificationsPage from "../notifications/NotificationsPage";
-import { consoleText, insights, points, sponsored } from "../strings";
+import { consoleText, courses, insights, points, sponsored } from "../strings";
 import { Loading, Page } from "../ui/kit";
 import "./console.css";
 import { CommunitiesPage } from "./CommunitiesPage";
@@ -35,6 +35,8 @@ const CommunityInsights = lazy(() => import("../insights/CommunityInsights"));
 const ConversationCases = lazy(() => import("../conversations/ConsoleCases"));
 
 const SponsoredPage = lazy(() => import("../sponsored/SponsoredConsolePage"));
+
+const PlatformCourses = lazy(() => import("../courses/MerchantCourses").then((m) => ({ default: m.PlatformCoursesPage })));
 
 interface NavItem {
   to: string;
@@ -71,6 +73,7 @@ function useNavigation(): Array<{ group: string; items: NavItem[] }> {
         { to: "/console/announcements", label: consoleText.nav.announcements },
         { to: "/console/virtual-numbers", label: consoleText.nav.virtualNumbers },
         { to: "/console/sponsored", label: sponsored.nav },
+        { to: "/console/courses", label: courses.office.platformNav },
         ...(staffOf.length > 0
           ? []
           : [
@@ -153,6 +156,7 @@ export default function ConsoleApp(): ReactNode {
           <Route path="virtual-numbers" element={<GrantPage />} />
           <Route path="insights" element={<Suspense fallback={<Loading />}><CommunityInsights /></Suspense>} />
           <Route path="sponsored" element={<SponsoredPage />} />
+          <Route path="courses" element={<PlatformCourses />} />
           <Route path="*" element={<Navigate to="/console" replace />} />
         </Routes>
       </main>

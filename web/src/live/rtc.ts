@@ -23,7 +23,7 @@ export interface LiveSession {
   started_at?: string;
 }
 
-type Role = "publisher" | "viewer";
+export type Role = "publisher" | "viewer";
 
 // No STUN or TURN of the browser's own: the node's address is in its SDP and the node learns the
 // browser's address from its connectivity checks (peer-reflexive), so host candidates suffice
@@ -34,16 +34,18 @@ export function webrtcSupported(): boolean {
   return typeof RTCPeerConnection !== "undefined";
 }
 
-/** One peer connection to the relay and the candidates it gathers. */
-abstract class LivePeer {
+/** One peer connection to the relay and the candidates it gathers. `candidateEvent` and `key`
+ * say how its candidates go out and which stream they belong to: a community's session here, a
+ * course's lesson in courses/rtc.ts (docs/courses.md). */
+export abstract class RelayPeer {
   readonly pc = new RTCPeerConnection(CONFIG);
   private held: Array<RTCIceCandidateInit | null> = [];
   private open = false;
 
   constructor(
     protected readonly rt: Realtime,
-    readonly communityId: string,
-    readonly sessionId: string,
+    private readonly candidateEvent: string,
+    private readonly key: Record<string, string>,
     private readonly role: Role,
   ) {
     this.pc.addEventListener("icecandidate", (event) => {
@@ -64,16 +66,15 @@ abstract class LivePeer {
       return;
     }
     void this.rt
-      .request("live:candidate", {
-        community_id: this.communityId,
-        session_id: this.sessionId,
+      .request(this.candidateEvent, {
+        ...this.key,
         role: this.role,
         candidate: candidate === null ? null : { candidate: candidate.candidate ?? "", sdpMid: candidate.sdpMid ?? null, sdpMLineIndex: candidate.sdpMLineIndex ?? null },
       })
       .catch((error: unknown) => {
         // A lost candidate only narrows ICE's choice; the node has its own and learns ours
         // from our checks. Worth a line in the console, not an error on the screen.
-        console.warn("live:candidate refused", error);
+        console.warn(`${this.candidateEvent} refused`, error);
       });
   }
 
@@ -85,6 +86,18 @@ abstract class LivePeer {
 
   close(): void {
     this.pc.close();
+  }
+}
+
+/** A peer of a community's stream. */
+abstract class LivePeer extends RelayPeer {
+  constructor(
+    rt: Realtime,
+    readonly communityId: string,
+    readonly sessionId: string,
+    role: Role,
+  ) {
+    super(rt, "live:candidate", { community_id: communityId, session_id: sessionId }, role);
   }
 }
 

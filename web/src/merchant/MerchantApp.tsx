@@ -9,7 +9,7 @@ import { realtime, type ConnectionState } from "../api/realtime";
 import { Bell } from "../notifications/Bell";
 import NotificationsPage from "../notifications/NotificationsPage";
 import { useSession } from "../session";
-import { common, conversations, insights, merchant as t } from "../strings";
+import { common, conversations, courses, insights, merchant as t } from "../strings";
 import { Loading, Page } from "../ui/kit";
 import { type Merchant, type MyMerchant, type OrderPush } from "./api";
 import { CataloguePage } from "./Catalogue";
@@ -29,6 +29,7 @@ import { StatementsPage } from "./Statements";
 
 const InsightsPage = lazy(() => import("../insights/MerchantInsights"));
 const MerchantConversations = lazy(() => import("../conversations/MerchantConversations"));
+const MerchantCourses = lazy(() => import("../courses/MerchantCourses"));
 
 const CHOSEN = "lago.merchant";
 const LIVE_EVENTS = ["order:new", "order:paid", "order:refund_requested", "order:cancelled"] as const;
@@ -296,6 +297,7 @@ function Store({ my, mine, onSwitch }: { my: MyMerchant; mine: MyMerchant[]; onS
         <NavLink to="/merchant/catalogue">{t.nav.catalogue}</NavLink>
         <NavLink to="/merchant/group-buys">{t.nav.groupBuys}</NavLink>
         <NavLink to="/merchant/coupons">{t.nav.coupons}</NavLink>
+        <NavLink to="/merchant/courses">{courses.office.nav}</NavLink>
         <NavLink to="/merchant/statements">{t.nav.settlements}</NavLink>
         <NavLink to="/merchant/withdraw">{t.nav.withdraw}</NavLink>
         <NavLink to="/merchant/income">{t.nav.income}</NavLink>
@@ -335,6 +337,7 @@ function Store({ my, mine, onSwitch }: { my: MyMerchant; mine: MyMerchant[]; onS
               <Route path="catalogue" element={<CataloguePage />} />
               <Route path="group-buys" element={<GroupBuyCampaignsPage />} />
               <Route path="coupons" element={<CouponsPage />} />
+              <Route path="courses" element={<MerchantCourses />} />
               <Route path="statements" element={<StatementsPage />} />
               <Route path="withdraw" element={<WithdrawPage />} />
               <Route path="income" element={<IncomePage />} />

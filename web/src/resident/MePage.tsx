@@ -3,7 +3,7 @@ import { Link } from "react-router";
 
 import { http } from "../api/http";
 import { useSession } from "../session";
-import { common, coupons, events, insights, points, resident, swaps } from "../strings";
+import { common, coupons, courses, events, insights, points, resident, swaps } from "../strings";
 import { Empty, Page, useLoad } from "../ui/kit";
 import { ResidentError } from "./ResidentError";
 
@@ -61,6 +61,8 @@ export function MePage(): ReactNode {
         <Link to="/communities">{communities.length ? resident.me.joinMore : resident.home.joinCommunity}</Link>
         <Link to="/me/points">{points.meLink}</Link>
         <Link to="/events">{events.meLink}</Link>
+        <Link to="/courses">{courses.title}</Link>
+        <Link to="/me/courses">{courses.meLink}</Link>
         <Link to="/me/listings">{resident.me.myListings}</Link>
         <Link to="/me/membership">{resident.me.membership}</Link>
         <Link to="/me/virtual-number">{resident.me.virtualNumber}</Link>

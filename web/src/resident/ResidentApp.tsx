@@ -37,6 +37,11 @@ const Conversations = lazy(() => conversationScreens().then((m) => ({ default: m
 const Conversation = lazy(() => conversationScreens().then((m) => ({ default: m.ConversationPage })));
 const Swaps = lazy(() => import("../swaps/SwapsPage"));
 const SwapCashier = lazy(() => import("../swaps/SwapCashierPage"));
+const Courses = lazy(() => import("../courses/CoursesPage"));
+const CourseDetail = lazy(() => import("../courses/CourseDetailPage"));
+const MyCourses = lazy(() => import("../courses/MyCoursesPage"));
+const CourseReplay = lazy(() => import("../courses/ReplayPage"));
+const CourseLive = lazy(() => import("../courses/ClassLivePage"));
 
 export default function ResidentApp(): ReactNode {
   return (
@@ -76,6 +81,11 @@ export default function ResidentApp(): ReactNode {
           <Route path="live/:communityId?" element={<LiveWatchRoute />} />
           <Route path="events" element={<Events />} />
           <Route path="events/:id" element={<EventDetail />} />
+          <Route path="courses" element={<Courses />} />
+          <Route path="courses/:id" element={<CourseDetail />} />
+          <Route path="courses/:id/lessons/:lessonId/replay" element={<CourseReplay />} />
+          <Route path="courses/:id/lessons/:lessonId/live" element={<CourseLive />} />
+          <Route path="me/courses" element={<MyCourses />} />
           <Route path="*" element={<HomePage />} />
         </Routes>
       </main>

@@ -26,3 +26,4 @@ export { insights } from "./insights";
 export { events } from "./events";
 export { conversations } from "./conversations";
 export { sponsored, swaps };
+export { courses } from "./courses";

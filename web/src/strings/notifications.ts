@@ -12,6 +12,7 @@ export const notifications = {
   received: "收到新通知",
   kinds: {
     order_new: "新订单",
+    course_live: "直播课",
     order_paid: "订单已支付",
     order_refund_requested: "退款申请",
     review_new: "新评价",
