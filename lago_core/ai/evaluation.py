@@ -14,8 +14,7 @@ from typing import Any
 
 import orjson
 
-from lago_core.ai.engine import Engine, EngineError
-from lago_core.ai.intent import parse_intent
+from lago_core.ai.engine import Engine, EngineError, local_parse
 
 __all__ = ["SLOTS", "EvalReport", "evaluate", "load_cases"]
 
@@ -76,7 +75,7 @@ async def evaluate(engine: Engine, cases: Iterable[dict[str, Any]]) -> EvalRepor
         try:
             parsed = (await engine.parse_intent(case["q"])).model_dump()
         except EngineError:
-            parsed = parse_intent(case["q"]).model_dump()
+            parsed = (await local_parse(case["q"])).model_dump()
             report.fallbacks += 1
         report.total += 1
         wrong = {}

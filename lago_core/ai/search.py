@@ -17,8 +17,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from lago_core.ai.engine import Engine, EngineError
-from lago_core.ai.intent import Intent, parse_intent, synonyms_of
+from lago_core.ai.engine import Engine, EngineError, local_parse
+from lago_core.ai.intent import Intent, synonyms_of
 from lago_core.ai.neighbourhood import Neighbourhood, neighbourhood_of
 from lago_core.ai.store import AiStore
 from lago_core.clock import Clock
@@ -196,7 +196,7 @@ class SearchService:
             return await self.engine.parse_intent(query), self.engine.name
         except EngineError as exc:
             log.warning("ai.intent_fallback", engine=self.engine.name, error=str(exc))
-            return parse_intent(query), "local-fallback"
+            return await local_parse(query), "local-fallback"
 
     async def search(
         self, actor: Principal, query: str, limit: int, without: Collection[str] = ()
