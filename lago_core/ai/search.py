@@ -1,15 +1,21 @@
-"""Semantic search with intent: a natural query becomes an intent, the intent ranked listings.
+"""Search by meaning with intent: a natural query becomes an intent and a vector, and both rank
+listings.
 
-The candidates are the active listings of the caller's neighbourhood (own communities, and
-neighbouring ones unless the query says 小区里), newest first and bounded; the intent filters them
-(kind, category, product and brand through synonyms, price, least condition) and a score ranks
-what is left: how well it matches, where it is, how fresh it is, and a small boost for members'
-listings (``MEMBER_SEARCH_BOOST``). Each hit says why it matched.
-The parsed intent is returned with the hits so a client can show it ("租 · Switch · 2 天").
+Retrieval is hybrid: the query's embedding against each listing's (meaning: "给三岁娃的益智玩具"
+finds a shape sorter), and its words (jieba) against each listing's, weighted by rarity. Only the
+caller's neighbourhood is searched (own communities, and neighbouring ones unless the query says
+小区里), active listings only: those are the hard filters, with what the resident stated as limits
+(price, least condition) and a product or brand they named. The kind of request (rent or buy)
+and the category are soft preferences: a rental is still shown to a buyer, a game or an accessory
+to a console query, below the listings that fit. A listing whose relevance falls under a floor
+is not shown at all ("nothing good found" is an empty list, not the newest listings). Each hit
+says why it matched; the parsed intent is returned with the hits ("租 · Switch · 2 天").
+See docs/ai.md, "Search by meaning".
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -18,7 +24,9 @@ from typing import Any
 from uuid import UUID
 
 from lago_core.ai.engine import Engine, EngineError, local_parse
+from lago_core.ai.index import IndexHit, ListingEmbeddings
 from lago_core.ai.intent import Intent, synonyms_of
+from lago_core.ai.lexical import tokens
 from lago_core.ai.neighbourhood import Neighbourhood, neighbourhood_of
 from lago_core.ai.store import AiStore
 from lago_core.clock import Clock
@@ -30,6 +38,7 @@ from lago_core.security.roles import Principal
 __all__ = [
     "CONDITION_RANK",
     "MEMBER_SEARCH_BOOST",
+    "MIN_RELEVANCE",
     "RELAXABLE",
     "Hit",
     "SearchResult",
@@ -46,9 +55,24 @@ log = get_logger(__name__)
 # docs/subscriptions.md and docs/ai.md.
 MEMBER_SEARCH_BOOST = 0.5
 
-# How many of the neighbourhood's newest listings a search or a recommendation looks at: a
-# community market holds hundreds, not millions; a larger one wants a search index instead.
+# How many listings the index hands to the ranking (the best blend of meaning and words among
+# the neighbourhood's), and how many missing embeddings a search computes before it ranks.
+INDEX_CANDIDATES = 200
+CATCH_UP = 64
+# How many of the neighbourhood's newest listings a recommendation looks at.
 CANDIDATES = 1_000
+# The blend: e5 puts unrelated short texts at a cosine of about 0.78, near-duplicates above 0.9;
+# relevance is the cosine above that floor, scaled to 0–1, plus the words' share (0–1) weighted.
+SIMILARITY_FLOOR = 0.78
+LEXICAL_WEIGHT = 0.5
+RELEVANCE_WEIGHT = 4.0
+# Below this relevance a listing is not shown unless it matches a named product, brand or
+# category ("nothing good found" rather than noise). Tuned on tests/ai_search_corpus.jsonl.
+MIN_RELEVANCE = 0.35
+# Soft preferences, on the score's scale (relevance up to about 6, own community 2, freshness
+# up to 1): the kind asked for, the category, what was named.
+KIND_BONUS = 1.5
+CATEGORY_BONUS = 1.0
 # Per resident: a search may cost a model call.
 SEARCHES = "60/minute"
 CONDITION_RANK = {"for_parts": 0, "fair": 1, "good": 2, "like_new": 3, "new": 4}
@@ -127,15 +151,21 @@ def _price_of(row: Any, intent: Intent) -> int:
     return int(row["price_fen"])
 
 
-def match(row: Any, intent: Intent) -> tuple[float, list[str]] | None:
-    """How well a listing fits the intent, and why; None when it does not fit at all."""
-    if row["kind"] not in _KINDS[intent.intent]:
-        return None
-    if intent.category and row["category"] != intent.category:
-        return None
+def relevance(hit: IndexHit | None) -> float:
+    """How well a listing's meaning and words fit the query, about 0–1.5."""
+    if hit is None:
+        return 0.0
+    meaning = max(0.0, (hit.similarity - SIMILARITY_FLOOR) / (1 - SIMILARITY_FLOOR))
+    return meaning + LEXICAL_WEIGHT * hit.lexical
+
+
+def match(row: Any, intent: Intent, hit: IndexHit | None = None) -> tuple[float, list[str]] | None:
+    """How well a listing fits the intent (and the query's meaning and words), and why; None
+    when it must not be shown: outside a limit the resident stated, or not relevant enough."""
     text = _text(row)
     score, why = 0.0, []
     terms = synonyms_of(intent)
+    named = False
     if intent.product or intent.brand:
         brand_hit = (
             intent.brand is not None and (row["brand"] or "").lower() == intent.brand.lower()
@@ -151,28 +181,46 @@ def match(row: Any, intent: Intent) -> tuple[float, list[str]] | None:
             why.append(f"品牌 {intent.brand}")
         else:
             return None
-    if intent.category:
-        score += 1
+        named = True
+    if intent.category and row["category"] == intent.category:
+        score += CATEGORY_BONUS
         why.append("同类商品")
+        named = True
+    same_kind = row["kind"] in _KINDS[intent.intent]
+    if same_kind:
+        score += KIND_BONUS
+    else:
+        why.append("仅出租" if row["kind"] == "rent" else "可购买")
     keyword_hits = [k for k in intent.keywords if k.lower() in text]
-    named = intent.product or intent.brand or intent.category
-    if intent.keywords and not named and not keyword_hits:
-        return None
-    score += len(keyword_hits)
+    score += 0.5 * len(keyword_hits)
     if keyword_hits:
         why.append("包含“" + "”“".join(keyword_hits) + "”")
-    price = _price_of(row, intent)
-    if intent.price_max_fen is not None and price > intent.price_max_fen:
+    fit = relevance(hit)
+    if fit < MIN_RELEVANCE and not named and not keyword_hits:
         return None
-    if intent.price_min_fen is not None and price < intent.price_min_fen:
-        return None
-    if intent.price_max_fen is not None or intent.price_min_fen is not None:
-        why.append("价格合适")
+    score += RELEVANCE_WEIGHT * fit
+    if hit is not None and fit >= MIN_RELEVANCE and not named:
+        why.append("意思相近")
+    # A stated budget or condition limits listings of the kind asked for; another kind's price
+    # is of another sort (a daily rent against a purchase budget) and is shown as it is.
+    if same_kind:
+        price = _price_of(row, intent)
+        if intent.price_max_fen is not None and price > intent.price_max_fen:
+            return None
+        if intent.price_min_fen is not None and price < intent.price_min_fen:
+            return None
+        if intent.price_max_fen is not None or intent.price_min_fen is not None:
+            why.append("价格合适")
     if intent.condition:
         if CONDITION_RANK[row["condition"]] < CONDITION_RANK.get(intent.condition, 0):
             return None
         why.append("成色符合")
     return score, why
+
+
+def query_words(query: str, intent: Intent) -> list[str]:
+    """The query's words for the lexical side, with the synonyms of what it names."""
+    return tokens(query) + [t.lower() for t in synonyms_of(intent)]
 
 
 class SearchService:
@@ -183,8 +231,10 @@ class SearchService:
         limiter: RateLimiter,
         clock: Clock,
         neighbour_radius_m: int,
+        embeddings: ListingEmbeddings,
     ) -> None:
         self._store = store
+        self.embeddings = embeddings
         self.engine = engine
         self._limiter = limiter
         self._clock = clock
@@ -209,25 +259,32 @@ class SearchService:
         intent, engine = await self.understand(query)
         intent = relax(intent, without)
         hood = await neighbourhood_of(self._store, actor.user_id, self._radius)
-        hits = await self._rank(actor, intent, hood, limit)
+        hits = await self._rank(actor, query, intent, hood, limit)
         await self._store.log_search(
             actor.user_id, query, intent.model_dump(), engine, len(hits), self._clock.now()
         )
         return SearchResult(query, intent, engine, hits, HINTS.get(intent.intent))
 
     async def _rank(
-        self, actor: Principal, intent: Intent, hood: Neighbourhood, limit: int
+        self, actor: Principal, query: str, intent: Intent, hood: Neighbourhood, limit: int
     ) -> list[Hit]:
         ids = hood.home_ids if intent.scope == "community" else hood.ids
         if not ids:
             return []
         now = self._clock.now()
-        rows = await self._store.candidates(ids, now - timedelta(days=30), CANDIDATES, now)
+        await self.embeddings.embed_stale(CATCH_UP)
+        index = self.embeddings.index
+        await index.refresh(self._store)
+        vector = (await self.embeddings.embedder.queries([query]))[0]
+        words = await asyncio.to_thread(query_words, query, intent)
+        found = index.search(vector, words, ids, INDEX_CANDIDATES, LEXICAL_WEIGHT)
+        by_id = {h.listing_id: h for h in found}
+        rows = await self._store.listings_among(list(by_id), ids, now - timedelta(days=30), now)
         hits: list[Hit] = []
         for row in rows:
             if intent.intent == "sell" and row["seller_id"] == actor.user_id:
                 continue
-            fit = match(row, intent)
+            fit = match(row, intent, by_id.get(row["id"]))
             if fit is None:
                 continue
             score, why = fit
