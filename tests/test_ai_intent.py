@@ -117,7 +117,19 @@ def test_listings_match_the_intent() -> None:
     # Synonyms: a seller who wrote "NS" or "任天堂" still matches a query for Switch.
     assert match(_row(title="NS 续航版", brand=None), weekend) is not None
     assert match(_row(title="PS5", brand="Sony"), weekend) is None
-    assert match(_row(kind="sale", price_fen=150_000, rent_per_day_fen=None), weekend) is None
+    # The kind asked for is a preference, not a filter: a Switch for sale is still shown to a
+    # resident who wants to rent one, below the rentals (issue 21: category and rent-vs-buy
+    # must not hide obvious matches).
+    for_sale = match(_row(kind="sale", price_fen=150_000, rent_per_day_fen=None), weekend)
+    for_rent = match(_row(), weekend)
+    assert for_sale is not None
+    assert for_rent is not None
+    assert for_sale[0] < for_rent[0]
+    assert "可购买" in for_sale[1]
+    # Likewise the category: a game for a console query is shown, below the consoles.
+    game = match(_row(title="Switch 塞尔达 卡带", category="video_game"), weekend)
+    assert game is not None
+    assert game[0] < for_rent[0]
     # A rental's price for a duration is the rent for that duration: 2 days at ¥30 is ¥60.
     assert match(_row(), parse_intent("租switch一个周末 60块以内")) is not None
     assert match(_row(), parse_intent("租switch一个周末 50块以内")) is None

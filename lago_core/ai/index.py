@@ -130,8 +130,24 @@ class VectorIndex:
                     return read
 
     def _put(self, row: Any) -> None:
-        vector = np.frombuffer(row["vector"], dtype="<f4")
-        listing_id: UUID = row["listing_id"]
+        self.put(
+            row["listing_id"],
+            np.frombuffer(row["vector"], dtype="<f4"),
+            row["tokens"],
+            row["community_ids"],
+            int(row["seq"]),
+        )
+
+    def put(
+        self,
+        listing_id: UUID,
+        vector: Vector,
+        words: Sequence[str],
+        communities: Iterable[UUID],
+        seq: int,
+    ) -> None:
+        """Add or replace one listing's vector, words and communities."""
+        self._seq = max(self._seq, seq)
         old = self._row_of.get(listing_id)
         if old is not None:
             self._alive[old] = False
@@ -155,10 +171,10 @@ class VectorIndex:
         self._alive[at] = True
         self._ids.append(listing_id)
         self._row_of[listing_id] = at
-        for word in row["tokens"]:
+        for word in words:
             self._postings.setdefault(word, []).append(at)
             self._arrays.pop(word, None)
-        for community in row["community_ids"]:
+        for community in communities:
             code = self._code_of.setdefault(community, len(self._code_of))
             self._pair_rows.append(at)
             self._pair_codes.append(code)

@@ -25,7 +25,7 @@ from uuid import UUID
 
 from lago_core.ai.engine import Engine, EngineError, local_parse
 from lago_core.ai.index import IndexHit, ListingEmbeddings
-from lago_core.ai.intent import Intent, synonyms_of
+from lago_core.ai.intent import Intent, parse_rules, synonyms_of
 from lago_core.ai.lexical import tokens
 from lago_core.ai.neighbourhood import Neighbourhood, neighbourhood_of
 from lago_core.ai.store import AiStore
@@ -65,13 +65,18 @@ CANDIDATES = 1_000
 # relevance is the cosine above that floor, scaled to 0–1, plus the words' share (0–1) weighted.
 SIMILARITY_FLOOR = 0.78
 LEXICAL_WEIGHT = 0.5
-RELEVANCE_WEIGHT = 4.0
+RELEVANCE_WEIGHT = 6.0
 # Below this relevance a listing is not shown unless it matches a named product, brand or
 # category ("nothing good found" rather than noise). Tuned on tests/ai_search_corpus.jsonl.
-MIN_RELEVANCE = 0.35
+MIN_RELEVANCE = 0.55
+# A listing holding this share of the query's word weight is relevant whatever its vector says.
+WORDS_ENOUGH = 0.5
+# The classifier's least probability for its category to count as named (a query in another
+# language than the listings, "teddy bear", is found through it).
+CATEGORY_SURE = 0.6
 # Soft preferences, on the score's scale (relevance up to about 6, own community 2, freshness
 # up to 1): the kind asked for, the category, what was named.
-KIND_BONUS = 1.5
+KIND_BONUS = 0.5
 CATEGORY_BONUS = 1.0
 # Per resident: a search may cost a model call.
 SEARCHES = "60/minute"
@@ -159,9 +164,13 @@ def relevance(hit: IndexHit | None) -> float:
     return meaning + LEXICAL_WEIGHT * hit.lexical
 
 
-def match(row: Any, intent: Intent, hit: IndexHit | None = None) -> tuple[float, list[str]] | None:
+def match(
+    row: Any, intent: Intent, hit: IndexHit | None = None, category_sure: bool = True
+) -> tuple[float, list[str]] | None:
     """How well a listing fits the intent (and the query's meaning and words), and why; None
-    when it must not be shown: outside a limit the resident stated, or not relevant enough."""
+    when it must not be shown: outside a limit the resident stated, or not relevant enough.
+    ``category_sure``: the category was named or the classifier is confident of it — only then
+    does being of that category alone keep a listing above the relevance floor."""
     text = _text(row)
     score, why = 0.0, []
     terms = synonyms_of(intent)
@@ -185,7 +194,7 @@ def match(row: Any, intent: Intent, hit: IndexHit | None = None) -> tuple[float,
     if intent.category and row["category"] == intent.category:
         score += CATEGORY_BONUS
         why.append("同类商品")
-        named = True
+        named = named or category_sure
     same_kind = row["kind"] in _KINDS[intent.intent]
     if same_kind:
         score += KIND_BONUS
@@ -196,7 +205,8 @@ def match(row: Any, intent: Intent, hit: IndexHit | None = None) -> tuple[float,
     if keyword_hits:
         why.append("包含“" + "”“".join(keyword_hits) + "”")
     fit = relevance(hit)
-    if fit < MIN_RELEVANCE and not named and not keyword_hits:
+    words = hit is not None and hit.lexical >= WORDS_ENOUGH
+    if fit < MIN_RELEVANCE and not named and not keyword_hits and not words:
         return None
     score += RELEVANCE_WEIGHT * fit
     if hit is not None and fit >= MIN_RELEVANCE and not named:
@@ -216,6 +226,19 @@ def match(row: Any, intent: Intent, hit: IndexHit | None = None) -> tuple[float,
             return None
         why.append("成色符合")
     return score, why
+
+
+def category_sure(query: str, intent: Intent) -> bool:
+    """Whether the intent's category was named in the query's words (the lexicon) or the
+    classifier is confident of it (blocking: it may embed the query; cached after parsing)."""
+    from lago_core.ai.classifier import classifier
+
+    if intent.category is None:
+        return False
+    if parse_rules(query).category_found:
+        return True
+    _, categories = classifier()(query)
+    return categories.get(intent.category, 0.0) >= CATEGORY_SURE
 
 
 def query_words(query: str, intent: Intent) -> list[str]:
@@ -277,6 +300,7 @@ class SearchService:
         await index.refresh(self._store)
         vector = (await self.embeddings.embedder.queries([query]))[0]
         words = await asyncio.to_thread(query_words, query, intent)
+        sure = await asyncio.to_thread(category_sure, query, intent)
         found = index.search(vector, words, ids, INDEX_CANDIDATES, LEXICAL_WEIGHT)
         by_id = {h.listing_id: h for h in found}
         rows = await self._store.listings_among(list(by_id), ids, now - timedelta(days=30), now)
@@ -284,7 +308,7 @@ class SearchService:
         for row in rows:
             if intent.intent == "sell" and row["seller_id"] == actor.user_id:
                 continue
-            fit = match(row, intent, by_id.get(row["id"]))
+            fit = match(row, intent, by_id.get(row["id"]), sure)
             if fit is None:
                 continue
             score, why = fit
