@@ -18,3 +18,26 @@ CREATE TABLE listing_embeddings (
     CONSTRAINT listing_embeddings_length CHECK (octet_length(vector) = dim * 4)
 );
 CREATE INDEX listing_embeddings_seq_idx ON listing_embeddings (seq);
+
+-- What changed since a search process last looked: every insert, and every update of what is
+-- embedded or of the status, takes the next `change_seq`. A search reads the sequence (no table
+-- scan) and, if it moved, only the listings past its mark (an index range) — so a new or edited
+-- listing is embedded before the next search that could find it, without scanning 100,000 rows
+-- per search. A transaction that commits after a later one was seen is caught by the arq sweep.
+CREATE SEQUENCE listing_changes_seq;
+ALTER TABLE listings ADD COLUMN change_seq bigint NOT NULL DEFAULT nextval('listing_changes_seq');
+CREATE INDEX listings_change_seq_idx ON listings (change_seq);
+
+CREATE FUNCTION lago_listing_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.change_seq := nextval('listing_changes_seq');
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER listings_change_seq BEFORE UPDATE ON listings FOR EACH ROW
+    WHEN (OLD.title IS DISTINCT FROM NEW.title
+          OR OLD.description IS DISTINCT FROM NEW.description
+          OR OLD.brand IS DISTINCT FROM NEW.brand
+          OR OLD.category IS DISTINCT FROM NEW.category
+          OR OLD.status IS DISTINCT FROM NEW.status)
+    EXECUTE FUNCTION lago_listing_changed();

@@ -251,45 +251,59 @@ class ListingEmbeddings:
         self._clock = clock
         self.index = VectorIndex(embedder.model)
         self._lock = asyncio.Lock()
+        # The listing change sequence this process has embedded up to (lago_core/ai/store.py).
+        self._seen = 0
 
-    async def embed_stale(self, limit: int) -> int:
-        """Embed up to ``limit`` active listings whose embedding is missing or outdated; returns
-        how many vectors were computed (a listing whose text hash is unchanged costs none)."""
-        async with self._lock:
-            rows = await self._store.stale_embeddings(self.embedder.model, limit)
-            if not rows:
-                return 0
-            texts = [listing_text(r) for r in rows]
-            hashes = [content_hash(self.embedder.model, t) for t in texts]
-            todo = [i for i, r in enumerate(rows) if r["content_hash"] != hashes[i]]
-            vectors = await self.embedder.passages([texts[i] for i in todo]) if todo else None
-            now = self._clock.now()
-            words = await asyncio.to_thread(lambda: [tokens(t) for t in texts])
-            computed = dict(zip(todo, vectors if vectors is not None else [], strict=False))
-            for i, row in enumerate(rows):
-                vector = computed.get(i)
-                if vector is None:
-                    # Same text and model: only the check time moves.
-                    await self._store.touch_embedding(row["id"], now)
-                    continue
+    async def _embed(self, rows: list[Any], *, touch: bool) -> int:
+        """Embed the rows whose text (or model) changed; returns how many vectors were made.
+        ``touch``: mark the others checked (the sweep, so it does not pick them again)."""
+        texts = [listing_text(r) for r in rows]
+        hashes = [content_hash(self.embedder.model, t) for t in texts]
+        todo = [i for i, r in enumerate(rows) if r["content_hash"] != hashes[i]]
+        now = self._clock.now()
+        if todo:
+            vectors = await self.embedder.passages([texts[i] for i in todo])
+            words = await asyncio.to_thread(lambda: [tokens(texts[i]) for i in todo])
+            for at, i in enumerate(todo):
                 await self._store.save_embedding(
-                    row["id"],
+                    rows[i]["id"],
                     self.embedder.model,
                     hashes[i],
-                    np.asarray(vector, dtype="<f4").tobytes(),
-                    int(vector.shape[0]),
-                    words[i],
+                    np.asarray(vectors[at], dtype="<f4").tobytes(),
+                    int(vectors.shape[1]),
+                    words[at],
                     now,
                 )
-            return len(todo)
+        if touch:
+            for i in set(range(len(rows))) - set(todo):
+                await self._store.touch_embedding(rows[i]["id"], now)
+        return len(todo)
 
-    async def backfill(self, batch: int = 256) -> int:
-        """Embed every listing that needs it (``lago ai-backfill``)."""
+    async def catch_up(self, limit: int) -> int:
+        """Before a search: embed what changed since the last look (nothing to read when the
+        change sequence has not moved); at most ``limit`` listings a call."""
+        async with self._lock:
+            latest = await self._store.listing_changes()
+            if latest <= self._seen:
+                return 0
+            rows = await self._store.changed_listings(self.embedder.model, self._seen, limit)
+            done = await self._embed(rows, touch=False)
+            self._seen = int(rows[-1]["change_seq"]) if len(rows) == limit else latest
+            return done
+
+    async def sweep(self, limit: int) -> tuple[int, int]:
+        """Embed up to ``limit`` active listings whose embedding is missing or older than their
+        last change: (listings looked at, vectors made)."""
+        async with self._lock:
+            rows = await self._store.stale_embeddings(self.embedder.model, limit)
+            return len(rows), (await self._embed(rows, touch=True) if rows else 0)
+
+    async def backfill(self, batch: int = 256, rounds: int = 10_000) -> int:
+        """Embed every listing that needs it (``lago ai-backfill``, the cron job)."""
         total = 0
-        while True:
-            done = await self.embed_stale(batch)
-            total += done
-            if not done and not await self._store.stale_embeddings(self.embedder.model, 1):
-                return total
-            if not done:
-                return total
+        for _ in range(rounds):
+            seen, made = await self.sweep(batch)
+            total += made
+            if seen < batch:
+                break
+        return total

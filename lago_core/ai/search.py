@@ -295,7 +295,7 @@ class SearchService:
         if not ids:
             return []
         now = self._clock.now()
-        await self.embeddings.embed_stale(CATCH_UP)
+        await self.embeddings.catch_up(CATCH_UP)
         index = self.embeddings.index
         await index.refresh(self._store)
         vector = (await self.embeddings.embedder.queries([query]))[0]
@@ -304,7 +304,7 @@ class SearchService:
         found = index.search(vector, words, ids, INDEX_CANDIDATES, LEXICAL_WEIGHT)
         by_id = {h.listing_id: h for h in found}
         rows = await self._store.listings_among(list(by_id), ids, now - timedelta(days=30), now)
-        hits: list[Hit] = []
+        hits: list[tuple[float, Hit]] = []
         for row in rows:
             if intent.intent == "sell" and row["seller_id"] == actor.user_id:
                 continue
@@ -325,15 +325,10 @@ class SearchService:
             if row["seller_member"]:
                 score += MEMBER_SEARCH_BOOST
                 why.append("会员卖家")
-            hits.append(
-                Hit(
-                    dict(row),
-                    round(score, 4),
-                    place.community_id,
-                    place.name,
-                    place.distance_m,
-                    why,
-                )
+            hit = Hit(
+                dict(row), round(score, 4), place.community_id, place.name, place.distance_m, why
             )
-        hits.sort(key=lambda h: (-h.score, h.listing["id"]))
-        return hits[:limit]
+            hits.append((score, hit))
+        # By the exact score: rounding would tie listings a minute apart in freshness.
+        hits.sort(key=lambda h: (-h[0], h[1].listing["id"]))
+        return [hit for _, hit in hits[:limit]]

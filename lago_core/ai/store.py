@@ -331,15 +331,36 @@ class AiStore:
     # --- embeddings (search by meaning) ----------------------------------------------------------
 
     async def stale_embeddings(self, model: str, limit: int) -> list[asyncpg.Record]:
-        """Active listings with no embedding of ``model`` yet, or one of an older text (the hash
-        is compared by the caller), oldest change first."""
+        """Active listings with no embedding of ``model`` yet, or changed after it was made (the
+        hash is compared by the caller), oldest change first: the sweep (scans the table)."""
         return await self._pool.fetch(
-            """SELECT l.id, l.title, l.brand, l.category, l.description, e.content_hash
+            """SELECT l.id, l.title, l.brand, l.category, l.description, l.change_seq,
+                      CASE WHEN e.model = $1 THEN e.content_hash END AS content_hash
                FROM listings l LEFT JOIN listing_embeddings e ON e.listing_id = l.id
                WHERE l.status = 'active' AND (e.listing_id IS NULL OR e.model <> $1
                      OR e.embedded_at < l.updated_at)
-               ORDER BY l.updated_at, l.id LIMIT $2""",
+               ORDER BY l.change_seq LIMIT $2""",
             model,
+            limit,
+        )
+
+    async def listing_changes(self) -> int:
+        """The last ``change_seq`` handed out (0 before any): moves with every listing change."""
+        row = await self._pool.fetchrow("SELECT last_value, is_called FROM listing_changes_seq")
+        assert row is not None
+        return int(row["last_value"]) if row["is_called"] else 0
+
+    async def changed_listings(self, model: str, after: int, limit: int) -> list[asyncpg.Record]:
+        """Active listings changed after ``after`` (an index range), with the hash of their
+        embedding of ``model`` if they have one."""
+        return await self._pool.fetch(
+            """SELECT l.id, l.title, l.brand, l.category, l.description, l.change_seq,
+                      CASE WHEN e.model = $1 THEN e.content_hash END AS content_hash
+               FROM listings l LEFT JOIN listing_embeddings e ON e.listing_id = l.id
+               WHERE l.change_seq > $2 AND l.status = 'active'
+               ORDER BY l.change_seq LIMIT $3""",
+            model,
+            after,
             limit,
         )
 
