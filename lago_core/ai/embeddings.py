@@ -28,6 +28,7 @@ from lago_core.settings import Settings
 __all__ = [
     "LOCAL_MODEL",
     "Embedder",
+    "EmbeddingError",
     "LocalEmbedder",
     "OpenAIEmbedder",
     "Vector",
@@ -44,12 +45,18 @@ BATCH = 32
 _CACHE = 4096
 
 
+class EmbeddingError(Exception):
+    """The embedding endpoint failed or answered nonsense; search goes on by words alone."""
+
+
 class Embedder(Protocol):
     model: str
 
     async def queries(self, texts: Sequence[str]) -> Vector: ...
 
     async def passages(self, texts: Sequence[str]) -> Vector: ...
+
+    async def close(self) -> None: ...
 
 
 _lock = threading.Lock()
@@ -122,6 +129,10 @@ class LocalEmbedder:
     async def passages(self, texts: Sequence[str]) -> Vector:
         return await asyncio.to_thread(embed_local, list(texts), query=False)
 
+    async def close(self) -> None:
+        # The model stays loaded for the process (other hubs, the classifier use it).
+        return None
+
 
 def _normalised(rows: list[list[float]]) -> Vector:
     matrix = np.asarray(rows, dtype=np.float32)
@@ -136,6 +147,7 @@ class OpenAIEmbedder:
     def __init__(self, base_url: str, api_key: str, model: str, timeout_s: float) -> None:
         import openai
 
+        self._openai = openai
         self._client = openai.AsyncOpenAI(
             base_url=base_url, api_key=api_key or "unused", timeout=timeout_s, max_retries=1
         )
@@ -149,9 +161,14 @@ class OpenAIEmbedder:
         missing = [i for i, v in enumerate(out) if v is None]
         for start in range(0, len(missing), BATCH):
             chunk = missing[start : start + BATCH]
-            response = await self._client.embeddings.create(
-                model=self.model, input=[prefix + (texts[i] or " ") for i in chunk]
-            )
+            try:
+                response = await self._client.embeddings.create(
+                    model=self.model, input=[prefix + (texts[i] or " ") for i in chunk]
+                )
+            except self._openai.OpenAIError as exc:
+                raise EmbeddingError(f"{type(exc).__name__}: {exc}") from exc
+            if len(response.data) != len(chunk):
+                raise EmbeddingError("the endpoint returned another number of embeddings")
             vectors = _normalised([item.embedding for item in response.data])
             for i, vector in zip(chunk, vectors, strict=True):
                 self._cache.put((query, texts[i]), vector)
@@ -166,6 +183,9 @@ class OpenAIEmbedder:
 
     async def passages(self, texts: Sequence[str]) -> Vector:
         return await self._embed(texts, False)
+
+    async def close(self) -> None:
+        await self._client.close()
 
 
 def create_embedder(settings: Settings) -> Embedder:

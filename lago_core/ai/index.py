@@ -109,6 +109,11 @@ class VectorIndex:
         self._n = 0
         self._seq = 0
 
+    @property
+    def dim(self) -> int:
+        """The vectors' dimension (0 before any)."""
+        return int(self._matrix.shape[1])
+
     def __len__(self) -> int:
         return int(self._alive[: self._n].sum())
 
@@ -212,8 +217,10 @@ class VectorIndex:
     ) -> list[IndexHit]:
         """The ``k`` rows visible in ``communities`` (all rows for None) with the best
         blend of meaning and words; the caller ranks them further."""
-        if not self._n or query.shape[0] != self._matrix.shape[1]:
+        if not self._n:
             return []
+        if query.shape[0] != self._matrix.shape[1]:
+            query = np.zeros(self._matrix.shape[1], dtype=np.float32)
         mask = self.visible(communities) if communities is not None else self._alive[: self._n]
         visible = int(mask.sum())
         if not visible:

@@ -23,6 +23,9 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+import numpy as np
+
+from lago_core.ai.embeddings import EmbeddingError
 from lago_core.ai.engine import Engine, EngineError, local_parse
 from lago_core.ai.index import IndexHit, ListingEmbeddings
 from lago_core.ai.intent import Intent, parse_rules, synonyms_of
@@ -295,10 +298,15 @@ class SearchService:
         if not ids:
             return []
         now = self._clock.now()
-        await self.embeddings.catch_up(CATCH_UP)
         index = self.embeddings.index
+        try:
+            await self.embeddings.catch_up(CATCH_UP)
+            vector = (await self.embeddings.embedder.queries([query]))[0]
+        except EmbeddingError as exc:
+            # The endpoint is down: rank by words alone (a zero vector adds no meaning).
+            log.warning("ai.embedding_failed", model=index.model, error=str(exc))
+            vector = np.zeros(index.dim or 1, dtype=np.float32)
         await index.refresh(self._store)
-        vector = (await self.embeddings.embedder.queries([query]))[0]
         words = await asyncio.to_thread(query_words, query, intent)
         sure = await asyncio.to_thread(category_sure, query, intent)
         found = index.search(vector, words, ids, INDEX_CANDIDATES, LEXICAL_WEIGHT)
