@@ -109,9 +109,13 @@ def embed_local(texts: Sequence[str], *, query: bool) -> Vector:
         model = local_model()
         for start in range(0, len(missing), BATCH):
             chunk = missing[start : start + BATCH]
-            batch = [texts[i] or " " for i in chunk]
             with _lock:
-                vectors = model.query(batch) if query else model.passage(batch)
+                # Another thread may have embedded some while this one waited for the model.
+                for i in chunk:
+                    out[i] = _local_cache.get((query, texts[i]))
+                chunk = [i for i in chunk if out[i] is None]
+                batch = [texts[i] or " " for i in chunk]
+                vectors = (model.query(batch) if query else model.passage(batch)) if batch else []
             for i, vector in zip(chunk, np.asarray(vectors, dtype=np.float32), strict=True):
                 _local_cache.put((query, texts[i]), vector)
                 out[i] = vector

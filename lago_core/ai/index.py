@@ -123,6 +123,9 @@ class VectorIndex:
             if time.monotonic() - self._loaded_at > FULL_RELOAD_S:
                 self._reset()
                 self._loaded_at = time.monotonic()
+            elif await store.embedding_changes() <= self._seq:
+                # Nothing embedded since the last look (one sequence read, no range scan).
+                return 0
             read = 0
             while True:
                 rows = await store.embeddings_since(self.model, self._seq, batch)

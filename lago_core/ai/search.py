@@ -25,7 +25,7 @@ from uuid import UUID
 
 import numpy as np
 
-from lago_core.ai.embeddings import EmbeddingError
+from lago_core.ai.embeddings import EmbeddingError, Vector
 from lago_core.ai.engine import Engine, EngineError, local_parse
 from lago_core.ai.index import IndexHit, ListingEmbeddings
 from lago_core.ai.intent import Intent, parse_rules, synonyms_of
@@ -282,17 +282,39 @@ class SearchService:
         if not query:
             raise InvalidInput("say what you are looking for", code="empty_query")
         await self._limiter.hit_or_raise(SEARCHES, "ai-search", str(actor.user_id))
-        intent, engine = await self.understand(query)
-        intent = relax(intent, without)
-        hood = await neighbourhood_of(self._store, actor.user_id, self._radius)
-        hits = await self._rank(actor, query, intent, hood, limit)
+        # The query's embedding is computed while the rest waits on the database (the model
+        # runs in a thread; the parser, if it needs the same vector, takes it from the cache).
+        vector = asyncio.create_task(self._query_vector(query))
+        try:
+            intent, engine = await self.understand(query)
+            intent = relax(intent, without)
+            hood = await neighbourhood_of(self._store, actor.user_id, self._radius)
+            hits = await self._rank(actor, query, intent, hood, limit, vector)
+        finally:
+            if not vector.done():
+                vector.cancel()
         await self._store.log_search(
             actor.user_id, query, intent.model_dump(), engine, len(hits), self._clock.now()
         )
         return SearchResult(query, intent, engine, hits, HINTS.get(intent.intent))
 
+    async def _query_vector(self, query: str) -> Vector | None:
+        try:
+            found: Vector = (await self.embeddings.embedder.queries([query]))[0]
+            return found
+        except EmbeddingError as exc:
+            # The endpoint is down: rank by words alone.
+            log.warning("ai.embedding_failed", model=self.embeddings.index.model, error=str(exc))
+            return None
+
     async def _rank(
-        self, actor: Principal, query: str, intent: Intent, hood: Neighbourhood, limit: int
+        self,
+        actor: Principal,
+        query: str,
+        intent: Intent,
+        hood: Neighbourhood,
+        limit: int,
+        vector_task: asyncio.Task[Vector | None],
     ) -> list[Hit]:
         ids = hood.home_ids if intent.scope == "community" else hood.ids
         if not ids:
@@ -301,12 +323,12 @@ class SearchService:
         index = self.embeddings.index
         try:
             await self.embeddings.catch_up(CATCH_UP)
-            vector = (await self.embeddings.embedder.queries([query]))[0]
         except EmbeddingError as exc:
-            # The endpoint is down: rank by words alone (a zero vector adds no meaning).
             log.warning("ai.embedding_failed", model=index.model, error=str(exc))
-            vector = np.zeros(index.dim or 1, dtype=np.float32)
         await index.refresh(self._store)
+        found_vector = await vector_task
+        # No vector (endpoint down): a zero one adds no meaning, words rank alone.
+        vector = found_vector if found_vector is not None else np.zeros(1, dtype=np.float32)
         words = await asyncio.to_thread(query_words, query, intent)
         sure = await asyncio.to_thread(category_sure, query, intent)
         found = index.search(vector, words, ids, INDEX_CANDIDATES, LEXICAL_WEIGHT)

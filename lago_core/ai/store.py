@@ -350,6 +350,12 @@ class AiStore:
         assert row is not None
         return int(row["last_value"]) if row["is_called"] else 0
 
+    async def embedding_changes(self) -> int:
+        """The last embedding ``seq`` handed out (0 before any)."""
+        row = await self._pool.fetchrow("SELECT last_value, is_called FROM listing_embeddings_seq")
+        assert row is not None
+        return int(row["last_value"]) if row["is_called"] else 0
+
     async def changed_listings(self, model: str, after: int, limit: int) -> list[asyncpg.Record]:
         """Active listings changed after ``after`` (an index range), with the hash of their
         embedding of ``model`` if they have one."""
