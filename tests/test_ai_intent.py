@@ -8,9 +8,10 @@ The second set (163 queries, issue 21: unknown items, colloquial selling, swaps,
 and pinyin…) and its hold-out (50) were written before the parser changed (before: intent 81.0% /
 78.0%, all slots 42.3% / 38.0%); the rules were then improved on the second set's misses, so it
 is a tuning set; the hold-out's misses were looked at once (docs/ai.md, "Evaluation"). Targets:
-intent ≥ 95%, all slots ≥ 90%. A third set (40) was written after all tuning and measured once:
-intent 90.0%, all slots 82.5% — the honest figure for queries nobody tuned on; its floor here
-only guards against regressions.
+intent ≥ 95%, all slots ≥ 90%. A third set (40) was written after that tuning and measured once
+(intent 90.0%, all slots 82.5%), then tuned on; a fourth (40) was written after the last change
+and measured once: intent 95.0%, all slots 85.0% — the honest figure for queries nobody tuned
+on; its floor here only guards against regressions.
 """
 
 from __future__ import annotations
@@ -36,9 +37,12 @@ HERE = Path(__file__).parent
         ("ai_queries_holdout.jsonl", 0.90, 0.85, 0.90),
         ("ai_queries_v2.jsonl", 0.90, 0.90, 0.95),
         ("ai_queries_v2_holdout.jsonl", 0.90, 0.90, 0.95),
-        # Written after all tuning, measured once and never tuned on: intent 90.0%, all slots
-        # 82.5% — below the issue's targets; a regression floor, not a claim (docs/ai.md).
-        ("ai_queries_v3.jsonl", 0.875, 0.80, 0.875),
+        # Written after the first round of tuning, measured (intent 90.0%, all slots 82.5%),
+        # then tuned on: a regression floor.
+        ("ai_queries_v3.jsonl", 0.90, 0.90, 0.95),
+        # Written after the last change, measured once, never tuned on: intent 95.0%, all slots
+        # 85.0% — below the all-slots target; a regression floor, not a claim (docs/ai.md).
+        ("ai_queries_v4.jsonl", 0.90, 0.825, 0.95),
     ],
 )
 async def test_accuracy_on_the_labelled_sets(

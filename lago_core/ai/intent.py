@@ -143,7 +143,7 @@ _PRODUCTS: list[tuple[tuple[str, ...], Product]] = [
     (("费雪", "fisherprice"), Product(None, "Fisher-Price", None, ("费雪", "fisher"))),
     (("大疆", "dji", "tello", "robomaster"), Product(None, "DJI", None, ("大疆", "dji"))),
     (
-        ("高达", "gundam", "万代", "bandai"),
+        ("高达", "gundam", "万代", "bandai", "gaoda"),
         Product(None, "Bandai", "figure", ("高达", "gundam", "万代", "bandai")),
     ),
     (("芭比", "barbie", "babi"), Product(None, "Barbie", "doll", ("芭比", "barbie"))),
@@ -166,7 +166,7 @@ _PRODUCTS: list[tuple[tuple[str, ...], Product]] = [
         Product(None, None, "video_game", ("卡带", "游戏", "塞尔达", "马里奥", "宝可梦")),
     ),
     (
-        ("游戏机", "掌机", "主机", "console", "youxiji", "zhangji"),
+        ("游戏机", "掌机", "主机", "console", "youxiji", "zhangji", "zhuji"),
         Product(None, None, "game_console", ("游戏机", "掌机", "主机")),
     ),
     (("积木", "拼插", "blocks", "jimu"), Product(None, None, "building_blocks", ("积木",))),
@@ -196,15 +196,46 @@ _PRODUCTS: list[tuple[tuple[str, ...], Product]] = [
             "huaban",
             "huabanche",
             "zixingche",
+            "pinghengche",
+            "qiuqian",
+            "lunhua",
         ),
         Product(None, None, "outdoor", ("滑板车", "平衡车", "自行车", "童车", "滑板", "帐篷")),
     ),
     (
-        ("早教", "益智", "拼图", "点读笔", "学习机", "编程", "绘本", "puzzle", "pintu", "zaojiao"),
+        (
+            "早教",
+            "益智",
+            "拼图",
+            "点读笔",
+            "学习机",
+            "编程",
+            "绘本",
+            "puzzle",
+            "pintu",
+            "zaojiao",
+            "yizhi",
+            "diandubi",
+            "xuexiji",
+            "biancheng",
+            "huiben",
+        ),
         Product(None, None, "educational", ("早教", "益智", "拼图", "点读", "学习机", "编程")),
     ),
     (
-        ("遥控车", "玩具车", "小汽车", "风火轮", "托马斯", "玩具", "toy", "hotwheels"),
+        (
+            "遥控车",
+            "玩具车",
+            "小汽车",
+            "风火轮",
+            "托马斯",
+            "玩具",
+            "toy",
+            "hotwheels",
+            "yaokongche",
+            "wanjuche",
+            "xiaoqiche",
+        ),
         Product(None, None, "toy", ("遥控", "玩具车", "小汽车", "风火轮", "托马斯", "玩具")),
     ),
 ]
@@ -307,7 +338,22 @@ def edit_distance(a: str, b: str) -> int:
 
 # Words one letter from an everyday English word (tent/rent, bike/like, babi/baby) or a common
 # short word: matched only as written.
-_EXACT_ONLY = {"tent", "bike", "babi", "wawa", "jimu", "ally", "molly", "quest", "steam", "pintu"}
+_EXACT_ONLY = {
+    "tent",
+    "bike",
+    "babi",
+    "wawa",
+    "jimu",
+    "ally",
+    "molly",
+    "quest",
+    "steam",
+    "pintu",
+    "yizhi",
+    "zhuji",
+    "gaoda",
+    "lunhua",
+}
 
 
 def _close_enough(token: str, key: str) -> bool:
@@ -423,7 +469,13 @@ _DURATIONS: list[tuple[re.Pattern[str], int | None]] = [
 ]
 _SPANS: list[tuple[re.Pattern[str], int, int]] = [
     # (pattern, days per unit, extra days for 半): 两个月, 三个星期, 一周半, 2 weeks, yi zhou.
-    (re.compile(rf"{_NUM}\s*个?\s*月(半)?|{_NUM}\s*months?()|{_NUM}\s*ge\s*yue()"), 30, 15),
+    (
+        re.compile(
+            rf"{_NUM}\s*个?\s*月(半)?|{_NUM}\s*个(半)\s*月|{_NUM}\s*months?()|{_NUM}\s*ge\s*yue()"
+        ),
+        30,
+        15,
+    ),
     (
         re.compile(rf"{_NUM}\s*个?\s*(?:星期|礼拜|周)(半)?|{_NUM}\s*weeks?()|{_NUM}\s*zhou()"),
         7,
@@ -475,7 +527,10 @@ _CONDITIONS: list[tuple[re.Pattern[str], str]] = [
         re.compile(r"九成新|9成新|95新|九五新|98新|几乎全新|准新|like new|成色好|成色很好|mint"),
         "like_new",
     ),
-    (re.compile(r"全新|未拆封|未拆|没拆|99新|九九新|brand new|sealed|\bnew\b|带吊牌"), "new"),
+    (
+        re.compile(r"全新|未拆封|未拆|没拆|99新|九九新|brand new|sealed|\bnew\b|带吊牌|quan\s?xin"),
+        "new",
+    ),
     (re.compile(r"八成新|8成新|七成新|7成新|85新|八五新|正常使用痕迹|八成"), "good"),
     (re.compile(r"[六五四]成新|[654]成新|磨损|有瑕疵|能用就行|凑合|well[- ]used"), "fair"),
     (re.compile(r"配件机|坏的|坏了|坏掉|拆件|零件|当配件|for parts|broken"), "for_parts"),
@@ -484,8 +539,8 @@ _CONDITIONS: list[tuple[re.Pattern[str], str]] = [
 _NEGATED_CONDITION = re.compile(r"(?:不要|别|不能|不想要|\bno\b|\bnot\b)\s*(?:太|是)?\s*$")
 
 _SWAP = re.compile(
-    r"交换|互换|置换|以物换物|以物易物|换物|swap|exchange|trade|\bhuan\b|用.{1,12}换|换.{0,3}(?:一|个|台)"
-    r"|[^\s出]换(?!点钱|钱)\S|\s换\s*$|\s换\s|求换|想换|换你"
+    r"交换|互换|置换|以物换物|以物易物|换物|swap|exchange|trade|\bhuan\b|[用拿].{1,12}换(?!点?钱)"
+    r"|换.{0,3}(?:一|个|台)|[^\s出]换(?!点钱|钱|成钱)\S|\s换\s*$|\s换\s|求换|想换(?!点钱|钱|成钱)|换你"
 )
 # Renting one's own thing out is offering it (sell); a rule over the classifier's word.
 _RENT_OUT = re.compile(
@@ -494,7 +549,7 @@ _RENT_OUT = re.compile(
 )
 _SELL = re.compile(
     r"(?:^|[，,。！!\s我想要准备打算帮我])出(?:一|个|台|套|辆|只|掉|售|手|了)"
-    r"|^出|\s出\s*$|便宜出|(?:想|要|准备|打算|帮我|我)卖|卖掉|卖了|转让|转手|寄卖|挂出|出闲置"
+    r"|^出|\s出\s*$|\s出\s|便宜出|换点?钱|换成钱|拿走|(?:想|要|准备|打算|帮我|我)卖|卖掉|卖了|转让|转手|寄卖|挂出|出闲置"
     r"|回血|清仓|割爱|甩卖|低价甩|出掉|有人收吗|谁收|selling|\bsell\b|\bwts\b|for sale|letting go"
     r"|get rid of|\bchu\b"
 )
