@@ -13,7 +13,10 @@ from lago_bench.groupbuy import SCENARIO as GROUPBUY
 from lago_bench.idle import SCENARIO as IDLE
 from lago_bench.live import SCENARIO as LIVE
 from lago_bench.scenario import Scenario
+from lago_bench.search import SCENARIO as SEARCH
 
 __all__ = ["SCENARIOS"]
 
-SCENARIOS: dict[str, Scenario] = {s.name: s for s in (FANOUT, IDLE, GROUPBUY, FAILOVER, LIVE)}
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s for s in (FANOUT, IDLE, GROUPBUY, FAILOVER, LIVE, SEARCH)
+}

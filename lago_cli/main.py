@@ -46,18 +46,24 @@ def _parser() -> argparse.ArgumentParser:
         "rotate-bank-keys",
         help="re-encrypt merchants' bank accounts under the first key of LAGO_BANK_KEY",
     )
-    e = sub.add_parser("ai-eval", help="intent and slot accuracy on the labelled query set")
-    e.add_argument(
-        "--file", help="JSON lines of labelled queries (default: tests/ai_queries.jsonl)"
+    e = sub.add_parser(
+        "ai-eval", help="intent, slot and search accuracy on the labelled sets (docs/ai.md)"
     )
+    e.add_argument("--file", help="JSON lines of labelled queries (default: every labelled set)")
     e.add_argument("--misses", action="store_true", help="also print each query parsed wrongly")
     e.add_argument(
         "--conversations",
         nargs="?",
         const="",
         metavar="FILE",
-        help="score the customer-service agent on scripted conversations instead "
+        help="score only the customer-service agent, on FILE "
         "(default: tests/ai_conversations.jsonl; needs CREATEDB: runs in a scratch database)",
+    )
+    e.add_argument(
+        "--only", help="comma-separated parts (intent, search, conversations; default all)"
+    )
+    sub.add_parser(
+        "ai-backfill", help="embed every listing whose search embedding is missing or outdated"
     )
     add_bench_parser(sub)
     add_locker_sim_parser(sub)
@@ -97,7 +103,8 @@ def main(argv: list[str] | None = None) -> None:
         "dev": lambda: dev(settings, migrate_first=not args.no_migrate),
         "seed-demo": lambda: seed_demo(settings),
         "rotate-bank-keys": lambda: rotate_bank_keys(settings),
-        "ai-eval": lambda: ai_eval(settings, args.file, args.misses),
+        "ai-eval": lambda: ai_eval(settings, args.file, args.misses, args.only),
+        "ai-backfill": lambda: ai_backfill(settings),
     }
     if args.command == "ai-eval" and args.conversations is not None:
         commands["ai-eval"] = lambda: ai_eval_conversations(
@@ -262,45 +269,43 @@ async def seed_demo(settings: Settings) -> None:
     await seed(settings)
 
 
-async def ai_eval(settings: Settings, path: str | None, misses: bool) -> None:
-    """Print the configured engine's intent and per-slot accuracy on the labelled query set."""
+async def ai_eval(
+    settings: Settings, path: str | None, misses: bool, only: str | None = None
+) -> None:
+    """Print the configured engine's figures: each part of lago_cli/ai_eval.py in turn."""
     from pathlib import Path
 
+    from lago_cli.ai_eval import PARTS
     from lago_core.ai import create_engine
-    from lago_core.ai.evaluation import evaluate, load_cases
 
-    default = Path(__file__).parent.parent / "tests" / "ai_queries.jsonl"
-    file = Path(path) if path else default
-    cases = await asyncio.to_thread(load_cases, file)
+    names = [n.strip() for n in only.split(",")] if only else list(PARTS)
+    unknown = [n for n in names if n not in PARTS]
+    if unknown:
+        raise SystemExit(f"lago ai-eval: unknown part(s) {unknown}; choose from {list(PARTS)}")
     engine = create_engine(settings)
     try:
-        report = await evaluate(engine, cases)
+        for name in names:
+            await PARTS[name](settings, engine, [Path(path)] if path else [], misses)
     finally:
         await engine.close()
-    print(f"engine {engine.name}, {file}")
-    for line in report.lines():
-        print(line)
-    if misses:
-        for miss in report.misses:
-            print(f"  miss: {miss['q']}  {miss['wrong']}")
 
 
 async def ai_eval_conversations(settings: Settings, path: str, misses: bool) -> None:
-    """Print the share of turns the agent gets right on the scripted conversations."""
+    """Only the agent's part, on one scripted set (the default set when none is named)."""
     from pathlib import Path
 
-    from lago_core.ai.conversations import (
-        DEFAULT_SET,
-        load_conversations,
-        score_in_scratch_database,
-    )
+    from lago_cli.ai_eval import CONVERSATION_SETS, score_conversation_sets
 
-    file = Path(path) if path else DEFAULT_SET
-    cases = await asyncio.to_thread(load_conversations, file)
-    report = await score_in_scratch_database(settings, cases)
-    print(f"engine {report.engine}, {file}")
-    for line in report.lines():
-        print(line)
-    if misses:
-        for miss in report.misses:
-            print(f"  miss: {miss['conversation']} #{miss['turn']} {miss['say']}  {miss['wrong']}")
+    await score_conversation_sets(settings, [Path(path) if path else CONVERSATION_SETS[0]], misses)
+
+
+async def ai_backfill(settings: Settings) -> None:
+    """Embed every active listing whose embedding is missing or outdated (search by meaning)."""
+    from lago_core.container import build_core
+
+    core = await build_core(settings)
+    try:
+        made = await core.ai.search.embeddings.backfill()
+    finally:
+        await core.close()
+    print(f"embedded {made} listings with {core.ai.search.embeddings.embedder.model}")

@@ -23,6 +23,8 @@ from lago_core.ai import (
     create_engine,
 )
 from lago_core.ai.dialogue import DialogueStore
+from lago_core.ai.embeddings import create_embedder
+from lago_core.ai.index import ListingEmbeddings
 from lago_core.clock import Clock, SystemClock
 from lago_core.communities import CommunityService, CommunityStore
 from lago_core.conversations import ConversationService, ConversationStore
@@ -478,10 +480,11 @@ def build_ai(
     engine = create_engine(settings)
     store = AiStore(pool)
     radius = settings.ai_neighbour_radius_m
+    embeddings = ListingEmbeddings(store, create_embedder(settings), clock)
     return AiHub(
         engine=engine,
         store=store,
-        search=SearchService(store, engine, limiter, clock, radius),
+        search=SearchService(store, engine, limiter, clock, radius, embeddings),
         recommend=RecommendService(store, clock, radius),
         # Customer service explains the caller's group buys from the group-buy records.
         support=SupportService(

@@ -30,6 +30,7 @@ __all__ = [
     "CREDIT_POINTS",
     "DELIVER_NOTIFICATION",
     "DELIVER_SANDBOX_WEBHOOK",
+    "EMBED_LISTINGS",
     "EXPIRE_GROUP_BUY",
     "EXPIRE_POINTS",
     "EXPIRE_SWAPS",
@@ -101,6 +102,9 @@ ROLL_UP_INSIGHTS = Job("roll_up_insights")
 WEEKLY_SUGGESTIONS = Job("weekly_suggestions")
 # Swaps (docs/swaps.md): stale offers expire, unconfirmed swaps are cancelled, refunds healed.
 EXPIRE_SWAPS = Job("expire_swaps")
+# Search by meaning (docs/ai.md): embed listings whose embedding is missing or older than their
+# last change — idempotent (keyed by listing and content hash), a backfill in bounded rounds.
+EMBED_LISTINGS = Job("embed_listings")
 
 JOBS: tuple[Job, ...] = (
     APPLY_PAYMENT_EVENT,
@@ -131,6 +135,7 @@ JOBS: tuple[Job, ...] = (
     ROLL_UP_INSIGHTS,
     WEEKLY_SUGGESTIONS,
     EXPIRE_SWAPS,
+    EMBED_LISTINGS,
 )
 
 

@@ -260,6 +260,8 @@ class Settings:
     ai_api_key: str = ""
     ai_model: str = "gpt-4o-mini"
     ai_timeout_s: int = 20
+    # The endpoint's embedding model for search (docs/ai.md); empty: the bundled local model.
+    ai_embedding_model: str = ""
     # Neighbouring communities within this distance count for search and recommendations.
     ai_neighbour_radius_m: int = 3_000
     # Toy lockers (issue 7, docs/lockers.md). Devices heartbeat every locker_heartbeat_ms and are
@@ -386,6 +388,7 @@ class Settings:
             "ai_api_key": ("LAGO_AI_API_KEY", str),
             "ai_model": ("LAGO_AI_MODEL", str),
             "ai_timeout_s": ("LAGO_AI_TIMEOUT_S", _int(1, 600)),
+            "ai_embedding_model": ("LAGO_AI_EMBEDDING_MODEL", str),
             "ai_neighbour_radius_m": ("LAGO_AI_NEIGHBOUR_RADIUS_M", _int(0, 19_500)),
             # Toy lockers (issue 7).
             "locker_heartbeat_ms": ("LAGO_LOCKER_HEARTBEAT_MS", _int(100, 3_600_000)),

@@ -292,3 +292,10 @@ def test_the_eval_command_scores_conversations_in_a_scratch_database(
         "1 conversations, 2 turns",
         "  turns right  100.0%  (2/2)",
     ]
+
+
+def test_lago_ai_eval_scores_every_part_by_default() -> None:
+    from lago_cli.ai_eval import CONVERSATION_SETS, PARTS
+
+    assert list(PARTS) == ["intent", "search", "conversations"]
+    assert all(path.is_file() for path in CONVERSATION_SETS)

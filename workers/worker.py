@@ -78,6 +78,7 @@ CRON_JOBS: list[CronJob] = [
     *orders.CRON_JOBS,
     *settlement.CRON_JOBS,
     *groupbuys.CRON_JOBS,
+    *ai.CRON_JOBS,
     *lockers.CRON_JOBS,
     *points.CRON_JOBS,
     *notifications.CRON_JOBS,

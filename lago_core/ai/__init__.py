@@ -85,3 +85,4 @@ class AiHub:
 
     async def close(self) -> None:
         await self.engine.close()
+        await self.search.embeddings.embedder.close()

@@ -9,6 +9,7 @@ rendered from the tools' results (see :mod:`lago_core.ai.support`).
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ __all__ = [
     "ToolCall",
     "ToolSpec",
     "create_engine",
+    "local_parse",
 ]
 
 log = get_logger(__name__)
@@ -103,7 +105,7 @@ class LocalEngine:
     name = "local"
 
     async def parse_intent(self, query: str) -> Intent:
-        return parse_intent(query)
+        return await local_parse(query)
 
     async def chat(self, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec]) -> ChatTurn:
         last = messages[-1] if messages else ChatMessage("user", "")
@@ -124,6 +126,14 @@ class LocalEngine:
 
     async def close(self) -> None:
         return None
+
+
+async def local_parse(query: str) -> Intent:
+    """The rules, and the embedding classifier for what they leave open (off the event loop:
+    embedding a query takes tens of milliseconds on the CPU)."""
+    from lago_core.ai.classifier import classifier
+
+    return await asyncio.to_thread(parse_intent, query, classifier())
 
 
 # --- OpenAI-compatible ---------------------------------------------------------------------------

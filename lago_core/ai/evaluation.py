@@ -1,4 +1,5 @@
-"""Intent and slot accuracy of an engine on a labelled query set (``lago ai-eval``).
+"""Intent and slot accuracy of an engine on a labelled query set, and search quality on a
+labelled corpus (``lago ai-eval``).
 
 Each line of the set is a JSON object: the query ``q`` and the expected value of each slot; a
 slot left out is expected to be empty (null). Accuracy per slot is the share of queries whose
@@ -7,6 +8,8 @@ parsed value equals the label exactly; ``all_slots`` is the share with every slo
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,10 +17,18 @@ from typing import Any
 
 import orjson
 
-from lago_core.ai.engine import Engine, EngineError
-from lago_core.ai.intent import parse_intent
+from lago_core.ai.embeddings import Embedder
+from lago_core.ai.engine import Engine, EngineError, local_parse
 
-__all__ = ["SLOTS", "EvalReport", "evaluate", "load_cases"]
+__all__ = [
+    "SLOTS",
+    "EvalReport",
+    "SearchReport",
+    "evaluate",
+    "evaluate_search",
+    "load_cases",
+    "load_jsonl",
+]
 
 SLOTS = (
     "intent",
@@ -76,7 +87,7 @@ async def evaluate(engine: Engine, cases: Iterable[dict[str, Any]]) -> EvalRepor
         try:
             parsed = (await engine.parse_intent(case["q"])).model_dump()
         except EngineError:
-            parsed = parse_intent(case["q"]).model_dump()
+            parsed = (await local_parse(case["q"])).model_dump()
             report.fallbacks += 1
         report.total += 1
         wrong = {}
@@ -90,4 +101,99 @@ async def evaluate(engine: Engine, cases: Iterable[dict[str, Any]]) -> EvalRepor
             report.misses.append({"q": case["q"], "wrong": wrong})
         else:
             report.all_slots += 1
+    return report
+
+
+# --- search ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class SearchReport:
+    """Recall@5 (the share of a query's relevant listings in its first five, of at most five)
+    and MRR (the mean of 1/rank of the first relevant listing) over labelled queries."""
+
+    total: int = 0
+    recall_sum: float = 0.0
+    reciprocal_sum: float = 0.0
+    empty: int = 0
+    misses: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def recall_at_5(self) -> float:
+        return self.recall_sum / self.total if self.total else 0.0
+
+    @property
+    def mrr(self) -> float:
+        return self.reciprocal_sum / self.total if self.total else 0.0
+
+    def lines(self) -> list[str]:
+        return [
+            f"{self.total} queries",
+            f"  {'recall@5':14} {self.recall_at_5:6.1%}",
+            f"  {'MRR':14} {self.mrr:6.3f}",
+        ]
+
+
+def load_jsonl(path: Path) -> list[dict[str, Any]]:
+    return [
+        orjson.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
+
+
+async def evaluate_search(
+    engine: Engine,
+    embedder: Embedder,
+    listings: list[dict[str, Any]],
+    queries: list[dict[str, Any]],
+) -> SearchReport:
+    """Rank the labelled listings for each query as search does (intent, meaning, words, soft
+    preferences; without place, freshness and popularity, which a corpus has not)."""
+    from lago_core.ai.index import VectorIndex, listing_text
+    from lago_core.ai.lexical import tokens
+    from lago_core.ai.search import (
+        INDEX_CANDIDATES,
+        LEXICAL_WEIGHT,
+        category_sure,
+        match,
+        query_words,
+    )
+
+    vectors = await embedder.passages([listing_text(row) for row in listings])
+    words = await asyncio.to_thread(lambda: [tokens(listing_text(row)) for row in listings])
+    index = VectorIndex(embedder.model)
+    key = {uuid.uuid5(uuid.NAMESPACE_URL, row["id"]): row for row in listings}
+    for seq, row_id in enumerate(key, 1):
+        index.put(row_id, vectors[seq - 1], words[seq - 1], (), seq)
+    report = SearchReport()
+    for case in queries:
+        try:
+            intent = await engine.parse_intent(case["q"])
+        except EngineError:
+            intent = await local_parse(case["q"])
+        vector = (await embedder.queries([case["q"]]))[0]
+        hits = index.search(
+            vector,
+            await asyncio.to_thread(query_words, case["q"], intent),
+            None,
+            INDEX_CANDIDATES,
+            LEXICAL_WEIGHT,
+        )
+        sure = await asyncio.to_thread(category_sure, case["q"], intent)
+        scored = []
+        for hit in hits:
+            row = key[hit.listing_id]
+            fit = match(row, intent, hit, sure)
+            if fit is not None:
+                scored.append((fit[0], row["id"]))
+        ranked = [row_id for _, row_id in sorted(scored, key=lambda s: (-s[0], s[1]))]
+        relevant = set(case["relevant"])
+        top = ranked[:5]
+        report.total += 1
+        report.recall_sum += len(relevant & set(top)) / min(len(relevant), 5)
+        first = next((i for i, row_id in enumerate(ranked, 1) if row_id in relevant), None)
+        report.reciprocal_sum += 1 / first if first else 0.0
+        if not ranked:
+            report.empty += 1
+        if first != 1 or len(relevant & set(top)) < min(len(relevant), 5):
+            report.misses.append({"q": case["q"], "top": top, "relevant": sorted(relevant)})
     return report

@@ -11,6 +11,7 @@ fallback when a configured model endpoint fails, so search never depends on one.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -19,12 +20,15 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = [
     "BRANDS",
     "INTENTS",
+    "Classify",
     "Intent",
     "Product",
+    "RuleParse",
     "canonical_brand",
     "cn_number",
     "edit_distance",
     "parse_intent",
+    "parse_rules",
     "synonyms_of",
 ]
 
@@ -93,24 +97,56 @@ _PRODUCTS: list[tuple[tuple[str, ...], Product]] = [
         ("xbox", "xsx", "xss", "微软游戏机"),
         Product("Xbox", "Microsoft", "game_console", ("xbox", "微软")),
     ),
+    (
+        ("steamdeck", "steam", "蒸汽甲板"),
+        Product("Steam Deck", "Valve", "game_console", ("steam deck", "steamdeck", "valve")),
+    ),
+    (
+        ("rogally", "ally", "华硕", "asus"),
+        Product(None, "ASUS", "game_console", ("rog ally", "ally", "华硕", "asus")),
+    ),
+    (
+        ("世嘉", "sega", "megadrive", "土星", "dreamcast"),
+        Product(None, "Sega", "game_console", ("世嘉", "sega", "mega drive", "md")),
+    ),
+    (("小霸王", "subor"), Product(None, "Subor", "game_console", ("小霸王", "subor"))),
+    (
+        ("quest", "oculus"),
+        Product("Quest", "Meta", "game_console", ("quest", "oculus", "vr")),
+    ),
+    (
+        ("gameboy", "gba", "3ds", "2ds", "nds", "wii", "wiiu"),
+        Product(None, "Nintendo", "game_console", ("gameboy", "gba", "3ds", "wii", "任天堂")),
+    ),
+    (("psportal", "psvita"), Product(None, "Sony", "game_console", ("portal", "vita", "sony"))),
     (("playstation", "索尼", "sony"), Product(None, "Sony", "game_console", ("sony", "索尼"))),
     (
         ("任天堂", "nintendo", "任天"),
         Product(None, "Nintendo", "game_console", ("任天堂", "nintendo", "switch")),
     ),
     (
-        ("乐高", "lego", "乐搞", "勒高", "legao"),
+        ("乐高", "lego", "乐搞", "勒高", "乐稿", "legao", "legos"),
         Product(None, "LEGO", "building_blocks", ("乐高", "lego")),
     ),
+    (("布鲁可", "bloks"), Product(None, "Bloks", "building_blocks", ("布鲁可", "bloks"))),
     (
-        ("高达", "gundam", "万代", "bandai"),
-        Product(None, "Bandai", "figure", ("高达", "gundam", "万代", "bandai")),
-    ),
-    (
-        ("泡泡玛特", "popmart", "labubu", "拉布布"),
+        ("泡泡玛特", "popmart", "labubu", "拉布布", "skullpanda", "molly", "dimoo", "paopaomate"),
         Product(None, "Pop Mart", "figure", ("泡泡玛特", "pop mart", "popmart", "labubu")),
     ),
-    (("芭比", "barbie"), Product(None, "Barbie", "doll", ("芭比", "barbie"))),
+    (
+        ("变形金刚", "transformers", "孩之宝", "hasbro", "漫威传奇", "marvellegends"),
+        Product(None, "Hasbro", "figure", ("变形金刚", "transformers", "孩之宝", "hasbro")),
+    ),
+    (("jellycat",), Product(None, "Jellycat", "plush", ("jellycat",))),
+    (("田宫", "tamiya"), Product(None, "Tamiya", "toy", ("田宫", "tamiya", "四驱"))),
+    # Makers of several kinds of thing: the brand only; the classifier names the category.
+    (("费雪", "fisherprice"), Product(None, "Fisher-Price", None, ("费雪", "fisher"))),
+    (("大疆", "dji", "tello", "robomaster"), Product(None, "DJI", None, ("大疆", "dji"))),
+    (
+        ("高达", "gundam", "万代", "bandai", "gaoda"),
+        Product(None, "Bandai", "figure", ("高达", "gundam", "万代", "bandai")),
+    ),
+    (("芭比", "barbie", "babi"), Product(None, "Barbie", "doll", ("芭比", "barbie"))),
     (("奥特曼", "ultraman"), Product(None, None, "figure", ("奥特曼", "ultraman"))),
     (
         (
@@ -124,30 +160,82 @@ _PRODUCTS: list[tuple[tuple[str, ...], Product]] = [
             "zelda",
             "mario",
             "pokemon",
+            "cartridge",
+            "kadai",
         ),
         Product(None, None, "video_game", ("卡带", "游戏", "塞尔达", "马里奥", "宝可梦")),
     ),
     (
-        ("游戏机", "掌机", "主机", "console"),
+        ("游戏机", "掌机", "主机", "console", "youxiji", "zhangji", "zhuji"),
         Product(None, None, "game_console", ("游戏机", "掌机", "主机")),
     ),
-    (("积木", "拼插", "blocks"), Product(None, None, "building_blocks", ("积木",))),
-    (("手办", "盲盒", "模型", "figure"), Product(None, None, "figure", ("手办", "盲盒", "模型"))),
-    (("娃娃", "洋娃娃", "doll"), Product(None, None, "doll", ("娃娃",))),
+    (("积木", "拼插", "blocks", "jimu"), Product(None, None, "building_blocks", ("积木",))),
     (
-        ("毛绒", "玩偶", "公仔", "小熊", "熊", "plush"),
+        ("手办", "盲盒", "模型", "figure", "shoubang", "manghe", "aoteman"),
+        Product(None, None, "figure", ("手办", "盲盒", "模型")),
+    ),
+    (("娃娃", "洋娃娃", "doll", "wawa"), Product(None, None, "doll", ("娃娃",))),
+    (
+        ("毛绒", "玩偶", "公仔", "小熊", "熊", "plush", "maorong", "wanou", "gongzai"),
         Product(None, None, "plush", ("毛绒", "玩偶", "公仔", "熊")),
     ),
     (
-        ("滑板车", "平衡车", "自行车", "童车", "滑板", "帐篷", "秋千", "轮滑", "scooter"),
+        (
+            "滑板车",
+            "平衡车",
+            "自行车",
+            "童车",
+            "滑板",
+            "帐篷",
+            "秋千",
+            "轮滑",
+            "scooter",
+            "bike",
+            "tent",
+            "zhangpeng",
+            "huaban",
+            "huabanche",
+            "zixingche",
+            "pinghengche",
+            "qiuqian",
+            "lunhua",
+        ),
         Product(None, None, "outdoor", ("滑板车", "平衡车", "自行车", "童车", "滑板", "帐篷")),
     ),
     (
-        ("早教", "益智", "拼图", "点读笔", "学习机", "编程", "绘本", "puzzle"),
+        (
+            "早教",
+            "益智",
+            "拼图",
+            "点读笔",
+            "学习机",
+            "编程",
+            "绘本",
+            "puzzle",
+            "pintu",
+            "zaojiao",
+            "yizhi",
+            "diandubi",
+            "xuexiji",
+            "biancheng",
+            "huiben",
+        ),
         Product(None, None, "educational", ("早教", "益智", "拼图", "点读", "学习机", "编程")),
     ),
     (
-        ("遥控车", "玩具车", "小汽车", "风火轮", "托马斯", "玩具", "toy", "hotwheels"),
+        (
+            "遥控车",
+            "玩具车",
+            "小汽车",
+            "风火轮",
+            "托马斯",
+            "玩具",
+            "toy",
+            "hotwheels",
+            "yaokongche",
+            "wanjuche",
+            "xiaoqiche",
+        ),
         Product(None, None, "toy", ("遥控", "玩具车", "小汽车", "风火轮", "托马斯", "玩具")),
     ),
 ]
@@ -248,75 +336,252 @@ def edit_distance(a: str, b: str) -> int:
     return prev[-1]
 
 
+# Words one letter from an everyday English word (tent/rent, bike/like, babi/baby) or a common
+# short word: matched only as written.
+_EXACT_ONLY = {
+    "tent",
+    "bike",
+    "babi",
+    "wawa",
+    "jimu",
+    "ally",
+    "molly",
+    "quest",
+    "steam",
+    "pintu",
+    "yizhi",
+    "zhuji",
+    "gaoda",
+    "lunhua",
+}
+
+
 def _close_enough(token: str, key: str) -> bool:
     # Short tokens must be exact: ps4 and ps5, ns and no, differ by one character.
-    if len(key) <= 3 or len(token) <= 3:
+    if len(key) <= 3 or len(token) <= 3 or key in _EXACT_ONLY:
         return token == key
     allowed = 1 if len(key) <= 5 else 2
     return abs(len(token) - len(key)) <= allowed and edit_distance(token, key) <= allowed
 
 
+# Everyday English words that are a letter or two from a product key (sunday/gundam).
+_PLAIN_WORDS = {
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "weekend",
+    "under",
+    "games",
+    "month",
+    "weeks",
+    "later",
+}
+
+
 def _lookup(token: str) -> list[Product]:
     if token in _LATIN_KEYS:
         return [_LATIN_KEYS[token]]
+    if token in _PLAIN_WORDS:
+        return []
     return [p for key, p in _LATIN_KEYS.items() if _close_enough(token, key)][:1]
 
 
 # --- the parser ----------------------------------------------------------------------------------
 
-_MONEY = rf"(?:[¥￥]\s*)?(\d+(?:\.\d+)?|{_CN_NUM})\s*(k|K|千|w|W|万)?\s*(块钱|块|元|rmb|RMB|刀)?"
-_RANGE = re.compile(rf"{_MONEY}\s*(?:到|至|-|~|～|—)\s*{_MONEY}")
+_CUR = r"(?:块钱|块|元|rmb|刀|yuan|kuai)"
+_MONEY = rf"(?:[¥￥]\s*)?(\d+(?:\.\d+)?|{_CN_NUM})\s*(k|千|w|万)?\s*({_CUR})?"
+_RANGE = re.compile(
+    rf"(?:between\s*)?{_MONEY}\s*(?:到|至|-|~|～|—|\band\b|\bto\b)\s*{_MONEY}(?!\s*(?:天|days?))"
+)
 _AT_MOST = re.compile(
-    rf"(?:不超过|不到|低于|少于|最多|最高|预算|under|below|less than|<|≤)\s*{_MONEY}"
-    rf"|{_MONEY}\s*(?:以内|以下|之内|内|封顶|以下的)"
+    rf"(?:不超过|不到|低于|少于|最多|最高|预算|budget|under|below|less than|up to|at most|max"
+    rf"|<|≤)\s*(?:of\s*|is\s*)?{_MONEY}"
+    rf"|{_MONEY}\s*(?:以内|以下|之内|内|封顶|以下的|max|or less|yinei|yixia)"
 )
 _AT_LEAST = re.compile(
-    rf"(?:超过|高于|至少|不低于|above|over|>|≥)\s*{_MONEY}|{_MONEY}\s*(?:以上|起)"
+    rf"(?:超过|高于|至少|不低于|above|over|at least|>|≥)\s*{_MONEY}|{_MONEY}\s*(?:以上|起)"
 )
-_AROUND = re.compile(rf"(?:大概|大约|差不多)?\s*{_MONEY}\s*(?:左右|上下)")
+_AROUND = re.compile(rf"(?:大概|大约|差不多|about|around)?\s*{_MONEY}\s*(?:左右|上下)")
 _PER_DAY = re.compile(
-    r"每天|每日|日租|/天|per day|a day|一天(?=\s*[\d¥￥零一二两三四五六七八九十百])"
+    r"每天|每日|日租|/天|per day|a day|一天(?=\s*(?:不超过|最多)?\s*[\d¥￥零一二两三四五六七八九十百])"
 )
-_AGES = re.compile(r"\d+\s*(?:[-~到至]\s*\d+\s*)?(?:岁|周岁|个月大)")
+_AGES = re.compile(r"\d+\s*(?:[-~到至]\s*\d+\s*)?(?:岁|周岁|个月大)|\d+\s*(?:year|yr)s?[\s-]*old")
+
+# Numbers as words: Chinese colloquial (俩, 仨), English, and pinyin.
+_WORD_NUMBERS = {
+    "俩": 2,
+    "仨": 3,
+    "a": 1,
+    "an": 1,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "yi": 1,
+    "er": 2,
+    "liang": 2,
+    "san": 3,
+    "si": 4,
+    "wu": 5,
+    "liu": 6,
+    "qi": 7,
+    "ba": 8,
+    "jiu": 9,
+    "shi": 10,
+}
+_NUM = rf"(\d+|{_CN_NUM}|俩|仨|\b(?:an?|one|two|three|four|five|six|seven|eight|nine|ten|yi|er|liang|san|si|wu|liu|qi|ba|jiu|shi))"
+
+
+def _number(word: str) -> int | None:
+    word = word.strip().lower()
+    return _WORD_NUMBERS[word] if word in _WORD_NUMBERS else cn_number(word)
+
+
+# Days of the week: Monday 1 … Sunday 7, in Chinese (周/星期/礼拜) and English.
+_WEEKDAY = (
+    r"(?:周|星期|礼拜)([一二三四五六日天])"
+    r"|\b(mon|tue|wed|thu|fri|sat|sun)(?:day|sday|nesday|rsday|urday)?\b"
+)
+_WEEKDAY_NUMBER = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "日": 7, "天": 7}
+_WEEKDAY_EN = {"mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7}
+_DAY_RANGE = re.compile(rf"(?:{_WEEKDAY})\s*(?:到|至|-|~|～|\bto\b|\bthrough\b)\s*(?:{_WEEKDAY})")
+
+
+def _weekday(groups: tuple[str | None, ...]) -> int:
+    cn, en = groups
+    return _WEEKDAY_NUMBER[cn] if cn else _WEEKDAY_EN[(en or "mon").lower()[:3]]
+
 
 _DURATIONS: list[tuple[re.Pattern[str], int | None]] = [
-    (re.compile(r"(?:一个|1个|这个|下个|整个)?周末|weekend"), 2),
-    (re.compile(r"半个月"), 15),
-    (re.compile(r"(?:一|1)个?月|a month|one month"), 30),
-    (re.compile(r"(?:一|1)个?(?:星期|礼拜|周)|a week|one week"), 7),
-    (re.compile(r"(?:两|二|2)个?(?:星期|礼拜|周)|two weeks"), 14),
-    (re.compile(r"(?:三|3)个?(?:星期|礼拜|周)"), 21),
+    (re.compile(r"(?:一个|1个|这个|下个|整个)?周末|weekend|zhoumo"), 2),
+    (re.compile(r"半个月|half a month"), 15),
+    (re.compile(r"fortnight"), 14),
 ]
-_DAYS = re.compile(rf"(\d+|{_CN_NUM})\s*(?:天|日)(?!租)|(\d+)\s*days?")
+_SPANS: list[tuple[re.Pattern[str], int, int]] = [
+    # (pattern, days per unit, extra days for 半): 两个月, 三个星期, 一周半, 2 weeks, yi zhou.
+    (
+        re.compile(
+            rf"{_NUM}\s*个?\s*月(半)?|{_NUM}\s*个(半)\s*月|{_NUM}\s*months?()|{_NUM}\s*ge\s*yue()"
+        ),
+        30,
+        15,
+    ),
+    (
+        re.compile(rf"{_NUM}\s*个?\s*(?:星期|礼拜|周)(半)?|{_NUM}\s*weeks?()|{_NUM}\s*zhou()"),
+        7,
+        3,
+    ),
+    (re.compile(rf"{_NUM}\s*(?:天|日)(?!租)()|{_NUM}\s*days?()|{_NUM}\s*tian()"), 1, 0),
+]
+
+
+def _duration(text: str) -> tuple[int | None, str]:
+    m = _DAY_RANGE.search(text)
+    if m is not None:
+        start, end = _weekday(m.groups()[0:2]), _weekday(m.groups()[2:4])
+        return (end - start) % 7 + 1, text[: m.start()] + " " + text[m.end() :]
+    named = list(re.finditer(_WEEKDAY, text))
+    if len({_weekday(d.groups()) for d in named}) >= 2:
+        # Days named one by one (周六周日, saturday and sunday): as many as named.
+        rest = re.sub(_WEEKDAY, " ", text)
+        _, rest = _plain_duration(rest)
+        return len({_weekday(d.groups()) for d in named}), rest
+    return _plain_duration(text)
+
+
+def _plain_duration(text: str) -> tuple[int | None, str]:
+    for pattern, days in _DURATIONS:
+        m = pattern.search(text)
+        if m is not None:
+            return days, text[: m.start()] + " " + text[m.end() :]
+    for pattern, unit, half in _SPANS:
+        m = pattern.search(text)
+        if m is None:
+            continue
+        groups = m.groups()
+        for at in range(0, len(groups), 2):
+            raw = groups[at]
+            if raw is None:
+                continue
+            value = _number(raw)
+            if not value:
+                break
+            total = value * unit + (half if groups[at + 1] else 0)
+            return min(total, 365), text[: m.start()] + " " + text[m.end() :]
+    return None, text
+
 
 _CONDITIONS: list[tuple[re.Pattern[str], str]] = [
     # like_new before new: "几乎全新" and "like new" contain the words for new.
     (
-        re.compile(r"九成新|9成新|95新|九五新|98新|几乎全新|准新|like new|成色好|成色很好"),
+        re.compile(r"九成新|9成新|95新|九五新|98新|几乎全新|准新|like new|成色好|成色很好|mint"),
         "like_new",
     ),
-    (re.compile(r"全新|未拆封|未拆|没拆|99新|九九新|brand new|\bnew\b"), "new"),
-    (re.compile(r"八成新|8成新|七成新|7成新|85新|八五新|正常使用痕迹"), "good"),
-    (re.compile(r"[六五四]成新|[654]成新|有磨损|有瑕疵|能用就行|凑合"), "fair"),
-    (re.compile(r"配件机|坏的|坏了|拆件|零件机|for parts"), "for_parts"),
+    (
+        re.compile(r"全新|未拆封|未拆|没拆|99新|九九新|brand new|sealed|\bnew\b|带吊牌|quan\s?xin"),
+        "new",
+    ),
+    (re.compile(r"八成新|8成新|七成新|7成新|85新|八五新|正常使用痕迹|八成"), "good"),
+    (re.compile(r"[六五四]成新|[654]成新|磨损|有瑕疵|能用就行|凑合|well[- ]used"), "fair"),
+    (re.compile(r"配件机|坏的|坏了|坏掉|拆件|零件|当配件|for parts|broken"), "for_parts"),
 ]
+# A condition said to be unwanted (不要坏的, no broken ones) is not a condition asked for.
+_NEGATED_CONDITION = re.compile(r"(?:不要|别|不能|不想要|\bno\b|\bnot\b)\s*(?:太|是)?\s*$")
 
 _SWAP = re.compile(
-    r"交换|互换|置换|以物换物|换物|swap|exchange|trade|用.{1,12}换|换.{0,3}(?:一|个|台)"
-    r"|[^\s出]换(?!点钱|钱)\S|\s换\s*$"
+    r"交换|互换|置换|以物换物|以物易物|换物|swap|exchange|trade|\bhuan\b|[用拿].{1,12}换(?!点?钱)"
+    r"|换.{0,3}(?:一|个|台)|[^\s出]换(?!点钱|钱|成钱)\S|\s换\s*$|\s换\s|求换|想换(?!点钱|钱|成钱)|换你"
+)
+# Renting one's own thing out is offering it (sell); a rule over the classifier's word.
+_RENT_OUT = re.compile(
+    r"借出|租给|出租给|租出去|对外出租|往外租|可以出租(?!的)|能出租(?!的)|有偿借|up for rent|renting out"
+    r"|rent(?:ing)? (?:it |them )?out|\blend\b|(?:想|要|准备|打算|帮我|我的.{0,10})出租"
 )
 _SELL = re.compile(
     r"(?:^|[，,。！!\s我想要准备打算帮我])出(?:一|个|台|套|辆|只|掉|售|手|了)"
-    r"|^出|\s出\s*$|便宜出|(?:想|要|准备|打算|帮我|我)卖|卖掉|卖了|转让|转手|租出去|寄卖|挂出"
-    r"|(?:想|要|准备|打算|帮我|我的.{0,10})出租|\bsell\b|\blend\b|出闲置"
+    r"|^出|\s出\s*$|\s出\s|便宜出|换点?钱|换成钱|拿走|(?:想|要|准备|打算|帮我|我)卖|卖掉|卖了|转让|转手|寄卖|挂出|出闲置"
+    r"|回血|清仓|割爱|甩卖|低价甩|出掉|有人收吗|谁收|selling|\bsell\b|\bwts\b|for sale|letting go"
+    r"|get rid of|\bchu\b"
 )
-_RENT = re.compile(r"租|借|\brent\b|\bborrow\b|\bhire\b")
-_SCOPE_COMMUNITY = re.compile(r"小区里|小区内|本小区|我们小区|同小区|小区有|楼里|邻居|本楼|院里")
-_SCOPE_NEARBY = re.compile(r"附近|周边|周围|旁边|隔壁小区|nearby|邻近")
+_RENT = re.compile(r"租|借|\brent\b|\bborrow\b|\bhire\b|\bzu\b|\bjie\b")
+# "不租" / "不是租" / "no rental": a kind the query rules out.
+_NOT_KIND = re.compile(
+    r"(?:不是|不想|不要|不用|不|别|没)(?:要|想|推)?\s*(出租|租|借|卖|出售|换|交换)(?:的)?"
+    r"|\b(?:no|not|don'?t)\s+(?:want to\s+|looking to\s+)?(rent(?:al|ing)?|sell(?:ing)?|swap(?:ping)?"
+    r"|trade|borrow(?:ing)?)\b"
+)
+_KIND_OF_WORD = {
+    "出租": "rent",
+    "租": "rent",
+    "借": "rent",
+    "卖": "sell",
+    "出售": "sell",
+    "换": "swap",
+    "交换": "swap",
+}
+# In a swap, what the resident has: after these words (用乐高换, 我出芭比, my xbox).
+_OFFERED = re.compile(r"用|拿|我有|我这有|我出|我的|\bmy\b|\boffer\b")
+_SCOPE_COMMUNITY = re.compile(
+    r"小区里|小区内|本小区|我们小区|同小区|小区有|楼里|邻居|本楼|院里|my compound|my building"
+    r"|our compound|our building|my community"
+)
+_SCOPE_NEARBY = re.compile(r"附近|周边|周围|旁边|隔壁小区|nearby|邻近|near me|around here")
 _STOPWORDS = re.compile(
     r"我想|我要|想要|想|要|有没有|有卖|卖|有没|有人|谁有|请问|求购|求|买|一个|一台|一套|个|的|了|吗|呢|啊|吧"
     r"|一下|哪里|找|在|和|或者|还有|可以|能|看看|帮我|给我|我|小区里|小区|附近|以内|左右|[，,。？?！!、\s]"
 )
+# A bare "游戏"/"game" names a game unless a console noun (主机, 游戏机) names the device.
+_GAME_WORD = re.compile(r"游戏(?!机)|\bgames?\b")
 
 
 def _money(num: str | None, mult: str | None) -> int | None:
@@ -325,9 +590,7 @@ def _money(num: str | None, mult: str | None) -> int | None:
     value = float(num) if re.fullmatch(r"\d+(?:\.\d+)?", num) else cn_number(num)
     if value is None:
         return None
-    scale = {"k": 1000, "K": 1000, "千": 1000, "w": 10000, "W": 10000, "万": 10000}.get(
-        mult or "", 1
-    )
+    scale = {"k": 1000, "千": 1000, "w": 10000, "万": 10000}.get(mult or "", 1)
     return round(value * scale * 100)
 
 
@@ -346,10 +609,11 @@ def _prices(text: str) -> tuple[int | None, int | None, str]:
         rest = text[: m.start()] + " " + text[m.end() :]
         if kind == "range":
             low, high = _money(groups[0], groups[1]), _money(groups[3], groups[4])
-            if groups[4] and not groups[1] and low is not None and groups[4] in "kK千wW万":
+            if groups[4] and not groups[1] and low is not None and groups[4] in "k千w万":
                 low = _money(groups[0], groups[4])  # "1-2千" scales both ends
             if low is not None and high is not None:
                 return min(low, high), max(low, high), rest
+            continue
         triples = [groups[i : i + 3] for i in range(0, len(groups), 3)]
         for num, mult, _cur in triples:
             value = _money(num, mult)
@@ -360,7 +624,7 @@ def _prices(text: str) -> tuple[int | None, int | None, str]:
             if kind == "max":
                 return None, value, rest
             return value, None, rest
-    m = re.search(rf"(\d+(?:\.\d+)?|{_CN_NUM})\s*(k|K|千|w|W|万)?\s*(块钱|块|元|rmb|RMB)", text)
+    m = re.search(rf"(\d+(?:\.\d+)?|{_CN_NUM})\s*(k|千|w|万)?\s*{_CUR}", text)
     if m is None:
         m = re.search(r"[¥￥]\s*(\d+(?:\.\d+)?)()", text)
     if m is not None:
@@ -370,20 +634,6 @@ def _prices(text: str) -> tuple[int | None, int | None, str]:
     return None, None, text
 
 
-def _duration(text: str) -> tuple[int | None, str]:
-    for pattern, days in _DURATIONS:
-        m = pattern.search(text)
-        if m is not None:
-            return days, text[: m.start()] + " " + text[m.end() :]
-    m = _DAYS.search(text)
-    if m is not None:
-        raw = m.group(1) or m.group(2)
-        value = cn_number(raw) if raw else None
-        if value:
-            return min(value, 365), text[: m.start()] + " " + text[m.end() :]
-    return None, text
-
-
 def _normalise(query: str) -> str:
     text = query.strip().lower()
     # Full-width Latin letters and digits as typed on Chinese keyboards.
@@ -391,55 +641,129 @@ def _normalise(query: str) -> str:
         chr(ord(c) - 0xFEE0) if "！" <= c <= "～" and c not in "，。？！～" else c for c in text
     )
     text = re.sub(r"\bplay\s*station\s*(\d)", r"playstation\1", text)
-    text = re.sub(r"\b(ps|xbox)\s+(\d)", r"\1\2", text)
+    text = re.sub(r"\b(ps|xbox)\s+(\d)(?!\d)", r"\1\2", text)
+    text = re.sub(r"\bps\s+(portal|vita)\b", r"ps\1", text)
+    text = re.sub(r"\bsteam\s+deck\b", "steamdeck", text)
+    text = re.sub(r"\brog\s+ally\b", "rogally", text)
+    text = re.sub(r"\bmega\s*drive\b", "megadrive", text)
+    text = re.sub(r"\bgame\s*boy\b", "gameboy", text)
+    text = re.sub(r"\bfisher[\s-]*price\b", "fisherprice", text)
+    text = re.sub(r"\bmarvel\s+legends\b", "marvellegends", text)
+    text = re.sub(r"\bpop\s*mart\b", "popmart", text)
     text = re.sub(r"nintendo\s+switch|任天堂\s*switch", "switch", text)
-    text = re.sub(r"\bswitch\s+(oled|lite)\b", "switch", text)
+    text = re.sub(r"\bswitch(?:\s*(?:oled|lite)|2)\b", "switch", text)
+    text = re.sub(r"\bwts\b", " wts ", text)
     return text
 
 
-def _products(text: str) -> tuple[list[Product], str]:
-    found: list[tuple[int, Product]] = []
+@dataclass(frozen=True, slots=True)
+class _Found:
+    at: int
+    product: Product
+    negated: bool
+
+
+_NEGATION_BEFORE = re.compile(r"(?:不要|别|不想要|不是|\bno\b|\bnot\b)\s*\S{0,2}\s*$")
+
+
+def _products(text: str) -> tuple[list[_Found], str]:
+    found: list[_Found] = []
     rest = text
     for word, product in _CHINESE_KEYS:
         at = rest.find(word)
         if at >= 0:
-            found.append((at, product))
-            rest = rest.replace(word, " ")
+            negated = bool(_NEGATION_BEFORE.search(text[:at]))
+            found.append(_Found(at, product, negated))
+            rest = rest.replace(word, " " * len(word))
     for m in re.finditer(r"[a-z][a-z0-9]*|\d+[a-z]+[a-z0-9]*", text):
         for product in _lookup(m.group(0)):
-            found.append((m.start(), product))
+            negated = bool(_NEGATION_BEFORE.search(text[: m.start()]))
+            found.append(_Found(m.start(), product, negated))
             rest = rest.replace(m.group(0), " ")
-    found.sort(key=lambda item: item[0])
-    return [p for _, p in found], rest
+    found.sort(key=lambda item: item.at)
+    return found, rest
 
 
-def parse_intent(query: str) -> Intent:
-    """The deterministic parse of a search query (the local engine, and every engine's fallback)."""
+_SWAP_WORD = re.compile(r"换|swap|trade|exchange|\bfor\b")
+
+
+def _offered(text: str, found: list[_Found]) -> list[_Found]:
+    """What a swap offers: the things after 用/拿/我出/my up to the next swap word, else those
+    named before the first swap word, else the first thing named."""
+    marked = [f for f in found if _OFFERED.search(text[max(0, f.at - 4) : f.at])]
+    if marked:
+        start = marked[0].at
+        stop = _SWAP_WORD.search(text, start)
+        end = stop.start() if stop is not None and stop.start() > start else len(text)
+        return [f for f in found if start <= f.at < end]
+    first = _SWAP_WORD.search(text)
+    before = [f for f in found if first is not None and f.at < first.start()]
+    return before or found[:1]
+
+
+@dataclass(frozen=True, slots=True)
+class RuleParse:
+    """What the rules read in a query; the classifier fills what they leave open."""
+
+    intent: Intent
+    explicit_intent: str | None  # a kind the words say outright (None: the default, buy)
+    ruled_out: frozenset[str]  # kinds the query rules out (不租, not selling)
+    category_found: bool
+
+
+def parse_rules(query: str) -> RuleParse:
+    """The deterministic parse: lexicon, patterns, numbers (no model)."""
     text = _normalise(query)
-    products, rest = _products(text)
+    ruled_out = set()
+    for m in _NOT_KIND.finditer(text):
+        word = (m.group(1) or m.group(2) or "").lower()
+        kind = _KIND_OF_WORD.get(word) or (
+            "rent"
+            if word.startswith(("rent", "borrow"))
+            else "sell"
+            if word.startswith("sell")
+            else "swap"
+        )
+        ruled_out.add(kind)
+    kinds_text = _NOT_KIND.sub(" ", text)
+    found, rest = _products(text)
     per_day = bool(_PER_DAY.search(rest))
     # "一天10块" is a daily rent, not a one-day rental.
-    duration, rest = _duration(_PER_DAY.sub(" ", rest))
-    condition = next((c for pattern, c in _CONDITIONS if pattern.search(text)), None)
+    duration, rest = _duration(_PER_DAY.sub(" ", _AGES.sub(" ", rest)))
+    condition = None
+    for pattern, name in _CONDITIONS:
+        cm = pattern.search(text)
+        if cm is not None and not _NEGATED_CONDITION.search(text[: cm.start()]):
+            condition = name
+            break
     for pattern, _ in _CONDITIONS:
         rest = pattern.sub(" ", rest)
-    low, high, rest = _prices(_AGES.sub(" ", rest))
-    if _SWAP.search(text):
-        intent = "swap"
-    elif _SELL.search(text):
-        intent = "sell"
-    elif _RENT.search(text):
-        intent = "rent"
-    else:
-        intent = "buy"
+    low, high, rest = _prices(rest)
+    explicit: str | None = None
+    if _SWAP.search(kinds_text) and "swap" not in ruled_out:
+        explicit = "swap"
+    elif _RENT_OUT.search(kinds_text) or (_SELL.search(kinds_text) and "sell" not in ruled_out):
+        explicit = "sell"
+    elif _RENT.search(kinds_text) and "rent" not in ruled_out:
+        explicit = "rent"
     scope: Scope | None = None
     if _SCOPE_COMMUNITY.search(text):
         scope = "community"
     elif _SCOPE_NEARBY.search(text):
         scope = "nearby"
+    wanted = [f for f in found if not f.negated]
+    named = _offered(text, wanted) if explicit == "swap" else wanted
+    products = [f.product for f in named]
     product = next((p.name for p in products if p.name), None)
     brand = next((p.brand for p in products if p.brand), None)
     categories = [p.category for p in products if p.category]
+    if (
+        explicit != "swap"
+        and _GAME_WORD.search(text)
+        and "game_console" in categories
+        and not re.search(r"游戏机|主机|掌机|console", text)
+    ):
+        categories.insert(0, "video_game")
     category = (
         min(categories, key=lambda c: (_CATEGORY_PRIORITY.get(c, 1), categories.index(c)))
         if categories
@@ -447,8 +771,8 @@ def parse_intent(query: str) -> Intent:
     )
     rest = _SWAP.sub(" ", _SELL.sub(" ", _RENT.sub(" ", rest)))
     keywords = [w for w in _STOPWORDS.sub(" ", rest).split() if len(w) >= 2 and not w.isdigit()]
-    return Intent(
-        intent=intent,  # type: ignore[arg-type]
+    intent = Intent(
+        intent=explicit or "buy",  # type: ignore[arg-type]
         category=category,
         brand=brand,
         product=product,
@@ -460,3 +784,45 @@ def parse_intent(query: str) -> Intent:
         condition=condition,
         scope=scope,
     )
+    return RuleParse(intent, explicit, frozenset(ruled_out), category is not None)
+
+
+def parse_intent(query: str, classify: Classify | None = None) -> Intent:
+    """The local engine's parse: rules, and where they leave the kind of request or the category
+    open, the classifier (``classify``: query → (intent probabilities, category probabilities));
+    without one, the rules alone (buy by default, no category)."""
+    rules = parse_rules(query)
+    if classify is None:
+        return rules.intent
+    update: dict[str, object] = {}
+    need_intent = rules.explicit_intent in (None, "rent")
+    if need_intent or not rules.category_found:
+        intents, categories = classify(query)
+        if need_intent:
+            chosen = _choose_intent(rules, intents)
+            if chosen != rules.intent.intent:
+                update["intent"] = chosen
+        if not rules.category_found:
+            best = max(categories, key=lambda c: categories[c])
+            if categories[best] >= CATEGORY_THRESHOLD:
+                update["category"] = best
+    return rules.intent.model_copy(update=update) if update else rules.intent
+
+
+# The classifier's least probability to name a category the lexicon did not find, and to call
+# a query without a kind word something other than a purchase (docs/ai.md, "Intent").
+CATEGORY_THRESHOLD = 0.3
+INTENT_THRESHOLD = 0.75
+# Renting is said outright (租, rent); only a confident classifier turns it into renting out.
+RENT_OUT_THRESHOLD = 0.8
+Classify = Callable[[str], tuple[dict[str, float], dict[str, float]]]
+
+
+def _choose_intent(rules: RuleParse, probs: dict[str, float]) -> str:
+    allowed = {k: v for k, v in probs.items() if k not in rules.ruled_out}
+    if rules.explicit_intent == "rent":
+        return "sell" if allowed.get("sell", 0.0) >= RENT_OUT_THRESHOLD else "rent"
+    if not allowed:
+        return "buy"
+    best = max(allowed, key=lambda k: allowed[k])
+    return best if best != "buy" and allowed[best] >= INTENT_THRESHOLD else "buy"

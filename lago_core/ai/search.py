@@ -1,15 +1,21 @@
-"""Semantic search with intent: a natural query becomes an intent, the intent ranked listings.
+"""Search by meaning with intent: a natural query becomes an intent and a vector, and both rank
+listings.
 
-The candidates are the active listings of the caller's neighbourhood (own communities, and
-neighbouring ones unless the query says 小区里), newest first and bounded; the intent filters them
-(kind, category, product and brand through synonyms, price, least condition) and a score ranks
-what is left: how well it matches, where it is, how fresh it is, and a small boost for members'
-listings (``MEMBER_SEARCH_BOOST``). Each hit says why it matched.
-The parsed intent is returned with the hits so a client can show it ("租 · Switch · 2 天").
+Retrieval is hybrid: the query's embedding against each listing's (meaning: "给三岁娃的益智玩具"
+finds a shape sorter), and its words (jieba) against each listing's, weighted by rarity. Only the
+caller's neighbourhood is searched (own communities, and neighbouring ones unless the query says
+小区里), active listings only: those are the hard filters, with what the resident stated as limits
+(price, least condition) and a product or brand they named. The kind of request (rent or buy)
+and the category are soft preferences: a rental is still shown to a buyer, a game or an accessory
+to a console query, below the listings that fit. A listing whose relevance falls under a floor
+is not shown at all ("nothing good found" is an empty list, not the newest listings). Each hit
+says why it matched; the parsed intent is returned with the hits ("租 · Switch · 2 天").
+See docs/ai.md, "Search by meaning".
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -17,8 +23,13 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from lago_core.ai.engine import Engine, EngineError
-from lago_core.ai.intent import Intent, parse_intent, synonyms_of
+import numpy as np
+
+from lago_core.ai.embeddings import EmbeddingError, Vector
+from lago_core.ai.engine import Engine, EngineError, local_parse
+from lago_core.ai.index import IndexHit, ListingEmbeddings
+from lago_core.ai.intent import Intent, parse_rules, synonyms_of
+from lago_core.ai.lexical import tokens
 from lago_core.ai.neighbourhood import Neighbourhood, neighbourhood_of
 from lago_core.ai.store import AiStore
 from lago_core.clock import Clock
@@ -30,6 +41,7 @@ from lago_core.security.roles import Principal
 __all__ = [
     "CONDITION_RANK",
     "MEMBER_SEARCH_BOOST",
+    "MIN_RELEVANCE",
     "RELAXABLE",
     "Hit",
     "SearchResult",
@@ -46,9 +58,29 @@ log = get_logger(__name__)
 # docs/subscriptions.md and docs/ai.md.
 MEMBER_SEARCH_BOOST = 0.5
 
-# How many of the neighbourhood's newest listings a search or a recommendation looks at: a
-# community market holds hundreds, not millions; a larger one wants a search index instead.
+# How many listings the index hands to the ranking (the best blend of meaning and words among
+# the neighbourhood's), and how many missing embeddings a search computes before it ranks.
+INDEX_CANDIDATES = 60
+CATCH_UP = 64
+# How many of the neighbourhood's newest listings a recommendation looks at.
 CANDIDATES = 1_000
+# The blend: e5 puts unrelated short texts at a cosine of about 0.78, near-duplicates above 0.9;
+# relevance is the cosine above that floor, scaled to 0–1, plus the words' share (0–1) weighted.
+SIMILARITY_FLOOR = 0.78
+LEXICAL_WEIGHT = 0.5
+RELEVANCE_WEIGHT = 6.0
+# Below this relevance a listing is not shown unless it matches a named product, brand or
+# category ("nothing good found" rather than noise). Tuned on tests/ai_search_corpus.jsonl.
+MIN_RELEVANCE = 0.55
+# A listing holding this share of the query's word weight is relevant whatever its vector says.
+WORDS_ENOUGH = 0.5
+# The classifier's least probability for its category to count as named (a query in another
+# language than the listings, "teddy bear", is found through it).
+CATEGORY_SURE = 0.6
+# Soft preferences, on the score's scale (relevance up to about 6, own community 2, freshness
+# up to 1): the kind asked for, the category, what was named.
+KIND_BONUS = 0.5
+CATEGORY_BONUS = 1.0
 # Per resident: a search may cost a model call.
 SEARCHES = "60/minute"
 CONDITION_RANK = {"for_parts": 0, "fair": 1, "good": 2, "like_new": 3, "new": 4}
@@ -127,15 +159,25 @@ def _price_of(row: Any, intent: Intent) -> int:
     return int(row["price_fen"])
 
 
-def match(row: Any, intent: Intent) -> tuple[float, list[str]] | None:
-    """How well a listing fits the intent, and why; None when it does not fit at all."""
-    if row["kind"] not in _KINDS[intent.intent]:
-        return None
-    if intent.category and row["category"] != intent.category:
-        return None
+def relevance(hit: IndexHit | None) -> float:
+    """How well a listing's meaning and words fit the query, about 0–1.5."""
+    if hit is None:
+        return 0.0
+    meaning = max(0.0, (hit.similarity - SIMILARITY_FLOOR) / (1 - SIMILARITY_FLOOR))
+    return meaning + LEXICAL_WEIGHT * hit.lexical
+
+
+def match(
+    row: Any, intent: Intent, hit: IndexHit | None = None, category_sure: bool = True
+) -> tuple[float, list[str]] | None:
+    """How well a listing fits the intent (and the query's meaning and words), and why; None
+    when it must not be shown: outside a limit the resident stated, or not relevant enough.
+    ``category_sure``: the category was named or the classifier is confident of it — only then
+    does being of that category alone keep a listing above the relevance floor."""
     text = _text(row)
     score, why = 0.0, []
     terms = synonyms_of(intent)
+    named = False
     if intent.product or intent.brand:
         brand_hit = (
             intent.brand is not None and (row["brand"] or "").lower() == intent.brand.lower()
@@ -151,28 +193,60 @@ def match(row: Any, intent: Intent) -> tuple[float, list[str]] | None:
             why.append(f"品牌 {intent.brand}")
         else:
             return None
-    if intent.category:
-        score += 1
+        named = True
+    if intent.category and row["category"] == intent.category:
+        score += CATEGORY_BONUS
         why.append("同类商品")
+        named = named or category_sure
+    same_kind = row["kind"] in _KINDS[intent.intent]
+    if same_kind:
+        score += KIND_BONUS
+    else:
+        why.append("仅出租" if row["kind"] == "rent" else "可购买")
     keyword_hits = [k for k in intent.keywords if k.lower() in text]
-    named = intent.product or intent.brand or intent.category
-    if intent.keywords and not named and not keyword_hits:
-        return None
-    score += len(keyword_hits)
+    score += 0.5 * len(keyword_hits)
     if keyword_hits:
         why.append("包含“" + "”“".join(keyword_hits) + "”")
-    price = _price_of(row, intent)
-    if intent.price_max_fen is not None and price > intent.price_max_fen:
+    fit = relevance(hit)
+    words = hit is not None and hit.lexical >= WORDS_ENOUGH
+    if fit < MIN_RELEVANCE and not named and not keyword_hits and not words:
         return None
-    if intent.price_min_fen is not None and price < intent.price_min_fen:
-        return None
-    if intent.price_max_fen is not None or intent.price_min_fen is not None:
-        why.append("价格合适")
+    score += RELEVANCE_WEIGHT * fit
+    if hit is not None and fit >= MIN_RELEVANCE and not named:
+        why.append("意思相近")
+    # A stated budget or condition limits listings of the kind asked for; another kind's price
+    # is of another sort (a daily rent against a purchase budget) and is shown as it is.
+    if same_kind:
+        price = _price_of(row, intent)
+        if intent.price_max_fen is not None and price > intent.price_max_fen:
+            return None
+        if intent.price_min_fen is not None and price < intent.price_min_fen:
+            return None
+        if intent.price_max_fen is not None or intent.price_min_fen is not None:
+            why.append("价格合适")
     if intent.condition:
         if CONDITION_RANK[row["condition"]] < CONDITION_RANK.get(intent.condition, 0):
             return None
         why.append("成色符合")
     return score, why
+
+
+def category_sure(query: str, intent: Intent) -> bool:
+    """Whether the intent's category was named in the query's words (the lexicon) or the
+    classifier is confident of it (blocking: it may embed the query; cached after parsing)."""
+    from lago_core.ai.classifier import classifier
+
+    if intent.category is None:
+        return False
+    if parse_rules(query).category_found:
+        return True
+    _, categories = classifier()(query)
+    return categories.get(intent.category, 0.0) >= CATEGORY_SURE
+
+
+def query_words(query: str, intent: Intent) -> list[str]:
+    """The query's words for the lexical side, with the synonyms of what it names."""
+    return tokens(query) + [t.lower() for t in synonyms_of(intent)]
 
 
 class SearchService:
@@ -183,8 +257,10 @@ class SearchService:
         limiter: RateLimiter,
         clock: Clock,
         neighbour_radius_m: int,
+        embeddings: ListingEmbeddings,
     ) -> None:
         self._store = store
+        self.embeddings = embeddings
         self.engine = engine
         self._limiter = limiter
         self._clock = clock
@@ -196,7 +272,7 @@ class SearchService:
             return await self.engine.parse_intent(query), self.engine.name
         except EngineError as exc:
             log.warning("ai.intent_fallback", engine=self.engine.name, error=str(exc))
-            return parse_intent(query), "local-fallback"
+            return await local_parse(query), "local-fallback"
 
     async def search(
         self, actor: Principal, query: str, limit: int, without: Collection[str] = ()
@@ -206,28 +282,63 @@ class SearchService:
         if not query:
             raise InvalidInput("say what you are looking for", code="empty_query")
         await self._limiter.hit_or_raise(SEARCHES, "ai-search", str(actor.user_id))
-        intent, engine = await self.understand(query)
-        intent = relax(intent, without)
-        hood = await neighbourhood_of(self._store, actor.user_id, self._radius)
-        hits = await self._rank(actor, intent, hood, limit)
+        # The query's embedding is computed while the rest waits on the database (the model
+        # runs in a thread; the parser, if it needs the same vector, takes it from the cache).
+        vector = asyncio.create_task(self._query_vector(query))
+        try:
+            intent, engine = await self.understand(query)
+            intent = relax(intent, without)
+            hood = await neighbourhood_of(self._store, actor.user_id, self._radius)
+            hits = await self._rank(actor, query, intent, hood, limit, vector)
+        finally:
+            if not vector.done():
+                vector.cancel()
         await self._store.log_search(
             actor.user_id, query, intent.model_dump(), engine, len(hits), self._clock.now()
         )
         return SearchResult(query, intent, engine, hits, HINTS.get(intent.intent))
 
+    async def _query_vector(self, query: str) -> Vector | None:
+        try:
+            found: Vector = (await self.embeddings.embedder.queries([query]))[0]
+            return found
+        except EmbeddingError as exc:
+            # The endpoint is down: rank by words alone.
+            log.warning("ai.embedding_failed", model=self.embeddings.index.model, error=str(exc))
+            return None
+
     async def _rank(
-        self, actor: Principal, intent: Intent, hood: Neighbourhood, limit: int
+        self,
+        actor: Principal,
+        query: str,
+        intent: Intent,
+        hood: Neighbourhood,
+        limit: int,
+        vector_task: asyncio.Task[Vector | None],
     ) -> list[Hit]:
         ids = hood.home_ids if intent.scope == "community" else hood.ids
         if not ids:
             return []
         now = self._clock.now()
-        rows = await self._store.candidates(ids, now - timedelta(days=30), CANDIDATES, now)
-        hits: list[Hit] = []
+        index = self.embeddings.index
+        try:
+            await self.embeddings.catch_up(CATCH_UP)
+        except EmbeddingError as exc:
+            log.warning("ai.embedding_failed", model=index.model, error=str(exc))
+        await index.refresh(self._store)
+        found_vector = await vector_task
+        # No vector (endpoint down): a zero one adds no meaning, words rank alone.
+        vector = found_vector if found_vector is not None else np.zeros(1, dtype=np.float32)
+        words = await asyncio.to_thread(query_words, query, intent)
+        sure = await asyncio.to_thread(category_sure, query, intent)
+        found = index.search(vector, words, ids, INDEX_CANDIDATES, LEXICAL_WEIGHT)
+        by_id = {h.listing_id: h for h in found}
+        rows = await self._store.listings_among(list(by_id), ids, now - timedelta(days=30), now)
+        hits: list[tuple[float, Hit]] = []
         for row in rows:
             if intent.intent == "sell" and row["seller_id"] == actor.user_id:
                 continue
-            fit = match(row, intent)
+            fit = match(row, intent, by_id.get(row["id"]), sure)
             if fit is None:
                 continue
             score, why = fit
@@ -244,15 +355,10 @@ class SearchService:
             if row["seller_member"]:
                 score += MEMBER_SEARCH_BOOST
                 why.append("会员卖家")
-            hits.append(
-                Hit(
-                    dict(row),
-                    round(score, 4),
-                    place.community_id,
-                    place.name,
-                    place.distance_m,
-                    why,
-                )
+            hit = Hit(
+                dict(row), round(score, 4), place.community_id, place.name, place.distance_m, why
             )
-        hits.sort(key=lambda h: (-h.score, h.listing["id"]))
-        return hits[:limit]
+            hits.append((score, hit))
+        # By the exact score: rounding would tie listings a minute apart in freshness.
+        hits.sort(key=lambda h: (-h[0], h[1].listing["id"]))
+        return [hit for _, hit in hits[:limit]]

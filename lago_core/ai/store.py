@@ -328,6 +328,143 @@ class AiStore:
             now,
         )
 
+    # --- embeddings (search by meaning) ----------------------------------------------------------
+
+    async def stale_embeddings(self, model: str, limit: int) -> list[asyncpg.Record]:
+        """Active listings with no embedding of ``model`` yet, or changed after it was made (the
+        hash is compared by the caller), oldest change first: the sweep (scans the table)."""
+        return await self._pool.fetch(
+            """SELECT l.id, l.title, l.brand, l.category, l.description, l.change_seq,
+                      CASE WHEN e.model = $1 THEN e.content_hash END AS content_hash
+               FROM listings l LEFT JOIN listing_embeddings e ON e.listing_id = l.id
+               WHERE l.status = 'active' AND (e.listing_id IS NULL OR e.model <> $1
+                     OR e.embedded_at < l.updated_at)
+               ORDER BY l.change_seq LIMIT $2""",
+            model,
+            limit,
+        )
+
+    async def listing_changes(self) -> int:
+        """The last ``change_seq`` handed out (0 before any): moves with every listing change."""
+        row = await self._pool.fetchrow("SELECT last_value, is_called FROM listing_changes_seq")
+        assert row is not None
+        return int(row["last_value"]) if row["is_called"] else 0
+
+    async def embedding_changes(self) -> int:
+        """The last embedding ``seq`` handed out (0 before any)."""
+        row = await self._pool.fetchrow("SELECT last_value, is_called FROM listing_embeddings_seq")
+        assert row is not None
+        return int(row["last_value"]) if row["is_called"] else 0
+
+    async def changed_listings(self, model: str, after: int, limit: int) -> list[asyncpg.Record]:
+        """Active listings changed after ``after`` (an index range), with the hash of their
+        embedding of ``model`` if they have one."""
+        return await self._pool.fetch(
+            """SELECT l.id, l.title, l.brand, l.category, l.description, l.change_seq,
+                      CASE WHEN e.model = $1 THEN e.content_hash END AS content_hash
+               FROM listings l LEFT JOIN listing_embeddings e ON e.listing_id = l.id
+               WHERE l.change_seq > $2 AND l.status = 'active'
+               ORDER BY l.change_seq LIMIT $3""",
+            model,
+            after,
+            limit,
+        )
+
+    async def save_embedding(
+        self,
+        listing_id: UUID,
+        model: str,
+        content_hash: str,
+        vector: bytes,
+        dim: int,
+        tokens: list[str],
+        now: datetime,
+    ) -> None:
+        """Store a listing's embedding (none for a listing deleted meanwhile). A rerun with the
+        same model and text moves only ``embedded_at``: ``seq`` stays, so search processes
+        reload nothing."""
+        await self._pool.execute(
+            """INSERT INTO listing_embeddings AS e
+                   (listing_id, model, dim, content_hash, vector, tokens, embedded_at)
+               SELECT $1, $2, $3, $4, $5, $6, $7 FROM listings WHERE id = $1
+               ON CONFLICT (listing_id) DO UPDATE SET
+                   model = EXCLUDED.model, dim = EXCLUDED.dim,
+                   content_hash = EXCLUDED.content_hash, vector = EXCLUDED.vector,
+                   tokens = EXCLUDED.tokens, embedded_at = EXCLUDED.embedded_at,
+                   seq = CASE WHEN e.content_hash = EXCLUDED.content_hash
+                                   AND e.model = EXCLUDED.model
+                              THEN e.seq ELSE nextval('listing_embeddings_seq') END""",
+            listing_id,
+            model,
+            dim,
+            content_hash,
+            vector,
+            tokens,
+            now,
+        )
+
+    async def touch_embedding(self, listing_id: UUID, now: datetime) -> None:
+        await self._pool.execute(
+            "UPDATE listing_embeddings SET embedded_at = $2 WHERE listing_id = $1",
+            listing_id,
+            now,
+        )
+
+    async def embeddings_since(self, model: str, seq: int, limit: int) -> list[asyncpg.Record]:
+        """Embeddings of ``model`` changed after ``seq``, in order, with the communities the
+        listing is visible in (its seller's verified ones, or its merchant's)."""
+        return await self._pool.fetch(
+            """SELECT e.listing_id, e.vector, e.tokens, e.seq, e.dim,
+                      CASE WHEN l.merchant_id IS NULL THEN
+                          ARRAY(SELECT m.community_id FROM community_members m
+                                WHERE m.user_id = l.seller_id AND m.status = 'verified')
+                      ELSE
+                          ARRAY(SELECT mc.community_id FROM merchant_communities mc
+                                WHERE mc.merchant_id = l.merchant_id)
+                      END AS community_ids
+               FROM listing_embeddings e JOIN listings l ON l.id = e.listing_id
+               WHERE e.model = $1 AND e.seq > $2 ORDER BY e.seq LIMIT $3""",
+            model,
+            seq,
+            limit,
+        )
+
+    async def listings_among(
+        self, ids: list[UUID], communities: list[UUID], since: datetime, now: datetime
+    ) -> list[asyncpg.Record]:
+        """Of ``ids``, the active listings visible in any of ``communities`` — the same rows and
+        fields as :meth:`candidates` (the authority on what a resident may see)."""
+        return await self._pool.fetch(
+            """
+            WITH visible AS (
+                SELECT l.id AS listing_id, m.community_id FROM listings l
+                JOIN community_members m ON m.user_id = l.seller_id AND m.status = 'verified'
+                WHERE l.id = ANY($3::uuid[]) AND l.status = 'active' AND l.merchant_id IS NULL
+                  AND m.community_id = ANY($1::uuid[])
+                UNION
+                SELECT l.id, mc.community_id FROM listings l
+                JOIN merchant_communities mc ON mc.merchant_id = l.merchant_id
+                WHERE l.id = ANY($3::uuid[]) AND l.status = 'active'
+                  AND mc.community_id = ANY($1::uuid[])
+            )
+            SELECT c.id, c.seller_id, c.merchant_id, c.title, c.description, c.category, c.brand,
+                   c.condition, c.kind, c.price_fen, c.rent_per_day_fen, c.deposit_fen, c.images,
+                   c.status, c.created_at, c.updated_at,
+                   array_agg(v.community_id) AS community_ids,
+                   (SELECT count(*) FROM listing_views lv
+                     WHERE lv.listing_id = c.id AND lv.viewed_at >= $2) AS views,
+                   (SELECT count(*) FROM listing_favourites lf
+                     WHERE lf.listing_id = c.id) AS favourites,
+                   (c.merchant_id IS NULL AND lago_is_member(c.seller_id, $4)) AS seller_member
+            FROM listings c JOIN visible v ON v.listing_id = c.id
+            GROUP BY c.id
+            """,
+            communities,
+            since,
+            ids,
+            now,
+        )
+
 
 def _decoded(row: asyncpg.Record) -> Row:
     return dict(row)

@@ -1,0 +1,120 @@
+"""Intent and category from the meaning of a query: softmax regression on e5 embeddings.
+
+Two small linear classifiers (numpy, no ML framework) over the bundled model's query embedding:
+one for the kind of request (rent, buy, sell, swap) and one for the category. They are trained
+on ``data/intent_train.jsonl`` — phrasings and item names written for training, never the
+evaluation sets — by ``python -m lago_core.ai.classifier`` into ``data/intent_model.npz``
+(a few kilobytes, with the embedding model's name: a different model means retrain). The parser
+asks them only what its rules leave open (lago_core/ai/intent.py, :func:`parse_intent`).
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+
+from lago_core.ai.embeddings import LOCAL_MODEL, Vector, embed_local
+from lago_core.ai.intent import CATEGORIES, INTENTS
+
+__all__ = ["MODEL_FILE", "TRAIN_FILE", "Classifier", "classifier", "train"]
+
+DATA = Path(__file__).parent / "data"
+TRAIN_FILE = DATA / "intent_train.jsonl"
+MODEL_FILE = DATA / "intent_model.npz"
+
+
+def _softmax(z: Vector) -> Vector:
+    z = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    out: Vector = (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
+    return out
+
+
+def _fit(x: Vector, y: np.ndarray[Any, Any], classes: int) -> tuple[Vector, Vector]:
+    """Multinomial logistic regression, L2-regularised, by full-batch gradient descent."""
+    rng = np.random.default_rng(0)
+    w = (rng.standard_normal((x.shape[1], classes)) * 0.01).astype(np.float32)
+    b = np.zeros(classes, dtype=np.float32)
+    onehot = np.eye(classes, dtype=np.float32)[y]
+    # Embeddings of one model sit in a narrow cone: centre them so the weights need not.
+    for _ in range(2000):
+        p = _softmax(x @ w + b)
+        grad = p - onehot
+        w -= 8.0 * (x.T @ grad / len(x) + 1e-4 * w)
+        b -= 8.0 * grad.mean(axis=0)
+    return w, b
+
+
+class Classifier:
+    def __init__(self, arrays: dict[str, Any]) -> None:
+        self.mean = arrays["mean"].astype(np.float32)
+        self.intent_w = arrays["intent_w"].astype(np.float32)
+        self.intent_b = arrays["intent_b"].astype(np.float32)
+        self.category_w = arrays["category_w"].astype(np.float32)
+        self.category_b = arrays["category_b"].astype(np.float32)
+
+    def probabilities(self, vector: Vector) -> tuple[dict[str, float], dict[str, float]]:
+        x = vector - self.mean
+        intents = _softmax(x @ self.intent_w + self.intent_b)
+        categories = _softmax(x @ self.category_w + self.category_b)
+        return (
+            {name: float(p) for name, p in zip(INTENTS, intents, strict=True)},
+            {name: float(p) for name, p in zip(CATEGORIES, categories, strict=True)},
+        )
+
+    def __call__(self, query: str) -> tuple[dict[str, float], dict[str, float]]:
+        """The classifier as :func:`lago_core.ai.intent.parse_intent` takes it (blocking)."""
+        return self.probabilities(embed_local([query], query=True)[0])
+
+
+_lock = threading.Lock()
+_loaded: Classifier | None = None
+
+
+def classifier() -> Classifier:
+    """The trained classifier, loaded once per process."""
+    global _loaded
+    with _lock:
+        if _loaded is None:
+            with np.load(MODEL_FILE) as arrays:
+                if str(arrays["model"]) != LOCAL_MODEL:
+                    raise RuntimeError(
+                        f"{MODEL_FILE} was trained on {arrays['model']}, not {LOCAL_MODEL}: "
+                        "run python -m lago_core.ai.classifier"
+                    )
+                _loaded = Classifier(dict(arrays))
+        return _loaded
+
+
+def train(path: Path = TRAIN_FILE, out: Path = MODEL_FILE) -> dict[str, float]:
+    """Train both classifiers on the training file and save them; returns training accuracy."""
+    rows = [orjson.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    vectors = embed_local([r["q"] for r in rows], query=True)
+    mean = vectors.mean(axis=0)
+    x = vectors - mean
+    has_intent = np.array([i for i, r in enumerate(rows) if "intent" in r])
+    has_category = np.array([i for i, r in enumerate(rows) if "category" in r])
+    yi = np.array([INTENTS.index(rows[i]["intent"]) for i in has_intent])
+    yc = np.array([CATEGORIES.index(rows[i]["category"]) for i in has_category])
+    intent_w, intent_b = _fit(x[has_intent], yi, len(INTENTS))
+    category_w, category_b = _fit(x[has_category], yc, len(CATEGORIES))
+    np.savez(
+        out,
+        model=np.array(LOCAL_MODEL),
+        mean=mean,
+        intent_w=intent_w,
+        intent_b=intent_b,
+        category_w=category_w,
+        category_b=category_b,
+    )
+    acc_i = float((np.argmax(x[has_intent] @ intent_w + intent_b, axis=1) == yi).mean())
+    acc_c = float((np.argmax(x[has_category] @ category_w + category_b, axis=1) == yc).mean())
+    return {"intent": acc_i, "category": acc_c, "examples": float(len(rows))}
+
+
+if __name__ == "__main__":
+    print(train())
