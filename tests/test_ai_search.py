@@ -222,6 +222,7 @@ async def test_the_endpoints_embeddings_are_used_when_configured(
             core.limiter,
             core.clock,
             core.groupbuys,
+            redis=core.redis,
         )
         await old.close()
 
