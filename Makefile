@@ -13,6 +13,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.lago-installed
 WITH_SERVICES := bash scripts/with-services
 PYTEST_ARGS ?=
+# Test files run on this many processes (pytest-xdist, whole files per process: module fixtures and
+# browser sessions stay whole); each has its own database and Redis key space. 0 = in-process.
+TEST_WORKERS ?= 2
 
 # Recipes (and what they start) find the virtualenv's tools, `lago` included, first.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
@@ -24,7 +27,7 @@ export PIP_NO_INPUT := 1
 help:
 	@echo "make run          build .venv, find/start PostgreSQL + Redis, lago migrate, lago dev"
 	@echo "make test         build .venv, find/start services, ruff check, mypy, pytest"
-	@echo "                  (extra pytest arguments: make test PYTEST_ARGS='-k auth -x')"
+	@echo "                  (extra pytest arguments: make test PYTEST_ARGS='-k auth -x'; TEST_WORKERS=0 runs in one process)"
 	@echo "make web          build the web app (web/ -> web/dist) when its sources changed"
 	@echo "make lint         ruff check + mypy only"
 	@echo "make bench        lago bench all: fan-out vs python-socketio and Node.js, failover (≈4 min)"
@@ -102,7 +105,7 @@ test: venv ci-tools web browser
 	echo "== ruff check ."; $(BIN)/ruff check . || failed="$$failed ruff"; \
 	echo "== mypy"; $(BIN)/mypy || failed="$$failed mypy"; \
 	echo "== pytest $(PYTEST_ARGS)"; \
-	status=0; $(WITH_SERVICES) $(BIN)/python -m pytest $(PYTEST_ARGS) || status=$$?; \
+	status=0; $(WITH_SERVICES) $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS) || status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make: pytest collected no tests" >&2; failed="$$failed pytest(no-tests)"; \
 	elif [ $$status -ne 0 ]; then failed="$$failed pytest(exit-$$status)"; fi; \
 	if [ -n "$$failed" ]; then echo "make test: FAILED:$$failed" >&2; exit 1; fi; \
