@@ -85,6 +85,13 @@ class ReportRow:
 
 
 def _check_link(link: str) -> str:
+    # Browsers read "\" as "/" and drop tabs and newlines inside a URL, so "/\evil.example" or
+    # "/<TAB>/evil.example" would open another site, as "//evil.example" does; no link needs
+    # either (WHATWG URL parsing).
+    if "\\" in link or any(ord(c) < 0x20 or c == "\x7f" for c in link):
+        raise InvalidInput(
+            "the link may not hold backslashes or control characters", code="invalid_link"
+        )
     if link.startswith("/") and not link.startswith("//"):
         return link  # a page of the app (a listing, a coupon)
     parts = urlsplit(link)
