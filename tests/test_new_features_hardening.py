@@ -3,17 +3,29 @@ slots, insights): one test per class of defect found, each failing before its fi
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
 
 from lago_core.container import Core
+from lago_core.settings import Settings
+from lago_rt.app import RtNode
 
 from .conftest import CommunityWorld
+from .rt_client import ChannelClient
+from .test_channel import start_nodes
+from .test_conversations import connect, open_conversation, publish, send
 from .test_orders import call, listing
 
 Client = TestClient[Any, Any]
+
+
+@pytest.fixture
+async def nodes(settings: Settings, core: Core, aiohttp_server: Any) -> list[tuple[str, RtNode]]:
+    return await start_nodes(settings, core, aiohttp_server)
 
 
 async def test_a_link_a_browser_reads_as_another_site_is_refused(
@@ -73,3 +85,41 @@ async def test_reports_that_raise_a_sellers_risk_are_rate_limited(
         statuses.append(status)
     assert statuses[:20] == [200] * 20
     assert statuses[20] == 429
+
+
+async def test_a_per_account_send_limit_holds_on_the_socket_too(
+    client: Client,
+    core: Core,
+    community: CommunityWorld,
+    nodes: list[tuple[str, RtNode]],
+    clients: list[ChannelClient],
+) -> None:
+    """Class: a per-account write limit enforced on one entry point only. Conversation sends were
+    limited per account on REST (120 a minute) but the socket only had each connection's token
+    bucket, so five connections at once stored 125 messages in a burst (and ten, 250)."""
+    seller, buyer, _ = community.residents
+    listing_id = await publish(client, seller)
+    cid = str((await open_conversation(client, buyer, listing_id))["id"])
+    sockets: list[ChannelClient] = []
+    for n in range(5):
+        sockets.append(await connect(clients, nodes[n % 2][0], buyer))
+    # 25 each: within every connection's burst (30), so only an account-wide limit refuses.
+    acks = await asyncio.gather(*(send(s, cid, "买吗") for s in sockets for _ in range(25)))
+    stored = [a for a in acks if a["ok"]]
+    refused = [a for a in acks if not a["ok"]]
+    assert len(stored) == 120, len(stored)
+    assert {a["error"]["code"] for a in refused} == {"rate_limited"}
+    assert sorted(a["seq"] for a in stored) == list(range(1, 121))
+    count = await core.pool.fetchval(
+        "SELECT count(*) FROM conversation_messages WHERE conversation_id = $1", uuid.UUID(cid)
+    )
+    assert count == 120
+    # The same account's REST sends share the budget.
+    response = await client.post(
+        f"/api/v1/conversations/{cid}/messages",
+        json={"client_msg_id": "rest-1", "text": "x"},
+        headers=buyer.headers,
+    )
+    assert response.status == 429
+    # And the connections stay usable: the refusal is an answer, not a disconnect.
+    assert all(s.sio.connected for s in sockets)
