@@ -123,3 +123,30 @@ async def test_a_per_account_send_limit_holds_on_the_socket_too(
     assert response.status == 429
     # And the connections stay usable: the refusal is an answer, not a disconnect.
     assert all(s.sio.connected for s in sockets)
+
+
+async def test_a_resident_cannot_fill_the_human_queue_with_empty_conversations(
+    client: Client, core: Core, community: CommunityWorld
+) -> None:
+    """Class: a write that lands in a staff queue without a per-account limit. Messages to the
+    agent were limited (each costs a model call), but a conversation started with no message
+    was not, and each can be handed over: a script filled customer service's queue."""
+    resident = community.residents[0]
+    statuses = []
+    for _ in range(11):
+        status, body = await call(client, resident, "POST", "/support/conversations", {})
+        statuses.append(status)
+        if status == 201:
+            handed = await call(
+                client,
+                resident,
+                "POST",
+                f"/support/conversations/{body['conversation']['id']}/handover",
+            )
+            assert handed[0] == 200, handed
+    assert statuses == [201] * 10 + [429]
+    queued = await core.pool.fetchval(
+        "SELECT count(*) FROM support_conversations WHERE user_id = $1 AND status = 'queued'",
+        resident.id,
+    )
+    assert queued == 10
