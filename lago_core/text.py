@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import (
@@ -34,6 +35,7 @@ __all__ = [
     "StorableInput",
     "input_error",
     "refuse_unstorable",
+    "unconvertible",
     "unstorable",
 ]
 
@@ -53,8 +55,27 @@ def unstorable(text: str) -> str | None:
     return f"contains {what} at position {found.start()}{_CANNOT_STORE}"
 
 
+_NO_UTC = "is a time that has no UTC equivalent (out of range)"
+
+
+def unconvertible(value: datetime) -> str | None:
+    """Why an aware ``value`` cannot be written as a ``timestamptz``, or None. Its conversion to
+    UTC, which every write makes, overflows at the ends of the calendar (year 1 east of
+    Greenwich, year 9999 west of it): a 500 deep inside a write otherwise."""
+    if value.tzinfo is None:
+        return None
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        return _NO_UTC
+    return None
+
+
 def _problem(value: Any) -> tuple[str, str] | None:
-    """(path below ``value``, problem) of the first unstorable string or integer in it."""
+    """(path below ``value``, problem) of the first unstorable string, integer or time in it."""
+    if isinstance(value, datetime):
+        reason = unconvertible(value)
+        return ("", reason) if reason else None
     if isinstance(value, str):
         reason = unstorable(value)
         return ("", reason) if reason else None
@@ -141,7 +162,9 @@ def refuse_unstorable(value: Any, field: str) -> None:
 
 
 def _kind(problem: str) -> str:
-    return "invalid_text" if problem.endswith(_CANNOT_STORE) else "int_out_of_range"
+    if problem.endswith(_CANNOT_STORE):
+        return "invalid_text"
+    return "datetime_out_of_range" if problem == _NO_UTC else "int_out_of_range"
 
 
 def input_error(exc: ValidationError, message: str) -> InvalidInput:
@@ -159,4 +182,4 @@ def input_error(exc: ValidationError, message: str) -> InvalidInput:
     return InvalidInput(message, code=code, details=details)
 
 
-_OURS = frozenset({"invalid_text", "int_out_of_range"})
+_OURS = frozenset({"invalid_text", "int_out_of_range", "datetime_out_of_range"})

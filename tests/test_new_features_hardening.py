@@ -4,9 +4,11 @@ slots, insights): one test per class of defect found, each failing before its fi
 from __future__ import annotations
 
 import asyncio
+import base64
 import uuid
 from typing import Any
 
+import orjson
 import pytest
 from aiohttp.test_utils import TestClient
 
@@ -150,3 +152,72 @@ async def test_a_resident_cannot_fill_the_human_queue_with_empty_conversations(
         resident.id,
     )
     assert queued == 10
+
+
+# Aware times whose conversion to UTC overflows Python's calendar, and a time without a zone.
+_NO_UTC_TIMES = ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00")
+
+
+def _cursor(*values: Any) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(list(values))).decode().rstrip("=")
+
+
+async def test_times_at_the_ends_of_the_calendar_are_refused_not_500(
+    client: Client, core: Core, community: CommunityWorld
+) -> None:
+    """Class: a time the server cannot write. An aware time in year 1 east of UTC (or 9999
+    west of it) parses, then overflows when converted to UTC for PostgreSQL: in a keyset
+    cursor (every paged list) and in a body (a sponsored slot's window) it was a 500."""
+    resident, admin = community.residents[0], community.admin
+    pages = (
+        ("/conversations", resident),
+        ("/swaps", resident),
+        ("/support/conversation-cases", admin),
+        ("/orders", resident),  # an older list: the same cursor parser
+    )
+    for at in (*_NO_UTC_TIMES, "2026-01-01T00:00:00"):
+        for path, who in pages:
+            response = await client.get(
+                f"/api/v1{path}",
+                params={"cursor": _cursor(at, str(uuid.uuid4()))},
+                headers=who.headers,
+            )
+            body = await response.json()
+            assert (response.status, body["error"]["code"]) == (422, "invalid_cursor"), (path, at)
+
+    status, brand = await call(client, admin, "POST", "/sponsored/brands", {"name": "品牌T"})
+    assert status == 201, brand
+    status, campaign = await call(
+        client,
+        admin,
+        "POST",
+        "/sponsored/campaigns",
+        {"brand_id": brand["id"], "name": "c", "price_fen": 1},
+    )
+    status, creative = await call(
+        client,
+        admin,
+        "POST",
+        f"/sponsored/campaigns/{campaign['id']}/creatives",
+        {"title": "t", "link_url": "/coupons"},
+    )
+    assert status == 201, creative
+    for starts, ends in (
+        ("0001-01-01T00:00:00+14:00", "0001-01-02T00:00:00+14:00"),
+        ("9999-12-30T00:00:00-14:00", "9999-12-31T23:00:00-14:00"),
+    ):
+        status, body = await call(
+            client,
+            admin,
+            "POST",
+            f"/sponsored/campaigns/{campaign['id']}/slots",
+            {
+                "creative_id": creative["id"],
+                "starts_at": starts,
+                "ends_at": ends,
+                "community_ids": [community.id],
+            },
+        )
+        assert (status, body["error"]["code"]) == (422, "invalid_input"), body
+        assert body["error"]["details"][0]["type"] == "datetime_out_of_range", body
+    assert await core.pool.fetchval("SELECT count(*) FROM sponsor_slots") == 0
