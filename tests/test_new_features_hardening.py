@@ -20,6 +20,7 @@ from .conftest import CommunityWorld
 from .rt_client import ChannelClient
 from .test_channel import start_nodes
 from .test_conversations import connect, open_conversation, publish, send
+from .test_merchants import create_merchant
 from .test_orders import call, listing
 
 Client = TestClient[Any, Any]
@@ -221,3 +222,12 @@ async def test_times_at_the_ends_of_the_calendar_are_refused_not_500(
         assert (status, body["error"]["code"]) == (422, "invalid_input"), body
         assert body["error"]["details"][0]["type"] == "datetime_out_of_range", body
     assert await core.pool.fetchval("SELECT count(*) FROM sponsor_slots") == 0
+
+    # A month at the calendar's ends in the money reports (business time is UTC+8).
+    merchant_id = await create_merchant(client, resident)
+    for path in ("income", "statements"):
+        for month in ("0001-01", "9999-12"):
+            status, body = await call(
+                client, admin, "GET", f"/merchants/{merchant_id}/{path}?month={month}"
+            )
+            assert (status, body["error"]["code"]) == (422, "invalid_month"), (path, month, body)
