@@ -224,7 +224,8 @@ def _decode_json(raw: bytes) -> Any:
     # §8.2): decoded here, it is refused by the storable-text rule with the field it is in.
     try:
         return json.loads(raw, parse_constant=_no_constant)
-    except ValueError:
+    except (ValueError, RecursionError):
+        # RecursionError: nesting past orjson's depth limit (1024), a 500 otherwise.
         raise LagoError("the body is not valid JSON", code="malformed_json") from None
 
 

@@ -231,3 +231,42 @@ async def test_times_at_the_ends_of_the_calendar_are_refused_not_500(
                 client, admin, "GET", f"/merchants/{merchant_id}/{path}?month={month}"
             )
             assert (status, body["error"]["code"]) == (422, "invalid_month"), (path, month, body)
+
+
+async def test_deeply_nested_json_is_refused_and_the_connection_lives(
+    client: Client,
+    community: CommunityWorld,
+    nodes: list[tuple[str, RtNode]],
+    clients: list[ChannelClient],
+) -> None:
+    """Class: JSON nested past the fast parser's depth limit fell through to the standard
+    library, whose RecursionError nobody caught: a frame of 20 KB (well under the 64 KiB frame
+    limit) killed the socket's reader, and the same body on REST was a 500."""
+    seller, buyer, _ = community.residents
+    listing_id = await publish(client, seller)
+    cid = str((await open_conversation(client, buyer, listing_id))["id"])
+    deep = "[" * 5000 + "]" * 5000
+
+    response = await client.post(
+        f"/api/v1/conversations/{cid}/messages",
+        data=deep,
+        headers={**buyer.headers, "Content-Type": "application/json"},
+    )
+    assert response.status == 400
+    assert (await response.json())["error"]["code"] == "malformed_json"
+
+    socket = await connect(clients, nodes[0][0], buyer)
+    for frame in (
+        f'["conversation:send",{deep}]',
+        f'["conversation:send",{{"conversation_id":"{cid}","client_msg_id":"d","text":{deep}}}]',
+    ):
+        answered: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        ack_id = socket.sio._generate_ack_id(
+            "/", lambda *args, done=answered: done.set_result(args)
+        )
+        await socket.sio.eio.send(f"2{ack_id}{frame}")
+        (reply,) = await asyncio.wait_for(answered, 10)
+        assert reply["ok"] is False, reply
+        assert reply["error"]["code"] == "invalid_json", reply
+    ack = await send(socket, cid, "还在吗")
+    assert (ack["ok"], ack["seq"]) == (True, 1), ack

@@ -59,5 +59,11 @@ def loads(data: str | bytes, **_: Any) -> Any:
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
-        # Rare: text orjson refuses. The standard library takes escaped lone surrogates.
+        pass
+    # Rare: text orjson refuses. The standard library takes escaped lone surrogates; it recurses
+    # per nesting level, so arrays nested past orjson's depth limit (1024) would raise
+    # RecursionError, which no caller expects: the connection's reader died with it.
+    try:
         return json.loads(data, parse_int=_int, parse_float=_float, parse_constant=_constant)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
