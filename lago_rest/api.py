@@ -443,7 +443,10 @@ class Api:
                 op["security"].append({})
         responses: dict[str, Any] = {}
         response_schema = _schema_for(ep.response_type, refs, components)
-        if response_schema is None:
+        if ep.response_type in (web.Response, web.StreamResponse):
+            # A file the handler writes itself (a CSV, a PDF): its status, not "204 No Content".
+            responses[str(ep.status)] = {"description": "a file: see the operation's description"}
+        elif response_schema is None:
             responses["204" if ep.status == 200 else str(ep.status)] = {"description": "done"}
         else:
             responses[str(ep.status)] = {

@@ -270,3 +270,34 @@ async def test_deeply_nested_json_is_refused_and_the_connection_lives(
         assert reply["error"]["code"] == "invalid_json", reply
     ack = await send(socket, cid, "还在吗")
     assert (ack["ok"], ack["seq"]) == (True, 1), ack
+
+
+async def test_a_file_download_is_documented_with_the_status_it_answers(
+    client: Client, community: CommunityWorld
+) -> None:
+    """Class: the OpenAPI document said "204 No Content" for handlers that write a file (the
+    sponsored report's CSV, an invoice's PDF), which answer 200 with a body: a client generated
+    from the document drops the file."""
+    admin = community.admin
+    doc = await (await client.get("/api/v1/openapi.json")).json()
+    for path in (
+        "/sponsored/campaigns/{campaign_id}/report.csv",
+        "/invoices/{invoice_id}/document",
+    ):
+        responses = doc["paths"][f"/api/v1{path}"]["get"]["responses"]
+        assert set(responses) == {"200", "default"}, (path, responses)
+    status, brand = await call(client, admin, "POST", "/sponsored/brands", {"name": "品牌CSV"})
+    assert status == 201, brand
+    status, campaign = await call(
+        client,
+        admin,
+        "POST",
+        "/sponsored/campaigns",
+        {"brand_id": brand["id"], "name": "c", "price_fen": 1},
+    )
+    assert status == 201, campaign
+    response = await client.get(
+        f"/api/v1/sponsored/campaigns/{campaign['id']}/report.csv", headers=admin.headers
+    )
+    assert response.status == 200
+    assert response.content_type == "text/csv"
