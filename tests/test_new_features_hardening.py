@@ -11,15 +11,18 @@ from typing import Any
 import orjson
 import pytest
 from aiohttp.test_utils import TestClient
+from prometheus_client import REGISTRY
 
 from lago_core.container import Core
 from lago_core.settings import Settings
+from lago_core.storage import LocalStorage
 from lago_rt.app import RtNode
 
 from .conftest import CommunityWorld
 from .rt_client import ChannelClient
 from .test_channel import start_nodes
 from .test_conversations import connect, open_conversation, publish, send
+from .test_listings import image_bytes, upload_form
 from .test_merchants import create_merchant
 from .test_orders import call, listing
 
@@ -301,3 +304,51 @@ async def test_a_file_download_is_documented_with_the_status_it_answers(
     )
     assert response.status == 200
     assert response.content_type == "text/csv"
+
+
+async def test_a_failed_storage_delete_is_counted_not_only_logged(
+    client: Client, core: Core, community: CommunityWorld
+) -> None:
+    """Class: a broad except that only logged. Replacing a picture deletes the old file; when
+    that failed (sponsored creatives, listings, merchants) it was logged but never counted, so
+    orphan files piled up unseen; an invoice's leftover upload was not even caught."""
+    admin = community.admin
+    status, brand = await call(client, admin, "POST", "/sponsored/brands", {"name": "品牌图"})
+    assert status == 201, brand
+    status, campaign = await call(
+        client,
+        admin,
+        "POST",
+        "/sponsored/campaigns",
+        {"brand_id": brand["id"], "name": "c", "price_fen": 1},
+    )
+    assert status == 201, campaign
+    status, creative = await call(
+        client,
+        admin,
+        "POST",
+        f"/sponsored/campaigns/{campaign['id']}/creatives",
+        {"title": "t", "link_url": "/coupons"},
+    )
+    assert status == 201, creative
+    path = f"/api/v1/sponsored/creatives/{creative['id']}/image"
+    first = await client.put(
+        path, data=upload_form(image_bytes(), "image/png"), headers=admin.headers
+    )
+    assert first.status == 200, await first.text()
+    key = await core.pool.fetchval(
+        "SELECT image_key FROM sponsor_creatives WHERE id = $1", uuid.UUID(creative["id"])
+    )
+    # The old object cannot be deleted: a non-empty directory stands where its file was.
+    assert isinstance(core.storage, LocalStorage)
+    old = core.storage.path_for(key)
+    old.unlink()
+    old.mkdir()
+    (old / "x").write_bytes(b"x")
+    before = REGISTRY.get_sample_value("lago_storage_failures_total", {"op": "delete"}) or 0.0
+    second = await client.put(
+        path, data=upload_form(image_bytes(), "image/png"), headers=admin.headers
+    )
+    assert second.status == 200, await second.text()
+    after = REGISTRY.get_sample_value("lago_storage_failures_total", {"op": "delete"}) or 0.0
+    assert after == before + 1

@@ -30,7 +30,7 @@ from lago_core.logging import get_logger
 from lago_core.ratelimit import RateLimiter
 from lago_core.security.roles import Principal
 from lago_core.sponsored.store import SponsoredStore
-from lago_core.storage import Storage
+from lago_core.storage import Storage, discard
 from lago_core.uploads import DECLARED_IMAGE_TYPES, check_declared_type, clean_image
 
 __all__ = ["Due", "ReportRow", "SponsoredService"]
@@ -202,10 +202,7 @@ class SponsoredService:
         await self._storage.put(key, clean.data, clean.content_type)
         old = await self.store.set_image(creative_id, key)
         if old:
-            try:
-                await self._storage.delete(old)
-            except Exception:
-                log.warning("storage.delete_failed", key=old, exc_info=True)
+            await discard(self._storage, old)
         row = await self.store.creative(creative_id)
         assert row is not None
         return row
