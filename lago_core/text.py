@@ -32,9 +32,11 @@ from lago_core.errors import InvalidInput
 __all__ = [
     "INT64_MAX",
     "INT64_MIN",
+    "MAX_NESTING",
     "StorableInput",
     "input_error",
     "refuse_unstorable",
+    "too_deep",
     "unconvertible",
     "unstorable",
 ]
@@ -56,6 +58,28 @@ def unstorable(text: str) -> str | None:
 
 
 _NO_UTC = "is a time that has no UTC equivalent (out of range)"
+# Deeper than any request of ours nests. The checks of input (here, pydantic's, the error
+# reports) recurse per level: a 2 KB body of 960 nested arrays, within orjson's own limit of
+# 1024, overflowed Python's stack inside a request and hung it while the error was logged.
+MAX_NESTING = 32
+
+
+def too_deep(value: Any, limit: int = MAX_NESTING) -> bool:
+    """Whether decoded JSON nests arrays and objects more than ``limit`` levels (iterative, so
+    that asking never recurses itself)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def unconvertible(value: datetime) -> str | None:

@@ -46,7 +46,7 @@ from lago_core.errors import (
 from lago_core.http import json_response
 from lago_core.security.cookies import ACCESS_COOKIE
 from lago_core.security.roles import Principal
-from lago_core.text import StorableInput, input_error, refuse_unstorable
+from lago_core.text import MAX_NESTING, StorableInput, input_error, refuse_unstorable, too_deep
 from lago_rest.context import Services, principal_of, services_of
 from lago_rest.web_session import cookie_refusal
 
@@ -216,6 +216,13 @@ class Endpoint:
 def _decode_json(raw: bytes) -> Any:
     if not raw:
         return None
+    data = _parse_json(raw)
+    if too_deep(data):
+        raise LagoError(f"the body nests more than {MAX_NESTING} levels", code="malformed_json")
+    return data
+
+
+def _parse_json(raw: bytes) -> Any:
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:

@@ -242,26 +242,41 @@ async def test_deeply_nested_json_is_refused_and_the_connection_lives(
     nodes: list[tuple[str, RtNode]],
     clients: list[ChannelClient],
 ) -> None:
-    """Class: JSON nested past the fast parser's depth limit fell through to the standard
-    library, whose RecursionError nobody caught: a frame of 20 KB (well under the 64 KiB frame
-    limit) killed the socket's reader, and the same body on REST was a 500."""
+    """Class: deeply nested JSON. Past the fast parser's depth limit (1024) it fell through to
+    the standard library, whose RecursionError nobody caught: a 20 KB frame (well under the
+    64 KiB frame limit) killed the socket's reader, and the same body on REST was a 500. Within
+    that limit (960 levels, 2 KB) the checks of input recursed past Python's stack inside the
+    request, which then hung while the error was logged."""
     seller, buyer, _ = community.residents
     listing_id = await publish(client, seller)
     cid = str((await open_conversation(client, buyer, listing_id))["id"])
     deep = "[" * 5000 + "]" * 5000
+    nested = "[" * 960 + "]" * 960
+    shallow = "[" * 30 + "]" * 30  # nothing of ours nests this deep, but it is refused as a type
 
+    for body in (deep, f'{{"client_msg_id":"d","text":{nested}}}'):
+        response = await asyncio.wait_for(
+            client.post(
+                f"/api/v1/conversations/{cid}/messages",
+                data=body,
+                headers={**buyer.headers, "Content-Type": "application/json"},
+            ),
+            10,
+        )
+        assert response.status == 400
+        assert (await response.json())["error"]["code"] == "malformed_json"
     response = await client.post(
         f"/api/v1/conversations/{cid}/messages",
-        data=deep,
+        data=f'{{"client_msg_id":"d","text":{shallow}}}',
         headers={**buyer.headers, "Content-Type": "application/json"},
     )
-    assert response.status == 400
-    assert (await response.json())["error"]["code"] == "malformed_json"
+    assert response.status == 422
 
     socket = await connect(clients, nodes[0][0], buyer)
     for frame in (
         f'["conversation:send",{deep}]',
         f'["conversation:send",{{"conversation_id":"{cid}","client_msg_id":"d","text":{deep}}}]',
+        f'["conversation:send",{{"conversation_id":"{cid}","client_msg_id":"d","text":{nested}}}]',
     ):
         answered: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         ack_id = socket.sio._generate_ack_id(

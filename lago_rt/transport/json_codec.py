@@ -17,6 +17,8 @@ from typing import Any
 
 import orjson
 
+from lago_core.text import MAX_NESTING, too_deep
+
 __all__ = ["dumpb", "dumps", "loads"]
 
 _MAX_INT_DIGITS = 100  # engine.io's json guard against slow parsing of huge numbers
@@ -55,7 +57,15 @@ def _constant(name: str) -> Any:
 
 
 def loads(data: str | bytes, **_: Any) -> Any:
-    """Raises ValueError for text that is not JSON."""
+    """Raises ValueError for text that is not JSON, or that nests deeper than any payload of
+    ours (lago_core/text.py, ``MAX_NESTING``)."""
+    value = _parse(data)
+    if too_deep(value):
+        raise ValueError(f"JSON nested more than {MAX_NESTING} levels")
+    return value
+
+
+def _parse(data: str | bytes) -> Any:
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
