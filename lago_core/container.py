@@ -337,6 +337,7 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         merchants=merchants,
         listings=listings,
         notifications=notifications,
+        limiter=limiter,
         clock=clock,
     )
     insights.follow(orders, groupbuys, communities)

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
-__all__ = ["HTTP_LATENCY", "HTTP_REQUESTS", "PUSH_FAILURES", "render_metrics"]
+__all__ = [
+    "HTTP_LATENCY",
+    "HTTP_REQUESTS",
+    "PUSH_FAILURES",
+    "STORAGE_FAILURES",
+    "render_metrics",
+]
 
 HTTP_REQUESTS = Counter(
     "lago_http_requests_total", "HTTP requests answered", ["service", "method", "route", "status"]
@@ -18,6 +24,10 @@ HTTP_LATENCY = Histogram(
 
 # Pushes are at most once and callers go on without them (logging why); this counts them.
 PUSH_FAILURES = Counter("lago_push_failures_total", "pushes that could not be published", ["event"])
+# Objects nothing points at any more whose deletion failed: orphan files, found by this count.
+STORAGE_FAILURES = Counter(
+    "lago_storage_failures_total", "storage operations that failed and were let go", ["op"]
+)
 
 
 def render_metrics() -> tuple[bytes, str]:

@@ -27,6 +27,8 @@ from aiobotocore.session import get_session
 from botocore.exceptions import ClientError
 
 from lago_core.errors import InvalidInput, NotFound
+from lago_core.logging import get_logger
+from lago_core.metrics import STORAGE_FAILURES
 from lago_core.settings import Settings
 
 if TYPE_CHECKING:
@@ -40,6 +42,7 @@ __all__ = [
     "addressing_style",
     "check_key",
     "create_storage",
+    "discard",
     "media_type",
 ]
 
@@ -95,6 +98,16 @@ class Storage(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+async def discard(storage: Storage, key: str) -> None:
+    """Delete an object the database no longer points at. A failure leaves only an orphan file
+    and is not the caller's: logged and counted (``lago_storage_failures_total``), not raised."""
+    try:
+        await storage.delete(key)
+    except Exception:
+        STORAGE_FAILURES.labels("delete").inc()
+        get_logger(__name__).warning("storage.delete_failed", key=key, exc_info=True)
 
 
 class LocalStorage:

@@ -46,7 +46,7 @@ from lago_core.errors import (
 from lago_core.http import json_response
 from lago_core.security.cookies import ACCESS_COOKIE
 from lago_core.security.roles import Principal
-from lago_core.text import StorableInput, input_error, refuse_unstorable
+from lago_core.text import MAX_NESTING, StorableInput, input_error, refuse_unstorable, too_deep
 from lago_rest.context import Services, principal_of, services_of
 from lago_rest.web_session import cookie_refusal
 
@@ -216,6 +216,13 @@ class Endpoint:
 def _decode_json(raw: bytes) -> Any:
     if not raw:
         return None
+    data = _parse_json(raw)
+    if too_deep(data):
+        raise LagoError(f"the body nests more than {MAX_NESTING} levels", code="malformed_json")
+    return data
+
+
+def _parse_json(raw: bytes) -> Any:
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -224,7 +231,8 @@ def _decode_json(raw: bytes) -> Any:
     # §8.2): decoded here, it is refused by the storable-text rule with the field it is in.
     try:
         return json.loads(raw, parse_constant=_no_constant)
-    except ValueError:
+    except (ValueError, RecursionError):
+        # RecursionError: nesting past orjson's depth limit (1024), a 500 otherwise.
         raise LagoError("the body is not valid JSON", code="malformed_json") from None
 
 
@@ -442,7 +450,10 @@ class Api:
                 op["security"].append({})
         responses: dict[str, Any] = {}
         response_schema = _schema_for(ep.response_type, refs, components)
-        if response_schema is None:
+        if ep.response_type in (web.Response, web.StreamResponse):
+            # A file the handler writes itself (a CSV, a PDF): its status, not "204 No Content".
+            responses[str(ep.status)] = {"description": "a file: see the operation's description"}
+        elif response_schema is None:
             responses["204" if ep.status == 200 else str(ep.status)] = {"description": "done"}
         else:
             responses[str(ep.status)] = {

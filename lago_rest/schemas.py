@@ -12,7 +12,7 @@ import orjson
 from pydantic import ConfigDict, Field
 
 from lago_core.errors import InvalidInput
-from lago_core.text import StorableInput
+from lago_core.text import StorableInput, unconvertible
 
 __all__ = [
     "ErrorBody",
@@ -70,9 +70,14 @@ def keyset_after(cursor: str | None, *parsers: Callable[[str], Any]) -> tuple[An
         return None
     values = decode_cursor(cursor, len(parsers))
     try:
-        return tuple(parse(str(value)) for parse, value in zip(parsers, values, strict=True))
+        parsed = tuple(parse(str(value)) for parse, value in zip(parsers, values, strict=True))
     except ValueError:
         raise InvalidInput("malformed cursor", code="invalid_cursor") from None
+    for value in parsed:
+        # The server's cursors carry aware times in range; anything else was made up.
+        if isinstance(value, datetime) and (value.tzinfo is None or unconvertible(value)):
+            raise InvalidInput("malformed cursor", code="invalid_cursor")
+    return parsed
 
 
 def page_of(

@@ -73,6 +73,9 @@ ENGINE_FALLBACKS = Counter(
 
 AGENTS_ROOM = "support:agents"
 RESIDENT_MESSAGES = "20/minute"
+# A conversation with no message costs no model call, but each may be handed to the human queue:
+# without this a script fills customer service's queue with empty conversations.
+RESIDENT_STARTS = "10/hour"
 HISTORY = 20
 _TZ = ZoneInfo("Asia/Shanghai")
 
@@ -346,6 +349,7 @@ class SupportService:
     # --- conversations ---------------------------------------------------------------------------
 
     async def start(self, actor: Principal, text: str | None) -> tuple[Row, Row | None]:
+        await self._limiter.hit_or_raise(RESIDENT_STARTS, "support-start", str(actor.user_id))
         conversation = await self._store.create_conversation(actor.user_id, self._clock.now())
         message = await self.post(actor, conversation["id"], text) if text else None
         return conversation, message

@@ -67,8 +67,8 @@ MAX_TEXT = 2_000
 CLIENT_MSG_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 # An image's storage key names its conversation, so a key sent in a message must belong to it.
 _IMAGE_KEY = re.compile(r"^cv_([0-9a-f]{32})_[0-9a-f]{32}\.(jpg|png|webp)$")
-# The socket's token bucket limits each connection; these limit an account on REST, where a
-# client can open connections at will.
+# Per account, on REST and the socket alike: the socket's token bucket limits one connection,
+# and a client opens connections (and REST requests) at will.
 SEND_LIMIT = "120/minute"
 OPEN_LIMIT = "60/hour"
 IMAGE_LIMIT = "30/hour"
@@ -291,8 +291,6 @@ class ConversationService:
         client_msg_id: str,
         text: str,
         image_key: str | None = None,
-        *,
-        rest: bool = False,
     ) -> dict[str, Any]:
         """Store a message and deliver it to both sides: ``{"seq", "duplicate", "message"}``.
 
@@ -315,8 +313,7 @@ class ConversationService:
                     code="invalid_image_key",
                 )
         party = await self.party(actor, conversation_id)
-        if rest:
-            await self._limiter.hit_or_raise(SEND_LIMIT, "conversation-send", str(actor.user_id))
+        await self._limiter.hit_or_raise(SEND_LIMIT, "conversation-send", str(actor.user_id))
         try:
             outcome = await self.store.send(
                 conversation_id,

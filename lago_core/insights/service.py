@@ -49,6 +49,7 @@ from lago_core.logging import get_logger
 from lago_core.merchants import MerchantService
 from lago_core.notifications import Notice, NotificationService
 from lago_core.orders import OrderService, Status
+from lago_core.ratelimit import RateLimiter
 from lago_core.security.roles import Principal
 from lago_core.text import refuse_unstorable
 
@@ -72,6 +73,9 @@ ROLLUP_BATCH = 5_000
 # A live announcement records when the stream starts, not when it ends.
 LIVE_ASSUMED = timedelta(hours=2)
 PORTRAIT_MAX_DAYS = 366
+# Each new report raises a seller's complaint risk: one account may not sweep a community's
+# listings (the same per-account guard as a conversation's reports and sponsored reports).
+REPORT_LIMIT = "20/hour"
 HOUR = timedelta(hours=1)
 
 
@@ -106,10 +110,12 @@ class InsightService:
         merchants: MerchantService,
         listings: ListingService,
         notifications: NotificationService,
+        limiter: RateLimiter,
         clock: Clock,
         settle: timedelta = ROLLUP_SETTLE,
     ) -> None:
         self.store = store
+        self._limiter = limiter
         self._communities = communities
         self._merchants = merchants
         self._listings = listings
@@ -269,6 +275,7 @@ class InsightService:
         listing = await self._listings.get(actor, listing_id)
         if actor.user_id == listing["seller_id"]:
             raise InvalidInput("you cannot report your own listing", code="own_listing")
+        await self._limiter.hit_or_raise(REPORT_LIMIT, "listing-report", str(actor.user_id))
         now = self._clock.now()
         async with self.store.pool.acquire() as conn, conn.transaction():
             report_id = await self.store.add_listing_report(

@@ -25,7 +25,7 @@ from lago_core.merchants.rules import check_credit_code, check_email
 from lago_core.moneyout.service import month_bounds
 from lago_core.notifications import Notice, NotificationService
 from lago_core.security.roles import Principal
-from lago_core.storage import Storage
+from lago_core.storage import Storage, discard
 
 __all__ = ["MAX_PDF_BYTES", "InvoiceService"]
 
@@ -259,7 +259,7 @@ class InvoiceService:
             generated=upload is None,
         )
         if decided is None:
-            await self._storage.delete(key)
+            await discard(self._storage, key)
             raise Conflict("the invoice was decided meanwhile", code="invoice_decided")
         await self._tell(decided)
         log.info("invoices.issued", invoice_id=str(row["id"]), generated=upload is None)

@@ -20,7 +20,7 @@ from lago_core.listings.store import ListingStore
 from lago_core.logging import get_logger
 from lago_core.merchants import MerchantService
 from lago_core.security.roles import MemberStatus, Principal
-from lago_core.storage import Storage
+from lago_core.storage import Storage, discard
 from lago_core.uploads import DECLARED_IMAGE_TYPES, check_declared_type, clean_image
 
 __all__ = [
@@ -438,7 +438,4 @@ class ListingService:
     async def _discard(self, key: str) -> None:
         # The database no longer points at the object, so a failure here leaves only an orphan
         # file; the caller's request has succeeded (or failed for its own reason) regardless.
-        try:
-            await self._storage.delete(key)
-        except Exception:
-            log.warning("storage.delete_failed", key=key, exc_info=True)
+        await discard(self._storage, key)

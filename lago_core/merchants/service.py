@@ -38,7 +38,7 @@ from lago_core.merchants.store import (
 )
 from lago_core.phones import normalise_phone
 from lago_core.security.roles import MerchantRole, Principal
-from lago_core.storage import Storage
+from lago_core.storage import Storage, discard
 from lago_core.uploads import (
     DECLARED_DOCUMENT_TYPES,
     DECLARED_IMAGE_TYPES,
@@ -362,10 +362,7 @@ class MerchantService:
 
     async def _discard(self, key: str) -> None:
         # The database no longer points at the object, so a failure leaves only an orphan file.
-        try:
-            await self._storage.delete(key)
-        except Exception:
-            log.warning("storage.delete_failed", key=key, exc_info=True)
+        await discard(self._storage, key)
 
     # --- store settings --------------------------------------------------------------------------
 

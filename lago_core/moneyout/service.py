@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -31,7 +31,7 @@ from lago_core.notifications import Notice, NotificationService
 from lago_core.payments import PaymentService
 from lago_core.security.roles import MerchantRole, Principal
 from lago_core.settings import Settings
-from lago_core.settlement.service import BUSINESS_TZ, business_day
+from lago_core.settlement.service import business_day, month_bounds
 
 __all__ = [
     "Balance",
@@ -82,16 +82,6 @@ def mask_account(number: str) -> str:
 
 def _mask_name(name: str) -> str:
     return name[:1] + "*" * max(1, len(name) - 1)
-
-
-def month_bounds(month: str) -> tuple[date, datetime, datetime]:
-    """(first day, start, end) of a YYYY-MM month in business time, as UTC instants."""
-    try:
-        first = datetime.strptime(month, "%Y-%m").replace(tzinfo=BUSINESS_TZ)
-    except ValueError:
-        raise InvalidInput("month is YYYY-MM", code="invalid_month") from None
-    following = (first + timedelta(days=32)).replace(day=1)
-    return first.date(), first.astimezone(UTC), following.astimezone(UTC)
 
 
 def _clean(value: str, field: str, limit: int = MAX_NAME) -> str:

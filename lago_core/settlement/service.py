@@ -91,6 +91,17 @@ def business_day(at: datetime) -> date:
     return at.astimezone(BUSINESS_TZ).date()
 
 
+def month_bounds(month: str) -> tuple[date, datetime, datetime]:
+    """(first day, start, end) of a YYYY-MM month in business time, as UTC instants."""
+    try:
+        first = datetime.strptime(month, "%Y-%m").replace(tzinfo=BUSINESS_TZ)
+        following = (first + timedelta(days=32)).replace(day=1)
+        return first.date(), first.astimezone(UTC), following.astimezone(UTC)
+    except (ValueError, OverflowError):
+        # OverflowError: 0001-01 starts before UTC's year 1, 9999-12 ends after year 9999.
+        raise InvalidInput("month is YYYY-MM", code="invalid_month") from None
+
+
 class SettlementService:
     def __init__(
         self,
@@ -223,14 +234,8 @@ class SettlementService:
     async def statement(self, actor: Principal, merchant_id: UUID, month: str) -> Statement:
         """The merchant's settlements created in ``month`` (YYYY-MM, business time) and totals."""
         await self._require_reader(actor, merchant_id)
-        try:
-            first = datetime.strptime(month, "%Y-%m").replace(tzinfo=BUSINESS_TZ)
-        except ValueError:
-            raise InvalidInput("month is YYYY-MM", code="invalid_month") from None
-        following = (first + timedelta(days=32)).replace(day=1)
-        rows = await self.store.of_payee(
-            PartyKind.MERCHANT.value, merchant_id, first.astimezone(UTC), following.astimezone(UTC)
-        )
+        _, start, end = month_bounds(month)
+        rows = await self.store.of_payee(PartyKind.MERCHANT.value, merchant_id, start, end)
         settlements = []
         for r in rows:
             items = await self.store.items_of(r["id"])

@@ -30,7 +30,7 @@ from lago_core.logging import get_logger
 from lago_core.ratelimit import RateLimiter
 from lago_core.security.roles import Principal
 from lago_core.sponsored.store import SponsoredStore
-from lago_core.storage import Storage
+from lago_core.storage import Storage, discard
 from lago_core.uploads import DECLARED_IMAGE_TYPES, check_declared_type, clean_image
 
 __all__ = ["Due", "ReportRow", "SponsoredService"]
@@ -85,6 +85,13 @@ class ReportRow:
 
 
 def _check_link(link: str) -> str:
+    # Browsers read "\" as "/" and drop tabs and newlines inside a URL, so "/\evil.example" or
+    # "/<TAB>/evil.example" would open another site, as "//evil.example" does; no link needs
+    # either (WHATWG URL parsing).
+    if "\\" in link or any(ord(c) < 0x20 or c == "\x7f" for c in link):
+        raise InvalidInput(
+            "the link may not hold backslashes or control characters", code="invalid_link"
+        )
     if link.startswith("/") and not link.startswith("//"):
         return link  # a page of the app (a listing, a coupon)
     parts = urlsplit(link)
@@ -195,10 +202,7 @@ class SponsoredService:
         await self._storage.put(key, clean.data, clean.content_type)
         old = await self.store.set_image(creative_id, key)
         if old:
-            try:
-                await self._storage.delete(old)
-            except Exception:
-                log.warning("storage.delete_failed", key=old, exc_info=True)
+            await discard(self._storage, old)
         row = await self.store.creative(creative_id)
         assert row is not None
         return row

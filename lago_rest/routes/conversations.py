@@ -250,7 +250,7 @@ async def send_message(conversation_id: UUID, body: SendIn, user: Principal, svc
     answers the first send's ``seq`` with ``duplicate: true``. 403 ``blocked``/``you_blocked``
     when a block is in place."""
     result = await svc.conversations.send(
-        user, conversation_id, body.client_msg_id, body.text, body.image_key, rest=True
+        user, conversation_id, body.client_msg_id, body.text, body.image_key
     )
     return Sent.model_validate(result)
 

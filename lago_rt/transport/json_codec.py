@@ -17,6 +17,8 @@ from typing import Any
 
 import orjson
 
+from lago_core.text import MAX_NESTING, too_deep
+
 __all__ = ["dumpb", "dumps", "loads"]
 
 _MAX_INT_DIGITS = 100  # engine.io's json guard against slow parsing of huge numbers
@@ -55,9 +57,23 @@ def _constant(name: str) -> Any:
 
 
 def loads(data: str | bytes, **_: Any) -> Any:
-    """Raises ValueError for text that is not JSON."""
+    """Raises ValueError for text that is not JSON, or that nests deeper than any payload of
+    ours (lago_core/text.py, ``MAX_NESTING``)."""
+    value = _parse(data)
+    if too_deep(value):
+        raise ValueError(f"JSON nested more than {MAX_NESTING} levels")
+    return value
+
+
+def _parse(data: str | bytes) -> Any:
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
-        # Rare: text orjson refuses. The standard library takes escaped lone surrogates.
+        pass
+    # Rare: text orjson refuses. The standard library takes escaped lone surrogates; it recurses
+    # per nesting level, so arrays nested past orjson's depth limit (1024) would raise
+    # RecursionError, which no caller expects: the connection's reader died with it.
+    try:
         return json.loads(data, parse_int=_int, parse_float=_float, parse_constant=_constant)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
