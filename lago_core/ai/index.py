@@ -102,10 +102,10 @@ class VectorIndex:
         self._alive = np.zeros(0, dtype=bool)
         self._postings: dict[str, list[int]] = {}
         self._arrays: dict[str, npt.NDArray[np.int64]] = {}
-        self._pair_rows: list[int] = []
-        self._pair_codes: list[int] = []
-        self._pairs: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None
-        self._code_of: dict[UUID, int] = {}
+        # Per community, the rows visible in it (a listing of a seller in two communities is in
+        # both): a search scores only the caller's, never the whole matrix behind a mask.
+        self._community_rows: dict[UUID, list[int]] = {}
+        self._community_arrays: dict[UUID, npt.NDArray[np.int64]] = {}
         self._n = 0
         self._seq = 0
 
@@ -183,10 +183,8 @@ class VectorIndex:
             self._postings.setdefault(word, []).append(at)
             self._arrays.pop(word, None)
         for community in communities:
-            code = self._code_of.setdefault(community, len(self._code_of))
-            self._pair_rows.append(at)
-            self._pair_codes.append(code)
-        self._pairs = None
+            self._community_rows.setdefault(community, []).append(at)
+            self._community_arrays.pop(community, None)
 
     def _posting(self, word: str) -> npt.NDArray[np.int64]:
         found = self._arrays.get(word)
@@ -195,20 +193,21 @@ class VectorIndex:
             self._arrays[word] = found
         return found
 
-    def visible(self, communities: Iterable[UUID]) -> npt.NDArray[np.bool_]:
-        if self._pairs is None:
-            self._pairs = (
-                np.asarray(self._pair_rows, dtype=np.int64),
-                np.asarray(self._pair_codes, dtype=np.int64),
-            )
-        rows, codes = self._pairs
-        wanted = np.asarray(
-            [self._code_of[c] for c in communities if c in self._code_of], dtype=np.int64
-        )
-        mask = np.zeros(self._n, dtype=bool)
-        mask[rows[np.isin(codes, wanted)]] = True
-        mask &= self._alive[: self._n]
-        return mask
+    def visible(self, communities: Iterable[UUID]) -> npt.NDArray[np.int64]:
+        """The live rows visible in any of ``communities``, ascending."""
+        parts = []
+        for community in dict.fromkeys(communities):
+            rows = self._community_arrays.get(community)
+            if rows is None:
+                rows = np.asarray(self._community_rows.get(community, ()), dtype=np.int64)
+                self._community_arrays[community] = rows
+            if len(rows):
+                parts.append(rows)
+        if not parts:
+            return np.zeros(0, dtype=np.int64)
+        rows = np.unique(np.concatenate(parts)) if len(parts) > 1 else parts[0]
+        live: npt.NDArray[np.int64] = rows[self._alive[rows]]
+        return live
 
     def search(
         self,
@@ -224,12 +223,20 @@ class VectorIndex:
             return []
         if query.shape[0] != self._matrix.shape[1]:
             query = np.zeros(self._matrix.shape[1], dtype=np.float32)
-        mask = self.visible(communities) if communities is not None else self._alive[: self._n]
-        visible = int(mask.sum())
-        if not visible:
+        if communities is None:
+            rows = np.flatnonzero(self._alive[: self._n])
+        else:
+            rows = self.visible(communities)
+        if not len(rows):
             return []
-        similarity = self._matrix[: self._n] @ query
-        lexical = np.zeros(self._n, dtype=np.float32)
+        # One BLAS matrix-vector product over the caller's rows only (vectors are stored
+        # L2-normalised, so it is the cosine). Gathering a few rows is cheaper than the whole
+        # matrix; most of them, not (the gather copies them first).
+        if 2 * len(rows) < self._n:
+            similarity = self._matrix[rows] @ query
+        else:
+            similarity = (self._matrix[: self._n] @ query)[rows]
+        lexical = np.zeros(len(rows), dtype=np.float32)
         total = 0.0
         alive = max(len(self), 1)
         for word in dict.fromkeys(words):
@@ -237,17 +244,22 @@ class VectorIndex:
             weight = math.log(1 + alive / (1 + len(posting)))
             total += weight
             if len(posting):
-                lexical[posting] += weight
+                # The caller's rows that contain the word (both sorted ascending).
+                at = np.searchsorted(rows, posting)
+                inside = at < len(rows)
+                at, posting = at[inside], posting[inside]
+                lexical[at[rows[at] == posting]] += weight
         if total:
             lexical /= total
         blend = similarity + np.float32(lexical_weight) * lexical
-        blend[~mask] = -np.inf
-        k = min(k, visible)
+        k = min(k, len(rows))
         # The best k without sorting all rows (argpartition is linear), then those k in order.
-        top = np.argpartition(-blend, k - 1)[:k] if k < self._n else np.arange(self._n)
-        top = top[np.argsort(-blend[top], kind="stable")][:k]
+        top = np.argpartition(-blend, k - 1)[:k] if k < len(rows) else np.arange(len(rows))
+        top = top[np.argsort(-blend[top], kind="stable")]
+        ids = self._ids
         return [
-            IndexHit(self._ids[i], float(similarity[i]), float(lexical[i])) for i in top.tolist()
+            IndexHit(ids[r], float(similarity[i]), float(lexical[i]))
+            for i, r in zip(top.tolist(), rows[top].tolist(), strict=True)
         ]
 
 

@@ -10,6 +10,7 @@ fallback when a configured model endpoint fails, so search never depends on one.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -711,8 +712,11 @@ class RuleParse:
     category_found: bool
 
 
+@functools.lru_cache(maxsize=2048)
 def parse_rules(query: str) -> RuleParse:
-    """The deterministic parse: lexicon, patterns, numbers (no model)."""
+    """The deterministic parse: lexicon, patterns, numbers (no model). Cached: a search parses
+    its query twice (the intent, then whether its category was named) and residents repeat
+    queries; the result is immutable."""
     text = _normalise(query)
     ruled_out = set()
     for m in _NOT_KIND.finditer(text):
