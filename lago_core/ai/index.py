@@ -61,6 +61,15 @@ CATEGORY_WORDS = {
 # How often the whole index is read again: picks up what the seq range cannot see (a seller who
 # joined or left a community changes where a listing shows without changing its text).
 FULL_RELOAD_S = 300.0
+# Above this many rows to score, a first pass runs over a sketch of the vectors (their projection
+# on the first SKETCH_DIM principal directions: a third of the bytes a full product reads, and
+# reading them is what costs), and only the SHORTLIST best are scored exactly. Below it, every
+# row exactly. The bench measures how often the sketch loses an exact top-k row (docs/ai.md,
+# "Search latency").
+SKETCH_ROWS = 20_000
+SKETCH_DIM = 128
+SHORTLIST = 1_000
+_SAMPLE = 4_096
 
 
 def listing_text(row: Any) -> str:
@@ -94,6 +103,10 @@ class VectorIndex:
         self._loaded_at = -math.inf
         self._reset()
         self._refresh_lock = asyncio.Lock()
+        # The sketch's basis outlives a reload (same model, same space); its rows are
+        # projected in bulk when a search needs them.
+        self._basis: Vector | None = None
+        self._mean: Vector | None = None
 
     def _reset(self) -> None:
         self._ids: list[UUID] = []
@@ -108,6 +121,8 @@ class VectorIndex:
         self._community_arrays: dict[UUID, npt.NDArray[np.int64]] = {}
         self._n = 0
         self._seq = 0
+        self._sketch: Vector = np.zeros((0, SKETCH_DIM), dtype=np.float32)
+        self._sketched = 0
 
     @property
     def dim(self) -> int:
@@ -164,6 +179,7 @@ class VectorIndex:
                 # A different dimension is a different model: start again.
                 log.warning("ai.index_dimension_changed", model=self.model)
                 self._reset()
+            self._basis = self._mean = None
             self._matrix = np.zeros((1024, vector.shape[0]), dtype=np.float32)
             self._alive = np.zeros(1024, dtype=bool)
         if self._n == self._matrix.shape[0]:
@@ -209,6 +225,29 @@ class VectorIndex:
         live: npt.NDArray[np.int64] = rows[self._alive[rows]]
         return live
 
+    def _sketched_rows(self) -> bool:
+        """Bring the sketch up to every row (the basis from a sample on first use); False
+        when there are too few rows for a sketch to pay."""
+        if self._n < SKETCH_ROWS or self._matrix.shape[1] <= SKETCH_DIM:
+            return False
+        if self._basis is None or self._mean is None:
+            live = np.flatnonzero(self._alive[: self._n])
+            step = max(len(live) // _SAMPLE, 1)
+            sample = self._matrix[live[::step][:_SAMPLE]]
+            self._mean = sample.mean(axis=0).astype(np.float32)
+            _, _, vt = np.linalg.svd(sample - self._mean, full_matrices=False)
+            self._basis = np.ascontiguousarray(vt[:SKETCH_DIM].T, dtype=np.float32)
+            self._sketched = 0
+        if self._sketch.shape[0] < self._n:
+            grown = np.zeros((self._matrix.shape[0], SKETCH_DIM), dtype=np.float32)
+            grown[: self._sketched] = self._sketch[: self._sketched]
+            self._sketch = grown
+        if self._sketched < self._n:
+            todo = slice(self._sketched, self._n)
+            self._sketch[todo] = (self._matrix[todo] - self._mean) @ self._basis
+            self._sketched = self._n
+        return True
+
     def search(
         self,
         query: Vector,
@@ -216,9 +255,12 @@ class VectorIndex:
         communities: Iterable[UUID] | None,
         k: int,
         lexical_weight: float,
+        *,
+        exact: bool = False,
     ) -> list[IndexHit]:
         """The ``k`` rows visible in ``communities`` (all rows for None) with the best
-        blend of meaning and words; the caller ranks them further."""
+        blend of meaning and words; the caller ranks them further. Over many rows the
+        meaning is first estimated from the sketch (``exact``: never; for measuring it)."""
         if not self._n:
             return []
         if query.shape[0] != self._matrix.shape[1]:
@@ -229,13 +271,6 @@ class VectorIndex:
             rows = self.visible(communities)
         if not len(rows):
             return []
-        # One BLAS matrix-vector product over the caller's rows only (vectors are stored
-        # L2-normalised, so it is the cosine). Gathering a few rows is cheaper than the whole
-        # matrix; most of them, not (the gather copies them first).
-        if 2 * len(rows) < self._n:
-            similarity = self._matrix[rows] @ query
-        else:
-            similarity = (self._matrix[: self._n] @ query)[rows]
         lexical = np.zeros(len(rows), dtype=np.float32)
         total = 0.0
         alive = max(len(self), 1)
@@ -251,16 +286,52 @@ class VectorIndex:
                 lexical[at[rows[at] == posting]] += weight
         if total:
             lexical /= total
-        blend = similarity + np.float32(lexical_weight) * lexical
+        blend_weight = np.float32(lexical_weight)
         k = min(k, len(rows))
-        # The best k without sorting all rows (argpartition is linear), then those k in order.
-        top = np.argpartition(-blend, k - 1)[:k] if k < len(rows) else np.arange(len(rows))
-        top = top[np.argsort(-blend[top], kind="stable")]
+        if not exact and len(rows) > max(SKETCH_ROWS, SHORTLIST) and self._sketched_rows():
+            assert self._basis is not None
+            assert self._mean is not None
+            # q·v = q·mean + q·(v − mean), the second term estimated in the sketch's space.
+            small = query @ self._basis
+            estimate = (
+                self._sketch[rows] @ small
+                if 2 * len(rows) < self._n
+                else (self._sketch[: self._n] @ small)[rows]
+            )
+            estimate += np.float32(query @ self._mean)
+            short = _best(estimate + blend_weight * lexical, SHORTLIST)
+            similarity = self._matrix[rows[short]] @ query
+            best = _best(similarity + blend_weight * lexical[short], k, ordered=True)
+            chosen, similarity = short[best], similarity[best]
+        else:
+            # One BLAS matrix-vector product over the caller's rows only (vectors are stored
+            # L2-normalised, so it is the cosine). Gathering a few rows is cheaper than the
+            # whole matrix; most of them, not (the gather copies them first).
+            if 2 * len(rows) < self._n:
+                similarity = self._matrix[rows] @ query
+            else:
+                similarity = (self._matrix[: self._n] @ query)[rows]
+            chosen = _best(similarity + blend_weight * lexical, k, ordered=True)
+            similarity = similarity[chosen]
         ids = self._ids
         return [
-            IndexHit(ids[r], float(similarity[i]), float(lexical[i]))
-            for i, r in zip(top.tolist(), rows[top].tolist(), strict=True)
+            IndexHit(ids[r], float(sim), float(lex))
+            for r, sim, lex in zip(
+                rows[chosen].tolist(), similarity.tolist(), lexical[chosen].tolist(), strict=True
+            )
         ]
+
+
+def _best(scores: Vector, k: int, ordered: bool = False) -> npt.NDArray[np.int64]:
+    """The positions of the ``k`` highest scores without sorting them all (argpartition is
+    linear); ``ordered``: those k best first (stable, so ties keep row order)."""
+    if k < len(scores):
+        top: npt.NDArray[np.int64] = np.argpartition(-scores, k - 1)[:k]
+    else:
+        top = np.arange(len(scores))
+    if ordered:
+        top = top[np.argsort(-scores[top], kind="stable")]
+    return top
 
 
 class ListingEmbeddings:
