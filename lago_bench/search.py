@@ -201,12 +201,22 @@ async def run_search(args: argparse.Namespace, progress: Progress) -> dict[str, 
         index = core.ai.search.embeddings.index
         community = [uuid.UUID(world.community_id)]
         index_ms: list[float] = []
+        exact_ms: list[float] = []
+        # What the sketch's first pass costs in quality: the share of its top 60 that score
+        # as well as the exact top 60's last (rows share texts here, so ids tie; scores do not).
+        kept: list[float] = []
         for query in queries:
             vector = embed_local([query], query=True)[0]
             said = tokens(query)
             t0 = time.monotonic()
-            index.search(vector, said, community, 60, 0.5)
+            fast = index.search(vector, said, community, 60, 0.5)
             index_ms.append((time.monotonic() - t0) * 1000)
+            t0 = time.monotonic()
+            exact = index.search(vector, said, community, 60, 0.5, exact=True)
+            exact_ms.append((time.monotonic() - t0) * 1000)
+            floor = min(h.similarity + 0.5 * h.lexical for h in exact) - 1e-5
+            good = sum(h.similarity + 0.5 * h.lexical >= floor for h in fast)
+            kept.append(good / max(len(exact), 1))
         del result
         result_doc: dict[str, Any] = {
             "benchmark": "search",
@@ -224,6 +234,9 @@ async def run_search(args: argparse.Namespace, progress: Progress) -> dict[str, 
             "repeated": _summary(warm),
             "query_embedding": _summary(embed_ms),
             "index_only": _summary(index_ms),
+            "index_exact": _summary(exact_ms),
+            "sketch_top60_kept": round(float(np.mean(kept)), 4),
+            "sketch_top60_kept_min": round(float(np.min(kept)), 4),
         }
     finally:
         if core is not None:
@@ -260,6 +273,7 @@ def table(result: dict[str, Any]) -> str:
         ("search, query vector cached", "repeated"),
         ("embedding a query alone", "query_embedding"),
         ("in-memory index scoring alone", "index_only"),
+        ("index scoring, exact (no sketch)", "index_exact"),
     ):
         row = result.get(key)
         if row:
@@ -267,6 +281,11 @@ def table(result: dict[str, Any]) -> str:
                 f"{name:<34} {row['n']:>5} {row['p50_ms']:>8} {row['p95_ms']:>8} "
                 f"{row['p99_ms']:>8} {row['max_ms']:>8}"
             )
+    if "sketch_top60_kept" in result:
+        lines.append(
+            f"sketch first pass: {result['sketch_top60_kept']:.2%} of the exact top 60 kept "
+            f"(worst query {result['sketch_top60_kept_min']:.2%})"
+        )
     lines.append(f"load average during the run: {result.get('load_average')}")
     return "\n".join(lines)
 

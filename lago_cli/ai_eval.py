@@ -35,6 +35,7 @@ INTENT_SETS = (
     TESTS / "ai_queries_v2_holdout.jsonl",
     TESTS / "ai_queries_v3.jsonl",
     TESTS / "ai_queries_v4.jsonl",
+    TESTS / "ai_queries_v5.jsonl",
 )
 SEARCH_CORPUS = TESTS / "ai_search_corpus.jsonl"
 SEARCH_QUERIES = TESTS / "ai_search_queries.jsonl"

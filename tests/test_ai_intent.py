@@ -10,8 +10,10 @@ and pinyin…) and its hold-out (50) were written before the parser changed (bef
 is a tuning set; the hold-out's misses were looked at once (docs/ai.md, "Evaluation"). Targets:
 intent ≥ 95%, all slots ≥ 90%. A third set (40) was written after that tuning and measured once
 (intent 90.0%, all slots 82.5%), then tuned on; a fourth (40) was written after the last change
-and measured once: intent 95.0%, all slots 85.0% — the honest figure for queries nobody tuned
-on; its floor here only guards against regressions.
+and measured once: intent 95.0%, all slots 85.0%; its misses were then fixed by class (not one
+by one). A fifth (40) was written after that fix and committed before it was scored, once:
+intent 97.5%, all slots 72.5% — the honest figure for queries nobody tuned on; its floor here
+only guards against regressions.
 """
 
 from __future__ import annotations
@@ -40,9 +42,13 @@ HERE = Path(__file__).parent
         # Written after the first round of tuning, measured (intent 90.0%, all slots 82.5%),
         # then tuned on: a regression floor.
         ("ai_queries_v3.jsonl", 0.90, 0.90, 0.95),
-        # Written after the last change, measured once, never tuned on: intent 95.0%, all slots
-        # 85.0% — below the all-slots target; a regression floor, not a claim (docs/ai.md).
-        ("ai_queries_v4.jsonl", 0.90, 0.825, 0.95),
+        # Written after the second round, measured once (intent 95.0%, all slots 85.0%), then
+        # its misses fixed by class (now intent 100%, all slots 97.5%): a regression floor.
+        ("ai_queries_v4.jsonl", 0.90, 0.90, 0.95),
+        # Written after that fix, committed before it was scored, measured once and never tuned
+        # on: intent 97.5%, category 80.0%, all slots 72.5% — below the all-slots target; its
+        # floor guards against regressions and claims nothing (docs/ai.md, "Evaluation").
+        ("ai_queries_v5.jsonl", 0.80, 0.725, 0.95),
     ],
 )
 async def test_accuracy_on_the_labelled_sets(

@@ -250,3 +250,45 @@ async def test_the_endpoints_embeddings_are_used_when_configured(
     endpoint.down = True
     result = await core.ai.search.search(principal(reader), "千年隼 最后一次", 10)
     assert [h.listing["title"] for h in result.hits] == ["乐高 千年隼 75192"]
+
+
+def _clustered(n: int, dim: int, seed: int) -> tuple[Any, Any]:
+    """Unit vectors around 64 topics in a shared cone, as a text model's embeddings are."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    cone = rng.standard_normal(dim)
+    topics = rng.standard_normal((64, dim))
+    rows = 3 * cone + topics[np.arange(n) % 64] + 0.3 * rng.standard_normal((n, dim))
+    rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+    return rows.astype(np.float32), topics
+
+
+def test_the_sketch_keeps_the_exact_best_and_only_the_callers_communities() -> None:
+    """Over SKETCH_ROWS rows the index scores a sketch first, then the shortlist exactly: its
+    best rows score as well as the exact ones; rows of other communities are never returned."""
+    import numpy as np
+
+    from lago_core.ai.index import SKETCH_ROWS, VectorIndex
+
+    n, dim = SKETCH_ROWS + 5_000, 384
+    rows, topics = _clustered(n, dim, 21)
+    mine, other = uuid.uuid4(), uuid.uuid4()
+    index = VectorIndex("test")
+    ids = [uuid.uuid4() for _ in range(n)]
+    for i in range(n):
+        # Every 10th row is visible only in the other community.
+        index.put(ids[i], rows[i], [f"w{i % 500}"], [other if i % 10 == 0 else mine], i + 1)
+    theirs = {ids[i] for i in range(0, n, 10)}
+    rng = np.random.default_rng(5)
+    for t in range(8):
+        query = topics[t] + 3 * rows[0] + 0.2 * rng.standard_normal(dim)
+        query = (query / np.linalg.norm(query)).astype(np.float32)
+        fast = index.search(query, [f"w{t}"], [mine], 60, 0.5)
+        exact = index.search(query, [f"w{t}"], [mine], 60, 0.5, exact=True)
+        assert len(fast) == 60
+        assert not {h.listing_id for h in fast} & theirs
+        floor = min(h.similarity + 0.5 * h.lexical for h in exact) - 1e-5
+        assert all(h.similarity + 0.5 * h.lexical >= floor for h in fast)
+    both = index.search(query, [], [mine, other], 60, 0.5)
+    assert len(both) == 60

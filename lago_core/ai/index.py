@@ -61,6 +61,15 @@ CATEGORY_WORDS = {
 # How often the whole index is read again: picks up what the seq range cannot see (a seller who
 # joined or left a community changes where a listing shows without changing its text).
 FULL_RELOAD_S = 300.0
+# Above this many rows to score, a first pass runs over a sketch of the vectors (their projection
+# on the first SKETCH_DIM principal directions: a third of the bytes a full product reads, and
+# reading them is what costs), and only the SHORTLIST best are scored exactly. Below it, every
+# row exactly. The bench measures how often the sketch loses an exact top-k row (docs/ai.md,
+# "Search latency").
+SKETCH_ROWS = 20_000
+SKETCH_DIM = 128
+SHORTLIST = 1_000
+_SAMPLE = 4_096
 
 
 def listing_text(row: Any) -> str:
@@ -94,6 +103,10 @@ class VectorIndex:
         self._loaded_at = -math.inf
         self._reset()
         self._refresh_lock = asyncio.Lock()
+        # The sketch's basis outlives a reload (same model, same space); its rows are
+        # projected in bulk when a search needs them.
+        self._basis: Vector | None = None
+        self._mean: Vector | None = None
 
     def _reset(self) -> None:
         self._ids: list[UUID] = []
@@ -102,12 +115,14 @@ class VectorIndex:
         self._alive = np.zeros(0, dtype=bool)
         self._postings: dict[str, list[int]] = {}
         self._arrays: dict[str, npt.NDArray[np.int64]] = {}
-        self._pair_rows: list[int] = []
-        self._pair_codes: list[int] = []
-        self._pairs: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None
-        self._code_of: dict[UUID, int] = {}
+        # Per community, the rows visible in it (a listing of a seller in two communities is in
+        # both): a search scores only the caller's, never the whole matrix behind a mask.
+        self._community_rows: dict[UUID, list[int]] = {}
+        self._community_arrays: dict[UUID, npt.NDArray[np.int64]] = {}
         self._n = 0
         self._seq = 0
+        self._sketch: Vector = np.zeros((0, SKETCH_DIM), dtype=np.float32)
+        self._sketched = 0
 
     @property
     def dim(self) -> int:
@@ -164,6 +179,7 @@ class VectorIndex:
                 # A different dimension is a different model: start again.
                 log.warning("ai.index_dimension_changed", model=self.model)
                 self._reset()
+            self._basis = self._mean = None
             self._matrix = np.zeros((1024, vector.shape[0]), dtype=np.float32)
             self._alive = np.zeros(1024, dtype=bool)
         if self._n == self._matrix.shape[0]:
@@ -183,10 +199,8 @@ class VectorIndex:
             self._postings.setdefault(word, []).append(at)
             self._arrays.pop(word, None)
         for community in communities:
-            code = self._code_of.setdefault(community, len(self._code_of))
-            self._pair_rows.append(at)
-            self._pair_codes.append(code)
-        self._pairs = None
+            self._community_rows.setdefault(community, []).append(at)
+            self._community_arrays.pop(community, None)
 
     def _posting(self, word: str) -> npt.NDArray[np.int64]:
         found = self._arrays.get(word)
@@ -195,20 +209,44 @@ class VectorIndex:
             self._arrays[word] = found
         return found
 
-    def visible(self, communities: Iterable[UUID]) -> npt.NDArray[np.bool_]:
-        if self._pairs is None:
-            self._pairs = (
-                np.asarray(self._pair_rows, dtype=np.int64),
-                np.asarray(self._pair_codes, dtype=np.int64),
-            )
-        rows, codes = self._pairs
-        wanted = np.asarray(
-            [self._code_of[c] for c in communities if c in self._code_of], dtype=np.int64
-        )
-        mask = np.zeros(self._n, dtype=bool)
-        mask[rows[np.isin(codes, wanted)]] = True
-        mask &= self._alive[: self._n]
-        return mask
+    def visible(self, communities: Iterable[UUID]) -> npt.NDArray[np.int64]:
+        """The live rows visible in any of ``communities``, ascending."""
+        parts = []
+        for community in dict.fromkeys(communities):
+            rows = self._community_arrays.get(community)
+            if rows is None:
+                rows = np.asarray(self._community_rows.get(community, ()), dtype=np.int64)
+                self._community_arrays[community] = rows
+            if len(rows):
+                parts.append(rows)
+        if not parts:
+            return np.zeros(0, dtype=np.int64)
+        rows = np.unique(np.concatenate(parts)) if len(parts) > 1 else parts[0]
+        live: npt.NDArray[np.int64] = rows[self._alive[rows]]
+        return live
+
+    def _sketched_rows(self) -> bool:
+        """Bring the sketch up to every row (the basis from a sample on first use); False
+        when there are too few rows for a sketch to pay."""
+        if self._n < SKETCH_ROWS or self._matrix.shape[1] <= SKETCH_DIM:
+            return False
+        if self._basis is None or self._mean is None:
+            live = np.flatnonzero(self._alive[: self._n])
+            step = max(len(live) // _SAMPLE, 1)
+            sample = self._matrix[live[::step][:_SAMPLE]]
+            self._mean = sample.mean(axis=0).astype(np.float32)
+            _, _, vt = np.linalg.svd(sample - self._mean, full_matrices=False)
+            self._basis = np.ascontiguousarray(vt[:SKETCH_DIM].T, dtype=np.float32)
+            self._sketched = 0
+        if self._sketch.shape[0] < self._n:
+            grown = np.zeros((self._matrix.shape[0], SKETCH_DIM), dtype=np.float32)
+            grown[: self._sketched] = self._sketch[: self._sketched]
+            self._sketch = grown
+        if self._sketched < self._n:
+            todo = slice(self._sketched, self._n)
+            self._sketch[todo] = (self._matrix[todo] - self._mean) @ self._basis
+            self._sketched = self._n
+        return True
 
     def search(
         self,
@@ -217,19 +255,23 @@ class VectorIndex:
         communities: Iterable[UUID] | None,
         k: int,
         lexical_weight: float,
+        *,
+        exact: bool = False,
     ) -> list[IndexHit]:
         """The ``k`` rows visible in ``communities`` (all rows for None) with the best
-        blend of meaning and words; the caller ranks them further."""
+        blend of meaning and words; the caller ranks them further. Over many rows the
+        meaning is first estimated from the sketch (``exact``: never; for measuring it)."""
         if not self._n:
             return []
         if query.shape[0] != self._matrix.shape[1]:
             query = np.zeros(self._matrix.shape[1], dtype=np.float32)
-        mask = self.visible(communities) if communities is not None else self._alive[: self._n]
-        visible = int(mask.sum())
-        if not visible:
+        if communities is None:
+            rows = np.flatnonzero(self._alive[: self._n])
+        else:
+            rows = self.visible(communities)
+        if not len(rows):
             return []
-        similarity = self._matrix[: self._n] @ query
-        lexical = np.zeros(self._n, dtype=np.float32)
+        lexical = np.zeros(len(rows), dtype=np.float32)
         total = 0.0
         alive = max(len(self), 1)
         for word in dict.fromkeys(words):
@@ -237,18 +279,59 @@ class VectorIndex:
             weight = math.log(1 + alive / (1 + len(posting)))
             total += weight
             if len(posting):
-                lexical[posting] += weight
+                # The caller's rows that contain the word (both sorted ascending).
+                at = np.searchsorted(rows, posting)
+                inside = at < len(rows)
+                at, posting = at[inside], posting[inside]
+                lexical[at[rows[at] == posting]] += weight
         if total:
             lexical /= total
-        blend = similarity + np.float32(lexical_weight) * lexical
-        blend[~mask] = -np.inf
-        k = min(k, visible)
-        # The best k without sorting all rows (argpartition is linear), then those k in order.
-        top = np.argpartition(-blend, k - 1)[:k] if k < self._n else np.arange(self._n)
-        top = top[np.argsort(-blend[top], kind="stable")][:k]
+        blend_weight = np.float32(lexical_weight)
+        k = min(k, len(rows))
+        if not exact and len(rows) > max(SKETCH_ROWS, SHORTLIST) and self._sketched_rows():
+            assert self._basis is not None
+            assert self._mean is not None
+            # q·v = q·mean + q·(v − mean), the second term estimated in the sketch's space.
+            small = query @ self._basis
+            estimate = (
+                self._sketch[rows] @ small
+                if 2 * len(rows) < self._n
+                else (self._sketch[: self._n] @ small)[rows]
+            )
+            estimate += np.float32(query @ self._mean)
+            short = _best(estimate + blend_weight * lexical, SHORTLIST)
+            similarity = self._matrix[rows[short]] @ query
+            best = _best(similarity + blend_weight * lexical[short], k, ordered=True)
+            chosen, similarity = short[best], similarity[best]
+        else:
+            # One BLAS matrix-vector product over the caller's rows only (vectors are stored
+            # L2-normalised, so it is the cosine). Gathering a few rows is cheaper than the
+            # whole matrix; most of them, not (the gather copies them first).
+            if 2 * len(rows) < self._n:
+                similarity = self._matrix[rows] @ query
+            else:
+                similarity = (self._matrix[: self._n] @ query)[rows]
+            chosen = _best(similarity + blend_weight * lexical, k, ordered=True)
+            similarity = similarity[chosen]
+        ids = self._ids
         return [
-            IndexHit(self._ids[i], float(similarity[i]), float(lexical[i])) for i in top.tolist()
+            IndexHit(ids[r], float(sim), float(lex))
+            for r, sim, lex in zip(
+                rows[chosen].tolist(), similarity.tolist(), lexical[chosen].tolist(), strict=True
+            )
         ]
+
+
+def _best(scores: Vector, k: int, ordered: bool = False) -> npt.NDArray[np.int64]:
+    """The positions of the ``k`` highest scores without sorting them all (argpartition is
+    linear); ``ordered``: those k best first (stable, so ties keep row order)."""
+    if k < len(scores):
+        top: npt.NDArray[np.int64] = np.argpartition(-scores, k - 1)[:k]
+    else:
+        top = np.arange(len(scores))
+    if ordered:
+        top = top[np.argsort(-scores[top], kind="stable")]
+    return top
 
 
 class ListingEmbeddings:

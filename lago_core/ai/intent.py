@@ -10,6 +10,7 @@ fallback when a configured model endpoint fails, so search never depends on one.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -221,6 +222,34 @@ _PRODUCTS: list[tuple[tuple[str, ...], Product]] = [
             "huiben",
         ),
         Product(None, None, "educational", ("早教", "益智", "拼图", "点读", "学习机", "编程")),
+    ),
+    (
+        # Musical instruments for children: learning, not toys (a drum kit, a keyboard).
+        (
+            "乐器",
+            "架子鼓",
+            "爵士鼓",
+            "手拍鼓",
+            "电子琴",
+            "钢琴",
+            "木琴",
+            "口琴",
+            "小提琴",
+            "尤克里里",
+            "吉他",
+            "drum",
+            "drums",
+            "piano",
+            "xylophone",
+            "ukulele",
+            "violin",
+            "guitar",
+            "yueqi",
+            "jiazigu",
+            "dianziqin",
+            "gangqin",
+        ),
+        Product(None, None, "educational", ("乐器", "鼓", "琴", "尤克里里", "吉他")),
     ),
     (
         (
@@ -532,7 +561,14 @@ _CONDITIONS: list[tuple[re.Pattern[str], str]] = [
         "new",
     ),
     (re.compile(r"八成新|8成新|七成新|7成新|85新|八五新|正常使用痕迹|八成"), "good"),
-    (re.compile(r"[六五四]成新|[654]成新|磨损|有瑕疵|能用就行|凑合|well[- ]used"), "fair"),
+    (
+        # Flaws accepted or admitted, however said (有点瑕疵也行, 小划痕, some scratches).
+        re.compile(
+            r"[六五四]成新|[654]成新|磨损|(?<![无没])(?<!没有)瑕疵|划痕|划伤|磕碰|掉漆|成色一般"
+            r"|能用就行|凑合|well[- ]used|scratch|scuff|\bdents?\b"
+        ),
+        "fair",
+    ),
     (re.compile(r"配件机|坏的|坏了|坏掉|拆件|零件|当配件|for parts|broken"), "for_parts"),
 ]
 # A condition said to be unwanted (不要坏的, no broken ones) is not a condition asked for.
@@ -544,16 +580,25 @@ _SWAP = re.compile(
 )
 # Renting one's own thing out is offering it (sell); a rule over the classifier's word.
 _RENT_OUT = re.compile(
-    r"借出|租给|出租给|租出去|对外出租|往外租|可以出租(?!的)|能出租(?!的)|有偿借|up for rent|renting out"
-    r"|rent(?:ing)? (?:it |them )?out|\blend\b|(?:想|要|准备|打算|帮我|我的.{0,10})出租"
+    r"借出|外借|(?:借|租)给(?!我|俺|咱)|租出去|对外出租|往外租|可以出租(?!的)|能出租(?!的)|有偿借|up for rent|renting out"
+    r"|rent(?:ing)? (?:it |them )?out|(?<![a-z])lend(?:ing)?(?![a-z])|(?:想|要|准备|打算|帮我|我的.{0,10})出租"
 )
 _SELL = re.compile(
     r"(?:^|[，,。！!\s我想要准备打算帮我])出(?:一|个|台|套|辆|只|掉|售|手|了)"
     r"|^出|\s出\s*$|\s出\s|便宜出|换点?钱|换成钱|拿走|(?:想|要|准备|打算|帮我|我)卖|卖掉|卖了|转让|转手|寄卖|挂出|出闲置"
-    r"|回血|清仓|割爱|甩卖|低价甩|出掉|有人收吗|谁收|selling|\bsell\b|\bwts\b|for sale|letting go"
-    r"|get rid of|\bchu\b"
+    r"|回血|清仓|割爱|甩卖|低价甩|出掉|有人收吗|谁收|selling|(?<![a-z])sell(?![a-z])|\bwts\b"
+    r"|for sale|letting go|get rid of|(?<![a-z])chu(?![a-z])"
+    # Offering without a selling word: anyone want it? (有要的吗, 谁要, 便宜让).
+    r"|有要的|谁要(?!出|卖|转)|有人要(?:吗|么|不)|有需要的|象征性|(?:便宜|低价|白菜价)让|让给|出给|处理掉"
+    r"|(?:^|[\s，,我想要])转(?:一|个|台|套|辆|只)|anyone want|giving away|give away|up for grabs"
+    r"|free to (?:a )?good home"
 )
-_RENT = re.compile(r"租|借|\brent\b|\bborrow\b|\bhire\b|\bzu\b|\bjie\b")
+# English and pinyin words by letters around them, not \b: in "想rent一个" the Chinese
+# characters are word characters too, so \b would not see the English word.
+_RENT = re.compile(r"租|借|(?<![a-z])(?:rent|borrow|hire|zu|jie)(?![a-z])")
+# A duration said with no kind word asks to rent (need a switch for 10 days), unless it is the
+# item's age (用了两个月).
+_ITEM_AGE = re.compile(r"用了|买了|玩了|入手|保修|warranty|\bold\b|\bused for\b")
 # "不租" / "不是租" / "no rental": a kind the query rules out.
 _NOT_KIND = re.compile(
     r"(?:不是|不想|不要|不用|不|别|没)(?:要|想|推)?\s*(出租|租|借|卖|出售|换|交换)(?:的)?"
@@ -641,7 +686,13 @@ def _normalise(query: str) -> str:
         chr(ord(c) - 0xFEE0) if "！" <= c <= "～" and c not in "，。？！～" else c for c in text
     )
     text = re.sub(r"\bplay\s*station\s*(\d)", r"playstation\1", text)
-    text = re.sub(r"\b(ps|xbox)\s+(\d)(?!\d)", r"\1\2", text)
+    # "ps 5" is the PS5, but "xbox 1 week" rents an Xbox for a week: a number followed by a
+    # unit of time is a duration, never a model number.
+    text = re.sub(
+        r"\b(ps|xbox)\s+(\d)(?!\d|\s*(?:个|天|日|周|星期|礼拜|月|晚|小时|weeks?\b|days?\b|months?\b|nights?\b|tian|zhou))",
+        r"\1\2",
+        text,
+    )
     text = re.sub(r"\bps\s+(portal|vita)\b", r"ps\1", text)
     text = re.sub(r"\bsteam\s+deck\b", "steamdeck", text)
     text = re.sub(r"\brog\s+ally\b", "rogally", text)
@@ -711,8 +762,11 @@ class RuleParse:
     category_found: bool
 
 
+@functools.lru_cache(maxsize=2048)
 def parse_rules(query: str) -> RuleParse:
-    """The deterministic parse: lexicon, patterns, numbers (no model)."""
+    """The deterministic parse: lexicon, patterns, numbers (no model). Cached: a search parses
+    its query twice (the intent, then whether its category was named) and residents repeat
+    queries; the result is immutable."""
     text = _normalise(query)
     ruled_out = set()
     for m in _NOT_KIND.finditer(text):
@@ -744,7 +798,9 @@ def parse_rules(query: str) -> RuleParse:
         explicit = "swap"
     elif _RENT_OUT.search(kinds_text) or (_SELL.search(kinds_text) and "sell" not in ruled_out):
         explicit = "sell"
-    elif _RENT.search(kinds_text) and "rent" not in ruled_out:
+    elif "rent" not in ruled_out and (
+        _RENT.search(kinds_text) or (duration is not None and not _ITEM_AGE.search(text))
+    ):
         explicit = "rent"
     scope: Scope | None = None
     if _SCOPE_COMMUNITY.search(text):

@@ -249,6 +249,10 @@ def query_words(query: str, intent: Intent) -> list[str]:
     return tokens(query) + [t.lower() for t in synonyms_of(intent)]
 
 
+def _words_and_sureness(query: str, intent: Intent) -> tuple[list[str], bool]:
+    return query_words(query, intent), category_sure(query, intent)
+
+
 class SearchService:
     def __init__(
         self,
@@ -278,7 +282,9 @@ class SearchService:
         self, actor: Principal, query: str, limit: int, without: Collection[str] = ()
     ) -> SearchResult:
         """Ranked listings for the query; ``without`` drops parts of its intent (removed chips)."""
-        query = query.strip()
+        # Whitespace normalised: "switch  周末" and "switch 周末" share one cached embedding
+        # (lago_core/ai/embeddings.py keys its LRU cache by the text).
+        query = " ".join(query.split())
         if not query:
             raise InvalidInput("say what you are looking for", code="empty_query")
         await self._limiter.hit_or_raise(SEARCHES, "ai-search", str(actor.user_id))
@@ -329,8 +335,9 @@ class SearchService:
         found_vector = await vector_task
         # No vector (endpoint down): a zero one adds no meaning, words rank alone.
         vector = found_vector if found_vector is not None else np.zeros(1, dtype=np.float32)
-        words = await asyncio.to_thread(query_words, query, intent)
-        sure = await asyncio.to_thread(category_sure, query, intent)
+        # One hop to a thread for both (jieba and the classifier block; each hop costs a
+        # scheduling round on a busy machine).
+        words, sure = await asyncio.to_thread(_words_and_sureness, query, intent)
         found = index.search(vector, words, ids, INDEX_CANDIDATES, LEXICAL_WEIGHT)
         by_id = {h.listing_id: h for h in found}
         rows = await self._store.listings_among(list(by_id), ids, now - timedelta(days=30), now)
