@@ -367,3 +367,45 @@ async def test_a_failed_storage_delete_is_counted_not_only_logged(
     assert second.status == 200, await second.text()
     after = REGISTRY.get_sample_value("lago_storage_failures_total", {"op": "delete"}) or 0.0
     assert after == before + 1
+
+
+async def test_a_report_racing_a_close_never_fails(
+    client: Client, core: Core, community: CommunityWorld
+) -> None:
+    """The party's open case may be closed between the colliding insert and the read: the store
+    inserts again instead of failing on a case that is no longer there."""
+    seller, buyer, _ = community.residents
+    conversation = await open_conversation(client, buyer, await publish(client, seller))
+    cid = uuid.UUID(str(conversation["id"]))
+
+    def values() -> dict[str, Any]:
+        return {
+            "id": uuid.uuid4(),
+            "conversation_id": cid,
+            "kind": "report",
+            "opened_by": buyer.id,
+            "side": "buyer",
+            "reason": "骚扰",
+            "seq": None,
+            "created_at": core.clock.now(),
+        }
+
+    async def close_open() -> None:
+        await core.pool.execute(
+            "UPDATE conversation_cases SET status = 'resolved' "
+            "WHERE conversation_id = $1 AND status = 'open'",
+            cid,
+        )
+
+    for _ in range(40):
+        await core.conversations.store.open_case(values())
+        opened, _closed = await asyncio.gather(
+            core.conversations.store.open_case(values()), close_open()
+        )
+        assert opened is not None
+        assert opened[0]["conversation_id"] == cid
+    still_open = await core.pool.fetchval(
+        "SELECT count(*) FROM conversation_cases WHERE conversation_id = $1 AND status = 'open'",
+        cid,
+    )
+    assert still_open <= 1

@@ -469,7 +469,7 @@ class ConversationService:
         if seq is not None and not 0 < seq <= party.conversation["last_seq"]:
             raise NotFound("no message with that sequence number", code="message_not_found")
         await self._limiter.hit_or_raise(CASE_LIMIT, "conversation-case", str(actor.user_id))
-        row, new = await self.store.open_case(
+        opened = await self.store.open_case(
             {
                 "id": uuid4(),
                 "conversation_id": conversation_id,
@@ -481,6 +481,11 @@ class ConversationService:
                 "created_at": self._clock.now(),
             }
         )
+        if opened is None:
+            raise Conflict(
+                "the case changed while it was being opened; try again", code="case_busy"
+            )
+        row, new = opened
         if new:
             try:
                 await self._pusher.to_room(

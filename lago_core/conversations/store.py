@@ -305,38 +305,44 @@ class ConversationStore:
 
     # --- cases (reports and escalations) -----------------------------------------------------------
 
-    async def open_case(self, values: dict[str, Any]) -> tuple[asyncpg.Record, bool]:
-        """Insert a case, or return the party's open case of the same kind. (row, new)"""
+    async def open_case(self, values: dict[str, Any]) -> tuple[asyncpg.Record, bool] | None:
+        """Insert a case, or return the party's open case of the same kind: (row, new); None
+        when the case kept changing under us."""
         async with self.pool.acquire() as conn:
-            row = await conn.fetchrow(
-                """
-                INSERT INTO conversation_cases
-                    (id, conversation_id, kind, opened_by, side, reason, seq, created_at)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-                ON CONFLICT (conversation_id, opened_by, kind) WHERE status = 'open' DO NOTHING
-                RETURNING *
-                """,
-                values["id"],
-                values["conversation_id"],
-                values["kind"],
-                values["opened_by"],
-                values["side"],
-                values["reason"],
-                values["seq"],
-                values["created_at"],
-            )
-            if row is not None:
-                return row, True
-            found = await conn.fetchrow(
-                """SELECT * FROM conversation_cases
-                   WHERE conversation_id = $1 AND opened_by = $2 AND kind = $3
-                     AND status = 'open'""",
-                values["conversation_id"],
-                values["opened_by"],
-                values["kind"],
-            )
-        assert found is not None
-        return found, False
+            # The open case the insert collided with may be closed by customer service before we
+            # read it; then nothing blocks a new one, so insert again (a close needs a person, so
+            # this settles in a round or two).
+            for _ in range(5):
+                row = await conn.fetchrow(
+                    """
+                    INSERT INTO conversation_cases
+                        (id, conversation_id, kind, opened_by, side, reason, seq, created_at)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                    ON CONFLICT (conversation_id, opened_by, kind) WHERE status = 'open' DO NOTHING
+                    RETURNING *
+                    """,
+                    values["id"],
+                    values["conversation_id"],
+                    values["kind"],
+                    values["opened_by"],
+                    values["side"],
+                    values["reason"],
+                    values["seq"],
+                    values["created_at"],
+                )
+                if row is not None:
+                    return row, True
+                found = await conn.fetchrow(
+                    """SELECT * FROM conversation_cases
+                       WHERE conversation_id = $1 AND opened_by = $2 AND kind = $3
+                         AND status = 'open'""",
+                    values["conversation_id"],
+                    values["opened_by"],
+                    values["kind"],
+                )
+                if found is not None:
+                    return found, False
+        return None
 
     async def cases(
         self,
