@@ -20,6 +20,7 @@ from aiohttp import web
 from lago_core.actor_keys import CHANNEL_KIND
 from lago_core.clock import Clock
 from lago_core.container import Core, build_core
+from lago_core.db import fill_pool
 from lago_core.http import Check, add_probe_routes
 from lago_core.process_health import LoopLagMonitor, watch_gc
 from lago_core.push import community_room
@@ -110,6 +111,8 @@ def create_rt_app(
     async def lifespan(app: web.Application) -> AsyncIterator[None]:
         own_core = core is None
         node_core = core if core is not None else await build_core(settings, clock=clock)
+        if own_core:
+            await fill_pool(node_core.pool)
         # Node-level settings (node id, limits, timings) come from this app's settings even when
         # a Core is shared, as tests do to run two nodes in one process.
         node_settings = replace(settings, jwt_secret=node_core.settings.jwt_secret)
