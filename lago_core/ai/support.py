@@ -45,6 +45,7 @@ from lago_core.clock import Clock
 from lago_core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from lago_core.jobs import ANSWER_SUPPORT_MESSAGE, JobQueue
 from lago_core.logging import get_logger
+from lago_core.metrics import PUSH_FAILURES
 from lago_core.orders import Action, OrderService
 from lago_core.orders.machine import TRANSITIONS, Mode
 from lago_core.payments import PaymentService
@@ -481,6 +482,7 @@ class SupportService:
                 conversation["user_id"], SUPPORT_MESSAGE, _payload(conversation, message)
             )
         except Exception:
+            PUSH_FAILURES.labels(SUPPORT_MESSAGE).inc()
             log.warning(
                 "support.push_failed", conversation_id=str(conversation["id"]), exc_info=True
             )
@@ -491,6 +493,7 @@ class SupportService:
                 AGENTS_ROOM, event, _payload(conversation, message), namespace="/support"
             )
         except Exception:
+            PUSH_FAILURES.labels(event).inc()
             log.warning(
                 "support.push_failed", conversation_id=str(conversation["id"]), exc_info=True
             )

@@ -56,6 +56,7 @@ from lago_core.logging import get_logger
 from lago_core.settings import Settings
 from lago_rt.media.base import IceCandidate, MediaError, Sdp
 from lago_rt.media.recording import Recorder, RecordingResult
+from lago_rt.metrics import CHANNEL_FAILURES
 
 __all__ = [
     "AiortcBackend",
@@ -297,6 +298,7 @@ class AiortcBackend:
                 if self.on_peer_gone is not None:
                     await self.on_peer_gone(peer_id)
             except Exception:
+                CHANNEL_FAILURES.labels("live", "peer_gone").inc()
                 log.exception("live.peer_gone_failed", peer_id=peer_id)
 
         return peer
