@@ -18,7 +18,7 @@ from lago_core.settings import Settings
 from lago_core.storage import LocalStorage
 from lago_rt.app import RtNode
 
-from .conftest import CommunityWorld
+from .conftest import Account, CommunityWorld
 from .rt_client import ChannelClient
 from .test_channel import start_nodes
 from .test_conversations import connect, open_conversation, publish, send
@@ -34,13 +34,8 @@ async def nodes(settings: Settings, core: Core, aiohttp_server: Any) -> list[tup
     return await start_nodes(settings, core, aiohttp_server)
 
 
-async def test_a_link_a_browser_reads_as_another_site_is_refused(
-    client: Client, core: Core, community: CommunityWorld
-) -> None:
-    """Class: a sponsored link that passes as "a path of the app" but that browsers resolve to
-    another host (WHATWG parsing reads "\\" as "/" and drops tabs and newlines), an open
-    redirect shown to every viewer of a stream."""
-    admin = community.admin
+async def new_campaign(client: Client, admin: Account, price_fen: int) -> dict[str, Any]:
+    """A sponsored campaign of a brand of its own."""
     status, brand = await call(
         client, admin, "POST", "/sponsored/brands", {"name": f"b{uuid.uuid4().hex[:6]}"}
     )
@@ -50,9 +45,20 @@ async def test_a_link_a_browser_reads_as_another_site_is_refused(
         admin,
         "POST",
         "/sponsored/campaigns",
-        {"brand_id": brand["id"], "name": "c", "price_fen": 100},
+        {"brand_id": brand["id"], "name": "c", "price_fen": price_fen},
     )
     assert status == 201, campaign
+    return dict(campaign)
+
+
+async def test_a_link_a_browser_reads_as_another_site_is_refused(
+    client: Client, core: Core, community: CommunityWorld
+) -> None:
+    """Class: a sponsored link that passes as "a path of the app" but that browsers resolve to
+    another host (WHATWG parsing reads "\\" as "/" and drops tabs and newlines), an open
+    redirect shown to every viewer of a stream."""
+    admin = community.admin
+    campaign = await new_campaign(client, admin, 100)
     path = f"/sponsored/campaigns/{campaign['id']}/creatives"
     for bad in (
         "/\\evil.example",
@@ -189,15 +195,7 @@ async def test_times_at_the_ends_of_the_calendar_are_refused_not_500(
             body = await response.json()
             assert (response.status, body["error"]["code"]) == (422, "invalid_cursor"), (path, at)
 
-    status, brand = await call(client, admin, "POST", "/sponsored/brands", {"name": "品牌T"})
-    assert status == 201, brand
-    status, campaign = await call(
-        client,
-        admin,
-        "POST",
-        "/sponsored/campaigns",
-        {"brand_id": brand["id"], "name": "c", "price_fen": 1},
-    )
+    campaign = await new_campaign(client, admin, 1)
     status, creative = await call(
         client,
         admin,
@@ -304,16 +302,7 @@ async def test_a_file_download_is_documented_with_the_status_it_answers(
     ):
         responses = doc["paths"][f"/api/v1{path}"]["get"]["responses"]
         assert set(responses) == {"200", "default"}, (path, responses)
-    status, brand = await call(client, admin, "POST", "/sponsored/brands", {"name": "品牌CSV"})
-    assert status == 201, brand
-    status, campaign = await call(
-        client,
-        admin,
-        "POST",
-        "/sponsored/campaigns",
-        {"brand_id": brand["id"], "name": "c", "price_fen": 1},
-    )
-    assert status == 201, campaign
+    campaign = await new_campaign(client, admin, 1)
     response = await client.get(
         f"/api/v1/sponsored/campaigns/{campaign['id']}/report.csv", headers=admin.headers
     )
@@ -328,16 +317,7 @@ async def test_a_failed_storage_delete_is_counted_not_only_logged(
     that failed (sponsored creatives, listings, merchants) it was logged but never counted, so
     orphan files piled up unseen; an invoice's leftover upload was not even caught."""
     admin = community.admin
-    status, brand = await call(client, admin, "POST", "/sponsored/brands", {"name": "品牌图"})
-    assert status == 201, brand
-    status, campaign = await call(
-        client,
-        admin,
-        "POST",
-        "/sponsored/campaigns",
-        {"brand_id": brand["id"], "name": "c", "price_fen": 1},
-    )
-    assert status == 201, campaign
+    campaign = await new_campaign(client, admin, 1)
     status, creative = await call(
         client,
         admin,
