@@ -9,6 +9,7 @@ from uuid import UUID
 
 import asyncpg
 
+from lago_core.db import transition_row
 from lago_core.ledger.store import Conn
 
 __all__ = ["ORDER_COLUMNS", "OrderStore", "bump_reputation", "fetch_ratings", "insert_rating"]
@@ -166,18 +167,8 @@ class OrderStore:
     ) -> asyncpg.Record | None:
         """Move the order from ``expected`` to ``target``; None when it is no longer in
         ``expected`` (a concurrent transition won), in which case nothing changed."""
-        fields = fields or {}
-        unknown = set(fields) - _SETTABLE
-        assert not unknown, unknown
-        assignments = "".join(f", {col} = ${i}" for i, col in enumerate(fields, start=5))
-        return await conn.fetchrow(
-            f"""UPDATE orders AS o SET status = $3, updated_at = $4{assignments}
-                WHERE o.id = $1 AND o.status = $2 RETURNING {_O}""",
-            order_id,
-            expected,
-            target,
-            now,
-            *fields.values(),
+        return await transition_row(
+            conn, "orders AS o", _O, _SETTABLE, order_id, expected, target, now, fields
         )
 
     async def by_payment(self, conn: Conn, payment_id: UUID) -> asyncpg.Record | None:

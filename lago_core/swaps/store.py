@@ -9,6 +9,7 @@ from uuid import UUID
 
 import asyncpg
 
+from lago_core.db import transition_row
 from lago_core.ledger.store import Conn
 from lago_core.orders.store import fetch_ratings, insert_rating
 
@@ -117,18 +118,8 @@ class SwapStore:
         fields: dict[str, Any] | None = None,
     ) -> asyncpg.Record | None:
         """Move the swap from ``expected`` to ``target``; None when a concurrent move won."""
-        fields = fields or {}
-        unknown = set(fields) - _SETTABLE
-        assert not unknown, unknown
-        assignments = "".join(f", {col} = ${i}" for i, col in enumerate(fields, start=5))
-        return await conn.fetchrow(
-            f"""UPDATE swaps AS s SET status = $3, updated_at = $4{assignments}
-                WHERE s.id = $1 AND s.status = $2 RETURNING {_S}""",
-            swap_id,
-            expected,
-            target,
-            now,
-            *fields.values(),
+        return await transition_row(
+            conn, "swaps AS s", _S, _SETTABLE, swap_id, expected, target, now, fields
         )
 
     async def confirm(
