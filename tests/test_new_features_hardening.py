@@ -18,13 +18,14 @@ from lago_core.settings import Settings
 from lago_core.storage import LocalStorage
 from lago_rt.app import RtNode
 
-from .conftest import Account, CommunityWorld
+from .conftest import CommunityWorld
 from .rt_client import ChannelClient
 from .test_channel import start_nodes
 from .test_conversations import connect, open_conversation, publish, send
 from .test_listings import image_bytes, upload_form
 from .test_merchants import create_merchant
 from .test_orders import call, listing
+from .test_sponsored import new_campaign
 
 Client = TestClient[Any, Any]
 
@@ -32,23 +33,6 @@ Client = TestClient[Any, Any]
 @pytest.fixture
 async def nodes(settings: Settings, core: Core, aiohttp_server: Any) -> list[tuple[str, RtNode]]:
     return await start_nodes(settings, core, aiohttp_server)
-
-
-async def new_campaign(client: Client, admin: Account, price_fen: int) -> dict[str, Any]:
-    """A sponsored campaign of a brand of its own."""
-    status, brand = await call(
-        client, admin, "POST", "/sponsored/brands", {"name": f"b{uuid.uuid4().hex[:6]}"}
-    )
-    assert status == 201, brand
-    status, campaign = await call(
-        client,
-        admin,
-        "POST",
-        "/sponsored/campaigns",
-        {"brand_id": brand["id"], "name": "c", "price_fen": price_fen},
-    )
-    assert status == 201, campaign
-    return dict(campaign)
 
 
 async def test_a_link_a_browser_reads_as_another_site_is_refused(
