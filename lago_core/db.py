@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Set
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 import asyncpg
 import orjson
 
-__all__ = ["connect", "create_pool", "fill_pool"]
+if TYPE_CHECKING:
+    from lago_core.ledger.store import Conn
+
+__all__ = ["connect", "create_pool", "fill_pool", "transition_row"]
 
 
 def _dumps(value: Any) -> str:
@@ -73,3 +79,35 @@ async def connect(dsn: str) -> asyncpg.Connection:
     conn = await asyncpg.connect(dsn, timeout=10)
     await _init_connection(conn)
     return conn
+
+
+async def transition_row(
+    conn: Conn | asyncpg.Pool,
+    table: str,
+    columns: str,
+    settable: Set[str],
+    row_id: UUID,
+    expected: str,
+    target: str,
+    now: datetime,
+    fields: dict[str, Any] | None = None,
+) -> asyncpg.Record | None:
+    """Move a state machine's row (``table`` is "name AS alias", ``columns`` what to return)
+    from ``expected`` to ``target``, setting ``fields`` too; None when it is no longer in
+    ``expected`` (a concurrent transition won), in which case nothing changed. Orders and swaps
+    move through here."""
+    fields = fields or {}
+    # The names are spliced into SQL, so only the store's own list of columns passes.
+    unknown = set(fields) - set(settable)
+    assert not unknown, unknown
+    alias = table.rsplit(" ", 1)[-1]
+    assignments = "".join(f", {col} = ${i}" for i, col in enumerate(fields, start=5))
+    return await conn.fetchrow(
+        f"""UPDATE {table} SET status = $3, updated_at = $4{assignments}
+            WHERE {alias}.id = $1 AND {alias}.status = $2 RETURNING {columns}""",
+        row_id,
+        expected,
+        target,
+        now,
+        *fields.values(),
+    )

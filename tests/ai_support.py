@@ -152,6 +152,11 @@ async def use_engine(core: Core, engine: str, model: ScriptedModel | None) -> No
         settings = dataclasses.replace(
             settings, ai_base_url=model.url, ai_api_key=API_KEY, ai_model=MODEL, ai_timeout_s=10
         )
+    await rebuild_ai(core, settings)
+
+
+async def rebuild_ai(core: Core, settings: Settings) -> None:
+    """Replace the core's AI services with ones built on ``settings`` (the old ones closed)."""
     old = core.ai
     core.ai = build_ai(
         settings,

@@ -1,14 +1,23 @@
-"""aiortc peers for the live-stream tests: a publisher of synthetic audio and video, and viewers
-that count the frames they decode. Everything on loopback, no STUN (see FIELD-NOTES)."""
+"""aiortc peers for the live-stream and live-class tests: a publisher of synthetic audio and
+video, viewers that count the frames they decode, and the fixtures both test files use (an rt
+node built on the importing module's ``live_settings``, and peers closed after the test).
+Everything on loopback, no STUN (see FIELD-NOTES)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
+import pytest
+from aiohttp.test_utils import TestServer
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, VideoStreamTrack
+
+from lago_core.container import Core
+from lago_core.settings import Settings
+from lago_rt.app import RT_NODE, RtNode, create_rt_app
 
 from .rt_client import ChannelClient
 
@@ -95,3 +104,18 @@ class Viewer:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+@pytest.fixture
+async def node(live_settings: Settings, core: Core, aiohttp_server: Any) -> tuple[str, RtNode]:
+    server: TestServer = await aiohttp_server(create_rt_app(live_settings, core=core))
+    return f"http://127.0.0.1:{server.port}", server.app[RT_NODE]
+
+
+@pytest.fixture
+async def peers() -> AsyncIterator[list[Publisher | Viewer]]:
+    made: list[Publisher | Viewer] = []
+    yield made
+    for peer in made:
+        with contextlib.suppress(Exception):
+            await peer.close()

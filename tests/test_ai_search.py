@@ -20,6 +20,7 @@ from lago_core.container import Core
 from lago_core.listings import Category, Condition, ListingDraft, ListingKind
 from lago_core.security.roles import Principal
 
+from .ai_support import rebuild_ai
 from .conftest import Account
 
 HERE = Path(__file__).parent
@@ -197,8 +198,6 @@ async def test_the_endpoints_embeddings_are_used_when_configured(
 ) -> None:
     import dataclasses
 
-    from lago_core.container import build_ai
-
     endpoint = _EmbeddingEndpoint()
     server = await aiohttp_server(endpoint.app())
 
@@ -210,21 +209,7 @@ async def test_the_endpoints_embeddings_are_used_when_configured(
             ai_embedding_model=model,
             ai_timeout_s=5,
         )
-        old = core.ai
-        core.ai = build_ai(
-            settings,
-            core.pool,
-            core.listings,
-            core.orders,
-            core.payments,
-            core.jobs,
-            core.pusher,
-            core.limiter,
-            core.clock,
-            core.groupbuys,
-            redis=core.redis,
-        )
-        await old.close()
+        await rebuild_ai(core, settings)
 
     seller, reader, _ = community.residents
     await rebuild("e5-served")

@@ -5,9 +5,8 @@ stored, opened with PyAV and served with HTTP Range."""
 
 from __future__ import annotations
 
-import contextlib
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import timedelta
 from fractions import Fraction
@@ -15,7 +14,7 @@ from typing import Any
 
 import av
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from aiortc import RTCSessionDescription
 
 from lago_cli.demo import seed
@@ -26,16 +25,17 @@ from lago_core.ledger import AccountKind, AccountRef
 from lago_core.security.roles import PlatformRole, Principal
 from lago_core.settings import Settings
 from lago_core.storage import LocalStorage
-from lago_rt.app import RT_NODE, RtNode, create_rt_app
+from lago_rt.app import RtNode
 from lago_rt.media.aiortc_backend import AiortcBackend
 
 from .conftest import Account
-from .live_support import Publisher, Viewer
+from .live_support import Publisher, Viewer, node, peers
 from .rt_client import ChannelClient
 from .test_payments import assert_ledger_sound, pay, run_worker, webhook_target
 from .waiting import until
 
-__all__ = ["webhook_target"]  # the fixture, re-exported so pytest finds it here
+# The fixtures, re-exported so pytest finds them here.
+__all__ = ["node", "peers", "webhook_target"]
 
 Client = TestClient[Any, Any]
 MakeAccount = Callable[..., Awaitable[Account]]
@@ -383,21 +383,6 @@ async def test_enrol_bad_input(
 @pytest.fixture
 def live_settings(settings: Settings) -> Settings:
     return replace(settings, live_ice_addresses=("127.0.0.1",), live_max_viewers_per_node=4)
-
-
-@pytest.fixture
-async def node(live_settings: Settings, core: Core, aiohttp_server: Any) -> tuple[str, RtNode]:
-    server: TestServer = await aiohttp_server(create_rt_app(live_settings, core=core))
-    return f"http://127.0.0.1:{server.port}", server.app[RT_NODE]
-
-
-@pytest.fixture
-async def peers() -> AsyncIterator[list[Publisher | Viewer]]:
-    made: list[Publisher | Viewer] = []
-    yield made
-    for peer in made:
-        with contextlib.suppress(Exception):
-            await peer.close()
 
 
 async def watch_class(viewer: Viewer, client: ChannelClient, lesson_id: str) -> Any:

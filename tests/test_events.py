@@ -70,6 +70,18 @@ async def detail(client: Client, account: Account, event_id: str) -> Any:
     return await resp.json()
 
 
+async def give_privilege(core: Core, community: CommunityWorld, account: Account, tag: str) -> None:
+    """``account`` redeems points for one priority sign-up (a product made for the purpose)."""
+    product = await core.points.catalogue.create(
+        who(community.admin, PlatformRole.ADMIN),
+        ProductSpec("privilege", "活动优先报名", "", 10, None, None, None),
+    )
+    await core.points.service.earn(
+        account.id, RuleName.SPENDING, f"spending:order:{tag}", amount=50
+    )
+    await core.points.catalogue.redeem(who(account), product["id"], f"privilege-{tag}")
+
+
 async def notices(core: Core, user_id: uuid.UUID, kind: str) -> list[Any]:
     return await core.pool.fetch(  # type: ignore[no-any-return]
         "SELECT * FROM notifications WHERE user_id = $1 AND kind = $2", user_id, kind
@@ -511,21 +523,7 @@ async def test_a_points_privilege_jumps_the_queue_and_is_given_back_when_unused(
     client: Client, core: Core, community: CommunityWorld, clock: ManualClock
 ) -> None:
     a, b, c = community.residents
-    admin = who(community.admin, PlatformRole.ADMIN)
-    product = await core.points.catalogue.create(
-        admin,
-        ProductSpec(
-            kind="privilege",
-            name="活动优先报名",
-            description="",
-            points_cost=10,
-            stock=None,
-            pickup=None,
-            coupon_template_id=None,
-        ),
-    )
-    await core.points.service.earn(c.id, RuleName.SPENDING, "spending:order:ev", amount=50)
-    await core.points.catalogue.redeem(who(c), product["id"], "privilege-1")
+    await give_privilege(core, community, c, "ev")
     event = await create_event(client, community, clock, capacity=1)
     await sign_up(client, a, event["id"])
     _, b_reg = await sign_up(client, b, event["id"])
@@ -656,12 +654,7 @@ async def test_finishing_gives_back_the_privileges_of_those_still_waiting(
     client: Client, core: Core, community: CommunityWorld, clock: ManualClock
 ) -> None:
     a, b, _ = community.residents
-    product = await core.points.catalogue.create(
-        who(community.admin, PlatformRole.ADMIN),
-        ProductSpec("privilege", "活动优先报名", "", 10, None, None, None),
-    )
-    await core.points.service.earn(b.id, RuleName.SPENDING, "spending:order:fin", amount=50)
-    await core.points.catalogue.redeem(who(b), product["id"], "privilege-fin")
+    await give_privilege(core, community, b, "fin")
     event = await create_event(client, community, clock, capacity=1)
     await sign_up(client, a, event["id"])
     _, waiting = await sign_up(client, b, event["id"], use_privilege=True)
@@ -686,12 +679,7 @@ async def test_cancelling_the_event_gives_every_privilege_back(
     client: Client, core: Core, community: CommunityWorld, clock: ManualClock
 ) -> None:
     a, b, _ = community.residents
-    product = await core.points.catalogue.create(
-        who(community.admin, PlatformRole.ADMIN),
-        ProductSpec("privilege", "活动优先报名", "", 10, None, None, None),
-    )
-    await core.points.service.earn(b.id, RuleName.SPENDING, "spending:order:cxl", amount=50)
-    await core.points.catalogue.redeem(who(b), product["id"], "privilege-cxl")
+    await give_privilege(core, community, b, "cxl")
     event = await create_event(client, community, clock, capacity=1)
     await sign_up(client, a, event["id"])
     await sign_up(client, b, event["id"], use_privilege=True)

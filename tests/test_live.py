@@ -4,28 +4,30 @@ peers on loopback, the viewer count and limit, pinned items, grants and announce
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from aiortc import RTCSessionDescription
 
 from lago_core.clock import ManualClock
 from lago_core.container import Core
 from lago_core.security.roles import Principal
 from lago_core.settings import Settings
-from lago_rt.app import RT_NODE, RtNode, create_rt_app
+from lago_rt.app import RtNode
 from lago_rt.media.aiortc_backend import AiortcBackend
 from lago_rt.runtime import Command
 
 from .conftest import CommunityWorld
-from .live_support import Publisher, Viewer
+from .live_support import Publisher, Viewer, node, peers
 from .rt_client import ChannelClient
 from .waiting import until
+
+# The fixtures, re-exported so pytest finds them here.
+__all__ = ["node", "peers"]
 
 Client = TestClient[Any, Any]
 
@@ -33,21 +35,6 @@ Client = TestClient[Any, Any]
 @pytest.fixture
 def live_settings(settings: Settings) -> Settings:
     return replace(settings, live_ice_addresses=("127.0.0.1",), live_max_viewers_per_node=2)
-
-
-@pytest.fixture
-async def node(live_settings: Settings, core: Core, aiohttp_server: Any) -> tuple[str, RtNode]:
-    server: TestServer = await aiohttp_server(create_rt_app(live_settings, core=core))
-    return f"http://127.0.0.1:{server.port}", server.app[RT_NODE]
-
-
-@pytest.fixture
-async def peers() -> AsyncIterator[list[Publisher | Viewer]]:
-    made: list[Publisher | Viewer] = []
-    yield made
-    for peer in made:
-        with contextlib.suppress(Exception):
-            await peer.close()
 
 
 async def joined(clients: list[ChannelClient], url: str, token: str, cid: str) -> ChannelClient:

@@ -25,6 +25,7 @@ from .test_conversations import connect, open_conversation, publish, send
 from .test_listings import image_bytes, upload_form
 from .test_merchants import create_merchant
 from .test_orders import call, listing
+from .test_sponsored import new_campaign
 
 Client = TestClient[Any, Any]
 
@@ -41,18 +42,7 @@ async def test_a_link_a_browser_reads_as_another_site_is_refused(
     another host (WHATWG parsing reads "\\" as "/" and drops tabs and newlines), an open
     redirect shown to every viewer of a stream."""
     admin = community.admin
-    status, brand = await call(
-        client, admin, "POST", "/sponsored/brands", {"name": f"b{uuid.uuid4().hex[:6]}"}
-    )
-    assert status == 201, brand
-    status, campaign = await call(
-        client,
-        admin,
-        "POST",
-        "/sponsored/campaigns",
-        {"brand_id": brand["id"], "name": "c", "price_fen": 100},
-    )
-    assert status == 201, campaign
+    campaign = await new_campaign(client, admin, 100)
     path = f"/sponsored/campaigns/{campaign['id']}/creatives"
     for bad in (
         "/\\evil.example",
@@ -189,15 +179,7 @@ async def test_times_at_the_ends_of_the_calendar_are_refused_not_500(
             body = await response.json()
             assert (response.status, body["error"]["code"]) == (422, "invalid_cursor"), (path, at)
 
-    status, brand = await call(client, admin, "POST", "/sponsored/brands", {"name": "品牌T"})
-    assert status == 201, brand
-    status, campaign = await call(
-        client,
-        admin,
-        "POST",
-        "/sponsored/campaigns",
-        {"brand_id": brand["id"], "name": "c", "price_fen": 1},
-    )
+    campaign = await new_campaign(client, admin, 1)
     status, creative = await call(
         client,
         admin,
@@ -304,16 +286,7 @@ async def test_a_file_download_is_documented_with_the_status_it_answers(
     ):
         responses = doc["paths"][f"/api/v1{path}"]["get"]["responses"]
         assert set(responses) == {"200", "default"}, (path, responses)
-    status, brand = await call(client, admin, "POST", "/sponsored/brands", {"name": "品牌CSV"})
-    assert status == 201, brand
-    status, campaign = await call(
-        client,
-        admin,
-        "POST",
-        "/sponsored/campaigns",
-        {"brand_id": brand["id"], "name": "c", "price_fen": 1},
-    )
-    assert status == 201, campaign
+    campaign = await new_campaign(client, admin, 1)
     response = await client.get(
         f"/api/v1/sponsored/campaigns/{campaign['id']}/report.csv", headers=admin.headers
     )
@@ -328,16 +301,7 @@ async def test_a_failed_storage_delete_is_counted_not_only_logged(
     that failed (sponsored creatives, listings, merchants) it was logged but never counted, so
     orphan files piled up unseen; an invoice's leftover upload was not even caught."""
     admin = community.admin
-    status, brand = await call(client, admin, "POST", "/sponsored/brands", {"name": "品牌图"})
-    assert status == 201, brand
-    status, campaign = await call(
-        client,
-        admin,
-        "POST",
-        "/sponsored/campaigns",
-        {"brand_id": brand["id"], "name": "c", "price_fen": 1},
-    )
-    assert status == 201, campaign
+    campaign = await new_campaign(client, admin, 1)
     status, creative = await call(
         client,
         admin,

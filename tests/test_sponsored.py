@@ -46,21 +46,29 @@ async def joined(
     return client
 
 
-async def sell_slot(
-    client: Client, core: Core, admin: Account, community_ids: list[str], **slot: Any
+async def new_campaign(
+    client: Client, admin: Account, price_fen: int, *, name: str = "c", brand: str = "b"
 ) -> dict[str, Any]:
-    status, brand = await call(
-        client, admin, "POST", "/sponsored/brands", {"name": f"乐高{uuid.uuid4().hex[:4]}"}
+    """A sponsored campaign of a brand of its own (``brand`` and a random suffix)."""
+    status, made = await call(
+        client, admin, "POST", "/sponsored/brands", {"name": f"{brand}{uuid.uuid4().hex[:6]}"}
     )
-    assert status == 201, brand
+    assert status == 201, made
     status, campaign = await call(
         client,
         admin,
         "POST",
         "/sponsored/campaigns",
-        {"brand_id": brand["id"], "name": "暑期新品", "price_fen": 500_000},
+        {"brand_id": made["id"], "name": name, "price_fen": price_fen},
     )
     assert status == 201, campaign
+    return dict(campaign)
+
+
+async def sell_slot(
+    client: Client, core: Core, admin: Account, community_ids: list[str], **slot: Any
+) -> dict[str, Any]:
+    campaign = await new_campaign(client, admin, 500_000, name="暑期新品", brand="乐高")
     status, creative = await call(
         client,
         admin,

@@ -55,6 +55,22 @@ async def move(
     return await call(client, account, "POST", f"/swaps/{swap['id']}/{step}")
 
 
+async def accepted_owing(
+    client: Client, owner: Account, proposer: Account, wanted: dict[str, Any], difference_fen: int
+) -> dict[str, Any]:
+    """A swap for ``wanted`` in which the proposer pays ``difference_fen``, accepted by its owner."""
+    swap = await offer(
+        client,
+        proposer,
+        wanted,
+        await listing(client, proposer),
+        difference_fen=difference_fen,
+        difference_payer="proposer",
+    )
+    await move(client, owner, swap, "accept")
+    return swap
+
+
 async def pay_difference(
     client: Client, core: Core, settings: Settings, payer: Account, swap: dict[str, Any], key: str
 ) -> dict[str, Any]:
@@ -383,15 +399,7 @@ async def test_expiry_job_with_clock(
         client, proposer, await open_listing(client, owner), await listing(client, proposer)
     )
     wanted = await open_listing(client, owner)
-    held = await offer(
-        client,
-        proposer,
-        wanted,
-        await listing(client, proposer),
-        difference_fen=300,
-        difference_payer="proposer",
-    )
-    await move(client, owner, held, "accept")
+    held = await accepted_owing(client, owner, proposer, wanted, 300)
     payment = await pay_difference(client, core, settings, proposer, held, "p")
     assert (await pay(client, payment)).status == 200
     await run_worker(settings, core)
@@ -425,15 +433,7 @@ async def test_a_payment_after_cancellation_is_refunded_in_full(
 ) -> None:
     owner, proposer, _ = community.residents
     wanted = await open_listing(client, owner)
-    swap = await offer(
-        client,
-        proposer,
-        wanted,
-        await listing(client, proposer),
-        difference_fen=800,
-        difference_payer="proposer",
-    )
-    await move(client, owner, swap, "accept")
+    swap = await accepted_owing(client, owner, proposer, wanted, 800)
     first = await pay_difference(client, core, settings, proposer, swap, "tab-1")
     second = await pay_difference(client, core, settings, proposer, swap, "tab-2")
     assert first["id"] != second["id"]
@@ -452,15 +452,7 @@ async def test_a_payment_after_cancellation_is_refunded_in_full(
 
     # A swap cancelled before its payment arrives: the late payment goes back whole.
     wanted2 = await open_listing(client, owner)
-    swap2 = await offer(
-        client,
-        proposer,
-        wanted2,
-        await listing(client, proposer),
-        difference_fen=300,
-        difference_payer="proposer",
-    )
-    await move(client, owner, swap2, "accept")
+    swap2 = await accepted_owing(client, owner, proposer, wanted2, 300)
     late = await pay_difference(client, core, settings, proposer, swap2, "late")
     assert (await move(client, owner, swap2, "cancel"))[0] == 200
     response = await client.post(

@@ -48,6 +48,34 @@ def _bump_sql(table: str, keys: Sequence[str], fields: Sequence[str]) -> str:
     )
 
 
+async def _roll_up_batch(
+    conn: Conn, taken: str, column: str, keep: str, after_id: int, before: datetime, batch: int
+) -> tuple[int, int]:
+    """Add one batch of an event log (``taken``: id, user_id, happened_at, category, reading
+    $1-$3) to ``column`` of the hourly activity, counting only the rows ``keep`` admits: the last
+    id taken (``after_id`` when none) and how many were taken (kept or not, so the cursor moves
+    on)."""
+    assert column in ("views", "searches")
+    row = await conn.fetchrow(
+        f"""
+        WITH taken AS ({taken}), added AS (
+            INSERT INTO insight_activity AS t (community_id, hour, category, {column})
+            SELECT {_home("taken.user_id")}, date_trunc('hour', happened_at), category, count(*)
+            FROM taken WHERE {keep}
+            GROUP BY 1, 2, 3
+            ON CONFLICT (community_id, hour, category)
+            DO UPDATE SET {column} = t.{column} + EXCLUDED.{column}
+        )
+        SELECT max(id) AS last, count(*) AS n FROM taken
+        """,
+        after_id,
+        before,
+        batch,
+    )
+    assert row is not None
+    return (row["last"] if row["last"] is not None else after_id), int(row["n"])
+
+
 class InsightStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
@@ -191,58 +219,37 @@ class InsightStore:
     ) -> tuple[int, int]:
         """Add views after ``after_id`` older than ``before`` (at most ``batch``): the last id
         taken (``after_id`` when none) and how many were taken."""
-        row = await conn.fetchrow(
-            f"""
-            WITH taken AS (
-                SELECT v.id, v.user_id, v.viewed_at, l.category
-                FROM listing_views v JOIN listings l ON l.id = v.listing_id
-                WHERE v.id > $1 AND v.viewed_at < $2
-                ORDER BY v.id LIMIT $3
-            ), added AS (
-                INSERT INTO insight_activity AS t (community_id, hour, category, views)
-                SELECT {_home("taken.user_id")}, date_trunc('hour', viewed_at), category, count(*)
-                FROM taken GROUP BY 1, 2, 3
-                ON CONFLICT (community_id, hour, category)
-                DO UPDATE SET views = t.views + EXCLUDED.views
-            )
-            SELECT max(id) AS last, count(*) AS n FROM taken
-            """,
+        return await _roll_up_batch(
+            conn,
+            """SELECT v.id, v.user_id, v.viewed_at AS happened_at, l.category
+               FROM listing_views v JOIN listings l ON l.id = v.listing_id
+               WHERE v.id > $1 AND v.viewed_at < $2
+               ORDER BY v.id LIMIT $3""",
+            "views",
+            "TRUE",
             after_id,
             before,
             batch,
         )
-        assert row is not None
-        return (row["last"] if row["last"] is not None else after_id), int(row["n"])
 
     async def roll_up_searches(
         self, conn: Conn, after_id: int, before: datetime, batch: int
     ) -> tuple[int, int]:
         """Searches whose parsed intent names a category (the others name no category to heat);
         like :meth:`roll_up_views`."""
-        row = await conn.fetchrow(
-            f"""
-            WITH taken AS (
-                SELECT s.id, s.user_id, s.created_at, s.intent->>'category' AS category
-                FROM search_log s
-                WHERE s.id > $1 AND s.created_at < $2
-                ORDER BY s.id LIMIT $3
-            ), added AS (
-                INSERT INTO insight_activity AS t (community_id, hour, category, searches)
-                SELECT {_home("taken.user_id")}, date_trunc('hour', created_at), category,
-                       count(*)
-                FROM taken WHERE category IS NOT NULL AND char_length(category) <= 40
-                GROUP BY 1, 2, 3
-                ON CONFLICT (community_id, hour, category)
-                DO UPDATE SET searches = t.searches + EXCLUDED.searches
-            )
-            SELECT max(id) AS last, count(*) AS n FROM taken
-            """,
+        return await _roll_up_batch(
+            conn,
+            """SELECT s.id, s.user_id, s.created_at AS happened_at,
+                      s.intent->>'category' AS category
+               FROM search_log s
+               WHERE s.id > $1 AND s.created_at < $2
+               ORDER BY s.id LIMIT $3""",
+            "searches",
+            "category IS NOT NULL AND char_length(category) <= 40",
             after_id,
             before,
             batch,
         )
-        assert row is not None
-        return (row["last"] if row["last"] is not None else after_id), int(row["n"])
 
     async def roll_up_favourites(self, conn: Conn, after: datetime, before: datetime) -> None:
         """Favourites made in [after, before). A favourite removed and made again is a new

@@ -9,9 +9,10 @@ from uuid import UUID
 
 import asyncpg
 
+from lago_core.db import transition_row
 from lago_core.ledger.store import Conn
 
-__all__ = ["ORDER_COLUMNS", "OrderStore", "bump_reputation"]
+__all__ = ["ORDER_COLUMNS", "OrderStore", "bump_reputation", "fetch_ratings", "insert_rating"]
 
 ORDER_COLUMNS = """o.id, o.mode, o.status, o.listing_id, o.buyer_id, o.seller_id, o.merchant_id,
     o.payee_kind, o.payee_id, o.fulfilment, o.title, o.category, o.price_fen, o.deposit_fen,
@@ -51,6 +52,54 @@ async def bump_reputation(conn: Conn, ratee_id: UUID, score: int, now: datetime)
         ratee_id,
         score,
         now,
+    )
+
+
+# Rating tables and the column naming what was rated (spliced into SQL, so checked here).
+_RATINGS = {"order_ratings": "order_id", "swap_ratings": "swap_id"}
+
+
+async def insert_rating(
+    pool: asyncpg.Pool,
+    table: str,
+    subject_id: UUID,
+    rater_id: UUID,
+    ratee_id: UUID,
+    score: int,
+    comment: str,
+    now: datetime,
+    also: Callable[[Conn, asyncpg.Record], Awaitable[None]] | None = None,
+) -> asyncpg.Record | None:
+    """The rating and the ratee's reputation together; None if this rater already rated.
+    ``also`` runs in the same transaction. Orders and swaps rate through here."""
+    key = _RATINGS[table]
+    async with pool.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(
+            f"""INSERT INTO {table} ({key}, rater_id, ratee_id, score, comment, created_at)
+                VALUES ($1, $2, $3, $4, $5, $6)
+                ON CONFLICT ({key}, rater_id) DO NOTHING
+                RETURNING {key}, rater_id, ratee_id, score, comment, created_at""",
+            subject_id,
+            rater_id,
+            ratee_id,
+            score,
+            comment,
+            now,
+        )
+        if row is None:
+            return None
+        await bump_reputation(conn, ratee_id, score, now)
+        if also is not None:
+            await also(conn, row)
+    return row
+
+
+async def fetch_ratings(pool: asyncpg.Pool, table: str, subject_id: UUID) -> list[asyncpg.Record]:
+    key = _RATINGS[table]
+    return await pool.fetch(
+        f"""SELECT {key}, rater_id, ratee_id, score, comment, created_at
+            FROM {table} WHERE {key} = $1 ORDER BY created_at, rater_id""",
+        subject_id,
     )
 
 
@@ -118,18 +167,8 @@ class OrderStore:
     ) -> asyncpg.Record | None:
         """Move the order from ``expected`` to ``target``; None when it is no longer in
         ``expected`` (a concurrent transition won), in which case nothing changed."""
-        fields = fields or {}
-        unknown = set(fields) - _SETTABLE
-        assert not unknown, unknown
-        assignments = "".join(f", {col} = ${i}" for i, col in enumerate(fields, start=5))
-        return await conn.fetchrow(
-            f"""UPDATE orders AS o SET status = $3, updated_at = $4{assignments}
-                WHERE o.id = $1 AND o.status = $2 RETURNING {_O}""",
-            order_id,
-            expected,
-            target,
-            now,
-            *fields.values(),
+        return await transition_row(
+            conn, "orders AS o", _O, _SETTABLE, order_id, expected, target, now, fields
         )
 
     async def by_payment(self, conn: Conn, payment_id: UUID) -> asyncpg.Record | None:
@@ -247,35 +286,13 @@ class OrderStore:
         now: datetime,
         also: Callable[[Conn, asyncpg.Record], Awaitable[None]] | None = None,
     ) -> asyncpg.Record | None:
-        """The rating and the ratee's reputation together; None if this rater already rated.
-        ``also`` runs in the same transaction (the merchant dashboard's rating)."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow(
-                """INSERT INTO order_ratings (order_id, rater_id, ratee_id, score, comment,
-                                              created_at)
-                   VALUES ($1, $2, $3, $4, $5, $6)
-                   ON CONFLICT (order_id, rater_id) DO NOTHING
-                   RETURNING order_id, rater_id, ratee_id, score, comment, created_at""",
-                order_id,
-                rater_id,
-                ratee_id,
-                score,
-                comment,
-                now,
-            )
-            if row is None:
-                return None
-            await bump_reputation(conn, ratee_id, score, now)
-            if also is not None:
-                await also(conn, row)
-        return row
+        """``also`` runs in the same transaction (the merchant dashboard's rating)."""
+        return await insert_rating(
+            self.pool, "order_ratings", order_id, rater_id, ratee_id, score, comment, now, also
+        )
 
     async def ratings_of(self, order_id: UUID) -> list[asyncpg.Record]:
-        return await self.pool.fetch(
-            """SELECT order_id, rater_id, ratee_id, score, comment, created_at
-               FROM order_ratings WHERE order_id = $1 ORDER BY created_at, rater_id""",
-            order_id,
-        )
+        return await fetch_ratings(self.pool, "order_ratings", order_id)
 
     async def reputation(self, user_id: UUID) -> asyncpg.Record | None:
         return await self.pool.fetchrow(

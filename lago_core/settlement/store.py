@@ -32,6 +32,14 @@ _COURSE_BEGUN = (
     "FROM course_lessons l WHERE l.course_id = e.course_id)"
 )
 
+# What an item's payment brings the payee, after refunds: the same in every branch of items_due.
+_PAID = """p.amount_fen + p.platform_discount_fen
+                          - p.refunded_fen - p.refunded_platform_discount_fen AS gross_fen,
+                      p.commission_fen - p.refunded_commission_fen AS commission_fen,
+                      p.property_share_fen - p.refunded_property_fen AS property_share_fen,
+                      p.deposit_withheld_fen AS withheld_fen,
+                      p.merchant_discount_fen"""
+
 
 class SettlementStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
@@ -81,13 +89,8 @@ class SettlementStore:
         (``group_buy_order``). Orders whose deposit is still held wait: what the payee withholds
         is not known yet."""
         return await conn.fetch(
-            """SELECT 'order' AS kind, o.id AS order_id, o.completed_at,
-                      p.amount_fen + p.platform_discount_fen
-                          - p.refunded_fen - p.refunded_platform_discount_fen AS gross_fen,
-                      p.commission_fen - p.refunded_commission_fen AS commission_fen,
-                      p.property_share_fen - p.refunded_property_fen AS property_share_fen,
-                      p.deposit_withheld_fen AS withheld_fen,
-                      p.merchant_discount_fen
+            f"""SELECT 'order' AS kind, o.id AS order_id, o.completed_at,
+                      {_PAID}
                FROM orders o JOIN payments p ON p.id = o.payment_id
                WHERE o.payee_kind = $1 AND o.payee_id = $2
                  AND o.status = 'completed' AND o.completed_at <= $3
@@ -95,12 +98,7 @@ class SettlementStore:
                  AND NOT EXISTS (SELECT 1 FROM settlement_items i WHERE i.order_id = o.id)
                UNION ALL
                SELECT 'group_buy_order', g.id, g.completed_at,
-                      p.amount_fen + p.platform_discount_fen
-                          - p.refunded_fen - p.refunded_platform_discount_fen,
-                      p.commission_fen - p.refunded_commission_fen,
-                      p.property_share_fen - p.refunded_property_fen,
-                      p.deposit_withheld_fen,
-                      p.merchant_discount_fen
+                      {_PAID}
                FROM group_buy_orders g JOIN payments p ON p.id = g.payment_id
                WHERE $1 = 'merchant' AND g.merchant_id = $2
                  AND g.status = 'completed' AND g.completed_at <= $3
@@ -109,12 +107,7 @@ class SettlementStore:
                                  WHERE i.group_buy_order_id = g.id)
                UNION ALL
                SELECT 'swap', s.id, s.completed_at,
-                      p.amount_fen + p.platform_discount_fen
-                          - p.refunded_fen - p.refunded_platform_discount_fen,
-                      p.commission_fen - p.refunded_commission_fen,
-                      p.property_share_fen - p.refunded_property_fen,
-                      p.deposit_withheld_fen,
-                      p.merchant_discount_fen
+                      {_PAID}
                FROM swaps s JOIN payments p ON p.id = s.payment_id
                WHERE $1 = 'user' AND s.payee_id = $2
                  AND s.status = 'completed' AND s.completed_at <= $3
@@ -122,17 +115,10 @@ class SettlementStore:
                  AND NOT EXISTS (SELECT 1 FROM settlement_swap_items i WHERE i.swap_id = s.id)
                UNION ALL
                SELECT 'course_enrolment', e.id, b.begun,
-                      p.amount_fen + p.platform_discount_fen
-                          - p.refunded_fen - p.refunded_platform_discount_fen,
-                      p.commission_fen - p.refunded_commission_fen,
-                      p.property_share_fen - p.refunded_property_fen,
-                      p.deposit_withheld_fen,
-                      p.merchant_discount_fen
+                      {_PAID}
                FROM course_enrolments e JOIN courses c ON c.id = e.course_id
                JOIN payments p ON p.id = e.payment_id
-               CROSS JOIN LATERAL (SELECT """
-            + _COURSE_BEGUN
-            + """ AS begun) b
+               CROSS JOIN LATERAL (SELECT {_COURSE_BEGUN} AS begun) b
                WHERE $1 = 'merchant' AND c.merchant_id = $2
                  AND e.status = 'active' AND b.begun <= $3 AND p.status = 'captured'
                  AND NOT EXISTS (SELECT 1 FROM settlement_course_items i

@@ -9,8 +9,9 @@ from uuid import UUID
 
 import asyncpg
 
+from lago_core.db import transition_row
 from lago_core.ledger.store import Conn
-from lago_core.orders.store import bump_reputation
+from lago_core.orders.store import fetch_ratings, insert_rating
 
 __all__ = ["SWAP_COLUMNS", "SwapStore"]
 
@@ -117,18 +118,8 @@ class SwapStore:
         fields: dict[str, Any] | None = None,
     ) -> asyncpg.Record | None:
         """Move the swap from ``expected`` to ``target``; None when a concurrent move won."""
-        fields = fields or {}
-        unknown = set(fields) - _SETTABLE
-        assert not unknown, unknown
-        assignments = "".join(f", {col} = ${i}" for i, col in enumerate(fields, start=5))
-        return await conn.fetchrow(
-            f"""UPDATE swaps AS s SET status = $3, updated_at = $4{assignments}
-                WHERE s.id = $1 AND s.status = $2 RETURNING {_S}""",
-            swap_id,
-            expected,
-            target,
-            now,
-            *fields.values(),
+        return await transition_row(
+            conn, "swaps AS s", _S, _SETTABLE, swap_id, expected, target, now, fields
         )
 
     async def confirm(
@@ -216,30 +207,9 @@ class SwapStore:
         also: Also | None = None,
     ) -> asyncpg.Record | None:
         """The rating and the ratee's reputation together; None if this rater already rated."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow(
-                """INSERT INTO swap_ratings (swap_id, rater_id, ratee_id, score, comment,
-                                             created_at)
-                   VALUES ($1, $2, $3, $4, $5, $6)
-                   ON CONFLICT (swap_id, rater_id) DO NOTHING
-                   RETURNING swap_id, rater_id, ratee_id, score, comment, created_at""",
-                swap_id,
-                rater_id,
-                ratee_id,
-                score,
-                comment,
-                now,
-            )
-            if row is None:
-                return None
-            await bump_reputation(conn, ratee_id, score, now)
-            if also is not None:
-                await also(conn, row)
-        return row
+        return await insert_rating(
+            self.pool, "swap_ratings", swap_id, rater_id, ratee_id, score, comment, now, also
+        )
 
     async def ratings_of(self, swap_id: UUID) -> list[asyncpg.Record]:
-        return await self.pool.fetch(
-            """SELECT swap_id, rater_id, ratee_id, score, comment, created_at
-               FROM swap_ratings WHERE swap_id = $1 ORDER BY created_at, rater_id""",
-            swap_id,
-        )
+        return await fetch_ratings(self.pool, "swap_ratings", swap_id)

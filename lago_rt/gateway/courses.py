@@ -27,14 +27,20 @@ from typing import Any, Literal
 from pydantic import Field
 
 from lago_core.container import Core
-from lago_core.errors import NotFound, Unavailable
+from lago_core.errors import NotFound
 from lago_core.logging import get_logger
 from lago_core.security.roles import Principal
 from lago_core.settings import Settings
 from lago_rt.gateway.channels import Ack, ChannelGateway
 from lago_rt.gateway.live_schemas import MAX_SDP, IceCandidateIn
+from lago_rt.gateway.relay import (
+    ice_candidate,
+    require_publish_node,
+    require_viewer_room,
+    require_watchable,
+)
 from lago_rt.gateway.schemas import Payload
-from lago_rt.media import IceCandidate, MediaBackend, Sdp
+from lago_rt.media import MediaBackend, Sdp
 from lago_rt.metrics import RECORDING_ERRORS
 
 __all__ = ["RECORDING_TYPE", "CourseClassGateway", "recording_key"]
@@ -141,12 +147,7 @@ class CourseClassGateway:
         lesson = await self._live(body.lesson_id)
         if lesson["live_host_id"] != principal.user_id:
             raise NotFound("only the teacher who started this class publishes", code="not_the_host")
-        if lesson["live_node"] != self._instance:
-            raise Unavailable(
-                "publish on the node where the class was started",
-                code="stream_elsewhere",
-                details={"media_node": lesson["live_node"]},
-            )
+        require_publish_node(lesson["live_node"], self._instance, "class")
         session_id = lesson["live_session_id"]
         answer = await self._media.publish(
             session_id, _publisher(sid), Sdp(body.sdp, body.type), restart=body.ice_restart
@@ -161,24 +162,15 @@ class CourseClassGateway:
         await self._core.courses.require_viewer(principal, body.lesson_id)
         lesson = await self._live(body.lesson_id)
         session_id = lesson["live_session_id"]
-        if not self._media.has_session(session_id):
-            if lesson["live_node"] == self._instance:
-                raise Unavailable(
-                    "the teacher has not started sending yet: try again in a moment",
-                    code="stream_not_ready",
-                )
-            raise Unavailable(
-                "this class is relayed by another node: connect there to watch",
-                code="stream_elsewhere",
-                details={"media_node": lesson["live_node"]},
-            )
-        limit = self._settings.live_max_viewers_per_node
-        if sid not in self._watching and self._media.viewer_count() >= limit:
-            raise Unavailable(
-                f"this node already serves its limit of {limit} viewers",
-                code="viewer_limit",
-                details={"limit": limit},
-            )
+        require_watchable(
+            self._media,
+            session_id,
+            lesson["live_node"],
+            self._instance,
+            sender="teacher",
+            what="class",
+        )
+        require_viewer_room(self._media, self._settings, sid in self._watching)
         offer = await self._media.watch(session_id, _viewer(sid), restart=body.ice_restart)
         self._watching[sid] = (body.lesson_id, session_id)
         await self._core.courses.attended(principal, lesson)
@@ -195,10 +187,7 @@ class CourseClassGateway:
         if mine.get(sid, (None, ""))[0] != body.lesson_id:
             raise NotFound("no connection for this class", code="no_connection")
         peer = _publisher(sid) if body.role == "publisher" else _viewer(sid)
-        c = body.candidate
-        await self._media.add_candidate(
-            peer, None if c is None else IceCandidate(c.candidate, c.sdpMid, c.sdpMLineIndex)
-        )
+        await self._media.add_candidate(peer, ice_candidate(body.candidate))
         return {"ok": True}
 
     async def leave(self, sid: str, principal: Principal, body: ClassIn) -> Ack:

@@ -17,7 +17,7 @@ import uuid
 from typing import Any
 
 from lago_core.container import Core
-from lago_core.errors import Forbidden, LagoError, NotFound, Unavailable
+from lago_core.errors import Forbidden, LagoError, NotFound
 from lago_core.live import HostRole, PinnedItem
 from lago_core.logging import get_logger
 from lago_core.security.roles import Principal
@@ -35,7 +35,13 @@ from lago_rt.gateway.live_schemas import (
     PublishIn,
     WatchIn,
 )
-from lago_rt.media import IceCandidate, MediaBackend, Sdp
+from lago_rt.gateway.relay import (
+    ice_candidate,
+    require_publish_node,
+    require_viewer_room,
+    require_watchable,
+)
+from lago_rt.media import MediaBackend, Sdp
 from lago_rt.runtime import ActorHost, Command
 
 __all__ = ["LiveGateway"]
@@ -177,12 +183,7 @@ class LiveGateway:
         session = await self._session(cid, body.session_id)
         if session["host_id"] != caller["user_id"]:
             raise Forbidden("only this stream's host publishes to it", code="not_the_host")
-        if session["media_node"] != self._host.instance:
-            raise Unavailable(
-                "publish on the node where the stream was started",
-                code="stream_elsewhere",
-                details={"media_node": session["media_node"]},
-            )
+        require_publish_node(session["media_node"], self._host.instance, "stream")
         answer = await self._media.publish(
             body.session_id,
             _publisher(sid),
@@ -196,26 +197,15 @@ class LiveGateway:
         cid = str(body.community_id)
         caller = await self._any_caller(principal, cid)
         session = await self._session(cid, body.session_id)
-        if not self._media.has_session(body.session_id):
-            if session["media_node"] == self._host.instance:
-                # Started here, but the host's offer has not arrived (or is being answered):
-                # viewers who react to `live.started` at once ask again in a moment.
-                raise Unavailable(
-                    "the host has not started sending yet: try again in a moment",
-                    code="stream_not_ready",
-                )
-            raise Unavailable(
-                "this stream is relayed by another node: connect there to watch",
-                code="stream_elsewhere",
-                details={"media_node": session["media_node"]},
-            )
-        limit = self._settings.live_max_viewers_per_node
-        if sid not in self._watching and self._media.viewer_count() >= limit:
-            raise Unavailable(
-                f"this node already serves its limit of {limit} viewers",
-                code="viewer_limit",
-                details={"limit": limit},
-            )
+        require_watchable(
+            self._media,
+            body.session_id,
+            session["media_node"],
+            self._host.instance,
+            sender="host",
+            what="stream",
+        )
+        require_viewer_room(self._media, self._settings, sid in self._watching)
         joined = await self._host.call(
             cid,
             Command(
@@ -243,14 +233,7 @@ class LiveGateway:
         if mine.get(sid, ("", ""))[1] != body.session_id:
             raise NotFound("no connection for this stream", code="no_connection")
         peer = _publisher(sid) if body.role == "publisher" else _viewer(sid)
-        candidate = (
-            None
-            if body.candidate is None
-            else IceCandidate(
-                body.candidate.candidate, body.candidate.sdpMid, body.candidate.sdpMLineIndex
-            )
-        )
-        await self._media.add_candidate(peer, candidate)
+        await self._media.add_candidate(peer, ice_candidate(body.candidate))
         return _ok()
 
     async def leave(self, sid: str, principal: Principal, body: LiveLeaveIn) -> Ack:
