@@ -131,14 +131,16 @@ class Presence(FeatureBase):
         return self.channel.ctx.keys.extra("presence-pending")
 
     async def on_activate(self) -> None:
-        raw = await self.channel.ctx.redis.hgetall(self._hash)  # type: ignore[misc]
+        async with self.channel.ctx.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(self._hash)
+            pipe.smembers(self._pending)
+            raw, raw_pending = await pipe.execute()
         for sid, value in raw.items():
             key = sid.decode() if isinstance(sid, bytes) else str(sid)
             self._add(key, orjson.loads(value))
         # The previous owner announced everyone online but the users it had not announced yet
         # when it stopped: whoever of them is online now is still to be announced as come, the
         # others as gone.
-        raw_pending = await self.channel.ctx.redis.smembers(self._pending)  # type: ignore[misc]
         pending = sorted(u.decode() if isinstance(u, bytes) else str(u) for u in raw_pending)
         self._announced = set(self._online).symmetric_difference(pending)
         self._touched = dict.fromkeys(pending)
