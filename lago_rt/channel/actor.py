@@ -347,12 +347,18 @@ class ChannelActor:
 
     # --- used by features --------------------------------------------------------------------------
 
-    async def emit(self, type_: str, data: dict[str, Any]) -> ChannelEvent:
-        """Append an event (fenced), publish it to every node, then apply it."""
-        async with self._emitting:
-            return await self._emit(type_, data)
+    async def emit(
+        self, type_: str, data: dict[str, Any], *, clear: str | None = None
+    ) -> ChannelEvent:
+        """Append an event (fenced), publish it to every node, then apply it.
 
-    async def _emit(self, type_: str, data: dict[str, Any]) -> ChannelEvent:
+        ``clear``: a key deleted by the same fenced call, after the append (presence's pending
+        set): one round trip, and an owner that dies leaves both done or neither.
+        """
+        async with self._emitting:
+            return await self._emit(type_, data, clear)
+
+    async def _emit(self, type_: str, data: dict[str, Any], clear: str | None) -> ChannelEvent:
         event = ChannelEvent(
             community_id=self.community_id,
             seq=self.seq + 1,
@@ -368,7 +374,7 @@ class ChannelActor:
         try:
             await self.ctx.fenced(
                 "append",
-                [keys.events, keys.meta],
+                [keys.events, keys.meta] if clear is None else [keys.events, keys.meta, clear],
                 event.seq,
                 payload,
                 self.ctx.settings.channel_stream_max,
