@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from typing import Any
 
@@ -134,3 +135,29 @@ async def test_rebuild_after_losing_redis_history_changes_the_epoch(
     assert second["seq"] == SEQ_BLOCK + 1
     assert [m["text"] for m in second["chat"]["recent"]] == ["一"]
     assert (await send(b, community, "二", "2"))["seq"] == SEQ_BLOCK + 2
+
+
+async def test_an_append_that_clears_a_key_does_both_or_neither(
+    hosts: list[ActorHost], community: CommunityWorld, core: Core, settings: Settings
+) -> None:
+    a, b = hosts
+    assert (await send(a, community, "from a", "1"))["seq"] == 1
+    owner = a.actor(community.id)
+    assert isinstance(owner, ChannelActor)
+    keys = ActorKeys(settings.redis_prefix, "ch", community.id)
+    pending = keys.extra("presence-pending")
+    await core.redis.sadd(pending, "u1")
+    # Emitted concurrently (features activate together), events still take one number each.
+    events = await asyncio.gather(
+        owner.emit("presence.joined", {"user_id": "u1", "name": "a"}, clear=pending),
+        owner.emit("presence.left", {"user_id": "u2"}),
+    )
+    assert sorted(e.seq for e in events) == [2, 3]
+    assert await core.redis.exists(pending) == 0
+    # A stale owner's announcement is refused whole: the set stays for the next owner.
+    await core.redis.delete(keys.lease)
+    assert (await send(b, community, "from b", "2"))["seq"] == 4
+    await core.redis.sadd(pending, "u3")
+    with pytest.raises(Fenced):
+        await owner.emit("presence.joined", {"user_id": "u3", "name": "c"}, clear=pending)
+    assert await core.redis.smembers(pending) == {b"u3"}

@@ -28,7 +28,7 @@ import orjson
 from lago_core.errors import InvalidInput, Unavailable
 from lago_core.logging import get_logger
 from lago_rt.channel.archive import ChannelArchive
-from lago_rt.channel.events import ChannelEvent, read_after, stream_window
+from lago_rt.channel.events import ChannelEvent, StreamWindow, read_after, stream_window_and_get
 from lago_rt.metrics import CHANNEL_FAILURES, CHANNEL_NEW_EPOCHS, labelled
 from lago_rt.runtime.actor import ActorContext, Command, Fenced
 
@@ -173,6 +173,8 @@ class ChannelActor:
         self.stream_lost = False
         self._ceiling = 0
         self._since_snapshot = 0
+        # Features activate concurrently; their events must still take numbers one at a time.
+        self._emitting = asyncio.Lock()
         self.archive = ChannelArchive(ctx)
         self._handlers: dict[str, CommandHandler] = {"channel.snapshot": self._snapshot_for}
         self._batch_handlers: dict[str, BatchHandler] = {}
@@ -191,17 +193,12 @@ class ChannelActor:
     # --- Actor protocol ----------------------------------------------------------------------------
 
     async def activate(self) -> None:
-        keys = self.ctx.keys
-        window = await stream_window(self.ctx.redis, keys)
-        after = self._restore(await self.ctx.redis.get(keys.snapshot))
-        while True:
-            batch = await read_after(self.ctx.redis, keys, after)
-            if not batch:
-                break
-            for event in batch:
-                self._apply(event)
-            after = batch[-1].seq
-        archived = await self.archive.max_seq()
+        # The lease and its epoch were taken by the host before this runs, so nobody else writes
+        # the stream now: what Redis and PostgreSQL hold is read once, the two servers at the same
+        # time (every join of the channel waits for this; issue 22, docs/benchmarks.md).
+        (window, replayed_after, replayed), (archived, ceiling) = await asyncio.gather(
+            self._read_stream(), self._read_archive()
+        )
         self.seq = max(self.seq, archived, window.last_seq or 0)
         fresh = window.epoch is None or (window.last_seq is None and self.seq > 0)
         if fresh:
@@ -209,11 +206,10 @@ class ChannelActor:
             # the history they hold cannot be continued from here. Numbers given before the loss
             # may lie above anything archived (events not archived, gaps): start above the
             # reserved ceiling so none is given twice.
-            ceiling = await self._reserved_ceiling()
             self.stream_lost = max(self.seq, ceiling) > 0
             self.seq = max(self.seq, ceiling)
             self.stream_epoch = secrets.token_hex(6)
-            await self.ctx.fenced("hset", [keys.meta], "epoch", self.stream_epoch)
+            await self.ctx.fenced("hset", [self.ctx.keys.meta], "epoch", self.stream_epoch)
         else:
             self.stream_epoch = window.epoch or ""
         await self._reserve(self.seq + SEQ_BLOCK)
@@ -224,17 +220,64 @@ class ChannelActor:
             )
             # Members connected through the loss learn of it live (docs/protocol.md, "Epochs").
             await self.emit(EPOCH_EVENT, {"epoch": self.stream_epoch, "archived_seq": archived})
-        await self.archive.catch_up(archived)
-        for feature in self.features:
-            try:
-                await feature.on_activate()
-            except Fenced:
-                raise
-            except Exception:
-                # Degraded rather than unavailable: the feature keeps what it restored and its
-                # ticks reconcile; every other feature serves as usual.
-                self._failed(feature.name, "activate")
+        await self.archive.catch_up(
+            archived, last_seq=window.last_seq, replayed_after=replayed_after, replayed=replayed
+        )
+        # Each feature reads its own state: they wait for their servers together. Their events
+        # still go out one at a time (``emit`` holds a lock), and a failure stays the feature's.
+        outcomes = await asyncio.gather(
+            *(self._activate_feature(f) for f in self.features), return_exceptions=True
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome  # Fenced (or cancellation): this instance stops
         log.info("channel.activated", community_id=self.community_id, seq=self.seq)
+
+    async def _activate_feature(self, feature: ChannelFeature) -> None:
+        try:
+            await feature.on_activate()
+        except Fenced:
+            raise
+        except Exception:
+            # Degraded rather than unavailable: the feature keeps what it restored and its
+            # ticks reconcile; every other feature serves as usual.
+            self._failed(feature.name, "activate")
+
+    async def _read_stream(self) -> tuple[StreamWindow, int, list[ChannelEvent]]:
+        """Restore from the snapshot and replay the stream's tail after it; the stream's window
+        and the events replayed. The window and the snapshot come in one round trip, and the
+        replay stops at the window's last event: the stream does not grow while we hold the
+        lease, so no round trip is spent finding its end. Returns the window, the snapshot's
+        sequence number and the events after it."""
+        window, raw = await stream_window_and_get(
+            self.ctx.redis, self.ctx.keys, self.ctx.keys.snapshot
+        )
+        after = first = self._restore(raw)
+        replayed: list[ChannelEvent] = []
+        last = window.last_seq
+        while last is not None and after < last:
+            batch = await read_after(self.ctx.redis, self.ctx.keys, after, until=last)
+            if not batch:
+                break
+            for event in batch:
+                self._apply(event)
+            replayed += batch
+            after = batch[-1].seq
+        return window, first, replayed
+
+    async def _read_archive(self) -> tuple[int, int]:
+        """The highest archived (or set aside) sequence number and the reserved ceiling."""
+        row = await self.ctx.pool.fetchrow(
+            """
+            SELECT greatest(
+                (SELECT max(seq) FROM channel_events WHERE community_id = $1),
+                (SELECT max(seq) FROM channel_archive_rejects WHERE community_id = $1)) AS archived,
+                (SELECT ceiling FROM channel_seq_ceilings WHERE community_id = $1) AS ceiling
+            """,
+            self.community_id,
+        )
+        assert row is not None
+        return int(row["archived"] or 0), int(row["ceiling"] or 0)
 
     def _restore(self, raw: bytes | None) -> int:
         """Restore features from a snapshot; the sequence number the stream's replay starts after."""
@@ -304,8 +347,18 @@ class ChannelActor:
 
     # --- used by features --------------------------------------------------------------------------
 
-    async def emit(self, type_: str, data: dict[str, Any]) -> ChannelEvent:
-        """Append an event (fenced), publish it to every node, then apply it."""
+    async def emit(
+        self, type_: str, data: dict[str, Any], *, clear: str | None = None
+    ) -> ChannelEvent:
+        """Append an event (fenced), publish it to every node, then apply it.
+
+        ``clear``: a key deleted by the same fenced call, after the append (presence's pending
+        set): one round trip, and an owner that dies leaves both done or neither.
+        """
+        async with self._emitting:
+            return await self._emit(type_, data, clear)
+
+    async def _emit(self, type_: str, data: dict[str, Any], clear: str | None) -> ChannelEvent:
         event = ChannelEvent(
             community_id=self.community_id,
             seq=self.seq + 1,
@@ -321,7 +374,7 @@ class ChannelActor:
         try:
             await self.ctx.fenced(
                 "append",
-                [keys.events, keys.meta],
+                [keys.events, keys.meta] if clear is None else [keys.events, keys.meta, clear],
                 event.seq,
                 payload,
                 self.ctx.settings.channel_stream_max,
@@ -390,12 +443,6 @@ class ChannelActor:
             stage=stage,
             **details,
         )
-
-    async def _reserved_ceiling(self) -> int:
-        value = await self.ctx.pool.fetchval(
-            "SELECT ceiling FROM channel_seq_ceilings WHERE community_id = $1", self.community_id
-        )
-        return int(value or 0)
 
     async def _reserve(self, upto: int) -> None:
         """Record in PostgreSQL that numbers up to ``upto`` may be given, before giving them.

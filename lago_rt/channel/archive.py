@@ -100,25 +100,32 @@ class ChannelArchive:
         """True while the event ``seq`` waits to be archived."""
         return seq in self._pending_seqs
 
-    async def max_seq(self) -> int:
-        value = await self._ctx.pool.fetchval(
-            """
-            SELECT greatest(
-                (SELECT max(seq) FROM channel_events WHERE community_id = $1),
-                (SELECT max(seq) FROM channel_archive_rejects WHERE community_id = $1))
-            """,
-            self._ctx.key,
-        )
-        return int(value or 0)
-
-    async def catch_up(self, archived: int) -> None:
+    async def catch_up(
+        self,
+        archived: int,
+        *,
+        last_seq: int | None,
+        replayed_after: int,
+        replayed: list[ChannelEvent],
+    ) -> None:
         """Archive what the stream holds beyond the archive (after a crash of the last owner).
 
+        ``last_seq`` is the stream's last event when the actor activated (it does not grow
+        before this runs) and ``replayed`` every event the stream holds after ``replayed_after``
+        (activation read them): when that is at or below ``archived`` nothing more is read.
         A transient failure leaves the rest pending for the ticks: activation goes on.
         """
+        if last_seq is None or archived >= last_seq:
+            return
+        if replayed_after <= archived:
+            for event in replayed:
+                if event.seq > archived:
+                    self.add(event)
+            await self.flush(now=True)
+            return
         after = archived
-        while True:
-            batch = await read_after(self._ctx.redis, self._ctx.keys, after)
+        while after < last_seq:
+            batch = await read_after(self._ctx.redis, self._ctx.keys, after, until=last_seq)
             if not batch:
                 break
             for event in batch:

@@ -14,7 +14,14 @@ import redis.asyncio as aioredis
 
 from lago_rt.runtime.keys import ActorKeys
 
-__all__ = ["ChannelEvent", "StreamWindow", "decode_entry", "read_after", "stream_window"]
+__all__ = [
+    "ChannelEvent",
+    "StreamWindow",
+    "decode_entry",
+    "read_after",
+    "stream_window",
+    "stream_window_and_get",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +85,23 @@ async def stream_window(redis: aioredis.Redis, keys: ActorKeys) -> StreamWindow:
         pipe.xrange(keys.events, count=1)
         pipe.xrevrange(keys.events, count=1)
         epoch, first, last = await pipe.execute()
+    return _window(epoch, first, last)
+
+
+async def stream_window_and_get(
+    redis: aioredis.Redis, keys: ActorKeys, key: str
+) -> tuple[StreamWindow, bytes | None]:
+    """The stream's window and the value of ``key`` (an actor's snapshot) in one round trip."""
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.hget(keys.meta, "epoch")
+        pipe.xrange(keys.events, count=1)
+        pipe.xrevrange(keys.events, count=1)
+        pipe.get(key)
+        epoch, first, last, value = await pipe.execute()
+    return _window(epoch, first, last), value
+
+
+def _window(epoch: Any, first: Any, last: Any) -> StreamWindow:
     return StreamWindow(
         epoch=epoch.decode() if isinstance(epoch, bytes) else epoch,
         first_seq=_seq_of(first[0][0]) if first else None,

@@ -13,7 +13,8 @@ event). In a join storm of N members, one event per join to everyone online was 
 deliveries — 2,900 members took 45 s to join, 83 % of it writing those events.
 
 The users whose change is not announced yet are kept in Redis too (a set beside the sessions,
-written in the same fenced call as the session, emptied after each announcement), so an owner
+written in the same fenced call as the session, emptied by each announcement's own fenced
+append, after the event), so an owner
 that dies within a window does not take its changes along: the next owner announces them when it
 activates — at worst a change twice, never not at all.
 """
@@ -131,14 +132,16 @@ class Presence(FeatureBase):
         return self.channel.ctx.keys.extra("presence-pending")
 
     async def on_activate(self) -> None:
-        raw = await self.channel.ctx.redis.hgetall(self._hash)  # type: ignore[misc]
+        async with self.channel.ctx.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(self._hash)
+            pipe.smembers(self._pending)
+            raw, raw_pending = await pipe.execute()
         for sid, value in raw.items():
             key = sid.decode() if isinstance(sid, bytes) else str(sid)
             self._add(key, orjson.loads(value))
         # The previous owner announced everyone online but the users it had not announced yet
         # when it stopped: whoever of them is online now is still to be announced as come, the
         # others as gone.
-        raw_pending = await self.channel.ctx.redis.smembers(self._pending)  # type: ignore[misc]
         pending = sorted(u.decode() if isinstance(u, bytes) else str(u) for u in raw_pending)
         self._announced = set(self._online).symmetric_difference(pending)
         self._touched = dict.fromkeys(pending)
@@ -240,18 +243,26 @@ class Presence(FeatureBase):
         left = [u for u in touched if u not in self._online and u in self._announced]
         self._announced.update(joined)
         self._announced.difference_update(left)
+        # The pending set is emptied by the event's own fenced append, after it (one round trip):
+        # an owner that dies before it leaves the users to announce again, never announced.
+        pending = self._pending
         if len(joined) + len(left) > 1:
             users = [{"user_id": u, "name": self._online[u][0]} for u in joined]
-            await self.channel.emit("presence.changed", {"joined": users, "left": left})
+            await self.channel.emit(
+                "presence.changed", {"joined": users, "left": left}, clear=pending
+            )
         elif joined:
             user_id = joined[0]
             await self.channel.emit(
-                "presence.joined", {"user_id": user_id, "name": self._online[user_id][0]}
+                "presence.joined",
+                {"user_id": user_id, "name": self._online[user_id][0]},
+                clear=pending,
             )
         elif left:
-            await self.channel.emit("presence.left", {"user_id": left[0]})
-        # After the event: an owner that dies in between leaves the users to announce again.
-        await self.channel.ctx.fenced("del", [self._pending])
+            await self.channel.emit("presence.left", {"user_id": left[0]}, clear=pending)
+        else:
+            # Nothing to announce (each came and went within the window): only the set to empty.
+            await self.channel.ctx.fenced("del", [pending])
         return bool(joined or left)
 
     async def prune_dead_nodes(self) -> None:

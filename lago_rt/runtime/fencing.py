@@ -55,7 +55,8 @@ return 0
 #   append  KEYS stream, meta   ARGV seq, payload, maxlen, live-channel, new-stream-epoch,
 #                               publish command (PUBLISH, or SPUBLISH on a sharding cluster:
 #                               the channel shares the keys' hash tag, so its slot)
-#           -> XADD with id 0-<seq> (Redis refuses a seq that does not grow) and PUBLISH
+#           -> XADD with id 0-<seq> (Redis refuses a seq that does not grow) and PUBLISH; a third
+#              key, if given, is deleted afterwards (presence's pending set, in the same call)
 #   hset    KEYS hash           ARGV field, value
 #   hdel    KEYS hash           ARGV field...
 #   set     KEYS key            ARGV value
@@ -74,6 +75,9 @@ if op == 'append' then
   redis.call('HSETNX', KEYS[3], 'epoch', ARGV[7])
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '0-' .. ARGV[3], 'e', ARGV[4])
   redis.call(ARGV[8], ARGV[6], ARGV[4])
+  if KEYS[4] then
+    redis.call('DEL', KEYS[4])
+  end
   return 1
 elseif op == 'hset' then
   return redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
