@@ -19,8 +19,7 @@ __all__ = [
     "CONVERSATION_SETS",
     "INTENT_SETS",
     "PARTS",
-    "SEARCH_CORPUS",
-    "SEARCH_QUERIES",
+    "SEARCH_SETS",
     "eval_conversations",
     "eval_intent",
     "eval_search",
@@ -36,9 +35,13 @@ INTENT_SETS = (
     TESTS / "ai_queries_v3.jsonl",
     TESTS / "ai_queries_v4.jsonl",
     TESTS / "ai_queries_v5.jsonl",
+    TESTS / "ai_queries_v6.jsonl",
 )
-SEARCH_CORPUS = TESTS / "ai_search_corpus.jsonl"
-SEARCH_QUERIES = TESTS / "ai_search_queries.jsonl"
+# (listings, queries labelled on them): the tuning corpus, then the one written blind.
+SEARCH_SETS = (
+    (TESTS / "ai_search_corpus.jsonl", TESTS / "ai_search_queries.jsonl"),
+    (TESTS / "ai_search_corpus_v2.jsonl", TESTS / "ai_search_queries_v2.jsonl"),
+)
 CONVERSATION_SETS = (
     TESTS / "ai_conversations.jsonl",
     TESTS / "ai_conversations_holdout.jsonl",
@@ -70,25 +73,26 @@ async def eval_intent(settings: Settings, engine: Engine, files: list[Path], mis
 
 
 async def eval_search(settings: Settings, engine: Engine, files: list[Path], misses: bool) -> None:
-    """Recall@5 and MRR of search on the labelled corpus (skipped when files were given)."""
+    """Recall@5 and MRR of search on each labelled corpus (skipped when files were given)."""
     if files:
         return
     from lago_core.ai.embeddings import create_embedder
     from lago_core.ai.evaluation import evaluate_search, load_jsonl
 
     embedder = create_embedder(settings)
-    listings = await asyncio.to_thread(load_jsonl, SEARCH_CORPUS)
-    queries = await asyncio.to_thread(load_jsonl, SEARCH_QUERIES)
-    report = await evaluate_search(engine, embedder, listings, queries)
-    print(
-        f"search: engine {engine.name}, embeddings {embedder.model}, {len(listings)} listings "
-        f"({_shown(SEARCH_CORPUS)}), {_shown(SEARCH_QUERIES)}"
-    )
-    for line in report.lines():
-        print(line)
-    if misses:
-        for miss in report.misses:
-            print(f"  miss: {miss['q']}  top {miss['top']}  relevant {miss['relevant']}")
+    for corpus, labelled in SEARCH_SETS:
+        listings = await asyncio.to_thread(load_jsonl, corpus)
+        queries = await asyncio.to_thread(load_jsonl, labelled)
+        report = await evaluate_search(engine, embedder, listings, queries)
+        print(
+            f"search: engine {engine.name}, embeddings {embedder.model}, {len(listings)} "
+            f"listings ({_shown(corpus)}), {_shown(labelled)}"
+        )
+        for line in report.lines():
+            print(line)
+        if misses:
+            for miss in report.misses:
+                print(f"  miss: {miss['q']}  top {miss['top']}  relevant {miss['relevant']}")
 
 
 async def score_conversation_sets(settings: Settings, files: list[Path], misses: bool) -> None:
