@@ -1,9 +1,16 @@
-"""Lookups asked in the same turn of the event loop, answered by one batched call.
+"""Lookups asked close together, answered by one batched call.
 
 A storm of handshakes (a node restarting, thousands of residents reconnecting) asks PostgreSQL
 the same question for thousands of sessions within a few milliseconds; one query with
-``= ANY($1)`` for each turn's worth costs a round trip instead of one each, and keeps the pool
-free for everything else.
+``= ANY($1)`` for many of them costs a round trip instead of one each, and keeps the pool free
+for everything else.
+
+Which keys share a call: those asked in the same turn of the event loop, and — under load —
+those asked while ``max_inflight`` calls are already running, which wait for the first of them
+to finish and then go together. A turn of a busy node holds only a handful of handshakes, so
+batching by turn alone still made one query per handshake or two in a storm (each costing more
+of the node's CPU than the rest of the lookup); with the wait, batches grow with the database's
+latency, and a quiet node answers as soon as before.
 """
 
 from __future__ import annotations
@@ -24,33 +31,53 @@ log = get_logger(__name__)
 
 class Coalescer(Generic[K, V]):
     """``await get(key)``: the value ``fetch(keys)`` found for ``key`` (None if it found none),
-    where ``keys`` are every key asked for in the same turn of the loop (at most ``max_batch``
-    a call). A failed ``fetch`` fails each of its callers with its exception."""
+    where ``keys`` are the keys asked for together (see the module's docstring; at most
+    ``max_batch`` a call, at most ``max_inflight`` calls at once). A failed ``fetch`` fails each
+    of its callers with its exception; a caller that is cancelled leaves the others waiting."""
 
     def __init__(
-        self, fetch: Callable[[list[K]], Awaitable[dict[K, V]]], *, max_batch: int = 1_000
+        self,
+        fetch: Callable[[list[K]], Awaitable[dict[K, V]]],
+        *,
+        max_batch: int = 1_000,
+        max_inflight: int = 2,
     ) -> None:
+        if max_batch < 1 or max_inflight < 1:
+            raise ValueError("max_batch and max_inflight must be at least 1")
         self._fetch = fetch
         self._max_batch = max_batch
+        self._max_inflight = max_inflight
         self._waiting: dict[K, list[asyncio.Future[V | None]]] = {}
         self._scheduled = False
+        self._inflight = 0
         self._tasks: set[asyncio.Task[Any]] = set()
+
+    @property
+    def inflight(self) -> int:
+        """Calls of ``fetch`` running now."""
+        return self._inflight
 
     async def get(self, key: K) -> V | None:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[V | None] = loop.create_future()
         self._waiting.setdefault(key, []).append(future)
-        if not self._scheduled:
+        self._schedule(loop)
+        return await future
+
+    def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
+        # After the current turn, so that the keys it asks for go together; not while every
+        # call allowed is running (the first to finish schedules the next batch).
+        if not self._scheduled and self._waiting and self._inflight < self._max_inflight:
             self._scheduled = True
             loop.call_soon(self._flush)
-        return await future
 
     def _flush(self) -> None:
         self._scheduled = False
-        waiting, self._waiting = self._waiting, {}
-        keys = list(waiting)
-        for start in range(0, len(keys), self._max_batch):
-            batch = {k: waiting[k] for k in keys[start : start + self._max_batch]}
+        keys = list(self._waiting)
+        while keys and self._inflight < self._max_inflight:
+            chunk, keys = keys[: self._max_batch], keys[self._max_batch :]
+            batch = {k: self._waiting.pop(k) for k in chunk}
+            self._inflight += 1
             task = asyncio.ensure_future(self._answer(batch))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -65,8 +92,27 @@ class Coalescer(Generic[K, V]):
                     if not future.done():
                         future.set_exception(exc)
             return
+        except BaseException:
+            # Cancelled (the node is stopping): nobody may be left waiting for this batch.
+            for futures in batch.values():
+                for future in futures:
+                    future.cancel()
+            raise
+        finally:
+            self._inflight -= 1
+            self._schedule(asyncio.get_running_loop())
         for key, futures in batch.items():
             value = found.get(key)
             for future in futures:
                 if not future.done():
                     future.set_result(value)
+
+    async def close(self) -> None:
+        """Cancel the calls running and everyone waiting (the process is stopping)."""
+        for futures in self._waiting.values():
+            for future in futures:
+                future.cancel()
+        self._waiting.clear()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*list(self._tasks), return_exceptions=True)

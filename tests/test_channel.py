@@ -14,7 +14,7 @@ from lago_core.actor_keys import CHANNEL_KIND
 from lago_core.container import Core
 from lago_core.settings import Settings
 from lago_rt.app import RT_NODE, RtNode, create_rt_app
-from lago_rt.channel.presence import presence_changes
+from lago_rt.channel.presence import announce_window_ms, presence_changes
 from lago_rt.runtime.keys import ActorKeys
 
 from .conftest import CommunityWorld
@@ -247,6 +247,53 @@ async def test_a_member_who_comes_and_goes_within_a_window_is_never_announced(
     seen = {u for e in watcher.events for side in presence_changes(e) for u in side}
     assert str(visitor_of.id) not in seen
     assert str(late_of.id) in seen
+
+
+async def test_a_large_channel_announces_presence_less_often(
+    settings: Settings,
+    core: Core,
+    aiohttp_server: Any,
+    community: CommunityWorld,
+    clients: list[ChannelClient],
+) -> None:
+    """Each announcement is a write to every member online, so the window widens with the
+    audience (announce_window_ms): with 60 online and a 20 ms base it is 240 ms. A change right
+    after an announcement waits for the window's end — measured from the watcher's side, where
+    lateness can only make the gap longer."""
+    server: TestServer = await aiohttp_server(
+        create_rt_app(replace(settings, presence_update_ms=20), core=core)
+    )
+    url = f"http://127.0.0.1:{server.port}"
+    watcher = await connect(clients, url, community.residents[0].access_token)
+    assert (await watcher.join(community.id))["ok"]
+    crowd = await bulk_residents(core, community.id, 60)
+    sockets = await asyncio.gather(*(connect(clients, url, r.access_token) for r in crowd))
+    assert all(j["ok"] for j in await asyncio.gather(*(s.join(community.id) for s in sockets)))
+    everyone = {str(r.id) for r in crowd}
+
+    def came() -> set[str]:
+        return {u for e in watcher.events for u in presence_changes(e)[0]}
+
+    def gone() -> set[str]:
+        return {u for e in watcher.events for u in presence_changes(e)[1]}
+
+    await watcher.wait_until(lambda: everyone <= came())
+    online = 61
+    window_s = announce_window_ms(20, online) / 1000
+    assert window_s == pytest.approx(0.244)
+    loop = asyncio.get_running_loop()
+    gaps = []
+    announced_at = None
+    for leaving, member in zip(sockets[:3], crowd[:3], strict=True):
+        await leaving.close()
+        await watcher.wait_until(lambda m=member: str(m.id) in gone())  # type: ignore[misc]
+        now = loop.time()
+        if announced_at is not None:
+            gaps.append(now - announced_at)
+        announced_at = now
+    # Each close came right after the previous announcement, so each waited for a window of
+    # about 240 ms (59–60 online); the base window would have let it out after 20 ms.
+    assert all(gap >= 0.5 * window_s for gap in gaps), gaps
 
 
 async def test_changes_an_owner_had_not_announced_when_it_died_are_announced_by_the_next(

@@ -27,9 +27,9 @@ def _count_lookups(core: Core) -> list[int]:
     real = store.channel_people
     queries: list[int] = []
 
-    async def counted(community_id: uuid.UUID, user_ids: list[uuid.UUID]) -> Any:
-        queries.append(len(user_ids))
-        return await real(community_id, user_ids)
+    async def counted(pairs: list[tuple[uuid.UUID, uuid.UUID]]) -> Any:
+        queries.append(len(pairs))
+        return await real(pairs)
 
     store.channel_people = counted  # type: ignore[method-assign]
     return queries
@@ -74,10 +74,10 @@ async def test_a_failed_lookup_fails_its_callers_and_the_next_one_starts_afresh(
     real = store.channel_people
     failing = True
 
-    async def flaky(community_id: uuid.UUID, user_ids: list[uuid.UUID]) -> Any:
+    async def flaky(pairs: list[tuple[uuid.UUID, uuid.UUID]]) -> Any:
         if failing:
             raise ConnectionError("database went away")
-        return await real(community_id, user_ids)
+        return await real(pairs)
 
     store.channel_people = flaky  # type: ignore[method-assign]
     access = ChannelAccess(core)
@@ -115,4 +115,52 @@ async def test_a_decision_in_use_is_looked_up_again_before_it_expires(
     # A decision nobody uses is not refreshed: it expires, and the next use waits for a lookup.
     clock.advance(TTL_S + 1)
     assert access.cached_role(callers[0], community.id) is None
+    await access.close()
+
+
+async def test_lookups_in_several_communities_at_once_are_one_query(
+    core: Core, community: CommunityWorld, make_account: Any
+) -> None:
+    """A join storm spreads over many channels: whoever waits, in any community, is looked up
+    together, and each gets the role of the community they asked about."""
+    from decimal import Decimal
+
+    from lago_core.security.roles import MemberStatus
+
+    admin = _principal(community.admin, PlatformRole.ADMIN)
+    company = await core.communities.create_company(admin, f"物业{uuid.uuid4().hex[:6]}")
+    other = await core.communities.create(
+        admin,
+        "枫林苑",
+        f"枫林路{uuid.uuid4().hex[:6]}",
+        Decimal("39.98"),
+        Decimal("116.30"),
+        company["id"],
+    )
+    other_id = str(other["id"])
+    # The first community's staff member is a resident of the other one.
+    staff = community.staff
+    await core.communities.add_company_staff(admin, company["id"], community.residents[0].id)
+    await core.communities.request_to_join(_principal(staff), other["id"], None, None)
+    await core.communities.decide(
+        _principal(community.residents[0]), other["id"], staff.id, MemberStatus.VERIFIED, None
+    )
+    queries = _count_lookups(core)
+    access = ChannelAccess(core)
+    asked = [
+        (staff, community.id),
+        (staff, other_id),
+        (community.residents[0], community.id),
+        (community.residents[0], other_id),
+        (community.residents[1], other_id),
+    ]
+    roles = await asyncio.gather(*(access.role(_principal(who), c) for who, c in asked))
+    assert roles == [
+        ChannelRole.STAFF,
+        ChannelRole.MEMBER,
+        ChannelRole.MEMBER,
+        ChannelRole.STAFF,
+        None,
+    ]
+    assert queries == [5]
     await access.close()

@@ -271,25 +271,25 @@ class CommunityStore:
         )
 
     async def channel_people(
-        self, community_id: UUID, user_ids: list[UUID]
-    ) -> dict[UUID, asyncpg.Record]:
-        """For each user: display name, property staff of the community, verified resident.
-
-        What a channel needs to know of whoever acts in it, for many users in one round trip.
-        """
+        self, pairs: list[tuple[UUID, UUID]]
+    ) -> dict[tuple[UUID, UUID], asyncpg.Record]:
+        """For each (community, user): display name, property staff of the community, verified
+        resident. What a channel needs to know of whoever acts in it, for many users of many
+        communities in one round trip; pairs whose user does not exist are left out."""
         rows = await self._pool.fetch(
-            """SELECT u.id, u.display_name,
+            """SELECT p.community_id, u.id, u.display_name,
                       EXISTS (SELECT 1 FROM communities c JOIN property_staff s
                               ON s.company_id = c.property_company_id
-                              WHERE c.id = $1 AND s.user_id = u.id) AS staff,
+                              WHERE c.id = p.community_id AND s.user_id = u.id) AS staff,
                       EXISTS (SELECT 1 FROM community_members m
-                              WHERE m.community_id = $1 AND m.user_id = u.id
+                              WHERE m.community_id = p.community_id AND m.user_id = u.id
                                 AND m.status = 'verified') AS verified
-               FROM users u WHERE u.id = ANY($2::uuid[])""",
-            community_id,
-            user_ids,
+               FROM unnest($1::uuid[], $2::uuid[]) AS p(community_id, user_id)
+               JOIN users u ON u.id = p.user_id""",
+            [community_id for community_id, _ in pairs],
+            [user_id for _, user_id in pairs],
         )
-        return {r["id"]: r for r in rows}
+        return {(r["community_id"], r["id"]): r for r in rows}
 
     async def is_verified_member(self, community_id: UUID, user_id: UUID) -> bool:
         return bool(

@@ -5,7 +5,9 @@ does not become a query storm; a revoked membership takes effect within that tim
 still in use after half of that is looked up again in the background.
 
 Lookups that miss the cache at the same time are answered together: one query names the role
-and display name of every user waiting for the same community. A rush of members whose entries
+and display name of every (user, community) waiting — in any community, and, while earlier
+lookups are still running, everyone who arrived meanwhile (``lago_core/coalesce.py``): a storm
+of joins spread over fifty channels was one query per join. A rush of members whose entries
 expired together — everyone in a busy channel tapping "join" on a group buy announced a minute
 ago — was three queries each, and they held the node's pooled connections long enough to make
 the channel actor's writes wait behind them.
@@ -15,10 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+import asyncpg
+
+from lago_core.coalesce import Coalescer
 from lago_core.container import Core
 from lago_core.errors import Forbidden
 from lago_core.logging import get_logger
@@ -57,20 +62,15 @@ class _Person:
     verified: bool
 
 
-@dataclass
-class _Batch:
-    """Users waiting for a lookup in one community, and whether a query for them is scheduled."""
-
-    waiting: dict[UUID, asyncio.Future[_Person | None]] = field(default_factory=dict)
-    scheduled: bool = False
-
-
 class ChannelAccess:
     def __init__(self, core: Core) -> None:
         self._core = core
         self._roles: dict[tuple[UUID, str], tuple[float, ChannelRole | None]] = {}
         self._names: dict[UUID, tuple[float, str]] = {}
-        self._batches: dict[str, _Batch] = {}
+        # Whoever is waiting, in any community: one query (see the module's docstring).
+        self._people: Coalescer[tuple[UUID, UUID], asyncpg.Record] = Coalescer(
+            core.communities.store.channel_people, max_batch=BATCH_MAX
+        )
         self._tasks: set[asyncio.Task[Any]] = set()
         self._refreshing: set[tuple[UUID, str]] = set()
 
@@ -151,6 +151,7 @@ class ChannelAccess:
     async def close(self) -> None:
         for task in list(self._tasks):
             task.cancel()
+        await self._people.close()
 
     # --- lookups -------------------------------------------------------------------------------------
 
@@ -166,59 +167,14 @@ class ChannelAccess:
             return ChannelRole.SERVICE
         return None
 
-    def _person(self, user_id: UUID, community_id: str) -> asyncio.Future[_Person | None]:
+    async def _person(self, user_id: UUID, community_id: str) -> _Person | None:
         """The user as the community sees them, from the next batched query (None: no user)."""
-        batch = self._batches.setdefault(community_id, _Batch())
-        waiting = batch.waiting.get(user_id)
-        if waiting is not None:
-            return waiting
-        fut: asyncio.Future[_Person | None] = asyncio.get_running_loop().create_future()
-        batch.waiting[user_id] = fut
-        if not batch.scheduled:
-            batch.scheduled = True
-            # Once the lookups that arrive in this turn of the event loop have joined the batch.
-            task = asyncio.get_running_loop().create_task(self._query(community_id))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        return fut
-
-    async def _query(self, community_id: str) -> None:
-        waiting: list[tuple[UUID, asyncio.Future[_Person | None]]] = []
-        taken = False
-        try:
-            await asyncio.sleep(0)
-            waiting = list(self._batches.pop(community_id).waiting.items())
-            taken = True
-            for start in range(0, len(waiting), BATCH_MAX):
-                chunk = waiting[start : start + BATCH_MAX]
-                try:
-                    found = await self._core.communities.store.channel_people(
-                        UUID(community_id), [user_id for user_id, _ in chunk]
-                    )
-                except Exception as exc:
-                    for _, fut in chunk:
-                        if not fut.done():
-                            fut.set_exception(exc)
-                    continue
-                now = self._core.clock.monotonic()
-                for user_id, fut in chunk:
-                    row = found.get(user_id)
-                    person = None
-                    if row is not None:
-                        person = _Person(row["display_name"], row["staff"], row["verified"])
-                        self._remember_name(user_id, person.name, now)
-                    if not fut.done():
-                        fut.set_result(person)
-        finally:
-            # Cancelled (the node is stopping): nobody may be left waiting, and a batch not yet
-            # taken must not block the next lookup. (Lookups arriving after the batch was taken
-            # form a new batch with its own query.)
-            if not taken:
-                batch = self._batches.pop(community_id, None)
-                waiting = list(batch.waiting.items()) if batch else []
-            for _, fut in waiting:
-                if not fut.done():
-                    fut.cancel()
+        row = await self._people.get((UUID(community_id), user_id))
+        if row is None:
+            return None
+        person = _Person(row["display_name"], row["staff"], row["verified"])
+        self._remember_name(user_id, person.name, self._core.clock.monotonic())
+        return person
 
     def _remember_name(self, user_id: UUID, name: str, now: float) -> None:
         if len(self._names) > CACHE_MAX:
