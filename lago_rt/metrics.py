@@ -41,6 +41,11 @@ SESSION_CHECK_FAILURES = Counter(
     "lago_rt_session_check_failures_total",
     "session look-ups or session-ended notices that failed (sockets then end at a later check)",
 )
+BROKER_FAILURES = Counter(
+    "lago_rt_broker_failures_total",
+    "channel events the node failed to read from Redis or to deliver (gaps are filled later)",
+    ["stage"],
+)
 REFUSED = Counter("lago_rt_refused_total", "socket events refused", ["code"])
 _CHILDREN: dict[tuple[int, tuple[str, ...]], Any] = {}
 

@@ -28,6 +28,7 @@ from lago_core.push import Push, community_room, push_channel
 from lago_core.redis import open_pubsub, pubsub_client
 from lago_core.settings import Settings
 from lago_rt.channel.events import ChannelEvent, read_after
+from lago_rt.metrics import BROKER_FAILURES
 from lago_rt.runtime.keys import ActorKeys
 from lago_rt.transport import Hub
 
@@ -37,6 +38,8 @@ log = get_logger(__name__)
 
 EVENT_NAME = "channel:event"
 _EVENT = EVENT_NAME.encode()
+# Pub/sub messages read in a row before the event loop is let through.
+BURST_MAX = 64
 
 
 class Broker:
@@ -55,6 +58,9 @@ class Broker:
         # redis-py's listen() returns at once while nothing is subscribed; wait on this instead.
         self._subscribed = asyncio.Event()
         self._listener: asyncio.Task[None] | None = None
+        # Events read but not yet delivered, per community, in arrival order.
+        self._arrivals: dict[str, list[bytes]] = {}
+        self._delivering: asyncio.Future[None] | None = None
 
     def _keys(self, community_id: str) -> ActorKeys:
         return ActorKeys(self._settings.redis_prefix, CHANNEL_KIND, community_id)
@@ -119,41 +125,73 @@ class Broker:
         while True:
             await self._subscribed.wait()
             try:
+                read = 0
                 async for message in self._pubsub.listen():
                     if message.get("type") != "message":
                         continue
                     community_id = self._channels.get(message["channel"])
                     if community_id is not None:
-                        await self._receive(community_id, message["data"])
-                    # redis-py hands over messages already buffered without suspending: in a
-                    # burst of events (a join storm) this loop would otherwise keep the event
-                    # loop from everything else — heartbeats and lease renewals included.
-                    await asyncio.sleep(0)
+                        self._arrived(community_id, message["data"])
+                    # redis-py hands over messages already buffered without suspending, so a
+                    # burst is read whole before the delivery task runs and goes out together;
+                    # a long one is let through now and then (heartbeats, lease renewals).
+                    read += 1
+                    if read >= BURST_MAX:
+                        read = 0
+                        await asyncio.sleep(0)
             except asyncio.CancelledError:
                 raise
             except Exception:
+                BROKER_FAILURES.labels("listen").inc()
                 log.exception("broker.listen_failed")
                 await asyncio.sleep(0.1)
 
-    async def _receive(self, community_id: str, payload: bytes) -> None:
-        # One decode per event (not per recipient) to read its sequence number and epoch.
-        event = ChannelEvent.decode(payload)
-        seq = event.seq
-        known = self._last_seq.get(community_id)
-        last = None
-        if known is not None:
-            # An event without an epoch (written before events carried one) continues any.
-            same = known[0] == event.epoch or not known[0] or not event.epoch
-            last = known[1] if same else 0
-        if last is not None and seq <= last:
-            return  # already delivered
-        if last is not None and seq > last + 1:
-            for missed in await read_after(
-                self._redis, self._keys(community_id), last, until=seq - 1
-            ):
-                await self.deliver(community_id, missed.encode())
-        self._last_seq[community_id] = (event.epoch, seq)
-        await self.deliver(community_id, payload)
+    def _arrived(self, community_id: str, payload: bytes) -> None:
+        self._arrivals.setdefault(community_id, []).append(payload)
+        if self._delivering is None or self._delivering.done():
+            self._delivering = asyncio.ensure_future(self._deliver_arrivals())
+            self._tasks.add(self._delivering)
+            self._delivering.add_done_callback(self._tasks.discard)
+
+    async def _deliver_arrivals(self) -> None:
+        """Deliver what arrived, each community's events in order and together; one task at a
+        time, so that order holds across bursts."""
+        while self._arrivals:
+            arrivals, self._arrivals = self._arrivals, {}
+            for community_id, payloads in arrivals.items():
+                try:
+                    await self._receive(community_id, payloads)
+                except Exception:
+                    # The sequence mark was not moved past what failed: the next event of the
+                    # community finds the gap and fills it from the stream.
+                    BROKER_FAILURES.labels("deliver").inc()
+                    log.exception("broker.deliver_failed", community_id=community_id)
+
+    async def _receive(self, community_id: str, payloads: list[bytes]) -> None:
+        """Deliver a community's events as they arrived: repeats dropped, gaps filled from the
+        stream first."""
+        out: list[bytes] = []
+        for payload in payloads:
+            # One decode per event (not per recipient) to read its sequence number and epoch.
+            event = ChannelEvent.decode(payload)
+            seq = event.seq
+            known = self._last_seq.get(community_id)
+            last = None
+            if known is not None:
+                # An event without an epoch (written before events carried one) continues any.
+                same = known[0] == event.epoch or not known[0] or not event.epoch
+                last = known[1] if same else 0
+            if last is not None and seq <= last:
+                continue  # already delivered
+            if last is not None and seq > last + 1:
+                missed = await read_after(
+                    self._redis, self._keys(community_id), last, until=seq - 1
+                )
+                out.extend(m.encode() for m in missed)
+            self._last_seq[community_id] = (event.epoch, seq)
+            out.append(payload)
+        if out:
+            await self._hub.broadcast_many(community_room(community_id), _EVENT, out)
 
     async def deliver(self, community_id: str, payload: bytes) -> int:
         """Write one channel event (as stored) to every member joined on this node."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from lago_rt.metrics import DELIVERIES
@@ -139,20 +139,34 @@ class Hub:
     async def broadcast(
         self, room: str, event: bytes, payload_json: bytes, namespace: str = "/"
     ) -> int:
-        """Write one event (``payload_json`` already encoded) to every socket in ``room``.
+        """Write one event (``payload_json`` already encoded) to every socket in ``room``; how
+        many sockets it reached (:meth:`broadcast_many`)."""
+        return await self.broadcast_many(room, event, (payload_json,), namespace)
 
-        The writes go out in slices of ``SLICE`` sockets (fewer for a large event, see
+    async def broadcast_many(
+        self, room: str, event: bytes, payloads: Sequence[bytes], namespace: str = "/"
+    ) -> int:
+        """Write events (each payload already encoded), in order, to every socket in ``room``;
+        how many sockets they reached.
+
+        Several events go to each WebSocket in one write: at saturation a channel's events
+        arrive in bursts (the actor serves its waiting commands together), and a write is a
+        system call per member — the node's fan-out is those calls (docs/benchmarks.md), so a
+        burst of four costs a member one call instead of four.
+
+        The writes go out in slices of ``SLICE`` sockets (fewer for large events, see
         ``SLICE_BYTES``) with the event loop let through between them: a large channel's event
         costs tens of milliseconds of writes (3,000 members × a few µs), and in one piece that
         stalls every other socket, reply and database answer of the node for as long. Callers
         that need order await each broadcast before the next.
         """
         members = self.members(room, namespace)
-        if not members:
+        if not members or not payloads:
             return 0
-        message = event_message(event, payload_json, namespace)
-        frame = websocket_frame(message)
-        written = 0
+        messages = [event_message(event, p, namespace) for p in payloads]
+        frames = [websocket_frame(m) for m in messages]
+        frame = frames[0] if len(frames) == 1 else b"".join(frames)
+        reached = 0
         # A copy: members may join or leave while the loop runs between slices.
         targets = list(members.values())
         per_slice = max(1, min(SLICE, SLICE_BYTES // len(frame)))
@@ -165,16 +179,17 @@ class Hub:
                 conn = socket.conn
                 transport = conn.transport
                 if transport is None or conn.closed:
-                    if conn.send_prepared(frame, message):
-                        written += 1
+                    # Long-polling (or closing): each message queued on its own.
+                    if all(conn.send_prepared(f, m) for f, m in zip(frames, messages, strict=True)):
+                        reached += 1
                 elif transport.get_write_buffer_size() > conn.limits.headroom:
                     if conn.write(frame):
-                        written += 1
+                        reached += 1
                 elif not transport.is_closing():
                     transport.write(frame)
-                    written += 1
-        DELIVERIES.inc(written)
-        return written
+                    reached += 1
+        DELIVERIES.inc(reached * len(payloads))
+        return reached
 
 
 def encode(data: Any) -> bytes:
