@@ -9,8 +9,8 @@ import os
 # embedding model load, and each pool reads its setting once, when its library loads. An
 # operator's setting wins. One thread each (docs/ai.md, "Search latency"): on a shared two-core
 # machine a second OpenBLAS thread spins after each matrix product and took a core from the next
-# query's embedding (first-seen search p95 74–117 ms with numpy's default of one thread per
-# core, 34–48 ms with one), and a second OpenMP thread in the model stalls at every barrier when
-# the other core is busy.
+# query's embedding (first-seen search p95 72–88 ms with numpy's default of a thread per core,
+# 35–52 ms with one, at load 2.4–3.5), and a second OpenMP thread in the model stalls at every
+# barrier when the other core is busy.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")

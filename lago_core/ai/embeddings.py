@@ -31,6 +31,7 @@ __all__ = [
     "LocalEmbedder",
     "OpenAIEmbedder",
     "Vector",
+    "cached_local",
     "create_embedder",
     "local_model",
 ]
@@ -98,6 +99,12 @@ class _Cache:
 
 
 _local_cache = _Cache(_CACHE)
+
+
+def cached_local(text: str, *, query: bool) -> bool:
+    """Whether the bundled model's cache holds ``text`` (the bench checks its first-seen
+    queries are not)."""
+    return _local_cache.get((query, text)) is not None
 
 
 def embed_local(texts: Sequence[str], *, query: bool) -> Vector:
