@@ -5,9 +5,11 @@ labelled corpus (tests/ai_search_corpus.jsonl) with a few wordings each; the emb
 distinct texts are computed once and stored for every listing that shares a text (as the cron
 job would have). Then residents of that community search with the labelled queries through
 ``SearchService.search`` — parse, query embedding, the in-memory index over all listings, the
-SQL that checks what the resident may see, ranking — and the latency of each call is measured.
-The first search loads the index (reported apart: a process pays it once, then reads only
-changes). Target (issue 21): p95 ≤ 50 ms.
+SQL that checks what the resident may see, ranking — and the latency of each call is measured:
+each labelled query once for the first time (checked absent from the embedding cache; the
+headline), then again with its vector cached. The first search loads the index (reported apart:
+a process pays it once, then reads only changes). Target (issue 21): p95 ≤ 50 ms for first-seen
+queries.
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ def _corpus() -> tuple[list[dict[str, Any]], list[str]]:
 
 async def run_search(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
     from lago_bench.report import machine
-    from lago_core.ai.embeddings import LOCAL_MODEL, embed_local
+    from lago_core.ai.embeddings import LOCAL_MODEL, cached_local, embed_local
     from lago_core.ai.index import content_hash, listing_text
     from lago_core.ai.lexical import tokens
     from lago_core.container import build_core
@@ -179,9 +181,13 @@ async def run_search(args: argparse.Namespace, progress: Progress) -> dict[str, 
         await core.ai.search.search(readers[0], "switch", 20)
         first_ms = (time.monotonic() - t0) * 1000
         progress(f"search: first search (loads the index) {first_ms:.0f} ms")
-        # 1. Each query searched for the first time (its embedding computed in the call).
+        # 1. Each query searched for the first time (its embedding computed in the call): the
+        # labelled queries are distinct once whitespace is normalised, and each is checked to
+        # be absent from the embedder's cache before it is timed.
         cold: list[float] = []
         for i, query in enumerate(queries[: args.searches]):
+            if cached_local(" ".join(query.split()), query=True):
+                raise RuntimeError(f"query {query!r} was embedded before its first-seen search")
             t0 = time.monotonic()
             result = await core.ai.search.search(readers[(i + 1) % len(readers)], query, 20)
             cold.append((time.monotonic() - t0) * 1000)
@@ -222,6 +228,7 @@ async def run_search(args: argparse.Namespace, progress: Progress) -> dict[str, 
             "benchmark": "search",
             "machine": machine(),
             "load_average": [round(x, 2) for x in os.getloadavg()],
+            "threads": {"openblas": _openblas_threads(), "omp": os.environ.get("OMP_NUM_THREADS")},
             "settings": {
                 "listings": args.listings,
                 "sellers": args.sellers,
@@ -248,6 +255,24 @@ async def run_search(args: argparse.Namespace, progress: Progress) -> dict[str, 
     return result_doc
 
 
+def _openblas_threads() -> int | None:
+    """How many threads numpy's OpenBLAS uses (lago_core/__init__.py sets one), or None when it
+    cannot be asked (not Linux, another BLAS)."""
+    import ctypes
+
+    try:
+        with open("/proc/self/maps") as maps:
+            path = next(line.split()[-1] for line in maps if "openblas" in line)
+        lib = ctypes.CDLL(path)
+    except (OSError, StopIteration):
+        return None
+    for name in ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads"):
+        getter = getattr(lib, name, None)
+        if getter is not None:
+            return int(getter())
+    return None
+
+
 def _summary(values: list[float]) -> dict[str, float]:
     data = np.asarray(values)
     return {
@@ -269,8 +294,8 @@ def table(result: dict[str, Any]) -> str:
         f"{'searches':<34} {'n':>5} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8}",
     ]
     for name, key in (
-        ("search, query embedded in the call", "first_pass"),
-        ("search, query vector cached", "repeated"),
+        ("search, first-seen query", "first_pass"),
+        ("search, repeated query (cached)", "repeated"),
         ("embedding a query alone", "query_embedding"),
         ("in-memory index scoring alone", "index_only"),
         ("index scoring, exact (no sketch)", "index_exact"),
@@ -287,6 +312,9 @@ def table(result: dict[str, Any]) -> str:
             f"(worst query {result['sketch_top60_kept_min']:.2%})"
         )
     lines.append(f"load average during the run: {result.get('load_average')}")
+    if "threads" in result:
+        t = result["threads"]
+        lines.append(f"threads: OpenBLAS {t['openblas']}, OpenMP (embedding model) {t['omp']}")
     return "\n".join(lines)
 
 
@@ -295,7 +323,7 @@ def checks(result: dict[str, Any]) -> list[Check]:
     if "error" in result:
         return [check(label, None, "ms", None, str(result["error"]))]
     p95 = result["first_pass"]["p95_ms"]
-    note = "each query embedded for the first time"
+    note = "first-seen queries: each embedded in the call"
     return [check(label, p95, "ms", p95 <= P95_TARGET_MS, note)]
 
 

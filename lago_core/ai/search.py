@@ -288,21 +288,35 @@ class SearchService:
         if not query:
             raise InvalidInput("say what you are looking for", code="empty_query")
         await self._limiter.hit_or_raise(SEARCHES, "ai-search", str(actor.user_id))
-        # The query's embedding is computed while the rest waits on the database (the model
-        # runs in a thread; the parser, if it needs the same vector, takes it from the cache).
+        # Everything that does not need the query's embedding runs while the model computes it
+        # (tens of milliseconds on the CPU, in a thread): the parse, the neighbourhood, the
+        # index's catch-up and refresh. The embedding's task is created first, so its thread
+        # is started first and the parser, if it needs the same vector, takes it from the cache.
         vector = asyncio.create_task(self._query_vector(query))
+        parsed = asyncio.create_task(self.understand(query))
+        place = asyncio.create_task(neighbourhood_of(self._store, actor.user_id, self._radius))
+        fresh = asyncio.create_task(self._fresh_index())
         try:
-            intent, engine = await self.understand(query)
+            (intent, engine), hood, _ = await asyncio.gather(parsed, place, fresh)
             intent = relax(intent, without)
-            hood = await neighbourhood_of(self._store, actor.user_id, self._radius)
             hits = await self._rank(actor, query, intent, hood, limit, vector)
         finally:
-            if not vector.done():
-                vector.cancel()
+            for task in (vector, parsed, place, fresh):
+                if not task.done():
+                    task.cancel()
         await self._store.log_search(
             actor.user_id, query, intent.model_dump(), engine, len(hits), self._clock.now()
         )
         return SearchResult(query, intent, engine, hits, HINTS.get(intent.intent))
+
+    async def _fresh_index(self) -> None:
+        """Embed what changed since this process last looked (bounded), then read the new
+        vectors into the index."""
+        try:
+            await self.embeddings.catch_up(CATCH_UP)
+        except EmbeddingError as exc:
+            log.warning("ai.embedding_failed", model=self.embeddings.index.model, error=str(exc))
+        await self.embeddings.index.refresh(self._store)
 
     async def _query_vector(self, query: str) -> Vector | None:
         try:
@@ -326,19 +340,19 @@ class SearchService:
         if not ids:
             return []
         now = self._clock.now()
-        index = self.embeddings.index
+        # One hop to a thread for both (jieba and the classifier block; each hop costs a
+        # scheduling round on a busy machine); started before the vector is awaited, so the
+        # words are cut while the model runs (the classifier waits for its vector there).
+        words_task = asyncio.create_task(asyncio.to_thread(_words_and_sureness, query, intent))
         try:
-            await self.embeddings.catch_up(CATCH_UP)
-        except EmbeddingError as exc:
-            log.warning("ai.embedding_failed", model=index.model, error=str(exc))
-        await index.refresh(self._store)
-        found_vector = await vector_task
+            found_vector = await vector_task
+        except BaseException:
+            words_task.cancel()
+            raise
         # No vector (endpoint down): a zero one adds no meaning, words rank alone.
         vector = found_vector if found_vector is not None else np.zeros(1, dtype=np.float32)
-        # One hop to a thread for both (jieba and the classifier block; each hop costs a
-        # scheduling round on a busy machine).
-        words, sure = await asyncio.to_thread(_words_and_sureness, query, intent)
-        found = index.search(vector, words, ids, INDEX_CANDIDATES, LEXICAL_WEIGHT)
+        words, sure = await words_task
+        found = self.embeddings.index.search(vector, words, ids, INDEX_CANDIDATES, LEXICAL_WEIGHT)
         by_id = {h.listing_id: h for h in found}
         rows = await self._store.listings_among(list(by_id), ids, now - timedelta(days=30), now)
         hits: list[tuple[float, Hit]] = []
