@@ -494,23 +494,33 @@ def _weekday(groups: tuple[str | None, ...]) -> int:
 _DURATIONS: list[tuple[re.Pattern[str], int | None]] = [
     (re.compile(r"(?:一个|1个|这个|下个|整个)?周末|weekend|zhoumo"), 2),
     (re.compile(r"半个月|half a month"), 15),
+    # 个把月 / 个把星期: "a month or so" is a month.
+    (re.compile(r"个把月"), 30),
+    (re.compile(r"个把(?:星期|礼拜)"), 7),
     (re.compile(r"fortnight"), 14),
 ]
+# An approximate number takes its base: 十来天 and 十多天 are 10, 一个来月 30 (the labelling guide).
+_ABOUT = r"\s*(?:来|多|几)?"
 _SPANS: list[tuple[re.Pattern[str], int, int]] = [
     # (pattern, days per unit, extra days for 半): 两个月, 三个星期, 一周半, 2 weeks, yi zhou.
     (
         re.compile(
-            rf"{_NUM}\s*个?\s*月(半)?|{_NUM}\s*个(半)\s*月|{_NUM}\s*months?()|{_NUM}\s*ge\s*yue()"
+            rf"{_NUM}{_ABOUT}\s*个?{_ABOUT}\s*月(半)?|{_NUM}\s*个(半)\s*月|{_NUM}\s*months?()"
+            rf"|{_NUM}\s*ge\s*yue()"
         ),
         30,
         15,
     ),
     (
-        re.compile(rf"{_NUM}\s*个?\s*(?:星期|礼拜|周)(半)?|{_NUM}\s*weeks?()|{_NUM}\s*zhou()"),
+        re.compile(
+            rf"{_NUM}{_ABOUT}\s*个?{_ABOUT}\s*(?:星期|礼拜|周)(半)?|{_NUM}\s*weeks?()|{_NUM}\s*zhou()"
+        ),
         7,
         3,
     ),
-    (re.compile(rf"{_NUM}\s*(?:天|日)(?!租)()|{_NUM}\s*days?()|{_NUM}\s*tian()"), 1, 0),
+    (re.compile(rf"{_NUM}{_ABOUT}\s*(?:天|日)(?!租)()|{_NUM}\s*days?()|{_NUM}\s*tian()"), 1, 0),
+    # A night is a day of the rental (三晚, 两个晚上, 3 nights); after days: 3天2晚 is 3.
+    (re.compile(rf"{_NUM}{_ABOUT}\s*个?\s*(?:晚上|晚|夜)()|{_NUM}\s*nights?()"), 1, 0),
 ]
 
 
@@ -553,19 +563,38 @@ def _plain_duration(text: str) -> tuple[int | None, str]:
 _CONDITIONS: list[tuple[re.Pattern[str], str]] = [
     # like_new before new: "几乎全新" and "like new" contain the words for new.
     (
-        re.compile(r"九成新|9成新|95新|九五新|98新|几乎全新|准新|like new|成色好|成色很好|mint"),
+        # Barely used, however said: 没怎么用, 只用过一次, barely/hardly used, as new, mint.
+        re.compile(
+            r"九成新|9成新|95新|九五新|98新|几乎全新|准新|like[\s-]*new|成色好|成色很好|\bmint\b"
+            r"|(?:几乎|基本)没(?:怎么)?(?:用|玩)|没怎么(?:用|玩)|没(?:用|玩)过?[几一两]次|很少(?:用|玩)"
+            r"|只(?:用|玩)过?[一两几1-3]次"
+            r"|(?:barely|hardly|rarely|only) used|used (?:once|twice|a few times|only)"
+            r"|(?:almost|nearly|as|good as) new|excellent condition|perfect condition"
+        ),
         "like_new",
     ),
     (
-        re.compile(r"全新|未拆封|未拆|没拆|99新|九九新|brand new|sealed|\bnew\b|带吊牌|quan\s?xin"),
+        re.compile(
+            r"全新|未拆封|未拆|没拆|99新|九九新|brand[\s-]*new|sealed|unopened|never used"
+            r"|new in box|\bnib\b|\bbnib\b|\bnew\b|带吊牌|quan\s?xin|从没(?:用|玩)过|没(?:用|玩)过"
+        ),
         "new",
     ),
-    (re.compile(r"八成新|8成新|七成新|7成新|85新|八五新|正常使用痕迹|八成"), "good"),
+    (
+        # Used with care, and "good"/"decent" condition in English (gently used, good shape).
+        re.compile(
+            r"八成新|8成新|七成新|7成新|85新|八五新|正常使用痕迹|八成|成色不错|成色还行"
+            r"|(?:good|great|decent|nice|ok|okay|working) (?:condition|shape)|gently used"
+            r"|lightly used|\bgood cond"
+        ),
+        "good",
+    ),
     (
         # Flaws accepted or admitted, however said (有点瑕疵也行, 小划痕, some scratches).
         re.compile(
-            r"[六五四]成新|[654]成新|磨损|(?<![无没])(?<!没有)瑕疵|划痕|划伤|磕碰|掉漆|成色一般"
-            r"|能用就行|凑合|well[- ]used|scratch|scuff|\bdents?\b"
+            r"[六五四]成新|[654]成新|(?<![无没])(?<!没有)(?:瑕疵|划痕|划伤|磕碰|掉漆|磨损)|成色一般"
+            r"|能用就行|凑合|well[- ]used|heavily used|fair condition|\bworn\b|scratch|scuff"
+            r"|\bdents?\b"
         ),
         "fair",
     ),
@@ -577,7 +606,11 @@ _NEGATED_CONDITION = re.compile(r"(?:不要|别|不能|不想要|\bno\b|\bnot\b)
 _SWAP = re.compile(
     r"交换|互换|置换|以物换物|以物易物|换物|swap|exchange|trade|\bhuan\b|[用拿].{1,12}换(?!点?钱)"
     r"|换.{0,3}(?:一|个|台)|[^\s出]换(?!点钱|钱|成钱)\S|\s换\s*$|\s换\s|求换|想换(?!点钱|钱|成钱)|换你"
+    # Swap as the only way (只换, 仅交换, 只接受置换) or asked as a question (换不换, 换吗).
+    r"|(?:只|仅|只接受|仅接受|只想)(?:交|互|置)?换(?!点?钱|成钱)|^换吗|\s换吗"
 )
+# "A不A" asks (换不换, 租不租, 卖不卖): no kind is ruled out by its 不.
+_A_NOT_A = re.compile(r"(出租|租|借|卖|出售|交换|换)不\1")
 # Renting one's own thing out is offering it (sell); a rule over the classifier's word.
 _RENT_OUT = re.compile(
     r"借出|外借|(?:借|租)给(?!我|俺|咱)|租出去|对外出租|往外租|可以出租(?!的)|能出租(?!的)|有偿借|up for rent|renting out"
@@ -619,6 +652,10 @@ _OFFERED = re.compile(r"用|拿|我有|我这有|我出|我的|\bmy\b|\boffer\b"
 _SCOPE_COMMUNITY = re.compile(
     r"小区里|小区内|本小区|我们小区|同小区|小区有|楼里|邻居|本楼|院里|my compound|my building"
     r"|our compound|our building|my community"
+    # Handing over inside the compound: 小区自提, 小区门口面交, 楼下自取, 同一栋, 本单元.
+    r"|(?:小区|楼下|楼道|门口|单元)(?:内|里)?\s*(?:自提|自取|面交|交易|取货|交货)|小区门口"
+    r"|同一?(?:栋|幢|个单元|单元|楼)|本(?:栋|幢|单元)|楼上楼下"
+    r"|same (?:building|compound|community|estate)|pick[\s-]*up in (?:my|our|the) (?:building|compound)"
 )
 _SCOPE_NEARBY = re.compile(r"附近|周边|周围|旁边|隔壁小区|nearby|邻近|near me|around here")
 _STOPWORDS = re.compile(
@@ -769,7 +806,8 @@ def parse_rules(query: str) -> RuleParse:
     queries; the result is immutable."""
     text = _normalise(query)
     ruled_out = set()
-    for m in _NOT_KIND.finditer(text):
+    asked = _A_NOT_A.sub(r" \1 ", text)
+    for m in _NOT_KIND.finditer(asked):
         word = (m.group(1) or m.group(2) or "").lower()
         kind = _KIND_OF_WORD.get(word) or (
             "rent"
@@ -779,7 +817,7 @@ def parse_rules(query: str) -> RuleParse:
             else "swap"
         )
         ruled_out.add(kind)
-    kinds_text = _NOT_KIND.sub(" ", text)
+    kinds_text = _NOT_KIND.sub(" ", asked)
     found, rest = _products(text)
     per_day = bool(_PER_DAY.search(rest))
     # "一天10块" is a daily rent, not a one-day rental.
