@@ -77,6 +77,17 @@ class Product:
     brand: str | None
     category: str | None
     terms: tuple[str, ...]  # what a listing's text may say for it (search matches any)
+    # A character or franchise (奥特曼): like a maker, it implies a usual category only.
+    franchise: bool = False
+    # The bare word for toys (玩具, toy): a category only when nothing more specific is named.
+    weak: bool = False
+
+    @property
+    def names_a_kind(self) -> bool:
+        """A word for a kind of item (学习机, 卡带, 积木), not a product, maker or franchise:
+        its category is the item's, and wins over a maker's usual one (小霸王学习机 is a
+        learning machine, not a console)."""
+        return self.name is None and self.brand is None and not self.franchise
 
 
 # Chinese words (matched as substrings) and Latin words (matched as tokens, with misspellings).
@@ -148,7 +159,7 @@ _PRODUCTS: list[tuple[tuple[str, ...], Product]] = [
         Product(None, "Bandai", "figure", ("高达", "gundam", "万代", "bandai")),
     ),
     (("芭比", "barbie", "babi"), Product(None, "Barbie", "doll", ("芭比", "barbie"))),
-    (("奥特曼", "ultraman"), Product(None, None, "figure", ("奥特曼", "ultraman"))),
+    (("奥特曼", "ultraman"), Product(None, None, "figure", ("奥特曼", "ultraman"), franchise=True)),
     (
         (
             "卡带",
@@ -158,9 +169,33 @@ _PRODUCTS: list[tuple[tuple[str, ...], Product]] = [
             "塞尔达",
             "马里奥",
             "宝可梦",
+            # Well-known games by title (a fitness or dance game is a game, not the console).
+            "健身环",
+            "有氧拳击",
+            "舞力全开",
+            "动森",
+            "动物森友会",
+            "喷射战士",
+            "斯普拉遁",
+            "星之卡比",
+            "大乱斗",
+            "双人成行",
+            "胡闹厨房",
+            "分手厨房",
+            "艾尔登法环",
+            "怪物猎人",
             "zelda",
             "mario",
+            "mariokart",
             "pokemon",
+            "ringfit",
+            "justdance",
+            "splatoon",
+            "kirby",
+            "overcooked",
+            "minecraft",
+            "eldenring",
+            "animalcrossing",
             "cartridge",
             "kadai",
         ),
@@ -258,15 +293,17 @@ _PRODUCTS: list[tuple[tuple[str, ...], Product]] = [
             "小汽车",
             "风火轮",
             "托马斯",
-            "玩具",
-            "toy",
+            # Anything remote-controlled (遥控飞机, 遥控挖掘机) is a toy; DJI's drones name DJI.
+            "遥控",
             "hotwheels",
+            "yaokong",
             "yaokongche",
             "wanjuche",
             "xiaoqiche",
         ),
         Product(None, None, "toy", ("遥控", "玩具车", "小汽车", "风火轮", "托马斯", "玩具")),
     ),
+    (("玩具", "toy", "toys", "wanju"), Product(None, None, "toy", ("玩具",), weak=True)),
 ]
 # A video-game word wins over a console word ("switch 卡带" is a game, not a console).
 _CATEGORY_PRIORITY = {"video_game": 0}
@@ -299,8 +336,10 @@ def synonyms_of(intent: Intent) -> tuple[str, ...]:
         if intent.product and product.name == intent.product:
             return product.terms
     for _, product in _PRODUCTS:
+        # A maker named alone: its words (a query naming no maker has none to add).
         if intent.product is None and product.name is None and product.brand == intent.brand:
-            return product.terms
+            if intent.brand is not None:
+                return product.terms
     return ()
 
 
@@ -749,6 +788,7 @@ class _Found:
     at: int
     product: Product
     negated: bool
+    fuzzy: bool = False  # matched within an edit distance, not as written
 
 
 _NEGATION_BEFORE = re.compile(r"(?:不要|别|不想要|不是|\bno\b|\bnot\b)\s*\S{0,2}\s*$")
@@ -763,11 +803,25 @@ def _products(text: str) -> tuple[list[_Found], str]:
             negated = bool(_NEGATION_BEFORE.search(text[:at]))
             found.append(_Found(at, product, negated))
             rest = rest.replace(word, " " * len(word))
-    for m in re.finditer(r"[a-z][a-z0-9]*|\d+[a-z]+[a-z0-9]*", text):
-        for product in _lookup(m.group(0)):
+    tokens = list(re.finditer(r"[a-z][a-z0-9]*|\d+[a-z]+[a-z0-9]*", text))
+    joined = -1  # the last token read as the second half of a two-word name
+    for i, m in enumerate(tokens):
+        if i <= joined:
+            continue
+        # A name said in two words (hot wheels, ring fit, just dance): the words joined, exactly.
+        after = tokens[i + 1] if i + 1 < len(tokens) else None
+        pair = m.group(0) + after.group(0) if after is not None else ""
+        if after is not None and text[m.end() : after.start()].isspace() and pair in _LATIN_KEYS:
+            products, joined = [_LATIN_KEYS[pair]], i + 1
+            words = (m.group(0), after.group(0))
+        else:
+            products, words = _lookup(m.group(0)), (m.group(0),)
+        fuzzy = len(words) == 1 and words[0] not in _LATIN_KEYS
+        for product in products:
             negated = bool(_NEGATION_BEFORE.search(text[: m.start()]))
-            found.append(_Found(m.start(), product, negated))
-            rest = rest.replace(m.group(0), " ")
+            found.append(_Found(m.start(), product, negated, fuzzy))
+            for word in words:
+                rest = rest.replace(word, " ")
     found.sort(key=lambda item: item.at)
     return found, rest
 
@@ -797,6 +851,9 @@ class RuleParse:
     explicit_intent: str | None  # a kind the words say outright (None: the default, buy)
     ruled_out: frozenset[str]  # kinds the query rules out (不租, not selling)
     category_found: bool
+    # The category is only a maker's or franchise's usual one and other words name the item
+    # (奥特曼 变身器, switch 健身环): the classifier may name the item's own category.
+    category_open: bool = False
 
 
 @functools.lru_cache(maxsize=2048)
@@ -848,9 +905,20 @@ def parse_rules(query: str) -> RuleParse:
     wanted = [f for f in found if not f.negated]
     named = _offered(text, wanted) if explicit == "swap" else wanted
     products = [f.product for f in named]
+    exact = [f.product for f in named if not f.fuzzy]
     product = next((p.name for p in products if p.name), None)
     brand = next((p.brand for p in products if p.brand), None)
-    categories = [p.category for p in products if p.category]
+    # A word for a kind of item, as written, wins over a maker's usual category (a misspelt
+    # one ranks with the makers: "mangqian" is one edit from no word the resident meant);
+    # the bare word for toys counts only when nothing else names one.
+    kinds = [p.category for p in exact if p.category and p.names_a_kind and not p.weak]
+    makers = [
+        p.category
+        for p in products
+        if p.category and not p.weak and (not p.names_a_kind or p not in exact)
+    ]
+    weak = [p.category for p in products if p.category and p.weak]
+    categories = kinds or makers or weak
     if (
         explicit != "swap"
         and _GAME_WORD.search(text)
@@ -878,7 +946,15 @@ def parse_rules(query: str) -> RuleParse:
         condition=condition,
         scope=scope,
     )
-    return RuleParse(intent, explicit, frozenset(ruled_out), category is not None)
+    # A franchise names no kind of item (奥特曼 卡片, 奥特曼 变身器, 奥特曼 衣服): with other words
+    # about the item, its usual category is only a fallback for the classifier's.
+    category_open = bool(
+        not kinds
+        and keywords
+        and explicit != "swap"
+        and any(p.franchise and p.category == category for p in products)
+    )
+    return RuleParse(intent, explicit, frozenset(ruled_out), category is not None, category_open)
 
 
 def parse_intent(query: str, classify: Classify | None = None) -> Intent:
@@ -890,13 +966,13 @@ def parse_intent(query: str, classify: Classify | None = None) -> Intent:
         return rules.intent
     update: dict[str, object] = {}
     need_intent = rules.explicit_intent in (None, "rent")
-    if need_intent or not rules.category_found:
+    if need_intent or not rules.category_found or rules.category_open:
         intents, categories = classify(query)
         if need_intent:
             chosen = _choose_intent(rules, intents)
             if chosen != rules.intent.intent:
                 update["intent"] = chosen
-        if not rules.category_found:
+        if not rules.category_found or rules.category_open:
             best = max(categories, key=lambda c: categories[c])
             if categories[best] >= CATEGORY_THRESHOLD:
                 update["category"] = best
