@@ -851,9 +851,12 @@ class RuleParse:
     explicit_intent: str | None  # a kind the words say outright (None: the default, buy)
     ruled_out: frozenset[str]  # kinds the query rules out (不租, not selling)
     category_found: bool
-    # The category is only a maker's or franchise's usual one and other words name the item
-    # (奥特曼 变身器, switch 健身环): the classifier may name the item's own category.
+    # The category is only a franchise's usual one and other words name the item
+    # (奥特曼 变身器): the classifier may name the item's own category.
     category_open: bool = False
+    # The words about the item: the query without its price, duration, condition, kind and
+    # scope phrases — what the classifier reads for the category ("拼豆 全新没拆" → "拼豆").
+    subject: str = ""
 
 
 @functools.lru_cache(maxsize=2048)
@@ -954,7 +957,27 @@ def parse_rules(query: str) -> RuleParse:
         and explicit != "swap"
         and any(p.franchise and p.category == category for p in products)
     )
-    return RuleParse(intent, explicit, frozenset(ruled_out), category is not None, category_open)
+    return RuleParse(
+        intent,
+        explicit,
+        frozenset(ruled_out),
+        category is not None,
+        category_open,
+        _subject(text) or query,
+    )
+
+
+def _subject(text: str) -> str:
+    """The query without what the rules read besides the item (see RuleParse.subject)."""
+    text = _PER_DAY.sub(" ", _AGES.sub(" ", text))
+    _, text = _duration(text)
+    for pattern, _ in _CONDITIONS:
+        text = pattern.sub(" ", text)
+    _, _, text = _prices(text)
+    text = _RENT.sub(" ", _NOT_KIND.sub(" ", text))
+    text = _SWAP.sub(" ", _SELL.sub(" ", text))
+    text = _SCOPE_NEARBY.sub(" ", _SCOPE_COMMUNITY.sub(" ", text))
+    return " ".join(_STOPWORDS.sub(" ", text).split())
 
 
 def parse_intent(query: str, classify: Classify | None = None) -> Intent:
@@ -965,17 +988,19 @@ def parse_intent(query: str, classify: Classify | None = None) -> Intent:
     if classify is None:
         return rules.intent
     update: dict[str, object] = {}
-    need_intent = rules.explicit_intent in (None, "rent")
-    if need_intent or not rules.category_found or rules.category_open:
-        intents, categories = classify(query)
-        if need_intent:
-            chosen = _choose_intent(rules, intents)
-            if chosen != rules.intent.intent:
-                update["intent"] = chosen
-        if not rules.category_found or rules.category_open:
-            best = max(categories, key=lambda c: categories[c])
-            if categories[best] >= CATEGORY_THRESHOLD:
-                update["category"] = best
+    if rules.explicit_intent in (None, "rent"):
+        # The kind of request reads the whole query (its kind words are the point).
+        intents, _ = classify(query)
+        chosen = _choose_intent(rules, intents)
+        if chosen != rules.intent.intent:
+            update["intent"] = chosen
+    if not rules.category_found or rules.category_open:
+        # The category reads the item's words only: prices, durations and conditions say
+        # nothing about it and blur a short name (one more embedding when it differs).
+        _, categories = classify(rules.subject)
+        best = max(categories, key=lambda c: categories[c])
+        if categories[best] >= CATEGORY_THRESHOLD:
+            update["category"] = best
     return rules.intent.model_copy(update=update) if update else rules.intent
 
 
