@@ -20,6 +20,7 @@ import orjson
 TRAIN = Path(__file__).resolve().parent.parent / "lago_core" / "ai" / "data" / "intent_train.jsonl"
 MARK = "generated"  # the generated lines carry {"src": "generated"}; the rest are hand-written
 
+# fmt: off
 ITEMS: dict[str, list[str]] = {
     "toy": [
         # vehicles and remote control
@@ -47,7 +48,7 @@ ITEMS: dict[str, list[str]] = {
         "仿真恐龙", "动物模型玩具", "史莱姆", "水晶泥", "解压玩具", "捏捏乐", "指尖陀螺",
         "弹力球", "魔术道具", "桌面足球", "桌上冰球", "弹珠台", "钓鱼玩具", "沙滩玩具套装",
         "玩沙工具", "挖沙工具", "雪花片", "飞行棋", "大富翁", "叠叠乐", "桌游", "狼人杀卡牌",
-        "uno牌", "海洋球", "海洋球池", 
+        "uno牌", "海洋球", "海洋球池",
         # English and pinyin
         "rc car", "remote control truck", "rc helicopter", "remote control boat", "toy excavator",
         "toy fire truck", "die-cast cars", "matchbox cars", "wooden railway", "wooden train tracks",
@@ -250,25 +251,55 @@ ITEMS: dict[str, list[str]] = {
     ],
 }
 
+# fmt: on
+
 # Short phrasings around an item name (a seeded choice per item): what a query says besides it.
 TEMPLATES_CN = [
-    "{}", "求购{}", "有没有{}", "二手{}", "出{}", "想要个{}", "{} 九成新", "{} 便宜点",
-    "谁家有闲置的{}", "找个{}", "{} 100以内", "闲置{}", "给孩子买个{}", "{}有吗", "收个{}",
-    "小区里有{}吗", "转{}", "想租{}", "{} 八成新 附近", "孩子想要{}",
+    "{}",
+    "求购{}",
+    "有没有{}",
+    "二手{}",
+    "出{}",
+    "想要个{}",
+    "{} 九成新",
+    "{} 便宜点",
+    "谁家有闲置的{}",
+    "找个{}",
+    "{} 100以内",
+    "闲置{}",
+    "给孩子买个{}",
+    "{}有吗",
+    "收个{}",
+    "小区里有{}吗",
+    "转{}",
+    "想租{}",
+    "{} 八成新 附近",
+    "孩子想要{}",
 ]
 TEMPLATES_EN = [
-    "{}", "looking for a {}", "used {}", "selling {}", "anyone have a {}", "{} for my kid",
-    "cheap {}", "want to buy {}", "{} nearby", "second hand {}", "{} under 100",
+    "{}",
+    "looking for a {}",
+    "used {}",
+    "selling {}",
+    "anyone have a {}",
+    "{} for my kid",
+    "cheap {}",
+    "want to buy {}",
+    "{} nearby",
+    "second hand {}",
+    "{} under 100",
 ]
 
 
 # Item names that are, said alone, queries of the labelled sets: only inside a phrasing here
 # (a training line may not equal an evaluation query; tests/test_ai_intent.py).
+# fmt: off
 NOT_ALONE = {
     "积木", "磁力片", "国产积木", "街机", "gameboy", "动森", "bjd", "娃娃屋", "换装娃娃",
     "毛绒玩具", "labubu", "泡泡玛特", "平衡车", "滑板车", "轮滑鞋", "蹦床", "点读笔", "英语启蒙",
     "绘本", "拼图", "地球仪", "拼豆", "电子琴", "婴儿推车", "吹泡泡", "木马",
 }
+# fmt: on
 
 
 def generated() -> list[dict[str, str]]:

@@ -356,6 +356,16 @@ def test_a_kind_of_item_wins_over_a_makers_usual_category() -> None:
     assert parse_rules("奥特曼 水枪").category_open
     assert not parse_rules("奥特曼").category_open
     assert parse_intent("奥特曼").category == "figure"
+    # Game franchises are games unless another kind of item is named; collectible cards are
+    # figures, learning cards educational.
+    assert parse_intent("宝可梦").category == "video_game"
+    assert parse_intent("宝可梦 卡牌 一盒").category == "figure"
+    assert parse_intent("马里奥 毛绒").category == "plush"
+    assert parse_intent("识字卡片").category == "educational"
+    # Everyday English words one letter from a key are not that key.
+    assert parse_intent("hello kitty 挂件").brand is None
+    assert parse_intent("picture books").brand is None
+    assert parse_intent("black scooter").category == "outdoor"
 
 
 def test_unknown_items_get_a_category_from_the_classifier() -> None:

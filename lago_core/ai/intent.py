@@ -160,15 +160,17 @@ _PRODUCTS: list[tuple[tuple[str, ...], Product]] = [
     ),
     (("芭比", "barbie", "babi"), Product(None, "Barbie", "doll", ("芭比", "barbie"))),
     (("奥特曼", "ultraman"), Product(None, None, "figure", ("奥特曼", "ultraman"), franchise=True)),
+    # Game franchises: a game unless the query names another kind of item (宝可梦卡牌, 马里奥毛绒).
+    (
+        ("塞尔达", "马里奥", "宝可梦", "zelda", "mario", "pokemon"),
+        Product(None, None, "video_game", ("塞尔达", "马里奥", "宝可梦"), franchise=True),
+    ),
     (
         (
             "卡带",
             "游戏卡",
             "光盘",
             "游戏碟",
-            "塞尔达",
-            "马里奥",
-            "宝可梦",
             # Well-known games by title (a fitness or dance game is a game, not the console).
             "健身环",
             "有氧拳击",
@@ -184,10 +186,7 @@ _PRODUCTS: list[tuple[tuple[str, ...], Product]] = [
             "分手厨房",
             "艾尔登法环",
             "怪物猎人",
-            "zelda",
-            "mario",
             "mariokart",
-            "pokemon",
             "ringfit",
             "justdance",
             "splatoon",
@@ -207,8 +206,21 @@ _PRODUCTS: list[tuple[tuple[str, ...], Product]] = [
     ),
     (("积木", "拼插", "blocks", "jimu"), Product(None, None, "building_blocks", ("积木",))),
     (
-        ("手办", "盲盒", "模型", "figure", "shoubang", "manghe", "aoteman"),
-        Product(None, None, "figure", ("手办", "盲盒", "模型")),
+        # Collectible cards are figures (奥特曼卡片, 宝可梦卡牌); learning cards are not (识字卡).
+        (
+            "手办",
+            "盲盒",
+            "模型",
+            "卡牌",
+            "卡片",
+            "集换卡",
+            "figure",
+            "shoubang",
+            "manghe",
+            "aoteman",
+            "kapai",
+        ),
+        Product(None, None, "figure", ("手办", "盲盒", "模型", "卡牌", "卡片")),
     ),
     (("娃娃", "洋娃娃", "doll", "wawa"), Product(None, None, "doll", ("娃娃",))),
     (
@@ -242,6 +254,11 @@ _PRODUCTS: list[tuple[tuple[str, ...], Product]] = [
         (
             "早教",
             "益智",
+            "识字卡",
+            "认知卡",
+            "拼音卡",
+            "单词卡",
+            "闪卡",
             "拼图",
             "点读笔",
             "学习机",
@@ -337,9 +354,13 @@ def synonyms_of(intent: Intent) -> tuple[str, ...]:
             return product.terms
     for _, product in _PRODUCTS:
         # A maker named alone: its words (a query naming no maker has none to add).
-        if intent.product is None and product.name is None and product.brand == intent.brand:
-            if intent.brand is not None:
-                return product.terms
+        if (
+            intent.brand is not None
+            and intent.product is None
+            and product.name is None
+            and product.brand == intent.brand
+        ):
+            return product.terms
     return ()
 
 
@@ -447,6 +468,15 @@ _PLAIN_WORDS = {
     "month",
     "weeks",
     "later",
+    # hello/tello, books/bloks, babies/babi, black/blocks, plus/plush, purple/puzzle, mega/sega
+    "hello",
+    "books",
+    "babies",
+    "black",
+    "boys",
+    "plus",
+    "purple",
+    "mega",
 }
 
 
@@ -811,11 +841,12 @@ def _products(text: str) -> tuple[list[_Found], str]:
         # A name said in two words (hot wheels, ring fit, just dance): the words joined, exactly.
         after = tokens[i + 1] if i + 1 < len(tokens) else None
         pair = m.group(0) + after.group(0) if after is not None else ""
+        words: tuple[str, ...] = (m.group(0),)
         if after is not None and text[m.end() : after.start()].isspace() and pair in _LATIN_KEYS:
             products, joined = [_LATIN_KEYS[pair]], i + 1
             words = (m.group(0), after.group(0))
         else:
-            products, words = _lookup(m.group(0)), (m.group(0),)
+            products = _lookup(m.group(0))
         fuzzy = len(words) == 1 and words[0] not in _LATIN_KEYS
         for product in products:
             negated = bool(_NEGATION_BEFORE.search(text[: m.start()]))
