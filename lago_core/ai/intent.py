@@ -215,6 +215,11 @@ _PRODUCTS: list[tuple[tuple[str, ...], Product]] = [
             "卡片",
             "集换卡",
             "figure",
+            # The guide's English names, said in two words (blind box, model kit).
+            "blindbox",
+            "blindboxes",
+            "modelkit",
+            "actionfigure",
             "shoubang",
             "manghe",
             "aoteman",
@@ -222,9 +227,27 @@ _PRODUCTS: list[tuple[tuple[str, ...], Product]] = [
         ),
         Product(None, None, "figure", ("手办", "盲盒", "模型", "卡牌", "卡片")),
     ),
-    (("娃娃", "洋娃娃", "doll", "wawa"), Product(None, None, "doll", ("娃娃",))),
     (
-        ("毛绒", "玩偶", "公仔", "小熊", "熊", "plush", "maorong", "wanou", "gongzai"),
+        ("娃娃", "洋娃娃", "doll", "wawa", "dollhouse", "dollshouse"),
+        Product(None, None, "doll", ("娃娃",)),
+    ),
+    (
+        (
+            "毛绒",
+            "玩偶",
+            "公仔",
+            "小熊",
+            "熊",
+            "plush",
+            "teddy",
+            "teddybear",
+            "stuffedanimal",
+            "stuffedtoy",
+            "softtoy",
+            "maorong",
+            "wanou",
+            "gongzai",
+        ),
         Product(None, None, "plush", ("毛绒", "玩偶", "公仔", "熊")),
     ),
     (
@@ -442,6 +465,7 @@ _EXACT_ONLY = {
     "zhuji",
     "gaoda",
     "lunhua",
+    "teddy",
 }
 
 
