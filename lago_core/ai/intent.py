@@ -281,7 +281,6 @@ _PRODUCTS: list[tuple[tuple[str, ...], Product]] = [
             "认知卡",
             "拼音卡",
             "单词卡",
-            "闪卡",
             "拼图",
             "点读笔",
             "学习机",
