@@ -315,10 +315,30 @@ def test_conditions_in_english_and_colloquial() -> None:
         "heavily used bike": "fair",
         "有划痕也行 ps4": "fair",
     }
+    # A share of new however written: 99新 is like_new by the labelling guide, 十成新 new.
+    cases |= {
+        "出 九五成新 ps5": "like_new",
+        "9成新 芭比": "like_new",
+        "99新 switch": "like_new",
+        "八五成新 滑板车": "good",
+        "85新 ps4": "good",
+        "七成新 帐篷": "good",
+        "六成新 积木": "fair",
+        "十成新 帐篷": "new",
+    }
     for query, condition in cases.items():
         assert parse_intent(query).condition == condition, query
+    assert parse_intent("2023新款 乐高").condition is None  # a model year, not a share
     # A flaw said to be absent is not the "fair" condition.
     assert parse_intent("没有划痕 switch").condition is None
+
+
+def test_giving_away_is_offering() -> None:
+    for query in ("白送 婴儿床", "免费送 一箱绘本", "无偿赠送 滑板车 自提", "玩具 送出去 有要的吗"):
+        assert parse_intent(query).intent == "sell", query
+    # Asking for a freebie, or buying a present, is not.
+    assert parse_intent("求送 玩具").intent == "buy"
+    assert parse_intent("买个积木送人").intent == "buy"
 
 
 def test_hand_over_inside_the_compound_is_community_scope() -> None:
@@ -365,6 +385,7 @@ def test_a_kind_of_item_wins_over_a_makers_usual_category() -> None:
     # Everyday English words one letter from a key are not that key.
     assert parse_intent("hello kitty 挂件").brand is None
     assert parse_intent("picture books").brand is None
+    assert parse_intent("plush with tags").brand is None  # with/switch
     assert parse_intent("black scooter").category == "outdoor"
 
 

@@ -500,6 +500,8 @@ _PLAIN_WORDS = {
     "plus",
     "purple",
     "mega",
+    "with",  # two letters from switch
+    "locally",
 }
 
 
@@ -667,7 +669,7 @@ _CONDITIONS: list[tuple[re.Pattern[str], str]] = [
     ),
     (
         re.compile(
-            r"全新|未拆封|未拆|没拆|99新|九九新|brand[\s-]*new|sealed|unopened|never used"
+            r"全新|未拆封|未拆|没拆|brand[\s-]*new|sealed|unopened|never used"
             r"|new in box|\bnib\b|\bbnib\b|\bnew\b|带吊牌|quan\s?xin|从没(?:用|玩)过|没(?:用|玩)过"
         ),
         "new",
@@ -692,6 +694,36 @@ _CONDITIONS: list[tuple[re.Pattern[str], str]] = [
     ),
     (re.compile(r"配件机|坏的|坏了|坏掉|拆件|零件|当配件|for parts|broken"), "for_parts"),
 ]
+# A condition as a share of new, however written (九成新, 9成新, 九五成新, 95新, 九五新, 99新, 十成新):
+# 99 and above… like_new per the labelling guide (only 全新/未拆 is new), 80–89 and 70–79 good,
+# below 70 fair; 十成新 (100) new.
+_PERCENT_NEW = re.compile(
+    r"(?<![\d一二三四五六七八九十])([一二三四五六七八九十]|[一二三四五六七八九][一二三四五六七八九]|\d{1,2})\s*成\s*新"
+    r"|(?<![\d一二三四五六七八九十])([一二三四五六七八九]{2}|\d{2})\s*新(?![\d款品])"
+)
+_CN_DIGIT = {c: i for i, c in enumerate("零一二三四五六七八九")}
+
+
+def _percent_condition(text: str) -> tuple[str | None, re.Match[str] | None]:
+    for m in _PERCENT_NEW.finditer(text):
+        raw = m.group(1) or m.group(2)
+        if raw == "十":
+            percent = 100
+        elif raw.isdigit():
+            percent = int(raw) * (10 if len(raw) == 1 and m.group(1) else 1)
+        else:
+            digits = [_CN_DIGIT[c] for c in raw]
+            percent = digits[0] * 10 + (digits[1] if len(digits) > 1 else 0)
+        if not 10 <= percent <= 100 or _NEGATED_CONDITION.search(text[: m.start()]):
+            continue
+        if percent >= 100:
+            return "new", m
+        if percent >= 90:
+            return "like_new", m
+        return ("good" if percent >= 70 else "fair"), m
+    return None, None
+
+
 # A condition said to be unwanted (不要坏的, no broken ones) is not a condition asked for.
 _NEGATED_CONDITION = re.compile(r"(?:不要|别|不能|不想要|\bno\b|\bnot\b)\s*(?:太|是)?\s*$")
 
@@ -713,6 +745,9 @@ _SELL = re.compile(
     r"|^出|\s出\s*$|\s出\s|便宜出|换点?钱|换成钱|拿走|(?:想|要|准备|打算|帮我|我)卖|卖掉|卖了|转让|转手|寄卖|挂出|出闲置"
     r"|回血|清仓|割爱|甩卖|低价甩|出掉|有人收吗|谁收|selling|(?<![a-z])sell(?![a-z])|\bwts\b"
     r"|for sale|letting go|get rid of|(?<![a-z])chu(?![a-z])"
+    # Giving it away is offering it (白送, 免费送, 无偿赠送), not asking for a gift (求送) nor
+    # buying one (买个乐高送人).
+    r"|白送|免费送|免费赠|无偿(?:送|赠)|送给有需要|送出去|(?<!求)送掉"
     # Offering without a selling word: anyone want it? (有要的吗, 谁要, 便宜让).
     r"|有要的|谁要(?!出|卖|转)|有人要(?:吗|么|不)|有需要的|象征性|(?:便宜|低价|白菜价)让|让给|出给|处理掉"
     r"|(?:^|[\s，,我想要])转(?:一|个|台|套|辆|只)|anyone want|giving away|give away|up for grabs"
@@ -936,12 +971,13 @@ def parse_rules(query: str) -> RuleParse:
     per_day = bool(_PER_DAY.search(rest))
     # "一天10块" is a daily rent, not a one-day rental.
     duration, rest = _duration(_PER_DAY.sub(" ", _AGES.sub(" ", rest)))
-    condition = None
-    for pattern, name in _CONDITIONS:
+    condition, _ = _percent_condition(text)
+    for pattern, name in _CONDITIONS if condition is None else ():
         cm = pattern.search(text)
         if cm is not None and not _NEGATED_CONDITION.search(text[: cm.start()]):
             condition = name
             break
+    rest = _PERCENT_NEW.sub(" ", rest)
     for pattern, _ in _CONDITIONS:
         rest = pattern.sub(" ", rest)
     low, high, rest = _prices(rest)
@@ -1025,6 +1061,7 @@ def _subject(text: str) -> str:
     """The query without what the rules read besides the item (see RuleParse.subject)."""
     text = _PER_DAY.sub(" ", _AGES.sub(" ", text))
     _, text = _duration(text)
+    text = _PERCENT_NEW.sub(" ", text)
     for pattern, _ in _CONDITIONS:
         text = pattern.sub(" ", text)
     _, _, text = _prices(text)
