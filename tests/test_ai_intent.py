@@ -293,8 +293,33 @@ def test_nights_and_approximate_durations() -> None:
         "租帐篷 一周左右": 7,
         "租switch 五天左右": 5,
     }
+    cases |= {"租半年 钢琴": 180, "租一年 婴儿床": 365, "rent a stroller for 6 months": 180}
     for query, days in cases.items():
         assert parse_intent(query).duration_days == days, query
+    # The item's age or warranty is no rental period, in any unit.
+    for query in (
+        "switch 用了两个月 出",
+        "买了一年的 乐高 出",
+        "保修还有半年 ps5",
+        "used for 2 months, switch",
+        "6 months old stroller",
+    ):
+        assert parse_intent(query).duration_days is None, query
+        assert parse_intent(query).intent != "rent", query
+
+
+def test_prices_in_thousands_and_english_approximations() -> None:
+    assert parse_intent("1.5k switch").price_max_fen == 150_000
+    around = parse_intent("around 1.5k ps5")
+    assert (around.price_min_fen, around.price_max_fen) == (120_000, 180_000)
+    scooter = parse_intent("about 200 rmb scooter")
+    assert (scooter.price_min_fen, scooter.price_max_fen) == (16_000, 24_000)
+    assert parse_intent("nba 2k24 ps5").price_max_fen is None  # a game's name
+
+
+def test_lend_me_asks_to_borrow() -> None:
+    assert parse_intent("lend me your ps5 for a week").intent == "rent"
+    assert parse_intent("lending my tent this weekend").intent == "sell"
 
 
 def test_conditions_in_english_and_colloquial() -> None:

@@ -528,11 +528,22 @@ _AT_MOST = re.compile(
 _AT_LEAST = re.compile(
     rf"(?:超过|高于|至少|不低于|above|over|at least|>|≥)\s*{_MONEY}|{_MONEY}\s*(?:以上|起)"
 )
-_AROUND = re.compile(rf"(?:大概|大约|差不多|about|around)?\s*{_MONEY}\s*(?:左右|上下)")
+_AROUND = re.compile(
+    rf"(?:大概|大约|差不多|about|around)?\s*{_MONEY}\s*(?:左右|上下)"
+    # English "about/around 200": the same ±20% (durations are read before prices).
+    rf"|\b(?:about|around|roughly|approx(?:imately|\.)?)\s*{_MONEY}"
+)
 _PER_DAY = re.compile(
     r"每天|每日|日租|/天|per day|a day|一天(?=\s*(?:不超过|最多)?\s*[\d¥￥零一二两三四五六七八九十百])"
 )
-_AGES = re.compile(r"\d+\s*(?:[-~到至]\s*\d+\s*)?(?:岁|周岁|个月大)|\d+\s*(?:year|yr)s?[\s-]*old")
+_AGES = re.compile(
+    r"\d+\s*(?:[-~到至]\s*\d+\s*)?(?:岁|周岁|个月大)|\d+\s*(?:year|yr)s?[\s-]*old"
+    # The item's age or warranty, not a rental period (用了两个月, 买了一年, 保修还有半年).
+    r"|(?:用了|买了|玩了|入手了?|才用|保修(?:还有|期)?|还剩)\s*(?:才|大概|差不多|不到|快)?\s*"
+    r"[\d一二两三四五六七八九十半几俩仨]+\s*个?\s*多?\s*(?:天|日|周|星期|礼拜|月|年)半?"
+    r"|used (?:for )?(?:\d+|an?|one|two|three|a few) (?:days?|weeks?|months?|years?)"
+    r"|\d+\s*(?:months?|weeks?)\s*old"
+)
 
 # Numbers as words: Chinese colloquial (俩, 仨), English, and pinyin.
 _WORD_NUMBERS = {
@@ -588,6 +599,8 @@ def _weekday(groups: tuple[str | None, ...]) -> int:
 _DURATIONS: list[tuple[re.Pattern[str], int | None]] = [
     (re.compile(r"(?:一个|1个|这个|下个|整个)?周末|weekend|zhoumo"), 2),
     (re.compile(r"半个月|half a month"), 15),
+    (re.compile(r"半年|half a year|six months"), 180),
+    (re.compile(r"(?:一|1)\s*年|一整年|a year|one year"), 365),
     # 个把月 / 个把星期: "a month or so" is a month.
     (re.compile(r"个把月"), 30),
     (re.compile(r"个把(?:星期|礼拜)"), 7),
@@ -738,7 +751,7 @@ _A_NOT_A = re.compile(r"(出租|租|借|卖|出售|交换|换)不\1")
 # Renting one's own thing out is offering it (sell); a rule over the classifier's word.
 _RENT_OUT = re.compile(
     r"借出|外借|(?:借|租)给(?!我|俺|咱)|租出去|对外出租|往外租|可以出租(?!的)|能出租(?!的)|有偿借|up for rent|renting out"
-    r"|rent(?:ing)? (?:it |them )?out|(?<![a-z])lend(?:ing)?(?![a-z])|(?:想|要|准备|打算|帮我|我的.{0,10})出租"
+    r"|rent(?:ing)? (?:it |them )?out|(?<![a-z])lend(?:ing)?(?![a-z])(?!\s+(?:me|us)\b)|(?:想|要|准备|打算|帮我|我的.{0,10})出租"
 )
 _SELL = re.compile(
     r"(?:^|[，,。！!\s我想要准备打算帮我])出(?:一|个|台|套|辆|只|掉|售|手|了)"
@@ -755,7 +768,7 @@ _SELL = re.compile(
 )
 # English and pinyin words by letters around them, not \b: in "想rent一个" the Chinese
 # characters are word characters too, so \b would not see the English word.
-_RENT = re.compile(r"租|借|(?<![a-z])(?:rent|borrow|hire|zu|jie)(?![a-z])")
+_RENT = re.compile(r"租|借|(?<![a-z])(?:rent|borrow|hire|zu|jie)(?![a-z])|\blend (?:me|us)\b")
 # A duration said with no kind word asks to rent (need a switch for 10 days), unless it is the
 # item's age (用了两个月).
 _ITEM_AGE = re.compile(r"用了|买了|玩了|入手|保修|warranty|\bold\b|\bused for\b")
@@ -836,6 +849,9 @@ def _prices(text: str) -> tuple[int | None, int | None, str]:
     m = re.search(rf"(\d+(?:\.\d+)?|{_CN_NUM})\s*(k|千|w|万)?\s*{_CUR}", text)
     if m is None:
         m = re.search(r"[¥￥]\s*(\d+(?:\.\d+)?)()", text)
+    if m is None:
+        # A number in thousands needs no currency: 1.5k, 2千 (not a model: nba 2k24).
+        m = re.search(r"(?<![\w.])(\d+(?:\.\d+)?)\s*(k|千)(?![\w])", text)
     if m is not None:
         value = _money(m.group(1), m.group(2) or None)
         if value is not None:
