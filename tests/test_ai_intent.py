@@ -414,6 +414,15 @@ def test_a_kind_of_item_wins_over_a_makers_usual_category() -> None:
     assert parse_intent("black scooter").category == "outdoor"
 
 
+def test_a_query_about_no_item_gets_no_category() -> None:
+    """The labelling guide: no item named, no category — the classifier is not asked."""
+    from lago_core.ai.classifier import classifier
+
+    for query in ("租到下周日", "只求换 不出", "明天 急 周末租", "around 200 rmb, this week"):
+        assert parse_rules(query).subject == "", query
+        assert parse_intent(query, classifier()).category is None, query
+
+
 def test_unknown_items_get_a_category_from_the_classifier() -> None:
     """Items in no list, in Chinese, English and pinyin: the classifier's breadth (these are
     not training lines: the training file has other items and phrasings)."""

@@ -1069,7 +1069,7 @@ def parse_rules(query: str) -> RuleParse:
         frozenset(ruled_out),
         category is not None,
         category_open,
-        _subject(text) or query,
+        _subject(text),
     )
 
 
@@ -1084,7 +1084,20 @@ def _subject(text: str) -> str:
     text = _RENT.sub(" ", _NOT_KIND.sub(" ", text))
     text = _SWAP.sub(" ", _SELL.sub(" ", text))
     text = _SCOPE_NEARBY.sub(" ", _SCOPE_COMMUNITY.sub(" ", text))
-    return " ".join(_STOPWORDS.sub(" ", text).split())
+    text = _WHEN.sub(" ", re.sub(_WEEKDAY, " ", text))
+    words = _STOPWORDS.sub(" ", text).split()
+    # Fragments left of those phrases (不, 只, 下) are about no item.
+    return " ".join(w for w in words if not _FUNCTION_CHARS.fullmatch(w))
+
+
+_FUNCTION_CHARS = re.compile(r"[下上只不都也就很太再还又才出收换租卖借送]+")
+
+
+# When, not what: days and times a query may name besides the item.
+_WHEN = re.compile(
+    r"[今明后]天|今晚|明晚|[这本下上]个?(?:周|星期|礼拜|月)|周末|到|从|起|开始|尽快|急"
+    r"|\b(?:today|tonight|tomorrow|this|next|week|weekend|asap|urgent|until|from)\b"
+)
 
 
 def parse_intent(query: str, classify: Classify | None = None) -> Intent:
@@ -1101,7 +1114,8 @@ def parse_intent(query: str, classify: Classify | None = None) -> Intent:
         chosen = _choose_intent(rules, intents)
         if chosen != rules.intent.intent:
             update["intent"] = chosen
-    if not rules.category_found or rules.category_open:
+    # A query with no words about an item (租到下周日, 只换不卖) names no category.
+    if rules.subject and (not rules.category_found or rules.category_open):
         # The category reads the item's words only: prices, durations and conditions say
         # nothing about it and blur a short name (one more embedding when it differs).
         _, categories = classify(rules.subject)
