@@ -12,8 +12,9 @@ intent ≥ 95%, all slots ≥ 90%. A third set (40) was written after that tunin
 (intent 90.0%, all slots 82.5%), then tuned on; a fourth (40) was written after the last change
 and measured once: intent 95.0%, all slots 85.0%; its misses were then fixed by class (not one
 by one). A fifth (40) was written after that fix and committed before it was scored, once:
-intent 97.5%, all slots 72.5% — the honest figure for queries nobody tuned on; its floor here
-only guards against regressions.
+intent 97.5%, all slots 72.5% — the honest figure for queries nobody tuned on — and then tuned
+on by class (fourth round); every set here is now a regression floor, and the next unseen set
+is someone else's.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import pytest
 
 from lago_core.ai import LocalEngine, parse_intent
 from lago_core.ai.evaluation import SLOTS, evaluate, load_cases
-from lago_core.ai.intent import cn_number, edit_distance
+from lago_core.ai.intent import cn_number, edit_distance, parse_rules
 
 HERE = Path(__file__).parent
 
@@ -45,10 +46,11 @@ HERE = Path(__file__).parent
         # Written after the second round, measured once (intent 95.0%, all slots 85.0%), then
         # its misses fixed by class (now intent 100%, all slots 97.5%): a regression floor.
         ("ai_queries_v4.jsonl", 0.90, 0.90, 0.95),
-        # Written after that fix, committed before it was scored, measured once and never tuned
-        # on: intent 97.5%, category 80.0%, all slots 72.5% — below the all-slots target; its
-        # floor guards against regressions and claims nothing (docs/ai.md, "Evaluation").
-        ("ai_queries_v5.jsonl", 0.80, 0.725, 0.95),
+        # Written after that fix, committed before it was scored, measured once (intent 97.5%,
+        # category 80.0%, all slots 72.5%), then tuned on by class in the fourth round (the
+        # classifier's item lines, rules for swaps, durations, conditions, scope): a regression
+        # floor, no longer an unseen figure (docs/ai.md, "Evaluation").
+        ("ai_queries_v5.jsonl", 0.90, 0.90, 0.95),
     ],
 )
 async def test_accuracy_on_the_labelled_sets(
@@ -212,3 +214,234 @@ def test_listings_match_the_intent() -> None:
     )
     assert match(lego, parse_intent("legoo 100以内")) is not None
     assert match(lego, parse_intent("乐高 50块以内")) is None
+
+
+def _eval_queries() -> list[str]:
+    """Every query of the labelled query sets here (intent and search)."""
+    import orjson
+
+    return [
+        str(orjson.loads(line)["q"])
+        for path in sorted(HERE.glob("ai_*queries*.jsonl"))
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+
+
+def test_the_training_lines_are_not_evaluation_queries() -> None:
+    """The classifier's lines are written for training: none equals or contains a query of
+    any labelled set here (a line that did would score its own answer)."""
+    import orjson
+
+    from lago_core.ai.classifier import TRAIN_FILE
+
+    queries = {" ".join(q.lower().split()) for q in _eval_queries()}
+    # A query of one short word (积木, jellycat) is an item name any list of items shares: a
+    # line may say it in a phrasing, never alone. Longer queries may not appear in a line.
+    phrases = [q for q in queries if " " in q or (len(q) >= 5 and not q.isascii())]
+    lines = [
+        " ".join(str(orjson.loads(line)["q"]).lower().split())
+        for line in TRAIN_FILE.read_text(encoding="utf-8").splitlines()
+        if line
+    ]
+    assert len(lines) >= 1500
+    assert [line for line in lines if line in queries] == []
+    assert [line for line in lines if any(q in line for q in phrases)] == []
+
+
+def test_the_committed_model_is_trained_on_the_training_file() -> None:
+    """Retraining (python -m lago_core.ai.classifier, ≈ 1 min) is deterministic from the
+    training file; the model records the hash of the file it was trained on."""
+    import numpy as np
+
+    from lago_core.ai.classifier import MODEL_FILE, train_file_hash
+
+    with np.load(MODEL_FILE) as arrays:
+        assert str(arrays["train_sha256"]) == train_file_hash()
+        assert len(arrays["exemplars"]) == len(arrays["exemplar_labels"])
+    assert MODEL_FILE.stat().st_size < 1_000_000
+
+
+def test_swap_said_as_the_only_way_or_asked() -> None:
+    for query in (
+        "不卖 只换 乐高",
+        "只交换 芭比",
+        "仅换不卖 滑板车",
+        "只接受置换 高达",
+        "switch 换不换",
+        "乐高城堡 换吗",
+        "拼图 交换不交换",
+    ):
+        assert parse_intent(query).intent == "swap", query
+    # A-not-A asks: its 不 rules nothing out (租不租 still rents), and money is not a swap.
+    assert parse_intent("帐篷 租不租").intent == "rent"
+    assert parse_intent("ps5 只换钱").intent == "sell"
+
+
+def test_nights_and_approximate_durations() -> None:
+    cases = {
+        "借帐篷 三晚": 3,
+        "租房车 两个晚上": 2,
+        "rent a tent for 4 nights": 4,
+        "3天2晚 帐篷": 3,  # days before nights
+        "租 switch 十来天": 10,
+        "租ps5 20来天": 20,
+        "借投影 十多天": 10,
+        "租平衡车 一个多月": 30,
+        "租 xbox 个把月": 30,
+        "借滑板车 个把星期": 7,
+        "租帐篷 一周左右": 7,
+        "租switch 五天左右": 5,
+    }
+    cases |= {"租半年 钢琴": 180, "租一年 婴儿床": 365, "rent a stroller for 6 months": 180}
+    for query, days in cases.items():
+        assert parse_intent(query).duration_days == days, query
+    # The item's age or warranty is no rental period, in any unit.
+    for query in (
+        "switch 用了两个月 出",
+        "买了一年的 乐高 出",
+        "保修还有半年 ps5",
+        "used for 2 months, switch",
+        "6 months old stroller",
+    ):
+        assert parse_intent(query).duration_days is None, query
+        assert parse_intent(query).intent != "rent", query
+
+
+def test_prices_in_thousands_and_english_approximations() -> None:
+    assert parse_intent("1.5k switch").price_max_fen == 150_000
+    around = parse_intent("around 1.5k ps5")
+    assert (around.price_min_fen, around.price_max_fen) == (120_000, 180_000)
+    scooter = parse_intent("about 200 rmb scooter")
+    assert (scooter.price_min_fen, scooter.price_max_fen) == (16_000, 24_000)
+    assert parse_intent("nba 2k24 ps5").price_max_fen is None  # a game's name
+
+
+def test_lend_me_asks_to_borrow() -> None:
+    assert parse_intent("lend me your ps5 for a week").intent == "rent"
+    assert parse_intent("lending my tent this weekend").intent == "sell"
+
+
+def test_conditions_in_english_and_colloquial() -> None:
+    cases = {
+        "lego set, good condition": "good",
+        "stroller in great shape": "good",
+        "gently used scooter": "good",
+        "barely used switch": "like_new",
+        "hardly used tent": "like_new",
+        "mint ps5": "like_new",
+        "like-new kids bike": "like_new",
+        "excellent condition barbie": "like_new",
+        "没怎么用过的滑板车": "like_new",
+        "只用过两次 帐篷": "like_new",
+        "brand-new lego": "new",
+        "unopened blind box": "new",
+        "没用过 帐篷": "new",
+        "heavily used bike": "fair",
+        "有划痕也行 ps4": "fair",
+    }
+    # A share of new however written: 99新 is like_new by the labelling guide, 十成新 new.
+    cases |= {
+        "出 九五成新 ps5": "like_new",
+        "9成新 芭比": "like_new",
+        "99新 switch": "like_new",
+        "八五成新 滑板车": "good",
+        "85新 ps4": "good",
+        "七成新 帐篷": "good",
+        "六成新 积木": "fair",
+        "十成新 帐篷": "new",
+    }
+    for query, condition in cases.items():
+        assert parse_intent(query).condition == condition, query
+    assert parse_intent("2023新款 乐高").condition is None  # a model year, not a share
+    # A flaw said to be absent is not the "fair" condition.
+    assert parse_intent("没有划痕 switch").condition is None
+
+
+def test_giving_away_is_offering() -> None:
+    for query in ("白送 婴儿床", "免费送 一箱绘本", "无偿赠送 滑板车 自提", "玩具 送出去 有要的吗"):
+        assert parse_intent(query).intent == "sell", query
+    # Asking for a freebie, or buying a present, is not.
+    assert parse_intent("求送 玩具").intent == "buy"
+    assert parse_intent("买个积木送人").intent == "buy"
+
+
+def test_hand_over_inside_the_compound_is_community_scope() -> None:
+    for query in (
+        "乐高 小区自提",
+        "同小区自提 滑板车",
+        "楼下面交 帐篷",
+        "小区门口交易 switch",
+        "同一栋的邻居 有要绘本的吗",
+        "本单元 出玩具",
+        "same building only, lego",
+        "pick up in my building, scooter",
+    ):
+        assert parse_intent(query).scope == "community", query
+
+
+def test_a_kind_of_item_wins_over_a_makers_usual_category() -> None:
+    """Compound items: the word for the kind of item names the category, not the maker's or
+    the franchise's usual one; a misspelt kind word does not outrank a maker."""
+    assert parse_intent("小霸王 学习机").category == "educational"
+    assert parse_intent("小霸王 游戏机").category == "game_console"
+    assert parse_intent("任天堂 健身环").category == "video_game"
+    assert parse_intent("ps5 舞力全开").category == "video_game"
+    assert parse_intent("高达 积木").category == "building_blocks"
+    assert parse_intent("乐高玩具").category == "building_blocks"  # 玩具 alone is weakest
+    assert parse_intent("毛绒玩具").category == "plush"
+    assert parse_intent("遥控挖掘机").category == "toy"
+    assert parse_intent("yaokong tanke").category == "toy"
+    # Names said in two Latin words are the one name.
+    hot = parse_rules("hot wheels 轨道")
+    assert hot.intent.category == "toy"
+    assert parse_intent("ring fit 卡带").category == "video_game"
+    # A franchise with other words about the item asks the classifier (奥特曼 卡片 is a figure,
+    # an 奥特曼 water gun a toy); alone it keeps its usual category.
+    assert parse_rules("奥特曼 水枪").category_open
+    assert not parse_rules("奥特曼").category_open
+    assert parse_intent("奥特曼").category == "figure"
+    # Game franchises are games unless another kind of item is named; collectible cards are
+    # figures, learning cards educational.
+    assert parse_intent("宝可梦").category == "video_game"
+    assert parse_intent("宝可梦 卡牌 一盒").category == "figure"
+    assert parse_intent("马里奥 毛绒").category == "plush"
+    assert parse_intent("识字卡片").category == "educational"
+    # Everyday English words one letter from a key are not that key.
+    assert parse_intent("hello kitty 挂件").brand is None
+    assert parse_intent("picture books").brand is None
+    assert parse_intent("plush with tags").brand is None  # with/switch
+    assert parse_intent("black scooter").category == "outdoor"
+
+
+def test_a_query_about_no_item_gets_no_category() -> None:
+    """The labelling guide: no item named, no category — the classifier is not asked."""
+    from lago_core.ai.classifier import classifier
+
+    for query in ("租到下周日", "只求换 不出", "明天 急 周末租", "around 200 rmb, this week"):
+        assert parse_rules(query).subject == "", query
+        assert parse_intent(query, classifier()).category is None, query
+
+
+def test_unknown_items_get_a_category_from_the_classifier() -> None:
+    """Items in no list, in Chinese, English and pinyin: the classifier's breadth (these are
+    not training lines: the training file has other items and phrasings)."""
+    from lago_core.ai.classifier import classifier
+
+    cases = {
+        "儿童天文望远镜 便宜出": "educational",
+        "kids chemistry kit": "educational",
+        "宝宝学步推车": "toy",
+        "baby bouncer chair": "other",
+        "儿童羽毛球拍一对": "outdoor",
+        "inline skates size 32": "outdoor",
+        "hello kitty 毛绒挂件": "plush",
+        "一盒宝可梦卡牌": "figure",
+        "xbox 无线手柄": "game_console",
+    }
+    wrong = {
+        query: got
+        for query, category in cases.items()
+        if (got := parse_intent(query, classifier()).category) != category
+    }
+    assert len(wrong) <= 1, wrong

@@ -77,6 +77,17 @@ class Product:
     brand: str | None
     category: str | None
     terms: tuple[str, ...]  # what a listing's text may say for it (search matches any)
+    # A character or franchise (奥特曼): like a maker, it implies a usual category only.
+    franchise: bool = False
+    # The bare word for toys (玩具, toy): a category only when nothing more specific is named.
+    weak: bool = False
+
+    @property
+    def names_a_kind(self) -> bool:
+        """A word for a kind of item (学习机, 卡带, 积木), not a product, maker or franchise:
+        its category is the item's, and wins over a maker's usual one (小霸王学习机 is a
+        learning machine, not a console)."""
+        return self.name is None and self.brand is None and not self.franchise
 
 
 # Chinese words (matched as substrings) and Latin words (matched as tokens, with misspellings).
@@ -148,19 +159,42 @@ _PRODUCTS: list[tuple[tuple[str, ...], Product]] = [
         Product(None, "Bandai", "figure", ("高达", "gundam", "万代", "bandai")),
     ),
     (("芭比", "barbie", "babi"), Product(None, "Barbie", "doll", ("芭比", "barbie"))),
-    (("奥特曼", "ultraman"), Product(None, None, "figure", ("奥特曼", "ultraman"))),
+    (("奥特曼", "ultraman"), Product(None, None, "figure", ("奥特曼", "ultraman"), franchise=True)),
+    # Game franchises: a game unless the query names another kind of item (宝可梦卡牌, 马里奥毛绒).
+    (
+        ("塞尔达", "马里奥", "宝可梦", "zelda", "mario", "pokemon"),
+        Product(None, None, "video_game", ("塞尔达", "马里奥", "宝可梦"), franchise=True),
+    ),
     (
         (
             "卡带",
             "游戏卡",
             "光盘",
             "游戏碟",
-            "塞尔达",
-            "马里奥",
-            "宝可梦",
-            "zelda",
-            "mario",
-            "pokemon",
+            # Well-known games by title (a fitness or dance game is a game, not the console).
+            "健身环",
+            "有氧拳击",
+            "舞力全开",
+            "动森",
+            "动物森友会",
+            "喷射战士",
+            "斯普拉遁",
+            "星之卡比",
+            "大乱斗",
+            "双人成行",
+            "胡闹厨房",
+            "分手厨房",
+            "艾尔登法环",
+            "怪物猎人",
+            "mariokart",
+            "ringfit",
+            "justdance",
+            "splatoon",
+            "kirby",
+            "overcooked",
+            "minecraft",
+            "eldenring",
+            "animalcrossing",
             "cartridge",
             "kadai",
         ),
@@ -172,12 +206,48 @@ _PRODUCTS: list[tuple[tuple[str, ...], Product]] = [
     ),
     (("积木", "拼插", "blocks", "jimu"), Product(None, None, "building_blocks", ("积木",))),
     (
-        ("手办", "盲盒", "模型", "figure", "shoubang", "manghe", "aoteman"),
-        Product(None, None, "figure", ("手办", "盲盒", "模型")),
+        # Collectible cards are figures (奥特曼卡片, 宝可梦卡牌); learning cards are not (识字卡).
+        (
+            "手办",
+            "盲盒",
+            "模型",
+            "卡牌",
+            "卡片",
+            "集换卡",
+            "figure",
+            # The guide's English names, said in two words (blind box, model kit).
+            "blindbox",
+            "blindboxes",
+            "modelkit",
+            "actionfigure",
+            "shoubang",
+            "manghe",
+            "aoteman",
+            "kapai",
+        ),
+        Product(None, None, "figure", ("手办", "盲盒", "模型", "卡牌", "卡片")),
     ),
-    (("娃娃", "洋娃娃", "doll", "wawa"), Product(None, None, "doll", ("娃娃",))),
     (
-        ("毛绒", "玩偶", "公仔", "小熊", "熊", "plush", "maorong", "wanou", "gongzai"),
+        ("娃娃", "洋娃娃", "doll", "wawa", "dollhouse", "dollshouse"),
+        Product(None, None, "doll", ("娃娃",)),
+    ),
+    (
+        (
+            "毛绒",
+            "玩偶",
+            "公仔",
+            "小熊",
+            "熊",
+            "plush",
+            "teddy",
+            "teddybear",
+            "stuffedanimal",
+            "stuffedtoy",
+            "softtoy",
+            "maorong",
+            "wanou",
+            "gongzai",
+        ),
         Product(None, None, "plush", ("毛绒", "玩偶", "公仔", "熊")),
     ),
     (
@@ -207,6 +277,10 @@ _PRODUCTS: list[tuple[tuple[str, ...], Product]] = [
         (
             "早教",
             "益智",
+            "识字卡",
+            "认知卡",
+            "拼音卡",
+            "单词卡",
             "拼图",
             "点读笔",
             "学习机",
@@ -258,15 +332,17 @@ _PRODUCTS: list[tuple[tuple[str, ...], Product]] = [
             "小汽车",
             "风火轮",
             "托马斯",
-            "玩具",
-            "toy",
+            # Anything remote-controlled (遥控飞机, 遥控挖掘机) is a toy; DJI's drones name DJI.
+            "遥控",
             "hotwheels",
+            "yaokong",
             "yaokongche",
             "wanjuche",
             "xiaoqiche",
         ),
         Product(None, None, "toy", ("遥控", "玩具车", "小汽车", "风火轮", "托马斯", "玩具")),
     ),
+    (("玩具", "toy", "toys", "wanju"), Product(None, None, "toy", ("玩具",), weak=True)),
 ]
 # A video-game word wins over a console word ("switch 卡带" is a game, not a console).
 _CATEGORY_PRIORITY = {"video_game": 0}
@@ -299,7 +375,13 @@ def synonyms_of(intent: Intent) -> tuple[str, ...]:
         if intent.product and product.name == intent.product:
             return product.terms
     for _, product in _PRODUCTS:
-        if intent.product is None and product.name is None and product.brand == intent.brand:
+        # A maker named alone: its words (a query naming no maker has none to add).
+        if (
+            intent.brand is not None
+            and intent.product is None
+            and product.name is None
+            and product.brand == intent.brand
+        ):
             return product.terms
     return ()
 
@@ -382,6 +464,7 @@ _EXACT_ONLY = {
     "zhuji",
     "gaoda",
     "lunhua",
+    "teddy",
 }
 
 
@@ -408,6 +491,17 @@ _PLAIN_WORDS = {
     "month",
     "weeks",
     "later",
+    # hello/tello, books/bloks, babies/babi, black/blocks, plus/plush, purple/puzzle, mega/sega
+    "hello",
+    "books",
+    "babies",
+    "black",
+    "boys",
+    "plus",
+    "purple",
+    "mega",
+    "with",  # two letters from switch
+    "locally",
 }
 
 
@@ -434,11 +528,22 @@ _AT_MOST = re.compile(
 _AT_LEAST = re.compile(
     rf"(?:超过|高于|至少|不低于|above|over|at least|>|≥)\s*{_MONEY}|{_MONEY}\s*(?:以上|起)"
 )
-_AROUND = re.compile(rf"(?:大概|大约|差不多|about|around)?\s*{_MONEY}\s*(?:左右|上下)")
+_AROUND = re.compile(
+    rf"(?:大概|大约|差不多|about|around)?\s*{_MONEY}\s*(?:左右|上下)"
+    # English "about/around 200": the same ±20% (durations are read before prices).
+    rf"|\b(?:about|around|roughly|approx(?:imately|\.)?)\s*{_MONEY}"
+)
 _PER_DAY = re.compile(
     r"每天|每日|日租|/天|per day|a day|一天(?=\s*(?:不超过|最多)?\s*[\d¥￥零一二两三四五六七八九十百])"
 )
-_AGES = re.compile(r"\d+\s*(?:[-~到至]\s*\d+\s*)?(?:岁|周岁|个月大)|\d+\s*(?:year|yr)s?[\s-]*old")
+_AGES = re.compile(
+    r"\d+\s*(?:[-~到至]\s*\d+\s*)?(?:岁|周岁|个月大)|\d+\s*(?:year|yr)s?[\s-]*old"
+    # The item's age or warranty, not a rental period (用了两个月, 买了一年, 保修还有半年).
+    r"|(?:用了|买了|玩了|入手了?|才用|保修(?:还有|期)?|还剩)\s*(?:才|大概|差不多|不到|快)?\s*"
+    r"[\d一二两三四五六七八九十半几俩仨]+\s*个?\s*多?\s*(?:天|日|周|星期|礼拜|月|年)半?"
+    r"|used (?:for )?(?:\d+|an?|one|two|three|a few) (?:days?|weeks?|months?|years?)"
+    r"|\d+\s*(?:months?|weeks?)\s*old"
+)
 
 # Numbers as words: Chinese colloquial (俩, 仨), English, and pinyin.
 _WORD_NUMBERS = {
@@ -494,23 +599,35 @@ def _weekday(groups: tuple[str | None, ...]) -> int:
 _DURATIONS: list[tuple[re.Pattern[str], int | None]] = [
     (re.compile(r"(?:一个|1个|这个|下个|整个)?周末|weekend|zhoumo"), 2),
     (re.compile(r"半个月|half a month"), 15),
+    (re.compile(r"半年|half a year|six months"), 180),
+    (re.compile(r"(?:一|1)\s*年|一整年|a year|one year"), 365),
+    # 个把月 / 个把星期: "a month or so" is a month.
+    (re.compile(r"个把月"), 30),
+    (re.compile(r"个把(?:星期|礼拜)"), 7),
     (re.compile(r"fortnight"), 14),
 ]
+# An approximate number takes its base: 十来天 and 十多天 are 10, 一个来月 30 (the labelling guide).
+_ABOUT = r"\s*(?:来|多|几)?"
 _SPANS: list[tuple[re.Pattern[str], int, int]] = [
     # (pattern, days per unit, extra days for 半): 两个月, 三个星期, 一周半, 2 weeks, yi zhou.
     (
         re.compile(
-            rf"{_NUM}\s*个?\s*月(半)?|{_NUM}\s*个(半)\s*月|{_NUM}\s*months?()|{_NUM}\s*ge\s*yue()"
+            rf"{_NUM}{_ABOUT}\s*个?{_ABOUT}\s*月(半)?|{_NUM}\s*个(半)\s*月|{_NUM}\s*months?()"
+            rf"|{_NUM}\s*ge\s*yue()"
         ),
         30,
         15,
     ),
     (
-        re.compile(rf"{_NUM}\s*个?\s*(?:星期|礼拜|周)(半)?|{_NUM}\s*weeks?()|{_NUM}\s*zhou()"),
+        re.compile(
+            rf"{_NUM}{_ABOUT}\s*个?{_ABOUT}\s*(?:星期|礼拜|周)(半)?|{_NUM}\s*weeks?()|{_NUM}\s*zhou()"
+        ),
         7,
         3,
     ),
-    (re.compile(rf"{_NUM}\s*(?:天|日)(?!租)()|{_NUM}\s*days?()|{_NUM}\s*tian()"), 1, 0),
+    (re.compile(rf"{_NUM}{_ABOUT}\s*(?:天|日)(?!租)()|{_NUM}\s*days?()|{_NUM}\s*tian()"), 1, 0),
+    # A night is a day of the rental (三晚, 两个晚上, 3 nights); after days: 3天2晚 is 3.
+    (re.compile(rf"{_NUM}{_ABOUT}\s*个?\s*(?:晚上|晚|夜)()|{_NUM}\s*nights?()"), 1, 0),
 ]
 
 
@@ -553,41 +670,97 @@ def _plain_duration(text: str) -> tuple[int | None, str]:
 _CONDITIONS: list[tuple[re.Pattern[str], str]] = [
     # like_new before new: "几乎全新" and "like new" contain the words for new.
     (
-        re.compile(r"九成新|9成新|95新|九五新|98新|几乎全新|准新|like new|成色好|成色很好|mint"),
+        # Barely used, however said: 没怎么用, 只用过一次, barely/hardly used, as new, mint.
+        re.compile(
+            r"九成新|9成新|95新|九五新|98新|几乎全新|准新|like[\s-]*new|成色好|成色很好|\bmint\b"
+            r"|(?:几乎|基本)没(?:怎么)?(?:用|玩)|没怎么(?:用|玩)|没(?:用|玩)过?[几一两]次|很少(?:用|玩)"
+            r"|只(?:用|玩)过?[一两几1-3]次"
+            r"|(?:barely|hardly|rarely|only) used|used (?:once|twice|a few times|only)"
+            r"|(?:almost|nearly|as|good as) new|excellent condition|perfect condition"
+        ),
         "like_new",
     ),
     (
-        re.compile(r"全新|未拆封|未拆|没拆|99新|九九新|brand new|sealed|\bnew\b|带吊牌|quan\s?xin"),
+        re.compile(
+            r"全新|未拆封|未拆|没拆|brand[\s-]*new|sealed|unopened|never used"
+            r"|new in box|\bnib\b|\bbnib\b|\bnew\b|带吊牌|quan\s?xin|从没(?:用|玩)过|没(?:用|玩)过"
+        ),
         "new",
     ),
-    (re.compile(r"八成新|8成新|七成新|7成新|85新|八五新|正常使用痕迹|八成"), "good"),
+    (
+        # Used with care, and "good"/"decent" condition in English (gently used, good shape).
+        re.compile(
+            r"八成新|8成新|七成新|7成新|85新|八五新|正常使用痕迹|八成|成色不错|成色还行"
+            r"|(?:good|great|decent|nice|ok|okay|working) (?:condition|shape)|gently used"
+            r"|lightly used|\bgood cond"
+        ),
+        "good",
+    ),
     (
         # Flaws accepted or admitted, however said (有点瑕疵也行, 小划痕, some scratches).
         re.compile(
-            r"[六五四]成新|[654]成新|磨损|(?<![无没])(?<!没有)瑕疵|划痕|划伤|磕碰|掉漆|成色一般"
-            r"|能用就行|凑合|well[- ]used|scratch|scuff|\bdents?\b"
+            r"[六五四]成新|[654]成新|(?<![无没])(?<!没有)(?:瑕疵|划痕|划伤|磕碰|掉漆|磨损)|成色一般"
+            r"|能用就行|凑合|well[- ]used|heavily used|fair condition|\bworn\b|scratch|scuff"
+            r"|\bdents?\b"
         ),
         "fair",
     ),
     (re.compile(r"配件机|坏的|坏了|坏掉|拆件|零件|当配件|for parts|broken"), "for_parts"),
 ]
+# A condition as a share of new, however written (九成新, 9成新, 九五成新, 95新, 九五新, 99新, 十成新):
+# 99 and above… like_new per the labelling guide (only 全新/未拆 is new), 80–89 and 70–79 good,
+# below 70 fair; 十成新 (100) new.
+_PERCENT_NEW = re.compile(
+    r"(?<![\d一二三四五六七八九十])([一二三四五六七八九十]|[一二三四五六七八九][一二三四五六七八九]|\d{1,2})\s*成\s*新"
+    r"|(?<![\d一二三四五六七八九十])([一二三四五六七八九]{2}|\d{2})\s*新(?![\d款品])"
+)
+_CN_DIGIT = {c: i for i, c in enumerate("零一二三四五六七八九")}
+
+
+def _percent_condition(text: str) -> tuple[str | None, re.Match[str] | None]:
+    for m in _PERCENT_NEW.finditer(text):
+        raw = m.group(1) or m.group(2)
+        if raw == "十":
+            percent = 100
+        elif raw.isdigit():
+            percent = int(raw) * (10 if len(raw) == 1 and m.group(1) else 1)
+        else:
+            digits = [_CN_DIGIT[c] for c in raw]
+            percent = digits[0] * 10 + (digits[1] if len(digits) > 1 else 0)
+        if not 10 <= percent <= 100 or _NEGATED_CONDITION.search(text[: m.start()]):
+            continue
+        if percent >= 100:
+            return "new", m
+        if percent >= 90:
+            return "like_new", m
+        return ("good" if percent >= 70 else "fair"), m
+    return None, None
+
+
 # A condition said to be unwanted (不要坏的, no broken ones) is not a condition asked for.
 _NEGATED_CONDITION = re.compile(r"(?:不要|别|不能|不想要|\bno\b|\bnot\b)\s*(?:太|是)?\s*$")
 
 _SWAP = re.compile(
     r"交换|互换|置换|以物换物|以物易物|换物|swap|exchange|trade|\bhuan\b|[用拿].{1,12}换(?!点?钱)"
     r"|换.{0,3}(?:一|个|台)|[^\s出]换(?!点钱|钱|成钱)\S|\s换\s*$|\s换\s|求换|想换(?!点钱|钱|成钱)|换你"
+    # Swap as the only way (只换, 仅交换, 只接受置换) or asked as a question (换不换, 换吗).
+    r"|(?:只|仅|只接受|仅接受|只想)(?:交|互|置)?换(?!点?钱|成钱)|^换吗|\s换吗"
 )
+# "A不A" asks (换不换, 租不租, 卖不卖): no kind is ruled out by its 不.
+_A_NOT_A = re.compile(r"(出租|租|借|卖|出售|交换|换)不\1")
 # Renting one's own thing out is offering it (sell); a rule over the classifier's word.
 _RENT_OUT = re.compile(
     r"借出|外借|(?:借|租)给(?!我|俺|咱)|租出去|对外出租|往外租|可以出租(?!的)|能出租(?!的)|有偿借|up for rent|renting out"
-    r"|rent(?:ing)? (?:it |them )?out|(?<![a-z])lend(?:ing)?(?![a-z])|(?:想|要|准备|打算|帮我|我的.{0,10})出租"
+    r"|rent(?:ing)? (?:it |them )?out|(?<![a-z])lend(?:ing)?(?![a-z])(?!\s+(?:me|us)\b)|(?:想|要|准备|打算|帮我|我的.{0,10})出租"
 )
 _SELL = re.compile(
     r"(?:^|[，,。！!\s我想要准备打算帮我])出(?:一|个|台|套|辆|只|掉|售|手|了)"
     r"|^出|\s出\s*$|\s出\s|便宜出|换点?钱|换成钱|拿走|(?:想|要|准备|打算|帮我|我)卖|卖掉|卖了|转让|转手|寄卖|挂出|出闲置"
     r"|回血|清仓|割爱|甩卖|低价甩|出掉|有人收吗|谁收|selling|(?<![a-z])sell(?![a-z])|\bwts\b"
     r"|for sale|letting go|get rid of|(?<![a-z])chu(?![a-z])"
+    # Giving it away is offering it (白送, 免费送, 无偿赠送), not asking for a gift (求送) nor
+    # buying one (买个乐高送人).
+    r"|白送|免费送|免费赠|无偿(?:送|赠)|送给有需要|送出去|(?<!求)送掉"
     # Offering without a selling word: anyone want it? (有要的吗, 谁要, 便宜让).
     r"|有要的|谁要(?!出|卖|转)|有人要(?:吗|么|不)|有需要的|象征性|(?:便宜|低价|白菜价)让|让给|出给|处理掉"
     r"|(?:^|[\s，,我想要])转(?:一|个|台|套|辆|只)|anyone want|giving away|give away|up for grabs"
@@ -595,7 +768,7 @@ _SELL = re.compile(
 )
 # English and pinyin words by letters around them, not \b: in "想rent一个" the Chinese
 # characters are word characters too, so \b would not see the English word.
-_RENT = re.compile(r"租|借|(?<![a-z])(?:rent|borrow|hire|zu|jie)(?![a-z])")
+_RENT = re.compile(r"租|借|(?<![a-z])(?:rent|borrow|hire|zu|jie)(?![a-z])|\blend (?:me|us)\b")
 # A duration said with no kind word asks to rent (need a switch for 10 days), unless it is the
 # item's age (用了两个月).
 _ITEM_AGE = re.compile(r"用了|买了|玩了|入手|保修|warranty|\bold\b|\bused for\b")
@@ -619,6 +792,10 @@ _OFFERED = re.compile(r"用|拿|我有|我这有|我出|我的|\bmy\b|\boffer\b"
 _SCOPE_COMMUNITY = re.compile(
     r"小区里|小区内|本小区|我们小区|同小区|小区有|楼里|邻居|本楼|院里|my compound|my building"
     r"|our compound|our building|my community"
+    # Handing over inside the compound: 小区自提, 小区门口面交, 楼下自取, 同一栋, 本单元.
+    r"|(?:小区|楼下|楼道|门口|单元)(?:内|里)?\s*(?:自提|自取|面交|交易|取货|交货)|小区门口"
+    r"|同一?(?:栋|幢|个单元|单元|楼)|本(?:栋|幢|单元)|楼上楼下"
+    r"|same (?:building|compound|community|estate)|pick[\s-]*up in (?:my|our|the) (?:building|compound)"
 )
 _SCOPE_NEARBY = re.compile(r"附近|周边|周围|旁边|隔壁小区|nearby|邻近|near me|around here")
 _STOPWORDS = re.compile(
@@ -672,6 +849,9 @@ def _prices(text: str) -> tuple[int | None, int | None, str]:
     m = re.search(rf"(\d+(?:\.\d+)?|{_CN_NUM})\s*(k|千|w|万)?\s*{_CUR}", text)
     if m is None:
         m = re.search(r"[¥￥]\s*(\d+(?:\.\d+)?)()", text)
+    if m is None:
+        # A number in thousands needs no currency: 1.5k, 2千 (not a model: nba 2k24).
+        m = re.search(r"(?<![\w.])(\d+(?:\.\d+)?)\s*(k|千)(?![\w])", text)
     if m is not None:
         value = _money(m.group(1), m.group(2) or None)
         if value is not None:
@@ -712,6 +892,7 @@ class _Found:
     at: int
     product: Product
     negated: bool
+    fuzzy: bool = False  # matched within an edit distance, not as written
 
 
 _NEGATION_BEFORE = re.compile(r"(?:不要|别|不想要|不是|\bno\b|\bnot\b)\s*\S{0,2}\s*$")
@@ -726,11 +907,26 @@ def _products(text: str) -> tuple[list[_Found], str]:
             negated = bool(_NEGATION_BEFORE.search(text[:at]))
             found.append(_Found(at, product, negated))
             rest = rest.replace(word, " " * len(word))
-    for m in re.finditer(r"[a-z][a-z0-9]*|\d+[a-z]+[a-z0-9]*", text):
-        for product in _lookup(m.group(0)):
+    tokens = list(re.finditer(r"[a-z][a-z0-9]*|\d+[a-z]+[a-z0-9]*", text))
+    joined = -1  # the last token read as the second half of a two-word name
+    for i, m in enumerate(tokens):
+        if i <= joined:
+            continue
+        # A name said in two words (hot wheels, ring fit, just dance): the words joined, exactly.
+        after = tokens[i + 1] if i + 1 < len(tokens) else None
+        pair = m.group(0) + after.group(0) if after is not None else ""
+        words: tuple[str, ...] = (m.group(0),)
+        if after is not None and text[m.end() : after.start()].isspace() and pair in _LATIN_KEYS:
+            products, joined = [_LATIN_KEYS[pair]], i + 1
+            words = (m.group(0), after.group(0))
+        else:
+            products = _lookup(m.group(0))
+        fuzzy = len(words) == 1 and words[0] not in _LATIN_KEYS
+        for product in products:
             negated = bool(_NEGATION_BEFORE.search(text[: m.start()]))
-            found.append(_Found(m.start(), product, negated))
-            rest = rest.replace(m.group(0), " ")
+            found.append(_Found(m.start(), product, negated, fuzzy))
+            for word in words:
+                rest = rest.replace(word, " ")
     found.sort(key=lambda item: item.at)
     return found, rest
 
@@ -760,6 +956,12 @@ class RuleParse:
     explicit_intent: str | None  # a kind the words say outright (None: the default, buy)
     ruled_out: frozenset[str]  # kinds the query rules out (不租, not selling)
     category_found: bool
+    # The category is only a franchise's usual one and other words name the item
+    # (奥特曼 变身器): the classifier may name the item's own category.
+    category_open: bool = False
+    # The words about the item: the query without its price, duration, condition, kind and
+    # scope phrases — what the classifier reads for the category ("拼豆 全新没拆" → "拼豆").
+    subject: str = ""
 
 
 @functools.lru_cache(maxsize=2048)
@@ -769,7 +971,8 @@ def parse_rules(query: str) -> RuleParse:
     queries; the result is immutable."""
     text = _normalise(query)
     ruled_out = set()
-    for m in _NOT_KIND.finditer(text):
+    asked = _A_NOT_A.sub(r" \1 ", text)
+    for m in _NOT_KIND.finditer(asked):
         word = (m.group(1) or m.group(2) or "").lower()
         kind = _KIND_OF_WORD.get(word) or (
             "rent"
@@ -779,17 +982,18 @@ def parse_rules(query: str) -> RuleParse:
             else "swap"
         )
         ruled_out.add(kind)
-    kinds_text = _NOT_KIND.sub(" ", text)
+    kinds_text = _NOT_KIND.sub(" ", asked)
     found, rest = _products(text)
     per_day = bool(_PER_DAY.search(rest))
     # "一天10块" is a daily rent, not a one-day rental.
     duration, rest = _duration(_PER_DAY.sub(" ", _AGES.sub(" ", rest)))
-    condition = None
-    for pattern, name in _CONDITIONS:
+    condition, _ = _percent_condition(text)
+    for pattern, name in _CONDITIONS if condition is None else ():
         cm = pattern.search(text)
         if cm is not None and not _NEGATED_CONDITION.search(text[: cm.start()]):
             condition = name
             break
+    rest = _PERCENT_NEW.sub(" ", rest)
     for pattern, _ in _CONDITIONS:
         rest = pattern.sub(" ", rest)
     low, high, rest = _prices(rest)
@@ -810,9 +1014,20 @@ def parse_rules(query: str) -> RuleParse:
     wanted = [f for f in found if not f.negated]
     named = _offered(text, wanted) if explicit == "swap" else wanted
     products = [f.product for f in named]
+    exact = [f.product for f in named if not f.fuzzy]
     product = next((p.name for p in products if p.name), None)
     brand = next((p.brand for p in products if p.brand), None)
-    categories = [p.category for p in products if p.category]
+    # A word for a kind of item, as written, wins over a maker's usual category (a misspelt
+    # one ranks with the makers: "mangqian" is one edit from no word the resident meant);
+    # the bare word for toys counts only when nothing else names one.
+    kinds = [p.category for p in exact if p.category and p.names_a_kind and not p.weak]
+    makers = [
+        p.category
+        for p in products
+        if p.category and not p.weak and (not p.names_a_kind or p not in exact)
+    ]
+    weak = [p.category for p in products if p.category and p.weak]
+    categories = kinds or makers or weak
     if (
         explicit != "swap"
         and _GAME_WORD.search(text)
@@ -840,7 +1055,49 @@ def parse_rules(query: str) -> RuleParse:
         condition=condition,
         scope=scope,
     )
-    return RuleParse(intent, explicit, frozenset(ruled_out), category is not None)
+    # A franchise names no kind of item (奥特曼 卡片, 奥特曼 变身器, 奥特曼 衣服): with other words
+    # about the item, its usual category is only a fallback for the classifier's.
+    category_open = bool(
+        not kinds
+        and keywords
+        and explicit != "swap"
+        and any(p.franchise and p.category == category for p in products)
+    )
+    return RuleParse(
+        intent,
+        explicit,
+        frozenset(ruled_out),
+        category is not None,
+        category_open,
+        _subject(text),
+    )
+
+
+def _subject(text: str) -> str:
+    """The query without what the rules read besides the item (see RuleParse.subject)."""
+    text = _PER_DAY.sub(" ", _AGES.sub(" ", text))
+    _, text = _duration(text)
+    text = _PERCENT_NEW.sub(" ", text)
+    for pattern, _ in _CONDITIONS:
+        text = pattern.sub(" ", text)
+    _, _, text = _prices(text)
+    text = _RENT.sub(" ", _NOT_KIND.sub(" ", text))
+    text = _SWAP.sub(" ", _SELL.sub(" ", text))
+    text = _SCOPE_NEARBY.sub(" ", _SCOPE_COMMUNITY.sub(" ", text))
+    text = _WHEN.sub(" ", re.sub(_WEEKDAY, " ", text))
+    words = _STOPWORDS.sub(" ", text).split()
+    # Fragments left of those phrases (不, 只, 下) are about no item.
+    return " ".join(w for w in words if not _FUNCTION_CHARS.fullmatch(w))
+
+
+_FUNCTION_CHARS = re.compile(r"[下上只不都也就很太再还又才出收换租卖借送]+")
+
+
+# When, not what: days and times a query may name besides the item.
+_WHEN = re.compile(
+    r"[今明后]天|今晚|明晚|[这本下上]个?(?:周|星期|礼拜|月)|周末|到|从|起|开始|尽快|急"
+    r"|\b(?:today|tonight|tomorrow|this|next|week|weekend|asap|urgent|until|from)\b"
+)
 
 
 def parse_intent(query: str, classify: Classify | None = None) -> Intent:
@@ -851,17 +1108,20 @@ def parse_intent(query: str, classify: Classify | None = None) -> Intent:
     if classify is None:
         return rules.intent
     update: dict[str, object] = {}
-    need_intent = rules.explicit_intent in (None, "rent")
-    if need_intent or not rules.category_found:
-        intents, categories = classify(query)
-        if need_intent:
-            chosen = _choose_intent(rules, intents)
-            if chosen != rules.intent.intent:
-                update["intent"] = chosen
-        if not rules.category_found:
-            best = max(categories, key=lambda c: categories[c])
-            if categories[best] >= CATEGORY_THRESHOLD:
-                update["category"] = best
+    if rules.explicit_intent in (None, "rent"):
+        # The kind of request reads the whole query (its kind words are the point).
+        intents, _ = classify(query)
+        chosen = _choose_intent(rules, intents)
+        if chosen != rules.intent.intent:
+            update["intent"] = chosen
+    # A query with no words about an item (租到下周日, 只换不卖) names no category.
+    if rules.subject and (not rules.category_found or rules.category_open):
+        # The category reads the item's words only: prices, durations and conditions say
+        # nothing about it and blur a short name (one more embedding when it differs).
+        _, categories = classify(rules.subject)
+        best = max(categories, key=lambda c: categories[c])
+        if categories[best] >= CATEGORY_THRESHOLD:
+            update["category"] = best
     return rules.intent.model_copy(update=update) if update else rules.intent
 
 

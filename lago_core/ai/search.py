@@ -238,9 +238,13 @@ def category_sure(query: str, intent: Intent) -> bool:
 
     if intent.category is None:
         return False
-    if parse_rules(query).category_found:
+    rules = parse_rules(query)
+    if rules.category_found and not rules.category_open:
         return True
-    _, categories = classifier()(query)
+    if not rules.subject:
+        return False
+    # The words the parser classified the category on (the item's, not the price's).
+    _, categories = classifier()(rules.subject)
     return categories.get(intent.category, 0.0) >= CATEGORY_SURE
 
 
