@@ -36,11 +36,13 @@ INTENT_SETS = (
     TESTS / "ai_queries_v4.jsonl",
     TESTS / "ai_queries_v5.jsonl",
     TESTS / "ai_queries_v6.jsonl",
+    TESTS / "ai_queries_v7.jsonl",
 )
-# (listings, queries labelled on them): the tuning corpus, then the one written blind.
+# (listings, queries labelled on them): the tuning corpus, then the ones written blind.
 SEARCH_SETS = (
     (TESTS / "ai_search_corpus.jsonl", TESTS / "ai_search_queries.jsonl"),
     (TESTS / "ai_search_corpus_v2.jsonl", TESTS / "ai_search_queries_v2.jsonl"),
+    (TESTS / "ai_search_corpus_v3.jsonl", TESTS / "ai_search_queries_v3.jsonl"),
 )
 CONVERSATION_SETS = (
     TESTS / "ai_conversations.jsonl",
