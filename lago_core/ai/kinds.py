@@ -122,9 +122,19 @@ KINDS: tuple[Kind, ...] = (
         ("餐椅", "吃饭椅", "成长椅", "high chair", "can yi"),
         purposes=("吃饭", "喂饭", "feeding", "mealtime"),
     ),
+    Kind(
+        "baby_toy",
+        ("摇铃", "牙胶", "健身架", "床铃", "安抚巾", "安抚玩偶", "rattle", "teether", "play gym"),
+        purposes=("刚出生", "新生儿", "满月", "newborn"),
+    ),
     Kind("crib", ("婴儿床", "crib", "cot", "ying er chuang")),
     Kind("baby_monitor", ("婴儿监视器", "看护器", "baby monitor")),
     # Outdoors and play.
+    Kind(
+        "fitness_game",
+        ("健身环", "舞力全开", "体感", "ring fit", "just dance"),
+        purposes=("减肥", "健身", "锻炼", "exercise", "workout"),
+    ),
     Kind("tent", ("帐篷", "天幕", "tent", "zhang peng"), purposes=("露营", "camping")),
     Kind("trampoline", ("蹦床", "trampoline", "beng chuang"), purposes=("蹦蹦跳跳", "蹦跶")),
     Kind("remote_control", ("遥控", "remote control", "rc car", "yao kong")),
