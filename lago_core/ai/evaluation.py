@@ -149,6 +149,7 @@ async def evaluate_search(
     """Rank the labelled listings for each query as search does (intent, meaning, words, soft
     preferences; without place, freshness and popularity, which a corpus has not)."""
     from lago_core.ai.index import VectorIndex, listing_text
+    from lago_core.ai.kinds import ranked_kinds
     from lago_core.ai.lexical import tokens
     from lago_core.ai.search import (
         INDEX_CANDIDATES,
@@ -171,9 +172,11 @@ async def evaluate_search(
         except EngineError:
             intent = await local_parse(case["q"])
         vector = (await embedder.queries([case["q"]]))[0]
+        terms = await asyncio.to_thread(query_words, case["q"], intent)
+        kinds = ranked_kinds(terms)
         hits = index.search(
             vector,
-            await asyncio.to_thread(query_words, case["q"], intent),
+            terms,
             None,
             INDEX_CANDIDATES,
             LEXICAL_WEIGHT,
@@ -182,7 +185,7 @@ async def evaluate_search(
         scored = []
         for hit in hits:
             row = key[hit.listing_id]
-            fit = match(row, intent, hit, sure)
+            fit = match(row, intent, hit, sure, kinds)
             if fit is not None:
                 scored.append((fit[0], row["id"]))
         ranked = [row_id for _, row_id in sorted(scored, key=lambda s: (-s[0], s[1]))]

@@ -28,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from lago_core.ai.embeddings import Embedder, Vector
+from lago_core.ai.kinds import listing_kinds
 from lago_core.ai.lexical import tokens
 from lago_core.ai.store import AiStore
 from lago_core.clock import Clock
@@ -169,7 +170,9 @@ class VectorIndex:
         communities: Iterable[UUID],
         seq: int,
     ) -> None:
-        """Add or replace one listing's vector, words and communities."""
+        """Add or replace one listing's vector, words and communities. The kinds its words
+        name (lago_core/ai/kinds.py) are indexed as words too: derived here, not stored, so the
+        kinds table can change without re-embedding any listing."""
         self._seq = max(self._seq, seq)
         old = self._row_of.get(listing_id)
         if old is not None:
@@ -195,7 +198,7 @@ class VectorIndex:
         self._alive[at] = True
         self._ids.append(listing_id)
         self._row_of[listing_id] = at
-        for word in words:
+        for word in (*words, *listing_kinds(words)):
             self._postings.setdefault(word, []).append(at)
             self._arrays.pop(word, None)
         for community in communities:

@@ -79,6 +79,24 @@ _STOP = {
     "rent",
     "sell",
     "used",
+    # How an English query asks and for whom, not what (as 我想 and 给 above): "a gift for a 5
+    # year old who likes dinosaurs" is about dinosaurs.
+    "who",
+    "likes",
+    "like",
+    "loves",
+    "love",
+    "year",
+    "years",
+    "old",
+    "gift",
+    "with",
+    "that",
+    "is",
+    "kid",
+    "kids",
+    "child",
+    "children",
 }
 _LATIN = re.compile(r"[a-z0-9]+")
 _HAN = re.compile(r"[\u4e00-\u9fff]")

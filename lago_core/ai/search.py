@@ -29,6 +29,7 @@ from lago_core.ai.embeddings import EmbeddingError, Vector
 from lago_core.ai.engine import Engine, EngineError, local_parse
 from lago_core.ai.index import IndexHit, ListingEmbeddings
 from lago_core.ai.intent import Intent, parse_rules, synonyms_of
+from lago_core.ai.kinds import query_kinds, ranked_kinds, text_kinds
 from lago_core.ai.lexical import tokens
 from lago_core.ai.neighbourhood import Neighbourhood, neighbourhood_of
 from lago_core.ai.store import AiStore
@@ -81,6 +82,10 @@ CATEGORY_SURE = 0.6
 # up to 1): the kind asked for, the category, what was named.
 KIND_BONUS = 0.5
 CATEGORY_BONUS = 1.0
+# A listing of a kind of item the query names or implies (lago_core/ai/kinds.py): named in its
+# title, it is that thing; named only in its description, it may be for that thing (a helmet
+# "适合平衡车") — half. Either keeps it above the relevance floor, as a named category does.
+ITEM_KIND_BONUS = 1.5
 # Per resident: a search may cost a model call.
 SEARCHES = "60/minute"
 CONDITION_RANK = {"for_parts": 0, "fair": 1, "good": 2, "like_new": 3, "new": 4}
@@ -168,14 +173,31 @@ def relevance(hit: IndexHit | None) -> float:
 
 
 def match(
-    row: Any, intent: Intent, hit: IndexHit | None = None, category_sure: bool = True
+    row: Any,
+    intent: Intent,
+    hit: IndexHit | None = None,
+    category_sure: bool = True,
+    kinds: Collection[str] = (),
 ) -> tuple[float, list[str]] | None:
     """How well a listing fits the intent (and the query's meaning and words), and why; None
     when it must not be shown: outside a limit the resident stated, or not relevant enough.
     ``category_sure``: the category was named or the classifier is confident of it — only then
-    does being of that category alone keep a listing above the relevance floor."""
+    does being of that category alone keep a listing above the relevance floor. ``kinds``: the
+    kind tokens of the query's words (:func:`query_words`)."""
     text = _text(row)
     score, why = 0.0, []
+    if kinds:
+        if set(kinds) & set(text_kinds(str(row["title"] or ""))):
+            score += ITEM_KIND_BONUS
+            why.append("同类物品")
+            kind_hit = True
+        elif set(kinds) & set(text_kinds(text)):
+            score += ITEM_KIND_BONUS / 2
+            kind_hit = True
+        else:
+            kind_hit = False
+    else:
+        kind_hit = False
     terms = synonyms_of(intent)
     named = False
     if intent.product or intent.brand:
@@ -209,7 +231,7 @@ def match(
         why.append("包含“" + "”“".join(keyword_hits) + "”")
     fit = relevance(hit)
     words = hit is not None and hit.lexical >= WORDS_ENOUGH
-    if fit < MIN_RELEVANCE and not named and not keyword_hits and not words:
+    if fit < MIN_RELEVANCE and not named and not keyword_hits and not words and not kind_hit:
         return None
     score += RELEVANCE_WEIGHT * fit
     if hit is not None and fit >= MIN_RELEVANCE and not named:
@@ -249,8 +271,12 @@ def category_sure(query: str, intent: Intent) -> bool:
 
 
 def query_words(query: str, intent: Intent) -> list[str]:
-    """The query's words for the lexical side, with the synonyms of what it names."""
-    return tokens(query) + [t.lower() for t in synonyms_of(intent)]
+    """The query's words for the lexical side, with the synonyms of what it names and the kinds
+    of item it names or implies. A word that named a kind gives way to the kind's token: every
+    name of the kind then weighs the same (滑步车 finds 平衡车 as well as 滑步车)."""
+    kinds, spans = query_kinds(query)
+    words = [w for w in tokens(query) if not any(w in span for span in spans)]
+    return words + kinds + [t.lower() for t in synonyms_of(intent)]
 
 
 def _words_and_sureness(query: str, intent: Intent) -> tuple[list[str], bool]:
@@ -356,6 +382,7 @@ class SearchService:
         # No vector (endpoint down): a zero one adds no meaning, words rank alone.
         vector = found_vector if found_vector is not None else np.zeros(1, dtype=np.float32)
         words, sure = await words_task
+        kinds = ranked_kinds(words)
         found = self.embeddings.index.search(vector, words, ids, INDEX_CANDIDATES, LEXICAL_WEIGHT)
         by_id = {h.listing_id: h for h in found}
         rows = await self._store.listings_among(list(by_id), ids, now - timedelta(days=30), now)
@@ -363,7 +390,7 @@ class SearchService:
         for row in rows:
             if intent.intent == "sell" and row["seller_id"] == actor.user_id:
                 continue
-            fit = match(row, intent, by_id.get(row["id"]), sure)
+            fit = match(row, intent, by_id.get(row["id"]), sure, kinds)
             if fit is None:
                 continue
             score, why = fit
