@@ -73,6 +73,48 @@ async def test_chat_across_nodes_is_one_ordered_sequence(
     assert len(all_seqs) == len(set(all_seqs))
 
 
+async def test_messages_waiting_together_are_appended_and_delivered_together(
+    nodes: list[tuple[str, RtNode]], community: CommunityWorld, clients: list[ChannelClient]
+) -> None:
+    """Chat messages that wait in the channel's mailbox together are appended in one fenced
+    call (``ChannelActor.emit_many``), so they reach the other node together and each of its
+    members in one write; each sender still gets its own number, a resend within the same
+    batch gets the first's, and a refused message refuses only its sender."""
+    (url_a, _), (url_b, node_b) = nodes
+    alice, bob, carol = community.residents
+    senders = [await connect(clients, url_a, r.access_token) for r in (alice, bob)]
+    watcher = await connect(clients, url_b, carol.access_token)
+    for client in (*senders, watcher):
+        assert (await client.join(community.id))["ok"]
+    bursts: list[int] = []
+    real = node_b.server.hub.broadcast_many
+
+    async def counted(room: str, name: bytes, payloads: Any, namespace: str = "/") -> int:
+        bursts.append(len(payloads))
+        return await real(room, name, payloads, namespace)
+
+    node_b.server.hub.broadcast_many = counted  # type: ignore[method-assign]
+    calls = [s.send(community.id, f"{who}-{i}") for i in range(15) for who, s in enumerate(senders)]
+    calls.append(senders[0].send(community.id, "again", client_msg_id="same-id"))
+    calls.append(senders[0].send(community.id, "again", client_msg_id="same-id"))
+    calls.append(senders[1].send(community.id, "   "))  # empty: refused, alone
+    acks = await asyncio.gather(*calls)
+    refused = acks.pop()
+    assert refused["ok"] is False
+    assert refused["error"]["code"] == "invalid_text"
+    assert all(a["ok"] for a in acks), acks
+    first, second = acks[-2:]
+    assert first["seq"] == second["seq"]
+    assert sorted([first["duplicate"], second["duplicate"]]) == [False, True]
+    seqs = sorted({a["seq"] for a in acks})
+    assert len(seqs) == 31
+    assert seqs == list(range(seqs[0], seqs[0] + 31))  # one number each, no gaps
+    await watcher.wait_until(lambda: len(watcher.seqs("chat.message")) == 31)
+    assert watcher.seqs("chat.message") == seqs
+    # Several went out together (the sends waited behind the first batch's append).
+    assert max(bursts) > 1, bursts
+
+
 async def test_resend_is_idempotent(
     nodes: list[tuple[str, RtNode]],
     community: CommunityWorld,

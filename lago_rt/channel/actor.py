@@ -358,43 +358,81 @@ class ChannelActor:
         async with self._emitting:
             return await self._emit(type_, data, clear)
 
+    async def emit_many(self, items: list[tuple[str, dict[str, Any]]]) -> list[ChannelEvent]:
+        """Append several events (fenced, in one round trip), publish them, then apply them in
+        order. A batch of chat messages goes out this way: published together, they reach each
+        node's subscriber together and each member in one write (``Hub.broadcast_many``); one
+        at a time they were a round trip and a write per member each. All or none are appended
+        (one script)."""
+        if not items:
+            return []
+        if len(items) == 1:
+            return [await self.emit(*items[0])]
+        async with self._emitting:
+            return await self._emit_events(items, None)
+
     async def _emit(self, type_: str, data: dict[str, Any], clear: str | None) -> ChannelEvent:
-        event = ChannelEvent(
-            community_id=self.community_id,
-            seq=self.seq + 1,
-            type=type_,
-            data=data,
-            at=self.now().isoformat(),
-            epoch=self.stream_epoch,
-        )
-        payload = event.encode()
-        if event.seq > self._ceiling:
-            await self._reserve(self.seq + SEQ_BLOCK)
-        keys = self.ctx.keys
-        try:
-            await self.ctx.fenced(
-                "append",
-                [keys.events, keys.meta] if clear is None else [keys.events, keys.meta, clear],
-                event.seq,
-                payload,
-                self.ctx.settings.channel_stream_max,
-                keys.live,
-                self.stream_epoch,
-                self.ctx.publish_command,
+        return (await self._emit_events([(type_, data)], clear))[0]
+
+    async def _emit_events(
+        self, items: list[tuple[str, dict[str, Any]]], clear: str | None
+    ) -> list[ChannelEvent]:
+        at = self.now().isoformat()
+        events = [
+            ChannelEvent(
+                community_id=self.community_id,
+                seq=self.seq + i,
+                type=type_,
+                data=data,
+                at=at,
+                epoch=self.stream_epoch,
             )
+            for i, (type_, data) in enumerate(items, 1)
+        ]
+        last = events[-1].seq
+        if last > self._ceiling:
+            await self._reserve(last + SEQ_BLOCK)
+        keys = self.ctx.keys
+        settings = self.ctx.settings
+        try:
+            if len(events) == 1:
+                await self.ctx.fenced(
+                    "append",
+                    [keys.events, keys.meta] if clear is None else [keys.events, keys.meta, clear],
+                    events[0].seq,
+                    events[0].encode(),
+                    settings.channel_stream_max,
+                    keys.live,
+                    self.stream_epoch,
+                    self.ctx.publish_command,
+                )
+            else:
+                pairs: list[str | int | bytes] = []
+                for event in events:
+                    pairs += [event.seq, event.encode()]
+                await self.ctx.fenced(
+                    "append_many",
+                    [keys.events, keys.meta],
+                    settings.channel_stream_max,
+                    keys.live,
+                    self.stream_epoch,
+                    self.ctx.publish_command,
+                    *pairs,
+                )
         except Fenced:
             raise
         except Exception:
             # The append may have reached the stream before the failure (a lost reply): never
-            # try this number again, or every later append would be refused as not growing.
-            self.seq = max(self.seq, event.seq)
+            # try these numbers again, or every later append would be refused as not growing.
+            self.seq = max(self.seq, last)
             raise
-        self._apply(event)
-        self.archive.add(event)
-        self._since_snapshot += 1
+        for event in events:
+            self._apply(event)
+            self.archive.add(event)
+        self._since_snapshot += len(events)
         if self._since_snapshot >= SNAPSHOT_EVERY:
             await self.save_snapshot()
-        return event
+        return events
 
     def now(self) -> datetime:
         return self.ctx.clock.now()

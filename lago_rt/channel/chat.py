@@ -129,41 +129,73 @@ class Chat(FeatureBase):
     # --- commands ------------------------------------------------------------------------------------
 
     async def _send_batch(self, commands: list[Command]) -> list[Any]:
-        results: list[Any] = []
-        for command in commands:
+        """The messages waiting together, appended and published together (one fenced round
+        trip, and one write per member on every node — ``ChannelActor.emit_many``). Each is
+        checked on its own first: a refusal answers only its sender."""
+        results: list[Any] = [None] * len(commands)
+        items: list[tuple[str, dict[str, Any]]] = []
+        slots: list[int] = []  # index in ``commands`` of each item
+        repeats: dict[int, int] = {}  # index of a resend within the batch -> index of its first
+        first_in_batch: dict[str, int] = {}
+        for i, command in enumerate(commands):
             try:
-                results.append(await self._send(command))
+                key, item, answer = await self._check(command)
             except Fenced:
                 raise
             except Exception as exc:
-                results.append(exc)
+                results[i] = exc
+                continue
+            if answer is not None:
+                results[i] = answer
+            elif key in first_in_batch:
+                repeats[i] = first_in_batch[key]
+            else:
+                first_in_batch[key] = i
+                assert item is not None
+                items.append(item)
+                slots.append(i)
+        if items:
+            try:
+                events = await self.channel.emit_many(items)
+            except Fenced:
+                raise
+            except Exception as exc:
+                for i in [*slots, *repeats]:
+                    results[i] = exc
+                return results
+            for i, event in zip(slots, events, strict=True):
+                results[i] = {"seq": event.seq, "duplicate": False}
+            for i, first in repeats.items():
+                results[i] = {"seq": results[first]["seq"], "duplicate": True}
         return results
 
-    async def _send(self, command: Command) -> dict[str, Any]:
+    async def _check(
+        self, command: Command
+    ) -> tuple[str, tuple[str, dict[str, Any]] | None, dict[str, Any] | None]:
+        """(its idempotency key, the event to emit, or the answer without one: a resend of a
+        message already sent); raises the refusal of a message that may not be sent."""
         user_id = str(command.caller["user_id"])
         client_msg_id = str(command.payload["client_msg_id"])
         text = str(command.payload["text"])
-        previous = self.client_ids.get(f"{user_id}:{client_msg_id}")
+        key = f"{user_id}:{client_msg_id}"
+        previous = self.client_ids.get(key)
         if previous is not None:
             if self.channel.archive.holds(previous):
                 # The first answer was an error (the archive was down): answer once it is stored.
                 await self.channel.archived()
-            return {"seq": previous, "duplicate": True}
+            return key, None, {"seq": previous, "duplicate": True}
         until = self._muted_until(user_id)
         if until is not None:
             raise Forbidden("you are muted in this channel", code="muted", details={"until": until})
         if not text.strip() or len(text) > MAX_TEXT:
             raise InvalidInput(f"text must be 1 to {MAX_TEXT} characters", code="invalid_text")
-        event = await self.channel.emit(
-            "chat.message",
-            {
-                "user_id": user_id,
-                "name": str(command.caller.get("name", "")),
-                "client_msg_id": client_msg_id,
-                "text": text,
-            },
-        )
-        return {"seq": event.seq, "duplicate": False}
+        data = {
+            "user_id": user_id,
+            "name": str(command.caller.get("name", "")),
+            "client_msg_id": client_msg_id,
+            "text": text,
+        }
+        return key, ("chat.message", data), None
 
     async def _delete(self, command: Command) -> dict[str, Any]:
         seq = int(command.payload["seq"])

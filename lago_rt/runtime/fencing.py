@@ -57,6 +57,10 @@ return 0
 #                               the channel shares the keys' hash tag, so its slot)
 #           -> XADD with id 0-<seq> (Redis refuses a seq that does not grow) and PUBLISH; a third
 #              key, if given, is deleted afterwards (presence's pending set, in the same call)
+#   append_many  KEYS stream, meta  ARGV maxlen, live-channel, new-stream-epoch, publish command,
+#                               seq1, payload1, seq2, payload2, ...
+#           -> the same for several events in order (a batch of chat messages): one round trip,
+#              and the events reach every node's subscriber together
 #   hset    KEYS hash           ARGV field, value
 #   hdel    KEYS hash           ARGV field...
 #   set     KEYS key            ARGV value
@@ -77,6 +81,15 @@ if op == 'append' then
   redis.call(ARGV[8], ARGV[6], ARGV[4])
   if KEYS[4] then
     redis.call('DEL', KEYS[4])
+  end
+  return 1
+elseif op == 'append_many' then
+  redis.call('HSETNX', KEYS[3], 'epoch', ARGV[5])
+  for i = 7, #ARGV, 2 do
+    redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '0-' .. ARGV[i], 'e', ARGV[i + 1])
+  end
+  for i = 7, #ARGV, 2 do
+    redis.call(ARGV[6], ARGV[4], ARGV[i + 1])
   end
   return 1
 elseif op == 'hset' then
