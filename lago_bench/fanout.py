@@ -51,7 +51,7 @@ class FanoutOptions:
     mode: str = "saturate"  # or "fixed"
     rate: float = 50.0  # messages/s: the fixed rate, or the first step of the saturation search
     step_factor: float = 1.3
-    max_steps: int = 12
+    max_steps: int = 15
     duration_s: float = 3.0  # sending time of one step (warm-up included)
     warmup_s: float = 0.5
     drain_s: float = 1.0
@@ -401,7 +401,7 @@ def configure(f: argparse.ArgumentParser) -> None:
         "--start-rate", type=float, default=None, help="first step of the saturation search"
     )
     f.add_argument("--step-factor", type=float, default=1.3, help="rate growth per step")
-    f.add_argument("--max-steps", type=int, default=12)
+    f.add_argument("--max-steps", type=int, default=15)
     f.add_argument("--duration", type=float, default=3.0, help="seconds of sending per step")
     f.add_argument("--warmup", type=float, default=0.5, help="seconds not measured per step")
     f.add_argument("--drain", type=float, default=1.0, help="seconds to receive after sending")
