@@ -255,7 +255,6 @@ _PRODUCTS: list[tuple[tuple[str, ...], Product]] = [
     (("magformers", "麦格弗"), Product(None, "Magformers", "building_blocks", ("magformers",))),
     (("8bitdo", "八位堂"), Product(None, "8BitDo", "game_console", ("8bitdo", "八位堂"))),
     (("anbernic", "安伯尼克"), Product(None, "Anbernic", "game_console", ("anbernic",))),
-    (("miyoo",), Product(None, "Miyoo", "game_console", ("miyoo",))),
     (("小米", "米家", "xiaomi"), Product(None, "Xiaomi", None, ("小米", "米家", "xiaomi"))),
     (("stokke", "思多嘉"), Product(None, "Stokke", "other", ("stokke", "思多嘉"))),
     (("好孩子", "goodbaby"), Product(None, "Goodbaby", "other", ("好孩子", "goodbaby"))),
@@ -555,7 +554,6 @@ _EXACT_ONLY = {
     # Makers and lines added in round 5: short or near everyday words (hape/have, nerf/nerd).
     "hape",
     "nerf",
-    "miyoo",
     "vtech",
     "mattel",
     "kinect",
@@ -1076,7 +1074,9 @@ _NOT_KIND = re.compile(
     r"|(出租|租|借|卖|换)的?\s*(?:就)?(?:不要|不考虑|免谈|算了|勿扰|不行)"
 )
 # Renting out, not selling (只租不卖): the 不卖 is ruled out, the rest is offering.
-_RENT_NOT_SELL = re.compile(r"(?:只|仅)(?:出)?租不(?:卖|出售)|rent(?:ing)? only,? not (?:for )?sale")
+_RENT_NOT_SELL = re.compile(
+    r"(?:只|仅)(?:出)?租不(?:卖|出售)|rent(?:ing)? only,? not (?:for )?sale"
+)
 _SEEK_SELLER = re.compile(
     r"\b(?:anyone|anybody|someone|somebody|who(?:'s| is)?|is (?:there )?anyone|does anyone)\b"
     r"[^.?!,]{0,40}?\b(?:selling|sells?)\b"
