@@ -168,11 +168,36 @@ _PRODUCTS: list[tuple[tuple[str, ...], Product]] = [
     ),
     (("布鲁可", "bloks"), Product(None, "Bloks", "building_blocks", ("布鲁可", "bloks"))),
     (
-        ("泡泡玛特", "popmart", "labubu", "拉布布", "skullpanda", "molly", "dimoo", "paopaomate"),
+        (
+            "泡泡玛特",
+            "popmart",
+            "labubu",
+            "拉布布",
+            "skullpanda",
+            "molly",
+            "dimoo",
+            "paopaomate",
+            # Pop Mart's other lines by name.
+            "hirono",
+            "小野",
+            "hacipupu",
+            "pucky",
+            "crybaby",
+            "zsiga",
+        ),
         Product(None, "Pop Mart", "figure", ("泡泡玛特", "pop mart", "popmart", "labubu")),
     ),
     (
-        ("变形金刚", "transformers", "孩之宝", "hasbro", "漫威传奇", "marvellegends"),
+        (
+            "变形金刚",
+            "transformers",
+            "孩之宝",
+            "hasbro",
+            "漫威传奇",
+            "marvellegends",
+            "擎天柱",
+            "optimusprime",
+        ),
         Product(None, "Hasbro", "figure", ("变形金刚", "transformers", "孩之宝", "hasbro")),
     ),
     (("jellycat",), Product(None, "Jellycat", "plush", ("jellycat",))),
@@ -259,6 +284,21 @@ _PRODUCTS: list[tuple[tuple[str, ...], Product]] = [
     (("stokke", "思多嘉"), Product(None, "Stokke", "other", ("stokke", "思多嘉"))),
     (("好孩子", "goodbaby"), Product(None, "Goodbaby", "other", ("好孩子", "goodbaby"))),
     (("迪士尼", "disney"), Product(None, "Disney", None, ("迪士尼", "disney"))),
+    # Baby-goods and ride-on makers often written in lower case or in Chinese.
+    (("britax", "宝得适"), Product(None, "Britax", "other", ("britax", "宝得适"))),
+    (("cybex", "赛百斯"), Product(None, "Cybex", "other", ("cybex",))),
+    (("joie", "巧儿宜"), Product(None, "Joie", "other", ("joie", "巧儿宜"))),
+    (("bugaboo", "博格步"), Product(None, "Bugaboo", "other", ("bugaboo", "博格步"))),
+    (("maxicosi", "迈可适"), Product(None, "Maxi-Cosi", "other", ("maxi-cosi", "迈可适"))),
+    # "micro" alone is too common a word (micro:bit, micro usb): the Chinese name only.
+    (("米高",), Product(None, "Micro", "outdoor", ("micro", "米高"))),
+    (("迪卡侬", "decathlon", "btwin"), Product(None, "Decathlon", None, ("迪卡侬", "decathlon"))),
+    (("ninebot", "纳恩博"), Product(None, "Ninebot", "outdoor", ("ninebot", "九号"))),
+    (("brio",), Product(None, "BRIO", "toy", ("brio",))),
+    (("ravensburger", "睿思"), Product(None, "Ravensburger", None, ("ravensburger",))),
+    (("melissaanddoug", "melissadoug"), Product(None, "Melissa & Doug", None, ("melissa",))),
+    (("littletikes", "小泰克"), Product(None, "Little Tikes", None, ("little tikes", "小泰克"))),
+    (("radioflyer",), Product(None, "Radio Flyer", "outdoor", ("radio flyer",))),
     # Game franchises: a game unless the query names another kind of item (宝可梦卡牌, 马里奥毛绒).
     (
         ("塞尔达", "马里奥", "宝可梦", "zelda", "mario", "pokemon"),
@@ -570,6 +610,14 @@ _EXACT_ONLY = {
     "halo",
     "forza",
     "shf",
+    "joie",
+    "brio",
+    "cybex",
+    "hirono",
+    "pucky",
+    "crybaby",
+    "zsiga",
+    "btwin",
 }
 
 
@@ -657,6 +705,11 @@ _CHARACTERS = {
     "marshall",
     "skye",
     "rubble",
+    "naruto",
+    "luffy",
+    "conan",
+    "shinchan",
+    "zaku",
 }
 _PINYIN_INITIALS = (
     "zh",
@@ -1184,6 +1237,9 @@ def _normalise(query: str) -> str:
     text = re.sub(r"\bmy\s+little\s+pony\b", "mylittlepony", text)
     text = re.sub(r"\btakara\s*tomy\b", "takaratomy", text)
     text = re.sub(r"\bgran\s+turismo\b", "granturismo", text)
+    text = re.sub(r"\bmelissa\s*(?:&|and)\s*doug\b", "melissaanddoug", text)
+    text = re.sub(r"\bmaxi[\s-]*cosi\b", "maxicosi", text)
+    text = re.sub(r"\boptimus\s+prime\b", "optimusprime", text)
     text = re.sub(r"\bgod\s+of\s+war\b", "godofwar", text)
     text = re.sub(r"\bs\.?h\.?\s*figuarts\b", "figuarts", text)
     text = re.sub(r"\bsteam\s+deck\b", "steamdeck", text)
