@@ -140,7 +140,8 @@ _PRODUCTS: list[tuple[tuple[str, ...], Product]] = [
     ),
     (("playstation", "索尼", "sony"), Product(None, "Sony", "game_console", ("sony", "索尼"))),
     (
-        ("joycon", "amiibo", "红白机", "famicom", "gamecube", "n64", "snes", "nes", "ngc"),
+        # Not 红白机: in Chinese any 8-bit console, 小霸王's clones included.
+        ("joycon", "amiibo", "famicom", "gamecube", "n64", "snes", "nes", "ngc"),
         Product(None, "Nintendo", "game_console", ("任天堂", "nintendo")),
     ),
     (("kinect",), Product(None, "Microsoft", "game_console", ("xbox", "微软"))),
@@ -149,7 +150,7 @@ _PRODUCTS: list[tuple[tuple[str, ...], Product]] = [
         Product(None, "Nintendo", "game_console", ("任天堂", "nintendo", "switch")),
     ),
     (
-        # LEGO's lines by name (Technic, Duplo/得宝, Ninjago/幻影忍者) are LEGO's.
+        # Ninjago/幻影忍者 is LEGO's (Technic and Duplo: their own entries below).
         (
             "乐高",
             "lego",
@@ -158,13 +159,19 @@ _PRODUCTS: list[tuple[tuple[str, ...], Product]] = [
             "乐稿",
             "legao",
             "legos",
-            "technic",
-            "duplo",
-            "得宝",
             "ninjago",
             "幻影忍者",
         ),
         Product(None, "LEGO", "building_blocks", ("乐高", "lego")),
+    ),
+    # LEGO's lines by name: LEGO's, and a listing says the line's own words (得宝, 机械组).
+    (
+        ("duplo", "得宝"),
+        Product("Duplo", "LEGO", "building_blocks", ("得宝", "duplo", "大颗粒", "乐高", "lego")),
+    ),
+    (
+        ("technic", "机械组"),
+        Product("Technic", "LEGO", "building_blocks", ("technic", "机械组", "乐高", "lego")),
     ),
     (("布鲁可", "bloks"), Product(None, "Bloks", "building_blocks", ("布鲁可", "bloks"))),
     (
