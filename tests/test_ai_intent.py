@@ -462,13 +462,14 @@ def test_makers_the_lexicon_does_not_know_are_read_as_written() -> None:
         "Selling my Cybex car seat": "Cybex",
         "SCHWINN 儿童自行车": "Schwinn",  # a long word in capitals, in its usual form
         "GameSir 手柄": "GameSir",
+        "Yoto player": "Yoto",
     }
     for query, maker in cases.items():
         assert parse_intent(query).brand == maker, query
     # English words, pinyin, model codes, acronyms, characters and lower case are not makers.
     for query in (
         "Looking for a Kids Bike",
-        "Ertong Zixingche",
+        "Ertong Zixingche",  # pinyin (while "Yoto" is no syllable pair: a maker)
         "Bee6 推车",
         "RX78 模型",
         "VR 眼镜",
@@ -517,6 +518,7 @@ def test_kinds_of_request_by_who_buys_and_what_is_ruled_out() -> None:
         "求收一台闲置的ps4",
         "switch 收不收",
         "anyone buying a used stroller?",
+        "who wants to buy a stroller",
         "亏本出 switch 卡带",
         "白菜价出一堆毛绒",
         "跳楼价转让滑板车",
@@ -534,6 +536,7 @@ def test_kinds_of_request_by_who_buys_and_what_is_ruled_out() -> None:
         "is anyone selling a kids bike?",
         "does anybody sell lego here",
         "who's selling a stroller nearby",
+        "anyone have a scooter for sale?",
     ):
         assert kind(query) == "buy", query
     # Renting one's own thing out, selling ruled out, is still offering it.

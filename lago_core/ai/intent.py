@@ -781,7 +781,15 @@ _PINYIN_FINALS = (
 )
 # Syllables of two or more letters: "miyoo" needs a bare "o", so it is no pinyin.
 _PINYIN_SYLLABLES = frozenset(
-    i + f for i in _PINYIN_INITIALS for f in _PINYIN_FINALS if len(i + f) >= 2
+    i + f
+    for i in _PINYIN_INITIALS
+    for f in _PINYIN_FINALS
+    if len(i + f) >= 2
+    # Not every pair is a syllable: a bare o only after b p m f w y l (bo, yo, not to or do),
+    # i not after g k h f w (no gi, ki), v only after n l.
+    and not (f == "o" and i not in ("b", "p", "m", "f", "w", "y", "l"))
+    and not (f.startswith("i") and i in ("g", "k", "h", "f", "w"))
+    and not (f.startswith("v") and i not in ("n", "l"))
 )
 
 
@@ -1105,7 +1113,8 @@ _SELL = re.compile(
     r"|回血|清仓|割爱|甩卖|低价甩|出掉|有人收吗|谁收|selling|(?<![a-z])sell(?![a-z])|\bwts\b"
     # Someone who buys (收) asked for: the writer sells (有没有人收, 求收, 回收, 收不收).
     r"|(?:有没有|有没|有|谁|求)\s*人?\s*收(?!纳|音|藏|到|货)|求收|回收|收不收|收吗|收么"
-    r"|anyone (?:buying|want(?:s)? to buy|interested in buying)"
+    r"|(?:anyone|anybody|someone|somebody|who)\s+(?:buying|wants?\s+to\s+buy|would like to buy"
+    r"|(?:is\s+|'s\s+)?interested in buying)"
     # A bargain offered (捡漏价出, 亏本出, 白菜价出, 跳楼价转).
     r"|价\s*(?:出|转|甩|卖|让|处理)|亏本|亏钱(?:出|卖|转)|亏(?:着)?出"
     r"|for sale|letting go|get rid of|(?<![a-z])chu(?![a-z])"
@@ -1141,6 +1150,8 @@ _SEEK_SELLER = re.compile(
     r"\b(?:anyone|anybody|someone|somebody|who(?:'s| is)?|is (?:there )?anyone|does anyone)\b"
     r"[^.?!,]{0,40}?\b(?:selling|sells?)\b"
     r"|\bwho(?:'s| is)? selling\b|\bwhere (?:can i|to) buy\b"
+    # Asking whether anyone has one for sale: looking for a seller.
+    r"|\b(?:anyone|anybody|someone|somebody|is there)\b[^.?!,]{0,40}?\bfor sale\b"
 )
 _KIND_OF_WORD = {
     "出租": "rent",
@@ -1513,7 +1524,7 @@ def _subject(text: str) -> str:
     return " ".join(w for w in words if not _FUNCTION_CHARS.fullmatch(w))
 
 
-_FUNCTION_CHARS = re.compile(r"[下上只不都也就很太再还又才出收换租卖借送]+")
+_FUNCTION_CHARS = re.compile(r"[下上只不都也就很太再还又才出收换租卖借送甩转让]+")
 
 
 # When, not what: days and times a query may name besides the item.
