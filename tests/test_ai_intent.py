@@ -559,6 +559,9 @@ def test_idleness_day_prices_decimals_and_old_is_fine() -> None:
         parsed = parse_intent(query)
         assert (parsed.price_max_fen, parsed.price_per_day) == (3_000, True), query
         assert parsed.duration_days is None, query
+    # A number of minutes or times a day is no price.
+    assert parse_intent("点读笔 每天三十分钟").price_max_fen is None
+    assert parse_intent("switch 每天玩2次").price_max_fen is None
     # Decimals with k/w/千/万, after a model name too.
     assert parse_intent("xbox 2.5k以内").price_max_fen == 250_000
     assert parse_intent("ps 4 1.2千以下").price_max_fen == 120_000
