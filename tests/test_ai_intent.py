@@ -13,8 +13,9 @@ intent ≥ 95%, all slots ≥ 90%. A third set (40) was written after that tunin
 and measured once: intent 95.0%, all slots 85.0%; its misses were then fixed by class (not one
 by one). A fifth (40) was written after that fix and committed before it was scored, once:
 intent 97.5%, all slots 72.5% — the honest figure for queries nobody tuned on — and then tuned
-on by class (fourth round); every set here is now a regression floor, and the next unseen set
-is someone else's.
+on by class (fourth round); a sixth (120), written blind by someone else from the labelling
+guide alone, scored once (intent 95.0%, all slots 79.2%), was tuned on by class in the fifth
+round. Every set here is now a regression floor, and the next unseen set is someone else's.
 """
 
 from __future__ import annotations
@@ -51,6 +52,10 @@ HERE = Path(__file__).parent
         # classifier's item lines, rules for swaps, durations, conditions, scope): a regression
         # floor, no longer an unseen figure (docs/ai.md, "Evaluation").
         ("ai_queries_v5.jsonl", 0.90, 0.90, 0.95),
+        # Written blind by someone else, scored once (intent 95.0%, all slots 79.2%), then its
+        # misses fixed by class in the fifth round (now intent 100%, all slots 98.3%): a
+        # regression floor at the level reached, not a claim about unseen queries.
+        ("ai_queries_v6.jsonl", 0.98, 0.98, 1.0),
     ],
 )
 async def test_accuracy_on_the_labelled_sets(
@@ -445,3 +450,135 @@ def test_unknown_items_get_a_category_from_the_classifier() -> None:
         if (got := parse_intent(query, classifier()).category) != category
     }
     assert len(wrong) <= 1, wrong
+
+
+def test_makers_the_lexicon_does_not_know_are_read_as_written() -> None:
+    """A capitalised or camel-cased Latin word that is no English word, pinyin, model code or
+    lexicon word names the maker, as written (fifth round; none of these is in any set)."""
+    cases = {
+        "Janod 木制厨房": "Janod",
+        "二手 Bugaboo 推车": "Bugaboo",
+        "Smoby kitchen set": "Smoby",
+        "Selling my Cybex car seat": "Cybex",
+        "SCHWINN 儿童自行车": "Schwinn",  # a long word in capitals, in its usual form
+        "GameSir 手柄": "GameSir",
+        "Yoto player": "Yoto",
+    }
+    for query, maker in cases.items():
+        assert parse_intent(query).brand == maker, query
+    # English words, pinyin, model codes, acronyms, characters and lower case are not makers.
+    for query in (
+        "Looking for a Kids Bike",
+        "Ertong Zixingche",  # pinyin (while "Yoto" is no syllable pair: a maker)
+        "Bee6 推车",
+        "RX78 模型",
+        "VR 眼镜",
+        "Peppa Pig 玩具",
+        "janod 木制厨房",
+        "不要Janod 木制厨房",
+    ):
+        assert parse_intent(query).brand is None, query
+    # A known maker wins, and in a swap only the offered item's maker counts.
+    assert parse_intent("Technic 跑车").brand == "LEGO"
+    assert parse_intent("拿乐高换 Janod 厨房").brand == "LEGO"
+
+
+def test_products_and_games_imply_their_maker() -> None:
+    cases = {
+        "马车8 卡带": "Nintendo",
+        "splatoon 3 cartridge": "Nintendo",
+        "joy-con 一对": "Nintendo",
+        "ps vr 头显": "Sony",
+        "dualsense edge": "Sony",
+        "战神 光盘": "Sony",
+        "拓麻歌子": "Bandai",
+        "战斗陀螺 发射器": "Takara Tomy",
+        "多美卡 小车": "Takara Tomy",
+        "nerf 软弹枪": "Hasbro",
+        "森贝儿 家族": "Sylvanian Families",
+        "八位堂 手柄": "8BitDo",
+    }
+    for query, maker in cases.items():
+        assert parse_intent(query).brand == maker, query
+    # Everyday words a letter from a new maker key are not that maker (hape/have, nerf/nerd).
+    assert parse_intent("have a tent").brand is None
+    assert parse_intent("nerd toys").brand is None
+
+
+def test_kinds_of_request_by_who_buys_and_what_is_ruled_out() -> None:
+    from lago_core.ai.classifier import classifier
+
+    def kind(query: str) -> str:
+        return parse_intent(query, classifier()).intent
+
+    # Asking for someone who buys (收) is selling; so are bargains offered.
+    for query in (
+        "有人收乐高吗，我这有三盒",
+        "谁收芭比",
+        "求收一台闲置的ps4",
+        "switch 收不收",
+        "anyone buying a used stroller?",
+        "who wants to buy a stroller",
+        "亏本出 switch 卡带",
+        "白菜价出一堆毛绒",
+        "跳楼价转让滑板车",
+    ):
+        assert kind(query) == "sell", query
+    # 收 said by the buyer, and a buyer hoping for a bargain, are purchases.
+    assert kind("收一台二手 xbox") == "buy"
+    assert kind("想捡漏 ps5") == "buy"
+    # A ruled-out kind with the other stated: the other.
+    for query in (
+        "不要租的，直接买一台switch",
+        "租的就算了，想买个帐篷",
+        "I don't want to rent, buying a ps5",
+        "no rentals please, buying a tent",
+        "is anyone selling a kids bike?",
+        "does anybody sell lego here",
+        "who's selling a stroller nearby",
+        "anyone have a scooter for sale?",
+    ):
+        assert kind(query) == "buy", query
+    # Renting one's own thing out, selling ruled out, is still offering it.
+    assert kind("只租不卖 帐篷") == "sell"
+    assert kind("我的ps5不出售，仅出租") == "sell"
+    assert kind("只租不买 帐篷") == "rent"
+
+
+def test_idleness_day_prices_decimals_and_old_is_fine() -> None:
+    # How long an item sat unused is no rental period.
+    for query in (
+        "乐高闲置了两年 出",
+        "ps4 放了一年没玩 便宜出",
+        "tent unused for 6 months, selling",
+    ):
+        parsed = parse_intent(query)
+        assert (parsed.duration_days, parsed.intent) == (None, "sell"), query
+    # A bare number by a day is a daily rent.
+    for query in ("我家的帐篷可以借给别人 每天30", "switch 30一天", "出租滑板车，一天30"):
+        parsed = parse_intent(query)
+        assert (parsed.price_max_fen, parsed.price_per_day) == (3_000, True), query
+        assert parsed.duration_days is None, query
+    # A number of minutes or times a day is no price.
+    assert parse_intent("点读笔 每天三十分钟").price_max_fen is None
+    assert parse_intent("switch 每天玩2次").price_max_fen is None
+    # Decimals with k/w/千/万, after a model name too.
+    assert parse_intent("xbox 2.5k以内").price_max_fen == 250_000
+    assert parse_intent("ps 4 1.2千以下").price_max_fen == 120_000
+    assert parse_intent("乐高 1.2万以内").price_max_fen == 1_200_000
+    # Old is fine: fair; "the old one" being sold is no condition.
+    assert parse_intent("毛绒玩具 旧一点也行").condition == "fair"
+    assert parse_intent("滑板车 有些旧没关系").condition == "fair"
+    assert parse_intent("换了新的，旧的 ps4 出").condition is None
+
+
+def test_a_swaps_category_is_the_offered_items() -> None:
+    from lago_core.ai.classifier import classifier
+
+    def category(query: str) -> str | None:
+        return parse_intent(query, classifier()).category
+
+    assert category("用我家的婴儿推车换一个安全座椅") == "other"
+    assert category("交换：儿童自行车换滑板车") == "outdoor"
+    assert category("我出一个遥控赛车，想换switch卡带") == "toy"
+    assert category("家里的绘本换乐高") == "educational"

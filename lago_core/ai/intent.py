@@ -11,9 +11,11 @@ fallback when a configured model endpoint fails, so search never depends on one.
 from __future__ import annotations
 
 import functools
+import gzip
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -131,22 +133,78 @@ _PRODUCTS: list[tuple[tuple[str, ...], Product]] = [
         Product(None, "Nintendo", "game_console", ("gameboy", "gba", "3ds", "wii", "任天堂")),
     ),
     (("psportal", "psvita"), Product(None, "Sony", "game_console", ("portal", "vita", "sony"))),
+    (
+        # Sony's peripherals and older consoles (PS VR2, DualSense, PSP).
+        ("psvr", "psvr2", "dualsense", "dualshock", "ps3", "ps2", "ps1", "psone"),
+        Product(None, "Sony", "game_console", ("sony", "索尼", "playstation")),
+    ),
     (("playstation", "索尼", "sony"), Product(None, "Sony", "game_console", ("sony", "索尼"))),
+    (
+        # Not 红白机: in Chinese any 8-bit console, 小霸王's clones included.
+        ("joycon", "amiibo", "famicom", "gamecube", "n64", "snes", "nes", "ngc"),
+        Product(None, "Nintendo", "game_console", ("任天堂", "nintendo")),
+    ),
+    (("kinect",), Product(None, "Microsoft", "game_console", ("xbox", "微软"))),
     (
         ("任天堂", "nintendo", "任天"),
         Product(None, "Nintendo", "game_console", ("任天堂", "nintendo", "switch")),
     ),
     (
-        ("乐高", "lego", "乐搞", "勒高", "乐稿", "legao", "legos"),
+        # Ninjago/幻影忍者 is LEGO's (Technic and Duplo: their own entries below).
+        (
+            "乐高",
+            "lego",
+            "乐搞",
+            "勒高",
+            "乐稿",
+            "legao",
+            "legos",
+            "ninjago",
+            "幻影忍者",
+        ),
         Product(None, "LEGO", "building_blocks", ("乐高", "lego")),
+    ),
+    # LEGO's lines by name: LEGO's, and a listing says the line's own words (得宝, 机械组).
+    (
+        ("duplo", "得宝"),
+        Product("Duplo", "LEGO", "building_blocks", ("得宝", "duplo", "大颗粒", "乐高", "lego")),
+    ),
+    (
+        ("technic", "机械组"),
+        Product("Technic", "LEGO", "building_blocks", ("technic", "机械组", "乐高", "lego")),
     ),
     (("布鲁可", "bloks"), Product(None, "Bloks", "building_blocks", ("布鲁可", "bloks"))),
     (
-        ("泡泡玛特", "popmart", "labubu", "拉布布", "skullpanda", "molly", "dimoo", "paopaomate"),
+        (
+            "泡泡玛特",
+            "popmart",
+            "labubu",
+            "拉布布",
+            "skullpanda",
+            "molly",
+            "dimoo",
+            "paopaomate",
+            # Pop Mart's other lines by name.
+            "hirono",
+            "小野",
+            "hacipupu",
+            "pucky",
+            "crybaby",
+            "zsiga",
+        ),
         Product(None, "Pop Mart", "figure", ("泡泡玛特", "pop mart", "popmart", "labubu")),
     ),
     (
-        ("变形金刚", "transformers", "孩之宝", "hasbro", "漫威传奇", "marvellegends"),
+        (
+            "变形金刚",
+            "transformers",
+            "孩之宝",
+            "hasbro",
+            "漫威传奇",
+            "marvellegends",
+            "擎天柱",
+            "optimusprime",
+        ),
         Product(None, "Hasbro", "figure", ("变形金刚", "transformers", "孩之宝", "hasbro")),
     ),
     (("jellycat",), Product(None, "Jellycat", "plush", ("jellycat",))),
@@ -155,11 +213,99 @@ _PRODUCTS: list[tuple[tuple[str, ...], Product]] = [
     (("费雪", "fisherprice"), Product(None, "Fisher-Price", None, ("费雪", "fisher"))),
     (("大疆", "dji", "tello", "robomaster"), Product(None, "DJI", None, ("大疆", "dji"))),
     (
-        ("高达", "gundam", "万代", "bandai", "gaoda"),
+        ("高达", "gundam", "万代", "bandai", "gaoda", "figuarts", "shf"),
         Product(None, "Bandai", "figure", ("高达", "gundam", "万代", "bandai")),
     ),
-    (("芭比", "barbie", "babi"), Product(None, "Barbie", "doll", ("芭比", "barbie"))),
+    (("芭比", "barbie", "babi", "dreamhouse"), Product(None, "Barbie", "doll", ("芭比", "barbie"))),
     (("奥特曼", "ultraman"), Product(None, None, "figure", ("奥特曼", "ultraman"), franchise=True)),
+    # Nintendo's own games by title imply the maker (the labelling guide; a franchise word
+    # alone — 塞尔达, mario — stays a franchise: earlier sets label it with no maker).
+    (
+        (
+            "马里奥赛车",
+            "马车8",
+            "动森",
+            "动物森友会",
+            "喷射战士",
+            "斯普拉遁",
+            "星之卡比",
+            "大乱斗",
+            "健身环",
+            "有氧拳击",
+            "马里奥派对",
+            "超级马力欧",
+            "mariokart",
+            "ringfit",
+            "splatoon",
+            "kirby",
+            "animalcrossing",
+            "smashbros",
+            "marioparty",
+        ),
+        Product(None, "Nintendo", "video_game", ("任天堂", "nintendo", "卡带", "游戏")),
+    ),
+    # Sony's and Microsoft's own games by title.
+    (
+        (
+            "战神",
+            "godofwar",
+            "最后生还者",
+            "神秘海域",
+            "uncharted",
+            "对马岛",
+            "gt7",
+            "granturismo",
+            "宇宙机器人",
+            "astrobot",
+        ),
+        Product(None, "Sony", "video_game", ("索尼", "sony", "光盘", "游戏")),
+    ),
+    (
+        ("光环", "halo", "极限竞速", "forza"),
+        Product(None, "Microsoft", "video_game", ("微软", "xbox", "光盘", "游戏")),
+    ),
+    # Toy lines whose maker is implied, and makers by name (the labelling guide: the maker's
+    # usual name). Several kinds of thing: the classifier names the category unless given.
+    (
+        ("tamagotchi", "拓麻歌子"),
+        Product(None, "Bandai", "toy", ("tamagotchi", "拓麻歌子", "万代")),
+    ),
+    (
+        ("beyblade", "战斗陀螺", "tomica", "多美卡", "plarail", "普乐路路", "takaratomy"),
+        Product(None, "Takara Tomy", "toy", ("多美", "tomy", "tomica", "beyblade")),
+    ),
+    (("nerf", "热火"), Product(None, "Hasbro", "toy", ("nerf", "热火", "孩之宝"))),
+    (("培乐多", "playdoh"), Product(None, "Hasbro", "toy", ("培乐多", "play-doh", "孩之宝"))),
+    (("小马宝莉", "mylittlepony"), Product(None, "Hasbro", "doll", ("小马宝莉", "孩之宝"))),
+    (("美泰", "mattel"), Product(None, "Mattel", None, ("美泰", "mattel"))),
+    (("vtech", "伟易达"), Product(None, "VTech", None, ("vtech", "伟易达"))),
+    (("leapfrog", "跳跳蛙"), Product(None, "LeapFrog", "educational", ("leapfrog", "跳跳蛙"))),
+    (("playmobil", "摩比世界"), Product(None, "Playmobil", "toy", ("playmobil", "摩比世界"))),
+    (("hape",), Product(None, "Hape", None, ("hape",))),
+    (("schleich",), Product(None, "Schleich", "figure", ("schleich",))),
+    (("sylvanian", "森贝儿"), Product(None, "Sylvanian Families", "doll", ("sylvanian", "森贝儿"))),
+    (("magformers", "麦格弗"), Product(None, "Magformers", "building_blocks", ("magformers",))),
+    (("8bitdo", "八位堂"), Product(None, "8BitDo", "game_console", ("8bitdo", "八位堂"))),
+    (("anbernic", "安伯尼克"), Product(None, "Anbernic", "game_console", ("anbernic",))),
+    (("小米", "米家", "xiaomi"), Product(None, "Xiaomi", None, ("小米", "米家", "xiaomi"))),
+    (("stokke", "思多嘉"), Product(None, "Stokke", "other", ("stokke", "思多嘉"))),
+    (("好孩子", "goodbaby"), Product(None, "Goodbaby", "other", ("好孩子", "goodbaby"))),
+    (("迪士尼", "disney"), Product(None, "Disney", None, ("迪士尼", "disney"))),
+    # Baby-goods and ride-on makers often written in lower case or in Chinese.
+    (("britax", "宝得适"), Product(None, "Britax", "other", ("britax", "宝得适"))),
+    (("cybex", "赛百斯"), Product(None, "Cybex", "other", ("cybex",))),
+    (("joie", "巧儿宜"), Product(None, "Joie", "other", ("joie", "巧儿宜"))),
+    (("bugaboo", "博格步"), Product(None, "Bugaboo", "other", ("bugaboo", "博格步"))),
+    (("maxicosi", "迈可适"), Product(None, "Maxi-Cosi", "other", ("maxi-cosi", "迈可适"))),
+    # "micro" alone is too common a word (micro:bit, micro usb): the Chinese name only.
+    (("米高",), Product(None, "Micro", "outdoor", ("micro", "米高"))),
+    (("迪卡侬", "decathlon", "btwin"), Product(None, "Decathlon", None, ("迪卡侬", "decathlon"))),
+    (("ninebot", "纳恩博"), Product(None, "Ninebot", "outdoor", ("ninebot", "九号"))),
+    (("brio",), Product(None, "BRIO", "toy", ("brio",))),
+    (("ravensburger", "睿思"), Product(None, "Ravensburger", None, ("ravensburger",))),
+    (("melissaanddoug", "melissadoug"), Product(None, "Melissa & Doug", None, ("melissa",))),
+    (("littletikes", "小泰克"), Product(None, "Little Tikes", None, ("little tikes", "小泰克"))),
+    (("radioflyer",), Product(None, "Radio Flyer", "outdoor", ("radio flyer",))),
     # Game franchises: a game unless the query names another kind of item (宝可梦卡牌, 马里奥毛绒).
     (
         ("塞尔达", "马里奥", "宝可梦", "zelda", "mario", "pokemon"),
@@ -172,29 +318,16 @@ _PRODUCTS: list[tuple[tuple[str, ...], Product]] = [
             "光盘",
             "游戏碟",
             # Well-known games by title (a fitness or dance game is a game, not the console).
-            "健身环",
-            "有氧拳击",
             "舞力全开",
-            "动森",
-            "动物森友会",
-            "喷射战士",
-            "斯普拉遁",
-            "星之卡比",
-            "大乱斗",
             "双人成行",
             "胡闹厨房",
             "分手厨房",
             "艾尔登法环",
             "怪物猎人",
-            "mariokart",
-            "ringfit",
             "justdance",
-            "splatoon",
-            "kirby",
             "overcooked",
             "minecraft",
             "eldenring",
-            "animalcrossing",
             "cartridge",
             "kadai",
         ),
@@ -465,6 +598,33 @@ _EXACT_ONLY = {
     "gaoda",
     "lunhua",
     "teddy",
+    # Makers and lines added in round 5: short or near everyday words (hape/have, nerf/nerd).
+    "hape",
+    "nerf",
+    "vtech",
+    "mattel",
+    "kinect",
+    "amiibo",
+    "joycon",
+    "psvr",
+    "psvr2",
+    "kirby",
+    "stokke",
+    "xiaomi",
+    "disney",
+    "technic",
+    "duplo",
+    "halo",
+    "forza",
+    "shf",
+    "joie",
+    "brio",
+    "cybex",
+    "hirono",
+    "pucky",
+    "crybaby",
+    "zsiga",
+    "btwin",
 }
 
 
@@ -513,10 +673,189 @@ def _lookup(token: str) -> list[Product]:
     return [p for key, p in _LATIN_KEYS.items() if _close_enough(token, key)][:1]
 
 
+# --- makers the lexicon does not know --------------------------------------------------------------
+
+_DATA = Path(__file__).parent / "data"
+
+
+@functools.cache
+def _english_words() -> frozenset[str]:
+    """Everyday English words (wordfreq, Zipf >= 3: scripts/english_words.py)."""
+    with gzip.open(_DATA / "english_words.txt.gz", "rt", encoding="utf-8") as lines:
+        return frozenset(w for w in lines.read().split("\n")[1:] if w)
+
+
+# Characters and shows, not makers (a toy of one says nothing of who made it).
+_CHARACTERS = {
+    "peppa",
+    "bluey",
+    "doraemon",
+    "totoro",
+    "snoopy",
+    "elmo",
+    "cocomelon",
+    "pikachu",
+    "elsa",
+    "spiderman",
+    "batman",
+    "ultraman",
+    "mickey",
+    "minnie",
+    "pooh",
+    "moana",
+    "hellokitty",
+    "kuromi",
+    "cinnamoroll",
+    "stitch",
+    "sanrio",
+    "chase",
+    "marshall",
+    "skye",
+    "rubble",
+    "naruto",
+    "luffy",
+    "conan",
+    "shinchan",
+    "zaku",
+}
+_PINYIN_INITIALS = (
+    "zh",
+    "ch",
+    "sh",
+    "b",
+    "p",
+    "m",
+    "f",
+    "d",
+    "t",
+    "n",
+    "l",
+    "g",
+    "k",
+    "h",
+    "j",
+    "q",
+    "x",
+    "r",
+    "z",
+    "c",
+    "s",
+    "y",
+    "w",
+    "",
+)
+_PINYIN_FINALS = (
+    "iang",
+    "iong",
+    "uang",
+    "ang",
+    "eng",
+    "ing",
+    "ong",
+    "iao",
+    "ian",
+    "uai",
+    "uan",
+    "ai",
+    "ei",
+    "ao",
+    "ou",
+    "an",
+    "en",
+    "er",
+    "ia",
+    "ie",
+    "iu",
+    "in",
+    "ua",
+    "uo",
+    "ui",
+    "un",
+    "ue",
+    "a",
+    "o",
+    "e",
+    "i",
+    "u",
+    "v",
+)
+# Syllables of two or more letters: "miyoo" needs a bare "o", so it is no pinyin.
+_PINYIN_SYLLABLES = frozenset(
+    i + f
+    for i in _PINYIN_INITIALS
+    for f in _PINYIN_FINALS
+    if len(i + f) >= 2
+    # Not every pair is a syllable: a bare o only after b p m f w y l (bo, yo, not to or do),
+    # i not after g k h f w (no gi, ki), v only after n l.
+    and not (f == "o" and i not in ("b", "p", "m", "f", "w", "y", "l"))
+    and not (f.startswith("i") and i in ("g", "k", "h", "f", "w"))
+    and not (f.startswith("v") and i not in ("n", "l"))
+)
+
+
+def _is_pinyin(word: str) -> bool:
+    """Whether the word splits into pinyin syllables (ertong, zixingche)."""
+    reachable = [True] + [False] * len(word)
+    for end in range(1, len(word) + 1):
+        reachable[end] = any(
+            reachable[start] and word[start:end] in _PINYIN_SYLLABLES
+            for start in range(max(0, end - 6), end - 1)
+        )
+    return reachable[-1]
+
+
+_LATIN_WORD = re.compile(r"(?<![A-Za-z0-9])[A-Za-z0-9][A-Za-z0-9]*")
+
+
+def _maker_as_written(token: str) -> str | None:
+    """A maker's name the lexicon does not know, as written: a Latin word in capitals or mixed
+    case (Stokke, Bruder, 8BitDo, BRUDER) that is no English word, pinyin, model code or unit,
+    and none of the lexicon's words. Lower-case words are not read as makers: a typo or pinyin
+    is more likely than a maker written in lower case."""
+    letters = re.sub(r"\d", "", token)
+    lowered = token.lower()
+    if len(letters) < 3 or token == lowered:
+        return None
+    if any(c.isdigit() for c in token) and not re.search(r"[a-z][A-Z]", token):
+        # Digits with letters: a model code (PS5, VR2, Bee6), unless camel-cased (8BitDo).
+        return None
+    if token.isupper():
+        # All capitals: an acronym (ROG, DJI), unless a long word (BRUDER → Bruder).
+        if len(letters) < 5:
+            return None
+        token = token.capitalize()
+    if (
+        lowered in _english_words()
+        or lowered in _CHARACTERS
+        or lowered in _WORD_NUMBERS
+        or _lookup(lowered)
+        or (letters == token and _is_pinyin(lowered))
+    ):
+        return None
+    return token
+
+
+def _unknown_maker(query: str, before: int | None) -> str | None:
+    """The first maker named as written (see _maker_as_written), before ``before`` if given."""
+    text = "".join(
+        chr(ord(c) - 0xFEE0) if "Ａ" <= c <= "ｚ" or "０" <= c <= "９" else c for c in query
+    )
+    for m in _LATIN_WORD.finditer(text):
+        if before is not None and m.start() >= before:
+            break
+        if _NEGATION_BEFORE.search(text[: m.start()].lower()):
+            continue
+        maker = _maker_as_written(m.group(0))
+        if maker is not None:
+            return maker
+    return None
+
+
 # --- the parser ----------------------------------------------------------------------------------
 
 _CUR = r"(?:块钱|块|元|rmb|刀|yuan|kuai)"
-_MONEY = rf"(?:[¥￥]\s*)?(\d+(?:\.\d+)?|{_CN_NUM})\s*(k|千|w|万)?\s*({_CUR})?"
+# A number is read whole (never from inside "1.5k": the 5 of a decimal is no price).
+_MONEY = rf"(?:[¥￥]\s*)?((?<![\d.])\d+(?:\.\d+)?|{_CN_NUM})\s*(k|千|w|万)?\s*({_CUR})?"
 _RANGE = re.compile(
     rf"(?:between\s*)?{_MONEY}\s*(?:到|至|-|~|～|—|\band\b|\bto\b)\s*{_MONEY}(?!\s*(?:天|days?))"
 )
@@ -535,6 +874,7 @@ _AROUND = re.compile(
 )
 _PER_DAY = re.compile(
     r"每天|每日|日租|/天|per day|a day|一天(?=\s*(?:不超过|最多)?\s*[\d¥￥零一二两三四五六七八九十百])"
+    r"|(?<=\d)一天|(?<=\d\s)一天|(?<=[块元])一天"
 )
 _AGES = re.compile(
     r"\d+\s*(?:[-~到至]\s*\d+\s*)?(?:岁|周岁|个月大)|\d+\s*(?:year|yr)s?[\s-]*old"
@@ -542,7 +882,17 @@ _AGES = re.compile(
     r"|(?:用了|买了|玩了|入手了?|才用|保修(?:还有|期)?|还剩)\s*(?:才|大概|差不多|不到|快)?\s*"
     r"[\d一二两三四五六七八九十半几俩仨]+\s*个?\s*多?\s*(?:天|日|周|星期|礼拜|月|年)半?"
     r"|used (?:for )?(?:\d+|an?|one|two|three|a few) (?:days?|weeks?|months?|years?)"
+    # How long it has sat unused (吃灰大半年, 闲置了三个月, 放了一年): the item's idleness.
+    r"|(?:吃灰|落灰|闲置|闲着|放了|搁置|躺了|没玩|没用)了?\s*(?:大|快|差不多|将近|都|有)?\s*"
+    r"(?:[\d一二两三四五六七八九十几俩仨]+\s*个?\s*多?|大?半)?\s*(?:天|日|周|星期|礼拜|个?月|年)半?"
+    r"|(?:unused|idle|sitting) (?:for )?(?:\d+|an?|one|two|three|a few|half a) (?:days?|weeks?|months?|years?)"
     r"|\d+\s*(?:months?|weeks?)\s*old"
+)
+
+_DAY_PRICE = re.compile(
+    rf"(?:一天|每天|每日|日租|per day|a day)\s*(?:不超过|最多|只要|才|收)?\s*(\d+(?:\.\d+)?|{_CN_NUM})"
+    rf"(?!\s*(?:个|天|日|周|星期|礼拜|月|年|晚|小时|分|次|岁|页|本|集|公里|km|min|days?|weeks?|hours?|[\d.零一二两三四五六七八九十百千万]))"
+    rf"|(?<![\d.])(\d+(?:\.\d+)?)\s*(?:/天|一天|每天|per day|a day)"
 )
 
 # Numbers as words: Chinese colloquial (俩, 仨), English, and pinyin.
@@ -701,6 +1051,9 @@ _CONDITIONS: list[tuple[re.Pattern[str], str]] = [
         re.compile(
             r"[六五四]成新|[654]成新|(?<![无没])(?<!没有)(?:瑕疵|划痕|划伤|磕碰|掉漆|磨损)|成色一般"
             r"|能用就行|凑合|well[- ]used|heavily used|fair condition|\bworn\b|scratch|scuff"
+            # Old is fine (有点旧没关系, 旧一点也行) — not "旧的", the old one being sold.
+            r"|有点旧|有些旧|稍微?旧|比较旧|旧一?(?:点|些)(?:也|没|无所谓|不介意)"
+            r"|旧(?:的)?(?:也行|也可以|没关系|无所谓|不介意)|\bold (?:is|one is) (?:fine|ok)"
             r"|\bdents?\b"
         ),
         "fair",
@@ -751,12 +1104,19 @@ _A_NOT_A = re.compile(r"(出租|租|借|卖|出售|交换|换)不\1")
 # Renting one's own thing out is offering it (sell); a rule over the classifier's word.
 _RENT_OUT = re.compile(
     r"借出|外借|(?:借|租)给(?!我|俺|咱)|租出去|对外出租|往外租|可以出租(?!的)|能出租(?!的)|有偿借|up for rent|renting out"
-    r"|rent(?:ing)? (?:it |them )?out|(?<![a-z])lend(?:ing)?(?![a-z])(?!\s+(?:me|us)\b)|(?:想|要|准备|打算|帮我|我的.{0,10})出租"
+    r"|(?:只|仅|只能|只接受)\s*(?:对外)?出租|只租不卖|"
+    r"rent(?:ing)? (?:it |them )?out|(?<![a-z])lend(?:ing)?(?![a-z])(?!\s+(?:me|us)\b)|(?:想|要|准备|打算|帮我|我的.{0,10})出租"
 )
 _SELL = re.compile(
     r"(?:^|[，,。！!\s我想要准备打算帮我])出(?:一|个|台|套|辆|只|掉|售|手|了)"
     r"|^出|\s出\s*$|\s出\s|便宜出|换点?钱|换成钱|拿走|(?:想|要|准备|打算|帮我|我)卖|卖掉|卖了|转让|转手|寄卖|挂出|出闲置"
     r"|回血|清仓|割爱|甩卖|低价甩|出掉|有人收吗|谁收|selling|(?<![a-z])sell(?![a-z])|\bwts\b"
+    # Someone who buys (收) asked for: the writer sells (有没有人收, 求收, 回收, 收不收).
+    r"|(?:有没有|有没|有|谁|求)\s*人?\s*收(?!纳|音|藏|到|货)|求收|回收|收不收|收吗|收么"
+    r"|(?:anyone|anybody|someone|somebody|who)\s+(?:buying|wants?\s+to\s+buy|would like to buy"
+    r"|(?:is\s+|'s\s+)?interested in buying)"
+    # A bargain offered (捡漏价出, 亏本出, 白菜价出, 跳楼价转).
+    r"|价\s*(?:出|转|甩|卖|让|处理)|亏本|亏钱(?:出|卖|转)|亏(?:着)?出"
     r"|for sale|letting go|get rid of|(?<![a-z])chu(?![a-z])"
     # Giving it away is offering it (白送, 免费送, 无偿赠送), not asking for a gift (求送) nor
     # buying one (买个乐高送人).
@@ -771,12 +1131,27 @@ _SELL = re.compile(
 _RENT = re.compile(r"租|借|(?<![a-z])(?:rent|borrow|hire|zu|jie)(?![a-z])|\blend (?:me|us)\b")
 # A duration said with no kind word asks to rent (need a switch for 10 days), unless it is the
 # item's age (用了两个月).
-_ITEM_AGE = re.compile(r"用了|买了|玩了|入手|保修|warranty|\bold\b|\bused for\b")
+_ITEM_AGE = re.compile(
+    r"用了|买了|玩了|入手|保修|吃灰|落灰|闲置|warranty|\bold\b|\bused for\b|\bunused\b"
+)
 # "不租" / "不是租" / "no rental": a kind the query rules out.
 _NOT_KIND = re.compile(
     r"(?:不是|不想|不要|不用|不|别|没)(?:要|想|推)?\s*(出租|租|借|卖|出售|换|交换)(?:的)?"
-    r"|\b(?:no|not|don'?t)\s+(?:want to\s+|looking to\s+)?(rent(?:al|ing)?|sell(?:ing)?|swap(?:ping)?"
-    r"|trade|borrow(?:ing)?)\b"
+    r"|\b(?:no|not|don'?t)\s+(?:want to\s+|looking to\s+|for\s+|to\s+|a\s+)?(rent(?:als?|ing)?|sell(?:ing)?"
+    r"|swap(?:ping|s)?|trade|borrow(?:ing)?)\b"
+    # Ruled out after the fact: 租的不要, 二手的就算了, 租的不考虑.
+    r"|(出租|租|借|卖|换)的?\s*(?:就)?(?:不要|不考虑|免谈|算了|勿扰|不行)"
+)
+# Renting out, not selling (只租不卖): the 不卖 is ruled out, the rest is offering.
+_RENT_NOT_SELL = re.compile(
+    r"(?:只|仅)(?:出)?租不(?:卖|出售)|rent(?:ing)? only,? not (?:for )?sale"
+)
+_SEEK_SELLER = re.compile(
+    r"\b(?:anyone|anybody|someone|somebody|who(?:'s| is)?|is (?:there )?anyone|does anyone)\b"
+    r"[^.?!,]{0,40}?\b(?:selling|sells?)\b"
+    r"|\bwho(?:'s| is)? selling\b|\bwhere (?:can i|to) buy\b"
+    # Asking whether anyone has one for sale: looking for a seller.
+    r"|\b(?:anyone|anybody|someone|somebody|is there)\b[^.?!,]{0,40}?\bfor sale\b"
 )
 _KIND_OF_WORD = {
     "出租": "rent",
@@ -788,7 +1163,7 @@ _KIND_OF_WORD = {
     "交换": "swap",
 }
 # In a swap, what the resident has: after these words (用乐高换, 我出芭比, my xbox).
-_OFFERED = re.compile(r"用|拿|我有|我这有|我出|我的|\bmy\b|\boffer\b")
+_OFFERED = re.compile(r"用|拿|我有|我这有|我出|我的|我家的?|家里的?|\bmy\b|\boffer\b")
 _SCOPE_COMMUNITY = re.compile(
     r"小区里|小区内|本小区|我们小区|同小区|小区有|楼里|邻居|本楼|院里|my compound|my building"
     r"|our compound|our building|my community"
@@ -869,11 +1244,22 @@ def _normalise(query: str) -> str:
     # "ps 5" is the PS5, but "xbox 1 week" rents an Xbox for a week: a number followed by a
     # unit of time is a duration, never a model number.
     text = re.sub(
-        r"\b(ps|xbox)\s+(\d)(?!\d|\s*(?:个|天|日|周|星期|礼拜|月|晚|小时|weeks?\b|days?\b|months?\b|nights?\b|tian|zhou))",
+        r"\b(ps|xbox)\s+(\d)(?!\d|\.\d|\s*(?:[kw千万]|个|天|日|周|星期|礼拜|月|晚|小时|weeks?\b|days?\b|months?\b|nights?\b|tian|zhou))",
         r"\1\2",
         text,
     )
     text = re.sub(r"\bps\s+(portal|vita)\b", r"ps\1", text)
+    text = re.sub(r"\bps\s*vr\s*(2?)\b", r"psvr\1", text)
+    text = re.sub(r"\bjoy[\s-]*cons?\b", "joycon", text)
+    text = re.sub(r"\bplay[\s-]*doh\b", "playdoh", text)
+    text = re.sub(r"\bmy\s+little\s+pony\b", "mylittlepony", text)
+    text = re.sub(r"\btakara\s*tomy\b", "takaratomy", text)
+    text = re.sub(r"\bgran\s+turismo\b", "granturismo", text)
+    text = re.sub(r"\bmelissa\s*(?:&|and)\s*doug\b", "melissaanddoug", text)
+    text = re.sub(r"\bmaxi[\s-]*cosi\b", "maxicosi", text)
+    text = re.sub(r"\boptimus\s+prime\b", "optimusprime", text)
+    text = re.sub(r"\bgod\s+of\s+war\b", "godofwar", text)
+    text = re.sub(r"\bs\.?h\.?\s*figuarts\b", "figuarts", text)
     text = re.sub(r"\bsteam\s+deck\b", "steamdeck", text)
     text = re.sub(r"\brog\s+ally\b", "rogally", text)
     text = re.sub(r"\bmega\s*drive\b", "megadrive", text)
@@ -934,15 +1320,42 @@ def _products(text: str) -> tuple[list[_Found], str]:
 _SWAP_WORD = re.compile(r"换|swap|trade|exchange|\bfor\b")
 
 
+# A swap's label said first (以物换物：…, swap: …) is no boundary of what is offered.
+_SWAP_LABEL = re.compile(
+    r"^\s*(?:以物换物|以物易物|交换|互换|置换|换物|swap|trade|exchange)\s*[:：,，\s]\s*"
+)
+
+
+def _offer_span(text: str) -> tuple[int, int] | None:
+    """Where a swap's offered item is said: after 用/拿/我出/我家/my up to the next swap word,
+    else before the first swap word (after a leading label); None when no words are there."""
+    for marker in _OFFERED.finditer(text):
+        stop = _SWAP_WORD.search(text, marker.end())
+        end = stop.start() if stop is not None else len(text)
+        if _subject(text[marker.end() : end]):
+            return marker.end(), end
+    label = _SWAP_LABEL.match(text)
+    start = label.end() if label is not None else 0
+    first = _SWAP_WORD.search(text, start)
+    # Words about an item, not "不卖 只" before 换.
+    if first is not None and _subject(text[start : first.start()]):
+        return start, first.start()
+    return None
+
+
 def _offered(text: str, found: list[_Found]) -> list[_Found]:
     """What a swap offers: the things after 用/拿/我出/my up to the next swap word, else those
-    named before the first swap word, else the first thing named."""
+    named before the first swap word, else the first thing named. When the offered words name
+    nothing the lexicon knows (我家婴儿床换一辆自行车), nothing: the classifier reads them."""
     marked = [f for f in found if _OFFERED.search(text[max(0, f.at - 4) : f.at])]
     if marked:
         start = marked[0].at
         stop = _SWAP_WORD.search(text, start)
         end = stop.start() if stop is not None and stop.start() > start else len(text)
         return [f for f in found if start <= f.at < end]
+    span = _offer_span(text)
+    if span is not None:
+        return [f for f in found if span[0] <= f.at < span[1]]
     first = _SWAP_WORD.search(text)
     before = [f for f in found if first is not None and f.at < first.start()]
     return before or found[:1]
@@ -973,7 +1386,7 @@ def parse_rules(query: str) -> RuleParse:
     ruled_out = set()
     asked = _A_NOT_A.sub(r" \1 ", text)
     for m in _NOT_KIND.finditer(asked):
-        word = (m.group(1) or m.group(2) or "").lower()
+        word = (m.group(1) or m.group(2) or m.group(3) or "").lower()
         kind = _KIND_OF_WORD.get(word) or (
             "rent"
             if word.startswith(("rent", "borrow"))
@@ -982,9 +1395,12 @@ def parse_rules(query: str) -> RuleParse:
             else "swap"
         )
         ruled_out.add(kind)
-    kinds_text = _NOT_KIND.sub(" ", asked)
+    # Asking whether anyone sells (anyone selling a scooter?) looks for a seller: a purchase.
+    kinds_text = _SEEK_SELLER.sub(" ", _NOT_KIND.sub(" ", asked))
     found, rest = _products(text)
     per_day = bool(_PER_DAY.search(rest))
+    # A bare number by a day is a daily rent (租给邻居，一天20; 20一天): no currency needed.
+    day_price = _DAY_PRICE.search(rest)
     # "一天10块" is a daily rent, not a one-day rental.
     duration, rest = _duration(_PER_DAY.sub(" ", _AGES.sub(" ", rest)))
     condition, _ = _percent_condition(text)
@@ -997,10 +1413,16 @@ def parse_rules(query: str) -> RuleParse:
     for pattern, _ in _CONDITIONS:
         rest = pattern.sub(" ", rest)
     low, high, rest = _prices(rest)
+    if low is None and high is None and day_price is not None:
+        high = _money(day_price.group(1) or day_price.group(2), None)
     explicit: str | None = None
     if _SWAP.search(kinds_text) and "swap" not in ruled_out:
         explicit = "swap"
-    elif _RENT_OUT.search(kinds_text) or (_SELL.search(kinds_text) and "sell" not in ruled_out):
+    elif (
+        _RENT_OUT.search(kinds_text)
+        or _RENT_NOT_SELL.search(asked)
+        or (_SELL.search(kinds_text) and "sell" not in ruled_out)
+    ):
         explicit = "sell"
     elif "rent" not in ruled_out and (
         _RENT.search(kinds_text) or (duration is not None and not _ITEM_AGE.search(text))
@@ -1017,6 +1439,11 @@ def parse_rules(query: str) -> RuleParse:
     exact = [f.product for f in named if not f.fuzzy]
     product = next((p.name for p in products if p.name), None)
     brand = next((p.brand for p in products if p.brand), None)
+    if brand is None:
+        # A maker the lexicon does not know, as written (Stokke, Bruder); in a swap, only one
+        # named before the swap word (what is offered).
+        swap_at = _SWAP_WORD.search(query.lower()) if explicit == "swap" else None
+        brand = _unknown_maker(query, swap_at.start() if swap_at is not None else None)
     # A word for a kind of item, as written, wins over a maker's usual category (a misspelt
     # one ranks with the makers: "mangqian" is one edit from no word the resident meant);
     # the bare word for toys counts only when nothing else names one.
@@ -1069,8 +1496,15 @@ def parse_rules(query: str) -> RuleParse:
         frozenset(ruled_out),
         category is not None,
         category_open,
-        _subject(text),
+        _subject(_swap_offer_text(text) if explicit == "swap" else text),
     )
+
+
+def _swap_offer_text(text: str) -> str:
+    """In a swap, the category is the offered item's: the classifier reads those words only
+    (我出大疆Tello无人机，想换一台Switch is a drone, not a console)."""
+    span = _offer_span(text)
+    return text[span[0] : span[1]] if span is not None else text
 
 
 def _subject(text: str) -> str:
@@ -1090,7 +1524,7 @@ def _subject(text: str) -> str:
     return " ".join(w for w in words if not _FUNCTION_CHARS.fullmatch(w))
 
 
-_FUNCTION_CHARS = re.compile(r"[下上只不都也就很太再还又才出收换租卖借送]+")
+_FUNCTION_CHARS = re.compile(r"[下上只不都也就很太再还又才出收换租卖借送甩转让]+")
 
 
 # When, not what: days and times a query may name besides the item.
