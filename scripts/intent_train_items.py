@@ -335,12 +335,33 @@ def generated() -> list[dict[str, str]]:
     return rows
 
 
+def evaluation_queries() -> list[str]:
+    """Every query of the labelled sets in tests/ (intent and search)."""
+    tests = TRAIN.parents[3] / "tests"
+    return [
+        str(orjson.loads(line)["q"])
+        for path in sorted(tests.glob("ai_*queries*.jsonl"))
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+
+
 def main() -> None:
+    from lago_core.ai.classifier import evaluation_collisions
+
     lines = TRAIN.read_text(encoding="utf-8").splitlines()
     hand = [line for line in lines if line and orjson.loads(line).get("src") != MARK]
     out = hand + [orjson.dumps(row).decode() for row in generated()]
-    TRAIN.write_text("\n".join(out) + "\n", encoding="utf-8")
-    print(f"{len(hand)} hand-written + {len(out) - len(hand)} generated lines -> {TRAIN}")
+    # A set written later may use an item name or phrasing a line already has: the line goes
+    # (it would score its own answer), whichever set or line it is.
+    texts = [str(orjson.loads(line)["q"]) for line in out]
+    clash = set(evaluation_collisions(texts, evaluation_queries()))
+    kept = [line for line, text in zip(out, texts, strict=True) if text not in clash]
+    TRAIN.write_text("\n".join(kept) + "\n", encoding="utf-8")
+    print(
+        f"{len(hand)} hand-written + {len(out) - len(hand)} generated lines, "
+        f"{len(out) - len(kept)} dropped as evaluation queries -> {TRAIN}"
+    )
 
 
 if __name__ == "__main__":

@@ -120,6 +120,20 @@ def classifier() -> Classifier:
         return _loaded
 
 
+def evaluation_collisions(lines: list[str], queries: list[str]) -> list[str]:
+    """The training ``lines`` that would score their own answer on an evaluation set: equal to
+    one of its ``queries`` (spacing and case aside), or containing one that is more than an
+    item name any list of items shares (several words, or five or more Chinese characters)."""
+    norm = {" ".join(q.lower().split()) for q in queries}
+    phrases = [q for q in norm if " " in q or (len(q) >= 5 and not q.isascii())]
+    out = []
+    for line in lines:
+        text = " ".join(line.lower().split())
+        if text in norm or any(q in text for q in phrases):
+            out.append(line)
+    return out
+
+
 def train_file_hash(path: Path = TRAIN_FILE) -> str:
     """The SHA-256 of the training file, stored in the model it trained."""
     return hashlib.sha256(path.read_bytes()).hexdigest()
