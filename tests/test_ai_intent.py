@@ -56,6 +56,9 @@ HERE = Path(__file__).parent
         # misses fixed by class in the fifth round (now intent 100%, all slots 98.3%): a
         # regression floor at the level reached, not a claim about unseen queries.
         ("ai_queries_v6.jsonl", 0.98, 0.98, 1.0),
+        # The second blind set, written after the fifth round and scored once on it (intent
+        # 100%, every slot ≥ 95.0%, all slots 91.7%): the honest figure, kept as a floor.
+        ("ai_queries_v7.jsonl", 0.95, 0.915, 1.0),
     ],
 )
 async def test_accuracy_on_the_labelled_sets(
