@@ -585,3 +585,17 @@ def test_a_swaps_category_is_the_offered_items() -> None:
     assert category("交换：儿童自行车换滑板车") == "outdoor"
     assert category("我出一个遥控赛车，想换switch卡带") == "toy"
     assert category("家里的绘本换乐高") == "educational"
+
+
+def test_a_weekday_before_rent_is_not_a_daily_rent() -> None:
+    """日租 is a daily rent, but 周日租 is Sunday followed by "rent": read as 日租 it left 周六周
+    behind, "six weeks" (v7's one duration miss)."""
+    for query, days in (
+        ("周六周日租个滑板车", 2),
+        ("周五到周日租个帐篷", 3),
+        ("星期六星期日租switch", 2),
+        ("礼拜五礼拜日租个投影仪", 2),
+    ):
+        assert parse_intent(query).duration_days == days, query
+    daily = parse_intent("switch 日租10块")
+    assert (daily.price_max_fen, daily.price_per_day) == (1000, True)

@@ -873,7 +873,8 @@ _AROUND = re.compile(
     rf"|\b(?:about|around|roughly|approx(?:imately|\.)?)\s*{_MONEY}"
 )
 _PER_DAY = re.compile(
-    r"每天|每日|日租|/天|per day|a day|一天(?=\s*(?:不超过|最多)?\s*[\d¥￥零一二两三四五六七八九十百])"
+    # 日租 is a daily rent, but not the 日 of a weekday before 租 (周日租个 is Sunday, to rent).
+    r"每天|每日|(?<!周)(?<!星期)(?<!礼拜)日租|/天|per day|a day|一天(?=\s*(?:不超过|最多)?\s*[\d¥￥零一二两三四五六七八九十百])"
     r"|(?<=\d)一天|(?<=\d\s)一天|(?<=[块元])一天"
 )
 _AGES = re.compile(
@@ -890,7 +891,7 @@ _AGES = re.compile(
 )
 
 _DAY_PRICE = re.compile(
-    rf"(?:一天|每天|每日|日租|per day|a day)\s*(?:不超过|最多|只要|才|收)?\s*(\d+(?:\.\d+)?|{_CN_NUM})"
+    rf"(?:一天|每天|每日|(?<!周)(?<!星期)(?<!礼拜)日租|per day|a day)\s*(?:不超过|最多|只要|才|收)?\s*(\d+(?:\.\d+)?|{_CN_NUM})"
     rf"(?!\s*(?:个|天|日|周|星期|礼拜|月|年|晚|小时|分|次|岁|页|本|集|公里|km|min|days?|weeks?|hours?|[\d.零一二两三四五六七八九十百千万]))"
     rf"|(?<![\d.])(\d+(?:\.\d+)?)\s*(?:/天|一天|每天|per day|a day)"
 )
