@@ -43,6 +43,7 @@ SEARCH_SETS = (
     (TESTS / "ai_search_corpus.jsonl", TESTS / "ai_search_queries.jsonl"),
     (TESTS / "ai_search_corpus_v2.jsonl", TESTS / "ai_search_queries_v2.jsonl"),
     (TESTS / "ai_search_corpus_v3.jsonl", TESTS / "ai_search_queries_v3.jsonl"),
+    (TESTS / "ai_search_corpus_v4.jsonl", TESTS / "ai_search_queries_v4.jsonl"),
 )
 CONVERSATION_SETS = (
     TESTS / "ai_conversations.jsonl",
