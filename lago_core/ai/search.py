@@ -29,7 +29,7 @@ from lago_core.ai.embeddings import EmbeddingError, Vector
 from lago_core.ai.engine import Engine, EngineError, local_parse
 from lago_core.ai.index import IndexHit, ListingEmbeddings
 from lago_core.ai.intent import Intent, parse_rules, synonyms_of
-from lago_core.ai.kinds import query_kinds, ranked_kinds, text_kinds
+from lago_core.ai.kinds import mend, query_kinds, ranked_kinds, text_kinds
 from lago_core.ai.lexical import tokens
 from lago_core.ai.neighbourhood import Neighbourhood, neighbourhood_of
 from lago_core.ai.store import AiStore
@@ -273,7 +273,9 @@ def category_sure(query: str, intent: Intent) -> bool:
 def query_words(query: str, intent: Intent) -> list[str]:
     """The query's words for the lexical side, with the synonyms of what it names and the kinds
     of item it names or implies. A word that named a kind gives way to the kind's token: every
-    name of the kind then weighs the same (滑步车 finds 平衡车 as well as 滑步车)."""
+    name of the kind then weighs the same (滑步车 finds 平衡车 as well as 滑步车). Typos of names
+    are mended first (:func:`lago_core.ai.kinds.mend`: 芭笔 → 芭比, swich → switch)."""
+    query = mend(query)
     kinds, spans = query_kinds(query)
     words = [w for w in tokens(query) if not any(w in span for span in spans)]
     return words + kinds + [t.lower() for t in synonyms_of(intent)]
