@@ -20,7 +20,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-__all__ = ["KINDS", "PREFIX", "Kind", "listing_kinds", "query_kinds", "ranked_kinds", "text_kinds"]
+__all__ = [
+    "KINDS",
+    "NEAR_FORMS",
+    "PREFIX",
+    "Kind",
+    "listing_kinds",
+    "mend",
+    "query_kinds",
+    "ranked_kinds",
+    "text_kinds",
+]
 
 # Tokens of kinds cannot collide with a word (lexical.tokens keeps only Han runs and [a-z0-9]).
 PREFIX = "kind:"
@@ -41,6 +51,10 @@ class Kind:
     # ranking by it is the category's soft preference already — a bonus for every plush toy
     # would put a plush dinosaur above the rabbit "毛绒兔子" asks for.
     category_wide: bool = False
+    # Its names are titles of particular things (双人成行 is one game, not any game for two):
+    # a query naming one asks for that title and keeps its words; only a purpose brings the
+    # kind to a query.
+    titles: bool = False
 
 
 KINDS: tuple[Kind, ...] = (
@@ -83,6 +97,16 @@ KINDS: tuple[Kind, ...] = (
         ),
     ),
     Kind("building_blocks", ("积木", "building blocks", "blocks", "ji mu"), category_wide=True),
+    # Big bricks for toddlers: Duplo by its name and the generic ones by their size.
+    Kind(
+        "large_blocks",
+        ("大颗粒", "大块积木", "得宝", "duplo", "de bao", "da ke li"),
+        broader=("building_blocks",),
+    ),
+    # A series by every name: a set of it is that set whatever the maker's line is called.
+    Kind(
+        "star_wars", ("星战", "星球大战", "千年隼", "star wars", "millennium falcon", "xing zhan")
+    ),
     Kind("model_kit", ("拼装模型", "高达", "扎古", "gundam", "gunpla", "model kit", "gao da")),
     # Books and reading.
     Kind(
@@ -90,8 +114,86 @@ KINDS: tuple[Kind, ...] = (
         ("绘本", "图画书", "立体书", "picture book", "picture books", "hui ben"),
         broader=("book",),
     ),
-    Kind("book", ("童书", "儿童书", "图书", "百科", "book", "tong shu")),
-    Kind("reading_pen", ("点读笔", "reading pen", "dian du bi")),
+    Kind(
+        "book",
+        ("童书", "儿童书", "图书", "百科", "book", "tong shu"),
+        purposes=("睡前故事", "讲故事", "bedtime story"),
+    ),
+    Kind(
+        "story_player",
+        ("故事机", "儿童播放器", "yoto", "tonies", "story player", "gu shi ji"),
+        purposes=("睡前故事", "讲故事", "听故事", "bedtime story", "坐飞机", "打发时间"),
+    ),
+    Kind(
+        "reading_pen",
+        ("点读笔", "reading pen", "dian du bi"),
+        # Something quiet for a child on a journey.
+        purposes=("坐飞机", "打发时间", "on the plane"),
+    ),
+    # Video games: a console is the machine (any of its names), a handheld one you carry, a
+    # controller the pad; the category holds all three and their games, so a broad query
+    # (游戏机, 掌机, 游戏手柄) finds the thing it names before the rest of the category. Only
+    # generic names: a model's name (Switch OLED, Steam Deck) would give way to the kind's token
+    # and find every console as well as it.
+    Kind(
+        "console",
+        (
+            "游戏机",
+            "主机",
+            "红白机",
+            "光驱版",
+            "数字版",
+            "you xi ji",
+        ),
+    ),
+    Kind(
+        "handheld_console",
+        (
+            "掌机",
+            "掌上电脑",
+            "续航版",
+            "handheld",
+            "zhang ji",
+        ),
+        broader=("console",),
+    ),
+    Kind(
+        "controller",
+        (
+            "手柄",
+            "控制器",
+            "joycon",
+            "controller",
+            "gamepad",
+            "dualsense",
+            "dualshock",
+            "shou bing",
+        ),
+    ),
+    Kind(
+        "multiplayer_game",
+        (
+            "双人成行",
+            "马里奥派对",
+            "马里奥赛车",
+            "舞力全开",
+            "just dance",
+            "mario party",
+            "mario kart",
+        ),
+        purposes=(
+            "两个人一起",
+            "两个人玩",
+            "双人玩",
+            "双人游戏",
+            "两人玩",
+            "多人玩",
+            "多人游戏",
+            "two player",
+            "multiplayer",
+        ),
+        titles=True,
+    ),
     # Musical instruments.
     Kind("instrument", ("乐器", "musical instrument", "instrument", "yue qi")),
     Kind("keyboard", ("电子琴", "keyboard", "dian zi qin"), broader=("instrument",)),
@@ -125,18 +227,27 @@ KINDS: tuple[Kind, ...] = (
     Kind(
         "baby_toy",
         ("摇铃", "牙胶", "健身架", "床铃", "安抚巾", "安抚玩偶", "rattle", "teether", "play gym"),
-        purposes=("刚出生", "新生儿", "满月", "newborn"),
+        purposes=("刚出生", "新生儿", "满月", "newborn", "长牙", "磨牙", "能啃", "teething"),
     ),
     Kind("crib", ("婴儿床", "crib", "cot", "ying er chuang")),
     Kind("baby_monitor", ("婴儿监视器", "看护器", "baby monitor")),
+    Kind(
+        "playpen",
+        ("游戏围栏", "围栏", "护栏", "安全门", "playpen", "baby gate", "safety gate", "wei lan"),
+        purposes=("会爬", "乱爬", "学爬", "crawling"),
+    ),
     # Outdoors and play.
     Kind(
         "fitness_game",
         ("健身环", "舞力全开", "体感", "ring fit", "just dance"),
-        purposes=("减肥", "健身", "锻炼", "exercise", "workout"),
+        purposes=("减肥", "健身", "锻炼", "在家运动", "多运动", "exercise", "workout"),
     ),
     Kind("tent", ("帐篷", "天幕", "tent", "zhang peng"), purposes=("露营", "camping")),
-    Kind("trampoline", ("蹦床", "trampoline", "beng chuang"), purposes=("蹦蹦跳跳", "蹦跶")),
+    Kind(
+        "trampoline",
+        ("蹦床", "trampoline", "beng chuang"),
+        purposes=("蹦蹦跳跳", "蹦跶", "在家运动", "多运动"),
+    ),
     Kind("remote_control", ("遥控", "remote control", "rc car", "yao kong")),
     Kind(
         "excavator",
@@ -149,8 +260,19 @@ KINDS: tuple[Kind, ...] = (
         category_wide=True,
     ),
     Kind("teddy_bear", ("泰迪熊", "teddy bear", "teddy", "小熊"), broader=("plush",)),
+    Kind("figure", ("手办", "雕像", "景品", "figure", "figma", "figuarts", "shou ban")),
+    Kind(
+        "transformers",
+        ("变形金刚", "擎天柱", "大黄蜂", "transformers", "bian xing jin gang"),
+        broader=("figure",),
+    ),
+    Kind("barbie", ("芭比", "barbie", "ba bi")),
     Kind("puzzle", ("拼图", "jigsaw", "puzzle", "pin tu")),
-    Kind("telescope", ("望远镜", "telescope", "wang yuan jing")),
+    Kind(
+        "telescope",
+        ("望远镜", "telescope", "wang yuan jing"),
+        purposes=("看星星", "看月亮", "观星", "天文", "stargazing"),
+    ),
     Kind("microscope", ("显微镜", "microscope", "xian wei jing")),
     Kind("coding", ("编程", "coding", "programming", "mbot", "bian cheng"), purposes=("学编程",)),
     Kind("clothes", ("童装", "羽绒服", "滑雪服", "外套", "jacket", "coat", "clothes", "snowsuit")),
@@ -264,10 +386,82 @@ def query_kinds(query: str) -> tuple[list[str], list[str]]:
     kinds: dict[str, None] = {}
     spans: list[str] = []
     for found in _found(text, _HAN_NAMES, _LATIN_NAMES):
-        for name in sorted(_alias_of(found, _NAME_KINDS)):
+        named = [n for n in sorted(_alias_of(found, _NAME_KINDS)) if not _BY_NAME[n].titles]
+        for name in named:
             kinds[PREFIX + name] = None
-        spans.append(found)
+        if named:
+            spans.append(found)
     for found in _found(text, _HAN_PURPOSES, _LATIN_PURPOSES):
         for name in sorted(_alias_of(found, _PURPOSE_KINDS)):
             kinds[PREFIX + name] = None
     return list(kinds), spans
+
+
+# Near-forms a resident types for a name (a homophone from the input method, a neighbouring
+# character): read as the name before the query's words and kinds are taken. Kept to names of
+# things sold here, each wrong form impossible as a word of its own.
+NEAR_FORMS: dict[str, str] = {
+    "芭笔": "芭比",
+    "芭必": "芭比",
+    "巴比娃娃": "芭比娃娃",
+    "手炳": "手柄",
+    "手并": "手柄",
+    "手秉": "手柄",
+    "遥空": "遥控",
+    "摇控": "遥控",
+    "磁力骗": "磁力片",
+    "积本": "积木",
+    "乐搞": "乐高",
+    "平衡军": "平衡车",
+    "望远竟": "望远镜",
+}
+# Latin words a typo is mended to (one letter wrong, missing, extra or two swapped): the kinds'
+# Latin names' words, and the makers' and products' names residents type most.
+_LATIN_VOCABULARY = frozenset(
+    {
+        w
+        for k in KINDS
+        for a in k.names
+        if _latin(a)
+        for w in a.split()
+        if len(w) >= 4 and w.isalpha()
+    }
+    | {"switch", "xbox", "lego", "nintendo", "playstation", "barbie", "duplo", "joycon"}
+)
+_NEAR_FORM = re.compile("|".join(sorted(map(re.escape, NEAR_FORMS), key=len, reverse=True)))
+_LATIN_WORD = re.compile(r"[a-z]+")
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """Whether ``a`` is one edit from ``b`` (Damerau: a swap of neighbours counts as one)."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        return len(diff) == 1 or (
+            len(diff) == 2
+            and diff[1] == diff[0] + 1
+            and a[diff[0]] == b[diff[1]]
+            and a[diff[1]] == b[diff[0]]
+        )
+    short, long = (a, b) if len(a) < len(b) else (b, a)
+    i = 0
+    while i < len(short) and short[i] == long[i]:
+        i += 1
+    return short[i:] == long[i + 1 :]
+
+
+@lru_cache(maxsize=4_096)
+def _mend_latin(word: str) -> str:
+    # Short words are too close to too many others (rent/tent, ps4/ps5); a known word is left
+    # alone.
+    if len(word) < 5 or word in _LATIN_VOCABULARY:
+        return word
+    near = sorted(v for v in _LATIN_VOCABULARY if _one_edit(word, v))
+    return near[0] if len(near) == 1 else word
+
+
+def mend(query: str) -> str:
+    """The query with the near-forms of names and one-edit Latin typos read as the names."""
+    text = _NEAR_FORM.sub(lambda m: NEAR_FORMS[m.group()], query.lower())
+    return _LATIN_WORD.sub(lambda m: _mend_latin(m.group()), text)

@@ -29,7 +29,7 @@ from lago_core.ai.embeddings import EmbeddingError, Vector
 from lago_core.ai.engine import Engine, EngineError, local_parse
 from lago_core.ai.index import IndexHit, ListingEmbeddings
 from lago_core.ai.intent import Intent, parse_rules, synonyms_of
-from lago_core.ai.kinds import query_kinds, ranked_kinds, text_kinds
+from lago_core.ai.kinds import mend, query_kinds, ranked_kinds, text_kinds
 from lago_core.ai.lexical import tokens
 from lago_core.ai.neighbourhood import Neighbourhood, neighbourhood_of
 from lago_core.ai.store import AiStore
@@ -41,6 +41,7 @@ from lago_core.security.roles import Principal
 
 __all__ = [
     "CONDITION_RANK",
+    "FOR_PARTS_PENALTY",
     "MEMBER_SEARCH_BOOST",
     "MIN_RELEVANCE",
     "RELAXABLE",
@@ -86,6 +87,10 @@ CATEGORY_BONUS = 1.0
 # title, it is that thing; named only in its description, it may be for that thing (a helmet
 # "适合平衡车") — half. Either keeps it above the relevance floor, as a named category does.
 ITEM_KIND_BONUS = 1.5
+# A listing sold for parts (broken: 坏机, 配件机) ranks below working ones of the same fit unless
+# the query asks for parts: a resident who says 游戏机 or 推车 wants one that works, and the
+# broken one names the thing as plainly in its title. Search round 2 (docs/ai.md).
+FOR_PARTS_PENALTY = 1.5
 # Per resident: a search may cost a model call.
 SEARCHES = "60/minute"
 CONDITION_RANK = {"for_parts": 0, "fair": 1, "good": 2, "like_new": 3, "new": 4}
@@ -250,6 +255,9 @@ def match(
         if CONDITION_RANK[row["condition"]] < CONDITION_RANK.get(intent.condition, 0):
             return None
         why.append("成色符合")
+    elif row["condition"] == "for_parts":
+        score -= FOR_PARTS_PENALTY
+        why.append("配件/故障")
     return score, why
 
 
@@ -273,7 +281,9 @@ def category_sure(query: str, intent: Intent) -> bool:
 def query_words(query: str, intent: Intent) -> list[str]:
     """The query's words for the lexical side, with the synonyms of what it names and the kinds
     of item it names or implies. A word that named a kind gives way to the kind's token: every
-    name of the kind then weighs the same (滑步车 finds 平衡车 as well as 滑步车)."""
+    name of the kind then weighs the same (滑步车 finds 平衡车 as well as 滑步车). Typos of names
+    are mended first (:func:`lago_core.ai.kinds.mend`: 芭笔 → 芭比, swich → switch)."""
+    query = mend(query)
     kinds, spans = query_kinds(query)
     words = [w for w in tokens(query) if not any(w in span for span in spans)]
     return words + kinds + [t.lower() for t in synonyms_of(intent)]
