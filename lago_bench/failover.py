@@ -28,7 +28,6 @@ import asyncio
 import contextlib
 import itertools
 import random
-import shutil
 import statistics
 import sys
 import tempfile
@@ -44,7 +43,7 @@ import socketio
 from lago_bench.fanout import lago_rt_process, service_urls
 from lago_bench.procs import PROJECT_ROOT, ServerProcess, free_port
 from lago_bench.scenario import Check, Progress, Scenario, check
-from lago_bench.world import BenchWorld
+from lago_bench.world import BenchWorld, remove_workdir
 from lago_rt.channel.presence import presence_changes
 
 __all__ = ["SCENARIO", "failover_main"]
@@ -333,8 +332,7 @@ async def failover_main(
             say(_line(outcome))
     finally:
         await drop_world(world)
-        with contextlib.suppress(OSError):
-            shutil.rmtree(workdir)
+        remove_workdir(workdir)
     result["summary"] = _summary(result["repetitions"])
     result["wall_s"] = round(time.monotonic() - started, 1)
     return result

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -28,7 +26,7 @@ from typing import Any
 from lago_bench.nodeinstall import TargetSkipped, ensure_node_baseline
 from lago_bench.procs import ClientProcess, ServerProcess, machine_cpu, proc_cpu_s, proc_rss_kb
 from lago_bench.scenario import Check, Progress, Scenario, check
-from lago_bench.world import BenchWorld
+from lago_bench.world import BenchWorld, remove_workdir
 
 __all__ = [
     "SCENARIO",
@@ -501,8 +499,7 @@ async def fanout_main(args: argparse.Namespace, progress: Progress | None = None
             # messages of different targets apart, so nothing else needs resetting.
     finally:
         await drop_world(world)
-        with contextlib.suppress(OSError):
-            shutil.rmtree(workdir)
+        remove_workdir(workdir)
     result["comparison"] = _comparison(result["targets"])
     result["wall_s"] = round(time.monotonic() - started, 1)
     return result

@@ -30,7 +30,6 @@ import asyncio
 import contextlib
 import math
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -59,7 +58,7 @@ from lago_bench.procs import (
     proc_rss_kb,
 )
 from lago_bench.scenario import Check, Progress, Scenario, check
-from lago_bench.world import BenchWorld, create_world, drop_world
+from lago_bench.world import BenchWorld, create_world, drop_world, remove_workdir
 from lago_core.actor_keys import CHANNEL_KIND, tell_actor
 from lago_core.actor_messages import GROUPBUY_SYNC
 
@@ -864,8 +863,7 @@ async def groupbuy_main(
     try:
         result = await run_groupbuy(admin_dsn, redis_url, workdir, opts, say)
     finally:
-        with contextlib.suppress(OSError):
-            shutil.rmtree(workdir)
+        remove_workdir(workdir)
     return {
         "benchmark": "groupbuy",
         "started_at": started_at,

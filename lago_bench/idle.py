@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import shutil
 import sys
 import tempfile
 import time
@@ -28,7 +26,7 @@ from lago_bench.fanout import TARGETS, FanoutOptions, service_urls
 from lago_bench.nodeinstall import TargetSkipped
 from lago_bench.procs import ClientProcess, build_client, free_port, proc_rss_kb
 from lago_bench.scenario import Check, Progress, Scenario, check
-from lago_bench.world import BenchWorld
+from lago_bench.world import BenchWorld, remove_workdir
 
 __all__ = ["SCENARIO", "idle_main"]
 
@@ -167,8 +165,7 @@ async def idle_main(args: argparse.Namespace, progress: Progress | None = None) 
             result["targets"].append(outcome)
     finally:
         await drop_world(world)
-        with contextlib.suppress(OSError):
-            shutil.rmtree(workdir)
+        remove_workdir(workdir)
     result["wall_s"] = round(time.monotonic() - started, 1)
     return result
 

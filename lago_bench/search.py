@@ -15,10 +15,8 @@ queries.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import random
-import shutil
 import tempfile
 import time
 import uuid
@@ -32,7 +30,7 @@ import orjson
 
 from lago_bench.fanout import service_urls
 from lago_bench.scenario import Check, Progress, Scenario, check
-from lago_bench.world import create_world, drop_world
+from lago_bench.world import create_world, drop_world, remove_workdir
 
 __all__ = ["SCENARIO"]
 
@@ -249,8 +247,7 @@ async def run_search(args: argparse.Namespace, progress: Progress) -> dict[str, 
         if core is not None:
             await core.close()
         await drop_world(world)
-        with contextlib.suppress(OSError):
-            shutil.rmtree(workdir)
+        remove_workdir(workdir)
     result_doc["wall_s"] = round(time.monotonic() - started, 1)
     return result_doc
 

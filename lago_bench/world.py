@@ -8,6 +8,8 @@ database and the Redis keys under the run's prefix are removed afterwards.
 from __future__ import annotations
 
 import secrets
+import shutil
+import sys
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -153,3 +155,12 @@ async def drop_world(world: BenchWorld) -> None:
             await client.delete(*keys[start : start + 500])
     finally:
         await client.aclose()
+
+
+def remove_workdir(workdir: Path) -> None:
+    """Delete a run's scratch directory; a failure is reported (the run's figures stand), not
+    raised and not hidden."""
+    try:
+        shutil.rmtree(workdir)
+    except OSError as exc:
+        print(f"warning: could not remove {workdir}: {exc}", file=sys.stderr)
