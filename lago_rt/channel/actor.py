@@ -356,7 +356,7 @@ class ChannelActor:
         set): one round trip, and an owner that dies leaves both done or neither.
         """
         async with self._emitting:
-            return await self._emit(type_, data, clear)
+            return (await self._emit_events([(type_, data)], clear))[0]
 
     async def emit_many(self, items: list[tuple[str, dict[str, Any]]]) -> list[ChannelEvent]:
         """Append several events (fenced, in one round trip), publish them, then apply them in
@@ -366,13 +366,8 @@ class ChannelActor:
         (one script)."""
         if not items:
             return []
-        if len(items) == 1:
-            return [await self.emit(*items[0])]
         async with self._emitting:
             return await self._emit_events(items, None)
-
-    async def _emit(self, type_: str, data: dict[str, Any], clear: str | None) -> ChannelEvent:
-        return (await self._emit_events([(type_, data)], clear))[0]
 
     async def _emit_events(
         self, items: list[tuple[str, dict[str, Any]]], clear: str | None
@@ -394,31 +389,19 @@ class ChannelActor:
             await self._reserve(last + SEQ_BLOCK)
         keys = self.ctx.keys
         settings = self.ctx.settings
+        pairs: list[str | int | bytes] = []
+        for event in events:
+            pairs += [event.seq, event.encode()]
         try:
-            if len(events) == 1:
-                await self.ctx.fenced(
-                    "append",
-                    [keys.events, keys.meta] if clear is None else [keys.events, keys.meta, clear],
-                    events[0].seq,
-                    events[0].encode(),
-                    settings.channel_stream_max,
-                    keys.live,
-                    self.stream_epoch,
-                    self.ctx.publish_command,
-                )
-            else:
-                pairs: list[str | int | bytes] = []
-                for event in events:
-                    pairs += [event.seq, event.encode()]
-                await self.ctx.fenced(
-                    "append_many",
-                    [keys.events, keys.meta],
-                    settings.channel_stream_max,
-                    keys.live,
-                    self.stream_epoch,
-                    self.ctx.publish_command,
-                    *pairs,
-                )
+            await self.ctx.fenced(
+                "append",
+                [keys.events, keys.meta] if clear is None else [keys.events, keys.meta, clear],
+                settings.channel_stream_max,
+                keys.live,
+                self.stream_epoch,
+                self.ctx.publish_command,
+                *pairs,
+            )
         except Fenced:
             raise
         except Exception:

@@ -52,15 +52,13 @@ return 0
 
 # KEYS[1]: epoch counter; KEYS[2..]: the keys the operation touches. ARGV[1]: the actor's epoch,
 # ARGV[2]: operation, ARGV[3..]: its arguments.
-#   append  KEYS stream, meta   ARGV seq, payload, maxlen, live-channel, new-stream-epoch,
-#                               publish command (PUBLISH, or SPUBLISH on a sharding cluster:
-#                               the channel shares the keys' hash tag, so its slot)
-#           -> XADD with id 0-<seq> (Redis refuses a seq that does not grow) and PUBLISH; a third
-#              key, if given, is deleted afterwards (presence's pending set, in the same call)
-#   append_many  KEYS stream, meta  ARGV maxlen, live-channel, new-stream-epoch, publish command,
-#                               seq1, payload1, seq2, payload2, ...
-#           -> the same for several events in order (a batch of chat messages): one round trip,
-#              and the events reach every node's subscriber together
+#   append  KEYS stream, meta   ARGV maxlen, live-channel, new-stream-epoch, publish command
+#                               (PUBLISH, or SPUBLISH on a sharding cluster: the channel shares
+#                               the keys' hash tag, so its slot), then seq1, payload1, seq2, ...
+#           -> for each event in order XADD with id 0-<seq> (Redis refuses a seq that does not
+#              grow), then PUBLISH each: one round trip for a batch, whose events reach every
+#              node's subscriber together; a third key, if given, is deleted afterwards
+#              (presence's pending set, in the same call)
 #   hset    KEYS hash           ARGV field, value
 #   hdel    KEYS hash           ARGV field...
 #   set     KEYS key            ARGV value
@@ -76,20 +74,15 @@ if redis.call('GET', KEYS[1]) ~= ARGV[1] then
 end
 local op = ARGV[2]
 if op == 'append' then
-  redis.call('HSETNX', KEYS[3], 'epoch', ARGV[7])
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '0-' .. ARGV[3], 'e', ARGV[4])
-  redis.call(ARGV[8], ARGV[6], ARGV[4])
-  if KEYS[4] then
-    redis.call('DEL', KEYS[4])
-  end
-  return 1
-elseif op == 'append_many' then
   redis.call('HSETNX', KEYS[3], 'epoch', ARGV[5])
   for i = 7, #ARGV, 2 do
     redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '0-' .. ARGV[i], 'e', ARGV[i + 1])
   end
   for i = 7, #ARGV, 2 do
     redis.call(ARGV[6], ARGV[4], ARGV[i + 1])
+  end
+  if KEYS[4] then
+    redis.call('DEL', KEYS[4])
   end
   return 1
 elseif op == 'hset' then
