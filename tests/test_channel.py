@@ -39,6 +39,14 @@ async def nodes(settings: Settings, core: Core, aiohttp_server: Any) -> list[tup
     return await start_nodes(settings, core, aiohttp_server)
 
 
+async def one_node(settings: Settings, core: Core, aiohttp_server: Any, **overrides: Any) -> str:
+    """One real-time node with ``overrides`` of its settings; its URL."""
+    server: TestServer = await aiohttp_server(
+        create_rt_app(replace(settings, **overrides), core=core)
+    )
+    return f"http://127.0.0.1:{server.port}"
+
+
 async def connect(clients: list[ChannelClient], url: str, token: str) -> ChannelClient:
     client = await ChannelClient(url, token).connect()
     clients.append(client)
@@ -269,10 +277,7 @@ async def test_a_member_who_comes_and_goes_within_a_window_is_never_announced(
 ) -> None:
     # A window of 2 s, so that the visit below surely falls inside the one the watcher's own
     # announcement opened: online and gone again by its end, the visitor is announced neither way.
-    server: TestServer = await aiohttp_server(
-        create_rt_app(replace(settings, presence_update_ms=2_000), core=core)
-    )
-    url = f"http://127.0.0.1:{server.port}"
+    url = await one_node(settings, core, aiohttp_server, presence_update_ms=2_000)
     watcher_of, visitor_of, late_of = community.residents
     watcher = await connect(clients, url, watcher_of.access_token)
     assert (await watcher.join(community.id))["ok"]
@@ -302,10 +307,7 @@ async def test_a_large_channel_announces_presence_less_often(
     audience (announce_window_ms): with 60 online and a 20 ms base it is 240 ms. A change right
     after an announcement waits for the window's end — measured from the watcher's side, where
     lateness can only make the gap longer."""
-    server: TestServer = await aiohttp_server(
-        create_rt_app(replace(settings, presence_update_ms=20), core=core)
-    )
-    url = f"http://127.0.0.1:{server.port}"
+    url = await one_node(settings, core, aiohttp_server, presence_update_ms=20)
     watcher = await connect(clients, url, community.residents[0].access_token)
     assert (await watcher.join(community.id))["ok"]
     crowd = await bulk_residents(core, community.id, 60)
