@@ -762,3 +762,37 @@ async def test_the_ledger_accepts_every_account_kind_the_code_knows(core: Core) 
     )
     missing = [kind.value for kind in AccountKind if f"'{kind.value}'" not in definition]
     assert missing == []
+
+
+async def test_processes_starting_together_insert_the_plans_once(core: Core) -> None:
+    """Two real-time nodes and a worker starting at the same moment each ensure the plans; a
+    failover benchmark's two nodes once raced there and one failed its start-up on the (kind,
+    tier) constraint. They take turns now: while one holds the plans' lock, another waits (seen
+    in pg_locks), then finds them there; several together all succeed."""
+    import asyncio
+
+    from lago_core.subscriptions.plans import PLANS
+    from lago_core.subscriptions.store import SubscriptionStore
+
+    from .waiting import until
+
+    await core.pool.execute("DELETE FROM subscription_plans")
+    async with core.pool.acquire() as holder, holder.transaction():
+        await holder.execute("SELECT pg_advisory_xact_lock(hashtext('subscription_plans'))")
+        waiting = asyncio.create_task(SubscriptionStore(core.pool).ensure_plans(PLANS))
+
+        async def blocked() -> bool:
+            return bool(
+                await core.pool.fetchval(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                )
+            )
+
+        await until(blocked)
+        assert not waiting.done()
+    await waiting
+    stores = [SubscriptionStore(core.pool) for _ in range(8)]
+    await core.pool.execute("DELETE FROM subscription_plans")
+    await asyncio.gather(*(s.ensure_plans(PLANS) for s in stores))
+    codes = {r["code"] for r in await core.pool.fetch("SELECT code FROM subscription_plans")}
+    assert codes == {p.code for p in PLANS}

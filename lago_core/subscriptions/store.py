@@ -32,11 +32,18 @@ class SubscriptionStore:
     # --- plans -----------------------------------------------------------------------------------
 
     async def ensure_plans(self, plans: Iterable[PlanDef]) -> None:
-        await self.pool.executemany(
-            """INSERT INTO subscription_plans (code, name, kind, tier, monthly_price_fen, grants)
-               VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (code) DO NOTHING""",
-            [(p.code, p.name, p.kind, p.tier, p.monthly_price_fen, p.grants) for p in plans],
-        )
+        """Insert the plans not there yet. Processes starting together (two real-time nodes,
+        a worker) take turns: racing, the second insert of a plan could meet the first one's
+        (kind, tier) before its code and fail the process's start-up, while a plan whose code
+        is new but whose (kind, tier) is taken must still fail it."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext('subscription_plans'))")
+            await conn.executemany(
+                """INSERT INTO subscription_plans
+                       (code, name, kind, tier, monthly_price_fen, grants)
+                   VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (code) DO NOTHING""",
+                [(p.code, p.name, p.kind, p.tier, p.monthly_price_fen, p.grants) for p in plans],
+            )
 
     async def plans(self) -> list[asyncpg.Record]:
         return await self.pool.fetch(
