@@ -36,6 +36,7 @@ __all__ = [
     "EXPIRE_SWAPS",
     "EXPIRE_VIRTUAL_NUMBERS",
     "FAN_OUT_ANNOUNCEMENT",
+    "FINISH_ENDED_EVENTS",
     "JOBS",
     "NOTIFY_EXPIRING_POINTS",
     "PAY_PROPERTY_SHARES",
@@ -102,6 +103,8 @@ ROLL_UP_INSIGHTS = Job("roll_up_insights")
 WEEKLY_SUGGESTIONS = Job("weekly_suggestions")
 # Swaps (docs/swaps.md): stale offers expire, unconfirmed swaps are cancelled, refunds healed.
 EXPIRE_SWAPS = Job("expire_swaps")
+# Events (docs/events.md): published events finished once their check-in door has closed.
+FINISH_ENDED_EVENTS = Job("finish_ended_events")
 # Search by meaning (docs/ai.md): embed listings whose embedding is missing or older than their
 # last change — idempotent (keyed by listing and content hash), a backfill in bounded rounds.
 EMBED_LISTINGS = Job("embed_listings")
@@ -135,6 +138,7 @@ JOBS: tuple[Job, ...] = (
     ROLL_UP_INSIGHTS,
     WEEKLY_SUGGESTIONS,
     EXPIRE_SWAPS,
+    FINISH_ENDED_EVENTS,
     EMBED_LISTINGS,
 )
 

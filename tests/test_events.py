@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from arq import create_pool
+from arq.connections import RedisSettings
 
 from lago_core.clock import ManualClock
 from lago_core.container import Core
@@ -21,6 +23,7 @@ from lago_core.security.roles import MemberStatus, PlatformRole, Principal
 from lago_core.settings import Settings, SettingsError
 from tests.conftest import Account, CommunityWorld
 from tests.groupbuy_support import bulk_residents, campaign, merchant_with_item
+from workers import create_worker, queue_name
 
 Client = TestClient[Any, Any]
 MakeAccount = Callable[..., Awaitable[Account]]
@@ -673,6 +676,61 @@ async def test_finishing_gives_back_the_privileges_of_those_still_waiting(
     with pytest.raises(Conflict) as closed:
         await core.events.update(who(community.staff), event_id, {"title": "再来一次"})
     assert closed.value.code == "event_closed"
+
+
+async def test_the_job_finishes_events_whose_check_in_has_closed_once(
+    settings: Settings, client: Client, core: Core, community: CommunityWorld, clock: ManualClock
+) -> None:
+    """Staff who never press 结束活动: the arq job finishes the event once check-in has closed
+    (two hours after the end) and gives the waiting resident's privilege back; an event still
+    within its door and a cancelled one are left; a second run changes nothing."""
+    a, b, _ = community.residents
+    await give_privilege(core, community, b, "job")
+    ended = await create_event(client, community, clock, capacity=1)
+    await sign_up(client, a, ended["id"])
+    await sign_up(client, b, ended["id"], use_privilege=True)
+    later = await create_event(client, community, clock, title="晚场", capacity=1)
+    cancelled = await create_event(client, community, clock, title="取消场")
+    await core.events.cancel(who(community.staff), uuid.UUID(cancelled["id"]), "下雨")
+    # ``ended`` runs 1 h → 3 h from now; its door closes at 5 h. ``later`` is moved to end at 6 h.
+    resp = await client.patch(
+        f"/api/v1/events/{later['id']}",
+        json={"ends_at": (clock.now() + timedelta(hours=6)).isoformat()},
+        headers=community.staff.headers,
+    )
+    assert resp.status == 200, await resp.text()
+
+    async def run_job() -> None:
+        redis = await create_pool(
+            RedisSettings.from_dsn(settings.redis_url), default_queue_name=queue_name(settings)
+        )
+        try:
+            await redis.enqueue_job("finish_ended_events")
+            worker = create_worker(settings, core=core, burst=True, handle_signals=False)
+            await worker.main()
+            await worker.close()
+        finally:
+            await redis.aclose()
+
+    async def status(event: dict[str, Any]) -> str:
+        # Through the service: hours later the HTTP client's access tokens have expired.
+        row, _ = await core.events.get(who(community.staff), uuid.UUID(event["id"]))
+        return str(row["status"])
+
+    clock.advance(5 * 3600 - 60)  # a minute before the door closes: nothing yet
+    await run_job()
+    assert await status(ended) == "published"
+    assert await core.events.privileges(who(b)) == 0
+    clock.advance(120)
+    for _ in range(2):  # at-least-once delivery: the rerun finds nothing left
+        await run_job()
+        assert await status(ended) == "finished"
+        assert await core.events.privileges(who(b)) == 1
+        assert await status(later) == "published"
+        assert await status(cancelled) == "cancelled"
+    clock.advance(3 * 3600)
+    await run_job()
+    assert await status(later) == "finished"
 
 
 async def test_cancelling_the_event_gives_every_privilege_back(

@@ -27,6 +27,7 @@ from lago_core.settings import Settings
 from workers import (
     ai,
     coupons,
+    events,
     groupbuys,
     insights,
     lockers,
@@ -69,6 +70,7 @@ FUNCTIONS: list[Any] = [
     *subscriptions.FUNCTIONS,
     *insights.FUNCTIONS,
     *swaps.FUNCTIONS,
+    *events.FUNCTIONS,
 ]
 
 
@@ -86,6 +88,7 @@ CRON_JOBS: list[CronJob] = [
     *subscriptions.CRON_JOBS,
     *insights.CRON_JOBS,
     *swaps.CRON_JOBS,
+    *events.CRON_JOBS,
 ]
 
 

@@ -238,9 +238,31 @@ class EventService:
                 raise Conflict(f"the event is {event['status']}", code="not_published")
             if now < event["starts_at"]:
                 raise Conflict("the event has not started", code="not_started")
-            await self.store.update(conn, event_id, {"status": "finished"}, now)
-            await self.store.release_privileges(conn, event_id, waiting_only=True)
+            await self._close_as_finished(conn, event_id, now)
         return await self._fresh(event_id)
+
+    async def finish_ended(self) -> int:
+        """Finish every published event whose check-in door has closed (a job; returns how many).
+
+        Organisers often never press "finish", and until someone does, the privileges spent on
+        places that never became seats stay spent. Each event is re-checked under its lock, so a
+        manual finish or a cancellation meanwhile wins and a rerun finds nothing left."""
+        now = self._clock.now()
+        finished = 0
+        for event_id in await self.store.ended_and_published(now - CHECK_IN_LATE):
+            async with self.store.pool.acquire() as conn, conn.transaction():
+                event = await self._lock(conn, event_id)
+                if event["status"] != "published" or event["ends_at"] + CHECK_IN_LATE > now:
+                    continue
+                await self._close_as_finished(conn, event_id, now)
+            finished += 1
+        if finished:
+            log.info("events.finished_after_end", count=finished)
+        return finished
+
+    async def _close_as_finished(self, conn: Conn, event_id: UUID, now: datetime) -> None:
+        await self.store.update(conn, event_id, {"status": "finished"}, now)
+        await self.store.release_privileges(conn, event_id, waiting_only=True)
 
     async def of_community(self, actor: Principal, community_id: UUID) -> list[asyncpg.Record]:
         """The community's latest 100 events with the caller's own status in each: members see

@@ -106,6 +106,17 @@ class EventStore:
             limit,
         )
 
+    async def ended_and_published(self, ended_before: datetime, limit: int = 500) -> list[UUID]:
+        """Published events that ended before ``ended_before``, the oldest first (at most
+        ``limit``: a job's run; the next run takes the rest)."""
+        rows = await self.pool.fetch(
+            """SELECT id FROM events WHERE status = 'published' AND ends_at < $1
+               ORDER BY ends_at LIMIT $2""",
+            ended_before,
+            limit,
+        )
+        return [r["id"] for r in rows]
+
     @staticmethod
     async def add_confirmed(conn: Conn, event_id: UUID, delta: int) -> None:
         await conn.execute(
