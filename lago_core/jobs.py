@@ -53,6 +53,7 @@ __all__ = [
     "SWEEP_NOTIFICATIONS",
     "SWEEP_ORDERS",
     "SWEEP_PAYMENTS",
+    "SWEEP_UNSENT_IMAGES",
     "WEEKLY_SUGGESTIONS",
     "Job",
     "JobQueue",
@@ -105,6 +106,8 @@ WEEKLY_SUGGESTIONS = Job("weekly_suggestions")
 EXPIRE_SWAPS = Job("expire_swaps")
 # Events (docs/events.md): published events finished once their check-in door has closed.
 FINISH_ENDED_EVENTS = Job("finish_ended_events")
+# Conversations (docs/conversations.md): images uploaded and not sent within a day are deleted.
+SWEEP_UNSENT_IMAGES = Job("sweep_unsent_images")
 # Search by meaning (docs/ai.md): embed listings whose embedding is missing or older than their
 # last change — idempotent (keyed by listing and content hash), a backfill in bounded rounds.
 EMBED_LISTINGS = Job("embed_listings")
@@ -139,6 +142,7 @@ JOBS: tuple[Job, ...] = (
     WEEKLY_SUGGESTIONS,
     EXPIRE_SWAPS,
     FINISH_ENDED_EVENTS,
+    SWEEP_UNSENT_IMAGES,
     EMBED_LISTINGS,
 )
 

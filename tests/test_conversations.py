@@ -13,12 +13,17 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
+from arq import create_pool
+from arq.connections import RedisSettings
 from PIL import Image
 
+from lago_core.clock import ManualClock
 from lago_core.container import Core
-from lago_core.security.roles import PlatformRole
+from lago_core.errors import InvalidInput, NotFound
+from lago_core.security.roles import PlatformRole, Principal
 from lago_core.settings import Settings
 from lago_rt.app import RtNode
+from workers import create_worker, queue_name
 
 from .conftest import Account, CommunityWorld
 from .rt_client import ChannelClient
@@ -542,6 +547,81 @@ async def test_images_are_uploaded_then_sent(
         headers=community.residents[2].headers,
     )
     assert response.status == 404
+
+
+async def test_images_never_sent_are_deleted_after_a_day_and_only_they(
+    settings: Settings,
+    client: Client,
+    core: Core,
+    clock: ManualClock,
+    chat: tuple[Account, Account, str, str],
+) -> None:
+    """An upload is recorded; sending takes it; the arq job deletes the files of uploads not
+    sent within a day (twice: nothing more the second time) and keeps sent ones; a key never
+    uploaded, or swept, is refused at send; a sent image may be sent again."""
+    _, buyer, _, cid = chat
+
+    async def upload() -> str:
+        buf = io.BytesIO()
+        Image.new("RGB", (8, 8), (200, 30, 30)).save(buf, "PNG")
+        form = aiohttp.FormData()
+        form.add_field("file", buf.getvalue(), filename="p.png", content_type="image/png")
+        response = await client.post(
+            f"/api/v1/conversations/{cid}/images", data=form, headers=buyer.headers
+        )
+        assert response.status == 201, await response.text()
+        return str((await response.json())["image_key"])
+
+    async def send(key: str) -> tuple[int, Any]:
+        return await post(
+            client,
+            buyer,
+            f"/conversations/{cid}/messages",
+            {"client_msg_id": uuid.uuid4().hex, "image_key": key},
+        )
+
+    async def run_job() -> None:
+        redis = await create_pool(
+            RedisSettings.from_dsn(settings.redis_url), default_queue_name=queue_name(settings)
+        )
+        try:
+            await redis.enqueue_job("sweep_unsent_images")
+            worker = create_worker(settings, core=core, burst=True, handle_signals=False)
+            await worker.main()
+            await worker.close()
+        finally:
+            await redis.aclose()
+
+    forged = f"cv_{uuid.UUID(cid).hex}_{uuid.uuid4().hex}.png"
+    status, body = await send(forged)
+    assert (status, body["error"]["code"]) == (422, "invalid_image_key")
+    sent, unsent, late = await upload(), await upload(), await upload()
+    assert (await send(sent))[0] == 200
+    assert (await send(sent))[0] == 200  # the same image again, in a new message
+    clock.advance(23 * 3600)
+    # Through the service from here: hours on, the HTTP client's access token has expired.
+    resident = Principal(user_id=buyer.id, session_id=uuid.uuid4())
+    png = io.BytesIO()
+    Image.new("RGB", (8, 8), (30, 200, 30)).save(png, "PNG")
+    uploaded = await core.conversations.upload_image(
+        resident, uuid.UUID(cid), png.getvalue(), "image/png"
+    )
+    fresh = uploaded["image_key"]
+    clock.advance(2 * 3600)
+    for _ in range(2):  # at-least-once delivery: the rerun finds nothing
+        await run_job()
+        for key in (unsent, late):
+            with pytest.raises(NotFound):
+                await core.storage.get(key)
+        assert await core.storage.get(sent)
+        assert await core.storage.get(fresh)
+    remaining = await core.pool.fetch("SELECT image_key FROM conversation_uploads")
+    assert [r["image_key"] for r in remaining] == [fresh]
+    # The resident comes back to the composer a day later: told to upload again.
+    with pytest.raises(InvalidInput) as refused:
+        await core.conversations.send(resident, uuid.UUID(cid), "late-1", "", late)
+    assert refused.value.code == "invalid_image_key"
+    assert (await core.conversations.send(resident, uuid.UUID(cid), "fresh-1", "", fresh))["seq"]
 
 
 async def test_first_unread_message_notifies_once_per_streak(

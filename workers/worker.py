@@ -26,6 +26,7 @@ from lago_core.logging import get_logger
 from lago_core.settings import Settings
 from workers import (
     ai,
+    conversations,
     coupons,
     events,
     groupbuys,
@@ -71,6 +72,7 @@ FUNCTIONS: list[Any] = [
     *insights.FUNCTIONS,
     *swaps.FUNCTIONS,
     *events.FUNCTIONS,
+    *conversations.FUNCTIONS,
 ]
 
 
@@ -89,6 +91,7 @@ CRON_JOBS: list[CronJob] = [
     *insights.CRON_JOBS,
     *swaps.CRON_JOBS,
     *events.CRON_JOBS,
+    *conversations.CRON_JOBS,
 ]
 
 

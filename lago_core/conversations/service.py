@@ -15,7 +15,7 @@ import enum
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -28,6 +28,7 @@ from lago_core.conversations.store import (
     BlockedBy,
     ClientIdTaken,
     ConversationStore,
+    ImageNotUploaded,
     SendOutcome,
 )
 from lago_core.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -39,7 +40,7 @@ from lago_core.push import Pusher
 from lago_core.push_events import CONVERSATION_CASE, CONVERSATION_MESSAGE, CONVERSATION_READ
 from lago_core.ratelimit import RateLimiter
 from lago_core.security.roles import Principal
-from lago_core.storage import Storage
+from lago_core.storage import Storage, discard
 from lago_core.subscriptions.store import SubscriptionStore
 from lago_core.text import refuse_unstorable
 from lago_core.uploads import DECLARED_IMAGE_TYPES, check_declared_type, clean_image
@@ -72,6 +73,8 @@ _IMAGE_KEY = re.compile(r"^cv_([0-9a-f]{32})_[0-9a-f]{32}\.(jpg|png|webp)$")
 SEND_LIMIT = "120/minute"
 OPEN_LIMIT = "60/hour"
 IMAGE_LIMIT = "30/hour"
+# An image uploaded and not sent within this long is deleted (the composer's lifetime, with room).
+UPLOAD_TTL = timedelta(days=1)
 CASE_LIMIT = "20/day"
 
 
@@ -335,6 +338,12 @@ class ConversationService:
                 "this client_msg_id was used by the other side: choose another",
                 code="client_msg_id_taken",
             ) from None
+        except ImageNotUploaded:
+            raise InvalidInput(
+                "this image was not uploaded to this conversation (or was not sent within a day):"
+                " upload it again",
+                code="invalid_image_key",
+            ) from None
         message = message_view(outcome.message, self._storage)
         if not outcome.duplicate:
             MESSAGES.labels("image" if image_key else "text").inc()
@@ -430,15 +439,35 @@ class ConversationService:
     ) -> dict[str, str]:
         """Store an image for a message: ``{"image_key", "image_url"}``; then send the key.
 
-        Stored re-encoded (no metadata), under a name bound to the conversation. An upload never
-        sent stays an orphan file (docs/conversations.md)."""
+        Stored re-encoded (no metadata), under a name bound to the conversation, and recorded
+        first: one not sent within ``UPLOAD_TTL`` is deleted by :meth:`sweep_unsent_images`."""
         await self.party(actor, conversation_id)
         check_declared_type(declared_type, DECLARED_IMAGE_TYPES, "upload a JPEG, PNG or WebP image")
         await self._limiter.hit_or_raise(IMAGE_LIMIT, "conversation-image", str(actor.user_id))
         clean = await asyncio.to_thread(clean_image, data)
         key = f"cv_{conversation_id.hex}_{secrets.token_hex(16)}{clean.extension}"
+        # The row before the file: a crash in between leaves a row the sweep clears, never a
+        # file nothing records.
+        await self.store.record_upload(key, conversation_id, actor.user_id, self._clock.now())
         await self._storage.put(key, clean.data, clean.content_type)
         return {"image_key": key, "image_url": self._storage.url_for(key)}
+
+    async def sweep_unsent_images(self, batch: int = 500) -> int:
+        """Delete the images uploaded more than ``UPLOAD_TTL`` ago that no message took (a job;
+        returns how many). The records go first, in batches, so a send racing the sweep is
+        refused rather than left pointing at a deleted file; a file that cannot be deleted is
+        logged and counted (``discard``)."""
+        cutoff = self._clock.now() - UPLOAD_TTL
+        swept = 0
+        while keys := await self.store.take_unsent_uploads(cutoff, batch):
+            for key in keys:
+                await discard(self._storage, key)
+            swept += len(keys)
+            if len(keys) < batch:
+                break
+        if swept:
+            log.info("conversations.unsent_images_swept", count=swept)
+        return swept
 
     # --- blocks -----------------------------------------------------------------------------------
 

@@ -9,7 +9,9 @@ from uuid import UUID
 
 import asyncpg
 
-__all__ = ["ConversationStore", "SendOutcome"]
+from lago_core.ledger.store import Conn
+
+__all__ = ["BlockedBy", "ClientIdTaken", "ConversationStore", "ImageNotUploaded", "SendOutcome"]
 
 # A conversation's row with what every view shows: the listing's title and first image, the
 # names of both sides, and whether customer service may read it.
@@ -54,6 +56,11 @@ class BlockedBy(Exception):
 
 class ClientIdTaken(Exception):
     """The client message id was used in this conversation by the other sender."""
+
+
+class ImageNotUploaded(Exception):
+    """A message's image key is neither a pending upload of this conversation nor an image one
+    of its messages carries (never uploaded, or swept after a day unsent)."""
 
 
 class ConversationStore:
@@ -197,6 +204,10 @@ class ConversationStore:
             for blocker in (other, side):
                 if blocks is not None and blocks[blocker]:
                     raise BlockedBy(blocker)
+            if image_key is not None and not await self._take_image(
+                conn, conversation_id, image_key
+            ):
+                raise ImageNotUploaded(image_key)
             seq = conv["last_seq"] + 1
             first_unread = conv[f"{other}_read_seq"] == conv["last_seq"]
             await conn.execute(
@@ -226,6 +237,53 @@ class ConversationStore:
             )
         assert message is not None
         return SendOutcome(message, duplicate=False, first_unread=first_unread)
+
+    @staticmethod
+    async def _take_image(conn: Conn, conversation_id: UUID, image_key: str) -> bool:
+        """The pending upload becomes the message's (its row goes, so the sweep keeps the file);
+        an image already sent here may be sent again."""
+        taken = await conn.fetchval(
+            """DELETE FROM conversation_uploads WHERE image_key = $1 AND conversation_id = $2
+               RETURNING 1""",
+            image_key,
+            conversation_id,
+        )
+        if taken is not None:
+            return True
+        sent = await conn.fetchval(
+            """SELECT 1 FROM conversation_messages WHERE conversation_id = $1 AND image_key = $2
+               LIMIT 1""",
+            conversation_id,
+            image_key,
+        )
+        return sent is not None
+
+    # --- uploads -----------------------------------------------------------------------------------
+
+    async def record_upload(
+        self, image_key: str, conversation_id: UUID, uploaded_by: UUID, now: datetime
+    ) -> None:
+        await self.pool.execute(
+            """INSERT INTO conversation_uploads (image_key, conversation_id, uploaded_by, created_at)
+               VALUES ($1, $2, $3, $4)""",
+            image_key,
+            conversation_id,
+            uploaded_by,
+            now,
+        )
+
+    async def take_unsent_uploads(self, uploaded_before: datetime, limit: int) -> list[str]:
+        """Forget up to ``limit`` uploads older than ``uploaded_before`` that no message took;
+        their keys, whose files the caller deletes (a send after this is refused)."""
+        rows = await self.pool.fetch(
+            """DELETE FROM conversation_uploads WHERE image_key IN (
+                   SELECT image_key FROM conversation_uploads WHERE created_at < $1
+                   ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+               RETURNING image_key""",
+            uploaded_before,
+            limit,
+        )
+        return [r["image_key"] for r in rows]
 
     async def messages_before(
         self, conversation_id: UUID, before: int | None, limit: int
