@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 from prometheus_client import REGISTRY
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from lago_core.clock import ManualClock
 from lago_core.container import Core, build_core
@@ -147,6 +148,23 @@ async def test_provider_webhooks_are_not_budgeted(make_app: MakeApp) -> None:
             )
             # Refused for its missing signature, never for a budget.
             assert response.status != 429, await response.text()
+
+
+async def test_a_write_is_let_through_unchecked_when_the_budgets_redis_fails(
+    make_app: MakeApp, community: CommunityWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, core = await make_app(limit_writes_per_account="1/minute")
+    resident = community.residents[0]
+    assert (await write(client, resident)).status == 200
+    await assert_refused(await write(client, resident), "writes-account")
+
+    async def down(*_: Any) -> bool:
+        raise RedisConnectionError("Connection refused")
+
+    monkeypatch.setattr(core.limiter, "hit", down)
+    unchecked = REGISTRY.get_sample_value("lago_write_budget_unchecked_total") or 0.0
+    assert (await write(client, resident)).status == 200
+    assert REGISTRY.get_sample_value("lago_write_budget_unchecked_total") == unchecked + 1
 
 
 async def test_payments_per_payer_are_budgeted_across_kinds_of_payment(
