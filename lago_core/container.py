@@ -221,6 +221,7 @@ async def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         communities,
         settings,
         clock,
+        limiter,
     )
     pusher = Pusher(settings, redis)
 

@@ -187,6 +187,15 @@ class Settings:
     limit_signup_global: str = "600/minute"
     limit_reset_per_address: str = "20/hour"
     limit_reset_global: str = "600/minute"
+    # Every mutating REST request (lago_rest/budgets.py): per account, per client address for
+    # requests without one (residents behind one NAT share an address, so accounts are not
+    # counted per address), and overall.
+    limit_writes_per_account: str = "120/minute"
+    limit_writes_per_address: str = "300/minute"
+    limit_writes_global: str = "30000/minute"
+    # Payments a payer opens at the provider (each one is a call to it), whatever they pay for.
+    limit_payments_per_payer: str = "20/minute"
+    limit_payments_per_payer_daily: str = "200/day"
 
     # Payments (docs/money.md). The sandbox is the only provider so far; it signs its webhooks
     # with payment_webhook_secret, which outside prod defaults to one derived from the JWT secret
@@ -352,6 +361,11 @@ class Settings:
             "limit_signup_global": ("LAGO_LIMIT_SIGNUP_GLOBAL", _rate),
             "limit_reset_per_address": ("LAGO_LIMIT_RESET_PER_ADDRESS", _rate),
             "limit_reset_global": ("LAGO_LIMIT_RESET_GLOBAL", _rate),
+            "limit_writes_per_account": ("LAGO_LIMIT_WRITES_PER_ACCOUNT", _rate),
+            "limit_writes_per_address": ("LAGO_LIMIT_WRITES_PER_ADDRESS", _rate),
+            "limit_writes_global": ("LAGO_LIMIT_WRITES_GLOBAL", _rate),
+            "limit_payments_per_payer": ("LAGO_LIMIT_PAYMENTS_PER_PAYER", _rate),
+            "limit_payments_per_payer_daily": ("LAGO_LIMIT_PAYMENTS_PER_PAYER_DAILY", _rate),
             "payment_provider": ("LAGO_PAYMENT_PROVIDER", _choice("sandbox")),
             "payment_webhook_secret": ("LAGO_PAYMENT_WEBHOOK_SECRET", str),
             "event_ticket_secret": ("LAGO_EVENT_TICKET_SECRET", str),

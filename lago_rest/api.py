@@ -50,12 +50,19 @@ from lago_core.text import MAX_NESTING, StorableInput, input_error, refuse_unsto
 from lago_rest.context import Services, principal_of, services_of
 from lago_rest.web_session import cookie_refusal
 
-__all__ = ["Api", "Endpoint", "Header"]
+__all__ = ["UNBUDGETED_ROUTES", "Api", "Endpoint", "Header"]
 
 Handler = Callable[..., Awaitable[Any]]
 _PLACEHOLDER = re.compile(r"{(\w+)}")
 _JSON = "application/json"
 _REF = "#/components/schemas/{model}"
+
+
+# The routes the write budgets leave alone (Endpoint.write_budget), for the middleware that applies
+# them to everything else.
+UNBUDGETED_ROUTES: web.AppKey[frozenset[web.AbstractRoute]] = web.AppKey(
+    "unbudgeted_routes", frozenset
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +149,9 @@ class Endpoint:
     # A larger JSON body than LAGO_MAX_BODY_BYTES for this endpoint alone (still bounded by the
     # app's client_max_size, LAGO_MAX_UPLOAD_BYTES).
     max_body_bytes: int | None = None
+    # Counted in the write budgets (lago_rest/budgets.py); False only for callers that are not
+    # people: the providers' signed webhooks, which a refusal would only delay.
+    write_budget: bool = True
 
     async def __call__(self, request: web.Request) -> web.StreamResponse:
         kwargs: dict[str, Any] = {}
@@ -265,12 +275,14 @@ class Api:
         tags: tuple[str, ...] = (),
         raw_body: str | None = None,
         max_body_bytes: int | None = None,
+        write_budget: bool = True,
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             endpoint = self._describe(
                 method.upper(), path, handler, status, summary, tags, raw_body
             )
             endpoint.max_body_bytes = max_body_bytes
+            endpoint.write_budget = write_budget
             self.endpoints.append(endpoint)
             return handler
 
@@ -370,8 +382,12 @@ class Api:
         return endpoint
 
     def add_to(self, app: web.Application) -> None:
+        unbudgeted = set()
         for endpoint in self.endpoints:
-            app.router.add_route(endpoint.method, endpoint.path, _as_handler(endpoint))
+            route = app.router.add_route(endpoint.method, endpoint.path, _as_handler(endpoint))
+            if not endpoint.write_budget:
+                unbudgeted.add(route)
+        app[UNBUDGETED_ROUTES] = frozenset(unbudgeted)
 
     # --- OpenAPI -------------------------------------------------------------------------------
 

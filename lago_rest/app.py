@@ -12,6 +12,7 @@ from lago_core.clock import Clock
 from lago_core.container import Core, build_core
 from lago_core.settings import Settings
 from lago_rest.api import Api
+from lago_rest.budgets import write_budget_middleware
 from lago_rest.context import CORE
 from lago_rest.media import add_media_route
 from lago_rest.middleware import (
@@ -102,7 +103,12 @@ def create_app(
 ) -> web.Application:
     """Build the app; it opens its own Core on start-up unless one is given (tests share one)."""
     app = web.Application(
-        middlewares=[request_id_middleware, error_middleware, auth_middleware],
+        middlewares=[
+            request_id_middleware,
+            error_middleware,
+            auth_middleware,
+            write_budget_middleware,
+        ],
         client_max_size=settings.max_upload_bytes,
     )
     owns_core = core is None

@@ -101,10 +101,23 @@ def clock() -> ManualClock:
     return ManualClock(datetime.now(UTC).replace(microsecond=0))
 
 
+# For tests marked `many_writes`: they write or pay as one account far faster than a person
+# does (dozens of hypothesis examples within a minute, a fuzzer), which the budgets of
+# docs/running.md "Abuse limits" would refuse. Everything else runs with the defaults.
+MANY_WRITES_BUDGETS = {
+    "limit_writes_per_account": "100000/minute",
+    "limit_writes_per_address": "100000/minute",
+    "limit_payments_per_payer": "100000/minute",
+    "limit_payments_per_payer_daily": "100000/day",
+}
+
+
 @pytest.fixture
-def settings(clean_db: str, tmp_path: Any) -> Settings:
+def settings(request: pytest.FixtureRequest, clean_db: str, tmp_path: Any) -> Settings:
+    budgets = MANY_WRITES_BUDGETS if request.node.get_closest_marker("many_writes") else {}
     return Settings.from_env(
         environ={},
+        **budgets,
         env="test",
         database_url=clean_db,
         redis_url=REDIS_URL,

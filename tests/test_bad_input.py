@@ -198,6 +198,8 @@ def _call_target(doc: dict[str, Any], path: str, op: dict[str, Any]) -> tuple[st
     return (f"{path}?{urlencode(query)}" if query else path), headers
 
 
+# Two writes per string field of every JSON body, as one admin: past the write budget per account.
+@pytest.mark.many_writes
 async def test_every_json_body_refuses_unstorable_text(
     client: Client, core: Core, make_account: Any
 ) -> None:

@@ -22,6 +22,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
@@ -424,6 +425,8 @@ async def world(
     }
 
 
+# Forty examples pay as the same few buyers within a minute: past the budget per payer.
+@pytest.mark.many_writes
 @seed(20261218)
 @settings(
     max_examples=40,

@@ -20,6 +20,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
@@ -226,6 +227,8 @@ class Sequence:
         assert payable == owed
 
 
+# Fifty examples order and pay as one buyer within a minute: past the budget per payer.
+@pytest.mark.many_writes
 @seed(20261207)
 @settings(
     max_examples=50,

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -236,6 +237,8 @@ class Harness:
         assert await pool.fetchval("SELECT count(*) FROM refunds WHERE status = 'pending'") == 0
 
 
+# Forty examples open payments as one payer within a minute: past the budget per payer.
+@pytest.mark.many_writes
 @settings(
     max_examples=40,
     deadline=None,

@@ -35,6 +35,7 @@ from lago_core.logging import get_logger
 from lago_core.merchants import MerchantService
 from lago_core.payments.provider import EventType, PaymentProvider
 from lago_core.payments.store import PaymentStore
+from lago_core.ratelimit import RateLimiter
 from lago_core.security.roles import Principal
 from lago_core.settings import Settings
 
@@ -285,9 +286,11 @@ class PaymentService:
         communities: CommunityService,
         settings: Settings,
         clock: Clock,
+        limiter: RateLimiter,
     ) -> None:
         self.store = store
         self.ledger = ledger
+        self._limiter = limiter
         self.provider = provider
         self.idempotency = idempotency
         self.queue = queue
@@ -358,6 +361,17 @@ class PaymentService:
 
     # --- payments ------------------------------------------------------------------------------
 
+    async def spend_payer_budget(self, payer: UUID) -> None:
+        """Count one payment opened at the provider for ``payer``; ``429 rate_limited`` past
+        LAGO_LIMIT_PAYMENTS_PER_PAYER(_DAILY). Every kind of payment (orders, swaps, courses,
+        group-buy seats, subscriptions' agreements) spends the same budget, since each is a call
+        to the provider whatever it pays for."""
+        s, payer_id = self._settings, str(payer)
+        await self._limiter.hit_or_raise(s.limit_payments_per_payer, "payments-payer", payer_id)
+        await self._limiter.hit_or_raise(
+            s.limit_payments_per_payer_daily, "payments-payer-daily", payer_id
+        )
+
     async def create(self, actor: Principal, key: str, spec: PaymentSpec) -> PaymentView:
         """Create a payment and its provider intent, once per idempotency key."""
         commission_bps = (
@@ -386,6 +400,9 @@ class PaymentService:
         }
 
         async def action(conn: Conn) -> dict[str, Any]:
+            # Here rather than before the idempotent run: a replay opens nothing at the provider,
+            # and a refusal rolls the key back so that the same request may be retried later.
+            await self.spend_payer_budget(actor.user_id)
             payment_id = uuid4()
             now = self._clock.now()
             expires_at = now + timedelta(seconds=self._settings.payment_intent_ttl_s)

@@ -196,6 +196,8 @@ class SubscriptionService:
     async def _attach_agreement(
         self, conn: Conn, row: asyncpg.Record, plan: asyncpg.Record, now: datetime
     ) -> asyncpg.Record:
+        # An agreement is opened at the provider like a payment: the same budget per payer.
+        await self._payments.spend_payer_budget(row["user_id"])
         # Keyed by our subscription: should this transaction roll back after the call, the
         # orphan agreement is never shown to anyone and never charged.
         agreement = await self._provider.create_agreement(

@@ -183,7 +183,9 @@ async def refund_payment(
     return Refund.model_validate(view, from_attributes=True)
 
 
-@api.post("/payments/webhooks/{provider}", tags=TAGS, raw_body="application/json")
+@api.post(
+    "/payments/webhooks/{provider}", tags=TAGS, raw_body="application/json", write_budget=False
+)
 async def payment_webhook(provider: str, request: web.Request, svc: Services) -> WebhookAck:
     """Provider events, signed with ``Lago-Signature: t=<unix>,v1=<hmac-sha256 hex>``."""
     if request.content_length is not None and request.content_length > MAX_WEBHOOK_BYTES:

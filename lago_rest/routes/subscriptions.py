@@ -262,7 +262,12 @@ async def virtual_number_usage(user: Principal, svc: Services) -> Usage:
     return Usage.model_validate(await svc.virtual_numbers.usage(user))
 
 
-@api.post("/virtual-numbers/webhooks/{provider}", tags=NUMBERS, raw_body="application/json")
+@api.post(
+    "/virtual-numbers/webhooks/{provider}",
+    tags=NUMBERS,
+    raw_body="application/json",
+    write_budget=False,
+)
 async def call_record_webhook(provider: str, request: web.Request, svc: Services) -> WebhookAck:
     """Call records from the privacy-number provider, signed like payment webhooks; each call
     is recorded once."""
