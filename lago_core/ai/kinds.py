@@ -25,6 +25,8 @@ __all__ = [
     "NEAR_FORMS",
     "PREFIX",
     "Kind",
+    "accessory_only",
+    "asks_accessory",
     "listing_kinds",
     "mend",
     "query_kinds",
@@ -55,6 +57,9 @@ class Kind:
     # a query naming one asks for that title and keeps its words; only a purpose brings the
     # kind to a query.
     titles: bool = False
+    # A thing that goes with another (a pad, a dock, a helmet): a listing whose title names
+    # only accessories ranks below the things themselves unless the query asks for one.
+    accessory: bool = False
 
 
 KINDS: tuple[Kind, ...] = (
@@ -201,8 +206,37 @@ KINDS: tuple[Kind, ...] = (
             "gamepad",
             "dualsense",
             "dualshock",
+            "joy-con",
             "shou bing",
         ),
+        accessory=True,
+    ),
+    Kind(
+        "accessory",
+        (
+            "底座",
+            "充电座",
+            "充电器",
+            "收纳包",
+            "保护壳",
+            "保护套",
+            "钢化膜",
+            "贴膜",
+            "数据线",
+            "摇杆帽",
+            "配件包",
+            "配件套装",
+            "头盔",
+            "护具",
+            "雨罩",
+            "dock",
+            "charger",
+            "carrying case",
+            "screen protector",
+            "helmet",
+        ),
+        purposes=("配件", "周边", "accessory", "accessories"),
+        accessory=True,
     ),
     Kind(
         "multiplayer_game",
@@ -621,6 +655,22 @@ def ranked_kinds(tokens: Iterable[str]) -> list[str]:
     return [
         t for t in tokens if t.startswith(PREFIX) and not _BY_NAME[t[len(PREFIX) :]].category_wide
     ]
+
+
+# What comes with a thing in its title (带俩手柄, 送一个手柄, 配充电器): an extra, not what is sold.
+_EXTRAS = re.compile(r"(?:带|送|配|含|赠|附|加)[^\s，,+、]{0,6}")
+
+
+def accessory_only(title: str) -> bool:
+    """Whether a title names accessories and nothing else of a kind (a pad, a dock), its
+    extras (带/送/配 …) left out."""
+    kinds = [k[len(PREFIX) :] for k in text_kinds(_EXTRAS.sub(" ", title))]
+    return bool(kinds) and all(_BY_NAME[k].accessory for k in kinds)
+
+
+def asks_accessory(tokens: Iterable[str]) -> bool:
+    """Whether a query's kind tokens name an accessory."""
+    return any(t.startswith(PREFIX) and _BY_NAME[t[len(PREFIX) :]].accessory for t in tokens)
 
 
 def text_kinds(text: str) -> tuple[str, ...]:
