@@ -144,6 +144,30 @@ KINDS: tuple[Kind, ...] = (
     Kind("peppa", ("小猪佩奇", "佩奇", "peppa")),
     Kind("thomas", ("托马斯", "thomas")),
     Kind("spiderman", ("蜘蛛侠", "spiderman", "spider man", "zhi zhu xia")),
+    # Sold sealed, the figure a surprise; the designer toys sold so (Pop Mart's lines) too.
+    Kind("blind_box", ("盲盒", "扭蛋", "隐藏款", "端盒", "blind box", "gashapon", "mang he")),
+    Kind(
+        "designer_toy",
+        (
+            "泡泡玛特",
+            "拉布布",
+            "pop mart",
+            "popmart",
+            "labubu",
+            "molly",
+            "skullpanda",
+            "dimoo",
+            "crybaby",
+            "sonny angel",
+        ),
+        broader=("blind_box",),
+    ),
+    Kind(
+        "racing_game",
+        ("竞速游戏", "卡丁车", "极限竞速", "racing game", "forza"),
+        # 赛车 alone is a toy car as often: the query keeps its words and gains the kind.
+        purposes=("赛车游戏", "racing games"),
+    ),
     Kind("model_kit", ("拼装模型", "高达", "扎古", "gundam", "gunpla", "model kit", "gao da")),
     # Books and reading.
     Kind(
@@ -153,7 +177,7 @@ KINDS: tuple[Kind, ...] = (
     ),
     Kind(
         "book",
-        ("童书", "儿童书", "图书", "百科", "book", "tong shu"),
+        ("童书", "儿童书", "故事书", "图书", "百科", "book", "tong shu"),
         purposes=("睡前故事", "讲故事", "bedtime story"),
     ),
     Kind(
@@ -447,6 +471,8 @@ KINDS: tuple[Kind, ...] = (
             "白噪音",
             "哄睡",
             "助眠",
+            "安抚玩偶",
+            "安抚巾",
             "安抚奶嘴",
             "睡袋",
             "night light",
@@ -454,7 +480,7 @@ KINDS: tuple[Kind, ...] = (
             "sleep aid",
             "sleep sack",
         ),
-        purposes=("哄睡", "哄宝宝睡", "宝宝睡觉", "入睡", "睡不着", "夜醒", "安抚", "fall asleep"),
+        purposes=("哄睡", "哄宝宝睡", "哄娃睡", "入睡", "睡不着", "夜醒", "安抚", "fall asleep"),
     ),
     # A party's toys: what many children play with at once.
     Kind(
@@ -469,14 +495,10 @@ KINDS: tuple[Kind, ...] = (
             "书包",
             "文具",
             "学习桌",
-            "学习机",
-            "电话手表",
-            "儿童手表",
             "台灯",
             "school bag",
             "backpack",
             "stationery",
-            "smartwatch",
             "study desk",
         ),
         purposes=(
@@ -492,6 +514,17 @@ KINDS: tuple[Kind, ...] = (
         ),
     ),
     Kind(
+        "learning_tablet",
+        ("学习机", "学习平板", "点读机", "早教机", "learning tablet"),
+        broader=("school_gear",),
+        purposes=("学英语", "英语启蒙", "网课", "learn english"),
+    ),
+    Kind(
+        "kids_watch",
+        ("电话手表", "儿童手表", "智能手表", "smartwatch", "smart watch", "watch"),
+        broader=("school_gear",),
+    ),
+    Kind(
         "english_learning",
         (
             "分级阅读",
@@ -499,10 +532,10 @@ KINDS: tuple[Kind, ...] = (
             "英语绘本",
             "英文书",
             "牛津树",
-            "点读",
             "phonics",
             "graded readers",
         ),
+        broader=("book",),
         purposes=("学英语", "英语启蒙", "英文启蒙", "learn english", "learning english"),
     ),
     # Old games and the machines for them.
