@@ -485,8 +485,17 @@ KINDS: tuple[Kind, ...] = (
     # A party's toys: what many children play with at once.
     Kind(
         "party",
-        ("泡泡机", "派对", "气球", "bubble machine", "party", "balloons"),
-        purposes=("生日派对", "生日会", "生日聚会", "birthday party", "kids party"),
+        # Not 派对 alone: 马里奥派对 is a game.
+        ("泡泡机", "派对用品", "派对玩具", "气球", "bubble machine", "party supplies", "balloons"),
+        purposes=(
+            "生日派对",
+            "生日会",
+            "生日聚会",
+            "派对",
+            "birthday party",
+            "kids party",
+            "party",
+        ),
     ),
     # Starting school: what a pupil carries, writes at and learns with.
     Kind(
@@ -621,15 +630,16 @@ def _compile(
 
 
 _HAN_NAMES, _LATIN_NAMES, _NAME_KINDS = _compile((a, k.name) for k in KINDS for a in k.names)
-# The kinds of the names inside a longer Chinese name: the pattern reads the longest name at a
-# place (马里奥赛车, a game for several players), which is also of the kinds its parts name (马里奥,
-# the franchise). Listings only: a query's longer name says which it means.
+# The kinds of the names inside a title's name: the pattern reads the longest name at a place
+# (马里奥赛车, a game for several players), and a title is also of the kinds its parts name
+# (马里奥, the franchise). Titles only: 滑板车 is no 滑板, a longer generic name is another
+# thing. Listings only: a query's longer name says which it means.
 _INSIDE: dict[str, set[str]] = {
     name: {
         k for other, kinds in _NAME_KINDS.items() if other != name and other in name for k in kinds
     }
-    for name in _NAME_KINDS
-    if not _latin(name)
+    for name, kinds in _NAME_KINDS.items()
+    if not _latin(name) and all(_BY_NAME[k].titles for k in kinds)
 }
 _HAN_PURPOSES, _LATIN_PURPOSES, _PURPOSE_KINDS = _compile(
     (a, k.name) for k in KINDS for a in k.purposes
