@@ -167,7 +167,7 @@ def test_kinds_of_item_by_every_name() -> None:
     assert listing_kinds(tokens("尤克里里 23寸 送琴包")) == ("kind:ukulele", "kind:instrument")
     assert query_kinds("尤克里里")[0] == ["kind:ukulele"]
     # Letters are matched as whole words: "cards" is no car, "bike" is not in "bikers".
-    assert query_kinds("pokemon cards")[0] == []
+    assert query_kinds("pokemon cards")[0] == ["kind:pokemon"]
     assert query_kinds("bikers club")[0] == []
 
 

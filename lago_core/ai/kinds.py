@@ -485,16 +485,14 @@ KINDS: tuple[Kind, ...] = (
     # A party's toys: what many children play with at once.
     Kind(
         "party",
-        # Not 派对 alone: 马里奥派对 is a game.
+        # Not 派对 alone, as a name or a purpose: 马里奥派对 is a game.
         ("泡泡机", "派对用品", "派对玩具", "气球", "bubble machine", "party supplies", "balloons"),
         purposes=(
             "生日派对",
             "生日会",
             "生日聚会",
-            "派对",
             "birthday party",
             "kids party",
-            "party",
         ),
     ),
     # Starting school: what a pupil carries, writes at and learns with.
