@@ -167,7 +167,7 @@ def test_kinds_of_item_by_every_name() -> None:
     assert listing_kinds(tokens("尤克里里 23寸 送琴包")) == ("kind:ukulele", "kind:instrument")
     assert query_kinds("尤克里里")[0] == ["kind:ukulele"]
     # Letters are matched as whole words: "cards" is no car, "bike" is not in "bikers".
-    assert query_kinds("pokemon cards")[0] == []
+    assert query_kinds("pokemon cards")[0] == ["kind:pokemon"]
     assert query_kinds("bikers club")[0] == []
 
 
@@ -224,7 +224,11 @@ def test_broad_kinds_purposes_and_mended_typos() -> None:
     # Broad names of a category's own things: the machine, the handheld, the pad.
     assert query_kinds("游戏机")[0] == ["kind:console"]
     assert query_kinds("掌机")[0] == ["kind:handheld_console"]
-    assert text_kinds("复古掌机 送卡") == ("kind:handheld_console", "kind:console")
+    assert text_kinds("复古掌机 送卡") == (
+        "kind:retro_game",
+        "kind:handheld_console",
+        "kind:console",
+    )
     assert query_kinds("游戏手柄")[0] == ["kind:controller"]
     assert text_kinds("联名 雕像 树脂") == ("kind:figure",)
     # A series and a line by their names; Duplo is big bricks, and bricks.
@@ -412,3 +416,99 @@ def test_the_sketch_keeps_the_exact_best_and_only_the_callers_communities() -> N
         assert all(h.similarity + 0.5 * h.lexical >= floor for h in fast)
     both = index.search(query, [], [mine, other], 60, 0.5)
     assert len(both) == 60
+
+
+def test_words_are_matched_by_their_sound() -> None:
+    from lago_core.ai.lexical import tokens
+    from lago_core.ai.pinyin import listing_sounds, query_sounds, syllables_of
+
+    # A listing's Chinese words as neighbouring syllables, jieba's parts of a word left out
+    # (no pair across 小猪 and 猪佩).
+    sounds = listing_sounds(tokens("小猪佩奇 城堡"))
+    assert sounds[:3] == ("py:xiao|zhu", "py:zhu|pei", "py:pei|qi")
+    assert "py:pei|cheng" not in sounds or "py:qi|cheng" in sounds
+    known = {"城堡"}.__contains__
+    # Spaced pinyin, joined pinyin, and a Chinese word no listing has are read as sounds.
+    assert query_sounds(["xiao", "zhu", "pei", "qi"], known) == [
+        "py:xiao|zhu",
+        "py:zhu|pei",
+        "py:pei|qi",
+    ]
+    assert syllables_of("xiaozhupeiqi") == ("xiao", "zhu", "pei", "qi")
+    assert query_sounds(["八王龙"], known) == ["py:ba|wang", "py:wang|long"]
+    # Known words, English words and a lone syllable stay as they are; so do the parts of an
+    # unseen compound of known words.
+    assert query_sounds(["城堡", "castle", "man"], known) == ["城堡", "castle", "man"]
+    assert query_sounds(["城堡", "大城堡"], known) == ["城堡", "大城堡"]
+
+
+def test_purposes_series_and_accessories() -> None:
+    from lago_core.ai.kinds import accessory_only, asks_accessory, query_kinds, text_kinds
+
+    # What it is for, when no kind's name is said: seasons, occasions, skills, ages.
+    assert query_kinds("夏天带娃玩水")[0] == ["kind:water_toy"]
+    assert query_kinds("孩子想自己拍照")[0] == ["kind:kids_camera"]
+    assert query_kinds("怎么哄娃睡觉")[0] == ["kind:sleep_aid"]
+    assert query_kinds("生日会玩什么")[0] == ["kind:party"]
+    assert query_kinds("准备上小学")[0] == ["kind:school_gear"]
+    assert "kind:baby_toy" in query_kinds("周岁礼物")[0]
+    # Pretend play and its sets; a series by any of its names.
+    assert query_kinds("toy kitchen")[0] == ["kind:play_kitchen"]
+    assert text_kinds("木质仿真厨房 带灶台") == ("kind:play_kitchen", "kind:pretend_play")
+    assert query_kinds("霍格沃茨城堡")[0] == ["kind:harry_potter"]
+    assert query_kinds("technic 跑车")[0] == ["kind:technic"]
+    # A longer name is also of the kinds of the names inside it.
+    assert "kind:mario" in text_kinds("马里奥赛车 卡带")
+    # A title naming only accessories; its extras (带, 送) do not make a console one.
+    assert accessory_only("switch 硅胶保护壳")
+    assert accessory_only("无线手柄 白")
+    assert not accessory_only("Switch 续航版 送手柄")
+    assert not accessory_only("switch 游戏机")
+    assert asks_accessory(query_kinds("switch 配件")[0])
+
+
+async def test_sounds_purposes_series_and_accessories_in_search(core: Core, community: Any) -> None:
+    seller, reader, other = community.residents
+    as_seller = principal(seller)
+    # Two sellers: a non-member has at most ten active listings.
+    as_other = principal(other)
+    toys: dict[str, Any] = {"category": Category.TOY, "price_fen": 8_000}
+    peppa = await core.listings.create(as_seller, _draft("小猪佩奇 城堡 玩具", **toys))
+    await core.listings.create(as_seller, _draft("汪汪队 巡逻车 套装", **toys))
+    rex = await core.listings.create(as_seller, _draft("霸王龙 仿真模型 大号", **toys))
+    pool = await core.listings.create(
+        as_seller, _draft("充气泳池 1.5米 加厚", category=Category.OUTDOOR, price_fen=6_000)
+    )
+    await core.listings.create(
+        as_seller, _draft("儿童雨靴 20码", category=Category.OTHER, price_fen=3_000)
+    )
+    camera = await core.listings.create(as_seller, _draft("数码相机 儿童款 能录像", **toys))
+    kitchen = await core.listings.create(as_seller, _draft("木质仿真厨房 带灶台", **toys))
+    bricks: dict[str, Any] = {"category": Category.BUILDING_BLOCKS, "price_fen": 40_000}
+    castle = await core.listings.create(as_other, _draft("乐高 哈利波特 魔法学院 76419", **bricks))
+    await core.listings.create(as_other, _draft("乐高 城市 消防车 60321", **bricks))
+    await core.listings.create(as_other, _draft("乐高 好朋友 甜品店", **bricks))
+    games: dict[str, Any] = {"category": Category.GAME_CONSOLE, "price_fen": 150_000}
+    console = await core.listings.create(as_other, _draft("Switch 续航版 主机 红蓝", **games))
+    case = await core.listings.create(as_other, _draft("switch 硅胶保护壳 透明", **games))
+    dock = await core.listings.create(as_other, _draft("switch 原装底座", **games))
+
+    async def titles(query: str) -> list[str]:
+        result = await core.ai.search.search(principal(reader), query, 10)
+        return [h.listing["title"] for h in result.hits]
+
+    # Pinyin and a homophone typo find the name by its sound.
+    assert (await titles("xiao zhu pei qi"))[:1] == [peppa["title"]]
+    assert (await titles("八王龙"))[:1] == [rex["title"]]
+    # A purpose no word of the listing says; an English name of pretend play.
+    assert (await titles("夏天带娃玩水"))[:1] == [pool["title"]]
+    assert (await titles("孩子想自己拍照"))[:1] == [camera["title"]]
+    assert (await titles("play kitchen"))[:1] == [kitchen["title"]]
+    # A series by another of its names, above the maker's other sets.
+    assert (await titles("乐高 霍格沃茨"))[:1] == [castle["title"]]
+    # The thing before its accessories; the accessories when asked for.
+    found = await titles("switch")
+    assert found[0] == console["title"], found
+    assert set((await titles("switch 配件"))[:2]) == {case["title"], dock["title"]}
+    # Still nothing for what nobody offers.
+    assert await titles("二手 洗衣机") == []

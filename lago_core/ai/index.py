@@ -30,6 +30,7 @@ import numpy.typing as npt
 from lago_core.ai.embeddings import Embedder, Vector
 from lago_core.ai.kinds import listing_kinds
 from lago_core.ai.lexical import tokens
+from lago_core.ai.pinyin import listing_sounds, query_sounds
 from lago_core.ai.store import AiStore
 from lago_core.clock import Clock
 from lago_core.logging import get_logger
@@ -171,8 +172,9 @@ class VectorIndex:
         seq: int,
     ) -> None:
         """Add or replace one listing's vector, words and communities. The kinds its words
-        name (lago_core/ai/kinds.py) are indexed as words too: derived here, not stored, so the
-        kinds table can change without re-embedding any listing."""
+        name (lago_core/ai/kinds.py) and their sounds (lago_core/ai/pinyin.py) are indexed as
+        words too: derived here, not stored, so the kinds table can change without re-embedding
+        any listing."""
         self._seq = max(self._seq, seq)
         old = self._row_of.get(listing_id)
         if old is not None:
@@ -198,7 +200,7 @@ class VectorIndex:
         self._alive[at] = True
         self._ids.append(listing_id)
         self._row_of[listing_id] = at
-        for word in (*words, *listing_kinds(words)):
+        for word in (*words, *listing_kinds(words), *listing_sounds(words)):
             self._postings.setdefault(word, []).append(at)
             self._arrays.pop(word, None)
         for community in communities:
@@ -274,6 +276,8 @@ class VectorIndex:
             rows = self.visible(communities)
         if not len(rows):
             return []
+        # Pinyin, and Chinese words no listing has, are matched by their sound.
+        words = query_sounds(words, self._postings.__contains__)
         lexical = np.zeros(len(rows), dtype=np.float32)
         total = 0.0
         alive = max(len(self), 1)

@@ -25,6 +25,8 @@ __all__ = [
     "NEAR_FORMS",
     "PREFIX",
     "Kind",
+    "accessory_only",
+    "asks_accessory",
     "listing_kinds",
     "mend",
     "query_kinds",
@@ -55,6 +57,9 @@ class Kind:
     # a query naming one asks for that title and keeps its words; only a purpose brings the
     # kind to a query.
     titles: bool = False
+    # A thing that goes with another (a pad, a dock, a helmet): a listing whose title names
+    # only accessories ranks below the things themselves unless the query asks for one.
+    accessory: bool = False
 
 
 KINDS: tuple[Kind, ...] = (
@@ -72,7 +77,15 @@ KINDS: tuple[Kind, ...] = (
             "ping heng che",
             "hua bu che",
         ),
-        purposes=("学骑车", "学骑自行车", "学车", "learn to ride", "learning to ride"),
+        purposes=(
+            "学骑车",
+            "学骑自行车",
+            "学车",
+            "练平衡",
+            "平衡感",
+            "learn to ride",
+            "learning to ride",
+        ),
     ),
     Kind(
         "bicycle",
@@ -102,10 +115,58 @@ KINDS: tuple[Kind, ...] = (
         "large_blocks",
         ("大颗粒", "大块积木", "得宝", "duplo", "de bao", "da ke li"),
         broader=("building_blocks",),
+        purposes=("一岁", "1岁", "两岁", "2岁", "周岁", "toddler", "toddlers"),
     ),
     # A series by every name: a set of it is that set whatever the maker's line is called.
     Kind(
         "star_wars", ("星战", "星球大战", "千年隼", "star wars", "millennium falcon", "xing zhan")
+    ),
+    Kind(
+        "harry_potter",
+        (
+            "哈利波特",
+            "哈利·波特",
+            "霍格沃茨",
+            "霍格沃兹",
+            "harry potter",
+            "hogwarts",
+            "ha li bo te",
+        ),
+    ),
+    Kind("technic", ("机械组", "technic", "ji xie zu")),
+    Kind("ninjago", ("幻影忍者", "ninjago")),
+    Kind("ultraman", ("奥特曼", "迪迦", "赛罗", "ultraman", "ao te man")),
+    Kind("pokemon", ("宝可梦", "神奇宝贝", "皮卡丘", "pokemon", "pikachu", "ptcg", "bao ke meng")),
+    Kind("mario", ("马里奥", "马力欧", "玛丽奥", "mario", "luigi", "ma li ao")),
+    Kind("zelda", ("塞尔达", "zelda", "sai er da")),
+    Kind("frozen", ("冰雪奇缘", "艾莎", "爱莎", "elsa", "frozen")),
+    Kind("paw_patrol", ("汪汪队", "paw patrol", "wang wang dui")),
+    Kind("peppa", ("小猪佩奇", "佩奇", "peppa")),
+    Kind("thomas", ("托马斯", "thomas")),
+    Kind("spiderman", ("蜘蛛侠", "spiderman", "spider man", "zhi zhu xia")),
+    # Sold sealed, the figure a surprise; the designer toys sold so (Pop Mart's lines) too.
+    Kind("blind_box", ("盲盒", "扭蛋", "隐藏款", "端盒", "blind box", "gashapon", "mang he")),
+    Kind(
+        "designer_toy",
+        (
+            "泡泡玛特",
+            "拉布布",
+            "pop mart",
+            "popmart",
+            "labubu",
+            "molly",
+            "skullpanda",
+            "dimoo",
+            "crybaby",
+            "sonny angel",
+        ),
+        broader=("blind_box",),
+    ),
+    Kind(
+        "racing_game",
+        ("竞速游戏", "卡丁车", "极限竞速", "racing game", "forza"),
+        # 赛车 alone is a toy car as often: the query keeps its words and gains the kind.
+        purposes=("赛车游戏", "racing games"),
     ),
     Kind("model_kit", ("拼装模型", "高达", "扎古", "gundam", "gunpla", "model kit", "gao da")),
     # Books and reading.
@@ -116,7 +177,7 @@ KINDS: tuple[Kind, ...] = (
     ),
     Kind(
         "book",
-        ("童书", "儿童书", "图书", "百科", "book", "tong shu"),
+        ("童书", "儿童书", "故事书", "图书", "百科", "book", "tong shu"),
         purposes=("睡前故事", "讲故事", "bedtime story"),
     ),
     Kind(
@@ -127,8 +188,8 @@ KINDS: tuple[Kind, ...] = (
     Kind(
         "reading_pen",
         ("点读笔", "reading pen", "dian du bi"),
-        # Something quiet for a child on a journey.
-        purposes=("坐飞机", "打发时间", "on the plane"),
+        # Something quiet for a child on a journey; and what reads English aloud.
+        purposes=("坐飞机", "打发时间", "on the plane", "学英语", "英语启蒙", "learn english"),
     ),
     # Video games: a console is the machine (any of its names), a handheld one you carry, a
     # controller the pad; the category holds all three and their games, so a broad query
@@ -151,6 +212,8 @@ KINDS: tuple[Kind, ...] = (
         (
             "掌机",
             "掌上电脑",
+            "掌上游戏机",
+            "掌上游戏",
             "续航版",
             "handheld",
             "zhang ji",
@@ -167,8 +230,37 @@ KINDS: tuple[Kind, ...] = (
             "gamepad",
             "dualsense",
             "dualshock",
+            "joy-con",
             "shou bing",
         ),
+        accessory=True,
+    ),
+    Kind(
+        "accessory",
+        (
+            "底座",
+            "充电座",
+            "充电器",
+            "收纳包",
+            "保护壳",
+            "保护套",
+            "钢化膜",
+            "贴膜",
+            "数据线",
+            "摇杆帽",
+            "配件包",
+            "配件套装",
+            "头盔",
+            "护具",
+            "雨罩",
+            "dock",
+            "charger",
+            "carrying case",
+            "screen protector",
+            "helmet",
+        ),
+        purposes=("配件", "周边", "accessory", "accessories"),
+        accessory=True,
     ),
     Kind(
         "multiplayer_game",
@@ -199,7 +291,16 @@ KINDS: tuple[Kind, ...] = (
     Kind("keyboard", ("电子琴", "keyboard", "dian zi qin"), broader=("instrument",)),
     Kind("ukulele", ("尤克里里", "ukulele", "uke", "小吉他"), broader=("instrument",)),
     Kind("violin", ("小提琴", "violin", "xiao ti qin"), broader=("instrument",)),
-    Kind("drum", ("架子鼓", "drum set", "drum", "jia zi gu"), broader=("instrument",)),
+    Kind(
+        "drum",
+        ("架子鼓", "爵士鼓", "手鼓", "drum set", "drum", "jia zi gu"),
+        broader=("instrument",),
+    ),
+    Kind(
+        "toy_instrument",
+        ("木琴", "敲琴", "八音琴", "钢琴玩具", "沙锤", "口琴", "xylophone", "glockenspiel"),
+        broader=("instrument",),
+    ),
     # Baby gear: each has its own word and its own purpose.
     Kind(
         "stroller",
@@ -226,8 +327,48 @@ KINDS: tuple[Kind, ...] = (
     ),
     Kind(
         "baby_toy",
-        ("摇铃", "牙胶", "健身架", "床铃", "安抚巾", "安抚玩偶", "rattle", "teether", "play gym"),
-        purposes=("刚出生", "新生儿", "满月", "newborn", "长牙", "磨牙", "能啃", "teething"),
+        (
+            "摇铃",
+            "牙胶",
+            "健身架",
+            "床铃",
+            "安抚巾",
+            "安抚玩偶",
+            "布书",
+            "忙碌板",
+            "敲敲乐",
+            "形状配对",
+            "套圈",
+            "叠叠乐",
+            "rattle",
+            "teether",
+            "play gym",
+            "busy board",
+            "shape sorter",
+            "stacking",
+        ),
+        purposes=(
+            "刚出生",
+            "新生儿",
+            "满月",
+            "newborn",
+            "长牙",
+            "磨牙",
+            "能啃",
+            "teething",
+            # Ages under about two: the toys made for them (big bricks and ride-ons below too).
+            "一岁",
+            "1岁",
+            "周岁",
+            "半岁",
+            "几个月",
+            "婴儿玩具",
+            "宝宝玩具",
+            "baby toy",
+            "toddler",
+            "1 year old",
+            "one year old",
+        ),
     ),
     Kind("crib", ("婴儿床", "crib", "cot", "ying er chuang")),
     Kind("baby_monitor", ("婴儿监视器", "看护器", "baby monitor")),
@@ -248,7 +389,180 @@ KINDS: tuple[Kind, ...] = (
         ("蹦床", "trampoline", "beng chuang"),
         purposes=("蹦蹦跳跳", "蹦跶", "在家运动", "多运动"),
     ),
-    Kind("remote_control", ("遥控", "remote control", "rc car", "yao kong")),
+    Kind("remote_control", ("遥控", "remote control", "rc car", "rc", "yao kong")),
+    # Cars a child sits in and drives or pushes along: not the toy cars that fit in a hand.
+    Kind(
+        "ride_on",
+        (
+            "儿童电动车",
+            "电动童车",
+            "扭扭车",
+            "溜溜车",
+            "滑行车",
+            "学步车",
+            "摇摇马",
+            "ride on",
+            "ride-on",
+            "power wheels",
+        ),
+        purposes=("可以坐", "能坐", "坐进去", "坐在上面", "一岁", "1岁", "sit in"),
+    ),
+    # Pretend play (过家家): a play kitchen, a doctor's kit, a shop; all of them to 过家家.
+    Kind(
+        "pretend_play",
+        ("过家家", "角色扮演", "pretend play", "role play"),
+        purposes=("扮家家", "假装", "当医生", "当厨师"),
+    ),
+    Kind(
+        "play_kitchen",
+        ("过家家厨房", "玩具厨房", "仿真厨房", "厨房玩具", "play kitchen", "toy kitchen"),
+        broader=("pretend_play",),
+    ),
+    Kind(
+        "doctor_kit",
+        ("医生玩具", "医生套装", "医药箱玩具", "听诊器", "doctor kit", "doctor set"),
+        broader=("pretend_play",),
+    ),
+    # Water and sand: what summer, the beach and the pool are for.
+    Kind(
+        "water_toy",
+        (
+            "水枪",
+            "戏水",
+            "沙滩玩具",
+            "挖沙",
+            "玩沙",
+            "充气泳池",
+            "儿童泳池",
+            "游泳圈",
+            "洗澡玩具",
+            "water gun",
+            "water toy",
+            "sand toys",
+            "beach toys",
+            "paddling pool",
+        ),
+        purposes=(
+            "玩水",
+            "打水仗",
+            "夏天",
+            "海边",
+            "沙滩",
+            "游泳",
+            "泳池",
+            "summer",
+            "beach",
+            "pool",
+        ),
+    ),
+    Kind(
+        "kids_camera",
+        ("儿童相机", "拍立得", "数码相机", "相机", "kids camera", "instant camera", "camera"),
+        purposes=("拍照", "照相", "拍照片", "take photos", "take pictures", "photography"),
+    ),
+    # What helps a baby fall asleep.
+    Kind(
+        "sleep_aid",
+        (
+            "小夜灯",
+            "拍拍灯",
+            "睡眠灯",
+            "投影灯",
+            "白噪音",
+            "哄睡",
+            "助眠",
+            "安抚玩偶",
+            "安抚巾",
+            "安抚奶嘴",
+            "睡袋",
+            "night light",
+            "white noise",
+            "sleep aid",
+            "sleep sack",
+        ),
+        purposes=("哄睡", "哄宝宝睡", "哄娃睡", "入睡", "睡不着", "夜醒", "安抚", "fall asleep"),
+    ),
+    # A party's toys: what many children play with at once.
+    Kind(
+        "party",
+        # Not 派对 alone, as a name or a purpose: 马里奥派对 is a game.
+        ("泡泡机", "派对用品", "派对玩具", "气球", "bubble machine", "party supplies", "balloons"),
+        purposes=(
+            "生日派对",
+            "生日会",
+            "生日聚会",
+            "birthday party",
+            "kids party",
+        ),
+    ),
+    # Starting school: what a pupil carries, writes at and learns with.
+    Kind(
+        "school_gear",
+        (
+            "书包",
+            "文具",
+            "学习桌",
+            "台灯",
+            "school bag",
+            "backpack",
+            "stationery",
+            "study desk",
+        ),
+        purposes=(
+            "上小学",
+            "上学",
+            "开学",
+            "一年级",
+            "幼升小",
+            "入学",
+            "小学生",
+            "back to school",
+            "school",
+        ),
+    ),
+    Kind(
+        "learning_tablet",
+        ("学习机", "学习平板", "点读机", "早教机", "learning tablet"),
+        broader=("school_gear",),
+        purposes=("学英语", "英语启蒙", "网课", "learn english"),
+    ),
+    Kind(
+        "kids_watch",
+        ("电话手表", "儿童手表", "智能手表", "smartwatch", "smart watch", "watch"),
+        broader=("school_gear",),
+    ),
+    Kind(
+        "english_learning",
+        (
+            "分级阅读",
+            "英文绘本",
+            "英语绘本",
+            "英文书",
+            "牛津树",
+            "phonics",
+            "graded readers",
+        ),
+        broader=("book",),
+        purposes=("学英语", "英语启蒙", "英文启蒙", "learn english", "learning english"),
+    ),
+    # Old games and the machines for them.
+    Kind(
+        "retro_game",
+        (
+            "怀旧",
+            "复古",
+            "红白机",
+            "小霸王",
+            "街机",
+            "黄卡",
+            "gba",
+            "nes",
+            "snes",
+            "famicom",
+            "retro",
+        ),
+        purposes=("老游戏", "小时候玩的", "童年"),
+    ),
     Kind(
         "excavator",
         ("挖掘机", "工程车", "digger", "diggers", "excavator", "construction", "wa jue ji"),
@@ -314,6 +628,17 @@ def _compile(
 
 
 _HAN_NAMES, _LATIN_NAMES, _NAME_KINDS = _compile((a, k.name) for k in KINDS for a in k.names)
+# The kinds of the names inside a title's name: the pattern reads the longest name at a place
+# (马里奥赛车, a game for several players), and a title is also of the kinds its parts name
+# (马里奥, the franchise). Titles only: 滑板车 is no 滑板, a longer generic name is another
+# thing. Listings only: a query's longer name says which it means.
+_INSIDE: dict[str, set[str]] = {
+    name: {
+        k for other, kinds in _NAME_KINDS.items() if other != name and other in name for k in kinds
+    }
+    for name, kinds in _NAME_KINDS.items()
+    if not _latin(name) and all(_BY_NAME[k].titles for k in kinds)
+}
 _HAN_PURPOSES, _LATIN_PURPOSES, _PURPOSE_KINDS = _compile(
     (a, k.name) for k in KINDS for a in k.purposes
 )
@@ -354,7 +679,7 @@ def _listing_kinds(han: str, latin: str) -> tuple[str, ...]:
     if latin:
         names += [m.group() for m in _LATIN_NAMES.finditer(latin)]
     for name in names:
-        found.extend(sorted(_alias_of(name, _NAME_KINDS)))
+        found.extend(sorted(_alias_of(name, _NAME_KINDS) | _INSIDE.get(name, set())))
     return tuple(PREFIX + name for name in _with_broader(found))
 
 
@@ -371,6 +696,22 @@ def ranked_kinds(tokens: Iterable[str]) -> list[str]:
     return [
         t for t in tokens if t.startswith(PREFIX) and not _BY_NAME[t[len(PREFIX) :]].category_wide
     ]
+
+
+# What comes with a thing in its title (带俩手柄, 送一个手柄, 配充电器): an extra, not what is sold.
+_EXTRAS = re.compile(r"(?:带|送|配|含|赠|附|加)[^\s，,+、]{0,6}")
+
+
+def accessory_only(title: str) -> bool:
+    """Whether a title names accessories and nothing else of a kind (a pad, a dock), its
+    extras (带/送/配 …) left out."""
+    kinds = [k[len(PREFIX) :] for k in text_kinds(_EXTRAS.sub(" ", title))]
+    return bool(kinds) and all(_BY_NAME[k].accessory for k in kinds)
+
+
+def asks_accessory(tokens: Iterable[str]) -> bool:
+    """Whether a query's kind tokens name an accessory."""
+    return any(t.startswith(PREFIX) and _BY_NAME[t[len(PREFIX) :]].accessory for t in tokens)
 
 
 def text_kinds(text: str) -> tuple[str, ...]:

@@ -29,7 +29,14 @@ from lago_core.ai.embeddings import EmbeddingError, Vector
 from lago_core.ai.engine import Engine, EngineError, local_parse
 from lago_core.ai.index import IndexHit, ListingEmbeddings
 from lago_core.ai.intent import Intent, parse_rules, synonyms_of
-from lago_core.ai.kinds import mend, query_kinds, ranked_kinds, text_kinds
+from lago_core.ai.kinds import (
+    accessory_only,
+    asks_accessory,
+    mend,
+    query_kinds,
+    ranked_kinds,
+    text_kinds,
+)
 from lago_core.ai.lexical import tokens
 from lago_core.ai.neighbourhood import Neighbourhood, neighbourhood_of
 from lago_core.ai.store import AiStore
@@ -40,6 +47,7 @@ from lago_core.ratelimit import RateLimiter
 from lago_core.security.roles import Principal
 
 __all__ = [
+    "ACCESSORY_PENALTY",
     "CONDITION_RANK",
     "FOR_PARTS_PENALTY",
     "MEMBER_SEARCH_BOOST",
@@ -91,6 +99,10 @@ ITEM_KIND_BONUS = 1.5
 # the query asks for parts: a resident who says 游戏机 or 推车 wants one that works, and the
 # broken one names the thing as plainly in its title. Search round 2 (docs/ai.md).
 FOR_PARTS_PENALTY = 1.5
+# A listing whose title names only accessories (a pad, a dock, a case, a helmet) ranks below
+# the things themselves when the query names a thing but no accessory: "switch" wants the
+# console before its dock, "自行车" the bike before the helmet. Search round 3 (docs/ai.md).
+ACCESSORY_PENALTY = 1.0
 # Per resident: a search may cost a model call.
 SEARCHES = "60/minute"
 CONDITION_RANK = {"for_parts": 0, "fair": 1, "good": 2, "like_new": 3, "new": 4}
@@ -191,6 +203,10 @@ def match(
     kind tokens of the query's words (:func:`query_words`)."""
     text = _text(row)
     score, why = 0.0, []
+    # Only when a thing is named: "小孩户外玩的东西" may well mean a helmet.
+    thing = bool(kinds) or intent.product is not None or intent.brand is not None
+    if thing and not asks_accessory(kinds) and accessory_only(str(row["title"] or "")):
+        score -= ACCESSORY_PENALTY
     if kinds:
         if set(kinds) & set(text_kinds(str(row["title"] or ""))):
             score += ITEM_KIND_BONUS
