@@ -44,6 +44,8 @@ SEARCH_SETS = (
     (TESTS / "ai_search_corpus_v2.jsonl", TESTS / "ai_search_queries_v2.jsonl"),
     (TESTS / "ai_search_corpus_v3.jsonl", TESTS / "ai_search_queries_v3.jsonl"),
     (TESTS / "ai_search_corpus_v4.jsonl", TESTS / "ai_search_queries_v4.jsonl"),
+    (TESTS / "ai_search_corpus_v5.jsonl", TESTS / "ai_search_queries_v5.jsonl"),
+    (TESTS / "ai_search_corpus_v6.jsonl", TESTS / "ai_search_queries_v6.jsonl"),
 )
 CONVERSATION_SETS = (
     TESTS / "ai_conversations.jsonl",
