@@ -54,6 +54,45 @@ async def test_search_quality_on_the_labelled_corpus(capsys: pytest.CaptureFixtu
     assert out[3].split()[0] == "MRR"
 
 
+async def test_a_query_the_corpus_has_nothing_for_is_scored_apart() -> None:
+    """A labelled query with no relevant listing (a corpus may have a few) is not in recall or
+    MRR, which have no answer for it; it counts as right when the cut-off answers nothing."""
+    listings = [
+        {
+            "id": "A",
+            "title": "乐高 城市系列 警察局",
+            "description": "",
+            "category": "building_blocks",
+            "brand": "LEGO",
+            "kind": "sale",
+            "condition": "good",
+            "price_fen": 20000,
+            "rent_per_day_fen": None,
+        },
+        {
+            "id": "B",
+            "title": "儿童滑板车 三轮",
+            "description": "",
+            "category": "outdoor",
+            "brand": None,
+            "kind": "sale",
+            "condition": "good",
+            "price_fen": 8000,
+            "rent_per_day_fen": None,
+        },
+    ]
+    queries = [
+        {"q": "乐高", "relevant": ["A"]},
+        {"q": "二手洗衣机", "relevant": []},
+        {"q": "滑板车", "relevant": []},  # mislabelled on purpose: something is found
+    ]
+    report = await evaluate_search(LocalEngine(), LocalEmbedder(), listings, queries)
+    assert (report.total, report.recall_at_5, report.mrr) == (1, 1.0, 1.0)
+    assert (report.nothing_expected, report.nothing_returned) == (2, 1)
+    assert [miss["q"] for miss in report.misses] == ["滑板车"]
+    assert report.lines()[-1].split()[:2] == ["nothing", "found"]
+
+
 def _draft(title: str, **fields: Any) -> ListingDraft:
     values: dict[str, Any] = {
         "description": "",

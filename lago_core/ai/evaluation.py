@@ -116,6 +116,10 @@ class SearchReport:
     recall_sum: float = 0.0
     reciprocal_sum: float = 0.0
     empty: int = 0
+    # Queries labelled with no relevant listing (the corpus has nothing for them): not in recall
+    # or MRR, which they have no answer for; scored by whether the cut-off answered nothing.
+    nothing_expected: int = 0
+    nothing_returned: int = 0
     misses: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -127,11 +131,17 @@ class SearchReport:
         return self.reciprocal_sum / self.total if self.total else 0.0
 
     def lines(self) -> list[str]:
-        return [
+        out = [
             f"{self.total} queries",
             f"  {'recall@5':14} {self.recall_at_5:6.1%}",
             f"  {'MRR':14} {self.mrr:6.3f}",
         ]
+        if self.nothing_expected:
+            out.append(
+                f"  {'nothing found':14} {self.nothing_returned} of {self.nothing_expected} "
+                "queries with no relevant listing answered empty"
+            )
+        return out
 
 
 def load_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -191,6 +201,13 @@ async def evaluate_search(
         ranked = [row_id for _, row_id in sorted(scored, key=lambda s: (-s[0], s[1]))]
         relevant = set(case["relevant"])
         top = ranked[:5]
+        if not relevant:
+            report.nothing_expected += 1
+            if ranked:
+                report.misses.append({"q": case["q"], "top": top, "relevant": []})
+            else:
+                report.nothing_returned += 1
+            continue
         report.total += 1
         report.recall_sum += len(relevant & set(top)) / min(len(relevant), 5)
         first = next((i for i, row_id in enumerate(ranked, 1) if row_id in relevant), None)
