@@ -207,9 +207,15 @@ def test_listings_match_the_intent() -> None:
     assert match(_row(), parse_intent("租switch一个周末 60块以内")) is not None
     assert match(_row(), parse_intent("租switch一个周末 50块以内")) is None
     assert match(_row(), parse_intent("租switch 一天30块以内")) is not None
-    # The condition asked for is the least acceptable one.
-    assert match(_row(condition="new"), parse_intent("租 九成新 switch")) is not None
-    assert match(_row(condition="good"), parse_intent("租 九成新 switch")) is None
+    # The condition asked for is a preference: what meets it first, what falls short below
+    # (one step: 九成新 asked, 八成新 offered), not hidden.
+    newer = match(_row(condition="new"), parse_intent("租 九成新 switch"))
+    older = match(_row(condition="good"), parse_intent("租 九成新 switch"))
+    assert newer is not None
+    assert older is not None
+    assert newer[0] - older[0] == 1.0
+    assert "成色略低" in older[1]
+    assert "成色符合" in newer[1]
     # Misspelled and mixed queries find the same listing.
     assert match(_row(), parse_intent("swich rent 2 days")) is not None
     lego = _row(

@@ -8,6 +8,7 @@ figures are tuning figures (docs/ai.md, "Evaluation"); the thresholds are the is
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import pytest
 from lago_core.ai import LocalEngine
 from lago_core.ai.embeddings import LOCAL_MODEL, LocalEmbedder
 from lago_core.ai.evaluation import evaluate_search, load_jsonl
+from lago_core.ai.search import NEAREST_SHOWN
 from lago_core.container import Core
 from lago_core.listings import Category, Condition, ListingDraft, ListingKind
 from lago_core.security.roles import Principal
@@ -28,6 +30,13 @@ HERE = Path(__file__).parent
 
 def principal(account: Account) -> Principal:
     return Principal(user_id=account.id, session_id=uuid.uuid4(), platform_role=None)
+
+
+async def matches(core: Core, reader: Account, query: str) -> list[str]:
+    """The titles of the listings found for ``query`` (none when only the nearest were shown:
+    nothing fitted)."""
+    result = await core.ai.search.search(principal(reader), query, 10)
+    return [] if result.nearest else [h.listing["title"] for h in result.hits]
 
 
 async def test_search_quality_on_the_labelled_corpus(capsys: pytest.CaptureFixture[str]) -> None:
@@ -131,9 +140,8 @@ async def test_search_by_meaning_over_stored_embeddings(core: Core, community: A
         _draft("木质 形状配对 认知盒", category=Category.EDUCATIONAL, price_fen=4_000),
     )
 
-    async def titles(query: str) -> list[str]:
-        result = await core.ai.search.search(principal(reader), query, 10)
-        return [h.listing["title"] for h in result.hits]
+    def titles(query: str) -> Awaitable[list[str]]:
+        return matches(core, reader, query)
 
     # A buyer of a Switch sees the one for sale first, and also the rental and the game: the
     # kind and the category are preferences, not filters. The teddy bear is not shown.
@@ -155,8 +163,13 @@ async def test_search_by_meaning_over_stored_embeddings(core: Core, community: A
     # By meaning: a purpose in other words than the title's, another language.
     assert (await titles("孩子认识形状的玩具"))[:1] == [shape_sorter["title"]]
     assert (await titles("teddy bear"))[:1] == [plush["title"]]
-    # Nothing good: an empty list, not the newest listings.
-    assert await titles("二手 洗衣机") == []
+    # Nothing good: no match, and not the newest listings either — the few nearest in meaning,
+    # said to be so (the page shows 没有找到完全符合的).
+    nothing = await core.ai.search.search(principal(reader), "二手 洗衣机", 10)
+    assert nothing.nearest
+    assert 0 < len(nothing.hits) <= NEAREST_SHOWN
+    assert all("相近推荐" in hit.reasons for hit in nothing.hits)
+    assert (await core.ai.search.search(principal(reader), "teddy bear", 10)).nearest is False
 
     # An edited listing is re-embedded before the next search finds it by its new words.
     before = next(r["content_hash"] for r in rows if r["listing_id"] == shape_sorter["id"])
@@ -232,9 +245,8 @@ async def test_a_kind_is_found_by_any_of_its_names_and_by_purpose(
         as_seller, _draft("宝宝餐椅 带餐盘", category=Category.OTHER, price_fen=9_000)
     )
 
-    async def titles(query: str) -> list[str]:
-        result = await core.ai.search.search(principal(reader), query, 10)
-        return [h.listing["title"] for h in result.hits]
+    def titles(query: str) -> Awaitable[list[str]]:
+        return matches(core, reader, query)
 
     pair = {push["title"], balance["title"]}
     # A synonym, both ways, and in English: the balance bikes first, above the helmet that
@@ -309,9 +321,8 @@ async def test_broad_queries_purposes_and_typos_find_their_kind(core: Core, comm
     doll = await core.listings.create(as_seller, _draft("芭比 公主 换装", **toys))
     await core.listings.create(as_seller, _draft("小熊 布偶 米色", **toys))
 
-    async def titles(query: str) -> list[str]:
-        result = await core.ai.search.search(principal(reader), query, 10)
-        return [h.listing["title"] for h in result.hits]
+    def titles(query: str) -> Awaitable[list[str]]:
+        return matches(core, reader, query)
 
     # A broad query finds the thing it names before the rest of its category.
     found = await titles("掌机")
@@ -532,9 +543,8 @@ async def test_sounds_purposes_series_and_accessories_in_search(core: Core, comm
     case = await core.listings.create(as_other, _draft("switch 硅胶保护壳 透明", **games))
     dock = await core.listings.create(as_other, _draft("switch 原装底座", **games))
 
-    async def titles(query: str) -> list[str]:
-        result = await core.ai.search.search(principal(reader), query, 10)
-        return [h.listing["title"] for h in result.hits]
+    def titles(query: str) -> Awaitable[list[str]]:
+        return matches(core, reader, query)
 
     # Pinyin and a homophone typo find the name by its sound.
     assert (await titles("xiao zhu pei qi"))[:1] == [peppa["title"]]
@@ -551,3 +561,57 @@ async def test_sounds_purposes_series_and_accessories_in_search(core: Core, comm
     assert set((await titles("switch 配件"))[:2]) == {case["title"], dock["title"]}
     # Still nothing for what nobody offers.
     assert await titles("二手 洗衣机") == []
+
+
+def test_round_four_kinds_colloquial_names_and_whom_for() -> None:
+    from lago_core.ai.kinds import query_kinds, text_kinds
+
+    # Colloquial names of baby gear; parents-to-be asking what a baby needs.
+    assert query_kinds("谁有bb车")[0] == ["kind:stroller"]
+    assert query_kinds("宝宝车 便宜出")[0] == ["kind:stroller"]
+    assert set(query_kinds("快生了 要准备什么")[0]) == {
+        "kind:baby_toy",
+        "kind:crib",
+        "kind:stroller",
+    }
+    # Kinds that had no name: games on a table, flying cameras, cards, crafts, snow, toy cars.
+    assert query_kinds("象棋")[0] == ["kind:board_game"]
+    assert query_kinds("chess set")[0] == ["kind:board_game"]
+    assert query_kinds("quadcopter")[0] == ["kind:drone"]
+    assert text_kinds("大疆 无人机 航拍") == ("kind:drone", "kind:remote_control")
+    assert query_kinds("卡册")[0] == ["kind:trading_cards"]
+    assert query_kinds("超轻粘土")[0] == ["kind:crafts"]
+    assert query_kinds("带孩子去堆雪人")[0] == ["kind:snow_gear"]
+    assert query_kinds("hot wheels")[0] == ["kind:toy_car"]
+    # Learning an instrument, and a gift said by whom it is for.
+    assert set(query_kinds("孩子想练琴")[0]) == {"kind:keyboard", "kind:piano"}
+    assert query_kinds("送女儿的礼物")[0] == ["kind:doll"]
+    assert query_kinds("女儿想学骑车")[0] == ["kind:balance_bike", "kind:bicycle"]
+    assert text_kinds("芭比 梦想豪宅") == ("kind:barbie", "kind:doll")
+
+
+async def test_a_stated_condition_ranks_and_nothing_fitting_shows_the_nearest(
+    core: Core, community: Any
+) -> None:
+    seller, reader, other = community.residents
+    as_seller = principal(seller)
+    bricks: dict[str, Any] = {"category": Category.BUILDING_BLOCKS, "price_fen": 30_000}
+    used = await core.listings.create(
+        as_seller, _draft("乐高 机械组 赛车 42141", condition=Condition.LIKE_NEW, **bricks)
+    )
+    worn = await core.listings.create(
+        as_seller, _draft("乐高 城市 火车站 60335", condition=Condition.GOOD, **bricks)
+    )
+    toys: dict[str, Any] = {"category": Category.TOY, "price_fen": 5_000}
+    drone = await core.listings.create(as_seller, _draft("大疆 无人机 mini 航拍", **toys))
+    await core.listings.create(as_seller, _draft("毛绒 小熊 米色", category=Category.PLUSH))
+
+    # Nobody sells a new LEGO set: the 99新 one first, then the used one — not nothing.
+    assert await matches(core, reader, "全新 乐高") == [used["title"], worn["title"]]
+    # A new one comes first once there is one.
+    new = await core.listings.create(
+        principal(other), _draft("乐高 星战 千年隼 未拆", condition=Condition.NEW, **bricks)
+    )
+    assert (await matches(core, reader, "全新 乐高"))[0] == new["title"]
+    # English for a thing the listing names only in Chinese.
+    assert (await matches(core, reader, "drone"))[:1] == [drone["title"]]

@@ -117,7 +117,8 @@ class SearchReport:
     reciprocal_sum: float = 0.0
     empty: int = 0
     # Queries labelled with no relevant listing (the corpus has nothing for them): not in recall
-    # or MRR, which they have no answer for; scored by whether the cut-off answered nothing.
+    # or MRR, which they have no answer for; scored by whether the cut-off said "nothing good
+    # found" (the nearest few may still be shown, as such).
     nothing_expected: int = 0
     nothing_returned: int = 0
     misses: list[dict[str, Any]] = field(default_factory=list)
@@ -165,7 +166,7 @@ async def evaluate_search(
         INDEX_CANDIDATES,
         LEXICAL_WEIGHT,
         category_sure,
-        match,
+        fitting,
         query_words,
     )
 
@@ -192,21 +193,25 @@ async def evaluate_search(
             LEXICAL_WEIGHT,
         )
         sure = await asyncio.to_thread(category_sure, case["q"], intent)
-        scored = []
-        for hit in hits:
-            row = key[hit.listing_id]
-            fit = match(row, intent, hit, sure, kinds)
-            if fit is not None:
-                scored.append((fit[0], row["id"]))
+        hit_of = {key[hit.listing_id]["id"]: hit for hit in hits}
+        fits, nearest = fitting(
+            [key[hit.listing_id] for hit in hits],
+            hit_of,
+            intent,
+            sure,
+            kinds,
+        )
+        scored = [(score, row["id"]) for row, score, _ in fits]
+        # What the resident is shown: the matches, or the nearest few when nothing fitted.
         ranked = [row_id for _, row_id in sorted(scored, key=lambda s: (-s[0], s[1]))]
         relevant = set(case["relevant"])
         top = ranked[:5]
         if not relevant:
             report.nothing_expected += 1
-            if ranked:
-                report.misses.append({"q": case["q"], "top": top, "relevant": []})
-            else:
+            if nearest or not ranked:
                 report.nothing_returned += 1
+            else:
+                report.misses.append({"q": case["q"], "top": top, "relevant": []})
             continue
         report.total += 1
         report.recall_sum += len(relevant & set(top)) / min(len(relevant), 5)

@@ -108,8 +108,14 @@ _PRODUCTS: list[tuple[tuple[str, ...], Product]] = [
         Product("PS4", "Sony", "game_console", ("ps4", "playstation 4", "playstation4")),
     ),
     (
-        ("xbox", "xsx", "xss", "微软游戏机"),
-        Product("Xbox", "Microsoft", "game_console", ("xbox", "微软")),
+        # 叉盒 (X-box) is what players call it; XSX and XSS are how listings name the models.
+        ("xbox", "xsx", "xss", "微软游戏机", "微软主机", "叉盒", "叉盒子"),
+        Product(
+            "Xbox",
+            "Microsoft",
+            "game_console",
+            ("xbox", "微软", "xsx", "xss", "series x", "series s", "叉盒"),
+        ),
     ),
     (
         ("steamdeck", "steam", "蒸汽甲板"),
@@ -393,6 +399,10 @@ _PRODUCTS: list[tuple[tuple[str, ...], Product]] = [
             "帐篷",
             "秋千",
             "轮滑",
+            # Outdoors said of toys: 户外玩具 is the outdoor category, not toys in general.
+            "户外",
+            "室外",
+            "huwai",
             "scooter",
             "bike",
             "tent",
@@ -500,6 +510,16 @@ def canonical_brand(text: str | None) -> str | None:
             return product.brand
     found = _lookup(lowered.replace(" ", ""))
     return found[0].brand if found else None
+
+
+@functools.cache
+def maker_terms(brand: str | None) -> tuple[str, ...]:
+    """The words of a maker named alone (任天堂, nintendo): a listing using only these is the
+    maker's, not necessarily the product a query named."""
+    for _, product in _PRODUCTS:
+        if brand is not None and product.name is None and product.brand == brand:
+            return product.terms
+    return ()
 
 
 def synonyms_of(intent: Intent) -> tuple[str, ...]:

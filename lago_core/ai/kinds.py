@@ -62,6 +62,12 @@ class Kind:
     accessory: bool = False
 
 
+# Parents-to-be ask what a baby needs: the gear and the first toys.
+_EXPECTING = ("准备生娃", "待产", "快生了", "要生宝宝", "备孕", "生娃要买", "expecting a baby")
+# Ages and who a gift is for, said instead of a thing: the toys made for them.
+_GIRLS = ("女孩", "小女孩", "女儿", "闺女", "girl", "girls", "daughter")
+_WHOM_FOR = frozenset(_GIRLS)
+
 KINDS: tuple[Kind, ...] = (
     # Ride-ons: a balance bike is not a bicycle, a scooter neither; learning to ride wants both
     # of the first two.
@@ -168,7 +174,23 @@ KINDS: tuple[Kind, ...] = (
         # 赛车 alone is a toy car as often: the query keeps its words and gains the kind.
         purposes=("赛车游戏", "racing games"),
     ),
-    Kind("model_kit", ("拼装模型", "高达", "扎古", "gundam", "gunpla", "model kit", "gao da")),
+    Kind(
+        "model_kit",
+        (
+            "拼装模型",
+            "拼装",
+            "飞机模型",
+            "模型飞机",
+            "田宫",
+            "tamiya",
+            "高达",
+            "扎古",
+            "gundam",
+            "gunpla",
+            "model kit",
+            "gao da",
+        ),
+    ),
     # Books and reading.
     Kind(
         "picture_book",
@@ -288,7 +310,18 @@ KINDS: tuple[Kind, ...] = (
     ),
     # Musical instruments.
     Kind("instrument", ("乐器", "musical instrument", "instrument", "yue qi")),
-    Kind("keyboard", ("电子琴", "keyboard", "dian zi qin"), broader=("instrument",)),
+    Kind(
+        "keyboard",
+        ("电子琴", "keyboard", "dian zi qin"),
+        broader=("instrument",),
+        purposes=("学琴", "练琴", "学钢琴"),
+    ),
+    Kind(
+        "piano",
+        ("钢琴", "电钢琴", "数码钢琴", "piano", "digital piano", "gang qin"),
+        broader=("instrument",),
+        purposes=("学琴", "练琴", "学钢琴"),
+    ),
     Kind("ukulele", ("尤克里里", "ukulele", "uke", "小吉他"), broader=("instrument",)),
     Kind("violin", ("小提琴", "violin", "xiao ti qin"), broader=("instrument",)),
     Kind(
@@ -304,8 +337,24 @@ KINDS: tuple[Kind, ...] = (
     # Baby gear: each has its own word and its own purpose.
     Kind(
         "stroller",
-        ("婴儿推车", "推车", "伞车", "婴儿车", "stroller", "pram", "buggy", "tui che"),
-        purposes=("带上飞机", "能登机", "可登机"),
+        (
+            "婴儿推车",
+            "推车",
+            "伞车",
+            "婴儿车",
+            # Colloquial and regional: 娃娃车 and BB车 are strollers to most parents.
+            "娃娃车",
+            "bb车",
+            "宝宝车",
+            "遛娃车",
+            "遛娃神器",
+            "stroller",
+            "pram",
+            "buggy",
+            "pushchair",
+            "tui che",
+        ),
+        purposes=("带上飞机", "能登机", "可登机", *_EXPECTING),
     ),
     Kind(
         "car_seat",
@@ -348,6 +397,7 @@ KINDS: tuple[Kind, ...] = (
             "stacking",
         ),
         purposes=(
+            *_EXPECTING,
             "刚出生",
             "新生儿",
             "满月",
@@ -370,7 +420,7 @@ KINDS: tuple[Kind, ...] = (
             "one year old",
         ),
     ),
-    Kind("crib", ("婴儿床", "crib", "cot", "ying er chuang")),
+    Kind("crib", ("婴儿床", "crib", "cot", "ying er chuang"), purposes=_EXPECTING),
     Kind("baby_monitor", ("婴儿监视器", "看护器", "baby monitor")),
     Kind(
         "playpen",
@@ -580,8 +630,114 @@ KINDS: tuple[Kind, ...] = (
         ("变形金刚", "擎天柱", "大黄蜂", "transformers", "bian xing jin gang"),
         broader=("figure",),
     ),
-    Kind("barbie", ("芭比", "barbie", "ba bi")),
+    Kind("barbie", ("芭比", "barbie", "ba bi"), broader=("doll",)),
+    # Dolls of every kind; asked for by who they are for as often as by name.
+    Kind(
+        "doll",
+        (
+            "娃娃",
+            "洋娃娃",
+            "公主娃娃",
+            "换装娃娃",
+            "娃娃屋",
+            "dollhouse",
+            "doll",
+            "dolls",
+            "yang wa wa",
+        ),
+        purposes=_GIRLS,
+        category_wide=True,
+    ),
     Kind("puzzle", ("拼图", "jigsaw", "puzzle", "pin tu")),
+    Kind(
+        "board_game",
+        (
+            "桌游",
+            "棋",
+            "象棋",
+            "国际象棋",
+            "围棋",
+            "五子棋",
+            "跳棋",
+            "飞行棋",
+            "大富翁",
+            "uno",
+            "board game",
+            "board games",
+            "chess",
+            "zhuo you",
+        ),
+        purposes=("聚会玩", "全家一起玩", "family game", "party game"),
+    ),
+    Kind(
+        "trading_cards",
+        (
+            "卡牌",
+            "集卡",
+            "收藏卡",
+            "卡册",
+            "卡组",
+            "卡包",
+            "闪卡",
+            "游戏王",
+            "ptcg",
+            "tcg",
+            "trading card",
+            "trading cards",
+            "ka pai",
+        ),
+    ),
+    Kind(
+        "crafts",
+        (
+            "手工",
+            "diy",
+            "拼豆",
+            "彩泥",
+            "橡皮泥",
+            "粘土",
+            "超轻粘土",
+            "折纸",
+            "串珠",
+            "钻石画",
+            "数字油画",
+            "培乐多",
+            "play-doh",
+            "playdoh",
+            "crafts",
+            "craft kit",
+            "shou gong",
+        ),
+        purposes=("做手工", "动手能力"),
+    ),
+    Kind(
+        "snow_gear",
+        ("雪橇", "滑雪圈", "滑雪板", "雪鞋", "滑雪", "sled", "sledge", "snow tube", "ski", "skis"),
+        purposes=("玩雪", "下雪", "滑雪场", "堆雪人", "snow"),
+    ),
+    Kind(
+        "drone",
+        ("无人机", "航拍", "四轴飞行器", "drone", "drones", "quadcopter", "wu ren ji"),
+        broader=("remote_control",),
+    ),
+    # Cars that fit in a hand (remote-control ones are their own kind, ride-ons another).
+    Kind(
+        "toy_car",
+        (
+            "玩具车",
+            "合金车",
+            "回力车",
+            "惯性车",
+            "多美卡",
+            "tomica",
+            "风火轮",
+            "hot wheels",
+            "四驱车",
+            "toy car",
+            "toy cars",
+            "wan ju che",
+        ),
+    ),
     Kind(
         "telescope",
         ("望远镜", "telescope", "wang yuan jing"),
@@ -732,10 +888,14 @@ def query_kinds(query: str) -> tuple[list[str], list[str]]:
             kinds[PREFIX + name] = None
         if named:
             spans.append(found)
+    whom: dict[str, None] = {}
     for found in _found(text, _HAN_PURPOSES, _LATIN_PURPOSES):
+        # Whom it is for (女孩, girl) says what to show only when nothing else does: "女儿想学骑车"
+        # asks for a bike, not a doll.
+        into = whom if found in _WHOM_FOR else kinds
         for name in sorted(_alias_of(found, _PURPOSE_KINDS)):
-            kinds[PREFIX + name] = None
-    return list(kinds), spans
+            into[PREFIX + name] = None
+    return list(kinds or whom), spans
 
 
 # Near-forms a resident types for a name (a homophone from the input method, a neighbouring

@@ -75,6 +75,10 @@ class SearchOut(Schema):
     intent: IntentOut = Field(description="what the query was understood to ask; show it")
     engine: str = Field(description="local, openai, or local-fallback when the model failed")
     hint: str | None
+    nearest: bool = Field(
+        description="nothing fitted the query well enough: items are the nearest few, not "
+        "matches; say so (没有完全符合的)"
+    )
     items: list[SearchHit]
 
 
@@ -105,6 +109,7 @@ async def search(query: SearchQuery, user: Principal, svc: Services) -> SearchOu
         intent=_intent(result.intent),
         engine=result.engine,
         hint=result.hint,
+        nearest=result.nearest,
         items=[_hit(svc, h) for h in result.hits],
     )
 

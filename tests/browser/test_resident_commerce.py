@@ -85,6 +85,12 @@ async def test_search_in_chinese_shows_removable_intent_chips(
     await expect(results).to_contain_text("乐高 千年隼")
     assert "without=price" in page.url
 
+    # Nothing fits: the nearest listings are shown, and said to be only that.
+    await page.get_by_role("searchbox", name="搜索闲置").fill("二手洗衣机")
+    await page.get_by_role("button", name="搜索", exact=True).click()
+    await expect(page.get_by_role("status")).to_have_text(re.compile("没有找到完全符合的闲置"))
+    await expect(page.get_by_text(re.compile(r"^找到 \d+ 件$"))).to_have_count(0)
+
 
 async def test_publish_order_pay_and_follow_the_steps(
     web: WebStack, core: Core, community: CommunityWorld, new_context: NewContext

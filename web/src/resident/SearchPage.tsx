@@ -39,9 +39,14 @@ export function SearchPage(): ReactNode {
         </>
       ) : null}
       {!current && !error && q ? <Loading /> : null}
-      {result ? (
+      {result && !result.nearest ? (
         <p className="muted small" aria-live="polite">
           {resident.search.count(result.items.length)}
+        </p>
+      ) : null}
+      {result?.nearest && result.items.length > 0 ? (
+        <p className="card hint" role="status">
+          {resident.search.nearest}
         </p>
       ) : null}
       {result && result.items.length === 0 ? <Empty>{resident.search.none}</Empty> : null}

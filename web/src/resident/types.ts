@@ -62,6 +62,8 @@ export interface SearchResult {
   intent: Intent;
   engine: string;
   hint: string | null;
+  // Nothing fitted well enough: the items are the nearest few, not matches.
+  nearest: boolean;
   items: SearchHit[];
 }
 

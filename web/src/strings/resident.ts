@@ -27,6 +27,7 @@ export const resident = {
     removed: "已移除的条件",
     restore: (label: string): string => `恢复条件：${label}`,
     none: "没有找到符合条件的闲置，试试移除一些条件",
+    nearest: "没有找到完全符合的闲置，下面是意思最相近的几件：",
     count: (n: number): string => `找到 ${n} 件`,
     intents: { rent: "租", buy: "买", sell: "出", swap: "换" } as Record<string, string>,
     price: (min: number | null, max: number | null, perDay: boolean): string => {
