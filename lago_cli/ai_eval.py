@@ -46,6 +46,8 @@ SEARCH_SETS = (
     (TESTS / "ai_search_corpus_v4.jsonl", TESTS / "ai_search_queries_v4.jsonl"),
     (TESTS / "ai_search_corpus_v5.jsonl", TESTS / "ai_search_queries_v5.jsonl"),
     (TESTS / "ai_search_corpus_v6.jsonl", TESTS / "ai_search_queries_v6.jsonl"),
+    (TESTS / "ai_search_corpus_v7.jsonl", TESTS / "ai_search_queries_v7.jsonl"),
+    (TESTS / "ai_search_corpus_v8.jsonl", TESTS / "ai_search_queries_v8.jsonl"),
 )
 CONVERSATION_SETS = (
     TESTS / "ai_conversations.jsonl",
