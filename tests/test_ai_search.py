@@ -615,3 +615,44 @@ async def test_a_stated_condition_ranks_and_nothing_fitting_shows_the_nearest(
     assert (await matches(core, reader, "全新 乐高"))[0] == new["title"]
     # English for a thing the listing names only in Chinese.
     assert (await matches(core, reader, "drone"))[:1] == [drone["title"]]
+
+
+def test_round_five_kinds_and_the_accessory_mirror() -> None:
+    from lago_core.ai import parse_intent
+    from lago_core.ai.kinds import query_kinds, text_kinds
+    from lago_core.ai.search import ACCESSORY_PENALTY, ITEM_KIND_BONUS, match
+
+    # Walking, carrying, travelling with a baby; the self-balancing scooter is no balance bike.
+    assert query_kinds("孩子开始学走路了")[0] == ["kind:walker"]
+    assert query_kinds("hip seat")[0] == ["kind:baby_carrier"]
+    assert "kind:stroller" in query_kinds("下个月带娃旅行")[0]
+    assert text_kinds("九号平衡车 电动 儿童") == ("kind:self_balancing",)
+    assert text_kinds("滑步车 两轮 无脚踏") == ("kind:balance_bike",)
+
+    # Asked for an accessory, the console itself comes after it; asked for a machine for
+    # parts (配件机), the machine is not pushed down.
+    def score(title: str, query: str) -> float:
+        row = {
+            "title": title,
+            "description": "",
+            "brand": "Nintendo",
+            "category": "game_console",
+            "kind": "sale",
+            "condition": "good",
+            "price_fen": 100_000,
+            "rent_per_day_fen": None,
+        }
+        kinds = query_kinds(query)[0]
+        found = match(row, parse_intent(query), None, True, kinds)
+        assert found is not None
+        return found[0]
+
+    dock, console = (
+        score("switch 原装底座", "switch 配件"),
+        score("switch 续航版 主机", "switch 配件"),
+    )
+    assert dock - console == pytest.approx(ITEM_KIND_BONUS + ACCESSORY_PENALTY)
+    assert score("switch 续航版 主机", "switch") > score("switch 原装底座", "switch")
+    assert score("switch 续航版 主机", "switch 配件机") == pytest.approx(
+        score("switch 续航版 主机", "switch")
+    )

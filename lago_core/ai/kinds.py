@@ -27,6 +27,7 @@ __all__ = [
     "Kind",
     "accessory_only",
     "asks_accessory",
+    "category_wide",
     "listing_kinds",
     "mend",
     "query_kinds",
@@ -99,6 +100,21 @@ KINDS: tuple[Kind, ...] = (
         purposes=("学骑车", "学骑自行车", "learn to ride", "learning to ride"),
     ),
     Kind("scooter", ("滑板车", "踏板车", "scooter", "kick scooter", "hua ban che")),
+    # A self-balancing scooter is also sold as 平衡车: its longer names keep it apart from the
+    # balance bikes (the longest name found is the one read).
+    Kind(
+        "self_balancing",
+        (
+            "电动平衡车",
+            "九号平衡车",
+            "体感平衡车",
+            "自平衡",
+            "体感车",
+            "hoverboard",
+            "self-balancing",
+            "self balancing",
+        ),
+    ),
     Kind("skateboard", ("滑板", "双翘", "skateboard", "hua ban")),
     Kind("roller_skates", ("轮滑鞋", "溜冰鞋", "旱冰鞋", "roller skates", "inline skates")),
     # Building toys.
@@ -354,7 +370,17 @@ KINDS: tuple[Kind, ...] = (
             "pushchair",
             "tui che",
         ),
-        purposes=("带上飞机", "能登机", "可登机", *_EXPECTING),
+        purposes=(
+            "带上飞机",
+            "能登机",
+            "可登机",
+            "坐飞机",
+            "出去旅游",
+            "带娃旅游",
+            "带娃旅行",
+            "遛娃",
+            *_EXPECTING,
+        ),
     ),
     Kind(
         "car_seat",
@@ -449,13 +475,34 @@ KINDS: tuple[Kind, ...] = (
             "扭扭车",
             "溜溜车",
             "滑行车",
-            "学步车",
             "摇摇马",
             "ride on",
             "ride-on",
             "power wheels",
         ),
         purposes=("可以坐", "能坐", "坐进去", "坐在上面", "一岁", "1岁", "sit in"),
+    ),
+    # Learning to walk: a push-along walker or a sit-in one.
+    Kind(
+        "walker",
+        ("学步车", "学步推车", "助步车", "walker", "baby walker", "push walker", "xue bu che"),
+        purposes=("学走路", "学步", "学走", "learning to walk"),
+    ),
+    # Carrying a baby: a carrier, a hip seat, a sling.
+    Kind(
+        "baby_carrier",
+        (
+            "背带",
+            "婴儿背带",
+            "腰凳",
+            "背巾",
+            "baby carrier",
+            "carrier",
+            "hip seat",
+            "sling",
+            "bei dai",
+        ),
+        purposes=("抱娃", "背娃", "抱孩子", "babywearing"),
     ),
     # Pretend play (过家家): a play kitchen, a doctor's kit, a shop; all of them to 过家家.
     Kind(
@@ -845,6 +892,12 @@ def listing_kinds(words: Sequence[str]) -> tuple[str, ...]:
     han = "".join(w for w in words if not w.isascii())
     latin = " ".join(w for w in words if w.isascii())
     return _listing_kinds(han, latin)
+
+
+def category_wide(name: str) -> bool:
+    """Whether ``name`` is a kind as broad as the catalogue category of the same name."""
+    kind = _BY_NAME.get(name)
+    return kind is not None and kind.category_wide
 
 
 def ranked_kinds(tokens: Iterable[str]) -> list[str]:

@@ -30,8 +30,10 @@ from lago_core.ai.engine import Engine, EngineError, local_parse
 from lago_core.ai.index import IndexHit, ListingEmbeddings
 from lago_core.ai.intent import Intent, maker_terms, parse_rules, synonyms_of
 from lago_core.ai.kinds import (
+    PREFIX,
     accessory_only,
     asks_accessory,
+    category_wide,
     mend,
     query_kinds,
     ranked_kinds,
@@ -222,7 +224,13 @@ def match(
     score, why = 0.0, []
     # Only when a thing is named: "小孩户外玩的东西" may well mean a helmet.
     thing = bool(kinds) or intent.product is not None or intent.brand is not None
-    if thing and not asks_accessory(kinds) and accessory_only(str(row["title"] or "")):
+    only_accessories = accessory_only(str(row["title"] or ""))
+    if asks_accessory(kinds):
+        # The mirror: asked for a pad or 配件, the consoles themselves come after (配件机, a
+        # machine for parts, asks for the broken machine: its condition says so).
+        if not only_accessories and intent.condition != "for_parts":
+            score -= ACCESSORY_PENALTY
+    elif thing and only_accessories:
         score -= ACCESSORY_PENALTY
     if kinds:
         if set(kinds) & set(text_kinds(str(row["title"] or ""))):
@@ -357,6 +365,9 @@ def category_sure(query: str, intent: Intent) -> bool:
         return False
     rules = parse_rules(query)
     if rules.category_found and not rules.category_open:
+        return True
+    # A kind as broad as the category, named or implied ("girl" → dolls): as sure as its name.
+    if PREFIX + intent.category in query_kinds(query)[0] and category_wide(intent.category):
         return True
     if not rules.subject:
         return False
