@@ -48,6 +48,8 @@ SEARCH_SETS = (
     (TESTS / "ai_search_corpus_v6.jsonl", TESTS / "ai_search_queries_v6.jsonl"),
     (TESTS / "ai_search_corpus_v7.jsonl", TESTS / "ai_search_queries_v7.jsonl"),
     (TESTS / "ai_search_corpus_v8.jsonl", TESTS / "ai_search_queries_v8.jsonl"),
+    (TESTS / "ai_search_corpus_v9.jsonl", TESTS / "ai_search_queries_v9.jsonl"),
+    (TESTS / "ai_search_corpus_v10.jsonl", TESTS / "ai_search_queries_v10.jsonl"),
 )
 CONVERSATION_SETS = (
     TESTS / "ai_conversations.jsonl",
