@@ -13,8 +13,6 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
-from arq import create_pool
-from arq.connections import RedisSettings
 from PIL import Image
 
 from lago_core.clock import ManualClock
@@ -23,9 +21,9 @@ from lago_core.errors import InvalidInput, NotFound
 from lago_core.security.roles import PlatformRole, Principal
 from lago_core.settings import Settings
 from lago_rt.app import RtNode
-from workers import create_worker, queue_name
 
 from .conftest import Account, CommunityWorld
+from .jobs_support import run_job
 from .rt_client import ChannelClient
 from .test_channel import start_nodes
 
@@ -507,17 +505,26 @@ async def test_outsiders_and_bad_input_on_the_socket(
     assert status in (403, 404)
 
 
+def png(colour: tuple[int, int, int] = (10, 120, 200)) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (16, 16), colour).save(buf, "PNG")
+    return buf.getvalue()
+
+
+async def upload_image(
+    client: Client, who: Account, cid: str, data: bytes | None = None
+) -> aiohttp.ClientResponse:
+    """POST an image (a PNG unless ``data``) to the conversation as ``who``."""
+    form = aiohttp.FormData()
+    form.add_field("file", data or png(), filename="photo.png", content_type="image/png")
+    return await client.post(f"/api/v1/conversations/{cid}/images", data=form, headers=who.headers)
+
+
 async def test_images_are_uploaded_then_sent(
     client: Client, core: Core, chat: tuple[Account, Account, str, str], community: CommunityWorld
 ) -> None:
     seller, buyer, _, cid = chat
-    buf = io.BytesIO()
-    Image.new("RGB", (16, 16), (10, 120, 200)).save(buf, "PNG")
-    form = aiohttp.FormData()
-    form.add_field("file", buf.getvalue(), filename="photo.png", content_type="image/png")
-    response = await client.post(
-        f"/api/v1/conversations/{cid}/images", data=form, headers=buyer.headers
-    )
+    response = await upload_image(client, buyer, cid)
     assert response.status == 201, await response.text()
     uploaded = await response.json()
     assert uploaded["image_key"].startswith(f"cv_{uuid.UUID(cid).hex}_")
@@ -533,19 +540,9 @@ async def test_images_are_uploaded_then_sent(
     _, listed = await get(client, seller, "/conversations")
     assert listed["items"][0]["last_message"]["has_image"] is True
 
-    form = aiohttp.FormData()
-    form.add_field("file", b"not an image", filename="x.png", content_type="image/png")
-    response = await client.post(
-        f"/api/v1/conversations/{cid}/images", data=form, headers=buyer.headers
-    )
+    response = await upload_image(client, buyer, cid, b"not an image")
     assert response.status == 415
-    form = aiohttp.FormData()
-    form.add_field("file", buf.getvalue(), filename="photo.png", content_type="image/png")
-    response = await client.post(
-        f"/api/v1/conversations/{cid}/images",
-        data=form,
-        headers=community.residents[2].headers,
-    )
+    response = await upload_image(client, community.residents[2], cid)
     assert response.status == 404
 
 
@@ -562,13 +559,7 @@ async def test_images_never_sent_are_deleted_after_a_day_and_only_they(
     _, buyer, _, cid = chat
 
     async def upload() -> str:
-        buf = io.BytesIO()
-        Image.new("RGB", (8, 8), (200, 30, 30)).save(buf, "PNG")
-        form = aiohttp.FormData()
-        form.add_field("file", buf.getvalue(), filename="p.png", content_type="image/png")
-        response = await client.post(
-            f"/api/v1/conversations/{cid}/images", data=form, headers=buyer.headers
-        )
+        response = await upload_image(client, buyer, cid)
         assert response.status == 201, await response.text()
         return str((await response.json())["image_key"])
 
@@ -580,18 +571,6 @@ async def test_images_never_sent_are_deleted_after_a_day_and_only_they(
             {"client_msg_id": uuid.uuid4().hex, "image_key": key},
         )
 
-    async def run_job() -> None:
-        redis = await create_pool(
-            RedisSettings.from_dsn(settings.redis_url), default_queue_name=queue_name(settings)
-        )
-        try:
-            await redis.enqueue_job("sweep_unsent_images")
-            worker = create_worker(settings, core=core, burst=True, handle_signals=False)
-            await worker.main()
-            await worker.close()
-        finally:
-            await redis.aclose()
-
     forged = f"cv_{uuid.UUID(cid).hex}_{uuid.uuid4().hex}.png"
     status, body = await send(forged)
     assert (status, body["error"]["code"]) == (422, "invalid_image_key")
@@ -601,15 +580,13 @@ async def test_images_never_sent_are_deleted_after_a_day_and_only_they(
     clock.advance(23 * 3600)
     # Through the service from here: hours on, the HTTP client's access token has expired.
     resident = Principal(user_id=buyer.id, session_id=uuid.uuid4())
-    png = io.BytesIO()
-    Image.new("RGB", (8, 8), (30, 200, 30)).save(png, "PNG")
     uploaded = await core.conversations.upload_image(
-        resident, uuid.UUID(cid), png.getvalue(), "image/png"
+        resident, uuid.UUID(cid), png((30, 200, 30)), "image/png"
     )
     fresh = uploaded["image_key"]
     clock.advance(2 * 3600)
     for _ in range(2):  # at-least-once delivery: the rerun finds nothing
-        await run_job()
+        await run_job(settings, core, "sweep_unsent_images")
         for key in (unsent, late):
             with pytest.raises(NotFound):
                 await core.storage.get(key)

@@ -11,8 +11,6 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from arq import create_pool
-from arq.connections import RedisSettings
 
 from lago_core.clock import ManualClock
 from lago_core.container import Core
@@ -23,7 +21,7 @@ from lago_core.security.roles import MemberStatus, PlatformRole, Principal
 from lago_core.settings import Settings, SettingsError
 from tests.conftest import Account, CommunityWorld
 from tests.groupbuy_support import bulk_residents, campaign, merchant_with_item
-from workers import create_worker, queue_name
+from tests.jobs_support import run_job
 
 Client = TestClient[Any, Any]
 MakeAccount = Callable[..., Awaitable[Account]]
@@ -700,36 +698,24 @@ async def test_the_job_finishes_events_whose_check_in_has_closed_once(
     )
     assert resp.status == 200, await resp.text()
 
-    async def run_job() -> None:
-        redis = await create_pool(
-            RedisSettings.from_dsn(settings.redis_url), default_queue_name=queue_name(settings)
-        )
-        try:
-            await redis.enqueue_job("finish_ended_events")
-            worker = create_worker(settings, core=core, burst=True, handle_signals=False)
-            await worker.main()
-            await worker.close()
-        finally:
-            await redis.aclose()
-
     async def status(event: dict[str, Any]) -> str:
         # Through the service: hours later the HTTP client's access tokens have expired.
         row, _ = await core.events.get(who(community.staff), uuid.UUID(event["id"]))
         return str(row["status"])
 
     clock.advance(5 * 3600 - 60)  # a minute before the door closes: nothing yet
-    await run_job()
+    await run_job(settings, core, "finish_ended_events")
     assert await status(ended) == "published"
     assert await core.events.privileges(who(b)) == 0
     clock.advance(120)
     for _ in range(2):  # at-least-once delivery: the rerun finds nothing left
-        await run_job()
+        await run_job(settings, core, "finish_ended_events")
         assert await status(ended) == "finished"
         assert await core.events.privileges(who(b)) == 1
         assert await status(later) == "published"
         assert await status(cancelled) == "cancelled"
     clock.advance(3 * 3600)
-    await run_job()
+    await run_job(settings, core, "finish_ended_events")
     assert await status(later) == "finished"
 
 
