@@ -50,6 +50,8 @@ SEARCH_SETS = (
     (TESTS / "ai_search_corpus_v8.jsonl", TESTS / "ai_search_queries_v8.jsonl"),
     (TESTS / "ai_search_corpus_v9.jsonl", TESTS / "ai_search_queries_v9.jsonl"),
     (TESTS / "ai_search_corpus_v10.jsonl", TESTS / "ai_search_queries_v10.jsonl"),
+    (TESTS / "ai_search_corpus_v11.jsonl", TESTS / "ai_search_queries_v11.jsonl"),
+    (TESTS / "ai_search_corpus_v12.jsonl", TESTS / "ai_search_queries_v12.jsonl"),
 )
 CONVERSATION_SETS = (
     TESTS / "ai_conversations.jsonl",
