@@ -38,20 +38,14 @@ INTENT_SETS = (
     TESTS / "ai_queries_v6.jsonl",
     TESTS / "ai_queries_v7.jsonl",
 )
-# (listings, queries labelled on them): the tuning corpus, then the ones written blind.
+# (listings, queries labelled on them): the tuning corpus, then the ones written blind, in the
+# order they were written (v2, v3, …; docs/ai.md, "Evaluation").
 SEARCH_SETS = (
     (TESTS / "ai_search_corpus.jsonl", TESTS / "ai_search_queries.jsonl"),
-    (TESTS / "ai_search_corpus_v2.jsonl", TESTS / "ai_search_queries_v2.jsonl"),
-    (TESTS / "ai_search_corpus_v3.jsonl", TESTS / "ai_search_queries_v3.jsonl"),
-    (TESTS / "ai_search_corpus_v4.jsonl", TESTS / "ai_search_queries_v4.jsonl"),
-    (TESTS / "ai_search_corpus_v5.jsonl", TESTS / "ai_search_queries_v5.jsonl"),
-    (TESTS / "ai_search_corpus_v6.jsonl", TESTS / "ai_search_queries_v6.jsonl"),
-    (TESTS / "ai_search_corpus_v7.jsonl", TESTS / "ai_search_queries_v7.jsonl"),
-    (TESTS / "ai_search_corpus_v8.jsonl", TESTS / "ai_search_queries_v8.jsonl"),
-    (TESTS / "ai_search_corpus_v9.jsonl", TESTS / "ai_search_queries_v9.jsonl"),
-    (TESTS / "ai_search_corpus_v10.jsonl", TESTS / "ai_search_queries_v10.jsonl"),
-    (TESTS / "ai_search_corpus_v11.jsonl", TESTS / "ai_search_queries_v11.jsonl"),
-    (TESTS / "ai_search_corpus_v12.jsonl", TESTS / "ai_search_queries_v12.jsonl"),
+    *(
+        (TESTS / f"ai_search_corpus_v{n}.jsonl", TESTS / f"ai_search_queries_v{n}.jsonl")
+        for n in range(2, 13)
+    ),
 )
 CONVERSATION_SETS = (
     TESTS / "ai_conversations.jsonl",

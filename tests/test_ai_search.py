@@ -58,6 +58,7 @@ async def test_search_quality_on_the_labelled_corpus(
     from lago_cli.ai_eval import eval_search
     from lago_core.settings import Settings
 
+    assert all(corpus.exists() and labelled.exists() for corpus, labelled in ai_eval.SEARCH_SETS)
     monkeypatch.setattr(ai_eval, "SEARCH_SETS", ai_eval.SEARCH_SETS[:1])
 
     await eval_search(Settings(), LocalEngine(), [], False)

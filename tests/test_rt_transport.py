@@ -398,6 +398,19 @@ async def test_a_second_concurrent_poll_ends_the_session(
 # --- delivery ------------------------------------------------------------------------------------
 
 
+async def join_everyone(
+    url: str, community: CommunityWorld, clients: list[ChannelClient]
+) -> list[ChannelClient]:
+    """Every resident of ``community`` connected and joined to its channel, in order."""
+    members = []
+    for resident in community.residents:
+        member = await ChannelClient(url, resident.access_token).connect()
+        clients.append(member)
+        assert (await member.join(community.id))["ok"]
+        members.append(member)
+    return members
+
+
 async def test_a_large_event_is_written_a_few_members_at_a_time(
     node: tuple[str, RtNode],
     community: CommunityWorld,
@@ -409,12 +422,7 @@ async def test_a_large_event_is_written_a_few_members_at_a_time(
     # SLICE_BYTES go out per turn, so here (three members, a limit of one event's size) the
     # loop runs between every two writes.
     url, rt = node
-    members = []
-    for resident in community.residents:
-        member = await ChannelClient(url, resident.access_token).connect()
-        clients.append(member)
-        assert (await member.join(community.id))["ok"]
-        members.append(member)
+    members = await join_everyone(url, community, clients)
     payload = orjson.dumps({"type": "bulk", "seq": 10**9, "data": {"pad": "x" * 20_000}})
     monkeypatch.setattr(hub_module, "SLICE_BYTES", len(payload) + 100)
     turns = 0
@@ -455,12 +463,7 @@ async def test_a_burst_of_events_goes_out_together_in_order_repeats_dropped_gaps
     from lago_rt.runtime.keys import ActorKeys
 
     url, rt = node
-    members = []
-    for resident in community.residents:
-        member = await ChannelClient(url, resident.access_token).connect()
-        clients.append(member)
-        assert (await member.join(community.id))["ok"]
-        members.append(member)
+    members = await join_everyone(url, community, clients)
     # Everything so far announced: the last member's arrival is in everyone's events.
     last_in = str(community.residents[-1].id)
     for member in members:

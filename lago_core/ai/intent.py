@@ -513,13 +513,13 @@ def canonical_brand(text: str | None) -> str | None:
 
 
 @functools.cache
-def maker_terms(brand: str | None) -> tuple[str, ...]:
-    """The words of a maker named alone (任天堂, nintendo): a listing using only these is the
-    maker's, not necessarily the product a query named."""
+def maker_terms(brand: str | None) -> frozenset[str]:
+    """The words of a maker named alone (任天堂, nintendo), in lower case: a listing using only
+    these is the maker's, not necessarily the product a query named."""
     for _, product in _PRODUCTS:
         if brand is not None and product.name is None and product.brand == brand:
-            return product.terms
-    return ()
+            return frozenset(t.lower() for t in product.terms)
+    return frozenset()
 
 
 def synonyms_of(intent: Intent) -> tuple[str, ...]:

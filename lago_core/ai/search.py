@@ -7,8 +7,9 @@ caller's neighbourhood is searched (own communities, and neighbouring ones unles
 小区里), active listings only: those are the hard filters, with the price range the resident
 stated and a product or brand they named. The kind of request (rent or buy), the category and
 the condition are soft preferences: a rental is still shown to a buyer, a game or an accessory
-to a console query, a 99新 set to "全新 乐高", below the listings that fit. A listing whose relevance falls under a floor
-is not shown at all ("nothing good found" is an empty list, not the newest listings). Each hit
+to a console query, a 99新 set to "全新 乐高", below the listings that fit. A listing whose
+relevance falls under a floor is not a match; when none passes, the answer says "nothing good
+found" and shows the few nearest in meaning as such (never the newest listings). Each hit
 says why it matched; the parsed intent is returned with the hits ("租 · Switch · 2 天").
 See docs/ai.md, "Search by meaning".
 """
@@ -251,7 +252,7 @@ def match(
             intent.brand is not None and (row["brand"] or "").lower() == intent.brand.lower()
         )
         term_hit = next((t for t in terms if t.lower() in text), None)
-        maker = {t.lower() for t in maker_terms(intent.brand)}
+        maker = maker_terms(intent.brand)
         if (
             intent.product
             and term_hit
@@ -335,10 +336,9 @@ def fitting(
     kinds: Collection[str],
 ) -> tuple[list[Fit], bool]:
     """``(row, score, reasons)`` of the rows that fit (``hits``: the index's hit of each by its
-    ``id``), and False; when none passes the relevance
-    floor, the ``NEAREST_SHOWN`` best of those only the floor kept out, each saying so, and True
-    ("nothing good found": shown as the nearest, not as matches). The stated limits hold in both.
-    """
+    ``id``), and False; when none passes the relevance floor, the ``NEAREST_SHOWN`` best of those
+    only the floor kept out, each saying so, and True ("nothing good found": shown as the
+    nearest, not as matches). The stated limits hold in both."""
     rows = list(rows)
     fits = [
         (row, *found)
@@ -367,7 +367,7 @@ def category_sure(query: str, intent: Intent) -> bool:
     if rules.category_found and not rules.category_open:
         return True
     # A kind as broad as the category, named or implied ("girl" → dolls): as sure as its name.
-    if PREFIX + intent.category in query_kinds(query)[0] and category_wide(intent.category):
+    if category_wide(intent.category) and PREFIX + intent.category in query_kinds(query)[0]:
         return True
     if not rules.subject:
         return False

@@ -7,11 +7,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from lago_core.errors import Forbidden, InvalidInput, NotFound
+from lago_core.logging import get_logger
 from lago_rt.channel.actor import BatchHandler, CommandHandler, FeatureBase
 from lago_rt.channel.events import ChannelEvent
+from lago_rt.metrics import CHANNEL_FAILURES, labelled
 from lago_rt.runtime.actor import Command, Fenced
 
 __all__ = ["MAX_TEXT", "Chat"]
+
+log = get_logger(__name__)
 
 MAX_TEXT = 2_000
 RECENT = 50
@@ -160,6 +164,10 @@ class Chat(FeatureBase):
             except Fenced:
                 raise
             except Exception as exc:
+                # The whole batch failed (one fenced script): each sender is answered with the
+                # error and resends with the same client_msg_id; counted and logged once here.
+                labelled(CHANNEL_FAILURES, self.name, "append").inc()
+                log.exception("chat.append_failed", messages=len(items))
                 for i in [*slots, *repeats]:
                     results[i] = exc
                 return results
