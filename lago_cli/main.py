@@ -174,6 +174,8 @@ async def serve(
     core = await build_core(settings)
     settings = core.settings  # carries the generated secret, if any
     runners: list[web.AppRunner] = []
+    # Stopped first: no connection is taken while the runners close theirs.
+    listeners: list[Callable[[], Awaitable[object]]] = []
     cleanups: list[Callable[[], Awaitable[object]]] = []
     try:
         if rest:
@@ -190,11 +192,18 @@ async def serve(
             print(f"REST API      {url}/api/v1   (OpenAPI: {url}/api/v1/openapi.json)", flush=True)
         if rt:
             from lago_rt.app import create_rt_app
+            from lago_rt.transport.listener import NodeSite
 
-            runner, url = await _start_site(
-                create_rt_app(settings, core=core), settings.rt_host, settings.rt_port
+            rt_runner = web.AppRunner(
+                create_rt_app(settings, core=core), access_log=None, handle_signals=False
             )
-            runners.append(runner)
+            await rt_runner.setup()
+            # Not aiohttp's TCPSite: the node's listener takes Engine.IO WebSockets itself.
+            site = NodeSite(rt_runner, settings.rt_host, settings.rt_port)
+            await site.start()
+            runners.append(rt_runner)
+            listeners.append(site.stop)
+            url = site.url
             print(f"real-time     {url}/socket.io/   (node {settings.node_id})", flush=True)
             # A node holds thousands of long-lived objects per connection; the collector's
             # default thresholds walk them all every few hundred milliseconds under load, which
@@ -212,6 +221,8 @@ async def serve(
             print(f"worker        queue {arq_worker.queue_name}", flush=True)
         await _until_stopped()
     finally:
+        for stop_listening in listeners:
+            await stop_listening()
         for runner in reversed(runners):
             await runner.cleanup()
         for cleanup in cleanups:

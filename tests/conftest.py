@@ -29,6 +29,7 @@ from lago_core.security.roles import PlatformRole
 from lago_core.settings import Settings
 from lago_rest.app import create_app
 
+from .node_server import NodeServer
 from .rt_client import ChannelClient
 
 ADMIN_DSN = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -287,3 +288,21 @@ def approve_merchant(
         await core.merchants.approve(Principal(admin.id, uuid.uuid4(), PlatformRole.ADMIN), mid)
 
     return approve
+
+
+@pytest.fixture
+async def node_server() -> AsyncIterator[Callable[..., Awaitable[NodeServer]]]:
+    """``node_server(create_rt_app(...), port=0)``: a real-time app behind the node's own listener
+    (as ``lago rt`` serves it), closed after the test — aiohttp's ``aiohttp_server`` would bypass
+    the listener and refuse every WebSocket."""
+    servers: list[NodeServer] = []
+
+    async def serve(app: Any, *, port: int = 0) -> NodeServer:
+        server = NodeServer(app, port=port)
+        servers.append(server)
+        await server.start_server()
+        return server
+
+    yield serve
+    for server in reversed(servers):
+        await server.close()

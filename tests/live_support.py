@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestServer
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, VideoStreamTrack
 
@@ -19,6 +18,7 @@ from lago_core.container import Core
 from lago_core.settings import Settings
 from lago_rt.app import RT_NODE, RtNode, create_rt_app
 
+from .node_server import NodeServer
 from .rt_client import ChannelClient
 
 LOOPBACK = RTCConfiguration(iceServers=[])
@@ -107,8 +107,8 @@ class Viewer:
 
 
 @pytest.fixture
-async def node(live_settings: Settings, core: Core, aiohttp_server: Any) -> tuple[str, RtNode]:
-    server: TestServer = await aiohttp_server(create_rt_app(live_settings, core=core))
+async def node(live_settings: Settings, core: Core, node_server: Any) -> tuple[str, RtNode]:
+    server: NodeServer = await node_server(create_rt_app(live_settings, core=core))
     return f"http://127.0.0.1:{server.port}", server.app[RT_NODE]
 
 

@@ -10,7 +10,7 @@ import uuid
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from lago_core.container import Core
 from lago_core.push import Pusher
@@ -20,6 +20,7 @@ from lago_rt.app import create_rt_app
 
 from .ai_support import INVENTED, MODEL, ScriptedModel, scripted_model, use_engine
 from .conftest import Account, CommunityWorld
+from .node_server import NodeServer
 from .rt_client import ChannelClient
 from .test_orders import call, listing, merchant_of, order, pay_order
 from .test_payments import run_worker, webhook_target
@@ -51,7 +52,7 @@ async def say(
 async def test_done_when(
     engine: str,
     # The Core first: fixtures are torn down in reverse, so the real-time node this test starts
-    # on `aiohttp_server` (which scripted_model also uses) stops before its Core closes.
+    # on `node_server` stops before its Core closes.
     core: Core,
     scripted_model: ScriptedModel,
     approve_merchant: Any,
@@ -59,7 +60,7 @@ async def test_done_when(
     settings: Settings,
     community: CommunityWorld,
     make_account: Any,
-    aiohttp_server: Any,
+    node_server: Any,
     clients: list[ChannelClient],
     webhook_target: None,
 ) -> None:
@@ -88,7 +89,7 @@ async def test_done_when(
     await pay_order(client, core, settings, renter, placed)
 
     # Real time: the resident on "/", customer service on "/support".
-    rt: TestServer = await aiohttp_server(create_rt_app(settings, core=core))
+    rt: NodeServer = await node_server(create_rt_app(settings, core=core))
     url = f"http://127.0.0.1:{rt.port}"
     resident_socket = ChannelClient(url, renter.access_token)
     resident_socket.on_push("support:message")

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 import socketio
-from aiohttp.test_utils import TestServer
 
 from lago_core.container import Core
 from lago_core.push import Pusher
@@ -17,6 +16,7 @@ from lago_core.settings import Settings
 from lago_rt.app import create_rt_app
 
 from .conftest import Account, CommunityWorld
+from .node_server import NodeServer
 from .rt_client import ChannelClient
 from .test_payments import run_worker
 from .test_push import push_until_received
@@ -27,12 +27,12 @@ async def test_support_over_the_socket(
     settings: Settings,
     community: CommunityWorld,
     make_account: Any,
-    aiohttp_server: Any,
+    node_server: Any,
     clients: list[ChannelClient],
 ) -> None:
     resident = community.residents[0]
     agent: Account = await make_account("客服", PlatformRole.CUSTOMER_SERVICE)
-    rt: TestServer = await aiohttp_server(create_rt_app(settings, core=core))
+    rt: NodeServer = await node_server(create_rt_app(settings, core=core))
     url = f"http://127.0.0.1:{rt.port}"
     me = ChannelClient(url, resident.access_token)
     me.on_push("support:message")
@@ -95,9 +95,9 @@ async def test_support_over_the_socket(
 
 
 async def test_unauthenticated_socket_is_refused(
-    core: Core, settings: Settings, aiohttp_server: Any, clients: list[ChannelClient]
+    core: Core, settings: Settings, node_server: Any, clients: list[ChannelClient]
 ) -> None:
-    rt: TestServer = await aiohttp_server(create_rt_app(settings, core=core))
+    rt: NodeServer = await node_server(create_rt_app(settings, core=core))
     client = ChannelClient(f"http://127.0.0.1:{rt.port}", "not-a-token")
     clients.append(client)
     with pytest.raises(socketio.exceptions.ConnectionError):

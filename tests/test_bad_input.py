@@ -315,14 +315,14 @@ async def test_payload_models_refuse_unstorable_text_in_every_string_field() -> 
 
 
 async def test_chat_send_refuses_nul(
-    settings: Any, core: Core, aiohttp_server: Any, community: Any, clients: list[Any]
+    settings: Any, core: Core, node_server: Any, community: Any, clients: list[Any]
 ) -> None:
     """A message with U+0000 is refused at the socket: never acknowledged, never archived."""
     from lago_rt.app import RT_NODE, create_rt_app
 
     from .rt_client import ChannelClient
 
-    server = await aiohttp_server(create_rt_app(settings, core=core))
+    server = await node_server(create_rt_app(settings, core=core))
     alice = community.residents[0]
     member = await ChannelClient(f"http://127.0.0.1:{server.port}", alice.access_token).connect()
     clients.append(member)
@@ -341,7 +341,7 @@ async def test_chat_send_refuses_nul(
 
 
 async def test_chat_send_refuses_an_escaped_lone_surrogate(
-    settings: Any, core: Core, aiohttp_server: Any, community: Any
+    settings: Any, core: Core, node_server: Any, community: Any
 ) -> None:
     """A lone surrogate arrives JSON-escaped (``\\ud800``; a client library cannot even encode
     it as UTF-8). orjson refuses it as it refuses broken JSON; the node reads it again as the
@@ -353,7 +353,7 @@ async def test_chat_send_refuses_an_escaped_lone_surrogate(
 
     from .rt_client import RawMember
 
-    server = await aiohttp_server(create_rt_app(settings, core=core))
+    server = await node_server(create_rt_app(settings, core=core))
     member = await RawMember.join(server.port, community.residents[0].access_token, community.id)
     try:
         member.send(

@@ -8,7 +8,6 @@ from typing import Any
 
 import orjson
 import pytest
-from aiohttp.test_utils import TestServer
 
 from lago_core.actor_keys import CHANNEL_KIND
 from lago_core.container import Core
@@ -19,31 +18,30 @@ from lago_rt.runtime.keys import ActorKeys
 
 from .conftest import CommunityWorld
 from .groupbuy_support import bulk_residents
+from .node_server import NodeServer
 from .rt_client import ChannelClient
 
 
 async def start_nodes(
-    settings: Settings, core: Core, aiohttp_server: Any, **overrides: Any
+    settings: Settings, core: Core, node_server: Any, **overrides: Any
 ) -> list[tuple[str, RtNode]]:
     """Two real-time nodes sharing PostgreSQL and Redis, as two processes would."""
     out = []
     for name in ("a", "b"):
         node_settings = replace(settings, node_id=f"node-{name}", **overrides)
-        server: TestServer = await aiohttp_server(create_rt_app(node_settings, core=core))
+        server: NodeServer = await node_server(create_rt_app(node_settings, core=core))
         out.append((f"http://127.0.0.1:{server.port}", server.app[RT_NODE]))
     return out
 
 
 @pytest.fixture
-async def nodes(settings: Settings, core: Core, aiohttp_server: Any) -> list[tuple[str, RtNode]]:
-    return await start_nodes(settings, core, aiohttp_server)
+async def nodes(settings: Settings, core: Core, node_server: Any) -> list[tuple[str, RtNode]]:
+    return await start_nodes(settings, core, node_server)
 
 
-async def one_node(settings: Settings, core: Core, aiohttp_server: Any, **overrides: Any) -> str:
+async def one_node(settings: Settings, core: Core, node_server: Any, **overrides: Any) -> str:
     """One real-time node with ``overrides`` of its settings; its URL."""
-    server: TestServer = await aiohttp_server(
-        create_rt_app(replace(settings, **overrides), core=core)
-    )
+    server: NodeServer = await node_server(create_rt_app(replace(settings, **overrides), core=core))
     return f"http://127.0.0.1:{server.port}"
 
 
@@ -271,13 +269,13 @@ async def test_a_join_storm_is_announced_in_a_few_events(
 async def test_a_member_who_comes_and_goes_within_a_window_is_never_announced(
     settings: Settings,
     core: Core,
-    aiohttp_server: Any,
+    node_server: Any,
     community: CommunityWorld,
     clients: list[ChannelClient],
 ) -> None:
     # A window of 2 s, so that the visit below surely falls inside the one the watcher's own
     # announcement opened: online and gone again by its end, the visitor is announced neither way.
-    url = await one_node(settings, core, aiohttp_server, presence_update_ms=2_000)
+    url = await one_node(settings, core, node_server, presence_update_ms=2_000)
     watcher_of, visitor_of, late_of = community.residents
     watcher = await connect(clients, url, watcher_of.access_token)
     assert (await watcher.join(community.id))["ok"]
@@ -299,7 +297,7 @@ async def test_a_member_who_comes_and_goes_within_a_window_is_never_announced(
 async def test_a_large_channel_announces_presence_less_often(
     settings: Settings,
     core: Core,
-    aiohttp_server: Any,
+    node_server: Any,
     community: CommunityWorld,
     clients: list[ChannelClient],
 ) -> None:
@@ -307,7 +305,7 @@ async def test_a_large_channel_announces_presence_less_often(
     audience (announce_window_ms): with 60 online and a 20 ms base it is 240 ms. A change right
     after an announcement waits for the window's end — measured from the watcher's side, where
     lateness can only make the gap longer."""
-    url = await one_node(settings, core, aiohttp_server, presence_update_ms=20)
+    url = await one_node(settings, core, node_server, presence_update_ms=20)
     watcher = await connect(clients, url, community.residents[0].access_token)
     assert (await watcher.join(community.id))["ok"]
     crowd = await bulk_residents(core, community.id, 60)
@@ -343,14 +341,14 @@ async def test_a_large_channel_announces_presence_less_often(
 async def test_changes_an_owner_had_not_announced_when_it_died_are_announced_by_the_next(
     settings: Settings,
     core: Core,
-    aiohttp_server: Any,
+    node_server: Any,
     community: CommunityWorld,
     clients: list[ChannelClient],
 ) -> None:
     # Windows of a minute, so that the owner (node A) holds the joins below unannounced until it
     # loses the channel; node B takes over and must tell the members what A had not.
     (url_a, node_a), (url_b, node_b) = await start_nodes(
-        settings, core, aiohttp_server, presence_update_ms=60_000
+        settings, core, node_server, presence_update_ms=60_000
     )
     first_of, watcher_of, late_of = community.residents
     first = await connect(clients, url_a, first_of.access_token)
@@ -500,7 +498,7 @@ async def test_moderation(
 async def test_history_pages_from_stream_into_archive(
     settings: Settings,
     core: Core,
-    aiohttp_server: Any,
+    node_server: Any,
     community: CommunityWorld,
     clients: list[ChannelClient],
 ) -> None:
@@ -508,7 +506,7 @@ async def test_history_pages_from_stream_into_archive(
     small = replace(
         settings, channel_stream_max=100, client_msgs_per_s=10_000, client_msg_burst=10_000
     )
-    server: TestServer = await aiohttp_server(create_rt_app(small, core=core))
+    server: NodeServer = await node_server(create_rt_app(small, core=core))
     node: RtNode = server.app[RT_NODE]
     client = await connect(
         clients, f"http://127.0.0.1:{server.port}", community.residents[0].access_token
@@ -542,7 +540,7 @@ async def test_history_pages_from_stream_into_archive(
 async def test_a_client_that_does_not_read_is_cut_off(
     settings: Settings,
     core: Core,
-    aiohttp_server: Any,
+    node_server: Any,
     community: CommunityWorld,
     clients: list[ChannelClient],
 ) -> None:
@@ -554,7 +552,7 @@ async def test_a_client_that_does_not_read_is_cut_off(
         client_msgs_per_s=100_000,
         client_msg_burst=100_000,
     )
-    server: TestServer = await aiohttp_server(create_rt_app(tight, core=core))
+    server: NodeServer = await node_server(create_rt_app(tight, core=core))
     node: RtNode = server.app[RT_NODE]
     alice, bob, _ = community.residents
     stalled = await RawMember.join(server.port, bob.access_token, community.id)

@@ -67,10 +67,10 @@ async def test_an_event_postgresql_refuses_stops_neither_the_channel_nor_its_act
     approve_merchant: Any,
     make_account: Any,
     community: CommunityWorld,
-    aiohttp_server: Any,
+    node_server: Any,
     clients: list[ChannelClient],
 ) -> None:
-    (url_a, node_a), (url_b, node_b) = await start_nodes(settings, core, aiohttp_server)
+    (url_a, node_a), (url_b, node_b) = await start_nodes(settings, core, node_server)
     owner = await make_account("乐园老板")
     merchant_id, item_id = await merchant_with_item(core, approve_merchant, owner, community)
     offer = await campaign(client, owner, merchant_id, item_id, community, payment_window_s=120)
@@ -180,14 +180,14 @@ async def test_a_failing_feature_is_logged_and_counted_and_the_others_go_on(
     core: Core,
     settings: Settings,
     community: CommunityWorld,
-    aiohttp_server: Any,
+    node_server: Any,
     clients: list[ChannelClient],
 ) -> None:
     before = {
         stage: sample("lago_rt_channel_failures_total", {"feature": "broken", "stage": stage})
         for stage in ("activate", "apply", "tick")
     }
-    (url_a, node_a), _ = await start_nodes(settings, core, aiohttp_server)
+    (url_a, node_a), _ = await start_nodes(settings, core, node_server)
     alice = community.residents[0]
     with structlog.testing.capture_logs() as logs:
         sa = await member(clients, url_a, alice, community.id)

@@ -42,8 +42,8 @@ LISTING = {
 
 
 @pytest.fixture
-async def nodes(settings: Settings, core: Core, aiohttp_server: Any) -> list[tuple[str, RtNode]]:
-    return await start_nodes(settings, core, aiohttp_server)
+async def nodes(settings: Settings, core: Core, node_server: Any) -> list[tuple[str, RtNode]]:
+    return await start_nodes(settings, core, node_server)
 
 
 async def publish(client: Client, seller: Account, **extra: Any) -> str:

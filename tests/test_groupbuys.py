@@ -11,7 +11,6 @@ from typing import Any
 
 import asyncpg
 import pytest
-from aiohttp.test_utils import TestServer
 
 from lago_core.clock import ManualClock
 from lago_core.container import Core
@@ -30,6 +29,7 @@ from lago_rt.transport import Pending
 
 from .conftest import Account, CommunityWorld
 from .groupbuy_support import Client, bulk_residents, call, campaign, merchant_with_item
+from .node_server import NodeServer
 from .rt_client import ChannelClient
 from .test_payments import assert_ledger_sound, pay, run_worker, webhook_target
 from .test_settlement import assert_paid_out, settle_by_worker
@@ -54,14 +54,14 @@ async def shop(
 
 
 @pytest.fixture
-async def nodes(settings: Settings, core: Core, aiohttp_server: Any) -> list[tuple[str, RtNode]]:
+async def nodes(settings: Settings, core: Core, node_server: Any) -> list[tuple[str, RtNode]]:
     """Two real-time nodes sharing PostgreSQL and Redis, with room for bursts of joins."""
     out = []
     for name in ("a", "b"):
         node_settings = replace(
             settings, node_id=f"node-{name}", client_msgs_per_s=10_000, client_msg_burst=10_000
         )
-        server: TestServer = await aiohttp_server(create_rt_app(node_settings, core=core))
+        server: NodeServer = await node_server(create_rt_app(node_settings, core=core))
         out.append((f"http://127.0.0.1:{server.port}", server.app[RT_NODE]))
     return out
 
@@ -420,12 +420,12 @@ async def test_a_stalled_channel_answers_channel_unavailable_and_recovers(
     settings: Settings,
     shop: Shop,
     community: CommunityWorld,
-    aiohttp_server: Any,
+    node_server: Any,
     clients: list[ChannelClient],
 ) -> None:
     # A node that gives up on its channel actor after 0.3 s.
     node_settings = replace(settings, node_id="node-impatient", forward_timeout_ms=300)
-    server: TestServer = await aiohttp_server(create_rt_app(node_settings, core=core))
+    server: NodeServer = await node_server(create_rt_app(node_settings, core=core))
     url, cid = f"http://127.0.0.1:{server.port}", community.id
     offer = await campaign(client, shop.owner, shop.merchant_id, shop.item_id, community)
     leader, other = community.residents[:2]

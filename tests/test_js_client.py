@@ -23,7 +23,6 @@ from typing import Any
 
 import orjson
 import pytest
-from aiohttp.test_utils import TestServer
 
 from lago_bench.nodeinstall import NodePackage, NodeUnavailable, ensure_node_package
 from lago_bench.procs import PROJECT_ROOT
@@ -33,6 +32,7 @@ from lago_core.settings import Settings
 from lago_rt.app import create_rt_app
 
 from .conftest import CommunityWorld
+from .node_server import NodeServer
 from .rt_client import ChannelClient
 
 JS_CLIENT_SOURCE = Path(__file__).with_name("js_client")
@@ -165,11 +165,11 @@ async def test_socketio_client_4_joins_chats_and_recovers(
     js_client: NodePackage,
     settings: Settings,
     core: Core,
-    aiohttp_server: Any,
+    node_server: Any,
     community: CommunityWorld,
 ) -> None:
     assert js_client.version == JS_CLIENT_VERSION
-    server: TestServer = await aiohttp_server(create_rt_app(settings, core=core))
+    server: NodeServer = await node_server(create_rt_app(settings, core=core))
     lines = await play(js_client, f"http://127.0.0.1:{server.port}", transport, community)
     by_step = {line["step"]: line for line in lines}
     assert [line["step"] for line in lines] == STEPS, lines

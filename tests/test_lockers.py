@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 import socketio
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from lago_core.clock import ManualClock
 from lago_core.container import Core
@@ -31,6 +31,7 @@ from lago_rt.devices import LockerSim
 from lago_rt.gateway.limits import FLOOD_CUTOFF
 
 from .conftest import Account, CommunityWorld
+from .node_server import NodeServer
 from .rt_client import ChannelClient
 from .test_orders import call, listing, merchant_of, order, pay_order
 from .test_payments import assert_ledger_sound, run_worker, webhook_target
@@ -71,20 +72,18 @@ async def subscribed(core: Core, settings: Settings) -> None:
 
 
 @pytest.fixture
-async def rt(settings: Settings, core: Core, aiohttp_server: Any) -> tuple[str, RtNode]:
-    server: TestServer = await aiohttp_server(create_rt_app(settings, core=core))
+async def rt(settings: Settings, core: Core, node_server: Any) -> tuple[str, RtNode]:
+    server: NodeServer = await node_server(create_rt_app(settings, core=core))
     return f"http://127.0.0.1:{server.port}", server.app[RT_NODE]
 
 
 @pytest.fixture
-async def two_nodes(
-    settings: Settings, core: Core, aiohttp_server: Any
-) -> list[tuple[str, RtNode]]:
+async def two_nodes(settings: Settings, core: Core, node_server: Any) -> list[tuple[str, RtNode]]:
     """Two real-time nodes sharing PostgreSQL and Redis, as two processes would."""
     out = []
     for name in ("a", "b"):
         node_settings = replace(settings, node_id=f"node-{name}")
-        server: TestServer = await aiohttp_server(create_rt_app(node_settings, core=core))
+        server: NodeServer = await node_server(create_rt_app(node_settings, core=core))
         out.append((f"http://127.0.0.1:{server.port}", server.app[RT_NODE]))
     return out
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from lago_core.clock import ManualClock
 from lago_core.container import Core
@@ -27,6 +27,7 @@ from lago_rt.runtime.actor import Fenced
 from lago_rt.runtime.keys import ActorKeys
 
 from .conftest import CommunityWorld
+from .node_server import NodeServer
 from .rt_client import ChannelClient
 from .waiting import until
 
@@ -34,10 +35,10 @@ Client = TestClient[Any, Any]
 
 
 @pytest.fixture
-async def nodes(settings: Settings, core: Core, aiohttp_server: Any) -> list[tuple[str, RtNode]]:
+async def nodes(settings: Settings, core: Core, node_server: Any) -> list[tuple[str, RtNode]]:
     out = []
     for name in ("a", "b"):
-        server: TestServer = await aiohttp_server(
+        server: NodeServer = await node_server(
             create_rt_app(replace(settings, node_id=f"node-{name}"), core=core)
         )
         out.append((f"http://127.0.0.1:{server.port}", server.app[RT_NODE]))

@@ -31,8 +31,8 @@ Client = TestClient[Any, Any]
 
 
 @pytest.fixture
-async def nodes(settings: Settings, core: Core, aiohttp_server: Any) -> list[tuple[str, RtNode]]:
-    return await start_nodes(settings, core, aiohttp_server)
+async def nodes(settings: Settings, core: Core, node_server: Any) -> list[tuple[str, RtNode]]:
+    return await start_nodes(settings, core, node_server)
 
 
 async def test_a_link_a_browser_reads_as_another_site_is_refused(

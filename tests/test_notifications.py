@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from lago_core.clock import ManualClock
 from lago_core.container import Core
@@ -30,6 +30,7 @@ from lago_core.sms import LogSmsProvider
 from lago_rt.app import create_rt_app
 
 from .conftest import LICENCE_PDF, Account, CommunityWorld, company_registration
+from .node_server import NodeServer
 from .rt_client import ChannelClient
 from .test_orders import act, call, listing, merchant_of, order, pay_order
 from .test_payments import run_worker, webhook_target
@@ -211,14 +212,14 @@ async def test_merchant_hears_new_paid_refund_requested_orders_and_reviews(
     settings: Settings,
     community: CommunityWorld,
     make_account: Any,
-    aiohttp_server: Any,
+    node_server: Any,
     clients: list[ChannelClient],
     webhook_target: None,
 ) -> None:
     buyer, owner, neighbour = community.residents
     staff = await make_account("店员")
     merchant = await merchant_of(core, approve_merchant, owner, staff)
-    rt: TestServer = await aiohttp_server(create_rt_app(settings, core=core))
+    rt: NodeServer = await node_server(create_rt_app(settings, core=core))
     socket = ChannelClient(f"http://127.0.0.1:{rt.port}", staff.access_token)
     socket.on_push(NOTIFICATION_NEW)
     socket.on_push(REVIEW_NEW, namespace="/merchant")

@@ -17,6 +17,7 @@ from lago_core.settings import Settings
 from lago_rt.app import create_rt_app
 
 from .conftest import Account, CommunityWorld
+from .node_server import NodeServer
 from .rt_client import ChannelClient
 from .test_orders import act, listing, merchant_of, order, pay_order
 from .test_payments import run_worker, webhook_target
@@ -71,12 +72,12 @@ async def test_buyer_and_seller_hear_each_move(
     settings: Settings,
     clock: ManualClock,
     community: CommunityWorld,
-    aiohttp_server: Any,
+    node_server: Any,
     clients: list[ChannelClient],
     webhook_target: None,
 ) -> None:
     buyer, seller, _ = community.residents
-    rt: TestServer = await aiohttp_server(create_rt_app(settings, core=core))
+    rt: NodeServer = await node_server(create_rt_app(settings, core=core))
     buyer_socket, seller_socket = await listening(rt, settings, clients, buyer, seller)
 
     item = await listing(client, seller)
@@ -117,7 +118,7 @@ async def test_a_merchant_order_goes_to_the_buyer_not_the_listing_owner(
     core: Core,
     settings: Settings,
     community: CommunityWorld,
-    aiohttp_server: Any,
+    node_server: Any,
     clients: list[ChannelClient],
     webhook_target: None,
 ) -> None:
@@ -133,7 +134,7 @@ async def test_a_merchant_order_goes_to_the_buyer_not_the_listing_owner(
         price_fen=200_000,
         merchant_id=str(merchant),
     )
-    rt: TestServer = await aiohttp_server(create_rt_app(settings, core=core))
+    rt: NodeServer = await node_server(create_rt_app(settings, core=core))
     buyer_socket, owner_socket = await listening(rt, settings, clients, buyer, owner)
 
     placed = await order(client, buyer, item["id"], fulfilment="self_pickup")

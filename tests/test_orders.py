@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from lago_core.clock import ManualClock
 from lago_core.container import Core
@@ -23,6 +23,7 @@ from lago_core.settings import Settings
 from lago_rt.app import create_rt_app
 
 from .conftest import Account, CommunityWorld
+from .node_server import NodeServer
 from .rt_client import ChannelClient
 from .test_payments import assert_ledger_sound, pay, run_worker, webhook_target
 
@@ -260,7 +261,7 @@ async def test_consignment_with_merchant_pushes(
     settings: Settings,
     community: CommunityWorld,
     make_account: MakeAccount,
-    aiohttp_server: Any,
+    node_server: Any,
     clients: list[ChannelClient],
     webhook_target: None,
 ) -> None:
@@ -282,7 +283,7 @@ async def test_consignment_with_merchant_pushes(
         merchant_id=str(merchant),
     )
 
-    rt: TestServer = await aiohttp_server(create_rt_app(settings, core=core))
+    rt: NodeServer = await node_server(create_rt_app(settings, core=core))
     socket = ChannelClient(f"http://127.0.0.1:{rt.port}", staff.access_token)
     for event in ("order:new", "order:paid", "order:cancelled", "order:refund_requested"):
         socket.on_push(event, namespace="/merchant")

@@ -18,12 +18,13 @@ from lago_core.settings import Settings
 from lago_rt.app import RT_NODE, create_rt_app
 
 from .conftest import Account, CommunityWorld
+from .node_server import NodeServer
 from .rt_client import ChannelClient
 
 
 @pytest.fixture
-async def rt_server(settings: Settings, core: Core, aiohttp_server: Any) -> TestServer:
-    server: TestServer = await aiohttp_server(create_rt_app(settings, core=core))
+async def rt_server(settings: Settings, core: Core, node_server: Any) -> TestServer:
+    server: NodeServer = await node_server(create_rt_app(settings, core=core))
     return server
 
 

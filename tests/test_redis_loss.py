@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
-from aiohttp.test_utils import TestServer
 
 from lago_core.clock import ManualClock
 from lago_core.container import Core, build_core
@@ -28,6 +27,7 @@ from lago_rt.runtime.keys import ActorKeys, NodeKeys
 
 from .conftest import CommunityWorld
 from .dedicated_redis import DedicatedRedis, dedicated_redis
+from .node_server import NodeServer
 from .rt_client import ChannelClient
 from .waiting import until
 
@@ -72,19 +72,19 @@ async def test_acknowledged_messages_survive_redis_restarting_empty(
     settings: Settings,
     clock: ManualClock,
     community: CommunityWorld,
-    aiohttp_server: Any,
+    node_server: Any,
     clients: list[ChannelClient],
 ) -> None:
     node_settings = replace(
         settings, redis_url=own_redis.url, node_heartbeat_ms=60_000, actor_lease_ms=240_000
     )
     core: Core = await build_core(node_settings, clock=clock)
-    servers: list[TestServer] = []
+    servers: list[NodeServer] = []
     try:
         nodes: list[tuple[str, RtNode]] = []
         for name in ("a", "b"):
             app = create_rt_app(replace(node_settings, node_id=f"node-{name}"), core=core)
-            server: TestServer = await aiohttp_server(app)
+            server: NodeServer = await node_server(app)
             servers.append(server)
             nodes.append((f"http://127.0.0.1:{server.port}", server.app[RT_NODE]))
         await run_conversation(own_redis, core, nodes, community, clients)

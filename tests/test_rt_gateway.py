@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 import socketio
-from aiohttp.test_utils import TestServer
 
 from lago_core.clock import ManualClock
 from lago_core.container import Core
@@ -14,11 +13,12 @@ from lago_core.settings import Settings
 from lago_rt.app import create_rt_app
 
 from .conftest import Account
+from .node_server import NodeServer
 
 
 @pytest.fixture
-async def rt_url(settings: Settings, core: Core, aiohttp_server: Any) -> str:
-    server: TestServer = await aiohttp_server(create_rt_app(settings, core=core))
+async def rt_url(settings: Settings, core: Core, node_server: Any) -> str:
+    server: NodeServer = await node_server(create_rt_app(settings, core=core))
     return f"http://127.0.0.1:{server.port}"
 
 

@@ -12,7 +12,6 @@ from typing import Any
 import orjson
 import pytest
 import socketio
-from aiohttp.test_utils import TestServer
 
 from lago_core.container import Core
 from lago_core.security.roles import Principal
@@ -27,14 +26,15 @@ from lago_rt.runtime.keys import ActorKeys
 from lago_rt.transport.connection import Connection
 
 from .conftest import CommunityWorld
+from .node_server import NodeServer
 from .rt_client import ChannelClient, RawMember
 from .test_channel import connect, start_nodes
 from .waiting import until
 
 
 @pytest.fixture
-async def nodes(settings: Settings, core: Core, aiohttp_server: Any) -> list[tuple[str, RtNode]]:
-    return await start_nodes(settings, core, aiohttp_server)
+async def nodes(settings: Settings, core: Core, node_server: Any) -> list[tuple[str, RtNode]]:
+    return await start_nodes(settings, core, node_server)
 
 
 # --- slow consumers ------------------------------------------------------------------------------
@@ -55,7 +55,7 @@ def _left(client: ChannelClient, user_id: str) -> bool:
 async def test_a_client_that_stops_reading_is_reset_within_the_limit_and_leaves_presence(
     settings: Settings,
     core: Core,
-    aiohttp_server: Any,
+    node_server: Any,
     community: CommunityWorld,
     clients: list[ChannelClient],
 ) -> None:
@@ -66,7 +66,7 @@ async def test_a_client_that_stops_reading_is_reset_within_the_limit_and_leaves_
         client_msgs_per_s=100_000,
         client_msg_burst=100_000,
     )
-    server: TestServer = await aiohttp_server(create_rt_app(tight, core=core))
+    server: NodeServer = await node_server(create_rt_app(tight, core=core))
     node: RtNode = server.app[RT_NODE]
     alice, bob, _ = community.residents
     stalled = await RawMember.join(server.port, bob.access_token, community.id)
@@ -437,7 +437,7 @@ async def test_the_periodic_check_disconnects_an_idle_socket_whose_notice_was_lo
 async def test_a_stalled_client_under_the_limit_is_closed_when_its_pings_go_unanswered(
     settings: Settings,
     core: Core,
-    aiohttp_server: Any,
+    node_server: Any,
     community: CommunityWorld,
     clients: list[ChannelClient],
 ) -> None:
@@ -449,7 +449,7 @@ async def test_a_stalled_client_under_the_limit_is_closed_when_its_pings_go_unan
         ping_interval_ms=500,
         ping_timeout_ms=500,
     )
-    server: TestServer = await aiohttp_server(create_rt_app(quick, core=core))
+    server: NodeServer = await node_server(create_rt_app(quick, core=core))
     node: RtNode = server.app[RT_NODE]
     alice, bob, _ = community.residents
     stalled = await RawMember.join(server.port, bob.access_token, community.id)

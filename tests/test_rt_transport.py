@@ -20,7 +20,6 @@ import aiohttp
 import orjson
 import pytest
 import socketio
-from aiohttp.test_utils import TestServer
 from prometheus_client import REGISTRY
 
 from lago_core.container import Core
@@ -31,16 +30,17 @@ from lago_rt.transport.packets import PacketError, parse_sio
 from lago_rt.transport.server import UNKNOWN_LABEL, EventRegistry
 
 from .conftest import CommunityWorld
+from .node_server import NodeServer
 from .rt_client import ChannelClient
 from .waiting import until
 
 
 @pytest.fixture
-async def node(settings: Settings, core: Core, aiohttp_server: Any) -> tuple[str, RtNode]:
+async def node(settings: Settings, core: Core, node_server: Any) -> tuple[str, RtNode]:
     # Pings often, but a generous answer time: a helper like _raw that reads only when a test
     # asks would otherwise be dropped whenever a loaded machine delays it by 300 ms.
     quick = replace(settings, ping_interval_ms=200, ping_timeout_ms=1_500, connect_timeout_ms=600)
-    server: TestServer = await aiohttp_server(create_rt_app(quick, core=core))
+    server: NodeServer = await node_server(create_rt_app(quick, core=core))
     return f"http://127.0.0.1:{server.port}", server.app[RT_NODE]
 
 

@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from lago_core.container import Core
 from lago_core.security.roles import PlatformRole, Principal
@@ -23,6 +23,7 @@ from lago_rt.app import RT_NODE, RtNode, create_rt_app
 from lago_rt.runtime import Command
 
 from .conftest import Account, CommunityWorld
+from .node_server import NodeServer
 from .rt_client import ChannelClient
 from .test_orders import call
 
@@ -30,9 +31,9 @@ Client = TestClient[Any, Any]
 
 
 @pytest.fixture
-async def node(settings: Settings, core: Core, aiohttp_server: Any) -> tuple[str, RtNode]:
+async def node(settings: Settings, core: Core, node_server: Any) -> tuple[str, RtNode]:
     live = replace(settings, live_ice_addresses=("127.0.0.1",))
-    server: TestServer = await aiohttp_server(create_rt_app(live, core=core))
+    server: NodeServer = await node_server(create_rt_app(live, core=core))
     return f"http://127.0.0.1:{server.port}", server.app[RT_NODE]
 
 

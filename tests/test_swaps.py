@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from lago_core.clock import ManualClock
 from lago_core.container import Core
@@ -21,6 +21,7 @@ from lago_core.settings import Settings
 from lago_rt.app import create_rt_app
 
 from .conftest import Account, CommunityWorld
+from .node_server import NodeServer
 from .rt_client import ChannelClient
 from .test_orders import call, listing, order
 from .test_payments import assert_ledger_sound, pay, run_worker, webhook_target
@@ -477,10 +478,10 @@ async def test_parties_hear_swap_updated(
     settings: Settings,
     community: CommunityWorld,
     clients: list[ChannelClient],
-    aiohttp_server: Any,
+    node_server: Any,
 ) -> None:
     owner, proposer, _ = community.residents
-    server: TestServer = await aiohttp_server(create_rt_app(settings, core=core))
+    server: NodeServer = await node_server(create_rt_app(settings, core=core))
     sockets = []
     for account in (owner, proposer):
         socket = ChannelClient(f"http://127.0.0.1:{server.port}", account.access_token)

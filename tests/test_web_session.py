@@ -28,6 +28,7 @@ from lago_rest.app import create_app
 from lago_rt.app import RT_NODE, RtNode, create_rt_app
 
 from .conftest import Account
+from .node_server import NodeServer
 from .waiting import until
 
 Client = TestClient[Any, Any]
@@ -520,8 +521,8 @@ APP_ORIGIN = "http://127.0.0.1:8080"  # REST's default port: the test settings a
 
 
 @pytest.fixture
-async def rt(settings: Settings, core: Core, aiohttp_server: Any) -> tuple[str, RtNode]:
-    server: TestServer = await aiohttp_server(create_rt_app(settings, core=core))
+async def rt(settings: Settings, core: Core, node_server: Any) -> tuple[str, RtNode]:
+    server: NodeServer = await node_server(create_rt_app(settings, core=core))
     return f"http://127.0.0.1:{server.port}", server.app[RT_NODE]
 
 
@@ -617,12 +618,12 @@ async def test_the_socket_refuses_a_cookie_without_an_allowed_origin(
 async def test_a_wildcard_origin_does_not_admit_cookies(
     settings: Settings,
     core: Core,
-    aiohttp_server: Any,
+    node_server: Any,
     http: aiohttp.ClientSession,
     make_account: Callable[..., Awaitable[Account]],
 ) -> None:
     anyone = dataclasses.replace(settings, allowed_origins=("*",))
-    server: TestServer = await aiohttp_server(create_rt_app(anyone, core=core))
+    server: NodeServer = await node_server(create_rt_app(anyone, core=core))
     acct = await make_account()
     ws = await _ws(
         http, f"http://127.0.0.1:{server.port}", "https://evil.example", acct.access_token

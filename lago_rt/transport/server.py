@@ -39,12 +39,13 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
 import orjson
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from lago_core.logging import get_logger
 from lago_rt.metrics import INBOUND_DIRECT, INBOUND_SECONDS, count_refusal, labelled
@@ -64,20 +65,22 @@ from lago_rt.transport.packets import (
     EIO_OPEN,
     EIO_PING,
     EIO_PONG,
-    EIO_UPGRADE,
     EVENT,
     PacketError,
     SioPacket,
     parse_sio,
     sio_packet,
+    websocket_frame,
 )
 
 __all__ = [
     "NO_ANSWER",
+    "SOCKET_SERVER",
     "UNKNOWN_LABEL",
     "ConnectionRefused",
     "Direct",
     "EventRegistry",
+    "Handshake",
     "Pending",
     "ServerOptions",
     "SocketServer",
@@ -193,6 +196,16 @@ class EventRegistry:
         return sorted([*ns.events, *ns.direct]) if ns is not None else []
 
 
+@dataclass(frozen=True, slots=True)
+class Handshake:
+    """A WebSocket upgrade request as the listener read it: header names in lower case."""
+
+    path: str
+    query: Mapping[str, str]
+    headers: Mapping[str, str]
+    key: str
+
+
 @dataclass(frozen=True)
 class ServerOptions:
     allowed_origins: tuple[str, ...]
@@ -218,6 +231,8 @@ class SocketServer:
         self._tasks: set[asyncio.Future[Any]] = set()
         self._sweeper: asyncio.Task[None] | None = None
         self._stopping = False
+        # A request line that may be a WebSocket for us (the listener reads the rest).
+        self._websocket_line = b"GET " + options.path.encode()
         self._open_packet = orjson.dumps(
             {
                 "pingInterval": int(options.ping_interval_s * 1000),
@@ -229,6 +244,7 @@ class SocketServer:
     # --- wiring --------------------------------------------------------------------------------
 
     def attach(self, app: web.Application) -> None:
+        app[SOCKET_SERVER] = self
         app.router.add_route("*", self.options.path, self._http)
         app.on_startup.append(self._start)
         app.on_shutdown.append(self._on_shutdown)
@@ -317,12 +333,11 @@ class SocketServer:
 
     # --- HTTP ----------------------------------------------------------------------------------
 
-    def _origin_refused(self, request: web.Request) -> bool:
-        origin = request.headers.get("Origin")
+    def _origin_refused(self, origin: str | None) -> bool:
         allowed = self.options.allowed_origins
         return origin is not None and "*" not in allowed and origin not in allowed
 
-    def _session_cookie(self, request: web.Request) -> str | None:
+    def _session_cookie(self, origin: str | None, cookies: Mapping[str, str]) -> str | None:
         """The session cookie of a handshake from a page of an explicitly allowed origin.
 
         Browsers send a host's cookies to all its ports, so the page REST serves reaches this
@@ -331,11 +346,29 @@ class SocketServer:
         request without one, and kept on the connection only until a namespace connects with
         it: a token per idle connection would be memory for nothing (issue 22)."""
         name = self.options.session_cookie
-        origin = request.headers.get("Origin")
-        if name is None or origin is None or origin not in self.options.allowed_origins:
+        if name is None or not self._may_read_cookie(origin):
             return None
-        value = request.cookies.get(name)
+        value = cookies.get(name)
         return value if value and len(value) <= MAX_COOKIE else None
+
+    def _may_read_cookie(self, origin: str | None) -> bool:
+        return (
+            self.options.session_cookie is not None
+            and origin is not None
+            and origin in self.options.allowed_origins
+        )
+
+    def _handshake_cookie(self, handshake: Handshake) -> str | None:
+        """:meth:`_session_cookie` of a handshake the listener read."""
+        origin = handshake.headers.get("origin")
+        header = handshake.headers.get("cookie")
+        if header is None or not self._may_read_cookie(origin):
+            return None
+        try:
+            parsed = SimpleCookie(header)
+        except CookieError:
+            return None
+        return self._session_cookie(origin, {name: m.value for name, m in parsed.items()})
 
     def _cors(self, request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
         origin = request.headers.get("Origin")
@@ -353,7 +386,15 @@ class SocketServer:
         return response
 
     async def _http(self, request: web.Request) -> web.StreamResponse:
-        if self._origin_refused(request):
+        response = await self._answer_http(request)
+        # Not kept alive: only a fresh connection reaches the listener, and a client reusing
+        # this one for its WebSocket upgrade (python-socketio's does) would be refused.
+        response.force_close()
+        return response
+
+    async def _answer_http(self, request: web.Request) -> web.StreamResponse:
+        origin = request.headers.get("Origin")
+        if self._origin_refused(origin):
             return self._refuse(request, 400, 4, "Not an accepted origin")
         if request.method == "OPTIONS":
             response = web.Response(status=204)
@@ -366,13 +407,17 @@ class SocketServer:
         transport = query.get("transport")
         sid = query.get("sid")
         if transport == "websocket":
-            return await self._websocket(request, sid)
+            # The listener takes every WebSocket it may (listener.py); one that reaches aiohttp
+            # is refused, saying why.
+            if sid is not None and self._upgradable(sid) is None:
+                return self._refuse(request, 400, 1, "Session ID unknown")
+            return self._refuse(request, 400, 3, "Bad request")
         if transport != "polling":
             return self._refuse(request, 400, 0, "Transport unknown")
         if sid is None:
             if request.method != "GET":
                 return self._refuse(request, 400, 3, "Bad request")
-            opened = self._open(["websocket"], self._session_cookie(request))
+            opened = self._open(["websocket"], self._session_cookie(origin, request.cookies))
             return self._cors(request, self._text(opened.sid_packet))
         conn = self.hub.connections.get(sid)
         if conn is None or (conn.closed and not conn.queue):
@@ -453,78 +498,65 @@ class SocketServer:
             self._end(conn, "invalid payload", close=True)
             return web.Response(status=400, text="invalid payload")
         for message in text.split(SEPARATOR):
-            self._on_message(conn, message)
+            self.on_message(conn, message)
         return self._text("ok")
 
-    # --- WebSocket -----------------------------------------------------------------------------
+    # --- WebSocket (the listener's side, listener.py and websocket.py) -------------------------
 
-    async def _websocket(self, request: web.Request, sid: str | None) -> web.StreamResponse:
-        conn: Connection | None = None
-        if sid is not None:
-            conn = self.hub.connections.get(sid)
-            if conn is None or conn.transport is not None or conn.closed:
-                return self._refuse(request, 400, 1, "Session ID unknown")
-        # compress=False: a frame built once must be valid on every socket (no per-socket
-        # deflate context). Oversized client messages close the socket (1009).
-        ws = web.WebSocketResponse(max_msg_size=self.options.max_message_bytes, compress=False)
-        if not ws.can_prepare(request).ok:
-            return self._refuse(request, 400, 3, "Bad request")
-        await ws.prepare(request)
-        transport = request.transport
-        if transport is None:
-            return ws
+    def may_be_websocket(self, request_line: bytes) -> bool:
+        """Whether a request line may open a WebSocket for us (read its head to know)."""
+        return request_line.startswith(self._websocket_line) and b"transport=websocket" in (
+            request_line
+        )
+
+    def take_websocket(
+        self, handshake: Handshake, transport: asyncio.Transport, accept: str
+    ) -> tuple[Connection, bool] | None:
+        """Answer an acceptable WebSocket handshake with ``101`` and return its connection (and
+        whether it is a long-polling session's upgrade); None leaves the request to aiohttp,
+        whose handler refuses it saying why (:meth:`_http`)."""
+        query = handshake.query
+        if (
+            handshake.path != self.options.path
+            or self._origin_refused(handshake.headers.get("origin"))
+            or query.get("EIO") != "4"
+            or query.get("transport") != "websocket"
+            or self._stopping
+        ):
+            return None
+        sid = query.get("sid")
+        switching = _SWITCHING % accept.encode()
         self.limits.adopt(transport)
-        if conn is None:
-            conn = self._open_websocket(transport, request)
-        elif not await self._upgrade(ws, conn, transport):
-            return ws
-        try:
-            async for msg in ws:
-                if msg.type is WSMsgType.TEXT:
-                    self._on_message(conn, msg.data)
-                elif msg.type is WSMsgType.BINARY and conn.skip_binary > 0:
-                    conn.skip_binary -= 1  # an attachment of a packet we refused
-                else:
-                    count_refusal("invalid_packet")
-                    break
-        finally:
-            self._end(conn, "transport close")
-        return ws
+        if sid is not None:
+            conn = self._upgradable(sid)
+            if conn is None:
+                return None
+            transport.write(switching)
+            return conn, True
+        opened = self._open([], self._handshake_cookie(handshake))
+        conn = opened.conn
+        conn.transport = transport
+        transport.write(switching + websocket_frame(opened.sid_packet.encode()))
+        return conn, False
 
-    def _open_websocket(
-        self, transport: asyncio.WriteTransport, request: web.Request
-    ) -> Connection:
-        # Not inline in ``_websocket``: its frame lives as long as the connection, and a local
-        # holding the open packet (or the cookie) would too.
-        opened = self._open([], self._session_cookie(request))
-        opened.conn.transport = transport
-        opened.conn.send(opened.sid_packet)
-        return opened.conn
+    def _upgradable(self, sid: str) -> Connection | None:
+        conn = self.hub.connections.get(sid)
+        if conn is None or conn.transport is not None or conn.closed or conn.probing:
+            return None
+        return conn
 
-    async def _upgrade(
-        self, ws: web.WebSocketResponse, conn: Connection, transport: asyncio.WriteTransport
-    ) -> bool:
-        """A long-polling session moves to this WebSocket: ``2probe``/``3probe``, then ``5``."""
-        try:
-            async with asyncio.timeout(self.options.ping_timeout_s):
-                probe = await ws.receive()
-                if probe.type is not WSMsgType.TEXT or probe.data != EIO_PING + "probe":
-                    await ws.close()
-                    return False
-                await ws.send_str(EIO_PONG + "probe")
-                # Release the GET the client has waiting, so it can pause polling.
-                conn.probing = True
-                if not conn.queue:
-                    conn.queue = [EIO_NOOP]
-                conn.wake()
-                upgrade = await ws.receive()
-        except TimeoutError:
-            await ws.close()
-            return False
-        finally:
-            conn.probing = False
-        if upgrade.type is not WSMsgType.TEXT or upgrade.data != EIO_UPGRADE or conn.closed:
-            await ws.close()
+    def probed(self, conn: Connection) -> None:
+        """A long-polling session's WebSocket answered the probe: release the GET the client has
+        waiting, so it can pause polling."""
+        conn.probing = True
+        if not conn.queue:
+            conn.queue = [EIO_NOOP]
+        conn.wake()
+
+    def upgraded(self, conn: Connection, transport: asyncio.Transport) -> bool:
+        """The session moves to ``transport`` (the client sent ``5``); False if it has ended."""
+        conn.probing = False
+        if conn.closed or conn.sid not in self.hub.connections:
             return False
         waiting = conn.take()
         conn.transport = transport
@@ -533,9 +565,14 @@ class SocketServer:
                 conn.send(message)
         return True
 
+    def transport_lost(self, conn: Connection) -> None:
+        """The session's WebSocket closed or failed."""
+        self._end(conn, "transport close")
+
     # --- packets -------------------------------------------------------------------------------
 
-    def _on_message(self, conn: Connection, text: str) -> None:
+    def on_message(self, conn: Connection, text: str) -> None:
+        """One Engine.IO message from ``conn``'s client."""
         if conn.closing or conn.closed:
             return  # being closed: nothing more is taken, nothing answered
         kind = text[:1]
@@ -837,3 +874,11 @@ class SocketServer:
     def spawn(self, coro: Awaitable[Any]) -> None:
         """Run ``coro`` in the background, tracked (waited for at shutdown), failures logged."""
         self._spawn(coro)
+
+
+SOCKET_SERVER: web.AppKey[SocketServer] = web.AppKey("socket_server", SocketServer)
+# The answer to an accepted WebSocket handshake; %s is Sec-WebSocket-Accept.
+_SWITCHING = (
+    b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    b"Sec-WebSocket-Accept: %s\r\n\r\n"
+)

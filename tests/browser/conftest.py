@@ -27,6 +27,7 @@ from lago_rest.app import create_app
 from lago_rt.app import create_rt_app
 
 from ..conftest import Account
+from ..node_server import NodeServer
 
 CHROMIUM = os.environ.get("LAGO_CHROMIUM", "/usr/bin/chromium")
 # What a headless Chromium needs on a closed, root-run CI machine: no sandbox (root), no
@@ -79,7 +80,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-async def web(settings: Settings, core: Core, aiohttp_server: Any) -> WebStack:
+async def web(settings: Settings, core: Core, aiohttp_server: Any, node_server: Any) -> WebStack:
     """The REST process (serving the app) and a real-time node that allows the app's origin."""
     if not (settings.web_dist / "index.html").is_file():
         pytest.fail(f"the web app is not built in {settings.web_dist}: run `make web`")
@@ -87,7 +88,7 @@ async def web(settings: Settings, core: Core, aiohttp_server: Any) -> WebStack:
     rest_port = _free_port()
     origin = f"http://127.0.0.1:{rest_port}"
     shared = replace(settings, rest_port=rest_port, allowed_origins=(origin,))
-    rt: TestServer = await aiohttp_server(create_rt_app(shared, core=core))
+    rt: NodeServer = await node_server(create_rt_app(shared, core=core))
     assert rt.port is not None
     rt_url = f"http://127.0.0.1:{rt.port}"
     rest_settings = replace(shared, public_rt_url=rt_url, rt_port=rt.port)
