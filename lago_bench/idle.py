@@ -24,7 +24,7 @@ from typing import Any
 
 from lago_bench.fanout import TARGETS, FanoutOptions, service_urls
 from lago_bench.nodeinstall import TargetSkipped
-from lago_bench.procs import ClientProcess, build_client, free_port, proc_rss_kb
+from lago_bench.procs import ClientProcess, build_client, free_port, proc_cpu_s, proc_rss_kb
 from lago_bench.scenario import Check, Progress, Scenario, check
 from lago_bench.world import BenchWorld, remove_workdir
 
@@ -75,11 +75,14 @@ async def _hold(
                 extra_args = ["--first", str(first), "--count", str(count)]
                 clients.append(ClientProcess(binary, [*common, *extra_args], f"holders-{i + 1}"))
                 first += count
+        cpu_before = proc_cpu_s(server.pid)
         started = time.monotonic()
         for client in clients:
             await client.start()
         ready = await asyncio.gather(*(c.read_json(args.connect_timeout + 30) for c in clients))
         connect_s = time.monotonic() - started
+        # The server's own CPU for the storm: steadier than the wall time on a shared machine.
+        storm_cpu_s = proc_cpu_s(server.pid) - cpu_before
         held = sum(int(r["ready"]) for r in ready)
         if held != args.connections:
             errors = "; ".join(sorted({str(r.get("error")) for r in ready if r.get("error")}))
@@ -94,6 +97,7 @@ async def _hold(
             "connections_held": held,
             "channels": len(world.community_ids),
             "connect_and_join_s": round(connect_s, 2),
+            "server_cpu_ms_per_join": round(storm_cpu_s * 1000 / held, 3),
             "server_rss_before_kb": rss_before,
             "server_rss_after_kb": rss_after,
             "server_rss_per_connection_kb": round((rss_after - rss_before) / held, 1),
@@ -102,8 +106,9 @@ async def _hold(
             result["server_versions"] = server.info
         say(
             f"idle: {name}: {held} connections in {result['channels']} channels, joined in "
-            f"{result['connect_and_join_s']} s, {result['server_rss_per_connection_kb']} KB "
-            f"per connection (RSS {rss_before // 1024} -> {rss_after // 1024} MB)"
+            f"{result['connect_and_join_s']} s ({result['server_cpu_ms_per_join']} ms of server CPU "
+            f"each), {result['server_rss_per_connection_kb']} KB per connection "
+            f"(RSS {rss_before // 1024} -> {rss_after // 1024} MB)"
         )
         return result
     finally:
@@ -176,8 +181,8 @@ def table(result: dict[str, Any]) -> str:
         f"{s['connections']} idle members, {s['members_per_channel']} per channel, on one server "
         f"process; {s['client_processes']} load processes",
         "",
-        f"{'target':<16} {'held':>6} {'channels':>8} {'join s':>7} {'RSS before':>11} "
-        f"{'RSS after':>10} {'KB/conn':>8}",
+        f"{'target':<16} {'held':>6} {'channels':>8} {'join s':>7} {'CPU ms/join':>11} "
+        f"{'RSS before':>11} {'RSS after':>10} {'KB/conn':>8}",
     ]
     for t in result["targets"]:
         if "error" in t or "skipped" in t:
@@ -186,7 +191,8 @@ def table(result: dict[str, Any]) -> str:
             continue
         lines.append(
             f"{t['name']:<16} {t['connections_held']:>6} {t['channels']:>8} "
-            f"{t['connect_and_join_s']:>7.1f} {t['server_rss_before_kb'] / 1024:>8.0f} MB "
+            f"{t['connect_and_join_s']:>7.1f} {t.get('server_cpu_ms_per_join', 0):>11.3f} "
+            f"{t['server_rss_before_kb'] / 1024:>8.0f} MB "
             f"{t['server_rss_after_kb'] / 1024:>7.0f} MB {t['server_rss_per_connection_kb']:>8.1f}"
         )
     return "\n".join(lines)

@@ -40,7 +40,7 @@ class Coalescer(Generic[K, V]):
         fetch: Callable[[list[K]], Awaitable[dict[K, V]]],
         *,
         max_batch: int = 1_000,
-        max_inflight: int = 2,
+        max_inflight: int = 1,
     ) -> None:
         if max_batch < 1 or max_inflight < 1:
             raise ValueError("max_batch and max_inflight must be at least 1")
@@ -77,6 +77,7 @@ class Coalescer(Generic[K, V]):
         while keys and self._inflight < self._max_inflight:
             chunk, keys = keys[: self._max_batch], keys[self._max_batch :]
             batch = {k: self._waiting.pop(k) for k in chunk}
+            open('/tmp/exp/coalesce.log', 'a').write(f"{getattr(self._fetch, '__qualname__', '?')} {len(batch)}\n")
             self._inflight += 1
             task = asyncio.ensure_future(self._answer(batch))
             self._tasks.add(task)
