@@ -107,3 +107,22 @@ async def test_close_cancels_the_running_call_and_everyone_waiting() -> None:
 def test_limits_must_be_positive() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         Coalescer(Gate(), max_inflight=0)
+
+
+async def test_calls_start_min_interval_apart_and_keys_asked_meanwhile_go_together() -> None:
+    """Under load a call waits out the interval since the one before (keys gather meanwhile);
+    the first call, on a quiet coalescer, goes at once."""
+    gate = Gate()
+    gate.open.set()
+    coalescer: Coalescer[int, str] = Coalescer(gate, min_interval_s=0.3)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    assert await coalescer.get(1) == "v1"
+    first_answered = loop.time()
+    # Asked in separate turns, well within the interval after the first call started.
+    later = [asyncio.ensure_future(coalescer.get(k)) for k in (2, 3)]
+    await asyncio.sleep(0)
+    later.append(asyncio.ensure_future(coalescer.get(4)))
+    assert await asyncio.gather(*later) == ["v2", "v3", "v4"]
+    assert gate.calls == [[1], [2, 3, 4]]
+    assert first_answered - started < 0.3 <= loop.time() - started

@@ -15,7 +15,7 @@ import redis.asyncio as aioredis
 from prometheus_client import Counter
 
 from lago_core.clock import Clock
-from lago_core.coalesce import Coalescer
+from lago_core.coalesce import STORM_BATCH_INTERVAL_S, Coalescer
 from lago_core.errors import (
     Conflict,
     Forbidden,
@@ -115,7 +115,8 @@ class IdentityService:
         self._clock = clock
         # Handshake storms ask for thousands of sessions at once: one query per loop turn.
         self._principals: Coalescer[tuple[UUID, UUID], asyncpg.Record] = Coalescer(
-            lambda keys: self._store.active_principals(keys, self._clock.now())
+            lambda keys: self._store.active_principals(keys, self._clock.now()),
+            min_interval_s=STORM_BATCH_INTERVAL_S,
         )
         self._refresh_ttl = timedelta(seconds=settings.refresh_token_ttl_s)
         self._sign_up_checks: list[SignUpCheck] = []

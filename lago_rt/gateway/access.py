@@ -23,7 +23,7 @@ from uuid import UUID
 
 import asyncpg
 
-from lago_core.coalesce import Coalescer
+from lago_core.coalesce import STORM_BATCH_INTERVAL_S, Coalescer
 from lago_core.container import Core
 from lago_core.errors import Forbidden
 from lago_core.logging import get_logger
@@ -69,7 +69,9 @@ class ChannelAccess:
         self._names: dict[UUID, tuple[float, str]] = {}
         # Whoever is waiting, in any community: one query (see the module's docstring).
         self._people: Coalescer[tuple[UUID, UUID], asyncpg.Record] = Coalescer(
-            core.communities.store.channel_people, max_batch=BATCH_MAX
+            core.communities.store.channel_people,
+            max_batch=BATCH_MAX,
+            min_interval_s=STORM_BATCH_INTERVAL_S,
         )
         self._tasks: set[asyncio.Task[Any]] = set()
         self._refreshing: set[tuple[UUID, str]] = set()
