@@ -292,13 +292,13 @@ def approve_merchant(
 
 @pytest.fixture
 async def node_server() -> AsyncIterator[Callable[..., Awaitable[NodeServer]]]:
-    """``node_server(create_rt_app(...), port=0)``: a real-time app behind the node's own listener
+    """``node_server(create_rt_app(...), port=0, head_timeout_s=...)``: a real-time app behind the node's own listener
     (as ``lago rt`` serves it), closed after the test — aiohttp's ``aiohttp_server`` would bypass
     the listener and refuse every WebSocket."""
     servers: list[NodeServer] = []
 
-    async def serve(app: Any, *, port: int = 0) -> NodeServer:
-        server = NodeServer(app, port=port)
+    async def serve(app: Any, **options: Any) -> NodeServer:
+        server = NodeServer(app, **options)
         servers.append(server)
         await server.start_server()
         return server

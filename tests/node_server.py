@@ -10,14 +10,17 @@ from __future__ import annotations
 from aiohttp import web
 from yarl import URL
 
-from lago_rt.transport.listener import NodeSite
+from lago_rt.transport.listener import HEAD_TIMEOUT_S, NodeSite
 
 __all__ = ["NodeServer"]
 
 
 class NodeServer:
-    def __init__(self, app: web.Application, *, port: int = 0) -> None:
+    def __init__(
+        self, app: web.Application, *, port: int = 0, head_timeout_s: float = HEAD_TIMEOUT_S
+    ) -> None:
         self.app = app
+        self._head_timeout = head_timeout_s
         self.host = "127.0.0.1"
         self.port = port
         self.scheme = "http"
@@ -27,7 +30,7 @@ class NodeServer:
 
     async def start_server(self) -> None:
         await self._runner.setup()
-        self._site = NodeSite(self._runner, self.host, self.port)
+        self._site = NodeSite(self._runner, self.host, self.port, head_timeout_s=self._head_timeout)
         await self._site.start()
         self.port = self._site.addresses[0][1]
 

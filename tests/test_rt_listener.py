@@ -319,6 +319,31 @@ async def test_fragments_and_control_frames_between_them(
     assert await wire.close_code() == 1000
 
 
+async def test_messages_cut_anywhere_or_sent_together_are_read_whole(
+    node: tuple[int, RtNode], community: CommunityWorld
+) -> None:
+    """The shortcut for whole text frames (``WebSocketProtocol._read_whole_frames``): frames cut
+    at every few bytes, several in one packet, a 16-bit length, UTF-8 of three bytes a character
+    cut in the middle — each message read once, whole, in order."""
+    port, _ = node
+    wire = await connected(port, community.residents[0].access_token)
+    names = ["闲置乐高", "乐" * 1_000, "x"]
+    packets = b"".join(
+        frame(f"42{i}".encode() + orjson.dumps([name])) for i, name in enumerate(names, 1)
+    )
+    for i in range(0, len(packets), 5):
+        await wire.send(packets[i : i + 5])
+        await asyncio.sleep(0)
+    await wire.send(packets * 2)  # and all of them in one packet, twice
+    for _ in range(3):
+        for i, name in enumerate(names, 1):
+            reply = await wire.text()
+            assert reply.startswith(f"43{i}["), reply
+            answer = orjson.loads(reply[2 + len(str(i)) :])[0]
+            assert answer["error"]["code"] == "unknown_event"
+            assert answer["error"]["details"]["event"] == name[:100]
+
+
 @pytest.mark.parametrize(
     ("frames", "code"),
     [
@@ -331,6 +356,11 @@ async def test_fragments_and_control_frames_between_them(
         ([frame(b"42", opcode=0x3)], 1002),
         ([frame(b"x" * 130, opcode=0x9)], 1002),  # a control frame over 125 bytes
         ([frame(b"40", opcode=0x0)], 1002),  # a continuation with nothing to continue
+        # A length in 16 bits that fits in 7: RFC 6455 asks for the shortest form.
+        ([b"\x81\xfe\x00\x02" + b"\x00" * 4 + b"42"], 1002),
+        # A 64-bit length, over the limit: closed once the limit is passed (the rest not sent
+        # here, or the close would cross it and arrive as a reset).
+        ([b"\x81\xff" + struct.pack("!Q", 80_000) + b"\x00" * 4 + b"4" * 5_000], 1009),
     ],
 )
 async def test_frames_outside_the_rules_close_that_connection_with_the_rfcs_code(
@@ -379,3 +409,21 @@ async def test_a_failed_upgrade_probe_leaves_the_session_on_long_polling(
     status, _, body = await get.response()
     assert status == 200
     assert body.startswith(b"40{"), body
+
+
+async def test_a_connection_that_does_not_finish_its_head_in_time_is_closed(
+    settings: Settings, core: Core, node_server: Any
+) -> None:
+    server: NodeServer = await node_server(create_rt_app(settings, core=core), head_timeout_s=0.3)
+    silent = await Wire.open(server.port)
+    partial = await Wire.open(server.port)
+    await partial.send(handshake()[:50])
+    assert await silent.closed()
+    assert await partial.closed()
+    # A head that came in time is not cut by the timer later.
+    whole = await Wire.open(server.port)
+    await whole.send(handshake())
+    assert (await whole.response())[0] == 101
+    await asyncio.sleep(0.5)
+    assert (await whole.text()).startswith('0{"sid":')
+    assert server.app[RT_NODE].server.hub.connections

@@ -29,6 +29,7 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from lago_core.logging import get_logger
+from lago_rt.metrics import count_refusal
 from lago_rt.transport.server import SOCKET_SERVER, Handshake, SocketServer
 from lago_rt.transport.websocket import WebSocketProtocol
 
@@ -40,6 +41,9 @@ _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 # A head longer than this is not one of ours: aiohttp reads it and answers with its own limits.
 MAX_HEAD = 8_192
 BACKLOG = 1_024
+# A connection that has not sent a whole request line and head by then is closed: an idle socket
+# would otherwise hold a file descriptor and a sniffer for as long as its client likes.
+HEAD_TIMEOUT_S = 10.0
 
 
 def accept_key(key: str) -> str:
@@ -93,17 +97,32 @@ class _Sniffer(asyncio.Protocol):
     """The first reader of every connection: ours if a WebSocket for the Engine.IO path,
     aiohttp's otherwise."""
 
-    __slots__ = ("_buffer", "_http", "_server", "_transport")
+    __slots__ = ("_buffer", "_head_timeout", "_http", "_server", "_timer", "_transport")
 
-    def __init__(self, server: SocketServer, http: web.Server) -> None:
+    def __init__(self, server: SocketServer, http: web.Server, head_timeout_s: float) -> None:
         self._server = server
         self._http = http
+        self._head_timeout = head_timeout_s
         self._buffer = b""
         self._transport: asyncio.Transport | None = None
+        self._timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports are not subclasses of asyncio's; this is a TCP stream transport.
         self._transport = cast(asyncio.Transport, transport)
+        self._timer = asyncio.get_running_loop().call_later(self._head_timeout, self._too_slow)
+
+    def _too_slow(self) -> None:
+        self._timer = None
+        count_refusal("head_timeout")
+        if self._transport is not None:
+            self._transport.close()
+
+    def _handed_over(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._buffer = b""
 
     def data_received(self, data: bytes) -> None:
         buffer = self._buffer = self._buffer + data
@@ -132,26 +151,27 @@ class _Sniffer(asyncio.Protocol):
             self._to_aiohttp()
             return
         conn, upgrading = taken
+        self._handed_over()
         protocol = WebSocketProtocol(
             self._server, conn, transport, buffer[head_end + 4 :], upgrading=upgrading
         )
-        self._buffer = b""
         transport.set_protocol(protocol)
 
     def eof_received(self) -> bool:
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._buffer = b""
+        self._handed_over()
 
     def _to_aiohttp(self) -> None:
         """aiohttp serves this connection from here on, starting with what was read."""
         transport = self._transport
         assert transport is not None
+        buffer = self._buffer
+        self._handed_over()
         protocol = self._http()
         transport.set_protocol(protocol)
         protocol.connection_made(transport)
-        buffer, self._buffer = self._buffer, b""
         if not transport.is_closing():
             protocol.data_received(buffer)
 
@@ -162,12 +182,19 @@ class NodeSite:
     ``runner.cleanup()`` (which closes the connections, ours through the app's shutdown)."""
 
     def __init__(
-        self, runner: web.AppRunner, host: str, port: int, *, backlog: int = BACKLOG
+        self,
+        runner: web.AppRunner,
+        host: str,
+        port: int,
+        *,
+        backlog: int = BACKLOG,
+        head_timeout_s: float = HEAD_TIMEOUT_S,
     ) -> None:
         self._runner = runner
         self._host = host
         self._port = port
         self._backlog = backlog
+        self._head_timeout = head_timeout_s
         self._listening: asyncio.Server | None = None
 
     async def start(self) -> None:
@@ -177,7 +204,7 @@ class NodeSite:
         server = self._runner.app[SOCKET_SERVER]
         loop = asyncio.get_running_loop()
         self._listening = await loop.create_server(
-            lambda: _Sniffer(server, http),
+            lambda: _Sniffer(server, http, self._head_timeout),
             self._host,
             self._port,
             backlog=self._backlog,

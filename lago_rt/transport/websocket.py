@@ -7,6 +7,15 @@ the same call, with no task, queue or future per connection or per message. Fram
 server are written by :class:`~lago_rt.transport.connection.Connection`, framed by us once for
 many sockets; wsproto only reads.
 
+One shortcut: what Socket.IO clients send is, nearly always, one final masked text frame per
+message, under 64 KiB. Such frames are unmasked and read here (:meth:`_read_whole_frames`);
+wsproto took 10 µs a message, a fifth of a node's CPU at 8,000 group-buy joins a second
+(docs/benchmarks.md). The first frame that is anything else — a fragment, a control frame,
+binary, a reserved bit, text that is not UTF-8, a length not minimally encoded — and everything
+after it on that connection go to wsproto, whose state is then exactly that of a connection it
+has read from the start (the shortcut only ever takes whole, unfragmented messages), so every
+rule and close code stays wsproto's.
+
 A long-polling session moving to WebSocket (``sid`` in the handshake) first goes through
 Engine.IO's probe: ``2probe`` answered ``3probe``, then ``5``; only then do the session's
 messages go over this socket. A probe that fails closes this socket and leaves the session on
@@ -51,6 +60,7 @@ class WebSocketProtocol(asyncio.Protocol):
 
     __slots__ = (
         "_conn",
+        "_cut",
         "_parts",
         "_probe_timer",
         "_reader",
@@ -72,7 +82,10 @@ class WebSocketProtocol(asyncio.Protocol):
         self._server = server
         self._conn = conn
         self._transport = transport
-        self._reader = FrameReader(ConnectionType.SERVER)
+        # wsproto, from the first frame the shortcut does not take (None until then).
+        self._reader: FrameReader | None = None
+        # The start of a frame cut by TCP, until the rest arrives (the shortcut's only buffer).
+        self._cut = b""
         # A message in fragments: its parts so far and their size (bounded by max_message_bytes).
         self._parts: list[str] | None = None
         self._size = 0
@@ -88,7 +101,14 @@ class WebSocketProtocol(asyncio.Protocol):
     # --- asyncio.Protocol ------------------------------------------------------------------------
 
     def data_received(self, data: bytes) -> None:
+        if self._state == _DONE:
+            return  # closed by us: what the client still sends is not read
         reader = self._reader
+        if reader is None:
+            data = self._read_whole_frames(data)
+            if not data:
+                return
+            reader = self._reader = FrameReader(ConnectionType.SERVER)
         reader.receive_data(data)
         for event in reader.events():
             kind = type(event)
@@ -107,6 +127,43 @@ class WebSocketProtocol(asyncio.Protocol):
                 self._close(event.code if event.code != 1005 else _NORMAL)
             if self._state == _DONE:
                 return
+
+    def _read_whole_frames(self, data: bytes) -> bytes:
+        """Read the whole, final, masked text frames under 64 KiB at the start of ``data``;
+        return the rest from the first frame that is anything else (for wsproto), or b"". A frame
+        cut short waits in ``_cut`` for its rest."""
+        if self._cut:
+            data, self._cut = self._cut + data, b""
+        size = len(data)
+        at = 0
+        while size - at >= 2:
+            length = data[at + 1] ^ 0x80  # the mask bit must be set: clients mask every frame
+            if data[at] != 0x81 or length > 126:  # FIN and text, no reserved bits
+                return data[at:]
+            start = at + 6
+            if length == 126:
+                if size - at < 4:
+                    break
+                length = data[at + 2] << 8 | data[at + 3]
+                if length < 126:
+                    return data[at:]  # not minimally encoded: wsproto refuses it
+                start = at + 8
+            end = start + length
+            if end > size:
+                break
+            mask = data[start - 4 : start]
+            masked = int.from_bytes(data[start:end], "little")
+            key = int.from_bytes((mask * ((length >> 2) + 1))[:length], "little")
+            try:
+                text = (masked ^ key).to_bytes(length, "little").decode()
+            except UnicodeDecodeError:
+                return data[at:]  # wsproto closes with 1007
+            at = end
+            self._text(text, True)
+            if self._state == _DONE:
+                return b""
+        self._cut = data[at:]
+        return b""
 
     def eof_received(self) -> bool:
         return False  # the transport closes itself; connection_lost follows
