@@ -1,4 +1,4 @@
-"""Lago's Engine.IO v4 / Socket.IO v5 server, on aiohttp's public API.
+"""Lago's Engine.IO v4 / Socket.IO v5 server, on aiohttp's and wsproto's public APIs.
 
 Why our own: python-socketio's server spent more on each message than most of our handlers do
 (a task to read it, another to hand it over, another for the handler, JSON encoded twice, a
@@ -16,7 +16,11 @@ The parts:
 - :class:`~lago_rt.transport.hub.Hub` — connections, sockets, rooms; delivery.
 - :class:`~lago_rt.transport.connection.Connection` — writing to one client, the slow-consumer
   rule.
-- This module — the HTTP endpoints, the handshake and upgrade, pings, and dispatching packets.
+- :mod:`~lago_rt.transport.listener` — the node's port: WebSocket handshakes answered there,
+  everything else handed to aiohttp; :mod:`~lago_rt.transport.websocket` — reading one
+  WebSocket (and a long-polling session's probe and upgrade).
+- This module — the long-polling endpoint (an aiohttp route), the decisions on a WebSocket
+  handshake (:meth:`SocketServer.take_websocket`), pings, and dispatching packets.
 
 Handlers: ``connect(sid, auth)`` raises :class:`ConnectionRefused` to refuse; ``disconnect(sid,
 reason)``; an event handler ``handler(sid, *args)`` returns the acknowledgement's payload; a
