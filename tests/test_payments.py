@@ -9,14 +9,17 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
+from prometheus_client import REGISTRY
 
 from lago_core.clock import ManualClock
 from lago_core.container import Core
 from lago_core.jobs import APPLY_PAYMENT_EVENT
 from lago_core.ledger import AccountKind, AccountRef, Party, PartyKind
 from lago_core.payments import SIGNATURE_HEADER
+from lago_core.payments.service import EVENT_ATTEMPTS
 from lago_core.payments.signing import sign
 from lago_core.security.roles import PlatformRole
 from lago_core.settings import Settings
@@ -281,6 +284,49 @@ async def test_worker_killed_between_recording_and_applying(
     assert row.status == "captured"
     assert await core.pool.fetchval("SELECT count(*) FROM ledger_transactions") == 1
     assert await core.ledger.balance(_ref(AccountKind.CLEARING)) == 10_000
+    await assert_ledger_sound(core)
+
+
+async def test_an_application_postgresql_aborts_as_a_deadlock_victim_runs_again(
+    client: Client, core: Core, make_account: MakeAccount, webhook_target: None
+) -> None:
+    """Two event applications at once can lock ledger accounts in opposite orders across their
+    postings (seen in CI: two rejected seat payments' refunds); PostgreSQL aborts one. Its whole
+    transaction rolled back, so it runs again — once, with one ledger transaction — and only
+    an application aborted every time fails its job (arq's retry and the sweep remain)."""
+    payer, seller = await make_account("买家"), await make_account("卖家")
+    events = []
+    for key in ("k1", "k2"):
+        _, payment = await create(client, payer, key, payee_id=str(seller.id))
+        assert (await pay(client, payment)).status == 200
+    assert core.sandbox is not None
+    for event in await core.sandbox.events():
+        body, headers = await core.sandbox.signed_delivery(event["id"])
+        assert (await client.post(WEBHOOK, data=body, headers=headers)).status == 200
+        events.append(event["id"])
+    aborts = {"left": 1}
+
+    def deadlock(point: str) -> None:
+        if point == "event.effect_applied" and aborts["left"]:
+            aborts["left"] -= 1
+            raise asyncpg.DeadlockDetectedError("deadlock detected")
+
+    retried = REGISTRY.get_sample_value("lago_payments_event_retries_total") or 0.0
+    core.payments.crash_hook = deadlock
+    try:
+        assert await core.payments.apply_event("sandbox", events[0]) == "captured"
+        assert REGISTRY.get_sample_value("lago_payments_event_retries_total") == retried + 1
+        assert await core.pool.fetchval("SELECT count(*) FROM ledger_transactions") == 1
+        # Aborted every time: the job fails, nothing of it is left applied.
+        aborts["left"] = EVENT_ATTEMPTS
+        with pytest.raises(asyncpg.DeadlockDetectedError):
+            await core.payments.apply_event("sandbox", events[1])
+    finally:
+        core.payments.crash_hook = None
+    assert await core.pool.fetchval("SELECT count(*) FROM ledger_transactions") == 1
+    assert await core.payments.apply_event("sandbox", events[1]) == "captured"
+    assert await core.payments.apply_event("sandbox", events[0]) == "already_applied"
+    assert await core.ledger.balance(_ref(AccountKind.CLEARING)) == 20_000
     await assert_ledger_sound(core)
 
 

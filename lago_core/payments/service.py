@@ -13,6 +13,8 @@ docs/money.md describes the flows, the jobs and why each is safe to repeat.
 
 from __future__ import annotations
 
+import asyncio
+import random
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -73,6 +75,15 @@ REJECTED = Counter(
 AFTER_COMMIT_FAILURES = Counter(
     "lago_payments_after_commit_failures_total", "after-commit work of a payment event that failed"
 )
+# Event applications PostgreSQL aborted as a deadlock's victim (or a serialisation failure) and
+# that ran again. One application may post several ledger transactions (a capture, its rejection,
+# a refund), each locking its accounts in order, but two applications at once can still meet in
+# opposite orders across their postings; the aborted one rolled back whole, so it simply reruns.
+EVENT_RETRIES = Counter(
+    "lago_payments_event_retries_total", "payment event applications run again after a deadlock"
+)
+EVENT_ATTEMPTS = 4
+_TRANSIENT = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -826,7 +837,36 @@ class PaymentService:
         """Apply one recorded event (job ``apply_payment_event``): its effect, its ledger
         transactions and its "applied" mark commit together, so a crash anywhere before the
         commit leaves nothing done and a rerun does it all; a rerun after commit does nothing."""
-        after_commit: list[AfterCommit] = []
+        for attempt in range(1, EVENT_ATTEMPTS + 1):
+            after_commit: list[AfterCommit] = []
+            try:
+                outcome = await self._apply_event_once(provider, event_id, after_commit)
+                break
+            except _TRANSIENT:
+                if attempt == EVENT_ATTEMPTS:
+                    raise
+                EVENT_RETRIES.inc()
+                log.warning(
+                    "payments.event_retried", provider=provider, event_id=event_id, attempt=attempt
+                )
+                # Apart, so the two that met do not meet again at once.
+                await asyncio.sleep(random.uniform(0.0, 0.05 * attempt))
+        if outcome in ("unknown_event", "already_applied"):
+            return outcome
+        for work in after_commit:
+            try:
+                await work()
+            except Exception:
+                # The effect has committed; a lost notification must not make the job retry it
+                # (a coupon top-up lost here is done by the payments sweep).
+                AFTER_COMMIT_FAILURES.inc()
+                log.warning("payments.after_commit_failed", event_id=event_id, exc_info=True)
+        log.info("payments.event_applied", provider=provider, event_id=event_id, outcome=outcome)
+        return outcome
+
+    async def _apply_event_once(
+        self, provider: str, event_id: str, after_commit: list[AfterCommit]
+    ) -> str:
         async with self.store.pool.acquire() as conn, conn.transaction():
             event = await self.store.lock_event(conn, provider, event_id)
             if event is None:
@@ -838,15 +878,6 @@ class PaymentService:
             )
             self._checkpoint("event.effect_applied")
             await self.store.mark_applied(conn, event["id"], outcome, self._clock.now())
-        for work in after_commit:
-            try:
-                await work()
-            except Exception:
-                # The effect has committed; a lost notification must not make the job retry it
-                # (a coupon top-up lost here is done by the payments sweep).
-                AFTER_COMMIT_FAILURES.inc()
-                log.warning("payments.after_commit_failed", event_id=event_id, exc_info=True)
-        log.info("payments.event_applied", provider=provider, event_id=event_id, outcome=outcome)
         return outcome
 
     async def _apply(
